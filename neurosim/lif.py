@@ -1,0 +1,319 @@
+"""Leaky integrate-and-fire neurons in normalized units, simulated exactly.
+
+Below threshold ``tau_m dv/dt = J - v``. When v reaches 1 the neuron spikes,
+v is held at 0 for ``tau_ref`` seconds, then integrates again from 0.
+For input that is constant over each step the update is exact: v decays with
+exp(-dt/tau_m), and both the spike time and the end of the refractory period
+are located inside the step, so rates match the analytic curve at any dt.
+
+Physical units: see :class:`LIFUnits`.
+"""
+import numpy as np
+
+from . import _validate as check
+from .result import SimulationResult, SpikeRecorder
+
+
+class LIF:
+    """Leaky integrate-and-fire neuron model (normalized: threshold 1, reset 0).
+
+    Parameters
+    ----------
+    tau_m : float
+        Membrane time constant in seconds (> 0). Also called tau_RC.
+    tau_ref : float
+        Absolute refractory period in seconds (>= 0).
+    """
+
+    def __init__(self, tau_m=0.02, tau_ref=0.002):
+        self.tau_m = check.positive("tau_m", tau_m)
+        self.tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
+
+    def __repr__(self):
+        return f"LIF(tau_m={self.tau_m!r}, tau_ref={self.tau_ref!r})"
+
+    # ---- analytic tuning curve -------------------------------------------------
+    def rate(self, J):
+        """Analytic firing rate G(J) = 1 / (tau_ref - tau_m ln(1 - 1/J)) in Hz.
+
+        Parameters
+        ----------
+        J : float or array_like
+            Normalized input current (threshold at J = 1). Any shape; +inf allowed.
+
+        Returns
+        -------
+        ndarray of float, same shape as J
+            0 for J <= 1, approaching 1/tau_ref as J -> inf.
+        """
+        J = np.asarray(J, dtype=float)
+        if np.isnan(J).any():
+            raise ValueError("J must not contain NaN")
+        rates = np.zeros(J.shape)
+        above = J > 1
+        # log1p(1/(J-1)) = -ln(1 - 1/J), accurate near threshold and exact 0 at J = inf
+        isi = self.tau_ref + self.tau_m * np.log1p(1.0 / (J[above] - 1.0))
+        with np.errstate(divide="ignore"):
+            rates[above] = 1.0 / isi
+        return rates
+
+    def inverse_rate(self, rate):
+        """Input J that gives firing rate ``rate`` (Hz); the inverse of :meth:`rate`.
+
+        Parameters
+        ----------
+        rate : float or array_like
+            Rates in Hz, in [0, 1/tau_ref). A rate of 0 maps to the threshold J = 1.
+
+        Returns
+        -------
+        ndarray, same shape as ``rate``
+        """
+        rate = check.finite_array("rate", rate)
+        max_rate = np.inf if self.tau_ref == 0 else 1.0 / self.tau_ref
+        if np.any(rate < 0) or np.any(rate >= max_rate):
+            raise ValueError(f"rate must be in [0, 1/tau_ref) = [0, {max_rate:g}) Hz, got {rate}")
+        J = np.ones(rate.shape)
+        pos = rate > 0
+        # 1/(J-1) = expm1((1/r - tau_ref)/tau_m)  (the rate formula solved for J)
+        J[pos] = 1.0 + 1.0 / np.expm1((1.0 / rate[pos] - self.tau_ref) / self.tau_m)
+        return J
+
+    def gain_bias(self, max_rates, intercepts):
+        """Per-neuron gain and bias so that J = gain * x + bias (Nengo-style populations).
+
+        A neuron starts firing at x = intercept (J = 1 there) and fires at
+        ``max_rate`` at x = 1.
+
+        Parameters
+        ----------
+        max_rates : array_like, shape (N,)
+            Rates in Hz at x = 1, in (0, 1/tau_ref).
+        intercepts : array_like, shape (N,)
+            Values of x where firing starts, in [-1, 1).
+
+        Returns
+        -------
+        gain, bias : ndarray, shape (N,)
+        """
+        max_rates = check.finite_array("max_rates", max_rates)
+        intercepts = check.finite_array("intercepts", intercepts)
+        if np.any(max_rates <= 0):
+            raise ValueError("max_rates must be > 0 Hz")
+        if np.any(intercepts >= 1) or np.any(intercepts < -1):
+            raise ValueError(f"intercepts must be in [-1, 1), got {intercepts}")
+        J_max = self.inverse_rate(max_rates)
+        gain = (J_max - 1.0) / (1.0 - intercepts)
+        bias = 1.0 - gain * intercepts
+        return gain, bias
+
+    # ---- simulation ------------------------------------------------------------
+    def simulate(self, J, T, dt=1e-3, rng=None, v0=None, record_v=False):
+        """Simulate N neurons for T seconds with exact, sub-step spike timing.
+
+        Parameters
+        ----------
+        J : float, array_like of shape (N,), or (steps, N)
+            Normalized input: a scalar (one neuron), constant per neuron, or one
+            row per step (held constant within the step); steps = T / dt.
+        T : float
+            Duration in seconds; a multiple of ``dt``.
+        dt : float
+            Step in seconds. Accuracy does not depend on it for step-wise constant input.
+        rng : int or numpy.random.Generator, optional
+            Used only for ``v0="uniform"``.
+        v0 : None, "uniform", float or array_like (N,)
+            Initial voltage: 0 (default), uniform in [0, 1), or given values (< 1).
+        record_v : bool
+            Also return ``t`` (steps,) and ``v`` (steps, N): the voltage at the end of each step.
+
+        Returns
+        -------
+        SimulationResult
+            ``spike_times`` (list of N arrays, s), ``events()``, and ``t``, ``v`` when recorded.
+        """
+        steps = check.n_steps(T, dt)
+        J = check.finite_array("J", J)
+        if J.ndim == 0:
+            J = J.reshape(1)
+        if J.ndim == 2 and J.shape[0] != steps:
+            raise ValueError(f"J of shape {J.shape} must be (steps, N) with steps = T/dt = {steps}")
+        if J.ndim > 2:
+            raise ValueError(f"J must be a scalar, (N,) or (steps, N) = ({steps}, N); got shape {J.shape}")
+        n = J.shape[-1]
+        state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng))
+        recorder = SpikeRecorder(n, dt)
+        v_trace = np.empty((steps, n)) if record_v else None
+        J_step = J if J.ndim == 1 else None
+        J_decayed = J * state.one_minus_decay if J.ndim == 1 else None
+        for k in range(steps):
+            if J_step is None:
+                J_step = J[k]
+            idx, offsets = state.step(J_step, k * dt, J_decayed)
+            recorder.record(k, idx, offsets)
+            if v_trace is not None:
+                v_trace[k] = state.v
+            if J.ndim == 2:
+                J_step = None
+        traces = {"v": v_trace} if record_v else {}
+        t = dt * np.arange(1, steps + 1) if record_v else None
+        return SimulationResult(recorder, T, t=t, **traces)
+
+    def _initial_v(self, v0, n, rng):
+        if v0 is None:
+            return np.zeros(n)
+        if isinstance(v0, str):
+            if v0 != "uniform":
+                raise ValueError(f"v0 must be None, 'uniform' or numbers, got {v0!r}")
+            return check.as_rng(rng).uniform(0.0, 1.0, size=n)
+        v0 = check.finite_array("v0", v0)
+        if v0.ndim > 1 or v0.size not in (1, n):
+            raise ValueError(f"v0 must be a scalar or shape ({n},), got shape {v0.shape}")
+        if np.any(v0 >= 1):
+            raise ValueError("v0 must be below the threshold 1")
+        return np.broadcast_to(v0, (n,)).astype(float)
+
+
+class LIFState:
+    """Mutable state of N LIF neurons and the exact step that advances it.
+
+    ``neurosim.Network`` uses this same step for its LIF populations.
+
+    Parameters
+    ----------
+    model : LIF
+    n : int
+        Number of neurons.
+    dt : float
+        Step in seconds.
+    v0 : ndarray (n,), optional
+        Initial voltages (default 0).
+    """
+
+    def __init__(self, model, n, dt, v0=None):
+        self.model = model
+        self.dt = check.positive("dt", dt)
+        self.v = np.zeros(n) if v0 is None else np.array(v0, dtype=float)
+        self.refractory_end = np.full(n, -np.inf)  # absolute time (s) each neuron may integrate again
+        self.decay = np.exp(-self.dt / model.tau_m)
+        self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
+
+    def step(self, J, t0, J_decayed=None):
+        """Advance all neurons from ``t0`` to ``t0 + dt`` with input J held constant.
+
+        Parameters
+        ----------
+        J : ndarray, shape (n,)
+            Input during this step.
+        t0 : float
+            Time (s) at the start of the step.
+        J_decayed : ndarray (n,), optional
+            ``J * (1 - exp(-dt/tau_m))`` when the caller has it precomputed (constant input).
+
+        Returns
+        -------
+        indices : ndarray of int
+            Neurons that spiked (a neuron appears again for each extra spike in the step).
+        offsets : ndarray of float
+            Spike times in seconds after ``t0``.
+        """
+        tau_m, tau_ref = self.model.tau_m, self.model.tau_ref
+        t1 = t0 + self.dt
+        v = self.v
+        # exact solution of tau_m dv/dt = J - v over the whole step
+        v *= self.decay
+        v += J_decayed if J_decayed is not None else J * self.one_minus_decay
+        # neurons refractory during part of the step: v = 0 until refractory_end, then integrate from 0
+        refr = np.flatnonzero(self.refractory_end > t0)
+        if refr.size:
+            integrate = np.maximum(t1 - self.refractory_end[refr], 0.0)
+            v[refr] = J[refr] * -np.expm1(-integrate / tau_m)
+        spiked = np.flatnonzero(v > 1.0)
+        if spiked.size == 0:
+            return spiked, np.zeros(0)
+        all_idx, all_offsets = [], []
+        start = np.maximum(self.refractory_end[spiked], t0)  # when each spiking neuron began integrating
+        while spiked.size:
+            Js, vs = J[spiked], v[spiked]
+            since = t1 - start  # time integrated in this step
+            # time from the threshold crossing to t1, from v(t1) = J + (1 - J) exp(-u/tau_m)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = tau_m * np.log1p((vs - 1.0) / (Js - vs))
+            # v above J means it started above threshold (user's v0 or a drop in J): spike at once
+            u = np.where(Js > vs, np.minimum(u, since), since)
+            spike_time = t1 - u
+            all_idx.append(spiked)
+            all_offsets.append(spike_time - t0)
+            self.refractory_end[spiked] = spike_time + tau_ref
+            # refractory periods shorter than the rest of the step: integrate again, maybe spike again
+            rest = u - tau_ref
+            v[spiked] = np.where(rest > 0, Js * -np.expm1(-np.maximum(rest, 0.0) / tau_m), 0.0)
+            again = v[spiked] > 1.0
+            spiked, start = spiked[again], spike_time[again] + tau_ref
+        if len(all_idx) == 1:
+            return all_idx[0], all_offsets[0]
+        return np.concatenate(all_idx), np.concatenate(all_offsets)
+
+
+class LIFUnits:
+    """Convert a physical LIF neuron to the normalized form and back.
+
+    The physical model is ``C dV/dt = -g_L (V - V_L) + I`` with threshold
+    ``V_th`` and reset ``V_reset``. With ``v = (V - V_reset)/(V_th - V_reset)``
+    it becomes ``tau_m dv/dt = J - v`` with ``tau_m = C / g_L`` and
+    ``J = (V_L - V_reset + I / g_L) / (V_th - V_reset)``.
+
+    Parameters
+    ----------
+    C : float
+        Membrane capacitance in farads (> 0).
+    g_L : float, optional
+        Leak conductance in siemens (> 0). Give either ``g_L`` or ``R``.
+    R : float, optional
+        Membrane resistance in ohms (= 1/g_L).
+    V_L, V_th, V_reset : float
+        Leak reversal, threshold and reset potentials in volts (V_th > V_reset).
+    tau_ref : float
+        Refractory period in seconds.
+
+    Examples
+    --------
+    >>> units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.07, V_th=-0.05, V_reset=-0.07, tau_ref=0.002)
+    >>> model = units.model()                      # LIF(tau_m=0.02, tau_ref=0.002)
+    >>> J = units.current_to_J(0.5e-9)             # 0.5 nA -> normalized input
+    """
+
+    def __init__(self, C, g_L=None, R=None, V_L=-0.065, V_th=-0.05, V_reset=-0.065, tau_ref=0.002):
+        self.C = check.positive("C", C)
+        if (g_L is None) == (R is None):
+            raise ValueError("give exactly one of g_L (siemens) or R (ohms)")
+        self.g_L = check.positive("g_L", g_L) if g_L is not None else 1.0 / check.positive("R", R)
+        self.V_L, self.V_th, self.V_reset = (float(x) for x in (V_L, V_th, V_reset))
+        if not self.V_th > self.V_reset:
+            raise ValueError(f"V_th must be above V_reset, got V_th={V_th!r}, V_reset={V_reset!r}")
+        self.tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
+
+    @property
+    def tau_m(self):
+        """Membrane time constant C / g_L in seconds."""
+        return self.C / self.g_L
+
+    def model(self):
+        """The equivalent normalized :class:`LIF`."""
+        return LIF(tau_m=self.tau_m, tau_ref=self.tau_ref)
+
+    def current_to_J(self, current):
+        """Input current in amperes -> normalized input J."""
+        return (self.V_L - self.V_reset + np.asarray(current) / self.g_L) / (self.V_th - self.V_reset)
+
+    def J_to_current(self, J):
+        """Normalized input J -> input current in amperes."""
+        return ((np.asarray(J) * (self.V_th - self.V_reset)) - self.V_L + self.V_reset) * self.g_L
+
+    def v_to_voltage(self, v):
+        """Normalized voltage -> membrane potential in volts."""
+        return self.V_reset + np.asarray(v) * (self.V_th - self.V_reset)
+
+    def voltage_to_v(self, V):
+        """Membrane potential in volts -> normalized voltage."""
+        return (np.asarray(V) - self.V_reset) / (self.V_th - self.V_reset)
