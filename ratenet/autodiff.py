@@ -1,0 +1,51 @@
+"""Automatic differentiation on expression graphs of numpy arrays.
+
+The notes build backprop from automatic differentiation: variables and
+operations form an expression graph, each variable remembers its creator,
+``backward`` starts from 1 at the top and each operation passes
+``s · ∂op/∂arg`` down to its arguments, where it accumulates in ``grad``.
+This package is that engine, small enough to read in one sitting, with
+matrices: ``∇A`` of ``A + B`` is ``s``; ``∇A`` of ``A @ B`` is ``s Bᵀ`` and
+``∇B`` is ``Aᵀ s``.
+
+Examples
+--------
+>>> from ratenet.autodiff import Var, sin
+>>> x, y = Var(2.0), Var(3.0)
+>>> f = sin(x) + x * y
+>>> f.backward()
+>>> x.grad, y.grad                 # cos(2) + 3, 2
+(array(2.58385316), array(2.))
+
+Where things live (read them in this order):
+
+- ``autodiff_core``   ``Var``, ``Op``, ``backward``, ``no_grad``, ``zero_grad``
+- ``autodiff_ops``    ``+ - * / ** @`` and negation, exp, log, sin, cos, tanh,
+  sigmoid, relu, softplus
+- ``autodiff_arrays`` sum, mean, softmax, log_softmax, reshape, transpose, indexing
+- ``autodiff_bridge`` ``AutodiffLoss`` (a loss for ``fit`` written in autodiff) and
+  ``check_layer`` (a ratenet layer against the same computation in autodiff)
+"""
+from .autodiff_arrays import (GetItem, LogSoftmax, Mean, Reshape, Softmax, Sum, Transpose,
+                              getitem, log_softmax, mean, reshape, softmax, sum, transpose)
+from .autodiff_bridge import AutodiffLoss, LayerCheck, check_layer
+from .autodiff_core import (Op, Var, as_var, is_grad_enabled, no_grad, topological_order,
+                            unbroadcast, zero_grad)
+from .autodiff_ops import (Add, Cos, Div, Exp, Log, MatMul, Mul, Neg, Pow, ReLU, Sigmoid, Sin,
+                           Softplus, Sub, Tanh, cos, exp, log, matmul, relu, sigmoid, sin,
+                           softplus, tanh)
+
+__all__ = [
+    # engine
+    "Var", "Op", "no_grad", "is_grad_enabled", "zero_grad", "topological_order",
+    "as_var", "unbroadcast",
+    # functions
+    "matmul", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus",
+    "sum", "mean", "softmax", "log_softmax", "reshape", "transpose", "getitem",
+    # operation classes (for reading, subclassing and isinstance checks)
+    "Add", "Sub", "Mul", "Div", "Pow", "Neg", "MatMul", "Exp", "Log", "Sin", "Cos",
+    "Tanh", "Sigmoid", "ReLU", "Softplus", "Sum", "Mean", "Softmax", "LogSoftmax",
+    "Reshape", "Transpose", "GetItem",
+    # bridge to the layer API
+    "AutodiffLoss", "check_layer", "LayerCheck",
+]

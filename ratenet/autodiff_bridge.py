@@ -1,0 +1,195 @@
+"""The bridge between ``ratenet.autodiff`` and ratenet's layer API.
+
+- ``AutodiffLoss(fn)`` turns a loss written in autodiff into an object with
+  the interface of ratenet's losses (``loss(Y, T) -> float``,
+  ``loss.gradient(Y, T) -> dL/dY``), so it can be passed to ``fit``.
+- ``check_layer(layer, fn, X)`` runs a ratenet layer (or model) and the same
+  computation written in autodiff and reports how far apart their outputs,
+  input gradients and parameter gradients are.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .autodiff_core import Var, _as_float_array, no_grad
+
+
+class AutodiffLoss:
+    """A loss written in autodiff, usable wherever ratenet expects a loss.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(Y, T) -> Var`` with a single element: the loss of predictions
+        ``Y`` (Var, shape (batch, n_out)) against targets ``T`` (Var, same
+        batch; a constant). Write it with autodiff operations, e.g.
+        ``lambda Y, T: ((Y - T) ** 2).sum() / (2 * len(Y))``.
+    name : str, optional
+        Shown in ``repr`` and training summaries; defaults to ``fn.__name__``.
+
+    Notes
+    -----
+    The computation runs in the dtype of ``Y`` (float32 during ordinary
+    training, float64 in gradient checks). The gradient is obtained by one
+    ``backward`` through the graph that ``fn`` builds, so ``fn`` must
+    depend on ``Y`` through autodiff operations only.
+
+    Examples
+    --------
+    >>> from ratenet import autodiff as ad
+    >>> huber = ad.AutodiffLoss(lambda Y, T: ad.mean(ad.softplus(Y - T) + ad.softplus(T - Y)))
+    >>> model.fit(X, T, loss=huber)                   # doctest: +SKIP
+    """
+
+    def __init__(self, fn, name=None):
+        if not callable(fn):
+            raise TypeError(f"fn must be callable as fn(Y, T) -> scalar Var, got "
+                            f"{type(fn).__name__}")
+        self.fn = fn
+        self.name = name if name is not None else getattr(fn, "__name__", "AutodiffLoss")
+
+    def __repr__(self):
+        return f"AutodiffLoss({self.name})"
+
+    def _evaluate(self, Y, T):
+        Y = _as_float_array(Y, "Y")
+        T = _as_float_array(T, "T")
+        if T.ndim == 0 or Y.ndim == 0 or len(T) != len(Y):
+            raise ValueError(f"Y and T must have the same number of rows (samples), got "
+                             f"shapes {Y.shape} and {T.shape}")
+        y = Var(Y)
+        out = self.fn(y, Var(T, requires_grad=False))
+        if not isinstance(out, Var) or out.size != 1:
+            got = f"a Var of shape {out.shape}" if isinstance(out, Var) else type(out).__name__
+            raise TypeError(f"fn must return a Var with one element (the loss), got {got}")
+        return y, out
+
+    def __call__(self, Y, T):
+        """The loss as a Python float."""
+        with no_grad():
+            return float(self._evaluate(Y, T)[1].item())
+
+    def value(self, Y, T):
+        """The loss as a Python float (same as calling the loss)."""
+        return self(Y, T)
+
+    def gradient(self, Y, T):
+        """dL/dY, an ndarray of the shape and dtype of ``Y``."""
+        y, out = self._evaluate(Y, T)
+        if not out.requires_grad:
+            # fn ignored Y (or used only its value): the loss is constant in Y.
+            return np.zeros_like(y.value)
+        out.backward()
+        return y.grad
+
+    def value_and_gradient(self, Y, T):
+        """``(loss, dL/dY)`` from one forward and one backward pass."""
+        y, out = self._evaluate(Y, T)
+        if out.requires_grad:
+            out.backward()
+        return float(out.item()), y.grad
+
+
+@dataclass
+class LayerCheck:
+    """What ``check_layer`` found: max differences per compared quantity.
+
+    Attributes
+    ----------
+    diffs : dict of str -> (float, float)
+        For ``"output"``, ``"dX"`` and each parameter (by name): the maximum
+        absolute difference and the relative one, max|a − b| / max(max|a|, max|b|).
+    """
+
+    diffs: dict = field(default_factory=dict)
+
+    @property
+    def max_abs(self):
+        return max((a for a, _ in self.diffs.values()), default=0.0)
+
+    @property
+    def max_rel(self):
+        return max((r for _, r in self.diffs.values()), default=0.0)
+
+    def __str__(self):
+        rows = [f"{'':>10} {'max abs':>10} {'max rel':>10}"]
+        rows += [f"{k:>10} {a:10.3g} {r:10.3g}" for k, (a, r) in self.diffs.items()]
+        return "\n".join(rows)
+
+
+def _difference(a, b, what):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: the layer gives shape {a.shape}, the autodiff function "
+                         f"gives shape {b.shape}; they must be equal")
+    if a.size == 0:
+        return 0.0, 0.0
+    err = float(np.max(np.abs(a - b)))
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
+    return err, (err / scale if scale > 0 else 0.0)
+
+
+def check_layer(layer, fn, X, dY=None, training=False, rng=None):
+    """Compare a ratenet layer with the same computation written in autodiff.
+
+    Runs ``layer.forward(X)`` and ``layer.backward(dY)``, then
+    ``fn(X, *params)`` and its ``backward(dY)`` in autodiff, where
+    ``params`` are Vars sharing the arrays of ``layer.parameters()`` in
+    that order, and compares output, dX and each parameter's gradient.
+
+    Parameters
+    ----------
+    layer : object
+        Anything with ``forward(X, training=...)``, ``backward(dY) -> dX``
+        and optionally ``parameters()`` (a Dense layer, an activation, a
+        Sequential model).
+    fn : callable
+        ``fn(X, *params) -> Var``, e.g. ``lambda X, W, b: X @ W.T + b`` for Dense.
+    X : array_like, shape (batch, n_in)
+        Input; use float64 (and a float64 layer) for tight comparisons.
+    dY : array_like, optional
+        The upstream gradient, shape of the output; random normal by default.
+    training : bool, default False
+        Passed to ``layer.forward``.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for the default ``dY``.
+
+    Returns
+    -------
+    LayerCheck
+        ``.diffs`` maps "output", "dX" and the parameter names to
+        (max abs, max rel) differences; ``.max_abs`` and ``.max_rel`` are the
+        largest of them.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable as fn(X, *params) -> Var, got {type(fn).__name__}")
+    X = _as_float_array(X, "X")
+    params = list(layer.parameters()) if hasattr(layer, "parameters") else []
+    for p in params:
+        p.grad[...] = 0            # layers may accumulate into grad
+
+    Y = np.asarray(layer.forward(X, training=training))
+    if dY is None:
+        dY = np.random.default_rng(rng).standard_normal(Y.shape).astype(Y.dtype)
+    dY = np.asarray(dY)
+    if dY.shape != Y.shape:
+        raise ValueError(f"dY has shape {dY.shape}, the layer output has shape {Y.shape}; "
+                         "they must be equal")
+    dX = layer.backward(dY)
+
+    x = Var(X)
+    param_vars = [Var(p.data, name=getattr(p, "name", None)) for p in params]
+    out = fn(x, *param_vars)
+    if not isinstance(out, Var):
+        raise TypeError(f"fn must return a Var, got {type(out).__name__}")
+
+    result = LayerCheck()
+    result.diffs["output"] = _difference(Y, out.value, "output")
+    out.backward(dY.astype(out.dtype) if dY.shape == out.shape else dY)
+    result.diffs["dX"] = _difference(dX, x.grad, "dX")
+    for i, (p, v) in enumerate(zip(params, param_vars)):
+        name = getattr(p, "name", None) or f"param{i}"
+        if name in result.diffs:
+            name = f"{name}{i}"
+        result.diffs[name] = _difference(p.grad, v.grad, f"gradient of {name}")
+    return result

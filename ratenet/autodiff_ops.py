@@ -1,0 +1,250 @@
+"""Arithmetic and elementwise operations for ``ratenet.autodiff``.
+
+Each operation is a small ``Op`` subclass (forward + backward) and a function
+that applies it, e.g. ``sin(x)`` is ``Sin.apply(x)``. Binary operations
+broadcast like numpy; their backward sums the gradient back to each
+argument's shape (``unbroadcast``). All functions accept Vars or array_likes
+(taken as constants). Import them from ``ratenet.autodiff``.
+"""
+import numpy as np
+from scipy.special import expit
+
+from .autodiff_core import Op, unbroadcast
+
+__all__ = ["matmul", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus"]
+
+
+# -- arithmetic: the matrix rules of the notes, plus broadcasting -----------------
+class Add(Op):
+    """``a + b``: both arguments receive ``s`` (summed back to their shapes)."""
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, s):
+        return unbroadcast(s, self.shapes[0]), unbroadcast(s, self.shapes[1])
+
+
+class Sub(Op):
+    """``a - b``: ``a`` receives ``s``, ``b`` receives ``-s``."""
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, s):
+        return unbroadcast(s, self.shapes[0]), unbroadcast(-s, self.shapes[1])
+
+
+class Mul(Op):
+    """``a * b`` elementwise: ``a`` receives ``s * b``, ``b`` receives ``s * a``."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, s):
+        return unbroadcast(s * self.b, self.a.shape), unbroadcast(s * self.a, self.b.shape)
+
+
+class Div(Op):
+    """``a / b`` elementwise: ``a`` receives ``s / b``, ``b`` receives ``-s a / b²``."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, s):
+        sb = s / self.b
+        return unbroadcast(sb, self.a.shape), unbroadcast(-sb * self.a / self.b, self.b.shape)
+
+
+class Pow(Op):
+    """``a ** b`` elementwise: ``a`` receives ``s b a^(b-1)``, ``b`` receives ``s a^b log a``."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a ** b
+        return self.out
+
+    def backward(self, s):
+        a, b = self.a, self.b
+        ga = gb = None
+        if self.args[0].requires_grad:
+            ga = unbroadcast(s * b * a ** (b - 1), a.shape)
+        if self.args[1].requires_grad:
+            # d(a^b)/db = a^b log a; at a == 0 the limit is 0 (for b > 0), not 0·(-inf).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dlog = np.where(a == 0, 0.0, self.out * np.log(np.where(a == 0, 1.0, a)))
+            gb = unbroadcast(s * dlog, b.shape)
+        return ga, gb
+
+
+class Neg(Op):
+    """``-a``: the argument receives ``-s``."""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, s):
+        return (-s,)
+
+
+class MatMul(Op):
+    """``a @ b`` with numpy's rules (1-D vectors, stacks of matrices).
+
+    For matrices ``a`` receives ``s bᵀ`` and ``b`` receives ``aᵀ s``; vectors
+    are treated as a one-row (``a``) or one-column (``b``) matrix, and
+    batch axes that were broadcast are summed back.
+    """
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul needs arguments with at least 1 dimension, got "
+                             f"shapes {a.shape} and {b.shape}; use * for scalars")
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner_b:
+            raise ValueError(f"matmul shape mismatch: a has shape {a.shape}, b has shape "
+                             f"{b.shape}; a.shape[-1] ({a.shape[-1]}) must equal "
+                             f"b.shape[{0 if b.ndim == 1 else -2}] ({inner_b})")
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, s):
+        a, b = self.a, self.b
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if b.ndim == 1:
+            s = s[..., None]
+        if a.ndim == 1:
+            s = s[..., None, :]
+        ga = s @ np.swapaxes(b2, -1, -2)
+        gb = np.swapaxes(a2, -1, -2) @ s
+        if a.ndim == 1:
+            ga = ga[..., 0, :]
+        if b.ndim == 1:
+            gb = gb[..., 0]
+        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+
+
+def matmul(a, b):
+    """``a @ b`` for Vars or arrays; shapes as in ``numpy.matmul``."""
+    return MatMul.apply(a, b)
+
+
+# -- elementwise functions: the argument receives s * f'(x) --------------------
+class Exp(Op):
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, s):
+        return (s * self.y,)
+
+
+class Log(Op):
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, s):
+        return (s / self.x,)
+
+
+class Sin(Op):
+    def forward(self, x):
+        self.x = x
+        return np.sin(x)
+
+    def backward(self, s):
+        return (s * np.cos(self.x),)
+
+
+class Cos(Op):
+    def forward(self, x):
+        self.x = x
+        return np.cos(x)
+
+    def backward(self, s):
+        return (-s * np.sin(self.x),)
+
+
+class Tanh(Op):
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, s):
+        return (s * (1 - self.y * self.y),)
+
+
+class Sigmoid(Op):
+    def forward(self, x):
+        self.y = expit(x)        # stable for large |x|, unlike 1 / (1 + exp(-x))
+        return self.y
+
+    def backward(self, s):
+        return (s * self.y * (1 - self.y),)
+
+
+class ReLU(Op):
+    """max(x, 0); the derivative at 0 is taken as 0."""
+
+    def forward(self, x):
+        self.mask = x > 0
+        return np.where(self.mask, x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, s):
+        return (s * self.mask,)
+
+
+class Softplus(Op):
+    """log(1 + eˣ), computed as logaddexp(0, x) so large x does not overflow."""
+
+    def forward(self, x):
+        self.x = x
+        return np.logaddexp(0, x).astype(x.dtype, copy=False)
+
+    def backward(self, s):
+        return (s * expit(self.x),)
+
+
+def exp(x):
+    """eˣ elementwise."""
+    return Exp.apply(x)
+
+
+def log(x):
+    """Natural logarithm elementwise (x > 0)."""
+    return Log.apply(x)
+
+
+def sin(x):
+    """sin(x) elementwise (radians)."""
+    return Sin.apply(x)
+
+
+def cos(x):
+    """cos(x) elementwise (radians)."""
+    return Cos.apply(x)
+
+
+def tanh(x):
+    """tanh(x) elementwise."""
+    return Tanh.apply(x)
+
+
+def sigmoid(x):
+    """The logistic function 1 / (1 + e⁻ˣ) elementwise."""
+    return Sigmoid.apply(x)
+
+
+def relu(x):
+    """max(x, 0) elementwise."""
+    return ReLU.apply(x)
+
+
+def softplus(x):
+    """log(1 + eˣ) elementwise, a smooth ReLU."""
+    return Softplus.apply(x)
