@@ -1,0 +1,427 @@
+"""ratenet.autodiff: every operation against finite differences, graph structure, the engine."""
+import sys
+
+import numpy as np
+import pytest
+
+from autodiff_helpers import assert_grads_match, numeric_grads, rel_error, scalarize
+from ratenet import autodiff as ad
+
+RNG_SEED = 1234
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(RNG_SEED)
+
+
+def away_from_zero(rng, shape, low=0.5, high=2.0):
+    """Random values with |x| in [low, high] and random sign (safe for /, log|.|, relu kinks)."""
+    return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+# -- the example of the notes ------------------------------------------------------
+def test_sin_x_plus_x_y_matches_closed_form():
+    x, y = ad.Var(2.0), ad.Var(3.0)
+    f = ad.sin(x) + x * y
+    f.backward()
+    assert f.item() == pytest.approx(np.sin(2.0) + 6.0, rel=1e-15)
+    assert x.grad == pytest.approx(np.cos(2.0) + 3.0, rel=1e-15)
+    assert y.grad == pytest.approx(2.0, rel=1e-15)
+    assert isinstance(f.creator, ad.Add)
+    assert x.creator is None
+
+
+# -- every operation against centered finite differences -------------------------------
+BROADCAST_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)),
+                   ((), (3,)), ((5,), ())]
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+@pytest.mark.parametrize("op", [
+    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
+    lambda a, b: abs_(a) ** b,
+], ids=["add", "sub", "mul", "div", "pow"])
+def test_binary_ops_with_broadcasting(op, shapes, rng):
+    a, b = away_from_zero(rng, shapes[0]), away_from_zero(rng, shapes[1])
+    out_shape = np.broadcast_shapes(*shapes)
+    assert_grads_match(scalarize(op, rng, out_shape), [a, b])
+
+
+def abs_(v):
+    # |v| built from ops with gradients, so pow gets a positive base.
+    return (v * v) ** 0.5
+
+
+def test_pow_with_constant_exponent_on_negative_base(rng):
+    x = away_from_zero(rng, (4, 3))
+    for p in (2, 3, -1, 0.0):
+        assert_grads_match(scalarize(lambda v: v ** p, rng, x.shape), [x])
+
+
+def test_constant_on_either_side(rng):
+    a = away_from_zero(rng, (3, 4))
+    c = away_from_zero(rng, (4,))
+    f = scalarize(lambda v: 2.0 ** v + c / v - 3 * v + np.float64(1.5) - c * v + c - v, rng, a.shape)
+    assert_grads_match(f, [a])
+
+
+def test_neg(rng):
+    assert_grads_match(scalarize(lambda v: -v, rng, (3, 2)), [rng.standard_normal((3, 2))])
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)),
+                                    ((4,), (4,)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
+                                    ((3, 4), (2, 4, 5)), ((2, 3, 4), (4,))], ids=str)
+def test_matmul(shapes, rng):
+    a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    out_shape = np.matmul(a, b).shape
+    assert_grads_match(scalarize(lambda u, v: u @ v, rng, out_shape), [a, b])
+
+
+def test_matmul_rules_of_the_notes(rng):
+    """∇A of A·B is s·Bᵀ and ∇B is Aᵀ·s, exactly."""
+    A, B, s = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    a, b = ad.Var(A), ad.Var(B)
+    (a @ b).backward(s)
+    np.testing.assert_allclose(a.grad, s @ B.T, rtol=1e-14)
+    np.testing.assert_allclose(b.grad, A.T @ s, rtol=1e-14)
+
+
+UNARY = {
+    "exp": (ad.exp, lambda r, s: r.standard_normal(s)),
+    "log": (ad.log, lambda r, s: r.uniform(0.3, 3.0, s)),
+    "sin": (ad.sin, lambda r, s: 3 * r.standard_normal(s)),
+    "cos": (ad.cos, lambda r, s: 3 * r.standard_normal(s)),
+    "tanh": (ad.tanh, lambda r, s: 2 * r.standard_normal(s)),
+    "sigmoid": (ad.sigmoid, lambda r, s: 3 * r.standard_normal(s)),
+    "relu": (ad.relu, lambda r, s: away_from_zero(r, s, 0.1, 2.0)),
+    "softplus": (ad.softplus, lambda r, s: 3 * r.standard_normal(s)),
+}
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 4)], ids=str)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_elementwise_functions(name, shape, rng):
+    fn, sample = UNARY[name]
+    x = sample(rng, shape)
+    assert_grads_match(scalarize(fn, rng, shape), [x])
+
+
+def test_elementwise_values_against_numpy(rng):
+    x = rng.standard_normal((4, 3))
+    v = ad.Var(x)
+    np.testing.assert_allclose(ad.sigmoid(v).value, 1 / (1 + np.exp(-x)), rtol=1e-14)
+    np.testing.assert_allclose(ad.softplus(v).value, np.log1p(np.exp(x)), rtol=1e-14)
+    np.testing.assert_array_equal(ad.relu(v).value, np.maximum(x, 0))
+    big = ad.Var(np.array([-800.0, 800.0]))
+    np.testing.assert_allclose(ad.softplus(big).value, [0.0, 800.0])
+    np.testing.assert_allclose(ad.sigmoid(big).value, [0.0, 1.0])
+
+
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (1, True), (-1, False),
+                                           ((0, 2), False), ((0, 2), True)], ids=str)
+@pytest.mark.parametrize("reduce", [ad.sum, ad.mean], ids=["sum", "mean"])
+def test_reductions(reduce, axis, keepdims, rng):
+    x = rng.standard_normal((2, 3, 4))
+    out_shape = np.sum(x, axis=axis, keepdims=keepdims).shape
+    assert_grads_match(scalarize(lambda v: reduce(v, axis=axis, keepdims=keepdims), rng,
+                                 out_shape), [x])
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+@pytest.mark.parametrize("fn", [ad.softmax, ad.log_softmax], ids=["softmax", "log_softmax"])
+def test_softmax_gradients(fn, axis, rng):
+    x = 2 * rng.standard_normal((3, 4, 2))
+    assert_grads_match(scalarize(lambda v: fn(v, axis=axis), rng, x.shape), [x])
+
+
+def test_softmax_is_stable_for_large_inputs():
+    x = ad.Var(np.array([[1000.0, 0.0, -1000.0], [5e3, 5e3, 5e3]]))
+    p = ad.softmax(x)
+    lp = ad.log_softmax(x)
+    assert np.all(np.isfinite(p.value)) and np.all(np.isfinite(lp.value))
+    np.testing.assert_allclose(p.value.sum(axis=1), 1.0)
+    np.testing.assert_allclose(lp.value[0], [0.0, -1000.0, -2000.0])
+    np.testing.assert_allclose(lp.value[1], -np.log(3.0))
+    (lp[0, 1] + p[1, 0]).backward()
+    assert np.all(np.isfinite(x.grad))
+
+
+@pytest.mark.parametrize("op,out_shape", [
+    (lambda v: v.reshape(4, 6), (4, 6)),
+    (lambda v: ad.reshape(v, (-1,)), (24,)),
+    (lambda v: v.T, (4, 3, 2)),
+    (lambda v: v.transpose(1, 2, 0), (3, 4, 2)),
+    (lambda v: ad.transpose(v, (0, -1, 1)), (2, 4, 3)),
+], ids=["reshape", "reshape-1", "T", "transpose", "transpose-neg"])
+def test_shape_ops(op, out_shape, rng):
+    x = rng.standard_normal((2, 3, 4))
+    assert_grads_match(scalarize(op, rng, out_shape), [x])
+
+
+@pytest.mark.parametrize("index", [
+    1, (slice(None), 2), (slice(None, None, -1), slice(1, 3)), ([0, 0, 2, 1],),
+    (np.array([1, 1]), np.array([2, 2])), (Ellipsis, 0), (None, 0),
+    (np.array([True, False, True]),),
+], ids=["int", "column", "reversed", "repeated-rows", "repeated-element", "ellipsis",
+        "newaxis", "mask"])
+def test_indexing(index, rng):
+    x = rng.standard_normal((3, 4))
+    out_shape = x[index].shape
+    assert_grads_match(scalarize(lambda v: v[index], rng, out_shape), [x])
+
+
+def test_indexing_repeated_element_accumulates():
+    x = ad.Var(np.arange(4.0))
+    ad.sum(x[[0, 0, 0, 3]]).backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 0.0, 1.0])
+
+
+def test_index_by_label_var_picks_log_probabilities(rng):
+    """Cross-entropy by indexing with integer labels stored in a Var."""
+    z = rng.standard_normal((5, 3))
+    labels = np.array([0, 2, 1, 1, 0])
+    f = lambda v: -ad.mean(ad.log_softmax(v)[np.arange(5), ad.Var(labels)])
+    assert_grads_match(f, [z])
+
+
+def test_float32_stays_float32():
+    x = ad.Var(np.ones((2, 3), dtype=np.float32))
+    y = ad.tanh(x * 2.0 + np.float64(1.0)) / 3 - 1
+    y = ad.softmax(y @ np.ones((3, 2), dtype=np.float32))
+    assert y.dtype == np.float32
+    ad.sum(y).backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_numpy_ufuncs_route_to_autodiff(rng):
+    a = rng.standard_normal((2, 3))
+    x = ad.Var(rng.standard_normal((2, 3)))
+    for out in (a * x, x * a, a + x, a - x, a / (x * x + 1), np.exp(x), np.sin(x), -x,
+                np.multiply(a, x), np.float64(2.0) * x, np.tanh(x)):
+        assert isinstance(out, ad.Var)
+    np.testing.assert_allclose((a - x).value, a - x.value)
+    with pytest.raises(TypeError):
+        np.arctan2(a, x)            # not an autodiff op: refuse rather than drop the gradient
+
+
+# -- graph structure: reuse, diamonds, depth ------------------------------------------
+def test_variable_used_several_times_accumulates():
+    x = ad.Var(1.7)
+    f = x * x * x + x + ad.sin(x) * x        # 3x² + 1 + cos(x)·x + sin(x)
+    f.backward()
+    assert x.grad == pytest.approx(3 * 1.7**2 + 1 + np.cos(1.7) * 1.7 + np.sin(1.7), rel=1e-14)
+    y = ad.Var(np.array([1.0, 2.0]))
+    ad.sum(y + y + y).backward()
+    np.testing.assert_array_equal(y.grad, [3.0, 3.0])
+
+
+def test_diamond_graph_visits_each_node_once():
+    """x -> a, b -> c -> d with a also feeding d: the shared a gets both contributions."""
+    x0 = 0.8
+    x = ad.Var(x0)
+    a = x * 2
+    b = ad.sin(x)
+    c = a * b
+    d = c + a
+    d.backward()
+    # d = 2x sin x + 2x  ->  d' = 2 sin x + 2x cos x + 2
+    assert x.grad == pytest.approx(2 * np.sin(x0) + 2 * x0 * np.cos(x0) + 2, rel=1e-14)
+    # intermediate grads: dd/da = b + 1, dd/db = a, dd/dc = 1
+    assert a.grad == pytest.approx(np.sin(x0) + 1, rel=1e-14)
+    assert b.grad == pytest.approx(2 * x0, rel=1e-14)
+    assert c.grad == 1.0
+
+
+def test_wide_sharing_is_linear_not_exponential():
+    """A chain of x_{k+1} = x_k + x_k doubles at each level; naive recursion would take 2^n."""
+    x = ad.Var(1.0)
+    h = x
+    for _ in range(60):
+        h = h + h
+    h.backward()
+    assert x.grad == 2.0**60
+
+
+def test_10000_node_chain_does_not_overflow_the_stack():
+    assert sys.getrecursionlimit() < 10_000 * 2   # the test means something
+    x0 = 0.3
+    x = ad.Var(x0)
+    h, expected, value = x, 1.0, x0
+    for k in range(10_000):
+        if k % 2:
+            h = ad.tanh(h) * 1.01
+            expected *= 1.01 * (1 - np.tanh(value) ** 2)
+            value = 1.01 * np.tanh(value)
+        else:
+            h = h + 0.001
+            value = value + 0.001
+    assert len(ad.topological_order(h)) >= 10_000
+    h.backward()
+    assert h.item() == pytest.approx(value, rel=1e-12)
+    assert x.grad == pytest.approx(expected, rel=1e-9)
+
+
+def test_backward_twice_adds_exactly_one_more_gradient():
+    x = ad.Var(np.array([1.0, 2.0]))
+    h = ad.exp(x) * 3          # an intermediate whose grad must not be re-propagated
+    f = ad.sum(h)
+    f.backward()
+    first = x.grad.copy()
+    f.backward()
+    np.testing.assert_allclose(x.grad, 2 * first, rtol=1e-15)
+    np.testing.assert_allclose(first, 3 * np.exp([1.0, 2.0]), rtol=1e-15)
+
+
+def test_zero_grad_on_var_and_on_graph():
+    x, y = ad.Var(np.ones(3)), ad.Var(2.0)
+    h = x * y
+    f = ad.sum(h)
+    f.backward()
+    assert np.all(x.grad != 0) and y.grad != 0
+    x.zero_grad()
+    np.testing.assert_array_equal(x.grad, 0)
+    assert y.grad != 0
+    f.zero_grad(graph=True)
+    assert y.grad == 0 and np.all(h.grad == 0) and f.grad == 0
+    f.backward()
+    ad.zero_grad(f)
+    assert y.grad == 0
+    f.backward()
+    np.testing.assert_array_equal(x.grad, 2.0)   # fresh, not accumulated
+
+
+def test_backward_with_seed_is_a_vector_jacobian_product(rng):
+    A = rng.standard_normal((3, 4))
+    x0 = rng.standard_normal(4)
+    s = rng.standard_normal(3)
+    x = ad.Var(x0)
+    y = ad.tanh(ad.Var(A, requires_grad=False) @ x)
+    y.backward(s)
+    J = (1 - np.tanh(A @ x0) ** 2)[:, None] * A
+    np.testing.assert_allclose(x.grad, s @ J, rtol=1e-13)
+
+
+def test_constants_get_no_gradient():
+    c = ad.Var(np.ones(2), requires_grad=False)
+    x = ad.Var(np.ones(2))
+    ad.sum(x * c).backward()
+    assert c.grad is None
+    only_constants = c * 2
+    assert not only_constants.requires_grad and only_constants.creator is None
+
+
+# -- no_grad ------------------------------------------------------------------------
+def test_no_grad_builds_no_graph_and_restores_mode():
+    x = ad.Var(np.ones(3))
+    with ad.no_grad():
+        assert not ad.is_grad_enabled()
+        y = ad.sum(ad.sin(x) * 2)
+        with ad.no_grad():
+            pass
+        assert not ad.is_grad_enabled()     # nesting does not switch it back on early
+    assert ad.is_grad_enabled()
+    assert y.creator is None and not y.requires_grad
+    assert y.item() == pytest.approx(6 * np.sin(1.0))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+    with pytest.raises(KeyError):
+        with ad.no_grad():
+            raise KeyError("boom")
+    assert ad.is_grad_enabled()
+
+
+def test_update_parameters_under_no_grad():
+    """The notes' gradient descent: minimize (x - 3)² + (y + 1)²."""
+    x, y = ad.Var(0.0), ad.Var(0.0)
+    for _ in range(200):
+        x.zero_grad()
+        y.zero_grad()
+        f = (x - 3) ** 2 + (y + 1) ** 2
+        f.backward()
+        x.value -= 0.1 * x.grad
+        y.value -= 0.1 * y.grad
+    assert x.item() == pytest.approx(3.0, abs=1e-9)
+    assert y.item() == pytest.approx(-1.0, abs=1e-9)
+
+
+# -- user-defined operations ------------------------------------------------------------
+class Cube(ad.Op):
+    def forward(self, x):
+        self.x = x
+        return x ** 3
+
+    def backward(self, s):
+        return (3 * self.x ** 2 * s,)
+
+
+class WrongShape(ad.Op):
+    def forward(self, x):
+        return x.sum()
+
+    def backward(self, s):
+        return (np.ones(7),)
+
+
+def test_user_defined_op(rng):
+    x = rng.standard_normal((2, 3))
+    assert_grads_match(lambda v: ad.sum(Cube.apply(v) * v), [x])
+
+
+def test_user_op_with_wrong_gradient_shape_is_reported():
+    with pytest.raises(RuntimeError, match=r"shape \(7,\).*shape \(2,\)"):
+        WrongShape.apply(ad.Var(np.ones(2))).backward()
+
+
+# -- validation at the public boundary ----------------------------------------------------
+def test_matmul_shape_mismatch_names_both_shapes():
+    a, b = ad.Var(np.ones((3, 4))), ad.Var(np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"\(3, 4\).*\(5, 2\)"):
+        a @ b
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        ad.matmul(ad.Var(2.0), b)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(TypeError, match="real numbers"):
+        ad.Var(["a", "b"])
+    with pytest.raises(TypeError, match="real numbers"):
+        ad.Var(np.ones(2) * 1j)
+    with pytest.raises(TypeError, match="got a Var"):
+        ad.Var(ad.Var(1.0))
+    x = ad.Var(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="non-scalar output of shape \\(2, 3\\)"):
+        x.backward()
+    with pytest.raises(ValueError, match="grad has shape \\(3,\\)"):
+        (x * 2).backward(np.ones(3))
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        ad.sum(x, axis=2)
+    with pytest.raises(TypeError, match="axis must be"):
+        ad.mean(x, axis=1.5)
+    with pytest.raises(ValueError, match="softmax|axis 3"):
+        ad.softmax(x, axis=3)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*to shape \(4, 2\)"):
+        x.reshape(4, 2)
+    with pytest.raises(ValueError, match="permutation"):
+        x.transpose(0, 0)
+
+
+def test_integer_input_becomes_float64():
+    x = ad.Var([1, 2, 3])
+    assert x.dtype == np.float64
+    ad.sum(x * x).backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0, 6.0])
+
+
+def test_finite_difference_oracle_detects_a_wrong_gradient(rng):
+    """The oracle itself can fail: a deliberately wrong backward is caught."""
+    class BadSin(ad.Sin):
+        def backward(self, s):
+            return (s * np.cos(self.x) * 1.001,)
+
+    x = rng.standard_normal(4)
+    f = lambda v: ad.sum(BadSin.apply(v))
+    with pytest.raises(AssertionError, match="relative error"):
+        assert_grads_match(f, [x])
+    assert rel_error(numeric_grads(f, [x])[0], np.cos(x)) < 1e-9
