@@ -4,5 +4,14 @@ Every public name is importable from here, e.g. ``ratenet.Dense``,
 ``ratenet.Sequential``, ``ratenet.Adam``, ``ratenet.CategoricalCrossEntropy``.
 """
 from .parameter import Parameter
+from . import initializers
+from .layers import Layer, Dense, Dropout, BatchNorm
+from .activations import (Activation, Identity, Step, Sigmoid, Tanh, HardTanh, Softsign,
+                          ReLU, LeakyReLU, Softplus, Softmax, LogSoftmax, get_activation,
+                          one_hot, argmax, to_labels)
+from .losses import (Loss, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, NLLLoss,
+                     Hinge, get_loss)
+from .model import Sequential, load
+from .checks import gradient_check, gradient_norms
 
 __version__ = "0.1.0"

@@ -1,0 +1,158 @@
+"""Weight initializers.
+
+Every initializer has the signature ``init(shape, rng=None, dtype=np.float32)``
+and returns a new array. Weight shapes are ``(n_out, n_in)`` (post, pre), so
+the fan-in is ``shape[1]`` and the fan-out ``shape[0]``.
+
+Random numbers are always drawn in float64 and then cast, so a float32 and a
+float64 model built from the same seed start from the same weights (up to
+rounding) — useful when comparing precisions or running gradient checks.
+"""
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_rng", "gaussian", "glorot_uniform", "glorot_normal", "he_normal",
+    "he_uniform", "zeros", "get", "INITIALIZERS",
+]
+
+
+def as_rng(rng):
+    """Turn ``rng`` into a :class:`numpy.random.Generator`.
+
+    Parameters
+    ----------
+    rng : None, int or numpy.random.Generator
+        ``None`` gives fresh OS entropy, an int is a seed (same seed → same
+        numbers), a Generator is returned unchanged.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng: seed must be >= 0, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"rng: expected None, a non-negative int seed or numpy.random.Generator, "
+        f"got {type(rng).__name__}")
+
+
+def _fans(shape, name):
+    shape = tuple(int(s) for s in np.atleast_1d(shape))
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(
+            f"{name}: shape must be (n_out, n_in) with both >= 1, got {shape}")
+    return shape, shape[1], shape[0]
+
+
+def gaussian(shape, rng=None, dtype=np.float32):
+    """Gaussian N(0, 1/m) with m the fan-in, as in the lecture notes.
+
+    Keeps the variance of ``z = W x`` equal to the variance of ``x``.
+
+    Parameters
+    ----------
+    shape : tuple (n_out, n_in)
+    rng : None, int or numpy.random.Generator
+    dtype : numpy dtype
+
+    Returns
+    -------
+    ndarray, shape (n_out, n_in)
+    """
+    shape, fan_in, _ = _fans(shape, "gaussian")
+    return (as_rng(rng).standard_normal(shape) / np.sqrt(fan_in)).astype(dtype)
+
+
+def glorot_uniform(shape, rng=None, dtype=np.float32):
+    """Xavier/Glorot uniform: U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).
+
+    Parameters and returns as in :func:`gaussian`.
+    """
+    shape, fan_in, fan_out = _fans(shape, "glorot_uniform")
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return as_rng(rng).uniform(-limit, limit, shape).astype(dtype)
+
+
+def glorot_normal(shape, rng=None, dtype=np.float32):
+    """Xavier/Glorot normal: N(0, 2 / (fan_in + fan_out)).
+
+    Parameters and returns as in :func:`gaussian`.
+    """
+    shape, fan_in, fan_out = _fans(shape, "glorot_normal")
+    std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (as_rng(rng).standard_normal(shape) * std).astype(dtype)
+
+
+def he_normal(shape, rng=None, dtype=np.float32):
+    """He/Kaiming normal: N(0, 2 / fan_in), for ReLU networks.
+
+    Parameters and returns as in :func:`gaussian`.
+    """
+    shape, fan_in, _ = _fans(shape, "he_normal")
+    return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def he_uniform(shape, rng=None, dtype=np.float32):
+    """He/Kaiming uniform: U(-a, a) with a = sqrt(6 / fan_in).
+
+    Parameters and returns as in :func:`gaussian`.
+    """
+    shape, fan_in, _ = _fans(shape, "he_uniform")
+    limit = np.sqrt(6.0 / fan_in)
+    return as_rng(rng).uniform(-limit, limit, shape).astype(dtype)
+
+
+def zeros(shape, rng=None, dtype=np.float32):
+    """All zeros (the default for biases). ``rng`` is accepted and ignored.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+    rng : ignored
+    dtype : numpy dtype
+
+    Returns
+    -------
+    ndarray of ``shape``
+    """
+    return np.zeros(shape, dtype=dtype)
+
+
+INITIALIZERS = {
+    "gaussian": gaussian,
+    "glorot_uniform": glorot_uniform, "xavier_uniform": glorot_uniform,
+    "glorot_normal": glorot_normal, "xavier_normal": glorot_normal,
+    "he_normal": he_normal, "kaiming_normal": he_normal,
+    "he_uniform": he_uniform, "kaiming_uniform": he_uniform,
+    "zeros": zeros,
+}
+
+
+def get(init):
+    """Look up an initializer by name, or pass a callable through.
+
+    Parameters
+    ----------
+    init : str or callable
+        One of ``INITIALIZERS`` (case-insensitive) or a function
+        ``f(shape, rng=None, dtype=...) -> ndarray``.
+
+    Returns
+    -------
+    callable
+    """
+    if callable(init):
+        return init
+    if isinstance(init, str):
+        key = init.lower()
+        if key in INITIALIZERS:
+            return INITIALIZERS[key]
+        raise ValueError(
+            f"init: unknown initializer {init!r}; allowed: {sorted(INITIALIZERS)}")
+    raise TypeError(f"init: expected a name or a callable, got {type(init).__name__}")
