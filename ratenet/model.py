@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from .layers import LAYER_REGISTRY, Layer, _check_dtype, check_batch
+from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
 
 __all__ = ["Sequential", "load", "FORMAT_VERSION"]
 
@@ -84,7 +84,7 @@ class Sequential:
         if not (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
                 and X.shape[1] == self.n_in and X.shape[0] > 0):
             return check_batch(X, self.n_in, self.dtype)
-        if not np.isfinite(X.sum(dtype=np.float64)) and not np.isfinite(X).all():
+        if not all_finite(X):
             raise ValueError("X: contains NaN or infinite values")
         return X
 
@@ -175,6 +175,10 @@ class Sequential:
     def parameters(self):
         """All trainable :class:`Parameter` objects, first layer first."""
         return [p for layer in self.layers for p in layer.parameters()]
+
+    def buffers(self):
+        """Live non-trainable state arrays (e.g. BatchNorm running statistics)."""
+        return [getattr(layer, name) for layer in self.layers for name in layer._buffers]
 
     def zero_grad(self):
         """Set every parameter gradient to zero."""
