@@ -13,5 +13,6 @@ from .losses import (Loss, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, NLL
                      Hinge, get_loss)
 from .model import Sequential, load
 from .checks import gradient_check, gradient_norms
+from . import autodiff
 
 __version__ = "0.1.0"

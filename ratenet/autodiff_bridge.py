@@ -168,14 +168,16 @@ def check_layer(layer, fn, X, dY=None, training=False, rng=None):
     for p in params:
         p.grad[...] = 0            # layers may accumulate into grad
 
-    Y = np.asarray(layer.forward(X, training=training))
+    # Copies in and out: layers may work in place on their input / upstream
+    # gradient or reuse output buffers, and both are used again below.
+    Y = np.array(layer.forward(X.copy(), training=training))
     if dY is None:
         dY = np.random.default_rng(rng).standard_normal(Y.shape).astype(Y.dtype)
     dY = np.asarray(dY)
     if dY.shape != Y.shape:
         raise ValueError(f"dY has shape {dY.shape}, the layer output has shape {Y.shape}; "
                          "they must be equal")
-    dX = layer.backward(dY)
+    dX = np.array(layer.backward(dY.copy()))
 
     x = Var(X)
     param_vars = [Var(p.data, name=getattr(p, "name", None)) for p in params]
