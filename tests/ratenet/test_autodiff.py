@@ -425,3 +425,180 @@ def test_finite_difference_oracle_detects_a_wrong_gradient(rng):
     with pytest.raises(AssertionError, match="relative error"):
         assert_grads_match(f, [x])
     assert rel_error(numeric_grads(f, [x])[0], np.cos(x)) < 1e-9
+
+
+# -- bridge to the layer API: AutodiffLoss and check_layer ---------------------------------
+def ad_mse(Y, T):
+    """½‖y − t‖² averaged over the batch, written in autodiff."""
+    return ad.sum((Y - T) ** 2) / (2 * len(Y))
+
+
+def ad_cross_entropy_from_logits(Z, T):
+    """−Σ t log softmax(z), averaged over the batch."""
+    return -ad.sum(T * ad.log_softmax(Z, axis=1)) / len(Z)
+
+
+def assert_identical(a, b, what, tol=1e-12):
+    """Equal to ``tol`` relative to the scale of the values (summation order may differ)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, (what, a.shape, b.shape)
+    err = np.max(np.abs(a - b)) if a.size else 0.0
+    assert err <= tol * max(1.0, np.max(np.abs(b))), f"{what}: max abs difference {err:.3g}"
+
+
+def test_autodiff_loss_matches_closed_form(rng):
+    Y, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    loss = ad.AutodiffLoss(ad_mse)
+    assert loss(Y, T) == pytest.approx(0.5 * np.sum((Y - T) ** 2) / 6, rel=1e-14)
+    np.testing.assert_allclose(loss.gradient(Y, T), (Y - T) / 6, rtol=1e-14)
+    value, grad = loss.value_and_gradient(Y, T)
+    assert value == loss(Y, T) and grad.shape == Y.shape
+    Y32 = Y.astype(np.float32)
+    assert loss.gradient(Y32, T).dtype == np.float32
+    assert "ad_mse" in repr(loss)
+
+
+def test_autodiff_loss_validates():
+    with pytest.raises(TypeError, match="callable"):
+        ad.AutodiffLoss("mse")
+    bad = ad.AutodiffLoss(lambda Y, T: Y - T)
+    with pytest.raises(TypeError, match=r"one element.*shape \(2, 3\)"):
+        bad(np.ones((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="same number of rows"):
+        ad.AutodiffLoss(ad_mse)(np.ones((2, 3)), np.zeros((3, 3)))
+
+
+class _Affine:
+    """A minimal hand-written layer, independent of ratenet.layers."""
+
+    def __init__(self, W, b, wrong=False):
+        from ratenet.parameter import Parameter
+        self.W, self.b = Parameter(W, "W"), Parameter(b, "b")
+        self.wrong = wrong
+
+    def parameters(self):
+        return [self.W, self.b]
+
+    def forward(self, X, training=False):
+        self.X = X
+        return X @ self.W.data.T + self.b.data
+
+    def backward(self, dY):
+        self.W.grad[...] = dY.T @ self.X
+        self.b.grad[...] = dY.sum(axis=0) * (1.1 if self.wrong else 1.0)
+        return dY @ self.W.data
+
+
+def test_check_layer_passes_a_right_layer_and_catches_a_wrong_one(rng):
+    W, b, X = rng.standard_normal((3, 4)), rng.standard_normal(3), rng.standard_normal((5, 4))
+    fn = lambda X, W, b: X @ W.T + b
+    good = ad.check_layer(_Affine(W, b), fn, X, rng=0)
+    assert set(good.diffs) == {"output", "dX", "W", "b"}
+    assert good.max_abs < 1e-13 and good.max_rel < 1e-13
+    bad = ad.check_layer(_Affine(W, b, wrong=True), fn, X, rng=0)
+    assert bad.diffs["b"][1] > 0.05 and bad.diffs["W"][0] < 1e-13
+    assert "max abs" in str(bad)
+    with pytest.raises(ValueError, match=r"output: the layer gives shape \(5, 3\)"):
+        ad.check_layer(_Affine(W, b), lambda X, W, b: ad.sum(X @ W.T + b, axis=0), X)
+    with pytest.raises(ValueError, match=r"dY has shape \(2, 2\)"):
+        ad.check_layer(_Affine(W, b), fn, X, dY=np.ones((2, 2)))
+
+
+F64 = np.float64
+
+
+@pytest.fixture
+def layers():
+    # The bridge tests need the layer API; skip them (not the whole module) without it.
+    return pytest.importorskip("ratenet.layers", reason="ratenet.layers (Dense) not available")
+
+
+def test_check_layer_dense_float64(rng, layers):
+    dense = layers.Dense(4, 3, rng=1, dtype=F64)
+    check = ad.check_layer(dense, lambda X, W, b: X @ W.T + b, rng.standard_normal((7, 4)), rng=2)
+    assert check.max_rel < 1e-12, str(check)
+
+
+@pytest.mark.parametrize("name,fn", [
+    ("Sigmoid", ad.sigmoid), ("Tanh", ad.tanh), ("ReLU", ad.relu), ("Softplus", ad.softplus),
+    ("Softmax", lambda z: ad.softmax(z, axis=1)), ("LogSoftmax", lambda z: ad.log_softmax(z, axis=1)),
+])
+def test_check_layer_activations(name, fn, rng, layers):
+    import ratenet
+    layer = getattr(ratenet, name)()
+    X = away_from_zero(rng, (6, 5), 0.05, 3.0)      # away from the ReLU kink
+    check = ad.check_layer(layer, fn, X, rng=3)
+    assert check.max_rel < 1e-12, f"{name}\n{check}"
+
+
+def _network(layers, hidden, rng_seed=0):
+    import ratenet
+    return ratenet.Sequential([layers.Dense(4, 6, rng=rng_seed, dtype=F64), getattr(ratenet, hidden)(),
+                               layers.Dense(6, 3, rng=rng_seed + 1, dtype=F64)])
+
+
+def _autodiff_network(X, W1, b1, W2, b2, act):
+    return act(X @ W1.T + b1) @ W2.T + b2
+
+
+@pytest.mark.parametrize("hidden,act", [("Tanh", ad.tanh), ("Sigmoid", ad.sigmoid),
+                                        ("ReLU", ad.relu)])
+@pytest.mark.parametrize("loss_name", ["MSE", "CategoricalCrossEntropy"])
+def test_layer_network_and_autodiff_network_agree(hidden, act, loss_name, rng, layers):
+    """Same weights, same data: the same loss and the same gradients, to 1e-12 in float64."""
+    import ratenet
+    X = rng.standard_normal((8, 4))
+    model = _network(layers, hidden)
+    if loss_name == "MSE":
+        T = rng.standard_normal((8, 3))
+        loss = ratenet.MSE()
+        ad_loss = lambda Z, T: ad_mse(Z, T)
+    else:
+        # Softmax + cross-entropy: the layer model takes the fused gradient path.
+        model.layers.append(ratenet.Softmax())
+        model = ratenet.Sequential(model.layers)
+        T = np.eye(3)[rng.integers(0, 3, 8)]
+        loss = ratenet.CategoricalCrossEntropy()
+        ad_loss = ad_cross_entropy_from_logits
+
+    Y = model.forward(X, training=True)
+    value = loss(Y, T)
+    model.zero_grad()
+    dX = model.backward_loss(loss, Y, T, input_grad=True)
+
+    params = model.parameters()
+    x = ad.Var(X)
+    pv = [ad.Var(p.data.copy()) for p in params]
+    L = ad_loss(_autodiff_network(x, *pv, act), ad.Var(T, requires_grad=False))
+    L.backward()
+
+    assert_identical(value, L.item(), "loss")
+    assert_identical(dX, x.grad, "dX")
+    for p, v in zip(params, pv):
+        assert_identical(p.grad, v.grad, f"grad of {p.name} {p.shape}")
+    # The whole model through check_layer as well (network output, dX and all grads).
+    check = ad.check_layer(_network(layers, hidden), lambda X, *ps: _autodiff_network(X, *ps, act), X, rng=4)
+    assert check.max_rel < 1e-12, str(check)
+
+
+def test_custom_autodiff_loss_trains_like_the_builtin_loss(rng, layers):
+    """fit with AutodiffLoss(½‖y−t‖²) follows exactly the trajectory of fit with MSE."""
+    import ratenet
+    optimizers = pytest.importorskip("ratenet.optimizers", reason="ratenet.optimizers not available")
+    X = rng.standard_normal((40, 4))
+    T = np.tanh(X @ rng.standard_normal((4, 3)))
+    ad_loss = ad.AutodiffLoss(ad_mse)
+    assert_identical(ad_loss(X[:, :3], T), ratenet.MSE()(X[:, :3], T), "loss value")
+    assert_identical(ad_loss.gradient(X[:, :3], T), ratenet.MSE().gradient(X[:, :3], T), "gradient")
+
+    runs = []
+    for loss in (ratenet.MSE(), ad_loss):
+        model = _network(layers, "Tanh")
+        history = model.fit(X, T, loss=loss, optimizer=optimizers.SGD(lr=0.1),
+                            epochs=5, batch_size=8, rng=7, verbose=0)
+        runs.append(([p.data.copy() for p in model.parameters()], history))
+    for a, b in zip(runs[0][0], runs[1][0]):
+        assert_identical(a, b, "trained weights", tol=1e-10)
+    losses = [history["loss"] for _, history in runs]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-10)
+    assert losses[1][-1] < losses[1][0]           # it did train
