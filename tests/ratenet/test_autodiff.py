@@ -602,3 +602,16 @@ def test_custom_autodiff_loss_trains_like_the_builtin_loss(rng, layers):
     losses = [history["loss"] for _, history in runs]
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-10)
     assert losses[1][-1] < losses[1][0]           # it did train
+
+
+def test_autodiff_demo_runs_and_writes_a_png(tmp_path, capsys):
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "autodiff_demo.py"
+    spec = importlib.util.spec_from_file_location("autodiff_demo", path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    png = demo.main(["--out", str(tmp_path)])
+    assert pathlib.Path(png).stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "training accuracy 100.0%" in out
