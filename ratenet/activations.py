@@ -74,10 +74,10 @@ class Identity(Activation):
     """y = z (a linear output layer)."""
 
     def function(self, z):
-        return z
+        return _as_float_array(z)
 
     def derivative(self, z):
-        return np.ones_like(z)
+        return np.ones_like(_as_float_array(z))
 
     def forward(self, X, training=False):
         return X
@@ -173,6 +173,7 @@ class HardTanh(Activation):
         return np.clip(z, -1, 1)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return (np.abs(z) < 1).astype(z.dtype)
 
 
@@ -195,6 +196,7 @@ class ReLU(Activation):
         return np.maximum(z, 0)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return (z > 0).astype(z.dtype)
 
     def forward(self, X, training=False):
