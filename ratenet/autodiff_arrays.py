@@ -169,8 +169,18 @@ class GetItem(Op):
 
     def backward(self, s):
         g = np.zeros(self.shape, dtype=np.result_type(self.dtype, s.dtype))
-        np.add.at(g, self.index, s)
+        if _is_basic(self.index):
+            g[self.index] += s          # a view: no element can be picked twice
+        else:
+            np.add.at(g, self.index, s)
         return (g,)
+
+
+def _is_basic(index):
+    """True for ints, slices, Ellipsis and None only (numpy's "basic" indexing)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer))
+               and not isinstance(p, (bool, np.bool_)) for p in parts)
 
 
 def reshape(x, shape):

@@ -106,7 +106,8 @@ class Var:
     value : array_like
         The value; bool and integer input becomes float64, floating input
         keeps its dtype and is not copied (so ``x.value -= lr * x.grad``
-        updates the array in place).
+        updates the array in place). Operations keep references to their
+        inputs, so change values only between a backward and the next forward.
     requires_grad : bool, default True
         Whether ``backward`` computes a gradient for this Var.
     name : str, optional
@@ -123,8 +124,9 @@ class Var:
         The operation that produced this Var (None for leaves).
     """
 
-    # Make numpy hand mixed expressions (ndarray * Var, np.sin(Var)) to
-    # __array_ufunc__ below instead of building an object array.
+    # numpy hands mixed expressions (ndarray * Var, np.sin(Var)) to
+    # __array_ufunc__ below instead of building an object array; the priority
+    # covers the few paths (e.g. ndarray.__matmul__ in old numpy) that ask for it.
     __array_priority__ = 1000
 
     def __init__(self, value, requires_grad=True, name=None):
@@ -153,7 +155,11 @@ class Var:
 
     @grad.setter
     def grad(self, g):
-        self._grad = None if g is None else np.asarray(g, dtype=self.dtype)
+        if g is not None:
+            g = np.array(g, dtype=self.dtype)
+            if g.shape != self.shape:
+                raise ValueError(f"grad must have the shape of value {self.shape}, got {g.shape}")
+        self._grad = g
 
     def item(self):
         """The value of a one-element Var as a Python float."""

@@ -615,3 +615,11 @@ def test_autodiff_demo_runs_and_writes_a_png(tmp_path, capsys):
     assert pathlib.Path(png).stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "training accuracy 100.0%" in out
+
+
+def test_grad_can_be_set_with_the_right_shape_only():
+    x = ad.Var(np.ones(3))
+    x.grad = [1, 2, 3]
+    assert x.grad.dtype == np.float64
+    with pytest.raises(ValueError, match=r"shape of value \(3,\)"):
+        x.grad = np.ones(2)
