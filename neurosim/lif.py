@@ -98,8 +98,9 @@ class LIF:
         """
         max_rates = check.finite_array("max_rates", max_rates)
         intercepts = check.finite_array("intercepts", intercepts)
-        if np.any(max_rates <= 0):
-            raise ValueError("max_rates must be > 0 Hz")
+        top = np.inf if self.tau_ref == 0 else 1.0 / self.tau_ref
+        if np.any(max_rates <= 0) or np.any(max_rates >= top):
+            raise ValueError(f"max_rates must be in (0, 1/tau_ref) = (0, {top:g}) Hz, got {max_rates}")
         if np.any(intercepts >= 1) or np.any(intercepts < -1):
             raise ValueError(f"intercepts must be in [-1, 1), got {intercepts}")
         J_max = self.inverse_rate(max_rates)
