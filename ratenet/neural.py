@@ -1,0 +1,291 @@
+"""Activations derived from neuron models: a neuron's tuning curve is its activation.
+
+Convention (LIF-derived activations)
+------------------------------------
+A rate unit with pre-activation ``z`` drives an LIF neuron (normalized units:
+threshold 1, reset 0) with the input current ``J = z + 1``, so ``z = 0`` is the
+firing threshold and the bias of a :class:`ratenet.Dense` layer is the neuron's
+bias current minus 1. The activation is ``amplitude · G(z + 1)`` where
+
+    G(J) = 1 / (tau_ref − tau_m ln(1 − 1/J))   for J > 1, else 0     (Hz)
+
+is :meth:`neurosim.LIF.rate`. ``amplitude`` (units: output per Hz) scales the
+rates to the order of 1 for training (e.g. 1/63 gives a maximum output of
+about 1 for tau_m = 0.02 s, tau_ref = 0.002 s at z = 1). When the network is
+run with spiking neurons (:func:`ratenet.to_spiking`) each spike of such a
+unit contributes ``amplitude`` to the post-synaptic filtered rate.
+
+Classes
+-------
+LIFRate               exactly amplitude · G(z + 1); infinite slope at z = 0+.
+SoftLIFRate           Hunsberger & Eliasmith (2015): the same with max(z, 0)
+                      replaced by sigma · softplus(z / sigma); smooth, → LIFRate
+                      as sigma → 0.
+TuningCurveActivation any measured tuning curve (e.g. Hodgkin–Huxley f–I),
+                      interpolated monotonically (PCHIP), differentiable.
+
+All compute in float64 internally and return the input's float dtype.
+"""
+import numbers
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+from scipy.special import expit
+
+from .activations import Activation, _as_float_array
+from .layers import _check_float
+
+__all__ = ["LIFRate", "SoftLIFRate", "TuningCurveActivation"]
+
+
+def _out(value, like):
+    """Cast a float64 result back to the input's float dtype."""
+    return value.astype(like.dtype, copy=False)
+
+
+class _LIFBase(Activation):
+    """Shared parameters of the LIF-derived activations."""
+
+    def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0):
+        self.tau_m = _check_float(tau_m, "tau_m", low=0, low_open=True)
+        self.tau_ref = _check_float(tau_ref, "tau_ref", low=0)
+        self.amplitude = _check_float(amplitude, "amplitude", low=0, low_open=True)
+
+    def neuron(self):
+        """The spiking neuron this activation models, a :class:`neurosim.LIF`."""
+        import neurosim
+        return neurosim.LIF(tau_m=self.tau_m, tau_ref=self.tau_ref)
+
+    def max_output(self):
+        """Supremum of the output, amplitude / tau_ref (inf when tau_ref = 0)."""
+        return np.inf if self.tau_ref == 0 else self.amplitude / self.tau_ref
+
+    def _rate_of_excess(self, x):
+        """G as a function of the excess current x = J − 1 > 0 (float64), in Hz.
+
+        log1p(1/x) = −ln(1 − 1/J) stays accurate near threshold; 1/x may
+        overflow to inf for x ~ 1e-308, which correctly gives rate 0.
+        """
+        with np.errstate(divide="ignore", over="ignore"):
+            return 1.0 / (self.tau_ref + self.tau_m * np.log1p(1.0 / x))
+
+
+class LIFRate(_LIFBase):
+    """Analytic LIF rate curve: y = amplitude · G(z + 1).
+
+    Parameters
+    ----------
+    tau_m : float
+        Membrane time constant in seconds (> 0).
+    tau_ref : float
+        Refractory period in seconds (>= 0).
+    amplitude : float
+        Output per Hz (> 0); 1 gives rates in Hz.
+
+    Notes
+    -----
+    y = 0 for z <= 0. For z > 0, with G = 1/(tau_ref + tau_m log(1 + 1/z)),
+    dy/dz = amplitude · tau_m · G² / (z (z + 1)), which diverges as z → 0+
+    (the derivative at z <= 0 is 0). Train with :class:`SoftLIFRate` and
+    evaluate either; gradient checks pass away from z = 0.
+    """
+
+    def function(self, z):
+        z = _as_float_array(z)
+        x = z.astype(np.float64)
+        y = np.zeros(x.shape)
+        above = x > 0
+        y[above] = self.amplitude * self._rate_of_excess(x[above])
+        return _out(y, z)
+
+    def derivative(self, z):
+        z = _as_float_array(z)
+        x = z.astype(np.float64)
+        d = np.zeros(x.shape)
+        above = x > 0
+        xa = x[above]
+        g = self._rate_of_excess(xa)
+        with np.errstate(over="ignore", invalid="ignore"):
+            da = self.amplitude * self.tau_m * g * g / (xa * (xa + 1.0))
+        d[above] = np.where(g > 0, da, 0.0)   # g = 0 only where 1/x overflowed
+        return _out(d, z)
+
+
+class SoftLIFRate(_LIFBase):
+    """Smoothed LIF rate curve (Hunsberger & Eliasmith, 2015).
+
+    y = amplitude · 1 / (tau_ref + tau_m log(1 + 1/j)),  j = sigma · log(1 + e^(z/sigma))
+
+    i.e. the excess current max(J − 1, 0) = max(z, 0) of :class:`LIFRate` is
+    replaced by a softplus of width ``sigma``. The curve is smooth and strictly
+    increasing, converges to LIFRate as sigma → 0 (uniformly; the largest
+    difference is near z = 0), and is computed without overflow for any finite z.
+
+    Parameters
+    ----------
+    tau_m : float
+        Membrane time constant in seconds (> 0).
+    tau_ref : float
+        Refractory period in seconds (>= 0).
+    amplitude : float
+        Output per Hz (> 0).
+    sigma : float
+        Smoothing width in normalized current units (> 0).
+
+    Notes
+    -----
+    dy/dz = amplitude · tau_m · G² / (j (j + 1)) · sigmoid(z/sigma). With
+    j = sigma · softplus(u), u = z/sigma, the ratio sigmoid(u)/softplus(u) → 1
+    for u → −inf; it is computed as 1 there (u < −30, relative error < 1e-13)
+    instead of as 0/0.
+    """
+
+    def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0, sigma=0.02):
+        super().__init__(tau_m, tau_ref, amplitude)
+        self.sigma = _check_float(sigma, "sigma", low=0, low_open=True)
+
+    def _parts(self, z):
+        x = _as_float_array(z).astype(np.float64)
+        with np.errstate(over="ignore"):
+            u = x / self.sigma                    # ±inf only for |z| near float max
+        sp = np.logaddexp(0.0, u)                 # softplus(u), no overflow
+        j = np.where(u > 40.0, x, self.sigma * sp)  # softplus(u) = u to 1e-17 there
+        return u, sp, j
+
+    def function(self, z):
+        z = _as_float_array(z)
+        _, _, j = self._parts(z)
+        return _out(self.amplitude * self._rate_of_excess(j), z)
+
+    def derivative(self, z):
+        z = _as_float_array(z)
+        u, sp, j = self._parts(z)
+        g = self._rate_of_excess(j)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ratio = np.where(u < -30.0, 1.0, expit(u) / sp)   # sigmoid(u) / softplus(u)
+            d = self.amplitude * self.tau_m * g * g * ratio / (self.sigma * (j + 1.0))
+        return _out(np.where(np.isfinite(d), d, 0.0), z)
+
+
+def _float_array(value, name):
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected a numeric 1-D array, got {type(value).__name__}") from exc
+
+
+def _isotonic(y, w=None):
+    """Least-squares non-decreasing fit to y (pool adjacent violators)."""
+    w = np.ones(len(y)) if w is None else np.asarray(w, float)
+    vals, wts, counts = [], [], []
+    for yi, wi in zip(y, w):
+        vals.append(yi)
+        wts.append(wi)
+        counts.append(1)
+        while len(vals) > 1 and vals[-2] > vals[-1]:
+            v2, w2, c2 = vals.pop(), wts.pop(), counts.pop()
+            v1, w1, c1 = vals.pop(), wts.pop(), counts.pop()
+            vals.append((v1 * w1 + v2 * w2) / (w1 + w2))
+            wts.append(w1 + w2)
+            counts.append(c1 + c2)
+    return np.repeat(vals, counts)
+
+
+class TuningCurveActivation(Activation):
+    """A measured tuning curve (input current → firing rate) as an activation.
+
+    y = amplitude · f(scale · z + offset), where f interpolates the points
+    (J, rates) with a monotone cubic (PCHIP: C¹, no overshoot). Rates are first
+    made non-decreasing by isotonic regression (measured curves are noisy). Below
+    J[0] the curve is flat at its first value; above J[-1] it continues
+    linearly with the end slope (``extrapolate="linear"``, C¹) or flat
+    (``"flat"``). Sample the curve from below threshold so that the flat left
+    end joins smoothly.
+
+    Parameters
+    ----------
+    J : array_like, shape (M,)
+        Input currents in any units (e.g. µA/cm² for Hodgkin–Huxley), strictly
+        increasing, M >= 2, finite.
+    rates : array_like, shape (M,)
+        Firing rates in Hz (>= 0, finite).
+    amplitude : float
+        Output per Hz (> 0).
+    offset : float
+        Current at z = 0, in the units of J (e.g. the threshold, so that z = 0
+        is threshold as for :class:`LIFRate`).
+    scale : float
+        Current per unit of z (> 0).
+    extrapolate : {"linear", "flat"}
+        Continuation above J[-1].
+
+    Examples
+    --------
+    >>> import numpy as np, neurosim
+    >>> J = np.linspace(0.5, 4, 40)
+    >>> act = TuningCurveActivation(J, neurosim.tuning_curve(neurosim.LIF(), J, T=2.0),
+    ...                             amplitude=1/63, offset=1.0)
+    """
+
+    def __init__(self, J, rates, amplitude=1.0, offset=0.0, scale=1.0, extrapolate="linear"):
+        J, r = _float_array(J, "J"), _float_array(rates, "rates")
+        if J.ndim != 1 or J.size < 2 or not np.isfinite(J).all():
+            raise ValueError(f"J: expected a 1-D array of >= 2 finite currents, got {np.shape(J)}")
+        if np.any(np.diff(J) <= 0):
+            raise ValueError("J: currents must be strictly increasing")
+        if r.shape != J.shape:
+            raise ValueError(f"rates: expected shape {J.shape} (like J), got {np.shape(rates)}")
+        if not np.isfinite(r).all() or np.any(r < 0):
+            raise ValueError("rates: expected finite firing rates >= 0 Hz")
+        self.amplitude = _check_float(amplitude, "amplitude", low=0, low_open=True)
+        self.offset = _check_float(offset, "offset")
+        self.scale = _check_float(scale, "scale", low=0, low_open=True)
+        if extrapolate not in ("linear", "flat"):
+            raise ValueError(f"extrapolate: expected 'linear' or 'flat', got {extrapolate!r}")
+        self.extrapolate = extrapolate
+        self.J = J.tolist()                  # lists: JSON-serializable for save/load
+        self.rates = r.tolist()
+        self._Jarr = J
+        self._f = PchipInterpolator(J, _isotonic(r), extrapolate=False)
+        self._df = self._f.derivative()
+        self._lo, self._hi = J[0], J[-1]
+        self._f_lo, self._f_hi = float(self._f(J[0])), float(self._f(J[-1]))
+        self._slope_hi = float(self._df(J[-1])) if extrapolate == "linear" else 0.0
+
+    @classmethod
+    def from_callable(cls, rate_fn, J, **kwargs):
+        """Sample ``rate_fn(J) -> rates (Hz)`` at the currents ``J`` and interpolate.
+
+        For example ``neurosim.LIF(...).rate`` or an LIF fitted to a
+        Hodgkin–Huxley curve. Keyword arguments go to the constructor.
+        """
+        if not callable(rate_fn):
+            raise TypeError(f"rate_fn: expected a callable J -> rates, got {type(rate_fn).__name__}")
+        J = np.asarray(J, dtype=float)
+        return cls(J, np.asarray(rate_fn(J), dtype=float), **kwargs)
+
+    def get_config(self):
+        return {"J": list(self.J), "rates": list(self.rates), "amplitude": self.amplitude,
+                "offset": self.offset, "scale": self.scale, "extrapolate": self.extrapolate}
+
+    def __repr__(self):
+        return (f"TuningCurveActivation(<{len(self.J)} points in [{self._lo:g}, {self._hi:g}]>, "
+                f"amplitude={self.amplitude!r}, offset={self.offset!r}, scale={self.scale!r})")
+
+    def _current(self, z):
+        return self.scale * _as_float_array(z).astype(np.float64) + self.offset
+
+    def function(self, z):
+        z = _as_float_array(z)
+        c = self._current(z)
+        inside = np.clip(c, self._lo, self._hi)
+        y = self._f(inside)
+        y = np.where(c > self._hi, self._f_hi + self._slope_hi * (c - self._hi), y)
+        return _out(self.amplitude * y, z)
+
+    def derivative(self, z):
+        z = _as_float_array(z)
+        c = self._current(z)
+        d = self._df(np.clip(c, self._lo, self._hi))
+        d = np.where(c > self._hi, self._slope_hi, np.where(c < self._lo, 0.0, d))
+        return _out(self.amplitude * self.scale * d, z)
