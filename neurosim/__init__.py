@@ -6,7 +6,12 @@ uses mV and uA/cm^2.
 """
 from .lif import LIF, LIFState, LIFUnits
 from .result import SimulationResult, SpikeRecorder
-from .spikes import isi_rate
+from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi, isi_rate, poisson_spikes,
+                     regular_spikes, to_events, unbin_spikes)
+from .synapses import PSCFilter, PSCState, filter_binned
+from .connections import Connection, synaptic_weight
+from .network import Network, Population
+from .probes import Probe
 from .tuning import tuning_curve
 
 __version__ = "0.1.0"

@@ -1,0 +1,197 @@
+"""Connections between populations: weights, synapse state per target, event-driven propagation.
+
+A :class:`Connection` holds a weight matrix W of shape (post.n, pre.n). For the
+run loop it is stored transposed, one row per presynaptic neuron (dense rows or
+raw CSR arrays), already divided by tau_s: when presynaptic neuron j spikes,
+row j is added to the first stage of the target's PSC state. The cost per step
+is the number of spikes times the fan-out, not N^2.
+"""
+import numbers
+
+import numpy as np
+
+from . import _validate as check
+from .synapses import PSCFilter, PSCState
+
+_LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
+
+
+class Connection:
+    """Weights from ``pre`` to ``post`` through a PSC filter, with an optional delay.
+
+    Attributes
+    ----------
+    pre, post : Population or source
+    weights : ndarray or scipy.sparse matrix, shape (post.n, pre.n)
+        Normalized weights: one spike of weight w delivers a total charge w
+        (``integral s dt = w``, in seconds of normalized input); see
+        :func:`synaptic_weight` for physical units.
+    synapse : PSCFilter
+    delay : float
+        Transmission delay in seconds (rounded to whole steps in a run).
+    """
+
+    def __init__(self, pre, post, weights, synapse, delay):
+        if not isinstance(synapse, PSCFilter):
+            raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+        self.pre, self.post, self.synapse = pre, post, synapse
+        self.delay = check.positive("delay", delay, allow_zero=True)
+        self.weights = _check_weights(weights, pre, post)
+
+    def __repr__(self):
+        return f"Connection({self.pre.name!r} -> {self.post.name!r}, synapse={self.synapse!r}, delay={self.delay!r})"
+
+    def _build(self, dt):
+        """Prepare the (pre, post) row layout and the delay in steps."""
+        self.delay_steps = int(round(self.delay / dt))
+        scale = 1.0 / self.synapse.tau_s  # stage-0 jump per unit weight
+        W = self.weights
+        self._dense = isinstance(W, np.ndarray)
+        if self._dense:
+            self._rows = np.ascontiguousarray(W.T) * scale
+        else:
+            rows = W.T.tocsr()
+            rows.sum_duplicates()
+            self._indptr = rows.indptr.astype(np.int64)
+            self._indptr_list = self._indptr.tolist()
+            self._indices = rows.indices.astype(np.int64)
+            self._data = rows.data.astype(np.float64) * scale
+
+    def _scatter(self, spiked, target):
+        """Add the rows of the presynaptic neurons ``spiked`` (int array, repeats allowed) into ``target``."""
+        if self._dense:
+            if spiked.size == 1:
+                target += self._rows[spiked[0]]
+            else:
+                target += self._rows[spiked].sum(axis=0)
+            return
+        indptr, indices, data = self._indptr_list, self._indices, self._data
+        if spiked.size <= _LOOP_MAX:
+            for j in spiked.tolist():
+                a, b = indptr[j], indptr[j + 1]
+                if b > a:  # a CSR row has distinct columns, so fancy += is safe
+                    target[indices[a:b]] += data[a:b]
+            return
+        starts = self._indptr[spiked]
+        lengths = self._indptr[spiked + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return
+        # positions of all gathered entries: each row's start repeated over its length, plus a running offset
+        ends = np.cumsum(lengths)
+        pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+        np.add.at(target, indices[pos], data[pos])
+
+
+def _check_weights(weights, pre, post):
+    """Weights as a float ndarray or scipy.sparse CSR matrix of shape (post.n, pre.n)."""
+    shape = (post.n, pre.n)
+    where = f"from {pre.name!r} (pre.n={pre.n}) to {post.name!r} (post.n={post.n})"
+    if isinstance(weights, numbers.Real) and not isinstance(weights, bool):
+        if not np.isfinite(weights):
+            raise ValueError(f"weights must be finite, got {weights!r}")
+        return np.full(shape, float(weights))  # a scalar connects all to all
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        sp = None
+    if sp is not None and sp.issparse(weights):
+        W = sp.csr_matrix(weights, dtype=np.float64)
+        data = W.data
+    else:
+        W = check.finite_array("weights", weights)
+        data = W
+    if W.shape != shape:
+        raise ValueError(f"weights of shape {W.shape} do not match (post.n, pre.n) = {shape} for the connection {where}")
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"weights must be finite for the connection {where}")
+    return W
+
+
+class SynapseGroup:
+    """PSC state of all connections into one population that share a synapse (they add linearly).
+
+    Holds the cascade state ``x`` (n+1, N) and a ring buffer ``pending`` of
+    stage-0 increments for delayed spikes: slot ``m % L`` arrives at time ``m * dt``.
+    """
+
+    def __init__(self, synapse, n, dt, max_delay_steps):
+        self.synapse = synapse
+        self.state = PSCState(synapse, n, dt)
+        self.x0 = self.state.x[0]  # spikes without delay are added here directly
+        self.L = max_delay_steps + 1
+        self.pending = np.zeros((self.L, n)) if self.L > 1 else None
+        self.dirty = [False] * self.L
+
+    def advance_and_deliver(self, m):
+        """Advance the state to time ``m * dt`` and add the delayed spikes due then."""
+        self.state.advance()
+        if self.L > 1:
+            slot = m % self.L
+            if self.dirty[slot]:
+                self.x0 += self.pending[slot]
+                self.pending[slot] = 0.0
+                self.dirty[slot] = False
+
+    def target(self, m_arrival, m_now):
+        """Array to add stage-0 increments into for spikes arriving at step ``m_arrival``."""
+        if m_arrival == m_now:
+            return self.x0
+        slot = m_arrival % self.L
+        self.dirty[slot] = True
+        return self.pending[slot]
+
+
+def membrane_coefficients(synapse, tau_m, dt):
+    """Weights c_k such that ``J = sum_k c_k x_k`` is the constant input equivalent to the cascade over a step.
+
+    The augmented linear system (PSC stages, then ``tau_m dv/dt = x_n - v``) is
+    advanced exactly with the matrix exponential; its v row gives the exact
+    contribution of each stage to v after ``dt``, divided by ``1 - exp(-dt/tau_m)``.
+    This makes the subthreshold membrane update exact for decaying synaptic currents.
+    """
+    from scipy.linalg import expm
+
+    n = synapse.n
+    M = np.zeros((n + 2, n + 2))
+    for k in range(n + 1):
+        M[k, k] = -1.0 / synapse.tau_s
+        if k:
+            M[k, k - 1] = 1.0 / synapse.tau_s
+    M[n + 1, n] = 1.0 / tau_m
+    M[n + 1, n + 1] = -1.0 / tau_m
+    row = expm(M * dt)[n + 1, : n + 1]
+    return row / -np.expm1(-dt / tau_m)
+
+
+def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
+    """Normalized weight for a synapse onto a physical LIF neuron (:class:`neurosim.LIFUnits`).
+
+    Give exactly one of:
+
+    charge : float
+        Total charge of one PSC in coulombs.
+    current : float
+        PSC amplitude in amperes: the PSC is ``current * tau_s * h(t)``, i.e. the
+        jump of an exponential (n = 0) synaptic current.
+    voltage : float
+        The same amplitude expressed in volts, for current-based models written as
+        ``tau_m dV/dt = -(V - V_L) + g`` with ``g += voltage`` per spike (Brian2's CUBA).
+
+    Returns
+    -------
+    float
+        w such that one spike delivers ``integral s dt = w`` to the normalized neuron.
+    """
+    given = [x is not None for x in (charge, current, voltage)]
+    if sum(given) != 1:
+        raise ValueError("give exactly one of charge (C), current (A) or voltage (V)")
+    span = units.V_th - units.V_reset
+    if charge is not None:
+        return float(charge) / (units.g_L * span)
+    if current is not None:
+        return float(current) * synapse.tau_s / (units.g_L * span)
+    return float(voltage) * synapse.tau_s / span
+
+
+__all__ = ["Connection", "synaptic_weight"]
