@@ -225,11 +225,12 @@ class LIFState:
         v *= self.decay
         v += J_decayed if J_decayed is not None else J * self.one_minus_decay
         # neurons refractory during part of the step: v = 0 until refractory_end, then integrate from 0
-        refr = np.flatnonzero(self.refractory_end > t0)
+        # .nonzero()[0] rather than np.flatnonzero: same result, less Python overhead per step
+        refr = (self.refractory_end > t0).nonzero()[0]
         if refr.size:
             integrate = np.maximum(t1 - self.refractory_end[refr], 0.0)
             v[refr] = J[refr] * -np.expm1(-integrate / tau_m)
-        spiked = np.flatnonzero(v > 1.0)
+        spiked = (v > 1.0).nonzero()[0]
         if spiked.size == 0:
             return spiked, np.zeros(0)
         all_idx, all_offsets = [], []

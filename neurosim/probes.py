@@ -19,7 +19,7 @@ every step); ``t`` holds the sample times in seconds.
 import numpy as np
 
 from . import _validate as check
-from .result import SpikeRecorder, split_by_neuron
+from .result import split_by_neuron
 from .synapses import PSCFilter, PSCState
 
 KINDS = ("spikes", "v", "current", "filtered")
@@ -50,7 +50,7 @@ class Probe:
         if sample_every is not None:
             self._every = max(1, int(round(check.positive("sample_every", sample_every) / dt)))
         if kind == "spikes":
-            self._recorder = SpikeRecorder(target.n, dt)
+            self._recorder = _EventLog(target.n, dt)
         else:
             self._samples, self._t = [], []
         if kind == "filtered":
@@ -97,3 +97,39 @@ class ProbeData:
         if not isinstance(probe, Probe):
             raise TypeError(f"net.data is indexed by Probe objects, got {type(probe).__name__}")
         return probe.data
+
+
+class _EventLog:
+    """Spike events as float64 times; cheaper per step than a SpikeRecorder (one list append)."""
+
+    def __init__(self, n, dt):
+        self.n_neurons, self.dt = n, dt
+        self._pending = []  # (step, indices, offsets) of recent steps
+        self._times, self._indices = [], []
+
+    def record(self, step, indices, offsets):
+        self._pending.append((step, indices, offsets))
+        if len(self._pending) >= 4096:
+            self._flush()
+
+    def _flush(self):
+        if self._pending:
+            counts = [len(i) for _, i, _ in self._pending]
+            steps = np.repeat(np.array([s for s, _, _ in self._pending], dtype=np.float64), counts)
+            offsets = np.concatenate([np.asarray(o, dtype=float) for _, _, o in self._pending])
+            self._times.append(steps * self.dt + offsets)
+            self._indices.append(np.concatenate([np.asarray(i, dtype=np.int64) for _, i, _ in self._pending]))
+            self._pending = []
+
+    @property
+    def n_spikes(self):
+        return sum(t.size for t in self._times) + sum(len(i) for _, i, _ in self._pending)
+
+    def events(self):
+        """``(times, indices)`` sorted by time (stable: same-time spikes keep recording order)."""
+        self._flush()
+        if not self._times:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        times, indices = np.concatenate(self._times), np.concatenate(self._indices)
+        order = np.argsort(times, kind="stable")
+        return times[order], indices[order]
