@@ -13,6 +13,7 @@ from .losses import (Loss, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, NLL
                      Hinge, get_loss)
 from .model import Sequential, load
 from .checks import gradient_check, gradient_norms
+from .neural import LIFRate, SoftLIFRate, TuningCurveActivation
 from . import autodiff
 
 __version__ = "0.1.0"

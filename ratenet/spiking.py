@@ -1,0 +1,373 @@
+"""A trained rate network run as spiking LIF neurons with synaptic filters.
+
+:func:`to_spiking` turns a :class:`ratenet.Sequential` of the form
+
+    Dense → (LIFRate | SoftLIFRate) → ... → Dense [→ Softmax | LogSoftmax | Identity | Sigmoid]
+
+into a :class:`SpikingModel`. Every Dense + LIF-activation pair becomes a
+population of :class:`neurosim.LIF` neurons with the activation's tau_m and
+tau_ref, driven by the current J = W s + b + 1 (the rate model's z + 1; see
+:mod:`ratenet.neural`), where s is the input (first layer) or the previous
+population's spikes filtered by a unit-area :class:`neurosim.PSCFilter` and
+scaled by that population's ``amplitude`` — one spike adds ``amplitude`` of
+charge, so s averages to amplitude · rate, the rate unit's output. The last
+Dense layer is a linear read-out of the last population's filtered spikes;
+a final output activation is applied to the read-out averaged over time.
+
+Simulation: all samples of a batch run in parallel, one neurosim
+:class:`neurosim.LIFState` of batch × units neurons per layer (exact LIF step
+with sub-step spike times) and a :class:`neurosim.synapses.PSCState` per
+layer; each spike enters its filter at its exact time inside the step. Per
+step a layer costs one LIF step and one matmul (batch, n_pre) @ (n_pre, n).
+(``neurosim.Network`` takes one population per layer with a dense or sparse
+(post, pre) W; presenting B samples in parallel there needs block-diagonal
+weights B times larger, so the batched loop lives here, on neurosim's
+neurons and synapses.)
+"""
+import numbers
+
+import numpy as np
+
+from neurosim import LIF, LIFState
+from neurosim.synapses import PSCFilter
+
+from ._validation import as_rng
+from .activations import Identity, LogSoftmax, Sigmoid, Softmax
+from .layers import Dense, Dropout, check_batch
+from .model import Sequential
+from .neural import LIFRate, SoftLIFRate
+
+__all__ = ["to_spiking", "SpikingModel", "SpikingResult"]
+
+_OUTPUTS = (Identity, Softmax, LogSoftmax, Sigmoid)
+
+
+def _positive(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _check_synapse(synapse):
+    if not isinstance(synapse, PSCFilter):
+        raise TypeError(f"synapse: expected a neurosim.PSCFilter, got {synapse!r}")
+    return synapse
+
+
+class SpikingLayer:
+    """One population: N LIF neurons per sample, J = W s + b + 1.
+
+    Attributes
+    ----------
+    W : ndarray (n_out, n_in), float64
+        Weights from the previous layer's *output units* (amplitude · filtered spikes).
+    b : ndarray (n_out,)
+        Bias of the rate model; the neurons get b + 1.
+    neuron : neurosim.LIF
+    amplitude : float
+        Output per spike (charge) = the rate activation's amplitude.
+    """
+
+    def __init__(self, W, b, neuron, amplitude):
+        self.W, self.b, self.neuron, self.amplitude = W, b, neuron, amplitude
+
+    @property
+    def n_out(self):
+        return self.W.shape[0]
+
+
+class SpikingResult:
+    """What :meth:`SpikingModel.predict` measured.
+
+    Attributes
+    ----------
+    output : ndarray (n_samples, n_out)
+        Output activation applied to ``readout``.
+    readout : ndarray (n_samples, n_out)
+        Linear read-out averaged over the window (the spiking counterpart of the
+        last Dense layer's z).
+    rates : list of ndarray (n_samples, n_l)
+        Firing rate of every neuron in Hz (spikes in the window / window length).
+    activity : list of ndarray (n_samples, n_l)
+        Filtered output amplitude · (PSC-filtered spikes), averaged over the
+        window: compare with the rate model's activation outputs.
+    t : ndarray (steps,), trace : ndarray (steps, n_samples, n_out), or None
+        Read-out averaged over each step, at the step ends t (``record=True``).
+    window : (float, float)
+        Start and end (s) of the averaging window.
+    """
+
+    def __init__(self, output, readout, rates, activity, window, t=None, trace=None):
+        self.output, self.readout, self.rates, self.activity = output, readout, rates, activity
+        self.window, self.t, self.trace = window, t, trace
+
+
+class SpikingModel:
+    """A rate network's weights run as spiking LIF populations; see :func:`to_spiking`.
+
+    Attributes
+    ----------
+    layers : list of SpikingLayer
+    readout : (W, b) or None
+        Last Dense layer (n_out, n_last), (n_out,), or None when the model ends
+        with a LIF activation (the output is then the last population's activity).
+    output_activation : Activation or None
+    synapse : neurosim.PSCFilter
+    dt : float
+        Step in seconds.
+    source : Sequential
+        The rate model.
+    """
+
+    def __init__(self, layers, readout, output_activation, synapse, dt, source):
+        self.layers, self.readout, self.output_activation = layers, readout, output_activation
+        self.synapse, self.dt, self.source = _check_synapse(synapse), _positive(dt, "dt"), source
+        self.n_in = layers[0].W.shape[1]
+        self.n_out = readout[0].shape[0] if readout is not None else layers[-1].n_out
+
+    def __repr__(self):
+        sizes = [self.n_in] + [l.n_out for l in self.layers] + ([self.n_out] if self.readout else [])
+        return (f"SpikingModel({'-'.join(map(str, sizes))}, synapse={self.synapse!r}, dt={self.dt!r})")
+
+    def default_t_average(self, T, synapse=None):
+        """Averaging window used when ``t_average`` is None: T minus the transient.
+
+        The transient is 4 (n + 1) tau_s per filtered layer, at most T/2.
+        """
+        syn = self.synapse if synapse is None else synapse
+        n_filtered = len(self.layers) - (0 if self.readout is not None else 1)
+        n_filtered = max(n_filtered, 1)
+        return T - min(0.5 * T, 4 * (syn.n + 1) * syn.tau_s * n_filtered)
+
+    # ------------------------------------------------------------------ rate side
+    def rate_layers(self, X, exact=True):
+        """Rate-model counterparts of :class:`SpikingResult` fields.
+
+        Parameters
+        ----------
+        X : array_like (n_samples, n_in)
+        exact : bool
+            True: the exact LIF curve (:class:`LIFRate`, what spiking neurons
+            approximate); False: the model's own activations (e.g. soft-LIF).
+
+        Returns
+        -------
+        output, readout, activity : ndarray (n_samples, n_out), (n_samples, n_out), list of (n_samples, n_l)
+        """
+        S = check_batch(X, self.n_in, np.float64)
+        activity = []
+        for layer, act in zip(self.layers, self._activations(exact)):
+            S = act.function(S @ layer.W.T + layer.b)
+            activity.append(S)
+        readout = S @ self.readout[0].T + self.readout[1] if self.readout is not None else S
+        return self._apply_output(readout), readout, activity
+
+    def _activations(self, exact):
+        acts = [l for l in self.source.layers if isinstance(l, (LIFRate, SoftLIFRate))]
+        if not exact:
+            return acts
+        return [LIFRate(a.tau_m, a.tau_ref, a.amplitude) for a in acts]
+
+    def _apply_output(self, readout):
+        return readout if self.output_activation is None else self.output_activation.function(readout)
+
+    # --------------------------------------------------------------- spiking side
+    def predict(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, record=False,
+                return_result=False):
+        """Present each row of X for T seconds to the spiking network (all rows in parallel).
+
+        Parameters
+        ----------
+        X : array_like (n_samples, n_in)
+            Inputs, as given to the rate model (constant currents W x + b + 1 into layer 1).
+        T : float
+            Presentation time in seconds (a multiple of ``dt``).
+        t_average : float, optional
+            Average the read-out over the last ``t_average`` seconds (0 < t_average <= T).
+            Default :meth:`default_t_average`: T minus the synaptic transient.
+        synapse : neurosim.PSCFilter, optional
+            Override the model's synapse for this run (e.g. to scan tau_s).
+        v0 : None, "uniform" or float
+            Initial membrane voltages: 0 (default, which is also the reset, so
+            layer 1 is in its steady state from t = 0), uniform in [0, 1)
+            drawn with ``rng``, or one value < 1.
+        rng : None, int or numpy.random.Generator
+            For ``v0="uniform"``.
+        record : bool
+            Keep the instantaneous read-out of every step (in the result).
+        return_result : bool
+            Return a :class:`SpikingResult` (rates, activities, traces) instead
+            of the output array.
+
+        Returns
+        -------
+        ndarray (n_samples, n_out) or SpikingResult
+        """
+        X = check_batch(X, self.n_in, np.float64)
+        T = _positive(T, "T")
+        steps = int(round(T / self.dt))
+        if steps < 1 or abs(steps * self.dt - T) > 1e-9 * T:
+            raise ValueError(f"T: expected a positive multiple of dt = {self.dt} s, got {T!r}")
+        syn = self.synapse if synapse is None else _check_synapse(synapse)
+        t_average = self.default_t_average(T, syn) if t_average is None else _positive(t_average, "t_average")
+        n_avg = int(round(t_average / self.dt))
+        if not 1 <= n_avg <= steps:
+            raise ValueError(f"t_average: expected a duration in [dt, T] = [{self.dt}, {T}] s, got {t_average!r}")
+        return self._run(X, steps, n_avg, syn, self._initial_v(v0, rng), record, return_result)
+
+    @staticmethod
+    def _initial_v(v0, rng):
+        """A function n -> initial voltages (n,), or None for zeros."""
+        if v0 is None:
+            return None
+        if isinstance(v0, str) and v0 == "uniform":
+            gen = as_rng(rng)
+            return lambda n: gen.uniform(0.0, 1.0, n)
+        if isinstance(v0, numbers.Real) and not isinstance(v0, bool) and np.isfinite(v0) and v0 < 1:
+            return lambda n: np.full(n, float(v0))
+        raise ValueError(f"v0: expected None, 'uniform' or a finite number < 1, got {v0!r}")
+
+    def _run(self, X, steps, n_avg, syn, v0, record, return_result):
+        B, dt, tau = X.shape[0], self.dt, syn.tau_s
+        states, psc, counts, sums, totals, means = [], [], [], [], [], []
+        for layer in self.layers:
+            n = B * layer.n_out
+            states.append(LIFState(layer.neuron, n, dt, v0=None if v0 is None else v0(n)))
+            psc.append(syn.make_state(n, dt))
+            for lst in (counts, sums, totals, means):
+                lst.append(np.zeros(n))
+        # effective weights act on the raw filtered spikes: W · amplitude of the pre layer
+        Ws = [None] + [l.W.T * prev.amplitude for prev, l in zip(self.layers, self.layers[1:])]
+        bias1 = [None] + [l.b + 1.0 for l in self.layers[1:]]
+        J0 = (X @ self.layers[0].W.T + self.layers[0].b + 1.0).ravel()
+        J0_decayed = J0 * states[0].one_minus_decay
+        inv_tau, first_avg = 1.0 / tau, steps - n_avg
+        trace = np.empty((steps, B, self.n_out)) if record else None
+        for k in range(steps):
+            t0 = k * dt
+            for i, (state, filt) in enumerate(zip(states, psc)):
+                if i == 0:
+                    idx, offsets = state.step(J0, t0, J0_decayed)
+                else:
+                    J = means[i - 1].reshape(B, -1) @ Ws[i]
+                    J += bias1[i]
+                    idx, offsets = state.step(J.reshape(-1), t0)
+                filt.advance()
+                if idx.size:
+                    lag = dt - offsets               # time from each spike to the end of the step
+                    if syn.n == 0:
+                        np.add.at(filt.x[0], idx, np.exp(-lag * inv_tau) * inv_tau)
+                    else:
+                        for order in range(syn.n + 1):
+                            np.add.at(filt.x[order], idx, syn.kernel(lag, order=order))
+                # Mean filtered current over the step, exactly: integrating the
+                # cascade tau dx_k/dt = x_(k-1) - x_k (x_0 jumps 1/tau per spike)
+                # gives  int x_n dt = spikes - tau * sum_k delta x_k.  Sampling x at
+                # step ends instead is biased when spikes phase-lock to the grid.
+                total, mean = totals[i], means[i]
+                np.subtract(total, filt.x[0] if syn.n == 0 else filt.x.sum(axis=0), out=mean)
+                total -= mean                       # total = new sum of stages
+                mean *= tau
+                if idx.size:
+                    np.add.at(mean, idx, 1.0)
+                mean *= 1.0 / dt
+                if k >= first_avg:
+                    sums[i] += mean
+                    if idx.size:
+                        np.add.at(counts[i], idx, 1.0)
+            if record:
+                trace[k] = self._readout(means[-1].reshape(B, -1))
+        t_avg = n_avg * dt
+        activity = [s.reshape(B, -1) * (l.amplitude / n_avg) for s, l in zip(sums, self.layers)]
+        readout = self._readout(activity[-1], scaled=True)
+        output = self._apply_output(readout)
+        if not return_result:
+            return output
+        rates = [c.reshape(B, -1) / t_avg for c in counts]
+        t = dt * np.arange(1, steps + 1) if record else None
+        return SpikingResult(output, readout, rates, activity, (steps * dt - t_avg, steps * dt), t, trace)
+
+    def _readout(self, S, scaled=False):
+        """Read-out of the last population's filtered spikes S (raw, or already × amplitude)."""
+        if not scaled:
+            S = S * self.layers[-1].amplitude
+        if self.readout is None:
+            return S
+        return S @ self.readout[0].T + self.readout[1]
+
+    def accuracy(self, X, labels, **predict_kwargs):
+        """Fraction of rows whose output argmax equals ``labels`` (n_samples,) int."""
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or labels.shape[0] != np.shape(X)[0]:
+            raise ValueError(f"labels: expected shape ({np.shape(X)[0]},), got {labels.shape}")
+        out = self.predict(X, **predict_kwargs)
+        pred = (out[:, 0] > (0.5 if isinstance(self.output_activation, Sigmoid) else 0.0)) \
+            if out.shape[1] == 1 else out.argmax(axis=1)
+        return float(np.mean(pred == labels))
+
+
+def to_spiking(model, synapse=None, dt=1e-3):
+    """Build the spiking version of a trained rate network.
+
+    Parameters
+    ----------
+    model : Sequential
+        ``Dense → LIF activation`` pairs (:class:`LIFRate` or
+        :class:`SoftLIFRate`; soft-LIF units become ordinary LIF neurons), then
+        optionally a last Dense (linear read-out) and one output activation
+        (Identity, Softmax, LogSoftmax or Sigmoid). Dropout layers are skipped.
+    synapse : neurosim.PSCFilter, optional
+        Synapse between layers; default ``PSCFilter(0.005)`` (tau_s = 5 ms).
+    dt : float
+        Simulation step in seconds (> 0).
+
+    Returns
+    -------
+    SpikingModel
+
+    Examples
+    --------
+    >>> snn = to_spiking(model)                        # doctest: +SKIP
+    >>> Y = snn.predict(X_test, T=0.2)                 # doctest: +SKIP
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a ratenet.Sequential, got {type(model).__name__}")
+    synapse = PSCFilter(0.005) if synapse is None else _check_synapse(synapse)
+    dt = _positive(dt, "dt")
+    items = [(i, l) for i, l in enumerate(model.layers) if not isinstance(l, Dropout)]
+    layers, readout, output = [], None, None
+    pos = 0
+    while pos < len(items):
+        i, layer = items[pos]
+        if isinstance(layer, _OUTPUTS) and layers and pos == len(items) - 1:
+            output = layer                   # e.g. Dense → LIFRate → Softmax: no read-out weights
+            break
+        if not isinstance(layer, Dense):
+            raise TypeError(f"model.layers[{i}]: expected a Dense layer here, got {layer!r}; "
+                            "to_spiking supports Dense → LIFRate/SoftLIFRate pairs, a last Dense "
+                            "and an output activation")
+        W = layer.W.astype(np.float64)
+        b = np.zeros(W.shape[0]) if layer.b is None else layer.b.astype(np.float64)
+        nxt = items[pos + 1][1] if pos + 1 < len(items) else None
+        if isinstance(nxt, (LIFRate, SoftLIFRate)):
+            layers.append(SpikingLayer(W, b, LIF(nxt.tau_m, nxt.tau_ref), nxt.amplitude))
+            pos += 2
+            continue
+        if nxt is not None and not isinstance(nxt, _OUTPUTS):
+            raise TypeError(f"model.layers[{items[pos + 1][0]}]: {nxt!r} has no spiking counterpart; "
+                            "hidden activations must be LIFRate or SoftLIFRate and the output "
+                            "activation one of Identity, Softmax, LogSoftmax, Sigmoid")
+        if not layers:
+            raise ValueError(f"model.layers[{i}]: the first Dense layer must be followed by "
+                             "LIFRate or SoftLIFRate (there is no spiking population otherwise)")
+        readout = (W, b)
+        if pos + 2 < len(items):
+            raise ValueError(f"model.layers[{items[pos + 2][0]}]: nothing may follow the read-out "
+                             "Dense layer and its output activation")
+        output = nxt
+        break
+    if not layers:
+        raise ValueError("model: no Dense → LIFRate/SoftLIFRate pair to convert")
+    return SpikingModel(layers, readout, output, synapse, dt, model)

@@ -1,0 +1,133 @@
+"""to_spiking: converted networks against the analytic LIF curve and the rate network."""
+import numpy as np
+import pytest
+
+import neurosim
+import ratenet
+from neurosim.synapses import PSCFilter
+from ratenet.data import noisy_mapping
+from ratenet.optimizers import Adam
+from ratenet.training import fit
+from ratenet.neural import LIFRate, SoftLIFRate, TuningCurveActivation
+from ratenet.spiking import SpikingResult, to_spiking
+
+
+def one_layer(n_in, n_out, act, rng):
+    model = ratenet.Sequential([ratenet.Dense(n_in, n_out, rng=rng, dtype=np.float64), act])
+    return model
+
+
+def test_single_layer_fires_at_the_rate_its_activation_predicts():
+    rng = np.random.default_rng(0)
+    act = LIFRate(tau_m=0.02, tau_ref=0.002, amplitude=1 / 63)
+    model = one_layer(3, 40, act, rng)
+    model.layers[0].b = rng.uniform(0.2, 3.0, 40)
+    X = rng.uniform(-0.3, 0.3, (4, 3))
+    res = to_spiking(model).predict(X, T=10.0, return_result=True)
+    # oracle: the analytic LIF curve of neurosim at J = z + 1
+    z = X @ model.layers[0].W.T + model.layers[0].b
+    expected = neurosim.LIF(0.02, 0.002).rate(z + 1)
+    assert expected.min() > 15
+    np.testing.assert_allclose(res.rates[0], expected, rtol=0.01)
+    # filtered activity (what the next layer sees) averages to amplitude · rate
+    np.testing.assert_allclose(res.activity[0], act.function(z), rtol=0.01)
+    assert isinstance(res, SpikingResult) and res.window == pytest.approx((0.02, 10.0))
+
+
+def test_rates_do_not_depend_on_dt():
+    rng = np.random.default_rng(1)
+    model = one_layer(2, 10, SoftLIFRate(amplitude=0.01), rng)
+    model.layers[0].b = rng.uniform(0.5, 2.0, 10)
+    X = rng.uniform(-0.2, 0.2, (3, 2))
+    coarse = to_spiking(model, dt=2e-3).predict(X, T=4.0, t_average=3.9, return_result=True)
+    fine = to_spiking(model, dt=2.5e-4).predict(X, T=4.0, t_average=3.9, return_result=True)
+    np.testing.assert_allclose(coarse.rates[0], fine.rates[0], atol=1 / 3.9 + 1e-9)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    X, T = noisy_mapping(600, n_classes=4, n_features=10, noise=0.6, rng=0)
+    rng = np.random.default_rng(0)
+    model = ratenet.Sequential([ratenet.Dense(10, 32, rng=rng), SoftLIFRate(amplitude=1 / 63),
+                                ratenet.Dense(32, 4, rng=rng), ratenet.Softmax()])
+    fit(model, X[:400], T[:400], ratenet.CategoricalCrossEntropy(),
+                         Adam(lr=3e-3), epochs=40, batch_size=32, rng=0, verbose=0)
+    return model, X[400:], T[400:]
+
+
+def test_converted_network_matches_rate_network(toy):
+    model, X, labels = toy
+    snn = to_spiking(model, synapse=PSCFilter(0.005))
+    res = snn.predict(X, T=1.0, return_result=True)
+    rate_out, rate_readout, rate_act = snn.rate_layers(X, exact=False)
+    np.testing.assert_allclose(rate_out, model.predict(X), rtol=1e-4, atol=1e-6)
+    assert np.corrcoef(res.readout.ravel(), rate_readout.ravel())[0, 1] > 0.99
+    assert np.corrcoef(res.output.ravel(), rate_out.ravel())[0, 1] > 0.99
+    assert np.mean(res.output.argmax(1) == rate_out.argmax(1)) > 0.97
+    rate_acc = np.mean(rate_out.argmax(1) == labels)
+    assert rate_acc > 0.9
+    assert snn.accuracy(X, labels, T=1.0) == pytest.approx(rate_acc, abs=0.03)
+
+
+def test_record_trace_averages_to_readout(toy):
+    model, X, _ = toy
+    snn = to_spiking(model)
+    res = snn.predict(X[:20], T=0.1, t_average=0.05, record=True, return_result=True)
+    assert res.trace.shape == (100, 20, 4) and res.t.shape == (100,)
+    np.testing.assert_allclose(res.trace[50:].mean(axis=0), res.readout, atol=1e-9)
+    plain = snn.predict(X[:20], T=0.1, t_average=0.05)
+    np.testing.assert_array_equal(plain, res.output)
+
+
+def test_two_hidden_layers_alpha_synapse_and_no_readout():
+    rng = np.random.default_rng(2)
+    model = ratenet.Sequential([ratenet.Dense(3, 20, rng=rng), LIFRate(amplitude=1 / 63), ratenet.Dropout(0.1),
+                                ratenet.Dense(20, 5, rng=rng), SoftLIFRate(amplitude=1 / 63)])
+    model.layers[0].b = np.full(20, 0.5, np.float32)
+    model.layers[3].b = np.full(5, 0.5, np.float32)
+    X = rng.uniform(-1, 1, (8, 3))
+    snn = to_spiking(model, synapse=PSCFilter(0.05, n=1))
+    assert snn.readout is None and len(snn.layers) == 2
+    res = snn.predict(X, T=3.0, return_result=True)
+    _, readout, act = snn.rate_layers(X)
+    assert res.output.shape == (8, 5)
+    np.testing.assert_allclose(res.readout, act[1], rtol=0.05, atol=0.02)
+
+
+@pytest.mark.parametrize("layers, exc, match", [
+    (lambda r: [ratenet.Dense(2, 3, rng=r), ratenet.ReLU(), ratenet.Dense(3, 2, rng=r)], TypeError, "ReLU"),
+    (lambda r: [ratenet.Dense(2, 3, rng=r), TuningCurveActivation([0, 1], [0, 10])], TypeError, "Tuning"),
+    (lambda r: [ratenet.Dense(2, 3, rng=r), ratenet.Softmax()], ValueError, "first Dense"),
+    (lambda r: [ratenet.Dense(2, 3, rng=r), LIFRate(), ratenet.Dense(3, 2, rng=r), ratenet.Softmax(),
+                ratenet.Identity()], ValueError, "follow"),
+])
+def test_unsupported_models_raise(layers, exc, match):
+    with pytest.raises(exc, match=match):
+        to_spiking(ratenet.Sequential(layers(np.random.default_rng(0))))
+
+
+def test_bad_arguments_raise(toy):
+    model, X, _ = toy
+    with pytest.raises(TypeError, match="model"):
+        to_spiking("model")
+    with pytest.raises(TypeError, match="synapse"):
+        to_spiking(model, synapse=0.005)
+    with pytest.raises(ValueError, match="dt"):
+        to_spiking(model, dt=0)
+    snn = to_spiking(model)
+    with pytest.raises(ValueError, match="T"):
+        snn.predict(X, T=0.0105)
+    with pytest.raises(ValueError, match="T"):
+        snn.predict(X, T=-1)
+    with pytest.raises(ValueError, match="t_average"):
+        snn.predict(X, T=0.1, t_average=0.2)
+    with pytest.raises(ValueError, match="X"):
+        snn.predict(X[:, :3])
+    with pytest.raises(ValueError, match="X"):
+        snn.predict(X[0])
+    with pytest.raises(ValueError, match="v0"):
+        snn.predict(X, v0=1.5)
+    with pytest.raises(TypeError, match="synapse"):
+        snn.predict(X, synapse="fast")
+    with pytest.raises(ValueError, match="labels"):
+        snn.accuracy(X, [0, 1])
