@@ -14,6 +14,7 @@ from .losses import (Loss, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, NLL
 from .model import Sequential, load
 from .checks import gradient_check, gradient_norms
 from .neural import LIFRate, SoftLIFRate, TuningCurveActivation
+from .spiking import to_spiking, SpikingModel, SpikingResult
 from . import autodiff
 
 __version__ = "0.1.0"
