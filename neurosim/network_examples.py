@@ -1,0 +1,91 @@
+"""Ready-made networks: the CUBA benchmark (Vogels & Abbott 2005; Brette et al. 2007).
+
+Used by ``neurosim network --example cuba``, ``benchmarks/cuba.py``, the demo
+and the tests. The model is written in physical units and converted with
+:class:`neurosim.LIFUnits` and :func:`neurosim.synaptic_weight` -- no hand
+conversion -- mirroring Brian2's CUBA example::
+
+    dv/dt  = (ge + gi - (v - El)) / taum      (unless refractory)
+    dge/dt = -ge / taue,   dgi/dt = -gi / taui
+    threshold v > Vt, reset v = Vr, refractory 5 ms; ge += we, gi += wi on spikes
+"""
+import numpy as np
+
+from . import _validate as check
+from .connections import synaptic_weight
+from .lif import LIFUnits
+from .network import Network
+from .synapses import PSCFilter
+
+CUBA = dict(tau_m=0.020, tau_e=0.005, tau_i=0.010, V_t=-0.050, V_r=-0.060, E_l=-0.049, tau_ref=0.005,
+            w_e=60 * 0.27 / 10 * 1e-3, w_i=-20 * 4.5 / 10 * 1e-3, p=0.02, n=4000, exc_fraction=0.8)
+
+
+def random_connectivity(n_post, pre_range, p, rng):
+    """Each (post, pre) pair connected independently with probability p; pre in ``range(*pre_range)``.
+
+    Exact Bernoulli sampling without building an N x N mask: the gaps between
+    successes in the flattened pair sequence are geometric.
+
+    Returns
+    -------
+    post, pre : ndarray of int64
+    """
+    lo, hi = pre_range
+    total = (hi - lo) * n_post
+    expected = total * p
+    chunks, pos = [], -1
+    while True:
+        gaps = rng.geometric(p, size=int(expected + 6 * np.sqrt(expected) + 100))
+        flat = pos + np.cumsum(gaps)
+        chunks.append(flat[flat < total])
+        if flat[-1] >= total:
+            break
+        pos = flat[-1]
+    flat = np.concatenate(chunks)
+    return flat % n_post, lo + flat // n_post
+
+
+def cuba(n=4000, rng=0, dt=1e-4, in_degree=None, probe_every=None):
+    """The CUBA network: n LIF neurons (80 % excitatory), random sparse recurrent connections.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons (4000 in the benchmark).
+    rng : int or numpy.random.Generator
+        Seeds connectivity and initial voltages.
+    dt : float
+        Step in seconds.
+    in_degree : float, optional
+        Mean number of inputs per neuron; default ``0.02 * 4000 = 80`` (the
+        benchmark's), so p = in_degree / n keeps it fixed as n grows.
+
+    Returns
+    -------
+    net : Network
+    spikes : Probe
+        Spike probe of the whole population.
+    """
+    import scipy.sparse as sp
+
+    rng = check.as_rng(rng)
+    c = CUBA
+    p = (c["p"] * c["n"] if in_degree is None else in_degree) / n
+    if not 0 < p <= 1:
+        raise ValueError(f"in_degree must give a probability in (0, 1], got p = {p}")
+    units = LIFUnits(C=1.0, g_L=1.0 / c["tau_m"], V_L=c["E_l"], V_th=c["V_t"], V_reset=c["V_r"],
+                     tau_ref=c["tau_ref"])  # C = 1 F: only tau_m = C/g_L matters for voltage-jump synapses
+    net = Network(dt=dt, rng=rng)
+    pop = net.add_population(units, n, v0="uniform", name="cuba")
+    n_exc = int(round(c["exc_fraction"] * n))
+    for (lo, hi), tau, jump in (((0, n_exc), c["tau_e"], c["w_e"]), ((n_exc, n), c["tau_i"], c["w_i"])):
+        syn = PSCFilter(tau)
+        post, pre = random_connectivity(n, (lo, hi), p, rng)
+        w = synaptic_weight(units, syn, voltage=jump)
+        W = sp.csr_matrix((np.full(post.size, w), (post, pre)), shape=(n, n))
+        net.connect(pop, pop, W, synapse=syn)
+    return net, net.probe(pop, "spikes")
+
+
+EXAMPLES = {"cuba": cuba}
