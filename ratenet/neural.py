@@ -264,6 +264,24 @@ class TuningCurveActivation(Activation):
         J = np.asarray(J, dtype=float)
         return cls(J, np.asarray(rate_fn(J), dtype=float), **kwargs)
 
+    @classmethod
+    def from_model(cls, neuron, J, T=1.0, dt=None, t_start=0.0, **kwargs):
+        """Measure a neuron model's tuning curve by simulation and interpolate it.
+
+        Parameters
+        ----------
+        neuron : object with ``simulate`` (e.g. ``neurosim.LIF``, ``neurosim.HodgkinHuxley``)
+        J : array_like (M,)
+            Constant inputs in the model's units (µA/cm² for Hodgkin–Huxley).
+        T, dt, t_start : float
+            Passed to :func:`neurosim.tuning_curve` (seconds).
+        **kwargs
+            Constructor arguments (amplitude, offset, scale, extrapolate).
+        """
+        from neurosim import tuning_curve
+        J = np.asarray(J, dtype=float)
+        return cls(J, tuning_curve(neuron, J, T=T, dt=dt, t_start=t_start), **kwargs)
+
     def get_config(self):
         return {"J": list(self.J), "rates": list(self.rates), "amplitude": self.amplitude,
                 "offset": self.offset, "scale": self.scale, "extrapolate": self.extrapolate}
