@@ -1,0 +1,192 @@
+"""Export to PyNN units (always tested) and to NIR / PyNN+NEST (tested when installed).
+
+Oracles: LIFUnits (an independent physical <-> normalized conversion), the
+PSC formulas from PyNN's documentation integrated numerically with
+scipy.integrate.quad, and the LIF rate formula written in physical units.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from neurosim import LIF, LIFUnits
+from neurosim.export_units import pynn_units
+
+SCALES = [
+    {},  # PyNN defaults: 1 nF, -65 mV, -50 mV
+    {"cm": 0.2, "v_reset": -60.0, "v_thresh": -50.0},  # Vogels & Abbott
+    {"cm": 0.25, "v_reset": -70.0, "v_thresh": -55.0},
+]
+
+
+def physical_units(p):
+    """LIFUnits (SI) for the PyNN cell parameters ``p`` (ms, mV, nF)."""
+    C = p["cm"] * 1e-9
+    return LIFUnits(C=C, R=p["tau_m"] * 1e-3 / C, V_L=p["v_rest"] * 1e-3, V_th=p["v_thresh"] * 1e-3,
+                    V_reset=p["v_reset"] * 1e-3, tau_ref=p["tau_refrac"] * 1e-3)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_bias_gives_the_same_steady_state_voltage(scale):
+    bias = np.array([0.0, 0.3, 0.95, 1.4, 3.0])
+    p = pynn_units(0.02, 0.002, bias=bias, **scale).cell
+    # physical steady state V = v_rest + R i_offset, R = tau_m / cm (ms / nF = MOhm)
+    V_ss = p["v_rest"] + p["tau_m"] / p["cm"] * p["i_offset"]
+    np.testing.assert_allclose((V_ss - p["v_reset"]) / (p["v_thresh"] - p["v_reset"]), bias, atol=1e-12)
+    units = physical_units(p)
+    np.testing.assert_allclose(units.current_to_J(p["i_offset"] * 1e-9), bias, atol=1e-12)
+    assert units.tau_m == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("n", [0, 1])
+def test_one_spike_delivers_the_same_charge(scale, n):
+    tau_s, w = 0.005, np.array([[2e-3, -5e-4], [0.0, 1.3e-2]])
+    conv = pynn_units(0.02, 0.002, weights=w, tau_s=tau_s, n=n, **scale)
+    tau = conv.cell["tau_syn_E"]
+    assert tau == pytest.approx(5.0) and conv.cell["tau_syn_I"] == tau
+    # PyNN PSC shapes (nA, t in ms), integrated numerically -> pC per nA of weight
+    shape = (lambda t: np.exp(-t / tau)) if n == 0 else (lambda t: t / tau * np.exp(1 - t / tau))
+    charge_per_nA, _ = integrate.quad(shape, 0, 60 * tau)
+    charge_pC = conv.weights * charge_per_nA
+    # normalized charge w (J x s) -> coulombs: w times the current that gives J = 1 above J = 0
+    units = physical_units(conv.cell)
+    coulomb_per_w = units.J_to_current(1.0) - units.J_to_current(0.0)
+    np.testing.assert_allclose(charge_pC * 1e-12, w * coulomb_per_w, rtol=1e-9, atol=1e-24)
+    assert np.all(np.sign(conv.weights) == np.sign(w))
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_rate_formula_in_physical_units_matches_normalized(scale):
+    tau_m, tau_ref = 0.015, 0.003
+    J = np.array([1.01, 1.2, 2.0, 5.0, 30.0])
+    p = pynn_units(tau_m, tau_ref, bias=J, **scale).cell
+    R_I = p["tau_m"] / p["cm"] * p["i_offset"]  # mV above v_rest
+    dV = p["v_thresh"] - p["v_rest"]
+    isi_ms = p["tau_refrac"] + p["tau_m"] * np.log(R_I / (R_I - dV))
+    np.testing.assert_allclose(1000.0 / isi_ms, LIF(tau_m, tau_ref).rate(J), rtol=1e-12)
+
+
+def test_initial_voltage_and_sparse_weights():
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    conv = pynn_units(0.02, 0.0, v0=[0.0, 0.5, 0.99], weights=scipy_sparse.csr_matrix([[0.0, 1e-3]]), tau_s=0.01)
+    np.testing.assert_allclose(conv.v_init, [-65.0, -57.5, -65 + 0.99 * 15])
+    assert scipy_sparse.issparse(conv.weights)
+    # 1e-3 s of J=1 on 1 nF / 20 ms at 15 mV: 0.75 nA for 1 ms = 0.75 pC; over tau_s = 10 ms: 0.075 nA
+    assert conv.weights[0, 1] == pytest.approx(0.075)
+    assert conv.cell["tau_refrac"] == 0.0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n": 2, "tau_s": 0.005}, "n >= 2"),
+    ({"n": True}, "n must be"),
+    ({"v_thresh": -70.0}, "v_thresh must be above v_reset"),
+    ({"weights": [1e-3]}, "tau_s"),
+    ({"tau_s": 0.0}, "tau_s"),
+    ({"cm": -1.0}, "cm"),
+    ({"bias": [np.nan]}, "bias"),
+])
+def test_invalid_parameters_are_rejected_with_their_name(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pynn_units(0.02, 0.002, **kwargs)
+
+
+def test_export_module_imports_without_optional_dependencies():
+    from neurosim import export
+
+    for name in ("pynn_units", "to_pynn", "to_nir", "from_nir"):
+        assert callable(getattr(export, name))
+
+
+# ---- NIR (needs `pip install '.[nir]'`) ----------------------------------------------------------
+
+def small_network(seed=1):
+    """Poisson and spike-time inputs, exponential and alpha PSCs, a delay, recurrence, sparse weights."""
+    import scipy.sparse as sp
+
+    from neurosim import Network, PSCFilter
+
+    net = Network(dt=1e-4, rng=seed)
+    inp = net.add_poisson(20, rate=80.0, name="inp")
+    st = net.add_spike_source([np.array([0.01, 0.02]), np.array([]), np.array([0.05])], name="ss")
+    a = net.add_population(LIF(0.02, 0.002), 10, bias=np.linspace(0.5, 1.5, 10), v0="uniform", name="a")
+    b = net.add_population(LIF(0.03, 0.001), 5, bias=0.9, name="b")
+    rng = np.random.default_rng(seed)
+    net.connect(inp, a, rng.normal(0.002, 0.004, (10, 20)), synapse=PSCFilter(0.005))
+    net.connect(st, a, sp.random(10, 3, density=0.5, random_state=seed, format="csr") * 0.01,
+                synapse=PSCFilter(0.005), delay=0.002)
+    net.connect(a, b, rng.normal(0.004, 0.004, (5, 10)), synapse=PSCFilter(0.004, n=1))
+    net.connect(b, a, rng.normal(0, 0.004, (10, 5)), synapse=PSCFilter(0.005))
+    return net
+
+
+def spikes_of(net, T=0.3):
+    probes = {p.name: net.probe(p, "spikes") for p in net.populations}
+    net.run(T)
+    return {name: probe.data for name, probe in probes.items()}
+
+
+def test_nir_file_round_trip_is_exact_and_simulates_identically(tmp_path):
+    nir = pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    from neurosim.export import from_nir, to_nir
+
+    net = small_network()
+    with pytest.warns(UserWarning, match="no refractory period"):
+        graph = to_nir(net)
+    assert type(graph.nodes["a"]).__name__ == "CubaLIF" and type(graph.nodes["b"]).__name__ == "LIF"
+    assert graph.metadata["time_unit"] == "s"
+    nir.write(tmp_path / "net.nir", graph)
+    back = from_nir(nir.read(tmp_path / "net.nir"), rng=1)
+    assert [p.name for p in back.populations] == ["a", "b"] and [s.name for s in back.sources] == ["inp", "ss"]
+    for p, q in zip(net.populations, back.populations):
+        assert (p.model.tau_m, p.model.tau_ref, p.n) == (q.model.tau_m, q.model.tau_ref, q.n)
+        np.testing.assert_array_equal(p.bias, q.bias)
+        np.testing.assert_array_equal(p.v0, q.v0)
+    for c, d in zip(net.connections, back.connections):
+        assert (c.pre.name, c.post.name, c.synapse, c.delay) == (d.pre.name, d.post.name, d.synapse, d.delay)
+        dense = (lambda W: W if isinstance(W, np.ndarray) else W.toarray())
+        np.testing.assert_array_equal(dense(c.weights), dense(d.weights))
+        assert isinstance(c.weights, np.ndarray) == isinstance(d.weights, np.ndarray)
+    np.testing.assert_array_equal(net.sources[0].rate, back.sources[0].rate)
+    first, second = spikes_of(net), spikes_of(back)
+    assert sum(t.size for t, _ in first.values()) > 20
+    for name in first:
+        np.testing.assert_array_equal(first[name][0], second[name][0])
+        np.testing.assert_array_equal(first[name][1], second[name][1])
+
+
+def test_from_nir_normalizes_a_general_graph():
+    """A hand-written physical-style CubaLIF graph: v in mV-like numbers, r != 1, Affine bias."""
+    nir = pytest.importorskip("nir", reason="NIR import needs `pip install '.[nir]'`")
+    from neurosim.export import from_nir
+
+    n = 2
+    graph = nir.NIRGraph(nodes={
+        "x": nir.Input(input_type=np.array([1])),
+        "w": nir.Affine(weight=np.array([[2.0], [4.0]]), bias=np.array([1.0, 0.0])),
+        "lif": nir.CubaLIF(tau_syn=np.full(n, 0.01), tau_mem=np.full(n, 0.02), r=np.full(n, 5.0),
+                           v_leak=np.full(n, -65.0), v_threshold=np.full(n, -50.0), v_reset=np.full(n, -70.0),
+                           w_in=np.array([1.0, 0.5])),
+        "out": nir.Output(output_type=np.array([n]))},
+        edges=[("x", "w"), ("w", "lif"), ("lif", "out")], metadata={"dt": 1e-4})
+    net = from_nir(graph, inputs={"x": [np.array([0.01])]})
+    pop, conn = net.populations[0], net.connections[0]
+    # span 20 mV: leak at (−65+70)/20 = 0.25, Affine bias 1 * r 5 * w_in 1 / 20 = 0.25 more for neuron 0
+    np.testing.assert_allclose(pop.bias, [0.5, 0.25])
+    np.testing.assert_allclose(conn.weights, [[2 * 5 / 20], [4 * 5 * 0.5 / 20]])
+    assert conn.synapse.tau_s == 0.01 and pop.model.tau_ref == 0.0
+    with pytest.raises(ValueError, match="no neurosim source data"):
+        from_nir(graph)
+
+
+def test_to_nir_rejects_injected_currents():
+    pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    from neurosim import Network
+    from neurosim.export import to_nir
+
+    net = Network(dt=1e-3)
+    pop = net.add_population(LIF(), 3, name="p")
+    net.add_current_input(pop, np.ones((10, 3)))
+    with pytest.raises(ValueError, match="injected current"):
+        to_nir(net)
