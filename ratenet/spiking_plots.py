@@ -121,9 +121,13 @@ def plot_accuracy_sweep(values, accuracies, rate_accuracy=None, xlabel="presenta
         ax.axhline(100 * acc, color="k", ls=style, lw=1, label=f"{name} ({100 * acc:.1f} %)")
     if log:
         ax.set_xscale("log")
+        ax.minorticks_off()
+    ax.set_xticks(np.asarray(values, dtype=float))
+    ax.set_xticklabels([f"{v:g}" for v in np.asarray(values, dtype=float)])
     ax.set(xlabel=xlabel, ylabel="test accuracy (%)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
     return fig
 
 
@@ -208,8 +212,8 @@ def plot_tuning_curves(curves, z=None, ax=None):
     z = np.linspace(-0.5, 3.0, 600) if z is None else np.asarray(z, dtype=float)
     if ax is None:
         fig, (ax,) = _subplots(1, 5.5, 3.8)
-    for name, act in curves.items():
-        ax.plot(z, act.function(z) / getattr(act, "amplitude", 1.0), label=name)
+    for i, (name, act) in enumerate(curves.items()):
+        ax.plot(z, act.function(z) / getattr(act, "amplitude", 1.0), ("-", "--", "-", ":")[i % 4], label=name)
     ax.set(xlabel="z (normalized input, 0 = threshold)", ylabel="firing rate (Hz)",
            title="tuning curves as activation functions")
     ax.legend(fontsize=8)
