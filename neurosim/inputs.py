@@ -91,6 +91,8 @@ class PoissonSource:
     def _emit(self, m):
         """Indices, times of the spikes in ``((m-1) dt, m dt]``, delivered at ``m * dt``."""
         k = m - 1
+        if k < 0:  # nothing happens exactly at t = 0 in a Poisson process
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         b = k // _BLOCK
         if b != self._block:
             self._draw(b)
