@@ -190,3 +190,55 @@ def test_to_nir_rejects_injected_currents():
     net.add_current_input(pop, np.ones((10, 3)))
     with pytest.raises(ValueError, match="injected current"):
         to_nir(net)
+
+
+# ---- PyNN on NEST (needs `pip install '.[pynn]'`) ------------------------------------------------
+
+def _pynn_nest():
+    pytest.importorskip("nest", reason="running on NEST needs `pip install '.[pynn]'` (nest-simulator)")
+    return pytest.importorskip("pyNN.nest", reason="running on NEST needs `pip install '.[pynn]'` (pyNN)")
+
+
+def isi_rates(trains):
+    """Rate from the mean inter-spike interval of each train (no +-1 spike counting error)."""
+    return np.array([(len(t) - 1) / (t[-1] - t[0]) for t in trains])
+
+
+def test_single_lif_neurons_fire_at_the_same_rate_on_nest():
+    sim = _pynn_nest()
+    from neurosim import Network, from_events
+    from neurosim.export import to_pynn
+
+    bias = np.array([1.05, 1.3, 2.0, 4.0])
+    model = LIF(tau_m=0.02, tau_ref=0.002)
+    net = Network(dt=1e-4)
+    pop = net.add_population(model, bias.size, bias=bias, name="lif")
+    probe = net.probe(pop, "spikes")
+    sim.setup(timestep=0.01)  # NEST puts spikes on its grid: 10 us keeps that error below 0.2 %
+    exported = to_pynn(net, sim=sim, setup=False)
+    exported.record("lif")
+    exported.run(2.0)
+    nest_rates = isi_rates(exported.spike_times("lif"))
+    net.run(2.0)
+    ours = isi_rates(from_events(*probe.data, n_neurons=bias.size))
+    np.testing.assert_allclose(ours, model.rate(bias), rtol=1e-3)
+    np.testing.assert_allclose(nest_rates, ours, rtol=0.01)
+
+
+def test_cuba_on_nest_fires_within_neurosims_seed_spread():
+    sim = _pynn_nest()
+    from neurosim.export import to_pynn
+    from neurosim.network_examples import cuba
+
+    T, rates = 0.5, []
+    for seed in range(5):
+        net, spikes = cuba(n=4000, rng=seed)
+        net.run(T)
+        rates.append(spikes.data[0].size / 4000 / T)
+    net, _ = cuba(n=4000, rng=0)
+    exported = to_pynn(net, sim=sim, rng_seed=1)
+    exported.record("cuba")
+    exported.run(T)
+    nest_rate = sum(len(t) for t in exported.spike_times("cuba")) / 4000 / T
+    mean, spread = np.mean(rates), np.std(rates, ddof=1)
+    assert abs(nest_rate - mean) <= 3 * spread, (nest_rate, rates)
