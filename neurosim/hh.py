@@ -1,0 +1,379 @@
+"""Hodgkin-Huxley (1952) squid-axon neurons, vectorized over N neurons.
+
+    C dV/dt = I - g_Na m^3 h (V - E_Na) - g_K n^4 (V - E_K) - g_L (V - E_L)
+    dx/dt   = alpha_x(V) (1 - x) - beta_x(V) x,        x in {m, h, n}
+
+Units: V in mV, I in uA/cm^2, C in uF/cm^2, conductances in mS/cm^2. The
+alpha/beta rate functions are the classic ones, per millisecond; internally
+everything is integrated in ms (``dt_ms = dt * 1e3``, converted once in
+``simulate``), while every public time (T, dt, spike times, ``t``) is in seconds.
+
+Each equation has the quasi-linear form ``dy/dt = a(Y) - b(Y) y`` (for V:
+``a = (I + sum g E)/C``, ``b = sum g / C``; for a gate: ``a = alpha``,
+``b = alpha + beta``). All three integrators are built on one routine that
+fills ``a`` and ``b`` for the whole (4, N) state at once.
+
+Methods (errors against ``reference`` at dt = 0.01 ms; see docs/hh.md):
+
+``"rk4"`` (default)
+    Classic 4th-order Runge-Kutta; input held constant within a step.
+``"exp_midpoint"``
+    Second-order exponential integrator: an exponential-Euler half step gives
+    the midpoint state; its coefficients then drive the full exponential step.
+``"exp_euler"``
+    Exponential Euler with coefficients frozen at the start of the step
+    (as Brian2's ``exponential_euler`` and GENESIS): fast, first order.
+
+Spikes are upward crossings of ``threshold`` (0 mV), located inside the step
+by a cubic Hermite interpolant built from V and dV/dt at both ends of the step.
+"""
+import warnings
+
+import numpy as np
+from scipy.special import exprel
+
+from . import _validate as check
+from .result import SimulationResult, SpikeRecorder
+
+_MS_PER_S = 1e3  # rate functions are per ms; the public interface is in seconds
+
+# Rate-function arguments, one row each, as A = SLOPE * V + OFFSET:
+#   0 alpha_m = 1 / exprel(-(V + 40)/10)           (removable singularity at -40 mV)
+#   1 alpha_h = 0.07 exp(-(V + 65)/20)
+#   2 alpha_n = 0.1 / exprel(-(V + 55)/10)         (removable singularity at -55 mV)
+#   3 beta_m  = 4 exp(-(V + 65)/18)
+#   4 beta_h  = 1 / (1 + exp(-(V + 35)/10))
+#   5 beta_n  = 0.125 exp(-(V + 65)/80)
+# Constant factors of plain exponentials are folded into the offsets (log).
+_SLOPE = np.array([-0.1, -1 / 20, -0.1, -1 / 18, -0.1, -1 / 80])[:, None]
+_OFFSET = np.array([-4.0, -3.25 + np.log(0.07), -5.5, -65 / 18 + np.log(4.0), -3.5, -0.8125 + np.log(0.125)])[:, None]
+_EXPREL_SCALE = np.array([1.0, 0.1])[:, None]  # alpha_m, alpha_n = scale / exprel(A)
+_TINY = 1e-300
+
+METHODS = ("rk4", "exp_midpoint", "exp_euler")
+# dt (s) above which simulate() warns: beyond these the f-I curve is off by more
+# than ~1 % (exp_euler, exp_midpoint) or RK4 nears its stability limit (it
+# diverges at dt = 0.1 ms). Measured against ``reference``; see docs/hh.md.
+DT_WARN = {"rk4": 5e-5, "exp_midpoint": 5e-5, "exp_euler": 1e-5}
+
+
+def rate_functions(V):
+    """The six HH rate functions at membrane potential ``V``.
+
+    Finite and smooth everywhere: alpha_m and alpha_n are written with
+    ``exprel(x) = (e^x - 1)/x`` so their removable singularities are exact
+    (alpha_m(-40) = 1/ms, alpha_n(-55) = 0.1/ms) and raise no warnings.
+
+    Parameters
+    ----------
+    V : float or array_like
+        Membrane potential in mV, any shape.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        ``alpha_m, beta_m, alpha_h, beta_h, alpha_n, beta_n`` in 1/ms, each the shape of V.
+    """
+    V = np.asarray(V, dtype=float)
+    R = _rates(V.reshape(1, -1).ravel())
+    names = ("alpha_m", "alpha_h", "alpha_n", "beta_m", "beta_h", "beta_n")
+    return {name: R[i].reshape(V.shape) for i, name in enumerate(names)}
+
+
+def _rates(V):
+    """(6, N) array of rates (rows as in _SLOPE) for a 1-D V, allocating."""
+    A = _SLOPE * V + _OFFSET
+    R = np.exp(A)
+    R[0:3:2] = _EXPREL_SCALE / exprel(A[0:3:2])
+    R[4] = 1.0 / (1.0 + R[4])
+    return R
+
+
+def steady_state(V):
+    """Steady-state gates ``(m_inf, h_inf, n_inf)`` at potential ``V`` (mV)."""
+    r = rate_functions(V)
+    return tuple(r["alpha_" + x] / (r["alpha_" + x] + r["beta_" + x]) for x in "mhn")
+
+
+class _Coefficients:
+    """Preallocated buffers and the in-place routine filling ``a`` and ``b`` for state Y (4, N)."""
+
+    def __init__(self, model, n):
+        self.A = np.empty((6, n))
+        self.K = np.empty((8, n))  # rows 0-3: a (V, m, h, n); rows 4-7: b
+        self.a, self.b = self.K[:4], self.K[4:]
+        self.P = np.empty((2, n))
+        self.X = np.empty((2, n))
+        self.mh = np.empty(n)
+        self.g = np.array([model.g_Na, model.g_K])[:, None] / model.C
+        self.E = np.array([model.E_Na, model.E_K])[:, None]
+        self.gL = model.g_L / model.C
+
+    def __call__(self, Y, I_bar):
+        """Fill a, b (ms units) for state Y; ``I_bar = (I + g_L E_L) / C`` (N,) in mV/ms."""
+        A, K, P = self.A, self.K, self.P
+        np.multiply(_SLOPE, Y[0], out=A)
+        A += _OFFSET
+        # alpha = scale * A / expm1(A). A = SLOPE*V + OFFSET is either exactly 0 or
+        # |A| > 1e-16 (Sterbenz), so adding 1e-300 to both sides only turns 0/0 into
+        # the limit 1 and changes nothing else; scipy's exprel is 5x slower here.
+        X = self.X
+        np.add(A[0:3:2], _TINY, out=X)
+        np.expm1(A[0:3:2], out=K[1:4:2])
+        K[1:4:2] += _TINY
+        np.divide(X, K[1:4:2], out=K[1:4:2])
+        K[1:4:2] *= _EXPREL_SCALE
+        np.exp(A[1], out=K[2])
+        np.exp(A[3:], out=K[5:])
+        K[6] += 1.0
+        np.reciprocal(K[6], out=K[6])
+        K[5:] += K[1:4]  # gate b = alpha + beta
+        # conductances / C: g_Na m^3 h and g_K n^4, as (m^2 * mh, n^2 * n^2)
+        np.multiply(Y[1:4:2], Y[1:4:2], out=P)
+        np.multiply(Y[1], Y[2], out=self.mh)
+        P[0] *= self.mh
+        P[1] *= P[1]
+        P *= self.g
+        np.add(P[0], P[1], out=K[4])
+        K[4] += self.gL
+        P *= self.E
+        np.add(P[0], P[1], out=K[0])
+        K[0] += I_bar
+
+
+class HodgkinHuxley:
+    """Hodgkin-Huxley neuron model (squid giant axon, 6.3 degC).
+
+    Parameters
+    ----------
+    C : float
+        Membrane capacitance in uF/cm^2 (> 0).
+    g_Na, g_K, g_L : float
+        Maximal sodium, potassium and leak conductances in mS/cm^2 (> 0).
+    E_Na, E_K, E_L : float
+        Reversal potentials in mV.
+    threshold : float
+        Spike detection threshold in mV: a spike is an upward crossing.
+
+    Attributes
+    ----------
+    V_rest : float
+        Resting potential in mV (no input; -64.996 mV with the defaults).
+    """
+
+    def __init__(self, C=1.0, g_Na=120.0, g_K=36.0, g_L=0.3, E_Na=50.0, E_K=-77.0, E_L=-54.387, threshold=0.0):
+        self.C = check.positive("C", C)
+        self.g_Na = check.positive("g_Na", g_Na)
+        self.g_K = check.positive("g_K", g_K)
+        self.g_L = check.positive("g_L", g_L)
+        for name, value in (("E_Na", E_Na), ("E_K", E_K), ("E_L", E_L), ("threshold", threshold)):
+            check.finite_array(name, value)
+            if np.ndim(value) != 0:
+                raise ValueError(f"{name} must be a scalar in mV, got shape {np.shape(value)}")
+        self.E_Na, self.E_K, self.E_L, self.threshold = float(E_Na), float(E_K), float(E_L), float(threshold)
+        self.V_rest = self._rest()
+
+    def __repr__(self):
+        return (f"HodgkinHuxley(C={self.C}, g_Na={self.g_Na}, g_K={self.g_K}, g_L={self.g_L}, "
+                f"E_Na={self.E_Na}, E_K={self.E_K}, E_L={self.E_L}, threshold={self.threshold})")
+
+    def ionic_current(self, V, m, h, n):
+        """Total ionic current g_Na m^3 h (V - E_Na) + g_K n^4 (V - E_K) + g_L (V - E_L) in uA/cm^2."""
+        return (self.g_Na * m**3 * h * (V - self.E_Na) + self.g_K * n**4 * (V - self.E_K)
+                + self.g_L * (V - self.E_L))
+
+    def _rest(self):
+        from scipy.optimize import brentq
+
+        def current(V):  # net ionic current with gates at steady state
+            return float(self.ionic_current(V, *(x[()] for x in steady_state(V))))
+
+        grid = np.linspace(-100.0, 0.0, 201)
+        vals = np.array([current(v) for v in grid])
+        sign = np.flatnonzero(np.diff(np.sign(vals)) != 0)
+        if sign.size == 0:
+            return float(self.E_L)
+        i = sign[0]
+        return brentq(current, grid[i], grid[i + 1], xtol=1e-12)
+
+    def initial_state(self, n, V0=None):
+        """State (4, n): V (mV) and gates at their steady values for V (default: at rest)."""
+        V = np.full(n, self.V_rest) if V0 is None else np.broadcast_to(V0, (n,)).astype(float)
+        return np.vstack([V, *steady_state(V)])
+
+    # ---- simulation ----------------------------------------------------------------
+    def simulate(self, I, T, dt=1e-5, method="rk4", record_v=False, record_gates=False, V0=None):
+        """Simulate N neurons for T seconds.
+
+        Parameters
+        ----------
+        I : float, array_like (N,) or (steps, N)
+            Input current in uA/cm^2: one neuron, constant per neuron, or one row
+            per step (held constant within each step); steps = T / dt.
+        T : float
+            Duration in seconds; a multiple of ``dt``.
+        dt : float
+            Step in seconds (default 1e-5 = 0.01 ms). Warns above ``DT_WARN[method]``.
+        method : {"rk4", "exp_midpoint", "exp_euler"}
+            Integrator; see the module docstring for their accuracy.
+        record_v, record_gates : bool
+            Also return ``t`` (steps,) and ``V`` (steps, N) in mV / gates ``m``, ``h``,
+            ``n`` (steps, N), each at the end of every step.
+        V0 : float or array_like (N,), optional
+            Initial potential in mV with gates at steady state; default: rest.
+
+        Returns
+        -------
+        SimulationResult
+            ``spike_times`` (list of N arrays, s), ``events()``, ``rates(t_start)``
+            and the recorded traces.
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        steps = check.n_steps(T, dt)
+        if dt > DT_WARN[method]:
+            warnings.warn(f"dt={dt:g} s is too large for method {method!r} to be accurate "
+                          f"(rate error above ~1 % or unstable); use dt <= {DT_WARN[method]:g} s", UserWarning, stacklevel=2)
+        I = check.finite_array("I", I)
+        if I.ndim == 0:
+            I = I.reshape(1)
+        if I.ndim > 2 or (I.ndim == 2 and I.shape[0] != steps):
+            raise ValueError(f"I must be a scalar, (N,) or (steps, N) = ({steps}, N) in uA/cm^2, got shape {I.shape}")
+        n = I.shape[-1]
+        if V0 is not None:
+            V0 = check.finite_array("V0", V0)
+            if V0.ndim > 1 or V0.size not in (1, n):
+                raise ValueError(f"V0 must be a scalar or shape ({n},) in mV, got shape {V0.shape}")
+        I_bar = (I + self.g_L * self.E_L) / self.C  # input + leak drive, mV/ms
+        h = dt * _MS_PER_S
+        Y = self.initial_state(n, V0)
+        traces = {}
+        if record_v:
+            traces["V"] = np.empty((steps, n))
+        if record_gates:
+            for name in "mhn":
+                traces[name] = np.empty((steps, n))
+        out = [(traces[k], i) for i, k in enumerate("Vmhn") if k in traces]
+        recorder = SpikeRecorder(n, dt)
+        step = _STEPPERS[method](self, n, h)
+        detector = _CrossingDetector(self.threshold, n, h)
+        coeffs = step.coeffs
+        for k in range(steps):
+            Ik = I_bar if I.ndim == 1 else I_bar[k]
+            coeffs(Y, Ik)  # coefficients at the start of the step; dV/dt for spike location
+            detector.check(Y[0], coeffs.a[0], coeffs.b[0], k - 1, recorder)
+            step(Y, Ik)
+            for arr, row in out:
+                arr[k] = Y[row]
+        coeffs(Y, I_bar if I.ndim == 1 else I_bar[-1])
+        detector.check(Y[0], coeffs.a[0], coeffs.b[0], steps - 1, recorder)
+        t = dt * np.arange(1, steps + 1) if traces else None
+        return SimulationResult(recorder, T, t=t, **traces)
+
+    def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", V0=None):
+        """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).
+
+        Each neuron is integrated on its own with adaptive steps; spikes are
+        located by solve_ivp's event finder on the dense output.
+
+        Parameters
+        ----------
+        I : float or array_like (N,)
+            Constant input currents in uA/cm^2.
+        T : float
+            Duration in seconds.
+        rtol, atol : float
+            Tolerances of the solver (atol in mV / gate units).
+        method : str
+            A solve_ivp method with dense output, e.g. "DOP853" or "Radau".
+        V0 : float, optional
+            Initial potential (mV), gates at steady state; default: rest.
+
+        Returns
+        -------
+        list of ndarray
+            Spike times in seconds, one array per input.
+        """
+        from scipy.integrate import solve_ivp
+
+        T = check.positive("T", T)
+        I = check.finite_array("I", I).reshape(-1)
+        y0 = self.initial_state(1, V0)[:, 0]
+        result = []
+        for Ii in I:
+            sol = solve_ivp(self._scalar_rhs(float(Ii)), (0.0, T * _MS_PER_S), y0, method=method,
+                            rtol=rtol, atol=atol, events=self._crossing_event())
+            if sol.status != 0:
+                raise RuntimeError(f"solve_ivp failed for I={Ii}: {sol.message}")
+            result.append(sol.t_events[0] / _MS_PER_S)
+        return result
+
+    def _crossing_event(self):
+        def crossing(t, y):
+            return y[0] - self.threshold
+
+        crossing.direction = 1.0
+        return crossing
+
+    def _scalar_rhs(self, I):
+        """Right-hand side (ms units) written out with scalar math: independent of the vectorized kernel."""
+        from math import exp, expm1
+
+        C, gNa, gK, gL, ENa, EK, EL = self.C, self.g_Na, self.g_K, self.g_L, self.E_Na, self.E_K, self.E_L
+
+        def x_over_expm1(x):  # x / (e^x - 1), limit 1 at x = 0
+            return 1.0 - 0.5 * x if abs(x) < 1e-8 else x / expm1(x)
+
+        def rhs(t, y):
+            V, m, h, n = y
+            am = x_over_expm1(-(V + 40.0) / 10.0)
+            bm = 4.0 * exp(-(V + 65.0) / 18.0)
+            ah = 0.07 * exp(-(V + 65.0) / 20.0)
+            bh = 1.0 / (1.0 + exp(-(V + 35.0) / 10.0))
+            an = 0.1 * x_over_expm1(-(V + 55.0) / 10.0)
+            bn = 0.125 * exp(-(V + 65.0) / 80.0)
+            I_ion = gNa * m**3 * h * (V - ENa) + gK * n**4 * (V - EK) + gL * (V - EL)
+            return [(I - I_ion) / C, am * (1 - m) - bm * m, ah * (1 - h) - bh * h, an * (1 - n) - bn * n]
+
+        return rhs
+
+
+class _CrossingDetector:
+    """Finds upward threshold crossings between consecutive states, located by cubic Hermite interpolation."""
+
+    def __init__(self, threshold, n, h):
+        self.threshold, self.h = threshold, h
+        self.above = np.zeros(n, dtype=bool)
+        self.was_above = np.ones(n, dtype=bool)  # no crossing before the first state
+        self.new = np.empty(n, dtype=bool)
+        self.V = np.empty(n)
+        self.f = np.empty(n)
+
+    def check(self, V, a, b, step, recorder):
+        """Compare state V (with dV/dt = a - b V) to the previous one; record crossings in ``step``."""
+        np.greater_equal(V, self.threshold, out=self.above)
+        np.greater(self.above, self.was_above, out=self.new)
+        if self.new.any():
+            idx = np.flatnonzero(self.new)
+            f1 = a[idx] - b[idx] * V[idx]
+            theta = _hermite_root(self.V[idx], V[idx], self.f[idx] * self.h, f1 * self.h, self.threshold)
+            recorder.record(step, idx, theta * recorder.dt)
+        self.above, self.was_above = self.was_above, self.above
+        np.copyto(self.V, V)
+        np.multiply(b, V, out=self.f)
+        np.subtract(a, self.f, out=self.f)
+
+
+def _hermite_root(v0, v1, d0, d1, thr):
+    """theta in [0, 1] where the cubic Hermite through (v0, d0), (v1, d1) (slopes per step) equals thr."""
+    theta = np.clip((thr - v0) / (v1 - v0), 0.0, 1.0)  # linear guess, then Newton
+    for _ in range(4):
+        t2, t3 = theta * theta, theta * theta * theta
+        p = (2 * t3 - 3 * t2 + 1) * v0 + (t3 - 2 * t2 + theta) * d0 + (3 * t2 - 2 * t3) * v1 + (t3 - t2) * d1
+        dp = (6 * t2 - 6 * theta) * (v0 - v1) + (3 * t2 - 4 * theta + 1) * d0 + (3 * t2 - 2 * theta) * d1
+        dp = np.where(dp > 0, dp, v1 - v0)  # fall back to the secant slope if not increasing
+        theta = np.clip(theta - (p - thr) / dp, 0.0, 1.0)
+    return theta
+
+
+from ._hh_steppers import STEPPERS as _STEPPERS  # noqa: E402  (steppers use _Coefficients)

@@ -1,0 +1,185 @@
+"""Hodgkin-Huxley: against solve_ivp (DOP853, rtol = atol = 1e-9) and analytic limits."""
+import warnings
+
+import numpy as np
+import pytest
+
+from neurosim import tuning_curve
+from neurosim.hh import DT_WARN, HodgkinHuxley, rate_functions, steady_state
+from neurosim.spikes import isi_rate
+
+# f-I inputs: onset region (6.0 silent, 6.2 transient, 6.3 sustained) and [6.5, 50]
+CURRENTS = np.array([6.0, 6.2, 6.3, 6.5, 8.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0])
+T_FI = 1.0
+T_START = 0.3
+
+
+@pytest.fixture(scope="module")
+def model():
+    return HodgkinHuxley()
+
+
+@pytest.fixture(scope="module")
+def reference(model):
+    return model.reference(CURRENTS, T_FI, rtol=1e-9, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def simulated(model):
+    return model.simulate(CURRENTS, T_FI, dt=1e-5)
+
+
+def test_reference_is_converged(model, reference):
+    # a different solver family (implicit Radau) agrees: the oracle is not an artefact of DOP853
+    radau = model.reference([10.0], 0.2, rtol=1e-10, atol=1e-10, method="Radau")[0]
+    ref = reference[list(CURRENTS).index(10.0)]
+    np.testing.assert_allclose(radau, ref[: len(radau)], atol=1e-9)
+
+
+def test_default_fI_within_0p1_hz(reference, simulated):
+    ref_rates = isi_rate(reference, t_start=T_START)
+    rates = simulated.rates(T_START)
+    firing = CURRENTS >= 6.5
+    assert np.all(ref_rates[firing] > 50)
+    np.testing.assert_allclose(rates[firing], ref_rates[firing], rtol=0, atol=0.1)
+
+
+def test_tuning_curve_works_with_hh(model, reference):
+    I = np.array([0.0, 6.0, 10.0])
+    rates = tuning_curve(model, I, T=0.4, t_start=0.1)
+    ref = isi_rate(model.reference(I, 0.4, rtol=1e-9, atol=1e-9), t_start=0.1)
+    assert rates[0] == 0 and rates[1] == 0
+    np.testing.assert_allclose(rates, ref, atol=0.1)
+
+
+def test_first_ten_spikes_within_0p01_ms(reference, simulated):
+    i = list(CURRENTS).index(10.0)
+    got, ref = simulated.spike_times[i][:10], reference[i][:10]
+    assert len(got) == len(ref) == 10
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
+
+
+def test_all_spike_times_match_reference(reference, simulated):
+    for got, ref in zip(simulated.spike_times, reference):
+        assert len(got) == len(ref)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)  # 1 us over a whole second
+
+
+def test_onset_type_II(reference, simulated):
+    """Sustained firing starts between 6.2 and 6.3 uA/cm^2, near 50 Hz; none at 6.0."""
+    rates = simulated.rates(T_START)
+    ref_rates = isi_rate(reference, t_start=T_START)
+    by_I = dict(zip(CURRENTS, rates))
+    assert by_I[6.0] == 0 and by_I[6.2] == 0
+    assert 45 < by_I[6.3] < 60
+    assert dict(zip(CURRENTS, ref_rates))[6.3] == pytest.approx(by_I[6.3], abs=0.1)
+    # at 6.0 only the onset transient fires, never after 0.1 s
+    assert np.all(simulated.spike_times[0] < 0.1)
+
+
+def test_exp_euler_and_midpoint_errors_as_documented(model, reference):
+    i = list(CURRENTS).index(10.0)
+    ref = reference[i][:10]
+    errs = {}
+    for method in ("exp_euler", "exp_midpoint"):
+        s = model.simulate(10.0, 0.15, dt=1e-5, method=method).spike_times[0][:10]
+        errs[method] = np.max(np.abs(s - ref))
+    assert 0.5e-3 < errs["exp_euler"] < 0.8e-3  # first order: Brian2's scheme, ~0.69 ms by spike 10
+    assert errs["exp_midpoint"] < 0.03e-3  # second order: ~0.018 ms
+
+
+def test_rest(model):
+    assert model.V_rest == pytest.approx(-64.996, abs=1e-3)
+    res = model.simulate(0.0, 0.05, dt=1e-5, record_v=True, record_gates=True)
+    assert res.n_spikes == 0
+    np.testing.assert_allclose(res.V, model.V_rest, atol=1e-9)
+    m_inf, h_inf, n_inf = steady_state(model.V_rest)
+    np.testing.assert_allclose(res.m, m_inf, atol=1e-12)
+    np.testing.assert_allclose(res.n[-1], n_inf, atol=1e-12)
+    assert abs(model.V_rest + 65) < 0.5
+
+
+def test_trace_shapes_and_time(model):
+    res = model.simulate([0.0, 10.0], 0.02, dt=1e-5, record_v=True, record_gates=True)
+    assert res.V.shape == res.m.shape == res.h.shape == res.n.shape == (2000, 2)
+    np.testing.assert_allclose(res.t[[0, -1]], [1e-5, 0.02])
+    assert res.V[:, 1].max() > 30  # a real action potential
+    assert np.all((res.m >= 0) & (res.m <= 1) & (res.h >= 0) & (res.n <= 1))
+
+
+def test_time_varying_input_matches_constant(model):
+    steps = 5000
+    a = model.simulate(np.full((steps, 2), [3.0, 12.0]), 0.05).spike_times
+    b = model.simulate([3.0, 12.0], 0.05).spike_times
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_step_current_vs_reference(model):
+    """Input switching at a step boundary: 0 for 20 ms, then 10 uA/cm^2 (reference started from the switch)."""
+    I = np.zeros((6000, 1))
+    I[2000:] = 10.0
+    got = model.simulate(I, 0.06).spike_times[0]
+    ref = model.reference(10.0, 0.04, rtol=1e-9, atol=1e-9)[0] + 0.02
+    np.testing.assert_allclose(got, ref, atol=1e-7)
+
+
+def test_singular_rate_limits():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = rate_functions([-40.0, -55.0])
+    assert r["alpha_m"][0] == pytest.approx(1.0, rel=1e-15)
+    assert r["alpha_n"][1] == pytest.approx(0.1, rel=1e-15)
+    # smooth through the singularity: matches the formula a hair away and the
+    # linear Taylor term x/(1 - e^-x) ~ 1 + x/2
+    eps = np.array([-1e-6, 1e-6])
+    am = rate_functions(-40.0 + eps)["alpha_m"]
+    np.testing.assert_allclose(am, 1 + (eps / 10) / 2, rtol=1e-12)
+    V = np.array([-40.5, -55.5, 10.0])
+    am_direct = 0.1 * (V + 40) / (1 - np.exp(-(V + 40) / 10))
+    an_direct = 0.01 * (V + 55) / (1 - np.exp(-(V + 55) / 10))
+    r = rate_functions(V)
+    np.testing.assert_allclose(r["alpha_m"], am_direct, rtol=1e-12)
+    np.testing.assert_allclose(r["alpha_n"], an_direct, rtol=1e-12)
+    np.testing.assert_allclose(r["beta_h"], 1 / (1 + np.exp(-(V + 35) / 10)), rtol=1e-14)
+
+
+def test_simulation_kernel_at_singular_voltages(model):
+    # starting exactly at -40 / -55 mV hits both singularities in the vectorized kernel
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = model.simulate([0.0, 0.0], 1e-4, V0=[-40.0, -55.0], record_v=True)
+    assert np.all(np.isfinite(res.V))
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"C": 0}, "C"), ({"C": -1.0}, "C"), ({"g_Na": 0}, "g_Na"), ({"g_K": -36}, "g_K"),
+    ({"g_L": 0.0}, "g_L"), ({"E_K": float("nan")}, "E_K"),
+])
+def test_bad_parameters(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        HodgkinHuxley(**kwargs)
+
+
+def test_bad_simulate_arguments(model):
+    with pytest.raises(ValueError, match="dt"):
+        model.simulate(1.0, 0.01, dt=0)
+    with pytest.raises(ValueError, match="dt"):
+        model.simulate(1.0, 0.01, dt=-1e-5)
+    with pytest.raises(ValueError, match="I"):
+        model.simulate([1.0, np.nan], 0.01)
+    with pytest.raises(ValueError, match="shape"):
+        model.simulate(np.zeros((3, 2)), 0.01)
+    with pytest.raises(ValueError, match="method"):
+        model.simulate(1.0, 0.01, method="euler")
+    with pytest.raises(TypeError, match="C"):
+        HodgkinHuxley(C="1")
+
+
+@pytest.mark.parametrize("method", ["rk4", "exp_midpoint", "exp_euler"])
+def test_dt_warning(model, method):
+    with pytest.warns(UserWarning, match="too large"):
+        model.simulate(10.0, 0.001, dt=2 * DT_WARN[method], method=method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.simulate(10.0, 0.001, dt=DT_WARN[method] / 2, method=method)
