@@ -71,3 +71,64 @@ def plot_voltage(t, v, ax=None, ylabel="v (normalized)", title="Membrane voltage
     if labels is not None:
         ax.legend()
     return fig
+
+
+def plot_psc_filters(synapses, spike_times, t, title="PSC filters"):
+    """Kernels of several PSC filters (left) and one spike train filtered by each (right).
+
+    Parameters
+    ----------
+    synapses : list of PSCFilter
+    spike_times : array_like
+        One spike train (s).
+    t : array_like
+        Times (s) for the filtered trains.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    tk = np.linspace(0, 6 * max(s.tau_s * (s.n + 1) for s in synapses), 400)
+    for s in synapses:
+        label = f"n={s.n}, tau_s={s.tau_s * 1e3:g} ms"
+        ax1.plot(tk * 1e3, s.kernel(tk), label=label)
+        ax2.plot(t, s.filter(spike_times, t), label=label)
+    ax1.set_xlabel("time since spike (ms)")
+    ax1.set_ylabel("h(t) (1/s)")
+    ax1.set_title("kernels (unit area)")
+    ax1.legend()
+    ax2.plot(spike_times, np.zeros(len(spike_times)), "k|", ms=12, label="spikes")
+    ax2.set_xlabel("time (s)")
+    ax2.set_ylabel("filtered train (Hz)")
+    ax2.set_title("filtered spike train")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_network_activity(events, n_neurons, T, title="Network activity", max_neurons=500):
+    """Raster of the first ``max_neurons`` neurons (top) and the histogram of firing rates (bottom).
+
+    Parameters
+    ----------
+    events : (times, indices)
+        Spikes of the population.
+    n_neurons : int
+    T : float
+        Duration (s).
+    """
+    import matplotlib.pyplot as plt
+
+    times, indices = (np.asarray(a) for a in events)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 7), gridspec_kw={"height_ratios": [2, 1]})
+    shown = indices < max_neurons
+    ax1.scatter(times[shown], indices[shown], s=1, marker="|", color="k", linewidths=0.5)
+    ax1.set_xlim(0, T)
+    ax1.set_xlabel("time (s)")
+    ax1.set_ylabel(f"neuron (first {min(max_neurons, n_neurons)})")
+    rates = np.bincount(indices, minlength=n_neurons) / T
+    ax1.set_title(f"{title}: {n_neurons} neurons, mean rate {rates.mean():.2f} Hz")
+    ax2.hist(rates, bins=30, color="0.4")
+    ax2.set_xlabel("firing rate (Hz)")
+    ax2.set_ylabel("neurons")
+    fig.tight_layout()
+    return fig
