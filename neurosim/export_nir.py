@@ -122,6 +122,10 @@ def to_nir(network):
             node = nir.LIF(tau=np.full(pop.n, pop.model.tau_m), r=ones, v_leak=bias, v_threshold=ones.copy(),
                            v_reset=zeros, metadata=meta)
         add(pop.name, node)
+    for pop in network.populations:  # NIR would add an anonymous Input here; say what it is
+        if not any(c.post is pop for c in network.connections):
+            add(f"{pop.name}_input", nir.Input(input_type=np.array([pop.n]), metadata={"neurosim_source": "none"}))
+            edges.append((f"{pop.name}_input", pop.name))
     for i, conn in enumerate(network.connections):
         W = conn.weights
         sparse = not isinstance(W, np.ndarray)
@@ -244,6 +248,8 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
     for name, node in by_order(nir.Input):
         n = int(np.prod(node.input_type["input"]))
         kind = _meta(node, "neurosim_source")
+        if kind == "none" and name not in inputs:  # the unused input port of a bias-driven population
+            continue
         if kind == "poisson":
             objs[name] = net.add_poisson(n, rate=np.asarray(node.metadata["rate"], dtype=float), name=name)
         elif kind == "spikes" or name in inputs:

@@ -156,6 +156,54 @@ def test_nir_file_round_trip_is_exact_and_simulates_identically(tmp_path):
         np.testing.assert_array_equal(first[name][1], second[name][1])
 
 
+def converted_ratenet_network(x, dt=1e-4):
+    """A ratenet model converted by ratenet.to_spiking, laid out as a neurosim Network for one input x.
+
+    Layer 1 gets the constant current J = W x + b + 1 as its bias; later layers get
+    b + 1 and the previous layer's spikes with weights W * amplitude (SpikingModel's rule).
+    """
+    from neurosim import Network
+    from ratenet import Sequential
+    from ratenet.layers import Dense
+    from ratenet.neural import LIFRate
+    from ratenet.spiking import to_spiking
+
+    model = Sequential([Dense(4, 12, rng=0), LIFRate(amplitude=0.02), Dense(12, 6, rng=1),
+                        LIFRate(tau_m=0.03, tau_ref=0.001, amplitude=0.02), Dense(6, 3, rng=2)])
+    snn = to_spiking(model, dt=dt)
+    net = Network(dt=dt, rng=0)
+    first = snn.layers[0]
+    prev = net.add_population(first.neuron, first.n_out, bias=first.W @ x + first.b + 1.0, name="layer0")
+    for i, (before, layer) in enumerate(zip(snn.layers, snn.layers[1:]), start=1):
+        pop = net.add_population(layer.neuron, layer.n_out, bias=layer.b + 1.0, name=f"layer{i}")
+        net.connect(prev, pop, layer.W * before.amplitude, synapse=snn.synapse)
+        prev = pop
+    return net
+
+
+def test_nir_round_trip_of_a_converted_ratenet_network(tmp_path):
+    nir = pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    pytest.importorskip("ratenet.spiking", reason="needs ratenet.to_spiking")
+    from neurosim.export import from_nir, to_nir
+
+    x = np.array([0.5, -0.2, 0.9, 0.1])
+    net = converted_ratenet_network(x)
+    with pytest.warns(UserWarning, match="no refractory period"):
+        nir.write(tmp_path / "snn.nir", to_nir(net))
+    back = from_nir(nir.read(tmp_path / "snn.nir"))
+    for p, q in zip(net.populations, back.populations):
+        assert (p.name, p.model.tau_m, p.model.tau_ref) == (q.name, q.model.tau_m, q.model.tau_ref)
+        np.testing.assert_array_equal(p.bias, q.bias)
+    for c, d in zip(net.connections, back.connections):
+        np.testing.assert_array_equal(c.weights, d.weights)
+        assert c.synapse == d.synapse
+    first, second = spikes_of(net, 0.2), spikes_of(back, 0.2)
+    assert first["layer1"][0].size > 10
+    for name in first:
+        np.testing.assert_array_equal(first[name][0], second[name][0])
+        np.testing.assert_array_equal(first[name][1], second[name][1])
+
+
 def test_from_nir_normalizes_a_general_graph():
     """A hand-written physical-style CubaLIF graph: v in mV-like numbers, r != 1, Affine bias."""
     nir = pytest.importorskip("nir", reason="NIR import needs `pip install '.[nir]'`")
