@@ -1,0 +1,53 @@
+"""fit_lif: recovers known LIF parameters from analytic curves; fits Hodgkin-Huxley's f-I curve."""
+import numpy as np
+import pytest
+
+from neurosim import LIF, tuning_curve
+from neurosim.fit import LIFFit, fit_lif
+from neurosim.hh import HodgkinHuxley
+
+
+@pytest.mark.parametrize("tau_m, tau_ref, gain, bias", [(0.02, 0.002, 0.5, -1.0), (0.05, 0.005, 2.0, 0.3), (0.01, 0.001, 0.1, 0.0)])
+def test_recovers_known_lif(tau_m, tau_ref, gain, bias):
+    I = np.linspace(0, 40, 60)
+    rates = LIF(tau_m, tau_ref).rate(gain * I + bias)
+    fit = fit_lif(I, rates)
+    assert isinstance(fit, LIFFit)
+    assert fit.model.tau_m == pytest.approx(tau_m, rel=1e-5)
+    assert fit.model.tau_ref == pytest.approx(tau_ref, rel=1e-5)
+    assert fit.gain == pytest.approx(gain, rel=1e-5)
+    assert fit.bias == pytest.approx(bias, rel=1e-5, abs=1e-7)
+    np.testing.assert_allclose(fit.rate(I), rates, atol=1e-6)
+    assert fit.threshold == pytest.approx((1 - bias) / gain, rel=1e-6)
+
+
+def test_fixed_tau_ref_and_silent_points():
+    I = np.linspace(0, 20, 40)
+    rates = LIF(0.03, 0.004).rate(0.3 * I + 0.1)
+    fit = fit_lif(I, rates, tau_ref=0.004, include_silent=True)
+    assert fit.model.tau_ref == 0.004
+    assert fit.model.tau_m == pytest.approx(0.03, rel=1e-5)
+    assert fit.n_points == 40
+
+
+def test_fits_hodgkin_huxley():
+    """The LIF fitted to HH's firing part matches it within a few Hz (HH 52-180 Hz there)."""
+    I = np.linspace(6.5, 50, 14)
+    rates = tuning_curve(HodgkinHuxley(), I, T=0.5, dt=2.5e-5, t_start=0.1)
+    assert np.all(rates > 50)
+    fit = fit_lif(I, rates)
+    err = np.abs(fit.rate(I) - rates)
+    assert fit.rms_error < 3.0 and err.max() < 6.0
+    # threshold just below HH's rheobase (~6.26): the LIF cannot jump, so it starts a little earlier
+    assert 4.0 < fit.threshold < 6.5
+
+
+@pytest.mark.parametrize("inputs, rates, match", [
+    ([1, 2, 3], [0, 1, 2, 3], "same length"),
+    ([1, 2, 3, 4], [0, 0, 1, 2], "at least 4"),
+    ([1, 2, 3, 4], [1, -1, 2, 3], "rates"),
+    ([1, 2, np.nan, 4], [1, 1, 2, 3], "inputs"),
+])
+def test_bad_input(inputs, rates, match):
+    with pytest.raises(ValueError, match=match):
+        fit_lif(inputs, rates)
