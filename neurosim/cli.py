@@ -62,7 +62,35 @@ def run_tuning(args):
         print(f"wrote {args.csv}")
 
 
-COMMANDS = {"demo": (add_demo, run_demo), "tuning": (add_tuning, run_tuning)}
+def add_network(sub):
+    p = sub.add_parser("network", help="run an example network; write a raster and rate histogram")
+    p.add_argument("--example", default="cuba", choices=["cuba"], help="network to run (cuba: Vogels & Abbott 2005)")
+    p.add_argument("--n", type=int, default=4000, help="number of neurons (in-degree stays 80)")
+    p.add_argument("--T", type=float, default=1.0, help="simulated time (s)")
+    p.add_argument("--seed", type=int, default=0, help="seed for connectivity and initial voltages")
+    p.add_argument("--out", default="raster.png", help="output PNG file")
+    p.add_argument("--no-progress", action="store_true", help="do not show progress")
+
+
+def run_network(args):
+    import time
+
+    from . import plotting
+    from .network_examples import EXAMPLES
+
+    net, spikes = EXAMPLES[args.example](args.n, rng=args.seed)
+    start = time.perf_counter()
+    net.run(args.T, progress=not args.no_progress)
+    wall = time.perf_counter() - start
+    times, indices = spikes.data
+    print(f"{args.example}: {args.n} neurons, {args.T:g} s in {wall:.2f} s wall, {times.size} spikes, "
+          f"mean rate {times.size / (args.n * args.T):.2f} Hz")
+    fig = plotting.plot_network_activity((times, indices), args.n, args.T, title=args.example.upper())
+    fig.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
+
+
+COMMANDS = {"demo": (add_demo, run_demo), "tuning": (add_tuning, run_tuning), "network": (add_network, run_network)}
 
 
 def build_parser():

@@ -36,7 +36,29 @@ def lif_section(out):
     return lines
 
 
-SECTIONS = [lif_section]
+def synapse_section(out):
+    """PSC kernels (n = 0, 1, 2) with a filtered spike train, and a small CUBA network raster."""
+    from . import plotting
+    from .network_examples import cuba
+    from .spikes import poisson_spikes
+    from .synapses import PSCFilter
+
+    (train,) = poisson_spikes(40.0, 0.5, rng=1)
+    filters = [PSCFilter(0.01, n) for n in (0, 1, 2)]
+    fig = plotting.plot_psc_filters(filters, train, np.linspace(0, 0.5, 1000))
+    fig.savefig(out / "psc_filters.png", dpi=120)
+    lines = [f"PSC filters n = 0, 1, 2 (tau_s = 10 ms) on a 40 Hz Poisson train: {len(train)} spikes"]
+    net, spikes = cuba(1000, rng=0)
+    net.run(0.5)
+    times, indices = spikes.data
+    fig = plotting.plot_network_activity((times, indices), 1000, 0.5, title="CUBA (1000 neurons)")
+    fig.savefig(out / "network_raster.png", dpi=120)
+    lines.append(f"CUBA network, 1000 neurons (in-degree 80), 0.5 s: {times.size} spikes, "
+                 f"mean rate {times.size / 500:.2f} Hz")
+    return lines
+
+
+SECTIONS = [lif_section, synapse_section]
 
 
 def run_demo(out_dir, sections=None):

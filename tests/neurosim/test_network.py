@@ -185,3 +185,12 @@ def test_cuba_rate_in_sane_range():
     net.run(0.5)
     rate = spikes.data[0].size / (4000 * 0.5)
     assert 3.0 < rate < 10.0
+
+
+def test_cli_network_writes_a_figure(tmp_path, capsys):
+    from neurosim.cli import main
+
+    out = tmp_path / "raster.png"
+    assert main(["network", "--example", "cuba", "--n", "500", "--T", "0.1", "--no-progress", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert "mean rate" in capsys.readouterr().out
