@@ -31,13 +31,13 @@ def test_fixed_tau_ref_and_silent_points():
 
 
 def test_fits_hodgkin_huxley():
-    """The LIF fitted to HH's firing part matches it within a few Hz (HH 52-180 Hz there)."""
+    """The LIF fitted to HH's firing part matches it within 1 Hz (HH 55-180 Hz there)."""
     I = np.linspace(6.5, 50, 14)
     rates = tuning_curve(HodgkinHuxley(), I, T=0.5, dt=2.5e-5, t_start=0.1)
     assert np.all(rates > 50)
     fit = fit_lif(I, rates)
     err = np.abs(fit.rate(I) - rates)
-    assert fit.rms_error < 3.0 and err.max() < 6.0
+    assert fit.rms_error < 0.5 and err.max() < 1.0  # measured: 0.08 Hz rms, 0.2 Hz max
     # threshold just below HH's rheobase (~6.26): the LIF cannot jump, so it starts a little earlier
     assert 4.0 < fit.threshold < 6.5
 
