@@ -132,3 +132,69 @@ def plot_network_activity(events, n_neurons, T, title="Network activity", max_ne
     ax2.set_ylabel("neurons")
     fig.tight_layout()
     return fig
+
+
+def plot_hh_trace(t, V, gates=None, title="Hodgkin-Huxley neuron", labels=None):
+    """Membrane potential (top) and gating variables (bottom) of HH neurons.
+
+    Parameters
+    ----------
+    t : ndarray, shape (steps,)
+        Times in seconds (plotted in ms).
+    V : ndarray, shape (steps,) or (steps, N)
+        Membrane potential in mV.
+    gates : dict of name -> ndarray (steps,) or (steps, N), optional
+        E.g. ``{"m": res.m, "h": res.h, "n": res.n}``; first neuron shown. Omitted: V only.
+    labels : list of str, optional
+        One label per neuron in V.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = 2 if gates else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(7, 2.6 * rows + 0.6), sharex=True, squeeze=False)
+    t_ms = np.asarray(t) * 1e3
+    V = np.asarray(V).reshape(len(t_ms), -1)
+    ax = axes[0, 0]
+    for i in range(V.shape[1]):
+        ax.plot(t_ms, V[:, i], lw=1, label=None if labels is None else labels[i])
+    ax.set_ylabel("V (mV)")
+    ax.set_title(title)
+    if labels is not None:
+        ax.legend(fontsize=8)
+    if gates:
+        ax = axes[1, 0]
+        for name, x in gates.items():
+            ax.plot(t_ms, np.asarray(x).reshape(len(t_ms), -1)[:, 0], lw=1, label=name)
+        ax.set_ylabel("gate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8, loc="upper right")
+    axes[-1, 0].set_xlabel("time (ms)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_fi_fit(I, rates, fit=None, ax=None, title="Hodgkin-Huxley f-I curve", xlabel="input current I (uA/cm^2)"):
+    """Measured f-I curve (markers) with an LIF fit (line) from :func:`neurosim.fit_lif`.
+
+    Parameters
+    ----------
+    I : array_like, shape (M,)
+        Inputs.
+    rates : array_like, shape (M,)
+        Measured rates in Hz.
+    fit : LIFFit, optional
+        Drawn on a fine grid over the range of I, labelled with its parameters.
+    """
+    fig, ax = _figure(ax)
+    I = np.asarray(I, dtype=float)
+    ax.plot(I, rates, "o", ms=3, label="measured (HH)")
+    if fit is not None:
+        x = np.linspace(I.min(), I.max(), 400)
+        ax.plot(x, fit.rate(x), "-", label=(f"fitted LIF: tau_m={fit.model.tau_m * 1e3:.3g} ms, "
+                                              f"tau_ref={fit.model.tau_ref * 1e3:.3g} ms"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("firing rate (Hz)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
