@@ -131,3 +131,26 @@ def test_bad_arguments_raise(toy):
         snn.predict(X, synapse="fast")
     with pytest.raises(ValueError, match="labels"):
         snn.accuracy(X, [0, 1])
+
+
+def test_two_layers_agree_with_neurosim_network():
+    """Oracle: the same weights wired by hand in neurosim.Network (one sample)."""
+    rng = np.random.default_rng(2)
+    model = ratenet.Sequential([ratenet.Dense(3, 20, rng=rng, dtype=np.float64), LIFRate(amplitude=1 / 63),
+                                ratenet.Dense(20, 8, rng=rng, dtype=np.float64), LIFRate(amplitude=1 / 63)])
+    model.layers[0].b = np.full(20, 0.8)
+    model.layers[2].b = np.full(8, 0.8)
+    x = rng.uniform(-1, 1, (1, 3))
+    snn = to_spiking(model, synapse=PSCFilter(0.02), dt=1e-3)
+    res = snn.predict(x, T=5.0, t_average=4.9, return_result=True)
+    l1, l2 = snn.layers
+    net = neurosim.Network(dt=1e-3)
+    p1 = net.add_population(l1.neuron, 20, bias=(x @ l1.W.T + l1.b + 1).ravel())
+    p2 = net.add_population(l2.neuron, 8, bias=l2.b + 1)
+    net.connect(p1, p2, l2.W * l1.amplitude, synapse=PSCFilter(0.02))
+    probe = net.probe(p2, "spikes")
+    net.run(5.0)
+    times, idx = probe.data
+    rates = np.bincount(idx[times >= 0.1], minlength=8) / 4.9
+    assert rates.max() > 50
+    np.testing.assert_allclose(res.rates[1][0], rates, rtol=0.01, atol=2 / 4.9)
