@@ -181,8 +181,9 @@ def bridge_curves(tau_m=0.02, tau_ref=0.002, sigma=0.02, hh=True, hh_scale=10.0,
         try:
             fitted = fit_lif(I, rates)
             model = getattr(fitted, "model", fitted)
+            fine = np.linspace(I[0], I[-1], 400)
             curves["LIF fitted to HH"] = TuningCurveActivation.from_callable(
-                lambda c: _fitted_rate(fitted, model, c), I, offset=threshold, scale=hh_scale)
+                lambda c: _fitted_rate(fitted, model, c), fine, offset=threshold, scale=hh_scale)
         except Exception as exc:  # an optional extra: never let it break the figure
             print(f"bridge_curves: skipping the LIF fit ({exc})")
     return curves
