@@ -58,7 +58,30 @@ def synapse_section(out):
     return lines
 
 
-SECTIONS = [lif_section, synapse_section]
+def hh_section(out):
+    """Hodgkin-Huxley: a spike train with its gates, and the f-I curve with a fitted LIF."""
+    from . import plotting
+    from .fit import fit_lif
+    from .hh import HodgkinHuxley
+
+    model = HodgkinHuxley()
+    res = model.simulate(10.0, 0.05, dt=1e-5, record_v=True, record_gates=True)
+    fig = plotting.plot_hh_trace(res.t, res.V, {"m": res.m, "h": res.h, "n": res.n},
+                                 title="Hodgkin-Huxley, I = 10 uA/cm^2 (RK4, dt = 0.01 ms)")
+    fig.savefig(out / "hh_trace.png", dpi=120)
+    # demo-sized f-I curve: 20 inputs, 0.4 s, RK4 at 0.025 ms (rates within ~1e-5 relative of the reference)
+    I = np.linspace(0, 50, 20)
+    rates = tuning_curve(model, I, T=0.4, dt=2.5e-5, t_start=0.1)
+    fit = fit_lif(I, rates)
+    fig = plotting.plot_fi_fit(I, rates, fit, title="HH f-I curve (demo: 20 inputs, 0.4 s) and fitted LIF")
+    fig.savefig(out / "hh_fi.png", dpi=120)
+    on = I[rates > 0]
+    return [f"HH: rest {model.V_rest:.3f} mV; at 10 uA/cm^2 {res.n_spikes} spikes in 50 ms, peak {res.V.max():.1f} mV",
+            f"HH f-I: silent up to {I[rates == 0].max():.2f}, firing from {on.min():.2f} uA/cm^2 at {rates[rates > 0].min():.0f} Hz; "
+            f"fitted LIF tau_m={fit.model.tau_m * 1e3:.3g} ms tau_ref={fit.model.tau_ref * 1e3:.3g} ms, rms error {fit.rms_error:.2f} Hz"]
+
+
+SECTIONS = [lif_section, synapse_section, hh_section]
 
 
 def run_demo(out_dir, sections=None):
