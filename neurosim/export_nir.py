@@ -77,6 +77,10 @@ def to_nir(network):
         Once, when some population has tau_ref > 0 (NIR has no refractory period;
         it is kept in node metadata).
     """
+    from .network import Network
+
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
     nir = _nir()
     names = [p.name for p in network.populations] + [s.name for s in network.sources]
     if len(set(names)) != len(names):

@@ -149,6 +149,10 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     ValueError
         For features PyNN's standard models cannot express (see the module docstring).
     """
+    from .network import Network
+
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
     scale = dict(DEFAULT_SCALE, **(scale or {}))
     unknown = set(scale) - set(DEFAULT_SCALE)
     if unknown:

@@ -92,6 +92,31 @@ def test_invalid_parameters_are_rejected_with_their_name(kwargs, match):
         pynn_units(0.02, 0.002, **kwargs)
 
 
+@pytest.mark.parametrize("case, match", [
+    ("n2", "n >= 2"), ("mixed", "mixes exponential and alpha"), ("two_tau", "different tau_s"),
+    ("current", "injected current"), ("not_a_network", "neurosim.Network")])
+def test_to_pynn_names_unsupported_features_before_needing_pynn(case, match):
+    from neurosim import Network, PSCFilter
+    from neurosim.export import to_pynn
+
+    net = Network(dt=1e-4)
+    a = net.add_population(LIF(), 3, name="a")
+    b = net.add_population(LIF(), 2, name="b")
+    if case == "n2":
+        net.connect(a, b, 0.01, synapse=PSCFilter(0.005, n=2))
+    elif case == "mixed":
+        net.connect(a, b, 0.01, synapse=PSCFilter(0.005, n=0))
+        net.connect(a, b, 0.01, synapse=PSCFilter(0.005, n=1))
+    elif case == "two_tau":
+        net.connect(a, b, 0.01, synapse=PSCFilter(0.005))
+        net.connect(a, b, 0.02, synapse=PSCFilter(0.010))
+    elif case == "current":
+        net.add_current_input(b, lambda t: 1.0)
+    error = TypeError if case == "not_a_network" else ValueError
+    with pytest.raises(error, match=match):
+        to_pynn("net" if case == "not_a_network" else net)
+
+
 def test_export_module_imports_without_optional_dependencies():
     from neurosim import export
 
