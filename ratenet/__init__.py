@@ -16,5 +16,14 @@ from .checks import gradient_check, gradient_norms
 from .neural import LIFRate, SoftLIFRate, TuningCurveActivation
 from .spiking import to_spiking, SpikingModel, SpikingResult
 from . import autodiff
+from .optimizers import Optimizer, SGD, Adagrad, RMSprop, Adadelta, Adam
+from . import schedules
+from .schedules import Constant, StepDecay, ExponentialDecay, InverseDecay
+from .callbacks import History, Callback, EarlyStopping, TrainingDiverged
+from .training import fit, evaluate
+from . import data
+from .data import (Standardizer, PCAWhitening, ZCAWhitening, train_test_split,
+                   train_val_test_split, batches, xor, noisy_mapping, dose_sugar, load_digits_split)
+from . import plotting
 
 __version__ = "0.1.0"

@@ -150,7 +150,7 @@ class EarlyStopping(Callback):
                 self.best_weights = _copy_weights(self.model)
             return False
         self.wait += 1
-        return self.wait > self.patience
+        return self.wait >= self.patience
 
     def on_train_end(self):
         if self.restore_best_weights and self.best_weights is not None:

@@ -12,10 +12,7 @@ import numpy as np
 
 from ._validation import as_rng, check_int, check_number
 
-try:  # the activations module may provide one_hot; reuse it so there is one definition
-    from .activations import one_hot  # noqa: F401
-except ImportError:  # pragma: no cover - depends on the other module's contents
-    one_hot = None
+from .activations import one_hot  # noqa: F401  (re-exported: one definition, in activations)
 
 __all__ = ["Standardizer", "PCAWhitening", "ZCAWhitening", "train_test_split", "train_val_test_split",
            "one_hot", "batches", "xor", "noisy_mapping", "dose_sugar", "dose_sugar_curve", "load_digits_split"]
@@ -240,20 +237,6 @@ def train_val_test_split(X, T=None, val_size=0.1, test_size=0.2, stratify=None, 
     tr, va, te = _split_indices(len(X), [val_size, test_size], _labels_for(stratify, T, len(X)), as_rng(rng))
     out = (X[tr], X[va], X[te])
     return out if T is None else out + (T[tr], T[va], T[te])
-
-
-if one_hot is None:
-    def one_hot(labels, n_classes=None, dtype=np.float32):
-        """One-hot encode class indices: shape (n,) -> (n, n_classes)."""
-        labels = np.asarray(labels)
-        if labels.ndim != 1 or labels.dtype.kind not in "iu" or (labels.size and labels.min() < 0):
-            raise ValueError(f"labels must be a 1-D array of non-negative ints, got {labels.dtype} {labels.shape}")
-        k = int(labels.max()) + 1 if n_classes is None else check_int("n_classes", n_classes, low=1)
-        if labels.size and labels.max() >= k:
-            raise ValueError(f"label {labels.max()} out of range for n_classes={k}")
-        out = np.zeros((len(labels), k), dtype)
-        out[np.arange(len(labels)), labels] = 1
-        return out
 
 
 def batches(X, T=None, batch_size=32, shuffle=True, rng=None):
