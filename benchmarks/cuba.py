@@ -130,6 +130,11 @@ def main():
         rates = [run_neurosim(4000, s)["rate"] for s in range(args.rate_seeds)]
         print(f"neurosim N=4000 rate over seeds 0..{args.rate_seeds - 1}: median {np.median(rates):.2f} Hz, "
               f"range {min(rates):.2f}-{max(rates):.2f} Hz")
+        if targets:
+            target = targets[-1]  # the fastest one
+            rates = [run_brian(4000, s, target)["rate"] for s in range(args.rate_seeds)]
+            print(f"brian2 {target} N=4000 rate over seeds 0..{args.rate_seeds - 1}: median {np.median(rates):.2f} Hz, "
+                  f"range {min(rates):.2f}-{max(rates):.2f} Hz")
 
 
 if __name__ == "__main__":
