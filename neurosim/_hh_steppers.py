@@ -1,12 +1,20 @@
-"""One-step integrators for :mod:`neurosim.hh`, all in place on the (4, N) state in ms units.
+"""One-step integrators for :mod:`neurosim.hh`, in place on the (5, N) state in ms units.
 
-Each stepper is called with its ``coeffs`` already filled for the current
-state (the simulation loop needs them anyway for dV/dt at spike location),
-and advances the state by one step of ``h`` ms with the input held constant.
+The state's rows are m, n, h, V and a constant row of ones (see ``hh._ROW``);
+steppers touch only the first four. Each stepper is called with its
+``coeffs`` already filled for the current state (the simulation loop needs
+them anyway for dV/dt at spike location) and advances the state by one step
+of ``h`` ms with the input held constant.
 """
 import numpy as np
 
 from .hh import _Coefficients
+
+
+def _state_buffer(n):
+    Y = np.empty((5, n))
+    Y[4] = 1.0
+    return Y
 
 
 class RK4:
@@ -16,35 +24,42 @@ class RK4:
         self.coeffs = _Coefficients(model, n)
         self.h = h
         self.k = [np.empty((4, n)) for _ in range(4)]
-        self.Ys = np.empty((4, n))
-
-    def _slope(self, Y, out):
-        c = self.coeffs
-        np.multiply(c.b, Y, out=out)
-        np.subtract(c.a, out, out=out)
+        self.Ys = _state_buffer(n)
+        self._views = {}
 
     def __call__(self, Y, I_bar):
         c, h, Ys = self.coeffs, self.h, self.Ys
+        a, b = c.a, c.b
+        Y4 = self._views.get(id(Y))
+        if Y4 is None or Y4.base is not Y:
+            Y4 = self._views[id(Y)] = Y[:4]
+        Ys4 = Ys[:4]
         k1, k2, k3, k4 = self.k
-        self._slope(Y, k1)
-        np.multiply(k1, 0.5 * h, out=Ys)
-        Ys += Y
+        mul, sub, add = np.multiply, np.subtract, np.add
+        mul(b, Y4, out=k1)
+        sub(a, k1, out=k1)
+        mul(k1, 0.5 * h, out=Ys4)
+        Ys4 += Y4
         c(Ys, I_bar)
-        self._slope(Ys, k2)
-        np.multiply(k2, 0.5 * h, out=Ys)
-        Ys += Y
+        mul(b, Ys4, out=k2)
+        sub(a, k2, out=k2)
+        mul(k2, 0.5 * h, out=Ys4)
+        Ys4 += Y4
         c(Ys, I_bar)
-        self._slope(Ys, k3)
-        np.multiply(k3, h, out=Ys)
-        Ys += Y
+        mul(b, Ys4, out=k3)
+        sub(a, k3, out=k3)
+        mul(k3, h, out=Ys4)
+        Ys4 += Y4
         c(Ys, I_bar)
-        self._slope(Ys, k4)
+        mul(b, Ys4, out=k4)
+        sub(a, k4, out=k4)
+        # Y += h/6 (k1 + 2 k2 + 2 k3 + k4)
         k2 += k3
         k2 *= 2.0
         k2 += k1
         k2 += k4
         k2 *= h / 6.0
-        Y += k2
+        add(Y4, k2, out=Y4)
 
 
 class ExpEuler:
@@ -56,18 +71,19 @@ class ExpEuler:
         self.E = np.empty((4, n))
         self.X = np.empty((4, n))
 
-    def _advance(self, Y, h, out):
-        """out <- exact solution after h ms of dy/dt = a - b y with the current a, b, from Y."""
+    def _advance(self, Y4, h, out):
+        """out <- exact solution after h ms of dy/dt = a - b y with the current a, b, from Y4."""
         c, E, X = self.coeffs, self.E, self.X
         np.multiply(c.b, -h, out=E)
         np.exp(E, out=E)
         np.divide(c.a, c.b, out=X)  # b > 0 always: g_L > 0 and alpha + beta > 0
-        np.subtract(Y, X, out=out)
+        np.subtract(Y4, X, out=out)
         out *= E
         out += X
 
     def __call__(self, Y, I_bar):
-        self._advance(Y, self.h, Y)
+        Y4 = Y[:4]
+        self._advance(Y4, self.h, Y4)
 
 
 class ExpMidpoint(ExpEuler):
@@ -76,12 +92,13 @@ class ExpMidpoint(ExpEuler):
 
     def __init__(self, model, n, h):
         super().__init__(model, n, h)
-        self.Ys = np.empty((4, n))
+        self.Ys = _state_buffer(n)
 
     def __call__(self, Y, I_bar):
-        self._advance(Y, 0.5 * self.h, self.Ys)
+        Y4 = Y[:4]
+        self._advance(Y4, 0.5 * self.h, self.Ys[:4])
         self.coeffs(self.Ys, I_bar)
-        self._advance(Y, self.h, Y)
+        self._advance(Y4, self.h, Y4)
 
 
 STEPPERS = {"rk4": RK4, "exp_midpoint": ExpMidpoint, "exp_euler": ExpEuler}

@@ -39,16 +39,20 @@ _MS_PER_S = 1e3  # rate functions are per ms; the public interface is in seconds
 
 # Rate-function arguments, one row each, as A = SLOPE * V + OFFSET:
 #   0 alpha_m = 1 / exprel(-(V + 40)/10)           (removable singularity at -40 mV)
-#   1 alpha_h = 0.07 exp(-(V + 65)/20)
-#   2 alpha_n = 0.1 / exprel(-(V + 55)/10)         (removable singularity at -55 mV)
-#   3 beta_m  = 4 exp(-(V + 65)/18)
-#   4 beta_h  = 1 / (1 + exp(-(V + 35)/10))
+#   1 alpha_n = 0.1 / exprel(-(V + 55)/10)         (removable singularity at -55 mV)
+#   2 alpha_h = 0.07 exp(-(V + 65)/20)
+#   3 (unused: keeps the exponentials contiguous in the kernel's buffer)
+#   4 beta_m  = 4 exp(-(V + 65)/18)
 #   5 beta_n  = 0.125 exp(-(V + 65)/80)
+#   6 beta_h  = 1 / (1 + exp(-(V + 35)/10))
 # Constant factors of plain exponentials are folded into the offsets (log).
-_SLOPE = np.array([-0.1, -1 / 20, -0.1, -1 / 18, -0.1, -1 / 80])[:, None]
-_OFFSET = np.array([-4.0, -3.25 + np.log(0.07), -5.5, -65 / 18 + np.log(4.0), -3.5, -0.8125 + np.log(0.125)])[:, None]
+_SLOPE = np.array([-0.1, -0.1, -1 / 20, 0.0, -1 / 18, -1 / 80, -0.1])[:, None]
+_OFFSET = np.array([-4.0, -5.5, -3.25 + np.log(0.07), 0.0, -65 / 18 + np.log(4.0), -0.8125 + np.log(0.125), -3.5])[:, None]
 _EXPREL_SCALE = np.array([1.0, 0.1])[:, None]  # alpha_m, alpha_n = scale / exprel(A)
 _TINY = 1e-300
+# Internal state layout (5, N): rows m, n, h, V and a constant row of ones, so that
+# the rate arguments are one matrix product SO @ state[3:5]. Public order is V, m, h, n.
+_ROW = {"m": 0, "n": 1, "h": 2, "V": 3}
 
 METHODS = ("rk4", "exp_midpoint", "exp_euler")
 # dt (s) above which simulate() warns: beyond these the f-I curve is off by more
@@ -76,16 +80,16 @@ def rate_functions(V):
     """
     V = np.asarray(V, dtype=float)
     R = _rates(V.reshape(1, -1).ravel())
-    names = ("alpha_m", "alpha_h", "alpha_n", "beta_m", "beta_h", "beta_n")
-    return {name: R[i].reshape(V.shape) for i, name in enumerate(names)}
+    rows = {"alpha_m": 0, "alpha_n": 1, "alpha_h": 2, "beta_m": 4, "beta_n": 5, "beta_h": 6}
+    return {name: R[i].reshape(V.shape) for name, i in rows.items()}
 
 
 def _rates(V):
-    """(6, N) array of rates (rows as in _SLOPE) for a 1-D V, allocating."""
+    """(7, N) array of rates (rows as in _SLOPE) for a 1-D V, allocating."""
     A = _SLOPE * V + _OFFSET
     R = np.exp(A)
-    R[0:3:2] = _EXPREL_SCALE / exprel(A[0:3:2])
-    R[4] = 1.0 / (1.0 + R[4])
+    R[0:2] = _EXPREL_SCALE / exprel(A[0:2])
+    R[6] = 1.0 / (1.0 + R[6])
     return R
 
 
@@ -96,49 +100,59 @@ def steady_state(V):
 
 
 class _Coefficients:
-    """Preallocated buffers and the in-place routine filling ``a`` and ``b`` for state Y (4, N)."""
+    """Preallocated buffers and the in-place routine filling ``a`` and ``b`` for a (5, N) state.
+
+    Linear maps are small matrix products (numpy's broadcasting of a (k, 1)
+    column against (N,) rows is ~3x slower than one BLAS call here), buffers
+    are laid out so every ufunc works on contiguous rows, and views are made
+    once: at N ~ 1000 the per-call overhead dominates.
+    """
 
     def __init__(self, model, n):
-        self.A = np.empty((6, n))
-        self.K = np.empty((8, n))  # rows 0-3: a (V, m, h, n); rows 4-7: b
-        self.a, self.b = self.K[:4], self.K[4:]
+        self.SO = np.hstack([_SLOPE, _OFFSET])  # A = SO @ [V; 1]
+        self.A = A = np.empty((7, n))
+        self.K = K = np.empty((8, n))  # rows 0-3: a (m, n, h, V); rows 4-7: b
+        self.a, self.b = K[:4], K[4:]
+        self.aV, self.bV = K[3], K[7]
         self.P = np.empty((2, n))
         self.X = np.empty((2, n))
         self.mh = np.empty(n)
-        self.g = np.array([model.g_Na, model.g_K])[:, None] / model.C
-        self.E = np.array([model.E_Na, model.E_K])[:, None]
+        self.Q = np.empty((2, n))
+        self._v = (A[0:2], K[0:2], K[1], A[2:7], K[2:7], K[6], K[4:7], K[0:3], self.P[0], self.P[1])
+        # [a_V - I_bar; b_V - g_L/C] = G @ [m^3 h; n^4]
+        self.G = np.array([[model.g_Na * model.E_Na, model.g_K * model.E_K], [model.g_Na, model.g_K]]) / model.C
         self.gL = model.g_L / model.C
+        self._state_views = {}
 
     def __call__(self, Y, I_bar):
-        """Fill a, b (ms units) for state Y; ``I_bar = (I + g_L E_L) / C`` (N,) in mV/ms."""
-        A, K, P = self.A, self.K, self.P
-        np.multiply(_SLOPE, Y[0], out=A)
-        A += _OFFSET
-        # alpha = scale * A / expm1(A). A = SLOPE*V + OFFSET is either exactly 0 or
-        # |A| > 1e-16 (Sterbenz), so adding 1e-300 to both sides only turns 0/0 into
-        # the limit 1 and changes nothing else; scipy's exprel is 5x slower here.
-        X = self.X
-        np.add(A[0:3:2], _TINY, out=X)
-        np.expm1(A[0:3:2], out=K[1:4:2])
-        K[1:4:2] += _TINY
-        np.divide(X, K[1:4:2], out=K[1:4:2])
-        K[1:4:2] *= _EXPREL_SCALE
-        np.exp(A[1], out=K[2])
-        np.exp(A[3:], out=K[5:])
-        K[6] += 1.0
-        np.reciprocal(K[6], out=K[6])
-        K[5:] += K[1:4]  # gate b = alpha + beta
-        # conductances / C: g_Na m^3 h and g_K n^4, as (m^2 * mh, n^2 * n^2)
-        np.multiply(Y[1:4:2], Y[1:4:2], out=P)
-        np.multiply(Y[1], Y[2], out=self.mh)
-        P[0] *= self.mh
-        P[1] *= P[1]
-        P *= self.g
-        np.add(P[0], P[1], out=K[4])
-        K[4] += self.gL
-        P *= self.E
-        np.add(P[0], P[1], out=K[0])
-        K[0] += I_bar
+        """Fill a, b (ms units) for state Y (5, N); ``I_bar = (I + g_L E_L) / C`` (N,) in mV/ms."""
+        views = self._state_views.get(id(Y))
+        if views is None or views[0] is not Y:
+            views = self._state_views[id(Y)] = (Y, Y[3:5], Y[0:2], Y[0], Y[2])
+        _, V1, mn, m, h = views
+        A02, K01, K1, A27, K27, K6, Kb, Ka, P0, P1 = self._v
+        A, P, X = self.A, self.P, self.X
+        np.matmul(self.SO, V1, out=A)
+        # alpha = A / expm1(A) (x 0.1 for n). A is either exactly 0 or |A| >~ 1e-32
+        # (rounding residue of SLOPE*V + OFFSET), so adding 1e-300 to both sides only
+        # turns 0/0 into the limit 1; scipy's exprel is 5x slower here.
+        np.add(A02, _TINY, out=X)
+        np.expm1(A02, out=K01)
+        K01 += _TINY
+        np.divide(X, K01, out=K01)
+        K1 *= 0.1
+        np.exp(A27, out=K27)  # alpha_h, (unused), beta_m, beta_n, beta_h's exponential
+        K6 += 1.0
+        np.reciprocal(K6, out=K6)
+        Kb += Ka  # gate b = alpha + beta
+        # m^3 h and n^4 as (m^2 * mh, n^2 * n^2)
+        np.multiply(mn, mn, out=P)
+        np.multiply(m, h, out=self.mh)
+        P0 *= self.mh
+        P1 *= P1
+        np.matmul(self.G, P, out=self.Q)
+        np.add(self.Q[0], I_bar, out=self.aV)
+        np.add(self.Q[1], self.gL, out=self.bV)
 
 
 class HodgkinHuxley:
@@ -201,6 +215,11 @@ class HodgkinHuxley:
         V = np.full(n, self.V_rest) if V0 is None else np.broadcast_to(V0, (n,)).astype(float)
         return np.vstack([V, *steady_state(V)])
 
+    def _state(self, n, V0=None):
+        """Internal (5, n) state: m, n, h, V, ones."""
+        V, m, h, n_gate = self.initial_state(n, V0)
+        return np.vstack([m, n_gate, h, V, np.ones(n)])
+
     # ---- simulation ----------------------------------------------------------------
     def simulate(self, I, T, dt=1e-5, method="rk4", record_v=False, record_gates=False, V0=None):
         """Simulate N neurons for T seconds.
@@ -246,27 +265,28 @@ class HodgkinHuxley:
                 raise ValueError(f"V0 must be a scalar or shape ({n},) in mV, got shape {V0.shape}")
         I_bar = (I + self.g_L * self.E_L) / self.C  # input + leak drive, mV/ms
         h = dt * _MS_PER_S
-        Y = self.initial_state(n, V0)
+        Y = self._state(n, V0)
         traces = {}
         if record_v:
             traces["V"] = np.empty((steps, n))
         if record_gates:
             for name in "mhn":
                 traces[name] = np.empty((steps, n))
-        out = [(traces[k], i) for i, k in enumerate("Vmhn") if k in traces]
+        out = [(traces[k], Y[_ROW[k]]) for k in "Vmhn" if k in traces]
         recorder = SpikeRecorder(n, dt)
         step = _STEPPERS[method](self, n, h)
         detector = _CrossingDetector(self.threshold, n, h)
         coeffs = step.coeffs
+        V = Y[_ROW["V"]]
         for k in range(steps):
             Ik = I_bar if I.ndim == 1 else I_bar[k]
             coeffs(Y, Ik)  # coefficients at the start of the step; dV/dt for spike location
-            detector.check(Y[0], coeffs.a[0], coeffs.b[0], k - 1, recorder)
+            detector.check(V, coeffs.aV, coeffs.bV, k - 1, recorder)
             step(Y, Ik)
             for arr, row in out:
-                arr[k] = Y[row]
+                arr[k] = row
         coeffs(Y, I_bar if I.ndim == 1 else I_bar[-1])
-        detector.check(Y[0], coeffs.a[0], coeffs.b[0], steps - 1, recorder)
+        detector.check(V, coeffs.aV, coeffs.bV, steps - 1, recorder)
         t = dt * np.arange(1, steps + 1) if traces else None
         return SimulationResult(recorder, T, t=t, **traces)
 
@@ -365,14 +385,33 @@ class _CrossingDetector:
 
 
 def _hermite_root(v0, v1, d0, d1, thr):
-    """theta in [0, 1] where the cubic Hermite through (v0, d0), (v1, d1) (slopes per step) equals thr."""
-    theta = np.clip((thr - v0) / (v1 - v0), 0.0, 1.0)  # linear guess, then Newton
-    for _ in range(4):
-        t2, t3 = theta * theta, theta * theta * theta
-        p = (2 * t3 - 3 * t2 + 1) * v0 + (t3 - 2 * t2 + theta) * d0 + (3 * t2 - 2 * t3) * v1 + (t3 - t2) * d1
-        dp = (6 * t2 - 6 * theta) * (v0 - v1) + (3 * t2 - 4 * theta + 1) * d0 + (3 * t2 - 2 * theta) * d1
-        dp = np.where(dp > 0, dp, v1 - v0)  # fall back to the secant slope if not increasing
-        theta = np.clip(theta - (p - thr) / dp, 0.0, 1.0)
+    """theta in [0, 1] where the cubic Hermite through (v0, d0), (v1, d1) (slopes per step) equals thr.
+
+    Newton from the linear guess; the upstroke is nearly linear within a step,
+    so two iterations reach rounding level. One crossing per step is the common
+    case at N ~ 1000, and plain floats are ~20x cheaper than numpy calls there.
+    """
+    if v0.size <= 3:
+        return np.array([_hermite_root_scalar(*map(float, args), thr) for args in zip(v0, v1, d0, d1)])
+    c2 = 3.0 * (v1 - v0) - 2.0 * d0 - d1  # p(theta) = v0 + theta (d0 + theta (c2 + theta c3))
+    c3 = 2.0 * (v0 - v1) + d0 + d1
+    theta = np.clip((thr - v0) / (v1 - v0), 0.0, 1.0)
+    for _ in range(3):
+        p = v0 + theta * (d0 + theta * (c2 + theta * c3)) - thr
+        dp = d0 + theta * (2.0 * c2 + 3.0 * theta * c3)
+        dp = np.where(dp > 0, dp, v1 - v0)  # secant slope if the cubic is not increasing here
+        theta = np.clip(theta - p / dp, 0.0, 1.0)
+    return theta
+
+
+def _hermite_root_scalar(v0, v1, d0, d1, thr):
+    c2 = 3.0 * (v1 - v0) - 2.0 * d0 - d1
+    c3 = 2.0 * (v0 - v1) + d0 + d1
+    theta = min(max((thr - v0) / (v1 - v0), 0.0), 1.0)
+    for _ in range(3):
+        p = v0 + theta * (d0 + theta * (c2 + theta * c3)) - thr
+        dp = d0 + theta * (2.0 * c2 + 3.0 * theta * c3)
+        theta = min(max(theta - p / (dp if dp > 0 else v1 - v0), 0.0), 1.0)
     return theta
 
 
