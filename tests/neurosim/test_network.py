@@ -194,3 +194,17 @@ def test_cli_network_writes_a_figure(tmp_path, capsys):
     assert main(["network", "--example", "cuba", "--n", "500", "--T", "0.1", "--no-progress", "--out", str(out)]) == 0
     assert out.stat().st_size > 0
     assert "mean rate" in capsys.readouterr().out
+
+
+def test_neuron_spike_inside_a_step_reaches_synapses_at_the_next_boundary():
+    dt, J, tau_m = 1e-3, 1.5, 0.02
+    t_spike = tau_m * np.log(J / (J - 1))  # analytic first spike time from v = 0: 21.97 ms
+    net = Network(dt=dt)
+    a = net.add_population(LIF(tau_m, 0.5), 1, bias=J)
+    b = net.add_population(LIF(tau_m, 0.5), 1)
+    net.connect(a, b, 0.002, synapse=PSCFilter(0.005))
+    spikes, cur = net.probe(a), net.probe(b, "current")
+    net.run(0.1)
+    assert spikes.data[0][0] == pytest.approx(t_spike, abs=1e-12)
+    boundary = np.ceil(t_spike / dt) * dt
+    np.testing.assert_allclose(cur.data[:, 0], 0.002 * PSCFilter(0.005).kernel(cur.t - boundary), rtol=1e-9, atol=1e-12)
