@@ -223,8 +223,13 @@ def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=
     if Xv is not None:
         keys += ["val_" + k for k in keys]
     history = History(keys)
-    if not getattr(optimizer, "params", None):
+    bound = getattr(optimizer, "params", None)
+    if not bound:
         optimizer.bind(params)
+    elif {id(p) for p in bound} != {id(p) for p in params}:
+        # Stepping another model's parameters would silently train nothing here.
+        raise ValueError("optimizer is bound to parameters that are not this model's; "
+                         "create a new optimizer or call optimizer.bind(model.parameters())")
     for cb in callbacks:
         cb.set_context(model, history)
         cb.on_train_begin(set(keys))

@@ -125,6 +125,8 @@ def test_model_fit_delegates_and_binds_optimizer():
     m, opt = xor_net(), Adam(lr=0.01)
     h = m.fit(X, T, loss=MSE(), optimizer=opt, epochs=2, verbose=0)
     assert isinstance(h, History) and opt.params == m.parameters()
+    with pytest.raises(ValueError, match="bound"):
+        fit(xor_net(), X, T, MSE(), opt, epochs=1, verbose=0)
 
 
 @pytest.mark.parametrize("kw, err, match", [
