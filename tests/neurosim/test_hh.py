@@ -77,15 +77,32 @@ def test_onset_type_II(reference, simulated):
     assert np.all(simulated.spike_times[0] < 0.1)
 
 
-def test_exp_euler_and_midpoint_errors_as_documented(model, reference):
+def test_other_methods_errors_as_documented(model, reference):
     i = list(CURRENTS).index(10.0)
     ref = reference[i][:10]
     errs = {}
-    for method in ("exp_euler", "exp_midpoint"):
-        s = model.simulate(10.0, 0.15, dt=1e-5, method=method).spike_times[0][:10]
-        errs[method] = np.max(np.abs(s - ref))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # exp_euler at 0.01 ms is at its warning limit
+        for method in ("exp_euler", "exp_midpoint", "exp_ab2"):
+            s = model.simulate(10.0, 0.15, dt=1e-5, method=method).spike_times[0][:10]
+            errs[method] = np.max(np.abs(s - ref))
     assert 0.5e-3 < errs["exp_euler"] < 0.8e-3  # first order: Brian2's scheme, ~0.69 ms by spike 10
-    assert errs["exp_midpoint"] < 0.03e-3  # second order: ~0.018 ms
+    assert errs["exp_midpoint"] < 0.025e-3  # second order: ~0.018 ms
+    assert errs["exp_ab2"] < 0.025e-3  # second order: ~0.016 ms
+
+
+@pytest.mark.parametrize("method", ["exp_midpoint", "exp_ab2"])
+def test_second_order_with_step_input(model, method):
+    """Halving dt quarters the error, also across a jump of the input between steps."""
+    I = np.zeros((6000, 1))
+    I[2000:] = 10.0
+    ref = model.reference(10.0, 0.04, rtol=1e-9, atol=1e-9)[0] + 0.02
+    err = []
+    for factor, dt in ((1, 1e-5), (2, 5e-6)):
+        got = model.simulate(np.repeat(I, factor, axis=0), 0.06, dt=dt, method=method).spike_times[0]
+        assert len(got) == len(ref)
+        err.append(np.max(np.abs(got - ref)))
+    assert 3.5 < err[0] / err[1] < 4.5
 
 
 def test_rest(model):
@@ -176,7 +193,7 @@ def test_bad_simulate_arguments(model):
         HodgkinHuxley(C="1")
 
 
-@pytest.mark.parametrize("method", ["rk4", "exp_midpoint", "exp_euler"])
+@pytest.mark.parametrize("method", ["rk4", "exp_midpoint", "exp_ab2", "exp_euler"])
 def test_dt_warning(model, method):
     with pytest.warns(UserWarning, match="too large"):
         model.simulate(10.0, 0.001, dt=2 * DT_WARN[method], method=method)
