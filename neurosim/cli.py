@@ -117,7 +117,7 @@ def add_hh(sub):
     p.add_argument("--current", type=float, default=10.0, help="constant input current (uA/cm^2)")
     p.add_argument("--duration", type=float, default=0.1, help="simulated time (s)")
     p.add_argument("--dt", type=float, default=1e-5, help="time step (s)")
-    p.add_argument("--method", default="rk4", choices=["rk4", "exp_midpoint", "exp_euler"], help="integrator")
+    p.add_argument("--method", default="rk4", choices=["rk4", "exp_midpoint", "exp_ab2", "exp_euler"], help="integrator")
     p.add_argument("--out", default="hh_trace.png", help="output PNG file")
 
 
