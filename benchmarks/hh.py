@@ -135,14 +135,17 @@ def main():
         ups = args.n * round(args.T / dt) / wall
         print(f"| {name:30s} | {dt * 1e3:7.3g} | {wall:8.2f} | {ups:9.3g} | {fi:12.3g} | {st:14.3g} |{note}", flush=True)
 
-    for method, dt in (("rk4", args.dt), ("exp_midpoint", args.dt), ("exp_euler", args.dt),
+    for method, dt in (("rk4", args.dt), ("exp_midpoint", args.dt), ("exp_ab2", args.dt), ("exp_euler", args.dt),
                        ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt)):
         wall, trains = run_ours(I, args.T, dt, method)
         row(f"neurosim {method}", dt, wall, trains)
+    try:
+        import brian2  # noqa: F401
+        brian2_ok = True
+    except ImportError:
+        brian2_ok = False
     if not args.no_brian2:
-        try:
-            import brian2  # noqa: F401
-        except ImportError:
+        if not brian2_ok:
             print("| brian2 not importable: skipped |")
         else:
             for target in ("cython", "numpy"):
@@ -151,10 +154,17 @@ def main():
     if args.big:
         print(f"\nN = {args.big}: simulated {args.big_T} s, wall scaled to {args.T} s (x{args.T / args.big_T:g})")
         Ib = np.linspace(0.0, 50.0, args.big)
-        for method in ("rk4", "exp_midpoint", "exp_euler"):
-            wall, _ = run_ours(Ib, args.big_T, args.dt, method)
+        runs = [(f"neurosim {m}", m, dt) for m, dt in (("rk4", args.dt), ("exp_midpoint", args.dt), ("exp_ab2", args.dt),
+                                                     ("exp_euler", args.dt), ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt))]
+        if not args.no_brian2 and brian2_ok:
+            runs.append(("brian2 cython exponential_euler", "brian2", args.dt))
+        for name, method, dt in runs:
+            if method == "brian2":
+                wall = run_brian2(Ib, args.big_T, dt, "cython")[1]
+            else:
+                wall = run_ours(Ib, args.big_T, dt, method)[0]
             scaled = wall * args.T / args.big_T
-            print(f"| neurosim {method:21s} | {args.dt * 1e3:7.3g} | {scaled:8.2f} | {args.big * round(args.big_T / args.dt) / wall:9.3g} |", flush=True)
+            print(f"| {name:30s} | {dt * 1e3:7.3g} | {scaled:8.2f} | {args.big * round(args.big_T / dt) / wall:9.3g} |", flush=True)
 
 
 if __name__ == "__main__":
