@@ -107,41 +107,45 @@ class ExpAB2(ExpEuler):
     coefficient evaluation per step like exponential Euler. The input term is not
     extrapolated (input is held constant within each step). The first step is
     exponential Euler (one O(h^2) local error, which keeps second order globally).
+
+    The coefficient routine alternates between its two buffers, so K_(n-1) is
+    never copied; one matrix product forms -h * (1.5 K_n - 0.5 K_(n-1)).
     """
 
     def __init__(self, model, n, h):
         super().__init__(model, n, h)
-        self.K_prev = np.empty((8, n))
-        self.ext = np.empty((8, n))
+        c = self.coeffs
+        self.KK2 = c.KK.reshape(2, -1)
+        self.ext2 = np.empty((1, 8 * n))
+        self.ext = self.ext2.reshape(8, n)
+        w = -h * np.array([1.5, -0.5])
+        self.w = (w[None, :], w[None, ::-1].copy())  # current buffer 0 / current buffer 1
         self.I_prev = None
         self.dI = np.empty(n)
 
     def __call__(self, Y, I_bar):
         c, Y4 = self.coeffs, Y[:4]
-        K, K_prev, ext = c.K, self.K_prev, self.ext
         if self.I_prev is None:  # first step
-            np.copyto(K_prev, K)
             self.I_prev = I_bar
             self._advance(Y4, self.h, Y4)
+            c.select(1 - c.current)
             return
-        np.subtract(K, K_prev, out=ext)
-        ext *= 0.5
-        ext += K
+        ext = self.ext
+        np.matmul(self.w[c.current], self.KK2, out=self.ext2)  # -h * extrapolated (a, b)
         if I_bar is not self.I_prev:  # time-varying input: a_V uses this step's input, not an extrapolation
-            np.subtract(self.I_prev, I_bar, out=self.dI)
-            self.dI *= 0.5
+            np.subtract(I_bar, self.I_prev, out=self.dI)
+            self.dI *= 0.5 * self.h  # -h * 0.5 * (I_prev - I_n)
             ext[3] += self.dI
             self.I_prev = I_bar
-        np.maximum(ext[4:], 1e-3, out=ext[4:])  # b > 0 (1/ms): guards the extrapolation at large dt
-        np.copyto(K_prev, K)
-        a, b = ext[:4], ext[4:]
+        b_h = ext[4:]
+        np.minimum(b_h, -1e-3 * self.h, out=b_h)  # b > 0 (1/ms): guards the extrapolation at large dt
         E, X = self.E, self.X
-        np.multiply(b, -self.h, out=E)
-        np.exp(E, out=E)
-        np.divide(a, b, out=X)
+        np.exp(b_h, out=E)
+        np.divide(ext[:4], b_h, out=X)  # a / b
         np.subtract(Y4, X, out=Y4)
         Y4 *= E
         Y4 += X
+        c.select(1 - c.current)  # the next evaluation keeps this one as K_(n-1)
 
 
 STEPPERS = {"rk4": RK4, "exp_midpoint": ExpMidpoint, "exp_ab2": ExpAB2, "exp_euler": ExpEuler}

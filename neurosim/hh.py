@@ -59,7 +59,7 @@ _ROW = {"m": 0, "n": 1, "h": 2, "V": 3}
 
 METHODS = ("rk4", "exp_midpoint", "exp_ab2", "exp_euler")
 # dt (s) above which simulate() warns: beyond these the f-I curve is off by more
-# than ~1 % (exp_euler, exp_midpoint) or RK4 nears its stability limit (it
+# than ~1 % (exponential methods) or RK4 nears its stability limit (it
 # diverges at dt = 0.1 ms). Measured against ``reference``; see docs/hh.md.
 DT_WARN = {"rk4": 5e-5, "exp_midpoint": 5e-5, "exp_ab2": 5e-5, "exp_euler": 1e-5}
 
@@ -81,8 +81,8 @@ def rate_functions(V):
     dict of str -> ndarray
         ``alpha_m, beta_m, alpha_h, beta_h, alpha_n, beta_n`` in 1/ms, each the shape of V.
     """
-    V = np.asarray(V, dtype=float)
-    R = _rates(V.reshape(1, -1).ravel())
+    V = check.finite_array("V", V)
+    R = _rates(V.ravel())
     rows = {"alpha_m": 0, "alpha_n": 1, "alpha_h": 2, "beta_m": 4, "beta_n": 5, "beta_h": 6}
     return {name: R[i].reshape(V.shape) for name, i in rows.items()}
 
@@ -114,18 +114,27 @@ class _Coefficients:
     def __init__(self, model, n):
         self.SO = np.hstack([_SLOPE, _OFFSET])  # A = SO @ [V; 1]
         self.A = A = np.empty((7, n))
-        self.K = K = np.empty((8, n))  # rows 0-3: a (m, n, h, V); rows 4-7: b
-        self.a, self.b = K[:4], K[4:]
-        self.aV, self.bV = K[3], K[7]
+        # two coefficient buffers: exp_ab2 keeps the previous step's while filling the next
+        self.KK = np.empty((2, 8, n))  # rows 0-3: a (m, n, h, V); rows 4-7: b
         # P rows: m^3 h, n^4, I_bar, 1; then [a_V; b_V] = G @ P in one product
         self.P = P = np.ones((4, n))
         self.G = np.array([[model.g_Na * model.E_Na, model.g_K * model.E_K, model.C, 0.0],
                            [model.g_Na, model.g_K, 0.0, model.g_L]]) / model.C
         self.X = np.empty((2, n))
         self.mh = np.empty(n)
-        self._v = (A[0:2], K[0:2], K[1], A[2:7], K[2:7], K[6], K[4:7], K[0:3], P[0:2], P[0], P[1], P[2], K[3:8:4])
+        self._views = [(A[0:2], K[0:2], K[1], A[2:7], K[2:7], K[6], K[4:7], K[0:3], P[0:2], P[0], P[1], P[2], K[3:8:4])
+                       for K in self.KK]
         self._I = None
         self._state_views = {}
+        self.select(0)
+
+    def select(self, i):
+        """Fill buffer ``i`` (0 or 1) from now on; ``K``, ``a``, ``b``, ``aV``, ``bV`` refer to it."""
+        self.current = i
+        self.K = K = self.KK[i]
+        self.a, self.b = K[:4], K[4:]
+        self.aV, self.bV = K[3], K[7]
+        self._v = self._views[i]
 
     def __call__(self, Y, I_bar):
         """Fill a, b (ms units) for state Y (5, N); ``I_bar = (I + g_L E_L) / C`` (N,) in mV/ms."""
