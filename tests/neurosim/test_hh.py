@@ -200,3 +200,30 @@ def test_dt_warning(model, method):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.simulate(10.0, 0.001, dt=DT_WARN[method] / 2, method=method)
+
+
+def test_cli_hh_and_tuning(tmp_path, capsys):
+    from neurosim.cli import main
+
+    assert main(["hh", "--current", "10", "--duration", "0.01", "--out", str(tmp_path / "t.png")]) == 0
+    assert (tmp_path / "t.png").stat().st_size > 0
+    assert "spikes" in capsys.readouterr().out
+    assert main(["tuning", "--model", "hh", "--points", "8", "--out", str(tmp_path / "fi.png"),
+                 "--csv", str(tmp_path / "fi.csv")]) == 0
+    data = np.loadtxt(tmp_path / "fi.csv", delimiter=",", skiprows=1)
+    assert data.shape == (8, 3) and data[0, 1] == 0 and data[-1, 1] > 100  # silent at 0, ~117 Hz at 50
+    assert main(["hh", "--current", "nan", "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_step_current_example(tmp_path):
+    import runpy
+    import sys
+
+    path = __import__("pathlib").Path(__file__).parents[2] / "examples" / "hh_step_currents.py"
+    argv = sys.argv
+    sys.argv = [str(path), "--out", str(tmp_path), "--levels", "-5", "0", "20", "--step", "0.02"]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert (tmp_path / "hh_step_currents.png").stat().st_size > 0
