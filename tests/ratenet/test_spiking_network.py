@@ -1,0 +1,150 @@
+"""SpikingModel.to_network: the converted model as a real neurosim.Network, against SpikingModel.predict."""
+import numpy as np
+import pytest
+
+import neurosim
+import ratenet
+from neurosim.synapses import PSCFilter
+from ratenet.data import noisy_mapping
+from ratenet.neural import LIFRate, SoftLIFRate
+from ratenet.optimizers import Adam
+from ratenet.spiking import to_spiking
+from ratenet.spiking_network import SpikingNetwork
+from ratenet.training import fit
+
+
+def three_layer_model(rng):
+    model = ratenet.Sequential([
+        ratenet.Dense(3, 16, rng=rng, dtype=np.float64), LIFRate(amplitude=1 / 63),
+        ratenet.Dense(16, 10, rng=rng, dtype=np.float64), LIFRate(tau_m=0.03, tau_ref=0.001, amplitude=1 / 63),
+        ratenet.Dense(10, 6, rng=rng, dtype=np.float64), LIFRate(amplitude=1 / 63),
+        ratenet.Dense(6, 2, rng=rng, dtype=np.float64), ratenet.Softmax()])
+    for i in (0, 2, 4):
+        model.layers[i].b = np.full(model.layers[i].b.shape, 0.8)
+    return model
+
+
+def test_layout_matches_the_model():
+    rng = np.random.default_rng(0)
+    snn = to_spiking(three_layer_model(rng), synapse=PSCFilter(0.01), dt=1e-3)
+    x = rng.uniform(-1, 1, 3)
+    sn = snn.to_network(x, name_prefix="h")
+    assert isinstance(sn, SpikingNetwork) and isinstance(sn.network, neurosim.Network)
+    assert [p.name for p in sn.populations] == ["h0", "h1", "h2"]
+    assert [p.n for p in sn.populations] == [16, 10, 6] and sn.network.dt == 1e-3
+    np.testing.assert_allclose(sn.populations[0].bias, snn.layers[0].W @ x + snn.layers[0].b + 1)
+    np.testing.assert_allclose(sn.populations[2].bias, snn.layers[2].b + 1)
+    assert sn.populations[1].model.tau_m == 0.03
+    for conn, before, layer in zip(sn.network.connections, snn.layers, snn.layers[1:]):
+        np.testing.assert_allclose(conn.weights, layer.W * before.amplitude)
+        assert conn.synapse == PSCFilter(0.01)
+    assert [p.kind for p in sn.probes] == ["spikes"] * 3 and sn.filtered.kind == "filtered"
+    assert sn.input is None
+
+
+def test_network_rates_match_predict_per_neuron():
+    """Three LIF layers, a few samples: same per-neuron rates as the batched loop (1 % + 2 spikes).
+
+    The two simulators differ only in when a spike reaches the next layer (at the
+    next step boundary vs at its exact time), so the mean input is the same and
+    its fluctuations differ slightly. Neurons kept just below threshold by the
+    mean and fired by fluctuations then differ by a few spikes (with draw 1,
+    a third-layer neuron fires 3 vs 1 times in 4.9 s); this draw has none.
+    """
+    rng = np.random.default_rng(2)
+    snn = to_spiking(three_layer_model(rng), synapse=PSCFilter(0.02), dt=1e-3)
+    X = rng.uniform(-1, 1, (3, 3))
+    T, t_avg = 5.0, 4.9
+    res = snn.predict(X, T=T, t_average=t_avg, return_result=True)
+    for s, x in enumerate(X):
+        sn = snn.to_network(x)
+        sn.network.run(T)
+        rates = sn.rates(t_start=T - t_avg)
+        assert rates[-1].max() > 30
+        for layer, (expected, got) in enumerate(zip(res.rates, rates)):
+            np.testing.assert_allclose(got, expected[s], rtol=0.01, atol=2 / t_avg,
+                                       err_msg=f"sample {s}, layer {layer}")
+        out, readout = sn.output(t_avg)
+        np.testing.assert_allclose(readout, res.readout[s], rtol=0.02, atol=0.02)
+        np.testing.assert_allclose(out, res.output[s], atol=0.01)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    X, T = noisy_mapping(300, n_classes=3, n_features=6, noise=0.5, rng=0)
+    rng = np.random.default_rng(0)
+    model = ratenet.Sequential([ratenet.Dense(6, 16, rng=rng), SoftLIFRate(amplitude=1 / 63),
+                                ratenet.Dense(16, 3, rng=rng), ratenet.Softmax()])
+    fit(model, X[:200], T[:200], ratenet.CategoricalCrossEntropy(), Adam(lr=3e-3),
+        epochs=30, batch_size=32, rng=0, verbose=0)
+    return model, X[200:]
+
+
+def test_readout_of_trained_model_matches_rate_model(toy):
+    model, X = toy
+    snn = to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3)
+    X = X[:12]
+    _, rate_readout, _ = snn.rate_layers(X, exact=False)
+    readouts, outputs = [], []
+    for x in X:
+        sn = snn.to_network(x)
+        sn.network.run(1.0)
+        out, readout = sn.output()
+        readouts.append(readout)
+        outputs.append(out)
+        trace = sn.readout()                 # instantaneous read-out of the filtered probe, every step
+        assert trace.shape == (1000, 3)
+        np.testing.assert_allclose(trace[-1], sn.readout(sn.filtered.data[-1]))
+    readouts = np.array(readouts)
+    assert np.corrcoef(readouts.ravel(), rate_readout.ravel())[0, 1] > 0.99
+    assert np.mean(np.argmax(outputs, 1) == model.predict(X).argmax(1)) > 0.9
+
+
+def test_time_varying_input_equals_constant_input():
+    rng = np.random.default_rng(3)
+    snn = to_spiking(three_layer_model(rng), dt=1e-3)
+    x = rng.uniform(-1, 1, 3)
+    const = snn.to_network(x)
+    steps = snn.to_network(np.tile(x, (200, 1)))
+    func = snn.to_network(lambda t: x)
+    assert steps.input is not None and func.input is not None
+    for sn in (const, steps, func):
+        sn.network.run(0.2)
+    for a, b, c in zip(const.probes, steps.probes, func.probes):
+        assert a.data[0].size > 0
+        np.testing.assert_allclose(b.data[0], a.data[0], atol=1e-9)
+        np.testing.assert_allclose(c.data[0], a.data[0], atol=1e-9)
+
+
+def test_bad_inputs_raise():
+    rng = np.random.default_rng(4)
+    snn = to_spiking(three_layer_model(rng), dt=1e-3)
+    with pytest.raises(ValueError, match="x: to_network builds the network for one input"):
+        snn.to_network(None)
+    with pytest.raises(ValueError, match=r"x: expected shape \(3,\)"):
+        snn.to_network(np.zeros(4))
+    with pytest.raises(ValueError, match=r"x: expected shape \(3,\)"):
+        snn.to_network(np.zeros((2, 2, 3)))
+    with pytest.raises(ValueError, match="1-step"):
+        snn.to_network(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        snn.to_network(np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(TypeError, match="x: expected an array"):
+        snn.to_network("abc")
+    with pytest.raises(TypeError, match="name_prefix"):
+        snn.to_network(np.zeros(3), name_prefix=1)
+    with pytest.raises(TypeError, match="synapse"):
+        snn.to_network(np.zeros(3), synapse=0.005)
+    bad = snn.to_network(lambda t: np.zeros(2))
+    with pytest.raises(ValueError, match=r"x\(t\): expected shape \(3,\)"):
+        bad.network.run(0.01)
+    sn = snn.to_network(np.zeros(3))
+    with pytest.raises(ValueError, match="run the network first"):
+        sn.output()
+    sn.network.run(0.1)
+    with pytest.raises(ValueError, match="t_average"):
+        sn.output(0.5)
+    with pytest.raises(ValueError, match="window"):
+        sn.rates(t_start=0.2)
+    with pytest.raises(ValueError, match="filtered"):
+        sn.readout(np.zeros((5, 4)))
