@@ -14,6 +14,7 @@ import numpy as np
 
 from . import initializers
 from .parameter import Parameter
+from ._validation import check_number
 
 __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 
@@ -30,21 +31,8 @@ def _check_pos_int(value, name):
 
 
 def _check_float(value, name, low=None, high=None, low_open=False, high_open=False):
-    """Validate a real scalar in [low, high] (ends open when asked)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    value = float(value)
-    bad = not np.isfinite(value)
-    if low is not None:
-        bad |= value <= low if low_open else value < low
-    if high is not None:
-        bad |= value >= high if high_open else value > high
-    if bad:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        rng = f"{lo}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{hi}"
-        raise ValueError(f"{name}: expected a finite value in {rng}, got {value}")
-    return value
+    """Validate a real scalar in [low, high] (ends open when asked); see ``check_number``."""
+    return check_number(name, value, low, high, low_open, high_open)
 
 
 def _check_dtype(dtype):

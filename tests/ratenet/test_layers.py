@@ -103,7 +103,7 @@ def test_dense_converts_input_dtype():
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan"), float("inf")])
 def test_dropout_bad_rates(rate):
-    with pytest.raises(ValueError, match=r"rate: expected a finite value in \[0.0, 1.0\)"):
+    with pytest.raises(ValueError, match=r"rate must be a finite number in \[0, 1\)"):
         Dropout(rate)
 
 
