@@ -15,6 +15,7 @@ from .model import Sequential, load
 from .checks import gradient_check, gradient_norms
 from .neural import LIFRate, SoftLIFRate, TuningCurveActivation
 from .spiking import to_spiking, SpikingModel, SpikingResult
+from .spiking_network import SpikingNetwork
 from . import autodiff
 from .optimizers import Optimizer, SGD, Adagrad, RMSprop, Adadelta, Adam
 from . import schedules

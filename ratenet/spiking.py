@@ -298,41 +298,30 @@ class SpikingModel:
         return S @ self.readout[0].T + self.readout[1]
 
     def to_network(self, x, name_prefix="layer", synapse=None, v0=None, rng=None):
-        """Lay the model out as a :class:`neurosim.Network` for one input x.
+        """Lay the model out as a :class:`neurosim.Network` for one input x (export, probe, edit it).
 
-        Layer 1 is a population with bias W1 x + b1 + 1, each later layer one
-        with bias b + 1 fed by the previous population through the synapse with
-        weights W · amplitude; the last Dense layer is a read-out computed from
-        a ``"filtered"`` probe (see :mod:`ratenet.spiking_network`). Use it to
-        export (NIR, PyNN), add probes, or edit the network; :meth:`predict`
+        Layer 1: bias W1 x + b1 + 1; later layers: bias b + 1 and a connection
+        W · amplitude through the synapse; the last Dense layer is a read-out of a
+        ``"filtered"`` probe. See :mod:`ratenet.spiking_network`; :meth:`predict`
         is the fast way to run many inputs.
 
         Parameters
         ----------
         x : array_like (n_in,), array_like (steps, n_in) or callable t -> (n_in,)
-            Constant input (folded into layer 1's bias) or a time-varying one
-            (injected as the current W1 x(t)). None raises ``ValueError``.
+            Constant input (in layer 1's bias) or time-varying (injected current
+            W1 x(t)). None raises ``ValueError``.
         name_prefix : str
             Populations are named ``name_prefix + "0"``, ``"1"``, ...
         synapse : neurosim.PSCFilter, optional
             Override the model's synapse (connections and read-out probe).
-        v0 : None, "uniform", float or array
-            Initial voltages, as in ``Network.add_population`` ("uniform" uses ``rng``).
-        rng : None, int or numpy.random.Generator
-            The network's rng.
+        v0, rng
+            Initial voltages (as ``Network.add_population``) and the network's rng.
 
         Returns
         -------
         SpikingNetwork
-            ``network``, ``populations``, ``probes`` (spikes per layer),
-            ``filtered`` (read-out probe), and ``rates(t_start)``,
-            ``readout(filtered)``, ``output(t_average)`` helpers.
-
-        Examples
-        --------
-        >>> sn = snn.to_network(X[0])                  # doctest: +SKIP
-        >>> sn.network.run(1.0)                        # doctest: +SKIP
-        >>> sn.output(), sn.rates(t_start=0.1)         # doctest: +SKIP
+            ``network``, ``populations``, ``probes``, ``filtered``; helpers
+            ``rates(t_start)``, ``readout(filtered)``, ``output(t_average)``.
         """
         from .spiking_network import build_network
         return build_network(self, x, name_prefix, synapse, v0, rng)
