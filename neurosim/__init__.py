@@ -13,7 +13,7 @@ from .connections import Connection, synaptic_weight
 from .network import Network, Population
 from .probes import Probe
 from .tuning import tuning_curve
-from .hh import HodgkinHuxley
+from .hh import HHState, HodgkinHuxley
 from .fit import LIFFit, fit_lif
 
 __version__ = "0.1.0"

@@ -29,6 +29,8 @@ Methods (errors against ``reference`` at dt = 0.01 ms; see docs/hh.md):
 
 Spikes are upward crossings of ``threshold`` (0 mV), located inside the step
 by a cubic Hermite interpolant built from V and dV/dt at both ends of the step.
+:class:`HHState` is the per-step state (``step(I, t0) -> (indices, offsets)``)
+that ``simulate`` and HH populations in :class:`neurosim.Network` run on.
 """
 import warnings
 
@@ -62,6 +64,13 @@ METHODS = ("rk4", "exp_midpoint", "exp_ab2", "exp_euler")
 # than ~1 % (exponential methods) or RK4 nears its stability limit (it
 # diverges at dt = 0.1 ms). Measured against ``reference``; see docs/hh.md.
 DT_WARN = {"rk4": 5e-5, "exp_midpoint": 5e-5, "exp_ab2": 5e-5, "exp_euler": 1e-5}
+
+
+def _warn_dt(method, dt, stacklevel):
+    if dt > DT_WARN[method]:
+        warnings.warn(f"dt={dt:g} s is too large for method {method!r} to be accurate "
+                      f"(rate error above ~1 % or unstable); use dt <= {DT_WARN[method]:g} s", UserWarning,
+                      stacklevel=stacklevel)
 
 
 def rate_functions(V):
@@ -135,6 +144,12 @@ class _Coefficients:
         self.a, self.b = K[:4], K[4:]
         self.aV, self.bV = K[3], K[7]
         self._v = self._views[i]
+
+    def set_input(self, I_bar, dI):
+        """Switch the current buffer's coefficients to input ``I_bar`` (a_V shifts by ``dI = I_bar - old``)."""
+        self.aV += dI
+        np.copyto(self.P[2], I_bar)
+        self._I = I_bar
 
     def __call__(self, Y, I_bar):
         """Fill a, b (ms units) for state Y (5, N); ``I_bar = (I + g_L E_L) / C`` (N,) in mV/ms."""
@@ -264,43 +279,30 @@ class HodgkinHuxley:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         steps = check.n_steps(T, dt)
-        if dt > DT_WARN[method]:
-            warnings.warn(f"dt={dt:g} s is too large for method {method!r} to be accurate "
-                          f"(rate error above ~1 % or unstable); use dt <= {DT_WARN[method]:g} s", UserWarning, stacklevel=2)
+        _warn_dt(method, dt, stacklevel=3)
         I = check.finite_array("I", I)
         if I.ndim == 0:
             I = I.reshape(1)
         if I.ndim > 2 or (I.ndim == 2 and I.shape[0] != steps):
             raise ValueError(f"I must be a scalar, (N,) or (steps, N) = ({steps}, N) in uA/cm^2, got shape {I.shape}")
         n = I.shape[-1]
-        if V0 is not None:
-            V0 = check.finite_array("V0", V0)
-            if V0.ndim > 1 or V0.size not in (1, n):
-                raise ValueError(f"V0 must be a scalar or shape ({n},) in mV, got shape {V0.shape}")
+        state = HHState(self, n, dt, method, V0, warn=False)
         I_bar = (I + self.g_L * self.E_L) / self.C  # input + leak drive, mV/ms
-        h = dt * _MS_PER_S
-        Y = self._state(n, V0)
         traces = {}
         if record_v:
             traces["V"] = np.empty((steps, n))
         if record_gates:
             for name in "mhn":
                 traces[name] = np.empty((steps, n))
-        out = [(traces[k], Y[_ROW[k]]) for k in "Vmhn" if k in traces]
+        out = [(traces[k], state.Y[_ROW[k]]) for k in "Vmhn" if k in traces]
         recorder = SpikeRecorder(n, dt)
-        step = _STEPPERS[method](self, n, h)
-        detector = _CrossingDetector(self.threshold, n, h)
-        coeffs = step.coeffs
-        V = Y[_ROW["V"]]
+        advance = state._advance
         for k in range(steps):
-            Ik = I_bar if I.ndim == 1 else I_bar[k]
-            coeffs(Y, Ik)  # coefficients at the start of the step; dV/dt for spike location
-            detector.check(V, coeffs.aV, coeffs.bV, k - 1, recorder)
-            step(Y, Ik)
+            idx, offsets = advance(I_bar if I.ndim == 1 else I_bar[k])
+            if idx.size:
+                recorder.record(k, idx, offsets)
             for arr, row in out:
                 arr[k] = row
-        coeffs(Y, I_bar if I.ndim == 1 else I_bar[-1])
-        detector.check(V, coeffs.aV, coeffs.bV, steps - 1, recorder)
         t = dt * np.arange(1, steps + 1) if traces else None
         return SimulationResult(recorder, T, t=t, **traces)
 
@@ -372,4 +374,4 @@ class HodgkinHuxley:
         return rhs
 
 
-from ._hh_steppers import STEPPERS as _STEPPERS, CrossingDetector as _CrossingDetector  # noqa: E402  (they use _Coefficients)
+from ._hh_steppers import HHState  # noqa: E402  (it uses _Coefficients)

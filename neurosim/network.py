@@ -1,4 +1,4 @@
-"""Networks of LIF populations joined by weight matrices through PSC filters.
+"""Networks of LIF (and Hodgkin-Huxley) populations joined by weight matrices through PSC filters.
 
 In normalized units (the notes' network) each LIF neuron i obeys
 
@@ -20,6 +20,15 @@ would instead place it exactly, at the cost of the charge in ``[ts, t1)``.
 
 Physical units: build a population from :class:`neurosim.LIFUnits` (bias in
 amperes, v0 in volts) and convert weights with :func:`neurosim.synaptic_weight`.
+
+Hodgkin-Huxley populations (:class:`neurosim.HodgkinHuxley`) work in the
+model's own units: bias, injected and synaptic currents in uA/cm^2, v0 and "v"
+probes in mV, so a weight w is the charge of one PSC in uA/cm^2 * s (the PSC
+kernel has unit area). Each step, an HH population receives the synaptic
+current at the start of the step (after the spikes delivered at that boundary),
+held constant over the step (:class:`neurosim.hh.HHState`); with the small
+steps HH needs (dt <= 0.05 ms) this differs from the step average by
+< dt / (2 tau_s) of the current.
 """
 import sys
 import time
@@ -29,30 +38,34 @@ import numpy as np
 from . import _validate as check
 from .connections import Connection, SynapseGroup, membrane_coefficients
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
+from .hh import DT_WARN, METHODS, HHState, HodgkinHuxley, _warn_dt
 from .lif import LIF, LIFState, LIFUnits
 from .probes import Probe, ProbeData
 from .synapses import PSCFilter
 
 
 class Population:
-    """N LIF neurons with per-neuron bias.
+    """N LIF or Hodgkin-Huxley neurons with per-neuron bias.
 
     Attributes
     ----------
-    model : LIF
-        Normalized model (threshold 1, reset 0).
+    model : LIF or HodgkinHuxley
+        Normalized LIF model (threshold 1, reset 0), or an HH model (mV, uA/cm^2).
     n : int
     bias : ndarray (n,)
-        Constant normalized input J added to every neuron.
+        Constant input added to every neuron: normalized J (LIF) or uA/cm^2 (HH).
     v0 : ndarray (n,)
-        Initial normalized voltages.
+        Initial voltages: normalized (LIF) or mV (HH).
     name : str
     units : LIFUnits or None
         The physical description when the population was built from one.
+    method : str or None
+        HH integrator (see :mod:`neurosim.hh`); None for LIF.
     """
 
-    def __init__(self, model, n, bias, v0, name, units):
+    def __init__(self, model, n, bias, v0, name, units, method=None):
         self.model, self.n, self.bias, self.v0, self.name, self.units = model, n, bias, v0, name, units
+        self.method = method
 
     def __repr__(self):
         return f"Population({self.model!r}, n={self.n}, name={self.name!r})"
@@ -104,22 +117,27 @@ class Network:
         if self._built:
             raise RuntimeError("the network has already run; add populations, sources and connections before run()")
 
-    def add_population(self, model, n, bias=0.0, v0=None, name=None):
-        """Add N LIF neurons.
+    def add_population(self, model, n, bias=0.0, v0=None, name=None, method=None):
+        """Add N LIF or Hodgkin-Huxley neurons.
 
         Parameters
         ----------
-        model : LIF or LIFUnits
-            Normalized model, or a physical one (then ``bias`` is a current in
-            amperes and ``v0`` voltages in volts).
+        model : LIF, LIFUnits or HodgkinHuxley
+            Normalized LIF model, a physical one (then ``bias`` is a current in
+            amperes and ``v0`` voltages in volts), or an HH model (``bias`` in
+            uA/cm^2, ``v0`` in mV).
         n : int
         bias : float or array_like (n,)
-            Constant input: normalized J, or amperes with ``LIFUnits`` (0 A gives
-            the leak offset J = (V_L - V_reset)/(V_th - V_reset)).
+            Constant input: normalized J, amperes with ``LIFUnits`` (0 A gives
+            the leak offset J = (V_L - V_reset)/(V_th - V_reset)), or uA/cm^2 for HH.
         v0 : None, "uniform", float or array_like (n,)
             Initial voltage: reset (default), uniform between reset and threshold
-            (uses the network's rng), or values.
+            (uses the network's rng), or values. HH: None (rest, gates at steady
+            state) or values in mV, gates at their steady values for them.
         name : str, optional
+        method : str, optional
+            HH only: integrator, one of ``neurosim.hh.METHODS`` (default "rk4").
+            Warns when the network's dt exceeds ``neurosim.hh.DT_WARN[method]``.
 
         Returns
         -------
@@ -127,11 +145,15 @@ class Network:
         """
         self._check_open()
         n = _count("n", n)
+        if isinstance(model, HodgkinHuxley):
+            return self._add_hh(model, n, bias, v0, name, "rk4" if method is None else method)
+        if method is not None:
+            raise ValueError(f"method={method!r} applies to HodgkinHuxley populations only, not {type(model).__name__}")
         units = None
         if isinstance(model, LIFUnits):
             units, model = model, model.model()
         if not isinstance(model, LIF):
-            raise TypeError(f"model must be a neurosim.LIF or LIFUnits, got {type(model).__name__}")
+            raise TypeError(f"model must be a neurosim.LIF, LIFUnits or HodgkinHuxley, got {type(model).__name__}")
         bias = check.finite_array("bias", bias)
         if bias.ndim > 1 or bias.size not in (1, n):
             raise ValueError(f"bias must be a scalar or shape ({n},), got shape {bias.shape}")
@@ -142,6 +164,29 @@ class Network:
         bias = np.broadcast_to(bias, (n,)).astype(float)
         v0 = model._initial_v(v0, n, self.rng)
         pop = Population(model, n, bias, v0, self._name(name, "population"), units)
+        pop._inputs = []
+        self.populations.append(pop)
+        return pop
+
+    def _add_hh(self, model, n, bias, v0, name, method):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if self.dt > DT_WARN[method]:
+            _warn_dt(method, self.dt, stacklevel=4)
+        bias = check.finite_array("bias", bias)
+        if bias.ndim > 1 or bias.size not in (1, n):
+            raise ValueError(f"bias must be a scalar or shape ({n},) in uA/cm^2, got shape {bias.shape}")
+        if isinstance(v0, str):
+            raise ValueError(f"v0 for a HodgkinHuxley population must be None (rest) or values in mV, got {v0!r}")
+        if v0 is None:
+            v0 = np.full(n, model.V_rest)
+        else:
+            v0 = check.finite_array("v0", v0)
+            if v0.ndim > 1 or v0.size not in (1, n):
+                raise ValueError(f"v0 must be a scalar or shape ({n},) in mV, got shape {v0.shape}")
+            v0 = np.broadcast_to(v0, (n,)).astype(float)
+        pop = Population(model, n, np.broadcast_to(bias, (n,)).astype(float), v0, self._name(name, "population"),
+                         None, method)
         pop._inputs = []
         self.populations.append(pop)
         return pop
@@ -163,7 +208,8 @@ class Network:
     def add_current_input(self, target, values):
         """Inject a current into ``target``: an array (steps, n) indexed by absolute step, or ``f(t) -> (n,)``.
 
-        Values are normalized J, or amperes for a population built from ``LIFUnits``.
+        Values are normalized J, amperes for a population built from ``LIFUnits``,
+        or uA/cm^2 for a HodgkinHuxley population.
         Held constant within each step.
         """
         self._check_open()
@@ -184,7 +230,8 @@ class Network:
         pre : Population or source
         post : Population
         weights : float, ndarray or scipy.sparse matrix, shape (post.n, pre.n)
-            Normalized weights (charge per spike); a scalar connects all to all.
+            Charge per spike (the PSC kernel has unit area): normalized for LIF
+            targets, uA/cm^2 * s for HodgkinHuxley targets; a scalar connects all to all.
         synapse : PSCFilter, optional
             Default ``PSCFilter(0.005)``.
         delay : float
@@ -226,7 +273,11 @@ class Network:
         for conn in self.connections:
             conn._build(dt)
         for pop in self.populations:
-            pop._state = LIFState(pop.model, pop.n, dt, v0=pop.v0)
+            hh = isinstance(pop.model, HodgkinHuxley)
+            if hh:
+                pop._state = HHState(pop.model, pop.n, dt, pop.method, V0=pop.v0, warn=False)
+            else:
+                pop._state = LIFState(pop.model, pop.n, dt, v0=pop.v0)
             pop._spiked = np.zeros(0, dtype=np.int64)
             pop._J = np.empty(pop.n)
             pop._tmp = np.empty(pop.n)
@@ -240,8 +291,11 @@ class Network:
                 group = SynapseGroup(syn, pop.n, dt, max(c.delay_steps for c in conns))
                 for c in conns:
                     c._group = group
-                coef = membrane_coefficients(syn, pop.model.tau_m, dt)
                 pop._groups.append(group)
+                if hh:  # the current at the start of the step (last stage), held over the step
+                    pop._terms.append((group.state.x[-1], 1.0))
+                    continue
+                coef = membrane_coefficients(syn, pop.model.tau_m, dt)
                 # n = 0: one stage and a scalar coefficient; else a dot product over stages
                 pop._terms.append((group.state.x[0], float(coef[0])) if syn.n == 0 else (group.state.x, coef))
         self._groups = [g for pop in self.populations for g in pop._groups]

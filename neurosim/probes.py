@@ -5,10 +5,12 @@ Kinds
 "spikes"
     Spike events of a population or source; ``data`` is ``(times, indices)``.
 "v"
-    Membrane voltage of a LIF population (normalized), sampled at ``t``.
+    Membrane voltage of a population (normalized for LIF, mV for
+    HodgkinHuxley), sampled at ``t``.
 "current"
-    Synaptic current into a population (normalized input J from all its
-    connections; bias and injected currents excluded), sampled at ``t``.
+    Synaptic current into a population (normalized input J, or uA/cm^2 for
+    HodgkinHuxley, from all its connections; bias and injected currents
+    excluded), sampled at ``t``.
 "filtered"
     The population's spike train filtered by ``synapse`` (unit-area kernel, so
     in Hz), spikes placed on the step boundary where they are delivered.
