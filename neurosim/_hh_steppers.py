@@ -166,11 +166,6 @@ class CrossingDetector:
         np.multiply(b, V, out=self.f)
         np.subtract(a, self.f, out=self.f)
 
-    def check(self, V, a, b, step, recorder):
-        """Compare state V (with dV/dt = a - b V) to the previous one; record crossings in ``step``."""
-        idx, offsets = self.locate(V, a, b, recorder.dt)
-        recorder.record(step, idx, offsets)
-
     def locate(self, V, a, b, dt):
         """Upward crossings between the stored state and V: ``(indices, offsets in s)``; then store V."""
         np.greater_equal(V, self.threshold, out=self.above)
