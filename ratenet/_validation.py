@@ -1,4 +1,4 @@
-"""Small argument checks shared by the optimizers, schedules, training and data modules.
+"""Small argument checks, and the one rng helper, shared across ratenet.
 
 Each raises TypeError/ValueError naming the parameter, the value and what is allowed.
 """
@@ -40,9 +40,25 @@ def check_int(name, value, low=None):
 
 
 def as_rng(rng, name="rng"):
-    """Return a numpy Generator from None, an int seed or a Generator."""
-    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)) and not isinstance(rng, bool):
+    """Turn ``rng`` into a :class:`numpy.random.Generator`.
+
+    Parameters
+    ----------
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        ``None`` gives fresh OS entropy, a non-negative int (or a SeedSequence)
+        is a seed (same seed -> same numbers), a Generator is returned unchanged.
+    name : str
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence)):
         return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(f"{name} must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(f"{name}: seed must be >= 0, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{name} must be None, a non-negative int seed or a numpy Generator, "
+                    f"got {type(rng).__name__}")

@@ -1,5 +1,4 @@
 """Weight initializers.
-
 Every initializer has the signature ``init(shape, rng=None, dtype=np.float32)``
 and returns a new array. Weight shapes are ``(n_out, n_in)`` (post, pre), so
 the fan-in is ``shape[1]`` and the fan-out ``shape[0]``.
@@ -8,38 +7,15 @@ Random numbers are always drawn in float64 and then cast, so a float32 and a
 float64 model built from the same seed start from the same weights (up to
 rounding) — useful when comparing precisions or running gradient checks.
 """
-import numbers
 
 import numpy as np
+
+from ._validation import as_rng
 
 __all__ = [
     "as_rng", "gaussian", "glorot_uniform", "glorot_normal", "he_normal",
     "he_uniform", "zeros", "get", "INITIALIZERS",
 ]
-
-
-def as_rng(rng):
-    """Turn ``rng`` into a :class:`numpy.random.Generator`.
-
-    Parameters
-    ----------
-    rng : None, int or numpy.random.Generator
-        ``None`` gives fresh OS entropy, an int is a seed (same seed → same
-        numbers), a Generator is returned unchanged.
-
-    Returns
-    -------
-    numpy.random.Generator
-    """
-    if rng is None or isinstance(rng, np.random.Generator):
-        return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng: seed must be >= 0, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"rng: expected None, a non-negative int seed or numpy.random.Generator, "
-        f"got {type(rng).__name__}")
 
 
 def _fans(shape, name):
