@@ -1,4 +1,5 @@
 """Weight initializers.
+
 Every initializer has the signature ``init(shape, rng=None, dtype=np.float32)``
 and returns a new array. Weight shapes are ``(n_out, n_in)`` (post, pre), so
 the fan-in is ``shape[1]`` and the fan-out ``shape[0]``.
@@ -7,7 +8,6 @@ Random numbers are always drawn in float64 and then cast, so a float32 and a
 float64 model built from the same seed start from the same weights (up to
 rounding) — useful when comparing precisions or running gradient checks.
 """
-
 import numpy as np
 
 from ._validation import as_rng
