@@ -163,10 +163,17 @@ class Optimizer:
                 if buf is None:
                     buf = state["_g"] = np.empty_like(p.data)
                 np.multiply(g, scale, out=buf)
-                if wd:
-                    buf += wd * p.data
-                if l1:
-                    buf += l1 * np.sign(p.data)
+                if wd or l1:
+                    tmp = state.get("tmp")   # free until _update overwrites it
+                    if tmp is None:
+                        tmp = state["tmp"] = np.empty_like(p.data)
+                    if wd:
+                        np.multiply(p.data, wd, out=tmp)
+                        buf += tmp
+                    if l1:
+                        np.sign(p.data, out=tmp)
+                        tmp *= l1
+                        buf += tmp
                 g = buf
             self._update(p, g, lr, state)
         self.iterations += 1
