@@ -30,9 +30,16 @@ def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     ndarray, shape (n_neurons,)
     """
     if isinstance(spike_times, tuple):
-        times, indices = (np.asarray(a) for a in spike_times)
+        times = check.finite_array("times", spike_times[0]).ravel()
+        indices = np.asarray(spike_times[1], dtype=np.int64).ravel()
+        if times.shape != indices.shape:
+            raise ValueError(f"times {times.shape} and indices {indices.shape} must have the same shape")
+        if indices.size and indices.min() < 0:
+            raise ValueError(f"indices must be >= 0, got {indices.min()}")
         if n_neurons is None:
             n_neurons = int(indices.max()) + 1 if indices.size else 0
+        elif indices.size and indices.max() >= n_neurons:
+            raise ValueError(f"indices must be < n_neurons={n_neurons}, got {indices.max()}")
     else:
         spike_times = [np.asarray(s, dtype=float) for s in spike_times]
         n_neurons = len(spike_times)

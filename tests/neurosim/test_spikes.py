@@ -80,3 +80,14 @@ def test_filtered_rate_of_regular_train_averages_to_rate():
 
 def test_cv_nan_for_short_trains():
     assert np.isnan(cv([np.array([0.1, 0.2])])[0])
+
+
+def test_isi_rate_rejects_bad_events():
+    times, idx = np.array([0.1, 0.2, 0.3]), np.array([0, 0, 3])
+    assert isi_rate((times, idx), n_neurons=4)[0] == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="n_neurons=2"):
+        isi_rate((times, idx), n_neurons=2)
+    with pytest.raises(ValueError, match="times"):
+        isi_rate((np.array([0.1, np.nan, 0.3]), idx))
+    with pytest.raises(ValueError, match="same shape"):
+        isi_rate((times, idx[:2]))
