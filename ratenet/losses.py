@@ -117,6 +117,14 @@ class BinaryCrossEntropy(Loss):
 
     fused_activation = Sigmoid
 
+    def _check(self, Y, T):
+        Y, T = super()._check(Y, T)
+        # Outside [0, 1] the loss is unbounded below: training would diverge silently.
+        if T.size and (T.min() < 0 or T.max() > 1):
+            raise ValueError(f"T: BinaryCrossEntropy targets must be in [0, 1], "
+                             f"got range [{T.min()}, {T.max()}]")
+        return Y, T
+
     def _value(self, Y, T):
         e = _eps(Y.dtype)
         Yc = np.clip(Y, e, 1 - e)

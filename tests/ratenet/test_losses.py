@@ -161,3 +161,12 @@ def test_validation():
     assert L.get_loss("hinge", margin=2.0).margin == 2.0
     with pytest.raises(ValueError, match="unknown loss 'l7'"):
         L.get_loss("l7")
+
+
+def test_bce_rejects_targets_outside_unit_interval():
+    Y = np.full((2, 1), 0.5)
+    for T in ([[-1.0], [1.0]], [[0.0], [2.0]]):
+        with pytest.raises(ValueError, match=r"T: .*\[0, 1\]"):
+            L.BinaryCrossEntropy()(Y, np.array(T))
+        with pytest.raises(ValueError, match=r"T: .*\[0, 1\]"):
+            L.BinaryCrossEntropy().fused_gradient(Y, np.array(T))
