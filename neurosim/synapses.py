@@ -68,8 +68,13 @@ class PSCFilter:
         -------
         ndarray, same shape as ``t``
         """
-        n = self.n if order is None else order
         t = np.asarray(t, dtype=float)
+        if np.isnan(t).any():
+            raise ValueError("t must not contain NaN (times in seconds; +-inf are allowed)")
+        return self._kernel(t, self.n if order is None else order)
+
+    def _kernel(self, t, n):
+        """``kernel`` for a float array ``t`` already checked (used in the inner loop of ``filter``)."""
         x = np.maximum(t, 0.0) / self.tau_s
         with np.errstate(over="ignore", invalid="ignore"):
             h = x**n * np.exp(-x) / (math.factorial(n) * self.tau_s)
@@ -106,7 +111,7 @@ class PSCFilter:
             return out
         rows = max(1, _CHUNK // ts.size)
         for a in range(0, t.size, rows):  # bounded memory for long trains
-            out[a:a + rows] = self.kernel(t[a:a + rows, None] - ts[None, :]) @ w
+            out[a:a + rows] = self._kernel(t[a:a + rows, None] - ts[None, :], self.n) @ w
         return out
 
     def transition(self, dt):

@@ -103,3 +103,10 @@ def test_tau_validation(bad):
 def test_order_validation(bad):
     with pytest.raises(ValueError, match="n must be an integer"):
         PSCFilter(0.01, bad)
+
+
+def test_kernel_rejects_nan_times():
+    syn = PSCFilter(0.005, n=1)
+    assert syn.kernel(np.inf) == 0.0
+    with pytest.raises(ValueError, match="NaN"):
+        syn.kernel([0.001, np.nan])
