@@ -135,7 +135,12 @@ class CurrentInput:
                 raise ValueError(f"current input for {self.target.name!r} has {len(self.values)} steps; the run needs step {k}")
             J += self.values[k]
         else:
-            J += np.asarray(self.function(t0), dtype=float) * self.scale
+            value = np.asarray(self.function(t0), dtype=float)
+            # a user function: check each value, or a wrong shape broadcasts and a NaN spreads silently
+            if value.ndim > 1 or value.size not in (1, J.size) or not np.isfinite(value).all():
+                raise ValueError(f"current function for {self.target.name!r} must return finite values, a scalar "
+                                 f"or shape ({J.size},); at t={t0:g} s it returned {value!r}")
+            J += value * self.scale
 
 
 def _count(name, n):

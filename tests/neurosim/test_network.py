@@ -208,3 +208,13 @@ def test_neuron_spike_inside_a_step_reaches_synapses_at_the_next_boundary():
     assert spikes.data[0][0] == pytest.approx(t_spike, abs=1e-12)
     boundary = np.ceil(t_spike / dt) * dt
     np.testing.assert_allclose(cur.data[:, 0], 0.002 * PSCFilter(0.005).kernel(cur.t - boundary), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [lambda t: np.full(3, 0.5), lambda t: np.nan])
+def test_current_function_with_bad_values_raises(bad):
+    net = Network(dt=1e-3)
+    pop = net.add_population(LIF(), 2, name="p")
+    net.add_current_input(pop, bad)
+    with pytest.raises(ValueError, match="current function for 'p'"):
+        net.run(0.01)
+
