@@ -183,9 +183,20 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
     float
         w such that one spike delivers ``integral s dt = w`` to the normalized neuron.
     """
-    given = [x is not None for x in (charge, current, voltage)]
-    if sum(given) != 1:
+    from .lif import LIFUnits
+
+    if not isinstance(units, LIFUnits):
+        raise TypeError(f"units must be a neurosim.LIFUnits, got {type(units).__name__}")
+    if not isinstance(synapse, PSCFilter):
+        raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+    given = [(name, x) for name, x in (("charge", charge), ("current", current), ("voltage", voltage)) if x is not None]
+    if len(given) != 1:
         raise ValueError("give exactly one of charge (C), current (A) or voltage (V)")
+    name, value = given[0]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     span = units.V_th - units.V_reset
     if charge is not None:
         return float(charge) / (units.g_L * span)

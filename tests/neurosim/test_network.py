@@ -218,3 +218,12 @@ def test_current_function_with_bad_values_raises(bad):
     with pytest.raises(ValueError, match="current function for 'p'"):
         net.run(0.01)
 
+
+def test_synaptic_weight_validates_its_inputs():
+    units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.065, V_th=-0.05, V_reset=-0.065)
+    with pytest.raises(ValueError, match="charge must be a finite number, got nan"):
+        synaptic_weight(units, PSCFilter(0.005), charge=float("nan"))
+    with pytest.raises(TypeError, match="current must be a real number"):
+        synaptic_weight(units, PSCFilter(0.005), current="1e-9")
+    with pytest.raises(TypeError, match="units must be a neurosim.LIFUnits"):
+        synaptic_weight(0.02, PSCFilter(0.005), charge=1e-12)
