@@ -125,9 +125,13 @@ def plot_network_activity(events, n_neurons, T, title="Network activity", max_ne
     ax1.set_xlim(0, T)
     ax1.set_xlabel("time (s)")
     ax1.set_ylabel(f"neuron (first {min(max_neurons, n_neurons)})")
-    rates = np.bincount(indices, minlength=n_neurons) / T
+    counts = np.bincount(indices, minlength=n_neurons)
+    rates = counts / T
     ax1.set_title(f"{title}: {n_neurons} neurons, mean rate {rates.mean():.2f} Hz")
-    ax2.hist(rates, bins=30, color="0.4")
+    # rates are counts / T: bin edges between whole counts, or bins would alias into gaps
+    width = max(1, int(np.ceil((counts.max() + 1) / 40)))
+    edges = (np.arange(0, counts.max() + width + 1, width) - 0.5) / T
+    ax2.hist(rates, bins=edges, color="0.4")
     ax2.set_xlabel("firing rate (Hz)")
     ax2.set_ylabel("neurons")
     fig.tight_layout()
