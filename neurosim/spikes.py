@@ -206,6 +206,8 @@ def poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None):
     """
     T = check.positive("T", T)
     rng = check.as_rng(rng)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"n must be a whole number >= 1 (the number of trains), got {n!r}")
     if callable(rate):
         if rate_max is None:
             raise ValueError("a callable rate needs rate_max (Hz), an upper bound for thinning")
@@ -229,6 +231,8 @@ def poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None):
         if r.shape[0] != steps:
             raise ValueError(f"rate with dt must have T/dt = {steps} rows, got shape {rate.shape}")
         N = r.shape[1] if n is None else n
+        if r.shape[1] not in (1, N):
+            raise ValueError(f"rate of shape {rate.shape} has {r.shape[1]} columns, which does not match n={n}")
         r = np.broadcast_to(r, (steps, N))
         counts = rng.poisson(r * dt)
         out = []

@@ -71,7 +71,9 @@ class PSCFilter:
         t = np.asarray(t, dtype=float)
         if np.isnan(t).any():
             raise ValueError("t must not contain NaN (times in seconds; +-inf are allowed)")
-        return self._kernel(t, self.n if order is None else order)
+        if order is not None and (isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0):
+            raise ValueError(f"order must be a whole number >= 0, got {order!r}")
+        return self._kernel(t, self.n if order is None else int(order))
 
     def _kernel(self, t, n):
         """``kernel`` for a float array ``t`` already checked (used in the inner loop of ``filter``)."""

@@ -91,3 +91,15 @@ def test_isi_rate_rejects_bad_events():
         isi_rate((np.array([0.1, np.nan, 0.3]), idx))
     with pytest.raises(ValueError, match="same shape"):
         isi_rate((times, idx[:2]))
+
+
+def test_poisson_spikes_rejects_bad_n():
+    import pytest
+
+    from neurosim import poisson_spikes
+
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="n must be"):
+            poisson_spikes(10.0, 1.0, n=bad, rng=0)
+    with pytest.raises(ValueError, match="columns"):
+        poisson_spikes(np.ones((10, 3)), 1.0, n=2, dt=0.1, rng=0)

@@ -110,3 +110,12 @@ def test_kernel_rejects_nan_times():
     assert syn.kernel(np.inf) == 0.0
     with pytest.raises(ValueError, match="NaN"):
         syn.kernel([0.001, np.nan])
+
+
+def test_kernel_rejects_bad_order():
+    import pytest
+
+    with pytest.raises(ValueError, match="order"):
+        PSCFilter(0.005).kernel([0.001], order=-1)
+    with pytest.raises(ValueError, match="order"):
+        PSCFilter(0.005).kernel([0.001], order=1.5)
