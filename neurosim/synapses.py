@@ -157,6 +157,7 @@ class PSCState:
         self.A = synapse.transition(dt)
         self.decay = float(self.A[0, 0])
         self.x = np.zeros((synapse.n + 1, self.n_targets))
+        self._buffer = np.empty_like(self.x)  # for the cascade product: no allocation per step
         self.inv_tau = 1.0 / synapse.tau_s
 
     @property
@@ -169,7 +170,9 @@ class PSCState:
         if self.synapse.n == 0:
             self.x *= self.decay
         else:
-            self.x[:] = self.A @ self.x
+            # x is shared by reference with the network, so update it in place
+            np.matmul(self.A, self.x, out=self._buffer)
+            self.x[...] = self._buffer
 
     def add(self, increment, lag=None):
         """Add spikes of total weight ``increment`` (per target) arriving now.

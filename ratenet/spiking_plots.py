@@ -3,6 +3,8 @@
 Sweeps (:func:`accuracy_sweep`) compute; ``plot_*`` functions draw and return
 the :class:`matplotlib.figure.Figure`.
 """
+import warnings
+
 import numpy as np
 
 from .neural import LIFRate, SoftLIFRate, TuningCurveActivation
@@ -185,7 +187,7 @@ def bridge_curves(tau_m=0.02, tau_ref=0.002, sigma=0.02, hh=True, hh_scale=10.0,
             curves["LIF fitted to HH"] = TuningCurveActivation.from_callable(
                 lambda c: _fitted_rate(fitted, model, c), fine, offset=threshold, scale=hh_scale)
         except Exception as exc:  # an optional extra: never let it break the figure
-            print(f"bridge_curves: skipping the LIF fit ({exc})")
+            warnings.warn(f"bridge_curves: skipping the LIF fit ({exc})", RuntimeWarning, stacklevel=2)
     return curves
 
 
