@@ -3,6 +3,7 @@ import numpy as np
 
 from .initializers import as_rng
 from .layers import Dropout, check_batch
+from ._validation import check_int, check_number
 from .model import Sequential
 
 __all__ = ["gradient_check", "gradient_norms"]
@@ -67,10 +68,9 @@ def gradient_check(model, loss, X, T, eps=1e-6, training=False, max_elements=Non
         rounding noise (100 · machine eps · max(1, |E|) / eps), i.e. zero as
         far as the check can tell. Below 1e-7 is a pass in float64.
     """
-    if not isinstance(eps, (int, float)) or not 0 < eps < 1:
-        raise ValueError(f"eps: expected a float in (0, 1), got {eps!r}")
-    if max_elements is not None and (not isinstance(max_elements, int) or max_elements < 1):
-        raise ValueError(f"max_elements: expected a positive int or None, got {max_elements!r}")
+    eps = check_number("eps", eps, low=0, high=1, low_open=True, high_open=True)
+    if max_elements is not None:
+        max_elements = check_int("max_elements", max_elements, low=1)
     m = model.copy(dtype=np.float64) if isinstance(model, Sequential) else model
     X, T = _prepare(m, loss, X, T, training, np.float64)
     X = X.copy()

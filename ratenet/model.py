@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 
 from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
+from ._validation import check_int
 
 __all__ = ["Sequential", "load", "FORMAT_VERSION"]
 
@@ -118,8 +119,7 @@ class Sequential:
         """
         if batch_size is None:
             return self.forward(X)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+        batch_size = check_int("batch_size", batch_size, low=1)
         X = self._check_input(X)
         return np.concatenate([self.forward(X[i:i + batch_size])
                                for i in range(0, X.shape[0], batch_size)])
