@@ -284,11 +284,7 @@ class Adagrad(Optimizer):
         G, tmp = state["G"], state["tmp"]
         np.multiply(g, g, out=tmp)
         G += tmp
-        np.sqrt(G, out=tmp)
-        tmp += self.eps
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p.data -= tmp
+        _step_by_rms(p, g, G, self.eps, lr, tmp)
 
 
 class RMSprop(Optimizer):
@@ -325,11 +321,7 @@ class RMSprop(Optimizer):
         tmp *= 1 - self.alpha
         E *= self.alpha
         E += tmp
-        np.sqrt(E, out=tmp)
-        tmp += self.eps
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p.data -= tmp
+        _step_by_rms(p, g, E, self.eps, lr, tmp)
 
 
 class Adadelta(Optimizer):
@@ -440,3 +432,12 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= step_size
         p.data -= tmp
+
+
+def _step_by_rms(p, g, accumulator, eps, lr, tmp):
+    """w <- w - lr * g / (sqrt(accumulator) + eps), in place through the scratch buffer ``tmp``."""
+    np.sqrt(accumulator, out=tmp)
+    tmp += eps
+    np.divide(g, tmp, out=tmp)
+    tmp *= lr
+    p.data -= tmp
