@@ -20,7 +20,7 @@ import numpy as np
 
 import ratenet
 from ratenet.data import load_digits_split
-from ratenet.neural import LIFRate, SoftLIFRate
+from ratenet.spiking.activations import LIFRate, SoftLIFRate
 from ratenet.optimizers import Adam
 from ratenet.training import fit
 from neurosim.synapses import PSCFilter

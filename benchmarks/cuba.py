@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from neurosim.network_examples import cuba
+from neurosim.network.examples import cuba
 
 IN_DEGREE = 80  # 0.02 * 4000
 
@@ -76,7 +76,7 @@ def run_neurosim_on(n, network):
     import scipy.sparse as sp
 
     from neurosim import LIFUnits, Network, PSCFilter, synaptic_weight
-    from neurosim.network_examples import CUBA as c
+    from neurosim.network.examples import CUBA as c
 
     t0 = time.perf_counter()
     units = LIFUnits(C=1.0, g_L=1.0 / c["tau_m"], V_L=c["E_l"], V_th=c["V_t"], V_reset=c["V_r"], tau_ref=c["tau_ref"])

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 import neurosim
-from neurosim.hh import HodgkinHuxley
+from neurosim.neurons.hh import HodgkinHuxley
 
 T_START = 0.3  # rates from ISIs after the onset transient
 N_SPIKES = 10

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from neurosim import isi_rate
-from neurosim.hh import DT_WARN, HodgkinHuxley
+from neurosim.neurons.hh import DT_WARN, HodgkinHuxley
 
 RUNS = {
     "rk4": (1e-5, 2e-5, 2.5e-5, 5e-5, 6.25e-5, 1e-4),

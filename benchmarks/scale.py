@@ -23,7 +23,7 @@ import time
 
 def worker(simulator, n, T, threads, seed):
     """Build and run one CUBA network; print one JSON line."""
-    from neurosim.network_examples import cuba
+    from neurosim.network.examples import cuba
 
     t = time.perf_counter()
     net, spikes = cuba(n=n, rng=seed)

@@ -19,7 +19,7 @@ import numpy as np
 
 import ratenet
 from neurosim.synapses import PSCFilter
-from ratenet.neural import SoftLIFRate
+from ratenet.spiking.activations import SoftLIFRate
 from ratenet.optimizers import Adam
 from ratenet.training import fit
 

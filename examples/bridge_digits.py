@@ -22,8 +22,8 @@ import numpy as np
 
 import ratenet
 from neurosim.synapses import PSCFilter
-from ratenet import spiking_plots as sp
-from ratenet.neural import SoftLIFRate
+from ratenet.spiking import plots as sp
+from ratenet.spiking.activations import SoftLIFRate
 from ratenet.optimizers import Adam
 from ratenet.training import fit
 

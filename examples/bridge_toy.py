@@ -16,9 +16,9 @@ import numpy as np
 
 import ratenet
 from neurosim.synapses import PSCFilter
-from ratenet import spiking_plots as sp
+from ratenet.spiking import plots as sp
 from ratenet.data import noisy_mapping, xor
-from ratenet.neural import SoftLIFRate
+from ratenet.spiking.activations import SoftLIFRate
 from ratenet.optimizers import Adam
 from ratenet.training import fit
 

@@ -4,16 +4,16 @@ Time is in seconds at every public interface. LIF neurons use normalized units
 (threshold 1, reset 0; see ``LIFUnits`` for physical units); Hodgkin-Huxley
 uses mV and uA/cm^2.
 """
-from .lif import LIF, LIFState, LIFUnits
-from .result import SimulationResult, SpikeRecorder
+from .neurons.lif import LIF, LIFState, LIFUnits
+from .spikes import SimulationResult, SpikeRecorder
 from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi, isi_rate, poisson_spikes,
                      regular_spikes, to_events, unbin_spikes)
 from .synapses import PSCFilter, PSCState, filter_binned
-from .connections import Connection, synaptic_weight
-from .network import Network, Population
-from .probes import Probe
-from .tuning import tuning_curve
-from .hh import HHState, HodgkinHuxley
-from .fit import LIFFit, fit_lif
+from .network.connections import Connection, synaptic_weight
+from .network.description import Network, Population
+from .network.probes import Probe
+from .neurons.tuning import tuning_curve
+from .neurons.hh import HHState, HodgkinHuxley
+from .neurons.fit import LIFFit, fit_lif
 
 __version__ = "0.1.0"

@@ -35,8 +35,8 @@ def add_tuning(sub):
 
 def tuning_lif(args):
     """Return (J, {label: rates}, xlabel, csv columns) for the LIF model."""
-    from .lif import LIF
-    from .tuning import tuning_curve
+    from .neurons.lif import LIF
+    from .neurons.tuning import tuning_curve
 
     model = LIF(tau_m=args.tau_m, tau_ref=args.tau_ref)
     J = np.linspace(0, 10.0 if args.jmax is None else args.jmax, args.points)
@@ -48,9 +48,9 @@ def tuning_lif(args):
 
 def tuning_hh(args):
     """Return (I, {label: rates}, xlabel, csv columns) for Hodgkin-Huxley, with a fitted LIF curve."""
-    from .fit import fit_lif
-    from .hh import HodgkinHuxley
-    from .tuning import tuning_curve
+    from .neurons.fit import fit_lif
+    from .neurons.hh import HodgkinHuxley
+    from .neurons.tuning import tuning_curve
 
     I = np.linspace(0, 50.0 if args.jmax is None else args.jmax, args.points)
     # RK4 at 0.025 ms is within 1e-5 relative of the reference (docs/hh.md); rates after the onset transient
@@ -98,7 +98,7 @@ def run_network(args):
     import time
 
     from . import plotting
-    from .network_examples import EXAMPLES
+    from .network.examples import EXAMPLES
 
     net, spikes = EXAMPLES[args.example](args.n, rng=args.seed)
     start = time.perf_counter()
@@ -123,7 +123,7 @@ def add_hh(sub):
 
 def run_hh(args):
     from . import plotting
-    from .hh import HodgkinHuxley
+    from .neurons.hh import HodgkinHuxley
 
     res = HodgkinHuxley().simulate(args.current, args.duration, dt=args.dt, method=args.method,
                                    record_v=True, record_gates=True)

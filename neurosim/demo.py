@@ -7,8 +7,8 @@ import pathlib
 
 import numpy as np
 
-from .lif import LIF
-from .tuning import tuning_curve
+from .neurons.lif import LIF
+from .neurons.tuning import tuning_curve
 
 
 def lif_section(out):
@@ -39,7 +39,7 @@ def lif_section(out):
 def synapse_section(out):
     """PSC kernels (n = 0, 1, 2) with a filtered spike train, and a small CUBA network raster."""
     from . import plotting
-    from .network_examples import cuba
+    from .network.examples import cuba
     from .spikes import poisson_spikes
     from .synapses import PSCFilter
 
@@ -61,8 +61,8 @@ def synapse_section(out):
 def hh_section(out):
     """Hodgkin-Huxley: a spike train with its gates, and the f-I curve with a fitted LIF."""
     from . import plotting
-    from .fit import fit_lif
-    from .hh import HodgkinHuxley
+    from .neurons.fit import fit_lif
+    from .neurons.hh import HodgkinHuxley
 
     model = HodgkinHuxley()
     res = model.simulate(10.0, 0.05, dt=1e-5, record_v=True, record_gates=True)

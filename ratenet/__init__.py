@@ -13,9 +13,9 @@ from .losses import (Loss, MSE, BinaryCrossEntropy, CategoricalCrossEntropy, NLL
                      Hinge, get_loss)
 from .model import Sequential, load
 from .checks import gradient_check, gradient_norms
-from .neural import LIFRate, SoftLIFRate, TuningCurveActivation
-from .spiking import to_spiking, SpikingModel, SpikingResult
-from .spiking_network import SpikingNetwork
+from .spiking.activations import LIFRate, SoftLIFRate, TuningCurveActivation
+from .spiking.convert import to_spiking, SpikingModel, SpikingResult
+from .spiking.network import SpikingNetwork
 from . import autodiff
 from .optimizers import Optimizer, SGD, Adagrad, RMSprop, Adadelta, Adam
 from . import schedules

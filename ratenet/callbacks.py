@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_int, check_number
+from neurosim._validate import check_int, check_number
 
 __all__ = ["History", "Callback", "EarlyStopping", "TrainingDiverged"]
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from .initializers import as_rng
 from .layers import Dropout, check_batch
-from ._validation import check_int, check_number
+from neurosim._validate import check_int, check_number
 from .model import Sequential
 
 __all__ = ["gradient_check", "gradient_norms"]

@@ -29,9 +29,9 @@ def toy_bridge(seed=0, T_values=(0.02, 0.05, 0.1, 0.2, 0.5)):
     import ratenet
     from neurosim.synapses import PSCFilter
     from .data import noisy_mapping
-    from .neural import SoftLIFRate
+    from .spiking.activations import SoftLIFRate
     from .optimizers import Adam
-    from .spiking_plots import accuracy_sweep
+    from .spiking.plots import accuracy_sweep
     from .training import fit
 
     X, labels = noisy_mapping(800, n_classes=4, n_features=10, noise=0.8, rng=seed)
@@ -51,7 +51,7 @@ def toy_bridge(seed=0, T_values=(0.02, 0.05, 0.1, 0.2, 0.5)):
 def _demo(args):
     import matplotlib
     matplotlib.use("Agg")
-    from . import spiking_plots as sp
+    from .spiking import plots as sp
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ with few training and many test points (to show overfitting and its cures).
 """
 import numpy as np
 
-from ._validation import as_rng, check_int, check_number
+from neurosim._validate import as_rng, check_int, check_number
 
 from .activations import one_hot  # noqa: F401  (re-exported: one definition, in activations)
 

@@ -10,7 +10,7 @@ rounding) — useful when comparing precisions or running gradient checks.
 """
 import numpy as np
 
-from ._validation import as_rng
+from neurosim._validate import as_rng
 
 __all__ = [
     "as_rng", "gaussian", "glorot_uniform", "glorot_normal", "he_normal",

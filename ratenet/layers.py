@@ -14,7 +14,7 @@ import numpy as np
 
 from . import initializers
 from .parameter import Parameter
-from ._validation import check_number
+from neurosim._validate import check_number
 
 __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 

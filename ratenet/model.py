@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 
 from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
-from ._validation import check_int
+from neurosim._validate import check_int
 
 __all__ = ["Sequential", "load", "FORMAT_VERSION"]
 

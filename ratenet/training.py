@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ._validation import as_rng, check_int, check_number
+from neurosim._validate import as_rng, check_int, check_number
 from .callbacks import Callback, EarlyStopping, History, TrainingDiverged, _buffers, _copy_weights, _restore_weights
 
 __all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping", "TrainingDiverged"]

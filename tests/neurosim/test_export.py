@@ -11,7 +11,7 @@ import pytest
 from scipy import integrate
 
 from neurosim import LIF, LIFUnits
-from neurosim.export_units import pynn_units
+from neurosim.export.units import pynn_units
 
 SCALES = [
     {},  # PyNN defaults: 1 nF, -65 mV, -50 mV
@@ -190,8 +190,8 @@ def converted_ratenet_network(x, dt=1e-4):
     from neurosim import Network
     from ratenet import Sequential
     from ratenet.layers import Dense
-    from ratenet.neural import LIFRate
-    from ratenet.spiking import to_spiking
+    from ratenet.spiking.activations import LIFRate
+    from ratenet.spiking.convert import to_spiking
 
     model = Sequential([Dense(4, 12, rng=0), LIFRate(amplitude=0.02), Dense(12, 6, rng=1),
                         LIFRate(tau_m=0.03, tau_ref=0.001, amplitude=0.02), Dense(6, 3, rng=2)])
@@ -301,7 +301,7 @@ def test_single_lif_neurons_fire_at_the_same_rate_on_nest():
 def test_cuba_on_nest_fires_within_neurosims_seed_spread():
     sim = _pynn_nest()
     from neurosim.export import to_pynn
-    from neurosim.network_examples import cuba
+    from neurosim.network.examples import cuba
 
     T, rates = 0.5, []
     for seed in range(5):

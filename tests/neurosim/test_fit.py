@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from neurosim import LIF, tuning_curve
-from neurosim.fit import LIFFit, fit_lif
-from neurosim.hh import HodgkinHuxley
+from neurosim.neurons.fit import LIFFit, fit_lif
+from neurosim.neurons.hh import HodgkinHuxley
 
 
 @pytest.mark.parametrize("tau_m, tau_ref, gain, bias", [(0.02, 0.002, 0.5, -1.0), (0.05, 0.005, 2.0, 0.3), (0.01, 0.001, 0.1, 0.0)])

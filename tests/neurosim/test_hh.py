@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from neurosim import tuning_curve
-from neurosim.hh import DT_WARN, HodgkinHuxley, rate_functions, steady_state
+from neurosim.neurons.hh import DT_WARN, HodgkinHuxley, rate_functions, steady_state
 from neurosim.spikes import isi_rate
 
 # f-I inputs: onset region (6.0 silent, 6.2 transient, 6.3 sustained) and [6.5, 50]

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from scipy.integrate import trapezoid
 
 from neurosim import LIF, LIFUnits, Network, PSCFilter, isi_rate, synaptic_weight
-from neurosim.network_examples import cuba
+from neurosim.network.examples import cuba
 
 
 def one_spike_net(synapse, w=0.01, ts=0.01, dt=1e-4, tau_m=0.02, delay=0.0):

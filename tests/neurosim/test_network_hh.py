@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from neurosim import LIF, HodgkinHuxley, Network, PSCFilter
-from neurosim.hh import HHState
+from neurosim.neurons.hh import HHState
 
 DT = 1e-5  # 0.01 ms: HH needs small steps
 RESOLUTION = DT / 65536  # SimulationResult stores spike times as fractions of dt

@@ -6,7 +6,7 @@ import pytest
 from scipy import integrate, linalg, stats
 
 from neurosim import PSCFilter, bin_spikes, filter_binned
-from neurosim.connections import membrane_coefficients
+from neurosim.network.connections import membrane_coefficients
 
 
 @pytest.mark.parametrize("n", range(5))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import ratenet
-from ratenet import spiking_plots as sp
+from ratenet.spiking import plots as sp
 from ratenet.cli import main
-from ratenet.neural import SoftLIFRate
+from ratenet.spiking.activations import SoftLIFRate
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 import neurosim
 import ratenet
-from ratenet.neural import LIFRate, SoftLIFRate, TuningCurveActivation
+from ratenet.spiking.activations import LIFRate, SoftLIFRate, TuningCurveActivation
 
 EPS = 1e-6
 

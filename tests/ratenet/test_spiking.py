@@ -8,8 +8,8 @@ from neurosim.synapses import PSCFilter
 from ratenet.data import noisy_mapping
 from ratenet.optimizers import Adam
 from ratenet.training import fit
-from ratenet.neural import LIFRate, SoftLIFRate, TuningCurveActivation
-from ratenet.spiking import SpikingResult, to_spiking
+from ratenet.spiking.activations import LIFRate, SoftLIFRate, TuningCurveActivation
+from ratenet.spiking.convert import SpikingResult, to_spiking
 
 
 def one_layer(n_in, n_out, act, rng):

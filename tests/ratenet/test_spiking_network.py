@@ -6,10 +6,10 @@ import neurosim
 import ratenet
 from neurosim.synapses import PSCFilter
 from ratenet.data import noisy_mapping
-from ratenet.neural import LIFRate, SoftLIFRate
+from ratenet.spiking.activations import LIFRate, SoftLIFRate
 from ratenet.optimizers import Adam
-from ratenet.spiking import to_spiking
-from ratenet.spiking_network import SpikingNetwork
+from ratenet.spiking.convert import to_spiking
+from ratenet.spiking.network import SpikingNetwork
 from ratenet.training import fit
 
 

@@ -6,7 +6,7 @@ Operations that work along whole axes: ``sum``, ``mean``, ``softmax``,
 """
 import numpy as np
 
-from .autodiff_core import Op, Var, as_var
+from .core import Op, Var, as_var
 
 __all__ = ["sum", "mean", "softmax", "log_softmax", "reshape", "transpose", "getitem"]
 

@@ -10,8 +10,8 @@ import numbers
 
 import numpy as np
 
-from . import _validate as check
-from .synapses import PSCFilter, PSCState
+from .. import _validate as check
+from ..synapses import PSCFilter, PSCState
 
 _LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
 
@@ -183,7 +183,7 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
     float
         w such that one spike delivers ``integral s dt = w`` to the normalized neuron.
     """
-    from .lif import LIFUnits
+    from ..neurons.lif import LIFUnits
 
     if not isinstance(units, LIFUnits):
         raise TypeError(f"units must be a neurosim.LIFUnits, got {type(units).__name__}")

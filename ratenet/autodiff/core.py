@@ -49,7 +49,7 @@ def no_grad():
 
 
 def _ops():
-    from . import autodiff_ops
+    from . import ops as autodiff_ops
     return autodiff_ops
 
 
@@ -306,22 +306,22 @@ class Var:
     # -- shortcuts to the functions in autodiff_arrays --------------------------
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (int, tuple or None for all); see ``autodiff.sum``."""
-        from .autodiff_arrays import sum as _sum
+        from .arrays import sum as _sum
         return _sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis`` (int, tuple or None for all); see ``autodiff.mean``."""
-        from .autodiff_arrays import mean
+        from .arrays import mean
         return mean(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
         """Same values in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``)."""
-        from .autodiff_arrays import reshape
+        from .arrays import reshape
         return reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def transpose(self, *axes):
         """Permute axes (reverse them by default), as ``ndarray.transpose``."""
-        from .autodiff_arrays import transpose
+        from .arrays import transpose
         return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
     @property
@@ -330,7 +330,7 @@ class Var:
         return self.transpose()
 
     def __getitem__(self, index):
-        from .autodiff_arrays import getitem
+        from .arrays import getitem
         return getitem(self, index)
 
 

@@ -2,7 +2,7 @@
 
 :meth:`ratenet.SpikingModel.to_network` calls :func:`build_network`. The layout
 follows :mod:`ratenet.spiking` (normalized LIF, J = z + 1, see
-:mod:`ratenet.neural`):
+:mod:`ratenet.spiking.activations`):
 
 * layer 1: a population with bias ``W1 x + b1 + 1`` (constant input x), or bias
   ``b1 + 1`` plus an injected current ``W1 x(t)`` (time-varying input);
@@ -132,7 +132,7 @@ class SpikingNetwork:
 
 def build_network(model, x, name_prefix="layer", synapse=None, v0=None, rng=None):
     """See :meth:`ratenet.spiking.SpikingModel.to_network`."""
-    from .spiking import _check_synapse
+    from .convert import _check_synapse
     if not isinstance(name_prefix, str):
         raise TypeError(f"name_prefix: expected a string, got {name_prefix!r}")
     syn = model.synapse if synapse is None else _check_synapse(synapse)

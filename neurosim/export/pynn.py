@@ -5,7 +5,7 @@ Mapping:
 * LIF population -> ``IF_curr_exp`` (its inputs use exponential PSCs, n = 0)
   or ``IF_curr_alpha`` (alpha PSCs, n = 1); parameters, bias (as
   ``i_offset``), initial voltages and weights converted by
-  :func:`neurosim.export_units.pynn_units` (ms, mV, nA, nF).
+  :func:`neurosim.export.units.pynn_units` (ms, mV, nA, nF).
 * Poisson source -> ``SpikeSourcePoisson``; spike-time source -> ``SpikeSourceArray``.
 * Connection -> ``Projection`` with a ``FromListConnector`` built from the
   nonzero weights (dense or sparse W of shape (post, pre)): positive weights
@@ -24,10 +24,10 @@ n >= 2, populations mixing exponential and alpha PSCs, injected currents
 """
 import numpy as np
 
-from ._optional import require
-from .export_units import DEFAULT_SCALE, pynn_units
-from .inputs import CurrentInput, PoissonSource, SpikeSource
-from .lif import LIF
+from .._optional import require
+from .units import DEFAULT_SCALE, pynn_units
+from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
+from ..neurons.lif import LIF
 
 
 class PyNNNetwork:
@@ -130,7 +130,7 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     sim : module, optional
         A PyNN backend module; default ``pyNN.nest``.
     scale : dict, optional
-        Physical scale for :func:`~neurosim.export_units.pynn_units`: ``cm``
+        Physical scale for :func:`~neurosim.export.units.pynn_units`: ``cm``
         (nF), ``v_reset`` and ``v_thresh`` (mV). Default: PyNN's defaults
         (1 nF, -65 mV, -50 mV). Spike times do not depend on it.
     setup : bool
@@ -149,7 +149,7 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     ValueError
         For features PyNN's standard models cannot express (see the module docstring).
     """
-    from .network import Network
+    from ..network.description import Network
 
     if not isinstance(network, Network):
         raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")

@@ -13,8 +13,8 @@ Importing this module never needs pyNN, NEST or nir; they are imported when a
 conversion runs. Times are in seconds at neurosim's interfaces (and in NIR);
 PyNN itself works in milliseconds. See docs/scale-out.md.
 """
-from .export_nir import from_nir, to_nir
-from .export_pynn import PyNNNetwork, to_pynn
-from .export_units import DEFAULT_SCALE, PyNNUnits, pynn_units
+from .nir import from_nir, to_nir
+from .pynn import PyNNNetwork, to_pynn
+from .units import DEFAULT_SCALE, PyNNUnits, pynn_units
 
 __all__ = ["to_pynn", "PyNNNetwork", "to_nir", "from_nir", "pynn_units", "PyNNUnits", "DEFAULT_SCALE"]

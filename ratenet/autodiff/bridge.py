@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .autodiff_core import Var, _as_float_array, no_grad
+from .core import Var, _as_float_array, no_grad
 
 
 class AutodiffLoss:

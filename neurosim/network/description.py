@@ -11,7 +11,7 @@ unit-area PSC kernel of the connection: for n = 0, ``tau_s ds/dt = -s`` and
 
 Timing per step ``[t0, t1)``: each population's input is the equivalent
 constant input of the decaying synaptic current (the membrane update is exact
-for it, see :func:`neurosim.connections.membrane_coefficients`); neurons spike
+for it, see :func:`neurosim.network.connections.membrane_coefficients`); neurons spike
 at exact times inside the step (:class:`neurosim.LIFState`); their spikes reach
 the synapses at the step boundary t1 (plus the connection's delay, in whole
 steps). So a spike is delayed by less than one step and delivers its full
@@ -26,7 +26,7 @@ model's own units: bias, injected and synaptic currents in uA/cm^2, v0 and "v"
 probes in mV, so a weight w is the charge of one PSC in uA/cm^2 * s (the PSC
 kernel has unit area). Each step, an HH population receives the synaptic
 current at the start of the step (after the spikes delivered at that boundary),
-held constant over the step (:class:`neurosim.hh.HHState`); with the small
+held constant over the step (:class:`neurosim.neurons.hh.HHState`); with the small
 steps HH needs (dt <= 0.05 ms) this differs from the step average by
 < dt / (2 tau_s) of the current.
 """
@@ -35,13 +35,13 @@ import time
 
 import numpy as np
 
-from . import _validate as check
+from .. import _validate as check
 from .connections import Connection, SynapseGroup, membrane_coefficients
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
-from .hh import DT_WARN, METHODS, HHState, HodgkinHuxley, _warn_dt
-from .lif import LIF, LIFState, LIFUnits
+from ..neurons.hh import DT_WARN, METHODS, HHState, HodgkinHuxley, _warn_dt
+from ..neurons.lif import LIF, LIFState, LIFUnits
 from .probes import Probe, ProbeData
-from .synapses import PSCFilter
+from ..synapses import PSCFilter
 
 
 class Population:
@@ -60,7 +60,7 @@ class Population:
     units : LIFUnits or None
         The physical description when the population was built from one.
     method : str or None
-        HH integrator (see :mod:`neurosim.hh`); None for LIF.
+        HH integrator (see :mod:`neurosim.neurons.hh`); None for LIF.
     """
 
     def __init__(self, model, n, bias, v0, name, units, method=None):
@@ -136,8 +136,8 @@ class Network:
             state) or values in mV, gates at their steady values for them.
         name : str, optional
         method : str, optional
-            HH only: integrator, one of ``neurosim.hh.METHODS`` (default "rk4").
-            Warns when the network's dt exceeds ``neurosim.hh.DT_WARN[method]``.
+            HH only: integrator, one of ``neurosim.neurons.hh.METHODS`` (default "rk4").
+            Warns when the network's dt exceeds ``neurosim.neurons.hh.DT_WARN[method]``.
 
         Returns
         -------
@@ -251,7 +251,7 @@ class Network:
         return conn
 
     def probe(self, target, kind="spikes", sample_every=None, synapse=None):
-        """Record ``kind`` of ``target`` from now on; see :mod:`neurosim.probes`.
+        """Record ``kind`` of ``target`` from now on; see :mod:`neurosim.network.probes`.
 
         Returns
         -------

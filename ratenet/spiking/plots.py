@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from .neural import LIFRate, SoftLIFRate, TuningCurveActivation
+from .activations import LIFRate, SoftLIFRate, TuningCurveActivation
 
 __all__ = ["accuracy_sweep", "plot_rate_vs_spiking", "plot_accuracy_sweep", "plot_rate_histograms",
            "plot_tuning_curves", "bridge_curves"]
@@ -159,7 +159,7 @@ def bridge_curves(tau_m=0.02, tau_ref=0.002, sigma=0.02, hh=True, hh_scale=10.0,
     """The tuning curves of the bridge as activations (amplitude 1: output in Hz).
 
     Returns a dict name -> Activation: ``"LIF"``, ``"soft-LIF (sigma=…)"`` and,
-    when ``hh`` and :class:`neurosim.hh.HodgkinHuxley` is available, ``"HH"``:
+    when ``hh`` and :class:`neurosim.neurons.hh.HodgkinHuxley` is available, ``"HH"``:
     the measured Hodgkin–Huxley f–I curve with z = 0 at its measured threshold
     and ``hh_scale`` µA/cm² per unit z (a few seconds of simulation), and
     ``"LIF fitted to HH"`` when ``neurosim.fit_lif`` exists.
@@ -168,7 +168,7 @@ def bridge_curves(tau_m=0.02, tau_ref=0.002, sigma=0.02, hh=True, hh_scale=10.0,
     if not hh:
         return curves
     try:
-        from neurosim.hh import HodgkinHuxley
+        from neurosim.neurons.hh import HodgkinHuxley
     except ImportError:
         return curves
     import neurosim

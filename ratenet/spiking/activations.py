@@ -32,8 +32,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.special import expit
 
-from .activations import Activation, _as_float_array
-from .layers import _check_float
+from ..activations import Activation, _as_float_array
+from ..layers import _check_float
 
 __all__ = ["LIFRate", "SoftLIFRate", "TuningCurveActivation"]
 

@@ -1,11 +1,14 @@
-"""Spike events recorded during a simulation, and the result object returned by ``simulate``.
+"""Spike events: the one recorder every simulation uses, and conversions between events
+``(times, indices)`` and per-neuron trains.
 
-Spikes are stored as events, not as a dense steps x neurons array: per step, the
+Recorded spikes are events, not a dense steps x neurons array: per step, the
 indices of the neurons that fired (uint32) and where inside the step they fired
 (uint16 fraction of dt). That is 6 bytes per spike, and a spike time resolution
 of dt / 65536 (15 ns at dt = 1 ms), far below any model's own error.
 """
 import numpy as np
+
+from .. import _validate as check
 
 _FRACTION_STEPS = 65536  # sub-step resolution of stored spike times
 
@@ -88,63 +91,47 @@ def split_by_neuron(times, indices, n_neurons):
     return np.split(np.asarray(times)[order], np.cumsum(counts)[:-1])
 
 
-class SimulationResult:
-    """What a neuron model's ``simulate`` returns.
+def _as_trains(spike_times, n_neurons=None):
+    """List of float arrays from a list of trains, one train, or (times, indices) events."""
+    if isinstance(spike_times, tuple):  # a tuple is (times, indices), as in isi_rate
+        return from_events(*spike_times, n_neurons=n_neurons)
+    if isinstance(spike_times, np.ndarray) and spike_times.ndim == 1:
+        return [np.asarray(spike_times, dtype=float)]
+    return [check.finite_array("spike_times", s).ravel() for s in spike_times]
 
-    Attributes
+
+def to_events(spike_times):
+    """Per-neuron spike trains -> events ``(times, indices)`` sorted by time.
+
+    Parameters
     ----------
-    n_neurons : int
-    dt : float
-        Step in seconds.
-    T : float
-        Simulated duration in seconds.
-    t : ndarray, shape (steps,), or None
-        Times (s) at the end of each step, when traces were recorded.
-    traces : dict of str -> ndarray (steps, n_neurons)
-        Recorded state variables (e.g. ``"v"``); also available as attributes.
+    spike_times : list of array_like
+        One array of spike times (s) per neuron.
+
+    Returns
+    -------
+    times : ndarray of float, (S,)
+    indices : ndarray of int64, (S,)
     """
+    trains = [check.finite_array("spike_times", s).ravel() for s in spike_times]
+    times = np.concatenate(trains) if trains else np.zeros(0)
+    indices = np.repeat(np.arange(len(trains), dtype=np.int64), [len(s) for s in trains])
+    order = np.argsort(times, kind="stable")
+    return times[order], indices[order]
 
-    def __init__(self, recorder, T, t=None, **traces):
-        self._recorder = recorder
-        self.n_neurons = recorder.n_neurons
-        self.dt = recorder.dt
-        self.T = float(T)
-        self.t = t
-        self.traces = traces
-        self._spike_times = None
 
-    def __getattr__(self, name):
-        traces = self.__dict__.get("traces", {})
-        if name in traces:
-            return traces[name]
-        raise AttributeError(
-            f"{type(self).__name__} has no attribute {name!r}"
-            + (" (traces are recorded only when asked, e.g. record_v=True)" if name in ("v", "V", "m", "h", "n") else "")
-        )
+def from_events(times, indices, n_neurons=None):
+    """Events ``(times, indices)`` -> list of per-neuron sorted spike-time arrays.
 
-    @property
-    def n_spikes(self):
-        """Total number of spikes of all neurons."""
-        return self._recorder.n_spikes
-
-    def events(self):
-        """All spikes as ``(times, indices)`` sorted by time; see :meth:`SpikeRecorder.events`."""
-        return self._recorder.events()
-
-    @property
-    def spike_times(self):
-        """List of ``n_neurons`` float arrays: each neuron's spike times in seconds."""
-        if self._spike_times is None:
-            times, indices = self.events()
-            self._spike_times = split_by_neuron(times, indices, self.n_neurons)
-        return self._spike_times
-
-    def rates(self, t_start=0.0):
-        """Firing rate of each neuron in Hz from its inter-spike intervals after ``t_start``.
-
-        See :func:`neurosim.isi_rate`.
-        """
-        from .spikes import isi_rate
-
-        times, indices = self.events()
-        return isi_rate((times, indices), n_neurons=self.n_neurons, t_start=t_start)
+    ``n_neurons`` defaults to ``max(indices) + 1``.
+    """
+    times = check.finite_array("times", times).ravel()
+    indices = np.asarray(indices, dtype=np.int64).ravel()
+    if times.shape != indices.shape:
+        raise ValueError(f"times {times.shape} and indices {indices.shape} must have the same shape")
+    if indices.size and indices.min() < 0:
+        raise ValueError("indices must be >= 0")
+    n = (int(indices.max()) + 1 if indices.size else 0) if n_neurons is None else int(n_neurons)
+    if indices.size and indices.max() >= n:
+        raise ValueError(f"indices must be < n_neurons={n}, got {indices.max()}")
+    return split_by_neuron(times, indices, n)

@@ -1,8 +1,8 @@
 """Tuning curves measured by simulation, for any neuron model with a ``simulate`` method."""
 import numpy as np
 
-from . import _validate as check
-from .spikes import isi_rate
+from .. import _validate as check
+from ..spikes import isi_rate
 
 
 def tuning_curve(model, J, T=1.0, dt=None, t_start=0.0, **simulate_kwargs):

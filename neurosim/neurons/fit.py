@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate as check
+from .. import _validate as check
 from .lif import LIF
 
 

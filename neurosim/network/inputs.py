@@ -8,8 +8,8 @@ import numbers
 
 import numpy as np
 
-from . import _validate as check
-from .spikes import to_events
+from .. import _validate as check
+from ..spikes import to_events
 
 _BLOCK = 1000  # steps of Poisson spikes drawn at once (aligned to absolute steps, so chunking does not matter)
 
@@ -30,7 +30,7 @@ class SpikeSource:
     def __init__(self, spike_times, name):
         if isinstance(spike_times, tuple):  # events (times, indices)
             times, indices = (np.asarray(a) for a in spike_times)
-            from .spikes import from_events
+            from ..spikes import from_events
 
             spike_times = from_events(times, indices)
         elif isinstance(spike_times, np.ndarray) and spike_times.ndim == 1:

@@ -1,6 +1,6 @@
-"""One-step integrators and spike location for :mod:`neurosim.hh`, in place on the (5, N) state in ms units.
+"""One-step integrators and spike location for :mod:`neurosim.neurons.hh`, in place on the (5, N) state in ms units.
 
-The state's rows are m, n, h, V and a constant row of ones (see ``hh._ROW``);
+The state's rows are m, n, h, V and a constant row of ones (see ``hh_kinetics._ROW``);
 steppers touch only the first four. Each stepper is called with its
 ``coeffs`` already filled for the current state (the simulation loop needs
 them anyway for dV/dt at spike location) and advances the state by one step
@@ -8,7 +8,7 @@ of ``h`` ms with the input held constant.
 """
 import numpy as np
 
-from .hh import _Coefficients
+from .hh_kinetics import _Coefficients
 
 
 def _state_buffer(n):
@@ -219,102 +219,6 @@ def _hermite_root_scalar(v0, v1, d0, d1, thr):
         dp = d0 + theta * (2.0 * c2 + 3.0 * theta * c3)
         theta = min(max(theta - p / (dp if dp > 0 else v1 - v0), 0.0), 1.0)
     return theta
-
-
-class HHState:
-    """Mutable state of N Hodgkin-Huxley neurons and the step that advances it.
-
-    The per-step interface of :meth:`HodgkinHuxley.simulate` (which runs on it)
-    and of HH populations in :class:`neurosim.Network`; the counterpart of
-    :class:`neurosim.LIFState`.
-
-    Parameters
-    ----------
-    model : HodgkinHuxley
-    n : int
-        Number of neurons.
-    dt : float
-        Step in seconds. Warns above ``neurosim.hh.DT_WARN[method]``.
-    method : {"rk4", "exp_midpoint", "exp_ab2", "exp_euler"}
-        Integrator (see :mod:`neurosim.hh`).
-    V0 : float or array_like (n,), optional
-        Initial potential in mV, gates at their steady values; default: rest.
-
-    Attributes
-    ----------
-    V : ndarray (n,)
-        Membrane potential in mV (a live view, updated in place each step; ``v`` is the same array).
-    m, h, n : ndarray (n,)
-        Gating variables (live views).
-    """
-
-    def __init__(self, model, n, dt, method="rk4", V0=None, warn=True):
-        from . import hh, _validate as check
-
-        if not isinstance(model, hh.HodgkinHuxley):
-            raise TypeError(f"model must be a HodgkinHuxley, got {type(model).__name__}")
-        if method not in hh.METHODS:
-            raise ValueError(f"method must be one of {hh.METHODS}, got {method!r}")
-        self.model, self.method, self.n_neurons = model, method, int(n)
-        self.dt = check.positive("dt", dt)
-        if warn:
-            hh._warn_dt(method, self.dt, stacklevel=3)
-        if V0 is not None:
-            V0 = check.finite_array("V0", V0)
-            if V0.ndim > 1 or V0.size not in (1, n):
-                raise ValueError(f"V0 must be a scalar or shape ({n},) in mV, got shape {V0.shape}")
-        h = self.dt * hh._MS_PER_S
-        self.Y = model._state(n, V0)
-        R = hh._ROW
-        self.V = self.v = self.Y[R["V"]]
-        self.m, self.h, self.n = self.Y[R["m"]], self.Y[R["h"]], self.Y[R["n"]]
-        self._stepper = STEPPERS[method](model, n, h)
-        self._coeffs = self._stepper.coeffs
-        self._detector = CrossingDetector(model.threshold, n, h)
-        self._I_bar = None  # input (mV/ms) the current coefficients hold; None before the first step
-        self._dI = np.empty(n)
-        self._leak = model.g_L * model.E_L
-
-    def step(self, I, t0=0.0):
-        """Advance all neurons by dt with input ``I`` (uA/cm^2, scalar or (n,)) held constant.
-
-        Parameters
-        ----------
-        I : float or ndarray (n,)
-            Input current in uA/cm^2 during this step.
-        t0 : float
-            Time (s) at the start of the step (only for symmetry with ``LIFState.step``;
-            the HH equations are autonomous).
-
-        Returns
-        -------
-        indices : ndarray of int
-            Neurons whose V crossed ``model.threshold`` upwards during the step.
-        offsets : ndarray of float
-            Crossing times in seconds after ``t0`` (cubic Hermite interpolation).
-        """
-        I_bar = np.add(I, self._leak)  # a new array each step: the coefficient cache keys on identity
-        I_bar /= self.model.C
-        if I_bar.shape != self.V.shape:
-            if I_bar.ndim > 1 or I_bar.size != 1:
-                raise ValueError(f"I must be a scalar or shape ({self.V.size},) in uA/cm^2, got shape {I_bar.shape}")
-            I_bar = np.full(self.V.shape, I_bar.item())
-        return self._advance(I_bar)
-
-    def _advance(self, I_bar):
-        """One step with ``I_bar = (I + g_L E_L) / C`` (mV/ms). Pass the same object for an unchanged input."""
-        c, det, Y, V = self._coeffs, self._detector, self.Y, self.V
-        if self._I_bar is None:  # first step: coefficients and dV/dt of the initial state
-            c(Y, I_bar)
-            det.prime(V, c.aV, c.bV)
-        elif I_bar is not self._I_bar:  # new input: a_V (and so dV/dt) shift by the change in I_bar
-            np.subtract(I_bar, c.P[2], out=self._dI)
-            c.set_input(I_bar, self._dI)
-            det.f += self._dI
-        self._I_bar = I_bar
-        self._stepper(Y, I_bar)
-        c(Y, I_bar)  # coefficients at the end of the step = start of the next; dV/dt for spike location
-        return det.locate(V, c.aV, c.bV, self.dt)
 
 
 STEPPERS = {"rk4": RK4, "exp_midpoint": ExpMidpoint, "exp_ab2": ExpAB2, "exp_euler": ExpEuler}

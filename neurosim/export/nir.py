@@ -30,10 +30,10 @@ import warnings
 
 import numpy as np
 
-from ._optional import require
-from .inputs import CurrentInput, PoissonSource, SpikeSource
-from .lif import LIF
-from .synapses import PSCFilter
+from .._optional import require
+from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
+from ..neurons.lif import LIF
+from ..synapses import PSCFilter
 
 FORMAT = "neurosim-nir-1"
 
@@ -77,7 +77,7 @@ def to_nir(network):
         Once, when some population has tau_ref > 0 (NIR has no refractory period;
         it is kept in node metadata).
     """
-    from .network import Network
+    from ..network.description import Network
 
     if not isinstance(network, Network):
         raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
@@ -222,7 +222,7 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
         constants, connections into an LIF without any synaptic filter, ...).
     """
     nir = _nir()
-    from .network import Network
+    from ..network.description import Network
 
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"graph must be a nir.NIRGraph, got {type(graph).__name__}")

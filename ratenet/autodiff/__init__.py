@@ -26,12 +26,12 @@ Where things live (read them in this order):
 - ``autodiff_bridge`` ``AutodiffLoss`` (a loss for ``fit`` written in autodiff) and
   ``check_layer`` (a ratenet layer against the same computation in autodiff)
 """
-from .autodiff_arrays import (GetItem, LogSoftmax, Mean, Reshape, Softmax, Sum, Transpose,
+from .arrays import (GetItem, LogSoftmax, Mean, Reshape, Softmax, Sum, Transpose,
                               getitem, log_softmax, mean, reshape, softmax, sum, transpose)
-from .autodiff_bridge import AutodiffLoss, LayerCheck, check_layer
-from .autodiff_core import (Op, Var, as_var, is_grad_enabled, no_grad, topological_order,
+from .bridge import AutodiffLoss, LayerCheck, check_layer
+from .core import (Op, Var, as_var, is_grad_enabled, no_grad, topological_order,
                             unbroadcast, zero_grad)
-from .autodiff_ops import (Add, Cos, Div, Exp, Log, MatMul, Mul, Neg, Pow, ReLU, Sigmoid, Sin,
+from .ops import (Add, Cos, Div, Exp, Log, MatMul, Mul, Neg, Pow, ReLU, Sigmoid, Sin,
                            Softplus, Sub, Tanh, cos, exp, log, matmul, relu, sigmoid, sin,
                            softplus, tanh)
 

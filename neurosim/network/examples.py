@@ -11,11 +11,11 @@ conversion -- mirroring Brian2's CUBA example::
 """
 import numpy as np
 
-from . import _validate as check
+from .. import _validate as check
 from .connections import synaptic_weight
-from .lif import LIFUnits
-from .network import Network
-from .synapses import PSCFilter
+from ..neurons.lif import LIFUnits
+from .description import Network
+from ..synapses import PSCFilter
 
 CUBA = dict(tau_m=0.020, tau_e=0.005, tau_i=0.010, V_t=-0.050, V_r=-0.060, E_l=-0.049, tau_ref=0.005,
             w_e=60 * 0.27 / 10 * 1e-3, w_i=-20 * 4.5 / 10 * 1e-3, p=0.02, n=4000, exc_fraction=0.8)

@@ -9,7 +9,7 @@ argument's shape (``unbroadcast``). All functions accept Vars or array_likes
 import numpy as np
 from scipy.special import expit
 
-from .autodiff_core import Op, unbroadcast
+from .core import Op, unbroadcast
 
 __all__ = ["matmul", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus"]
 

@@ -20,9 +20,9 @@ every step); ``t`` holds the sample times in seconds.
 """
 import numpy as np
 
-from . import _validate as check
-from .result import split_by_neuron
-from .synapses import PSCFilter, PSCState
+from .. import _validate as check
+from ..spikes import split_by_neuron
+from ..synapses import PSCFilter, PSCState
 
 KINDS = ("spikes", "v", "current", "filtered")
 

@@ -7,7 +7,7 @@
 into a :class:`SpikingModel`. Every Dense + LIF-activation pair becomes a
 population of :class:`neurosim.LIF` neurons with the activation's tau_m and
 tau_ref, driven by the current J = W s + b + 1 (the rate model's z + 1; see
-:mod:`ratenet.neural`), where s is the input (first layer) or the previous
+:mod:`ratenet.spiking.activations`), where s is the input (first layer) or the previous
 population's spikes filtered by a unit-area :class:`neurosim.PSCFilter` and
 scaled by that population's ``amplitude`` — one spike adds ``amplitude`` of
 charge, so s averages to amplitude · rate, the rate unit's output. The last
@@ -31,11 +31,11 @@ import numpy as np
 from neurosim import LIF, LIFState
 from neurosim.synapses import PSCFilter
 
-from ._validation import as_rng
-from .activations import Identity, LogSoftmax, Sigmoid, Softmax
-from .layers import Dense, Dropout, check_batch
-from .model import Sequential
-from .neural import LIFRate, SoftLIFRate
+from neurosim._validate import as_rng
+from ..activations import Identity, LogSoftmax, Sigmoid, Softmax
+from ..layers import Dense, Dropout, check_batch
+from ..model import Sequential
+from .activations import LIFRate, SoftLIFRate
 
 __all__ = ["to_spiking", "SpikingModel", "SpikingResult"]
 
@@ -302,7 +302,7 @@ class SpikingModel:
 
         Layer 1: bias W1 x + b1 + 1; later layers: bias b + 1 and a connection
         W · amplitude through the synapse; the last Dense layer is a read-out of a
-        ``"filtered"`` probe. See :mod:`ratenet.spiking_network`; :meth:`predict`
+        ``"filtered"`` probe. See :mod:`ratenet.spiking.network`; :meth:`predict`
         is the fast way to run many inputs.
 
         Parameters
@@ -323,7 +323,7 @@ class SpikingModel:
             ``network``, ``populations``, ``probes``, ``filtered``; helpers
             ``rates(t_start)``, ``readout(filtered)``, ``output(t_average)``.
         """
-        from .spiking_network import build_network
+        from .network import build_network
         return build_network(self, x, name_prefix, synapse, v0, rng)
 
     def accuracy(self, X, labels, **predict_kwargs):

@@ -10,8 +10,8 @@ Physical units: see :class:`LIFUnits`.
 """
 import numpy as np
 
-from . import _validate as check
-from .result import SimulationResult, SpikeRecorder
+from .. import _validate as check
+from ..spikes import SimulationResult, SpikeRecorder
 
 
 class LIF:

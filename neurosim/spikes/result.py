@@ -1,0 +1,64 @@
+"""The result object a single-neuron-model ``simulate`` returns."""
+from .events import split_by_neuron
+from .stats import isi_rate
+
+
+class SimulationResult:
+    """What a neuron model's ``simulate`` returns.
+
+    Attributes
+    ----------
+    n_neurons : int
+    dt : float
+        Step in seconds.
+    T : float
+        Simulated duration in seconds.
+    t : ndarray, shape (steps,), or None
+        Times (s) at the end of each step, when traces were recorded.
+    traces : dict of str -> ndarray (steps, n_neurons)
+        Recorded state variables (e.g. ``"v"``); also available as attributes.
+    """
+
+    def __init__(self, recorder, T, t=None, **traces):
+        self._recorder = recorder
+        self.n_neurons = recorder.n_neurons
+        self.dt = recorder.dt
+        self.T = float(T)
+        self.t = t
+        self.traces = traces
+        self._spike_times = None
+
+    def __getattr__(self, name):
+        traces = self.__dict__.get("traces", {})
+        if name in traces:
+            return traces[name]
+        raise AttributeError(
+            f"{type(self).__name__} has no attribute {name!r}"
+            + (" (traces are recorded only when asked, e.g. record_v=True)" if name in ("v", "V", "m", "h", "n") else "")
+        )
+
+    @property
+    def n_spikes(self):
+        """Total number of spikes of all neurons."""
+        return self._recorder.n_spikes
+
+    def events(self):
+        """All spikes as ``(times, indices)`` sorted by time; see :meth:`SpikeRecorder.events`."""
+        return self._recorder.events()
+
+    @property
+    def spike_times(self):
+        """List of ``n_neurons`` float arrays: each neuron's spike times in seconds."""
+        if self._spike_times is None:
+            times, indices = self.events()
+            self._spike_times = split_by_neuron(times, indices, self.n_neurons)
+        return self._spike_times
+
+    def rates(self, t_start=0.0):
+        """Firing rate of each neuron in Hz from its inter-spike intervals after ``t_start``.
+
+        See :func:`neurosim.isi_rate`.
+        """
+
+        times, indices = self.events()
+        return isi_rate((times, indices), n_neurons=self.n_neurons, t_start=t_start)

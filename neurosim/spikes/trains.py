@@ -1,0 +1,145 @@
+"""Spike-train generation (regular, Poisson) and binning. Times in seconds."""
+import numpy as np
+
+from .. import _validate as check
+from .events import _as_trains
+
+
+def regular_spikes(rate, T, phase=0.0):
+    """Regular spike trains: neuron i fires at ``(phase_i + m) / rate_i`` for m = 0, 1, ... < T.
+
+    Parameters
+    ----------
+    rate : float or array_like (N,)
+        Rates in Hz (>= 0; 0 gives no spikes).
+    T : float
+        Duration in seconds.
+    phase : float or array_like (N,)
+        Fraction of an interval before the first spike, in [0, 1).
+
+    Returns
+    -------
+    list of N ndarrays of spike times (s)
+    """
+    T = check.positive("T", T)
+    rate = np.atleast_1d(check.finite_array("rate", rate))
+    phase = np.broadcast_to(check.finite_array("phase", phase), rate.shape)
+    if np.any(rate < 0) or np.any(phase < 0) or np.any(phase >= 1):
+        raise ValueError("rate must be >= 0 Hz and phase in [0, 1)")
+    out = []
+    for r, p in zip(rate, phase):
+        out.append(np.zeros(0) if r == 0 else (p + np.arange(int(np.ceil(T * r - p)))) / r)
+    return [s[s < T] for s in out]
+
+
+def poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None):
+    """Poisson spike trains, homogeneous or with a time-varying rate.
+
+    Parameters
+    ----------
+    rate : float, array_like, or callable
+        * float or (N,) -- constant rates in Hz;
+        * (steps,) or (steps, N) with ``dt`` -- piecewise-constant rate, row k
+          holding on ``[k dt, (k+1) dt)`` (exact: Poisson counts per bin);
+        * callable ``rate(t) -> Hz`` (vectorized over a 1-D array of times,
+          returning (len(t),) or (len(t), N)) with ``rate_max`` -- by thinning.
+    T : float
+        Duration in seconds.
+    n : int, optional
+        Number of trains when ``rate`` does not say (default 1).
+    rng : int or numpy.random.Generator, optional
+    dt : float, optional
+        Bin width (s) of an array of rates over time.
+    rate_max : float, optional
+        Upper bound (Hz) of a callable rate; required for callables.
+
+    Returns
+    -------
+    list of N ndarrays of sorted spike times (s) in [0, T)
+    """
+    T = check.positive("T", T)
+    rng = check.as_rng(rng)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"n must be a whole number >= 1 (the number of trains), got {n!r}")
+    if callable(rate):
+        if rate_max is None:
+            raise ValueError("a callable rate needs rate_max (Hz), an upper bound for thinning")
+        rate_max = check.positive("rate_max", rate_max)
+        trains = poisson_spikes(rate_max, T, n=1 if n is None else n, rng=rng)
+        out = []
+        for i, cand in enumerate(trains):
+            r = np.asarray(rate(cand), dtype=float)
+            r = r if r.ndim < 2 else r[:, i]
+            if np.any(r > rate_max * (1 + 1e-12)):
+                raise ValueError(f"rate(t) exceeded rate_max={rate_max} Hz (max {r.max()} Hz)")
+            out.append(cand[rng.random(cand.size) * rate_max < r])
+        return out
+    rate = check.finite_array("rate", rate)
+    if np.any(rate < 0):
+        raise ValueError("rate must be >= 0 Hz")
+    if dt is not None:  # piecewise-constant rate over time
+        dt = check.positive("dt", dt)
+        r = rate.reshape(len(rate), -1) if rate.ndim else rate.reshape(1, 1)
+        steps = check.n_steps(T, dt)
+        if r.shape[0] != steps:
+            raise ValueError(f"rate with dt must have T/dt = {steps} rows, got shape {rate.shape}")
+        N = r.shape[1] if n is None else n
+        if r.shape[1] not in (1, N):
+            raise ValueError(f"rate of shape {rate.shape} has {r.shape[1]} columns, which does not match n={n}")
+        r = np.broadcast_to(r, (steps, N))
+        counts = rng.poisson(r * dt)
+        out = []
+        for i in range(N):
+            k = np.repeat(np.arange(steps), counts[:, i])
+            out.append(np.sort((k + rng.random(k.size)) * dt))
+        return out
+    rate = np.atleast_1d(rate)
+    N = rate.size if n is None else int(n)
+    if rate.size not in (1, N):
+        raise ValueError(f"rate of shape {rate.shape} does not match n={n}")
+    rate = np.broadcast_to(rate.ravel(), (N,))
+    counts = rng.poisson(rate * T)
+    return [np.sort(rng.uniform(0.0, T, c)) for c in counts]
+
+
+def bin_spikes(spike_times, T, dt):
+    """Spike trains -> dense array with one row per time ``k * dt``; each spike adds 1/dt.
+
+    A spike at time t goes to the nearest grid time ``rint(t / dt) * dt``, so
+    ``dt * binned.sum(axis=0)`` counts spikes and the PSC-filtered binned train
+    (:func:`neurosim.synapses.filter_binned`) equals the exact filter of spikes on the grid.
+
+    Parameters
+    ----------
+    spike_times : list of arrays, one array, or (times, indices) events
+        Spike times in seconds.
+    T : float
+        Duration (s); rows are ``0, dt, ..., T - dt``; later spikes are dropped.
+    dt : float
+        Bin width in seconds.
+
+    Returns
+    -------
+    ndarray, shape (steps, n_neurons)
+    """
+    steps = check.n_steps(T, dt)
+    trains = _as_trains(spike_times)
+    out = np.zeros((steps, len(trains)))
+    for i, s in enumerate(trains):
+        k = np.rint(np.asarray(s) / dt).astype(np.int64)
+        k = k[(k >= 0) & (k < steps)]
+        out[:, i] = np.bincount(k, minlength=steps) / dt
+    return out
+
+
+def unbin_spikes(binned, dt):
+    """Dense binned array (steps, N) (spikes of height 1/dt) -> list of N spike-time arrays.
+
+    A bin holding m spikes (value m/dt) yields m spikes at time ``k * dt``.
+    """
+    binned = check.finite_array("binned", binned)
+    binned = binned.reshape(len(binned), -1)
+    counts = np.rint(binned * dt).astype(np.int64)
+    if np.any(counts < 0):
+        raise ValueError("binned must be >= 0")
+    return [np.repeat(np.arange(len(binned)) * dt, counts[:, i]) for i in range(binned.shape[1])]
