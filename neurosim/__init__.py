@@ -4,7 +4,7 @@ Time is in seconds at every public interface. LIF neurons use normalized units
 (threshold 1, reset 0; see ``LIFUnits`` for physical units); Hodgkin-Huxley
 uses mV and uA/cm^2.
 """
-from .neurons.lif import LIF, LIFState, LIFUnits
+from .neurons.lif import LIF, LIFState, LIFUnits, lif_rate
 from .spikes import SimulationResult, SpikeRecorder
 from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi, isi_rate, poisson_spikes,
                      regular_spikes, to_events, unbin_spikes)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as check
-from .lif import LIF
+from .lif import LIF, lif_rate
 
 
 @dataclass
@@ -101,7 +101,7 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
         J = gain * xu + bias
         pred = np.zeros_like(ru)
         above = J > 1
-        pred[above] = 1.0 / (tr + tm * np.log1p(1.0 / (J[above] - 1.0)))
+        pred[above] = lif_rate(J[above] - 1.0, tm, tr)
         return pred - ru
 
     x_fire, r_max = x[firing], r[firing].max()

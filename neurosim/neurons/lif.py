@@ -14,6 +14,31 @@ from .. import _validate as check
 from ..spikes import SimulationResult, SpikeRecorder
 
 
+def lif_rate(excess, tau_m, tau_ref):
+    """The LIF tuning curve as a function of the excess current ``x = J - 1``, in Hz.
+
+    ``G = 1 / (tau_ref + tau_m log1p(1/x))`` for x > 0, which equals
+    ``1 / (tau_ref - tau_m ln(1 - 1/J))``; log1p keeps it accurate near threshold.
+    This is the one implementation of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
+    and ratenet's LIF activations call it. No input checks (internal callers pass
+    float arrays); entries x <= 0 are the caller's to mask.
+
+    Parameters
+    ----------
+    excess : ndarray of float
+        J - 1 (> 0 where the neuron fires), any shape. ``+inf`` gives 1/tau_ref;
+        tiny x (1/x overflows to inf) gives exactly 0.
+    tau_m, tau_ref : float or ndarray
+        Membrane time constant and refractory period in seconds (broadcast with x).
+
+    Returns
+    -------
+    ndarray of float, the shape of ``excess``
+    """
+    with np.errstate(divide="ignore", over="ignore"):
+        return 1.0 / (tau_ref + tau_m * np.log1p(1.0 / excess))
+
+
 class LIF:
     """Leaky integrate-and-fire neuron model (normalized: threshold 1, reset 0).
 
@@ -51,10 +76,7 @@ class LIF:
             raise ValueError("J must not contain NaN")
         rates = np.zeros(J.shape)
         above = J > 1
-        # log1p(1/(J-1)) = -ln(1 - 1/J), accurate near threshold and exact 0 at J = inf
-        isi = self.tau_ref + self.tau_m * np.log1p(1.0 / (J[above] - 1.0))
-        with np.errstate(divide="ignore"):
-            rates[above] = 1.0 / isi
+        rates[above] = lif_rate(J[above] - 1.0, self.tau_m, self.tau_ref)
         return rates
 
     def inverse_rate(self, rate):

@@ -32,6 +32,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 from scipy.special import expit
 
+from neurosim.neurons.lif import lif_rate
+
 from ..activations import Activation, _as_float_array
 from ..layers import _check_float
 
@@ -66,8 +68,7 @@ class _LIFBase(Activation):
         log1p(1/x) = −ln(1 − 1/J) stays accurate near threshold; 1/x may
         overflow to inf for x ~ 1e-308, which correctly gives rate 0.
         """
-        with np.errstate(divide="ignore", over="ignore"):
-            return 1.0 / (self.tau_ref + self.tau_m * np.log1p(1.0 / x))
+        return lif_rate(x, self.tau_m, self.tau_ref)
 
 
 class LIFRate(_LIFBase):
