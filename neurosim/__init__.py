@@ -15,5 +15,6 @@ from .network.probes import Probe
 from .neurons.tuning import tuning_curve
 from .neurons.hh import HHState, HodgkinHuxley
 from .neurons.fit import LIFFit, fit_lif
+from .errors import SimulationError
 
 __version__ = "0.1.0"
