@@ -7,7 +7,7 @@ cross-entropy, 5 seeds, hidden activation ReLU / tanh / sigmoid. Reported: mean
 single-threaded. Needs scikit-learn (for the data); PyTorch is optional.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-        flock /tmp/bench.lock python benchmarks/digits.py
+        python benchmarks/digits.py
 """
 import argparse
 import os

@@ -14,7 +14,7 @@ threshold ``v > 0 mV``, from the same initial state. Brian2 is not a
 dependency: run this script with an interpreter that has it, single-threaded
 and alone on the machine, e.g.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 flock /tmp/bench.lock /work/refenv/bin/python benchmarks/hh.py
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/hh.py
 
 ``--big 10000`` neurons run for ``--big-T`` seconds (default 0.1) and are
 scaled to 1 s; the output says so.

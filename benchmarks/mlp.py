@@ -6,7 +6,7 @@ is timed (later epochs too: float32 denormals in Adam's moments show up late);
 the last column is the mean training loss of the last epoch.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-        flock /tmp/bench.lock python benchmarks/mlp.py --hidden 256 1024 --epochs 3
+        python benchmarks/mlp.py --hidden 256 1024 --epochs 3
 
 PyTorch and scikit-learn are optional (measured when importable).
 """

@@ -39,7 +39,7 @@ def rosenbrock(x, y):
 
 
 def gradient_descent(lr=0.01, steps=2000, start=(-1.2, 1.5)):
-    """Step 2: the notes' gradient descent, with the gradient from autodiff."""
+    """Step 2: plain gradient descent, with the gradient from autodiff."""
     p = ad.Var(np.array(start), name="p")
     path = [p.value.copy()]
     for _ in range(steps):

@@ -1,4 +1,4 @@
-"""Overfitting and its cures on the dose -> blood-sugar regression of the notes.
+"""Overfitting and its cures on a small synthetic dose -> blood-sugar regression (ratenet.data.dose_sugar).
 
 A 1-64-64-1 tanh network is trained on 12 noisy points and tested on 300:
 no regularization, L2 weight decay, dropout, and the same network with 10x
