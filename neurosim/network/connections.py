@@ -1,10 +1,10 @@
-"""Connections between populations: weights, synapse state per target, event-driven propagation.
+"""Connections between populations: weights (description), synapse state per target and
+event-driven propagation (runtime).
 
 A :class:`Connection` holds a weight matrix W of shape (post.n, pre.n). For the
-run loop it is stored transposed, one row per presynaptic neuron (dense rows or
-raw CSR arrays), already divided by tau_s: when presynaptic neuron j spikes,
-row j is added to the first stage of the target's PSC state. The cost per step
-is the number of spikes times the fan-out, not N^2.
+run loop (:class:`ConnectionRuntime`) it is stored transposed, one row per
+presynaptic neuron, so the cost per step is the number of spikes times the
+fan-out, not N^2.
 """
 import numbers
 
@@ -41,46 +41,80 @@ class Connection:
     def __repr__(self):
         return f"Connection({self.pre.name!r} -> {self.post.name!r}, synapse={self.synapse!r}, delay={self.delay!r})"
 
-    def _build(self, dt):
-        """Prepare the (pre, post) row layout and the delay in steps."""
-        self.delay_steps = int(round(self.delay / dt))
-        scale = 1.0 / self.synapse.tau_s  # stage-0 jump per unit weight
-        W = self.weights
-        self._dense = isinstance(W, np.ndarray)
-        if self._dense:
-            self._rows = np.ascontiguousarray(W.T) * scale
+
+class ConnectionRuntime:
+    """Event-driven propagation of one :class:`Connection` (built by the runtime).
+
+    W is stored transposed, one row per presynaptic neuron (dense rows or raw
+    CSR arrays), already divided by tau_s: when presynaptic neuron j spikes,
+    row j is added to the first stage of the target's PSC state. With a batch,
+    spikes are flat indices ``trial * pre.n + j`` and targets flat
+    ``trial * post.n + i``; the weights are shared by all trials.
+    """
+
+    def __init__(self, conn, dt, B):
+        self.delay_steps = int(round(conn.delay / dt))
+        self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
+        scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
+        W = conn.weights
+        self.dense = isinstance(W, np.ndarray)
+        if self.dense:
+            self.rows = np.ascontiguousarray(W.T) * scale
         else:
             rows = W.T.tocsr()
             rows.sum_duplicates()
-            self._indptr = rows.indptr.astype(np.int64)
-            self._indptr_list = self._indptr.tolist()
-            self._indices = rows.indices.astype(np.int64)
-            self._data = rows.data.astype(np.float64) * scale
+            self.indptr = rows.indptr.astype(np.int64)
+            self.indptr_list = self.indptr.tolist()
+            self.indices = rows.indices.astype(np.int64)
+            self.data = rows.data.astype(np.float64) * scale
+        self.scatter = self._scatter if B == 1 else self._scatter_batch
 
     def _scatter(self, spiked, target):
         """Add the rows of the presynaptic neurons ``spiked`` (int array, repeats allowed) into ``target``."""
-        if self._dense:
+        if self.dense:
             if spiked.size == 1:
-                target += self._rows[spiked[0]]
+                target += self.rows[spiked[0]]
             else:
-                target += self._rows[spiked].sum(axis=0)
+                target += self.rows[spiked].sum(axis=0)
             return
-        indptr, indices, data = self._indptr_list, self._indices, self._data
+        indptr, indices, data = self.indptr_list, self.indices, self.data
         if spiked.size <= _LOOP_MAX:
             for j in spiked.tolist():
                 a, b = indptr[j], indptr[j + 1]
                 if b > a:  # a CSR row has distinct columns, so fancy += is safe
                     target[indices[a:b]] += data[a:b]
             return
-        starts = self._indptr[spiked]
-        lengths = self._indptr[spiked + 1] - starts
+        pos = self._positions(spiked)
+        if pos is not None:
+            np.add.at(target, indices[pos], data[pos])
+
+    def _positions(self, spiked):
+        """Positions in the CSR arrays of all entries of the rows ``spiked`` (None if there are none)."""
+        starts = self.indptr[spiked]
+        lengths = self.indptr[spiked + 1] - starts
         total = int(lengths.sum())
         if total == 0:
-            return
-        # positions of all gathered entries: each row's start repeated over its length, plus a running offset
+            return None
+        # each row's start repeated over its length, plus a running offset
         ends = np.cumsum(lengths)
-        pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
-        np.add.at(target, indices[pos], data[pos])
+        return np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+
+    def _scatter_batch(self, spiked, target):
+        """As :meth:`_scatter` for flat batch indices: per trial, the same sums in the same order as one run."""
+        trials, j = np.divmod(spiked, self.n_pre)
+        if self.dense:
+            if spiked.size > 1:
+                order = np.argsort(trials, kind="stable")
+                trials, j = trials[order], j[order]
+            starts = np.flatnonzero(np.r_[True, trials[1:] != trials[:-1]])
+            sums = np.add.reduceat(self.rows[j], starts, axis=0) if j.size > starts.size else self.rows[j]
+            target.reshape(self.B, self.n_post)[trials[starts]] += sums
+            return
+        pos = self._positions(j)
+        if pos is not None:
+            lengths = self.indptr[j + 1] - self.indptr[j]
+            flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
+            np.add.at(target, flat, self.data[pos])
 
 
 def _check_weights(weights, pre, post):
@@ -122,6 +156,16 @@ class SynapseGroup:
         self.L = max_delay_steps + 1
         self.pending = np.zeros((self.L, n)) if self.L > 1 else None
         self.dirty = [False] * self.L
+
+    def snapshot(self):
+        return (self.state.x.copy(), None if self.pending is None else self.pending.copy(), list(self.dirty))
+
+    def restore(self, snap):
+        x, pending, dirty = snap
+        np.copyto(self.state.x, x)
+        if pending is not None:
+            np.copyto(self.pending, pending)
+        self.dirty = list(dirty)
 
     def advance_and_deliver(self, m):
         """Advance the state to time ``m * dt`` and add the delayed spikes due then."""
