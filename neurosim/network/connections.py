@@ -13,6 +13,7 @@ import numpy as np
 from .. import _validate as check
 from ..synapses import PSCFilter, PSCState
 
+PLACEMENTS = ("boundary", "exact")
 _LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
 
 
@@ -29,12 +30,20 @@ class Connection:
     synapse : PSCFilter
     delay : float
         Transmission delay in seconds (rounded to whole steps in a run).
+    placement : {"boundary", "exact"}
+        Where a presynaptic spike at time ts enters the PSC state: at the next
+        step boundary with its full kernel (``"boundary"``, Brian2's and Nengo's
+        convention), or at ts exactly (``"exact"``): at the boundary, stage k holds
+        ``w h_k(t1 - ts)``, so the current after the boundary is exact and the
+        charge between ts and the boundary is not delivered.
     """
 
-    def __init__(self, pre, post, weights, synapse, delay):
+    def __init__(self, pre, post, weights, synapse, delay, placement="boundary"):
         if not isinstance(synapse, PSCFilter):
             raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
-        self.pre, self.post, self.synapse = pre, post, synapse
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        self.pre, self.post, self.synapse, self.placement = pre, post, synapse, placement
         self.delay = check.positive("delay", delay, allow_zero=True)
         self.weights = _check_weights(weights, pre, post)
 
@@ -68,6 +77,35 @@ class ConnectionRuntime:
             self.indices = rows.indices.astype(np.int64)
             self.data = rows.data.astype(np.float64) * scale
         self.scatter = self._scatter if B == 1 else self._scatter_batch
+        self.lagged = conn.placement == "exact"
+        self.synapse = conn.synapse
+
+    def scatter_lagged(self, spiked, offsets, target, dt):
+        """Add spikes at ``offsets`` (s) inside the step that ends now into all stages ``target`` (n+1, N).
+
+        Stage k gets ``w * tau * h_k(lag)`` per spike (rows already hold w / tau), lag = dt - offset.
+        """
+        syn = self.synapse
+        x = (dt - np.asarray(offsets, dtype=float)) / syn.tau_s
+        decay = np.exp(-x)
+        trials, j = (np.zeros(spiked.size, dtype=np.int64), spiked) if self.B == 1 else np.divmod(spiked, self.n_pre)
+        if not self.dense:
+            pos = self._positions(j)
+            if pos is None:
+                return
+            lengths = self.indptr[j + 1] - self.indptr[j]
+            flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
+            of = np.repeat(np.arange(spiked.size), lengths)
+        power = np.ones_like(x)
+        for k in range(syn.n + 1):
+            factor = power * decay  # tau * h_k(lag) = x^k / k! * exp(-x)
+            if self.dense:
+                M = np.zeros((self.B, spiked.size))
+                M[trials, np.arange(spiked.size)] = factor
+                target[k].reshape(self.B, self.n_post)[...] += M @ self.rows[j]
+            else:
+                np.add.at(target[k], flat, self.data[pos] * factor[of])
+            power = power * x / (k + 1)
 
     def _scatter(self, spiked, target):
         """Add the rows of the presynaptic neurons ``spiked`` (int array, repeats allowed) into ``target``."""
@@ -145,8 +183,8 @@ def _check_weights(weights, pre, post):
 class SynapseGroup:
     """PSC state of all connections into one population that share a synapse (they add linearly).
 
-    Holds the cascade state ``x`` (n+1, N) and a ring buffer ``pending`` of
-    stage-0 increments for delayed spikes: slot ``m % L`` arrives at time ``m * dt``.
+    Holds the cascade state ``x`` (n+1, N) and a ring buffer ``pending`` (L, n+1, N)
+    of increments for delayed spikes: slot ``m % L`` arrives at time ``m * dt``.
     """
 
     def __init__(self, synapse, n, dt, max_delay_steps):
@@ -154,8 +192,8 @@ class SynapseGroup:
         self.state = PSCState(synapse, n, dt)
         self.x0 = self.state.x[0]  # spikes without delay are added here directly
         self.L = max_delay_steps + 1
-        self.pending = np.zeros((self.L, n)) if self.L > 1 else None
-        self.dirty = [False] * self.L
+        self.pending = np.zeros((self.L, synapse.n + 1, n)) if self.L > 1 else None
+        self.dirty = [0] * self.L  # 0 clean, 1 stage 0 only, 2 all stages
 
     def snapshot(self):
         return (self.state.x.copy(), None if self.pending is None else self.pending.copy(), list(self.dirty))
@@ -172,17 +210,29 @@ class SynapseGroup:
         self.state.advance()
         if self.L > 1:
             slot = m % self.L
-            if self.dirty[slot]:
-                self.x0 += self.pending[slot]
+            dirty = self.dirty[slot]
+            if dirty:
+                if dirty == 1:
+                    self.x0 += self.pending[slot, 0]
+                else:
+                    self.state.x += self.pending[slot]
                 self.pending[slot] = 0.0
-                self.dirty[slot] = False
+                self.dirty[slot] = 0
 
     def target(self, m_arrival, m_now):
         """Array to add stage-0 increments into for spikes arriving at step ``m_arrival``."""
         if m_arrival == m_now:
             return self.x0
         slot = m_arrival % self.L
-        self.dirty[slot] = True
+        self.dirty[slot] = max(self.dirty[slot], 1)
+        return self.pending[slot, 0]
+
+    def target_stages(self, m_arrival, m_now):
+        """Array (n+1, N) to add increments of all stages into for spikes arriving at step ``m_arrival``."""
+        if m_arrival == m_now:
+            return self.state.x
+        slot = m_arrival % self.L
+        self.dirty[slot] = 2
         return self.pending[slot]
 
 

@@ -259,7 +259,7 @@ class Network:
         target.inputs.append(inp)
         return inp
 
-    def connect(self, pre, post, weights, synapse=None, delay=0.0):
+    def connect(self, pre, post, weights, synapse=None, delay=0.0, placement="boundary"):
         """Connect ``pre`` to ``post``.
 
         Parameters
@@ -274,6 +274,10 @@ class Network:
             Default ``PSCFilter(0.005)``.
         delay : float
             Transmission delay in seconds, rounded to whole steps.
+        placement : {"boundary", "exact"}
+            Spikes enter the synapse at the next step boundary with their full
+            kernel (default), or at their exact time inside the step (see
+            :class:`Connection`).
 
         Returns
         -------
@@ -284,7 +288,7 @@ class Network:
             raise ValueError("pre must be a population or source of this network")
         if post not in self.populations:
             raise ValueError("post must be a population of this network")
-        conn = Connection(pre, post, weights, PSCFilter(0.005) if synapse is None else synapse, delay)
+        conn = Connection(pre, post, weights, PSCFilter(0.005) if synapse is None else synapse, delay, placement)
         self.connections.append(conn)
         return conn
 

@@ -198,7 +198,10 @@ class Runtime:
                     for rt, pre in conns:
                         sp = pre.spiked
                         if sp.size:
-                            rt.scatter(sp, rt.group.target(m + rt.delay_steps, m))
+                            if rt.lagged:
+                                rt.scatter_lagged(sp, pre.offsets, rt.group.target_stages(m + rt.delay_steps, m), dt)
+                            else:
+                                rt.scatter(sp, rt.group.target(m + rt.delay_steps, m))
                     for buf, pre in filtered:
                         sp = pre.spiked
                         if sp.size:

@@ -158,3 +158,46 @@ def test_bounded_work_is_refused_up_front():
     with pytest.raises(ValueError, match="max_bytes"):
         net.run(10.0, max_bytes=10**6)
     assert net.runtime is None or net.t == 0
+
+
+def cumulative_kernel(u, syn):
+    """Integral of the unit-area kernel from 0 to u (0 for u <= 0): 1 - exp(-x) sum_k<=n x^k / k!."""
+    from math import factorial
+
+    x = np.maximum(u, 0) / syn.tau_s
+    return 1 - np.exp(-x) * sum(x**k / factorial(k) for k in range(syn.n + 1))
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_filtered_mean_is_the_exact_step_average_of_the_kernel(n):
+    syn, dt, ts = PSCFilter(0.004, n), 1e-3, np.array([0.01234, 0.0207])
+    net = Network(dt=dt)
+    src = net.add_spike_source([ts])
+    net.add_population(LIF(), 1)
+    probe = net.probe(src, "filtered_mean", synapse=syn)
+    coarse = net.probe(src, "filtered_mean", synapse=syn, sample_every=5 * dt)
+    net.run(0.05)
+    t1 = probe.t
+    exact = sum(cumulative_kernel(t1 - s, syn) - cumulative_kernel(t1 - dt - s, syn) for s in ts) / dt
+    np.testing.assert_allclose(probe.data[:, 0], exact, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(coarse.data[:, 0], exact.reshape(-1, 5).mean(axis=1), rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_exact_placement_gives_the_kernel_from_the_spike_time(n, sparse):
+    dt, J, tau_m, w = 1e-3, 1.5, 0.02, 0.002
+    t_spike = tau_m * np.log(J / (J - 1))  # analytic first spike of a from v = 0: 21.97 ms
+    syn = PSCFilter(0.005, n)
+    for batch in (None, 2):
+        net = Network(dt=dt, batch=batch)
+        a = net.add_population(LIF(tau_m, 0.5), 1, bias=J)
+        b = net.add_population(LIF(tau_m, 0.5), 1)
+        W = np.array([[w]])
+        net.connect(a, b, sp.csr_matrix(W) if sparse else W, synapse=syn, placement="exact", delay=2 * dt)
+        cur = net.probe(b, "current")
+        net.run(0.1)
+        data = cur.data.reshape(len(cur.t), -1)
+        for col in range(data.shape[1]):
+            # the spike arrives 2 steps late (the delay), at its exact offset
+            np.testing.assert_allclose(data[:, col], w * syn.kernel(cur.t - t_spike - 2 * dt), rtol=1e-9, atol=1e-12)
