@@ -76,6 +76,7 @@ class ConnectionRuntime:
             self.indptr_list = self.indptr.tolist()
             self.indices = rows.indices.astype(np.int64)
             self.data = rows.data.astype(np.float64) * scale
+            self._make_table()
         self.scatter = self._scatter if B == 1 else self._scatter_batch
         self.lagged = conn.placement == "exact"
         self.synapse = conn.synapse
@@ -107,6 +108,27 @@ class ConnectionRuntime:
                 np.add.at(target[k], flat, self.data[pos] * factor[of])
             power = power * x / (k + 1)
 
+    def _make_table(self):
+        """Non-empty rows padded to equal length (index 0, weight 0), when that costs < 50 % more memory.
+
+        Gathering the rows of the spiking neurons is then one fancy index instead
+        of a dozen small numpy calls; a padding entry adds +0.0, which changes nothing.
+        ``table = (row_of_pre, indices, weights)``; empty rows map to an all-padding row.
+        """
+        lengths = np.diff(self.indptr)
+        width = int(lengths.max()) if lengths.size else 0
+        full = np.flatnonzero(lengths)
+        self.table = None
+        if width == 0 or (full.size + 1) * width > 1.5 * self.indices.size + self.n_pre:
+            return
+        row_of = np.full(self.n_pre, full.size, dtype=np.intp)
+        row_of[full] = np.arange(full.size)
+        row = np.repeat(row_of, lengths)
+        col = np.arange(self.indices.size) - np.repeat(self.indptr[:-1], lengths)
+        idx, w = np.zeros((full.size + 1, width), dtype=np.intp), np.zeros((full.size + 1, width))
+        idx[row, col], w[row, col] = self.indices, self.data
+        self.table = (row_of, idx, w)
+
     def _scatter(self, spiked, target):
         """Add the rows of the presynaptic neurons ``spiked`` (int array, repeats allowed) into ``target``."""
         if self.dense:
@@ -114,6 +136,11 @@ class ConnectionRuntime:
                 target += self.rows[spiked[0]]
             else:
                 target += self.rows[spiked].sum(axis=0)
+            return
+        if self.table is not None:  # the same additions in the same order as the CSR paths below
+            row_of, idx, w = self.table
+            rows = row_of[spiked]
+            np.add.at(target, idx[rows].ravel(), w[rows].ravel())
             return
         indptr, indices, data = self.indptr_list, self.indices, self.data
         if spiked.size <= _LOOP_MAX:
@@ -147,6 +174,11 @@ class ConnectionRuntime:
             starts = np.flatnonzero(np.r_[True, trials[1:] != trials[:-1]])
             sums = np.add.reduceat(self.rows[j], starts, axis=0) if j.size > starts.size else self.rows[j]
             target.reshape(self.B, self.n_post)[trials[starts]] += sums
+            return
+        if self.table is not None:
+            row_of, idx, w = self.table
+            rows = row_of[j]
+            np.add.at(target, (idx[rows] + (trials * self.n_post)[:, None]).ravel(), w[rows].ravel())
             return
         pos = self._positions(j)
         if pos is not None:

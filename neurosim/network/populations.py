@@ -128,6 +128,7 @@ class LIFRuntime(_Base):
     def __init__(self, pop, B, dt, groups, inputs):
         super().__init__(pop, B, dt, groups, inputs)
         self.state = LIFState(pop.model, self.N, dt, v0=_flat(pop.v0, B, pop.n))
+        self.J_decayed = np.empty(self.N)  # J (1 - exp(-dt/tau_m)), computed in place: no temporary per step
         for g in groups:
             syn = g.synapse
             coef = membrane_coefficients(syn, pop.model.tau_m, dt)
@@ -135,7 +136,9 @@ class LIFRuntime(_Base):
             self.terms.append((g.state.x[0], float(coef[0])) if syn.n == 0 else (g.state.x, coef))
 
     def step(self, k, t0):
-        return self.state.step(self.input(), t0)
+        J = self.input()
+        np.multiply(J, self.state.one_minus_decay, out=self.J_decayed)
+        return self.state.step(J, t0, self.J_decayed)
 
     def value(self, kind):
         return self.state.v if kind == "v" else super().value(kind)
