@@ -109,7 +109,7 @@ class ConnectionRuntime:
             power = power * x / (k + 1)
 
     def _make_table(self):
-        """Non-empty rows padded to equal length (index 0, weight 0), when that costs < 50 % more memory.
+        """Non-empty rows padded to equal length (index 0, weight 0), when that at most doubles the memory.
 
         Gathering the rows of the spiking neurons is then one fancy index instead
         of a dozen small numpy calls; a padding entry adds +0.0, which changes nothing.
@@ -119,7 +119,7 @@ class ConnectionRuntime:
         width = int(lengths.max()) if lengths.size else 0
         full = np.flatnonzero(lengths)
         self.table = None
-        if width == 0 or (full.size + 1) * width > 1.5 * self.indices.size + self.n_pre:
+        if width == 0 or (full.size + 1) * width > 2 * self.indices.size + self.n_pre:
             return
         row_of = np.full(self.n_pre, full.size, dtype=np.intp)
         row_of[full] = np.arange(full.size)
@@ -172,7 +172,15 @@ class ConnectionRuntime:
                 order = np.argsort(trials, kind="stable")
                 trials, j = trials[order], j[order]
             starts = np.flatnonzero(np.r_[True, trials[1:] != trials[:-1]])
-            sums = np.add.reduceat(self.rows[j], starts, axis=0) if j.size > starts.size else self.rows[j]
+            sums = self.rows[j[starts]]
+            if j.size > starts.size:
+                # add each trial's rows one by one, as a single run's rows[spiked].sum(axis=0) does (not
+                # pairwise like reduceat), so a trial equals its single run bit for bit; the loop runs over
+                # the rank of a spike within its trial (a few per step), never over spikes or trials
+                counts = np.diff(np.r_[starts, j.size])
+                for r in range(1, int(counts.max())):
+                    sel = (counts > r).nonzero()[0]
+                    sums[sel] += self.rows[j[starts[sel] + r]]
             target.reshape(self.B, self.n_post)[trials[starts]] += sums
             return
         if self.table is not None:
