@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
+from neurosim._validate import check_bool, check_int, check_number, real_array
 from .layers import LAYER_REGISTRY, Layer, _check_float
 
 __all__ = [
@@ -388,14 +389,13 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
 
 def argmax(Y):
     """Index of the largest entry of each row. Y: (n_samples, n) → (n_samples,) int."""
-    Y = np.asarray(Y)
-    if Y.ndim != 2:
-        raise ValueError(f"Y: expected a 2-D array, got shape {Y.shape}")
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
     return Y.argmax(axis=1)
 
 
 def to_labels(Y, threshold=0.5):
-    """Class labels from network outputs.
+    """Class labels from network outputs (the one implementation; ``fit`` and
+    ``evaluate`` count accuracy with it).
 
     Parameters
     ----------
@@ -403,12 +403,21 @@ def to_labels(Y, threshold=0.5):
         With one column (a sigmoid output) the label is ``Y > threshold``;
         otherwise the row argmax.
     threshold : float
+        Finite.
 
     Returns
     -------
     ndarray of int, shape (n_samples,)
     """
-    Y = np.asarray(Y)
-    if Y.ndim == 2 and Y.shape[1] == 1:
+    threshold = check_number("threshold", threshold)
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
+    if np.isnan(Y).any():
+        raise ValueError("Y: contains NaN; a NaN output has no class label")
+    return _labels(Y, threshold)
+
+
+def _labels(Y, threshold):
+    """Unchecked :func:`to_labels` for internal callers (Y 2-D float)."""
+    if Y.shape[1] == 1:
         return (Y[:, 0] > threshold).astype(np.intp)
-    return argmax(Y)
+    return Y.argmax(axis=1)

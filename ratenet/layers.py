@@ -14,7 +14,7 @@ import numpy as np
 
 from . import initializers
 from .parameter import Parameter
-from neurosim._validate import check_number
+from neurosim._validate import check_bool, check_int, check_number
 
 __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 
@@ -46,15 +46,16 @@ def _check_dtype(dtype):
 
 
 def check_batch(X, n_features, dtype, name="X", check_finite=True):
-    """Validate and convert a batch at a public boundary.
+    """Validate and convert a batch at a public boundary (ratenet's one batch validator).
 
     Parameters
     ----------
     X : array_like, shape (n_samples, n_features)
     n_features : int or None
         Required number of columns (None: any).
-    dtype : numpy dtype
-        Converted to this dtype (no copy when it already matches).
+    dtype : numpy dtype or None
+        Converted to this dtype (no copy when it already matches); None keeps a
+        float dtype and turns ints and bools into float64.
     check_finite : bool
         Reject NaN/inf entries.
 
@@ -62,13 +63,18 @@ def check_batch(X, n_features, dtype, name="X", check_finite=True):
     -------
     ndarray, shape (n_samples, n_features), of ``dtype``
     """
+    if X is None:
+        raise TypeError(f"{name}: expected a 2-D numeric array, got None")
     if not isinstance(X, np.ndarray):
         try:
             X = np.asarray(X)
         except ValueError as exc:
             raise ValueError(f"{name}: cannot convert to an array ({exc})") from exc
     if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {X.dtype}")
+        what = "complex numbers" if X.dtype.kind == "c" else f"dtype {X.dtype}"
+        raise TypeError(f"{name}: expected a real numeric array, got {what}")
+    if dtype is None:
+        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
     if X.ndim != 2:
         hint = " (one sample? use X.reshape(1, -1))" if X.ndim == 1 else ""
         raise ValueError(
@@ -83,6 +89,29 @@ def check_batch(X, n_features, dtype, name="X", check_finite=True):
     if check_finite and not all_finite(X):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return X
+
+
+def check_targets(y, n, dtype, name="y"):
+    """Validate training targets: int class indices (n,) or float targets (n,) / (n, k).
+
+    Returns int indices as ``intp`` and float targets (and 2-D ints) as ``dtype``.
+    NaN/inf targets are a ValueError, complex or strings a TypeError.
+    """
+    if y is None:
+        raise TypeError(f"{name}: expected targets (class indices or an array), got None")
+    y = np.asarray(y)
+    if y.dtype.kind in "iub":
+        y = y.astype(np.intp) if y.ndim == 1 else y.astype(dtype)
+    elif y.dtype.kind == "f":
+        y = y.astype(dtype, copy=False)
+    else:
+        what = "complex numbers" if y.dtype.kind == "c" else f"dtype {y.dtype}"
+        raise TypeError(f"{name}: expected numeric targets (class indices or float values), got {what}")
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(f"{name}: expected shape ({n},) or ({n}, n_outputs) to match the inputs, got {y.shape}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{name}: contains NaN or inf values")
+    return y
 
 
 def all_finite(X):
@@ -293,16 +322,21 @@ class Dropout(Layer):
     ----------
     rate : float in [0, 1)
         Probability of dropping a unit.
-    rng : None, int or numpy.random.Generator
+    rng : None, int, numpy.random.Generator or SeedSequence
+        The dropout masks' randomness. Without one, :func:`ratenet.fit` seeds the
+        layer from its own ``rng`` so ``fit(..., rng=0)`` is reproducible.
     """
 
     def __init__(self, rate, rng=None):
         self.rate = _check_float(rate, "rate", 0.0, 1.0, high_open=True)
         self.rng = initializers.as_rng(rng)
+        self.rng_given = rng is not None   # fit seeds layers whose rng was not given
         self._mask = None
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n)."""
+        if not isinstance(training, (bool, np.bool_)):
+            training = check_bool("training", training)
         if not training or self.rate == 0.0:
             self._mask = None
             return X

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 
 from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
-from neurosim._validate import check_int
+from neurosim._validate import check_bool, check_int
 
 __all__ = ["Sequential", "load", "FORMAT_VERSION"]
 
@@ -58,15 +58,20 @@ class Sequential:
                 self.n_in = need
             width = layer.output_features(width if width is not None else need)
         self.n_out = width
-        self._set_inplace_flags()
+        self._plan = self._inplace_plan()
 
-    def _set_inplace_flags(self):
-        # A layer may overwrite its input when the previous layer returns an
-        # array it does not keep, and its dY when the next layer does.
+    def _inplace_plan(self):
+        """Per layer: may it overwrite its forward input, and its backward dY?
+
+        A layer may overwrite its input when the previous layer of *this* model
+        returns an array it does not keep, and its dY when the next layer does.
+        The flags are decided per model and set on a layer only for the duration
+        of one call (then reset), so a layer shared between models, or called
+        directly, never writes into an array its caller holds.
+        """
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            layer._inplace_in = i > 0 and self.layers[i - 1].fresh_output
-            layer._inplace_grad = i < last and self.layers[i + 1].fresh_grad
+        return [(i > 0 and self.layers[i - 1].fresh_output, i < last and self.layers[i + 1].fresh_grad)
+                for i in range(len(self.layers))]
 
     def __len__(self):
         return len(self.layers)
@@ -103,9 +108,17 @@ class Sequential:
         -------
         ndarray, shape (n_samples, n_out)
         """
+        training = check_bool("training", training)
         X = self._check_input(X)
-        for layer in self.layers:
-            X = layer.forward(X, training)
+        for layer, (inplace, _) in zip(self.layers, self._plan):
+            if inplace:
+                layer._inplace_in = True
+                try:
+                    X = layer.forward(X, training)
+                finally:
+                    layer._inplace_in = False
+            else:
+                X = layer.forward(X, training)
         return X
 
     __call__ = forward
@@ -125,11 +138,17 @@ class Sequential:
                                for i in range(0, X.shape[0], batch_size)])
 
     def _backward_from(self, start, dY, input_grad):
-        layers = self.layers
-        for j in range(start, 0, -1):
-            dY = layers[j].backward(dY)
-        if start >= 0:
-            dY = layers[0].backward(dY, input_grad=input_grad)
+        layers, plan = self.layers, self._plan
+        for j in range(start, -1, -1):
+            layer, want = layers[j], input_grad or j > 0
+            if plan[j][1]:
+                layer._inplace_grad = True
+                try:
+                    dY = layer.backward(dY, input_grad=want)
+                finally:
+                    layer._inplace_grad = False
+            else:
+                dY = layer.backward(dY, input_grad=want)
         return dY if input_grad else None
 
     def backward(self, dY, input_grad=True):

@@ -208,3 +208,28 @@ def getitem(x, index):
     """``x[index]`` with a gradient; any numpy index (ints, slices, masks, arrays)."""
     return GetItem.apply(as_var(x), index=_plain_index(index))
 
+
+# -- Var's array methods, defined here with the ops they call ------------------------
+def _var_sum(self, axis=None, keepdims=False):
+    """Sum over ``axis`` (int, tuple or None for all); see ``autodiff.sum``."""
+    return sum(self, axis=axis, keepdims=keepdims)
+
+
+def _var_mean(self, axis=None, keepdims=False):
+    """Mean over ``axis`` (int, tuple or None for all); see ``autodiff.mean``."""
+    return mean(self, axis=axis, keepdims=keepdims)
+
+
+def _var_reshape(self, *shape):
+    """Same values in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``)."""
+    return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _var_transpose(self, *axes):
+    """Permute axes (reverse them by default), as ``ndarray.transpose``."""
+    return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+
+Var.sum, Var.mean, Var.reshape, Var.transpose = _var_sum, _var_mean, _var_reshape, _var_transpose
+Var.T = property(_var_transpose, doc="The transpose (axes reversed).")
+Var.__getitem__ = getitem

@@ -8,9 +8,10 @@ to the leaves, in reverse topological order: each Op receives
 ``s = dL/d(output)`` and passes ``s · d(output)/d(arg)`` to each argument,
 where it is added to ``arg.grad``.
 
-This module holds the engine; ``autodiff_ops`` holds the arithmetic and
-elementwise operations, ``autodiff_arrays`` the reductions, softmax and shape
-operations. Import everything from ``ratenet.autodiff``.
+This module holds the engine and imports nothing else from the package;
+``ops`` holds the arithmetic and elementwise operations (and gives ``Var`` its
+operators), ``arrays`` the reductions, softmax and shape operations (and
+``Var.sum``, ``Var.reshape``, ...). Import everything from ``ratenet.autodiff``.
 """
 import contextlib
 import numbers
@@ -46,11 +47,6 @@ def no_grad():
         yield
     finally:
         _state.enabled = previous
-
-
-def _ops():
-    from . import ops as autodiff_ops
-    return autodiff_ops
 
 
 def _as_float_array(value, name="value"):
@@ -125,8 +121,8 @@ class Var:
     """
 
     # numpy hands mixed expressions (ndarray * Var, np.sin(Var)) to
-    # __array_ufunc__ below instead of building an object array; the priority
-    # covers the few paths (e.g. ndarray.__matmul__ in old numpy) that ask for it.
+    # __array_ufunc__ (attached in ops.py) instead of building an object array; the
+    # priority covers the few paths (e.g. ndarray.__matmul__ in old numpy) that ask for it.
     __array_priority__ = 1000
 
     def __init__(self, value, requires_grad=True, name=None):
@@ -245,93 +241,10 @@ class Var:
             if node._grad is not None:
                 node._grad.fill(0)
 
-    # -- operators: f = sin(x) + x * y reads like math -------------------------
-    # The Op classes live in autodiff_ops, which imports this module, so they
-    # are looked up on call (_ops()) rather than imported at the top.
-    def __add__(self, other):
-        return _ops().Add.apply(self, as_var(other, self))
-
-    def __radd__(self, other):
-        return _ops().Add.apply(as_var(other, self), self)
-
-    def __sub__(self, other):
-        return _ops().Sub.apply(self, as_var(other, self))
-
-    def __rsub__(self, other):
-        return _ops().Sub.apply(as_var(other, self), self)
-
-    def __mul__(self, other):
-        return _ops().Mul.apply(self, as_var(other, self))
-
-    def __rmul__(self, other):
-        return _ops().Mul.apply(as_var(other, self), self)
-
-    def __truediv__(self, other):
-        return _ops().Div.apply(self, as_var(other, self))
-
-    def __rtruediv__(self, other):
-        return _ops().Div.apply(as_var(other, self), self)
-
-    def __pow__(self, other):
-        return _ops().Pow.apply(self, as_var(other, self))
-
-    def __rpow__(self, other):
-        return _ops().Pow.apply(as_var(other, self), self)
-
-    def __matmul__(self, other):
-        return _ops().MatMul.apply(self, as_var(other))
-
-    def __rmatmul__(self, other):
-        return _ops().MatMul.apply(as_var(other), self)
-
-    def __neg__(self):
-        return _ops().Neg.apply(self)
-
-    def __pos__(self):
-        return self
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """Route numpy ufuncs on Vars (``arr * x``, ``np.exp(x)``) to autodiff ops."""
-        ops = _ops()
-        table = {np.add: ops.Add, np.subtract: ops.Sub, np.multiply: ops.Mul,
-                 np.true_divide: ops.Div, np.power: ops.Pow, np.matmul: ops.MatMul,
-                 np.negative: ops.Neg, np.exp: ops.Exp, np.log: ops.Log, np.sin: ops.Sin,
-                 np.cos: ops.Cos, np.tanh: ops.Tanh}
-        op = table.get(ufunc)
-        if op is None or method != "__call__" or kwargs:
-            return NotImplemented
-        like = next(x for x in inputs if isinstance(x, Var))
-        return op.apply(*(as_var(x, like) for x in inputs))
-
-    # -- shortcuts to the functions in autodiff_arrays --------------------------
-    def sum(self, axis=None, keepdims=False):
-        """Sum over ``axis`` (int, tuple or None for all); see ``autodiff.sum``."""
-        from .arrays import sum as _sum
-        return _sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        """Mean over ``axis`` (int, tuple or None for all); see ``autodiff.mean``."""
-        from .arrays import mean
-        return mean(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape):
-        """Same values in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``)."""
-        from .arrays import reshape
-        return reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes):
-        """Permute axes (reverse them by default), as ``ndarray.transpose``."""
-        from .arrays import transpose
-        return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-
-    @property
-    def T(self):
-        """The transpose (axes reversed)."""
-        return self.transpose()
-
-    def __getitem__(self, index):
-        from .arrays import getitem
-        return getitem(self, index)
+    # The operators (+ - * / ** @, numpy ufuncs) and the array methods (sum, mean,
+    # reshape, transpose, T, indexing) are attached where their ops are defined,
+    # in ops.py and arrays.py: this module holds only the graph machinery and
+    # imports neither.
 
 
 class Op:
