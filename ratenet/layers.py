@@ -162,6 +162,19 @@ class Layer:
     def __call__(self, X, training=False):
         return self.forward(X, training)
 
+    @classmethod
+    def state_shapes(cls, config):
+        """Shapes of the arrays :meth:`state` will hold for constructor arguments ``config``.
+
+        ``ratenet.load`` checks a file against them before building the layer, so a
+        crafted file cannot make it allocate more than it stores. Returns a dict
+        name -> shape, or None when unknown (a custom layer with parameters that does
+        not override this: it is then built first and checked after).
+        """
+        if cls.parameters is Layer.parameters and not cls._buffers:
+            return {}
+        return None
+
     def parameters(self):
         """Trainable parameters, a list of :class:`Parameter`."""
         return []
@@ -272,6 +285,14 @@ class Dense(Layer):
 
     def parameters(self):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    @classmethod
+    def state_shapes(cls, config):
+        n_in, n_out = _check_pos_int(config.get("n_in"), "n_in"), _check_pos_int(config.get("n_out"), "n_out")
+        shapes = {"W": (n_out, n_in)}
+        if config.get("bias", True):
+            shapes["b"] = (n_out,)
+        return shapes
 
     def input_features(self):
         return self.n_in
@@ -389,6 +410,11 @@ class BatchNorm(Layer):
 
     def parameters(self):
         return [self.gamma, self.beta]
+
+    @classmethod
+    def state_shapes(cls, config):
+        n = (_check_pos_int(config.get("n_features"), "n_features"),)
+        return {"gamma": n, "beta": n, "running_mean": n, "running_var": n}
 
     def input_features(self):
         return self.n_features
