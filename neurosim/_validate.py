@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 __all__ = ["positive", "finite_array", "n_steps", "check_number", "check_int", "check_bool",
-           "check_choice", "check_str", "check_strings", "check_shape", "real_array", "as_rng",
+           "check_choice", "check_str", "check_float_dtype", "check_shape_tuple", "check_strings", "check_shape", "real_array", "as_rng",
            "check_work", "DEFAULT_MAX_WORK", "renamed_argument"]
 
 #: Default limit of :func:`check_work` (elements allocated or steps taken).
@@ -177,6 +177,28 @@ def real_array(name, value, dtype=np.float64, finite=True, ndim=None, allow_empt
 def finite_array(name, value, dtype=np.float64):
     """Return ``value`` as an array of ``dtype``; reject complex (TypeError), NaN and inf (ValueError)."""
     return real_array(name, value, dtype=dtype)
+
+
+def check_float_dtype(name, dtype):
+    """Return ``numpy.dtype(dtype)`` if it is float32 or float64 (a dtype, a type or its name)."""
+    if dtype is None or isinstance(dtype, (bool, numbers.Number)):
+        raise TypeError(f"{name} must be numpy.float32 or numpy.float64, got {_show(dtype)}")
+    try:
+        out = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numpy.float32 or numpy.float64, got {_show(dtype)}") from None
+    if out not in (np.float32, np.float64):
+        raise ValueError(f"{name} must be numpy.float32 or numpy.float64, got {out}")
+    return out
+
+
+def check_shape_tuple(name, shape):
+    """Return ``shape`` (an int or a sequence of ints >= 0) as a tuple of ints."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{name} must be a tuple of ints, got {_show(shape)} ({type(shape).__name__})")
+    return tuple(check_int(f"{name}[{i}]", n, low=0) for i, n in enumerate(shape))
 
 
 def check_shape(name, arr, shape):

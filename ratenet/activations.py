@@ -28,9 +28,10 @@ __all__ = [
 ]
 
 
-def _as_float_array(z):
-    z = np.asarray(z)
-    return z if z.dtype.kind == "f" else z.astype(np.float64)
+def _as_float_array(z, name="z"):
+    if type(z) is np.ndarray and z.dtype.kind == "f":
+        return z
+    return real_array(name, z, dtype=None, finite=False)
 
 
 class Activation(Layer):
@@ -52,8 +53,10 @@ class Activation(Layer):
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n)."""
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
-            X = _as_float_array(X)
+            X = _as_float_array(X, "X")
         self._z = X
         return self.function(X)
 
@@ -81,7 +84,9 @@ class Identity(Activation):
         return np.ones_like(_as_float_array(z))
 
     def forward(self, X, training=False):
-        return X
+        if training is not False and training is not True:
+            check_bool("training", training)
+        return _as_float_array(X, "X")
 
     def backward(self, dY, input_grad=True):
         return dY if input_grad else None
@@ -106,7 +111,7 @@ class Step(Activation):
         return np.zeros_like(_as_float_array(z))
 
     def forward(self, X, training=False):
-        if training:
+        if check_bool("training", training):
             raise ValueError(self._MSG)
         return super().forward(X)
 
@@ -127,7 +132,9 @@ class Sigmoid(Activation):
         return y * (1 - y)
 
     def forward(self, X, training=False):
-        self._y = expit(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = expit(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -151,7 +158,9 @@ class Tanh(Activation):
         return 1 - np.tanh(z) ** 2
 
     def forward(self, X, training=False):
-        self._y = np.tanh(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = np.tanh(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -201,8 +210,10 @@ class ReLU(Activation):
         return (z > 0).astype(z.dtype)
 
     def forward(self, X, training=False):
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
-            X = _as_float_array(X)
+            X = _as_float_array(X, "X")
         # In a Sequential after Dense, X is a fresh array nobody else holds.
         self._y = np.maximum(X, 0, out=X if self._inplace_in else None)
         return self._y
@@ -278,7 +289,9 @@ class Softmax(Activation):
         return y * (1 - y)
 
     def forward(self, X, training=False):
-        self._y = _softmax(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = _softmax(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -304,7 +317,9 @@ class LogSoftmax(Activation):
         return 1 - _softmax(_as_float_array(z))
 
     def forward(self, X, training=False):
-        self._y = _log_softmax(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = _log_softmax(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import initializers
 from .parameter import Parameter
-from neurosim._validate import check_bool, check_int, check_number
+from neurosim._validate import check_bool, check_float_dtype, check_int, check_number, real_array
 
 __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 
@@ -36,13 +36,7 @@ def _check_float(value, name, low=None, high=None, low_open=False, high_open=Fal
 
 
 def _check_dtype(dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype: not a numpy dtype: {dtype!r}") from exc
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
-    return dtype
+    return check_float_dtype("dtype", dtype)
 
 
 def check_batch(X, n_features, dtype, name="X", check_finite=True):
@@ -261,7 +255,8 @@ class Dense(Layer):
         if W.shape != (self.n_out, self.n_in):
             raise ValueError(f"init: returned shape {W.shape}, expected {(self.n_out, self.n_in)}")
         self.weight = Parameter(W, "W", dtype=self.dtype)
-        self.bias = Parameter(np.zeros(self.n_out), "b", dtype=self.dtype) if bias else None
+        self.bias = (Parameter(np.zeros(self.n_out), "b", dtype=self.dtype)
+                     if check_bool("bias", bias) else None)
         self._X = None
 
     # Arrays by their usual names; setters copy into the existing buffer so
@@ -311,6 +306,8 @@ class Dense(Layer):
 
     def forward(self, X, training=False):
         """(n_samples, n_in) → (n_samples, n_out); a new array."""
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.n_in:
             X = check_batch(X, self.n_in, self.dtype, check_finite=False)
         self._X = X
@@ -356,8 +353,10 @@ class Dropout(Layer):
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n)."""
-        if not isinstance(training, (bool, np.bool_)):
+        if training is not False and training is not True:
             training = check_bool("training", training)
+        if type(X) is not np.ndarray or X.dtype.kind != "f":
+            X = real_array("X", X, dtype=None, finite=False)
         if not training or self.rate == 0.0:
             self._mask = None
             return X
@@ -421,6 +420,8 @@ class BatchNorm(Layer):
 
     def forward(self, X, training=False):
         """(n_samples, n_features) → (n_samples, n_features)."""
+        if training is not False and training is not True:
+            training = check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.n_features:
             X = check_batch(X, self.n_features, self.dtype, check_finite=False)
         if training:

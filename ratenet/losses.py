@@ -37,8 +37,8 @@ class Loss:
     def _check(self, Y, T):
         if not isinstance(Y, np.ndarray) or Y.dtype.kind != "f":
             Y = real_array("Y", Y, dtype=None, finite=False)
-        if Y.ndim != 2:
-            raise ValueError(f"Y: expected a 2-D array (n_samples, n_outputs), got shape {Y.shape}")
+        if Y.ndim != 2 or Y.shape[0] == 0:
+            raise ValueError(f"Y: expected a non-empty 2-D array (n_samples, n_outputs), got shape {Y.shape}")
         if T is None:
             raise TypeError("y: expected targets, got None")
         if not isinstance(T, np.ndarray):

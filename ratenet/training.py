@@ -78,12 +78,19 @@ def evaluate(model, X, y, loss, batch_size=1024):
     dict
         ``{"loss": float}`` plus ``"accuracy"`` for classification targets.
     """
+    _check_model(model)
     params = list(model.parameters())
     dtype = params[0].data.dtype if params else np.float32
     X = check_batch(X, getattr(model, "n_in", None), dtype, "X")
     T = check_targets(y, len(X), dtype, "y")
     _check_loss(loss)
     return _evaluate(model, X, T, loss, _task(T), check_int("batch_size", batch_size, low=1))
+
+
+def _check_model(model):
+    for method in ("forward", "parameters", "zero_grad", "backward_loss"):
+        if not callable(getattr(model, method, None)):
+            raise TypeError(f"model must be a ratenet Sequential (with {method}()), got {type(model).__name__}")
 
 
 def _check_loss(loss):
@@ -154,6 +161,7 @@ def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=
     TrainingDiverged
         On a NaN/inf loss or weight; the model keeps its last finite weights.
     """
+    _check_model(model)
     params = list(model.parameters())
     if not params:
         raise ValueError("model has no trainable parameters")

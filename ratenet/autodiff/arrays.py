@@ -6,7 +6,8 @@ Operations that work along whole axes: ``sum``, ``mean``, ``softmax``,
 """
 import numpy as np
 
-from .core import Op, Var, as_var
+from neurosim._validate import check_bool
+from .core import Op, Var, _arg
 
 __all__ = ["sum", "mean", "softmax", "log_softmax", "reshape", "transpose", "getitem"]
 
@@ -65,12 +66,12 @@ class Mean(Sum):
 
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (None: all axes; int; tuple of ints), as ``numpy.sum``."""
-    return Sum.apply(x, axis=axis, keepdims=keepdims)
+    return Sum.apply(_arg(x, "x"), axis=axis, keepdims=check_bool("keepdims", keepdims))
 
 
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis`` (None: all axes; int; tuple of ints), as ``numpy.mean``."""
-    return Mean.apply(x, axis=axis, keepdims=keepdims)
+    return Mean.apply(_arg(x, "x"), axis=axis, keepdims=check_bool("keepdims", keepdims))
 
 
 # -- softmax: stable, by subtracting the maximum ---------------------------------
@@ -109,13 +110,14 @@ class LogSoftmax(Op):
 
 
 def softmax(x, axis=-1):
-    """exp(x) / Σ exp(x) along ``axis`` (default: last), computed without overflow."""
-    return Softmax.apply(x, axis=axis)
+    """exp(x) / Σ exp(x) along ``axis`` (default: last; a tuple or None: jointly over those
+    or all axes), computed without overflow."""
+    return Softmax.apply(_arg(x, "x"), axis=axis)
 
 
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along ``axis``, stable for large |x| (no log of 0)."""
-    return LogSoftmax.apply(x, axis=axis)
+    return LogSoftmax.apply(_arg(x, "x"), axis=axis)
 
 
 # -- shape operations: move the gradient back to where each value came from --------
@@ -185,12 +187,12 @@ def _is_basic(index):
 
 def reshape(x, shape):
     """The same values in ``shape`` (one entry may be -1)."""
-    return Reshape.apply(x, shape=shape)
+    return Reshape.apply(_arg(x, "x"), shape=shape)
 
 
 def transpose(x, axes=None):
     """Permute the axes (default: reverse them), as ``numpy.transpose``."""
-    return Transpose.apply(x, axes=axes)
+    return Transpose.apply(_arg(x, "x"), axes=axes)
 
 
 def _plain_index(index):
@@ -206,7 +208,7 @@ def _plain_index(index):
 
 def getitem(x, index):
     """``x[index]`` with a gradient; any numpy index (ints, slices, masks, arrays)."""
-    return GetItem.apply(as_var(x), index=_plain_index(index))
+    return GetItem.apply(_arg(x, "x"), index=_plain_index(index))
 
 
 # -- Var's array methods, defined here with the ops they call ------------------------

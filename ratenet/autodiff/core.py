@@ -19,6 +19,8 @@ import threading
 
 import numpy as np
 
+from neurosim._validate import check_bool, check_shape_tuple, check_str, real_array
+
 # Grad mode is per thread, as in PyTorch, so a no_grad() block in one thread
 # does not silently switch off gradients in another.
 _state = threading.local()
@@ -54,13 +56,25 @@ def _as_float_array(value, name="value"):
     if isinstance(value, Var):
         raise TypeError(f"{name} must be array_like, got a Var; use var.value "
                         "or var.detach() to wrap its value in a new leaf")
-    arr = np.asarray(value)
+    if value is None:
+        raise TypeError(f"{name} must be array_like, got None")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array_like of real numbers ({exc})") from None
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
     elif arr.dtype.kind != "f":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype} "
                         "(allowed: bool, integer or floating)")
     return arr
+
+
+def _arg(x, name):
+    """A public function's argument as a Var (array_likes become constants), checked by name."""
+    if isinstance(x, Var):
+        return x
+    return Var(_as_float_array(x, name), requires_grad=False)
 
 
 def as_var(x, like=None):
@@ -71,12 +85,31 @@ def as_var(x, like=None):
     """
     if isinstance(x, Var):
         return x
+    if like is not None and not isinstance(like, Var):
+        raise TypeError(f"like must be a Var or None, got {type(like).__name__}")
     if like is not None and isinstance(x, numbers.Number) and not isinstance(x, complex):
         return Var(np.asarray(x, dtype=like.dtype), requires_grad=False)
     return Var(x, requires_grad=False)
 
 
 def unbroadcast(g, shape):
+    """Sum ``g`` over the axes that broadcasting added or stretched (checked public form).
+
+    Parameters
+    ----------
+    g : array_like
+        A gradient of the broadcast shape.
+    shape : tuple of int
+        The shape the argument had before broadcasting.
+    """
+    g = real_array("g", g, dtype=None, finite=False)
+    shape = check_shape_tuple("shape", shape)
+    if len(shape) > g.ndim or any(n not in (1, m) for n, m in zip(shape[::-1], g.shape[::-1])):
+        raise ValueError(f"shape {shape} does not broadcast to g's shape {g.shape}")
+    return _unbroadcast(g, shape)
+
+
+def _unbroadcast(g, shape):
     """Sum ``g`` over the axes that broadcasting added or stretched.
 
     If ``a`` of ``shape`` was broadcast to ``g.shape`` in the forward pass, each
@@ -127,7 +160,10 @@ class Var:
 
     def __init__(self, value, requires_grad=True, name=None):
         self.value = _as_float_array(value)
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad if requires_grad is True or requires_grad is False else \
+            check_bool("requires_grad", requires_grad)
+        if name is not None:
+            check_str("name", name)
         self.creator = None
         self.name = name
         self._grad = None
@@ -295,6 +331,8 @@ def topological_order(root):
     An iterative depth-first search (an explicit stack, no recursion), so
     graphs of any depth work. The last element is ``root`` itself.
     """
+    if not isinstance(root, Var):
+        raise TypeError(f"root must be a Var, got {type(root).__name__}")
     order, seen = [], set()
     stack = [(root, False)]
     while stack:
@@ -313,5 +351,8 @@ def topological_order(root):
 
 def zero_grad(*vars):
     """Reset the gradients of every Var in the graphs below ``vars``."""
+    for i, v in enumerate(vars):
+        if not isinstance(v, Var):
+            raise TypeError(f"vars[{i}] must be a Var, got {type(v).__name__}")
     for v in vars:
         v.zero_grad(graph=True)

@@ -9,7 +9,7 @@ argument's shape (``unbroadcast``). All functions accept Vars or array_likes
 import numpy as np
 from scipy.special import expit
 
-from .core import Op, Var, as_var, unbroadcast
+from .core import Op, Var, _arg, _unbroadcast as unbroadcast, as_var
 
 __all__ = ["matmul", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus"]
 
@@ -134,7 +134,7 @@ class MatMul(Op):
 
 def matmul(a, b):
     """``a @ b`` for Vars or arrays; shapes as in ``numpy.matmul``."""
-    return MatMul.apply(a, b)
+    return MatMul.apply(_arg(a, "a"), _arg(b, "b"))
 
 
 # -- elementwise functions: the argument receives s * f'(x) --------------------
@@ -216,42 +216,42 @@ class Softplus(Op):
 
 def exp(x):
     """eˣ elementwise."""
-    return Exp.apply(x)
+    return Exp.apply(_arg(x, "x"))
 
 
 def log(x):
     """Natural logarithm elementwise (x > 0)."""
-    return Log.apply(x)
+    return Log.apply(_arg(x, "x"))
 
 
 def sin(x):
     """sin(x) elementwise (radians)."""
-    return Sin.apply(x)
+    return Sin.apply(_arg(x, "x"))
 
 
 def cos(x):
     """cos(x) elementwise (radians)."""
-    return Cos.apply(x)
+    return Cos.apply(_arg(x, "x"))
 
 
 def tanh(x):
     """tanh(x) elementwise."""
-    return Tanh.apply(x)
+    return Tanh.apply(_arg(x, "x"))
 
 
 def sigmoid(x):
     """The logistic function 1 / (1 + e⁻ˣ) elementwise."""
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(_arg(x, "x"))
 
 
 def relu(x):
     """max(x, 0) elementwise."""
-    return ReLU.apply(x)
+    return ReLU.apply(_arg(x, "x"))
 
 
 def softplus(x):
     """log(1 + eˣ) elementwise, a smooth ReLU."""
-    return Softplus.apply(x)
+    return Softplus.apply(_arg(x, "x"))
 
 
 # -- Var's operators: f = sin(x) + x * y reads like math ---------------------------
