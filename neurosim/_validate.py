@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 __all__ = ["positive", "finite_array", "n_steps", "check_number", "check_int", "check_bool",
-           "check_choice", "check_str", "check_float_dtype", "check_shape_tuple", "check_strings", "check_shape", "real_array", "as_rng",
+           "check_choice", "check_str", "check_float_dtype", "check_dtype", "check_shape_tuple", "check_strings", "check_shape", "real_array", "as_rng",
            "check_work", "DEFAULT_MAX_WORK", "renamed_argument"]
 
 #: Default limit of :func:`check_work` (elements allocated or steps taken).
@@ -189,6 +189,19 @@ def check_float_dtype(name, dtype):
         raise TypeError(f"{name} must be numpy.float32 or numpy.float64, got {_show(dtype)}") from None
     if out not in (np.float32, np.float64):
         raise ValueError(f"{name} must be numpy.float32 or numpy.float64, got {out}")
+    return out
+
+
+def check_dtype(name, dtype, kinds="biuf"):
+    """Return ``numpy.dtype(dtype)`` if its kind is one of ``kinds`` (default: bool, ints, floats)."""
+    if dtype is None or isinstance(dtype, (bool, numbers.Number)):
+        raise TypeError(f"{name} must be a numeric numpy dtype, got {_show(dtype)}")
+    try:
+        out = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric numpy dtype, got {_show(dtype)}") from None
+    if out.kind not in kinds:
+        raise ValueError(f"{name} must be a numeric dtype (kinds {kinds!r}), got {out}")
     return out
 
 

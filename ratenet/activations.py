@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
-from neurosim._validate import check_bool, check_int, check_number, real_array
+from neurosim._validate import check_bool, check_dtype, check_int, check_number, real_array
 from .layers import LAYER_REGISTRY, Layer, _check_float
 
 __all__ = [
@@ -380,6 +380,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     -------
     ndarray, shape (n_samples, n_classes)
     """
+    dtype = check_dtype("dtype", dtype)
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels: expected a 1-D array, got shape {labels.shape}")

@@ -181,7 +181,10 @@ def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=
     rng = as_rng(rng)
     if seeded:
         _seed_layers(model, rng)
-    callbacks = list(callbacks or ())
+    try:
+        callbacks = list(callbacks or ())
+    except TypeError:
+        raise TypeError(f"callbacks must be a list of Callback instances, got {type(callbacks).__name__}") from None
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")

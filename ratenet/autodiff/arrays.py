@@ -201,9 +201,16 @@ def _plain_index(index):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Var):
         return index.value.astype(np.intp) if index.dtype.kind == "f" else index.value
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+    if isinstance(index, (list, np.ndarray)):
+        index = np.asarray(index)
+        if index.dtype.kind not in "biu" and index.size:
+            raise TypeError(f"index arrays must hold ints or bools, got dtype {index.dtype}")
+        return index
+    if index is None or index is Ellipsis or isinstance(index, slice) or (
+            isinstance(index, (int, np.integer))):
+        return index
+    raise TypeError(f"index must be an int, slice, Ellipsis, None, an int/bool array or a tuple "
+                    f"of those, got {index!r} ({type(index).__name__})")
 
 
 def getitem(x, index):

@@ -89,7 +89,7 @@ def as_var(x, like=None):
         raise TypeError(f"like must be a Var or None, got {type(like).__name__}")
     if like is not None and isinstance(x, numbers.Number) and not isinstance(x, complex):
         return Var(np.asarray(x, dtype=like.dtype), requires_grad=False)
-    return Var(x, requires_grad=False)
+    return Var(_as_float_array(x, "x"), requires_grad=False)
 
 
 def unbroadcast(g, shape):
