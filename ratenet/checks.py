@@ -3,7 +3,7 @@ import numpy as np
 
 from .initializers import as_rng
 from .layers import Dropout, check_batch, check_targets
-from neurosim._validate import check_bool, check_int, check_number, renamed_argument
+from neurosim._validate import check_bool, check_int, check_number, check_work, renamed_argument
 from .model import Sequential
 
 __all__ = ["gradient_check", "gradient_norms"]
@@ -32,7 +32,8 @@ def _rel_error(a, n, floor):
 
 
 @renamed_argument("T", "y")
-def gradient_check(model, loss, X, y, eps=1e-6, training=False, max_elements=None, rng=None):
+def gradient_check(model, loss, X, y, eps=1e-6, training=False, max_elements=None, rng=None,
+                   max_work=10**11):
     """Compare backprop gradients with centered finite differences.
 
     The check runs on a float64 copy of ``model``; the model itself is not
@@ -56,6 +57,9 @@ def gradient_check(model, loss, X, y, eps=1e-6, training=False, max_elements=Non
         Check at most this many randomly chosen entries per array (all by default).
     rng : None, int or numpy.random.Generator
         Chooses the entries when ``max_elements`` is set.
+    max_work : int
+        Refuse (ValueError, before any work) when the estimated multiply-adds
+        (2 forward passes per checked entry) exceed this; about a minute of work.
 
     Returns
     -------
@@ -70,8 +74,16 @@ def gradient_check(model, loss, X, y, eps=1e-6, training=False, max_elements=Non
     training = check_bool("training", training)
     if max_elements is not None:
         max_elements = check_int("max_elements", max_elements, low=1)
-    m = model.copy(dtype=np.float64) if isinstance(model, Sequential) else model
-    X, T = _prepare(m, loss, X, y, training, np.float64)
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a Sequential, got {type(model).__name__}")
+    max_work = check_int("max_work", max_work, low=1)
+    X, T = _prepare(model, loss, X, y, training, np.float64)
+    # Bounded work: two forward passes (~ n_samples * n_parameters multiply-adds each) per entry.
+    cap = max_elements or X.size + model.n_parameters()
+    entries = sum(min(p.data.size, cap) for p in model.parameters()) + min(X.size, cap)
+    check_work("gradient_check", 2.0 * entries * len(X) * max(model.n_parameters(), 1), max_work, "max_work",
+               unit="multiply-adds (or check a random subset with max_elements=)")
+    m = model.copy(dtype=np.float64)
     X = X.copy()
     gen = as_rng(rng)
 
