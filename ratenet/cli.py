@@ -52,7 +52,7 @@ def toy_bridge(seed=0, T_values=(0.02, 0.05, 0.1, 0.2, 0.5)):
     snn = ratenet.to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3)
     Ts, accs = accuracy_sweep(snn, Xte, Tte, T=T_values)
     return {"snn": snn, "X": Xte, "labels": Tte, "T": Ts, "spiking_accuracy": accs,
-            "rate_accuracy": float(np.mean(model.predict(Xte).argmax(1) == Tte)),
+            "rate_accuracy": float(np.mean(ratenet.to_labels(model.predict(Xte)) == Tte)),
             "result": snn.predict(Xte, T=0.2, return_result=True)}
 
 

@@ -6,6 +6,7 @@ Every function returns the :class:`matplotlib.figure.Figure` it drew on (pass
 import numpy as np
 
 from neurosim._validate import renamed_argument
+from .activations import _labels
 
 __all__ = ["plot_history", "plot_activations", "plot_decision_boundary"]
 
@@ -172,12 +173,11 @@ def plot_decision_boundary(model, X, y=None, ax=None, resolution=200, margin=0.5
     else:
         Y = np.asarray(model.predict(grid.astype(dtype)))
     Y = Y.reshape(len(grid), -1)
-    cls = Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(int)
+    cls = _labels(Y, 0.5)
     ax.contourf(g0, g1, cls.reshape(g0.shape), levels=np.arange(cls.max() + 2) - 0.5, cmap="coolwarm", alpha=0.35)
     if y is not None:
         T = np.asarray(y)
-        labels = T.argmax(axis=1) if T.ndim == 2 and T.shape[1] > 1 else (T.reshape(len(T)) > 0.5 if
-                                                                            T.dtype.kind == "f" else T)
+        labels = _labels(T.reshape(len(T), -1), 0.5) if T.dtype.kind == "f" or T.ndim == 2 else T
         ax.scatter(X[:, 0], X[:, 1], c=np.asarray(labels, dtype=float), cmap="coolwarm", edgecolors="k", s=25)
     else:
         ax.scatter(X[:, 0], X[:, 1], c="k", s=10)
