@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
+from neurosim._validate import check_bool, check_dtype, check_int, check_number, real_array
 from .layers import LAYER_REGISTRY, Layer, _check_float
 
 __all__ = [
@@ -27,9 +28,10 @@ __all__ = [
 ]
 
 
-def _as_float_array(z):
-    z = np.asarray(z)
-    return z if z.dtype.kind == "f" else z.astype(np.float64)
+def _as_float_array(z, name="z"):
+    if type(z) is np.ndarray and z.dtype.kind == "f":
+        return z
+    return real_array(name, z, dtype=None, finite=False)
 
 
 class Activation(Layer):
@@ -51,8 +53,10 @@ class Activation(Layer):
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n)."""
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
-            X = _as_float_array(X)
+            X = _as_float_array(X, "X")
         self._z = X
         return self.function(X)
 
@@ -80,7 +84,9 @@ class Identity(Activation):
         return np.ones_like(_as_float_array(z))
 
     def forward(self, X, training=False):
-        return X
+        if training is not False and training is not True:
+            check_bool("training", training)
+        return _as_float_array(X, "X")
 
     def backward(self, dY, input_grad=True):
         return dY if input_grad else None
@@ -105,7 +111,7 @@ class Step(Activation):
         return np.zeros_like(_as_float_array(z))
 
     def forward(self, X, training=False):
-        if training:
+        if check_bool("training", training):
             raise ValueError(self._MSG)
         return super().forward(X)
 
@@ -126,7 +132,9 @@ class Sigmoid(Activation):
         return y * (1 - y)
 
     def forward(self, X, training=False):
-        self._y = expit(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = expit(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -150,7 +158,9 @@ class Tanh(Activation):
         return 1 - np.tanh(z) ** 2
 
     def forward(self, X, training=False):
-        self._y = np.tanh(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = np.tanh(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -200,8 +210,10 @@ class ReLU(Activation):
         return (z > 0).astype(z.dtype)
 
     def forward(self, X, training=False):
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
-            X = _as_float_array(X)
+            X = _as_float_array(X, "X")
         # In a Sequential after Dense, X is a fresh array nobody else holds.
         self._y = np.maximum(X, 0, out=X if self._inplace_in else None)
         return self._y
@@ -277,7 +289,9 @@ class Softmax(Activation):
         return y * (1 - y)
 
     def forward(self, X, training=False):
-        self._y = _softmax(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = _softmax(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -303,7 +317,9 @@ class LogSoftmax(Activation):
         return 1 - _softmax(_as_float_array(z))
 
     def forward(self, X, training=False):
-        self._y = _log_softmax(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = _log_softmax(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -364,6 +380,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     -------
     ndarray, shape (n_samples, n_classes)
     """
+    dtype = check_dtype("dtype", dtype)
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels: expected a 1-D array, got shape {labels.shape}")
@@ -388,14 +405,13 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
 
 def argmax(Y):
     """Index of the largest entry of each row. Y: (n_samples, n) → (n_samples,) int."""
-    Y = np.asarray(Y)
-    if Y.ndim != 2:
-        raise ValueError(f"Y: expected a 2-D array, got shape {Y.shape}")
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
     return Y.argmax(axis=1)
 
 
 def to_labels(Y, threshold=0.5):
-    """Class labels from network outputs.
+    """Class labels from network outputs (the one implementation; ``fit`` and
+    ``evaluate`` count accuracy with it).
 
     Parameters
     ----------
@@ -403,12 +419,21 @@ def to_labels(Y, threshold=0.5):
         With one column (a sigmoid output) the label is ``Y > threshold``;
         otherwise the row argmax.
     threshold : float
+        Finite.
 
     Returns
     -------
     ndarray of int, shape (n_samples,)
     """
-    Y = np.asarray(Y)
-    if Y.ndim == 2 and Y.shape[1] == 1:
+    threshold = check_number("threshold", threshold)
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
+    if np.isnan(Y).any():
+        raise ValueError("Y: contains NaN; a NaN output has no class label")
+    return _labels(Y, threshold)
+
+
+def _labels(Y, threshold):
+    """Unchecked :func:`to_labels` for internal callers (Y 2-D float)."""
+    if Y.shape[1] == 1:
         return (Y[:, 0] > threshold).astype(np.intp)
-    return argmax(Y)
+    return Y.argmax(axis=1)
