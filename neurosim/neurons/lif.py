@@ -12,6 +12,9 @@ import numpy as np
 
 from .. import _validate as check
 from ..spikes import SimulationResult, SpikeRecorder
+from ..signals import as_input
+from . import noise as noise_mod
+from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 
 def lif_rate(excess, tau_m, tau_ref):
@@ -131,53 +134,61 @@ class LIF:
         return gain, bias
 
     # ---- simulation ------------------------------------------------------------
-    def simulate(self, J, T, dt=1e-3, rng=None, v0=None, record_v=False):
+    def simulate(self, J, T, dt=1e-3, rng=None, v0=None, record_v=False, noise=0.0, tau_noise=None,
+                 max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES):
         """Simulate N neurons for T seconds with exact, sub-step spike timing.
 
         Parameters
         ----------
-        J : float, array_like of shape (N,), or (steps, N)
-            Normalized input: a scalar (one neuron), constant per neuron, or one
-            row per step (held constant within the step); steps = T / dt.
+        J : float, array_like (N,) or (steps, N), neurosim.TimedArray, or callable f(t) -> (N,)
+            Normalized input: a scalar (one neuron), constant per neuron, one row per
+            step, samples on their own grid, or a function of time (s) evaluated at
+            the middle of each step. Held constant within each step; see
+            :mod:`neurosim.signals` for what holds between samples.
         T : float
             Duration in seconds; a multiple of ``dt``.
         dt : float
-            Step in seconds. Accuracy does not depend on it for step-wise constant input.
-        rng : int or numpy.random.Generator, optional
-            Used only for ``v0="uniform"``.
+            Step in seconds. Without noise, accuracy does not depend on it for step-wise constant input.
+        rng : int, numpy.random.Generator or SeedSequence, optional
+            For ``v0="uniform"`` and the noise.
         v0 : None, "uniform", float or array_like (N,)
             Initial voltage: 0 (default), uniform in [0, 1), or given values (< 1).
         record_v : bool
             Also return ``t`` (steps,) and ``v`` (steps, N): the voltage at the end of each step.
+        noise : float
+            sigma >= 0, the stationary standard deviation of the free membrane (normalized
+            units): ``dv/dt = (J - v)/tau_m + sigma sqrt(2/tau_m) xi`` (Brian2's convention),
+            stepped exactly; threshold crossings inside a step are drawn from the
+            Brownian-bridge probability. See :mod:`neurosim.neurons.noise`.
+        tau_noise : float, optional
+            Coloured noise: an Ornstein-Uhlenbeck input current with this time constant (s),
+            scaled so that the free membrane's stationary std is still ``noise``.
+        max_steps, max_record_bytes : int
+            Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
 
         Returns
         -------
         SimulationResult
             ``spike_times`` (list of N arrays, s), ``events()``, and ``t``, ``v`` when recorded.
         """
-        steps = check.n_steps(T, dt)
-        J = check.finite_array("J", J)
-        if J.ndim == 0:
-            J = J.reshape(1)
-        if J.ndim == 2 and J.shape[0] != steps:
-            raise ValueError(f"J of shape {J.shape} must be (steps, N) with steps = T/dt = {steps}")
-        if J.ndim > 2:
-            raise ValueError(f"J must be a scalar, (N,) or (steps, N) = ({steps}, N); got shape {J.shape}")
-        n = J.shape[-1]
-        state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng))
+        steps = n_steps(T, dt)
+        record_v = flag("record_v", record_v)
+        J = as_input(J, steps, dt, name="J")
+        n = 1 if J.n is None else J.n
+        J.broadcast(n)
+        check_work(steps, n, int(record_v), max_steps, max_record_bytes)
+        rng = check.as_rng(rng)
+        state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
-        J_step = J if J.ndim == 1 else None
-        J_decayed = J * state.one_minus_decay if J.ndim == 1 else None
+        J_const = J.at(0) if J.constant else None
+        J_decayed = J_const * state.one_minus_decay if J.constant else None
         for k in range(steps):
-            if J_step is None:
-                J_step = J[k]
+            J_step = J_const if J_const is not None else np.broadcast_to(J.at(k), (n,))
             idx, offsets = state.step(J_step, k * dt, J_decayed)
             recorder.record(k, idx, offsets)
             if v_trace is not None:
                 v_trace[k] = state.v
-            if J.ndim == 2:
-                J_step = None
         traces = {"v": v_trace} if record_v else {}
         t = dt * np.arange(1, steps + 1) if record_v else None
         return SimulationResult(recorder, T, t=t, **traces)
@@ -188,7 +199,7 @@ class LIF:
         if isinstance(v0, str):
             if v0 != "uniform":
                 raise ValueError(f"v0 must be None, 'uniform' or numbers, got {v0!r}")
-            return check.as_rng(rng).uniform(0.0, 1.0, size=n)
+            return rng.uniform(0.0, 1.0, size=n)
         v0 = check.finite_array("v0", v0)
         if v0.ndim > 1 or v0.size not in (1, n):
             raise ValueError(f"v0 must be a scalar or shape ({n},), got shape {v0.shape}")
@@ -213,13 +224,23 @@ class LIFState:
         Initial voltages (default 0).
     """
 
-    def __init__(self, model, n, dt, v0=None):
+    def __init__(self, model, n, dt, v0=None, noise=0.0, tau_noise=None, rng=None):
         self.model = model
         self.dt = check.positive("dt", dt)
         self.v = np.zeros(n) if v0 is None else np.array(v0, dtype=float)
         self.refractory_end = np.full(n, -np.inf)  # absolute time (s) each neuron may integrate again
         self.decay = np.exp(-self.dt / model.tau_m)
         self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
+        self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
+        self.eta = None
+        if self.sigma > 0:
+            self.rng = check.as_rng(rng)
+            self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
+            self.bridge_var = 2.0 * self.sigma**2 * self.dt / model.tau_m
+            if self.tau_noise is not None:
+                self.Phi, self.L = noise_mod.coloured_noise_transition(self.sigma, model.tau_m, self.tau_noise, self.dt)
+                s_eta = self.sigma * np.sqrt((model.tau_m + self.tau_noise) / self.tau_noise)
+                self.eta = s_eta * self.rng.standard_normal(n)  # the noise current starts stationary
 
     def step(self, J, t0, J_decayed=None):
         """Advance all neurons from ``t0`` to ``t0 + dt`` with input J held constant.
@@ -240,6 +261,8 @@ class LIFState:
         offsets : ndarray of float
             Spike times in seconds after ``t0``.
         """
+        if self.sigma > 0:
+            return self._step_noisy(J, t0)
         tau_m, tau_ref = self.model.tau_m, self.model.tau_ref
         t1 = t0 + self.dt
         v = self.v
@@ -277,6 +300,82 @@ class LIFState:
         if len(all_idx) == 1:
             return all_idx[0], all_offsets[0]
         return np.concatenate(all_idx), np.concatenate(all_offsets)
+
+
+    def _step_noisy(self, J, t0):
+        """One step with membrane noise (see :mod:`neurosim.neurons.noise`): exact OU update,
+        spikes at grid crossings and, for white noise, at Brownian-bridge crossings inside the step."""
+        tau_m, tau_ref, dt, rng = self.model.tau_m, self.model.tau_ref, self.dt, self.rng
+        t1 = t0 + dt
+        n = self.v.size
+        J = np.broadcast_to(J, (n,))
+        v_start = self.v.copy()
+        v = self.v
+        z = rng.standard_normal(n)
+        if self.eta is None:  # white noise: exact OU step of the membrane
+            v -= J
+            v *= self.decay
+            v += J
+            v += self.step_std * z
+        else:  # coloured: exact joint step of (v - J, eta)
+            (p00, p01), (_, p11) = self.Phi
+            (l00, _), (l10, l11) = self.L
+            z2 = rng.standard_normal(n)
+            x = v - J
+            v[:] = J + p00 * x + p01 * self.eta + l00 * z
+            self.eta *= p11
+            self.eta += l10 * z + l11 * z2
+        start = np.full(n, t0)  # when each neuron's free integration in this step began
+        refr = (self.refractory_end > t0).nonzero()[0]
+        if refr.size:  # held at 0 until refractory_end, then integrate for the rest of the step
+            r = np.maximum(t1 - self.refractory_end[refr], 0.0)
+            v[refr], v_start[refr] = self._free(J[refr], np.zeros(refr.size), r, refr), 0.0
+            start[refr] = np.minimum(self.refractory_end[refr], t1)
+        white = self.eta is None
+        var = (2.0 * self.sigma**2 / tau_m) * (t1 - start) if white else 0.0
+        all_idx, all_offsets = [], []
+        ids, vs, ve = None, v_start, v  # the neurons (None: all) that may cross in this pass
+        while True:
+            crossed = ve > 1.0
+            if white:  # paths that crossed and came back inside the step
+                crossed |= rng.random(ve.size) < noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
+            sel = crossed.nonzero()[0]
+            if sel.size == 0:
+                break
+            spiked = sel if ids is None else ids[sel]
+            v0s, v1s, s0 = vs[sel], ve[sel], start[sel]
+            # crossing time: linear between the end points when v1 is above, mid-segment for a bridge crossing
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(v1s > 1.0, (1.0 - v0s) / (v1s - v0s), 0.5)
+            frac = np.clip(np.nan_to_num(frac), 0.0, 1.0)
+            spike_time = s0 + frac * (t1 - s0)
+            all_idx.append(spiked)
+            all_offsets.append(spike_time - t0)
+            end = spike_time + tau_ref
+            self.refractory_end[spiked] = end
+            rest = np.maximum(t1 - end, 0.0)
+            v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked)
+            self.v[spiked] = v_new
+            again = rest > 0  # refractory period over before the end of the step: may spike again
+            if not again.any():
+                break
+            ids, ve, start = spiked[again], v_new[again], end[again]
+            vs = np.zeros(ids.size)
+            var = (2.0 * self.sigma**2 / tau_m) * rest[again] if white else 0.0
+        if len(all_idx) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if len(all_idx) == 1:
+            return all_idx[0], all_offsets[0]
+        return np.concatenate(all_idx), np.concatenate(all_offsets)
+
+    def _free(self, J, v0, r, idx):
+        """Free membrane after r seconds (array) from v0 with noise; coloured noise holds eta at its current value."""
+        d = np.exp(-r / self.model.tau_m)
+        if self.eta is None:
+            std = self.sigma * np.sqrt(-np.expm1(-2.0 * r / self.model.tau_m))
+            return J + (v0 - J) * d + std * self.rng.standard_normal(r.size)
+        Jn = J + self.eta[idx]
+        return Jn + (v0 - Jn) * d
 
 
 class LIFUnits:
