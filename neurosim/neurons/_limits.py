@@ -22,7 +22,8 @@ def n_steps(T, dt):
     dt = check.positive("dt", dt)
     ratio = T / dt
     if ratio > 1e15:
-        raise ValueError(f"T/dt = {ratio:.3g} steps is far beyond any feasible run (T={T!r} s, dt={dt!r} s)")
+        raise ValueError(f"T/dt = {ratio:.3g} steps (T={T!r} s, dt={dt!r} s) is far beyond max_steps "
+                         f"(default {MAX_STEPS:.3g}) and any feasible run")
     steps = int(round(ratio))
     tol = 1e-6 if single else 1e-9
     if steps < 1 or abs(steps * dt - T) > tol * max(T, dt):
