@@ -43,7 +43,7 @@ def synapse_section(out):
     from .spikes import poisson_spikes
     from .synapses import PSCFilter
 
-    (train,) = poisson_spikes(40.0, 0.5, rng=1)
+    (train,) = poisson_spikes(40.0, 1, T=0.5, rng=1)
     filters = [PSCFilter(0.01, n) for n in (0, 1, 2)]
     fig = plotting.plot_psc_filters(filters, train, np.linspace(0, 0.5, 1000))
     fig.savefig(out / "psc_filters.png", dpi=120)
