@@ -8,6 +8,8 @@ are located inside the step, so rates match the analytic curve at any dt.
 
 Physical units: see :class:`LIFUnits`.
 """
+import warnings
+
 import numpy as np
 
 from .. import _validate as check
@@ -411,10 +413,25 @@ class LIFUnits:
         if (g_L is None) == (R is None):
             raise ValueError("give exactly one of g_L (siemens) or R (ohms)")
         self.g_L = check.positive("g_L", g_L) if g_L is not None else 1.0 / check.positive("R", R)
-        self.V_L, self.V_th, self.V_reset = (float(x) for x in (V_L, V_th, V_reset))
+        self.V_L, self.V_th, self.V_reset = (check.check_number(k, x) for k, x in
+                                             (("V_L", V_L), ("V_th", V_th), ("V_reset", V_reset)))
         if not self.V_th > self.V_reset:
             raise ValueError(f"V_th must be above V_reset, got V_th={V_th!r}, V_reset={V_reset!r}")
         self.tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
+        self._warn_implausible()
+
+    def _warn_implausible(self):
+        """Warn on values no real neuron has: most often mV or ms numbers passed as volts or seconds."""
+        gap = self.V_th - self.V_reset
+        if not 1e-3 <= gap <= 0.2:
+            warnings.warn(f"V_th - V_reset = {gap:g} V is outside the plausible 1-200 mV; potentials are in "
+                          f"volts (e.g. V_th=-0.05, not -50)", UserWarning, stacklevel=3)
+        if self.tau_ref > 0.1:
+            warnings.warn(f"tau_ref = {self.tau_ref:g} s is above 0.1 s; times are in seconds (2 ms is 0.002)",
+                          UserWarning, stacklevel=3)
+        if not 1e-4 <= self.tau_m <= 1.0:
+            warnings.warn(f"tau_m = C/g_L = {self.tau_m:g} s is outside the plausible 0.1 ms - 1 s; C is in farads "
+                          f"and g_L in siemens", UserWarning, stacklevel=3)
 
     @property
     def tau_m(self):
