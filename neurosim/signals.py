@@ -2,8 +2,9 @@
 accepted input kind into the value held during each simulation step.
 
 Every simulation (``LIF.simulate``, ``HodgkinHuxley.simulate``, network inputs)
-holds its input constant within a step ``[t_k, t_k + dt)``, ``t_k = t0 + k dt``.
-What that constant is, per input kind:
+holds its input constant within a step ``[t_k, t_k + dt)``, ``t_k = t0 + k dt``,
+at its value at the start of the step (Brian2's rule, and the network's
+``add_current_input``). What that value is, per input kind:
 
 * a number or an ``(n,)`` array: the same in every step;
 * a ``(steps, n)`` array on the simulation grid: row k;
@@ -11,9 +12,11 @@ What that constant is, per input kind:
   ``values[floor(t_k / dt)]`` (Brian2's convention: sample i holds on
   ``[i dt, (i + 1) dt)``; after the last sample the last value holds). With the
   same dt as the simulation it is exactly the ``(steps, n)`` array;
-* a function ``f(t) -> (n,)`` (or a scalar): evaluated once per step at the
-  middle of the step, ``f(t_k + dt/2)``. For smooth f this makes the held-constant
-  input second-order accurate in dt (the start of the step would be first order).
+* a function ``f(t) -> (n,)`` (or a scalar): ``f(t_k)``, called once per step.
+
+For a smooth f the held value is first-order accurate in dt: the response lags
+by about dt/2 (for a sinusoid of angular frequency w, a relative error of about
+w dt / 2). Use a smaller dt, or pass ``lambda t: f(t + dt/2)`` for second order.
 """
 import numbers
 
@@ -89,7 +92,7 @@ class Input:
         t = self.t0 + k * self.dt
         if self.kind == "timed":
             return self._value(t)
-        out = _real_array(f"{self.name}(t)", self._value(t + 0.5 * self.dt))
+        out = _real_array(f"{self.name}(t)", self._value(t))
         if out.ndim > 1 or (self.n is not None and out.shape not in ((), (self.n,))):
             raise ValueError(f"{self.name}(t) must return a scalar or shape ({self.n},), got shape {out.shape}")
         return out

@@ -130,7 +130,7 @@ class HodgkinHuxley:
         ----------
         I : float, array_like (N,) or (steps, N), neurosim.TimedArray, or callable f(t) -> (N,)
             Input current in uA/cm^2: one neuron, constant per neuron, one row per step,
-            samples on their own grid, or a function of time (s) evaluated at the middle
+            samples on their own grid, or a function of time (s) evaluated at the start
             of each step; held constant within each step (see :mod:`neurosim.signals`).
         T : float
             Duration in seconds; a multiple of ``dt``.

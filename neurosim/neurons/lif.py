@@ -145,7 +145,7 @@ class LIF:
         J : float, array_like (N,) or (steps, N), neurosim.TimedArray, or callable f(t) -> (N,)
             Normalized input: a scalar (one neuron), constant per neuron, one row per
             step, samples on their own grid, or a function of time (s) evaluated at
-            the middle of each step. Held constant within each step; see
+            the start of each step. Held constant within each step; see
             :mod:`neurosim.signals` for what holds between samples.
         T : float
             Duration in seconds; a multiple of ``dt``.
