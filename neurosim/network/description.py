@@ -215,6 +215,40 @@ class Network:
         self.populations.append(pop)
         return pop
 
+    def add_noise(self, target, sigma, tau_noise=None):
+        """Add membrane noise to a population (independent per neuron and per trial).
+
+        Parameters
+        ----------
+        target : Population
+        sigma : float
+            LIF: the stationary standard deviation of the free (sub-threshold)
+            membrane, in the population's units (normalized, or volts for a
+            population built from ``LIFUnits``): Brian2's
+            ``dv/dt = (J - v)/tau_m + sigma sqrt(2/tau_m) xi``, stepped exactly at any dt,
+            with Brownian-bridge threshold crossings inside steps (see
+            :mod:`neurosim.neurons.noise`). HodgkinHuxley: current-noise intensity in
+            uA/cm^2 * sqrt(s) (the input gains ``sigma xi(t)``).
+        tau_noise : float, optional
+            LIF only: coloured noise, an Ornstein-Uhlenbeck input current with this
+            time constant (s), scaled so the free membrane's std is still ``sigma``.
+
+        Each trial of a batch draws from its own stream (seeded from the network's
+        rng when the noise is added), so trial k equals an unbatched network seeded
+        with ``Network.trial_seeds(rng, B)[k]``.
+        """
+        self._check_open()
+        if target not in self.populations:
+            raise ValueError("target must be a population of this network")
+        sigma = check.positive("sigma", sigma, allow_zero=True)
+        if tau_noise is not None:
+            if isinstance(target.model, HodgkinHuxley):
+                raise ValueError("tau_noise applies to LIF populations only (HH takes white current noise)")
+            tau_noise = check.positive("tau_noise", tau_noise)
+        seeds = tuple(int(rng.integers(2**63)) for rng in self._trial_rngs)
+        target.noise = {"sigma": sigma, "tau_noise": tau_noise, "seeds": seeds}
+        return target
+
     def add_poisson(self, n, rate, name=None):
         """Add n independent Poisson spike sources firing at ``rate`` Hz (scalar or (n,)).
 

@@ -44,6 +44,7 @@ from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 from .hh_kinetics import (_MS_PER_S, _ROW, DT_STABLE, DT_WARN, METHODS, V_RANGE, _warn_dt,  # noqa: F401
                           rate_functions, steady_state)
 from .hh_steppers import STEPPERS, CrossingDetector
+from .noise import NoiseDraws
 
 
 def _v0_alias(v0, V0):
@@ -296,8 +297,8 @@ class HHState:
         Initial potential in mV, gates at their steady values; default: rest (``V0=`` deprecated).
     noise : float
         Current-noise intensity in uA/cm^2 * sqrt(s) (see :meth:`HodgkinHuxley.simulate`).
-    rng : int, numpy.random.Generator or SeedSequence, optional
-        For the noise.
+    rng : int, Generator, SeedSequence, or a list of them (one per trial, trial-major blocks)
+        For the noise (see :class:`neurosim.neurons.noise.NoiseDraws`).
 
     Attributes
     ----------
@@ -336,13 +337,22 @@ class HHState:
         self.noise = check.positive("noise", noise, allow_zero=True)
         # current noise D xi(t) held over a step: D / sqrt(dt) N(0, 1) uA/cm^2 (dt in s)
         self._noise_std = self.noise / np.sqrt(self.dt)
-        self._rng = check.as_rng(rng) if self.noise > 0 else None
+        self.draws = NoiseDraws(rng, self.n_neurons) if self.noise > 0 else None
+        self._block = None
+
+    def draw(self):
+        """Draw the next step's noise now (the network runtime does this before its commit)."""
+        if self.draws is not None:
+            self._block = self.draws.block(1)[0][0]
 
     def _drive(self, I):
         """``(I + noise + g_L E_L) / C`` in mV/ms for this step, a new array."""
         I_bar = np.add(I, self._leak)
         if self._noise_std:
-            I_bar = I_bar + self._noise_std * self._rng.standard_normal(self.V.shape)
+            if self._block is None:
+                self.draw()
+            I_bar = I_bar + self._noise_std * self._block
+            self._block = None
         I_bar /= self.model.C
         return I_bar
 

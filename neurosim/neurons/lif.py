@@ -224,6 +224,11 @@ class LIFState:
         Step in seconds.
     v0 : ndarray (n,), optional
         Initial voltages (default 0).
+    noise, tau_noise : float
+        Membrane noise: stationary std of the free membrane (normalized) and, for
+        coloured noise, the OU current's time constant (s); see :meth:`LIF.simulate`.
+    rng : int, Generator, SeedSequence, or a list of them (one per trial, trial-major blocks of n / B)
+        Source of the noise (see :class:`neurosim.neurons.noise.NoiseDraws`).
     """
 
     def __init__(self, model, n, dt, v0=None, noise=0.0, tau_noise=None, rng=None):
@@ -235,14 +240,20 @@ class LIFState:
         self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
         self.eta = None
+        self._block = None  # this step's draws when drawn ahead (draw())
         if self.sigma > 0:
-            self.rng = check.as_rng(rng)
+            self.draws = noise_mod.NoiseDraws(rng, n)
             self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
             self.bridge_var = 2.0 * self.sigma**2 * self.dt / model.tau_m
             if self.tau_noise is not None:
                 self.Phi, self.L = noise_mod.coloured_noise_transition(self.sigma, model.tau_m, self.tau_noise, self.dt)
                 s_eta = self.sigma * np.sqrt((model.tau_m + self.tau_noise) / self.tau_noise)
-                self.eta = s_eta * self.rng.standard_normal(n)  # the noise current starts stationary
+                self.eta = s_eta * self.draws.block(1)[0][0]  # the noise current starts stationary
+
+    def draw(self):
+        """Draw the next step's random numbers now (the network runtime does this before its commit)."""
+        if self.sigma > 0:  # white: z and the bridge's uniforms; coloured: z for v and eta
+            self._block = self.draws.block(1, 1) if self.eta is None else self.draws.block(2, 0)
 
     def step(self, J, t0, J_decayed=None):
         """Advance all neurons from ``t0`` to ``t0 + dt`` with input J held constant.
@@ -307,13 +318,18 @@ class LIFState:
     def _step_noisy(self, J, t0):
         """One step with membrane noise (see :mod:`neurosim.neurons.noise`): exact OU update,
         spikes at grid crossings and, for white noise, at Brownian-bridge crossings inside the step."""
-        tau_m, tau_ref, dt, rng = self.model.tau_m, self.model.tau_ref, self.dt, self.rng
+        tau_m, tau_ref, dt = self.model.tau_m, self.model.tau_ref, self.dt
         t1 = t0 + dt
         n = self.v.size
         J = np.broadcast_to(J, (n,))
+        if self._block is None:
+            self.draw()
+        normals, uniforms = self._block
+        self._block = None
+        z, z2 = normals[0], normals[-1]
+        u = uniforms[0] if uniforms.shape[0] else None
         v_start = self.v.copy()
         v = self.v
-        z = rng.standard_normal(n)
         if self.eta is None:  # white noise: exact OU step of the membrane
             v -= J
             v *= self.decay
@@ -322,7 +338,6 @@ class LIFState:
         else:  # coloured: exact joint step of (v - J, eta)
             (p00, p01), (_, p11) = self.Phi
             (l00, _), (l10, l11) = self.L
-            z2 = rng.standard_normal(n)
             x = v - J
             v[:] = J + p00 * x + p01 * self.eta + l00 * z
             self.eta *= p11
@@ -331,7 +346,7 @@ class LIFState:
         refr = (self.refractory_end > t0).nonzero()[0]
         if refr.size:  # held at 0 until refractory_end, then integrate for the rest of the step
             r = np.maximum(t1 - self.refractory_end[refr], 0.0)
-            v[refr], v_start[refr] = self._free(J[refr], np.zeros(refr.size), r, refr), 0.0
+            v[refr], v_start[refr] = self._free(J[refr], np.zeros(refr.size), r, refr, self._normals(refr)), 0.0
             start[refr] = np.minimum(self.refractory_end[refr], t1)
         white = self.eta is None
         var = (2.0 * self.sigma**2 / tau_m) * (t1 - start) if white else 0.0
@@ -340,7 +355,8 @@ class LIFState:
         while True:
             crossed = ve > 1.0
             if white:  # paths that crossed and came back inside the step
-                crossed |= rng.random(ve.size) < noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
+                crossed |= (u if ids is None else self.draws.uniforms(ids)) < \
+                    noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
             sel = crossed.nonzero()[0]
             if sel.size == 0:
                 break
@@ -356,7 +372,7 @@ class LIFState:
             end = spike_time + tau_ref
             self.refractory_end[spiked] = end
             rest = np.maximum(t1 - end, 0.0)
-            v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked)
+            v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked, self._normals(spiked))
             self.v[spiked] = v_new
             again = rest > 0  # refractory period over before the end of the step: may spike again
             if not again.any():
@@ -370,12 +386,17 @@ class LIFState:
             return all_idx[0], all_offsets[0]
         return np.concatenate(all_idx), np.concatenate(all_offsets)
 
-    def _free(self, J, v0, r, idx):
-        """Free membrane after r seconds (array) from v0 with noise; coloured noise holds eta at its current value."""
+    def _normals(self, ids):
+        """Fresh normals for the neurons ``ids`` (white noise only: coloured noise's partial steps draw none)."""
+        return self.draws.normals(ids) if self.eta is None else None
+
+    def _free(self, J, v0, r, idx, z):
+        """Free membrane after r seconds (array) from v0 with noise z (standard normals);
+        coloured noise holds eta at its value at the end of the step (error O(r / tau_noise))."""
         d = np.exp(-r / self.model.tau_m)
         if self.eta is None:
             std = self.sigma * np.sqrt(-np.expm1(-2.0 * r / self.model.tau_m))
-            return J + (v0 - J) * d + std * self.rng.standard_normal(r.size)
+            return J + (v0 - J) * d + std * z
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
 

@@ -177,3 +177,60 @@ def siegert_rate(J, sigma, tau_m=0.02, tau_ref=0.002):
         integral = quad(lambda u: erfcx(-u), lo, hi, epsabs=0.0, epsrel=1e-11, limit=500)[0]
         out[i] = 1.0 / (tau_ref + tau_m * np.sqrt(np.pi) * integral)
     return out
+
+
+class NoiseDraws:
+    """Random draws for N neurons, from one generator or one per trial (trial-major blocks of N/B).
+
+    Each trial's generator draws exactly what a single run of its n neurons would,
+    so trial k of a batch equals an unbatched run seeded with trial k's seed.
+    :class:`neurosim.LIFState` and :class:`neurosim.neurons.hh.HHState` draw
+    through it; the network runtime draws a step's block before the commit
+    (``LIFState.draw``) and snapshots ``state()``.
+
+    Parameters
+    ----------
+    rng : int, Generator, SeedSequence or list of them (one per trial)
+    N : int
+        Neurons in all (a multiple of the number of generators).
+    """
+
+    def __init__(self, rng, N):
+        rngs = rng if isinstance(rng, (list, tuple)) else [rng]
+        self.gens = [check.as_rng(r) for r in rngs]
+        if N % len(self.gens):
+            raise ValueError(f"{N} neurons cannot be split evenly over {len(self.gens)} trial generators")
+        self.N, self.n = N, N // len(self.gens)
+
+    def block(self, normals, uniforms=0):
+        """``(normals (normals, N), uniforms (uniforms, N))`` for one step."""
+        parts = [(g.standard_normal((normals, self.n)), g.random((uniforms, self.n))) for g in self.gens]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
+
+    def normals(self, ids):
+        """One standard normal for each (flat) neuron index in ``ids`` (sorted), from its trial's generator."""
+        return self._for(ids, "standard_normal")
+
+    def uniforms(self, ids):
+        """One uniform [0, 1) number for each (flat) neuron index in ``ids`` (sorted)."""
+        return self._for(ids, "random")
+
+    def _for(self, ids, method):
+        if len(self.gens) == 1:
+            return getattr(self.gens[0], method)(ids.size)
+        out = np.empty(ids.size)
+        trial = ids // self.n
+        for b in np.unique(trial):
+            sel = trial == b
+            out[sel] = getattr(self.gens[b], method)(int(sel.sum()))
+        return out
+
+    def state(self):
+        """The generators' states (for a snapshot)."""
+        return [g.bit_generator.state for g in self.gens]
+
+    def set_state(self, states):
+        for g, s in zip(self.gens, states):
+            g.bit_generator.state = s
