@@ -326,8 +326,11 @@ class Network:
         self.connections.append(conn)
         return conn
 
-    def probe(self, target, kind="spikes", sample_every=None, synapse=None):
+    def probe(self, target, kind="spikes", sample_every=None, synapse=None, bin=None):
         """Record ``kind`` of ``target`` from now on; see :mod:`neurosim.network.probes`.
+
+        ``bin`` (s, default dt) is the bin width of a ``"rate"`` probe (population
+        rate in Hz per neuron; ``synapse`` smooths it).
 
         Returns
         -------
@@ -336,7 +339,7 @@ class Network:
         """
         if target not in self.populations and target not in self.sources:
             raise ValueError("target must be a population or source of this network")
-        probe = Probe(self, target, kind, sample_every, synapse, self.t)
+        probe = Probe(self, target, kind, sample_every, synapse, self.t, bin=bin)
         self.probes.append(probe)
         if self.runtime is not None:
             self.runtime.add_probe(probe)
@@ -345,6 +348,8 @@ class Network:
     def _probe_data(self, probe):
         if self.runtime is None:
             shape = (probe.target.n,) if self.batch is None else (self.batch, probe.target.n)
+            if probe.kind == "rate":
+                return np.zeros((0,) if self.batch is None else (0, self.batch)), np.zeros(0)
             if probe.kind == "spikes":
                 empty = (np.zeros(0), np.zeros(0, dtype=np.int64))
                 return (empty if self.batch is None else empty + (np.zeros(0, dtype=np.int64),)), None
@@ -399,7 +404,7 @@ class Network:
         if steps:
             t0 = self.t
             for p in self.probes:
-                if p.kind != "spikes":
+                if p.kind not in ("spikes", "rate"):
                     first = max(t0, p.start)
                     count = max(0, int((t0 / self.dt + steps - first / self.dt) // p.every) + 1)
                     samples += count * (8 * B * p.target.n + 8)

@@ -71,3 +71,26 @@ def test_hh_population_current_noise_intensity():
     with pytest.raises(ValueError, match="tau_noise"):
         net2 = Network(dt=1e-5)
         net2.add_noise(net2.add_population(HodgkinHuxley(), 1), 0.1, tau_noise=0.01)
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+def test_rate_probe_equals_bin_spikes_of_the_spike_probe(batch):
+    n, dt, T, width = 50, 1e-4, 0.2, 5e-3
+    net = Network(dt=dt, rng=4, batch=batch)
+    pop = net.add_population(LIF(TAU), n, bias=np.linspace(1.1, 3.0, n), v0="uniform")
+    net.add_noise(pop, 0.05)
+    spikes = net.probe(pop, "spikes")
+    rate = net.probe(pop, "rate", bin=width)
+    smooth = net.probe(pop, "rate", bin=width, synapse=neurosim.PSCFilter(0.01))
+    net.run(T)
+    data = spikes.data
+    trials = [slice(None)] if batch is None else [data[2] == b for b in range(batch)]
+    for b, sel in enumerate(trials):
+        expected = bin_spikes((data[0][sel], data[1][sel]), T, width).sum(axis=1) / n
+        got = rate.data if batch is None else rate.data[:, b]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        # every spike counted once: those rounding to the bin at T belong to the next, unrecorded bin
+        assert got.sum() * width * n == pytest.approx(np.count_nonzero(data[0][sel] < T - width / 2), abs=1e-6)
+        sm = smooth.data if batch is None else smooth.data[:, b]
+        np.testing.assert_allclose(sm, neurosim.filter_binned(neurosim.PSCFilter(0.01), expected, width), rtol=1e-12)
+    np.testing.assert_allclose(rate.t, np.arange(40) * width)
