@@ -156,10 +156,14 @@ class Network:
             amperes and ``v0`` voltages in volts), or an HH model (``bias`` in
             uA/cm^2, ``v0`` in mV).
         n : int
-        bias : float or array_like (n,) or (B, n)
-            Constant input: normalized J, amperes with ``LIFUnits`` (0 A gives
+        bias : float, array_like (n,) or (B, n), or a time-varying input
+            Input: normalized J, amperes with ``LIFUnits`` (0 A gives
             the leak offset J = (V_L - V_reset)/(V_th - V_reset)), or uA/cm^2 for HH.
-            With a batch, one row per trial is allowed.
+            With a batch, one row per trial is allowed. Time-varying: an array
+            (steps, n) (or (steps, B, n)) over the network's steps, a
+            :class:`neurosim.TimedArray` or a function ``f(t)``, held over each
+            step at its value at the step's start; it is added as a current input
+            (``pop.inputs``) and the constant bias is 0 (0 A with ``LIFUnits``).
         v0 : None, "uniform", float or array_like (n,) or (B, n)
             Initial voltage: reset (default), uniform between reset and threshold
             (drawn from the network's rng, per trial with a batch), or values.
@@ -176,8 +180,18 @@ class Network:
         """
         self._check_open()
         n = _count("n", n)
+        varying = None
+        if callable(bias) or (np.ndim(bias) >= 2 and not (self.batch is not None and np.shape(bias) == (self.batch, n))):
+            varying, bias = bias, 0.0
         if isinstance(model, HodgkinHuxley):
-            return self._add_hh(model, n, bias, v0, name, "rk4" if method is None else method)
+            pop = self._add_hh(model, n, bias, v0, name, "rk4" if method is None else method)
+        else:
+            pop = self._add_lif(model, n, bias, v0, name, method)
+        if varying is not None:
+            self.add_current_input(pop, varying)
+        return pop
+
+    def _add_lif(self, model, n, bias, v0, name, method):
         if method is not None:
             raise ValueError(f"method={method!r} applies to HodgkinHuxley populations only, not {type(model).__name__}")
         units = None
@@ -250,7 +264,11 @@ class Network:
         return target
 
     def add_poisson(self, n, rate, name=None):
-        """Add n independent Poisson spike sources firing at ``rate`` Hz (scalar or (n,)).
+        """Add n independent Poisson spike sources firing at ``rate`` Hz.
+
+        ``rate``: a scalar or (n,); an array (steps, n) over the network's steps;
+        a :class:`neurosim.TimedArray`; or a function ``f(t) -> scalar or (n,)``
+        evaluated at the start of each step. The rate is held over each step.
 
         Each source has its own random stream (independent per trial with a batch),
         seeded from the network's rng.

@@ -94,3 +94,35 @@ def test_rate_probe_equals_bin_spikes_of_the_spike_probe(batch):
         sm = smooth.data if batch is None else smooth.data[:, b]
         np.testing.assert_allclose(sm, neurosim.filter_binned(neurosim.PSCFilter(0.01), expected, width), rtol=1e-12)
     np.testing.assert_allclose(rate.t, np.arange(40) * width)
+
+
+def test_time_varying_bias_and_poisson_rate():
+    dt = 1e-3
+    # a step of bias from 0.3 to 0.8 at 50 ms: the analytic sub-threshold response, as in LIF.simulate
+    net = Network(dt=dt)
+    pop = net.add_population(LIF(TAU), 2, bias=TimedArray([0.3, 0.8], dt=0.05))
+    v = net.probe(pop, "v")
+    net.run(0.1)
+    ref = LIF(TAU).simulate(TimedArray([0.3, 0.8], dt=0.05), 0.1, dt=dt, record_v=True)
+    np.testing.assert_allclose(v.data[:, 0], ref.v[:, 0], atol=1e-12)
+    # the same with a function and a (steps, n) array
+    for bias in (lambda t: 0.3 if t < 0.05 - 1e-12 else 0.8, np.repeat([[0.3, 0.3], [0.8, 0.8]], 50, axis=0)):
+        net = Network(dt=dt)
+        pop = net.add_population(LIF(TAU), 2, bias=bias)
+        vp = net.probe(pop, "v")
+        net.run(0.1)
+        np.testing.assert_allclose(vp.data, v.data, atol=1e-12)
+    # Poisson sources at 0 Hz then 200 Hz: counts follow the rate in each half
+    n = 2000
+    for rate in (TimedArray([0.0, 200.0], dt=0.05), lambda t: 0.0 if t < 0.05 - 1e-12 else 200.0):
+        net = Network(dt=dt, rng=5)
+        src = net.add_poisson(n, rate)
+        sp = net.probe(src, "spikes")
+        net.run(0.1)
+        times = sp.data[0]
+        assert np.count_nonzero(times <= 0.05) == 0
+        assert np.count_nonzero(times > 0.05) / (n * 0.05) == pytest.approx(200.0, rel=0.03)
+    with pytest.raises(ValueError, match="rate"):
+        net = Network(dt=dt)
+        net.add_poisson(3, lambda t: -1.0)
+        net.run(0.01)
