@@ -13,13 +13,6 @@ import pathlib
 import numpy as np
 
 
-def step_current(levels, step_duration, dt):
-    """Piecewise-constant input (steps, 1) in uA/cm^2 and its times (s)."""
-    per = int(round(step_duration / dt))
-    I = np.repeat(np.asarray(levels, dtype=float), per)[:, None]
-    return I, dt * np.arange(1, I.shape[0] + 1)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=".", help="folder for the PNG")
@@ -33,16 +26,16 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from neurosim import HodgkinHuxley
+    from neurosim import HodgkinHuxley, TimedArray
 
     dt = 1e-5
-    I, t = step_current(args.levels, args.step, dt)
-    res = HodgkinHuxley().simulate(I, I.shape[0] * dt, dt=dt, record_v=True)
+    I = TimedArray(args.levels, dt=args.step)  # level k holds on [k step, (k + 1) step)
+    res = HodgkinHuxley().simulate(I, len(args.levels) * args.step, dt=dt, record_v=True)
     fig, (ax_v, ax_i) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    ax_v.plot(res.t * 1e3, res.V[:, 0], lw=1, color="k")
+    ax_v.plot(res.t * 1e3, res.v[:, 0], lw=1, color="k")
     ax_v.set_ylabel("V (mV)")
     ax_v.set_title("Hodgkin-Huxley response to step currents")
-    ax_i.plot(t * 1e3, I[:, 0], color="tab:red")
+    ax_i.plot(res.t * 1e3, I(res.t - dt), color="tab:red")  # the value held during each step
     ax_i.set_ylabel("I (uA/cm^2)")
     ax_i.set_xlabel("time (ms)")
     spikes = res.spike_times[0]
@@ -51,12 +44,14 @@ def main(argv=None):
         n = np.count_nonzero((spikes >= t0) & (spikes < t1))
         ax_v.text((t0 + t1) / 2 * 1e3, 45, f"{level:g}: {n} spikes", ha="center", fontsize=8)
         print(f"I = {level:6.2f} uA/cm^2 for {t0 * 1e3:.0f}-{t1 * 1e3:.0f} ms: {n} spikes, "
-              f"V in [{res.V[int(t0 / dt):int(t1 / dt), 0].min():.1f}, {res.V[int(t0 / dt):int(t1 / dt), 0].max():.1f}] mV")
+              f"V in [{res.v[int(t0 / dt):int(t1 / dt), 0].min():.1f}, {res.v[int(t0 / dt):int(t1 / dt), 0].max():.1f}] mV")
     ax_v.set_ylim(-90, 55)
     fig.tight_layout()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "hh_step_currents.png", dpi=120)
+    from neurosim.plotting import save_figure
+
+    save_figure(fig, out / "hh_step_currents.png")
     print(f"wrote {out / 'hh_step_currents.png'}")
 
 

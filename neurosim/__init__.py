@@ -5,6 +5,8 @@ Time is in seconds at every public interface. LIF neurons use normalized units
 uses mV and uA/cm^2.
 """
 from .neurons.lif import LIF, LIFState, LIFUnits, lif_rate
+from .neurons.noise import siegert_rate
+from .signals import TimedArray
 from .spikes import SimulationResult, SpikeRecorder
 from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi, isi_rate, poisson_spikes,
                      regular_spikes, to_events, unbin_spikes)

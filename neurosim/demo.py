@@ -28,10 +28,10 @@ def lif_section(out):
         err = np.max(np.abs(measured[ok] - analytic[ok]) / analytic[ok])
         lines.append(f"LIF tau_m=20 ms tau_ref={tau_ref * 1e3:g} ms: max relative rate error {err:.1e} (dt = 1 ms)")
     fig = plotting.plot_tuning_curves(J, curves, title="LIF tuning curves G(J)")
-    fig.savefig(out / "lif_tuning.png", dpi=120)
+    plotting.save_figure(fig, out / "lif_tuning.png")
     result = LIF().simulate(np.linspace(0.5, 3.0, 40), 0.5, dt=1e-3)
     fig = plotting.plot_raster(result.spike_times, t_max=0.5, title="LIF neurons, J from 0.5 (bottom) to 3 (top)")
-    fig.savefig(out / "lif_raster.png", dpi=120)
+    plotting.save_figure(fig, out / "lif_raster.png")
     lines.append(f"LIF raster: 40 neurons, 0.5 s, {result.n_spikes} spikes")
     return lines
 
@@ -43,16 +43,16 @@ def synapse_section(out):
     from .spikes import poisson_spikes
     from .synapses import PSCFilter
 
-    (train,) = poisson_spikes(40.0, 0.5, rng=1)
+    (train,) = poisson_spikes(40.0, 1, T=0.5, rng=1)
     filters = [PSCFilter(0.01, n) for n in (0, 1, 2)]
     fig = plotting.plot_psc_filters(filters, train, np.linspace(0, 0.5, 1000))
-    fig.savefig(out / "psc_filters.png", dpi=120)
+    plotting.save_figure(fig, out / "psc_filters.png")
     lines = [f"PSC filters n = 0, 1, 2 (tau_s = 10 ms) on a 40 Hz Poisson train: {len(train)} spikes"]
     net, spikes = cuba(1000, rng=0)
     net.run(0.5)
     times, indices = spikes.data
     fig = plotting.plot_network_activity((times, indices), 1000, 0.5, title="CUBA (1000 neurons)")
-    fig.savefig(out / "network_raster.png", dpi=120)
+    plotting.save_figure(fig, out / "network_raster.png")
     lines.append(f"CUBA network, 1000 neurons (in-degree 80), 0.5 s: {times.size} spikes, "
                  f"mean rate {times.size / 500:.2f} Hz")
     return lines
@@ -68,13 +68,13 @@ def hh_section(out):
     res = model.simulate(10.0, 0.05, dt=1e-5, record_v=True, record_gates=True)
     fig = plotting.plot_hh_trace(res.t, res.V, {"m": res.m, "h": res.h, "n": res.n},
                                  title="Hodgkin-Huxley, I = 10 uA/cm^2 (RK4, dt = 0.01 ms)")
-    fig.savefig(out / "hh_trace.png", dpi=120)
+    plotting.save_figure(fig, out / "hh_trace.png")
     # demo-sized f-I curve: 20 inputs, 0.4 s, RK4 at 0.025 ms (rates within ~1e-5 relative of the reference)
     I = np.linspace(0, 50, 20)
     rates = tuning_curve(model, I, T=0.4, dt=2.5e-5, t_start=0.1)
     fit = fit_lif(I, rates)
     fig = plotting.plot_fi_fit(I, rates, fit, title="HH f-I curve (demo: 20 inputs, 0.4 s) and fitted LIF")
-    fig.savefig(out / "hh_fi.png", dpi=120)
+    plotting.save_figure(fig, out / "hh_fi.png")
     on = I[rates > 0]
     return [f"HH: rest {model.V_rest:.3f} mV; at 10 uA/cm^2 {res.n_spikes} spikes in 50 ms, peak {res.V.max():.1f} mV",
             f"HH f-I: silent up to {I[rates == 0].max():.2f}, firing from {on.min():.2f} uA/cm^2 at {rates[rates > 0].min():.0f} Hz; "
@@ -95,5 +95,8 @@ def run_demo(out_dir, sections=None):
         lines.extend(section(out))
         plt.close("all")
     text = "\n".join(lines) + "\n"
-    (out / "summary.txt").write_text(text)
+    from ._io import atomic_write
+
+    with atomic_write(out / "summary.txt", "w") as f:
+        f.write(text)
     return text

@@ -202,3 +202,17 @@ def plot_fi_fit(I, rates, fit=None, ax=None, title="Hodgkin-Huxley f-I curve", x
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def save_figure(fig, path, dpi=120):
+    """Write ``fig`` to ``path`` atomically (the old file survives a failed write); the format is
+    the file's extension. Returns the path written."""
+    import os
+
+    from ._io import atomic_write
+
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=fmt, dpi=dpi)
+    return path

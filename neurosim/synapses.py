@@ -78,8 +78,13 @@ class PSCFilter:
     def _kernel(self, t, n):
         """``kernel`` for a float array ``t`` already checked (used in the inner loop of ``filter``)."""
         x = np.maximum(t, 0.0) / self.tau_s
-        with np.errstate(over="ignore", invalid="ignore"):
-            h = x**n * np.exp(-x) / (math.factorial(n) * self.tau_s)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if n <= 170:  # n! is a finite float
+                h = x**n * np.exp(-x) / (math.factorial(n) * self.tau_s)
+            else:  # in logs: math.factorial(10**12) would never finish, and x**n overflows
+                from scipy.special import gammaln, xlogy
+
+                h = np.exp(xlogy(n, x) - x - gammaln(n + 1.0)) / self.tau_s
         return np.where(t >= 0, np.nan_to_num(h), 0.0)
 
     def filter(self, spike_times, t, weights=None):

@@ -156,10 +156,14 @@ class Network:
             amperes and ``v0`` voltages in volts), or an HH model (``bias`` in
             uA/cm^2, ``v0`` in mV).
         n : int
-        bias : float or array_like (n,) or (B, n)
-            Constant input: normalized J, amperes with ``LIFUnits`` (0 A gives
+        bias : float, array_like (n,) or (B, n), or a time-varying input
+            Input: normalized J, amperes with ``LIFUnits`` (0 A gives
             the leak offset J = (V_L - V_reset)/(V_th - V_reset)), or uA/cm^2 for HH.
-            With a batch, one row per trial is allowed.
+            With a batch, one row per trial is allowed. Time-varying: an array
+            (steps, n) (or (steps, B, n)) over the network's steps, a
+            :class:`neurosim.TimedArray` or a function ``f(t)``, held over each
+            step at its value at the step's start; it is added as a current input
+            (``pop.inputs``) and the constant bias is 0 (0 A with ``LIFUnits``).
         v0 : None, "uniform", float or array_like (n,) or (B, n)
             Initial voltage: reset (default), uniform between reset and threshold
             (drawn from the network's rng, per trial with a batch), or values.
@@ -176,8 +180,18 @@ class Network:
         """
         self._check_open()
         n = _count("n", n)
+        varying = None
+        if callable(bias) or (np.ndim(bias) >= 2 and not (self.batch is not None and np.shape(bias) == (self.batch, n))):
+            varying, bias = bias, 0.0
         if isinstance(model, HodgkinHuxley):
-            return self._add_hh(model, n, bias, v0, name, "rk4" if method is None else method)
+            pop = self._add_hh(model, n, bias, v0, name, "rk4" if method is None else method)
+        else:
+            pop = self._add_lif(model, n, bias, v0, name, method)
+        if varying is not None:
+            self.add_current_input(pop, varying)
+        return pop
+
+    def _add_lif(self, model, n, bias, v0, name, method):
         if method is not None:
             raise ValueError(f"method={method!r} applies to HodgkinHuxley populations only, not {type(model).__name__}")
         units = None
@@ -215,8 +229,46 @@ class Network:
         self.populations.append(pop)
         return pop
 
+    def add_noise(self, target, sigma, tau_noise=None):
+        """Add membrane noise to a population (independent per neuron and per trial).
+
+        Parameters
+        ----------
+        target : Population
+        sigma : float
+            LIF: the stationary standard deviation of the free (sub-threshold)
+            membrane, in the population's units (normalized, or volts for a
+            population built from ``LIFUnits``): Brian2's
+            ``dv/dt = (J - v)/tau_m + sigma sqrt(2/tau_m) xi``, stepped exactly at any dt,
+            with Brownian-bridge threshold crossings inside steps (see
+            :mod:`neurosim.neurons.noise`). HodgkinHuxley: current-noise intensity in
+            uA/cm^2 * sqrt(s) (the input gains ``sigma xi(t)``).
+        tau_noise : float, optional
+            LIF only: coloured noise, an Ornstein-Uhlenbeck input current with this
+            time constant (s), scaled so the free membrane's std is still ``sigma``.
+
+        Each trial of a batch draws from its own stream (seeded from the network's
+        rng when the noise is added), so trial k equals an unbatched network seeded
+        with ``Network.trial_seeds(rng, B)[k]``.
+        """
+        self._check_open()
+        if target not in self.populations:
+            raise ValueError("target must be a population of this network")
+        sigma = check.positive("sigma", sigma, allow_zero=True)
+        if tau_noise is not None:
+            if isinstance(target.model, HodgkinHuxley):
+                raise ValueError("tau_noise applies to LIF populations only (HH takes white current noise)")
+            tau_noise = check.positive("tau_noise", tau_noise)
+        seeds = tuple(int(rng.integers(2**63)) for rng in self._trial_rngs)
+        target.noise = {"sigma": sigma, "tau_noise": tau_noise, "seeds": seeds}
+        return target
+
     def add_poisson(self, n, rate, name=None):
-        """Add n independent Poisson spike sources firing at ``rate`` Hz (scalar or (n,)).
+        """Add n independent Poisson spike sources firing at ``rate`` Hz.
+
+        ``rate``: a scalar or (n,); an array (steps, n) over the network's steps;
+        a :class:`neurosim.TimedArray`; or a function ``f(t) -> scalar or (n,)``
+        evaluated at the start of each step. The rate is held over each step.
 
         Each source has its own random stream (independent per trial with a batch),
         seeded from the network's rng.
@@ -292,8 +344,11 @@ class Network:
         self.connections.append(conn)
         return conn
 
-    def probe(self, target, kind="spikes", sample_every=None, synapse=None):
+    def probe(self, target, kind="spikes", sample_every=None, synapse=None, bin=None):
         """Record ``kind`` of ``target`` from now on; see :mod:`neurosim.network.probes`.
+
+        ``bin`` (s, default dt) is the bin width of a ``"rate"`` probe (population
+        rate in Hz per neuron; ``synapse`` smooths it).
 
         Returns
         -------
@@ -302,7 +357,7 @@ class Network:
         """
         if target not in self.populations and target not in self.sources:
             raise ValueError("target must be a population or source of this network")
-        probe = Probe(self, target, kind, sample_every, synapse, self.t)
+        probe = Probe(self, target, kind, sample_every, synapse, self.t, bin=bin)
         self.probes.append(probe)
         if self.runtime is not None:
             self.runtime.add_probe(probe)
@@ -311,6 +366,8 @@ class Network:
     def _probe_data(self, probe):
         if self.runtime is None:
             shape = (probe.target.n,) if self.batch is None else (self.batch, probe.target.n)
+            if probe.kind == "rate":
+                return np.zeros((0,) if self.batch is None else (0, self.batch)), np.zeros(0)
             if probe.kind == "spikes":
                 empty = (np.zeros(0), np.zeros(0, dtype=np.int64))
                 return (empty if self.batch is None else empty + (np.zeros(0, dtype=np.int64),)), None
@@ -365,7 +422,7 @@ class Network:
         if steps:
             t0 = self.t
             for p in self.probes:
-                if p.kind != "spikes":
+                if p.kind not in ("spikes", "rate"):
                     first = max(t0, p.start)
                     count = max(0, int((t0 / self.dt + steps - first / self.dt) // p.every) + 1)
                     samples += count * (8 * B * p.target.n + 8)

@@ -57,13 +57,16 @@ class SpikeSource:
 
 
 class PoissonSource:
-    """Independent Poisson spike trains with constant rates.
+    """Independent Poisson spike trains with constant or time-varying rates.
 
     Attributes
     ----------
     n : int
-    rate : ndarray (n,)
-        Rates in Hz.
+    rate : ndarray (n,), ndarray (steps, n), TimedArray or callable
+        Rates in Hz: constant per source, one row per step (absolute steps), or a
+        :class:`neurosim.TimedArray` / function ``f(t) -> scalar or (n,)`` evaluated at the
+        start of each step; the rate is held over the step (the same rule as every input,
+        see :mod:`neurosim.signals`).
     name : str
     seed : int or tuple of int
         Seed of the source's random stream (one per trial with a batch), drawn
@@ -74,12 +77,20 @@ class PoissonSource:
 
     def __init__(self, n, rate, name, seed):
         self.n = _count("n", n)
+        self.name, self.seed = name, seed
+        if callable(rate):  # functions and TimedArrays: checked when evaluated
+            self.rate = rate
+            return
         rate = check.finite_array("rate", rate)
+        if rate.ndim == 2:  # one row per step
+            if rate.shape[1] not in (1, self.n) or np.any(rate < 0):
+                raise ValueError(f"rate over steps must have shape (steps, {self.n}) with values >= 0 Hz, "
+                                 f"got shape {rate.shape}")
+            self.rate = np.broadcast_to(rate, (rate.shape[0], self.n)).copy()
+            return
         if rate.ndim > 1 or rate.size not in (1, self.n) or np.any(rate < 0):
             raise ValueError(f"rate must be a rate >= 0 Hz or shape ({self.n},), got {rate!r}")
         self.rate = np.broadcast_to(rate, (self.n,)).copy()
-        self.name = name
-        self.seed = seed
 
     def __repr__(self):
         return f"PoissonSource(n={self.n}, name={self.name!r})"
@@ -157,6 +168,7 @@ class PoissonRuntime:
         seeds = src.seed if isinstance(src.seed, tuple) else (src.seed,)
         self._gens = [np.random.default_rng(s) for s in seeds]
         self.rate, self.n, self.dt, self.B = src.rate, src.n, dt, B
+        self.varying = callable(src.rate) or np.ndim(src.rate) == 2
         self._block = -1
         self._idx = self._times = self._bounds = None
         self.spiked = _EMPTY
@@ -167,13 +179,19 @@ class PoissonRuntime:
         if k < 0:  # nothing happens exactly at t = 0 in a Poisson process
             return _EMPTY, np.zeros(0)
         b = k // _BLOCK
+        if self.varying and not callable(self.rate) and k >= len(self.rate):
+            raise ValueError(f"Poisson rate array has {len(self.rate)} steps; the run needs step {k}")
         if b != self._block:
             self._draw(b)
         lo, hi = self._bounds[k - b * _BLOCK], self._bounds[k - b * _BLOCK + 1]
         return self._idx[lo:hi], self._times[lo:hi]
 
     def _draw(self, b):
-        parts = [self._draw_one(gen) for gen in self._gens]
+        if self.varying:
+            rates = self._block_rates(b)
+            parts = [self._draw_varying(gen, rates) for gen in self._gens]
+        else:
+            parts = [self._draw_one(gen) for gen in self._gens]
         if len(parts) == 1:
             idx, pos, step = parts[0]
         else:  # trial-major, then by step (stable): each trial keeps the order of a single run
@@ -190,6 +208,35 @@ class PoissonRuntime:
         idx = np.repeat(np.arange(self.n, dtype=np.int64), counts)
         pos = _BLOCK * (1.0 - gen.random(idx.size))  # in (0, BLOCK] steps from the block start
         step = np.clip(np.ceil(pos).astype(np.int64) - 1, 0, _BLOCK - 1)
+        return idx, pos, step
+
+    def _block_rates(self, b):
+        """Rates (BLOCK, n) in Hz held over the block's steps (0 past the end of a rate array)."""
+        k = b * _BLOCK + np.arange(_BLOCK)
+        if not callable(self.rate):
+            out = np.zeros((_BLOCK, self.n))
+            valid = k < len(self.rate)
+            out[valid] = self.rate[k[valid]]
+            return out
+        rows = []
+        for t in k * self.dt:
+            r = np.asarray(self.rate(t))
+            if r.dtype.kind not in "biuf" or r.ndim > 1 or r.size not in (1, self.n):
+                raise TypeError(f"Poisson rate function must return real numbers, a scalar or shape ({self.n},); "
+                                f"at t={t:g} s it returned {r!r}")
+            rows.append(np.broadcast_to(r, (self.n,)))
+        out = np.array(rows, dtype=float)
+        bad = ~(np.isfinite(out) & (out >= 0))
+        if bad.any():
+            raise ValueError(f"Poisson rate function must return finite rates >= 0 Hz, got {out[bad][0]!r}")
+        return out
+
+    def _draw_varying(self, gen, rates):
+        counts = gen.poisson(rates * self.dt)  # (BLOCK, n): independent counts per step and source
+        step, idx = np.nonzero(counts)
+        c = counts[step, idx]
+        step, idx = np.repeat(step, c), np.repeat(idx.astype(np.int64), c)
+        pos = step + (1.0 - gen.random(idx.size))  # in (step, step + 1]
         return idx, pos, step
 
     def snapshot(self):

@@ -52,6 +52,7 @@ class Population:
         self.model, self.n, self.bias, self.v0, self.name, self.units = model, n, bias, v0, name, units
         self.method = method
         self.inputs = []
+        self.noise = None  # set by Network.add_noise: dict(sigma, tau_noise, seeds)
 
     @property
     def _inputs(self):  # older spelling, read by exporters outside this package
@@ -127,7 +128,11 @@ class LIFRuntime(_Base):
 
     def __init__(self, pop, B, dt, groups, inputs):
         super().__init__(pop, B, dt, groups, inputs)
-        self.state = LIFState(pop.model, self.N, dt, v0=_flat(pop.v0, B, pop.n))
+        sigma, tau_noise, gens = _noise_setup(pop)
+        self.state = LIFState(pop.model, self.N, dt, v0=_flat(pop.v0, B, pop.n), noise=sigma, tau_noise=tau_noise,
+                              rng=gens)
+        self.needs_prepare = gens is not None
+        self._drawn = None  # step whose noise is drawn (a retried step reuses it)
         self.J_decayed = np.empty(self.N)  # J (1 - exp(-dt/tau_m)), computed in place: no temporary per step
         for g in groups:
             syn = g.synapse
@@ -140,15 +145,29 @@ class LIFRuntime(_Base):
         np.multiply(J, self.state.one_minus_decay, out=self.J_decayed)
         return self.state.step(J, t0, self.J_decayed)
 
+    def prepare(self, k, t0):
+        super().prepare(k, t0)
+        _draw_noise(self, k)
+
     def value(self, kind):
         return self.state.v if kind == "v" else super().value(kind)
 
     def snapshot(self):
-        return self.state.v.copy(), self.state.refractory_end.copy()
+        s = self.state
+        noise = None
+        if self.needs_prepare:
+            noise = (s.draws.state(), None if s.eta is None else s.eta.copy(), self._drawn, s._block)
+        return s.v.copy(), s.refractory_end.copy(), noise
 
     def restore(self, snap):
-        np.copyto(self.state.v, snap[0])
-        np.copyto(self.state.refractory_end, snap[1])
+        s = self.state
+        np.copyto(s.v, snap[0])
+        np.copyto(s.refractory_end, snap[1])
+        if snap[2] is not None:
+            states, eta, self._drawn, s._block = snap[2]
+            s.draws.set_state(states)
+            if eta is not None:
+                np.copyto(s.eta, eta)
 
 
 class HHRuntime(_Base):
@@ -160,9 +179,17 @@ class HHRuntime(_Base):
 
     def __init__(self, pop, B, dt, groups, inputs):
         super().__init__(pop, B, dt, groups, inputs)
-        self.state = HHState(pop.model, self.N, dt, pop.method, V0=_flat(pop.v0, B, pop.n), warn=False)
+        sigma, _, gens = _noise_setup(pop)
+        self.state = HHState(pop.model, self.N, dt, pop.method, v0=_flat(pop.v0, B, pop.n), warn=False,
+                             noise=sigma, rng=gens)
+        self.needs_prepare = gens is not None
+        self._drawn = None
         for g in groups:  # the current at the start of the step (last stage), held over the step
             self.terms.append((g.state.x[-1], 1.0))
+
+    def prepare(self, k, t0):
+        super().prepare(k, t0)
+        _draw_noise(self, k)
 
     def step(self, k, t0):
         return self.state.step(self.input(), t0)
@@ -171,14 +198,37 @@ class HHRuntime(_Base):
         return self.state.V if kind == "v" else super().value(kind)
 
     def snapshot(self):
-        return _snapshot_arrays(self._parts())
+        s = self.state
+        noise = (s.draws.state(), self._drawn, s._block) if self.needs_prepare else None
+        return _snapshot_arrays(self._parts()), noise
 
     def restore(self, snap):
-        _restore_arrays(self._parts(), snap)
+        _restore_arrays(self._parts(), snap[0])
+        if snap[1] is not None:
+            states, self._drawn, self.state._block = snap[1]
+            self.state.draws.set_state(states)
 
     def _parts(self):
         s = self.state
         return [s, s._stepper, s._coeffs, s._detector]
+
+
+def _noise_setup(pop):
+    """``(sigma, tau_noise, generators)`` of a population's noise in the model's internal units (normalized for
+    LIF, uA/cm^2 sqrt(s) for HH); generators is None without noise (one per trial with a batch)."""
+    if pop.noise is None:
+        return 0.0, None, None
+    sigma = pop.noise["sigma"]
+    if pop.units is not None:  # volts -> normalized
+        sigma = sigma / (pop.units.V_th - pop.units.V_reset)
+    return sigma, pop.noise["tau_noise"], [np.random.default_rng(s) for s in pop.noise["seeds"]]
+
+
+def _draw_noise(rt, k):
+    """Draw step k's noise in the prepare phase, once: a retried step sees the same numbers."""
+    if rt.needs_prepare and rt._drawn != k:
+        rt.state.draw()
+        rt._drawn = k
 
 
 def _snapshot_arrays(objects):

@@ -18,6 +18,14 @@ Kinds
 "filtered"
     The population's spike train filtered by ``synapse`` (unit-area kernel, so
     in Hz), spikes placed on the step boundary where they are delivered.
+"rate"
+    The population rate in Hz per neuron (Brian2's ``PopulationRateMonitor``):
+    spikes counted in bins of ``bin`` seconds, a spike at t in the bin
+    ``rint(t / bin)`` (so it equals ``neurosim.bin_spikes(spikes, T, bin)``
+    averaged over the neurons), divided by ``bin`` and by n; optionally
+    smoothed by ``synapse`` (:func:`neurosim.filter_binned`). ``data`` has shape
+    (bins,), or (bins, B) with a batch; ``t`` the bin times ``k * bin``. Computed
+    from the recorded spike events when read.
 "filtered_mean"
     The mean over each sampling interval of the spike train filtered by
     ``synapse``, with every spike placed at its exact time inside its step
@@ -34,7 +42,8 @@ from .. import _validate as check
 from ..spikes import SpikeRecorder, split_by_neuron
 from ..synapses import PSCFilter, PSCState
 
-KINDS = ("spikes", "v", "current", "filtered", "filtered_mean")
+KINDS = ("spikes", "v", "current", "filtered", "filtered_mean", "rate")
+EVENT_KINDS = ("spikes", "rate")  # recorded as spike events (SpikeBuffer), not sampled
 
 
 class Probe:
@@ -55,7 +64,7 @@ class Probe:
         The network whose runtime holds the data.
     """
 
-    def __init__(self, network, target, kind, sample_every, synapse, start):
+    def __init__(self, network, target, kind, sample_every, synapse, start, bin=None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if kind in ("v", "current") and not hasattr(target, "model"):
@@ -70,6 +79,16 @@ class Probe:
             self.synapse = PSCFilter(0.005) if synapse is None else synapse
             if not isinstance(self.synapse, PSCFilter):
                 raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+        self.bin = None
+        if kind == "rate":
+            self.bin = network.dt if bin is None else check.positive("bin", bin)
+            if self.bin < network.dt * (1 - 1e-9):
+                raise ValueError(f"bin must be >= dt = {network.dt:g} s, got {bin!r}")
+            if synapse is not None and not isinstance(synapse, PSCFilter):
+                raise TypeError(f"synapse must be a PSCFilter or None, got {type(synapse).__name__}")
+            self.synapse = synapse
+        elif bin is not None:
+            raise ValueError(f"bin applies to 'rate' probes only, not {kind!r}")
 
     def __repr__(self):
         return f"Probe({self.target.name!r}, {self.kind!r})"
@@ -127,6 +146,29 @@ class SpikeBuffer:
 
     def bytes_per_sample(self):
         return 0
+
+
+class RateBuffer(SpikeBuffer):
+    """Runtime buffer of a "rate" probe: the spike events, binned when read (O(spikes))."""
+
+    def data(self):
+        probe = self.probe
+        events = self.recorder.events()
+        rows = int(np.floor(probe.network.t / probe.bin + 1e-9))
+        B = probe.network.batch
+        k = np.rint(events[0] / probe.bin).astype(np.int64)
+        keep = (k >= 0) & (k < rows)
+        if B is None:
+            counts = np.bincount(k[keep], minlength=rows)[:rows].astype(float)
+        else:
+            flat = events[2][keep] * rows + k[keep]
+            counts = np.bincount(flat, minlength=B * rows)[:B * rows].reshape(B, rows).T.astype(float)
+        values = counts / (probe.bin * probe.target.n)
+        if probe.synapse is not None and rows:
+            from ..synapses import filter_binned
+
+            values = filter_binned(probe.synapse, values, probe.bin)
+        return values, np.arange(rows) * probe.bin
 
 
 class SampleBuffer:

@@ -32,7 +32,7 @@ import numpy as np
 from .connections import ConnectionRuntime, SynapseGroup
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from .populations import runtime_class
-from .probes import SampleBuffer, SpikeBuffer, add_lagged
+from .probes import EVENT_KINDS, RateBuffer, SampleBuffer, SpikeBuffer, add_lagged
 
 
 class Runtime:
@@ -93,7 +93,7 @@ class Runtime:
 
     # ---- probes ------------------------------------------------------------------
     def add_probe(self, probe):
-        cls = SpikeBuffer if probe.kind == "spikes" else SampleBuffer
+        cls = {"spikes": SpikeBuffer, "rate": RateBuffer}.get(probe.kind, SampleBuffer)
         self.buffers[probe] = cls(probe, self.dt, self.B, self.batched)
 
     def probe_data(self, probe):
@@ -101,7 +101,7 @@ class Runtime:
 
     def _record_source(self, src, idx, times):
         for probe, buf in self.buffers.items():
-            if probe.target is src and probe.kind == "spikes":
+            if probe.target is src and probe.kind in EVENT_KINDS:
                 keep = times >= buf.start_step * self.dt - 1e-12 * self.dt
                 _record_times(buf.recorder, idx[keep], times[keep], self.dt)
 
@@ -138,7 +138,7 @@ class Runtime:
         """Advance by ``steps`` steps, one committed step at a time."""
         if self.failed:
             raise RuntimeError(self.failed)
-        sampled = [(p, b) for p, b in self.buffers.items() if p.kind != "spikes"]
+        sampled = [(p, b) for p, b in self.buffers.items() if p.kind not in EVENT_KINDS]
         for _, buf in sampled:
             buf.open(self.step, steps)
         try:
@@ -158,7 +158,7 @@ class Runtime:
         sources = list(self.sources.items())
         conns = [(rt, self.emitters[c.pre]) for c, rt in self.conns]
         spike_probes = [(buf.recorder, self.emitters[p.target], buf.start_step) for p, buf in self.buffers.items()
-                        if p.kind == "spikes" and p.target in self.pops]
+                        if p.kind in EVENT_KINDS and p.target in self.pops]
         filtered = [(buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
         means = [(buf, self.emitters[p.target], p.every) for p, buf in sampled if p.kind == "filtered_mean"]
         sample = [(buf, p.every, buf.state.current if p.kind == "filtered" else None,

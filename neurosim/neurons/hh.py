@@ -36,8 +36,26 @@ import numpy as np
 
 from .. import _validate as check
 from ..spikes import SimulationResult, SpikeRecorder
-from .hh_kinetics import _MS_PER_S, _ROW, DT_WARN, METHODS, _warn_dt, rate_functions, steady_state  # noqa: F401
+import warnings
+
+from ..errors import SimulationError
+from ..signals import as_input
+from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
+from .hh_kinetics import (_MS_PER_S, _ROW, DT_STABLE, DT_WARN, METHODS, V_RANGE, _warn_dt,  # noqa: F401
+                          rate_functions, steady_state)
 from .hh_steppers import STEPPERS, CrossingDetector
+from .noise import NoiseDraws
+
+
+def _v0_alias(v0, V0):
+    """Accept the old spelling ``V0=`` with a DeprecationWarning."""
+    if V0 is None:
+        return v0
+    if v0 is not None:
+        raise TypeError("give v0 (V0 is its deprecated spelling), not both")
+    warnings.warn("V0= is deprecated, use v0= (initial potential in mV)", DeprecationWarning, stacklevel=3)
+    return V0
+
 
 class HodgkinHuxley:
     """Hodgkin-Huxley neuron model (squid giant axon, 6.3 degC).
@@ -94,25 +112,27 @@ class HodgkinHuxley:
         i = sign[0]
         return brentq(current, grid[i], grid[i + 1], xtol=1e-12)
 
-    def initial_state(self, n, V0=None):
+    def initial_state(self, n, v0=None):
         """State (4, n): V (mV) and gates at their steady values for V (default: at rest)."""
-        V = np.full(n, self.V_rest) if V0 is None else np.broadcast_to(V0, (n,)).astype(float)
+        V = np.full(n, self.V_rest) if v0 is None else np.broadcast_to(v0, (n,)).astype(float)
         return np.vstack([V, *steady_state(V)])
 
-    def _state(self, n, V0=None):
+    def _state(self, n, v0=None):
         """Internal (5, n) state: m, n, h, V, ones."""
-        V, m, h, n_gate = self.initial_state(n, V0)
+        V, m, h, n_gate = self.initial_state(n, v0)
         return np.vstack([m, n_gate, h, V, np.ones(n)])
 
     # ---- simulation ----------------------------------------------------------------
-    def simulate(self, I, T, dt=1e-5, method="rk4", record_v=False, record_gates=False, V0=None):
+    def simulate(self, I, T, dt=1e-5, method="rk4", record_v=False, record_gates=False, v0=None, noise=0.0,
+                 rng=None, max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES, V0=None):
         """Simulate N neurons for T seconds.
 
         Parameters
         ----------
-        I : float, array_like (N,) or (steps, N)
-            Input current in uA/cm^2: one neuron, constant per neuron, or one row
-            per step (held constant within each step); steps = T / dt.
+        I : float, array_like (N,) or (steps, N), neurosim.TimedArray, or callable f(t) -> (N,)
+            Input current in uA/cm^2: one neuron, constant per neuron, one row per step,
+            samples on their own grid, or a function of time (s) evaluated at the start
+            of each step; held constant within each step (see :mod:`neurosim.signals`).
         T : float
             Duration in seconds; a multiple of ``dt``.
         dt : float
@@ -122,48 +142,69 @@ class HodgkinHuxley:
             (10th spike at 10 uA/cm^2 vs the reference): rk4 3e-7 ms, exp_ab2 0.016 ms,
             exp_midpoint 0.018 ms, exp_euler 0.69 ms.
         record_v, record_gates : bool
-            Also return ``t`` (steps,) and ``V`` (steps, N) in mV / gates ``m``, ``h``,
-            ``n`` (steps, N), each at the end of every step.
-        V0 : float or array_like (N,), optional
+            Also return ``t`` (steps,) and ``v`` (steps, N) in mV (``V`` is an alias) / gates
+            ``m``, ``h``, ``n`` (steps, N), each at the end of every step.
+        v0 : float or array_like (N,), optional
             Initial potential in mV with gates at steady state; default: rest.
+            (``V0=`` is the old spelling, deprecated.)
+        noise : float
+            Current-noise intensity D >= 0 in uA/cm^2 * sqrt(s): the input is ``I + D xi(t)``
+            with xi unit white noise, so the charge it injects over a time t has std
+            ``D sqrt(t)``. Each step holds ``D / sqrt(dt) * N(0, 1)``, drawn independently.
+        rng : int, numpy.random.Generator or SeedSequence, optional
+            For the noise.
+        max_steps, max_record_bytes : int
+            Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
 
         Returns
         -------
         SimulationResult
             ``spike_times`` (list of N arrays, s), ``events()``, ``rates(t_start)``
             and the recorded traces.
+
+        Raises
+        ------
+        neurosim.SimulationError
+            When the state leaves the valid range (non-finite, or V outside [-150, 100] mV),
+            e.g. rk4 at dt = 0.1 ms; the message names the method, dt and the largest dt known to work.
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        steps = check.n_steps(T, dt)
+        v0 = _v0_alias(v0, V0)
+        steps = n_steps(T, dt)
+        record_v = flag("record_v", record_v)
+        record_gates = flag("record_gates", record_gates)
         _warn_dt(method, dt, stacklevel=3)
-        I = check.finite_array("I", I)
-        if I.ndim == 0:
-            I = I.reshape(1)
-        if I.ndim > 2 or (I.ndim == 2 and I.shape[0] != steps):
-            raise ValueError(f"I must be a scalar, (N,) or (steps, N) = ({steps}, N) in uA/cm^2, got shape {I.shape}")
-        n = I.shape[-1]
-        state = HHState(self, n, dt, method, V0, warn=False)
-        I_bar = (I + self.g_L * self.E_L) / self.C  # input + leak drive, mV/ms
+        inp = as_input(I, steps, dt, name="I")
+        n = 1 if inp.n is None else inp.n
+        inp.broadcast(n)
+        check_work(steps, n, int(record_v) + 3 * int(record_gates), max_steps, max_record_bytes)
+        state = HHState(self, n, dt, method, v0=v0, warn=False, noise=noise, rng=rng)
         traces = {}
         if record_v:
-            traces["V"] = np.empty((steps, n))
+            traces["v"] = np.empty((steps, n))
         if record_gates:
             for name in "mhn":
                 traces[name] = np.empty((steps, n))
-        out = [(traces[k], state.Y[_ROW[k]]) for k in "Vmhn" if k in traces]
+        out = [(traces["v" if k == "V" else k], state.Y[_ROW[k]]) for k in "Vmhn" if ("v" if k == "V" else k) in traces]
         recorder = SpikeRecorder(n, dt)
-        advance = state._advance
+        fixed = inp.constant and state._noise_std == 0
+        I_bar = (inp.at(0) + self.g_L * self.E_L) / self.C if fixed else None  # input + leak drive, mV/ms
         for k in range(steps):
-            idx, offsets = advance(I_bar if I.ndim == 1 else I_bar[k])
+            if fixed:
+                idx, offsets = state._advance(I_bar, changed=k == 0)
+            else:
+                idx, offsets = state._advance(state._drive(inp.at(k)), changed=True)
             if idx.size:
                 recorder.record(k, idx, offsets)
             for arr, row in out:
                 arr[k] = row
         t = dt * np.arange(1, steps + 1) if traces else None
+        if record_v:
+            traces["V"] = traces["v"]  # the old spelling, the same array
         return SimulationResult(recorder, T, t=t, **traces)
 
-    def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", V0=None):
+    def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None):
         """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).
 
         Each neuron is integrated on its own with adaptive steps; spikes are
@@ -179,8 +220,8 @@ class HodgkinHuxley:
             Tolerances of the solver (atol in mV / gate units).
         method : str
             A solve_ivp method with dense output, e.g. "DOP853" or "Radau".
-        V0 : float, optional
-            Initial potential (mV), gates at steady state; default: rest.
+        v0 : float, optional
+            Initial potential (mV), gates at steady state; default: rest (``V0=`` deprecated).
 
         Returns
         -------
@@ -189,9 +230,14 @@ class HodgkinHuxley:
         """
         from scipy.integrate import solve_ivp
 
+        rtol = check.check_number("rtol", rtol, low=1e-14, high=1.0)  # NaN or 0 would never finish
+        atol = check.check_number("atol", atol, low=1e-14, high=1.0)
         T = check.positive("T", T)
         I = check.finite_array("I", I).reshape(-1)
-        y0 = self.initial_state(1, V0)[:, 0]
+        v0 = _v0_alias(v0, V0)
+        if v0 is not None:
+            v0 = check.check_number("v0", v0)
+        y0 = self.initial_state(1, v0)[:, 0]
         result = []
         for Ii in I:
             sol = solve_ivp(self._scalar_rhs(float(Ii)), (0.0, T * _MS_PER_S), y0, method=method,
@@ -247,8 +293,12 @@ class HHState:
         Step in seconds. Warns above ``neurosim.neurons.hh.DT_WARN[method]``.
     method : {"rk4", "exp_midpoint", "exp_ab2", "exp_euler"}
         Integrator (see :mod:`neurosim.neurons.hh`).
-    V0 : float or array_like (n,), optional
-        Initial potential in mV, gates at their steady values; default: rest.
+    v0 : float or array_like (n,), optional
+        Initial potential in mV, gates at their steady values; default: rest (``V0=`` deprecated).
+    noise : float
+        Current-noise intensity in uA/cm^2 * sqrt(s) (see :meth:`HodgkinHuxley.simulate`).
+    rng : int, Generator, SeedSequence, or a list of them (one per trial, trial-major blocks)
+        For the noise (see :class:`neurosim.neurons.noise.NoiseDraws`).
 
     Attributes
     ----------
@@ -258,30 +308,53 @@ class HHState:
         Gating variables (live views).
     """
 
-    def __init__(self, model, n, dt, method="rk4", V0=None, warn=True):
+    def __init__(self, model, n, dt, method="rk4", v0=None, warn=True, noise=0.0, rng=None, V0=None):
         if not isinstance(model, HodgkinHuxley):
             raise TypeError(f"model must be a HodgkinHuxley, got {type(model).__name__}")
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        self.model, self.method, self.n_neurons = model, method, int(n)
+        v0 = _v0_alias(v0, V0)
+        self.model, self.method = model, method
+        self.n_neurons = check.check_int("n", n, low=1)
         self.dt = check.positive("dt", dt)
         if warn:
             _warn_dt(method, self.dt, stacklevel=3)
-        if V0 is not None:
-            V0 = check.finite_array("V0", V0)
-            if V0.ndim > 1 or V0.size not in (1, n):
-                raise ValueError(f"V0 must be a scalar or shape ({n},) in mV, got shape {V0.shape}")
+        if v0 is not None:
+            v0 = check.finite_array("v0", v0)
+            if v0.ndim > 1 or v0.size not in (1, n):
+                raise ValueError(f"v0 must be a scalar or shape ({n},) in mV, got shape {v0.shape}")
         h = self.dt * _MS_PER_S
-        self.Y = model._state(n, V0)
+        self.Y = model._state(n, v0)
         R = _ROW
         self.V = self.v = self.Y[R["V"]]
         self.m, self.h, self.n = self.Y[R["m"]], self.Y[R["h"]], self.Y[R["n"]]
         self._stepper = STEPPERS[method](model, n, h)
         self._coeffs = self._stepper.coeffs
         self._detector = CrossingDetector(model.threshold, n, h)
-        self._I_bar = None  # input (mV/ms) the current coefficients hold; None before the first step
+        self._primed = False
         self._dI = np.empty(n)
         self._leak = model.g_L * model.E_L
+        self.noise = check.positive("noise", noise, allow_zero=True)
+        # current noise D xi(t) held over a step: D / sqrt(dt) N(0, 1) uA/cm^2 (dt in s)
+        self._noise_std = self.noise / np.sqrt(self.dt)
+        self.draws = NoiseDraws(rng, self.n_neurons) if self.noise > 0 else None
+        self._block = None
+
+    def draw(self):
+        """Draw the next step's noise now (the network runtime does this before its commit)."""
+        if self.draws is not None:
+            self._block = self.draws.block(1)[0][0]
+
+    def _drive(self, I):
+        """``(I + noise + g_L E_L) / C`` in mV/ms for this step, a new array."""
+        I_bar = np.add(I, self._leak)
+        if self._noise_std:
+            if self._block is None:
+                self.draw()
+            I_bar = I_bar + self._noise_std * self._block
+            self._block = None
+        I_bar /= self.model.C
+        return I_bar
 
     def step(self, I, t0=0.0):
         """Advance all neurons by dt with input ``I`` (uA/cm^2, scalar or (n,)) held constant.
@@ -301,25 +374,39 @@ class HHState:
         offsets : ndarray of float
             Crossing times in seconds after ``t0`` (cubic Hermite interpolation).
         """
-        I_bar = np.add(I, self._leak)  # a new array each step: the coefficient cache keys on identity
-        I_bar /= self.model.C
+        I_bar = self._drive(I)
         if I_bar.shape != self.V.shape:
             if I_bar.ndim > 1 or I_bar.size != 1:
                 raise ValueError(f"I must be a scalar or shape ({self.V.size},) in uA/cm^2, got shape {I_bar.shape}")
             I_bar = np.full(self.V.shape, I_bar.item())
         return self._advance(I_bar)
 
-    def _advance(self, I_bar):
-        """One step with ``I_bar = (I + g_L E_L) / C`` (mV/ms). Pass the same object for an unchanged input."""
+    def _advance(self, I_bar, changed=True):
+        """One step with ``I_bar = (I + g_L E_L) / C`` (mV/ms).
+
+        ``changed=False`` promises the values equal the previous step's (skips a pass);
+        the values are copied, so an array changed in place is seen whenever changed=True.
+        """
         c, det, Y, V = self._coeffs, self._detector, self.Y, self.V
-        if self._I_bar is None:  # first step: coefficients and dV/dt of the initial state
+        if not self._primed:  # first step: coefficients and dV/dt of the initial state
             c(Y, I_bar)
             det.prime(V, c.aV, c.bV)
-        elif I_bar is not self._I_bar:  # new input: a_V (and so dV/dt) shift by the change in I_bar
+            self._primed = True
+        elif changed:  # a_V (and so dV/dt) shift by the change in I_bar
             np.subtract(I_bar, c.P[2], out=self._dI)
             c.set_input(I_bar, self._dI)
             det.f += self._dI
-        self._I_bar = I_bar
         self._stepper(Y, I_bar)
         c(Y, I_bar)  # coefficients at the end of the step = start of the next; dV/dt for spike location
+        lo, hi = V.min(), V.max()
+        if not (lo >= V_RANGE[0] and hi <= V_RANGE[1]):  # also catches NaN (comparisons are False)
+            self._diverged(lo, hi)
         return det.locate(V, c.aV, c.bV, self.dt)
+
+    def _diverged(self, lo, hi):
+        m = self.method
+        raise SimulationError(
+            f"Hodgkin-Huxley state left its valid range (V in [{lo:.4g}, {hi:.4g}] mV, allowed "
+            f"[{V_RANGE[0]:g}, {V_RANGE[1]:g}] mV, finite) with method={m!r}, dt={self.dt:g} s. "
+            f"The largest dt known to work for {m!r} is {DT_WARN[m]:g} s (rate error < ~1 %; it stays "
+            f"bounded up to {DT_STABLE[m]:g} s); use a smaller dt, method='exp_ab2', or a smaller input current")

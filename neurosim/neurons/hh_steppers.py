@@ -25,14 +25,11 @@ class RK4:
         self.h = h
         self.k = [np.empty((4, n)) for _ in range(4)]
         self.Ys = _state_buffer(n)
-        self._views = {}
 
     def __call__(self, Y, I_bar):
         c, h, Ys = self.coeffs, self.h, self.Ys
         a, b = c.a, c.b
-        Y4 = self._views.get(id(Y))
-        if Y4 is None or Y4.base is not Y:
-            Y4 = self._views[id(Y)] = Y[:4]
+        Y4 = Y[:4]
         Ys4 = Ys[:4]
         k1, k2, k3, k4 = self.k
         mul, sub, add = np.multiply, np.subtract, np.add
@@ -120,23 +117,23 @@ class ExpAB2(ExpEuler):
         self.ext = self.ext2.reshape(8, n)
         w = -h * np.array([1.5, -0.5])
         self.w = (w[None, :], w[None, ::-1].copy())  # current buffer 0 / current buffer 1
-        self.I_prev = None
+        self.I_prev = None  # a copy of the previous step's input (values, not identity: inputs may change in place)
         self.dI = np.empty(n)
 
     def __call__(self, Y, I_bar):
         c, Y4 = self.coeffs, Y[:4]
         if self.I_prev is None:  # first step
-            self.I_prev = I_bar
+            self.I_prev = np.array(I_bar, dtype=float)
             self._advance(Y4, self.h, Y4)
             c.select(1 - c.current)
             return
         ext = self.ext
         np.matmul(self.w[c.current], self.KK2, out=self.ext2)  # -h * extrapolated (a, b)
-        if I_bar is not self.I_prev:  # time-varying input: a_V uses this step's input, not an extrapolation
-            np.subtract(I_bar, self.I_prev, out=self.dI)
-            self.dI *= 0.5 * self.h  # -h * 0.5 * (I_prev - I_n)
-            ext[3] += self.dI
-            self.I_prev = I_bar
+        # time-varying input: a_V uses this step's input, not an extrapolation (dI = 0 for constant input)
+        np.subtract(I_bar, self.I_prev, out=self.dI)
+        self.dI *= 0.5 * self.h  # -h * 0.5 * (I_prev - I_n)
+        ext[3] += self.dI
+        np.copyto(self.I_prev, I_bar)
         b_h = ext[4:]
         np.minimum(b_h, -1e-3 * self.h, out=b_h)  # b > 0 (1/ms): guards the extrapolation at large dt
         E, X = self.E, self.X

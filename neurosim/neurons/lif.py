@@ -8,10 +8,15 @@ are located inside the step, so rates match the analytic curve at any dt.
 
 Physical units: see :class:`LIFUnits`.
 """
+import warnings
+
 import numpy as np
 
 from .. import _validate as check
 from ..spikes import SimulationResult, SpikeRecorder
+from ..signals import as_input
+from . import noise as noise_mod
+from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 
 def lif_rate(excess, tau_m, tau_ref):
@@ -131,53 +136,61 @@ class LIF:
         return gain, bias
 
     # ---- simulation ------------------------------------------------------------
-    def simulate(self, J, T, dt=1e-3, rng=None, v0=None, record_v=False):
+    def simulate(self, J, T, dt=1e-3, rng=None, v0=None, record_v=False, noise=0.0, tau_noise=None,
+                 max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES):
         """Simulate N neurons for T seconds with exact, sub-step spike timing.
 
         Parameters
         ----------
-        J : float, array_like of shape (N,), or (steps, N)
-            Normalized input: a scalar (one neuron), constant per neuron, or one
-            row per step (held constant within the step); steps = T / dt.
+        J : float, array_like (N,) or (steps, N), neurosim.TimedArray, or callable f(t) -> (N,)
+            Normalized input: a scalar (one neuron), constant per neuron, one row per
+            step, samples on their own grid, or a function of time (s) evaluated at
+            the start of each step. Held constant within each step; see
+            :mod:`neurosim.signals` for what holds between samples.
         T : float
             Duration in seconds; a multiple of ``dt``.
         dt : float
-            Step in seconds. Accuracy does not depend on it for step-wise constant input.
-        rng : int or numpy.random.Generator, optional
-            Used only for ``v0="uniform"``.
+            Step in seconds. Without noise, accuracy does not depend on it for step-wise constant input.
+        rng : int, numpy.random.Generator or SeedSequence, optional
+            For ``v0="uniform"`` and the noise.
         v0 : None, "uniform", float or array_like (N,)
             Initial voltage: 0 (default), uniform in [0, 1), or given values (< 1).
         record_v : bool
             Also return ``t`` (steps,) and ``v`` (steps, N): the voltage at the end of each step.
+        noise : float
+            sigma >= 0, the stationary standard deviation of the free membrane (normalized
+            units): ``dv/dt = (J - v)/tau_m + sigma sqrt(2/tau_m) xi`` (Brian2's convention),
+            stepped exactly; threshold crossings inside a step are drawn from the
+            Brownian-bridge probability. See :mod:`neurosim.neurons.noise`.
+        tau_noise : float, optional
+            Coloured noise: an Ornstein-Uhlenbeck input current with this time constant (s),
+            scaled so that the free membrane's stationary std is still ``noise``.
+        max_steps, max_record_bytes : int
+            Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
 
         Returns
         -------
         SimulationResult
             ``spike_times`` (list of N arrays, s), ``events()``, and ``t``, ``v`` when recorded.
         """
-        steps = check.n_steps(T, dt)
-        J = check.finite_array("J", J)
-        if J.ndim == 0:
-            J = J.reshape(1)
-        if J.ndim == 2 and J.shape[0] != steps:
-            raise ValueError(f"J of shape {J.shape} must be (steps, N) with steps = T/dt = {steps}")
-        if J.ndim > 2:
-            raise ValueError(f"J must be a scalar, (N,) or (steps, N) = ({steps}, N); got shape {J.shape}")
-        n = J.shape[-1]
-        state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng))
+        steps = n_steps(T, dt)
+        record_v = flag("record_v", record_v)
+        J = as_input(J, steps, dt, name="J")
+        n = 1 if J.n is None else J.n
+        J.broadcast(n)
+        check_work(steps, n, int(record_v), max_steps, max_record_bytes)
+        rng = check.as_rng(rng)
+        state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
-        J_step = J if J.ndim == 1 else None
-        J_decayed = J * state.one_minus_decay if J.ndim == 1 else None
+        J_const = J.at(0) if J.constant else None
+        J_decayed = J_const * state.one_minus_decay if J.constant else None
         for k in range(steps):
-            if J_step is None:
-                J_step = J[k]
+            J_step = J_const if J_const is not None else np.broadcast_to(J.at(k), (n,))
             idx, offsets = state.step(J_step, k * dt, J_decayed)
             recorder.record(k, idx, offsets)
             if v_trace is not None:
                 v_trace[k] = state.v
-            if J.ndim == 2:
-                J_step = None
         traces = {"v": v_trace} if record_v else {}
         t = dt * np.arange(1, steps + 1) if record_v else None
         return SimulationResult(recorder, T, t=t, **traces)
@@ -188,7 +201,7 @@ class LIF:
         if isinstance(v0, str):
             if v0 != "uniform":
                 raise ValueError(f"v0 must be None, 'uniform' or numbers, got {v0!r}")
-            return check.as_rng(rng).uniform(0.0, 1.0, size=n)
+            return rng.uniform(0.0, 1.0, size=n)
         v0 = check.finite_array("v0", v0)
         if v0.ndim > 1 or v0.size not in (1, n):
             raise ValueError(f"v0 must be a scalar or shape ({n},), got shape {v0.shape}")
@@ -211,15 +224,36 @@ class LIFState:
         Step in seconds.
     v0 : ndarray (n,), optional
         Initial voltages (default 0).
+    noise, tau_noise : float
+        Membrane noise: stationary std of the free membrane (normalized) and, for
+        coloured noise, the OU current's time constant (s); see :meth:`LIF.simulate`.
+    rng : int, Generator, SeedSequence, or a list of them (one per trial, trial-major blocks of n / B)
+        Source of the noise (see :class:`neurosim.neurons.noise.NoiseDraws`).
     """
 
-    def __init__(self, model, n, dt, v0=None):
+    def __init__(self, model, n, dt, v0=None, noise=0.0, tau_noise=None, rng=None):
         self.model = model
         self.dt = check.positive("dt", dt)
         self.v = np.zeros(n) if v0 is None else np.array(v0, dtype=float)
         self.refractory_end = np.full(n, -np.inf)  # absolute time (s) each neuron may integrate again
         self.decay = np.exp(-self.dt / model.tau_m)
         self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
+        self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
+        self.eta = None
+        self._block = None  # this step's draws when drawn ahead (draw())
+        if self.sigma > 0:
+            self.draws = noise_mod.NoiseDraws(rng, n)
+            self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
+            self.bridge_var = 2.0 * self.sigma**2 * self.dt / model.tau_m
+            if self.tau_noise is not None:
+                self.Phi, self.L = noise_mod.coloured_noise_transition(self.sigma, model.tau_m, self.tau_noise, self.dt)
+                s_eta = self.sigma * np.sqrt((model.tau_m + self.tau_noise) / self.tau_noise)
+                self.eta = s_eta * self.draws.block(1)[0][0]  # the noise current starts stationary
+
+    def draw(self):
+        """Draw the next step's random numbers now (the network runtime does this before its commit)."""
+        if self.sigma > 0:  # white: z and the bridge's uniforms; coloured: z for v and eta
+            self._block = self.draws.block(1, 1) if self.eta is None else self.draws.block(2, 0)
 
     def step(self, J, t0, J_decayed=None):
         """Advance all neurons from ``t0`` to ``t0 + dt`` with input J held constant.
@@ -240,6 +274,8 @@ class LIFState:
         offsets : ndarray of float
             Spike times in seconds after ``t0``.
         """
+        if self.sigma > 0:
+            return self._step_noisy(J, t0)
         tau_m, tau_ref = self.model.tau_m, self.model.tau_ref
         t1 = t0 + self.dt
         v = self.v
@@ -279,6 +315,92 @@ class LIFState:
         return np.concatenate(all_idx), np.concatenate(all_offsets)
 
 
+    def _step_noisy(self, J, t0):
+        """One step with membrane noise (see :mod:`neurosim.neurons.noise`): exact OU update,
+        spikes at grid crossings and, for white noise, at Brownian-bridge crossings inside the step."""
+        tau_m, tau_ref, dt = self.model.tau_m, self.model.tau_ref, self.dt
+        t1 = t0 + dt
+        n = self.v.size
+        J = np.broadcast_to(J, (n,))
+        if self._block is None:
+            self.draw()
+        normals, uniforms = self._block
+        self._block = None
+        z, z2 = normals[0], normals[-1]
+        u = uniforms[0] if uniforms.shape[0] else None
+        v_start = self.v.copy()
+        v = self.v
+        if self.eta is None:  # white noise: exact OU step of the membrane
+            v -= J
+            v *= self.decay
+            v += J
+            v += self.step_std * z
+        else:  # coloured: exact joint step of (v - J, eta)
+            (p00, p01), (_, p11) = self.Phi
+            (l00, _), (l10, l11) = self.L
+            x = v - J
+            v[:] = J + p00 * x + p01 * self.eta + l00 * z
+            self.eta *= p11
+            self.eta += l10 * z + l11 * z2
+        start = np.full(n, t0)  # when each neuron's free integration in this step began
+        refr = (self.refractory_end > t0).nonzero()[0]
+        if refr.size:  # held at 0 until refractory_end, then integrate for the rest of the step
+            r = np.maximum(t1 - self.refractory_end[refr], 0.0)
+            v[refr], v_start[refr] = self._free(J[refr], np.zeros(refr.size), r, refr, self._normals(refr)), 0.0
+            start[refr] = np.minimum(self.refractory_end[refr], t1)
+        white = self.eta is None
+        var = (2.0 * self.sigma**2 / tau_m) * (t1 - start) if white else 0.0
+        all_idx, all_offsets = [], []
+        ids, vs, ve = None, v_start, v  # the neurons (None: all) that may cross in this pass
+        while True:
+            crossed = ve > 1.0
+            if white:  # paths that crossed and came back inside the step
+                crossed |= (u if ids is None else self.draws.uniforms(ids)) < \
+                    noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
+            sel = crossed.nonzero()[0]
+            if sel.size == 0:
+                break
+            spiked = sel if ids is None else ids[sel]
+            v0s, v1s, s0 = vs[sel], ve[sel], start[sel]
+            # crossing time: linear between the end points when v1 is above, mid-segment for a bridge crossing
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(v1s > 1.0, (1.0 - v0s) / (v1s - v0s), 0.5)
+            frac = np.clip(np.nan_to_num(frac), 0.0, 1.0)
+            spike_time = s0 + frac * (t1 - s0)
+            all_idx.append(spiked)
+            all_offsets.append(spike_time - t0)
+            end = spike_time + tau_ref
+            self.refractory_end[spiked] = end
+            rest = np.maximum(t1 - end, 0.0)
+            v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked, self._normals(spiked))
+            self.v[spiked] = v_new
+            again = rest > 0  # refractory period over before the end of the step: may spike again
+            if not again.any():
+                break
+            ids, ve, start = spiked[again], v_new[again], end[again]
+            vs = np.zeros(ids.size)
+            var = (2.0 * self.sigma**2 / tau_m) * rest[again] if white else 0.0
+        if len(all_idx) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if len(all_idx) == 1:
+            return all_idx[0], all_offsets[0]
+        return np.concatenate(all_idx), np.concatenate(all_offsets)
+
+    def _normals(self, ids):
+        """Fresh normals for the neurons ``ids`` (white noise only: coloured noise's partial steps draw none)."""
+        return self.draws.normals(ids) if self.eta is None else None
+
+    def _free(self, J, v0, r, idx, z):
+        """Free membrane after r seconds (array) from v0 with noise z (standard normals);
+        coloured noise holds eta at its value at the end of the step (error O(r / tau_noise))."""
+        d = np.exp(-r / self.model.tau_m)
+        if self.eta is None:
+            std = self.sigma * np.sqrt(-np.expm1(-2.0 * r / self.model.tau_m))
+            return J + (v0 - J) * d + std * z
+        Jn = J + self.eta[idx]
+        return Jn + (v0 - Jn) * d
+
+
 class LIFUnits:
     """Convert a physical LIF neuron to the normalized form and back.
 
@@ -312,10 +434,25 @@ class LIFUnits:
         if (g_L is None) == (R is None):
             raise ValueError("give exactly one of g_L (siemens) or R (ohms)")
         self.g_L = check.positive("g_L", g_L) if g_L is not None else 1.0 / check.positive("R", R)
-        self.V_L, self.V_th, self.V_reset = (float(x) for x in (V_L, V_th, V_reset))
+        self.V_L, self.V_th, self.V_reset = (check.check_number(k, x) for k, x in
+                                             (("V_L", V_L), ("V_th", V_th), ("V_reset", V_reset)))
         if not self.V_th > self.V_reset:
             raise ValueError(f"V_th must be above V_reset, got V_th={V_th!r}, V_reset={V_reset!r}")
         self.tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
+        self._warn_implausible()
+
+    def _warn_implausible(self):
+        """Warn on values no real neuron has: most often mV or ms numbers passed as volts or seconds."""
+        gap = self.V_th - self.V_reset
+        if not 1e-3 <= gap <= 0.2:
+            warnings.warn(f"V_th - V_reset = {gap:g} V is outside the plausible 1-200 mV; potentials are in "
+                          f"volts (e.g. V_th=-0.05, not -50)", UserWarning, stacklevel=3)
+        if self.tau_ref > 0.1:
+            warnings.warn(f"tau_ref = {self.tau_ref:g} s is above 0.1 s; times are in seconds (2 ms is 0.002)",
+                          UserWarning, stacklevel=3)
+        if not 1e-4 <= self.tau_m <= 1.0:
+            warnings.warn(f"tau_m = C/g_L = {self.tau_m:g} s is outside the plausible 0.1 ms - 1 s; C is in farads "
+                          f"and g_L in siemens", UserWarning, stacklevel=3)
 
     @property
     def tau_m(self):

@@ -1,6 +1,9 @@
 """The result object a single-neuron-model ``simulate`` returns."""
-from .events import split_by_neuron
-from .stats import isi_rate
+import numpy as np
+
+from .. import _validate as check
+from .events import _FRACTION_STEPS, split_by_neuron
+from .stats import rates_from_chunks
 
 
 class SimulationResult:
@@ -60,5 +63,31 @@ class SimulationResult:
         See :func:`neurosim.isi_rate`.
         """
 
-        times, indices = self.events()
-        return isi_rate((times, indices), n_neurons=self.n_neurons, t_start=t_start)
+        t_start = check.check_number("t_start", t_start)
+        return rates_from_chunks(_chunks(self._recorder, max(CHUNK, self.n_neurons)), self.n_neurons, t_start)
+
+
+CHUNK = 1 << 20  # spikes per chunk: bounded scratch memory, few enough Python iterations
+
+
+def _chunks(rec, size):
+    """The recorder's spikes as ``(times, indices)`` chunks of about ``size`` spikes, without sorting.
+
+    Times are computed exactly as ``SpikeRecorder.events`` does.
+    """
+    if not hasattr(rec, "_fractions"):  # another recorder: its sorted events, one chunk
+        yield rec.events()
+        return
+    if not rec._steps:
+        return
+    steps = np.array([s for s, _ in rec._steps], dtype=np.float64)
+    counts = np.array([n for _, n in rec._steps], dtype=np.int64)
+    ends = np.cumsum(counts)
+    i = 0
+    while i < len(steps):
+        j = int(np.searchsorted(ends, (ends[i - 1] if i else 0) + size, side="left")) + 1
+        j = min(max(j, i + 1), len(steps))
+        frac = np.concatenate(rec._fractions[i:j]).astype(np.float64) / _FRACTION_STEPS
+        times = rec.t0 + (np.repeat(steps[i:j], counts[i:j]) + frac) * rec.dt
+        yield times, np.concatenate(rec._indices[i:j]).astype(np.intp)
+        i = j

@@ -1,4 +1,6 @@
 """Spike-train statistics: rates (ISI, count, filtered), inter-spike intervals, CV."""
+import warnings
+
 import numpy as np
 
 from .. import _validate as check
@@ -12,6 +14,8 @@ def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     The rate is ``(k - 1) / (t_last - t_first)`` over the k spikes at or after
     ``t_start``: the mean inverse ISI, which does not depend on where the
     simulation window cuts the spike train. Fewer than two spikes give 0.
+    Time and memory are O(spikes + neurons): counts, first and last times per
+    neuron, no sorting.
 
     Parameters
     ----------
@@ -26,45 +30,135 @@ def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     -------
     ndarray, shape (n_neurons,)
     """
+    t_start = check.check_number("t_start", t_start)
     if isinstance(spike_times, tuple):
         times = check.finite_array("times", spike_times[0]).ravel()
-        indices = np.asarray(spike_times[1], dtype=np.int64).ravel()
+        indices = _indices("indices", spike_times[1])
         if times.shape != indices.shape:
             raise ValueError(f"times {times.shape} and indices {indices.shape} must have the same shape")
-        if indices.size and indices.min() < 0:
-            raise ValueError(f"indices must be >= 0, got {indices.min()}")
         if n_neurons is None:
             n_neurons = int(indices.max()) + 1 if indices.size else 0
-        elif indices.size and indices.max() >= n_neurons:
+        n_neurons = check.check_int("n_neurons", n_neurons, low=0)
+        if indices.size and indices.max() >= n_neurons:
             raise ValueError(f"indices must be < n_neurons={n_neurons}, got {indices.max()}")
-    else:
-        spike_times = [np.asarray(s, dtype=float) for s in spike_times]
-        n_neurons = len(spike_times)
-        times = np.concatenate(spike_times) if spike_times else np.zeros(0)
-        indices = np.repeat(np.arange(n_neurons), [len(s) for s in spike_times])
-    keep = times >= t_start
-    times, indices = times[keep], indices[keep]
-    order = np.lexsort((times, indices))
-    times, indices = times[order], indices[order]
-    counts = np.bincount(indices, minlength=n_neurons)
+        return rates_from_chunks([(times, indices)], n_neurons, t_start)
+    trains = [check.finite_array("spike_times", s).ravel() for s in spike_times]
+    n_neurons = len(trains)
+    times = np.concatenate(trains) if trains else np.zeros(0)
+    indices = np.repeat(np.arange(n_neurons), [len(s) for s in trains])
+    return rates_from_chunks([(times, indices)], n_neurons, t_start)
+
+
+def _indices(name, indices):
+    """Neuron indices as intp, refusing negatives (which would wrap) and non-integers."""
+    arr = np.asarray(indices)
+    if arr.size and arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"{name} must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.intp, copy=False).ravel()
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got {arr.min()}")
+    return arr
+
+
+def rates_from_chunks(chunks, n_neurons, t_start=-np.inf):
+    """ISI rates (Hz) from spike events given in chunks ``(times, indices)``, in O(spikes + neurons).
+
+    Any order of spikes within and across chunks. Per chunk, the first and last
+    time of each neuron come from plain scatter assignments (one arbitrary spike
+    per neuron), merged with ``minimum``/``maximum``; then the few spikes earlier
+    or later than what the scatter kept are found with one gather and fixed with
+    ``ufunc.at`` (none for spikes in time order except same-step repeats).
+
+    Parameters
+    ----------
+    chunks : iterable of (ndarray float, ndarray intp)
+        Spike times (s) and neuron indices; no checks (internal callers). Give
+        chunks of at least ``n_neurons`` spikes: each costs O(n_neurons) too.
+    n_neurons : int
+    t_start : float
+        Spikes before this time are ignored.
+
+    Returns
+    -------
+    ndarray (n_neurons,)
+    """
+    counts = np.zeros(n_neurons, dtype=np.int64)
+    first = np.full(n_neurons, np.inf)
+    last = np.full(n_neurons, -np.inf)
+    scratch = np.empty(n_neurons)
+    for times, idx in chunks:
+        if t_start > -np.inf:
+            keep = times >= t_start
+            if not keep.all():
+                times, idx = times[keep], idx[keep]
+        if times.size == 0:
+            continue
+        counts += np.bincount(idx, minlength=n_neurons)
+        for merge, fill, beyond in ((np.maximum, -np.inf, np.greater), (np.minimum, np.inf, np.less)):
+            target = last if merge is np.maximum else first
+            scratch.fill(fill)
+            scratch[idx] = times
+            merge(target, scratch, out=target)
+            miss = beyond(times, target[idx]).nonzero()[0]
+            if miss.size:
+                merge.at(target, idx[miss], times[miss])
     rates = np.zeros(n_neurons)
-    last = np.cumsum(counts) - 1
-    first = last - counts + 1
     ok = counts >= 2
-    span = np.zeros(n_neurons)
-    span[ok] = times[last[ok]] - times[first[ok]]
-    ok &= span > 0  # spikes closer than the stored time resolution carry no interval
-    rates[ok] = (counts[ok] - 1) / span[ok]
+    span = last[ok] - first[ok]
+    good = span > 0  # spikes closer than the stored time resolution carry no interval
+    sel = ok.nonzero()[0][good]
+    rates[sel] = (counts[sel] - 1) / span[good]
     return rates
 
 
-def count_rate(spike_times, T, t_start=0.0, n_neurons=None):
-    """Firing rate (Hz) of each neuron: spikes in ``[t_start, T)`` divided by ``T - t_start``."""
+def count_rate(spike_times, *args, n_neurons=None, T=None, t_start=0.0):
+    """Firing rate (Hz) of each neuron: spikes in ``[t_start, T)`` divided by ``T - t_start``.
+
+    Parameters
+    ----------
+    spike_times : list of arrays, one array, or (times, indices) events
+        Spike times in seconds.
+    n_neurons : int, optional
+        Number of neurons of events (default ``max(indices) + 1``).
+    T : float
+        End of the counting window (s), keyword.
+    t_start : float
+        Start of the window (s), keyword.
+
+    Call as ``count_rate(spike_times, n_neurons, T=..., t_start=...)`` (n_neurons
+    positional or keyword). The old order ``count_rate(spike_times, T, t_start,
+    n_neurons)`` still works with a DeprecationWarning: it is recognized by T not
+    being given as a keyword.
+
+    Returns
+    -------
+    ndarray (n_neurons,)
+    """
+    if T is None:  # old order: count_rate(spike_times, T, t_start=0.0, n_neurons=None)
+        if not args:
+            raise TypeError("count_rate needs T (the end of the window, s), e.g. count_rate(spikes, T=1.0)")
+        warnings.warn("count_rate(spike_times, T, t_start, n_neurons) is deprecated: use "
+                      "count_rate(spike_times, n_neurons, T=..., t_start=...)", DeprecationWarning, stacklevel=2)
+        given = dict(zip(("T", "t_start", "n_neurons"), args))
+        T, t_start, n_neurons = given["T"], given.get("t_start", t_start), given.get("n_neurons", n_neurons)
+    elif len(args) > 1:
+        raise TypeError("count_rate takes T and t_start as keywords: count_rate(spike_times, n_neurons, T=..., t_start=...)")
+    elif args:
+        if n_neurons is not None:
+            raise TypeError("count_rate got n_neurons twice")
+        n_neurons = args[0]
     T = check.positive("T", T)
-    if not 0 <= t_start < T:
+    t_start = check.check_number("t_start", t_start, low=0.0)
+    if not t_start < T:
         raise ValueError(f"t_start must be in [0, T={T}), got {t_start!r}")
+    if n_neurons is not None:
+        n_neurons = check.check_int("n_neurons", n_neurons, low=0)
     trains = _as_trains(spike_times, n_neurons)
-    return np.array([np.count_nonzero((s >= t_start) & (s < T)) for s in trains]) / (T - t_start)
+    counts = np.array([np.count_nonzero((s >= t_start) & (s < T)) for s in trains], dtype=float)
+    return counts / (T - t_start)
 
 
 def isi(spike_times, n_neurons=None):

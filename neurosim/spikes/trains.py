@@ -1,4 +1,6 @@
 """Spike-train generation (regular, Poisson) and binning. Times in seconds."""
+import warnings
+
 import numpy as np
 
 from .. import _validate as check
@@ -32,8 +34,13 @@ def regular_spikes(rate, T, phase=0.0):
     return [s[s < T] for s in out]
 
 
-def poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None):
+def poisson_spikes(rate, *args, n=None, T=None, rng=None, dt=None, rate_max=None):
     """Poisson spike trains, homogeneous or with a time-varying rate.
+
+    Argument order as every spike-train helper: what (``rate``), how many (``n``),
+    then time (``T``, keyword): ``poisson_spikes(20.0, 100, T=1.0)``. The old order
+    ``poisson_spikes(rate, T, n=...)`` still works with a DeprecationWarning (it is
+    recognized by T not being given as a keyword).
 
     Parameters
     ----------
@@ -43,10 +50,10 @@ def poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None):
           holding on ``[k dt, (k+1) dt)`` (exact: Poisson counts per bin);
         * callable ``rate(t) -> Hz`` (vectorized over a 1-D array of times,
           returning (len(t),) or (len(t), N)) with ``rate_max`` -- by thinning.
-    T : float
-        Duration in seconds.
     n : int, optional
         Number of trains when ``rate`` does not say (default 1).
+    T : float
+        Duration in seconds (keyword).
     rng : int or numpy.random.Generator, optional
     dt : float, optional
         Bin width (s) of an array of rates over time.
@@ -57,6 +64,20 @@ def poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None):
     -------
     list of N ndarrays of sorted spike times (s) in [0, T)
     """
+    if T is None:  # old order: poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None)
+        if not args:
+            raise TypeError("poisson_spikes needs T (duration, s), e.g. poisson_spikes(20.0, 100, T=1.0)")
+        warnings.warn("poisson_spikes(rate, T, n=...) is deprecated: use poisson_spikes(rate, n, T=...)",
+                      DeprecationWarning, stacklevel=2)
+        given = dict(zip(("T", "n", "rng", "dt", "rate_max"), args))
+        T, n, rng = given["T"], given.get("n", n), given.get("rng", rng)
+        dt, rate_max = given.get("dt", dt), given.get("rate_max", rate_max)
+    elif len(args) > 1:
+        raise TypeError("poisson_spikes takes T, rng, dt, rate_max as keywords: poisson_spikes(rate, n, T=...)")
+    elif args:
+        if n is not None:
+            raise TypeError("poisson_spikes got n twice")
+        n = args[0]
     T = check.positive("T", T)
     rng = check.as_rng(rng)
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
@@ -65,11 +86,17 @@ def poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None):
         if rate_max is None:
             raise ValueError("a callable rate needs rate_max (Hz), an upper bound for thinning")
         rate_max = check.positive("rate_max", rate_max)
-        trains = poisson_spikes(rate_max, T, n=1 if n is None else n, rng=rng)
+        trains = poisson_spikes(rate_max, n=1 if n is None else n, T=T, rng=rng)
         out = []
         for i, cand in enumerate(trains):
-            r = np.asarray(rate(cand), dtype=float)
+            r = np.asarray(rate(cand))
+            if r.dtype.kind not in "biuf":
+                raise TypeError(f"rate(t) must return real numbers, got dtype {r.dtype}")
+            r = r.astype(float)
             r = r if r.ndim < 2 else r[:, i]
+            bad = r[~(np.isfinite(r) & (r >= 0))]
+            if bad.size:
+                raise ValueError(f"rate(t) must be finite and >= 0 Hz, got {bad[0]!r}")
             if np.any(r > rate_max * (1 + 1e-12)):
                 raise ValueError(f"rate(t) exceeded rate_max={rate_max} Hz (max {r.max()} Hz)")
             out.append(cand[rng.random(cand.size) * rate_max < r])
@@ -138,6 +165,9 @@ def unbin_spikes(binned, dt):
     A bin holding m spikes (value m/dt) yields m spikes at time ``k * dt``.
     """
     binned = check.finite_array("binned", binned)
+    dt = check.positive("dt", dt)
+    if binned.ndim == 0 or binned.ndim > 2:
+        raise ValueError(f"binned must have shape (steps,) or (steps, N), got {binned.shape}")
     binned = binned.reshape(len(binned), -1)
     counts = np.rint(binned * dt).astype(np.int64)
     if np.any(counts < 0):

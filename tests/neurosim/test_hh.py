@@ -4,6 +4,8 @@ import warnings
 import numpy as np
 import pytest
 
+import neurosim
+
 from neurosim import tuning_curve
 from neurosim.neurons.hh import DT_WARN, HodgkinHuxley, rate_functions, steady_state
 from neurosim.spikes import isi_rate
@@ -165,7 +167,7 @@ def test_simulation_kernel_at_singular_voltages(model):
     # starting exactly at -40 / -55 mV hits both singularities in the vectorized kernel
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = model.simulate([0.0, 0.0], 1e-4, V0=[-40.0, -55.0], record_v=True)
+        res = model.simulate([0.0, 0.0], 1e-4, v0=[-40.0, -55.0], record_v=True)
     assert np.all(np.isfinite(res.V))
 
 
@@ -239,3 +241,73 @@ def test_hermite_location_beats_linear(model, reference):
     err_linear = np.max(np.abs(linear[:10] - ref))
     err_hermite = np.max(np.abs(res.spike_times[0][:10] - ref))
     assert err_hermite < err_linear / 10  # measured 3.5e-10 s vs 1.6e-8 s
+
+
+# ---- validity, inputs of every kind, noise (issues 12, 13, 15) ----------------------------------------
+def test_rk4_at_a_tenth_of_a_ms_raises_instead_of_returning_garbage(model):
+    with pytest.warns(UserWarning), pytest.raises(neurosim.SimulationError, match=r"rk4.*dt=0.0001.*5e-05"):
+        model.simulate([5.0, 10.0, 20.0], 0.2, dt=1e-4)
+    with pytest.warns(UserWarning), pytest.raises(neurosim.SimulationError):
+        neurosim.tuning_curve(model, [5.0, 10.0, 20.0], T=0.2, dt=1e-4)
+    with pytest.raises(neurosim.SimulationError, match="valid range"):
+        model.simulate(1e30, 1e-3)
+
+
+def test_an_input_changed_in_place_is_seen(model):
+    # the same array object, modified between steps, must act like fresh arrays
+    a, b = neurosim.HHState(model, 2, 1e-5), neurosim.HHState(model, 2, 1e-5)
+    I = np.zeros(2)
+    for k in range(3000):
+        I[:] = 0.0 if k < 1000 else 10.0
+        a.step(I)
+        b.step(np.full(2, 0.0 if k < 1000 else 10.0))
+    np.testing.assert_array_equal(a.V, b.V)
+    assert a.V.max() != pytest.approx(model.V_rest, abs=1.0)  # the step to 10 uA/cm^2 was seen
+
+
+@pytest.mark.parametrize("method", ["rk4", "exp_ab2"])
+def test_timed_array_function_and_grid_array_agree(model, method):
+    dt, T = 1e-5, 0.02
+    steps = int(round(T / dt))
+    grid = np.repeat([0.0, 10.0], steps // 2)[:, None]
+    r_grid = model.simulate(grid, T, dt=dt, method=method, record_v=True)
+    r_timed = model.simulate(neurosim.TimedArray([0.0, 10.0], dt=T / 2), T, dt=dt, method=method, record_v=True)
+    r_func = model.simulate(lambda t: 0.0 if t < T / 2 else 10.0, T, dt=dt, method=method, record_v=True)
+    np.testing.assert_array_equal(r_timed.v, r_grid.v)
+    np.testing.assert_array_equal(r_func.v, r_grid.v)
+    assert r_grid.n_spikes >= 1 and r_grid.v is r_grid.V
+
+
+def test_v0_is_the_spelling_and_V0_is_deprecated(model):
+    a = model.simulate(0.0, 1e-3, v0=-60.0, record_v=True)
+    with pytest.warns(DeprecationWarning, match="v0"):
+        b = model.simulate(0.0, 1e-3, V0=-60.0, record_v=True)
+    np.testing.assert_array_equal(a.v, b.v)
+    with pytest.raises(TypeError):
+        model.simulate(0.0, 1e-3, v0=-60.0, V0=-60.0)
+
+
+def test_current_noise_intensity_in_ua_per_cm2_sqrt_s():
+    # a passive membrane (Na, K negligible): C dV/dt = -g_L (V - E_L) + D xi is an OU process with
+    # tau = C / g_L and stationary std D * 1e3 / C * sqrt(tau_s / 2) (mV; the 1e3 turns ms into s)
+    C, gL, D = 1.0, 1.0, 0.1
+    model = HodgkinHuxley(C=C, g_Na=1e-9, g_K=1e-9, g_L=gL)
+    n, dt = 4000, 1e-5
+    res = model.simulate(np.zeros(n), 8e-3, dt=dt, noise=D, rng=0, record_v=True)
+    tau_s = 1e-3 * C / gL
+    expected = D * 1e3 / C * np.sqrt(tau_s / 2 * -np.expm1(-2 * res.t[-1] / tau_s))
+    assert res.v[-1].std() == pytest.approx(expected, rel=0.04)
+    assert res.v[-1].mean() == pytest.approx(model.V_rest, abs=0.1)
+
+
+def test_bad_values_are_refused(model):
+    with pytest.raises(ValueError, match="max_steps"):
+        model.simulate(0.0, 1e300)
+    with pytest.raises(ValueError, match="rtol"):
+        model.reference(10.0, 0.01, rtol=float("nan"))
+    with pytest.raises(TypeError, match="record_v"):
+        model.simulate(0.0, 1e-3, record_v="no")
+    with pytest.raises(TypeError):
+        model.simulate(1j, 1e-3)
+    res = model.simulate(np.float32(0.0), np.float32(1e-3), dt=np.float64(1e-5), record_v=np.True_)
+    assert res.v.shape == (100, 1)

@@ -229,3 +229,37 @@ def test_isi_rate_ignores_window_cut():
     assert r[0] == pytest.approx(40.0, rel=1e-12)
     assert r[1] == 0 and r[2] == 0
     assert neurosim.isi_rate([s], t_start=0.2)[0] == pytest.approx(40.0, rel=1e-12)
+
+
+# ---- physical-unit plausibility, bounded work, strict flags (issue 12) -----------------------------------
+def test_lif_units_warn_on_implausible_values_and_reject_nan():
+    import warnings as w
+
+    good = dict(C=200e-12, g_L=10e-9, V_L=-0.07, V_th=-0.05, V_reset=-0.07, tau_ref=0.002)
+    with w.catch_warnings():
+        w.simplefilter("error")
+        LIFUnits(**good)
+    with pytest.warns(UserWarning, match="tau_ref"):
+        LIFUnits(**{**good, "tau_ref": 2.0})
+    with pytest.warns(UserWarning, match="1-200 mV"):
+        LIFUnits(**{**good, "V_L": -70.0, "V_th": -50.0, "V_reset": -70.0})  # mV numbers given as volts
+    for key in ("V_L", "V_th", "V_reset"):
+        with pytest.raises(ValueError, match=key):
+            LIFUnits(**{**good, key: float("nan")})
+    with pytest.raises(ValueError, match="tau_ref"):
+        LIFUnits(**{**good, "tau_ref": float("inf")})
+
+
+def test_huge_runs_refused_up_front_and_float32_durations_valid():
+    with pytest.raises(ValueError, match="max_steps"):
+        LIF().simulate(1.5, 1e300)
+    with pytest.raises(ValueError, match="max_record_bytes"):
+        LIF().simulate(np.zeros(100000), 100.0, record_v=True)
+    res = LIF().simulate(np.float32(1.5), np.float32(0.3), dt=np.float32(1e-3), record_v=np.bool_(True))
+    assert res.v.shape == (300, 1)
+    with pytest.raises(TypeError, match="record_v"):
+        LIF().simulate(1.5, 0.1, record_v="no")
+    with pytest.raises(TypeError):
+        LIF().simulate(1.5 + 0j, 0.1)
+    with pytest.raises(ValueError, match="t_start"):
+        tuning_curve(LIF(), [1.5], T=1.0, t_start=float("nan"))

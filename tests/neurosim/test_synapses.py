@@ -119,3 +119,15 @@ def test_kernel_rejects_bad_order():
         PSCFilter(0.005).kernel([0.001], order=-1)
     with pytest.raises(ValueError, match="order"):
         PSCFilter(0.005).kernel([0.001], order=1.5)
+
+
+def test_huge_kernel_order_answers_quickly_and_matches_the_log_formula():
+    from math import exp, lgamma, log
+
+    syn = PSCFilter(0.01)
+    t = np.array([0.0, 1e-3, 2.0, 1e4])
+    h = syn.kernel(t, order=10**12)
+    assert np.all(np.isfinite(h)) and h[0] == 0.0
+    n, tau = 200, 0.01
+    got = syn.kernel(np.array([180 * tau]), order=n)[0]
+    assert got == pytest.approx(exp(n * log(180) - 180 - lgamma(n + 1)) / tau, rel=1e-12)

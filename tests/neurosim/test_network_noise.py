@@ -1,0 +1,128 @@
+"""Network noise, time-varying inputs, the rate probe and physical units (issue 15, network side)."""
+import numpy as np
+import pytest
+
+import neurosim
+from neurosim import LIF, HodgkinHuxley, LIFUnits, Network, TimedArray, bin_spikes
+
+TAU = 0.02
+
+
+@pytest.mark.parametrize("dt", [1e-3, 1e-4])
+def test_free_population_std_is_sigma_at_any_dt(dt):
+    n, sigma = 20000, 0.1
+    net = Network(dt=dt, rng=0)
+    pop = net.add_population(LIF(TAU), n, bias=0.0)
+    net.add_noise(pop, sigma)
+    probe = net.probe(pop, "v", sample_every=0.01)
+    net.run(0.1)
+    expected = sigma * np.sqrt(-np.expm1(-2 * probe.t / TAU))  # from v0 = 0
+    std = probe.data.std(axis=1)
+    np.testing.assert_allclose(std, expected, rtol=0.02)
+    assert abs(std[-3:].mean() / sigma - 1) < 0.01  # stationary by 5 tau_m
+
+
+def test_noisy_population_rate_matches_siegert_and_batch_trials_are_independent():
+    J, sigma, n = 0.95, 0.1, 3000
+    net = Network(dt=5e-4, rng=1, batch=2)
+    pop = net.add_population(LIF(TAU, 0.002), n, bias=J, v0="uniform")
+    net.add_noise(pop, sigma)
+    spikes = net.probe(pop, "spikes")
+    net.run(0.5)
+    times, idx, trials = spikes.data
+    late = times >= 0.1
+    rates = np.bincount(trials[late], minlength=2) / (n * 0.4)
+    np.testing.assert_allclose(rates, neurosim.siegert_rate(J, sigma, TAU, 0.002), rtol=0.03)
+    # trial 1 is the unbatched network seeded with trial 1's seed; trials differ
+    single = Network(dt=5e-4, rng=Network.trial_seeds(1, 2)[1])
+    p1 = single.add_population(LIF(TAU, 0.002), n, bias=J, v0="uniform")
+    single.add_noise(p1, sigma)
+    s1 = single.probe(p1, "spikes")
+    single.run(0.5)
+    np.testing.assert_array_equal(s1.data[0], times[trials == 1])
+    assert not np.array_equal(times[trials == 0][:50], times[trials == 1][:50])
+
+
+def test_noise_is_restored_with_the_state():
+    net = Network(dt=1e-3, rng=2)
+    pop = net.add_population(LIF(TAU), 200, bias=0.9)
+    net.add_noise(pop, 0.2, tau_noise=0.005)
+    probe = net.probe(pop, "v")
+    net.run(0.05)
+    net.store()
+    net.run(0.05)
+    first = probe.data[-50:].copy()
+    net.restore()
+    net.run(0.05)
+    np.testing.assert_array_equal(probe.data[-50:], first)
+
+
+def test_hh_population_current_noise_intensity():
+    # passive membrane: std of V = D 1e3 / C sqrt(tau/2 (1 - e^(-2t/tau))), tau = C/g_L (ms -> s)
+    D, n = 0.1, 3000
+    net = Network(dt=1e-5, rng=3)
+    pop = net.add_population(HodgkinHuxley(g_Na=1e-9, g_K=1e-9, g_L=1.0), n)
+    net.add_noise(pop, D)
+    probe = net.probe(pop, "v", sample_every=1e-3)
+    net.run(5e-3)
+    tau = 1e-3
+    expected = D * 1e3 * np.sqrt(tau / 2 * -np.expm1(-2 * probe.t / tau))
+    np.testing.assert_allclose(probe.data.std(axis=1), expected, rtol=0.05)
+    with pytest.raises(ValueError, match="tau_noise"):
+        net2 = Network(dt=1e-5)
+        net2.add_noise(net2.add_population(HodgkinHuxley(), 1), 0.1, tau_noise=0.01)
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+def test_rate_probe_equals_bin_spikes_of_the_spike_probe(batch):
+    n, dt, T, width = 50, 1e-4, 0.2, 5e-3
+    net = Network(dt=dt, rng=4, batch=batch)
+    pop = net.add_population(LIF(TAU), n, bias=np.linspace(1.1, 3.0, n), v0="uniform")
+    net.add_noise(pop, 0.05)
+    spikes = net.probe(pop, "spikes")
+    rate = net.probe(pop, "rate", bin=width)
+    smooth = net.probe(pop, "rate", bin=width, synapse=neurosim.PSCFilter(0.01))
+    net.run(T)
+    data = spikes.data
+    trials = [slice(None)] if batch is None else [data[2] == b for b in range(batch)]
+    for b, sel in enumerate(trials):
+        expected = bin_spikes((data[0][sel], data[1][sel]), T, width).sum(axis=1) / n
+        got = rate.data if batch is None else rate.data[:, b]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        # every spike counted once: those rounding to the bin at T belong to the next, unrecorded bin
+        assert got.sum() * width * n == pytest.approx(np.count_nonzero(data[0][sel] < T - width / 2), abs=1e-6)
+        sm = smooth.data if batch is None else smooth.data[:, b]
+        np.testing.assert_allclose(sm, neurosim.filter_binned(neurosim.PSCFilter(0.01), expected, width), rtol=1e-12)
+    np.testing.assert_allclose(rate.t, np.arange(40) * width)
+
+
+def test_time_varying_bias_and_poisson_rate():
+    dt = 1e-3
+    # a step of bias from 0.3 to 0.8 at 50 ms: the analytic sub-threshold response, as in LIF.simulate
+    net = Network(dt=dt)
+    pop = net.add_population(LIF(TAU), 2, bias=TimedArray([0.3, 0.8], dt=0.05))
+    v = net.probe(pop, "v")
+    net.run(0.1)
+    ref = LIF(TAU).simulate(TimedArray([0.3, 0.8], dt=0.05), 0.1, dt=dt, record_v=True)
+    np.testing.assert_allclose(v.data[:, 0], ref.v[:, 0], atol=1e-12)
+    # the same with a function and a (steps, n) array
+    for bias in (lambda t: 0.3 if t < 0.05 - 1e-12 else 0.8, np.repeat([[0.3, 0.3], [0.8, 0.8]], 50, axis=0)):
+        net = Network(dt=dt)
+        pop = net.add_population(LIF(TAU), 2, bias=bias)
+        vp = net.probe(pop, "v")
+        net.run(0.1)
+        np.testing.assert_allclose(vp.data, v.data, atol=1e-12)
+    # Poisson sources at 0 Hz then 200 Hz: counts follow the rate in each half
+    n = 2000
+    for rate in (TimedArray([0.0, 200.0], dt=0.05), lambda t: 0.0 if t < 0.05 - 1e-12 else 200.0):
+        net = Network(dt=dt, rng=5)
+        src = net.add_poisson(n, rate)
+        sp = net.probe(src, "spikes")
+        net.run(0.1)
+        times = sp.data[0]
+        assert np.count_nonzero(times <= 0.05) == 0
+        assert np.count_nonzero(times > 0.05) / (n * 0.05) == pytest.approx(200.0, rel=0.03)
+    with pytest.raises(ValueError, match="rate"):
+        net = Network(dt=dt)
+        net.add_poisson(3, lambda t: -1.0)
+        net.run(0.01)

@@ -1,0 +1,130 @@
+"""Membrane noise: exact OU variance at any dt, autocorrelation tau_m, noisy f-I curve vs Siegert."""
+import numpy as np
+import pytest
+
+import neurosim
+from neurosim import LIF, siegert_rate
+from neurosim.neurons.noise import bridge_crossing_probability, coloured_noise_transition, ou_step
+
+TAU = 0.02
+
+
+@pytest.mark.parametrize("dt", [1e-3, 1e-4])
+def test_free_membrane_std_is_sigma_at_any_dt(dt):
+    # J = 0, sigma = 0.1: the threshold is 10 sigma away, no neuron fires. Start stationary (v0 ~ N(0, sigma^2)).
+    n, sigma = 40000, 0.1
+    rng = np.random.default_rng(0)
+    v0 = np.clip(sigma * rng.standard_normal(n), -1, 0.99)
+    T = 20 * dt
+    res = LIF(tau_m=TAU).simulate(np.zeros(n), T, dt=dt, noise=sigma, rng=1, v0=v0, record_v=True)
+    assert res.n_spikes == 0
+    std = res.v.std(axis=1)  # across neurons, at each recorded time
+    # SE of a std from 40000 samples is 0.35 %: 1 % fails for Euler-Maruyama at dt = 1 ms (+1.3 %)
+    np.testing.assert_allclose(std, sigma, rtol=0.01)
+    assert abs(std.mean() / sigma - 1) < 0.005
+
+
+def test_variance_grows_as_the_ou_solution_from_a_fixed_start():
+    n, sigma, dt = 40000, 0.1, 1e-3
+    res = LIF(tau_m=TAU).simulate(np.full(n, 0.3), 0.03, dt=dt, noise=sigma, rng=2, record_v=True)
+    expected = sigma * np.sqrt(-np.expm1(-2 * res.t / TAU))
+    np.testing.assert_allclose(res.v.std(axis=1), expected, rtol=0.015)
+    np.testing.assert_allclose(res.v.mean(axis=1), 0.3 * -np.expm1(-res.t / TAU), atol=0.003)
+
+
+def test_autocorrelation_time_is_tau_m():
+    n, sigma, dt = 20000, 0.1, 1e-3
+    v0 = sigma * np.random.default_rng(3).standard_normal(n)
+    res = LIF(tau_m=TAU).simulate(np.zeros(n), 0.04, dt=dt, noise=sigma, rng=4, v0=v0, record_v=True)
+    v = np.vstack([v0, res.v])  # times 0, dt, ..., 40 dt
+    lags = np.array([5, 10, 20, 40])
+    corr = np.array([np.mean(v[0] * v[k]) for k in lags]) / np.mean(v[0] * v[0])
+    np.testing.assert_allclose(corr, np.exp(-lags * dt / TAU), atol=0.02)
+    # fitted time constant within 3 %
+    tau_fit = -np.sum(lags * dt * np.log(corr)) / np.sum(np.log(corr) ** 2)
+    assert abs(tau_fit / TAU - 1) < 0.03
+
+
+def _siegert_oracle(J, sigma, tau_m, tau_ref):
+    """Siegert's formula written out with erf, integrated in 80-digit arithmetic (mpmath)."""
+    mpmath = pytest.importorskip("mpmath", reason="pip install mpmath")
+    mpmath.mp.dps = 80  # 1 + erf(u) ~ e^(-u^2) cancels: u down to -10 needs ~45 digits
+    s = mpmath.sqrt(2) * mpmath.mpf(sigma)
+    integral = mpmath.quad(lambda u: mpmath.exp(u * u) * (1 + mpmath.erf(u)), [-J / s, (1 - J) / s])
+    return float(1 / (tau_ref + tau_m * mpmath.sqrt(mpmath.pi) * integral))
+
+
+def test_siegert_rate_matches_plain_formula_and_noiseless_limit():
+    J = np.array([0.6, 0.9, 1.0, 1.2, 2.0])
+    got = siegert_rate(J, 0.15, tau_m=0.01, tau_ref=0.003)
+    ref = [_siegert_oracle(j, 0.15, 0.01, 0.003) for j in J]
+    np.testing.assert_allclose(got, ref, rtol=1e-9)
+    # sigma -> 0: the noiseless curve (independent oracle written out)
+    Jn = np.array([1.2, 2.0, 5.0])
+    noiseless = 1.0 / (0.002 - 0.02 * np.log(1 - 1 / Jn))
+    np.testing.assert_allclose(siegert_rate(Jn, 1e-4), noiseless, rtol=1e-4)
+    np.testing.assert_allclose(siegert_rate(Jn, 0.0), noiseless, rtol=1e-12)
+    assert siegert_rate(0.0, 0.01)[()] == 0.0
+    with pytest.raises(ValueError):
+        siegert_rate(1.0, -0.1)
+
+
+@pytest.mark.parametrize("dt", [1e-3, 1e-4])
+def test_noisy_f_i_curve_matches_siegert_in_the_fluctuation_driven_range(dt):
+    J = np.array([0.85, 0.9, 1.0, 1.1, 1.2])
+    n = np.array([6000, 4000, 2000, 1500, 1500])  # more neurons where the rate is low
+    JJ = np.repeat(J, n)
+    T, t_start, sigma = 0.6, 0.1, 0.1
+    res = LIF(tau_m=TAU, tau_ref=0.002).simulate(JJ, T, dt=dt, noise=sigma, rng=5, v0="uniform")
+    times, idx = res.events()
+    counts = np.bincount(idx[times >= t_start], minlength=JJ.size)
+    group = np.repeat(np.arange(J.size), n)
+    rate = np.bincount(group, counts) / (n * (T - t_start))
+    expected = siegert_rate(J, sigma, tau_m=TAU, tau_ref=0.002)
+    np.testing.assert_allclose(rate, expected, rtol=0.02)
+
+
+def test_bridge_correction_is_what_makes_coarse_steps_right():
+    # without the bridge draw, the grid check misses crossings: the rate at J = 0.9 drops by > 5 % at dt = 1 ms
+    J = np.full(6000, 0.9)
+    model = LIF(tau_m=TAU)
+    state = neurosim.LIFState(model, J.size, 1e-3, noise=0.1, rng=6)
+    state.bridge_var = 0.0  # switch the correction off
+    count = 0
+    for k in range(500):
+        idx, _ = state.step(J, k * 1e-3)
+        count += idx.size
+    expected = siegert_rate(0.9, 0.1)[()]
+    assert count / (J.size * 0.5) < 0.95 * expected
+
+
+def test_ou_step_and_bridge_probability():
+    z = np.array([0.0, 1.0, -2.0])
+    d = np.exp(-0.1)
+    np.testing.assert_allclose(ou_step(np.array([1.0, 1.0, 1.0]), 0.5, d, 0.2, z),
+                               0.5 + 0.5 * d + 0.2 * np.sqrt(1 - d * d) * z)
+    p = bridge_crossing_probability(np.array([0.9, 0.5, 1.2]), np.array([0.95, 0.9, 0.5]), 1.0, 0.01)
+    np.testing.assert_allclose(p, [np.exp(-2 * 0.1 * 0.05 / 0.01), np.exp(-2 * 0.5 * 0.1 / 0.01), 1.0])
+
+
+def test_coloured_noise_keeps_the_membrane_std_and_has_slower_correlations():
+    sigma, tau_n, dt = 0.1, 0.01, 1e-3
+    Phi, L = coloured_noise_transition(sigma, TAU, tau_n, dt)
+    # stationary covariance S solves S = Phi S Phi^T + L L^T; its v entry must be sigma^2
+    from scipy.linalg import solve_discrete_lyapunov
+    S = solve_discrete_lyapunov(Phi, L @ L.T)
+    assert S[0, 0] == pytest.approx(sigma**2, rel=1e-9)
+    assert S[1, 1] == pytest.approx(sigma**2 * (TAU + tau_n) / tau_n, rel=1e-9)
+    n = 20000
+    res = LIF(tau_m=TAU).simulate(np.zeros(n), 0.1, dt=dt, noise=sigma, tau_noise=tau_n, rng=7, record_v=True)
+    assert res.v[-20:].std(axis=1).mean() == pytest.approx(sigma, rel=0.02)
+
+
+def test_noise_is_reproducible_and_validated():
+    a = LIF().simulate(np.full(50, 0.95), 0.2, noise=0.1, rng=3).events()
+    b = LIF().simulate(np.full(50, 0.95), 0.2, noise=0.1, rng=3).events()
+    np.testing.assert_array_equal(a[0], b[0])
+    with pytest.raises(ValueError, match="noise"):
+        LIF().simulate(1.0, 0.1, noise=-0.1)
+    with pytest.raises(ValueError, match="tau_noise"):
+        LIF().simulate(1.0, 0.1, noise=0.1, tau_noise=0.0)
