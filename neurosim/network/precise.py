@@ -27,6 +27,7 @@ from ..neurons.lif import LIF
 from ..synapses import PSCFilter
 from .precise_kernel import MembraneKernel
 
+_BOUND_MARGIN = 1e-12  # a neuron counts as quiet to the step end when its bound is below 1 - this
 _NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0))
 
 
@@ -67,26 +68,33 @@ class PreciseLIFState:
         self.v = np.zeros(self.size) if v0 is None else np.array(v0, dtype=float).reshape(self.size)
         self.refractory_end = np.full(self.size, -np.inf)
         self.x = [np.zeros((s.n + 1, self.size)) for s in self.synapses]
-        self._constants()
+        self._coef_cache = {}
 
-    def _constants(self):
-        """Coefficients of the whole-step update (one length dt for every quiet neuron)."""
-        dt, k = self.dt, self.kernel
-        one = np.array([dt])
-        self._dm = float(np.exp(-dt / k.tau_m))
-        self._coef = []
+    def _constants(self, h):
+        """Coefficients of the update over a length h shared by every neuron without events (cached)."""
+        c = self._coef_cache.get(h)
+        if c is not None:
+            return c
+        k = self.kernel
+        one = np.array([h])
+        dm = float(np.exp(-h / k.tau_m))
+        coef = []
         for g in k.groups:
             em = np.exp(-one / k.tau_m)
             u1 = np.minimum(one, g.peak1)
-            c = dict(es=float(np.exp(-dt / g.tau_s)), cross=dt / g.tau_s, r1=float(g.r1(one, em)[0]),
+            c = dict(es=float(np.exp(-h / g.tau_s)), cross=h / g.tau_s, r1=float(g.r1(one, em)[0]),
                      r1max=float(g.r1(u1, np.exp(-u1 / k.tau_m))[0]))
             if g.n == 1:
                 u2 = np.minimum(one, g.peak2)
                 c.update(r2=float(g.r2(one, em)[0]), r2max=float(g.r2(u2, np.exp(-u2 / k.tau_m))[0]))
-            self._coef.append(c)
+            coef.append(c)
+        if len(self._coef_cache) > 8:
+            self._coef_cache.clear()
+        self._coef_cache[h] = (dm, coef)
+        return dm, coef
 
-    def step(self, J, t0, events=None):
-        """Advance all neurons from ``t0`` to ``t0 + dt``.
+    def step(self, J, t0, events=None, h=None):
+        """Advance all neurons from ``t0`` to ``t0 + h`` (default h = dt).
 
         Parameters
         ----------
@@ -96,8 +104,11 @@ class PreciseLIFState:
             Time at the start of the step (s).
         events : tuple (target, offset, group, increment), optional
             Synaptic events arriving in the step: target neuron (int, < M), offset after
-            ``t0`` in ``[0, dt)`` (s), synapse group (int), and the jump of that group's
+            ``t0`` in ``[0, h)`` (s), synapse group (int), and the jump of that group's
             stage 0 (``weight / tau_s``).
+        h : float, optional
+            Length of this step (s); the runtime passes several grid steps at once when
+            nothing needs the state in between.
 
         Returns
         -------
@@ -107,101 +118,129 @@ class PreciseLIFState:
             Exact spike times (s).
         """
         target, offset, group, inc = _NO_EVENTS if events is None else events
-        dt, t1 = self.dt, t0 + self.dt
+        h = self.dt if h is None else h
+        t1 = t0 + h
+        dm, coef = self._constants(h)
         v, ref = self.v, self.refractory_end
-        # 1. free evolution over the whole step, and an upper bound of v on it, for every neuron
+        # 1. every neuron as if it received nothing and stayed below threshold: v at the end of the
+        #    step, and an upper bound of v over the step
         vJ = v - J
-        a = vJ * self._dm
+        a = vJ * dm
         ub = np.maximum(vJ, a)
         ub += J
         vnew = a
         vnew += J
-        for x, c, g in zip(self.x, self._coef, self.kernel.groups):
+        for x, c, g in zip(self.x, coef, self.kernel.groups):
             cur = x[-1]
             vnew += cur * c["r1"]
             ub += np.maximum(cur, 0.0) * c["r1max"]
             if g.n == 1:
                 vnew += x[0] * c["r2"]
                 ub += np.maximum(x[0], 0.0) * c["r2max"]
-        # 2. neurons that need the event-by-event loop
-        refr = (ref > t0).nonzero()[0]
-        parts = [(ub >= 1.0).nonzero()[0], refr]
+        # 2. the events, by superposition (exact while no spike intervenes): each adds its response to
+        #    v at the step end, and its peak response to the bound
+        pending = []
         if target.size:
-            parts.append(target)
-        special = np.unique(np.concatenate(parts)) if len(parts) > 1 or refr.size else parts[0]
-        special = special[ref[special] < t1]  # held at 0 all step: only their synapses change
+            kernel = self.kernel
+            for gi, g in enumerate(kernel.groups):
+                sel = (group == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(None)
+                tg, w, lag = target[sel], inc[sel], h - offset[sel]
+                if tg.size == 0:
+                    continue
+                em = np.exp(-lag / kernel.tau_m)
+                peak = np.minimum(lag, g.peak1 if g.n == 0 else g.peak2)
+                emp = np.exp(-peak / kernel.tau_m)
+                resp = g.r1 if g.n == 0 else g.r2
+                np.add.at(vnew, tg, w * resp(lag, em))
+                np.add.at(ub, tg, np.maximum(w, 0.0) * resp(peak, emp))
+                pending.append((gi, tg, w * np.exp(-lag / g.tau_s), lag / g.tau_s))
+        # 3. neurons that need the event-by-event loop: a possible crossing, or a refractory end inside
+        special = (ub >= 1.0).nonzero()[0]
+        refr = (ref > t0).nonzero()[0]
+        if refr.size:
+            special = np.union1d(special, refr)
+            special = special[ref[special] < t1]  # held at 0 all step: only their synapses change
         if special.size:
             saved = (v[special], J[special], ref[special] - t0, [x[:, special] for x in self.x])
-        # 3. commit the free evolution, refractory neurons at 0, synapses with their events
+        # 4. commit: v, refractory neurons at 0, stages decayed plus each event with its exact lag
         v[...] = vnew
         v[refr] = 0.0
-        self._advance_synapses(target, offset, group, inc)
+        for x, c in zip(self.x, coef):
+            if x.shape[0] == 2:
+                x[1] += x[0] * c["cross"]
+            x *= c["es"]
+        for gi, tg, w, lag in pending:
+            x = self.x[gi]
+            np.add.at(x[0], tg, w)
+            if x.shape[0] == 2:
+                np.add.at(x[1], tg, w * lag)
         if special.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        # 4. the exact loop over events for the special neurons
+        # 5. the exact loop over the events of the special neurons, from their state at t0
         pos = np.searchsorted(special, target)
-        mine = (pos < special.size)
+        mine = pos < special.size
         mine[mine] = special[pos[mine]] == target[mine]
         ev = (pos[mine], offset[mine], group[mine], inc[mine])
-        sv, sref, idx, times = self._event_loop(*saved, ev)
+        sv, sref, idx, times = self._event_loop(*saved, ev, h)
         v[special] = sv
         ref[special] = sref + t0
         return special[idx], times + t0
 
-    def _advance_synapses(self, target, offset, group, inc):
-        """Decay every stage over dt and add each event with its exact lag to the step end."""
-        for gi, (x, c) in enumerate(zip(self.x, self._coef)):
-            if x.shape[0] == 1:
-                x *= c["es"]
-            else:
-                x[1] += x[0] * c["cross"]
-                x *= c["es"]
-            if target.size == 0:
-                continue
-            sel = group == gi
-            if not sel.any():
-                continue
-            lag = (self.dt - offset[sel]) / self.synapses[gi].tau_s
-            w = inc[sel] * np.exp(-lag)
-            np.add.at(x[0], target[sel], w)
-            if x.shape[0] == 2:
-                np.add.at(x[1], target[sel], w * lag)
-
-    def _event_loop(self, v, J, ref, xs, events):
+    def _event_loop(self, v, J, ref, xs, events, h):
         """Integrate the given neurons through their events, refractory ends and spikes of one step.
 
         All times are relative to the step start. Round r advances every unfinished neuron to its
-        next stop: its next event, the end of its refractory period, a threshold crossing, or dt.
+        next stop: its next event, the end of its refractory period, a threshold crossing, or h.
+        A neuron is finished early when it stays refractory to the end, or when an upper bound of v
+        over the rest of the step, all its remaining events included, is below 1: then v(h) is the
+        superposition of its free evolution and the responses to those events.
 
         Returns
         -------
         v, ref : ndarray (m,)
-            Voltage at dt and refractory end (relative) per neuron.
+            Voltage at h and refractory end (relative) per neuron.
         idx, times : ndarray
             Local indices and relative times of the spikes, ordered by time.
         """
-        dt, tau_ref, kernel = self.dt, self.model.tau_ref, self.kernel
+        tau_ref, kernel = self.model.tau_ref, self.kernel
         loc, off, grp, inc = events
         order = np.lexsort((off, loc))
         loc, off, grp, inc = loc[order], off[order], grp[order], inc[order]
-        m = v.size
+        m, E = v.size, loc.size
         count = np.bincount(loc, minlength=m)
         start = np.cumsum(count) - count
+        tail_v, tail_ub = self._event_tails(loc, off, grp, inc, h, start + count)
         tau = np.zeros(m)
-        nxt_ptr = np.zeros(m, dtype=np.int64)
+        ptr = np.zeros(m, dtype=np.int64)
         v = v.copy()
         spk_i, spk_t = [], []
         act = np.arange(m)
         while act.size:
-            has = nxt_ptr[act] < count[act]
-            e = np.where(has, start[act] + nxt_ptr[act], 0)
-            nxt = np.where(has, off[e] if off.size else dt, dt)
+            has = ptr[act] < count[act]
+            e = np.where(has, start[act] + ptr[act], E)  # E: the empty tail
             ta, ra = tau[act], ref[act]
             refr = ra > ta
-            stop = np.where(refr, np.minimum(nxt, ra), nxt)
-            L = stop - ta
             va, Ja = v[act], J[act]
             xa = [x[:, act] for x in xs]
+            # finished: refractory to the end, or no crossing possible in the rest of the step
+            rest = h - ta
+            ub_rest = kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e]
+            quiet = ~refr & (ub_rest < 1.0 - _BOUND_MARGIN)
+            done = (refr & (ra >= h)) | quiet
+            if done.any():
+                d = act[done]
+                v[d] = 0.0
+                if quiet.any():
+                    q = quiet.nonzero()[0]
+                    v[act[q]] = kernel.voltage(va[q], Ja[q], [x[:, q] for x in xa], rest[q]) + tail_v[e[q]]
+                keep = ~done
+                act, has, e, ta, ra, refr, va, Ja = (a[keep] for a in (act, has, e, ta, ra, refr, va, Ja))
+                xa = [x[:, keep] for x in xa]
+                if act.size == 0:
+                    break
+            nxt = np.where(has, off[np.minimum(e, E - 1)] if E else h, h)
+            stop = np.where(refr, np.minimum(nxt, ra), nxt)
+            L = stop - ta
             u = np.full(act.size, np.nan)
             integ = (~refr).nonzero()[0]
             if integ.size:
@@ -210,13 +249,13 @@ class PreciseLIFState:
                 if cand.size:
                     u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand])
             crossed = ~np.isnan(u)
-            h = np.where(crossed, u, L)
-            vn, xn = kernel.evolve(va, Ja, xa, h)
+            adv = np.where(crossed, u, L)
+            vn, xn = kernel.evolve(va, Ja, xa, adv)
             vn[refr | crossed] = 0.0
             v[act] = vn
             for x, y in zip(xs, xn):
                 x[:, act] = y
-            tau[act] = np.where(crossed, ta + h, stop)
+            tau[act] = np.where(crossed, ta + adv, stop)
             if crossed.any():
                 c = act[crossed]
                 spk_i.append(c)
@@ -228,13 +267,33 @@ class PreciseLIFState:
                 for gi, x in enumerate(xs):
                     sel = grp[ea] == gi
                     x[0, a[sel]] += inc[ea[sel]]  # one event per neuron per round: no repeated indices
-                nxt_ptr[a] += 1
-            act = act[(tau[act] < dt) | (nxt_ptr[act] < count[act])]
+                ptr[a] += 1
+            act = act[(tau[act] < h) | (ptr[act] < count[act])]
         if not spk_i:
             return v, ref, np.zeros(0, dtype=np.int64), np.zeros(0)
         idx, times = np.concatenate(spk_i), np.concatenate(spk_t)
         o = np.argsort(times, kind="stable")
         return v, ref, idx[o], times[o]
+
+    def _event_tails(self, loc, off, grp, inc, h, ends):
+        """Per sorted event e: the sums over the events from e to the end of its neuron's list of
+        (a) their responses in v at h and (b) their peak responses (for the bound). Index E is 0."""
+        kernel = self.kernel
+        resp, peak = np.zeros(loc.size + 1), np.zeros(loc.size + 1)
+        lag = h - off
+        for gi, g in enumerate(kernel.groups):
+            sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(0, loc.size)
+            lg = lag[sel]
+            r = g.r1 if g.n == 0 else g.r2
+            lp = np.minimum(lg, g.peak1 if g.n == 0 else g.peak2)
+            resp[sel] = inc[sel] * r(lg, np.exp(-lg / kernel.tau_m))
+            peak[sel] = np.maximum(inc[sel], 0.0) * r(lp, np.exp(-lp / kernel.tau_m))
+        out = []
+        for a in (resp, peak):
+            c = np.cumsum(a[::-1])[::-1]  # c[e] = sum of a[e:]; c[E] = 0
+            c[:-1] -= c[ends[loc]]  # minus what follows the neuron's last event
+            out.append(c)
+        return out
 
 
 def csr_rows(weights, scale=1.0):
