@@ -145,6 +145,21 @@ class MembraneKernel:
                 vn = vn + x[0] * g.r2(u, em)
         return vn
 
+    def voltage_and_current(self, v, J, xs, u):
+        """v(u) and the synaptic current at u, sharing the exponentials."""
+        em = np.exp(-u / self.tau_m)
+        vn = J + (v - J) * em
+        cur = 0.0
+        for g, x in zip(self.groups, xs):
+            es = np.exp(-u / g.tau_s)
+            vn = vn + x[-1] * g.r1(u, em)
+            if g.n == 0:
+                cur = cur + x[0] * es
+            else:
+                vn = vn + x[0] * g.r2(u, em)
+                cur = cur + (x[1] + x[0] * (u / g.tau_s)) * es
+        return vn, cur
+
     def current(self, xs, u):
         """Total synaptic current at u."""
         total = 0.0
@@ -197,19 +212,22 @@ class MembraneKernel:
         ndarray (c,)
             Crossing times after the start (s), refined to :data:`ROOT_TOL`; 0 where v >= 1 already.
         """
-        c = v.size
-        out = np.full(c, np.nan)
-        at_once = v >= 1.0
-        out[at_once] = 0.0
-        pid = (~at_once).nonzero()[0]
+        out = np.where(v >= 1.0, 0.0, np.nan)
+        vb = self.voltage(v, J, xs, L)
+        keep, resolved = self._classify(v, J, xs, L, vb)
+        keep &= v < 1.0
+        resolved &= keep
+        if resolved.any():  # the common case: one rising crossing in the whole interval
+            r = resolved.nonzero()[0]
+            out[r] = self._refine(v[r], J[r], [x[:, r] for x in xs], L[r], vb[r])
+        pid = (keep & ~resolved).nonzero()[0]
         if pid.size == 0:
             return out
-        # pieces: owner, start offset a, length h, state at a, v at the end
-        pv, pJ, px, ph = v[pid], J[pid], [x[:, pid] for x in xs], L[pid]
+        # the rest: pieces (owner, start offset a, length h, state at a, v at the end), split earliest first
+        pv, pJ, px, ph, pvb = v[pid], J[pid], [x[:, pid] for x in xs], L[pid], vb[pid]
         pa = np.zeros(pid.size)
-        pvb = self.voltage(pv, pJ, px, ph)
-        keep, resolved = self._classify(pv, pJ, px, ph, pvb)
-        sel = keep
+        resolved = np.zeros(pid.size, dtype=bool)
+        sel = slice(None)
         brackets = []  # (owner, a, h, v, J, xs, vb) of resolved first pieces
         for _ in range(200):  # depth bound; each round splits the earliest undecided piece of every owner
             pid, pa, ph, pv, pJ, pvb, resolved = (a[sel] for a in (pid, pa, ph, pv, pJ, pvb, resolved))
@@ -284,9 +302,9 @@ class MembraneKernel:
             xa = x[active]
             xs_a = [s[:, active] for s in xs]
             va, Ja = v[active], J[active]
-            f = self.voltage(va, Ja, xs_a, xa) - 1.0
-            vx = f + 1.0
-            slope = (Ja + self.current(xs_a, xa) - vx) / self.tau_m
+            vx, cur = self.voltage_and_current(va, Ja, xs_a, xa)
+            f = vx - 1.0
+            slope = (Ja + cur - vx) / self.tau_m
             below = f < 0
             lo[active] = np.where(below, xa, lo[active])
             hi[active] = np.where(below, hi[active], xa)
