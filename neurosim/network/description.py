@@ -42,6 +42,7 @@ from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
 from ..neurons.lif import LIF, LIFUnits
 from .populations import Population
 from .probes import Probe, ProbeData
+from .precise_runtime import PreciseRuntime
 from .runtime import Runtime
 from ..synapses import PSCFilter
 
@@ -75,8 +76,11 @@ class Network:
     >>> times, indices = spikes.data
     """
 
-    def __init__(self, dt=1e-4, rng=None, batch=None):
+    def __init__(self, dt=1e-4, rng=None, batch=None, timing="grid"):
         self.dt = check.positive("dt", dt)
+        if timing not in ("grid", "precise"):
+            raise ValueError(f"timing must be 'grid' or 'precise', got {timing!r}")
+        self.timing = timing
         if batch is not None:
             batch = check.check_int("batch", batch, low=1)
         self.batch = batch
@@ -325,7 +329,8 @@ class Network:
         synapse : PSCFilter, optional
             Default ``PSCFilter(0.005)``.
         delay : float
-            Transmission delay in seconds, rounded to whole steps.
+            Transmission delay in seconds, rounded to whole steps (exact with
+            ``timing="precise"``, where delays between populations must be >= dt).
         placement : {"boundary", "exact"}
             Spikes enter the synapse at the next step boundary with their full
             kernel (default), or at their exact time inside the step (see
@@ -379,7 +384,7 @@ class Network:
         """Build the runtime now (``run`` does it on first use); returns it."""
         if self.runtime is None:
             self._check_size(0)
-            self.runtime = Runtime(self)
+            self.runtime = (PreciseRuntime if self.timing == "precise" else Runtime)(self)
         return self.runtime
 
     def run(self, T, progress=False, max_steps=MAX_STEPS, max_bytes=None):

@@ -1,0 +1,422 @@
+"""Precise spike timing: LIF neurons whose spike times do not depend on dt.
+
+The idea is NEST's ``iaf_psc_exp_ps`` / ``iaf_psc_alpha_ps`` (Morrison et al.
+2007; Hanuschkin et al. 2010). Spikes travel as events with exact times (a
+step index and an offset inside the step). Within a step, every neuron is
+integrated exactly from one incoming event to the next (closed forms in
+:mod:`neurosim.network.precise_kernel`). Refractory periods end at their exact
+times. Threshold crossings are found by a bracketing search that cannot miss
+a crossing, even when v peaks above 1 and falls back inside a step. They are
+then refined to 1e-13 s. The step dt only decides how often the loop runs.
+Spike times agree across dt to within rounding.
+
+:class:`PreciseLIFState` holds the run state of one population (flattened over
+an optional batch axis) and advances it by one step, given the events that
+arrive in that step. :func:`precise_feedforward` drives it for a feed-forward
+population fed by given spike trains.
+
+Cost: every neuron takes one closed-form update per step. Only neurons with
+events in the step, a refractory period ending in it, or a possible crossing
+(an upper bound of v reaches 1) go through the event-by-event loop. The loop
+is vectorized over those neurons: round r handles the r-th segment of each one.
+"""
+import numpy as np
+
+from .. import _validate as check
+from ..neurons.lif import LIF
+from ..synapses import PSCFilter
+from .precise_kernel import MembraneKernel
+
+_BOUND_MARGIN = 1e-12  # a neuron counts as quiet to the step end when its bound is below 1 - this
+_NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
+class PreciseLIFState:
+    """Run state of M LIF neurons with exact in-step event handling.
+
+    Parameters
+    ----------
+    model : LIF
+        Normalized LIF (threshold 1, reset 0).
+    size : int
+        Number of neurons M (a batch of B trials of n neurons is M = B * n, trial-major).
+    dt : float
+        Step in seconds.
+    synapses : list of PSCFilter
+        One synapse group per distinct filter; events name their group by position.
+        Orders n = 0 and n = 1 only.
+    v0 : ndarray (M,), optional
+        Initial voltages (default 0).
+
+    Attributes
+    ----------
+    v : ndarray (M,)
+        Voltage at the current step boundary.
+    refractory_end : ndarray (M,)
+        Absolute time (s) until which each neuron is held at 0.
+    x : list of ndarray (n_g + 1, M)
+        Synapse stages per group (stage 0 first, the current last), as in :class:`neurosim.PSCState`.
+    """
+
+    def __init__(self, model, size, dt, synapses=(), v0=None):
+        self.model, self.dt, self.size = model, float(dt), int(size)
+        for syn in synapses:
+            if syn.n > 1:
+                raise ValueError(f"precise timing handles exponential (n=0) and alpha (n=1) synapses only, got {syn!r}")
+        self.synapses = list(synapses)
+        self.kernel = MembraneKernel(model.tau_m, [(s.tau_s, s.n) for s in self.synapses])
+        self.v = np.zeros(self.size) if v0 is None else np.array(v0, dtype=float).reshape(self.size)
+        self.refractory_end = np.full(self.size, -np.inf)
+        self.x = [np.zeros((s.n + 1, self.size)) for s in self.synapses]
+        self._coef_cache = {}
+
+    def _constants(self, h):
+        """Coefficients of the update over a length h shared by every neuron without events (cached)."""
+        c = self._coef_cache.get(h)
+        if c is not None:
+            return c
+        k = self.kernel
+        one = np.array([h])
+        dm = float(np.exp(-h / k.tau_m))
+        coef = []
+        for g in k.groups:
+            em = np.exp(-one / k.tau_m)
+            u1 = np.minimum(one, g.peak1)
+            c = dict(es=float(np.exp(-h / g.tau_s)), cross=h / g.tau_s, r1=float(g.r1(one, em)[0]),
+                     r1max=float(g.r1(u1, np.exp(-u1 / k.tau_m))[0]))
+            if g.n == 1:
+                u2 = np.minimum(one, g.peak2)
+                c.update(r2=float(g.r2(one, em)[0]), r2max=float(g.r2(u2, np.exp(-u2 / k.tau_m))[0]))
+            coef.append(c)
+        if len(self._coef_cache) > 8:
+            self._coef_cache.clear()
+        self._coef_cache[h] = (dm, coef)
+        return dm, coef
+
+    def step(self, J, t0, events=None, h=None):
+        """Advance all neurons from ``t0`` to ``t0 + h`` (default h = dt).
+
+        Parameters
+        ----------
+        J : ndarray (M,)
+            Constant input (bias plus injected current) during the step.
+        t0 : float
+            Time at the start of the step (s).
+        events : tuple (target, offset, group, increment), optional
+            Synaptic events arriving in the step: target neuron (int, < M), offset after
+            ``t0`` in ``[0, h)`` (s), synapse group (int), and the jump of that group's
+            stage 0 (``weight / tau_s``).
+        h : float, optional
+            Length of this step (s); the runtime passes several grid steps at once when
+            nothing needs the state in between.
+
+        Returns
+        -------
+        indices : ndarray of int
+            Neurons that spiked (repeated for each spike), ordered by time.
+        times : ndarray
+            Exact spike times (s).
+        """
+        target, offset, group, inc = _NO_EVENTS if events is None else events
+        h = self.dt if h is None else h
+        t1 = t0 + h
+        dm, coef = self._constants(h)
+        v, ref = self.v, self.refractory_end
+        # 1. every neuron as if it received nothing and stayed below threshold: v at the end of the
+        #    step, and an upper bound of v over the step
+        vJ = v - J
+        a = vJ * dm
+        ub = np.maximum(vJ, a)
+        ub += J
+        vnew = a
+        vnew += J
+        for x, c, g in zip(self.x, coef, self.kernel.groups):
+            cur = x[-1]
+            vnew += cur * c["r1"]
+            ub += np.maximum(cur, 0.0) * c["r1max"]
+            if g.n == 1:
+                vnew += x[0] * c["r2"]
+                ub += np.maximum(x[0], 0.0) * c["r2max"]
+        # 2. the events, by superposition (exact while no spike intervenes): each adds its response to
+        #    v at the step end, and its peak response to the bound
+        pending = []
+        if target.size:
+            kernel = self.kernel
+            for gi, g in enumerate(kernel.groups):
+                sel = (group == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(None)
+                tg, w, lag = target[sel], inc[sel], h - offset[sel]
+                if tg.size == 0:
+                    continue
+                em = np.exp(-lag / kernel.tau_m)
+                peak = np.minimum(lag, g.peak1 if g.n == 0 else g.peak2)
+                emp = np.exp(-peak / kernel.tau_m)
+                resp = g.r1 if g.n == 0 else g.r2
+                np.add.at(vnew, tg, w * resp(lag, em))
+                np.add.at(ub, tg, np.maximum(w, 0.0) * resp(peak, emp))
+                pending.append((gi, tg, w * np.exp(-lag / g.tau_s), lag / g.tau_s))
+        # 3. neurons that need the event-by-event loop: a possible crossing, or a refractory end inside
+        special = (ub >= 1.0).nonzero()[0]
+        refr = (ref > t0).nonzero()[0]
+        if refr.size:
+            special = np.union1d(special, refr)
+            special = special[ref[special] < t1]  # held at 0 all step: only their synapses change
+        if special.size:
+            saved = (v[special], J[special], ref[special] - t0, [x[:, special] for x in self.x])
+        # 4. commit: v, refractory neurons at 0, stages decayed plus each event with its exact lag
+        v[...] = vnew
+        v[refr] = 0.0
+        for x, c in zip(self.x, coef):
+            if x.shape[0] == 2:
+                x[1] += x[0] * c["cross"]
+            x *= c["es"]
+        for gi, tg, w, lag in pending:
+            x = self.x[gi]
+            np.add.at(x[0], tg, w)
+            if x.shape[0] == 2:
+                np.add.at(x[1], tg, w * lag)
+        if special.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        # 5. the exact loop over the events of the special neurons, from their state at t0
+        pos = np.searchsorted(special, target)
+        mine = pos < special.size
+        mine[mine] = special[pos[mine]] == target[mine]
+        ev = (pos[mine], offset[mine], group[mine], inc[mine])
+        sv, sref, idx, times = self._event_loop(*saved, ev, h)
+        v[special] = sv
+        ref[special] = sref + t0
+        return special[idx], times + t0
+
+    def _event_loop(self, v, J, ref, xs, events, h):
+        """Integrate the given neurons through their events, refractory ends and spikes of one step.
+
+        All times are relative to the step start. Round r advances every unfinished neuron to its
+        next stop: its next event, the end of its refractory period, a threshold crossing, or h.
+        A neuron is finished early when it stays refractory to the end, or when an upper bound of v
+        over the rest of the step, all its remaining events included, is below 1: then v(h) is the
+        superposition of its free evolution and the responses to those events.
+
+        Returns
+        -------
+        v, ref : ndarray (m,)
+            Voltage at h and refractory end (relative) per neuron.
+        idx, times : ndarray
+            Local indices and relative times of the spikes, ordered by time.
+        """
+        tau_ref, kernel = self.model.tau_ref, self.kernel
+        loc, off, grp, inc = events
+        order = np.lexsort((off, loc))
+        loc, off, grp, inc = loc[order], off[order], grp[order], inc[order]
+        m, E = v.size, loc.size
+        count = np.bincount(loc, minlength=m)
+        start = np.cumsum(count) - count
+        tail_v, tail_ub = self._event_tails(loc, off, grp, inc, h, start + count)
+        tau = np.zeros(m)
+        ptr = np.zeros(m, dtype=np.int64)
+        v = v.copy()
+        spk_i, spk_t = [], []
+        act = np.arange(m)
+        while act.size:
+            has = ptr[act] < count[act]
+            e = np.where(has, start[act] + ptr[act], E)  # E: the empty tail
+            ta, ra = tau[act], ref[act]
+            refr = ra > ta
+            va, Ja = v[act], J[act]
+            xa = [x[:, act] for x in xs]
+            # finished: refractory to the end, or no crossing possible in the rest of the step
+            rest = h - ta
+            ub_rest = kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e]
+            quiet = ~refr & (ub_rest < 1.0 - _BOUND_MARGIN)
+            done = (refr & (ra >= h)) | quiet
+            if done.any():
+                d = act[done]
+                v[d] = 0.0
+                if quiet.any():
+                    q = quiet.nonzero()[0]
+                    v[act[q]] = kernel.voltage(va[q], Ja[q], [x[:, q] for x in xa], rest[q]) + tail_v[e[q]]
+                keep = ~done
+                act, has, e, ta, ra, refr, va, Ja = (a[keep] for a in (act, has, e, ta, ra, refr, va, Ja))
+                xa = [x[:, keep] for x in xa]
+                if act.size == 0:
+                    break
+            nxt = np.where(has, off[np.minimum(e, E - 1)] if E else h, h)
+            stop = np.where(refr, np.minimum(nxt, ra), nxt)
+            L = stop - ta
+            u = np.full(act.size, np.nan)
+            integ = (~refr).nonzero()[0]
+            if integ.size:
+                ub = kernel.upper_bound(va[integ], Ja[integ], [x[:, integ] for x in xa], L[integ])
+                cand = integ[ub >= 1.0]
+                if cand.size:
+                    u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand])
+            crossed = ~np.isnan(u)
+            adv = np.where(crossed, u, L)
+            vn, xn = kernel.evolve(va, Ja, xa, adv)
+            vn[refr | crossed] = 0.0
+            v[act] = vn
+            for x, y in zip(xs, xn):
+                x[:, act] = y
+            tau[act] = np.where(crossed, ta + adv, stop)
+            if crossed.any():
+                c = act[crossed]
+                spk_i.append(c)
+                spk_t.append(tau[c])
+                ref[c] = tau[c] + tau_ref
+            apply = has & ~crossed & (nxt <= stop)
+            if apply.any():
+                a, ea = act[apply], e[apply]
+                for gi, x in enumerate(xs):
+                    sel = grp[ea] == gi
+                    x[0, a[sel]] += inc[ea[sel]]  # one event per neuron per round: no repeated indices
+                ptr[a] += 1
+            act = act[(tau[act] < h) | (ptr[act] < count[act])]
+        if not spk_i:
+            return v, ref, np.zeros(0, dtype=np.int64), np.zeros(0)
+        idx, times = np.concatenate(spk_i), np.concatenate(spk_t)
+        o = np.argsort(times, kind="stable")
+        return v, ref, idx[o], times[o]
+
+    def _event_tails(self, loc, off, grp, inc, h, ends):
+        """Per sorted event e: the sums over the events from e to the end of its neuron's list of
+        (a) their responses in v at h and (b) their peak responses (for the bound). Index E is 0."""
+        kernel = self.kernel
+        resp, peak = np.zeros(loc.size + 1), np.zeros(loc.size + 1)
+        lag = h - off
+        for gi, g in enumerate(kernel.groups):
+            sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(0, loc.size)
+            lg = lag[sel]
+            r = g.r1 if g.n == 0 else g.r2
+            lp = np.minimum(lg, g.peak1 if g.n == 0 else g.peak2)
+            resp[sel] = inc[sel] * r(lg, np.exp(-lg / kernel.tau_m))
+            peak[sel] = np.maximum(inc[sel], 0.0) * r(lp, np.exp(-lp / kernel.tau_m))
+        out = []
+        for a in (resp, peak):
+            c = np.cumsum(a[::-1])[::-1]  # c[e] = sum of a[e:]; c[E] = 0
+            c[:-1] -= c[ends[loc]]  # minus what follows the neuron's last event
+            out.append(c)
+        return out
+
+
+def csr_rows(weights, scale=1.0):
+    """Rows per presynaptic neuron of a (post, pre) weight matrix: ``(indptr, indices, data * scale)``."""
+    import scipy.sparse as sp
+
+    rows = sp.csr_matrix(weights.T if not sp.issparse(weights) else weights.T.tocsr(), dtype=np.float64)
+    rows.sum_duplicates()
+    rows.eliminate_zeros()
+    return rows.indptr.astype(np.int64), rows.indices.astype(np.int64), rows.data * scale
+
+
+def fan_out(rows, pre, offsets):
+    """Synaptic events of presynaptic spikes: every nonzero of each spiking neuron's row.
+
+    Parameters
+    ----------
+    rows : tuple (indptr, indices, data)
+        From :func:`csr_rows`.
+    pre : ndarray of int (S,)
+        Spiking presynaptic neurons (repeats allowed).
+    offsets : ndarray (S,)
+        Arrival offsets inside the step (s).
+
+    Returns
+    -------
+    target, offset, increment : ndarray (E,)
+    """
+    indptr, indices, data = rows
+    starts = indptr[pre]
+    lengths = indptr[pre + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    ends = np.cumsum(lengths)
+    pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+    return indices[pos], np.repeat(offsets, lengths), data[pos]
+
+
+def precise_feedforward(model, weights, spikes, T, dt=1e-4, synapse=None, bias=0.0, v0=None, delay=0.0):
+    """Exact spike times of a feed-forward LIF population driven by given spike trains.
+
+    Each post neuron i obeys ``tau_m dv_i/dt = b_i + s_i(t) - v_i`` with
+    ``s_i = sum_j W_ij sum_p h(t - t_jp - delay)`` (unit-area PSC kernel h, so a spike
+    of weight w delivers the charge w), threshold 1, reset 0, refractory tau_ref.
+    The result does not depend on ``dt`` beyond rounding (about 1e-12 s).
+
+    Parameters
+    ----------
+    model : LIF
+        Normalized LIF model.
+    weights : array_like or scipy.sparse matrix, shape (post, pre)
+        Charge per input spike.
+    spikes : tuple (times, indices)
+        Input spike events: times in seconds, presynaptic indices in ``range(pre)``.
+    T : float
+        Duration in seconds (a multiple of dt).
+    dt : float
+        Step in seconds; only the loop granularity.
+    synapse : PSCFilter, optional
+        Exponential (n = 0) or alpha (n = 1) filter; default ``PSCFilter(0.005)``.
+    bias : float or array_like (post,)
+        Constant input J.
+    v0 : float or array_like (post,), optional
+        Initial voltages (default 0).
+    delay : float
+        Transmission delay in seconds (any value >= 0: the inputs are known in advance).
+
+    Returns
+    -------
+    times : ndarray
+        Output spike times in seconds, sorted.
+    indices : ndarray of int
+        Post neuron of each spike.
+    """
+    import scipy.sparse as sp
+
+    if not isinstance(model, LIF):
+        raise TypeError(f"model must be a neurosim.LIF, got {type(model).__name__}")
+    synapse = PSCFilter(0.005) if synapse is None else synapse
+    if not isinstance(synapse, PSCFilter):
+        raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+    if synapse.n > 1:
+        raise ValueError(f"precise timing handles PSC order n = 0 or 1, got synapse={synapse!r}")
+    dt = check.positive("dt", dt)
+    steps = check.n_steps(T, dt)
+    delay = check.positive("delay", delay, allow_zero=True)
+    W = weights if sp.issparse(weights) else check.finite_array("weights", weights)
+    if W.ndim != 2:
+        raise ValueError(f"weights must have shape (post, pre), got {W.shape}")
+    n_post, n_pre = W.shape
+    times, idx = spikes
+    times = check.finite_array("spike times", times).ravel()
+    idx = np.asarray(idx).ravel()
+    if times.shape != idx.shape or (idx.size and (idx.min() < 0 or idx.max() >= n_pre)):
+        raise ValueError(f"spikes must be (times, indices) of equal length with indices in range({n_pre})")
+    bias = np.broadcast_to(check.finite_array("bias", bias), (n_post,)).astype(float)
+    v0 = None if v0 is None else np.broadcast_to(check.finite_array("v0", v0), (n_post,))
+    state = PreciseLIFState(model, n_post, dt, [synapse], v0)
+    rows = csr_rows(W, 1.0 / synapse.tau_s)
+    arrival = times + delay
+    order = np.argsort(arrival, kind="stable")
+    arrival, idx = arrival[order], idx[order].astype(np.int64)
+    # step k receives the arrivals in [k dt, (k+1) dt)
+    step_of = np.floor(arrival / dt).astype(np.int64)
+    bounds = np.searchsorted(step_of, np.arange(steps + 1))
+    out_i, out_t = [], []
+    for k in range(steps):
+        t0 = k * dt
+        a, b = bounds[k], bounds[k + 1]
+        events = None
+        if b > a:
+            tgt, off, w = fan_out(rows, idx[a:b], np.clip(arrival[a:b] - t0, 0.0, np.nextafter(dt, 0)))
+            events = (tgt, off, np.zeros(tgt.size, dtype=np.int64), w)
+        i, t = state.step(bias, t0, events)
+        if i.size:
+            out_i.append(i)
+            out_t.append(t)
+    if not out_i:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    t, i = np.concatenate(out_t), np.concatenate(out_i)
+    o = np.argsort(t, kind="stable")
+    return t[o], i[o]
+
+
+__all__ = ["PreciseLIFState", "precise_feedforward"]
