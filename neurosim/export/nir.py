@@ -100,14 +100,14 @@ def to_nir(network):
         if isinstance(src, PoissonSource):
             meta = {"order": order(), "neurosim_source": "poisson", "rate": np.asarray(src.rate, dtype=float)}
         elif isinstance(src, SpikeSource):
-            meta = {"order": order(), "neurosim_source": "spikes", "spike_times": src._times.astype(float),
-                    "spike_indices": src._indices.astype(np.int64)}
+            meta = {"order": order(), "neurosim_source": "spikes", "spike_times": np.asarray(src.times, dtype=float),
+                    "spike_indices": np.asarray(src.indices, dtype=np.int64)}
         else:
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_nir")
         add(src.name, nir.Input(input_type=np.array([src.n]), metadata=meta))
     refractory = []
     for pop in network.populations:
-        if any(isinstance(i, CurrentInput) for i in getattr(pop, "_inputs", ())):
+        if any(isinstance(i, CurrentInput) for i in pop.inputs):
             raise ValueError(
                 f"population {pop.name!r} has an injected current (add_current_input); NIR has no node for a "
                 "given input current. Export without it and feed the current to the NIR graph's input instead.")

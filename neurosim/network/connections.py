@@ -1,10 +1,10 @@
-"""Connections between populations: weights, synapse state per target, event-driven propagation.
+"""Connections between populations: weights (description), synapse state per target and
+event-driven propagation (runtime).
 
 A :class:`Connection` holds a weight matrix W of shape (post.n, pre.n). For the
-run loop it is stored transposed, one row per presynaptic neuron (dense rows or
-raw CSR arrays), already divided by tau_s: when presynaptic neuron j spikes,
-row j is added to the first stage of the target's PSC state. The cost per step
-is the number of spikes times the fan-out, not N^2.
+run loop (:class:`ConnectionRuntime`) it is stored transposed, one row per
+presynaptic neuron, so the cost per step is the number of spikes times the
+fan-out, not N^2.
 """
 import numbers
 
@@ -13,6 +13,7 @@ import numpy as np
 from .. import _validate as check
 from ..synapses import PSCFilter, PSCState
 
+PLACEMENTS = ("boundary", "exact")
 _LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
 
 
@@ -29,58 +30,161 @@ class Connection:
     synapse : PSCFilter
     delay : float
         Transmission delay in seconds (rounded to whole steps in a run).
+    placement : {"boundary", "exact"}
+        Where a presynaptic spike at time ts enters the PSC state: at the next
+        step boundary with its full kernel (``"boundary"``, Brian2's and Nengo's
+        convention), or at ts exactly (``"exact"``): at the boundary, stage k holds
+        ``w h_k(t1 - ts)``, so the current after the boundary is exact and the
+        charge between ts and the boundary is not delivered.
     """
 
-    def __init__(self, pre, post, weights, synapse, delay):
+    def __init__(self, pre, post, weights, synapse, delay, placement="boundary"):
         if not isinstance(synapse, PSCFilter):
             raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
-        self.pre, self.post, self.synapse = pre, post, synapse
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        self.pre, self.post, self.synapse, self.placement = pre, post, synapse, placement
         self.delay = check.positive("delay", delay, allow_zero=True)
         self.weights = _check_weights(weights, pre, post)
 
     def __repr__(self):
         return f"Connection({self.pre.name!r} -> {self.post.name!r}, synapse={self.synapse!r}, delay={self.delay!r})"
 
-    def _build(self, dt):
-        """Prepare the (pre, post) row layout and the delay in steps."""
-        self.delay_steps = int(round(self.delay / dt))
-        scale = 1.0 / self.synapse.tau_s  # stage-0 jump per unit weight
-        W = self.weights
-        self._dense = isinstance(W, np.ndarray)
-        if self._dense:
-            self._rows = np.ascontiguousarray(W.T) * scale
+
+class ConnectionRuntime:
+    """Event-driven propagation of one :class:`Connection` (built by the runtime).
+
+    W is stored transposed, one row per presynaptic neuron (dense rows or raw
+    CSR arrays), already divided by tau_s: when presynaptic neuron j spikes,
+    row j is added to the first stage of the target's PSC state. With a batch,
+    spikes are flat indices ``trial * pre.n + j`` and targets flat
+    ``trial * post.n + i``; the weights are shared by all trials.
+    """
+
+    def __init__(self, conn, dt, B):
+        self.delay_steps = int(round(conn.delay / dt))
+        self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
+        scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
+        W = conn.weights
+        self.dense = isinstance(W, np.ndarray)
+        if self.dense:
+            self.rows = np.ascontiguousarray(W.T) * scale
         else:
             rows = W.T.tocsr()
             rows.sum_duplicates()
-            self._indptr = rows.indptr.astype(np.int64)
-            self._indptr_list = self._indptr.tolist()
-            self._indices = rows.indices.astype(np.int64)
-            self._data = rows.data.astype(np.float64) * scale
+            self.indptr = rows.indptr.astype(np.int64)
+            self.indptr_list = self.indptr.tolist()
+            self.indices = rows.indices.astype(np.int64)
+            self.data = rows.data.astype(np.float64) * scale
+            self._make_table()
+        self.scatter = self._scatter if B == 1 else self._scatter_batch
+        self.lagged = conn.placement == "exact"
+        self.synapse = conn.synapse
+
+    def scatter_lagged(self, spiked, offsets, target, dt):
+        """Add spikes at ``offsets`` (s) inside the step that ends now into all stages ``target`` (n+1, N).
+
+        Stage k gets ``w * tau * h_k(lag)`` per spike (rows already hold w / tau), lag = dt - offset.
+        """
+        syn = self.synapse
+        x = (dt - np.asarray(offsets, dtype=float)) / syn.tau_s
+        decay = np.exp(-x)
+        trials, j = (np.zeros(spiked.size, dtype=np.int64), spiked) if self.B == 1 else np.divmod(spiked, self.n_pre)
+        if not self.dense:
+            pos = self._positions(j)
+            if pos is None:
+                return
+            lengths = self.indptr[j + 1] - self.indptr[j]
+            flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
+            of = np.repeat(np.arange(spiked.size), lengths)
+        power = np.ones_like(x)
+        for k in range(syn.n + 1):
+            factor = power * decay  # tau * h_k(lag) = x^k / k! * exp(-x)
+            if self.dense:
+                M = np.zeros((self.B, spiked.size))
+                M[trials, np.arange(spiked.size)] = factor
+                target[k].reshape(self.B, self.n_post)[...] += M @ self.rows[j]
+            else:
+                np.add.at(target[k], flat, self.data[pos] * factor[of])
+            power = power * x / (k + 1)
+
+    def _make_table(self):
+        """Non-empty rows padded to equal length (index 0, weight 0), when that costs < 50 % more memory.
+
+        Gathering the rows of the spiking neurons is then one fancy index instead
+        of a dozen small numpy calls; a padding entry adds +0.0, which changes nothing.
+        ``table = (row_of_pre, indices, weights)``; empty rows map to an all-padding row.
+        """
+        lengths = np.diff(self.indptr)
+        width = int(lengths.max()) if lengths.size else 0
+        full = np.flatnonzero(lengths)
+        self.table = None
+        if width == 0 or (full.size + 1) * width > 1.5 * self.indices.size + self.n_pre:
+            return
+        row_of = np.full(self.n_pre, full.size, dtype=np.intp)
+        row_of[full] = np.arange(full.size)
+        row = np.repeat(row_of, lengths)
+        col = np.arange(self.indices.size) - np.repeat(self.indptr[:-1], lengths)
+        idx, w = np.zeros((full.size + 1, width), dtype=np.intp), np.zeros((full.size + 1, width))
+        idx[row, col], w[row, col] = self.indices, self.data
+        self.table = (row_of, idx, w)
 
     def _scatter(self, spiked, target):
         """Add the rows of the presynaptic neurons ``spiked`` (int array, repeats allowed) into ``target``."""
-        if self._dense:
+        if self.dense:
             if spiked.size == 1:
-                target += self._rows[spiked[0]]
+                target += self.rows[spiked[0]]
             else:
-                target += self._rows[spiked].sum(axis=0)
+                target += self.rows[spiked].sum(axis=0)
             return
-        indptr, indices, data = self._indptr_list, self._indices, self._data
+        if self.table is not None:  # the same additions in the same order as the CSR paths below
+            row_of, idx, w = self.table
+            rows = row_of[spiked]
+            np.add.at(target, idx[rows].ravel(), w[rows].ravel())
+            return
+        indptr, indices, data = self.indptr_list, self.indices, self.data
         if spiked.size <= _LOOP_MAX:
             for j in spiked.tolist():
                 a, b = indptr[j], indptr[j + 1]
                 if b > a:  # a CSR row has distinct columns, so fancy += is safe
                     target[indices[a:b]] += data[a:b]
             return
-        starts = self._indptr[spiked]
-        lengths = self._indptr[spiked + 1] - starts
+        pos = self._positions(spiked)
+        if pos is not None:
+            np.add.at(target, indices[pos], data[pos])
+
+    def _positions(self, spiked):
+        """Positions in the CSR arrays of all entries of the rows ``spiked`` (None if there are none)."""
+        starts = self.indptr[spiked]
+        lengths = self.indptr[spiked + 1] - starts
         total = int(lengths.sum())
         if total == 0:
-            return
-        # positions of all gathered entries: each row's start repeated over its length, plus a running offset
+            return None
+        # each row's start repeated over its length, plus a running offset
         ends = np.cumsum(lengths)
-        pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
-        np.add.at(target, indices[pos], data[pos])
+        return np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+
+    def _scatter_batch(self, spiked, target):
+        """As :meth:`_scatter` for flat batch indices: per trial, the same sums in the same order as one run."""
+        trials, j = np.divmod(spiked, self.n_pre)
+        if self.dense:
+            if spiked.size > 1:
+                order = np.argsort(trials, kind="stable")
+                trials, j = trials[order], j[order]
+            starts = np.flatnonzero(np.r_[True, trials[1:] != trials[:-1]])
+            sums = np.add.reduceat(self.rows[j], starts, axis=0) if j.size > starts.size else self.rows[j]
+            target.reshape(self.B, self.n_post)[trials[starts]] += sums
+            return
+        if self.table is not None:
+            row_of, idx, w = self.table
+            rows = row_of[j]
+            np.add.at(target, (idx[rows] + (trials * self.n_post)[:, None]).ravel(), w[rows].ravel())
+            return
+        pos = self._positions(j)
+        if pos is not None:
+            lengths = self.indptr[j + 1] - self.indptr[j]
+            flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
+            np.add.at(target, flat, self.data[pos])
 
 
 def _check_weights(weights, pre, post):
@@ -111,8 +215,8 @@ def _check_weights(weights, pre, post):
 class SynapseGroup:
     """PSC state of all connections into one population that share a synapse (they add linearly).
 
-    Holds the cascade state ``x`` (n+1, N) and a ring buffer ``pending`` of
-    stage-0 increments for delayed spikes: slot ``m % L`` arrives at time ``m * dt``.
+    Holds the cascade state ``x`` (n+1, N) and a ring buffer ``pending`` (L, n+1, N)
+    of increments for delayed spikes: slot ``m % L`` arrives at time ``m * dt``.
     """
 
     def __init__(self, synapse, n, dt, max_delay_steps):
@@ -120,25 +224,47 @@ class SynapseGroup:
         self.state = PSCState(synapse, n, dt)
         self.x0 = self.state.x[0]  # spikes without delay are added here directly
         self.L = max_delay_steps + 1
-        self.pending = np.zeros((self.L, n)) if self.L > 1 else None
-        self.dirty = [False] * self.L
+        self.pending = np.zeros((self.L, synapse.n + 1, n)) if self.L > 1 else None
+        self.dirty = [0] * self.L  # 0 clean, 1 stage 0 only, 2 all stages
+
+    def snapshot(self):
+        return (self.state.x.copy(), None if self.pending is None else self.pending.copy(), list(self.dirty))
+
+    def restore(self, snap):
+        x, pending, dirty = snap
+        np.copyto(self.state.x, x)
+        if pending is not None:
+            np.copyto(self.pending, pending)
+        self.dirty = list(dirty)
 
     def advance_and_deliver(self, m):
         """Advance the state to time ``m * dt`` and add the delayed spikes due then."""
         self.state.advance()
         if self.L > 1:
             slot = m % self.L
-            if self.dirty[slot]:
-                self.x0 += self.pending[slot]
+            dirty = self.dirty[slot]
+            if dirty:
+                if dirty == 1:
+                    self.x0 += self.pending[slot, 0]
+                else:
+                    self.state.x += self.pending[slot]
                 self.pending[slot] = 0.0
-                self.dirty[slot] = False
+                self.dirty[slot] = 0
 
     def target(self, m_arrival, m_now):
         """Array to add stage-0 increments into for spikes arriving at step ``m_arrival``."""
         if m_arrival == m_now:
             return self.x0
         slot = m_arrival % self.L
-        self.dirty[slot] = True
+        self.dirty[slot] = max(self.dirty[slot], 1)
+        return self.pending[slot, 0]
+
+    def target_stages(self, m_arrival, m_now):
+        """Array (n+1, N) to add increments of all stages into for spikes arriving at step ``m_arrival``."""
+        if m_arrival == m_now:
+            return self.state.x
+        slot = m_arrival % self.L
+        self.dirty[slot] = 2
         return self.pending[slot]
 
 

@@ -30,56 +30,39 @@ held constant over the step (:class:`neurosim.neurons.hh.HHState`); with the sma
 steps HH needs (dt <= 0.05 ms) this differs from the step average by
 < dt / (2 tau_s) of the current.
 """
-import sys
-import time
+import numbers
+import os
 
 import numpy as np
 
 from .. import _validate as check
-from .connections import Connection, SynapseGroup, membrane_coefficients
+from .connections import Connection
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
-from ..neurons.hh import DT_WARN, METHODS, HHState, HodgkinHuxley, _warn_dt
-from ..neurons.lif import LIF, LIFState, LIFUnits
+from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
+from ..neurons.lif import LIF, LIFUnits
+from .populations import Population
 from .probes import Probe, ProbeData
+from .runtime import Runtime
 from ..synapses import PSCFilter
 
-
-class Population:
-    """N LIF or Hodgkin-Huxley neurons with per-neuron bias.
-
-    Attributes
-    ----------
-    model : LIF or HodgkinHuxley
-        Normalized LIF model (threshold 1, reset 0), or an HH model (mV, uA/cm^2).
-    n : int
-    bias : ndarray (n,)
-        Constant input added to every neuron: normalized J (LIF) or uA/cm^2 (HH).
-    v0 : ndarray (n,)
-        Initial voltages: normalized (LIF) or mV (HH).
-    name : str
-    units : LIFUnits or None
-        The physical description when the population was built from one.
-    method : str or None
-        HH integrator (see :mod:`neurosim.neurons.hh`); None for LIF.
-    """
-
-    def __init__(self, model, n, bias, v0, name, units, method=None):
-        self.model, self.n, self.bias, self.v0, self.name, self.units = model, n, bias, v0, name, units
-        self.method = method
-
-    def __repr__(self):
-        return f"Population({self.model!r}, n={self.n}, name={self.name!r})"
+MAX_STEPS = 10**9  # default limit of steps in one run (about 3 hours of CPU at 10 us per step)
 
 
 class Network:
-    """A spiking network simulated with a fixed step.
+    """A spiking network simulated with a fixed step: a description, plus the runtime its first run builds.
 
     Parameters
     ----------
     dt : float
         Step in seconds.
-    rng : int or numpy.random.Generator, optional
+    rng : int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Seeds random initial voltages and Poisson sources (same seed, same run).
+        With a batch, trial k draws from its own stream ``Network.trial_seeds(rng, batch)[k]``,
+        so trial k equals a network built with ``rng=Network.trial_seeds(rng, batch)[k]``
+        and no batch.
+    batch : int, optional
+        Number of independent trials run together (a leading axis of every
+        state). ``None`` (default): no trial axis.
 
     Examples
     --------
@@ -92,18 +75,53 @@ class Network:
     >>> times, indices = spikes.data
     """
 
-    def __init__(self, dt=1e-4, rng=None):
+    def __init__(self, dt=1e-4, rng=None, batch=None):
         self.dt = check.positive("dt", dt)
-        self.rng = check.as_rng(rng)
+        if batch is not None:
+            batch = check.check_int("batch", batch, low=1)
+        self.batch = batch
+        if batch is None:
+            self.rng = check.as_rng(rng)
+            self._trial_rngs = [self.rng]
+        else:
+            self._trial_rngs = [np.random.default_rng(s) for s in self.trial_seeds(rng, batch)]
+            self.rng = self._trial_rngs[0]
         self.populations, self.sources, self.connections, self.probes = [], [], [], []
         self.data = ProbeData()
-        self._step = 0
-        self._built = False
+        self.runtime = None
+        self._stored = {}
+
+    @staticmethod
+    def trial_seeds(rng, batch):
+        """The per-trial seeds of a batched network: ``numpy.random.SeedSequence(rng).spawn(batch)``.
+
+        Parameters
+        ----------
+        rng : None, int, SeedSequence or Generator
+            An int or a SeedSequence is spawned as is (a SeedSequence is not
+            modified); a Generator gives one integer seed first; None uses fresh entropy.
+        batch : int
+
+        Returns
+        -------
+        list of numpy.random.SeedSequence
+        """
+        batch = check.check_int("batch", batch, low=1)
+        if isinstance(rng, np.random.SeedSequence):
+            ss = np.random.SeedSequence(rng.entropy, spawn_key=rng.spawn_key, pool_size=rng.pool_size)
+        elif isinstance(rng, np.random.Generator):
+            ss = np.random.SeedSequence(int(rng.integers(2**63)))
+        elif rng is None:
+            ss = np.random.SeedSequence()
+        else:
+            check.as_rng(rng)  # validates the seed
+            ss = np.random.SeedSequence(int(rng))
+        return ss.spawn(batch)
 
     @property
     def t(self):
         """Simulated time so far, in seconds."""
-        return self._step * self.dt
+        return 0.0 if self.runtime is None else self.runtime.t
 
     # ---- building ----------------------------------------------------------------
     def _name(self, name, prefix):
@@ -114,8 +132,19 @@ class Network:
         return name
 
     def _check_open(self):
-        if self._built:
-            raise RuntimeError("the network has already run; add populations, sources and connections before run()")
+        if self.runtime is not None:
+            raise RuntimeError("the network has already run; add populations, sources and connections before "
+                               "run(), or call net.reset() first (back to t = 0, then the runtime is rebuilt)")
+
+    def _per_trial(self, name, value, n, unit=""):
+        """A finite (n,) array, or (B, n) with a batch."""
+        value = check.finite_array(name, value)
+        if value.ndim <= 1 and value.size in (1, n):
+            return np.broadcast_to(value, (n,)).astype(float)
+        if self.batch is not None and value.shape == (self.batch, n):
+            return value.astype(float)
+        shapes = f"a scalar or shape ({n},)" + (f" or ({self.batch}, {n})" if self.batch is not None else "")
+        raise ValueError(f"{name} must be {shapes}{unit}, got shape {value.shape}")
 
     def add_population(self, model, n, bias=0.0, v0=None, name=None, method=None):
         """Add N LIF or Hodgkin-Huxley neurons.
@@ -127,13 +156,15 @@ class Network:
             amperes and ``v0`` voltages in volts), or an HH model (``bias`` in
             uA/cm^2, ``v0`` in mV).
         n : int
-        bias : float or array_like (n,)
+        bias : float or array_like (n,) or (B, n)
             Constant input: normalized J, amperes with ``LIFUnits`` (0 A gives
             the leak offset J = (V_L - V_reset)/(V_th - V_reset)), or uA/cm^2 for HH.
-        v0 : None, "uniform", float or array_like (n,)
+            With a batch, one row per trial is allowed.
+        v0 : None, "uniform", float or array_like (n,) or (B, n)
             Initial voltage: reset (default), uniform between reset and threshold
-            (uses the network's rng), or values. HH: None (rest, gates at steady
-            state) or values in mV, gates at their steady values for them.
+            (drawn from the network's rng, per trial with a batch), or values.
+            HH: None (rest, gates at steady state) or values in mV, gates at
+            their steady values for them.
         name : str, optional
         method : str, optional
             HH only: integrator, one of ``neurosim.neurons.hh.METHODS`` (default "rk4").
@@ -154,17 +185,20 @@ class Network:
             units, model = model, model.model()
         if not isinstance(model, LIF):
             raise TypeError(f"model must be a neurosim.LIF, LIFUnits or HodgkinHuxley, got {type(model).__name__}")
-        bias = check.finite_array("bias", bias)
-        if bias.ndim > 1 or bias.size not in (1, n):
-            raise ValueError(f"bias must be a scalar or shape ({n},), got shape {bias.shape}")
+        bias = self._per_trial("bias", bias, n)
         if units is not None:
             bias = units.current_to_J(bias)
             if v0 is not None and not isinstance(v0, str):
                 v0 = units.voltage_to_v(check.finite_array("v0", v0))
-        bias = np.broadcast_to(bias, (n,)).astype(float)
-        v0 = model._initial_v(v0, n, self.rng)
+        if isinstance(v0, str) or v0 is None or self.batch is None:
+            # per trial: each trial's stream draws what a single network with that seed would
+            v0s = [model._initial_v(v0, n, rng) for rng in self._trial_rngs]
+            v0 = v0s[0] if self.batch is None else np.array(v0s)
+        else:
+            v0 = self._per_trial("v0", v0, n)
+            if np.any(v0 >= 1):
+                raise ValueError("v0 must be below the threshold 1")
         pop = Population(model, n, bias, v0, self._name(name, "population"), units)
-        pop._inputs = []
         self.populations.append(pop)
         return pop
 
@@ -173,44 +207,47 @@ class Network:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if self.dt > DT_WARN[method]:
             _warn_dt(method, self.dt, stacklevel=4)
-        bias = check.finite_array("bias", bias)
-        if bias.ndim > 1 or bias.size not in (1, n):
-            raise ValueError(f"bias must be a scalar or shape ({n},) in uA/cm^2, got shape {bias.shape}")
+        bias = self._per_trial("bias", bias, n, " in uA/cm^2")
         if isinstance(v0, str):
             raise ValueError(f"v0 for a HodgkinHuxley population must be None (rest) or values in mV, got {v0!r}")
-        if v0 is None:
-            v0 = np.full(n, model.V_rest)
-        else:
-            v0 = check.finite_array("v0", v0)
-            if v0.ndim > 1 or v0.size not in (1, n):
-                raise ValueError(f"v0 must be a scalar or shape ({n},) in mV, got shape {v0.shape}")
-            v0 = np.broadcast_to(v0, (n,)).astype(float)
-        pop = Population(model, n, np.broadcast_to(bias, (n,)).astype(float), v0, self._name(name, "population"),
-                         None, method)
-        pop._inputs = []
+        v0 = np.full(n, model.V_rest) if v0 is None else self._per_trial("v0", v0, n, " in mV")
+        pop = Population(model, n, bias, v0, self._name(name, "population"), None, method)
         self.populations.append(pop)
         return pop
 
     def add_poisson(self, n, rate, name=None):
-        """Add n independent Poisson spike sources firing at ``rate`` Hz (scalar or (n,))."""
+        """Add n independent Poisson spike sources firing at ``rate`` Hz (scalar or (n,)).
+
+        Each source has its own random stream (independent per trial with a batch),
+        seeded from the network's rng.
+        """
         self._check_open()
-        src = PoissonSource(n, rate, self._name(name, "poisson"), self.rng)
+        seeds = tuple(int(rng.integers(2**63)) for rng in self._trial_rngs)
+        src = PoissonSource(n, rate, self._name(name, "poisson"), seeds[0] if self.batch is None else seeds)
         self.sources.append(src)
         return src
 
     def add_spike_source(self, spike_times, name=None):
-        """Add neurons firing at given times: a list of arrays (s) per neuron, one array, or ``(times, indices)``."""
+        """Add neurons firing at given times: a list of arrays (s) per neuron, one array, or ``(times, indices)``.
+
+        With a batch, every trial gets the same spikes.
+        """
         self._check_open()
         src = SpikeSource(spike_times, self._name(name, "spikes"))
         self.sources.append(src)
         return src
 
     def add_current_input(self, target, values):
-        """Inject a current into ``target``: an array (steps, n) indexed by absolute step, or ``f(t) -> (n,)``.
+        """Inject a current into ``target``: an array over steps, or ``f(t)``.
 
-        Values are normalized J, amperes for a population built from ``LIFUnits``,
-        or uA/cm^2 for a HodgkinHuxley population.
-        Held constant within each step.
+        Parameters
+        ----------
+        target : Population
+        values : array_like (steps, n) or (steps, B, n), or callable
+            Indexed by absolute step; ``f(t)`` gets the time (s) at the start of
+            each step and returns a scalar, (n,) or (B, n). Values are normalized J,
+            amperes for a population built from ``LIFUnits``, or uA/cm^2 for a
+            HodgkinHuxley population. Held constant within each step.
         """
         self._check_open()
         if target not in self.populations:
@@ -218,11 +255,11 @@ class Network:
         scale = 1.0
         if target.units is not None:
             scale = 1.0 / (target.units.g_L * (target.units.V_th - target.units.V_reset))
-        inp = CurrentInput(target, values, scale)
-        target._inputs.append(inp)
+        inp = CurrentInput(target, values, scale, self.batch)
+        target.inputs.append(inp)
         return inp
 
-    def connect(self, pre, post, weights, synapse=None, delay=0.0):
+    def connect(self, pre, post, weights, synapse=None, delay=0.0, placement="boundary"):
         """Connect ``pre`` to ``post``.
 
         Parameters
@@ -232,10 +269,15 @@ class Network:
         weights : float, ndarray or scipy.sparse matrix, shape (post.n, pre.n)
             Charge per spike (the PSC kernel has unit area): normalized for LIF
             targets, uA/cm^2 * s for HodgkinHuxley targets; a scalar connects all to all.
+            Shared by all trials of a batch.
         synapse : PSCFilter, optional
             Default ``PSCFilter(0.005)``.
         delay : float
             Transmission delay in seconds, rounded to whole steps.
+        placement : {"boundary", "exact"}
+            Spikes enter the synapse at the next step boundary with their full
+            kernel (default), or at their exact time inside the step (see
+            :class:`Connection`).
 
         Returns
         -------
@@ -246,7 +288,7 @@ class Network:
             raise ValueError("pre must be a population or source of this network")
         if post not in self.populations:
             raise ValueError("post must be a population of this network")
-        conn = Connection(pre, post, weights, PSCFilter(0.005) if synapse is None else synapse, delay)
+        conn = Connection(pre, post, weights, PSCFilter(0.005) if synapse is None else synapse, delay, placement)
         self.connections.append(conn)
         return conn
 
@@ -260,69 +302,35 @@ class Network:
         """
         if target not in self.populations and target not in self.sources:
             raise ValueError("target must be a population or source of this network")
-        probe = Probe(target, kind, sample_every, synapse, self.dt, self._step)
+        probe = Probe(self, target, kind, sample_every, synapse, self.t)
         self.probes.append(probe)
+        if self.runtime is not None:
+            self.runtime.add_probe(probe)
         return probe
 
+    def _probe_data(self, probe):
+        if self.runtime is None:
+            shape = (probe.target.n,) if self.batch is None else (self.batch, probe.target.n)
+            if probe.kind == "spikes":
+                empty = (np.zeros(0), np.zeros(0, dtype=np.int64))
+                return (empty if self.batch is None else empty + (np.zeros(0, dtype=np.int64),)), None
+            return np.zeros((0,) + shape), np.zeros(0)
+        return self.runtime.probe_data(probe)
+
     # ---- running -----------------------------------------------------------------
-    def _build(self):
-        dt = self.dt
-        for src in self.sources:
-            src._build(dt)
-            src._spiked = np.zeros(0, dtype=np.int64)
-        for conn in self.connections:
-            conn._build(dt)
-        for pop in self.populations:
-            hh = isinstance(pop.model, HodgkinHuxley)
-            if hh:
-                pop._state = HHState(pop.model, pop.n, dt, pop.method, V0=pop.v0, warn=False)
-            else:
-                pop._state = LIFState(pop.model, pop.n, dt, v0=pop.v0)
-            pop._spiked = np.zeros(0, dtype=np.int64)
-            pop._J = np.empty(pop.n)
-            pop._tmp = np.empty(pop.n)
-            pop._has_bias = bool(np.any(pop.bias))
-            groups = {}
-            for conn in self.connections:
-                if conn.post is pop:
-                    groups.setdefault(conn.synapse, []).append(conn)
-            pop._groups, pop._terms = [], []
-            for syn, conns in groups.items():
-                group = SynapseGroup(syn, pop.n, dt, max(c.delay_steps for c in conns))
-                for c in conns:
-                    c._group = group
-                pop._groups.append(group)
-                if hh:  # the current at the start of the step (last stage), held over the step
-                    pop._terms.append((group.state.x[-1], 1.0))
-                    continue
-                coef = membrane_coefficients(syn, pop.model.tau_m, dt)
-                # n = 0: one stage and a scalar coefficient; else a dot product over stages
-                pop._terms.append((group.state.x[0], float(coef[0])) if syn.n == 0 else (group.state.x, coef))
-        self._groups = [g for pop in self.populations for g in pop._groups]
-        self._built = True
-        # spikes of sources at t = 0 arrive before the first step
-        self._emit_sources(0, None)
-        self._propagate(0, [s for s in self.sources if s._spiked.size])
+    def build(self):
+        """Build the runtime now (``run`` does it on first use); returns it."""
+        if self.runtime is None:
+            self._check_size(0)
+            self.runtime = Runtime(self)
+        return self.runtime
 
-    def _emit_sources(self, m, t0):
-        for src in self.sources:
-            idx, times = src._emit(m)
-            src._spiked = idx
-            if idx.size:
-                for probe in self.probes:
-                    if probe.target is src and probe.kind == "spikes":
-                        _record_times(probe._recorder, idx, times, self.dt)
-
-    def _propagate(self, m, spiking):
-        for conn in self.connections:
-            if conn.pre in spiking:
-                conn._scatter(conn.pre._spiked, conn._group.target(m + conn.delay_steps, m))
-        for probe in self.probes:
-            if probe.kind == "filtered" and probe.target in spiking:
-                np.add.at(probe._state.x[0], probe.target._spiked, probe._state.inv_tau)
-
-    def run(self, T, progress=False):
+    def run(self, T, progress=False, max_steps=MAX_STEPS, max_bytes=None):
         """Advance the network by T seconds (a multiple of dt). Calls can be chained: run(T) twice == run(2T).
+
+        Each step is committed whole: after an exception (including Ctrl-C)
+        ``net.t`` is the time of the network's state, and ``run`` continues as
+        if it had not been interrupted.
 
         Parameters
         ----------
@@ -330,98 +338,69 @@ class Network:
             Duration in seconds.
         progress : bool
             Show progress on stderr.
+        max_steps : int
+            Refuse a run of more steps than this (default ``MAX_STEPS`` = 1e9).
+        max_bytes : int, optional
+            Refuse a run whose state and recorded samples would exceed this many
+            bytes (default: half the memory available now). Spike probes grow
+            with the spikes and are not included.
         """
         steps = check.n_steps(T, self.dt)
-        if not self._built:
-            self._build()
-        dt, pops, groups = self.dt, self.populations, self._groups
-        conns = self.connections
-        filtered = [p for p in self.probes if p.kind == "filtered"]
-        sampled = [p for p in self.probes if p.kind != "spikes"]
-        recorders = [(p.target, p._recorder) for p in self.probes if p.kind == "spikes" and p.target in pops]
-        src_probes = any(p.kind == "spikes" and p.target in self.sources for p in self.probes)
-        k0 = self._step
-        shown = time.monotonic()
-        multiply = np.multiply
-        for k in range(k0, k0 + steps):
-            t0 = k * dt
-            m = k + 1
-            any_spikes = False
-            for pop in pops:
-                J = pop._J
-                terms = pop._terms
-                if terms:
-                    x, c = terms[0]
-                    if c.__class__ is float:
-                        multiply(x, c, out=J)
-                    else:
-                        np.dot(c, x, out=J)
-                    for x, c in terms[1:]:
-                        tmp = pop._tmp
-                        if c.__class__ is float:
-                            multiply(x, c, out=tmp)
-                        else:
-                            np.dot(c, x, out=tmp)
-                        J += tmp
-                    if pop._has_bias:
-                        J += pop.bias
-                else:
-                    J[:] = pop.bias
-                for inp in pop._inputs:
-                    inp.add_to(J, k, t0)
-                idx, offsets = pop._state.step(J, t0)
-                pop._spiked, pop._offsets = idx, offsets
-                if idx.size:
-                    any_spikes = True
-            for pop, rec in recorders:
-                if pop._spiked.size:
-                    rec.record(k, pop._spiked, pop._offsets)
-            if self.sources:
-                self._emit_sources(m, t0)
-            for g in groups:
-                g.advance_and_deliver(m)
-            for probe in filtered:
-                probe._state.advance()
-            if any_spikes or self.sources:
-                for conn in conns:
-                    sp = conn.pre._spiked
-                    if sp.size:
-                        conn._scatter(sp, conn._group.target(m + conn.delay_steps, m))
-                for probe in filtered:
-                    sp = probe.target._spiked
-                    if sp.size:
-                        np.add.at(probe._state.x[0], sp, probe._state.inv_tau)
-            for probe in sampled:
-                if m % probe._every == 0:
-                    probe._sample(_value(probe), m * dt)
-            if progress and (m & 255) == 0 and time.monotonic() - shown > 0.2:
-                shown = time.monotonic()
-                _show_progress(m - k0, steps, m * dt)
-        self._step = k0 + steps
-        if progress:
-            _show_progress(steps, steps, self.t, end="\n")
+        max_steps = check.check_int("max_steps", max_steps, low=1)
+        if steps > max_steps:
+            raise ValueError(f"run(T={T!r}) needs {steps:.3g} steps of dt={self.dt:g} s, more than "
+                             f"max_steps={max_steps}; pass a larger max_steps to allow it")
+        self._check_size(steps, max_bytes)
+        self.build().run(steps, progress)
+
+    def _check_size(self, steps, max_bytes=None):
+        """Refuse, before allocating, a runtime or run whose memory estimate exceeds ``max_bytes``."""
+        B = self.batch or 1
+        state = 8 * B * sum(p.n * (2 if isinstance(p.model, LIF) else 60) for p in self.populations)
+        state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay / self.dt)))
+                             for c in self.connections)
+        state += sum(c.weights.nbytes if isinstance(c.weights, np.ndarray) else 2 * c.weights.data.nbytes
+                     for c in self.connections)
+        samples = 0
+        if steps:
+            t0 = self.t
+            for p in self.probes:
+                if p.kind != "spikes":
+                    first = max(t0, p.start)
+                    count = max(0, int((t0 / self.dt + steps - first / self.dt) // p.every) + 1)
+                    samples += count * (8 * B * p.target.n + 8)
+        total = (state if self.runtime is None else 0) + samples
+        limit = _available_bytes() // 2 if max_bytes is None else check.check_int("max_bytes", max_bytes, low=0)
+        if total > limit:
+            raise ValueError(f"this run would need about {total / 2**20:.4g} MiB "
+                              f"(state {state / 2**20:.4g} MiB, probe samples {samples / 2**20:.4g} MiB), "
+                              f"more than max_bytes={limit} ({limit / 2**20:.4g} MiB); record less "
+                              "(sample_every=, fewer probes), run shorter chunks, or pass a larger max_bytes")
+
+    def reset(self):
+        """Back to t = 0: drop the runtime and the recorded data; the next run rebuilds it.
+
+        The description keeps its drawn values (initial voltages, Poisson seeds),
+        so a rerun is identical. Stored snapshots are dropped too.
+        """
+        self.runtime = None
+        self._stored = {}
+
+    def store(self, name="default"):
+        """Snapshot the whole run state (as Brian2's ``store``): neurons, synapses, random streams, probe data."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
+        self._stored[name] = self.build().snapshot()
+
+    def restore(self, name="default"):
+        """Return to the state saved by ``store(name)``, recorded probe data included."""
+        if name not in self._stored:
+            raise ValueError(f"no state stored under name {name!r}; stored: {sorted(self._stored)}")
+        self.runtime.restore(self._stored[name])
 
 
-def _value(probe):
-    target = probe.target
-    if probe.kind == "v":
-        return target._state.v
-    if probe.kind == "current":
-        total = np.zeros(target.n)
-        for g in target._groups:
-            total += g.state.current
-        return total
-    return probe._state.current
-
-
-def _record_times(recorder, idx, times, dt):
-    """Record spikes at absolute times (s) into a SpikeRecorder (step + offset within the step)."""
-    steps = np.floor(times / dt + 1e-9).astype(np.int64)
-    for s in np.unique(steps):
-        sel = steps == s
-        recorder.record(int(s), idx[sel], np.maximum(times[sel] - s * dt, 0.0))
-
-
-def _show_progress(done, steps, t, end=""):
-    sys.stderr.write(f"\r  simulated {t:.3f} s  {100.0 * done / steps:5.1f}%" + end)
-    sys.stderr.flush()
+def _available_bytes():
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 8 * 2**30

@@ -46,7 +46,7 @@ def random_connectivity(n_post, pre_range, p, rng):
     return flat % n_post, lo + flat // n_post
 
 
-def cuba(n=4000, rng=0, dt=1e-4, in_degree=None, probe_every=None):
+def cuba(n=4000, rng=0, dt=1e-4, in_degree=None):
     """The CUBA network: n LIF neurons (80 % excitatory), random sparse recurrent connections.
 
     Parameters

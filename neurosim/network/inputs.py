@@ -1,21 +1,28 @@
 """Inputs of a Network: Poisson sources, given spike times, and injected currents.
 
+Each input is a description (parameters only) with a small runtime
+counterpart (``*Runtime``) that the network's :class:`~neurosim.network.runtime.Runtime`
+builds from it.
+
 Spike sources follow the same timing rule as neurons: a spike at time ts is
 delivered to synapses at the first step boundary at or after ts (a spike at
-exactly ``m * dt`` arrives at ``m * dt``).
+exactly ``m * dt`` arrives at ``m * dt``). With a batch, spike indices in the
+runtime are flat, ``trial * n + neuron``.
 """
 import numbers
 
 import numpy as np
 
 from .. import _validate as check
-from ..spikes import to_events
+from ..spikes import from_events, to_events
 
 _BLOCK = 1000  # steps of Poisson spikes drawn at once (aligned to absolute steps, so chunking does not matter)
+_EMPTY = np.zeros(0, dtype=np.int64)
+_EMPTY.flags.writeable = False
 
 
 class SpikeSource:
-    """Neurons that fire at given times.
+    """Neurons that fire at given times (the same times in every trial of a batch).
 
     Attributes
     ----------
@@ -23,6 +30,8 @@ class SpikeSource:
     name : str
     spike_times : list of ndarray
         Spike times (s) of each neuron.
+    times, indices : ndarray
+        The same spikes as events sorted by time: seconds (float64) and neuron indices (int64).
     """
 
     kind = "spikes"
@@ -30,8 +39,6 @@ class SpikeSource:
     def __init__(self, spike_times, name):
         if isinstance(spike_times, tuple):  # events (times, indices)
             times, indices = (np.asarray(a) for a in spike_times)
-            from ..spikes import from_events
-
             spike_times = from_events(times, indices)
         elif isinstance(spike_times, np.ndarray) and spike_times.ndim == 1:
             spike_times = [spike_times]
@@ -43,20 +50,10 @@ class SpikeSource:
         times, indices = to_events(self.spike_times)
         if times.size and times.min() < 0:
             raise ValueError(f"spike times must be >= 0 s, got {times.min()!r}")
-        self._times, self._indices = times, indices
+        self.times, self.indices = times, indices
 
     def __repr__(self):
         return f"SpikeSource(n={self.n}, name={self.name!r})"
-
-    def _build(self, dt):
-        # delivery step m = ceil(t/dt); the tolerance keeps t = m*dt (up to rounding) at m
-        self._m = np.ceil(self._times / dt - 1e-9).astype(np.int64)
-        self._dt = dt
-
-    def _emit(self, m):
-        """Indices, times of the spikes delivered at ``m * dt``."""
-        a, b = np.searchsorted(self._m, (m, m + 1))
-        return self._indices[a:b], self._times[a:b]
 
 
 class PoissonSource:
@@ -68,31 +65,107 @@ class PoissonSource:
     rate : ndarray (n,)
         Rates in Hz.
     name : str
+    seed : int or tuple of int
+        Seed of the source's random stream (one per trial with a batch), drawn
+        from the network's rng when the source was added.
     """
 
     kind = "poisson"
 
-    def __init__(self, n, rate, name, rng):
+    def __init__(self, n, rate, name, seed):
         self.n = _count("n", n)
         rate = check.finite_array("rate", rate)
         if rate.ndim > 1 or rate.size not in (1, self.n) or np.any(rate < 0):
             raise ValueError(f"rate must be a rate >= 0 Hz or shape ({self.n},), got {rate!r}")
         self.rate = np.broadcast_to(rate, (self.n,)).copy()
         self.name = name
-        self._rng = np.random.default_rng(rng.integers(2**63))  # own stream: independent of other draws
-        self._block = -1
+        self.seed = seed
 
     def __repr__(self):
         return f"PoissonSource(n={self.n}, name={self.name!r})"
 
-    def _build(self, dt):
-        self._dt = dt
 
-    def _emit(self, m):
-        """Indices, times of the spikes in ``((m-1) dt, m dt]``, delivered at ``m * dt``."""
+class CurrentInput:
+    """Input current added to a population: an array over steps, or ``f(t)``.
+
+    ``values`` is ``(steps, n)`` (the same for all trials) or, with a batch,
+    ``(steps, B, n)``, indexed by absolute step. ``f(t)`` gets the time (s) at
+    the start of each step and returns a scalar, ``(n,)`` or ``(B, n)``. With a
+    physical population (built from ``LIFUnits``) values are amperes,
+    otherwise normalized input J (uA/cm^2 for HodgkinHuxley).
+
+    Attributes
+    ----------
+    target : Population
+    function : callable or None
+    values : ndarray or None
+        Scaled to the population's internal units (normalized J or uA/cm^2).
+    scale : float
+        Factor from the given units to the internal ones.
+    """
+
+    def __init__(self, target, values, scale, batch=None):
+        self.target = target
+        self.scale = scale
+        if callable(values):
+            self.function, self.values = values, None
+            return
+        values = check.finite_array("values", values)
+        shapes = [f"(steps, {target.n})"] + ([] if batch is None else [f"(steps, {batch}, {target.n})"])
+        ok = values.ndim == 2 and values.shape[1] == target.n
+        ok |= batch is not None and values.ndim == 3 and values.shape[1:] == (batch, target.n)
+        if not ok:
+            raise ValueError(f"current array must have shape {' or '.join(shapes)} for {target.name!r}, "
+                             f"got {values.shape}")
+        self.function, self.values = None, values * scale
+
+
+class SpikeSourceRuntime:
+    """Emits a :class:`SpikeSource`'s spikes step by step (flat indices with a batch)."""
+
+    def __init__(self, src, dt, B):
+        # delivery step m = ceil(t/dt); the tolerance keeps t = m*dt (up to rounding) at m
+        self._m = np.ceil(src.times / dt - 1e-9).astype(np.int64)
+        self._times, self._indices = src.times, src.indices
+        self.n, self.B = src.n, B
+        self.spiked = _EMPTY
+
+    def emit(self, m):
+        """Flat indices and times (s) of the spikes delivered at ``m * dt``."""
+        a, b = np.searchsorted(self._m, (m, m + 1))
+        idx, times = self._indices[a:b], self._times[a:b]
+        if self.B > 1 and idx.size:  # the same spikes in every trial, trial-major
+            idx = (np.arange(self.B)[:, None] * self.n + idx).ravel()
+            times = np.tile(times, self.B)
+        return idx, times
+
+    def snapshot(self):
+        return None
+
+    def restore(self, snap):
+        pass
+
+
+class PoissonRuntime:
+    """Draws a :class:`PoissonSource`'s spikes in blocks of steps, one stream per trial.
+
+    A block is drawn once and cached, so a step retried after an interruption
+    sees the same spikes; the streams' states are part of the snapshot.
+    """
+
+    def __init__(self, src, dt, B):
+        seeds = src.seed if isinstance(src.seed, tuple) else (src.seed,)
+        self._gens = [np.random.default_rng(s) for s in seeds]
+        self.rate, self.n, self.dt, self.B = src.rate, src.n, dt, B
+        self._block = -1
+        self._idx = self._times = self._bounds = None
+        self.spiked = _EMPTY
+
+    def emit(self, m):
+        """Flat indices, times of the spikes in ``((m-1) dt, m dt]``, delivered at ``m * dt``."""
         k = m - 1
         if k < 0:  # nothing happens exactly at t = 0 in a Poisson process
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
+            return _EMPTY, np.zeros(0)
         b = k // _BLOCK
         if b != self._block:
             self._draw(b)
@@ -100,47 +173,64 @@ class PoissonSource:
         return self._idx[lo:hi], self._times[lo:hi]
 
     def _draw(self, b):
-        counts = self._rng.poisson(self.rate * (_BLOCK * self._dt))
-        idx = np.repeat(np.arange(self.n, dtype=np.int64), counts)
-        pos = _BLOCK * (1.0 - self._rng.random(idx.size))  # in (0, BLOCK] steps from the block start
-        step = np.clip(np.ceil(pos).astype(np.int64) - 1, 0, _BLOCK - 1)
+        parts = [self._draw_one(gen) for gen in self._gens]
+        if len(parts) == 1:
+            idx, pos, step = parts[0]
+        else:  # trial-major, then by step (stable): each trial keeps the order of a single run
+            idx = np.concatenate([p[0] + t * self.n for t, p in enumerate(parts)])
+            pos = np.concatenate([p[1] for p in parts])
+            step = np.concatenate([p[2] for p in parts])
         order = np.argsort(step, kind="stable")
-        self._idx, self._times = idx[order], (b * _BLOCK + pos[order]) * self._dt
-        self._bounds = np.searchsorted(step[order], np.arange(_BLOCK + 1))
-        self._block = b
+        idx, times = idx[order], (b * _BLOCK + pos[order]) * self.dt
+        bounds = np.searchsorted(step[order], np.arange(_BLOCK + 1))
+        self._idx, self._times, self._bounds, self._block = idx, times, bounds, b
+
+    def _draw_one(self, gen):
+        counts = gen.poisson(self.rate * (_BLOCK * self.dt))
+        idx = np.repeat(np.arange(self.n, dtype=np.int64), counts)
+        pos = _BLOCK * (1.0 - gen.random(idx.size))  # in (0, BLOCK] steps from the block start
+        step = np.clip(np.ceil(pos).astype(np.int64) - 1, 0, _BLOCK - 1)
+        return idx, pos, step
+
+    def snapshot(self):
+        # the cached block arrays are never modified, only replaced: keep references
+        return ([g.bit_generator.state for g in self._gens], self._block, self._idx, self._times, self._bounds)
+
+    def restore(self, snap):
+        states, self._block, self._idx, self._times, self._bounds = snap
+        for g, s in zip(self._gens, states):
+            g.bit_generator.state = s
 
 
-class CurrentInput:
-    """Input current added to a population: an array (steps, n) indexed by absolute step, or ``f(t)``.
+class CurrentInputRuntime:
+    """Evaluates a :class:`CurrentInput` for a step (before the commit) and adds it to J."""
 
-    ``f(t)`` gets the time (s) at the start of each step and returns a scalar or (n,).
-    With a physical population (built from ``LIFUnits``) values are amperes,
-    otherwise normalized input J.
-    """
+    def __init__(self, inp, B, batched):
+        self.inp, self.B, self.batched = inp, B, batched
+        self.value = None
 
-    def __init__(self, target, values, scale):
-        self.target = target
-        self.scale = scale
-        if callable(values):
-            self.function, self.values = values, None
-        else:
-            values = check.finite_array("values", values)
-            if values.ndim != 2 or values.shape[1] != target.n:
-                raise ValueError(f"current array must have shape (steps, {target.n}) for {target.name!r}, got {values.shape}")
-            self.function, self.values = None, values * scale
+    def prepare(self, k, t0, n):
+        """Evaluate the input of step ``k`` (may raise; changes no state of the network)."""
+        inp = self.inp
+        if inp.values is not None:
+            if k >= len(inp.values):
+                raise ValueError(f"current input for {inp.target.name!r} has {len(inp.values)} steps; "
+                                 f"the run needs step {k}")
+            self.value = inp.values[k]
+            return
+        value = np.asarray(inp.function(t0), dtype=float)
+        # a user function: check each value, or a wrong shape broadcasts and a NaN spreads silently
+        ok = value.ndim <= 1 and value.size in (1, n)
+        ok |= self.batched and value.shape == (self.B, n)
+        if not ok or not np.isfinite(value).all():
+            shapes = f"({n},)" + (f" or ({self.B}, {n})" if self.batched else "")
+            raise ValueError(f"current function for {inp.target.name!r} must return finite values, a scalar "
+                             f"or shape {shapes}; at t={t0:g} s it returned {value!r}")
+        self.value = value * inp.scale
 
-    def add_to(self, J, k, t0):
-        if self.values is not None:
-            if k >= len(self.values):
-                raise ValueError(f"current input for {self.target.name!r} has {len(self.values)} steps; the run needs step {k}")
-            J += self.values[k]
-        else:
-            value = np.asarray(self.function(t0), dtype=float)
-            # a user function: check each value, or a wrong shape broadcasts and a NaN spreads silently
-            if value.ndim > 1 or value.size not in (1, J.size) or not np.isfinite(value).all():
-                raise ValueError(f"current function for {self.target.name!r} must return finite values, a scalar "
-                                 f"or shape ({J.size},); at t={t0:g} s it returned {value!r}")
-            J += value * self.scale
+    def add_to(self, J2):
+        """Add the prepared value to J2 ((n,) or (B, n))."""
+        J2 += self.value
 
 
 def _count(name, n):

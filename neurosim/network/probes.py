@@ -1,9 +1,13 @@
 """Probes: what a Network records while it runs.
 
+A :class:`Probe` is a description (target, kind, sampling); its data live in
+the network's runtime and are read through ``probe.data``.
+
 Kinds
 -----
 "spikes"
-    Spike events of a population or source; ``data`` is ``(times, indices)``.
+    Spike events of a population or source; ``data`` is ``(times, indices)``,
+    or ``(times, indices, trials)`` with a batch.
 "v"
     Membrane voltage of a population (normalized for LIF, mV for
     HodgkinHuxley), sampled at ``t``.
@@ -14,82 +18,83 @@ Kinds
 "filtered"
     The population's spike train filtered by ``synapse`` (unit-area kernel, so
     in Hz), spikes placed on the step boundary where they are delivered.
+"filtered_mean"
+    The mean over each sampling interval of the spike train filtered by
+    ``synapse``, with every spike placed at its exact time inside its step
+    (exact integral of the filter, not a sample): a read-out that does not
+    depend on where spikes fall relative to the grid.
 
 Sampled kinds record at the end of every ``sample_every`` seconds (default
-every step); ``t`` holds the sample times in seconds.
+every step); ``t`` holds the sample times in seconds. ``data`` has shape
+(samples, n), or (samples, B, n) with a batch.
 """
 import numpy as np
 
 from .. import _validate as check
-from ..spikes import split_by_neuron
+from ..spikes import SpikeRecorder, split_by_neuron
 from ..synapses import PSCFilter, PSCState
 
-KINDS = ("spikes", "v", "current", "filtered")
+KINDS = ("spikes", "v", "current", "filtered", "filtered_mean")
 
 
 class Probe:
-    """A recording of one quantity of one population or source.
+    """A recording of one quantity of one population or source (a description).
 
     Attributes
     ----------
     target : Population or source
     kind : str
-        One of ``"spikes"``, ``"v"``, ``"current"``, ``"filtered"``.
+        One of :data:`KINDS`.
     sample_every : float or None
         Seconds between samples (None: every step).
     synapse : PSCFilter or None
-        Filter of a ``"filtered"`` probe.
+        Filter of a ``"filtered"`` / ``"filtered_mean"`` probe.
+    start : float
+        Time (s) from which it records (the network's time when it was added).
+    network : Network
+        The network whose runtime holds the data.
     """
 
-    def __init__(self, target, kind, sample_every, synapse, dt, step):
+    def __init__(self, network, target, kind, sample_every, synapse, start):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if kind in ("v", "current") and not hasattr(target, "model"):
             raise ValueError(f"kind {kind!r} needs a neuron population, {target.name!r} is a spike source")
-        self.target, self.kind, self.sample_every = target, kind, sample_every
+        self.network, self.target, self.kind, self.sample_every = network, target, kind, sample_every
+        self.start = start
         self.synapse = None
-        self._every = 1
+        self.every = 1  # steps between samples
         if sample_every is not None:
-            self._every = max(1, int(round(check.positive("sample_every", sample_every) / dt)))
-        if kind == "spikes":
-            self._recorder = _EventLog(target.n, dt)
-        else:
-            self._samples, self._t = [], []
-        if kind == "filtered":
+            self.every = max(1, int(round(check.positive("sample_every", sample_every) / network.dt)))
+        if kind in ("filtered", "filtered_mean"):
             self.synapse = PSCFilter(0.005) if synapse is None else synapse
             if not isinstance(self.synapse, PSCFilter):
                 raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
-            self._state = PSCState(self.synapse, target.n, dt)
-        self._dt = dt
 
     def __repr__(self):
         return f"Probe({self.target.name!r}, {self.kind!r})"
 
     @property
     def data(self):
-        """``(times, indices)`` for spikes; otherwise an array (samples, n)."""
-        if self.kind == "spikes":
-            return self._recorder.events()
-        if not self._samples:
-            return np.zeros((0, self.target.n))
-        return np.array(self._samples)
+        """``(times, indices[, trials])`` for spikes; otherwise an array (samples, n) or (samples, B, n)."""
+        return self.network._probe_data(self)[0]
 
     @property
     def t(self):
         """Sample times in seconds, shape (samples,) (not for spike probes)."""
         if self.kind == "spikes":
             raise AttributeError("spike probes hold events; use data = (times, indices)")
-        return np.array(self._t)
+        return self.network._probe_data(self)[1]
 
     @property
     def spike_times(self):
-        """Spikes as one array of times (s) per neuron (spike probes only)."""
-        times, indices = self.data
-        return split_by_neuron(times, indices, self.target.n)
-
-    def _sample(self, value, t):
-        self._samples.append(np.array(value, dtype=float))
-        self._t.append(t)
+        """Spikes as one array of times (s) per neuron (spike probes only; with a batch, one list per trial)."""
+        events = self.data
+        if len(events) == 2:
+            return split_by_neuron(events[0], events[1], self.target.n)
+        times, indices, trials = events
+        return [split_by_neuron(times[trials == b], indices[trials == b], self.target.n)
+                for b in range(self.network.batch)]
 
 
 class ProbeData:
@@ -101,37 +106,107 @@ class ProbeData:
         return probe.data
 
 
-class _EventLog:
-    """Spike events as float64 times; cheaper per step than a SpikeRecorder (one list append)."""
+class SpikeBuffer:
+    """Runtime buffer of a spike probe: a :class:`neurosim.SpikeRecorder` with exact (float64) times."""
 
-    def __init__(self, n, dt):
-        self.n_neurons, self.dt = n, dt
-        self._pending = []  # (step, indices, offsets) of recent steps
-        self._times, self._indices = [], []
+    state = None
 
-    def record(self, step, indices, offsets):
-        self._pending.append((step, indices, offsets))
-        if len(self._pending) >= 4096:
-            self._flush()
+    def __init__(self, probe, dt, B, batched):
+        self.probe = probe
+        self.start_step = int(round(probe.start / dt))
+        self.recorder = SpikeRecorder(probe.target.n, dt, exact=True, n_trials=B if batched else None)
 
-    def _flush(self):
-        if self._pending:
-            counts = [len(i) for _, i, _ in self._pending]
-            steps = np.repeat(np.array([s for s, _, _ in self._pending], dtype=np.float64), counts)
-            offsets = np.concatenate([np.asarray(o, dtype=float) for _, _, o in self._pending])
-            self._times.append(steps * self.dt + offsets)
-            self._indices.append(np.concatenate([np.asarray(i, dtype=np.int64) for _, i, _ in self._pending]))
-            self._pending = []
+    def data(self):
+        return self.recorder.events(), None
 
-    @property
-    def n_spikes(self):
-        return sum(t.size for t in self._times) + sum(len(i) for _, i, _ in self._pending)
+    def snapshot(self):
+        return self.recorder.checkpoint()
 
-    def events(self):
-        """``(times, indices)`` sorted by time (stable: same-time spikes keep recording order)."""
-        self._flush()
-        if not self._times:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        times, indices = np.concatenate(self._times), np.concatenate(self._indices)
-        order = np.argsort(times, kind="stable")
-        return times[order], indices[order]
+    def restore(self, snap):
+        self.recorder.rollback(snap)
+
+    def bytes_per_sample(self):
+        return 0
+
+
+class SampleBuffer:
+    """Runtime buffer of a sampled probe: one preallocated block per run call, filled sample by sample.
+
+    Memory is the recorded data (samples x B x n floats) plus a few bytes per block.
+    """
+
+    def __init__(self, probe, dt, B, batched):
+        self.probe, self.dt = probe, dt
+        self.start_step = int(round(probe.start / dt))
+        self.shape = (B, probe.target.n) if batched else (probe.target.n,)
+        self.blocks = []  # [values (samples, *shape), steps (samples,), filled]
+        self.state = None
+        if probe.kind in ("filtered", "filtered_mean"):
+            self.state = PSCState(probe.synapse, B * probe.target.n, dt)
+        if probe.kind == "filtered_mean":
+            self.total = np.zeros(B * probe.target.n)  # sum of the filter's stages at the end of the last step
+            self.sum = np.zeros(B * probe.target.n)  # integral of the filtered signal since the last sample
+            self.mean = np.empty(B * probe.target.n)
+
+    def bytes_per_sample(self):
+        return 8 * int(np.prod(self.shape)) + 8
+
+    def open(self, k0, steps):
+        """Allocate the block for steps ``k0 .. k0 + steps - 1`` (samples at the ends of steps m % every == 0)."""
+        every = self.probe.every
+        first = -(-(max(k0, self.start_step) + 1) // every) * every
+        count = max(0, (k0 + steps - first) // every + 1) if first <= k0 + steps else 0
+        self.blocks.append([np.empty((count,) + self.shape), np.empty(count, dtype=np.int64), 0])
+
+    def close(self):
+        """Trim an unfilled block (after an interruption), so memory stays the recorded data."""
+        if self.blocks:
+            block = self.blocks[-1]
+            values, steps, filled = block
+            if filled < len(steps):
+                block[0], block[1] = values[:filled].copy(), steps[:filled].copy()
+
+    def record(self, m, value):
+        block = self.blocks[-1]
+        i = block[2]
+        block[0][i] = value.reshape(self.shape)
+        block[1][i] = m
+        block[2] = i + 1
+
+    def data(self):
+        parts = [(v[:f], s[:f]) for v, s, f in self.blocks if f]
+        if not parts:
+            return np.zeros((0,) + self.shape), np.zeros(0)
+        values = np.concatenate([p[0] for p in parts])
+        return values, np.concatenate([p[1] for p in parts]) * self.dt
+
+    def snapshot(self):
+        # blocks are filled only up to their count and never rewritten, so references suffice
+        blocks = [list(b) for b in self.blocks]
+        if self.state is None:
+            return blocks, None
+        extra = (self.total.copy(), self.sum.copy()) if self.probe.kind == "filtered_mean" else None
+        return blocks, (self.state.x.copy(), extra)
+
+    def restore(self, snap):
+        blocks, state = snap
+        self.blocks = [list(b) for b in blocks]
+        if state is not None:
+            np.copyto(self.state.x, state[0])
+            if state[1] is not None:
+                np.copyto(self.total, state[1][0])
+                np.copyto(self.sum, state[1][1])
+
+
+def add_lagged(state, indices, lag):
+    """Add unit spikes to a :class:`PSCState` at flat ``indices``, each ``lag`` seconds before now.
+
+    Stage k of the cascade gets ``h_k(lag)``, the value it would have reached
+    had the spike been added at its exact time (``PSCState.add`` with a per-spike lag).
+    """
+    syn = state.synapse
+    if syn.n == 0:
+        np.add.at(state.x[0], indices, np.exp(-lag * state.inv_tau) * state.inv_tau)
+        return
+    for order in range(syn.n + 1):
+        np.add.at(state.x[order], indices, syn._kernel(lag, order))

@@ -14,7 +14,10 @@ _FRACTION_STEPS = 65536  # sub-step resolution of stored spike times
 
 
 class SpikeRecorder:
-    """Collects spike events step by step.
+    """Collects spike events step by step; the one spike-event recorder (neuron models and network probes).
+
+    Recording a step is one list append; the arrays are converted in blocks, so
+    the per-step cost does not depend on the storage format.
 
     Parameters
     ----------
@@ -24,33 +27,74 @@ class SpikeRecorder:
         Step length in seconds.
     t0 : float
         Time of the start of step 0, in seconds.
+    exact : bool
+        Store spike times as float64 seconds (16 bytes per spike with the
+        index) instead of a uint16 fraction of dt (6 bytes per spike).
+    n_trials : int, optional
+        With a batch of trials: recorded indices are flat, ``trial * n_neurons + neuron``,
+        and :meth:`events` returns ``(times, indices, trials)``.
     """
 
-    def __init__(self, n_neurons, dt, t0=0.0):
+    _FLUSH = 4096  # steps buffered before conversion
+
+    def __init__(self, n_neurons, dt, t0=0.0, exact=False, n_trials=None):
         self.n_neurons = int(n_neurons)
         self.dt = float(dt)
         self.t0 = float(t0)
-        self._steps = []
-        self._indices = []
-        self._fractions = []
+        self.exact = bool(exact)
+        self.n_trials = None if n_trials is None else int(n_trials)
+        self._pending = []  # (step, indices, offsets) not yet converted
+        self._chunks = []  # converted blocks: (steps float64 per spike or times, indices, fractions or None)
 
     def record(self, step, indices, offsets):
-        """Record the neurons ``indices`` spiking ``offsets`` seconds after the start of ``step``."""
+        """Record the neurons ``indices`` spiking ``offsets`` seconds after the start of ``step``.
+
+        The arrays are kept by reference until converted: do not modify them afterwards.
+        """
         if len(indices) == 0:
             return
-        frac = np.rint(np.asarray(offsets) * (_FRACTION_STEPS / self.dt))
-        np.clip(frac, 0, _FRACTION_STEPS - 1, out=frac)
-        self._steps.append((step, len(indices)))
-        self._indices.append(np.asarray(indices, dtype=np.uint32))
-        self._fractions.append(frac.astype(np.uint16))
+        self._pending.append((step, indices, offsets))
+        if len(self._pending) >= self._FLUSH:
+            self._flush()
+
+    def _flush(self):
+        pending = self._pending
+        if not pending:
+            return
+        counts = [len(i) for _, i, _ in pending]
+        steps = np.repeat(np.array([s for s, _, _ in pending], dtype=np.float64), counts)
+        indices = np.concatenate([np.asarray(i) for _, i, _ in pending]).astype(np.int64 if self.exact else np.uint32)
+        offsets = np.concatenate([np.asarray(o, dtype=float) for _, _, o in pending])
+        if self.exact:
+            self._chunks.append((self.t0 + steps * self.dt + offsets, indices))
+        else:
+            frac = np.rint(offsets * (_FRACTION_STEPS / self.dt))
+            np.clip(frac, 0, _FRACTION_STEPS - 1, out=frac)
+            self._chunks.append((steps, indices, frac.astype(np.uint16)))
+        self._pending = []
 
     @property
     def n_spikes(self):
         """Total number of recorded spikes."""
-        return sum(n for _, n in self._steps)
+        return sum(c[1].size for c in self._chunks) + sum(len(i) for _, i, _ in self._pending)
+
+    @property
+    def nbytes(self):
+        """Bytes held by the converted spikes (pending steps excluded)."""
+        return sum(a.nbytes for c in self._chunks for a in c)
+
+    def checkpoint(self):
+        """An opaque marker of what is recorded now; :meth:`rollback` returns to it."""
+        self._flush()
+        return list(self._chunks)
+
+    def rollback(self, marker):
+        """Forget everything recorded after :meth:`checkpoint` returned ``marker``."""
+        self._pending = []
+        self._chunks = list(marker)
 
     def events(self):
-        """All spikes as ``(times, indices)``, sorted by time.
+        """All spikes as ``(times, indices)`` (``(times, indices, trials)`` with ``n_trials``), sorted by time.
 
         Returns
         -------
@@ -58,16 +102,26 @@ class SpikeRecorder:
             Spike times in seconds.
         indices : ndarray of int64, shape (n_spikes,)
             Index of the neuron that fired each spike.
+        trials : ndarray of int64, shape (n_spikes,)
+            Trial of each spike (only with ``n_trials``).
         """
-        if not self._steps:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        steps = np.array([s for s, _ in self._steps], dtype=np.float64)
-        counts = np.array([n for _, n in self._steps])
-        frac = np.concatenate(self._fractions).astype(np.float64) / _FRACTION_STEPS
-        times = self.t0 + (np.repeat(steps, counts) + frac) * self.dt
-        indices = np.concatenate(self._indices).astype(np.int64)
-        order = np.argsort(times, kind="stable")
-        return times[order], indices[order]
+        self._flush()
+        if not self._chunks:
+            times, indices = np.zeros(0), np.zeros(0, dtype=np.int64)
+        elif self.exact:
+            times = np.concatenate([c[0] for c in self._chunks])
+            indices = np.concatenate([c[1] for c in self._chunks])
+        else:
+            steps = np.concatenate([c[0] for c in self._chunks])
+            frac = np.concatenate([c[2] for c in self._chunks]).astype(np.float64) / _FRACTION_STEPS
+            times = self.t0 + (steps + frac) * self.dt
+            indices = np.concatenate([c[1] for c in self._chunks]).astype(np.int64)
+        order = np.argsort(times, kind="stable")  # same-time spikes keep recording order
+        times, indices = times[order], indices[order]
+        if self.n_trials is None:
+            return times, indices
+        trials, indices = np.divmod(indices, self.n_neurons)
+        return times, indices, trials
 
 
 def split_by_neuron(times, indices, n_neurons):

@@ -1,0 +1,231 @@
+"""Populations: the description (:class:`Population`) and the runtime stepping of each neuron kind.
+
+A population kind plugs into the runtime through :data:`KINDS`: a model class
+maps to a runtime class with this interface (all arrays flat over
+``B * n`` neurons, trial-major, or ``(n,)`` without a batch):
+
+``__init__(pop, B, dt, groups, inputs)``
+    Build the state. ``groups`` are the :class:`SynapseGroup` s into the
+    population, ``inputs`` its :class:`CurrentInputRuntime` s.
+``prepare(k, t0)``
+    Everything of step k that may fail or draw random numbers (user input
+    functions, noise draws). Must not change committed state.
+``step(k, t0) -> (indices, offsets)``
+    Advance the neurons over ``[t0, t0 + dt)`` (commit phase; must not raise
+    on valid state): flat indices of the neurons that spiked and their offsets (s)
+    after t0.
+``value(kind)``
+    The flat array a probe of ``kind`` ("v", "current") samples.
+``snapshot()`` / ``restore(snap)``
+    Copy / put back every array that changes from step to step.
+"""
+import numpy as np
+
+from .connections import membrane_coefficients
+from ..neurons.hh import HHState, HodgkinHuxley
+from ..neurons.lif import LIF, LIFState
+
+
+class Population:
+    """N LIF or Hodgkin-Huxley neurons with per-neuron bias (a description: parameters only).
+
+    Attributes
+    ----------
+    model : LIF or HodgkinHuxley
+        Normalized LIF model (threshold 1, reset 0), or an HH model (mV, uA/cm^2).
+    n : int
+    bias : ndarray (n,) or (B, n)
+        Constant input added to every neuron: normalized J (LIF) or uA/cm^2 (HH);
+        one row per trial with a batch.
+    v0 : ndarray (n,) or (B, n)
+        Initial voltages: normalized (LIF) or mV (HH).
+    name : str
+    units : LIFUnits or None
+        The physical description when the population was built from one.
+    method : str or None
+        HH integrator (see :mod:`neurosim.neurons.hh`); None for LIF.
+    inputs : list of CurrentInput
+        Currents injected with ``Network.add_current_input``.
+    """
+
+    def __init__(self, model, n, bias, v0, name, units, method=None):
+        self.model, self.n, self.bias, self.v0, self.name, self.units = model, n, bias, v0, name, units
+        self.method = method
+        self.inputs = []
+
+    @property
+    def _inputs(self):  # older spelling, read by exporters outside this package
+        return self.inputs
+
+    def __repr__(self):
+        return f"Population({self.model!r}, n={self.n}, name={self.name!r})"
+
+
+def _flat(a, B, n):
+    """(n,) or (B, n) description array -> a fresh contiguous float array (B * n,) ((n,) when B == 1)."""
+    return np.array(np.broadcast_to(a, (B, n)), dtype=float).reshape(-1) if B > 1 else np.array(a, dtype=float)
+
+
+class _Base:
+    """Input assembly shared by the kinds: J = synaptic terms + bias + injected currents."""
+
+    needs_prepare = False  # True for kinds with per-step draws of their own (noise)
+
+    def __init__(self, pop, B, dt, groups, inputs):
+        self.n, self.B, self.N = pop.n, B, B * pop.n
+        self.groups, self.inputs = groups, inputs
+        self.bias = _flat(pop.bias, B, pop.n)
+        self.has_bias = bool(np.any(self.bias))
+        self.J = np.empty(self.N)
+        self.J2 = self.J.reshape(B, pop.n) if B > 1 else self.J
+        self.tmp = np.empty(self.N)
+        self.terms = []
+
+    def prepare(self, k, t0):
+        for inp in self.inputs:
+            inp.prepare(k, t0, self.n)
+
+    def input(self):
+        """Fill and return J for this step."""
+        J, terms = self.J, self.terms
+        if terms:
+            x, c = terms[0]
+            if c.__class__ is float:
+                np.multiply(x, c, out=J)
+            else:
+                np.dot(c, x, out=J)
+            for x, c in terms[1:]:
+                tmp = self.tmp
+                if c.__class__ is float:
+                    np.multiply(x, c, out=tmp)
+                else:
+                    np.dot(c, x, out=tmp)
+                J += tmp
+            if self.has_bias:
+                J += self.bias
+        else:
+            J[:] = self.bias
+        for inp in self.inputs:
+            inp.add_to(self.J2)
+        return J
+
+    def value(self, kind):
+        if kind == "current":
+            total = np.zeros(self.N)
+            for g in self.groups:
+                total += g.state.current
+            return total
+        raise KeyError(kind)
+
+
+class LIFRuntime(_Base):
+    """LIF neurons advanced by :class:`neurosim.LIFState` (exact step, spikes at exact times in the step).
+
+    The synaptic input over a step is the constant input equivalent to the
+    decaying PSC cascade (:func:`membrane_coefficients`).
+    """
+
+    def __init__(self, pop, B, dt, groups, inputs):
+        super().__init__(pop, B, dt, groups, inputs)
+        self.state = LIFState(pop.model, self.N, dt, v0=_flat(pop.v0, B, pop.n))
+        self.J_decayed = np.empty(self.N)  # J (1 - exp(-dt/tau_m)), computed in place: no temporary per step
+        for g in groups:
+            syn = g.synapse
+            coef = membrane_coefficients(syn, pop.model.tau_m, dt)
+            # n = 0: one stage and a scalar coefficient; else a dot product over stages
+            self.terms.append((g.state.x[0], float(coef[0])) if syn.n == 0 else (g.state.x, coef))
+
+    def step(self, k, t0):
+        J = self.input()
+        np.multiply(J, self.state.one_minus_decay, out=self.J_decayed)
+        return self.state.step(J, t0, self.J_decayed)
+
+    def value(self, kind):
+        return self.state.v if kind == "v" else super().value(kind)
+
+    def snapshot(self):
+        return self.state.v.copy(), self.state.refractory_end.copy()
+
+    def restore(self, snap):
+        np.copyto(self.state.v, snap[0])
+        np.copyto(self.state.refractory_end, snap[1])
+
+
+class HHRuntime(_Base):
+    """Hodgkin-Huxley neurons advanced by :class:`neurosim.neurons.hh.HHState`.
+
+    Each step, the synaptic current at the start of the step (after the spikes
+    delivered at that boundary) is held constant over the step.
+    """
+
+    def __init__(self, pop, B, dt, groups, inputs):
+        super().__init__(pop, B, dt, groups, inputs)
+        self.state = HHState(pop.model, self.N, dt, pop.method, V0=_flat(pop.v0, B, pop.n), warn=False)
+        for g in groups:  # the current at the start of the step (last stage), held over the step
+            self.terms.append((g.state.x[-1], 1.0))
+
+    def step(self, k, t0):
+        return self.state.step(self.input(), t0)
+
+    def value(self, kind):
+        return self.state.V if kind == "v" else super().value(kind)
+
+    def snapshot(self):
+        return _snapshot_arrays(self._parts())
+
+    def restore(self, snap):
+        _restore_arrays(self._parts(), snap)
+
+    def _parts(self):
+        s = self.state
+        return [s, s._stepper, s._coeffs, s._detector]
+
+
+def _snapshot_arrays(objects):
+    """Copies of the arrays each object owns (views are covered by their base), plus its scalar attributes.
+
+    Generic on purpose: it follows the HH integrators' buffers without naming
+    them. Nothing is keyed on object identity; restore copies values back into
+    the same arrays, so views made once stay valid.
+    """
+    snap = []
+    for obj in objects:
+        saved = {}
+        for name, val in vars(obj).items():
+            if isinstance(val, np.ndarray):
+                if val.base is None and val.flags.writeable:
+                    saved[name] = val.copy()
+            elif isinstance(val, list) and val and all(isinstance(v, np.ndarray) for v in val):
+                saved[name] = [v.copy() for v in val]
+            elif val is None or isinstance(val, (bool, int, float)):
+                saved[name] = val
+        snap.append(saved)
+    return snap
+
+
+def _restore_arrays(objects, snap):
+    for obj, saved in zip(objects, snap):
+        for name, val in saved.items():
+            cur = getattr(obj, name)
+            if isinstance(val, np.ndarray) and isinstance(cur, np.ndarray) and cur.shape == val.shape:
+                np.copyto(cur, val)
+            elif isinstance(val, list):
+                for c, v in zip(cur, val):
+                    np.copyto(c, v)
+            else:
+                setattr(obj, name, val.copy() if isinstance(val, np.ndarray) else val)
+        if hasattr(obj, "select") and "current" in saved:  # coefficient buffers: re-point the views
+            obj.select(saved["current"])
+        if hasattr(obj, "_I"):
+            obj._I = None  # the next call copies its input again
+
+
+#: model class -> runtime class. A new population kind registers here.
+KINDS = {LIF: LIFRuntime, HodgkinHuxley: HHRuntime}
+
+
+def runtime_class(model):
+    for cls in type(model).__mro__:
+        if cls in KINDS:
+            return KINDS[cls]
+    raise TypeError(f"no runtime for population models of type {type(model).__name__}")

@@ -1,0 +1,302 @@
+"""The runtime of a :class:`~neurosim.network.description.Network`: everything that changes per step.
+
+The description (populations, connections, sources, probes) holds parameters
+only. The first ``run`` builds a :class:`Runtime` from it, which owns the
+neuron and synapse states, delay ring buffers, random streams, probe buffers
+and the clock (Nengo's builder/simulator split).
+
+Batch axis: with ``batch=B`` every state is flat over ``B * n`` (trial-major),
+so a population's arrays are ``(B, n)`` views; weights are shared by all trials.
+
+A step is a transaction:
+
+1. *prepare*: everything that may fail or draws random numbers (user input
+   functions, Poisson blocks, noise), computed into scratch; no committed state changes.
+2. *commit*: advance neurons and synapses, propagate spikes, append probe
+   records, advance the clock. Only the simulator's own arithmetic runs here;
+   Ctrl-C (SIGINT) is held back until the step is committed.
+
+So an exception raised in a step (including KeyboardInterrupt) leaves the
+runtime at the last committed step boundary: ``net.t`` is the time of all
+state, and ``run`` continues exactly as an uninterrupted run would. If the
+commit itself fails (e.g. a Hodgkin-Huxley population leaves its valid range),
+the runtime is marked invalid and refuses to continue until ``reset`` or ``restore``.
+"""
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+from .connections import ConnectionRuntime, SynapseGroup
+from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
+from .populations import runtime_class
+from .probes import SampleBuffer, SpikeBuffer, add_lagged
+
+
+class Runtime:
+    """Per-step state of a network, built from its description.
+
+    Attributes
+    ----------
+    step : int
+        Committed steps; the time is ``step * dt``.
+    B : int
+        Trials (1 without a batch).
+    pops : dict Population -> population runtime (see :mod:`neurosim.network.populations`)
+    """
+
+    def __init__(self, net):
+        self.dt, self.batched = net.dt, net.batch is not None
+        B = self.B = net.batch or 1
+        self.step = 0
+        self.failed = None  # message after a failed commit
+        dt = self.dt
+        self.sources = {s: (PoissonRuntime if isinstance(s, PoissonSource) else SpikeSourceRuntime)(s, dt, B)
+                        for s in net.sources}
+        self.conns = [(c, ConnectionRuntime(c, dt, B)) for c in net.connections]
+        self.groups, self.pops, by_target = [], {}, {}
+        for pop in net.populations:
+            grouped = {}
+            for c, rt in self.conns:
+                if c.post is pop:
+                    grouped.setdefault(c.synapse, []).append((c, rt))
+            groups = []
+            for syn, members in grouped.items():
+                group = SynapseGroup(syn, B * pop.n, dt, max(rt.delay_steps for _, rt in members))
+                for _, rt in members:
+                    rt.group = group
+                groups.append(group)
+            self.groups += groups
+            inputs = [CurrentInputRuntime(inp, B, self.batched) for inp in pop.inputs]
+            self.pops[pop] = runtime_class(pop.model)(pop, B, dt, groups, inputs)
+            by_target[pop] = self.pops[pop]
+        by_target.update(self.sources)
+        self.emitters = by_target  # target description -> runtime with .spiked
+        self.buffers = {}
+        for probe in net.probes:
+            self.add_probe(probe)
+        # spikes of sources at t = 0 arrive before the first step
+        for src, rt in self.sources.items():
+            idx, times = rt.emit(0)
+            rt.spiked = idx
+            if idx.size:
+                self._record_source(src, idx, times)
+        self._propagate(0, [rt for rt in self.sources.values() if rt.spiked.size])
+        for rt in self.sources.values():
+            rt.spiked = rt.spiked[:0]
+
+    @property
+    def t(self):
+        return self.step * self.dt
+
+    # ---- probes ------------------------------------------------------------------
+    def add_probe(self, probe):
+        cls = SpikeBuffer if probe.kind == "spikes" else SampleBuffer
+        self.buffers[probe] = cls(probe, self.dt, self.B, self.batched)
+
+    def probe_data(self, probe):
+        return self.buffers[probe].data()
+
+    def _record_source(self, src, idx, times):
+        for probe, buf in self.buffers.items():
+            if probe.target is src and probe.kind == "spikes":
+                keep = times >= buf.start_step * self.dt - 1e-12 * self.dt
+                _record_times(buf.recorder, idx[keep], times[keep], self.dt)
+
+    # ---- snapshots -----------------------------------------------------------------
+    def snapshot(self):
+        """Everything needed to continue from this step: copies of states, references to immutable records."""
+        return {
+            "step": self.step,
+            "pops": [rt.snapshot() for rt in self.pops.values()],
+            "groups": [g.snapshot() for g in self.groups],
+            "sources": [rt.snapshot() for rt in self.sources.values()],
+            "buffers": [b.snapshot() for b in self.buffers.values()],
+            "probes": list(self.buffers),
+        }
+
+    def restore(self, snap):
+        for rt, s in zip(self.pops.values(), snap["pops"]):
+            rt.restore(s)
+        for g, s in zip(self.groups, snap["groups"]):
+            g.restore(s)
+        for rt, s in zip(self.sources.values(), snap["sources"]):
+            rt.restore(s)
+        saved = dict(zip(snap["probes"], snap["buffers"]))
+        for probe, buf in list(self.buffers.items()):
+            if probe in saved:
+                buf.restore(saved[probe])
+            else:  # added after the snapshot: starts empty
+                self.add_probe(probe)
+        self.step = snap["step"]
+        self.failed = None
+
+    # ---- running -------------------------------------------------------------------
+    def run(self, steps, progress=False):
+        """Advance by ``steps`` steps, one committed step at a time."""
+        if self.failed:
+            raise RuntimeError(self.failed)
+        sampled = [(p, b) for p, b in self.buffers.items() if p.kind != "spikes"]
+        for _, buf in sampled:
+            buf.open(self.step, steps)
+        try:
+            with _HeldInterrupt() as held:
+                self._loop(steps, progress, sampled, held)
+        finally:
+            for _, buf in sampled:
+                buf.close()
+        if progress:
+            _show_progress(steps, steps, self.t, end="\n")
+
+    def _loop(self, steps, progress, sampled, held):
+        dt = self.dt
+        pops = list(self.pops.values())
+        prepared = [rt for rt in pops if rt.inputs or rt.needs_prepare]
+        groups = self.groups
+        sources = list(self.sources.items())
+        conns = [(rt, self.emitters[c.pre]) for c, rt in self.conns]
+        spike_probes = [(buf.recorder, self.emitters[p.target], buf.start_step) for p, buf in self.buffers.items()
+                        if p.kind == "spikes" and p.target in self.pops]
+        filtered = [(buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
+        means = [(buf, self.emitters[p.target], p.every) for p, buf in sampled if p.kind == "filtered_mean"]
+        sample = [(buf, p.every, buf.state.current if p.kind == "filtered" else None,
+                   None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind))
+                  for p, buf in sampled]
+        k0 = self.step
+        shown = time.monotonic()
+        for k in range(k0, k0 + steps):
+            t0 = k * dt
+            m = k + 1
+            # ---- prepare: may raise, changes nothing committed
+            for rt in prepared:
+                rt.prepare(k, t0)
+            emitted = [(src, rt) + rt.emit(m) for src, rt in sources]
+            # ---- commit
+            try:
+                any_spikes = False
+                for rt in pops:
+                    idx, offsets = rt.step(k, t0)
+                    rt.spiked, rt.offsets = idx, offsets
+                    if idx.size:
+                        any_spikes = True
+                for rec, rt, start in spike_probes:
+                    if rt.spiked.size and k >= start:
+                        rec.record(k, rt.spiked, rt.offsets)
+                for src, rt, idx, times in emitted:
+                    rt.spiked = idx
+                    if idx.size:
+                        rt.offsets = times - t0
+                        self._record_source(src, idx, times)
+                        any_spikes = True
+                for g in groups:
+                    g.advance_and_deliver(m)
+                for buf, _ in filtered:
+                    buf.state.advance()
+                if any_spikes:
+                    for rt, pre in conns:
+                        sp = pre.spiked
+                        if sp.size:
+                            if rt.lagged:
+                                rt.scatter_lagged(sp, pre.offsets, rt.group.target_stages(m + rt.delay_steps, m), dt)
+                            else:
+                                rt.scatter(sp, rt.group.target(m + rt.delay_steps, m))
+                    for buf, pre in filtered:
+                        sp = pre.spiked
+                        if sp.size:
+                            if buf.probe.kind == "filtered":
+                                np.add.at(buf.state.x[0], sp, buf.state.inv_tau)
+                            else:
+                                add_lagged(buf.state, sp, dt - getattr(pre, "offsets", 0.0))
+                for buf, pre, every in means:
+                    _accumulate_mean(buf, pre.spiked, dt)
+                for buf, every, signal_, source in sample:
+                    if m % every == 0 and m > buf.start_step:
+                        if source is not None:
+                            value = source[0].value(source[1])
+                        elif signal_ is not None:
+                            value = signal_
+                        else:
+                            value = buf.sum * (1.0 / every)
+                            buf.sum[:] = 0.0
+                        buf.record(m, value)
+                self.step = m
+            except BaseException as err:
+                self.failed = (f"the network's state is invalid after {type(err).__name__} in the step at "
+                               f"t={t0:g} s: {err}; call net.reset() or net.restore()")
+                raise
+            if held.pending:
+                raise KeyboardInterrupt
+            if progress and (m & 255) == 0 and time.monotonic() - shown > 0.2:
+                shown = time.monotonic()
+                _show_progress(m - k0, steps, m * dt)
+
+    def _propagate(self, m, spiking):
+        for c, rt in self.conns:
+            pre = self.emitters[c.pre]
+            if pre in spiking:
+                rt.scatter(pre.spiked, rt.group.target(m + rt.delay_steps, m))
+        for probe, buf in self.buffers.items():
+            if buf.state is not None and self.emitters[probe.target] in spiking:
+                np.add.at(buf.state.x[0], self.emitters[probe.target].spiked, buf.state.inv_tau)
+                if probe.kind == "filtered_mean":  # spikes before the first step: all their charge follows
+                    np.add.at(buf.total, self.emitters[probe.target].spiked, buf.state.inv_tau)
+
+
+def _accumulate_mean(buf, spiked, dt):
+    """Add this step's exact mean of the filtered signal to ``buf.sum`` (spikes already added with their lags).
+
+    Summing the cascade ``tau dx_k/dt = x_(k-1) - x_k`` (x_0 jumps 1/tau per
+    spike) gives ``integral x_n dt = spikes - tau * delta(sum_k x_k)`` over the step.
+    """
+    state, mean = buf.state, buf.mean
+    tau = buf.probe.synapse.tau_s
+    np.subtract(buf.total, state.x[0] if state.synapse.n == 0 else state.x.sum(axis=0), out=mean)
+    buf.total -= mean  # total = the new sum of stages
+    mean *= tau
+    if spiked.size:
+        np.add.at(mean, spiked, 1.0)
+    mean *= 1.0 / dt
+    buf.sum += mean
+
+
+def _record_times(recorder, idx, times, dt):
+    """Record spikes at absolute times (s) into a SpikeRecorder (step + offset within the step)."""
+    steps = np.floor(times / dt + 1e-9).astype(np.int64)
+    for s in np.unique(steps):
+        sel = steps == s
+        recorder.record(int(s), idx[sel], np.maximum(times[sel] - s * dt, 0.0))
+
+
+class _HeldInterrupt:
+    """Hold SIGINT (Ctrl-C) until the current step is committed, then raise KeyboardInterrupt.
+
+    Only in the main thread and only when Python's default handler is installed;
+    elsewhere nothing changes (other threads never receive KeyboardInterrupt).
+    """
+
+    def __init__(self):
+        self.pending = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.pending = True
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        if self.pending and exc[0] is None:
+            raise KeyboardInterrupt
+        return False
+
+
+def _show_progress(done, steps, t, end=""):
+    sys.stderr.write(f"\r  simulated {t:.3f} s  {100.0 * done / steps:5.1f}%" + end)
+    sys.stderr.flush()

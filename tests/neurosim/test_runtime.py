@@ -1,0 +1,203 @@
+"""The network runtime: batches equal separate runs, interrupted runs continue exactly, reset/store/restore."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from neurosim import LIF, HodgkinHuxley, Network, PSCFilter
+
+
+def lif_net(rng, batch=None, sparse=False, bias=0.8, T_input=None):
+    """A small recurrent LIF network with Poisson input, delays, two synapse kinds and every probe kind."""
+    net = Network(dt=1e-4, rng=rng, batch=batch)
+    inp = net.add_poisson(40, rate=40.0)
+    exc = net.add_population(LIF(0.02, 0.002), 30, bias=bias, v0="uniform")
+    inh = net.add_population(LIF(0.01, 0.001), 10, v0="uniform")
+    w = np.random.default_rng(7)
+    W_in = w.uniform(0, 0.012, (30, 40))
+    W_ee = w.uniform(0, 0.004, (30, 30)) * (w.random((30, 30)) < 0.3)
+    W_ie = -w.uniform(0, 0.01, (30, 10))
+    conv = sp.csr_matrix if sparse else np.asarray
+    net.connect(inp, exc, conv(W_in), synapse=PSCFilter(0.005, 1))
+    net.connect(exc, exc, conv(W_ee), synapse=PSCFilter(0.005), delay=0.001)
+    net.connect(exc, inh, 0.003, synapse=PSCFilter(0.003))
+    net.connect(inh, exc, conv(W_ie), synapse=PSCFilter(0.01))
+    probes = [net.probe(exc, "spikes"), net.probe(inh, "v", sample_every=5e-4), net.probe(exc, "current"),
+              net.probe(inh, "filtered", synapse=PSCFilter(0.02)), net.probe(inp, "spikes"),
+              net.probe(exc, "filtered_mean", synapse=PSCFilter(0.01), sample_every=1e-3)]
+    return net, probes
+
+
+def assert_same(pa, pb):
+    for x, y in zip(pa, pb):
+        if x.kind == "spikes":
+            for u, v in zip(x.data, y.data):
+                np.testing.assert_array_equal(u, v)
+        else:
+            np.testing.assert_array_equal(x.t, y.t)
+            np.testing.assert_array_equal(x.data, y.data)
+
+
+def trial(events, k):
+    times, indices, trials = events
+    return times[trials == k], indices[trials == k]
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batch_equals_separate_runs_with_the_trial_seeds(sparse):
+    B = 3
+    bias = np.array([0.6, 0.8, 1.0])[:, None] * np.ones(30)  # (B, n): one row per trial
+    net, probes = lif_net(5, batch=B, sparse=sparse, bias=bias)
+    net.run(0.2)
+    assert probes[1].data.shape == (400, B, 10)
+    seeds = Network.trial_seeds(5, B)
+    total = 0
+    for k in range(B):
+        single, sp_ = lif_net(seeds[k], sparse=sparse, bias=bias[k])
+        single.run(0.2)
+        for x, y in zip(probes, sp_):
+            if x.kind == "spikes":
+                t, i = trial(x.data, k)
+                np.testing.assert_array_equal(i, y.data[1])
+                np.testing.assert_allclose(t, y.data[0], rtol=0, atol=1e-15)
+                total += t.size
+            else:
+                np.testing.assert_array_equal(x.t, y.t)
+                # numpy's SIMD exp may differ by an ulp between array lengths: rounding level only
+                np.testing.assert_allclose(x.data[:, k], y.data, rtol=1e-12, atol=1e-12)
+    assert total > 300  # the network is active
+
+
+def test_batch_hh_equals_separate_runs():
+    dt, B = 1e-5, 2
+    I = np.array([[6.0, 9.0], [12.0, 0.0]])
+    net = Network(dt=dt, rng=1, batch=B)
+    src = net.add_poisson(20, rate=50.0)
+    pop = net.add_population(HodgkinHuxley(), 2, bias=I)
+    net.connect(src, pop, np.full((2, 20), 0.004), synapse=PSCFilter(0.003))
+    s, v = net.probe(pop), net.probe(pop, "v", sample_every=1e-4)
+    net.run(0.04)
+    for k, seed in enumerate(Network.trial_seeds(1, B)):
+        one = Network(dt=dt, rng=seed)
+        src1 = one.add_poisson(20, rate=50.0)
+        p1 = one.add_population(HodgkinHuxley(), 2, bias=I[k])
+        one.connect(src1, p1, np.full((2, 20), 0.004), synapse=PSCFilter(0.003))
+        s1, v1 = one.probe(p1), one.probe(p1, "v", sample_every=1e-4)
+        one.run(0.04)
+        t, i = trial(s.data, k)
+        assert t.size >= 2
+        np.testing.assert_array_equal(i, s1.data[1])
+        np.testing.assert_array_equal(t, s1.data[0])
+        np.testing.assert_array_equal(v.data[:, k], v1.data)
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+def test_exception_at_step_k_then_continue_equals_one_run(error):
+    ref, pr = lif_net(2)
+    ref.run(0.2)
+    net, probes = lif_net(2)
+    pop = net.populations[0]
+    calls = {"n": 0}
+
+    def current(t):  # raises once, at step 731
+        calls["n"] += 1
+        if calls["n"] == 732:
+            raise error("injected")
+        return 0.0
+
+    net.add_current_input(pop, current)
+    with pytest.raises(error):
+        net.run(0.2)
+    assert net.t == pytest.approx(731e-4, abs=1e-12)
+    assert probes[2].data.shape[0] == 731  # probes stand at the same step as the clock
+    net.run(0.2 - net.t)
+    assert net.t == pytest.approx(0.2)
+    assert_same(probes, pr)
+
+
+def test_reset_gives_an_identical_rerun_and_store_restore_goes_back():
+    net, probes = lif_net(4)
+    net.run(0.1)
+    first = [p.data for p in probes]
+    net.reset()
+    assert net.t == 0
+    net.run(0.1)
+    for p, d in zip(probes, first):
+        for u, v in zip(p.data, d):
+            np.testing.assert_array_equal(u, v)
+    net.store()
+    net.run(0.05)
+    after = [p.data for p in probes]
+    net.restore()
+    assert net.t == pytest.approx(0.1)
+    net.run(0.05)
+    for p, d in zip(probes, after):
+        for u, v in zip(p.data, d):
+            np.testing.assert_array_equal(u, v)
+
+
+def test_adding_after_a_run_is_refused_until_reset():
+    net, probes = lif_net(0)
+    net.run(0.01)
+    with pytest.raises(RuntimeError, match="reset"):
+        net.add_population(LIF(), 3)
+    net.reset()
+    extra = net.add_population(LIF(), 3, bias=1.5)
+    s = net.probe(extra)
+    net.run(0.05)
+    assert s.data[0].size > 0
+
+
+def test_bounded_work_is_refused_up_front():
+    net, probes = lif_net(0)
+    with pytest.raises(ValueError, match="max_steps"):
+        net.run(1e300)
+    with pytest.raises(ValueError, match="max_bytes"):
+        net.run(10.0, max_bytes=10**6)
+    assert net.runtime is None or net.t == 0
+
+
+def cumulative_kernel(u, syn):
+    """Integral of the unit-area kernel from 0 to u (0 for u <= 0): 1 - exp(-x) sum_k<=n x^k / k!."""
+    from math import factorial
+
+    x = np.maximum(u, 0) / syn.tau_s
+    return 1 - np.exp(-x) * sum(x**k / factorial(k) for k in range(syn.n + 1))
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_filtered_mean_is_the_exact_step_average_of_the_kernel(n):
+    syn, dt, ts = PSCFilter(0.004, n), 1e-3, np.array([0.01234, 0.0207])
+    net = Network(dt=dt)
+    src = net.add_spike_source([ts])
+    net.add_population(LIF(), 1)
+    probe = net.probe(src, "filtered_mean", synapse=syn)
+    coarse = net.probe(src, "filtered_mean", synapse=syn, sample_every=5 * dt)
+    net.run(0.05)
+    t1 = probe.t
+    exact = sum(cumulative_kernel(t1 - s, syn) - cumulative_kernel(t1 - dt - s, syn) for s in ts) / dt
+    np.testing.assert_allclose(probe.data[:, 0], exact, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(coarse.data[:, 0], exact.reshape(-1, 5).mean(axis=1), rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_exact_placement_gives_the_kernel_from_the_spike_time(n, sparse):
+    dt, J, tau_m, w = 1e-3, 1.5, 0.02, 0.002
+    t_spike = tau_m * np.log(J / (J - 1))  # analytic first spike of a from v = 0: 21.97 ms
+    syn = PSCFilter(0.005, n)
+    for batch in (None, 2):
+        net = Network(dt=dt, batch=batch)
+        a = net.add_population(LIF(tau_m, 0.5), 1, bias=J)
+        b = net.add_population(LIF(tau_m, 0.5), 1)
+        W = np.array([[w]])
+        net.connect(a, b, sp.csr_matrix(W) if sparse else W, synapse=syn, placement="exact", delay=2 * dt)
+        cur = net.probe(b, "current")
+        net.run(0.1)
+        data = cur.data.reshape(len(cur.t), -1)
+        for col in range(data.shape[1]):
+            # the spike arrives 2 steps late (the delay), at its exact offset
+            np.testing.assert_allclose(data[:, col], w * syn.kernel(cur.t - t_spike - 2 * dt), rtol=1e-9, atol=1e-12)
