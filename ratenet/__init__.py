@@ -16,6 +16,7 @@ from .checks import gradient_check, gradient_norms
 from .spiking.activations import LIFRate, SoftLIFRate, TuningCurveActivation
 from .spiking.convert import to_spiking, SpikingModel, SpikingResult
 from .spiking.network import SpikingNetwork
+from .torch import to_torch, from_torch
 from . import autodiff
 from .optimizers import Optimizer, SGD, Adagrad, RMSprop, Adadelta, Adam
 from . import schedules

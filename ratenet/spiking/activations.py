@@ -9,11 +9,12 @@ bias current minus 1. The activation is ``amplitude · G(z + 1)`` where
 
     G(J) = 1 / (tau_ref − tau_m ln(1 − 1/J))   for J > 1, else 0     (Hz)
 
-is :meth:`neurosim.LIF.rate`. ``amplitude`` (units: output per Hz) scales the
-rates to the order of 1 for training (e.g. 1/63 gives a maximum output of
-about 1 for tau_m = 0.02 s, tau_ref = 0.002 s at z = 1). When the network is
-run with spiking neurons (:func:`ratenet.to_spiking`) each spike of such a
-unit contributes ``amplitude`` to the post-synaptic filtered rate.
+is :func:`neurosim.lif_rate` (the one implementation of G). ``amplitude``
+(units: output per Hz) scales the rates to the order of 1 for training (e.g.
+1/63 gives a maximum output of about 1 for tau_m = 0.02 s, tau_ref = 0.002 s
+at z = 1). When the network is run with spiking neurons
+(:func:`ratenet.to_spiking`) each spike of such a unit contributes
+``amplitude`` to the post-synaptic filtered rate.
 
 Classes
 -------
@@ -24,13 +25,15 @@ SoftLIFRate           Hunsberger & Eliasmith (2015): the same with max(z, 0)
 TuningCurveActivation any measured tuning curve (e.g. Hodgkin–Huxley f–I),
                       interpolated monotonically (PCHIP), differentiable.
 
-All compute in float64 internally and return the input's float dtype.
+The LIF activations compute in the input's float dtype (float32 stays float32:
+``benchmarks/activations.py`` measures the cost in accuracy, a few float32
+ulps) and cache in ``forward`` what ``backward`` needs, so backward evaluates no
+exp or log.
 """
-import numbers
+import math
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
-from scipy.special import expit
 
 from neurosim.neurons.lif import lif_rate
 
@@ -39,14 +42,22 @@ from ..layers import _check_float
 
 __all__ = ["LIFRate", "SoftLIFRate", "TuningCurveActivation"]
 
-
-def _out(value, like):
-    """Cast a float64 result back to the input's float dtype."""
-    return value.astype(like.dtype, copy=False)
+# Below u = z/sigma = _U_TAIL, SoftLIFRate uses the asymptotic expansion of
+# log1p(1/j), j = sigma·softplus(u) (as NengoDL does): the exact form underflows
+# to G = 0 (float64: u < −706, float32: u < −87). At u = −20 the dropped terms
+# are O(e^(2u)) ~ 4e-18 relative, below float64's rounding.
+_U_TAIL = -20.0
 
 
 class _LIFBase(Activation):
-    """Shared parameters of the LIF-derived activations."""
+    """Shared parameters and the forward/backward plumbing of the LIF activations.
+
+    Subclasses implement ``_forward(z) -> (y, cache)`` and ``_grad(cache) -> dy/dz``;
+    ``forward`` keeps the cache for ``backward``, ``function``/``derivative``
+    call the same two methods (one formula for all four).
+    """
+
+    fresh_grad = True
 
     def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0):
         self.tau_m = _check_float(tau_m, "tau_m", low=0, low_open=True)
@@ -62,13 +73,34 @@ class _LIFBase(Activation):
         """Supremum of the output, amplitude / tau_ref (inf when tau_ref = 0)."""
         return np.inf if self.tau_ref == 0 else self.amplitude / self.tau_ref
 
-    def _rate_of_excess(self, x):
-        """G as a function of the excess current x = J − 1 > 0 (float64), in Hz.
+    def function(self, z):
+        return self._forward(_as_float_array(z))[0]
 
-        log1p(1/x) = −ln(1 − 1/J) stays accurate near threshold; 1/x may
-        overflow to inf for x ~ 1e-308, which correctly gives rate 0.
-        """
-        return lif_rate(x, self.tau_m, self.tau_ref)
+    def derivative(self, z):
+        return self._grad(self._forward(_as_float_array(z))[1])
+
+    def forward(self, X, training=False):
+        """(n_samples, n) → (n_samples, n); caches what backward needs."""
+        if type(X) is not np.ndarray or X.dtype.kind != "f":
+            X = _as_float_array(X)
+        y, self._cache = self._forward(X)
+        return y
+
+    def backward(self, dY, input_grad=True):
+        """dE/dX = dE/dY · dy/dz from the cache of the last forward (no exp/log)."""
+        if not input_grad:
+            return None
+        cache = getattr(self, "_cache", None)
+        if cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        d = self._grad(cache)
+        np.multiply(d, dY, out=d)
+        return d
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_cache", None)
+        return state
 
 
 class LIFRate(_LIFBase):
@@ -91,25 +123,23 @@ class LIFRate(_LIFBase):
     evaluate either; gradient checks pass away from z = 0.
     """
 
-    def function(self, z):
-        z = _as_float_array(z)
-        x = z.astype(np.float64)
-        y = np.zeros(x.shape)
-        above = x > 0
-        y[above] = self.amplitude * self._rate_of_excess(x[above])
-        return _out(y, z)
+    def _forward(self, z):
+        x = np.maximum(z, 0)
+        # G(0) = 1/(tau_ref + inf) = 0: no mask needed below threshold
+        y = lif_rate(x, self.tau_m, self.tau_ref)
+        y *= y.dtype.type(self.amplitude)
+        return y, (x, y)
 
-    def derivative(self, z):
-        z = _as_float_array(z)
-        x = z.astype(np.float64)
-        d = np.zeros(x.shape)
-        above = x > 0
-        xa = x[above]
-        g = self._rate_of_excess(xa)
-        with np.errstate(over="ignore", invalid="ignore"):
-            da = self.amplitude * self.tau_m * g * g / (xa * (xa + 1.0))
-        d[above] = np.where(g > 0, da, 0.0)   # g = 0 only where 1/x overflowed
-        return _out(d, z)
+    def _grad(self, cache):
+        x, y = cache
+        t = x + 1
+        t *= x
+        d = y * y
+        d *= d.dtype.type(self.tau_m / self.amplitude)   # A·tau_m·G² = (tau_m/A)·y²
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(d, t, out=d)
+        d[y == 0] = 0                                     # z <= 0, or 1/z overflowed
+        return d
 
 
 class SoftLIFRate(_LIFBase):
@@ -118,9 +148,10 @@ class SoftLIFRate(_LIFBase):
     y = amplitude · 1 / (tau_ref + tau_m log(1 + 1/j)),  j = sigma · log(1 + e^(z/sigma))
 
     i.e. the excess current max(J − 1, 0) = max(z, 0) of :class:`LIFRate` is
-    replaced by a softplus of width ``sigma``. The curve is smooth and strictly
-    increasing, converges to LIFRate as sigma → 0 (uniformly; the largest
-    difference is near z = 0), and is computed without overflow for any finite z.
+    replaced by a softplus of width ``sigma``. The curve is smooth, strictly
+    positive and strictly increasing for every finite z, converges to LIFRate
+    as sigma → 0 (uniformly; the largest difference is near z = 0), and is
+    computed without overflow for any finite z.
 
     Parameters
     ----------
@@ -135,37 +166,71 @@ class SoftLIFRate(_LIFBase):
 
     Notes
     -----
-    dy/dz = amplitude · tau_m · G² / (j (j + 1)) · sigmoid(z/sigma). With
-    j = sigma · softplus(u), u = z/sigma, the ratio sigmoid(u)/softplus(u) → 1
-    for u → −inf; it is computed as 1 there (u < −30, relative error < 1e-13)
-    instead of as 0/0.
+    dy/dz = amplitude · tau_m · G² · sigmoid(u) / (j (j + 1)), u = z/sigma.
+    For u < −20 the exact form underflows (to y = 0 at u < −706 in float64);
+    there log(1 + 1/j) is replaced by its expansion
+    −log(sigma) − u + (1/2 + sigma) e^u (error O(e^(2u)), below rounding), as
+    NengoDL does, written so that no step overflows even at z = −1e308.
     """
 
     def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0, sigma=0.02):
         super().__init__(tau_m, tau_ref, amplitude)
         self.sigma = _check_float(sigma, "sigma", low=0, low_open=True)
 
-    def _parts(self, z):
-        x = _as_float_array(z).astype(np.float64)
-        with np.errstate(over="ignore"):
-            u = x / self.sigma                    # ±inf only for |z| near float max
-        sp = np.logaddexp(0.0, u)                 # softplus(u), no overflow
-        j = np.where(u > 40.0, x, self.sigma * sp)  # softplus(u) = u to 1e-17 there
-        return u, sp, j
+    def _forward(self, z):
+        f = z.dtype.type
+        sigma = self.sigma
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            e = np.abs(z)
+            e *= f(-1.0 / sigma)
+            np.exp(e, out=e)                  # e^(−|u|) in [0, 1], u = z/sigma
+            j = np.log1p(e)
+            j *= f(sigma)
+            j += np.maximum(z, 0)             # sigma·softplus(u), no overflow
+            y = lif_rate(j, self.tau_m, self.tau_ref)
+            y *= f(self.amplitude)
+            tail = None
+            if z.min() < _U_TAIL * sigma:
+                tail = z < _U_TAIL * sigma
+                # y = (sigma/b) / (K + sigma c e^u − z), b = tau_m/A,
+                # K = sigma (tau_ref/tau_m − log sigma), c = 1/2 + sigma;
+                # the e^u term is below float32 rounding there, so skipped
+                b = self.tau_m / self.amplitude
+                K = sigma * (self.tau_ref / self.tau_m - math.log(sigma))
+                den = f(K) - z
+                if z.dtype != np.float32:
+                    den += e * f(sigma * (0.5 + sigma))
+                np.divide(f(sigma / b), den, out=den)
+                np.putmask(y, tail, den)   # putmask: 2x faster than copyto(where=)
+        return y, (z, e, j, y, tail)
 
-    def function(self, z):
-        z = _as_float_array(z)
-        _, _, j = self._parts(z)
-        return _out(self.amplitude * self._rate_of_excess(j), z)
+    def _grad(self, cache):
+        z, e, j, y, tail = cache
+        f = y.dtype.type
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # 1 / sigmoid(u) = 1 + e^(−u): overflows only in the tail (replaced below)
+            t = z * f(-1.0 / self.sigma)
+            np.exp(t, out=t)
+            t += 1
+            t *= j
+            t *= j + 1
+            if tail is not None:              # −d log(1+1/j)/dz = (1 − c e^u)/sigma there
+                if z.dtype == np.float32:
+                    np.putmask(t, tail, f(self.sigma))
+                else:
+                    q = e * f(-(0.5 + self.sigma) / self.sigma)
+                    q += f(1 / self.sigma)
+                    np.divide(1, q, out=q)
+                    np.putmask(t, tail, q)
+            d = y * y
+            d *= f(self.tau_m / self.amplitude)
+            d /= t                            # (tau_m/A) y² sigmoid(u) / (j (j + 1))
+        return d
 
-    def derivative(self, z):
-        z = _as_float_array(z)
-        u, sp, j = self._parts(z)
-        g = self._rate_of_excess(j)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ratio = np.where(u < -30.0, 1.0, expit(u) / sp)   # sigmoid(u) / softplus(u)
-            d = self.amplitude * self.tau_m * g * g * ratio / (self.sigma * (j + 1.0))
-        return _out(np.where(np.isfinite(d), d, 0.0), z)
+
+def _out(value, like):
+    """Cast a float64 result back to the input's float dtype."""
+    return value.astype(like.dtype, copy=False)
 
 
 def _float_array(value, name):
@@ -246,11 +311,10 @@ class TuningCurveActivation(Activation):
         self.extrapolate = extrapolate
         self.J = J.tolist()                  # lists: JSON-serializable for save/load
         self.rates = r.tolist()
-        self._Jarr = J
         self._f = PchipInterpolator(J, _isotonic(r), extrapolate=False)
         self._df = self._f.derivative()
         self._lo, self._hi = J[0], J[-1]
-        self._f_lo, self._f_hi = float(self._f(J[0])), float(self._f(J[-1]))
+        self._f_hi = float(self._f(J[-1]))
         self._slope_hi = float(self._df(J[-1])) if extrapolate == "linear" else 0.0
 
     @classmethod

@@ -326,6 +326,11 @@ class SpikingModel:
         from .network import build_network
         return build_network(self, x, name_prefix, synapse, v0, rng)
 
+    def to_nir(self):
+        """The model as a ``nir.NIRGraph``; mapping and NIR's limits in :mod:`ratenet.spiking.nir`."""
+        from .nir import model_to_nir
+        return model_to_nir(self)
+
     def accuracy(self, X, labels, **predict_kwargs):
         """Fraction of rows whose output argmax equals ``labels`` (n_samples,) int."""
         labels = np.asarray(labels)

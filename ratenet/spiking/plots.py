@@ -3,9 +3,10 @@
 Sweeps (:func:`accuracy_sweep`) compute; ``plot_*`` functions draw and return
 the :class:`matplotlib.figure.Figure`.
 """
-import warnings
-
 import numpy as np
+
+from neurosim import fit_lif
+from neurosim.neurons.hh import HodgkinHuxley
 
 from .activations import LIFRate, SoftLIFRate, TuningCurveActivation
 
@@ -159,42 +160,22 @@ def bridge_curves(tau_m=0.02, tau_ref=0.002, sigma=0.02, hh=True, hh_scale=10.0,
     """The tuning curves of the bridge as activations (amplitude 1: output in Hz).
 
     Returns a dict name -> Activation: ``"LIF"``, ``"soft-LIF (sigma=…)"`` and,
-    when ``hh`` and :class:`neurosim.neurons.hh.HodgkinHuxley` is available, ``"HH"``:
-    the measured Hodgkin–Huxley f–I curve with z = 0 at its measured threshold
-    and ``hh_scale`` µA/cm² per unit z (a few seconds of simulation), and
-    ``"LIF fitted to HH"`` when ``neurosim.fit_lif`` exists.
+    when ``hh``, ``"HH"``: the measured Hodgkin–Huxley f–I curve with z = 0 at
+    its measured threshold and ``hh_scale`` µA/cm² per unit z (a few seconds of
+    simulation), and ``"LIF fitted to HH"`` (:func:`neurosim.fit_lif`).
     """
     curves = {"LIF": LIFRate(tau_m, tau_ref), f"soft-LIF (σ={sigma:g})": SoftLIFRate(tau_m, tau_ref, sigma=sigma)}
     if not hh:
         return curves
-    try:
-        from neurosim.neurons.hh import HodgkinHuxley
-    except ImportError:
-        return curves
-    import neurosim
-
     I = np.concatenate([np.linspace(0.0, 12.0, 25), np.linspace(13.0, 60.0, 20)])
     hh_act = TuningCurveActivation.from_model(HodgkinHuxley(), I, T=T_hh, dt=2.5e-5, t_start=0.1)
     rates = np.asarray(hh_act.rates)
     threshold = float(I[np.argmax(rates > 0)]) if np.any(rates > 0) else 0.0
     curves["HH"] = TuningCurveActivation(I, rates, offset=threshold, scale=hh_scale)
-    fit_lif = getattr(neurosim, "fit_lif", None)
-    if fit_lif is not None:
-        try:
-            fitted = fit_lif(I, rates)
-            model = getattr(fitted, "model", fitted)
-            fine = np.linspace(I[0], I[-1], 400)
-            curves["LIF fitted to HH"] = TuningCurveActivation.from_callable(
-                lambda c: _fitted_rate(fitted, model, c), fine, offset=threshold, scale=hh_scale)
-        except Exception as exc:  # an optional extra: never let it break the figure
-            warnings.warn(f"bridge_curves: skipping the LIF fit ({exc})", RuntimeWarning, stacklevel=2)
+    fitted = fit_lif(I, rates)
+    curves["LIF fitted to HH"] = TuningCurveActivation.from_callable(
+        fitted.rate, np.linspace(I[0], I[-1], 400), offset=threshold, scale=hh_scale)
     return curves
-
-
-def _fitted_rate(fitted, model, current):
-    if hasattr(fitted, "rate"):
-        return fitted.rate(current)
-    return model.rate(current)
 
 
 def plot_tuning_curves(curves, z=None, ax=None):

@@ -156,3 +156,72 @@ def test_bad_parameter_types_and_curves():
         TuningCurveActivation("abc", [0])
     with pytest.raises(ValueError, match="extrapolate"):
         TuningCurveActivation([0, 1], [0, 1], extrapolate="cubic")
+
+
+def _mp_softlif(act, z, derivative=False):
+    """SoftLIFRate at 50 digits (mpmath): the formula as written, no asymptotics."""
+    mpmath = pytest.importorskip("mpmath", reason="the oracle needs mpmath: pip install mpmath")
+    mpmath.mp.dps = 50
+
+    def y(t):
+        j = act.sigma * mpmath.log1p(mpmath.exp(t / act.sigma))
+        return act.amplitude / (act.tau_ref + act.tau_m * mpmath.log1p(1 / j))
+    f = (lambda t: mpmath.diff(y, t)) if derivative else y
+    return np.array([float(f(mpmath.mpf(float(v)))) for v in z])
+
+
+# both sides of the asymptote switch (z/sigma = -20), the old underflow (z/sigma < -706) and beyond
+_Z_ORACLE = np.concatenate([-np.logspace(-3, 4, 40), np.linspace(-0.41, -0.39, 9), [0.0],
+                            np.logspace(-3, 2, 25)])
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 2e-15), (np.float32, 1e-6)])
+def test_softlif_matches_high_precision_oracle(dtype, rtol):
+    act = SoftLIFRate(amplitude=1 / 63)
+    z = _Z_ORACLE.astype(dtype)
+    y, d = act.function(z), act.derivative(z)
+    assert y.dtype == dtype and d.dtype == dtype
+    np.testing.assert_allclose(y, _mp_softlif(act, z), rtol=rtol, atol=0)
+    np.testing.assert_allclose(d, _mp_softlif(act, z, derivative=True), rtol=rtol * 2, atol=0)
+
+
+def test_softlif_strictly_positive_and_increasing_for_every_finite_z():
+    act = SoftLIFRate(amplitude=1 / 63)
+    z = np.concatenate([-np.logspace(308, -3, 3000), np.linspace(-0.45, -0.35, 2001)[1:-1], np.logspace(-3, 2, 500)])
+    z = np.unique(z)
+    y = act.function(z)
+    assert (y > 0).all()                   # before: exactly 0 for z/sigma < -706
+    assert (np.diff(y) >= 0).all()
+    moderate = z[1:] > -1e5                # where consecutive values differ by more than rounding
+    assert (np.diff(y)[moderate] > 0).all()
+    d = act.derivative(np.array([-1e100, -1e5, -800 * act.sigma, -20.5 * act.sigma, -19.5 * act.sigma]))
+    assert (d > 0).all()
+    # far tail: y ~ A sigma / (tau_m |z|), so dy/dz ~ A sigma / (tau_m z²)
+    np.testing.assert_allclose(act.derivative(np.array([-1e5])), act.amplitude * act.sigma / (act.tau_m * 1e10),
+                               rtol=1e-4)
+    y32 = act.function(-np.logspace(38, -3, 200).astype(np.float32))
+    assert y32.dtype == np.float32 and (y32 > 0).all()
+
+
+@pytest.mark.parametrize("act", [LIFRate(amplitude=1 / 63), SoftLIFRate(amplitude=1 / 63)], ids=["lif", "softlif"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_uses_forward_cache_and_equals_derivative(act, dtype):
+    rng = np.random.default_rng(1)
+    X = away_from_zero((16, 8), rng, low=-2, high=2).astype(dtype)
+    X[0, :4] = [-1e4, -30.0, 1e-300 if dtype == np.float64 else 1e-30, 50.0]
+    dY = rng.normal(size=X.shape).astype(dtype)
+    for training in (True, False):
+        y = act.forward(X.copy(), training=training)
+        dX = act.backward(dY.copy())
+        assert y.dtype == dtype and dX.dtype == dtype
+        np.testing.assert_array_equal(y, act.function(X))
+        np.testing.assert_array_equal(dX, dY * act.derivative(X))
+    assert np.isfinite(dX).all()
+
+
+def test_lifrate_derivative_is_zero_at_and_below_threshold():
+    act = LIFRate(amplitude=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = act.derivative(np.array([-1.0, 0.0, 5e-324, 1e-300]))
+    assert d[0] == 0 and d[1] == 0 and d[2] == 0 and np.isfinite(d[3]) and d[3] > 0
