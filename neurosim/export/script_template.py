@@ -90,15 +90,15 @@ def setup_kwargs(meta, backend, threads=1):
     return kwargs
 
 
-def native_cell_type(sim, name):
-    """``sim.native_cell_type(name)`` without its boolean defaults.
+def native_cell_type(sim, name, params):
+    """``sim.native_cell_type(name)`` with only the parameters in ``params`` (NEST keeps its defaults for the rest).
 
-    PyNN 0.13 passes NEST's boolean defaults (e.g. ``ignore_and_spike``) back
-    as numpy bools, which NEST 3.10 rejects; leaving them out keeps NEST's own
-    defaults.
+    PyNN 0.13 would pass every NEST default back to NEST 3.10, which rejects some
+    of them (numpy bools such as ``ignore_and_spike``; read-only entries such as
+    ``dI_syn_ex`` of ``iaf_psc_alpha_ps``).
     """
     celltype = sim.native_cell_type(name)
-    celltype.default_parameters = {k: v for k, v in celltype.default_parameters.items() if not isinstance(v, bool)}
+    celltype.default_parameters = {k: v for k, v in celltype.default_parameters.items() if k in params}
     return celltype
 
 
@@ -126,7 +126,7 @@ def build(sim, meta, arrays):
         params = dict(pop["params"])
         params.update({k: np.asarray(arrays[key], dtype=float) for k, key in pop["array_params"].items()})
         kind = pop["type"]
-        celltype = native_cell_type(sim, kind[7:]) if kind.startswith("native:") else getattr(sim, kind)
+        celltype = native_cell_type(sim, kind[7:], params) if kind.startswith("native:") else getattr(sim, kind)
         v_init = np.asarray(arrays[pop["v_init"]], dtype=float)
         pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values={pop["v_name"]: v_init},
                                            label=pop["name"])
