@@ -78,11 +78,10 @@ class PyNNNetwork:
 
         With MPI, use ``populations[name].write_data(...)`` or ``get_data(gather=True)`` instead.
         """
-        trains = [np.zeros(0)] * self.populations[name].size
+        from ..spikes import split_by_neuron
+
         times, indices = script_template.local_events(self.populations[name])
-        for i in np.unique(indices):
-            trains[int(i)] = times[indices == i]
-        return trains
+        return split_by_neuron(times, indices, self.populations[name].size)
 
     def _names(self, names):
         if names is None:
