@@ -2,7 +2,10 @@
 
 * :func:`to_pynn` builds the same network with PyNN's API (``IF_curr_exp`` /
   ``IF_curr_alpha``, spike sources, projections, offset currents), ready to run
-  on NEST or any other PyNN backend. Needs ``pip install '.[pynn]'``.
+  on NEST (``pip install '.[pynn]'``) or NEURON (``pip install '.[mpi]'``).
+* :func:`write_pynn_script` writes it as a standalone PyNN script plus a .npz
+  that runs unchanged with ``python``, ``mpirun -n K`` or ``srun``;
+  :func:`read_spikes` loads the spikes it gathers.
 * :func:`to_nir` / :func:`from_nir` convert to and from the Neuromorphic
   Intermediate Representation (``nir.write`` / ``nir.read`` store it in a file).
   Needs ``pip install '.[nir]'``.
@@ -15,6 +18,8 @@ PyNN itself works in milliseconds. See docs/scale-out.md.
 """
 from .nir import from_nir, to_nir
 from .pynn import PyNNNetwork, to_pynn
-from .units import DEFAULT_SCALE, PyNNUnits, pynn_units
+from .script import read_spikes, write_pynn_script
+from .units import DEFAULT_SCALE, PyNNUnits, nest_ps_params, pynn_units
 
-__all__ = ["to_pynn", "PyNNNetwork", "to_nir", "from_nir", "pynn_units", "PyNNUnits", "DEFAULT_SCALE"]
+__all__ = ["to_pynn", "PyNNNetwork", "write_pynn_script", "read_spikes", "to_nir", "from_nir", "pynn_units",
+           "PyNNUnits", "nest_ps_params", "DEFAULT_SCALE"]

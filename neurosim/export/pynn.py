@@ -1,4 +1,4 @@
-"""Build a neurosim network with PyNN's API, to run it on NEST (threads, MPI) or another backend.
+"""Build a neurosim network with PyNN's API, to run it on NEST (threads) or NEURON (MPI).
 
 Mapping:
 
@@ -6,7 +6,12 @@ Mapping:
   or ``IF_curr_alpha`` (alpha PSCs, n = 1); parameters, bias (as
   ``i_offset``), initial voltages and weights converted by
   :func:`neurosim.export.units.pynn_units` (ms, mV, nA, nF).
-* Poisson source -> ``SpikeSourcePoisson``; spike-time source -> ``SpikeSourceArray``.
+  With ``network.timing == "precise"`` on NEST: NEST's precise-timing models
+  ``iaf_psc_exp_ps`` / ``iaf_psc_alpha_ps`` (``sim.native_cell_type``,
+  parameters by :func:`neurosim.export.units.nest_ps_params`).
+* Poisson source -> ``SpikeSourcePoisson`` (drawn by the backend) or, in
+  :func:`~neurosim.export.write_pynn_script`, ``SpikeSourceArray`` with spike
+  times drawn at export; spike-time source -> ``SpikeSourceArray``.
 * Connection -> ``Projection`` with a ``FromListConnector`` built from the
   nonzero weights (dense or sparse W of shape (post, pre)): positive weights
   on the ``"excitatory"`` receptor, negative ones on ``"inhibitory"``.
@@ -14,20 +19,31 @@ Mapping:
 PyNN cells have two PSC time constants (``tau_syn_E``, ``tau_syn_I``), so all
 positive weights into a population must share one tau_s, and all negative
 weights one tau_s (CUBA: 5 ms excitatory, 10 ms inhibitory). Timing: neurosim
-delivers a spike at the end of the step it occurs in (plus the delay); NEST
-needs delays of at least one step, so delays become ``max(delay, dt)`` and
-NEST spike times are on the dt grid (neurosim's are exact within the step).
+delivers a spike at the end of the step it occurs in (plus the delay); NEST and
+NEURON need delays of at least one step, so delays become ``max(delay, dt)``
+and their spike times are on the dt grid (neurosim's are exact within the step).
 
-Not supported (a ValueError says which): non-LIF populations, PSCs of order
-n >= 2, populations mixing exponential and alpha PSCs, injected currents
-(``add_current_input``).
+The export is two steps: :func:`export_plan` turns the description into plain
+data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
+:func:`neurosim.export.script_template.build` creates PyNN objects from it.
+:func:`to_pynn` runs both in this process; ``write_pynn_script`` saves the
+data to a .npz and the builder as a standalone script.
+
+Not supported (a ValueError names the feature): Hodgkin-Huxley (non-LIF)
+populations, PSCs of order n >= 2, populations mixing exponential and alpha
+PSCs, injected currents (``add_current_input``), other source types.
 """
+import types
+
 import numpy as np
 
 from .._optional import require
-from .units import DEFAULT_SCALE, pynn_units
+from . import script_template
+from .units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ..neurons.lif import LIF
+
+_TIMINGS = ("grid", "precise")
 
 
 class PyNNNetwork:
@@ -36,7 +52,7 @@ class PyNNNetwork:
     Attributes
     ----------
     sim : module
-        The PyNN backend (e.g. ``pyNN.nest``).
+        The PyNN backend (e.g. ``pyNN.nest`` or ``pyNN.neuron``).
     populations : dict
         neurosim name -> PyNN ``Population`` (neuron populations and sources).
     projections : list
@@ -62,12 +78,10 @@ class PyNNNetwork:
 
         With MPI, use ``populations[name].write_data(...)`` or ``get_data(gather=True)`` instead.
         """
-        segment = self.populations[name].get_data("spikes", clear=False).segments[-1]
-        trains = [np.zeros(0)] * self.populations[name].size
-        for st in segment.spiketrains:
-            index = st.annotations.get("source_index")
-            trains[int(index)] = np.asarray(st.rescale("ms").magnitude) / 1000.0
-        return trains
+        from ..spikes import split_by_neuron
+
+        times, indices = script_template.local_events(self.populations[name])
+        return split_by_neuron(times, indices, self.populations[name].size)
 
     def _names(self, names):
         if names is None:
@@ -116,9 +130,175 @@ def _conn_list(W, factor_nA, delay_ms, sign):
         w = W[post, pre]
     else:
         coo = W.tocoo()
+        coo.sum_duplicates()
         keep = coo.data > 0 if sign > 0 else coo.data < 0
         post, pre, w = coo.row[keep], coo.col[keep], coo.data[keep]
     return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
+
+
+def _has_current_input(network, pop):
+    """Whether ``pop`` receives an injected current (descriptions may keep them on the population or network)."""
+    inputs = list(getattr(pop, "inputs", None) or getattr(pop, "_inputs", None) or ())
+    inputs += [i for i in getattr(network, "inputs", None) or () if getattr(i, "target", None) is pop]
+    return any(isinstance(i, CurrentInput) for i in inputs)
+
+
+def _check_supported(network, timing):
+    """Validate everything exportable before touching a simulator; return {population name: synapse plan}."""
+    from ..network.description import Network
+
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
+    if timing not in _TIMINGS:
+        raise ValueError(f"network.timing must be one of {_TIMINGS}, got {timing!r}")
+    plans = {}
+    for pop in network.populations:
+        if not isinstance(pop.model, LIF):
+            kind = "a Hodgkin-Huxley population" if type(pop.model).__name__ == "HodgkinHuxley" else \
+                f"a {type(pop.model).__name__} population"
+            raise ValueError(f"population {pop.name!r} is {kind}, which cannot be exported to PyNN: only LIF "
+                             "populations map to PyNN's IF_curr_exp/IF_curr_alpha (PyNN's HH_cond_exp is a "
+                             "different, conductance-based model)")
+        if _has_current_input(network, pop):
+            raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
+                             "input arrays and functions are not supported by the PyNN export")
+        plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])
+    for src in network.sources:
+        if not isinstance(src, (PoissonSource, SpikeSource)):
+            raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
+    return plans
+
+
+def _source_times_ms(trains, dt, timing):
+    """Spike times (ms) as NEST/NEURON get them: on the dt grid where neurosim delivers them (ceil), >= dt.
+
+    NEST cannot emit at t = 0. In precise mode the times are kept exact (they must be > 0).
+    """
+    out = []
+    for t in trains:
+        t = np.asarray(t, dtype=float)
+        if timing == "precise":
+            if t.size and t.min() <= 0:
+                raise ValueError("precise timing: NEST cannot emit a source spike at t <= 0 s; "
+                                 f"got a spike at {t.min()!r} s")
+            out.append(np.unique(1000.0 * t))
+        else:
+            out.append(np.unique(np.maximum(np.ceil(t / dt - 1e-9), 1.0)) * (1000.0 * dt))
+    return out
+
+
+def export_plan(network, scale=None, backend="nest", poisson="generator", T=None, rng=None):
+    """The PyNN description of ``network`` as plain data: (meta, arrays), in ms, mV, nA, nF.
+
+    Parameters
+    ----------
+    network : neurosim.Network
+    scale : dict, optional
+        ``cm`` (nF), ``v_reset``, ``v_thresh`` (mV) for :func:`pynn_units`.
+    backend : str
+        ``"nest"``, ``"neuron"`` or another PyNN backend's name; precise timing needs ``"nest"``.
+    poisson : {"generator", "arrays"}
+        Poisson sources as ``SpikeSourcePoisson`` (drawn by the backend) or as
+        spike times drawn here over ``T`` seconds with ``rng`` (reproducible runs).
+    T : float, optional
+        Duration (s) of the drawn Poisson spikes; required with ``poisson="arrays"``.
+    rng : int, Generator or SeedSequence, optional
+        Seeds the drawn Poisson spikes.
+
+    Returns
+    -------
+    meta : dict
+        JSON-able description: ``dt_ms``, ``timing``, ``sources``, ``cells``,
+        ``projections``, ``min_delay_ms``, ``max_delay_ms``, ``T``, ``scale``.
+    arrays : dict of str -> ndarray
+        Referenced by name from ``meta``.
+    """
+    from .. import _validate as check
+    from ..spikes import poisson_spikes
+
+    timing = getattr(network, "timing", "grid")
+    plans = _check_supported(network, timing)
+    scale = dict(DEFAULT_SCALE, **(scale or {}))
+    unknown = set(scale) - set(DEFAULT_SCALE)
+    if unknown:
+        raise ValueError(f"scale keys must be among {sorted(DEFAULT_SCALE)}, got {sorted(unknown)}")
+    if poisson not in ("generator", "arrays"):
+        raise ValueError(f"poisson must be 'generator' or 'arrays', got {poisson!r}")
+    if timing == "precise" and backend != "nest":
+        raise ValueError(f"network.timing == 'precise' maps to NEST's iaf_psc_exp_ps/iaf_psc_alpha_ps models; "
+                         f"the {backend!r} backend has no precise-timing models: use NEST")
+    drawn = poisson == "arrays" and any(isinstance(s, PoissonSource) for s in network.sources)
+    if drawn:
+        T = check.positive("T", T)
+        rng = check.as_rng(rng)
+    dt = network.dt
+    meta = {"format": script_template.FORMAT, "dt_ms": 1000.0 * dt, "timing": timing, "scale": scale,
+            "T": None if T is None else float(T), "sources_drawn": drawn,
+            "sources": [], "cells": [], "projections": []}
+    arrays = {}
+    for i, src in enumerate(network.sources):
+        entry = {"name": src.name, "n": int(src.n)}
+        if isinstance(src, PoissonSource) and poisson == "generator":
+            entry.update(type="SpikeSourcePoisson", rate=f"src{i}_rate")
+            arrays[f"src{i}_rate"] = np.asarray(src.rate, dtype=float)
+        else:
+            trains = poisson_spikes(src.rate, T, rng=rng) if isinstance(src, PoissonSource) else src.spike_times
+            times = _source_times_ms(trains, dt, timing)
+            entry.update(type="SpikeSourceArray", times=f"src{i}_times", counts=f"src{i}_counts")
+            arrays[f"src{i}_times"] = np.concatenate(times) if times else np.zeros(0)
+            arrays[f"src{i}_counts"] = np.array([t.size for t in times], dtype=np.int64)
+        meta["sources"].append(entry)
+    for i, pop in enumerate(network.populations):
+        n, tau_e, tau_i = plans[pop.name]
+        conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.bias, v0=pop.v0, tau_s=tau_e, n=n, **scale)
+        cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
+        if timing == "precise":
+            cell, kind, v_name = nest_ps_params(cell), f"native:{'iaf_psc_exp_ps' if n == 0 else 'iaf_psc_alpha_ps'}", "V_m"
+        else:
+            kind, v_name = ("IF_curr_exp" if n == 0 else "IF_curr_alpha"), "v"
+        params, array_params = {}, {}
+        for key, value in cell.items():
+            if np.ndim(value) == 0:
+                params[key] = float(value)
+            else:
+                array_params[key] = f"pop{i}_{key}"
+                arrays[f"pop{i}_{key}"] = np.asarray(value, dtype=float)
+        arrays[f"pop{i}_v_init"] = np.broadcast_to(np.asarray(conv.v_init, dtype=float), (pop.n,)).copy()
+        meta["cells"].append({"name": pop.name, "n": int(pop.n), "type": kind, "params": params,
+                              "array_params": array_params, "v_init": f"pop{i}_v_init", "v_name": v_name})
+    delays = []
+    for i, conn in enumerate(network.connections):
+        post = conn.post
+        # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
+        factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
+                                  n=conn.synapse.n, **scale).weights)
+        delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
+        for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
+            rows = _conn_list(conn.weights, factor, delay_ms, sign)
+            if rows.shape[0] == 0:
+                continue
+            key = f"proj{len(meta['projections'])}_rows"
+            arrays[key] = rows
+            delays.append(delay_ms)
+            meta["projections"].append({"pre": conn.pre.name, "post": post.name, "receptor": receptor,
+                                        "rows": key, "label": f"conn{i}-{receptor}"})
+    meta["min_delay_ms"] = min(delays) if delays else None
+    meta["max_delay_ms"] = max(delays) if delays else None
+    return meta, arrays
+
+
+def _backend(sim):
+    """(module, name) for ``sim``: a PyNN backend module or its name ("nest", "neuron")."""
+    if sim is None or sim == "nest":
+        return require("pyNN.nest", "pynn", "pyNN nest-simulator"), "nest"
+    if sim == "neuron":
+        return require("pyNN.neuron", "mpi", "pyNN neuron"), "neuron"
+    if isinstance(sim, str):
+        raise ValueError(f"sim must be 'nest', 'neuron' or a PyNN backend module, got {sim!r}")
+    if not isinstance(sim, types.ModuleType):
+        raise TypeError(f"sim must be a PyNN backend module (e.g. pyNN.nest) or its name, got {type(sim).__name__}")
+    name = sim.__name__
+    return sim, name.split(".", 1)[1] if name.startswith("pyNN.") else name
 
 
 def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
@@ -127,15 +307,18 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     Parameters
     ----------
     network : neurosim.Network
-    sim : module, optional
-        A PyNN backend module; default ``pyNN.nest``.
+    sim : module or {"nest", "neuron"}, optional
+        A PyNN backend module (``pyNN.nest``, ``pyNN.neuron``) or its name; default NEST.
+        NEURON needs ``pip install '.[mpi]'`` and PyNN's mechanisms compiled
+        once (``nrnivmodl`` in ``pyNN/neuron/nmodl``; docs/scale-out.md).
     scale : dict, optional
         Physical scale for :func:`~neurosim.export.units.pynn_units`: ``cm``
         (nF), ``v_reset`` and ``v_thresh`` (mV). Default: PyNN's defaults
         (1 nF, -65 mV, -50 mV). Spike times do not depend on it.
     setup : bool
-        Call ``sim.setup(timestep=dt, min_delay=dt, **setup_kwargs)`` first
-        (False: you already called it, e.g. with ``threads=4``).
+        Call ``sim.setup(timestep=dt, min_delay=..., max_delay=..., **setup_kwargs)``
+        first (False: you already called it, e.g. with ``threads=4``). On NEST
+        this also sets ``spike_precision``: "on_grid", or "off_grid" for precise timing.
     **setup_kwargs
         More ``sim.setup`` arguments, e.g. ``threads=2`` or ``rng_seed=1`` for NEST.
 
@@ -147,66 +330,22 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     Raises
     ------
     ValueError
-        For features PyNN's standard models cannot express (see the module docstring).
+        For features PyNN's standard models cannot express (see the module
+        docstring), and for what the chosen backend cannot run (precise timing
+        outside NEST, delays below dt).
     """
-    from ..network.description import Network
-
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
-    scale = dict(DEFAULT_SCALE, **(scale or {}))
-    unknown = set(scale) - set(DEFAULT_SCALE)
-    if unknown:
-        raise ValueError(f"scale keys must be among {sorted(DEFAULT_SCALE)}, got {sorted(unknown)}")
-    plans = {}
-    for pop in network.populations:  # validate everything before touching the simulator
-        if not isinstance(pop.model, LIF):
-            raise ValueError(f"population {pop.name!r} ({type(pop.model).__name__}) is not supported: to_pynn "
-                             "exports LIF populations only")
-        if any(isinstance(i, CurrentInput) for i in getattr(pop, "_inputs", ())):
-            raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
-                             "input arrays and functions are not supported by to_pynn")
-        plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])
-    for src in network.sources:
-        if not isinstance(src, (PoissonSource, SpikeSource)):
-            raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_pynn")
-    if sim is None:
-        sim = require("pyNN.nest", "pynn", "pyNN nest-simulator")
-    dt_ms = 1000.0 * network.dt
+    _check_supported(network, getattr(network, "timing", "grid"))  # before importing any simulator
+    sim, backend = _backend(sim)
+    meta, arrays = export_plan(network, scale, backend)
+    threads = setup_kwargs.pop("threads", 1)
+    if backend in script_template.BACKENDS:  # ExportError is a ValueError
+        script_template.check_backend(meta, backend, sim.num_processes(), threads)
     if setup:
-        sim.setup(timestep=dt_ms, min_delay=dt_ms, **setup_kwargs)
-    pops = {}
-    for src in network.sources:
-        if isinstance(src, PoissonSource):
-            cell = sim.SpikeSourcePoisson(rate=np.asarray(src.rate, dtype=float))
-        else:
-            # on the dt grid where neurosim delivers them (ceil), and > 0: NEST cannot emit at t = 0
-            trains = [np.maximum(np.ceil(np.asarray(t) / network.dt - 1e-9), 1.0) * dt_ms for t in src.spike_times]
-            cell = sim.SpikeSourceArray(spike_times=[sim.Sequence(np.unique(t)) for t in trains])
-        pops[src.name] = sim.Population(src.n, cell, label=src.name)
-    factors = {}
-    for pop in network.populations:
-        n, tau_e, tau_i = plans[pop.name]
-        conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.bias, v0=pop.v0, tau_s=tau_e, n=n, **scale)
-        cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
-        celltype = sim.IF_curr_exp if n == 0 else sim.IF_curr_alpha
-        p = sim.Population(pop.n, celltype(**cell), initial_values={"v": conv.v_init}, label=pop.name)
-        pops[pop.name] = p
-        factors[pop.name] = n
-    projections = []
-    for i, conn in enumerate(network.connections):
-        post = conn.post
-        # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
-        factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
-                                  n=conn.synapse.n, **scale).weights)
-        delay_ms = max(1000.0 * round(conn.delay / network.dt) * network.dt, dt_ms)
-        for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
-            rows = _conn_list(conn.weights, factor, delay_ms, sign)
-            if rows.shape[0] == 0:
-                continue
-            projections.append(sim.Projection(
-                pops[conn.pre.name], pops[post.name], sim.FromListConnector(rows, column_names=["weight", "delay"]),
-                synapse_type=sim.StaticSynapse(), receptor_type=receptor, label=f"conn{i}-{receptor}"))
+        kwargs = script_template.setup_kwargs(meta, backend, threads)
+        kwargs.update(setup_kwargs)
+        sim.setup(**kwargs)
+    pops, projections = script_template.build(sim, meta, arrays)
     return PyNNNetwork(sim, pops, projections, network.dt)
 
 
-__all__ = ["to_pynn", "PyNNNetwork"]
+__all__ = ["to_pynn", "PyNNNetwork", "export_plan"]

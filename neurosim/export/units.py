@@ -141,4 +141,33 @@ def pynn_units(tau_m, tau_ref, bias=0.0, weights=None, tau_s=None, n=0, v0=None,
     return PyNNUnits(cell, w_pynn, v_init)
 
 
-__all__ = ["pynn_units", "PyNNUnits", "DEFAULT_SCALE"]
+def nest_ps_params(cell):
+    """PyNN ``IF_curr_exp``/``IF_curr_alpha`` parameters (from :func:`pynn_units`) in NEST's own names and units.
+
+    For NEST's precise-timing models ``iaf_psc_exp_ps`` and ``iaf_psc_alpha_ps``,
+    created through ``sim.native_cell_type``, which take NEST's units: pF and pA
+    instead of PyNN's nF and nA (times in ms and voltages in mV are the same).
+    Their PSCs have the same shapes as PyNN's standard cells (exponential: jump
+    by the weight; alpha: peak equal to the weight), and PyNN converts
+    projection weights from nA to pA for every NEST cell, so weights are unchanged.
+
+    Parameters
+    ----------
+    cell : dict
+        ``cm``, ``tau_m``, ``tau_refrac``, ``v_rest``, ``v_reset``, ``v_thresh``,
+        ``i_offset``, ``tau_syn_E``, ``tau_syn_I`` as returned in ``pynn_units(...).cell``.
+
+    Returns
+    -------
+    dict
+        ``C_m`` (pF), ``tau_m``, ``t_ref``, ``tau_syn_ex``, ``tau_syn_in`` (ms),
+        ``E_L``, ``V_reset``, ``V_th`` (mV), ``I_e`` (pA, float or (N,)).
+    """
+    i_offset = cell["i_offset"]
+    return {"C_m": 1000.0 * cell["cm"], "tau_m": cell["tau_m"], "t_ref": cell["tau_refrac"],
+            "E_L": cell["v_rest"], "V_reset": cell["v_reset"], "V_th": cell["v_thresh"],
+            "I_e": 1000.0 * i_offset if np.ndim(i_offset) == 0 else 1000.0 * np.asarray(i_offset, dtype=float),
+            "tau_syn_ex": cell["tau_syn_E"], "tau_syn_in": cell["tau_syn_I"]}
+
+
+__all__ = ["pynn_units", "PyNNUnits", "DEFAULT_SCALE", "nest_ps_params"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from neurosim import LIF, LIFUnits
+from neurosim import LIF, LIFUnits, PSCFilter
 from neurosim.export.units import pynn_units
 
 SCALES = [
@@ -315,3 +315,57 @@ def test_cuba_on_nest_fires_within_neurosims_seed_spread():
     nest_rate = sum(len(t) for t in exported.spike_times("cuba")) / 4000 / T
     mean, spread = np.mean(rates), np.std(rates, ddof=1)
     assert abs(nest_rate - mean) <= 3 * spread, (nest_rate, rates)
+
+
+def test_precise_timing_runs_nest_ps_models_at_the_analytic_rate():
+    """iaf_psc_exp_ps / iaf_psc_alpha_ps locate threshold crossings exactly: G(J) to 1e-9 even at dt = 1 ms."""
+    sim = _pynn_nest()
+    from neurosim import Network
+    from neurosim.export import to_pynn
+
+    bias = np.array([1.05, 1.3, 2.0, 4.0])
+    model = LIF(tau_m=0.02, tau_ref=0.002)
+    for n in (0, 1):
+        net = Network(dt=1e-3)
+        src = net.add_population(model, bias.size, bias=bias, name="lif")
+        other = net.add_population(model, 1, name="silent")
+        net.connect(other, src, 0.0, synapse=PSCFilter(0.005, n=n))  # sets the PSC shape only
+        net.timing = "precise"  # Network(timing="precise") once the network supports it
+        exported = to_pynn(net, sim=sim)
+        assert exported.populations["lif"].celltype.nest_model == ("iaf_psc_exp_ps", "iaf_psc_alpha_ps")[n]
+        exported.record("lif")
+        exported.run(2.0)
+        np.testing.assert_allclose(isi_rates(exported.spike_times("lif")), model.rate(bias), rtol=1e-9)
+
+
+def test_nest_ps_params_match_pynns_own_translation():
+    """Our NEST names/units for the _ps models equal PyNN's translation of IF_curr_exp (an independent table)."""
+    sim = _pynn_nest()
+    from neurosim.export.units import nest_ps_params
+
+    cell = pynn_units(0.015, 0.003, bias=1.7, tau_s=0.004, cm=0.25, v_reset=-70.0, v_thresh=-52.0).cell
+    cell["tau_syn_I"] = 9.0
+    theirs = sim.IF_curr_exp(**cell).native_parameters
+    theirs.shape = (1,)
+    theirs = {k: float(np.squeeze(v)) for k, v in theirs.evaluate(simplify=True).as_dict().items()}
+    ours = nest_ps_params(cell)
+    assert set(ours) <= set(theirs)
+    for key, value in ours.items():
+        assert value == pytest.approx(theirs[key], rel=1e-12), key
+
+
+def test_single_lif_neurons_fire_at_the_analytic_rate_on_neuron():
+    """Same export, NEURON backend: same unit conversion, rates within NEURON's O(dt) integration error."""
+    pytest.importorskip("neuron", reason="running on NEURON needs `pip install '.[mpi]'` (neuron) and nrnivmodl")
+    sim = pytest.importorskip("pyNN.neuron", reason="running on NEURON needs `pip install '.[mpi]'` (pyNN)")
+    from neurosim import Network
+    from neurosim.export import to_pynn
+
+    bias = np.array([1.05, 1.3, 2.0, 4.0])
+    model = LIF(tau_m=0.02, tau_ref=0.002)
+    net = Network(dt=1e-5)
+    net.add_population(model, bias.size, bias=bias, name="lif")
+    exported = to_pynn(net, sim=sim, scale={"cm": 0.25, "v_reset": -70.0, "v_thresh": -55.0})
+    exported.record("lif")
+    exported.run(1.0)
+    np.testing.assert_allclose(isi_rates(exported.spike_times("lif")), model.rate(bias), rtol=2e-3)

@@ -1,0 +1,253 @@
+"""Standalone PyNN runner for a network exported by neurosim (written by neurosim.export.write_pynn_script).
+
+This file is the text of every generated script, and :func:`neurosim.export.to_pynn`
+builds with the same :func:`build` function, so an in-process export and a
+script on a cluster create the same PyNN objects. It must not import neurosim:
+a cluster node needs only numpy, pyNN and the backend (NEST or NEURON).
+
+The data file beside the script (same name, ``.npz``, loaded with
+``allow_pickle=False``) holds a JSON description ``meta`` and the arrays:
+weights and delays of every projection (rows pre, post, weight nA, delay ms),
+cell parameters, initial voltages and the spike times of every source, already
+in PyNN units (ms, mV, nA, nF). Nothing in the script is random: Poisson
+sources were drawn when the script was written, so every run -- one process,
+``mpirun -n K``, ``srun``, any thread count -- simulates the same network.
+
+Usage::
+
+    python net.py [--sim nest|neuron] [--threads K] [--T seconds] [--out spikes.npz]
+    mpirun -n 4 python net.py --sim neuron --out spikes.npz
+    srun -n 64 python net.py --sim neuron --out spikes.npz
+
+The output .npz holds, for each neuron population NAME, ``NAME_times`` (s,
+float64) and ``NAME_indices`` (int64), sorted by time then index, gathered
+from all ranks; plus ``populations``, ``sizes``, ``T``, ``dt``, ``sim``,
+``ranks``, ``threads``, ``build_s``, ``run_s``.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+FORMAT = "neurosim-pynn/1"
+BACKENDS = ("nest", "neuron")
+
+
+class ExportError(ValueError):
+    """The backend cannot run this network as exported (a clear refusal, never a wrong run)."""
+
+
+def check_backend(meta, backend, ranks=1, threads=1):
+    """Raise ExportError for what ``backend`` cannot run; return None when it can.
+
+    * NEURON under MPI (ranks > 1) needs every delay > dt: its spike exchange
+      interval is the minimum delay, and NEURON 9 aborts the run ("mindelay is 0
+      (or less than dt for fixed step method)") when it is not above dt -- a
+      delay of exactly one step is refused too (measured). Delays are whole
+      steps, so the minimum is 2 dt.
+    * NEST needs every delay >= dt.
+    * NEURON runs one thread per process through PyNN, and has no precise-timing models.
+    """
+    if backend not in BACKENDS:
+        raise ExportError(f"sim must be one of {BACKENDS}, got {backend!r}")
+    dt, dmin = meta["dt_ms"], meta["min_delay_ms"]
+    if meta["timing"] == "precise" and backend != "nest":
+        raise ExportError(f"this network uses precise spike timing (timing='precise'), which needs NEST's "
+                          f"iaf_psc_exp_ps/iaf_psc_alpha_ps models; {backend} has no precise-timing models: "
+                          "use --sim nest")
+    if dmin is not None and backend == "neuron" and ranks > 1 and dmin <= dt * (1 + 1e-9):
+        raise ExportError(f"NEURON under MPI needs every delay > dt = {dt} ms (its spike exchange interval is the "
+                          f"minimum delay; at {dmin} ms NEURON aborts with 'mindelay is 0'); this network's minimum "
+                          f"delay is {dmin} ms. Give every connection a delay of at least 2 dt = {2 * dt:g} ms "
+                          "(net.connect(..., delay=...)) and export again, or run NEURON in one process")
+    if dmin is not None and backend == "nest" and dmin < dt * (1 - 1e-9):
+        raise ExportError(f"NEST needs every delay >= dt = {dt} ms; this network's minimum delay is {dmin} ms")
+    if backend == "neuron" and threads != 1:
+        raise ExportError(f"--threads {threads}: PyNN runs NEURON with one thread per process; "
+                          "use MPI ranks instead (mpirun -n K python script.py --sim neuron)")
+
+
+def setup_kwargs(meta, backend, threads=1):
+    """Arguments of ``sim.setup`` for this network (ms).
+
+    NEURON exchanges spikes between ranks every ``min_delay``: the network's
+    minimum delay (fewer exchanges). NEST gets ``min_delay = dt``: it finds the
+    real minimum from the connections itself, and PyNN delivers spike-source
+    spikes through parrot neurons with ``min_delay``, so a larger value would
+    hide early source spikes.
+    """
+    dt = meta["dt_ms"]
+    dmin = max(meta["min_delay_ms"] or dt, dt)
+    kwargs = {"timestep": dt, "min_delay": dmin if backend == "neuron" else dt,
+              "max_delay": max(meta["max_delay_ms"] or dt, dmin)}
+    if backend == "nest":
+        kwargs["spike_precision"] = "off_grid" if meta["timing"] == "precise" else "on_grid"
+        kwargs["threads"] = int(threads)
+    return kwargs
+
+
+def native_cell_type(sim, name, params):
+    """``sim.native_cell_type(name)`` with only the parameters in ``params`` (NEST keeps its defaults for the rest).
+
+    PyNN 0.13 would pass every NEST default back to NEST 3.10, which rejects some
+    of them (numpy bools such as ``ignore_and_spike``; read-only entries such as
+    ``dI_syn_ex`` of ``iaf_psc_alpha_ps``).
+    """
+    celltype = sim.native_cell_type(name)
+    celltype.default_parameters = {k: v for k, v in celltype.default_parameters.items() if k in params}
+    return celltype
+
+
+def build(sim, meta, arrays):
+    """Create the populations and projections described by ``meta``/``arrays`` with the PyNN module ``sim``.
+
+    ``sim.setup`` must have been called. Returns (populations dict name -> Population,
+    list of Projections), sources first, then cells, in the exported order.
+    """
+    pops = {}
+    for src in meta["sources"]:
+        if src["type"] == "SpikeSourcePoisson":
+            cell = sim.SpikeSourcePoisson(rate=np.asarray(arrays[src["rate"]], dtype=float))
+        else:
+            times, counts = arrays[src["times"]], arrays[src["counts"]]
+            trains = np.split(np.asarray(times, dtype=float), np.cumsum(counts)[:-1])
+            if getattr(sim, "__name__", "") == "pyNN.nest":
+                # PyNN on NEST emits array spikes through parrot neurons, min_delay later: a spike before
+                # min_delay + dt cannot be emitted, so the first step's spikes arrive one step later
+                first = sim.get_min_delay() + meta["dt_ms"]
+                trains = [np.unique(np.maximum(t, first)) for t in trains]
+            cell = sim.SpikeSourceArray(spike_times=[sim.Sequence(t) for t in trains])
+        pops[src["name"]] = sim.Population(src["n"], cell, label=src["name"])
+    for pop in meta["cells"]:
+        params = dict(pop["params"])
+        params.update({k: np.asarray(arrays[key], dtype=float) for k, key in pop["array_params"].items()})
+        kind = pop["type"]
+        celltype = native_cell_type(sim, kind[7:], params) if kind.startswith("native:") else getattr(sim, kind)
+        v_init = np.asarray(arrays[pop["v_init"]], dtype=float)
+        pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values={pop["v_name"]: v_init},
+                                           label=pop["name"])
+    projections = []
+    for proj in meta["projections"]:
+        rows = np.asarray(arrays[proj["rows"]], dtype=float)
+        projections.append(sim.Projection(
+            pops[proj["pre"]], pops[proj["post"]], sim.FromListConnector(rows, column_names=["weight", "delay"]),
+            synapse_type=sim.StaticSynapse(), receptor_type=proj["receptor"], label=proj["label"]))
+    return pops, projections
+
+
+def load(path):
+    """(meta, arrays) from an exported .npz; never unpickles."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    if meta.get("format") != FORMAT:
+        raise ExportError(f"{path}: not a {FORMAT} file (format {meta.get('format')!r})")
+    return meta, arrays
+
+
+def local_events(population):
+    """(times s, indices) of this rank's neurons of ``population``."""
+    segment = population.get_data("spikes", gather=False, clear=False).segments[-1]
+    times, indices = [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
+    for st in segment.spiketrains:
+        t = np.asarray(st.rescale("ms").magnitude, dtype=float) / 1000.0
+        times.append(t)
+        indices.append(np.full(t.size, int(st.annotations["source_index"]), dtype=np.int64))
+    return np.concatenate(times), np.concatenate(indices)
+
+
+def gather_events(population, ranks):
+    """All ranks' spikes of ``population`` on rank 0 (others get None), sorted by time then index."""
+    times, indices = local_events(population)
+    if ranks > 1:
+        from mpi4py import MPI
+
+        parts = MPI.COMM_WORLD.gather((times, indices), root=0)
+        if parts is None:
+            return None
+        times = np.concatenate([p[0] for p in parts])
+        indices = np.concatenate([p[1] for p in parts])
+    order = np.lexsort((indices, times))
+    return times[order], indices[order]
+
+
+def save(path, arrays):
+    """Write ``arrays`` to ``path`` (.npz) atomically: a temp file, fsync, then os.replace."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv=None, data=None, default_sim="nest"):
+    """Command line of a generated script; ``data`` is the .npz beside it."""
+    parser = argparse.ArgumentParser(description="Run a network exported by neurosim with PyNN.")
+    parser.add_argument("--sim", choices=BACKENDS, default=default_sim, help="PyNN backend")
+    parser.add_argument("--threads", type=int, default=1, help="threads per process (NEST only)")
+    parser.add_argument("--T", type=float, default=None, help="simulated seconds (default: as exported)")
+    parser.add_argument("--out", default=None, help="gathered spikes (.npz); default: none written")
+    parser.add_argument("--data", default=data, help="exported network (.npz)")
+    args = parser.parse_args(argv)
+    meta, arrays = load(args.data)
+    T = meta["T"] if args.T is None else args.T
+    if not T > 0:
+        raise ExportError(f"--T must be > 0 s, got {T!r}")
+    if meta["T"] is not None and meta["sources_drawn"] and T > meta["T"] * (1 + 1e-12):
+        raise ExportError(f"--T {T} s is longer than the {meta['T']} s of Poisson spikes drawn at export: "
+                          "export again with a longer T")
+    if args.threads < 1:
+        raise ExportError(f"--threads must be >= 1, got {args.threads}")
+    import importlib
+
+    sim = importlib.import_module(f"pyNN.{args.sim}")
+    kwargs = setup_kwargs(meta, args.sim, args.threads)
+    t0 = time.perf_counter()
+    sim.setup(**kwargs)
+    ranks, rank = sim.num_processes(), sim.rank()
+    check_backend(meta, args.sim, ranks, args.threads)
+    pops, _ = build(sim, meta, arrays)
+    cells = [p["name"] for p in meta["cells"]]
+    for name in cells:
+        pops[name].record("spikes")
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sim.run(1000.0 * T)
+    run_s = time.perf_counter() - t0
+    out = {"populations": np.array(cells), "sizes": np.array([p["n"] for p in meta["cells"]], dtype=np.int64),
+           "T": np.float64(T), "dt": np.float64(meta["dt_ms"] / 1000.0), "sim": np.array(args.sim),
+           "ranks": np.int64(ranks), "threads": np.int64(args.threads),
+           "build_s": np.float64(build_s), "run_s": np.float64(run_s)}
+    count = 0
+    for name in cells:
+        events = gather_events(pops[name], ranks)
+        if events is not None:
+            out[f"{name}_times"], out[f"{name}_indices"] = events
+            count += events[0].size
+    if rank == 0:
+        print(f"{args.sim}: {ranks} rank(s) x {args.threads} thread(s), build {build_s:.2f} s, "
+              f"run {run_s:.2f} s ({T:g} s simulated), {count} spikes", flush=True)
+        if args.out:
+            save(args.out, out)
+    sim.end()
+    return out if rank == 0 else None
+
+
+def cli(data, default_sim):
+    """Entry point of a generated script: clear message and exit status 2 on a refusal."""
+    try:
+        main(data=data, default_sim=default_sim)
+    except ExportError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
