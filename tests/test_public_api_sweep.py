@@ -465,7 +465,7 @@ KNOWN_GAPS = {
     "neurosim.lif_rate": "excess, tau_m, tau_ref",
     "neurosim.poisson_spikes": "rate_max",
     "neurosim.to_events": "spike_times",
-    "neurosim.tuning_curve": "t_start",
+    "neurosim.tuning_curve": "t_start; T=np.float32(0.05) refused (T converted to float before n_steps)",
     "neurosim.unbin_spikes": "binned, dt",
     "ratenet.TuningCurveActivation": "J, rates",
 }
