@@ -125,9 +125,11 @@ class Sigmoid(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return expit(z)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         y = expit(z)
         return y * (1 - y)
 
@@ -152,9 +154,11 @@ class Tanh(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.tanh(z)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return 1 - np.tanh(z) ** 2
 
     def forward(self, X, training=False):
@@ -180,6 +184,7 @@ class HardTanh(Activation):
     """y = clip(z, −1, 1); y' = 1 inside (−1, 1), 0 outside."""
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.clip(z, -1, 1)
 
     def derivative(self, z):
@@ -191,9 +196,11 @@ class Softsign(Activation):
     """y = z / (1 + |z|); y' = 1 / (1 + |z|)²."""
 
     def function(self, z):
+        z = _as_float_array(z)
         return z / (1 + np.abs(z))
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return 1 / (1 + np.abs(z)) ** 2
 
 
@@ -203,6 +210,7 @@ class ReLU(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.maximum(z, 0)
 
     def derivative(self, z):
@@ -256,6 +264,7 @@ class Softplus(Activation):
         return np.logaddexp(0, _as_float_array(z))
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return expit(z)
 
 

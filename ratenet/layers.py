@@ -321,10 +321,12 @@ class Dense(Layer):
         X = self._X
         if X is None:
             raise RuntimeError("Dense.backward called before forward")
+        if input_grad is not True and input_grad is not False:
+            input_grad = check_bool("input_grad", input_grad)
+        if type(dY) is not np.ndarray or dY.dtype != self.dtype:
+            dY = real_array("dY", dY, dtype=self.dtype, finite=False)
         if dY.shape != (X.shape[0], self.n_out):
             raise ValueError(f"dY: expected shape {(X.shape[0], self.n_out)}, got {dY.shape}")
-        if dY.dtype != self.dtype:
-            dY = dY.astype(self.dtype)
         np.matmul(dY.T, X, out=self.weight.grad)
         if self.bias is not None:
             np.add.reduce(dY, axis=0, out=self.bias.grad)

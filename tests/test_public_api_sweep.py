@@ -195,6 +195,21 @@ METHODS = {
     "ratenet.CategoricalCrossEntropy.gradient": (ratenet.CategoricalCrossEntropy, "gradient",
                                                  lambda: dict(Y=Y2.copy(), y=LABELS.copy())),
     "ratenet.Standardizer.fit": (ratenet.Standardizer, "fit", lambda: dict(X=X2.copy())),
+    "ratenet.Standardizer.transform": (lambda: ratenet.Standardizer().fit(X2), "transform", lambda: dict(X=X2.copy())),
+    "ratenet.PCAWhitening.fit": (lambda: ratenet.PCAWhitening(n_components=1), "fit", lambda: dict(X=X2.copy())),
+    "ratenet.Sequential.backward": (lambda: _forwarded(), "backward",
+                                    lambda: dict(dY=np.ones((4, 2), np.float32), input_grad=True)),
+    "ratenet.Sequential.backward_loss": (lambda: _forwarded(), "backward_loss",
+                                         lambda: dict(loss=ratenet.CategoricalCrossEntropy(), Y=Y2.copy(),
+                                                      y=LABELS.copy(), input_grad=False)),
+    "ratenet.Sequential.load_state_dict": (_model, "load_state_dict", lambda: dict(state=_model().state_dict())),
+    "ratenet.Sequential.copy": (_model, "copy", dict(dtype=np.float64)),
+    "ratenet.Dense.backward": (lambda: _forwarded()[0], "backward",
+                               lambda: dict(dY=np.ones((4, 3), np.float32), input_grad=True)),
+    "ratenet.SGD.bind": (lambda: ratenet.SGD(lr=0.1), "bind", lambda: dict(params=_model().parameters())),
+    "ratenet.StepDecay.__call__": (lambda: ratenet.StepDecay(0.1, every=2), "__call__", dict(t=3)),
+    "ratenet.EarlyStopping.on_epoch_end": (lambda: _early(), "on_epoch_end", lambda: dict(epoch=1, logs={"loss": 0.5})),
+    "ratenet.Sigmoid.function": (ratenet.Sigmoid, "function", lambda: dict(z=np.array([0.0, 1.0]))),
     "neurosim.LIF.simulate": (neurosim.LIF, "simulate", lambda: dict(J=np.array([1.5, 3.0]), T=0.01, dt=1e-3, rng=0)),
     "neurosim.LIF.rate": (neurosim.LIF, "rate", lambda: dict(J=np.array([0.5, 2.0]))),
     "neurosim.HodgkinHuxley.simulate": (neurosim.HodgkinHuxley, "simulate",
@@ -206,6 +221,19 @@ METHODS = {
                                         lambda: dict(model=neurosim.LIF(), n=3)),
     "neurosim.Network.run": (lambda: _network(), "run", dict(T=0.005)),
 }
+
+
+def _forwarded():
+    m = _model()
+    m.forward(X2.copy(), training=True)
+    return m
+
+
+def _early():
+    cb = ratenet.EarlyStopping(monitor="loss")
+    cb.set_context(_model(), ratenet.History())
+    cb.on_train_begin({"loss"})
+    return cb
 
 
 def _network():
@@ -231,7 +259,8 @@ FREE_STRINGS = {"path", "monitor", "name", "keys", "name_prefix", "prefix", "tit
 #: NaN out; any shape, also empty): the autodiff functions and the layers' own forward
 #: (a Sequential checks its input once, at its entry). Only type errors are swept there.
 ELEMENTWISE_PREFIXES = ("ratenet.autodiff.",)
-ELEMENTWISE = {"ratenet.Dense.forward", "ratenet.BatchNorm.forward", "ratenet.Dropout.forward",
+ELEMENTWISE = {"ratenet.Dense.forward", "ratenet.Dense.backward", "ratenet.Sequential.backward",
+               "ratenet.Sigmoid.function", "ratenet.BatchNorm.forward", "ratenet.Dropout.forward",
                "ratenet.ReLU.forward", "ratenet.MSE.__call__", "ratenet.CategoricalCrossEntropy.gradient",
                "ratenet.argmax", "ratenet.to_labels"}
 #: (callable, parameter, bad label) accepted by design, with the reason.
