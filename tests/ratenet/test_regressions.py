@@ -207,3 +207,23 @@ def test_targets_are_y_and_T_keyword_is_deprecated():
         assert loss(m.predict(X), T=y) == loss(m.predict(X), y)
     with pytest.raises(TypeError, match="both"):
         ratenet.evaluate(m, X, y=y, T=y, loss=loss)
+
+
+# ------------------------------------------------ clip_norm allocates nothing
+@pytest.mark.parametrize("opt_cls", [ratenet.SGD, ratenet.Adam, ratenet.RMSprop])
+def test_optimizer_step_with_clip_norm_allocates_no_arrays(opt_cls):
+    import tracemalloc
+    p = ratenet.Parameter(np.zeros(250_000, np.float32), "w")       # 1 MB
+    opt = opt_cls([p], lr=1e-3, clip_norm=0.5, weight_decay=1e-4)
+    p.grad[...] = 1.0
+    opt.step()                       # the first step allocates the state buffers
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000, f"{opt_cls.__name__}.step allocated {peak} bytes"
+    # and clipping really happened: the global norm was 500 > 0.5
+    assert opt._clip_scale() == pytest.approx(0.5 / 500.0, rel=1e-6)
