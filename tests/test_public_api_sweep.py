@@ -210,6 +210,9 @@ METHODS = {
     "ratenet.StepDecay.__call__": (lambda: ratenet.StepDecay(0.1, every=2), "__call__", dict(t=3)),
     "ratenet.EarlyStopping.on_epoch_end": (lambda: _early(), "on_epoch_end", lambda: dict(epoch=1, logs={"loss": 0.5})),
     "ratenet.Sigmoid.function": (ratenet.Sigmoid, "function", lambda: dict(z=np.array([0.0, 1.0]))),
+    "ratenet.SpikingModel.predict": (lambda: _snn(), "predict", lambda: dict(X=X2.copy(), T=0.01, rng=0)),
+    "ratenet.SpikingModel.accuracy": (lambda: _snn(), "accuracy", lambda: dict(X=X2.copy(), labels=LABELS.copy(),
+                                                                                T=0.01)),
     "neurosim.LIF.simulate": (neurosim.LIF, "simulate", lambda: dict(J=np.array([1.5, 3.0]), T=0.01, dt=1e-3, rng=0)),
     "neurosim.LIF.rate": (neurosim.LIF, "rate", lambda: dict(J=np.array([0.5, 2.0]))),
     "neurosim.HodgkinHuxley.simulate": (neurosim.HodgkinHuxley, "simulate",
@@ -221,6 +224,11 @@ METHODS = {
                                         lambda: dict(model=neurosim.LIF(), n=3)),
     "neurosim.Network.run": (lambda: _network(), "run", dict(T=0.005)),
 }
+
+
+def _snn():
+    return ratenet.to_spiking(ratenet.Sequential([ratenet.Dense(2, 3, rng=0), ratenet.LIFRate(),
+                                                  ratenet.Dense(3, 2, rng=1)]), dt=1e-3)
 
 
 def _forwarded():
@@ -474,6 +482,9 @@ KNOWN_GAPS = {
     "neurosim.HHState": "n, warn",
     "neurosim.HodgkinHuxley.simulate": "record_v, record_gates",
     "neurosim.LIF.rate": "J",
+    "ratenet.SpikingModel.predict": (lambda: _snn(), "predict", lambda: dict(X=X2.copy(), T=0.01, rng=0)),
+    "ratenet.SpikingModel.accuracy": (lambda: _snn(), "accuracy", lambda: dict(X=X2.copy(), labels=LABELS.copy(),
+                                                                                T=0.01)),
     "neurosim.LIF.simulate": "rng, record_v",
     "neurosim.LIFState": "model, n, v0",
     "neurosim.LIFUnits": "V_L, V_th, V_reset",
@@ -497,6 +508,8 @@ KNOWN_GAPS = {
     "neurosim.tuning_curve": "t_start; T=np.float32(0.05) refused (T converted to float before n_steps)",
     "neurosim.unbin_spikes": "binned, dt",
     "ratenet.TuningCurveActivation": "J, rates",
+    "ratenet.SpikingModel.accuracy": "X, labels (NaN labels accepted)",
+    "ratenet.SpikingModel.predict": "rng (unchecked when unused), record, return_result",
 }
 
 
