@@ -274,6 +274,7 @@ ELEMENTWISE = {"ratenet.Dense.forward", "ratenet.Dense.backward", "ratenet.Seque
 #: (callable, parameter, bad label) accepted by design, with the reason.
 ALLOWED = {
     ("ratenet.History", "keys", "str"): "a single string is one key",
+    ("neurosim.count_rate", "T", "huge duration"): "a count over a long window is no work",
     ("neurosim.PSCFilter", "n", "zero"): "n is the kernel order; 0 is the exponential PSC",
     ("ratenet.fit", "callbacks", "None"): "None means no callbacks",
     ("ratenet.autodiff.softmax", "axis", "None"): "axis=None: over all axes, as numpy",
@@ -287,6 +288,8 @@ for _q in ("ratenet.batches", "ratenet.train_test_split", "ratenet.train_val_tes
         for _label in ("nan entry", "inf entry", "extra dimension"):
             ALLOWED[(_q, _p, _label)] = "splits and batches take (n, ...) arrays of any content"
 
+#: Durations: 1e300 s must be refused before any work (bounded work), not run or allocated.
+DURATIONS = {"T"}
 #: Parameters where 0 or a negative number is invalid (by name).
 POSITIVE = {"n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
             "n_test", "n_components", "dt", "T", "tau_m", "tau_s", "tau", "lr", "C", "batch_size", "epochs",
@@ -404,6 +407,8 @@ def _candidates(qualname, name, valid, default):
             out.append(("fraction", 2.5))
         if name in POSITIVE:
             out += [("zero", 0), ("negative", -1)]
+        if name in DURATIONS:
+            out.append(("huge duration", 1e300))      # unbounded work: refuse up front, never hang
         elif name in NON_NEGATIVE:
             out.append(("negative", -1))
     elif isinstance(valid, np.ndarray) and valid.dtype.kind in "biuf" and valid.size:
@@ -480,20 +485,17 @@ NAMES = sorted(ALL) + sorted(METHODS)
 # helpers for neurosim.*, the bridge helper for ratenet.TuningCurveActivation.
 KNOWN_GAPS = {
     "neurosim.HHState": "n, warn",
-    "neurosim.HodgkinHuxley.simulate": "record_v, record_gates",
+    "neurosim.HodgkinHuxley.simulate": "record_v, record_gates; T=1e300 hangs (no bounded-work check)",
     "neurosim.LIF.rate": "J",
-    "ratenet.SpikingModel.predict": (lambda: _snn(), "predict", lambda: dict(X=X2.copy(), T=0.01, rng=0)),
-    "ratenet.SpikingModel.accuracy": (lambda: _snn(), "accuracy", lambda: dict(X=X2.copy(), labels=LABELS.copy(),
-                                                                                T=0.01)),
-    "neurosim.LIF.simulate": "rng, record_v",
+    "neurosim.LIF.simulate": "rng, record_v; T=1e300 hangs (no bounded-work check)",
     "neurosim.LIFState": "model, n, v0",
     "neurosim.LIFUnits": "V_L, V_th, V_reset",
-    "neurosim.Network.run": "progress",
+    "neurosim.Network.run": "progress; T=1e300 hangs (no bounded-work check)",
     "neurosim.PSCFilter.filter": "t",
     "neurosim.PSCFilter.kernel": "t",
     "neurosim.PSCState": "synapse, n_targets",
     "neurosim.SpikeRecorder": "n_neurons, dt, t0",
-    "neurosim.bin_spikes": "spike_times",
+    "neurosim.bin_spikes": "spike_times; T=1e300 gives numpy's error, not one naming T",
     "neurosim.count_rate": "spike_times, t_start, n_neurons",
     "neurosim.cv": "spike_times, n_neurons",
     "neurosim.filter_binned": "synapse, binned",
@@ -503,13 +505,14 @@ KNOWN_GAPS = {
     "neurosim.isi": "spike_times, n_neurons",
     "neurosim.isi_rate": "spike_times, n_neurons, t_start",
     "neurosim.lif_rate": "excess, tau_m, tau_ref",
-    "neurosim.poisson_spikes": "rate_max",
+    "neurosim.poisson_spikes": "rate_max; T=1e300 gives numpy's error, not one naming T",
+    "neurosim.regular_spikes": "T=1e300 gives numpy's error, not one naming T",
     "neurosim.to_events": "spike_times",
-    "neurosim.tuning_curve": "t_start; T=np.float32(0.05) refused (T converted to float before n_steps)",
+    "neurosim.tuning_curve": "t_start; T=np.float32(0.05) refused (T converted to float before n_steps); T=1e300 hangs (no bounded-work check)",
     "neurosim.unbin_spikes": "binned, dt",
-    "ratenet.TuningCurveActivation": "J, rates",
     "ratenet.SpikingModel.accuracy": "X, labels (NaN labels accepted)",
-    "ratenet.SpikingModel.predict": "rng (unchecked when unused), record, return_result",
+    "ratenet.SpikingModel.predict": "rng (unchecked when unused), record, return_result; T=1e300 hangs (no bounded-work check)",
+    "ratenet.TuningCurveActivation": "J, rates",
 }
 
 
