@@ -39,7 +39,7 @@ import neurosim  # noqa: E402
 import ratenet  # noqa: E402
 from neurosim import SimulationError  # noqa: E402
 
-TIME_LIMIT = 3.0          # seconds per call; beyond it the call counts as a hang
+TIME_LIMIT = 1.5          # seconds per call; beyond it the call counts as a hang
 CLEAR = (TypeError, ValueError, SimulationError)
 
 # ------------------------------------------------------------------------------------
