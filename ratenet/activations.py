@@ -13,8 +13,6 @@ Sequential, Sigmoid/Tanh reuse their output) or because the layer is not
 elementwise (Softmax and LogSoftmax backpropagate with a Jacobian-vector
 product; their ``derivative`` is the Jacobian's diagonal, for plotting).
 """
-import numbers
-
 import numpy as np
 from scipy.special import expit
 
@@ -401,8 +399,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     labels = labels.astype(np.intp)
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0
-    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
-        raise ValueError(f"n_classes: expected a positive int, got {n_classes!r}")
+    n_classes = check_int("n_classes", n_classes, low=1)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
             f"labels: values must be in [0, {n_classes}), got range "

@@ -16,7 +16,6 @@ accepted (checked with hypothesis).
 Run ``python tests/test_public_api_sweep.py`` for the measured share of invalid
 calls that got a clear error, by outcome and by callable.
 """
-import cmath
 import contextlib
 import inspect
 import math
