@@ -20,6 +20,7 @@ import contextlib
 import inspect
 import math
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -448,7 +449,8 @@ def _classify(qualname, param, bad):
         return "hang", f"no answer within {TIME_LIMIT} s"
     except CLEAR + ((OSError,) if param == "path" else ()) as exc:
         msg = str(exc) + (str(getattr(exc, "filename", "")) and " path")
-        return ("clear", msg) if param in msg else ("unnamed", f"{type(exc).__name__}: {msg}")
+        named = re.search(rf"(?<![A-Za-z0-9_]){re.escape(param)}(?![A-Za-z0-9_])", msg)
+        return ("clear", msg) if named else ("unnamed", f"{type(exc).__name__}: {msg}")
     except Exception as exc:     # noqa: BLE001 - any other exception is an obscure error
         return "obscure", f"{type(exc).__name__}: {exc}"
     return "silent", "accepted"
