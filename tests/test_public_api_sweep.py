@@ -16,11 +16,13 @@ accepted (checked with hypothesis).
 Run ``python tests/test_public_api_sweep.py`` for the measured share of invalid
 calls that got a clear error, by outcome and by callable.
 """
+import atexit
 import contextlib
 import inspect
 import math
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -88,6 +90,7 @@ def _add(out, seen, qualname, obj):
 # Valid baselines
 # ------------------------------------------------------------------------------------
 _TMP = tempfile.mkdtemp(prefix="sweep")
+atexit.register(shutil.rmtree, _TMP, True)
 X2 = np.array([[0.1, 0.9], [0.8, 0.3], [0.5, 0.5], [0.9, 0.1]], np.float32)
 Y2 = np.array([[0.2, 0.8], [0.7, 0.3], [0.5, 0.5], [0.9, 0.1]], np.float32)
 LABELS = np.array([1, 0, 0, 1])
