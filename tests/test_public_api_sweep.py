@@ -142,6 +142,7 @@ BASELINES = {
     "neurosim.filtered_rate": lambda: dict(spike_times=[a.copy() for a in SPIKES],
                                            t=np.linspace(0, 0.01, 5)),
     "neurosim.poisson_spikes": dict(rate=50.0, T=0.01, n=2, rng=0),
+    "neurosim.count_rate": lambda: dict(spike_times=[a.copy() for a in SPIKES], T=0.005),
     "neurosim.regular_spikes": dict(rate=500.0, T=0.01),
     "neurosim.tuning_curve": lambda: dict(model=neurosim.LIF(), J=np.array([0.5, 2.0]), T=0.05, dt=1e-3),
     "neurosim.fit_lif": lambda: dict(inputs=np.linspace(1.0, 5.0, 8),
