@@ -13,8 +13,6 @@ Sequential, Sigmoid/Tanh reuse their output) or because the layer is not
 elementwise (Softmax and LogSoftmax backpropagate with a Jacobian-vector
 product; their ``derivative`` is the Jacobian's diagonal, for plotting).
 """
-import numbers
-
 import numpy as np
 from scipy.special import expit
 
@@ -125,9 +123,11 @@ class Sigmoid(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return expit(z)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         y = expit(z)
         return y * (1 - y)
 
@@ -152,9 +152,11 @@ class Tanh(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.tanh(z)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return 1 - np.tanh(z) ** 2
 
     def forward(self, X, training=False):
@@ -180,6 +182,7 @@ class HardTanh(Activation):
     """y = clip(z, −1, 1); y' = 1 inside (−1, 1), 0 outside."""
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.clip(z, -1, 1)
 
     def derivative(self, z):
@@ -191,9 +194,11 @@ class Softsign(Activation):
     """y = z / (1 + |z|); y' = 1 / (1 + |z|)²."""
 
     def function(self, z):
+        z = _as_float_array(z)
         return z / (1 + np.abs(z))
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return 1 / (1 + np.abs(z)) ** 2
 
 
@@ -203,6 +208,7 @@ class ReLU(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.maximum(z, 0)
 
     def derivative(self, z):
@@ -256,6 +262,7 @@ class Softplus(Activation):
         return np.logaddexp(0, _as_float_array(z))
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return expit(z)
 
 
@@ -392,8 +399,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     labels = labels.astype(np.intp)
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0
-    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
-        raise ValueError(f"n_classes: expected a positive int, got {n_classes!r}")
+    n_classes = check_int("n_classes", n_classes, low=1)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
             f"labels: values must be in [0, {n_classes}), got range "

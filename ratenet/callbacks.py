@@ -139,7 +139,11 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait, self.best_weights = None, None, 0, None
 
     def on_epoch_end(self, epoch, logs):
-        value = logs[self.monitor]
+        check_int("epoch", epoch, low=0)
+        if not isinstance(logs, dict) or self.monitor not in logs:
+            raise TypeError(f"logs must be a dict holding {self.monitor!r}, got {type(logs).__name__}")
+        value = check_number(f"logs[{self.monitor!r}]", logs[self.monitor]) if not isinstance(
+            logs[self.monitor], float) else logs[self.monitor]
         better = math.isfinite(value) and (
             self.best is None
             or (value > self.best + self.min_delta if self.maximize else value < self.best - self.min_delta))

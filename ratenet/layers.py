@@ -8,7 +8,6 @@ the ``training`` flag), so ``backward`` always refers to the most recent
 ``forward``. Gradients are *written* (not accumulated) into ``Parameter.grad``.
 """
 import inspect
-import numbers
 
 import numpy as np
 
@@ -20,14 +19,6 @@ __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 
 #: Every ``Layer`` subclass by class name; ``ratenet.load`` rebuilds from it.
 LAYER_REGISTRY = {}
-
-
-def _check_pos_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value}")
-    return int(value)
 
 
 def _check_float(value, name, low=None, high=None, low_open=False, high_open=False):
@@ -248,8 +239,8 @@ class Dense(Layer):
     fresh_grad = True
 
     def __init__(self, n_in, n_out, init="glorot_uniform", rng=None, dtype=np.float32, bias=True):
-        self.n_in = _check_pos_int(n_in, "n_in")
-        self.n_out = _check_pos_int(n_out, "n_out")
+        self.n_in = check_int("n_in", n_in, low=1)
+        self.n_out = check_int("n_out", n_out, low=1)
         self.dtype = _check_dtype(dtype)
         W = np.asarray(initializers.get(init)((self.n_out, self.n_in), rng=rng, dtype=self.dtype))
         if W.shape != (self.n_out, self.n_in):
@@ -283,7 +274,7 @@ class Dense(Layer):
 
     @classmethod
     def state_shapes(cls, config):
-        n_in, n_out = _check_pos_int(config.get("n_in"), "n_in"), _check_pos_int(config.get("n_out"), "n_out")
+        n_in, n_out = check_int("n_in", config.get("n_in"), low=1), check_int("n_out", config.get("n_out"), low=1)
         shapes = {"W": (n_out, n_in)}
         if config.get("bias", True):
             shapes["b"] = (n_out,)
@@ -321,10 +312,12 @@ class Dense(Layer):
         X = self._X
         if X is None:
             raise RuntimeError("Dense.backward called before forward")
+        if input_grad is not True and input_grad is not False:
+            input_grad = check_bool("input_grad", input_grad)
+        if type(dY) is not np.ndarray or dY.dtype != self.dtype:
+            dY = real_array("dY", dY, dtype=self.dtype, finite=False)
         if dY.shape != (X.shape[0], self.n_out):
             raise ValueError(f"dY: expected shape {(X.shape[0], self.n_out)}, got {dY.shape}")
-        if dY.dtype != self.dtype:
-            dY = dY.astype(self.dtype)
         np.matmul(dY.T, X, out=self.weight.grad)
         if self.bias is not None:
             np.add.reduce(dY, axis=0, out=self.bias.grad)
@@ -397,7 +390,7 @@ class BatchNorm(Layer):
     fresh_grad = True
 
     def __init__(self, n_features, momentum=0.1, eps=1e-5, dtype=np.float32):
-        self.n_features = _check_pos_int(n_features, "n_features")
+        self.n_features = check_int("n_features", n_features, low=1)
         self.momentum = _check_float(momentum, "momentum", 0.0, 1.0, low_open=True)
         self.eps = _check_float(eps, "eps", 0.0, low_open=True)
         self.dtype = _check_dtype(dtype)
@@ -412,7 +405,7 @@ class BatchNorm(Layer):
 
     @classmethod
     def state_shapes(cls, config):
-        n = (_check_pos_int(config.get("n_features"), "n_features"),)
+        n = (check_int("n_features", config.get("n_features"), low=1),)
         return {"gamma": n, "beta": n, "running_mean": n, "running_var": n}
 
     def input_features(self):

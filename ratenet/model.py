@@ -15,7 +15,7 @@ import zipfile
 import numpy as np
 
 from neurosim._io import atomic_write
-from neurosim._validate import check_bool, check_int, renamed_argument
+from neurosim._validate import check_bool, check_int, real_array, renamed_argument
 from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
 from . import training as _training
 
@@ -170,8 +170,8 @@ class Sequential:
         -------
         ndarray, shape (n_samples, n_in), or None if ``input_grad`` is False
         """
-        if not isinstance(dY, np.ndarray) or dY.ndim != 2:
-            raise ValueError(f"dY: expected a 2-D array, got {np.shape(dY)}")
+        input_grad = check_bool("input_grad", input_grad)
+        dY = real_array("dY", dY, dtype=None, finite=False, ndim=2)
         return self._backward_from(len(self.layers) - 1, dY, input_grad)
 
     def _output_gradient(self, loss, Y, T):
@@ -181,8 +181,9 @@ class Sequential:
             return len(self.layers) - 2, loss.fused_gradient(Y, T)
         return len(self.layers) - 1, loss.gradient(Y, T)
 
-    def backward_loss(self, loss, Y, T, input_grad=False):
-        """Backpropagate ``loss(Y, T)`` where Y is the output of the last forward.
+    @renamed_argument("T", "y")
+    def backward_loss(self, loss, Y, y, input_grad=False):
+        """Backpropagate ``loss(Y, y)`` where Y is the output of the last forward.
 
         If the last layer is the loss's ``fused_activation`` (Softmax with
         CategoricalCrossEntropy, Sigmoid with BinaryCrossEntropy, LogSoftmax
@@ -193,7 +194,11 @@ class Sequential:
         -------
         ndarray (n_samples, n_in) if ``input_grad`` else None
         """
-        start, dZ = self._output_gradient(loss, Y, T)
+        if input_grad is not True and input_grad is not False:
+            input_grad = check_bool("input_grad", input_grad)
+        if not callable(getattr(loss, "gradient", None)):
+            raise TypeError(f"loss must be a ratenet loss (with .gradient), got {type(loss).__name__}")
+        start, dZ = self._output_gradient(loss, Y, y)
         return self._backward_from(start, dZ, input_grad)
 
     # ------------------------------------------------------------- parameters

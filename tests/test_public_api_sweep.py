@@ -16,11 +16,13 @@ accepted (checked with hypothesis).
 Run ``python tests/test_public_api_sweep.py`` for the measured share of invalid
 calls that got a clear error, by outcome and by callable.
 """
-import cmath
+import atexit
 import contextlib
 import inspect
 import math
 import os
+import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -39,7 +41,7 @@ import neurosim  # noqa: E402
 import ratenet  # noqa: E402
 from neurosim import SimulationError  # noqa: E402
 
-TIME_LIMIT = 3.0          # seconds per call; beyond it the call counts as a hang
+TIME_LIMIT = 1.5          # seconds per call; beyond it the call counts as a hang
 CLEAR = (TypeError, ValueError, SimulationError)
 
 # ------------------------------------------------------------------------------------
@@ -88,6 +90,7 @@ def _add(out, seen, qualname, obj):
 # Valid baselines
 # ------------------------------------------------------------------------------------
 _TMP = tempfile.mkdtemp(prefix="sweep")
+atexit.register(shutil.rmtree, _TMP, True)
 X2 = np.array([[0.1, 0.9], [0.8, 0.3], [0.5, 0.5], [0.9, 0.1]], np.float32)
 Y2 = np.array([[0.2, 0.8], [0.7, 0.3], [0.5, 0.5], [0.9, 0.1]], np.float32)
 LABELS = np.array([1, 0, 0, 1])
@@ -139,6 +142,7 @@ BASELINES = {
     "neurosim.filtered_rate": lambda: dict(spike_times=[a.copy() for a in SPIKES],
                                            t=np.linspace(0, 0.01, 5)),
     "neurosim.poisson_spikes": dict(rate=50.0, T=0.01, n=2, rng=0),
+    "neurosim.count_rate": lambda: dict(spike_times=[a.copy() for a in SPIKES], T=0.005),
     "neurosim.regular_spikes": dict(rate=500.0, T=0.01),
     "neurosim.tuning_curve": lambda: dict(model=neurosim.LIF(), J=np.array([0.5, 2.0]), T=0.05, dt=1e-3),
     "neurosim.fit_lif": lambda: dict(inputs=np.linspace(1.0, 5.0, 8),
@@ -195,6 +199,24 @@ METHODS = {
     "ratenet.CategoricalCrossEntropy.gradient": (ratenet.CategoricalCrossEntropy, "gradient",
                                                  lambda: dict(Y=Y2.copy(), y=LABELS.copy())),
     "ratenet.Standardizer.fit": (ratenet.Standardizer, "fit", lambda: dict(X=X2.copy())),
+    "ratenet.Standardizer.transform": (lambda: ratenet.Standardizer().fit(X2), "transform", lambda: dict(X=X2.copy())),
+    "ratenet.PCAWhitening.fit": (lambda: ratenet.PCAWhitening(n_components=1), "fit", lambda: dict(X=X2.copy())),
+    "ratenet.Sequential.backward": (lambda: _forwarded(), "backward",
+                                    lambda: dict(dY=np.ones((4, 2), np.float32), input_grad=True)),
+    "ratenet.Sequential.backward_loss": (lambda: _forwarded(), "backward_loss",
+                                         lambda: dict(loss=ratenet.CategoricalCrossEntropy(), Y=Y2.copy(),
+                                                      y=LABELS.copy(), input_grad=False)),
+    "ratenet.Sequential.load_state_dict": (_model, "load_state_dict", lambda: dict(state=_model().state_dict())),
+    "ratenet.Sequential.copy": (_model, "copy", dict(dtype=np.float64)),
+    "ratenet.Dense.backward": (lambda: _forwarded()[0], "backward",
+                               lambda: dict(dY=np.ones((4, 3), np.float32), input_grad=True)),
+    "ratenet.SGD.bind": (lambda: ratenet.SGD(lr=0.1), "bind", lambda: dict(params=_model().parameters())),
+    "ratenet.StepDecay.__call__": (lambda: ratenet.StepDecay(0.1, every=2), "__call__", dict(t=3)),
+    "ratenet.EarlyStopping.on_epoch_end": (lambda: _early(), "on_epoch_end", lambda: dict(epoch=1, logs={"loss": 0.5})),
+    "ratenet.Sigmoid.function": (ratenet.Sigmoid, "function", lambda: dict(z=np.array([0.0, 1.0]))),
+    "ratenet.SpikingModel.predict": (lambda: _snn(), "predict", lambda: dict(X=X2.copy(), T=0.01, rng=0)),
+    "ratenet.SpikingModel.accuracy": (lambda: _snn(), "accuracy", lambda: dict(X=X2.copy(), labels=LABELS.copy(),
+                                                                                T=0.01)),
     "neurosim.LIF.simulate": (neurosim.LIF, "simulate", lambda: dict(J=np.array([1.5, 3.0]), T=0.01, dt=1e-3, rng=0)),
     "neurosim.LIF.rate": (neurosim.LIF, "rate", lambda: dict(J=np.array([0.5, 2.0]))),
     "neurosim.HodgkinHuxley.simulate": (neurosim.HodgkinHuxley, "simulate",
@@ -206,6 +228,24 @@ METHODS = {
                                         lambda: dict(model=neurosim.LIF(), n=3)),
     "neurosim.Network.run": (lambda: _network(), "run", dict(T=0.005)),
 }
+
+
+def _snn():
+    return ratenet.to_spiking(ratenet.Sequential([ratenet.Dense(2, 3, rng=0), ratenet.LIFRate(),
+                                                  ratenet.Dense(3, 2, rng=1)]), dt=1e-3)
+
+
+def _forwarded():
+    m = _model()
+    m.forward(X2.copy(), training=True)
+    return m
+
+
+def _early():
+    cb = ratenet.EarlyStopping(monitor="loss")
+    cb.set_context(_model(), ratenet.History())
+    cb.on_train_begin({"loss"})
+    return cb
 
 
 def _network():
@@ -231,12 +271,14 @@ FREE_STRINGS = {"path", "monitor", "name", "keys", "name_prefix", "prefix", "tit
 #: NaN out; any shape, also empty): the autodiff functions and the layers' own forward
 #: (a Sequential checks its input once, at its entry). Only type errors are swept there.
 ELEMENTWISE_PREFIXES = ("ratenet.autodiff.",)
-ELEMENTWISE = {"ratenet.Dense.forward", "ratenet.BatchNorm.forward", "ratenet.Dropout.forward",
+ELEMENTWISE = {"ratenet.Dense.forward", "ratenet.Dense.backward", "ratenet.Sequential.backward",
+               "ratenet.Sigmoid.function", "ratenet.BatchNorm.forward", "ratenet.Dropout.forward",
                "ratenet.ReLU.forward", "ratenet.MSE.__call__", "ratenet.CategoricalCrossEntropy.gradient",
                "ratenet.argmax", "ratenet.to_labels"}
 #: (callable, parameter, bad label) accepted by design, with the reason.
 ALLOWED = {
     ("ratenet.History", "keys", "str"): "a single string is one key",
+    ("neurosim.count_rate", "T", "huge duration"): "a count over a long window is no work",
     ("neurosim.PSCFilter", "n", "zero"): "n is the kernel order; 0 is the exponential PSC",
     ("ratenet.fit", "callbacks", "None"): "None means no callbacks",
     ("ratenet.autodiff.softmax", "axis", "None"): "axis=None: over all axes, as numpy",
@@ -250,6 +292,8 @@ for _q in ("ratenet.batches", "ratenet.train_test_split", "ratenet.train_val_tes
         for _label in ("nan entry", "inf entry", "extra dimension"):
             ALLOWED[(_q, _p, _label)] = "splits and batches take (n, ...) arrays of any content"
 
+#: Durations: 1e300 s must be refused before any work (bounded work), not run or allocated.
+DURATIONS = {"T"}
 #: Parameters where 0 or a negative number is invalid (by name).
 POSITIVE = {"n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
             "n_test", "n_components", "dt", "T", "tau_m", "tau_s", "tau", "lr", "C", "batch_size", "epochs",
@@ -367,6 +411,8 @@ def _candidates(qualname, name, valid, default):
             out.append(("fraction", 2.5))
         if name in POSITIVE:
             out += [("zero", 0), ("negative", -1)]
+        if name in DURATIONS:
+            out.append(("huge duration", 1e300))      # unbounded work: refuse up front, never hang
         elif name in NON_NEGATIVE:
             out.append(("negative", -1))
     elif isinstance(valid, np.ndarray) and valid.dtype.kind in "biuf" and valid.size:
@@ -407,7 +453,8 @@ def _classify(qualname, param, bad):
         return "hang", f"no answer within {TIME_LIMIT} s"
     except CLEAR + ((OSError,) if param == "path" else ()) as exc:
         msg = str(exc) + (str(getattr(exc, "filename", "")) and " path")
-        return ("clear", msg) if param in msg else ("unnamed", f"{type(exc).__name__}: {msg}")
+        named = re.search(rf"(?<![A-Za-z0-9_]){re.escape(param)}(?![A-Za-z0-9_])", msg)
+        return ("clear", msg) if named else ("unnamed", f"{type(exc).__name__}: {msg}")
     except Exception as exc:     # noqa: BLE001 - any other exception is an obscure error
         return "obscure", f"{type(exc).__name__}: {exc}"
     return "silent", "accepted"
@@ -443,17 +490,17 @@ NAMES = sorted(ALL) + sorted(METHODS)
 # helpers for neurosim.*, the bridge helper for ratenet.TuningCurveActivation.
 KNOWN_GAPS = {
     "neurosim.HHState": "n, warn",
-    "neurosim.HodgkinHuxley.simulate": "record_v, record_gates",
+    "neurosim.HodgkinHuxley.simulate": "record_v, record_gates; T=1e300 hangs (no bounded-work check)",
     "neurosim.LIF.rate": "J",
-    "neurosim.LIF.simulate": "rng, record_v",
+    "neurosim.LIF.simulate": "rng, record_v; T=1e300 hangs (no bounded-work check)",
     "neurosim.LIFState": "model, n, v0",
     "neurosim.LIFUnits": "V_L, V_th, V_reset",
-    "neurosim.Network.run": "progress",
+    "neurosim.Network.run": "progress; T=1e300 hangs (no bounded-work check)",
     "neurosim.PSCFilter.filter": "t",
     "neurosim.PSCFilter.kernel": "t",
     "neurosim.PSCState": "synapse, n_targets",
     "neurosim.SpikeRecorder": "n_neurons, dt, t0",
-    "neurosim.bin_spikes": "spike_times",
+    "neurosim.bin_spikes": "spike_times; T=1e300 gives numpy's error, not one naming T",
     "neurosim.count_rate": "spike_times, t_start, n_neurons",
     "neurosim.cv": "spike_times, n_neurons",
     "neurosim.filter_binned": "synapse, binned",
@@ -463,10 +510,13 @@ KNOWN_GAPS = {
     "neurosim.isi": "spike_times, n_neurons",
     "neurosim.isi_rate": "spike_times, n_neurons, t_start",
     "neurosim.lif_rate": "excess, tau_m, tau_ref",
-    "neurosim.poisson_spikes": "rate_max",
+    "neurosim.poisson_spikes": "rate_max; T=1e300 gives numpy's error, not one naming T",
+    "neurosim.regular_spikes": "T=1e300 gives numpy's error, not one naming T",
     "neurosim.to_events": "spike_times",
-    "neurosim.tuning_curve": "t_start",
+    "neurosim.tuning_curve": "t_start; T=np.float32(0.05) refused (T converted to float before n_steps); T=1e300 hangs (no bounded-work check)",
     "neurosim.unbin_spikes": "binned, dt",
+    "ratenet.SpikingModel.accuracy": "X, labels (NaN labels accepted)",
+    "ratenet.SpikingModel.predict": "rng (unchecked when unused), record, return_result; T=1e300 hangs (no bounded-work check)",
     "ratenet.TuningCurveActivation": "J, rates",
 }
 

@@ -207,3 +207,45 @@ def test_targets_are_y_and_T_keyword_is_deprecated():
         assert loss(m.predict(X), T=y) == loss(m.predict(X), y)
     with pytest.raises(TypeError, match="both"):
         ratenet.evaluate(m, X, y=y, T=y, loss=loss)
+
+
+# ------------------------------------------------ clip_norm allocates nothing
+@pytest.mark.parametrize("opt_cls", [ratenet.SGD, ratenet.Adam, ratenet.RMSprop])
+def test_optimizer_step_with_clip_norm_allocates_no_arrays(opt_cls):
+    import tracemalloc
+    p = ratenet.Parameter(np.zeros(250_000, np.float32), "w")       # 1 MB
+    opt = opt_cls([p], lr=1e-3, clip_norm=0.5, weight_decay=1e-4)
+    p.grad[...] = 1.0
+    opt.step()                       # the first step allocates the state buffers
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000, f"{opt_cls.__name__}.step allocated {peak} bytes"
+    # and clipping really happened: the global norm was 500 > 0.5
+    assert opt._clip_scale() == pytest.approx(0.5 / 500.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, X, y, kw: ratenet.fit(m, X, loss=ratenet.MSE(), optimizer=ratenet.SGD(), epochs=1, verbose=0,
+                                    rng=0, **kw),
+    lambda m, X, y, kw: m.fit(X, loss=ratenet.MSE(), optimizer=ratenet.SGD(), epochs=1, verbose=0, rng=0, **kw),
+    lambda m, X, y, kw: ratenet.gradient_check(m.copy(np.float64), ratenet.MSE(), X, **kw),
+    lambda m, X, y, kw: ratenet.gradient_norms(m, ratenet.MSE(), X, **kw),
+    lambda m, X, y, kw: ratenet.train_test_split(X, test_size=0.5, rng=0, **kw),
+    lambda m, X, y, kw: list(ratenet.batches(X, batch_size=2, rng=0, **kw)),
+    lambda m, X, y, kw: ad.AutodiffLoss(lambda Y, t: ad.sum((Y - t) ** 2))(m.predict(X), **kw),
+    lambda m, X, y, kw: m.backward_loss(ratenet.MSE(), m.forward(X), **kw),
+])
+def test_every_public_T_keyword_is_deprecated_in_favour_of_y(call):
+    X = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
+    y = np.ones((4, 1), np.float32)
+    m = ratenet.Sequential([ratenet.Dense(2, 1, rng=0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call(m, X, y, {"y": y})
+    with pytest.warns(DeprecationWarning, match="T= is deprecated"):
+        call(m, X, y, {"T": y})
