@@ -190,7 +190,9 @@ class Network:
             bias = units.current_to_J(bias)
             if v0 is not None and not isinstance(v0, str):
                 v0 = units.voltage_to_v(check.finite_array("v0", v0))
-        if isinstance(v0, str) or v0 is None or self.batch is None:
+        if v0 is None:
+            v0 = np.zeros(n)  # the reset for every trial: no per-trial loop (nothing is drawn)
+        elif isinstance(v0, str) or self.batch is None:
             # per trial: each trial's stream draws what a single network with that seed would
             v0s = [model._initial_v(v0, n, rng) for rng in self._trial_rngs]
             v0 = v0s[0] if self.batch is None else np.array(v0s)

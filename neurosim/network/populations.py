@@ -134,8 +134,14 @@ class LIFRuntime(_Base):
             coef = membrane_coefficients(syn, pop.model.tau_m, dt)
             # n = 0: one stage and a scalar coefficient; else a dot product over stages
             self.terms.append((g.state.x[0], float(coef[0])) if syn.n == 0 else (g.state.x, coef))
+        # bias only (no synapses, no injected current): J is constant, computed once
+        self.constant = not groups and not inputs
+        if self.constant:
+            np.multiply(self.input(), self.state.one_minus_decay, out=self.J_decayed)
 
     def step(self, k, t0):
+        if self.constant:
+            return self.state.step(self.J, t0, self.J_decayed)
         J = self.input()
         np.multiply(J, self.state.one_minus_decay, out=self.J_decayed)
         return self.state.step(J, t0, self.J_decayed)
