@@ -81,11 +81,12 @@ class Network:
             batch = check.check_int("batch", batch, low=1)
         self.batch = batch
         if batch is None:
-            self.rng = check.as_rng(rng)
-            self._trial_rngs = [self.rng]
+            self._trial_rng_list = [check.as_rng(rng)]
         else:
-            self._trial_rngs = [np.random.default_rng(s) for s in self.trial_seeds(rng, batch)]
-            self.rng = self._trial_rngs[0]
+            # the root seed now (a Generator is drawn from here, as always); the B per-trial
+            # generators on first use: a batch that draws nothing never pays for them
+            self._seed_root = self._root_seed(rng)
+            self._trial_rng_list = None
         self.populations, self.sources, self.connections, self.probes = [], [], [], []
         self.data = ProbeData()
         self.runtime = None
@@ -107,16 +108,31 @@ class Network:
         list of numpy.random.SeedSequence
         """
         batch = check.check_int("batch", batch, low=1)
+        return Network._root_seed(rng).spawn(batch)
+
+    @staticmethod
+    def _root_seed(rng):
+        """The SeedSequence whose children are the per-trial seeds (see :meth:`trial_seeds`)."""
         if isinstance(rng, np.random.SeedSequence):
-            ss = np.random.SeedSequence(rng.entropy, spawn_key=rng.spawn_key, pool_size=rng.pool_size)
-        elif isinstance(rng, np.random.Generator):
-            ss = np.random.SeedSequence(int(rng.integers(2**63)))
-        elif rng is None:
-            ss = np.random.SeedSequence()
-        else:
-            check.as_rng(rng)  # validates the seed
-            ss = np.random.SeedSequence(int(rng))
-        return ss.spawn(batch)
+            return np.random.SeedSequence(rng.entropy, spawn_key=rng.spawn_key, pool_size=rng.pool_size)
+        if isinstance(rng, np.random.Generator):
+            return np.random.SeedSequence(int(rng.integers(2**63)))
+        if rng is None:
+            return np.random.SeedSequence()
+        check.as_rng(rng)  # validates the seed
+        return np.random.SeedSequence(int(rng))
+
+    @property
+    def _trial_rngs(self):
+        """One Generator per trial (one in all without a batch), created on first use."""
+        if self._trial_rng_list is None:
+            self._trial_rng_list = [np.random.default_rng(s) for s in self._seed_root.spawn(self.batch)]
+        return self._trial_rng_list
+
+    @property
+    def rng(self):
+        """The network's Generator (trial 0's with a batch)."""
+        return self._trial_rngs[0]
 
     @property
     def t(self):

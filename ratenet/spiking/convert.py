@@ -282,8 +282,9 @@ class SpikingModel:
         activity = []
         for probe, layer in zip(means, self.layers[len(self.layers) - len(watched):]):
             data, t = net.runtime.probe_data(probe)          # (samples, B, n), sample times (s)
-            window = data[np.rint(t / dt).astype(np.int64) > steps - n_avg]
-            activity.append(window.mean(axis=0) * layer.amplitude)
+            first_in = int(np.searchsorted(np.rint(t / dt), steps - n_avg, side="right"))
+            window = data[first_in:]                          # samples covering the last n_avg steps
+            activity.append(np.add.reduce(window, axis=0) * (layer.amplitude / window.shape[0]))
         readout = self._readout(activity[-1], scaled=True)
         if not full:
             return readout, None, None, None
