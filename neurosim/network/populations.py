@@ -63,7 +63,8 @@ class Population:
 
 def _flat(a, B, n):
     """(n,) or (B, n) description array -> a fresh contiguous float array (B * n,) ((n,) when B == 1)."""
-    return np.array(np.broadcast_to(a, (B, n)), dtype=float).reshape(-1) if B > 1 else np.array(a, dtype=float)
+    # reshape also when B == 1: a per-trial (1, n) array (batch=1) must give a flat (n,) state
+    return np.array(np.broadcast_to(a, (B, n)), dtype=float).reshape(-1)
 
 
 class _Base:

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from neurosim import LIF
+from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
 from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
@@ -201,7 +201,9 @@ class SpikingModel:
             Initial membrane voltages: 0 (default, which is also the reset, so
             layer 1 is in its steady state from t = 0), uniform in [0, 1)
             drawn with ``rng`` (one stream per sample, see
-            :meth:`neurosim.Network.trial_seeds`), or one value < 1.
+            :meth:`neurosim.Network.trial_seeds`; with several chunks, chunk c
+            uses ``trial_seeds(rng, n_chunks)[c]``, so the draws depend on
+            ``batch_size``), or one value < 1.
         rng : None, int, numpy.random.Generator or SeedSequence
             For ``v0="uniform"``.
         batch_size : int, optional
@@ -254,8 +256,11 @@ class SpikingModel:
             batch_size = max(1, (1 << 20) // per_sample)
         elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-        chunks = [self._chunk(build_network, X[s:s + batch_size], steps, n_avg, syn, v0, rng, full, record)
-                  for s in range(0, X.shape[0], batch_size)]
+        starts = range(0, X.shape[0], batch_size)
+        # one seed per chunk (a single chunk uses rng itself: trial k = Network.trial_seeds(rng, B)[k])
+        rngs = [rng] if len(starts) == 1 else Network.trial_seeds(rng, len(starts))
+        chunks = [self._chunk(build_network, X[s:s + batch_size], steps, n_avg, syn, v0, r, full, record)
+                  for s, r in zip(starts, rngs)]
         readout = np.concatenate([c[0] for c in chunks])
         output = self._apply_output(readout)
         if not full:

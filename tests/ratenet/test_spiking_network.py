@@ -144,3 +144,22 @@ def test_bad_inputs_raise():
         sn.rates(t_start=0.2)
     with pytest.raises(ValueError, match="filtered"):
         sn.readout(np.zeros((5, 4)))
+
+
+def test_chunks_and_seeds_do_not_change_results():
+    rng = np.random.default_rng(6)
+    snn = to_spiking(three_layer_model(rng), synapse=PSCFilter(0.01), dt=1e-3)
+    X = rng.uniform(-1, 1, (5, 3))
+    whole = snn.run(X, T=0.3)
+    parts = snn.run(X, T=0.3, batch_size=2)                     # chunks of 2, 2, 1
+    np.testing.assert_allclose(parts.output, whole.output, rtol=1e-12)
+    for a, b in zip(parts.rates, whole.rates):
+        np.testing.assert_array_equal(a, b)
+    u1 = snn.predict(X, T=0.3, v0="uniform", rng=7)
+    u2 = snn.predict(X, T=0.3, v0="uniform", rng=7)
+    np.testing.assert_array_equal(u1, u2)                       # same seed, same result
+    assert not np.array_equal(u1, snn.predict(X, T=0.3, v0="uniform", rng=8))
+    c1 = snn.predict(X, T=0.3, v0="uniform", rng=7, batch_size=2)
+    np.testing.assert_array_equal(c1, snn.predict(X, T=0.3, v0="uniform", rng=7, batch_size=2))
+    with pytest.raises(ValueError, match="batch_size"):
+        snn.predict(X, T=0.3, batch_size=0)
