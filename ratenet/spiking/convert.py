@@ -344,7 +344,25 @@ class SpikingModel:
         return build_network(self, x, name_prefix, synapse, v0, rng, placement)
 
     def to_nir(self):
-        """The model as a ``nir.NIRGraph``; mapping and NIR's limits in :mod:`ratenet.spiking.nir`."""
+        """The spiking model as a NIR graph (needs ``pip install '.[nir]'``).
+
+        ``Input`` (the constant input current x) → ``Affine`` → ``LIF`` (layer 1),
+        ``Affine`` → ``CubaLIF`` per later layer (LIF + LI stages for a PSC of
+        order n > 0), ``Affine`` → ``LI`` → ``Output`` for the read-out; neurosim's
+        own :func:`neurosim.export.to_nir` mapping. Every parameter mapping and
+        NIR's limits: :mod:`ratenet.spiking.nir`; run a graph with
+        :func:`ratenet.spiking.nir.run_neurosim` or ``run_snntorch``.
+
+        Returns
+        -------
+        nir.NIRGraph
+            Normalized units (threshold 1, reset 0), times in seconds.
+
+        Warns
+        -----
+        UserWarning
+            When tau_ref > 0: NIR has no refractory period (kept in node metadata).
+        """
         from .nir import model_to_nir
         return model_to_nir(self)
 
