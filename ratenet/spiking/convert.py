@@ -315,9 +315,10 @@ class SpikingModel:
         """Lay the model out as a :class:`neurosim.Network` for one input x (export, probe, edit it).
 
         Layer 1: bias W1 x + b1 + 1; later layers: bias b + 1 and a connection
-        W · amplitude through the synapse; the last Dense layer is a read-out of a
-        ``"filtered"`` probe. See :mod:`ratenet.spiking.network`; :meth:`predict`
-        is the fast way to run many inputs.
+        W · amplitude through the synapse; the last Dense layer is a read-out of the
+        ``"filtered_mean"`` probe ``mean`` (and of a ``"filtered"`` probe per step).
+        See :mod:`ratenet.spiking.network`; :meth:`predict` runs this same layout
+        with many inputs as one batch (``predict(x[None])`` equals it to 1e-12).
 
         Parameters
         ----------
