@@ -22,6 +22,7 @@ import timeit  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+import neurosim  # noqa: E402
 import ratenet  # noqa: E402
 
 
@@ -33,8 +34,8 @@ def activations():
         "HardTanh": ratenet.HardTanh(), "Softsign": ratenet.Softsign(),
         "LIFRate": ratenet.LIFRate(amplitude=1 / 63),
         "SoftLIFRate": ratenet.SoftLIFRate(amplitude=1 / 63),
-        "TuningCurveActivation": ratenet.TuningCurveActivation(
-            J, 1.0 / (0.002 + 0.02 * np.log1p(1 / np.maximum(J - 1, 1e-300))), amplitude=1 / 63, offset=1.0),
+        "TuningCurveActivation": ratenet.TuningCurveActivation(J, neurosim.LIF().rate(J), amplitude=1 / 63,
+                                                               offset=1.0),
     }
 
 

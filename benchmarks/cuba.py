@@ -111,12 +111,13 @@ def phase_timers():
                (LIFState, "step", "neuron step (LIFState.step)"),
                (connections.SynapseGroup, "advance_and_deliver", "synapse step (decay, delayed delivery)"),
                (connections.ConnectionRuntime, "_scatter", "propagation (spiking rows)"),
+               (connections.FusedPropagation, "scatter", "propagation (spiking rows)"),
                (SpikeRecorder, "record", "probes (spike recording)")]
     originals = []
     for cls, name, label in patched:
         fn = getattr(cls, name)
         originals.append((cls, name, fn))
-        totals[label] = 0.0
+        totals.setdefault(label, 0.0)
 
         def timed(*args, _fn=fn, _label=label, **kwargs):
             t0 = time.perf_counter()

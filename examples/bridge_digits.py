@@ -63,7 +63,7 @@ def main(argv=None):
     snn = ratenet.to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3)
     exact_acc = float(np.mean(snn.rate_layers(Xte)[0].argmax(1) == Tte))
     start = time.perf_counter()
-    result = snn.predict(Xte, T=0.2, return_result=True)
+    result = snn.run(Xte, T=0.2)
     spk_acc = float(np.mean(result.output.argmax(1) == Tte))
     print(f"spiking, T = 0.2 s, tau_s = 5 ms: {100 * spk_acc:.2f} % "
           f"({len(Xte)} samples in {time.perf_counter() - start:.2f} s); same weights with the exact "

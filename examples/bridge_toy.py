@@ -50,7 +50,7 @@ def mapping_bridge(seed=0, T_values=(0.02, 0.05, 0.1, 0.2, 0.5)):
     Ts, accs = sp.accuracy_sweep(snn, Xte, Tte, T=T_values)
     return {"snn": snn, "X": Xte, "labels": Tte, "T": Ts, "spiking_accuracy": accs,
             "rate_accuracy": float(np.mean(model.predict(Xte).argmax(1) == Tte)),
-            "result": snn.predict(Xte, T=0.2, return_result=True)}
+            "result": snn.run(Xte, T=0.2)}
 
 
 def main(argv=None):

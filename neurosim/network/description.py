@@ -85,11 +85,12 @@ class Network:
             batch = check.check_int("batch", batch, low=1)
         self.batch = batch
         if batch is None:
-            self.rng = check.as_rng(rng)
-            self._trial_rngs = [self.rng]
+            self._trial_rng_list = [check.as_rng(rng)]
         else:
-            self._trial_rngs = [np.random.default_rng(s) for s in self.trial_seeds(rng, batch)]
-            self.rng = self._trial_rngs[0]
+            # the root seed now (a Generator is drawn from here, as always); the B per-trial
+            # generators on first use: a batch that draws nothing never pays for them
+            self._seed_root = self._root_seed(rng)
+            self._trial_rng_list = None
         self.populations, self.sources, self.connections, self.probes = [], [], [], []
         self.data = ProbeData()
         self.runtime = None
@@ -111,16 +112,31 @@ class Network:
         list of numpy.random.SeedSequence
         """
         batch = check.check_int("batch", batch, low=1)
+        return Network._root_seed(rng).spawn(batch)
+
+    @staticmethod
+    def _root_seed(rng):
+        """The SeedSequence whose children are the per-trial seeds (see :meth:`trial_seeds`)."""
         if isinstance(rng, np.random.SeedSequence):
-            ss = np.random.SeedSequence(rng.entropy, spawn_key=rng.spawn_key, pool_size=rng.pool_size)
-        elif isinstance(rng, np.random.Generator):
-            ss = np.random.SeedSequence(int(rng.integers(2**63)))
-        elif rng is None:
-            ss = np.random.SeedSequence()
-        else:
-            check.as_rng(rng)  # validates the seed
-            ss = np.random.SeedSequence(int(rng))
-        return ss.spawn(batch)
+            return np.random.SeedSequence(rng.entropy, spawn_key=rng.spawn_key, pool_size=rng.pool_size)
+        if isinstance(rng, np.random.Generator):
+            return np.random.SeedSequence(int(rng.integers(2**63)))
+        if rng is None:
+            return np.random.SeedSequence()
+        check.as_rng(rng)  # validates the seed
+        return np.random.SeedSequence(int(rng))
+
+    @property
+    def _trial_rngs(self):
+        """One Generator per trial (one in all without a batch), created on first use."""
+        if self._trial_rng_list is None:
+            self._trial_rng_list = [np.random.default_rng(s) for s in self._seed_root.spawn(self.batch)]
+        return self._trial_rng_list
+
+    @property
+    def rng(self):
+        """The network's Generator (trial 0's with a batch)."""
+        return self._trial_rngs[0]
 
     @property
     def t(self):
@@ -208,7 +224,9 @@ class Network:
             bias = units.current_to_J(bias)
             if v0 is not None and not isinstance(v0, str):
                 v0 = units.voltage_to_v(check.finite_array("v0", v0))
-        if isinstance(v0, str) or v0 is None or self.batch is None:
+        if v0 is None:
+            v0 = np.zeros(n)  # the reset for every trial: no per-trial loop (nothing is drawn)
+        elif isinstance(v0, str) or self.batch is None:
             # per trial: each trial's stream draws what a single network with that seed would
             v0s = [model._initial_v(v0, n, rng) for rng in self._trial_rngs]
             v0 = v0s[0] if self.batch is None else np.array(v0s)
@@ -380,10 +398,10 @@ class Network:
         return self.runtime.probe_data(probe)
 
     # ---- running -----------------------------------------------------------------
-    def build(self):
-        """Build the runtime now (``run`` does it on first use); returns it."""
+    def build(self, max_bytes=None):
+        """Build the runtime now (``run`` does it on first use); returns it. See ``run`` for ``max_bytes``."""
         if self.runtime is None:
-            self._check_size(0)
+            self._check_size(0, max_bytes)
             self.runtime = (PreciseRuntime if self.timing == "precise" else Runtime)(self)
         return self.runtime
 
@@ -413,7 +431,9 @@ class Network:
             raise ValueError(f"run(T={T!r}) needs {steps:.3g} steps of dt={self.dt:g} s, more than "
                              f"max_steps={max_steps}; pass a larger max_steps to allow it")
         self._check_size(steps, max_bytes)
-        self.build().run(steps, progress)
+        if self.runtime is None:
+            self.runtime = Runtime(self)
+        self.runtime.run(steps, progress)
 
     def _check_size(self, steps, max_bytes=None):
         """Refuse, before allocating, a runtime or run whose memory estimate exceeds ``max_bytes``."""

@@ -64,7 +64,8 @@ class Population:
 
 def _flat(a, B, n):
     """(n,) or (B, n) description array -> a fresh contiguous float array (B * n,) ((n,) when B == 1)."""
-    return np.array(np.broadcast_to(a, (B, n)), dtype=float).reshape(-1) if B > 1 else np.array(a, dtype=float)
+    # reshape also when B == 1: a per-trial (1, n) array (batch=1) must give a flat (n,) state
+    return np.array(np.broadcast_to(a, (B, n)), dtype=float).reshape(-1)
 
 
 class _Base:
@@ -139,8 +140,14 @@ class LIFRuntime(_Base):
             coef = membrane_coefficients(syn, pop.model.tau_m, dt)
             # n = 0: one stage and a scalar coefficient; else a dot product over stages
             self.terms.append((g.state.x[0], float(coef[0])) if syn.n == 0 else (g.state.x, coef))
+        # bias only (no synapses, no injected current): J is constant, computed once
+        self.constant = not groups and not inputs
+        if self.constant:
+            np.multiply(self.input(), self.state.one_minus_decay, out=self.J_decayed)
 
     def step(self, k, t0):
+        if self.constant:
+            return self.state.step(self.J, t0, self.J_decayed)
         J = self.input()
         np.multiply(J, self.state.one_minus_decay, out=self.J_decayed)
         return self.state.step(J, t0, self.J_decayed)

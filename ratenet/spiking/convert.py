@@ -14,25 +14,25 @@ charge, so s averages to amplitude · rate, the rate unit's output. The last
 Dense layer is a linear read-out of the last population's filtered spikes;
 a final output activation is applied to the read-out averaged over time.
 
-Simulation: all samples of a batch run in parallel, one neurosim
-:class:`neurosim.LIFState` of batch × units neurons per layer (exact LIF step
-with sub-step spike times) and a :class:`neurosim.synapses.PSCState` per
-layer; each spike enters its filter at its exact time inside the step. Per
-step a layer costs one LIF step and one matmul (batch, n_pre) @ (n_pre, n).
-(``neurosim.Network`` takes one population per layer with a dense or sparse
-(post, pre) W; presenting B samples in parallel there needs block-diagonal
-weights B times larger, so the batched loop lives here, on neurosim's
-neurons and synapses.)
+Simulation: :meth:`SpikingModel.predict` and :meth:`SpikingModel.run` lay the
+model out as one batched :class:`neurosim.Network` (the samples are the
+batch, in chunks that bound memory; see :mod:`ratenet.spiking.network`) and
+run it: neurosim's exact LIF step, synapses that receive each spike at its
+exact time inside the step (``connect(placement="exact")``) and a
+``"filtered_mean"`` probe of the last layer as the read-out. ratenet has no
+stepping loop of its own, so ``predict`` for one row equals running
+:meth:`SpikingModel.to_network` for that row.
 """
+import math
 import numbers
+import warnings
 
 import numpy as np
 
-from neurosim import LIF, LIFState
+from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
-from neurosim._validate import as_rng
-from ..activations import Identity, LogSoftmax, Sigmoid, Softmax
+from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch
 from ..model import Sequential
 from .activations import LIFRate, SoftLIFRate
@@ -48,6 +48,14 @@ def _positive(value, name, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def _check_v0(v0):
+    if v0 is None or (isinstance(v0, str) and v0 == "uniform"):
+        return
+    if isinstance(v0, numbers.Real) and not isinstance(v0, bool) and np.isfinite(v0) and v0 < 1:
+        return
+    raise ValueError(f"v0: expected None, 'uniform' or a finite number < 1, got {v0!r}")
 
 
 def _check_synapse(synapse):
@@ -79,7 +87,7 @@ class SpikingLayer:
 
 
 class SpikingResult:
-    """What :meth:`SpikingModel.predict` measured.
+    """What :meth:`SpikingModel.run` measured.
 
     Attributes
     ----------
@@ -174,9 +182,9 @@ class SpikingModel:
         return readout if self.output_activation is None else self.output_activation.function(readout)
 
     # --------------------------------------------------------------- spiking side
-    def predict(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, record=False,
-                return_result=False):
-        """Present each row of X for T seconds to the spiking network (all rows in parallel).
+    def predict(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, batch_size=None,
+                record=None, return_result=None):
+        """Present each row of X for T seconds to the spiking network; the output array.
 
         Parameters
         ----------
@@ -192,19 +200,46 @@ class SpikingModel:
         v0 : None, "uniform" or float
             Initial membrane voltages: 0 (default, which is also the reset, so
             layer 1 is in its steady state from t = 0), uniform in [0, 1)
-            drawn with ``rng``, or one value < 1.
-        rng : None, int or numpy.random.Generator
+            drawn with ``rng`` (one stream per sample, see
+            :meth:`neurosim.Network.trial_seeds`; with several chunks, chunk c
+            uses ``trial_seeds(rng, n_chunks)[c]``, so the draws depend on
+            ``batch_size``), or one value < 1.
+        rng : None, int, numpy.random.Generator or SeedSequence
             For ``v0="uniform"``.
-        record : bool
-            Keep the instantaneous read-out of every step (in the result).
-        return_result : bool
-            Return a :class:`SpikingResult` (rates, activities, traces) instead
-            of the output array.
+        batch_size : int, optional
+            Samples per simulated batch (bounds memory); default: as many as
+            keep the batch under about a million neurons.
+        record, return_result
+            Deprecated: use :meth:`run`, which returns the full record.
 
         Returns
         -------
-        ndarray (n_samples, n_out) or SpikingResult
+        ndarray (n_samples, n_out)
+            The output activation of the read-out averaged over the window.
         """
+        if return_result is not None or record is not None:
+            warnings.warn("predict(return_result=..., record=...) is deprecated: predict returns the output "
+                          "array; use snn.run(X, T, record=...) for the SpikingResult", DeprecationWarning,
+                          stacklevel=2)
+            if return_result:
+                return self.run(X, T, t_average, synapse, v0, rng, bool(record), batch_size)
+        return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=False, record=False).output
+
+    def run(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, record=False, batch_size=None):
+        """Present each row of X for T seconds; the full record (rates, activities, traces).
+
+        Parameters as :meth:`predict`; ``record=True`` also keeps the read-out
+        averaged over every step (``trace``).
+
+        Returns
+        -------
+        SpikingResult
+        """
+        return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=True, record=bool(record))
+
+    def _simulate(self, X, T, t_average, synapse, v0, rng, batch_size, full, record):
+        from .network import build_network
+
         X = check_batch(X, self.n_in, np.float64)
         T = _positive(T, "T")
         steps = int(round(T / self.dt))
@@ -215,79 +250,58 @@ class SpikingModel:
         n_avg = int(round(t_average / self.dt))
         if not 1 <= n_avg <= steps:
             raise ValueError(f"t_average: expected a duration in [dt, T] = [{self.dt}, {T}] s, got {t_average!r}")
-        return self._run(X, steps, n_avg, syn, self._initial_v(v0, rng), record, return_result)
-
-    @staticmethod
-    def _initial_v(v0, rng):
-        """A function n -> initial voltages (n,), or None for zeros."""
-        if v0 is None:
-            return None
-        if isinstance(v0, str) and v0 == "uniform":
-            gen = as_rng(rng)
-            return lambda n: gen.uniform(0.0, 1.0, n)
-        if isinstance(v0, numbers.Real) and not isinstance(v0, bool) and np.isfinite(v0) and v0 < 1:
-            return lambda n: np.full(n, float(v0))
-        raise ValueError(f"v0: expected None, 'uniform' or a finite number < 1, got {v0!r}")
-
-    def _run(self, X, steps, n_avg, syn, v0, record, return_result):
-        B, dt, tau = X.shape[0], self.dt, syn.tau_s
-        states, psc, counts, sums, totals, means = [], [], [], [], [], []
-        for layer in self.layers:
-            n = B * layer.n_out
-            states.append(LIFState(layer.neuron, n, dt, v0=None if v0 is None else v0(n)))
-            psc.append(syn.make_state(n, dt))
-            for lst in (counts, sums, totals, means):
-                lst.append(np.zeros(n))
-        # effective weights act on the raw filtered spikes: W · amplitude of the pre layer
-        Ws = [None] + [l.W.T * prev.amplitude for prev, l in zip(self.layers, self.layers[1:])]
-        bias1 = [None] + [l.b + 1.0 for l in self.layers[1:]]
-        J0 = (X @ self.layers[0].W.T + self.layers[0].b + 1.0).ravel()
-        J0_decayed = J0 * states[0].one_minus_decay
-        inv_tau, first_avg = 1.0 / tau, steps - n_avg
-        trace = np.empty((steps, B, self.n_out)) if record else None
-        for k in range(steps):
-            t0 = k * dt
-            for i, (state, filt) in enumerate(zip(states, psc)):
-                if i == 0:
-                    idx, offsets = state.step(J0, t0, J0_decayed)
-                else:
-                    J = means[i - 1].reshape(B, -1) @ Ws[i]
-                    J += bias1[i]
-                    idx, offsets = state.step(J.reshape(-1), t0)
-                filt.advance()
-                if idx.size:
-                    lag = dt - offsets               # time from each spike to the end of the step
-                    if syn.n == 0:
-                        np.add.at(filt.x[0], idx, np.exp(-lag * inv_tau) * inv_tau)
-                    else:
-                        for order in range(syn.n + 1):
-                            np.add.at(filt.x[order], idx, syn.kernel(lag, order=order))
-                # Mean filtered current over the step, exactly: integrating the
-                # cascade tau dx_k/dt = x_(k-1) - x_k (x_0 jumps 1/tau per spike)
-                # gives  int x_n dt = spikes - tau * sum_k delta x_k.  Sampling x at
-                # step ends instead is biased when spikes phase-lock to the grid.
-                total, mean = totals[i], means[i]
-                np.subtract(total, filt.x[0] if syn.n == 0 else filt.x.sum(axis=0), out=mean)
-                total -= mean                       # total = new sum of stages
-                mean *= tau
-                if idx.size:
-                    np.add.at(mean, idx, 1.0)
-                mean *= 1.0 / dt
-                if k >= first_avg:
-                    sums[i] += mean
-                    if idx.size:
-                        np.add.at(counts[i], idx, 1.0)
-            if record:
-                trace[k] = self._readout(means[-1].reshape(B, -1))
-        t_avg = n_avg * dt
-        activity = [s.reshape(B, -1) * (l.amplitude / n_avg) for s, l in zip(sums, self.layers)]
-        readout = self._readout(activity[-1], scaled=True)
+        _check_v0(v0)
+        per_sample = sum(l.n_out for l in self.layers)
+        if batch_size is None:
+            batch_size = max(1, (1 << 20) // per_sample)
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        starts = range(0, X.shape[0], batch_size)
+        # one seed per chunk (a single chunk uses rng itself: trial k = Network.trial_seeds(rng, B)[k])
+        rngs = [rng] if len(starts) == 1 else Network.trial_seeds(rng, len(starts))
+        chunks = [self._chunk(build_network, X[s:s + batch_size], steps, n_avg, syn, v0, r, full, record)
+                  for s, r in zip(starts, rngs)]
+        readout = np.concatenate([c[0] for c in chunks])
         output = self._apply_output(readout)
-        if not return_result:
-            return output
-        rates = [c.reshape(B, -1) / t_avg for c in counts]
-        t = dt * np.arange(1, steps + 1) if record else None
-        return SpikingResult(output, readout, rates, activity, (steps * dt - t_avg, steps * dt), t, trace)
+        if not full:
+            return SpikingResult(output, readout, None, None, None)
+        t_avg = n_avg * self.dt
+        rates = [np.concatenate([c[1][i] for c in chunks]) for i in range(len(self.layers))]
+        activity = [np.concatenate([c[2][i] for c in chunks]) for i in range(len(self.layers))]
+        t = self.dt * np.arange(1, steps + 1) if record else None
+        trace = np.concatenate([c[3] for c in chunks], axis=1) if record else None
+        return SpikingResult(output, readout, rates, activity, (steps * self.dt - t_avg, steps * self.dt), t, trace)
+
+    def _chunk(self, build_network, X, steps, n_avg, syn, v0, rng, full, record):
+        """Run one batch of samples; (readout, rates, activity, trace) with rates/... None unless full."""
+        first, dt = self.layers[0], self.dt
+        sn = build_network(self, None, synapse=syn, v0=v0, rng=rng, batch=X.shape[0],
+                           bias0=X @ first.W.T + first.b + 1.0, probes=False)
+        net, pops = sn.network, sn.populations
+        # filtered_mean samples every g steps: the window (the last n_avg steps) is whole samples
+        every = 1 if record else math.gcd(steps - n_avg, n_avg) or n_avg
+        watched = pops if full else pops[-1:]
+        means = [net.probe(p, "filtered_mean", sample_every=every * dt, synapse=syn) for p in watched]
+        spikes = [net.probe(p, "spikes") for p in pops] if full else []
+        net.run(steps * dt)
+        activity = []
+        for probe, layer in zip(means, self.layers[len(self.layers) - len(watched):]):
+            data, t = net.runtime.probe_data(probe)          # (samples, B, n), sample times (s)
+            first_in = int(np.searchsorted(np.rint(t / dt), steps - n_avg, side="right"))
+            window = data[first_in:]                          # samples covering the last n_avg steps
+            activity.append(np.add.reduce(window, axis=0) * (layer.amplitude / window.shape[0]))
+        readout = self._readout(activity[-1], scaled=True)
+        if not full:
+            return readout, None, None, None
+        B, t_avg = X.shape[0], n_avg * dt
+        rates = []
+        for probe, pop in zip(spikes, pops):
+            times, idx, trials = probe.data
+            keep = times > (steps - n_avg) * dt + 1e-9 * dt    # a spike at a step's end belongs to that step
+            counts = np.bincount(trials[keep] * pop.n + idx[keep], minlength=B * pop.n)
+            rates.append(counts.reshape(B, pop.n) / t_avg)
+        trace = self._readout(means[-1].data) if record else None
+        return readout, rates, activity, trace
 
     def _readout(self, S, scaled=False):
         """Read-out of the last population's filtered spikes S (raw, or already × amplitude)."""
@@ -297,13 +311,14 @@ class SpikingModel:
             return S
         return S @ self.readout[0].T + self.readout[1]
 
-    def to_network(self, x, name_prefix="layer", synapse=None, v0=None, rng=None):
+    def to_network(self, x, name_prefix="layer", synapse=None, v0=None, rng=None, placement="exact"):
         """Lay the model out as a :class:`neurosim.Network` for one input x (export, probe, edit it).
 
         Layer 1: bias W1 x + b1 + 1; later layers: bias b + 1 and a connection
-        W · amplitude through the synapse; the last Dense layer is a read-out of a
-        ``"filtered"`` probe. See :mod:`ratenet.spiking.network`; :meth:`predict`
-        is the fast way to run many inputs.
+        W · amplitude through the synapse; the last Dense layer is a read-out of the
+        ``"filtered_mean"`` probe ``mean`` (and of a ``"filtered"`` probe per step).
+        See :mod:`ratenet.spiking.network`; :meth:`predict` runs this same layout
+        with many inputs as one batch (``predict(x[None])`` equals it to 1e-12).
 
         Parameters
         ----------
@@ -316,6 +331,9 @@ class SpikingModel:
             Override the model's synapse (connections and read-out probe).
         v0, rng
             Initial voltages (as ``Network.add_population``) and the network's rng.
+        placement : {"exact", "boundary"}
+            Where spikes enter the synapses (``Network.connect``): at their exact
+            in-step times, as :meth:`predict`, or at the next step boundary.
 
         Returns
         -------
@@ -324,22 +342,42 @@ class SpikingModel:
             ``rates(t_start)``, ``readout(filtered)``, ``output(t_average)``.
         """
         from .network import build_network
-        return build_network(self, x, name_prefix, synapse, v0, rng)
+        return build_network(self, x, name_prefix, synapse, v0, rng, placement)
 
     def to_nir(self):
-        """The model as a ``nir.NIRGraph``; mapping and NIR's limits in :mod:`ratenet.spiking.nir`."""
+        """The spiking model as a NIR graph (needs ``pip install '.[nir]'``).
+
+        ``Input`` (the constant input current x) → ``Affine`` → ``LIF`` (layer 1),
+        ``Affine`` → ``CubaLIF`` per later layer (LIF + LI stages for a PSC of
+        order n > 0), ``Affine`` → ``LI`` → ``Output`` for the read-out; neurosim's
+        own :func:`neurosim.export.to_nir` mapping. Every parameter mapping and
+        NIR's limits: :mod:`ratenet.spiking.nir`; run a graph with
+        :func:`ratenet.spiking.nir.run_neurosim` or ``run_snntorch``.
+
+        Returns
+        -------
+        nir.NIRGraph
+            Normalized units (threshold 1, reset 0), times in seconds.
+
+        Warns
+        -----
+        UserWarning
+            When tau_ref > 0: NIR has no refractory period (kept in node metadata).
+        """
         from .nir import model_to_nir
         return model_to_nir(self)
 
     def accuracy(self, X, labels, **predict_kwargs):
-        """Fraction of rows whose output argmax equals ``labels`` (n_samples,) int."""
+        """Fraction of rows whose label (:func:`ratenet.to_labels` of the output) equals ``labels``.
+
+        One output column: the label is output > 0.5 after a Sigmoid, > 0 otherwise.
+        """
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.shape[0] != np.shape(X)[0]:
             raise ValueError(f"labels: expected shape ({np.shape(X)[0]},), got {labels.shape}")
         out = self.predict(X, **predict_kwargs)
-        pred = (out[:, 0] > (0.5 if isinstance(self.output_activation, Sigmoid) else 0.0)) \
-            if out.shape[1] == 1 else out.argmax(axis=1)
-        return float(np.mean(pred == labels))
+        threshold = 0.5 if isinstance(self.output_activation, Sigmoid) else 0.0
+        return float(np.mean(to_labels(out, threshold=threshold) == labels))
 
 
 def to_spiking(model, synapse=None, dt=1e-3):

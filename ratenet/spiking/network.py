@@ -14,9 +14,10 @@ follows :mod:`ratenet.spiking` (normalized LIF, J = z + 1, see
   spikes through the same filter (in Hz); :meth:`SpikingNetwork.readout`
   applies ``W_last (amplitude · filtered) + b_last`` to it.
 
-The network delivers spikes at the next step boundary (neurosim's convention,
-see :mod:`neurosim.network`); :meth:`SpikingModel.predict` places them inside
-the step. Rates agree within about 1 % over long presentations.
+Connections place each spike into the synapse at its exact time inside the
+step (``placement="exact"``; ``"boundary"`` gives neurosim's default of the
+next step boundary, as a network read back by ``neurosim.export.from_nir``).
+:meth:`SpikingModel.predict` runs this same layout with the samples as a batch.
 """
 from dataclasses import dataclass, field
 
@@ -47,6 +48,10 @@ class SpikingNetwork:
         The converted model (weights, amplitudes, output activation).
     input : neurosim.CurrentInput or None
         The injected current ``W1 x(t)`` for a time-varying input, else None.
+    mean : neurosim.Probe
+        ``"filtered_mean"`` probe of the last population: the mean of its
+        filtered spike train over every step, spikes at their exact times (Hz);
+        :meth:`output` averages it, as :meth:`SpikingModel.predict` does.
     """
 
     network: Network
@@ -55,6 +60,7 @@ class SpikingNetwork:
     filtered: object
     model: object
     input: object = field(default=None)
+    mean: object = field(default=None)
 
     def rates(self, t_start=0.0, t_end=None):
         """Firing rate (Hz) of every neuron from the spike probes over [t_start, t_end).
@@ -100,18 +106,15 @@ class SpikingNetwork:
     def output(self, t_average=None):
         """Time-averaged read-out over the last ``t_average`` seconds, through the output activation.
 
-        The mean filtered activity over the window is taken from the spike
-        counts (amplitude · spikes / t_average; a unit-area filter keeps the
-        charge, so this is the trace's mean up to the charge still in the
-        filter at the window edges, which cancels in a steady state). The
-        sampled trace of :meth:`readout` is read right after each step's
-        spikes are delivered and so overestimates the mean by about
-        dt / (2 tau_s) (2.5 % for tau_s = 20 ms, dt = 1 ms).
+        The mean of the ``mean`` probe (the step means of the filtered spike
+        train, spikes at their exact in-step times) over the window, times
+        amplitude, through the read-out: what :meth:`SpikingModel.predict`
+        computes for a batch, so ``predict(x[None])`` equals this to rounding.
 
         Parameters
         ----------
         t_average : float, optional
-            Window at the end of the time run so far; default
+            Window at the end of the time run so far (a multiple of dt); default
             :meth:`SpikingModel.default_t_average` of the run time.
 
         Returns
@@ -125,29 +128,40 @@ class SpikingNetwork:
         t_average = self.model.default_t_average(T) if t_average is None else float(t_average)
         if not self.network.dt * (1 - 1e-9) <= t_average <= T * (1 + 1e-12):
             raise ValueError(f"t_average: expected a duration in [dt, {T}] s, got {t_average!r}")
-        counts = self.rates(max(T - t_average, 0.0), T)[-1]
-        readout = self.model._readout(counts[None] * self.model.layers[-1].amplitude, scaled=True)
+        dt = self.network.dt
+        steps = np.rint(self.mean.t / dt).astype(np.int64)
+        window = self.mean.data[steps > int(round((T - t_average) / dt))]
+        readout = self.model._readout(window.mean(axis=0)[None] * self.model.layers[-1].amplitude, scaled=True)
         return self.model._apply_output(readout)[0], readout[0]
 
 
-def build_network(model, x, name_prefix="layer", synapse=None, v0=None, rng=None):
-    """See :meth:`ratenet.spiking.SpikingModel.to_network`."""
+def build_network(model, x, name_prefix="layer", synapse=None, v0=None, rng=None, placement="exact",
+                  batch=None, bias0=None, probes=True):
+    """See :meth:`ratenet.spiking.SpikingModel.to_network`.
+
+    The one layout of a model as a network. :meth:`SpikingModel.predict` calls it
+    with ``batch=B`` and ``bias0`` (B, n0) = the layer-1 currents of B samples
+    (x None) and adds its own probes (``probes=False``).
+    """
     from .convert import _check_synapse
     if not isinstance(name_prefix, str):
         raise TypeError(f"name_prefix: expected a string, got {name_prefix!r}")
     syn = model.synapse if synapse is None else _check_synapse(synapse)
     first = model.layers[0]
-    bias, current = _first_layer_input(first, x, model.n_in)
-    net = Network(dt=model.dt, rng=rng)
+    bias, current = (bias0, None) if bias0 is not None else _first_layer_input(first, x, model.n_in)
+    net = Network(dt=model.dt, rng=rng, batch=batch)
     pops = [net.add_population(first.neuron, first.n_out, bias=bias, v0=v0, name=f"{name_prefix}0")]
     inp = net.add_current_input(pops[0], current) if current is not None else None
     for i, (before, layer) in enumerate(zip(model.layers, model.layers[1:]), start=1):
         pop = net.add_population(layer.neuron, layer.n_out, bias=layer.b + 1.0, v0=v0, name=f"{name_prefix}{i}")
-        net.connect(pops[-1], pop, layer.W * before.amplitude, synapse=syn)
+        net.connect(pops[-1], pop, layer.W * before.amplitude, synapse=syn, placement=placement)
         pops.append(pop)
-    probes = [net.probe(p, "spikes") for p in pops]
+    if not probes:
+        return SpikingNetwork(net, pops, [], None, model, inp)
+    spikes = [net.probe(p, "spikes") for p in pops]
     filtered = net.probe(pops[-1], "filtered", synapse=syn)
-    return SpikingNetwork(net, pops, probes, filtered, model, inp)
+    mean = net.probe(pops[-1], "filtered_mean", synapse=syn)
+    return SpikingNetwork(net, pops, spikes, filtered, model, inp, mean)
 
 
 def _first_layer_input(first, x, n_in):

@@ -264,18 +264,19 @@ def snntorch_graph(graph, dt=1e-4):
         if name.startswith("readout_psc") or name == _READOUT:
             continue
         if isinstance(node, nir.LIF):
-            aff = graph.nodes[pred[name]]
-            bias = np.asarray(aff.bias, dtype=float) + np.asarray(node.v_leak, dtype=float) / np.asarray(node.r)
-            nodes[pred[name]] = nir.Affine(weight=np.asarray(aff.weight, dtype=float) / np.asarray(node.r)[:, None],
-                                           bias=bias)
+            # r I + v_leak with r = 1 and v_leak = 0: weight r W, bias r b + v_leak (exact)
+            aff, r = graph.nodes[pred[name]], np.asarray(node.r, dtype=float)
+            nodes[pred[name]] = nir.Affine(weight=np.asarray(aff.weight, dtype=float) * r[:, None],
+                                           bias=np.asarray(aff.bias, dtype=float) * r + np.asarray(node.v_leak))
             nodes[name] = nir.LIF(tau=node.tau, r=np.ones_like(node.r), v_leak=np.zeros_like(node.v_leak),
                                   v_threshold=node.v_threshold, v_reset=node.v_reset)
         elif isinstance(node, nir.CubaLIF):
             aff = graph.nodes[pred[name]]
             tau_m = np.asarray(node.tau_mem, dtype=float)
+            # J = v_leak + r w_in (filtered W S + b): spikes scaled by 1/tau_m, constant terms by dt/tau_m
             gain = np.asarray(node.r, dtype=float) * np.asarray(node.w_in, dtype=float) / tau_m
             nodes[pred[name]] = nir.Affine(weight=np.asarray(aff.weight, dtype=float) * gain[:, None],
-                                           bias=(np.asarray(aff.bias, dtype=float) * gain
+                                           bias=(np.asarray(aff.bias, dtype=float) * gain * dt
                                                  + np.asarray(node.v_leak, dtype=float) * dt / tau_m))
             nodes[name] = nir.CubaLIF(tau_syn=node.tau_syn, tau_mem=node.tau_mem, r=tau_m / dt,
                                       v_leak=np.zeros_like(tau_m), v_threshold=node.v_threshold,

@@ -63,7 +63,7 @@ def plot_rate_vs_spiking(snn, X, result=None, T=0.2, exact=True, max_points=4000
     snn : SpikingModel
     X : array_like (n_samples, n_in)
     result : SpikingResult, optional
-        From ``snn.predict(X, return_result=True)``; computed with ``T`` if None.
+        From ``snn.run(X)``; computed with ``T`` if None.
     T : float
         Presentation time (s) when ``result`` is None.
     exact : bool
@@ -76,7 +76,7 @@ def plot_rate_vs_spiking(snn, X, result=None, T=0.2, exact=True, max_points=4000
     matplotlib.figure.Figure
     """
     if result is None:
-        result = snn.predict(X, T=T, return_result=True)
+        result = snn.run(X, T=T)
     _, rate_readout, rate_act = snn.rate_layers(X, exact=exact)
     pairs = [(f"layer {i + 1} ({a.shape[1]} units)", a, s)
              for i, (a, s) in enumerate(zip(rate_act, result.activity))]

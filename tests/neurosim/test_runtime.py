@@ -323,3 +323,37 @@ def test_spike_recorder_trials_exact_and_rollback():
     coarse.record(5, np.array([2]), np.array([1e-4]))
     t, i = coarse.events()
     assert abs(t[0] - 5.1e-3) <= 1e-3 / 65536 and i[0] == 2
+
+
+def fused_net(rng, batch=None):
+    """Two sparse connections from one population into two synapse groups: propagated in one gather."""
+    net = Network(dt=1e-4, rng=rng, batch=batch)
+    inp = net.add_poisson(50, rate=30.0)
+    pop = net.add_population(LIF(0.02, 0.005), 200, bias=0.9, v0="uniform")
+    w = np.random.default_rng(3)
+    mask = w.random((200, 200)) < 0.1
+    W_e = sp.csr_matrix(np.where(mask[:, :160], w.uniform(0, 0.01, (200, 160)), 0) @ np.eye(160, 200))
+    W_i = sp.csr_matrix(np.where(mask[:, 160:], -w.uniform(0, 0.03, (200, 40)), 0) @ np.eye(40, 200, 160))
+    net.connect(inp, pop, sp.csr_matrix(w.uniform(0, 0.01, (200, 50)) * (w.random((200, 50)) < 0.3)),
+                synapse=PSCFilter(0.003))
+    net.connect(pop, pop, W_e, synapse=PSCFilter(0.005))
+    net.connect(pop, pop, W_i, synapse=PSCFilter(0.01))
+    return net, [net.probe(pop), net.probe(pop, "current")]
+
+
+def test_fused_propagation_equals_separate_connections_and_batch_trials():
+    net, probes = fused_net(9, batch=2)
+    net.run(0.1)
+    assert len(net.runtime.fused) == 1
+    for k, seed in enumerate(Network.trial_seeds(9, 2)):
+        one, p1 = fused_net(seed)
+        one.build()
+        one.runtime.fused = []  # propagate connection by connection instead
+        for _, rt in one.runtime.conns:
+            rt.fused = False
+        one.run(0.1)
+        t, i = trial(probes[0].data, k)
+        assert t.size > 100
+        np.testing.assert_array_equal(i, p1[0].data[1])
+        np.testing.assert_array_equal(t, p1[0].data[0])
+        np.testing.assert_array_equal(probes[1].data[:, k], p1[1].data)

@@ -24,7 +24,7 @@ def snn_data():
 
 def test_figures_are_returned(snn_data):
     snn, X, labels = snn_data
-    res = snn.predict(X, T=0.1, return_result=True)
+    res = snn.run(X, T=0.1)
     figs = [sp.plot_rate_vs_spiking(snn, X, result=res), sp.plot_rate_histograms(res),
             sp.plot_tuning_curves(sp.bridge_curves(hh=False))]
     Ts, acc = sp.accuracy_sweep(snn, X, labels, T=(0.02, 0.1))

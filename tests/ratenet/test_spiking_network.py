@@ -42,31 +42,27 @@ def test_layout_matches_the_model():
     assert sn.input is None
 
 
-def test_network_rates_match_predict_per_neuron():
-    """Three LIF layers, a few samples: same per-neuron rates as the batched loop (1 % + 2 spikes).
-
-    The two simulators differ only in when a spike reaches the next layer (at the
-    next step boundary vs at its exact time), so the mean input is the same and
-    its fluctuations differ slightly. Neurons kept just below threshold by the
-    mean and fired by fluctuations then differ by a few spikes (with draw 1,
-    a third-layer neuron fires 3 vs 1 times in 4.9 s); this draw has none.
-    """
+def test_predict_equals_to_network_runs():
+    """predict runs the to_network layout with the samples as a batch: the same spikes, read-out to 1e-12."""
     rng = np.random.default_rng(2)
     snn = to_spiking(three_layer_model(rng), synapse=PSCFilter(0.02), dt=1e-3)
     X = rng.uniform(-1, 1, (3, 3))
-    T, t_avg = 5.0, 4.9
-    res = snn.predict(X, T=T, t_average=t_avg, return_result=True)
+    T, t_avg = 2.0, 1.9
+    res = snn.run(X, T=T, t_average=t_avg)
+    Y = snn.predict(X, T=T, t_average=t_avg)
+    np.testing.assert_array_equal(Y, res.output)
     for s, x in enumerate(X):
         sn = snn.to_network(x)
         sn.network.run(T)
         rates = sn.rates(t_start=T - t_avg)
         assert rates[-1].max() > 30
         for layer, (expected, got) in enumerate(zip(res.rates, rates)):
-            np.testing.assert_allclose(got, expected[s], rtol=0.01, atol=2 / t_avg,
-                                       err_msg=f"sample {s}, layer {layer}")
+            np.testing.assert_allclose(got, expected[s], rtol=1e-12, err_msg=f"sample {s}, layer {layer}")
         out, readout = sn.output(t_avg)
-        np.testing.assert_allclose(readout, res.readout[s], rtol=0.02, atol=0.02)
-        np.testing.assert_allclose(out, res.output[s], atol=0.01)
+        np.testing.assert_allclose(readout, res.readout[s], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out, Y[s], rtol=1e-12, atol=1e-12)
+        one = snn.predict(x[None], T=T, t_average=t_avg)          # a batch of one
+        np.testing.assert_allclose(one[0], out, rtol=1e-12, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +144,22 @@ def test_bad_inputs_raise():
         sn.rates(t_start=0.2)
     with pytest.raises(ValueError, match="filtered"):
         sn.readout(np.zeros((5, 4)))
+
+
+def test_chunks_and_seeds_do_not_change_results():
+    rng = np.random.default_rng(6)
+    snn = to_spiking(three_layer_model(rng), synapse=PSCFilter(0.01), dt=1e-3)
+    X = rng.uniform(-1, 1, (5, 3))
+    whole = snn.run(X, T=0.3)
+    parts = snn.run(X, T=0.3, batch_size=2)                     # chunks of 2, 2, 1
+    np.testing.assert_allclose(parts.output, whole.output, rtol=1e-12)
+    for a, b in zip(parts.rates, whole.rates):
+        np.testing.assert_array_equal(a, b)
+    u1 = snn.predict(X, T=0.3, v0="uniform", rng=7)
+    u2 = snn.predict(X, T=0.3, v0="uniform", rng=7)
+    np.testing.assert_array_equal(u1, u2)                       # same seed, same result
+    assert not np.array_equal(u1, snn.predict(X, T=0.3, v0="uniform", rng=8))
+    c1 = snn.predict(X, T=0.3, v0="uniform", rng=7, batch_size=2)
+    np.testing.assert_array_equal(c1, snn.predict(X, T=0.3, v0="uniform", rng=7, batch_size=2))
+    with pytest.raises(ValueError, match="batch_size"):
+        snn.predict(X, T=0.3, batch_size=0)

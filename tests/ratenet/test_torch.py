@@ -237,3 +237,15 @@ def test_ratenet_imports_without_torch():
 def _root():
     import pathlib
     return str(pathlib.Path(ratenet.__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize("k", range(len(all_activations())))
+def test_every_activation_autograd_equals_ratenet_derivative(k):
+    act = all_activations()[k]
+    mod = ratenet.to_torch(ratenet.Sequential([ratenet.Dense(1, 1, dtype=np.float64), act]))[1]
+    z = np.random.default_rng(k).uniform(-3, 5, 300)
+    z[np.abs(z) < 0.05] += 0.1                          # kinks of ReLU/LIF at 0
+    z[np.abs(np.abs(z) - 1) < 0.02] += 0.05             # HardTanh's kinks at ±1
+    zt = torch.tensor(z, requires_grad=True)
+    mod(zt).sum().backward()
+    np.testing.assert_allclose(zt.grad.numpy(), act.derivative(z), rtol=1e-11, atol=1e-300)
