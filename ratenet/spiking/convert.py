@@ -36,6 +36,7 @@ from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch
 from ..model import Sequential
 from .activations import LIFRate, SoftLIFRate
+from .network import _check_synapse, build_network
 
 __all__ = ["to_spiking", "SpikingModel", "SpikingResult"]
 
@@ -56,12 +57,6 @@ def _check_v0(v0):
     if isinstance(v0, numbers.Real) and not isinstance(v0, bool) and np.isfinite(v0) and v0 < 1:
         return
     raise ValueError(f"v0: expected None, 'uniform' or a finite number < 1, got {v0!r}")
-
-
-def _check_synapse(synapse):
-    if not isinstance(synapse, PSCFilter):
-        raise TypeError(f"synapse: expected a neurosim.PSCFilter, got {synapse!r}")
-    return synapse
 
 
 class SpikingLayer:
@@ -238,7 +233,6 @@ class SpikingModel:
         return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=True, record=bool(record))
 
     def _simulate(self, X, T, t_average, synapse, v0, rng, batch_size, full, record):
-        from .network import build_network
 
         X = check_batch(X, self.n_in, np.float64)
         T = _positive(T, "T")
@@ -341,7 +335,6 @@ class SpikingModel:
             ``network``, ``populations``, ``probes``, ``filtered``; helpers
             ``rates(t_start)``, ``readout(filtered)``, ``output(t_average)``.
         """
-        from .network import build_network
         return build_network(self, x, name_prefix, synapse, v0, rng, placement)
 
     def to_nir(self):

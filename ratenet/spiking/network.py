@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim import Network
+from neurosim import Network, PSCFilter
+
+
+def _check_synapse(synapse):
+    if not isinstance(synapse, PSCFilter):
+        raise TypeError(f"synapse: expected a neurosim.PSCFilter, got {synapse!r}")
+    return synapse
 
 __all__ = ["SpikingNetwork", "build_network"]
 
@@ -143,7 +149,6 @@ def build_network(model, x, name_prefix="layer", synapse=None, v0=None, rng=None
     with ``batch=B`` and ``bias0`` (B, n0) = the layer-1 currents of B samples
     (x None) and adds its own probes (``probes=False``).
     """
-    from .convert import _check_synapse
     if not isinstance(name_prefix, str):
         raise TypeError(f"name_prefix: expected a string, got {name_prefix!r}")
     syn = model.synapse if synapse is None else _check_synapse(synapse)
