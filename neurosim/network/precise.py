@@ -151,11 +151,14 @@ class PreciseLIFState:
                 peak = np.minimum(lag, g.peak1 if g.n == 0 else g.peak2)
                 emp = np.exp(-peak / kernel.tau_m)
                 resp = g.r1 if g.n == 0 else g.r2
+                wp = np.maximum(w, 0.0)
                 np.add.at(vnew, tg, w * resp(lag, em))
-                np.add.at(ub, tg, np.maximum(w, 0.0) * resp(peak, emp))
-                pending.append((gi, tg, w * np.exp(-lag / g.tau_s), lag / g.tau_s))
+                np.add.at(ub, tg, wp * resp(peak, emp))
+                pending.append((gi, tg, wp, lag))
         # 3. neurons that need the event-by-event loop: a possible crossing, or a refractory end inside
         special = (ub >= 1.0).nonzero()[0]
+        if special.size:
+            special = special[~self._no_interior_peak(special, v, vnew, J, h, pending)]
         refr = (ref > t0).nonzero()[0]
         if refr.size:
             special = np.union1d(special, refr)
@@ -169,8 +172,12 @@ class PreciseLIFState:
             if x.shape[0] == 2:
                 x[1] += x[0] * c["cross"]
             x *= c["es"]
-        for gi, tg, w, lag in pending:
-            x = self.x[gi]
+        for gi in range(len(self.x)):
+            sel = (group == gi).nonzero()[0] if len(self.x) > 1 else slice(None)
+            tg, w, lag = target[sel], inc[sel], (h - offset[sel]) / self.synapses[gi].tau_s
+            if tg.size == 0:
+                continue
+            x, w = self.x[gi], inc[sel] * np.exp(-lag)
             np.add.at(x[0], tg, w)
             if x.shape[0] == 2:
                 np.add.at(x[1], tg, w * lag)
@@ -185,6 +192,23 @@ class PreciseLIFState:
         v[special] = sv
         ref[special] = sref + t0
         return special[idx], times + t0
+
+    def _no_interior_peak(self, cand, v, vend, J, h, pending):
+        """Candidates that cannot cross after all: below 1 at both ends, and J + an upper bound of the
+        synaptic current (their events included) below 1, so no interior maximum reaches 1."""
+        kernel = self.kernel
+        high = J[cand] + kernel.current_upper_bound([x[:, cand] for x in self.x], h)
+        if pending:
+            extra = np.zeros(self.size)
+            for gi, tg, wp, lag in pending:
+                g = kernel.groups[gi]
+                if g.n == 0:
+                    np.add.at(extra, tg, wp)  # the current jumps by the stage-0 increment
+                else:
+                    us = np.minimum(lag, g.tau_s)  # alpha current of a jump peaks tau_s after it
+                    np.add.at(extra, tg, wp * (us / g.tau_s) * np.exp(-us / g.tau_s))
+            high += extra[cand]
+        return (v[cand] < 1.0) & (vend[cand] < 1.0) & (high < 1.0)
 
     def _event_loop(self, v, J, ref, xs, events, h):
         """Integrate the given neurons through their events, refractory ends and spikes of one step.
@@ -209,7 +233,7 @@ class PreciseLIFState:
         m, E = v.size, loc.size
         count = np.bincount(loc, minlength=m)
         start = np.cumsum(count) - count
-        tail_v, tail_ub = self._event_tails(loc, off, grp, inc, h, start + count)
+        tail_v, tail_ub, tail_i = self._event_tails(loc, off, grp, inc, h, start + count)
         tau = np.zeros(m)
         ptr = np.zeros(m, dtype=np.int64)
         v = v.copy()
@@ -224,15 +248,18 @@ class PreciseLIFState:
             xa = [x[:, act] for x in xs]
             # finished: refractory to the end, or no crossing possible in the rest of the step
             rest = h - ta
-            ub_rest = kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e]
-            quiet = ~refr & (ub_rest < 1.0 - _BOUND_MARGIN)
+            v_end = kernel.voltage(va, Ja, xa, rest) + tail_v[e]
+            quiet = ~refr & (kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e] < 1.0 - _BOUND_MARGIN)
+            # or: below 1 at both ends and no interior maximum can reach 1
+            quiet |= ~refr & (va < 1.0) & (v_end < 1.0 - _BOUND_MARGIN) & (
+                Ja + kernel.current_upper_bound(xa, rest) + tail_i[e] < 1.0 - _BOUND_MARGIN)
             done = (refr & (ra >= h)) | quiet
             if done.any():
                 d = act[done]
                 v[d] = 0.0
                 if quiet.any():
                     q = quiet.nonzero()[0]
-                    v[act[q]] = kernel.voltage(va[q], Ja[q], [x[:, q] for x in xa], rest[q]) + tail_v[e[q]]
+                    v[act[q]] = v_end[q]
                 keep = ~done
                 act, has, e, ta, ra, refr, va, Ja = (a[keep] for a in (act, has, e, ta, ra, refr, va, Ja))
                 xa = [x[:, keep] for x in xa]
@@ -277,9 +304,10 @@ class PreciseLIFState:
 
     def _event_tails(self, loc, off, grp, inc, h, ends):
         """Per sorted event e: the sums over the events from e to the end of its neuron's list of
-        (a) their responses in v at h and (b) their peak responses (for the bound). Index E is 0."""
+        (a) their responses in v at h, (b) their peak responses in v and (c) the peaks of their
+        currents (both for bounds). Index E (past the last event) holds 0."""
         kernel = self.kernel
-        resp, peak = np.zeros(loc.size + 1), np.zeros(loc.size + 1)
+        resp, peak, cur = np.zeros(loc.size + 1), np.zeros(loc.size + 1), np.zeros(loc.size + 1)
         lag = h - off
         for gi, g in enumerate(kernel.groups):
             sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(0, loc.size)
@@ -288,8 +316,10 @@ class PreciseLIFState:
             lp = np.minimum(lg, g.peak1 if g.n == 0 else g.peak2)
             resp[sel] = inc[sel] * r(lg, np.exp(-lg / kernel.tau_m))
             peak[sel] = np.maximum(inc[sel], 0.0) * r(lp, np.exp(-lp / kernel.tau_m))
+            us = np.minimum(lg, g.tau_s)
+            cur[sel] = np.maximum(inc[sel], 0.0) * (1.0 if g.n == 0 else (us / g.tau_s) * np.exp(-us / g.tau_s))
         out = []
-        for a in (resp, peak):
+        for a in (resp, peak, cur):
             c = np.cumsum(a[::-1])[::-1]  # c[e] = sum of a[e:]; c[E] = 0
             c[:-1] -= c[ends[loc]]  # minus what follows the neuron's last event
             out.append(c)

@@ -182,6 +182,21 @@ class MembraneKernel:
                 ub = ub + np.maximum(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
         return ub
 
+    def current_upper_bound(self, xs, h):
+        """An upper bound of the synaptic current over [0, h].
+
+        At an interior maximum of v, dv/dt = 0 gives v = J + current: so where v < 1 at both ends and
+        J + this bound < 1, v stays below 1 in between, however loose :meth:`upper_bound` is.
+        """
+        high = 0.0
+        for g, x in zip(self.groups, xs):
+            cur = x[-1]
+            high = high + np.where(cur > 0, cur, cur * np.exp(-h / g.tau_s))
+            if g.n == 1:
+                us = np.minimum(h, g.tau_s)
+                high = high + np.maximum(x[0], 0.0) * (us / g.tau_s) * np.exp(-us / g.tau_s)
+        return high
+
     def current_lower_bound(self, xs, h):
         """A lower bound of the synaptic current over [0, h]."""
         low = 0.0
@@ -287,6 +302,8 @@ class MembraneKernel:
         """(keep, resolved): keep = v may reach 1 in the piece; resolved = exactly one rising crossing."""
         ub = self.upper_bound(v, J, xs, h)
         keep = (ub >= 1.0) | (vb >= 1.0)
+        if keep.any():  # no interior maximum can reach 1 (see current_upper_bound)
+            keep &= ~((v < 1.0) & (vb < 1.0) & (J + self.current_upper_bound(xs, h) < 1.0))
         rising = J + self.current_lower_bound(xs, h) - ub > 0  # tau_m dv/dt > 0 on the whole piece
         return keep, keep & (vb >= 1.0) & rising
 
