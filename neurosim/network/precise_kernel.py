@@ -33,9 +33,12 @@ import math
 
 import numpy as np
 
+from ..errors import SimulationError
+
 ROOT_TOL = 1e-13  # s: Newton stops when the step is below this (the contract is 1e-12 s)
 _SPLIT = 8  # sub-intervals per split in the crossing search
 _MIN_PIECE = 1e-14  # s: an interval this short that is still undecided touches 1 within rounding
+_MAX_ROUNDS = 2000
 
 
 def _e1(z):
@@ -182,6 +185,18 @@ class MembraneKernel:
                 ub = ub + np.maximum(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
         return ub
 
+    def lower_bound(self, v, J, xs, h):
+        """A lower bound of v over [0, h]: the sum of the minima of the terms of v(u)."""
+        vJ = v - J
+        lb = J + np.minimum(vJ, vJ * np.exp(-h / self.tau_m))
+        for g, x in zip(self.groups, xs):
+            u1 = np.minimum(h, g.peak1)
+            lb = lb + np.minimum(x[-1], 0.0) * g.r1(u1, np.exp(-u1 / self.tau_m))
+            if g.n == 1:
+                u2 = np.minimum(h, g.peak2)
+                lb = lb + np.minimum(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
+        return lb
+
     def current_upper_bound(self, xs, h):
         """An upper bound of the synaptic current over [0, h].
 
@@ -244,7 +259,7 @@ class MembraneKernel:
         resolved = np.zeros(pid.size, dtype=bool)
         sel = slice(None)
         brackets = []  # (owner, a, h, v, J, xs, vb) of resolved first pieces
-        for _ in range(200):  # depth bound; each round splits the earliest undecided piece of every owner
+        for _ in range(_MAX_ROUNDS):  # each round splits the earliest undecided piece of every owner
             pid, pa, ph, pv, pJ, pvb, resolved = (a[sel] for a in (pid, pa, ph, pv, pJ, pvb, resolved))
             px = [x[:, sel] for x in px]
             if pid.size == 0:
@@ -292,8 +307,9 @@ class MembraneKernel:
             resolved = np.concatenate([resolved[rest], nres[nkeep]])
             px = [np.concatenate([x[:, rest], y[:, nkeep]], axis=1) for x, y in zip(px, nx)]
             sel = np.lexsort((pa, pid))
-        else:  # pragma: no cover - the pieces shrink by _SPLIT each round
-            raise RuntimeError("threshold search did not terminate")
+        else:  # pragma: no cover - near a maximum the bounds tighten as h^2, so a few rounds suffice
+            raise SimulationError(f"precise threshold search undecided after {_MAX_ROUNDS} rounds for "
+                                  f"{np.unique(pid).size} neurons (v grazing the threshold); use timing='grid'")
         for bid, ba, bh, bv, bJ, bx, bvb in brackets:
             out[bid] = ba + self._refine(bv, bJ, bx, bh, bvb)
         return out
@@ -302,9 +318,21 @@ class MembraneKernel:
         """(keep, resolved): keep = v may reach 1 in the piece; resolved = exactly one rising crossing."""
         ub = self.upper_bound(v, J, xs, h)
         keep = (ub >= 1.0) | (vb >= 1.0)
-        if keep.any():  # no interior maximum can reach 1 (see current_upper_bound)
-            keep &= ~((v < 1.0) & (vb < 1.0) & (J + self.current_upper_bound(xs, h) < 1.0))
-        rising = J + self.current_lower_bound(xs, h) - ub > 0  # tau_m dv/dt > 0 on the whole piece
+        low_i = self.current_lower_bound(xs, h)
+        if keep.any():
+            high_i = self.current_upper_bound(xs, h)
+            # no interior maximum can reach 1: v = J + I there (see current_upper_bound) ...
+            below = J + high_i < 1.0
+            # ... or two lines through the ends with the extreme slopes stay below 1. Near a maximum
+            # the slopes are small, so this bound tightens as h^2 where the sum of maxima only does as h.
+            up = np.maximum((J + high_i - self.lower_bound(v, J, xs, h)) / self.tau_m, 0.0)  # max dv/dt
+            down = np.maximum((ub - J - low_i) / self.tau_m, 0.0)  # max -dv/dt
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = np.clip((vb - v + h * down) / (up + down), 0.0, h)
+            two_lines = np.where(up + down > 0, v + t * up, np.maximum(v, vb))
+            below |= two_lines < 1.0
+            keep &= ~((v < 1.0) & (vb < 1.0) & below)
+        rising = J + low_i - ub > 0  # tau_m dv/dt > 0 on the whole piece
         return keep, keep & (vb >= 1.0) & rising
 
     def _refine(self, v, J, xs, h, vb):
