@@ -41,29 +41,17 @@ _MIN_PIECE = 1e-14  # s: an interval this short that is still undecided touches 
 _MAX_ROUNDS = 2000
 
 
-def _e1(z):
-    """(e^z - 1)/z, 1 at z = 0 (accurate for every z; expm1 does not cancel)."""
-    out = np.ones_like(z)
-    np.divide(np.expm1(z), z, out=out, where=z != 0)
-    return out
-
-
 _E2_SERIES = [1.0 / (math.factorial(k) * (k + 2)) for k in range(16)]
 
 
-def _e2(z):
-    """(z e^z - e^z + 1)/z^2 = sum z^k / (k! (k+2)); 1/2 at z = 0. Series for |z| < 0.5 (no cancellation)."""
-    small = np.abs(z) < 0.5
-    zs = np.where(small, z, 0.0)
-    acc = np.full_like(z, _E2_SERIES[-1])
-    for c in reversed(_E2_SERIES[:-1]):
-        acc = acc * zs + c
-    if small.all():
-        return acc
-    zl = np.where(small, 1.0, z)
-    with np.errstate(over="ignore", invalid="ignore"):
-        big = (zl * np.exp(zl) - np.expm1(zl)) / (zl * zl)
-    return np.where(small, acc, big)
+def _e2_series(z):
+    """sum z^k / (k! (k+2)) = (z e^z - e^z + 1)/z^2 for |z| < 0.5, with as many terms as max |z| needs."""
+    zmax = float(np.abs(z).max()) if z.size else 0.0
+    terms = next((k for k in range(1, len(_E2_SERIES)) if zmax ** k / math.factorial(k) < 1e-17), len(_E2_SERIES))
+    acc = np.full_like(z, _E2_SERIES[terms - 1])
+    for c in reversed(_E2_SERIES[:terms - 1]):
+        acc = acc * z + c
+    return acc
 
 
 class SynapseShape:
@@ -74,6 +62,7 @@ class SynapseShape:
             raise ValueError(f"precise timing handles PSC order n = 0 (exponential) or 1 (alpha), got n = {n}")
         self.tau_s, self.n, self.tau_m = float(tau_s), int(n), float(tau_m)
         self.d = 1.0 / tau_m - 1.0 / tau_s
+        self._inv_md = 1.0 / (tau_m * self.d) if self.d != 0.0 else None
         # peak time of R1 (membrane response to a decaying exponential current)
         if abs(tau_m - tau_s) <= 1e-12 * tau_m:
             self.peak1 = tau_m
@@ -82,12 +71,38 @@ class SynapseShape:
         self.peak2 = self._find_peak2() if n == 1 else None
 
     def r1(self, u, em):
-        """Membrane response at u to a unit current that decays with tau_s (``em = exp(-u/tau_m)``)."""
-        return (u / self.tau_m) * em * _e1(u * self.d)
+        """Membrane response at u to a unit current that decays with tau_s (``em = exp(-u/tau_m)``).
+
+        ``(u/tau_m) em E1(u d) = em expm1(u d) / (tau_m d)``: expm1 keeps every digit for small u d;
+        for u d > 1 the equal ``(e^(-u/tau_s) - em) / (tau_m d)`` cannot overflow.
+        """
+        if self.d == 0.0:
+            return (u / self.tau_m) * em
+        z = u * self.d
+        if self.d < 0:
+            return em * np.expm1(z) * self._inv_md
+        big = z > 1.0
+        out = em * np.expm1(np.minimum(z, 1.0))
+        if big.any():
+            out = np.where(big, np.exp(-u / self.tau_s) - em, out)
+        return out * self._inv_md
 
     def r2(self, u, em):
-        """Membrane response at u to a unit alpha stage 0 (current ``(u/tau_s) e^(-u/tau_s)``)."""
-        return (u * u / (self.tau_m * self.tau_s)) * em * _e2(u * self.d)
+        """Membrane response at u to a unit alpha stage 0 (current ``(u/tau_s) e^(-u/tau_s)``).
+
+        ``u^2/(tau_m tau_s) em E2(u d)``: the series of E2 for |u d| < 0.5, else the closed form
+        ``(z e^(-u/tau_s) - e^(-u/tau_s) + em) / (tau_m tau_s d^2)`` (z = u d; no overflow, little cancellation).
+        """
+        z = u * self.d
+        small = np.abs(z) < 0.5
+        if small.all():
+            return (u * u / (self.tau_m * self.tau_s)) * em * _e2_series(z)
+        es = np.exp(-u / self.tau_s)
+        big = (z * es - es + em) / (self.tau_m * self.tau_s * self.d * self.d)
+        if not small.any():
+            return big
+        zs = np.where(small, z, 0.0)
+        return np.where(small, (u * u / (self.tau_m * self.tau_s)) * em * _e2_series(zs), big)
 
     def _find_peak2(self):
         # R2 rises while its current (u/tau_s) e^(-u/tau_s) exceeds it; the peak is after the current's (tau_s)
