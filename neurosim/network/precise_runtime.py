@@ -119,9 +119,11 @@ class PreciseConnection:
         if first == last:
             queue.setdefault(first, []).append((tgt, off, grp, inc))
             return
-        for s in np.unique(steps):
-            sel = steps == s
-            queue.setdefault(int(s), []).append((tgt[sel], off[sel], grp[sel], inc[sel]))
+        order = np.argsort(steps, kind="stable")
+        steps, tgt, off, grp, inc = steps[order], tgt[order], off[order], grp[order], inc[order]
+        cuts = np.flatnonzero(steps[1:] != steps[:-1]) + 1
+        for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, steps.size].tolist()):
+            queue.setdefault(int(steps[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
 
 
 class PreciseRuntime(Runtime):
