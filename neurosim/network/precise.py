@@ -25,6 +25,7 @@ import numpy as np
 from .. import _validate as check
 from ..neurons.lif import LIF
 from ..synapses import PSCFilter
+from .precise_events import csr_rows, fan_out
 from .precise_kernel import MembraneKernel
 
 _BOUND_MARGIN = 1e-12  # a neuron counts as quiet to the step end when its bound is below 1 - this
@@ -324,43 +325,6 @@ class PreciseLIFState:
             c[:-1] -= c[ends[loc]]  # minus what follows the neuron's last event
             out.append(c)
         return out
-
-
-def csr_rows(weights, scale=1.0):
-    """Rows per presynaptic neuron of a (post, pre) weight matrix: ``(indptr, indices, data * scale)``."""
-    import scipy.sparse as sp
-
-    rows = sp.csr_matrix(weights.T if not sp.issparse(weights) else weights.T.tocsr(), dtype=np.float64)
-    rows.sum_duplicates()
-    rows.eliminate_zeros()
-    return rows.indptr.astype(np.int64), rows.indices.astype(np.int64), rows.data * scale
-
-
-def fan_out(rows, pre, offsets):
-    """Synaptic events of presynaptic spikes: every nonzero of each spiking neuron's row.
-
-    Parameters
-    ----------
-    rows : tuple (indptr, indices, data)
-        From :func:`csr_rows`.
-    pre : ndarray of int (S,)
-        Spiking presynaptic neurons (repeats allowed).
-    offsets : ndarray (S,)
-        Arrival offsets inside the step (s).
-
-    Returns
-    -------
-    target, offset, increment : ndarray (E,)
-    """
-    indptr, indices, data = rows
-    starts = indptr[pre]
-    lengths = indptr[pre + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
-    ends = np.cumsum(lengths)
-    pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
-    return indices[pos], np.repeat(offsets, lengths), data[pos]
 
 
 def precise_feedforward(model, weights, spikes, T, dt=1e-4, synapse=None, bias=0.0, v0=None, delay=0.0):

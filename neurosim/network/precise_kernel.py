@@ -178,14 +178,6 @@ class MembraneKernel:
                 cur = cur + (x[1] + x[0] * (u / g.tau_s)) * es
         return vn, cur
 
-    def current(self, xs, u):
-        """Total synaptic current at u."""
-        total = 0.0
-        for g, x in zip(self.groups, xs):
-            es = np.exp(-u / g.tau_s)
-            total = total + (x[-1] if g.n == 0 else x[1] + x[0] * (u / g.tau_s)) * es
-        return total
-
     # ---- bounds over [0, h] ----------------------------------------------------------
     def upper_bound(self, v, J, xs, h):
         """An upper bound of v over [0, h]: the sum of the maxima of the terms of v(u)."""

@@ -23,7 +23,8 @@ import numpy as np
 from ..neurons.lif import LIF
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from .populations import _Base, _flat
-from .precise import PreciseLIFState, csr_rows, fan_out
+from .precise import PreciseLIFState
+from .precise_events import csr_rows, fan_out
 from .probes import add_lagged
 from .runtime import Runtime, _accumulate_mean
 
