@@ -296,7 +296,8 @@ class PreciseLIFState:
                     sel = grp[ea] == gi
                     x[0, a[sel]] += inc[ea[sel]]  # one event per neuron per round: no repeated indices
                 ptr[a] += 1
-            act = act[(tau[act] < h) | (ptr[act] < count[act])]
+            # a neuron refractory past the step end is done (its later events only move its stages)
+            act = act[((tau[act] < h) | (ptr[act] < count[act])) & (ref[act] < h)]
         if not spk_i:
             return v, ref, np.zeros(0, dtype=np.int64), np.zeros(0)
         idx, times = np.concatenate(spk_i), np.concatenate(spk_t)
