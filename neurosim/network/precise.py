@@ -240,6 +240,7 @@ class PreciseLIFState:
         v = v.copy()
         spk_i, spk_t = [], []
         act = np.arange(m)
+        first = True  # the step's own bounds already failed for these neurons at the start
         while act.size:
             has = ptr[act] < count[act]
             e = np.where(has, start[act] + ptr[act], E)  # E: the empty tail
@@ -248,13 +249,17 @@ class PreciseLIFState:
             va, Ja = v[act], J[act]
             xa = [x[:, act] for x in xs]
             # finished: refractory to the end, or no crossing possible in the rest of the step
-            rest = h - ta
-            v_end = kernel.voltage(va, Ja, xa, rest) + tail_v[e]
-            quiet = ~refr & (kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e] < 1.0 - _BOUND_MARGIN)
-            # or: below 1 at both ends and no interior maximum can reach 1
-            quiet |= ~refr & (va < 1.0) & (v_end < 1.0 - _BOUND_MARGIN) & (
-                Ja + kernel.current_upper_bound(xa, rest) + tail_i[e] < 1.0 - _BOUND_MARGIN)
-            done = (refr & (ra >= h)) | quiet
+            if first:
+                quiet = done = np.zeros(act.size, dtype=bool)
+                first = False
+            else:
+                rest = h - ta
+                v_end = kernel.voltage(va, Ja, xa, rest) + tail_v[e]
+                quiet = ~refr & (kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e] < 1.0 - _BOUND_MARGIN)
+                # or: below 1 at both ends and no interior maximum can reach 1
+                quiet |= ~refr & (va < 1.0) & (v_end < 1.0 - _BOUND_MARGIN) & (
+                    Ja + kernel.current_upper_bound(xa, rest) + tail_i[e] < 1.0 - _BOUND_MARGIN)
+                done = (refr & (ra >= h)) | quiet
             if done.any():
                 d = act[done]
                 v[d] = 0.0
@@ -273,9 +278,10 @@ class PreciseLIFState:
             integ = (~refr).nonzero()[0]
             if integ.size:
                 ub = kernel.upper_bound(va[integ], Ja[integ], [x[:, integ] for x in xa], L[integ])
-                cand = integ[ub >= 1.0]
+                hit = ub >= 1.0
+                cand = integ[hit]
                 if cand.size:
-                    u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand])
+                    u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand], ub[hit])
             crossed = ~np.isnan(u)
             adv = np.where(crossed, u, L)
             vn, xn = kernel.evolve(va, Ja, xa, adv)

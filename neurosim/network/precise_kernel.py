@@ -232,7 +232,7 @@ class MembraneKernel:
         return low
 
     # ---- crossing search ---------------------------------------------------------------
-    def first_crossing(self, v, J, xs, L):
+    def first_crossing(self, v, J, xs, L, ub=None):
         """Time of the first threshold crossing (v = 1) in [0, L] for each neuron; NaN where none.
 
         Parameters
@@ -243,6 +243,8 @@ class MembraneKernel:
             Synapse stages at the start.
         L : ndarray (c,)
             Interval lengths (s).
+        ub : ndarray (c,), optional
+            :meth:`upper_bound` over [0, L] when the caller has it.
 
         Returns
         -------
@@ -251,7 +253,7 @@ class MembraneKernel:
         """
         out = np.where(v >= 1.0, 0.0, np.nan)
         vb = self.voltage(v, J, xs, L)
-        keep, resolved = self._classify(v, J, xs, L, vb)
+        keep, resolved = self._classify(v, J, xs, L, vb, ub)
         keep &= v < 1.0
         resolved &= keep
         if resolved.any():  # the common case: one rising crossing in the whole interval
@@ -321,9 +323,10 @@ class MembraneKernel:
             out[bid] = ba + self._refine(bv, bJ, bx, bh, bvb)
         return out
 
-    def _classify(self, v, J, xs, h, vb):
+    def _classify(self, v, J, xs, h, vb, ub=None):
         """(keep, resolved): keep = v may reach 1 in the piece; resolved = exactly one rising crossing."""
-        ub = self.upper_bound(v, J, xs, h)
+        if ub is None:
+            ub = self.upper_bound(v, J, xs, h)
         keep = (ub >= 1.0) | (vb >= 1.0)
         low_i = self.current_lower_bound(xs, h)
         if keep.any():
