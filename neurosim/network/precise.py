@@ -185,9 +185,10 @@ class PreciseLIFState:
         if special.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         # 5. the exact loop over the events of the special neurons, from their state at t0
-        pos = np.searchsorted(special, target)
-        mine = pos < special.size
-        mine[mine] = special[pos[mine]] == target[mine]
+        local = np.full(self.size, -1, dtype=np.int64)  # neuron -> position in `special`
+        local[special] = np.arange(special.size)
+        pos = local[target]
+        mine = pos >= 0
         ev = (pos[mine], offset[mine], group[mine], inc[mine])
         sv, sref, idx, times = self._event_loop(*saved, ev, h)
         v[special] = sv
