@@ -25,6 +25,7 @@ import numpy as np
 from .. import _validate as check
 from ..neurons.lif import LIF
 from ..synapses import PSCFilter
+from .precise_events import csr_rows, fan_out
 from .precise_kernel import MembraneKernel
 
 _BOUND_MARGIN = 1e-12  # a neuron counts as quiet to the step end when its bound is below 1 - this
@@ -151,11 +152,14 @@ class PreciseLIFState:
                 peak = np.minimum(lag, g.peak1 if g.n == 0 else g.peak2)
                 emp = np.exp(-peak / kernel.tau_m)
                 resp = g.r1 if g.n == 0 else g.r2
+                wp = np.maximum(w, 0.0)
                 np.add.at(vnew, tg, w * resp(lag, em))
-                np.add.at(ub, tg, np.maximum(w, 0.0) * resp(peak, emp))
-                pending.append((gi, tg, w * np.exp(-lag / g.tau_s), lag / g.tau_s))
+                np.add.at(ub, tg, wp * resp(peak, emp))
+                pending.append((gi, tg, wp, lag))
         # 3. neurons that need the event-by-event loop: a possible crossing, or a refractory end inside
         special = (ub >= 1.0).nonzero()[0]
+        if special.size:
+            special = special[~self._no_interior_peak(special, v, vnew, J, h, pending)]
         refr = (ref > t0).nonzero()[0]
         if refr.size:
             special = np.union1d(special, refr)
@@ -169,22 +173,44 @@ class PreciseLIFState:
             if x.shape[0] == 2:
                 x[1] += x[0] * c["cross"]
             x *= c["es"]
-        for gi, tg, w, lag in pending:
-            x = self.x[gi]
+        for gi in range(len(self.x)):
+            sel = (group == gi).nonzero()[0] if len(self.x) > 1 else slice(None)
+            tg, w, lag = target[sel], inc[sel], (h - offset[sel]) / self.synapses[gi].tau_s
+            if tg.size == 0:
+                continue
+            x, w = self.x[gi], inc[sel] * np.exp(-lag)
             np.add.at(x[0], tg, w)
             if x.shape[0] == 2:
                 np.add.at(x[1], tg, w * lag)
         if special.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         # 5. the exact loop over the events of the special neurons, from their state at t0
-        pos = np.searchsorted(special, target)
-        mine = pos < special.size
-        mine[mine] = special[pos[mine]] == target[mine]
+        local = np.full(self.size, -1, dtype=np.int64)  # neuron -> position in `special`
+        local[special] = np.arange(special.size)
+        pos = local[target]
+        mine = pos >= 0
         ev = (pos[mine], offset[mine], group[mine], inc[mine])
         sv, sref, idx, times = self._event_loop(*saved, ev, h)
         v[special] = sv
         ref[special] = sref + t0
         return special[idx], times + t0
+
+    def _no_interior_peak(self, cand, v, vend, J, h, pending):
+        """Candidates that cannot cross after all: below 1 at both ends, and J + an upper bound of the
+        synaptic current (their events included) below 1, so no interior maximum reaches 1."""
+        kernel = self.kernel
+        high = J[cand] + kernel.current_upper_bound([x[:, cand] for x in self.x], h)
+        if pending:
+            extra = np.zeros(self.size)
+            for gi, tg, wp, lag in pending:
+                g = kernel.groups[gi]
+                if g.n == 0:
+                    np.add.at(extra, tg, wp)  # the current jumps by the stage-0 increment
+                else:
+                    us = np.minimum(lag, g.tau_s)  # alpha current of a jump peaks tau_s after it
+                    np.add.at(extra, tg, wp * (us / g.tau_s) * np.exp(-us / g.tau_s))
+            high += extra[cand]
+        return (v[cand] < 1.0) & (vend[cand] < 1.0) & (high < 1.0)
 
     def _event_loop(self, v, J, ref, xs, events, h):
         """Integrate the given neurons through their events, refractory ends and spikes of one step.
@@ -209,12 +235,13 @@ class PreciseLIFState:
         m, E = v.size, loc.size
         count = np.bincount(loc, minlength=m)
         start = np.cumsum(count) - count
-        tail_v, tail_ub = self._event_tails(loc, off, grp, inc, h, start + count)
+        tail_v, tail_ub, tail_i = self._event_tails(loc, off, grp, inc, h, start + count)
         tau = np.zeros(m)
         ptr = np.zeros(m, dtype=np.int64)
         v = v.copy()
         spk_i, spk_t = [], []
         act = np.arange(m)
+        first = True  # the step's own bounds already failed for these neurons at the start
         while act.size:
             has = ptr[act] < count[act]
             e = np.where(has, start[act] + ptr[act], E)  # E: the empty tail
@@ -223,16 +250,23 @@ class PreciseLIFState:
             va, Ja = v[act], J[act]
             xa = [x[:, act] for x in xs]
             # finished: refractory to the end, or no crossing possible in the rest of the step
-            rest = h - ta
-            ub_rest = kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e]
-            quiet = ~refr & (ub_rest < 1.0 - _BOUND_MARGIN)
-            done = (refr & (ra >= h)) | quiet
+            if first:
+                quiet = done = np.zeros(act.size, dtype=bool)
+                first = False
+            else:
+                rest = h - ta
+                v_end = kernel.voltage(va, Ja, xa, rest) + tail_v[e]
+                quiet = ~refr & (kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e] < 1.0 - _BOUND_MARGIN)
+                # or: below 1 at both ends and no interior maximum can reach 1
+                quiet |= ~refr & (va < 1.0) & (v_end < 1.0 - _BOUND_MARGIN) & (
+                    Ja + kernel.current_upper_bound(xa, rest) + tail_i[e] < 1.0 - _BOUND_MARGIN)
+                done = (refr & (ra >= h)) | quiet
             if done.any():
                 d = act[done]
                 v[d] = 0.0
                 if quiet.any():
                     q = quiet.nonzero()[0]
-                    v[act[q]] = kernel.voltage(va[q], Ja[q], [x[:, q] for x in xa], rest[q]) + tail_v[e[q]]
+                    v[act[q]] = v_end[q]
                 keep = ~done
                 act, has, e, ta, ra, refr, va, Ja = (a[keep] for a in (act, has, e, ta, ra, refr, va, Ja))
                 xa = [x[:, keep] for x in xa]
@@ -245,9 +279,10 @@ class PreciseLIFState:
             integ = (~refr).nonzero()[0]
             if integ.size:
                 ub = kernel.upper_bound(va[integ], Ja[integ], [x[:, integ] for x in xa], L[integ])
-                cand = integ[ub >= 1.0]
+                hit = ub >= 1.0
+                cand = integ[hit]
                 if cand.size:
-                    u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand])
+                    u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand], ub[hit])
             crossed = ~np.isnan(u)
             adv = np.where(crossed, u, L)
             vn, xn = kernel.evolve(va, Ja, xa, adv)
@@ -268,7 +303,8 @@ class PreciseLIFState:
                     sel = grp[ea] == gi
                     x[0, a[sel]] += inc[ea[sel]]  # one event per neuron per round: no repeated indices
                 ptr[a] += 1
-            act = act[(tau[act] < h) | (ptr[act] < count[act])]
+            # a neuron refractory past the step end is done (its later events only move its stages)
+            act = act[((tau[act] < h) | (ptr[act] < count[act])) & (ref[act] < h)]
         if not spk_i:
             return v, ref, np.zeros(0, dtype=np.int64), np.zeros(0)
         idx, times = np.concatenate(spk_i), np.concatenate(spk_t)
@@ -277,9 +313,10 @@ class PreciseLIFState:
 
     def _event_tails(self, loc, off, grp, inc, h, ends):
         """Per sorted event e: the sums over the events from e to the end of its neuron's list of
-        (a) their responses in v at h and (b) their peak responses (for the bound). Index E is 0."""
+        (a) their responses in v at h, (b) their peak responses in v and (c) the peaks of their
+        currents (both for bounds). Index E (past the last event) holds 0."""
         kernel = self.kernel
-        resp, peak = np.zeros(loc.size + 1), np.zeros(loc.size + 1)
+        resp, peak, cur = np.zeros(loc.size + 1), np.zeros(loc.size + 1), np.zeros(loc.size + 1)
         lag = h - off
         for gi, g in enumerate(kernel.groups):
             sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(0, loc.size)
@@ -288,49 +325,14 @@ class PreciseLIFState:
             lp = np.minimum(lg, g.peak1 if g.n == 0 else g.peak2)
             resp[sel] = inc[sel] * r(lg, np.exp(-lg / kernel.tau_m))
             peak[sel] = np.maximum(inc[sel], 0.0) * r(lp, np.exp(-lp / kernel.tau_m))
+            us = np.minimum(lg, g.tau_s)
+            cur[sel] = np.maximum(inc[sel], 0.0) * (1.0 if g.n == 0 else (us / g.tau_s) * np.exp(-us / g.tau_s))
         out = []
-        for a in (resp, peak):
+        for a in (resp, peak, cur):
             c = np.cumsum(a[::-1])[::-1]  # c[e] = sum of a[e:]; c[E] = 0
             c[:-1] -= c[ends[loc]]  # minus what follows the neuron's last event
             out.append(c)
         return out
-
-
-def csr_rows(weights, scale=1.0):
-    """Rows per presynaptic neuron of a (post, pre) weight matrix: ``(indptr, indices, data * scale)``."""
-    import scipy.sparse as sp
-
-    rows = sp.csr_matrix(weights.T if not sp.issparse(weights) else weights.T.tocsr(), dtype=np.float64)
-    rows.sum_duplicates()
-    rows.eliminate_zeros()
-    return rows.indptr.astype(np.int64), rows.indices.astype(np.int64), rows.data * scale
-
-
-def fan_out(rows, pre, offsets):
-    """Synaptic events of presynaptic spikes: every nonzero of each spiking neuron's row.
-
-    Parameters
-    ----------
-    rows : tuple (indptr, indices, data)
-        From :func:`csr_rows`.
-    pre : ndarray of int (S,)
-        Spiking presynaptic neurons (repeats allowed).
-    offsets : ndarray (S,)
-        Arrival offsets inside the step (s).
-
-    Returns
-    -------
-    target, offset, increment : ndarray (E,)
-    """
-    indptr, indices, data = rows
-    starts = indptr[pre]
-    lengths = indptr[pre + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
-    ends = np.cumsum(lengths)
-    pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
-    return indices[pos], np.repeat(offsets, lengths), data[pos]
 
 
 def precise_feedforward(model, weights, spikes, T, dt=1e-4, synapse=None, bias=0.0, v0=None, delay=0.0):

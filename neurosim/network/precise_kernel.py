@@ -33,34 +33,25 @@ import math
 
 import numpy as np
 
+from ..errors import SimulationError
+
 ROOT_TOL = 1e-13  # s: Newton stops when the step is below this (the contract is 1e-12 s)
 _SPLIT = 8  # sub-intervals per split in the crossing search
 _MIN_PIECE = 1e-14  # s: an interval this short that is still undecided touches 1 within rounding
-
-
-def _e1(z):
-    """(e^z - 1)/z, 1 at z = 0 (accurate for every z; expm1 does not cancel)."""
-    out = np.ones_like(z)
-    np.divide(np.expm1(z), z, out=out, where=z != 0)
-    return out
+_MAX_ROUNDS = 2000
 
 
 _E2_SERIES = [1.0 / (math.factorial(k) * (k + 2)) for k in range(16)]
 
 
-def _e2(z):
-    """(z e^z - e^z + 1)/z^2 = sum z^k / (k! (k+2)); 1/2 at z = 0. Series for |z| < 0.5 (no cancellation)."""
-    small = np.abs(z) < 0.5
-    zs = np.where(small, z, 0.0)
-    acc = np.full_like(z, _E2_SERIES[-1])
-    for c in reversed(_E2_SERIES[:-1]):
-        acc = acc * zs + c
-    if small.all():
-        return acc
-    zl = np.where(small, 1.0, z)
-    with np.errstate(over="ignore", invalid="ignore"):
-        big = (zl * np.exp(zl) - np.expm1(zl)) / (zl * zl)
-    return np.where(small, acc, big)
+def _e2_series(z):
+    """sum z^k / (k! (k+2)) = (z e^z - e^z + 1)/z^2 for |z| < 0.5, with as many terms as max |z| needs."""
+    zmax = float(np.abs(z).max()) if z.size else 0.0
+    terms = next((k for k in range(1, len(_E2_SERIES)) if zmax ** k / math.factorial(k) < 1e-17), len(_E2_SERIES))
+    acc = np.full_like(z, _E2_SERIES[terms - 1])
+    for c in reversed(_E2_SERIES[:terms - 1]):
+        acc = acc * z + c
+    return acc
 
 
 class SynapseShape:
@@ -71,6 +62,7 @@ class SynapseShape:
             raise ValueError(f"precise timing handles PSC order n = 0 (exponential) or 1 (alpha), got n = {n}")
         self.tau_s, self.n, self.tau_m = float(tau_s), int(n), float(tau_m)
         self.d = 1.0 / tau_m - 1.0 / tau_s
+        self._inv_md = 1.0 / (tau_m * self.d) if self.d != 0.0 else None
         # peak time of R1 (membrane response to a decaying exponential current)
         if abs(tau_m - tau_s) <= 1e-12 * tau_m:
             self.peak1 = tau_m
@@ -79,12 +71,38 @@ class SynapseShape:
         self.peak2 = self._find_peak2() if n == 1 else None
 
     def r1(self, u, em):
-        """Membrane response at u to a unit current that decays with tau_s (``em = exp(-u/tau_m)``)."""
-        return (u / self.tau_m) * em * _e1(u * self.d)
+        """Membrane response at u to a unit current that decays with tau_s (``em = exp(-u/tau_m)``).
+
+        ``(u/tau_m) em E1(u d) = em expm1(u d) / (tau_m d)``: expm1 keeps every digit for small u d;
+        for u d > 1 the equal ``(e^(-u/tau_s) - em) / (tau_m d)`` cannot overflow.
+        """
+        if self.d == 0.0:
+            return (u / self.tau_m) * em
+        z = u * self.d
+        if self.d < 0:
+            return em * np.expm1(z) * self._inv_md
+        big = z > 1.0
+        out = em * np.expm1(np.minimum(z, 1.0))
+        if big.any():
+            out = np.where(big, np.exp(-u / self.tau_s) - em, out)
+        return out * self._inv_md
 
     def r2(self, u, em):
-        """Membrane response at u to a unit alpha stage 0 (current ``(u/tau_s) e^(-u/tau_s)``)."""
-        return (u * u / (self.tau_m * self.tau_s)) * em * _e2(u * self.d)
+        """Membrane response at u to a unit alpha stage 0 (current ``(u/tau_s) e^(-u/tau_s)``).
+
+        ``u^2/(tau_m tau_s) em E2(u d)``: the series of E2 for |u d| < 0.5, else the closed form
+        ``(z e^(-u/tau_s) - e^(-u/tau_s) + em) / (tau_m tau_s d^2)`` (z = u d; no overflow, little cancellation).
+        """
+        z = u * self.d
+        small = np.abs(z) < 0.5
+        if small.all():
+            return (u * u / (self.tau_m * self.tau_s)) * em * _e2_series(z)
+        es = np.exp(-u / self.tau_s)
+        big = (z * es - es + em) / (self.tau_m * self.tau_s * self.d * self.d)
+        if not small.any():
+            return big
+        zs = np.where(small, z, 0.0)
+        return np.where(small, (u * u / (self.tau_m * self.tau_s)) * em * _e2_series(zs), big)
 
     def _find_peak2(self):
         # R2 rises while its current (u/tau_s) e^(-u/tau_s) exceeds it; the peak is after the current's (tau_s)
@@ -160,14 +178,6 @@ class MembraneKernel:
                 cur = cur + (x[1] + x[0] * (u / g.tau_s)) * es
         return vn, cur
 
-    def current(self, xs, u):
-        """Total synaptic current at u."""
-        total = 0.0
-        for g, x in zip(self.groups, xs):
-            es = np.exp(-u / g.tau_s)
-            total = total + (x[-1] if g.n == 0 else x[1] + x[0] * (u / g.tau_s)) * es
-        return total
-
     # ---- bounds over [0, h] ----------------------------------------------------------
     def upper_bound(self, v, J, xs, h):
         """An upper bound of v over [0, h]: the sum of the maxima of the terms of v(u)."""
@@ -182,6 +192,33 @@ class MembraneKernel:
                 ub = ub + np.maximum(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
         return ub
 
+    def lower_bound(self, v, J, xs, h):
+        """A lower bound of v over [0, h]: the sum of the minima of the terms of v(u)."""
+        vJ = v - J
+        lb = J + np.minimum(vJ, vJ * np.exp(-h / self.tau_m))
+        for g, x in zip(self.groups, xs):
+            u1 = np.minimum(h, g.peak1)
+            lb = lb + np.minimum(x[-1], 0.0) * g.r1(u1, np.exp(-u1 / self.tau_m))
+            if g.n == 1:
+                u2 = np.minimum(h, g.peak2)
+                lb = lb + np.minimum(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
+        return lb
+
+    def current_upper_bound(self, xs, h):
+        """An upper bound of the synaptic current over [0, h].
+
+        At an interior maximum of v, dv/dt = 0 gives v = J + current: so where v < 1 at both ends and
+        J + this bound < 1, v stays below 1 in between, however loose :meth:`upper_bound` is.
+        """
+        high = 0.0
+        for g, x in zip(self.groups, xs):
+            cur = x[-1]
+            high = high + np.where(cur > 0, cur, cur * np.exp(-h / g.tau_s))
+            if g.n == 1:
+                us = np.minimum(h, g.tau_s)
+                high = high + np.maximum(x[0], 0.0) * (us / g.tau_s) * np.exp(-us / g.tau_s)
+        return high
+
     def current_lower_bound(self, xs, h):
         """A lower bound of the synaptic current over [0, h]."""
         low = 0.0
@@ -195,7 +232,7 @@ class MembraneKernel:
         return low
 
     # ---- crossing search ---------------------------------------------------------------
-    def first_crossing(self, v, J, xs, L):
+    def first_crossing(self, v, J, xs, L, ub=None):
         """Time of the first threshold crossing (v = 1) in [0, L] for each neuron; NaN where none.
 
         Parameters
@@ -206,6 +243,8 @@ class MembraneKernel:
             Synapse stages at the start.
         L : ndarray (c,)
             Interval lengths (s).
+        ub : ndarray (c,), optional
+            :meth:`upper_bound` over [0, L] when the caller has it.
 
         Returns
         -------
@@ -214,7 +253,7 @@ class MembraneKernel:
         """
         out = np.where(v >= 1.0, 0.0, np.nan)
         vb = self.voltage(v, J, xs, L)
-        keep, resolved = self._classify(v, J, xs, L, vb)
+        keep, resolved = self._classify(v, J, xs, L, vb, ub)
         keep &= v < 1.0
         resolved &= keep
         if resolved.any():  # the common case: one rising crossing in the whole interval
@@ -229,7 +268,7 @@ class MembraneKernel:
         resolved = np.zeros(pid.size, dtype=bool)
         sel = slice(None)
         brackets = []  # (owner, a, h, v, J, xs, vb) of resolved first pieces
-        for _ in range(200):  # depth bound; each round splits the earliest undecided piece of every owner
+        for _ in range(_MAX_ROUNDS):  # each round splits the earliest undecided piece of every owner
             pid, pa, ph, pv, pJ, pvb, resolved = (a[sel] for a in (pid, pa, ph, pv, pJ, pvb, resolved))
             px = [x[:, sel] for x in px]
             if pid.size == 0:
@@ -277,17 +316,33 @@ class MembraneKernel:
             resolved = np.concatenate([resolved[rest], nres[nkeep]])
             px = [np.concatenate([x[:, rest], y[:, nkeep]], axis=1) for x, y in zip(px, nx)]
             sel = np.lexsort((pa, pid))
-        else:  # pragma: no cover - the pieces shrink by _SPLIT each round
-            raise RuntimeError("threshold search did not terminate")
+        else:  # pragma: no cover - near a maximum the bounds tighten as h^2, so a few rounds suffice
+            raise SimulationError(f"precise threshold search undecided after {_MAX_ROUNDS} rounds for "
+                                  f"{np.unique(pid).size} neurons (v grazing the threshold); use timing='grid'")
         for bid, ba, bh, bv, bJ, bx, bvb in brackets:
             out[bid] = ba + self._refine(bv, bJ, bx, bh, bvb)
         return out
 
-    def _classify(self, v, J, xs, h, vb):
+    def _classify(self, v, J, xs, h, vb, ub=None):
         """(keep, resolved): keep = v may reach 1 in the piece; resolved = exactly one rising crossing."""
-        ub = self.upper_bound(v, J, xs, h)
+        if ub is None:
+            ub = self.upper_bound(v, J, xs, h)
         keep = (ub >= 1.0) | (vb >= 1.0)
-        rising = J + self.current_lower_bound(xs, h) - ub > 0  # tau_m dv/dt > 0 on the whole piece
+        low_i = self.current_lower_bound(xs, h)
+        if keep.any():
+            high_i = self.current_upper_bound(xs, h)
+            # no interior maximum can reach 1: v = J + I there (see current_upper_bound) ...
+            below = J + high_i < 1.0
+            # ... or two lines through the ends with the extreme slopes stay below 1. Near a maximum
+            # the slopes are small, so this bound tightens as h^2 where the sum of maxima only does as h.
+            up = np.maximum((J + high_i - self.lower_bound(v, J, xs, h)) / self.tau_m, 0.0)  # max dv/dt
+            down = np.maximum((ub - J - low_i) / self.tau_m, 0.0)  # max -dv/dt
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = np.clip((vb - v + h * down) / (up + down), 0.0, h)
+            two_lines = np.where(up + down > 0, v + t * up, np.maximum(v, vb))
+            below |= two_lines < 1.0
+            keep &= ~((v < 1.0) & (vb < 1.0) & below)
+        rising = J + low_i - ub > 0  # tau_m dv/dt > 0 on the whole piece
         return keep, keep & (vb >= 1.0) & rising
 
     def _refine(self, v, J, xs, h, vb):

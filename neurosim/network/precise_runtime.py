@@ -23,7 +23,8 @@ import numpy as np
 from ..neurons.lif import LIF
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from .populations import _Base, _flat
-from .precise import PreciseLIFState, csr_rows, fan_out
+from .precise import PreciseLIFState
+from .precise_events import csr_rows, fan_out
 from .probes import add_lagged
 from .runtime import Runtime, _accumulate_mean
 
@@ -119,9 +120,11 @@ class PreciseConnection:
         if first == last:
             queue.setdefault(first, []).append((tgt, off, grp, inc))
             return
-        for s in np.unique(steps):
-            sel = steps == s
-            queue.setdefault(int(s), []).append((tgt[sel], off[sel], grp[sel], inc[sel]))
+        order = np.argsort(steps, kind="stable")
+        steps, tgt, off, grp, inc = steps[order], tgt[order], off[order], grp[order], inc[order]
+        cuts = np.flatnonzero(steps[1:] != steps[:-1]) + 1
+        for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, steps.size].tolist()):
+            queue.setdefault(int(steps[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
 
 
 class PreciseRuntime(Runtime):

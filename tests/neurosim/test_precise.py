@@ -170,3 +170,26 @@ def test_orders_above_alpha_and_bad_input_are_refused():
         precise_feedforward(LIF(), np.ones((2, 1)), (np.array([0.01]), np.array([3])), 0.1, 1e-3)
     with pytest.raises(TypeError):
         precise_feedforward(LIF(), np.ones((2, 1)), (np.array([0.01]), np.array([0])), 0.1, 1e-3, synapse=0.005)
+
+
+@pytest.mark.parametrize("excess, crosses", [(-1e-11, False), (1e-9, True), (-1e-6, False)])
+def test_crossing_search_decides_grazing_maxima(excess, crosses):
+    """v rises to a flat maximum at 1 + excess (exc 5 ms, inh 10 ms currents, J > 1): the bracketing search
+    ends quickly and decides by the sign of the excess (a regression: it used to split without end)."""
+    from scipy.optimize import brentq, minimize_scalar
+
+    from neurosim.network.precise_kernel import MembraneKernel
+
+    k = MembraneKernel(0.02, [(0.005, 0), (0.01, 0)])
+    J, v0, xi = np.array([1.1]), np.array([0.9]), -20.0
+
+    def peak(xe):
+        r = minimize_scalar(lambda u: -k.voltage(v0, J, [np.array([[xe]]), np.array([[xi]])], np.array([u]))[0],
+                            bounds=(0, 0.01), method="bounded", options=dict(xatol=1e-12))
+        return -r.fun, r.x
+
+    xe = brentq(lambda a: peak(a)[0] - (1 + excess), 20, 30, xtol=1e-15)
+    u = k.first_crossing(v0, J, [np.array([[xe]]), np.array([[xi]])], np.array([0.01]))[0]
+    assert np.isnan(u) != crosses
+    if crosses:
+        assert abs(u - peak(xe)[1]) < 1e-4

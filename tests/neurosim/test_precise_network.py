@@ -139,3 +139,26 @@ def test_unsupported_configurations_are_refused():
         net.run(0.001)
     with pytest.raises(ValueError, match="timing"):
         Network(timing="exact")
+
+
+def test_current_input_and_filtered_probe():
+    """An injected current acts like the same bias; a filtered probe places source spikes at their exact
+    times, so it equals PSCFilter.filter of the train at the step ends."""
+    runs = []
+    for use_input in (False, True):
+        net = Network(dt=1e-3, timing="precise")
+        pop = net.add_population(LIF(0.02, 0.002), 3, bias=0.0 if use_input else 1.3)
+        if use_input:
+            net.add_current_input(pop, lambda t: np.full(3, 1.3))
+        p = net.probe(pop)
+        net.run(0.1)
+        runs.append(p.data[0])
+    assert runs[0].size > 5
+    np.testing.assert_allclose(runs[1], runs[0], rtol=0, atol=1e-12)
+    train = np.array([0.00031, 0.0042, 0.00425, 0.0117])
+    net = Network(dt=1e-3, timing="precise")
+    src = net.add_spike_source([train])
+    syn = PSCFilter(0.003, 1)
+    f = net.probe(src, "filtered", synapse=syn)
+    net.run(0.02)
+    np.testing.assert_allclose(f.data[:, 0], syn.filter(train, f.t), rtol=1e-12, atol=1e-12)
