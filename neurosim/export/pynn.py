@@ -186,7 +186,7 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     factors = {}
     for pop in network.populations:
         n, tau_e, tau_i = plans[pop.name]
-        conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.bias, v0=pop.v0, tau_s=tau_e, n=n, **scale)
+        conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
         celltype = sim.IF_curr_exp if n == 0 else sim.IF_curr_alpha
         p = sim.Population(pop.n, celltype(**cell), initial_values={"v": conv.v_init}, label=pop.name)
