@@ -190,6 +190,15 @@ class HodgkinHuxley:
         recorder = SpikeRecorder(n, dt)
         fixed = inp.constant and state._noise_std == 0
         I_bar = (inp.at(0) + self.g_L * self.E_L) / self.C if fixed else None  # input + leak drive, mV/ms
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
+            self._run(state, inp, steps, fixed, I_bar, recorder, out)
+        t = dt * np.arange(1, steps + 1) if traces else None
+        if record_v:
+            traces["V"] = traces["v"]  # the old spelling, the same array
+        return SimulationResult(recorder, T, t=t, **traces)
+
+    @staticmethod
+    def _run(state, inp, steps, fixed, I_bar, recorder, out):
         for k in range(steps):
             if fixed:
                 idx, offsets = state._advance(I_bar, changed=k == 0)
@@ -199,10 +208,6 @@ class HodgkinHuxley:
                 recorder.record(k, idx, offsets)
             for arr, row in out:
                 arr[k] = row
-        t = dt * np.arange(1, steps + 1) if traces else None
-        if record_v:
-            traces["V"] = traces["v"]  # the old spelling, the same array
-        return SimulationResult(recorder, T, t=t, **traces)
 
     def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None):
         """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).
