@@ -47,6 +47,8 @@ def tuning_curve(model, J, T=1.0, dt=None, t_start=0.0, **simulate_kwargs):
     if dt is not None:
         simulate_kwargs["dt"] = dt
     result = model.simulate(J, T, **simulate_kwargs)
+    if hasattr(result, "rates"):  # SimulationResult: O(spikes), straight from the recorder
+        return result.rates(t_start)
     if hasattr(result, "events"):
         return isi_rate(result.events(), n_neurons=J.size, t_start=t_start)
     return isi_rate(result.spike_times, t_start=t_start)
