@@ -7,16 +7,21 @@ uniform in [V_r, V_t], dt = 0.1 ms, T = 1 s. Also 40,000 neurons with the same
 in-degree (80 inputs per neuron). Brian2 runs the model of its own CUBA example
 with the numpy and cython code-generation targets when it is importable.
 
-Run single-threaded, e.g.::
+Run single-threaded, from the repository root, with a Python that has Brian2::
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 flock /tmp/bench.lock \\
-        /work/refenv/bin/python benchmarks/cuba.py
+    PYTHONPATH=. OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/cuba.py
 
 Wall times are for ``run(1 s)`` only (network construction and Brian2's code
-generation/compilation are printed separately as "build").
+generation/compilation are printed separately as "build"). neurosim and
+Brian2's cython target run alternately, ``--repeats`` times each, so machine
+load hits both alike; the table shows the best and the median of each, and the
+ratio of the medians. A last table splits neurosim's step into its phases
+(timed by wrapping the phase functions, so the sum exceeds the plain run by the
+wrappers' overhead).
 """
 import argparse
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -28,11 +33,11 @@ IN_DEGREE = 80  # 0.02 * 4000
 def run_neurosim(n, seed):
     t0 = time.perf_counter()
     net, spikes = cuba(n, rng=seed, in_degree=IN_DEGREE)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     net.run(1.0)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     count = spikes.data[0].size
-    return dict(build=t1 - t0, wall=t2 - t1, spikes=count, rate=count / n)
+    return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=count, rate=count / n)
 
 
 def run_brian(n, seed, target):
@@ -65,10 +70,10 @@ def run_brian(n, seed, target):
     same = dict(v0=np.array(P.v[:]), exc=(np.array(Ce.i[:]), np.array(Ce.j[:])), inh=(np.array(Ci.i[:]), np.array(Ci.j[:])))
     net = b2.Network(P, Ce, Ci, mon)
     net.run(0 * ms)  # code generation and compilation, so the timed run measures simulation
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     net.run(1 * b2.second)
-    t2 = time.perf_counter()
-    return dict(build=t1 - t0, wall=t2 - t1, spikes=int(mon.num_spikes), rate=mon.num_spikes / n, network=same)
+    t2, c2 = time.perf_counter(), time.process_time()
+    return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=int(mon.num_spikes), rate=mon.num_spikes / n, network=same)
 
 
 def run_neurosim_on(n, network):
@@ -87,45 +92,113 @@ def run_neurosim_on(n, network):
         w = np.full(i.size, synaptic_weight(units, syn, voltage=jump))
         net.connect(pop, pop, sp.csr_matrix((w, (j, i)), shape=(n, n)), synapse=syn)
     spikes = net.probe(pop)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     net.run(1.0)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     count = spikes.data[0].size
-    return dict(build=t1 - t0, wall=t2 - t1, spikes=count, rate=count / n)
+    return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=count, rate=count / n)
+
+
+@contextmanager
+def phase_timers():
+    """Accumulate the time spent in each phase of neurosim's step (neuron, synapse, propagation, probes)."""
+    from neurosim.network import connections, populations
+    from neurosim.neurons.lif import LIFState
+    from neurosim.spikes import SpikeRecorder
+
+    totals = {}
+    patched = [(populations._Base, "input", "input assembly (J = synapses + bias)"),
+               (LIFState, "step", "neuron step (LIFState.step)"),
+               (connections.SynapseGroup, "advance_and_deliver", "synapse step (decay, delayed delivery)"),
+               (connections.ConnectionRuntime, "_scatter", "propagation (spiking rows)"),
+               (connections.FusedPropagation, "scatter", "propagation (spiking rows)"),
+               (SpikeRecorder, "record", "probes (spike recording)")]
+    originals = []
+    for cls, name, label in patched:
+        fn = getattr(cls, name)
+        originals.append((cls, name, fn))
+        totals.setdefault(label, 0.0)
+
+        def timed(*args, _fn=fn, _label=label, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return _fn(*args, **kwargs)
+            finally:
+                totals[_label] += time.perf_counter() - t0
+        setattr(cls, name, timed)
+    try:
+        yield totals
+    finally:
+        for cls, name, fn in originals:
+            setattr(cls, name, fn)
+
+
+def profile_neurosim(n, seed):
+    net, _ = cuba(n, rng=seed, in_degree=IN_DEGREE)
+    with phase_timers() as totals:
+        net.build()  # binds the (wrapped) propagation method
+        t0 = time.perf_counter()
+        net.run(1.0)
+        wall = time.perf_counter() - t0
+    return wall, totals
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4000, 40000], help="network sizes")
     parser.add_argument("--seed", type=int, default=0, help="seed of the timed runs")
-    parser.add_argument("--rate-seeds", type=int, default=10, help="seeds for neurosim's rate spread (N = 4000)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed neurosim runs per size (best is shown)")
+    parser.add_argument("--rate-seeds", type=int, default=0, help="seeds for the rate spread at N = 4000 (0: skip)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timed runs per simulator and size")
+    parser.add_argument("--numpy", action="store_true", help="also time Brian2's numpy target")
     parser.add_argument("--no-brian", action="store_true", help="skip Brian2")
     args = parser.parse_args()
 
     try:
         import brian2  # noqa: F401
 
-        targets = [] if args.no_brian else ["numpy", "cython"]
+        targets = [] if args.no_brian else (["numpy"] if args.numpy else []) + ["cython"]
     except ImportError:
         targets = []
+        print("Brian2 is not importable: neurosim only (pip install brian2 for the comparison)")
     rows = []
     for n in args.sizes:
-        runs = [run_neurosim(n, args.seed) for _ in range(args.repeats)]
-        best = min(runs, key=lambda r: r["wall"])
-        rows.append(("neurosim", n, best))
-        for target in targets:
-            try:
-                rows.append((f"brian2 {target}", n, run_brian(n, args.seed, target)))
-                if target == "numpy":
-                    rows.append(("neurosim*", n, run_neurosim_on(n, rows[-1][2]["network"])))
-            except Exception as err:  # e.g. no compiler for cython: report and go on
-                print(f"brian2 {target} failed: {type(err).__name__}: {err}")
-    print(f"{'simulator':<16}{'N':>7}{'wall (s)':>10}{'build (s)':>11}{'spikes':>9}{'rate (Hz)':>11}")
-    for name, n, r in rows:
-        print(f"{name:<16}{n:>7}{r['wall']:>10.3f}{r['build']:>11.2f}{r['spikes']:>9}{r['rate']:>11.3f}")
+        runs = {"neurosim": []}
+        for _ in range(args.repeats):
+            runs["neurosim"].append(run_neurosim(n, args.seed))
+            for target in targets:
+                try:
+                    runs.setdefault(f"brian2 {target}", []).append(run_brian(n, args.seed, target))
+                except Exception as err:  # e.g. no compiler for cython: report and go on
+                    print(f"brian2 {target} failed: {type(err).__name__}: {err}")
+        for name, rs in runs.items():
+            if rs:
+                rows.append((name, n, rs))
+        if "brian2 numpy" in runs and runs["brian2 numpy"]:
+            rows.append(("neurosim*", n, [run_neurosim_on(n, runs["brian2 numpy"][0]["network"])]))
+    print(f"{'simulator':<16}{'N':>7}{'wall best':>10}{'wall median':>12}{'CPU median':>11}{'build (s)':>10}"
+          f"{'spikes':>9}{'rate (Hz)':>10}")
+    medians = {}
+    for name, n, rs in rows:
+        walls = [r["wall"] for r in rs]
+        medians[name, n] = (float(np.median(walls)), float(np.median([r["cpu"] for r in rs])))
+        r = rs[0]
+        print(f"{name:<16}{n:>7}{min(walls):>10.3f}{medians[name, n][0]:>12.3f}{medians[name, n][1]:>11.3f}"
+              f"{r['build']:>10.2f}{r['spikes']:>9}{r['rate']:>10.3f}")
+    for n in args.sizes:
+        if ("brian2 cython", n) in medians:
+            wall, cpu = (medians["brian2 cython", n][i] / medians["neurosim", n][i] for i in (0, 1))
+            print(f"N={n}: brian2 cython / neurosim = {wall:.2f}x wall, {cpu:.2f}x CPU time (medians; > 1: neurosim "
+                  "faster)")
     if any(name == "neurosim*" for name, _, _ in rows):
         print("neurosim*: neurosim on the connectivity and initial voltages Brian2 drew (same network)")
+    print("\nneurosim per phase (1 s run, wrapped):")
+    for n in args.sizes:
+        wall, totals = profile_neurosim(n, args.seed)
+        print(f"  N={n}: run {wall:.3f} s")
+        for label, t in totals.items():
+            print(f"    {label:<42}{t:8.3f} s {100 * t / wall:5.1f} %")
+        rest = wall - sum(totals.values())
+        print(f"    {'loop, sources, bookkeeping (rest)':<42}{rest:8.3f} s {100 * rest / wall:5.1f} %")
     if args.rate_seeds:
         rates = [run_neurosim(4000, s)["rate"] for s in range(args.rate_seeds)]
         print(f"neurosim N=4000 rate over seeds 0..{args.rate_seeds - 1}: median {np.median(rates):.2f} Hz, "

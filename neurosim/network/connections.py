@@ -109,7 +109,7 @@ class ConnectionRuntime:
             power = power * x / (k + 1)
 
     def _make_table(self):
-        """Non-empty rows padded to equal length (index 0, weight 0), when that costs < 50 % more memory.
+        """Non-empty rows padded to equal length (index 0, weight 0), when that at most doubles the memory.
 
         Gathering the rows of the spiking neurons is then one fancy index instead
         of a dozen small numpy calls; a padding entry adds +0.0, which changes nothing.
@@ -119,7 +119,7 @@ class ConnectionRuntime:
         width = int(lengths.max()) if lengths.size else 0
         full = np.flatnonzero(lengths)
         self.table = None
-        if width == 0 or (full.size + 1) * width > 1.5 * self.indices.size + self.n_pre:
+        if width == 0 or (full.size + 1) * width > 2 * self.indices.size + self.n_pre:
             return
         row_of = np.full(self.n_pre, full.size, dtype=np.intp)
         row_of[full] = np.arange(full.size)
@@ -172,7 +172,15 @@ class ConnectionRuntime:
                 order = np.argsort(trials, kind="stable")
                 trials, j = trials[order], j[order]
             starts = np.flatnonzero(np.r_[True, trials[1:] != trials[:-1]])
-            sums = np.add.reduceat(self.rows[j], starts, axis=0) if j.size > starts.size else self.rows[j]
+            sums = self.rows[j[starts]]
+            if j.size > starts.size:
+                # add each trial's rows one by one, as a single run's rows[spiked].sum(axis=0) does (not
+                # pairwise like reduceat), so a trial equals its single run bit for bit; the loop runs over
+                # the rank of a spike within its trial (a few per step), never over spikes or trials
+                counts = np.diff(np.r_[starts, j.size])
+                for r in range(1, int(counts.max())):
+                    sel = (counts > r).nonzero()[0]
+                    sums[sel] += self.rows[j[starts[sel] + r]]
             target.reshape(self.B, self.n_post)[trials[starts]] += sums
             return
         if self.table is not None:
@@ -185,6 +193,50 @@ class ConnectionRuntime:
             lengths = self.indptr[j + 1] - self.indptr[j]
             flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
             np.add.at(target, flat, self.data[pos])
+
+
+class FusedPropagation:
+    """All undelayed, boundary-placed sparse connections from one presynaptic population in one gather.
+
+    The stage-0 states of the target groups live in one shared buffer, and the
+    rows of the connections are concatenated per presynaptic neuron (flat
+    positions in that buffer), so a step's spikes cost one fancy index and one
+    ``add.at`` for all those connections together. Each target element belongs
+    to one connection here, so it receives the same additions in the same order
+    as with separate connections.
+    """
+
+    def __init__(self, members, arena, B):
+        # members: (ConnectionRuntime, offset of its group's stage 0 in arena)
+        self.arena, self.B = arena, B
+        n_pre = members[0][0].n_pre
+        lengths = sum(np.diff(rt.indptr) for rt, _ in members)
+        width = int(lengths.max())
+        idx = np.zeros((n_pre + 1, width), dtype=np.intp)
+        w = np.zeros((n_pre + 1, width))
+        post = np.zeros((n_pre + 1, width), dtype=np.intp)
+        fill = np.zeros(n_pre, dtype=np.intp)
+        for rt, offset in members:
+            counts = np.diff(rt.indptr)
+            row = np.repeat(np.arange(n_pre), counts)
+            col = np.arange(rt.indices.size) - np.repeat(rt.indptr[:-1], counts) + np.repeat(fill, counts)
+            idx[row, col], w[row, col], post[row, col] = rt.indices + offset, rt.data, rt.n_post
+            fill += counts
+        self.n_pre, self.table = n_pre, (idx, w, post)
+
+    @staticmethod
+    def worth_it(members):
+        """Fuse when the padded table is at most twice the entries (plus one row per neuron)."""
+        lengths = sum(np.diff(rt.indptr) for rt, _ in members)
+        return (lengths.size + 1) * int(lengths.max()) <= 2 * int(lengths.sum()) + lengths.size
+
+    def scatter(self, spiked):
+        idx, w, post = self.table
+        if self.B == 1:
+            np.add.at(self.arena, idx[spiked].ravel(), w[spiked].ravel())
+            return
+        trials, j = np.divmod(spiked, self.n_pre)
+        np.add.at(self.arena, (idx[j] + trials[:, None] * post[j]).ravel(), w[j].ravel())
 
 
 def _check_weights(weights, pre, post):
@@ -219,9 +271,12 @@ class SynapseGroup:
     of increments for delayed spikes: slot ``m % L`` arrives at time ``m * dt``.
     """
 
-    def __init__(self, synapse, n, dt, max_delay_steps):
+    def __init__(self, synapse, n, dt, max_delay_steps, out=None):
         self.synapse = synapse
         self.state = PSCState(synapse, n, dt)
+        if out is not None:  # live in a slice of a shared buffer (see FusedPropagation)
+            out[...] = 0.0
+            self.state.x = out.reshape(self.state.x.shape)
         self.x0 = self.state.x[0]  # spikes without delay are added here directly
         self.L = max_delay_steps + 1
         self.pending = np.zeros((self.L, synapse.n + 1, n)) if self.L > 1 else None

@@ -377,10 +377,10 @@ class Network:
         return self.runtime.probe_data(probe)
 
     # ---- running -----------------------------------------------------------------
-    def build(self):
-        """Build the runtime now (``run`` does it on first use); returns it."""
+    def build(self, max_bytes=None):
+        """Build the runtime now (``run`` does it on first use); returns it. See ``run`` for ``max_bytes``."""
         if self.runtime is None:
-            self._check_size(0)
+            self._check_size(0, max_bytes)
             self.runtime = Runtime(self)
         return self.runtime
 
@@ -410,7 +410,9 @@ class Network:
             raise ValueError(f"run(T={T!r}) needs {steps:.3g} steps of dt={self.dt:g} s, more than "
                              f"max_steps={max_steps}; pass a larger max_steps to allow it")
         self._check_size(steps, max_bytes)
-        self.build().run(steps, progress)
+        if self.runtime is None:
+            self.runtime = Runtime(self)
+        self.runtime.run(steps, progress)
 
     def _check_size(self, steps, max_bytes=None):
         """Refuse, before allocating, a runtime or run whose memory estimate exceeds ``max_bytes``."""

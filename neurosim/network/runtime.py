@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from .connections import ConnectionRuntime, SynapseGroup
+from .connections import ConnectionRuntime, FusedPropagation, SynapseGroup
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from .populations import runtime_class
 from .probes import EVENT_KINDS, RateBuffer, SampleBuffer, SpikeBuffer, add_lagged
@@ -56,19 +56,25 @@ class Runtime:
         self.sources = {s: (PoissonRuntime if isinstance(s, PoissonSource) else SpikeSourceRuntime)(s, dt, B)
                         for s in net.sources}
         self.conns = [(c, ConnectionRuntime(c, dt, B)) for c in net.connections]
-        self.groups, self.pops, by_target = [], {}, {}
+        grouped = {}  # (post, synapse) -> connection runtimes, in order
+        for c, rt in self.conns:
+            grouped.setdefault((c.post, c.synapse), []).append(rt)
+        # one buffer for the state of every group, so fused propagation can address them all
+        sizes = [(syn.n + 1) * B * post.n for post, syn in grouped]
+        self.arena = np.zeros(sum(sizes))
+        self.groups, offsets, start = [], {}, 0
+        for ((post, syn), members), size in zip(grouped.items(), sizes):
+            group = SynapseGroup(syn, B * post.n, dt, max(rt.delay_steps for rt in members),
+                                 out=self.arena[start:start + size])
+            for rt in members:
+                rt.group = group
+            offsets[id(group)] = start
+            self.groups.append(group)
+            start += size
+        self.fused = self._fuse(net, offsets)
+        self.pops, by_target = {}, {}
         for pop in net.populations:
-            grouped = {}
-            for c, rt in self.conns:
-                if c.post is pop:
-                    grouped.setdefault(c.synapse, []).append((c, rt))
-            groups = []
-            for syn, members in grouped.items():
-                group = SynapseGroup(syn, B * pop.n, dt, max(rt.delay_steps for _, rt in members))
-                for _, rt in members:
-                    rt.group = group
-                groups.append(group)
-            self.groups += groups
+            groups = [g for (post, _), g in zip(grouped, self.groups) if post is pop]
             inputs = [CurrentInputRuntime(inp, B, self.batched) for inp in pop.inputs]
             self.pops[pop] = runtime_class(pop.model)(pop, B, dt, groups, inputs)
             by_target[pop] = self.pops[pop]
@@ -90,6 +96,27 @@ class Runtime:
     @property
     def t(self):
         return self.step * self.dt
+
+    def _fuse(self, net, offsets):
+        """FusedPropagation per presynaptic emitter with >= 2 fusable connections into distinct groups."""
+        into = {}
+        for c, rt in self.conns:
+            into[id(rt.group)] = into.get(id(rt.group), 0) + 1
+        by_pre = {}
+        for c, rt in self.conns:
+            # only groups fed by this one connection: their additions keep the order of separate scatters
+            if not rt.dense and not rt.lagged and rt.delay_steps == 0 and into[id(rt.group)] == 1:
+                by_pre.setdefault(id(c.pre), []).append(rt)
+        fused = []
+        for members in by_pre.values():
+            if len(members) < 2 or len({id(rt.group) for rt in members}) < len(members):
+                continue
+            pairs = [(rt, offsets[id(rt.group)]) for rt in members]
+            if FusedPropagation.worth_it(pairs):
+                fused.append((FusedPropagation(pairs, self.arena, self.B), members))
+                for rt in members:
+                    rt.fused = True
+        return fused
 
     # ---- probes ------------------------------------------------------------------
     def add_probe(self, probe):
@@ -156,7 +183,9 @@ class Runtime:
         prepared = [rt for rt in pops if rt.inputs or rt.needs_prepare]
         groups = self.groups
         sources = list(self.sources.items())
-        conns = [(rt, self.emitters[c.pre]) for c, rt in self.conns]
+        conns = [(rt, self.emitters[c.pre]) for c, rt in self.conns if not getattr(rt, "fused", False)]
+        fused = [(f, self.emitters[next(c.pre for c, rt in self.conns if rt is members[0])])
+                 for f, members in self.fused]
         spike_probes = [(buf.recorder, self.emitters[p.target], buf.start_step) for p, buf in self.buffers.items()
                         if p.kind in EVENT_KINDS and p.target in self.pops]
         filtered = [(buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
@@ -195,6 +224,9 @@ class Runtime:
                 for buf, _ in filtered:
                     buf.state.advance()
                 if any_spikes:
+                    for f, pre in fused:
+                        if pre.spiked.size:
+                            f.scatter(pre.spiked)
                     for rt, pre in conns:
                         sp = pre.spiked
                         if sp.size:

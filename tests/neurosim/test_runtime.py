@@ -201,3 +201,159 @@ def test_exact_placement_gives_the_kernel_from_the_spike_time(n, sparse):
         for col in range(data.shape[1]):
             # the spike arrives 2 steps late (the delay), at its exact offset
             np.testing.assert_allclose(data[:, col], w * syn.kernel(cur.t - t_spike - 2 * dt), rtol=1e-9, atol=1e-12)
+
+
+def test_ctrl_c_is_held_until_the_step_is_committed():
+    import os
+    import signal
+
+    ref, pr = lif_net(6)
+    ref.run(0.05)
+    net, probes = lif_net(6)
+    fired = {"n": 0}
+
+    def current(t):  # a real SIGINT in the middle of step 200
+        fired["n"] += 1
+        if fired["n"] == 201:
+            os.kill(os.getpid(), signal.SIGINT)
+        return 0.0
+
+    net.add_current_input(net.populations[0], current)
+    with pytest.raises(KeyboardInterrupt):
+        net.run(0.05)
+    assert net.t == pytest.approx(201e-4, abs=1e-12)  # step 200 completed, then the interrupt
+    assert probes[2].data.shape[0] == 201
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    net.run(0.05 - net.t)
+    assert_same(probes, pr)
+
+
+@pytest.mark.parametrize("method", ["rk4", "exp_ab2"])
+def test_hh_store_restore_and_interruption(method):
+    def build(fail_at=None):
+        net = Network(dt=1e-5, rng=2)
+        src = net.add_poisson(30, rate=60.0)
+        pop = net.add_population(HodgkinHuxley(), 3, bias=[2.0, 5.0, 8.0], method=method)
+        net.connect(src, pop, np.full((3, 30), 0.004), synapse=PSCFilter(0.003))
+        calls = {"n": 0}
+
+        def current(t):  # raises once, on its fail_at-th call
+            calls["n"] += 1
+            if calls["n"] == fail_at:
+                raise Boom
+            return 0.0
+
+        net.add_current_input(pop, current)
+        return net, [net.probe(pop), net.probe(pop, "v", sample_every=1e-4), net.probe(pop, "current")]
+
+    ref, pr = build()
+    ref.run(0.04)
+    assert pr[0].data[0].size >= 3
+    net, probes = build(fail_at=1555)
+    net.run(0.01)
+    net.store("a")
+    with pytest.raises(Boom):
+        net.run(0.03)
+    assert net.t == pytest.approx(1554e-5, abs=1e-12)
+    net.run(0.04 - net.t)
+    assert_same(probes, pr)
+    net.restore("a")  # back to 0.01 s, recorded data included
+    assert net.t == pytest.approx(0.01) and probes[1].data.shape[0] == 100
+    net.run(0.03)
+    assert_same(probes, pr)
+    with pytest.raises(ValueError, match="no state stored"):
+        net.restore("b")
+
+
+def test_a_failed_commit_requires_reset_or_restore(monkeypatch):
+    from neurosim.network import populations
+
+    net, probes = lif_net(1)
+    net.run(0.01)
+    net.store()
+    original = populations.LIFRuntime.step
+
+    def broken(self, k, t0):
+        if k == 150:
+            raise FloatingPointError("bad state")
+        return original(self, k, t0)
+
+    monkeypatch.setattr(populations.LIFRuntime, "step", broken)
+    with pytest.raises(FloatingPointError):
+        net.run(0.01)
+    with pytest.raises(RuntimeError, match="reset.*restore"):
+        net.run(0.01)
+    monkeypatch.setattr(populations.LIFRuntime, "step", original)
+    net.restore()
+    net.run(0.01)
+    ref, pr = lif_net(1)
+    ref.run(0.02)
+    assert_same(probes, pr)
+
+
+def test_probe_memory_is_the_recorded_data_and_a_late_probe_starts_late():
+    net, probes = lif_net(0)
+    net.run(0.01)
+    late = net.probe(net.populations[1], "v", sample_every=1e-3)
+    net.run(0.02)
+    assert late.data.shape == (20, 10)
+    np.testing.assert_allclose(late.t, 0.01 + 1e-3 * np.arange(1, 21))
+    buf = net.runtime.buffers[late]
+    assert sum(b[0].nbytes for b in buf.blocks) == 20 * 10 * 8
+    batch, bp = lif_net(0, batch=2)
+    batch.run(0.01)
+    assert bp[2].data.shape == (100, 2, 30)
+    assert len(bp[0].spike_times) == 2 and len(bp[0].spike_times[0]) == 30
+
+
+def test_spike_recorder_trials_exact_and_rollback():
+    from neurosim import SpikeRecorder
+
+    rec = SpikeRecorder(3, 1e-3, exact=True, n_trials=2)
+    rec.record(5, np.array([4, 1]), np.array([2e-4, 1e-4]))  # flat: trial 1 neuron 1, trial 0 neuron 1
+    mark = rec.checkpoint()
+    rec.record(7, np.array([0]), np.array([3.3e-4]))
+    times, indices, trials = rec.events()
+    np.testing.assert_array_equal(times, [5.1e-3, 5.2e-3, 7.33e-3])
+    np.testing.assert_array_equal(indices, [1, 1, 0])
+    np.testing.assert_array_equal(trials, [0, 1, 0])
+    rec.rollback(mark)
+    assert rec.n_spikes == 2
+    coarse = SpikeRecorder(3, 1e-3)
+    coarse.record(5, np.array([2]), np.array([1e-4]))
+    t, i = coarse.events()
+    assert abs(t[0] - 5.1e-3) <= 1e-3 / 65536 and i[0] == 2
+
+
+def fused_net(rng, batch=None):
+    """Two sparse connections from one population into two synapse groups: propagated in one gather."""
+    net = Network(dt=1e-4, rng=rng, batch=batch)
+    inp = net.add_poisson(50, rate=30.0)
+    pop = net.add_population(LIF(0.02, 0.005), 200, bias=0.9, v0="uniform")
+    w = np.random.default_rng(3)
+    mask = w.random((200, 200)) < 0.1
+    W_e = sp.csr_matrix(np.where(mask[:, :160], w.uniform(0, 0.01, (200, 160)), 0) @ np.eye(160, 200))
+    W_i = sp.csr_matrix(np.where(mask[:, 160:], -w.uniform(0, 0.03, (200, 40)), 0) @ np.eye(40, 200, 160))
+    net.connect(inp, pop, sp.csr_matrix(w.uniform(0, 0.01, (200, 50)) * (w.random((200, 50)) < 0.3)),
+                synapse=PSCFilter(0.003))
+    net.connect(pop, pop, W_e, synapse=PSCFilter(0.005))
+    net.connect(pop, pop, W_i, synapse=PSCFilter(0.01))
+    return net, [net.probe(pop), net.probe(pop, "current")]
+
+
+def test_fused_propagation_equals_separate_connections_and_batch_trials():
+    net, probes = fused_net(9, batch=2)
+    net.run(0.1)
+    assert len(net.runtime.fused) == 1
+    for k, seed in enumerate(Network.trial_seeds(9, 2)):
+        one, p1 = fused_net(seed)
+        one.build()
+        one.runtime.fused = []  # propagate connection by connection instead
+        for _, rt in one.runtime.conns:
+            rt.fused = False
+        one.run(0.1)
+        t, i = trial(probes[0].data, k)
+        assert t.size > 100
+        np.testing.assert_array_equal(i, p1[0].data[1])
+        np.testing.assert_array_equal(t, p1[0].data[0])
+        np.testing.assert_array_equal(probes[1].data[:, k], p1[1].data)
