@@ -162,3 +162,20 @@ def test_noise_sigma_in_volts_for_a_physical_population():
     tau = 0.02
     np.testing.assert_allclose(v.data.std(axis=1), 0.002 * np.sqrt(-np.expm1(-2 * v.t / tau)), rtol=0.02)
     assert v.data.mean() == pytest.approx(-0.070, abs=1e-4)
+
+
+def test_noisy_runs_in_pieces_equal_one_run():
+    def build():
+        net = Network(dt=1e-3, rng=8)
+        pop = net.add_population(LIF(TAU, 0.002), 300, bias=0.95, v0="uniform")
+        net.add_noise(pop, 0.1)
+        return net, net.probe(pop, "spikes")
+
+    a, sa = build()
+    a.run(0.3)
+    b, sb = build()
+    for _ in range(3):
+        b.run(0.1)
+    np.testing.assert_array_equal(sa.data[0], sb.data[0])
+    np.testing.assert_array_equal(sa.data[1], sb.data[1])
+    assert sa.data[0].size > 100
