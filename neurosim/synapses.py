@@ -28,6 +28,9 @@ from . import _validate as check
 _CHUNK = 1 << 22  # elements of the (times x spikes) table in one go of filter()
 
 
+MAX_ORDER = 1000  # a cascade of n + 1 stages per neuron; no synapse needs more
+
+
 class PSCFilter:
     """Unit-area PSC kernel ``t^n exp(-t/tau_s) / (n! tau_s^(n+1))``.
 
@@ -41,8 +44,11 @@ class PSCFilter:
 
     def __init__(self, tau_s=0.005, n=0):
         self.tau_s = check.positive("tau_s", tau_s)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be an integer >= 0 (the kernel's order), got {n!r}")
+        if not 0 <= n <= MAX_ORDER:
+            raise ValueError(f"n must be an integer in [0, {MAX_ORDER}] (the kernel's order; its state has n + 1 "
+                             f"stages per neuron), got {n!r}")
         self.n = int(n)
 
     def __repr__(self):
