@@ -177,14 +177,20 @@ def cv(spike_times, n_neurons=None):
     return np.array(out)
 
 
-def filtered_rate(spike_times, t, synapse=None, n_neurons=None):
+def filtered_rate(spike_times, *args, n_neurons=None, t=None, synapse=None):
     """Rate estimate (Hz) by PSC filtering: ``sum_p h(t - t_p)`` with a unit-area kernel.
+
+    Call as ``filtered_rate(spike_times, n_neurons, t=..., synapse=...)`` (what, how many,
+    then time). The old order ``filtered_rate(spike_times, t, synapse, n_neurons)`` still
+    works with a DeprecationWarning: it is recognized by t not being given as a keyword.
 
     Parameters
     ----------
     spike_times : list of arrays, one array, or (times, indices) events
+    n_neurons : int, optional
+        Number of neurons of events.
     t : array_like (T,)
-        Times (s) to evaluate at.
+        Times (s) to evaluate at (keyword).
     synapse : PSCFilter, optional
         Default ``PSCFilter(0.05)`` (50 ms exponential).
 
@@ -192,6 +198,18 @@ def filtered_rate(spike_times, t, synapse=None, n_neurons=None):
     -------
     ndarray, shape (T, N)
     """
-
+    if t is None:  # old order: filtered_rate(spike_times, t, synapse=None, n_neurons=None)
+        if not args:
+            raise TypeError("filtered_rate needs t (times in s), e.g. filtered_rate(spikes, t=np.arange(0, 1, 1e-3))")
+        warnings.warn("filtered_rate(spike_times, t, synapse, n_neurons) is deprecated: use "
+                      "filtered_rate(spike_times, n_neurons, t=..., synapse=...)", DeprecationWarning, stacklevel=2)
+        given = dict(zip(("t", "synapse", "n_neurons"), args))
+        t, synapse, n_neurons = given["t"], given.get("synapse", synapse), given.get("n_neurons", n_neurons)
+    elif len(args) > 1:
+        raise TypeError("filtered_rate takes t and synapse as keywords: filtered_rate(spike_times, n_neurons, t=...)")
+    elif args:
+        n_neurons = args[0]
     synapse = PSCFilter(0.05) if synapse is None else synapse
+    if not isinstance(synapse, PSCFilter):
+        raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
     return synapse.filter(_as_trains(spike_times, n_neurons), t)
