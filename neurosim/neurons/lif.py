@@ -335,7 +335,7 @@ class LIFState:
         white = self.eta is None
         Jb = np.broadcast_to(J, (n,))
         refr = (self.refractory_end > t0).nonzero()[0]
-        if white:  # exact OU step of the membrane; normals[0] is already scaled by step_std
+        if white:  # noise.ou_step in place (J (1 - decay) precomputed; normals[0] already scaled by step_std)
             a = np.subtract(1.0, v, out=self._a)  # distance below threshold at the start of the step
             v *= self.decay
             v += J_decayed if J_decayed is not None else Jb * self.one_minus_decay
@@ -427,8 +427,7 @@ class LIFState:
         coloured noise holds eta at its value at the end of the step (error O(r / tau_noise))."""
         d = np.exp(-r / self.model.tau_m)
         if self.eta is None:
-            std = self.sigma * np.sqrt(-np.expm1(-2.0 * r / self.model.tau_m))
-            return J + (v0 - J) * d + std * z
+            return noise_mod.ou_step(v0, J, d, self.sigma, z)
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
 
