@@ -19,4 +19,14 @@ from .neurons.hh import HHState, HodgkinHuxley
 from .neurons.fit import LIFFit, fit_lif
 from .errors import SimulationError
 
+__all__ = [
+    "LIF", "LIFState", "LIFUnits", "lif_rate",
+    "SimulationResult", "SpikeRecorder",
+    "bin_spikes", "count_rate", "cv", "filtered_rate", "from_events", "isi", "isi_rate", "poisson_spikes",
+    "regular_spikes", "to_events", "unbin_spikes",
+    "PSCFilter", "PSCState", "filter_binned",
+    "Connection", "synaptic_weight", "Network", "Population", "Probe",
+    "tuning_curve", "HHState", "HodgkinHuxley", "LIFFit", "fit_lif", "SimulationError",
+]
+
 __version__ = "0.1.0"

@@ -1,54 +1,51 @@
 """The one validation module of both packages (ratenet imports it).
 
-Plain checks for values users pass in; each raises TypeError (wrong type) or
-ValueError (wrong value) naming the parameter, the value and what is allowed.
+Plain checks for values users pass in at public entry points; internal calls
+and hot loops do not repeat them. Every check raises
+
+- ``TypeError`` for a wrong type: complex numbers, strings, ``None`` where a
+  value is needed, a non-bool flag (``training='no'``), a float where an int is
+  needed;
+- ``ValueError`` for a wrong value: NaN or inf, out of range, wrong shape,
+  empty, an unknown choice, work too large to do;
+
+and the message names the parameter, the value it got and what is allowed.
+numpy scalar types (``np.float32(0.1)``, ``np.int64(3)``, ``np.bool_(True)``)
+are accepted wherever the matching Python type is.
 """
+import functools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
+__all__ = ["positive", "finite_array", "n_steps", "check_number", "check_int", "check_bool",
+           "check_choice", "check_str", "check_float_dtype", "check_dtype", "check_shape_tuple", "check_strings", "check_shape", "real_array", "as_rng",
+           "check_work", "DEFAULT_MAX_WORK", "renamed_argument"]
 
-def positive(name, value, allow_zero=False):
-    """Return ``value`` as float if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        allowed = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
-    return value
+#: Default limit of :func:`check_work` (elements allocated or steps taken).
+DEFAULT_MAX_WORK = 2 * 10**9
 
 
-def finite_array(name, value, dtype=np.float64):
-    """Return ``value`` as an array of ``dtype``; reject NaN and inf."""
-    try:
-        arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be numeric array-like, got {type(value).__name__}") from err
-    if not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)].ravel()[0]
-        raise ValueError(f"{name} must be finite everywhere, found {bad!r}")
-    return arr
+def _show(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-def n_steps(T, dt):
-    """Number of steps of length ``dt`` in duration ``T`` (both in seconds; T must be a multiple of dt)."""
-    T = positive("T", T)
-    dt = positive("dt", dt)
-    steps = int(round(T / dt))
-    if steps < 1 or abs(steps * dt - T) > 1e-9 * max(T, dt):
-        raise ValueError(f"T must be a positive multiple of dt, got T={T!r} s, dt={dt!r} s")
-    return steps
+def _is_real_scalar(value):
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
 
 
 def check_number(name, value, low=None, high=None, low_open=False, high_open=False):
-    """Return ``float(value)`` after checking it is finite and within [low, high].
+    """Return ``float(value)`` after checking it is a finite real number within [low, high].
 
     ``low_open``/``high_open`` make the corresponding end exclusive; ``None`` means unbounded.
+    bool, complex, strings and None raise TypeError.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not _is_real_scalar(value):
+        raise TypeError(f"{name} must be a real number, got {_show(value)} ({type(value).__name__})")
     value = float(value)
     bad = not math.isfinite(value)
     if low is not None:
@@ -64,13 +61,225 @@ def check_number(name, value, low=None, high=None, low_open=False, high_open=Fal
     return value
 
 
-def check_int(name, value, low=None):
-    """Return ``int(value)`` after checking it is an integer (not bool) >= low."""
+def positive(name, value, allow_zero=False):
+    """Return ``value`` as float if it is a finite number > 0 (>= 0 with ``allow_zero``)."""
+    return check_number(name, value, low=0, low_open=not allow_zero)
+
+
+def check_int(name, value, low=None, high=None):
+    """Return ``int(value)`` after checking it is an integer (not bool) in [low, high].
+
+    Python and numpy integers are accepted; floats (even 3.0), bools and strings raise TypeError.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if low is not None and value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+        raise TypeError(f"{name} must be an integer, got {_show(value)} ({type(value).__name__})")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        rng = (f">= {low}" if high is None else f"<= {high}" if low is None else f"in [{low}, {high}]")
+        raise ValueError(f"{name} must be an integer {rng}, got {value}")
+    return value
+
+
+def check_bool(name, value):
+    """Return ``bool(value)``; only ``True``/``False`` and ``numpy.bool_`` are flags.
+
+    A truthy string such as ``'no'``, an int or None raises TypeError (``training='no'``
+    must not mean training mode).
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_show(value)} ({type(value).__name__})")
+    return bool(value)
+
+
+def check_str(name, value):
+    """Return ``value`` if it is a str, else TypeError."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {_show(value)} ({type(value).__name__})")
+    return value
+
+
+def check_choice(name, value, choices):
+    """Return ``value`` if it is one of the strings ``choices``.
+
+    TypeError for a non-string, ValueError (listing the choices) for an unknown string.
+    """
+    check_str(name, value)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_strings(name, value):
+    """Return a list of strings from a sequence of strings.
+
+    A single string is one item (``keys='loss'`` means ``['loss']``, never its characters).
+    """
+    if isinstance(value, str):
+        return [value]
+    try:
+        items = list(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a string or a sequence of strings, got "
+                        f"{_show(value)} ({type(value).__name__})") from None
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{i}] must be a string, got {_show(item)} ({type(item).__name__})")
+    return items
+
+
+def real_array(name, value, dtype=np.float64, finite=True, ndim=None, allow_empty=True):
+    """Return ``value`` as an array of ``dtype`` (float32/float64), checked.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages.
+    value : array_like
+        Real numbers (bool, int, float of any width). Complex, strings, objects and
+        None raise TypeError.
+    dtype : numpy dtype
+        Result dtype; ``None`` keeps a float input's dtype (ints become float64).
+    finite : bool
+        Reject NaN and inf (ValueError).
+    ndim : int or tuple of int, optional
+        Allowed numbers of dimensions (ValueError otherwise).
+    allow_empty : bool
+        Whether a size-0 array is valid.
+    """
+    if value is None:
+        raise TypeError(f"{name} must be a real number or array, got None")
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be a numeric array, got {type(value).__name__} ({err})") from None
+    if arr.dtype.kind not in "biuf":
+        what = "complex" if arr.dtype.kind == "c" else f"dtype {arr.dtype}"
+        raise TypeError(f"{name} must hold real numbers, got {what} ({_show(value)})")
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype.kind == "f" else np.float64
+    arr = arr.astype(dtype, copy=False)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in allowed)}, "
+                             f"got shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if finite and not np.isfinite(arr).all():
+        bad = arr[~np.isfinite(arr)].ravel()[0]
+        raise ValueError(f"{name} must be finite everywhere, found {bad!r}")
+    return arr
+
+
+def finite_array(name, value, dtype=np.float64):
+    """Return ``value`` as an array of ``dtype``; reject complex (TypeError), NaN and inf (ValueError)."""
+    return real_array(name, value, dtype=dtype)
+
+
+def check_float_dtype(name, dtype):
+    """Return ``numpy.dtype(dtype)`` if it is float32 or float64 (a dtype, a type or its name)."""
+    if dtype is None or isinstance(dtype, (bool, numbers.Number)):
+        raise TypeError(f"{name} must be numpy.float32 or numpy.float64, got {_show(dtype)}")
+    try:
+        out = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numpy.float32 or numpy.float64, got {_show(dtype)}") from None
+    if out not in (np.float32, np.float64):
+        raise ValueError(f"{name} must be numpy.float32 or numpy.float64, got {out}")
+    return out
+
+
+def check_dtype(name, dtype, kinds="biuf"):
+    """Return ``numpy.dtype(dtype)`` if its kind is one of ``kinds`` (default: bool, ints, floats)."""
+    if dtype is None or isinstance(dtype, (bool, numbers.Number)):
+        raise TypeError(f"{name} must be a numeric numpy dtype, got {_show(dtype)}")
+    try:
+        out = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a numeric numpy dtype, got {_show(dtype)}") from None
+    if out.kind not in kinds:
+        raise ValueError(f"{name} must be a numeric dtype (kinds {kinds!r}), got {out}")
+    return out
+
+
+def check_shape_tuple(name, shape):
+    """Return ``shape`` (an int or a sequence of ints >= 0) as a tuple of ints."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{name} must be a tuple of ints, got {_show(shape)} ({type(shape).__name__})")
+    return tuple(check_int(f"{name}[{i}]", n, low=0) for i, n in enumerate(shape))
+
+
+def check_shape(name, arr, shape):
+    """Check ``arr.shape`` against ``shape`` (a tuple whose ``None`` entries match any size)."""
+    got = np.shape(arr)
+    if len(got) != len(shape) or any(s is not None and g != s for g, s in zip(got, shape)):
+        want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise ValueError(f"{name} must have shape {want}, got {got}")
+    return arr
+
+
+def _eps_of(*values):
+    """Relative precision of the least precise input (float32 inputs get float32's)."""
+    eps = np.finfo(np.float64).eps
+    for v in values:
+        dt = np.asarray(v).dtype
+        if dt.kind == "f":
+            eps = max(eps, float(np.finfo(dt).eps))
+    return eps
+
+
+def n_steps(T, dt, T_name="T", dt_name="dt", max_steps=None):
+    """Number of steps of length ``dt`` in duration ``T`` (both in seconds; T a multiple of dt).
+
+    The multiple is checked to a few units of the inputs' float precision, so a float32
+    duration such as ``np.float32(0.3)`` with ``dt=1e-4`` is accepted. With ``max_steps``
+    the count is also bounded (see :func:`check_work`).
+    """
+    eps = _eps_of(T, dt)
+    T_f = positive(T_name, T)
+    dt_f = positive(dt_name, dt)
+    ratio = T_f / dt_f
+    if not math.isfinite(ratio):
+        raise ValueError(f"{T_name}/{dt_name} = {T_f!r}/{dt_f!r} is too large to count in steps")
+    steps = round(ratio)
+    if steps < 1 or abs(steps - ratio) > 8 * eps * max(ratio, 1.0):
+        raise ValueError(f"{T_name} must be a positive multiple of {dt_name}, got "
+                         f"{T_name}={T_f!r} s, {dt_name}={dt_f!r} s ({T_name}/{dt_name} = {ratio!r})")
+    steps = int(steps)
+    if max_steps is not None:
+        check_work(f"{T_name}/{dt_name}", steps, max_steps, "max_steps", unit="steps")
+    return steps
+
+
+def check_work(what, estimate, limit=DEFAULT_MAX_WORK, limit_name="max_work", unit="elements"):
+    """Refuse work before it starts: ValueError if ``estimate`` exceeds ``limit``.
+
+    Parameters
+    ----------
+    what : str
+        What is being counted, e.g. ``"T/dt"`` or ``"recorded samples"``.
+    estimate : int or float
+        The work (steps, elements to allocate) the call would do.
+    limit : int or float
+        The largest allowed estimate.
+    limit_name : str
+        The parameter that raises the limit, named in the message.
+    unit : str
+        Unit of the estimate in the message.
+
+    Returns
+    -------
+    The estimate, unchanged.
+    """
+    if not (estimate <= limit):   # also catches NaN
+        raise ValueError(f"{what} needs {estimate:.3g} {unit}, more than the limit {limit:.3g}; "
+                         f"pass a larger {limit_name}= if you really mean it")
+    return estimate
 
 
 def as_rng(rng, name="rng"):
@@ -88,11 +297,33 @@ def as_rng(rng, name="rng"):
     -------
     numpy.random.Generator
     """
-    if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence)):
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, np.random.SeedSequence):
         return np.random.default_rng(rng)
     if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
         if rng < 0:
-            raise ValueError(f"{name}: seed must be >= 0, got {rng}")
+            raise ValueError(f"{name} must be a seed >= 0, a Generator or a SeedSequence, got {rng}")
         return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be None, a non-negative int seed or a numpy Generator, "
-                    f"got {type(rng).__name__}")
+    raise TypeError(f"{name} must be None, an int seed >= 0, a numpy Generator or a SeedSequence, "
+                    f"got {_show(rng)} ({type(rng).__name__})")
+
+
+def renamed_argument(old, new):
+    """Decorator: accept the keyword ``old`` as a deprecated spelling of ``new``.
+
+    Positional calls are unaffected; ``f(old=v)`` warns (DeprecationWarning) and
+    calls ``f(new=v)``; giving both is a TypeError.
+    """
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(f"{fn.__qualname__}() got both {new}= and its deprecated name {old}=")
+                warnings.warn(f"{fn.__qualname__}(): the keyword {old}= is deprecated, use {new}=",
+                              DeprecationWarning, stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+        return wrapper
+    return decorate

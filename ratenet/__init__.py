@@ -27,4 +27,20 @@ from .data import (Standardizer, PCAWhitening, ZCAWhitening, train_test_split,
                    train_val_test_split, batches, xor, noisy_mapping, dose_sugar, load_digits_split)
 from . import plotting
 
+__all__ = [
+    "Parameter", "initializers",
+    "Layer", "Dense", "Dropout", "BatchNorm",
+    "Activation", "Identity", "Step", "Sigmoid", "Tanh", "HardTanh", "Softsign", "ReLU", "LeakyReLU",
+    "Softplus", "Softmax", "LogSoftmax", "get_activation", "one_hot", "argmax", "to_labels",
+    "Loss", "MSE", "BinaryCrossEntropy", "CategoricalCrossEntropy", "NLLLoss", "Hinge", "get_loss",
+    "Sequential", "load", "gradient_check", "gradient_norms",
+    "LIFRate", "SoftLIFRate", "TuningCurveActivation", "to_spiking", "SpikingModel", "SpikingResult",
+    "SpikingNetwork", "autodiff",
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam",
+    "schedules", "Constant", "StepDecay", "ExponentialDecay", "InverseDecay",
+    "History", "Callback", "EarlyStopping", "TrainingDiverged", "fit", "evaluate",
+    "data", "Standardizer", "PCAWhitening", "ZCAWhitening", "train_test_split", "train_val_test_split",
+    "batches", "xor", "noisy_mapping", "dose_sugar", "load_digits_split", "plotting",
+]
+
 __version__ = "0.1.0"

@@ -13,11 +13,10 @@ Sequential, Sigmoid/Tanh reuse their output) or because the layer is not
 elementwise (Softmax and LogSoftmax backpropagate with a Jacobian-vector
 product; their ``derivative`` is the Jacobian's diagonal, for plotting).
 """
-import numbers
-
 import numpy as np
 from scipy.special import expit
 
+from neurosim._validate import check_bool, check_dtype, check_int, check_number, real_array
 from .layers import LAYER_REGISTRY, Layer, _check_float
 
 __all__ = [
@@ -27,9 +26,10 @@ __all__ = [
 ]
 
 
-def _as_float_array(z):
-    z = np.asarray(z)
-    return z if z.dtype.kind == "f" else z.astype(np.float64)
+def _as_float_array(z, name="z"):
+    if type(z) is np.ndarray and z.dtype.kind == "f":
+        return z
+    return real_array(name, z, dtype=None, finite=False)
 
 
 class Activation(Layer):
@@ -51,8 +51,10 @@ class Activation(Layer):
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n)."""
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
-            X = _as_float_array(X)
+            X = _as_float_array(X, "X")
         self._z = X
         return self.function(X)
 
@@ -80,7 +82,9 @@ class Identity(Activation):
         return np.ones_like(_as_float_array(z))
 
     def forward(self, X, training=False):
-        return X
+        if training is not False and training is not True:
+            check_bool("training", training)
+        return _as_float_array(X, "X")
 
     def backward(self, dY, input_grad=True):
         return dY if input_grad else None
@@ -105,7 +109,7 @@ class Step(Activation):
         return np.zeros_like(_as_float_array(z))
 
     def forward(self, X, training=False):
-        if training:
+        if check_bool("training", training):
             raise ValueError(self._MSG)
         return super().forward(X)
 
@@ -119,14 +123,18 @@ class Sigmoid(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return expit(z)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         y = expit(z)
         return y * (1 - y)
 
     def forward(self, X, training=False):
-        self._y = expit(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = expit(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -144,13 +152,17 @@ class Tanh(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.tanh(z)
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return 1 - np.tanh(z) ** 2
 
     def forward(self, X, training=False):
-        self._y = np.tanh(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = np.tanh(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -170,6 +182,7 @@ class HardTanh(Activation):
     """y = clip(z, −1, 1); y' = 1 inside (−1, 1), 0 outside."""
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.clip(z, -1, 1)
 
     def derivative(self, z):
@@ -181,9 +194,11 @@ class Softsign(Activation):
     """y = z / (1 + |z|); y' = 1 / (1 + |z|)²."""
 
     def function(self, z):
+        z = _as_float_array(z)
         return z / (1 + np.abs(z))
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return 1 / (1 + np.abs(z)) ** 2
 
 
@@ -193,6 +208,7 @@ class ReLU(Activation):
     fresh_grad = True
 
     def function(self, z):
+        z = _as_float_array(z)
         return np.maximum(z, 0)
 
     def derivative(self, z):
@@ -200,8 +216,10 @@ class ReLU(Activation):
         return (z > 0).astype(z.dtype)
 
     def forward(self, X, training=False):
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
-            X = _as_float_array(X)
+            X = _as_float_array(X, "X")
         # In a Sequential after Dense, X is a fresh array nobody else holds.
         self._y = np.maximum(X, 0, out=X if self._inplace_in else None)
         return self._y
@@ -244,6 +262,7 @@ class Softplus(Activation):
         return np.logaddexp(0, _as_float_array(z))
 
     def derivative(self, z):
+        z = _as_float_array(z)
         return expit(z)
 
 
@@ -277,7 +296,9 @@ class Softmax(Activation):
         return y * (1 - y)
 
     def forward(self, X, training=False):
-        self._y = _softmax(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = _softmax(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -303,7 +324,9 @@ class LogSoftmax(Activation):
         return 1 - _softmax(_as_float_array(z))
 
     def forward(self, X, training=False):
-        self._y = _log_softmax(_as_float_array(X))
+        if training is not False and training is not True:
+            check_bool("training", training)
+        self._y = _log_softmax(_as_float_array(X, "X"))
         return self._y
 
     def backward(self, dY, input_grad=True):
@@ -364,6 +387,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     -------
     ndarray, shape (n_samples, n_classes)
     """
+    dtype = check_dtype("dtype", dtype)
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels: expected a 1-D array, got shape {labels.shape}")
@@ -375,8 +399,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     labels = labels.astype(np.intp)
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0
-    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
-        raise ValueError(f"n_classes: expected a positive int, got {n_classes!r}")
+    n_classes = check_int("n_classes", n_classes, low=1)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
             f"labels: values must be in [0, {n_classes}), got range "
@@ -388,14 +411,13 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
 
 def argmax(Y):
     """Index of the largest entry of each row. Y: (n_samples, n) → (n_samples,) int."""
-    Y = np.asarray(Y)
-    if Y.ndim != 2:
-        raise ValueError(f"Y: expected a 2-D array, got shape {Y.shape}")
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
     return Y.argmax(axis=1)
 
 
 def to_labels(Y, threshold=0.5):
-    """Class labels from network outputs.
+    """Class labels from network outputs (the one implementation; ``fit`` and
+    ``evaluate`` count accuracy with it).
 
     Parameters
     ----------
@@ -403,12 +425,21 @@ def to_labels(Y, threshold=0.5):
         With one column (a sigmoid output) the label is ``Y > threshold``;
         otherwise the row argmax.
     threshold : float
+        Finite.
 
     Returns
     -------
     ndarray of int, shape (n_samples,)
     """
-    Y = np.asarray(Y)
-    if Y.ndim == 2 and Y.shape[1] == 1:
+    threshold = check_number("threshold", threshold)
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
+    if np.isnan(Y).any():
+        raise ValueError("Y: contains NaN; a NaN output has no class label")
+    return _labels(Y, threshold)
+
+
+def _labels(Y, threshold):
+    """Unchecked :func:`to_labels` for internal callers (Y 2-D float)."""
+    if Y.shape[1] == 1:
         return (Y[:, 0] > threshold).astype(np.intp)
-    return argmax(Y)
+    return Y.argmax(axis=1)

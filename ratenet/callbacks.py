@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from neurosim._validate import check_int, check_number
+from neurosim._validate import check_bool, check_choice, check_int, check_number, check_str, check_strings
 
 __all__ = ["History", "Callback", "EarlyStopping", "TrainingDiverged"]
 
@@ -41,7 +41,8 @@ class History:
     """
 
     def __init__(self, keys=("loss",)):
-        self.history = {k: [] for k in keys}
+        # A single string is one key, never split into its characters.
+        self.history = {k: [] for k in check_strings("keys", keys)}
         self.epochs = []
         self.best_epoch = None
         self.stopped_epoch = None
@@ -124,14 +125,12 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto",
                  restore_best_weights=True):
-        if not isinstance(monitor, str):
-            raise TypeError(f"monitor must be a history key (str), got {monitor!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        check_str("monitor", monitor)
+        check_choice("mode", mode, ("auto", "min", "max"))
         self.monitor, self.patience = monitor, check_int("patience", patience, low=0)
         self.min_delta = check_number("min_delta", min_delta, low=0)
         self.maximize = mode == "max" or (mode == "auto" and "accuracy" in monitor)
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
 
     def on_train_begin(self, keys):
         if self.monitor not in keys:
@@ -140,7 +139,11 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait, self.best_weights = None, None, 0, None
 
     def on_epoch_end(self, epoch, logs):
-        value = logs[self.monitor]
+        check_int("epoch", epoch, low=0)
+        if not isinstance(logs, dict) or self.monitor not in logs:
+            raise TypeError(f"logs must be a dict holding {self.monitor!r}, got {type(logs).__name__}")
+        value = check_number(f"logs[{self.monitor!r}]", logs[self.monitor]) if not isinstance(
+            logs[self.monitor], float) else logs[self.monitor]
         better = math.isfinite(value) and (
             self.best is None
             or (value > self.best + self.min_delta if self.maximize else value < self.best - self.min_delta))

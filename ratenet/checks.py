@@ -2,8 +2,8 @@
 import numpy as np
 
 from .initializers import as_rng
-from .layers import Dropout, check_batch
-from neurosim._validate import check_int, check_number
+from .layers import Dropout, check_batch, check_targets
+from neurosim._validate import check_bool, check_int, check_number, check_work, renamed_argument
 from .model import Sequential
 
 __all__ = ["gradient_check", "gradient_norms"]
@@ -18,10 +18,7 @@ def _prepare(model, loss, X, T, training, dtype):
         raise ValueError("training: dropout masks are random, so finite differences "
                          "are meaningless with training=True; use training=False")
     X = check_batch(X, model.n_in, dtype)
-    T = np.asarray(T)
-    if T.dtype.kind == "f":
-        T = T.astype(dtype)
-    return X, T
+    return X, check_targets(T, len(X), dtype, "y")
 
 
 def _rel_error(a, n, floor):
@@ -34,7 +31,9 @@ def _rel_error(a, n, floor):
     return 0.0 if scale <= floor else float(np.abs(a - n).max(initial=0.0) / scale)
 
 
-def gradient_check(model, loss, X, T, eps=1e-6, training=False, max_elements=None, rng=None):
+@renamed_argument("T", "y")
+def gradient_check(model, loss, X, y, eps=1e-6, training=False, max_elements=None, rng=None,
+                   max_work=10**11):
     """Compare backprop gradients with centered finite differences.
 
     The check runs on a float64 copy of ``model``; the model itself is not
@@ -48,7 +47,7 @@ def gradient_check(model, loss, X, T, eps=1e-6, training=False, max_elements=Non
     model : Sequential
     loss : Loss
     X : array_like, shape (n_samples, n_in)
-    T : array_like, targets for ``loss``
+    y : array_like, targets for ``loss`` (``T=`` is a deprecated spelling)
     eps : float
         Finite-difference step.
     training : bool
@@ -58,6 +57,9 @@ def gradient_check(model, loss, X, T, eps=1e-6, training=False, max_elements=Non
         Check at most this many randomly chosen entries per array (all by default).
     rng : None, int or numpy.random.Generator
         Chooses the entries when ``max_elements`` is set.
+    max_work : int
+        Refuse (ValueError, before any work) when the estimated multiply-adds
+        (2 forward passes per checked entry) exceed this; about a minute of work.
 
     Returns
     -------
@@ -69,10 +71,19 @@ def gradient_check(model, loss, X, T, eps=1e-6, training=False, max_elements=Non
         far as the check can tell. Below 1e-7 is a pass in float64.
     """
     eps = check_number("eps", eps, low=0, high=1, low_open=True, high_open=True)
+    training = check_bool("training", training)
     if max_elements is not None:
         max_elements = check_int("max_elements", max_elements, low=1)
-    m = model.copy(dtype=np.float64) if isinstance(model, Sequential) else model
-    X, T = _prepare(m, loss, X, T, training, np.float64)
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a Sequential, got {type(model).__name__}")
+    max_work = check_int("max_work", max_work, low=1)
+    X, T = _prepare(model, loss, X, y, training, np.float64)
+    # Bounded work: two forward passes (~ n_samples * n_parameters multiply-adds each) per entry.
+    cap = max_elements or X.size + model.n_parameters()
+    entries = sum(min(p.data.size, cap) for p in model.parameters()) + min(X.size, cap)
+    check_work("gradient_check", 2.0 * entries * len(X) * max(model.n_parameters(), 1), max_work, "max_work",
+               unit="multiply-adds (or check a random subset with max_elements=)")
+    m = model.copy(dtype=np.float64)
     X = X.copy()
     gen = as_rng(rng)
 
@@ -107,7 +118,8 @@ def gradient_check(model, loss, X, T, eps=1e-6, training=False, max_elements=Non
     return errors
 
 
-def gradient_norms(model, loss, X, T, training=False):
+@renamed_argument("T", "y")
+def gradient_norms(model, loss, X, y, training=False):
     """Per-layer ‖∂E/∂z‖ for every layer with parameters, z being that layer's output.
 
     For a Dense layer z is the pre-activation W x + b; shrinking norms from the
@@ -119,7 +131,7 @@ def gradient_norms(model, loss, X, T, training=False):
     model : Sequential
     loss : Loss
     X : array_like, shape (n_samples, n_in)
-    T : array_like, targets
+    y : array_like, targets (``T=`` is a deprecated spelling)
     training : bool
 
     Returns
@@ -130,7 +142,8 @@ def gradient_norms(model, loss, X, T, training=False):
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model: expected a Sequential, got {type(model).__name__}")
-    X, T = _prepare(model, loss, X, T, training, model.dtype)
+    training = check_bool("training", training)
+    X, T = _prepare(model, loss, X, y, training, model.dtype)
     Y = model.forward(X, training)
     start, dY = model._output_gradient(loss, Y, T)
     norms = {}

@@ -2,6 +2,10 @@
 
     ratenet demo --out DIR        # or: python -m ratenet demo --out DIR
 
+Errors (bad arguments, an unwritable ``--out``, a simulation leaving its valid
+range) print one line on stderr and exit with status 2; the output folder is
+checked (and created) before anything is computed.
+
 ``demo`` runs the toy bridge in a few seconds: a 10-32-4 network with soft-LIF
 hidden units trained on the noisy discrete mapping, converted with
 :func:`ratenet.to_spiking` and run as spiking LIF neurons; it prints the rate
@@ -10,10 +14,14 @@ and spiking accuracies and writes the comparison figures as PNG files.
 import argparse
 import pathlib
 import sys
+import tempfile
 
 import numpy as np
 
-__all__ = ["main", "toy_bridge"]
+from neurosim._io import atomic_write
+from neurosim.errors import SimulationError
+
+__all__ = ["main", "toy_bridge", "build_parser"]
 
 
 def toy_bridge(seed=0, T_values=(0.02, 0.05, 0.1, 0.2, 0.5)):
@@ -44,8 +52,22 @@ def toy_bridge(seed=0, T_values=(0.02, 0.05, 0.1, 0.2, 0.5)):
     snn = ratenet.to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3)
     Ts, accs = accuracy_sweep(snn, Xte, Tte, T=T_values)
     return {"snn": snn, "X": Xte, "labels": Tte, "T": Ts, "spiking_accuracy": accs,
-            "rate_accuracy": float(np.mean(model.predict(Xte).argmax(1) == Tte)),
+            "rate_accuracy": float(np.mean(ratenet.to_labels(model.predict(Xte)) == Tte)),
             "result": snn.predict(Xte, T=0.2, return_result=True)}
+
+
+def _prepare_out(out):
+    """Create the output folder (and its parents) and check it is writable, before any work."""
+    out = pathlib.Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; give a folder for the figures")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ValueError(f"--out {str(out)!r} is not writable ({exc.strerror or exc})") from None
+    return out
 
 
 def _demo(args):
@@ -53,8 +75,7 @@ def _demo(args):
     matplotlib.use("Agg")
     from .spiking import plots as sp
 
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _prepare_out(args.out)
     m = toy_bridge(args.seed)
     print(f"toy bridge (noisy mapping, 10-32-4 soft-LIF): rate accuracy {100 * m['rate_accuracy']:.1f} %")
     for T, a in zip(m["T"], m["spiking_accuracy"]):
@@ -67,24 +88,50 @@ def _demo(args):
     }
     for name, fig in figs.items():
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=110)
+        with atomic_write(path) as f:          # a figure file is the old one or the new one
+            fig.savefig(f, format="png", dpi=110)
         print(f"wrote {path}")
     return 0
 
 
-def main(argv=None):
-    """Entry point of ``ratenet``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="ratenet", description="ratenet command line")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the toy rate → spiking bridge and write figures")
-    demo.add_argument("--out", default="ratenet_demo", help="output directory for PNG figures")
-    demo.add_argument("--seed", type=int, default=0)
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser():
+    """The ``ratenet`` argument parser (``--help`` shows every default)."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = _Parser(prog="ratenet", description="ratenet command line", formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo = sub.add_parser("demo", help="run the toy rate → spiking bridge and write figures", formatter_class=fmt)
+    demo.add_argument("--out", default="ratenet_demo", help="output folder for the PNG figures (created if missing)")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (integer >= 0)")
     demo.add_argument("--hh", action="store_true",
                       help="also measure the Hodgkin–Huxley tuning curve (a few seconds more)")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
+    return parser
+
+
+def main(argv=None):
+    """Entry point of ``ratenet``; returns the exit status (0 ok, 2 for any error)."""
+    args = build_parser().parse_args(argv)
+    try:
         return _demo(args)
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover
+    except (ValueError, TypeError, SimulationError, OSError) as err:
+        print(f"ratenet {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

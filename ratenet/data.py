@@ -4,13 +4,14 @@ Preprocessors follow the ``fit`` / ``transform`` pattern: fit them on the
 training set only and apply the same transform to validation and test data,
 otherwise test statistics leak into training.
 
-The toy datasets are the ones the notes use: XOR, the noisy discrete mapping
+The toy datasets are classic teaching problems: XOR (Minsky & Papert 1969), the noisy discrete mapping
 (class prototypes plus Gaussian noise) and the dose -> blood-sugar regression
 with few training and many test points (to show overfitting and its cures).
 """
 import numpy as np
 
-from neurosim._validate import as_rng, check_int, check_number
+from neurosim._validate import as_rng, check_bool, check_float_dtype, check_int, check_number, real_array, renamed_argument
+from .layers import check_batch
 
 from .activations import one_hot  # noqa: F401  (re-exported: one definition, in activations)
 
@@ -19,14 +20,7 @@ __all__ = ["Standardizer", "PCAWhitening", "ZCAWhitening", "train_test_split", "
 
 
 def _matrix(X, name="X"):
-    X = np.asarray(X)
-    if X.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be a numeric array, got dtype {X.dtype}")
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features) with n_samples >= 1, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or inf values")
-    return X if X.dtype.kind == "f" else X.astype(np.float64)
+    return check_batch(X, None, None, name)
 
 
 class _Preprocessor:
@@ -59,7 +53,8 @@ class Standardizer(_Preprocessor):
     """
 
     def __init__(self, with_std=True, eps=1e-8):
-        self.with_std, self.eps = bool(with_std), check_number("eps", eps, low=0, low_open=True)
+        self.with_std = check_bool("with_std", with_std)
+        self.eps = check_number("eps", eps, low=0, low_open=True)
         self.mean_ = self.scale_ = None
 
     def fit(self, X):
@@ -151,9 +146,14 @@ class ZCAWhitening(PCAWhitening):
 
 # ------------------------------------------------------------------ splits
 def _labels_for(stratify, T, n):
-    if stratify is None or stratify is False:
+    if stratify is None or stratify is False or (isinstance(stratify, np.bool_) and not stratify):
         return None
-    labels = np.asarray(T if stratify is True else stratify)
+    if stratify is True or isinstance(stratify, np.bool_):
+        if T is None:
+            raise ValueError("stratify=True needs targets y")
+        labels = np.asarray(T)
+    else:
+        labels = real_array("stratify", stratify, dtype=None, finite=True)
     if labels.ndim == 2 and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)  # one-hot
     labels = labels.reshape(len(labels), -1)[:, 0] if labels.ndim == 2 else labels
@@ -186,76 +186,85 @@ def _split_indices(n, sizes, labels, rng):
     return [rng.permutation(idx) for idx in out]
 
 
-def _pair(X, T):
-    X = np.asarray(X)
-    if T is not None:
-        T = np.asarray(T)
-        if len(T) != len(X):
-            raise ValueError(f"X and T must have the same number of rows, got {len(X)} and {len(T)}")
-    return X, T
+def _pair(X, y):
+    X = real_array("X", X, dtype=None, finite=False)
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(f"X must have at least one row, got shape {X.shape}")
+    if y is not None:
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"y must be numeric targets, got dtype {y.dtype}")
+        if y.ndim == 0 or len(y) != len(X):
+            raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {y.shape}")
+    return X, y
 
 
-def train_test_split(X, T=None, test_size=0.2, stratify=None, rng=None):
+@renamed_argument("T", "y")
+def train_test_split(X, y=None, test_size=0.2, stratify=None, rng=None):
     """Random train/test split.
 
     Parameters
     ----------
     X : array, shape (n, ...)
-    T : array, shape (n, ...), optional
+    y : array, shape (n, ...), optional
+        Targets (``T=`` is a deprecated spelling).
     test_size : float
         Fraction in (0, 1) for the test set (per class when stratified).
     stratify : None, True or array of shape (n,)
-        True stratifies by ``T`` (class indices or one-hot); an array gives the labels.
+        True stratifies by ``y`` (class indices or one-hot); an array gives the labels.
     rng : None, int or Generator
 
     Returns
     -------
-    X_train, X_test[, T_train, T_test]
+    X_train, X_test[, y_train, y_test]
     """
-    X, T = _pair(X, T)
+    X, T = _pair(X, y)
     test_size = check_number("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
-    if stratify is True and T is None:
-        raise ValueError("stratify=True needs targets T")
     tr, te = _split_indices(len(X), [test_size], _labels_for(stratify, T, len(X)), as_rng(rng))
     return (X[tr], X[te]) if T is None else (X[tr], X[te], T[tr], T[te])
 
 
-def train_val_test_split(X, T=None, val_size=0.1, test_size=0.2, stratify=None, rng=None):
+@renamed_argument("T", "y")
+def train_val_test_split(X, y=None, val_size=0.1, test_size=0.2, stratify=None, rng=None):
     """Random train/validation/test split (fractions of the whole set).
 
     Returns
     -------
-    X_train, X_val, X_test[, T_train, T_val, T_test]
+    X_train, X_val, X_test[, y_train, y_val, y_test]
     """
-    X, T = _pair(X, T)
+    X, T = _pair(X, y)
     val_size = check_number("val_size", val_size, low=0, high=1, low_open=True, high_open=True)
     test_size = check_number("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
     if val_size + test_size >= 1:
         raise ValueError(f"val_size + test_size must be < 1, got {val_size} + {test_size}")
-    if stratify is True and T is None:
-        raise ValueError("stratify=True needs targets T")
     tr, va, te = _split_indices(len(X), [val_size, test_size], _labels_for(stratify, T, len(X)), as_rng(rng))
     out = (X[tr], X[va], X[te])
     return out if T is None else out + (T[tr], T[va], T[te])
 
 
-def batches(X, T=None, batch_size=32, shuffle=True, rng=None):
+@renamed_argument("T", "y")
+def batches(X, y=None, batch_size=32, shuffle=True, rng=None):
     """Iterate over mini-batches.
 
     Parameters
     ----------
-    X : array, shape (n, ...); T : array, shape (n, ...), optional
+    X : array, shape (n, ...); y : array, shape (n, ...), optional (``T=`` is deprecated)
     batch_size : int, >= 1 (the last batch may be smaller)
     shuffle : bool
     rng : None, int or Generator
 
     Yields
     ------
-    Xb (and Tb) : arrays with up to ``batch_size`` rows
+    Xb (and yb) : arrays with up to ``batch_size`` rows
     """
-    X, T = _pair(X, T)
+    X, T = _pair(X, y)
     batch_size = check_int("batch_size", batch_size, low=1)
+    shuffle = check_bool("shuffle", shuffle)
     order = as_rng(rng).permutation(len(X)) if shuffle else None
+    return _batches(X, T, batch_size, order)     # checked now, iterated later
+
+
+def _batches(X, T, batch_size, order):
     for lo in range(0, len(X), batch_size):
         sl = slice(lo, lo + batch_size) if order is None else order[lo:lo + batch_size]
         yield X[sl] if T is None else (X[sl], T[sl])
@@ -274,15 +283,16 @@ def xor(n=4, noise=0.0, rng=None, dtype=np.float32):
 
     Returns
     -------
-    X : (n, 2) inputs in {0, 1} (+ noise); T : (n, 1) targets, 1 where exactly one input is 1
+    X : (n, 2) inputs in {0, 1} (+ noise); y : (n, 1) targets, 1 where exactly one input is 1
     """
     n = check_int("n", n, low=1)
     noise = check_number("noise", noise, low=0)
+    rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype)
     X = corners[np.arange(n) % 4]
     T = (X[:, :1] != X[:, 1:]).astype(dtype)
     if noise:
-        X = X + as_rng(rng).normal(0, noise, X.shape).astype(dtype)
+        X = X + rng.normal(0, noise, X.shape).astype(dtype)
     return X, T
 
 
@@ -298,12 +308,14 @@ def noisy_mapping(n_samples=500, n_classes=4, n_features=10, noise=0.5, rng=None
 
     Returns
     -------
-    X : (n_samples, n_features); T : (n_samples,) int class indices; [prototypes : (n_classes, n_features)]
+    X : (n_samples, n_features); y : (n_samples,) int class indices; [prototypes : (n_classes, n_features)]
     """
     n_samples = check_int("n_samples", n_samples, low=1)
     n_classes = check_int("n_classes", n_classes, low=2)
     n_features = check_int("n_features", n_features, low=1)
     noise = check_number("noise", noise, low=0)
+    return_prototypes = check_bool("return_prototypes", return_prototypes)
+    dtype = check_float_dtype("dtype", dtype)
     r = as_rng(rng)
     protos = r.choice([-1.0, 1.0], size=(n_classes, n_features))
     T = np.arange(n_samples) % n_classes
@@ -318,7 +330,7 @@ def dose_sugar_curve(dose):
     A smooth, saturating fall from ~10 to ~5 mmol/L over doses in [0, 1] with a
     mild bump, so a flexible network can over-fit a handful of noisy points.
     """
-    d = np.asarray(dose, dtype=float)
+    d = real_array("dose", dose)
     return 5.0 + 5.0 * np.exp(-3.0 * d) + 0.6 * np.sin(5.0 * d)
 
 
@@ -338,6 +350,7 @@ def dose_sugar(n_train=12, n_test=200, noise=0.5, rng=None, dtype=np.float32):
     n_train = check_int("n_train", n_train, low=1)
     n_test = check_int("n_test", n_test, low=1)
     noise = check_number("noise", noise, low=0)
+    dtype = check_float_dtype("dtype", dtype)
     r = as_rng(rng)
 
     def draw(k):
@@ -353,13 +366,14 @@ def load_digits_split(dtype=np.float32):
 
     Returns
     -------
-    X_train (1437, 64), X_test (360, 64), T_train (1437,), T_test (360,) : int class indices
+    X_train (1437, 64), X_test (360, 64), y_train (1437,), y_test (360,) : int class indices
 
     Raises
     ------
     ImportError
         When scikit-learn is not installed (it is an optional extra).
     """
+    dtype = check_float_dtype("dtype", dtype)
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split as sk_split

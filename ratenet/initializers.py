@@ -10,7 +10,7 @@ rounding) — useful when comparing precisions or running gradient checks.
 """
 import numpy as np
 
-from neurosim._validate import as_rng
+from neurosim._validate import as_rng, check_float_dtype, check_shape_tuple
 
 __all__ = [
     "as_rng", "gaussian", "glorot_uniform", "glorot_normal", "he_normal",
@@ -19,7 +19,7 @@ __all__ = [
 
 
 def _fans(shape, name):
-    shape = tuple(int(s) for s in np.atleast_1d(shape))
+    shape = check_shape_tuple("shape", shape)
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(
             f"{name}: shape must be (n_out, n_in) with both >= 1, got {shape}")
@@ -27,7 +27,7 @@ def _fans(shape, name):
 
 
 def gaussian(shape, rng=None, dtype=np.float32):
-    """Gaussian N(0, 1/m) with m the fan-in, as in the lecture notes.
+    """Gaussian N(0, 1/m) with m the fan-in, as in LeCun et al. (1998), "Efficient BackProp".
 
     Keeps the variance of ``z = W x`` equal to the variance of ``x``.
 
@@ -41,8 +41,9 @@ def gaussian(shape, rng=None, dtype=np.float32):
     -------
     ndarray, shape (n_out, n_in)
     """
+    rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
     shape, fan_in, _ = _fans(shape, "gaussian")
-    return (as_rng(rng).standard_normal(shape) / np.sqrt(fan_in)).astype(dtype)
+    return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(dtype)
 
 
 def glorot_uniform(shape, rng=None, dtype=np.float32):
@@ -50,9 +51,10 @@ def glorot_uniform(shape, rng=None, dtype=np.float32):
 
     Parameters and returns as in :func:`gaussian`.
     """
+    rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
     shape, fan_in, fan_out = _fans(shape, "glorot_uniform")
     limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return as_rng(rng).uniform(-limit, limit, shape).astype(dtype)
+    return rng.uniform(-limit, limit, shape).astype(dtype)
 
 
 def glorot_normal(shape, rng=None, dtype=np.float32):
@@ -60,9 +62,10 @@ def glorot_normal(shape, rng=None, dtype=np.float32):
 
     Parameters and returns as in :func:`gaussian`.
     """
+    rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
     shape, fan_in, fan_out = _fans(shape, "glorot_normal")
     std = np.sqrt(2.0 / (fan_in + fan_out))
-    return (as_rng(rng).standard_normal(shape) * std).astype(dtype)
+    return (rng.standard_normal(shape) * std).astype(dtype)
 
 
 def he_normal(shape, rng=None, dtype=np.float32):
@@ -70,8 +73,9 @@ def he_normal(shape, rng=None, dtype=np.float32):
 
     Parameters and returns as in :func:`gaussian`.
     """
+    rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
     shape, fan_in, _ = _fans(shape, "he_normal")
-    return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
 def he_uniform(shape, rng=None, dtype=np.float32):
@@ -79,9 +83,10 @@ def he_uniform(shape, rng=None, dtype=np.float32):
 
     Parameters and returns as in :func:`gaussian`.
     """
+    rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
     shape, fan_in, _ = _fans(shape, "he_uniform")
     limit = np.sqrt(6.0 / fan_in)
-    return as_rng(rng).uniform(-limit, limit, shape).astype(dtype)
+    return rng.uniform(-limit, limit, shape).astype(dtype)
 
 
 def zeros(shape, rng=None, dtype=np.float32):
@@ -97,7 +102,8 @@ def zeros(shape, rng=None, dtype=np.float32):
     -------
     ndarray of ``shape``
     """
-    return np.zeros(shape, dtype=dtype)
+    rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
+    return np.zeros(check_shape_tuple("shape", shape), dtype=dtype)
 
 
 INITIALIZERS = {

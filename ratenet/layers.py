@@ -8,26 +8,17 @@ the ``training`` flag), so ``backward`` always refers to the most recent
 ``forward``. Gradients are *written* (not accumulated) into ``Parameter.grad``.
 """
 import inspect
-import numbers
 
 import numpy as np
 
 from . import initializers
 from .parameter import Parameter
-from neurosim._validate import check_number
+from neurosim._validate import check_bool, check_float_dtype, check_int, check_number, real_array
 
 __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 
 #: Every ``Layer`` subclass by class name; ``ratenet.load`` rebuilds from it.
 LAYER_REGISTRY = {}
-
-
-def _check_pos_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value}")
-    return int(value)
 
 
 def _check_float(value, name, low=None, high=None, low_open=False, high_open=False):
@@ -36,25 +27,20 @@ def _check_float(value, name, low=None, high=None, low_open=False, high_open=Fal
 
 
 def _check_dtype(dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype: not a numpy dtype: {dtype!r}") from exc
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
-    return dtype
+    return check_float_dtype("dtype", dtype)
 
 
 def check_batch(X, n_features, dtype, name="X", check_finite=True):
-    """Validate and convert a batch at a public boundary.
+    """Validate and convert a batch at a public boundary (ratenet's one batch validator).
 
     Parameters
     ----------
     X : array_like, shape (n_samples, n_features)
     n_features : int or None
         Required number of columns (None: any).
-    dtype : numpy dtype
-        Converted to this dtype (no copy when it already matches).
+    dtype : numpy dtype or None
+        Converted to this dtype (no copy when it already matches); None keeps a
+        float dtype and turns ints and bools into float64.
     check_finite : bool
         Reject NaN/inf entries.
 
@@ -62,13 +48,18 @@ def check_batch(X, n_features, dtype, name="X", check_finite=True):
     -------
     ndarray, shape (n_samples, n_features), of ``dtype``
     """
+    if X is None:
+        raise TypeError(f"{name}: expected a 2-D numeric array, got None")
     if not isinstance(X, np.ndarray):
         try:
             X = np.asarray(X)
         except ValueError as exc:
             raise ValueError(f"{name}: cannot convert to an array ({exc})") from exc
     if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric array, got dtype {X.dtype}")
+        what = "complex numbers" if X.dtype.kind == "c" else f"dtype {X.dtype}"
+        raise TypeError(f"{name}: expected a real numeric array, got {what}")
+    if dtype is None:
+        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
     if X.ndim != 2:
         hint = " (one sample? use X.reshape(1, -1))" if X.ndim == 1 else ""
         raise ValueError(
@@ -83,6 +74,29 @@ def check_batch(X, n_features, dtype, name="X", check_finite=True):
     if check_finite and not all_finite(X):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return X
+
+
+def check_targets(y, n, dtype, name="y"):
+    """Validate training targets: int class indices (n,) or float targets (n,) / (n, k).
+
+    Returns int indices as ``intp`` and float targets (and 2-D ints) as ``dtype``.
+    NaN/inf targets are a ValueError, complex or strings a TypeError.
+    """
+    if y is None:
+        raise TypeError(f"{name}: expected targets (class indices or an array), got None")
+    y = np.asarray(y)
+    if y.dtype.kind in "iub":
+        y = y.astype(np.intp) if y.ndim == 1 else y.astype(dtype)
+    elif y.dtype.kind == "f":
+        y = y.astype(dtype, copy=False)
+    else:
+        what = "complex numbers" if y.dtype.kind == "c" else f"dtype {y.dtype}"
+        raise TypeError(f"{name}: expected numeric targets (class indices or float values), got {what}")
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(f"{name}: expected shape ({n},) or ({n}, n_outputs) to match the inputs, got {y.shape}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{name}: contains NaN or inf values")
+    return y
 
 
 def all_finite(X):
@@ -132,6 +146,19 @@ class Layer:
 
     def __call__(self, X, training=False):
         return self.forward(X, training)
+
+    @classmethod
+    def state_shapes(cls, config):
+        """Shapes of the arrays :meth:`state` will hold for constructor arguments ``config``.
+
+        ``ratenet.load`` checks a file against them before building the layer, so a
+        crafted file cannot make it allocate more than it stores. Returns a dict
+        name -> shape, or None when unknown (a custom layer with parameters that does
+        not override this: it is then built first and checked after).
+        """
+        if cls.parameters is Layer.parameters and not cls._buffers:
+            return {}
+        return None
 
     def parameters(self):
         """Trainable parameters, a list of :class:`Parameter`."""
@@ -212,14 +239,15 @@ class Dense(Layer):
     fresh_grad = True
 
     def __init__(self, n_in, n_out, init="glorot_uniform", rng=None, dtype=np.float32, bias=True):
-        self.n_in = _check_pos_int(n_in, "n_in")
-        self.n_out = _check_pos_int(n_out, "n_out")
+        self.n_in = check_int("n_in", n_in, low=1)
+        self.n_out = check_int("n_out", n_out, low=1)
         self.dtype = _check_dtype(dtype)
         W = np.asarray(initializers.get(init)((self.n_out, self.n_in), rng=rng, dtype=self.dtype))
         if W.shape != (self.n_out, self.n_in):
             raise ValueError(f"init: returned shape {W.shape}, expected {(self.n_out, self.n_in)}")
         self.weight = Parameter(W, "W", dtype=self.dtype)
-        self.bias = Parameter(np.zeros(self.n_out), "b", dtype=self.dtype) if bias else None
+        self.bias = (Parameter(np.zeros(self.n_out), "b", dtype=self.dtype)
+                     if check_bool("bias", bias) else None)
         self._X = None
 
     # Arrays by their usual names; setters copy into the existing buffer so
@@ -244,6 +272,14 @@ class Dense(Layer):
     def parameters(self):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
+    @classmethod
+    def state_shapes(cls, config):
+        n_in, n_out = check_int("n_in", config.get("n_in"), low=1), check_int("n_out", config.get("n_out"), low=1)
+        shapes = {"W": (n_out, n_in)}
+        if config.get("bias", True):
+            shapes["b"] = (n_out,)
+        return shapes
+
     def input_features(self):
         return self.n_in
 
@@ -261,6 +297,8 @@ class Dense(Layer):
 
     def forward(self, X, training=False):
         """(n_samples, n_in) → (n_samples, n_out); a new array."""
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.n_in:
             X = check_batch(X, self.n_in, self.dtype, check_finite=False)
         self._X = X
@@ -274,10 +312,12 @@ class Dense(Layer):
         X = self._X
         if X is None:
             raise RuntimeError("Dense.backward called before forward")
+        if input_grad is not True and input_grad is not False:
+            input_grad = check_bool("input_grad", input_grad)
+        if type(dY) is not np.ndarray or dY.dtype != self.dtype:
+            dY = real_array("dY", dY, dtype=self.dtype, finite=False)
         if dY.shape != (X.shape[0], self.n_out):
             raise ValueError(f"dY: expected shape {(X.shape[0], self.n_out)}, got {dY.shape}")
-        if dY.dtype != self.dtype:
-            dY = dY.astype(self.dtype)
         np.matmul(dY.T, X, out=self.weight.grad)
         if self.bias is not None:
             np.add.reduce(dY, axis=0, out=self.bias.grad)
@@ -293,16 +333,23 @@ class Dropout(Layer):
     ----------
     rate : float in [0, 1)
         Probability of dropping a unit.
-    rng : None, int or numpy.random.Generator
+    rng : None, int, numpy.random.Generator or SeedSequence
+        The dropout masks' randomness. Without one, :func:`ratenet.fit` seeds the
+        layer from its own ``rng`` so ``fit(..., rng=0)`` is reproducible.
     """
 
     def __init__(self, rate, rng=None):
         self.rate = _check_float(rate, "rate", 0.0, 1.0, high_open=True)
         self.rng = initializers.as_rng(rng)
+        self.rng_given = rng is not None   # fit seeds layers whose rng was not given
         self._mask = None
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n)."""
+        if training is not False and training is not True:
+            training = check_bool("training", training)
+        if type(X) is not np.ndarray or X.dtype.kind != "f":
+            X = real_array("X", X, dtype=None, finite=False)
         if not training or self.rate == 0.0:
             self._mask = None
             return X
@@ -343,7 +390,7 @@ class BatchNorm(Layer):
     fresh_grad = True
 
     def __init__(self, n_features, momentum=0.1, eps=1e-5, dtype=np.float32):
-        self.n_features = _check_pos_int(n_features, "n_features")
+        self.n_features = check_int("n_features", n_features, low=1)
         self.momentum = _check_float(momentum, "momentum", 0.0, 1.0, low_open=True)
         self.eps = _check_float(eps, "eps", 0.0, low_open=True)
         self.dtype = _check_dtype(dtype)
@@ -356,11 +403,18 @@ class BatchNorm(Layer):
     def parameters(self):
         return [self.gamma, self.beta]
 
+    @classmethod
+    def state_shapes(cls, config):
+        n = (check_int("n_features", config.get("n_features"), low=1),)
+        return {"gamma": n, "beta": n, "running_mean": n, "running_var": n}
+
     def input_features(self):
         return self.n_features
 
     def forward(self, X, training=False):
         """(n_samples, n_features) → (n_samples, n_features)."""
+        if training is not False and training is not True:
+            training = check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype != self.dtype or X.ndim != 2 or X.shape[1] != self.n_features:
             X = check_batch(X, self.n_features, self.dtype, check_finite=False)
         if training:

@@ -1,20 +1,21 @@
-"""Losses: value ``loss(Y, T) -> float`` and gradient ``loss.gradient(Y, T)``.
+"""Losses: value ``loss(Y, y) -> float`` and gradient ``loss.gradient(Y, y)``.
 
 Every loss is a mean over the batch of a sum over output units, so
 ``gradient`` is already divided by the batch size n. Outputs Y have shape
-(n, k); targets T have the same shape, or — for the classification losses
+(n, k); targets y have the same shape, or — for the classification losses
 (CategoricalCrossEntropy, NLLLoss, Hinge) — are integer class indices of
 shape (n,).
 
 A loss may name a ``fused_activation``: when a Sequential ends with exactly
 that activation, :meth:`Sequential.backward_loss` calls
-``loss.fused_gradient(Y, T)``, the gradient with respect to the activation's
+``loss.fused_gradient(Y, y)``, the gradient with respect to the activation's
 *input*, e.g. (y − t)/n for softmax + cross-entropy. That is exact, cheaper
 and stable where the chained gradient would divide by a vanishing probability.
 """
 import numpy as np
 
 from .activations import LogSoftmax, Sigmoid, Softmax
+from neurosim._validate import real_array, renamed_argument
 from .layers import _check_float
 
 __all__ = ["Loss", "MSE", "BinaryCrossEntropy", "CategoricalCrossEntropy",
@@ -34,54 +35,57 @@ class Loss:
     class_targets = False   # accepts integer class indices as targets
 
     def _check(self, Y, T):
-        if not isinstance(Y, np.ndarray):
-            Y = np.asarray(Y)
-        if Y.dtype.kind != "f":
-            Y = Y.astype(np.float64)
-        if Y.ndim != 2:
-            raise ValueError(f"Y: expected a 2-D array (n_samples, n_outputs), got shape {Y.shape}")
+        if not isinstance(Y, np.ndarray) or Y.dtype.kind != "f":
+            Y = real_array("Y", Y, dtype=None, finite=False)
+        if Y.ndim != 2 or Y.shape[0] == 0:
+            raise ValueError(f"Y: expected a non-empty 2-D array (n_samples, n_outputs), got shape {Y.shape}")
+        if T is None:
+            raise TypeError("y: expected targets, got None")
         if not isinstance(T, np.ndarray):
             T = np.asarray(T)
         if self.class_targets and T.ndim == 1 and T.dtype.kind in "iu":
             if T.shape[0] != Y.shape[0]:
-                raise ValueError(f"T: {T.shape[0]} labels for {Y.shape[0]} outputs")
+                raise ValueError(f"y: {T.shape[0]} labels for {Y.shape[0]} outputs")
             if T.size and (T.min() < 0 or T.max() >= Y.shape[1]):
                 raise ValueError(
-                    f"T: class labels must be in [0, {Y.shape[1]}), got range [{T.min()}, {T.max()}]")
+                    f"y: class labels must be in [0, {Y.shape[1]}), got range [{T.min()}, {T.max()}]")
             return Y, T
         if T.dtype.kind not in "biuf":
-            raise TypeError(f"T: expected a numeric array, got dtype {T.dtype}")
+            raise TypeError(f"y: expected a real numeric array, got dtype {T.dtype}")
         if T.shape != Y.shape:
             extra = " or integer class labels of shape (n,)" if self.class_targets else ""
-            raise ValueError(f"T: expected shape {Y.shape}{extra}, got {T.shape}")
+            raise ValueError(f"y: expected shape {Y.shape}{extra}, got {T.shape}")
         if T.dtype != Y.dtype:
             T = T.astype(Y.dtype)   # keep the gradient in the model's dtype
         if not np.isfinite(T).all():
-            raise ValueError("T: contains NaN or infinite values")
+            raise ValueError("y: contains NaN or infinite values")
         return Y, T
 
-    def __call__(self, Y, T):
+    @renamed_argument("T", "y")
+    def __call__(self, Y, y):
         """Loss value (mean over the batch).
 
         Parameters
         ----------
         Y : ndarray, shape (n, k)
             Network outputs.
-        T : ndarray, shape (n, k), or int labels (n,) for classification losses
+        y : ndarray, shape (n, k), or int labels (n,) for classification losses
+            Targets (``T=`` is a deprecated spelling).
 
         Returns
         -------
         float
         """
-        Y, T = self._check(Y, T)
+        Y, T = self._check(Y, y)
         return float(self._value(Y, T))
 
-    def gradient(self, Y, T):
+    @renamed_argument("T", "y")
+    def gradient(self, Y, y):
         """dL/dY, shape (n, k), same dtype as Y, already divided by n."""
-        Y, T = self._check(Y, T)
+        Y, T = self._check(Y, y)
         return self._gradient(Y, T)
 
-    def fused_gradient(self, Y, T):
+    def fused_gradient(self, Y, y):
         """dL/dZ where Y = fused_activation(Z); shape (n, k), divided by n."""
         raise NotImplementedError(f"{type(self).__name__} has no fused gradient")
 
@@ -121,7 +125,7 @@ class BinaryCrossEntropy(Loss):
         Y, T = super()._check(Y, T)
         # Outside [0, 1] the loss is unbounded below: training would diverge silently.
         if T.size and (T.min() < 0 or T.max() > 1):
-            raise ValueError(f"T: BinaryCrossEntropy targets must be in [0, 1], "
+            raise ValueError(f"y: BinaryCrossEntropy targets must be in [0, 1], "
                              f"got range [{T.min()}, {T.max()}]")
         return Y, T
 
@@ -139,8 +143,8 @@ class BinaryCrossEntropy(Loss):
         G /= Yc * (1 - Yc) * Y.shape[0]
         return G
 
-    def fused_gradient(self, Y, T):
-        Y, T = self._check(Y, T)
+    def fused_gradient(self, Y, y):
+        Y, T = self._check(Y, y)
         G = Y - T
         G *= Y.dtype.type(1.0 / Y.shape[0])
         return G
@@ -171,8 +175,8 @@ class CategoricalCrossEntropy(Loss):
         G *= Y.dtype.type(-1.0 / Y.shape[0])
         return G
 
-    def fused_gradient(self, Y, T):
-        Y, T = self._check(Y, T)
+    def fused_gradient(self, Y, y):
+        Y, T = self._check(Y, y)
         scale = Y.dtype.type(1.0 / Y.shape[0])
         if T.ndim == 1:
             G = Y * scale
@@ -205,8 +209,8 @@ class NLLLoss(Loss):
             T = _onehot_like(Y, T)
         return T * Y.dtype.type(-1.0 / Y.shape[0])
 
-    def fused_gradient(self, Y, T):
-        Y, T = self._check(Y, T)
+    def fused_gradient(self, Y, y):
+        Y, T = self._check(Y, y)
         if T.ndim == 1:
             T = _onehot_like(Y, T)
         G = np.exp(Y)

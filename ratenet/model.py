@@ -1,19 +1,25 @@
 """``Sequential``: a stack of layers, its backward pass, and saving/loading.
 
 Saved models are ``.npz`` files holding the architecture as a JSON string,
-a format version number and the arrays; they load with
-``allow_pickle=False``, so a model file can never execute code.
+a format version number and the arrays. Saving is atomic; loading reads only
+the entries a model needs, checks sizes before allocating and never unpickles,
+so a model file can never execute code or exhaust memory.
 """
 import copy
 import json
+import math
+import os
+import re
 import zipfile
 
 import numpy as np
 
+from neurosim._io import atomic_write
+from neurosim._validate import check_bool, check_int, real_array, renamed_argument
 from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
-from neurosim._validate import check_int
+from . import training as _training
 
-__all__ = ["Sequential", "load", "FORMAT_VERSION"]
+__all__ = ["Sequential", "load", "FORMAT_VERSION", "MAX_LOAD_BYTES"]
 
 FORMAT_NAME = "ratenet.Sequential"
 #: Version written by :meth:`Sequential.save`; newer files are rejected.
@@ -58,15 +64,20 @@ class Sequential:
                 self.n_in = need
             width = layer.output_features(width if width is not None else need)
         self.n_out = width
-        self._set_inplace_flags()
+        self._plan = self._inplace_plan()
 
-    def _set_inplace_flags(self):
-        # A layer may overwrite its input when the previous layer returns an
-        # array it does not keep, and its dY when the next layer does.
+    def _inplace_plan(self):
+        """Per layer: may it overwrite its forward input, and its backward dY?
+
+        A layer may overwrite its input when the previous layer of *this* model
+        returns an array it does not keep, and its dY when the next layer does.
+        The flags are decided per model and set on a layer only for the duration
+        of one call (then reset), so a layer shared between models, or called
+        directly, never writes into an array its caller holds.
+        """
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            layer._inplace_in = i > 0 and self.layers[i - 1].fresh_output
-            layer._inplace_grad = i < last and self.layers[i + 1].fresh_grad
+        return [(i > 0 and self.layers[i - 1].fresh_output, i < last and self.layers[i + 1].fresh_grad)
+                for i in range(len(self.layers))]
 
     def __len__(self):
         return len(self.layers)
@@ -103,9 +114,17 @@ class Sequential:
         -------
         ndarray, shape (n_samples, n_out)
         """
+        training = check_bool("training", training)
         X = self._check_input(X)
-        for layer in self.layers:
-            X = layer.forward(X, training)
+        for layer, (inplace, _) in zip(self.layers, self._plan):
+            if inplace:
+                layer._inplace_in = True
+                try:
+                    X = layer.forward(X, training)
+                finally:
+                    layer._inplace_in = False
+            else:
+                X = layer.forward(X, training)
         return X
 
     __call__ = forward
@@ -125,11 +144,17 @@ class Sequential:
                                for i in range(0, X.shape[0], batch_size)])
 
     def _backward_from(self, start, dY, input_grad):
-        layers = self.layers
-        for j in range(start, 0, -1):
-            dY = layers[j].backward(dY)
-        if start >= 0:
-            dY = layers[0].backward(dY, input_grad=input_grad)
+        layers, plan = self.layers, self._plan
+        for j in range(start, -1, -1):
+            layer, want = layers[j], input_grad or j > 0
+            if plan[j][1]:
+                layer._inplace_grad = True
+                try:
+                    dY = layer.backward(dY, input_grad=want)
+                finally:
+                    layer._inplace_grad = False
+            else:
+                dY = layer.backward(dY, input_grad=want)
         return dY if input_grad else None
 
     def backward(self, dY, input_grad=True):
@@ -145,8 +170,8 @@ class Sequential:
         -------
         ndarray, shape (n_samples, n_in), or None if ``input_grad`` is False
         """
-        if not isinstance(dY, np.ndarray) or dY.ndim != 2:
-            raise ValueError(f"dY: expected a 2-D array, got {np.shape(dY)}")
+        input_grad = check_bool("input_grad", input_grad)
+        dY = real_array("dY", dY, dtype=None, finite=False, ndim=2)
         return self._backward_from(len(self.layers) - 1, dY, input_grad)
 
     def _output_gradient(self, loss, Y, T):
@@ -156,8 +181,9 @@ class Sequential:
             return len(self.layers) - 2, loss.fused_gradient(Y, T)
         return len(self.layers) - 1, loss.gradient(Y, T)
 
-    def backward_loss(self, loss, Y, T, input_grad=False):
-        """Backpropagate ``loss(Y, T)`` where Y is the output of the last forward.
+    @renamed_argument("T", "y")
+    def backward_loss(self, loss, Y, y, input_grad=False):
+        """Backpropagate ``loss(Y, y)`` where Y is the output of the last forward.
 
         If the last layer is the loss's ``fused_activation`` (Softmax with
         CategoricalCrossEntropy, Sigmoid with BinaryCrossEntropy, LogSoftmax
@@ -168,7 +194,11 @@ class Sequential:
         -------
         ndarray (n_samples, n_in) if ``input_grad`` else None
         """
-        start, dZ = self._output_gradient(loss, Y, T)
+        if input_grad is not True and input_grad is not False:
+            input_grad = check_bool("input_grad", input_grad)
+        if not callable(getattr(loss, "gradient", None)):
+            raise TypeError(f"loss must be a ratenet loss (with .gradient), got {type(loss).__name__}")
+        start, dZ = self._output_gradient(loss, Y, y)
         return self._backward_from(start, dZ, input_grad)
 
     # ------------------------------------------------------------- parameters
@@ -242,10 +272,10 @@ class Sequential:
         return new
 
     # --------------------------------------------------------------- training
-    def fit(self, X, T, **kwargs):
+    @renamed_argument("T", "y")
+    def fit(self, X, y, **kwargs):
         """Train the model; see :func:`ratenet.training.fit` for the arguments."""
-        from .training import fit
-        return fit(self, X, T, **kwargs)
+        return _training.fit(self, X, y, **kwargs)
 
     # ------------------------------------------------------------ persistence
     def architecture(self):
@@ -262,29 +292,77 @@ class Sequential:
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "layers": layers}
 
     def save(self, path):
-        """Save architecture and arrays to a ``.npz`` file (no pickle).
+        """Save architecture and arrays to a ``.npz`` file (no pickle), atomically.
+
+        The file is written to a temporary file in the same folder, fsynced, then
+        moved over ``path``: an interruption (exception, full disk, Ctrl-C) leaves
+        any previous file at ``path`` intact, and a reader never sees a torn file.
 
         Parameters
         ----------
         path : str, os.PathLike or writable binary file
-            numpy appends ``.npz`` to a path without it.
+            ``.npz`` is appended to a path without it (as numpy does);
+            :func:`load` accepts the same name. Its folder must exist.
+
+        Returns
+        -------
+        str or file
+            The path actually written (with ``.npz``), or the file object.
         """
         arrays = self.state_dict()
         arrays[_META_KEY] = np.array(json.dumps(self.architecture()))
         arrays[_VERSION_KEY] = np.array(FORMAT_VERSION, dtype=np.int64)
-        np.savez(path, **arrays)
+        if hasattr(path, "write"):
+            np.savez(path, **arrays)
+            return path
+        path = _npz_path(path)
+        with atomic_write(path) as f:
+            np.savez(f, **arrays)
+        return path
+
+
+def _npz_path(path):
+    """The file name ``save`` writes for ``path``: ``.npz`` appended when missing."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str, os.PathLike or a binary file, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    if path == "" or os.path.basename(path) in ("", ".", ".."):
+        raise ValueError(f"path must name a file, got {path!r}")
+    return path if path.endswith(".npz") else path + ".npz"
 
 
 def _bad(path, why):
-    return ValueError(f"{path!r} is not a readable ratenet model file: {why}")
+    return ValueError(f"{_name(path)} is not a readable ratenet model file: {why}")
 
 
-def load(path):
+def _name(path):
+    return repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else f"<{type(path).__name__}>"
+
+
+#: Default limit of :func:`load` on the bytes of all arrays a model file declares.
+MAX_LOAD_BYTES = 2**30
+_MAX_META_BYTES = 16 * 2**20     # the architecture JSON (activations may hold small tables)
+_MAX_JSON_DEPTH = 32
+
+
+def load(path, max_bytes=MAX_LOAD_BYTES):
     """Load a model saved by :meth:`Sequential.save`.
+
+    The file is read defensively: only the entries a model needs are read (a
+    zip bomb in another entry is never touched), every array's declared shape is
+    checked against the layer's architecture and against the bytes actually
+    stored, and the total against ``max_bytes``, all before anything is
+    allocated. Nothing is ever unpickled.
 
     Parameters
     ----------
     path : str, os.PathLike or readable binary file
+        A name ``save`` accepted: ``load("m")`` reads ``m.npz`` when ``m`` itself
+        does not exist.
+    max_bytes : int
+        Largest total size of the model's arrays, in bytes (default 1 GiB).
 
     Returns
     -------
@@ -292,53 +370,164 @@ def load(path):
 
     Raises
     ------
+    FileNotFoundError, PermissionError, IsADirectoryError
+        The file cannot be opened (OS errors).
     ValueError
         For anything that is not a ratenet model file of a supported version:
-        random bytes, a foreign ``.npz``/``.npy``, pickled objects, unknown
-        layer classes, mismatched arrays, or a newer format version.
+        random bytes, a foreign ``.npz``/``.npy``, object arrays, unknown layer
+        classes, mismatched or oversized arrays, deeply nested JSON, or a newer
+        format version.
     """
+    max_bytes = check_int("max_bytes", max_bytes, low=1)
+    if isinstance(path, (str, os.PathLike)):
+        name = os.fspath(path)
+        if not isinstance(name, str):
+            name = os.fsdecode(name)
+        if name == "":
+            raise ValueError("path must name a file, got ''")
+        if not os.path.exists(name) and not name.endswith(".npz") and os.path.exists(name + ".npz"):
+            path = name + ".npz"
+        with open(path, "rb") as f:        # OS errors propagate as themselves
+            return _load_from(f, path, max_bytes)
+    if not hasattr(path, "read"):
+        raise TypeError(f"path must be a str, os.PathLike or a readable binary file, got {type(path).__name__}")
+    return _load_from(path, path, max_bytes)
+
+
+def _load_from(f, path, max_bytes):
     try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise _bad(path, exc) from exc
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise _bad(path, "not an .npz archive")
-    with data:
-        try:
-            if _META_KEY not in data.files or _VERSION_KEY not in data.files:
-                raise _bad(path, f"missing {_META_KEY!r}/{_VERSION_KEY!r} entries")
-            version = data[_VERSION_KEY]
-            if version.shape != () or version.dtype.kind not in "iu":
-                raise _bad(path, f"bad format version {version!r}")
-            version = int(version)
-            if version > FORMAT_VERSION:
-                raise _bad(path, f"format version {version} is newer than this ratenet "
-                                 f"supports ({FORMAT_VERSION}); upgrade ratenet")
-            if version < 1:
-                raise _bad(path, f"bad format version {version}")
-            meta = data[_META_KEY]
-            if meta.shape != () or meta.dtype.kind != "U":
-                raise _bad(path, "architecture entry is not a string")
-            meta = json.loads(str(meta))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-                raise _bad(path, "architecture does not describe a ratenet.Sequential")
-            layers = []
-            for i, spec in enumerate(meta.get("layers") or ()):
-                cls = LAYER_REGISTRY.get(spec.get("class")) if isinstance(spec, dict) else None
-                if cls is None:
-                    raise _bad(path, f"layer {i}: unknown layer class {spec!r} "
-                                     "(import the module defining it before loading)")
-                config = spec.get("config", {})
-                if not isinstance(config, dict):
-                    raise _bad(path, f"layer {i}: config is not a mapping")
-                layers.append(cls(**config))
-            model = Sequential(layers)
-            state = {k: data[k] for k in data.files if k not in (_META_KEY, _VERSION_KEY)}
-            model.load_state_dict(state)
-        except ValueError as exc:
-            if str(exc).startswith(repr(path)):
-                raise
-            raise _bad(path, exc) from exc
-        except (TypeError, KeyError, AttributeError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise _bad(path, exc) from exc
+        with zipfile.ZipFile(f) as zf:
+            return _read_model(zf, max_bytes)
+    except _LoadError as exc:
+        raise _bad(path, exc) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, TypeError, KeyError,
+            OverflowError, NotImplementedError, RuntimeError, OSError, UnicodeError) as exc:
+        if isinstance(exc, (PermissionError, IsADirectoryError)):
+            raise
+        raise _bad(path, f"{type(exc).__name__}: {exc}") from None
+
+
+class _LoadError(Exception):
+    """Why a file is not a model file (turned into ValueError with the path)."""
+
+
+def _header(zf, key):
+    """(ZipInfo, shape, dtype, offset of the data) of member ``key`` + '.npy', data unread."""
+    try:
+        info = zf.getinfo(key + ".npy")
+    except KeyError:
+        raise _LoadError(f"missing entry {key!r}") from None
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh, max_header_size=10000)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh, max_header_size=10000)
+        else:
+            raise _LoadError(f"entry {key!r}: unsupported .npy version {version}")
+        offset = fh.tell()
+    if dtype.hasobject or dtype.kind not in "biufU":
+        raise _LoadError(f"entry {key!r} holds {dtype} data; only numeric arrays are read")
+    n = math.prod(shape) * dtype.itemsize
+    if info.file_size - offset != n:
+        raise _LoadError(f"entry {key!r} declares shape {shape} ({n} bytes) but stores "
+                         f"{info.file_size - offset} bytes")
+    return info, tuple(shape), dtype, fortran, offset
+
+
+def _read(zf, key, max_bytes):
+    info, shape, dtype, fortran, offset = _header(zf, key)
+    if math.prod(shape) * dtype.itemsize > max_bytes:
+        raise _LoadError(f"entry {key!r} needs {math.prod(shape) * dtype.itemsize} bytes, "
+                         f"more than max_bytes={max_bytes}")
+    with zf.open(info) as fh:
+        fh.read(offset)
+        data = fh.read()
+    arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return arr.copy()
+
+
+def _json_depth(text):
+    """Deepest nesting of [] and {} in JSON ``text`` (outside strings), without recursion."""
+    stripped = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    b = np.frombuffer(stripped.encode("utf-8", "replace"), dtype=np.uint8)
+    step = np.isin(b, (ord("["), ord("{"))).astype(np.int64) - np.isin(b, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _read_meta(zf):
+    _, shape, dtype, _, _ = _header(zf, _VERSION_KEY)
+    if shape != () or dtype.kind not in "iu":
+        raise _LoadError(f"bad format version entry (shape {shape}, dtype {dtype})")
+    version = int(_read(zf, _VERSION_KEY, 64))
+    if version > FORMAT_VERSION:
+        raise _LoadError(f"format version {version} is newer than this ratenet supports "
+                         f"({FORMAT_VERSION}); upgrade ratenet")
+    if version < 1:
+        raise _LoadError(f"bad format version {version}")
+    _, shape, dtype, _, _ = _header(zf, _META_KEY)
+    if shape != () or dtype.kind != "U":
+        raise _LoadError("architecture entry is not a string")
+    if dtype.itemsize > _MAX_META_BYTES:
+        raise _LoadError(f"architecture entry is {dtype.itemsize} bytes, more than {_MAX_META_BYTES}")
+    text = str(_read(zf, _META_KEY, _MAX_META_BYTES)[()])
+    if _json_depth(text) > _MAX_JSON_DEPTH:
+        raise _LoadError(f"architecture JSON is nested deeper than {_MAX_JSON_DEPTH} levels")
+    try:
+        meta = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise _LoadError(f"architecture is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise _LoadError("architecture does not describe a ratenet.Sequential")
+    if meta.get("version") != version:
+        raise _LoadError(f"architecture version {meta.get('version')!r} does not match the "
+                         f"file's format version {version}")
+    specs = meta.get("layers")
+    if not isinstance(specs, list) or not specs:
+        raise _LoadError("architecture has no list of layers")
+    return specs
+
+
+def _read_model(zf, max_bytes):
+    specs = _read_meta(zf)
+    classes, configs = [], []
+    for i, spec in enumerate(specs):
+        cls = LAYER_REGISTRY.get(spec.get("class")) if isinstance(spec, dict) else None
+        if cls is None:
+            raise _LoadError(f"layer {i}: unknown layer class {spec!r} "
+                             "(import the module defining it before loading)")
+        config = spec.get("config", {})
+        if not isinstance(config, dict):
+            raise _LoadError(f"layer {i}: config is not a mapping")
+        classes.append(cls)
+        configs.append(config)
+    # Check every declared array against the architecture and max_bytes before
+    # building a layer: building allocates what the architecture declares.
+    total = 0
+    for i, (cls, config) in enumerate(zip(classes, configs)):
+        shapes = cls.state_shapes(config)
+        for name, shape in (shapes or {}).items():
+            key = f"{i}.{name}"
+            _, stored, dtype, _, _ = _header(zf, key)
+            if stored != tuple(shape):
+                raise _LoadError(f"entry {key!r} has shape {stored}, the architecture "
+                                 f"({cls.__name__} {config}) needs {tuple(shape)}")
+            total += math.prod(stored) * dtype.itemsize
+            if dtype.kind not in "biuf":
+                raise _LoadError(f"entry {key!r} is not numeric ({dtype})")
+    if total > max_bytes:
+        raise _LoadError(f"the model's arrays need {total} bytes, more than max_bytes={max_bytes}")
+    try:
+        layers = [cls(**config) for cls, config in zip(classes, configs)]
+    except (TypeError, ValueError) as exc:
+        raise _LoadError(f"bad layer configuration ({exc})") from None
+    model = Sequential(layers)
+    live = {f"{i}.{name}": arr for i, layer in enumerate(model.layers) for name, arr in layer.state().items()}
+    state = {}
+    for key, arr in live.items():
+        value = _read(zf, key, max_bytes)
+        if value.dtype.kind not in "biuf":
+            raise _LoadError(f"entry {key!r} is not numeric ({value.dtype})")
+        state[key] = value
+    model.load_state_dict(state)
     return model

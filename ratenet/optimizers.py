@@ -27,10 +27,13 @@ from .parameter import Parameter
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam"]
 
-# Moment estimates below this are flushed to zero: with dead ReLU units the
+# float32 moment estimates below this are flushed to zero: with dead ReLU units the
 # gradient is exactly 0, the moments decay geometrically into float32 denormals
-# (< 1.2e-38) and every arithmetic pass over them gets ~2x slower. 1e-30 is far
-# below anything that can move a weight (the update divides by sqrt(v) + eps).
+# (< 1.2e-38) and every arithmetic pass over them gets ~2x slower. In float32,
+# 1e-30 is far below anything that can move a weight with the default eps (the
+# update divides by sqrt(v) + eps). float64 state is never flushed: there the
+# denormal range starts at 2e-308, and a flush at 1e-30 would corrupt updates
+# when eps is tiny (eps=1e-20 with gradients of 1e-16: v ~ 1e-32 matters).
 _FLUSH_BELOW = 1e-30
 
 
@@ -131,11 +134,12 @@ class Optimizer:
     def _clip_scale(self):
         if self.clip_norm is None:
             return 1.0
-        # Sum of squares in Python float: exact enough and avoids float32 overflow.
-        total = 0.0
-        for p in self.params:
-            g = p.grad.ravel().astype(np.float64)
-            total += float(np.dot(g, g))
+        # One BLAS dot per parameter in its own dtype (no copy); only if a float32
+        # sum of squares overflows is it redone on float64 copies.
+        total = sum(float(np.dot(g, g)) for g in (p.grad.reshape(-1) for p in self.params))
+        if not math.isfinite(total):
+            total = sum(float(np.dot(g, g)) for g in (p.grad.reshape(-1).astype(np.float64)
+                                                       for p in self.params))
         norm = math.sqrt(total)
         return self.clip_norm / norm if norm > self.clip_norm else 1.0
 
@@ -184,7 +188,8 @@ class Optimizer:
         for state in self.state.values():
             for name in self._decaying:
                 a = state[name]
-                a[np.abs(a) < _FLUSH_BELOW] = 0
+                if a.dtype == np.float32:
+                    a[np.abs(a) < _FLUSH_BELOW] = 0
 
     def _init_state(self, p):
         return {"tmp": np.empty_like(p.data)}
@@ -382,8 +387,9 @@ class Adam(Optimizer):
         v <- b2 * v + (1 - b2) * g^2
         w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 
-    Moments below 1e-30 are flushed to zero every few steps so dead units do not
-    leave float32 denormals that slow every later update (see the design notes).
+    float32 moments below 1e-30 are flushed to zero every few steps so dead units do
+    not leave denormals that slow every later update (denormal arithmetic costs
+    ~2x; float64 state is never flushed, so tiny ``eps`` values stay exact).
 
     Parameters
     ----------

@@ -5,6 +5,8 @@ name), so one optimizer can serve any number of layers without collisions.
 """
 import numpy as np
 
+from neurosim._validate import check_float_dtype, check_str, real_array
+
 
 class Parameter:
     """A trainable array ``data`` with a gradient buffer ``grad`` of the same shape.
@@ -12,19 +14,20 @@ class Parameter:
     Parameters
     ----------
     data : array_like
-        Initial value; stored as a contiguous array of ``dtype``.
+        Initial value, finite real numbers; stored as a contiguous array of ``dtype``.
     name : str
         Short name for summaries and saved files (e.g. ``"W"``, ``"b"``).
     dtype : numpy dtype, optional
-        Defaults to the dtype of ``data`` (float32 for ratenet layers).
+        float32 or float64; defaults to the dtype of float ``data``, float64 otherwise.
     """
 
     __slots__ = ("data", "grad", "name")
 
     def __init__(self, data, name="param", dtype=None):
-        self.data = np.ascontiguousarray(data, dtype=dtype)
+        dtype = None if dtype is None else check_float_dtype("dtype", dtype)
+        self.data = np.ascontiguousarray(real_array("data", data, dtype=dtype))
         self.grad = np.zeros_like(self.data)
-        self.name = name
+        self.name = check_str("name", name)
 
     @property
     def shape(self):

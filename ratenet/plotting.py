@@ -5,6 +5,9 @@ Every function returns the :class:`matplotlib.figure.Figure` it drew on (pass
 """
 import numpy as np
 
+from neurosim._validate import renamed_argument
+from .activations import _labels
+
 __all__ = ["plot_history", "plot_activations", "plot_decision_boundary"]
 
 
@@ -130,7 +133,8 @@ def plot_activations(activations, x=None, ax=None, derivatives=True, title=None)
     return fig
 
 
-def plot_decision_boundary(model, X, T=None, ax=None, resolution=200, margin=0.5, title=None):
+@renamed_argument("T", "y")
+def plot_decision_boundary(model, X, y=None, ax=None, resolution=200, margin=0.5, title=None):
     """Predicted class over a 2-D input plane, with the data points on top.
 
     Parameters
@@ -138,7 +142,8 @@ def plot_decision_boundary(model, X, T=None, ax=None, resolution=200, margin=0.5
     model : object with ``forward(X, training=False)`` or ``predict(X)``
         Outputs of shape (m, k): class = argmax for k > 1, ``y > 0.5`` for k = 1.
     X : array, shape (n, 2)
-    T : array, shape (n,) or (n, k), optional
+    y : array, shape (n,) or (n, k), optional
+        Targets to colour the points (``T=`` is a deprecated spelling).
         Labels for colouring the points (indices, one-hot or 0/1).
     resolution : int
         Grid points per axis.
@@ -168,12 +173,11 @@ def plot_decision_boundary(model, X, T=None, ax=None, resolution=200, margin=0.5
     else:
         Y = np.asarray(model.predict(grid.astype(dtype)))
     Y = Y.reshape(len(grid), -1)
-    cls = Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(int)
+    cls = _labels(Y, 0.5)
     ax.contourf(g0, g1, cls.reshape(g0.shape), levels=np.arange(cls.max() + 2) - 0.5, cmap="coolwarm", alpha=0.35)
-    if T is not None:
-        T = np.asarray(T)
-        labels = T.argmax(axis=1) if T.ndim == 2 and T.shape[1] > 1 else (T.reshape(len(T)) > 0.5 if
-                                                                            T.dtype.kind == "f" else T)
+    if y is not None:
+        T = np.asarray(y)
+        labels = _labels(T.reshape(len(T), -1), 0.5) if T.dtype.kind == "f" or T.ndim == 2 else T
         ax.scatter(X[:, 0], X[:, 1], c=np.asarray(labels, dtype=float), cmap="coolwarm", edgecolors="k", s=25)
     else:
         ax.scatter(X[:, 0], X[:, 1], c="k", s=10)

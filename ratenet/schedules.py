@@ -1,4 +1,5 @@
-"""Learning-rate schedules from the notes.
+"""Learning-rate schedules (step annealing, exponential decay, and Darken & Moody's 1990
+"search then converge" 1/t decay).
 
 A schedule is a callable ``schedule(t) -> lr``. ``t`` counts from 0 and is,
 depending on the optimizer's ``schedule_unit``, the number of updates already
@@ -28,16 +29,14 @@ class Schedule:
     Parameters
     ----------
     lr : float
-        Initial learning rate ``lr(0)`` (alpha_0 in the notes), > 0.
+        Initial learning rate ``lr(0)``, > 0.
     """
 
     def __init__(self, lr):
         self.lr = _positive("lr", lr)
 
     def _check_t(self, t):
-        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not t >= 0:
-            raise ValueError(f"t must be a number >= 0, got {t!r}")
-        return float(t)
+        return check_number("t", t, low=0)
 
     def __call__(self, t):
         raise NotImplementedError

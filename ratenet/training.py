@@ -3,15 +3,16 @@
 :func:`fit` runs, per mini-batch, exactly::
 
     Y = model.forward(Xb, training=True)
-    value = loss(Y, Tb)
+    value = loss(Y, yb)
     model.zero_grad()
-    model.backward_loss(loss, Y, Tb)
+    model.backward_loss(loss, Y, yb)
     optimizer.step()
 
 and records per epoch the mean training loss (and accuracy for classification
 targets) and, with validation data, the validation loss and accuracy in
 evaluation mode. A non-finite loss or weight stops training with
-:class:`TrainingDiverged`, leaving the last finite weights in the model.
+:class:`TrainingDiverged`, leaving in the model the last weights that gave
+finite predictions.
 """
 import math
 import sys
@@ -19,7 +20,9 @@ import time
 
 import numpy as np
 
-from neurosim._validate import as_rng, check_int, check_number
+from neurosim._validate import as_rng, check_bool, check_int, check_number, renamed_argument
+from .activations import _labels
+from .layers import check_batch, check_targets
 from .callbacks import Callback, EarlyStopping, History, TrainingDiverged, _buffers, _copy_weights, _restore_weights
 
 __all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping", "TrainingDiverged"]
@@ -30,35 +33,6 @@ _SNAPSHOT_EVERY = 50
 
 
 # ----------------------------------------------------------------- targets
-def _as_inputs(X, dtype, name):
-    try:
-        X = np.asarray(X, dtype=dtype)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}: {e}") from None
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} has no samples (shape {X.shape})")
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or inf values; clean or impute them before training")
-    return X
-
-
-def _as_targets(T, n, dtype, name):
-    T = np.asarray(T)
-    if T.dtype.kind in "iub":
-        T = T.astype(np.intp) if T.ndim == 1 else T.astype(dtype)
-    elif T.dtype.kind == "f":
-        T = T.astype(dtype, copy=False)
-    else:
-        raise TypeError(f"{name} must be numeric (class indices or float targets), got dtype {T.dtype}")
-    if T.ndim not in (1, 2) or T.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},) or ({n}, n_outputs) to match the inputs, got {T.shape}")
-    if not np.isfinite(T).all():
-        raise ValueError(f"{name} contains NaN or inf values")
-    return T
-
-
 def _task(T):
     """'index', 'onehot', 'binary', 'sign' or None (regression: no accuracy)."""
     if T.dtype.kind in "iu":
@@ -75,31 +49,27 @@ def _task(T):
     return None
 
 
-def _n_correct(Y, T, task, threshold):
+def _n_correct(Y, T, task):
     if task in ("index", "onehot"):
-        pred = Y.argmax(axis=1) if Y.ndim == 2 and Y.shape[1] > 1 else (Y.reshape(len(Y)) > threshold)
         truth = T if task == "index" else T.argmax(axis=1)
-        return int(np.count_nonzero(pred == truth))
+        return int(np.count_nonzero(_labels(Y, 0.5) == truth))
     y, t = Y.reshape(len(Y), -1), T.reshape(len(T), -1)
     if task == "binary":
-        return int(np.count_nonzero(((y > threshold) == (t > 0.5)).all(axis=1)))
+        return int(np.count_nonzero(((y > 0.5) == (t > 0.5)).all(axis=1)))
     return int(np.count_nonzero(((y > 0) == (t > 0)).all(axis=1)))
 
 
-def _threshold(loss):
-    # Losses that take logits (sigmoid fused in) decide at 0, probabilities at 0.5.
-    return 0.0 if getattr(loss, "from_logits", False) else 0.5
-
-
-def evaluate(model, X, T, loss, batch_size=1024):
+@renamed_argument("T", "y")
+def evaluate(model, X, y, loss, batch_size=1024):
     """Loss (and accuracy for classification targets) in evaluation mode.
 
     Parameters
     ----------
     model : Sequential
     X : array, shape (n, n_in)
-    T : array, shape (n,) of class indices or (n, n_out)
-    loss : callable ``loss(Y, T) -> float``
+    y : array, shape (n,) of class indices or (n, n_out)
+        Targets (``T=`` is a deprecated spelling).
+    loss : callable ``loss(Y, y) -> float``
     batch_size : int
         Rows per forward pass (bounds memory; the result does not depend on it).
 
@@ -108,11 +78,24 @@ def evaluate(model, X, T, loss, batch_size=1024):
     dict
         ``{"loss": float}`` plus ``"accuracy"`` for classification targets.
     """
+    _check_model(model)
     params = list(model.parameters())
     dtype = params[0].data.dtype if params else np.float32
-    X = _as_inputs(X, dtype, "X")
-    T = _as_targets(T, len(X), dtype, "T")
+    X = check_batch(X, getattr(model, "n_in", None), dtype, "X")
+    T = check_targets(y, len(X), dtype, "y")
+    _check_loss(loss)
     return _evaluate(model, X, T, loss, _task(T), check_int("batch_size", batch_size, low=1))
+
+
+def _check_model(model):
+    for method in ("forward", "parameters", "zero_grad", "backward_loss"):
+        if not callable(getattr(model, method, None)):
+            raise TypeError(f"model must be a ratenet Sequential (with {method}()), got {type(model).__name__}")
+
+
+def _check_loss(loss):
+    if not callable(loss) or not callable(getattr(loss, "gradient", None)):
+        raise TypeError(f"loss must be a ratenet loss (callable with .gradient), got {loss!r}")
 
 
 def _evaluate(model, X, T, loss, task, chunk):
@@ -121,7 +104,7 @@ def _evaluate(model, X, T, loss, task, chunk):
         Y = model.forward(X[s:s + chunk], training=False)
         total += float(loss(Y, T[s:s + chunk])) * len(Y)
         if task:
-            correct += _n_correct(Y, T[s:s + chunk], task, _threshold(loss))
+            correct += _n_correct(Y, T[s:s + chunk], task)
     out = {"loss": total / n}
     if task:
         out["accuracy"] = correct / n
@@ -129,7 +112,8 @@ def _evaluate(model, X, T, loss, task, chunk):
 
 
 # ---------------------------------------------------------------------- fit
-def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=None,
+@renamed_argument("T", "y")
+def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=None,
         validation_split=0.0, shuffle=True, rng=None, callbacks=(), verbose=1, input_noise=0.0):
     """Train ``model`` by mini-batch gradient descent.
 
@@ -140,8 +124,9 @@ def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=
         and ``parameters()``.
     X : array, shape (n, n_in)
         Inputs; converted to the model's parameter dtype (float32 by default).
-    T : array, shape (n,) of int class indices, or (n, n_out)
-        Targets (one-hot, probabilities, or regression values).
+    y : array, shape (n,) of int class indices, or (n, n_out)
+        Targets (one-hot, probabilities, or regression values). ``T=`` is a
+        deprecated spelling of this keyword.
     loss : callable
         ``loss(Y, T) -> float`` with ``loss.gradient(Y, T)``.
     optimizer : Optimizer
@@ -176,14 +161,14 @@ def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=
     TrainingDiverged
         On a NaN/inf loss or weight; the model keeps its last finite weights.
     """
+    _check_model(model)
     params = list(model.parameters())
     if not params:
         raise ValueError("model has no trainable parameters")
     dtype = params[0].data.dtype
-    X = _as_inputs(X, dtype, "X")
-    T = _as_targets(T, len(X), dtype, "T")
-    if not callable(loss) or not callable(getattr(loss, "gradient", None)):
-        raise TypeError(f"loss must be a ratenet loss (callable with .gradient), got {loss!r}")
+    X = check_batch(X, getattr(model, "n_in", None), dtype, "X")
+    T = check_targets(y, len(X), dtype, "y")
+    _check_loss(loss)
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"optimizer must be a ratenet optimizer with step(), got {optimizer!r}")
     epochs = check_int("epochs", epochs, low=1)
@@ -191,8 +176,15 @@ def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=
     validation_split = check_number("validation_split", validation_split, low=0, high=1, high_open=True)
     input_noise = check_number("input_noise", input_noise, low=0)
     verbose = check_int("verbose", verbose, low=0)
+    shuffle = check_bool("shuffle", shuffle)
+    seeded = rng is not None
     rng = as_rng(rng)
-    callbacks = list(callbacks or ())
+    if seeded:
+        _seed_layers(model, rng)
+    try:
+        callbacks = list(callbacks or ())
+    except TypeError:
+        raise TypeError(f"callbacks must be a list of Callback instances, got {type(callbacks).__name__}") from None
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
@@ -210,15 +202,15 @@ def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=
         try:
             Xv, Tv = validation_data
         except (TypeError, ValueError):
-            raise TypeError("validation_data must be a pair (X_val, T_val)") from None
-        Xv = _as_inputs(Xv, dtype, "validation_data X")
-        Tv = _as_targets(Tv, len(Xv), dtype, "validation_data T")
+            raise TypeError("validation_data must be a pair (X_val, y_val)") from None
+        Xv = check_batch(Xv, None, dtype, "validation_data X")
+        Tv = check_targets(Tv, len(Xv), dtype, "validation_data y")
         if Xv.shape[1] != X.shape[1]:
             raise ValueError(f"validation_data X has {Xv.shape[1]} features, X has {X.shape[1]}")
     else:
         Xv = Tv = None
 
-    task, threshold = _task(T), _threshold(loss)
+    task = _task(T)
     keys = ["loss"] + (["accuracy"] if task else [])
     if Xv is not None:
         keys += ["val_" + k for k in keys]
@@ -259,26 +251,28 @@ def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=
                     nb *= input_noise
                     nb += Xb
                     Xb = nb
+                if step - saved_step >= _SNAPSHOT_EVERY:
+                    # Remember these weights if they are finite and predict finite values
+                    # in evaluation mode (which uses BatchNorm's running statistics).
+                    if not _state_finite(model):
+                        _diverged(model, saved, saved_step, step, epoch, b, _what_nonfinite(model),
+                                  history, optimizer)
+                    if _predicts_finite(model, Xb):
+                        _save_into(saved, model)
+                        saved_step = step
                 Y = model.forward(Xb, training=True)
                 value = loss(Y, Tb)
                 if not math.isfinite(value):
                     _diverged(model, saved, saved_step, step, epoch, b, f"loss is {value}", history, optimizer)
-                if step - saved_step >= _SNAPSHOT_EVERY:
-                    # These weights just gave a finite loss: remember them.
-                    if not _weights_finite(model):
-                        _diverged(model, saved, saved_step, step, epoch, b, "a weight is NaN/inf",
-                                  history, optimizer)
-                    _save_into(saved, model)
-                    saved_step = step
                 total += float(value) * (hi - lo)
                 if task:
-                    correct += _n_correct(Y, Tb, task, threshold)
+                    correct += _n_correct(Y, Tb, task)
                 model.zero_grad()
                 model.backward_loss(loss, Y, Tb)
                 optimizer.step()
                 step += 1
-            if not _weights_finite(model):
-                _diverged(model, saved, saved_step, step, epoch, n_batches - 1, "a weight is NaN/inf",
+            if not _state_finite(model):
+                _diverged(model, saved, saved_step, step, epoch, n_batches - 1, _what_nonfinite(model),
                           history, optimizer)
             if hasattr(optimizer, "epoch_end"):
                 optimizer.epoch_end()
@@ -305,23 +299,50 @@ def fit(model, X, T, loss, optimizer, epochs=10, batch_size=32, validation_data=
     return history
 
 
+def _seed_layers(model, rng):
+    """Give layers without their own rng (e.g. Dropout(rate)) a stream drawn from fit's rng.
+
+    Without this, ``fit(rng=0)`` would still depend on OS entropy through them.
+    """
+    for layer in getattr(model, "layers", ()):
+        if hasattr(layer, "rng_given") and not layer.rng_given:
+            layer.rng = np.random.default_rng(int(rng.integers(2**63)))
+
+
 def _save_into(saved, model):
     """Copy the model's current weights into the preallocated ``saved`` arrays."""
     for dst, src in zip(saved, [p.data for p in model.parameters()] + _buffers(model)):
         np.copyto(dst, src)
 
 
-def _weights_finite(model):
-    # np.sum is one fast pass and is non-finite iff an element is (barring overflow, also divergence).
-    return all(math.isfinite(float(np.sum(p.data, dtype=np.float64))) for p in model.parameters())
+def _finite(arr):
+    # np.sum is one fast pass and is non-finite iff an element is (or the sum overflows: divergence too).
+    return math.isfinite(float(np.sum(arr, dtype=np.float64)))
+
+
+def _state_finite(model):
+    """Parameters and buffers (BatchNorm running statistics) are all finite."""
+    return all(_finite(p.data) for p in model.parameters()) and all(_finite(b) for b in _buffers(model))
+
+
+def _what_nonfinite(model):
+    if all(_finite(p.data) for p in model.parameters()):
+        return "a buffer (e.g. BatchNorm running_var) is NaN/inf"
+    return "a weight is NaN/inf"
+
+
+def _predicts_finite(model, Xb):
+    """Evaluation-mode output on ``Xb`` is finite (one extra forward per snapshot, ~1 % of the work)."""
+    with np.errstate(all="ignore"):
+        return _finite(model.forward(Xb, training=False))
 
 
 def _diverged(model, saved, saved_step, step, epoch, batch, what, history, optimizer):
-    if _weights_finite(model):
-        kept = f"the current weights (after update {step}) are finite and were kept"
-    else:
-        _restore_weights(model, saved)
-        kept = f"the weights were restored to their last finite values (after update {saved_step})"
+    # The current weights produced the non-finite value: go back to the last snapshot,
+    # whose weights and buffers were finite and gave finite predictions.
+    _restore_weights(model, saved)
+    kept = (f"the weights were restored to the last ones that gave finite predictions "
+            f"(after update {saved_step})")
     lr = getattr(optimizer, "current_lr", None)
     hint = f" (lr={lr:g})" if isinstance(lr, float) else ""
     raise TrainingDiverged(

@@ -1,6 +1,7 @@
 """Automatic differentiation on expression graphs of numpy arrays.
 
-The notes build backprop from automatic differentiation: variables and
+Backprop is reverse-mode automatic differentiation (Linnainmaa 1970; Rumelhart,
+Hinton & Williams 1986; the engine's shape follows Karpathy's micrograd, 2020): variables and
 operations form an expression graph, each variable remembers its creator,
 ``backward`` starts from 1 at the top and each operation passes
 ``s · ∂op/∂arg`` down to its arguments, where it accumulates in ``grad``.
@@ -19,11 +20,12 @@ Examples
 
 Where things live (read them in this order):
 
-- ``autodiff_core``   ``Var``, ``Op``, ``backward``, ``no_grad``, ``zero_grad``
-- ``autodiff_ops``    ``+ - * / ** @`` and negation, exp, log, sin, cos, tanh,
-  sigmoid, relu, softplus
-- ``autodiff_arrays`` sum, mean, softmax, log_softmax, reshape, transpose, indexing
-- ``autodiff_bridge`` ``AutodiffLoss`` (a loss for ``fit`` written in autodiff) and
+- ``core``   ``Var``, ``Op``, ``backward``, ``no_grad``, ``zero_grad`` (the graph only)
+- ``ops``    ``+ - * / ** @`` and negation, exp, log, sin, cos, tanh,
+  sigmoid, relu, softplus (and Var's operators)
+- ``arrays`` sum, mean, softmax, log_softmax, reshape, transpose, indexing
+  (and ``Var.sum``, ``Var.T``, ``Var[...]``)
+- ``bridge`` ``AutodiffLoss`` (a loss for ``fit`` written in autodiff) and
   ``check_layer`` (a ratenet layer against the same computation in autodiff)
 """
 from .arrays import (GetItem, LogSoftmax, Mean, Reshape, Softmax, Sum, Transpose,

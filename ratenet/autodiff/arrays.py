@@ -6,7 +6,8 @@ Operations that work along whole axes: ``sum``, ``mean``, ``softmax``,
 """
 import numpy as np
 
-from .core import Op, Var, as_var
+from neurosim._validate import check_bool
+from .core import Op, Var, _arg
 
 __all__ = ["sum", "mean", "softmax", "log_softmax", "reshape", "transpose", "getitem"]
 
@@ -65,12 +66,12 @@ class Mean(Sum):
 
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (None: all axes; int; tuple of ints), as ``numpy.sum``."""
-    return Sum.apply(x, axis=axis, keepdims=keepdims)
+    return Sum.apply(_arg(x, "x"), axis=axis, keepdims=check_bool("keepdims", keepdims))
 
 
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis`` (None: all axes; int; tuple of ints), as ``numpy.mean``."""
-    return Mean.apply(x, axis=axis, keepdims=keepdims)
+    return Mean.apply(_arg(x, "x"), axis=axis, keepdims=check_bool("keepdims", keepdims))
 
 
 # -- softmax: stable, by subtracting the maximum ---------------------------------
@@ -109,13 +110,14 @@ class LogSoftmax(Op):
 
 
 def softmax(x, axis=-1):
-    """exp(x) / Σ exp(x) along ``axis`` (default: last), computed without overflow."""
-    return Softmax.apply(x, axis=axis)
+    """exp(x) / Σ exp(x) along ``axis`` (default: last; a tuple or None: jointly over those
+    or all axes), computed without overflow."""
+    return Softmax.apply(_arg(x, "x"), axis=axis)
 
 
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along ``axis``, stable for large |x| (no log of 0)."""
-    return LogSoftmax.apply(x, axis=axis)
+    return LogSoftmax.apply(_arg(x, "x"), axis=axis)
 
 
 # -- shape operations: move the gradient back to where each value came from --------
@@ -185,12 +187,12 @@ def _is_basic(index):
 
 def reshape(x, shape):
     """The same values in ``shape`` (one entry may be -1)."""
-    return Reshape.apply(x, shape=shape)
+    return Reshape.apply(_arg(x, "x"), shape=shape)
 
 
 def transpose(x, axes=None):
     """Permute the axes (default: reverse them), as ``numpy.transpose``."""
-    return Transpose.apply(x, axes=axes)
+    return Transpose.apply(_arg(x, "x"), axes=axes)
 
 
 def _plain_index(index):
@@ -199,12 +201,44 @@ def _plain_index(index):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Var):
         return index.value.astype(np.intp) if index.dtype.kind == "f" else index.value
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+    if isinstance(index, (list, np.ndarray)):
+        index = np.asarray(index)
+        if index.dtype.kind not in "biu" and index.size:
+            raise TypeError(f"index arrays must hold ints or bools, got dtype {index.dtype}")
+        return index
+    if index is None or index is Ellipsis or isinstance(index, slice) or (
+            isinstance(index, (int, np.integer))):
+        return index
+    raise TypeError(f"index must be an int, slice, Ellipsis, None, an int/bool array or a tuple "
+                    f"of those, got {index!r} ({type(index).__name__})")
 
 
 def getitem(x, index):
     """``x[index]`` with a gradient; any numpy index (ints, slices, masks, arrays)."""
-    return GetItem.apply(as_var(x), index=_plain_index(index))
+    return GetItem.apply(_arg(x, "x"), index=_plain_index(index))
 
+
+# -- Var's array methods, defined here with the ops they call ------------------------
+def _var_sum(self, axis=None, keepdims=False):
+    """Sum over ``axis`` (int, tuple or None for all); see ``autodiff.sum``."""
+    return sum(self, axis=axis, keepdims=keepdims)
+
+
+def _var_mean(self, axis=None, keepdims=False):
+    """Mean over ``axis`` (int, tuple or None for all); see ``autodiff.mean``."""
+    return mean(self, axis=axis, keepdims=keepdims)
+
+
+def _var_reshape(self, *shape):
+    """Same values in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``)."""
+    return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _var_transpose(self, *axes):
+    """Permute axes (reverse them by default), as ``ndarray.transpose``."""
+    return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+
+Var.sum, Var.mean, Var.reshape, Var.transpose = _var_sum, _var_mean, _var_reshape, _var_transpose
+Var.T = property(_var_transpose, doc="The transpose (axes reversed).")
+Var.__getitem__ = getitem

@@ -1,8 +1,8 @@
 """The bridge between ``ratenet.autodiff`` and ratenet's layer API.
 
 - ``AutodiffLoss(fn)`` turns a loss written in autodiff into an object with
-  the interface of ratenet's losses (``loss(Y, T) -> float``,
-  ``loss.gradient(Y, T) -> dL/dY``), so it can be passed to ``fit``.
+  the interface of ratenet's losses (``loss(Y, y) -> float``,
+  ``loss.gradient(Y, y) -> dL/dY``), so it can be passed to ``fit``.
 - ``check_layer(layer, fn, X)`` runs a ratenet layer (or model) and the same
   computation written in autodiff and reports how far apart their outputs,
   input gradients and parameter gradients are.
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurosim._validate import as_rng, check_bool, check_str, renamed_argument
 from .core import Var, _as_float_array, no_grad
 
 
@@ -46,16 +47,16 @@ class AutodiffLoss:
             raise TypeError(f"fn must be callable as fn(Y, T) -> scalar Var, got "
                             f"{type(fn).__name__}")
         self.fn = fn
-        self.name = name if name is not None else getattr(fn, "__name__", "AutodiffLoss")
+        self.name = check_str("name", name) if name is not None else getattr(fn, "__name__", "AutodiffLoss")
 
     def __repr__(self):
         return f"AutodiffLoss({self.name})"
 
     def _evaluate(self, Y, T):
         Y = _as_float_array(Y, "Y")
-        T = _as_float_array(T, "T")
+        T = _as_float_array(T, "y")
         if T.ndim == 0 or Y.ndim == 0 or len(T) != len(Y):
-            raise ValueError(f"Y and T must have the same number of rows (samples), got "
+            raise ValueError(f"Y and y must have the same number of rows (samples), got "
                              f"shapes {Y.shape} and {T.shape}")
         y = Var(Y)
         out = self.fn(y, Var(T, requires_grad=False))
@@ -64,30 +65,34 @@ class AutodiffLoss:
             raise TypeError(f"fn must return a Var with one element (the loss), got {got}")
         return y, out
 
-    def __call__(self, Y, T):
+    @renamed_argument("T", "y")
+    def __call__(self, Y, y):
         """The loss as a Python float."""
         with no_grad():
-            return float(self._evaluate(Y, T)[1].item())
+            return float(self._evaluate(Y, y)[1].item())
 
-    def value(self, Y, T):
+    @renamed_argument("T", "y")
+    def value(self, Y, y):
         """The loss as a Python float (same as calling the loss)."""
-        return self(Y, T)
+        return self(Y, y)
 
-    def gradient(self, Y, T):
+    @renamed_argument("T", "y")
+    def gradient(self, Y, y):
         """dL/dY, an ndarray of the shape and dtype of ``Y``."""
-        y, out = self._evaluate(Y, T)
+        v, out = self._evaluate(Y, y)
         if not out.requires_grad:
             # fn ignored Y (or used only its value): the loss is constant in Y.
-            return np.zeros_like(y.value)
+            return np.zeros_like(v.value)
         out.backward()
-        return y.grad
+        return v.grad
 
-    def value_and_gradient(self, Y, T):
+    @renamed_argument("T", "y")
+    def value_and_gradient(self, Y, y):
         """``(loss, dL/dY)`` from one forward and one backward pass."""
-        y, out = self._evaluate(Y, T)
+        v, out = self._evaluate(Y, y)
         if out.requires_grad:
             out.backward()
-        return float(out.item()), y.grad
+        return float(out.item()), v.grad
 
 
 @dataclass
@@ -163,6 +168,10 @@ def check_layer(layer, fn, X, dY=None, training=False, rng=None):
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable as fn(X, *params) -> Var, got {type(fn).__name__}")
+    if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+        raise TypeError(f"layer must have forward(X, training) and backward(dY), got {type(layer).__name__}")
+    training = check_bool("training", training)
+    gen = as_rng(rng)
     X = _as_float_array(X, "X")
     params = list(layer.parameters()) if hasattr(layer, "parameters") else []
     for p in params:
@@ -172,8 +181,8 @@ def check_layer(layer, fn, X, dY=None, training=False, rng=None):
     # gradient or reuse output buffers, and both are used again below.
     Y = np.array(layer.forward(X.copy(), training=training))
     if dY is None:
-        dY = np.random.default_rng(rng).standard_normal(Y.shape).astype(Y.dtype)
-    dY = np.asarray(dY)
+        dY = gen.standard_normal(Y.shape).astype(Y.dtype)
+    dY = _as_float_array(dY, "dY")
     if dY.shape != Y.shape:
         raise ValueError(f"dY has shape {dY.shape}, the layer output has shape {Y.shape}; "
                          "they must be equal")

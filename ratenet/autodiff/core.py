@@ -8,15 +8,18 @@ to the leaves, in reverse topological order: each Op receives
 ``s = dL/d(output)`` and passes ``s · d(output)/d(arg)`` to each argument,
 where it is added to ``arg.grad``.
 
-This module holds the engine; ``autodiff_ops`` holds the arithmetic and
-elementwise operations, ``autodiff_arrays`` the reductions, softmax and shape
-operations. Import everything from ``ratenet.autodiff``.
+This module holds the engine and imports nothing else from the package;
+``ops`` holds the arithmetic and elementwise operations (and gives ``Var`` its
+operators), ``arrays`` the reductions, softmax and shape operations (and
+``Var.sum``, ``Var.reshape``, ...). Import everything from ``ratenet.autodiff``.
 """
 import contextlib
 import numbers
 import threading
 
 import numpy as np
+
+from neurosim._validate import check_bool, check_shape_tuple, check_str, real_array
 
 # Grad mode is per thread, as in PyTorch, so a no_grad() block in one thread
 # does not silently switch off gradients in another.
@@ -48,23 +51,30 @@ def no_grad():
         _state.enabled = previous
 
 
-def _ops():
-    from . import ops as autodiff_ops
-    return autodiff_ops
-
-
 def _as_float_array(value, name="value"):
     """Convert array_like to a floating numpy array (ints and bools -> float64)."""
     if isinstance(value, Var):
         raise TypeError(f"{name} must be array_like, got a Var; use var.value "
                         "or var.detach() to wrap its value in a new leaf")
-    arr = np.asarray(value)
+    if value is None:
+        raise TypeError(f"{name} must be array_like, got None")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array_like of real numbers ({exc})") from None
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
     elif arr.dtype.kind != "f":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype} "
                         "(allowed: bool, integer or floating)")
     return arr
+
+
+def _arg(x, name):
+    """A public function's argument as a Var (array_likes become constants), checked by name."""
+    if isinstance(x, Var):
+        return x
+    return Var(_as_float_array(x, name), requires_grad=False)
 
 
 def as_var(x, like=None):
@@ -75,12 +85,31 @@ def as_var(x, like=None):
     """
     if isinstance(x, Var):
         return x
+    if like is not None and not isinstance(like, Var):
+        raise TypeError(f"like must be a Var or None, got {type(like).__name__}")
     if like is not None and isinstance(x, numbers.Number) and not isinstance(x, complex):
         return Var(np.asarray(x, dtype=like.dtype), requires_grad=False)
-    return Var(x, requires_grad=False)
+    return Var(_as_float_array(x, "x"), requires_grad=False)
 
 
 def unbroadcast(g, shape):
+    """Sum ``g`` over the axes that broadcasting added or stretched (checked public form).
+
+    Parameters
+    ----------
+    g : array_like
+        A gradient of the broadcast shape.
+    shape : tuple of int
+        The shape the argument had before broadcasting.
+    """
+    g = real_array("g", g, dtype=None, finite=False)
+    shape = check_shape_tuple("shape", shape)
+    if len(shape) > g.ndim or any(n not in (1, m) for n, m in zip(shape[::-1], g.shape[::-1])):
+        raise ValueError(f"shape {shape} does not broadcast to g's shape {g.shape}")
+    return _unbroadcast(g, shape)
+
+
+def _unbroadcast(g, shape):
     """Sum ``g`` over the axes that broadcasting added or stretched.
 
     If ``a`` of ``shape`` was broadcast to ``g.shape`` in the forward pass, each
@@ -125,13 +154,16 @@ class Var:
     """
 
     # numpy hands mixed expressions (ndarray * Var, np.sin(Var)) to
-    # __array_ufunc__ below instead of building an object array; the priority
-    # covers the few paths (e.g. ndarray.__matmul__ in old numpy) that ask for it.
+    # __array_ufunc__ (attached in ops.py) instead of building an object array; the
+    # priority covers the few paths (e.g. ndarray.__matmul__ in old numpy) that ask for it.
     __array_priority__ = 1000
 
     def __init__(self, value, requires_grad=True, name=None):
         self.value = _as_float_array(value)
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad if requires_grad is True or requires_grad is False else \
+            check_bool("requires_grad", requires_grad)
+        if name is not None:
+            check_str("name", name)
         self.creator = None
         self.name = name
         self._grad = None
@@ -245,93 +277,10 @@ class Var:
             if node._grad is not None:
                 node._grad.fill(0)
 
-    # -- operators: f = sin(x) + x * y reads like math -------------------------
-    # The Op classes live in autodiff_ops, which imports this module, so they
-    # are looked up on call (_ops()) rather than imported at the top.
-    def __add__(self, other):
-        return _ops().Add.apply(self, as_var(other, self))
-
-    def __radd__(self, other):
-        return _ops().Add.apply(as_var(other, self), self)
-
-    def __sub__(self, other):
-        return _ops().Sub.apply(self, as_var(other, self))
-
-    def __rsub__(self, other):
-        return _ops().Sub.apply(as_var(other, self), self)
-
-    def __mul__(self, other):
-        return _ops().Mul.apply(self, as_var(other, self))
-
-    def __rmul__(self, other):
-        return _ops().Mul.apply(as_var(other, self), self)
-
-    def __truediv__(self, other):
-        return _ops().Div.apply(self, as_var(other, self))
-
-    def __rtruediv__(self, other):
-        return _ops().Div.apply(as_var(other, self), self)
-
-    def __pow__(self, other):
-        return _ops().Pow.apply(self, as_var(other, self))
-
-    def __rpow__(self, other):
-        return _ops().Pow.apply(as_var(other, self), self)
-
-    def __matmul__(self, other):
-        return _ops().MatMul.apply(self, as_var(other))
-
-    def __rmatmul__(self, other):
-        return _ops().MatMul.apply(as_var(other), self)
-
-    def __neg__(self):
-        return _ops().Neg.apply(self)
-
-    def __pos__(self):
-        return self
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """Route numpy ufuncs on Vars (``arr * x``, ``np.exp(x)``) to autodiff ops."""
-        ops = _ops()
-        table = {np.add: ops.Add, np.subtract: ops.Sub, np.multiply: ops.Mul,
-                 np.true_divide: ops.Div, np.power: ops.Pow, np.matmul: ops.MatMul,
-                 np.negative: ops.Neg, np.exp: ops.Exp, np.log: ops.Log, np.sin: ops.Sin,
-                 np.cos: ops.Cos, np.tanh: ops.Tanh}
-        op = table.get(ufunc)
-        if op is None or method != "__call__" or kwargs:
-            return NotImplemented
-        like = next(x for x in inputs if isinstance(x, Var))
-        return op.apply(*(as_var(x, like) for x in inputs))
-
-    # -- shortcuts to the functions in autodiff_arrays --------------------------
-    def sum(self, axis=None, keepdims=False):
-        """Sum over ``axis`` (int, tuple or None for all); see ``autodiff.sum``."""
-        from .arrays import sum as _sum
-        return _sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        """Mean over ``axis`` (int, tuple or None for all); see ``autodiff.mean``."""
-        from .arrays import mean
-        return mean(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape):
-        """Same values in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``)."""
-        from .arrays import reshape
-        return reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes):
-        """Permute axes (reverse them by default), as ``ndarray.transpose``."""
-        from .arrays import transpose
-        return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-
-    @property
-    def T(self):
-        """The transpose (axes reversed)."""
-        return self.transpose()
-
-    def __getitem__(self, index):
-        from .arrays import getitem
-        return getitem(self, index)
+    # The operators (+ - * / ** @, numpy ufuncs) and the array methods (sum, mean,
+    # reshape, transpose, T, indexing) are attached where their ops are defined,
+    # in ops.py and arrays.py: this module holds only the graph machinery and
+    # imports neither.
 
 
 class Op:
@@ -382,6 +331,8 @@ def topological_order(root):
     An iterative depth-first search (an explicit stack, no recursion), so
     graphs of any depth work. The last element is ``root`` itself.
     """
+    if not isinstance(root, Var):
+        raise TypeError(f"root must be a Var, got {type(root).__name__}")
     order, seen = [], set()
     stack = [(root, False)]
     while stack:
@@ -400,5 +351,8 @@ def topological_order(root):
 
 def zero_grad(*vars):
     """Reset the gradients of every Var in the graphs below ``vars``."""
+    for i, v in enumerate(vars):
+        if not isinstance(v, Var):
+            raise TypeError(f"vars[{i}] must be a Var, got {type(v).__name__}")
     for v in vars:
         v.zero_grad(graph=True)

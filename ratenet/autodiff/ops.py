@@ -9,12 +9,12 @@ argument's shape (``unbroadcast``). All functions accept Vars or array_likes
 import numpy as np
 from scipy.special import expit
 
-from .core import Op, unbroadcast
+from .core import Op, Var, _arg, _unbroadcast as unbroadcast, as_var
 
 __all__ = ["matmul", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "softplus"]
 
 
-# -- arithmetic: the matrix rules of the notes, plus broadcasting -----------------
+# -- arithmetic: the matrix rules of reverse-mode differentiation, plus broadcasting --
 class Add(Op):
     """``a + b``: both arguments receive ``s`` (summed back to their shapes)."""
 
@@ -72,7 +72,11 @@ class Pow(Op):
         a, b = self.a, self.b
         ga = gb = None
         if self.args[0].requires_grad:
-            ga = unbroadcast(s * b * a ** (b - 1), a.shape)
+            # d(a^b)/da = b a^(b-1); for b == 0 it is 0 everywhere, also at a == 0
+            # where b a^(b-1) would be 0·inf (PyTorch gives 0 too).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = np.where(b == 0, 0.0, b * a ** (b - 1)).astype(np.result_type(a, b), copy=False)
+            ga = unbroadcast(s * da, a.shape)
         if self.args[1].requires_grad:
             # d(a^b)/db = a^b log a; at a == 0 the limit is 0 (for b > 0), not 0·(-inf).
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -130,7 +134,7 @@ class MatMul(Op):
 
 def matmul(a, b):
     """``a @ b`` for Vars or arrays; shapes as in ``numpy.matmul``."""
-    return MatMul.apply(a, b)
+    return MatMul.apply(_arg(a, "a"), _arg(b, "b"))
 
 
 # -- elementwise functions: the argument receives s * f'(x) --------------------
@@ -212,39 +216,70 @@ class Softplus(Op):
 
 def exp(x):
     """eˣ elementwise."""
-    return Exp.apply(x)
+    return Exp.apply(_arg(x, "x"))
 
 
 def log(x):
     """Natural logarithm elementwise (x > 0)."""
-    return Log.apply(x)
+    return Log.apply(_arg(x, "x"))
 
 
 def sin(x):
     """sin(x) elementwise (radians)."""
-    return Sin.apply(x)
+    return Sin.apply(_arg(x, "x"))
 
 
 def cos(x):
     """cos(x) elementwise (radians)."""
-    return Cos.apply(x)
+    return Cos.apply(_arg(x, "x"))
 
 
 def tanh(x):
     """tanh(x) elementwise."""
-    return Tanh.apply(x)
+    return Tanh.apply(_arg(x, "x"))
 
 
 def sigmoid(x):
     """The logistic function 1 / (1 + e⁻ˣ) elementwise."""
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(_arg(x, "x"))
 
 
 def relu(x):
     """max(x, 0) elementwise."""
-    return ReLU.apply(x)
+    return ReLU.apply(_arg(x, "x"))
 
 
 def softplus(x):
     """log(1 + eˣ) elementwise, a smooth ReLU."""
-    return Softplus.apply(x)
+    return Softplus.apply(_arg(x, "x"))
+
+
+# -- Var's operators: f = sin(x) + x * y reads like math ---------------------------
+# They live here, with the ops they build, so core.py needs no import of this module.
+def _binary(op, reflected=False, like=True):
+    if reflected:
+        return lambda self, other: op.apply(as_var(other, self if like else None), self)
+    return lambda self, other: op.apply(self, as_var(other, self if like else None))
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    """Route numpy ufuncs on Vars (``arr * x``, ``np.exp(x)``) to autodiff ops."""
+    op = _UFUNCS.get(ufunc)
+    if op is None or method != "__call__" or kwargs:
+        return NotImplemented
+    like = next(x for x in inputs if isinstance(x, Var))
+    return op.apply(*(as_var(x, like) for x in inputs))
+
+
+_UFUNCS = {np.add: Add, np.subtract: Sub, np.multiply: Mul, np.true_divide: Div, np.power: Pow,
+           np.matmul: MatMul, np.negative: Neg, np.exp: Exp, np.log: Log, np.sin: Sin,
+           np.cos: Cos, np.tanh: Tanh}
+
+for _name, _op in (("add", Add), ("sub", Sub), ("mul", Mul), ("truediv", Div), ("pow", Pow)):
+    setattr(Var, f"__{_name}__", _binary(_op))
+    setattr(Var, f"__r{_name}__", _binary(_op, reflected=True))
+Var.__matmul__ = _binary(MatMul, like=False)
+Var.__rmatmul__ = _binary(MatMul, reflected=True, like=False)
+Var.__neg__ = lambda self: Neg.apply(self)
+Var.__pos__ = lambda self: self
+Var.__array_ufunc__ = _array_ufunc

@@ -1,4 +1,6 @@
 """Smoke tests: bridge comparison figures and the ``ratenet demo`` command."""
+import pathlib
+
 import matplotlib
 import numpy as np
 import pytest
@@ -39,3 +41,32 @@ def test_demo_command_writes_figures(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert len(list(tmp_path.glob("*.png"))) == 4
     assert "rate accuracy" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_line_exit_2_before_any_work(tmp_path, capsys, monkeypatch):
+    import ratenet.cli as cli
+    monkeypatch.setattr(cli, "toy_bridge", lambda seed: pytest.fail("computed before checking --out"))
+    (tmp_path / "afile").write_text("x")
+    for argv in (["demo", "--seed", "-1"], ["demo", "--seed", "x"], ["demo", "--out", str(tmp_path / "afile")],
+                 ["nope"]):
+        with pytest.raises(SystemExit) as info:
+            code = main(argv)
+            raise SystemExit(code)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "error" in err, (argv, err)
+
+
+def test_cli_creates_nested_out_and_prints_the_files_written(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "a" / "b"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = [line[len("wrote "):] for line in capsys.readouterr().out.splitlines() if line.startswith("wrote ")]
+    assert len(printed) == 4 and all(pathlib.Path(p).is_file() for p in printed)
+    assert sorted(map(str, out.iterdir())) == sorted(printed)
+
+
+def test_cli_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = capsys.readouterr().out
+    assert "default: 0" in text and "default: ratenet_demo" in text

@@ -141,9 +141,9 @@ def test_gradient_keeps_output_dtype():
 
 def test_validation():
     Y = np.zeros((3, 2))
-    with pytest.raises(ValueError, match=r"T: expected shape \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"y: expected shape \(3, 2\)"):
         L.MSE()(Y, np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="T: expected shape"):
+    with pytest.raises(ValueError, match="y: expected shape"):
         L.MSE()(Y, np.array([0, 1, 1]))         # labels only for classification losses
     with pytest.raises(ValueError, match=r"class labels must be in \[0, 2\)"):
         L.CategoricalCrossEntropy()(Y, np.array([0, 1, 2]))
@@ -166,7 +166,7 @@ def test_validation():
 def test_bce_rejects_targets_outside_unit_interval():
     Y = np.full((2, 1), 0.5)
     for T in ([[-1.0], [1.0]], [[0.0], [2.0]]):
-        with pytest.raises(ValueError, match=r"T: .*\[0, 1\]"):
+        with pytest.raises(ValueError, match=r"y: .*\[0, 1\]"):
             L.BinaryCrossEntropy()(Y, np.array(T))
-        with pytest.raises(ValueError, match=r"T: .*\[0, 1\]"):
+        with pytest.raises(ValueError, match=r"y: .*\[0, 1\]"):
             L.BinaryCrossEntropy().fused_gradient(Y, np.array(T))

@@ -221,7 +221,6 @@ def test_corrupt_and_foreign_files_rejected(tmp_path):
     bad["npy file"] = tmp_path / "plain.npy"
     (tmp_path / "pickle.npz").write_bytes(pickle.dumps({"0.W": np.ones((2, 2))}))
     bad["raw pickle"] = tmp_path / "pickle.npz"
-    bad["missing file"] = tmp_path / "does_not_exist.npz"
     for what, path in bad.items():
         with pytest.raises(ValueError, match="not a readable ratenet model file") as info:
             ratenet.load(path)
@@ -229,6 +228,9 @@ def test_corrupt_and_foreign_files_rejected(tmp_path):
             assert "newer" in str(info.value)
         if what == "unknown class":
             assert "unknown layer class" in str(info.value)
+        assert "allow_pickle" not in str(info.value)
+    with pytest.raises(FileNotFoundError):
+        ratenet.load(tmp_path / "does_not_exist.npz")
 
 
 def test_copy_to_float64_is_independent():
