@@ -54,7 +54,7 @@ def _v0_alias(v0, V0):
     if v0 is not None:
         raise TypeError("give v0 (V0 is its deprecated spelling), not both")
     warnings.warn("V0= is deprecated, use v0= (initial potential in mV)", DeprecationWarning, stacklevel=3)
-    return V0
+    return check.finite_array("V0", V0)
 
 
 class HodgkinHuxley:
@@ -322,7 +322,7 @@ class HHState:
         self.model, self.method = model, method
         self.n_neurons = check.check_int("n", n, low=1)
         self.dt = check.positive("dt", dt)
-        if warn:
+        if check.check_bool("warn", warn):
             _warn_dt(method, self.dt, stacklevel=3)
         if v0 is not None:
             v0 = check.finite_array("v0", v0)
@@ -342,6 +342,8 @@ class HHState:
         self.noise = check.positive("noise", noise, allow_zero=True)
         # current noise D xi(t) held over a step: D / sqrt(dt) N(0, 1) uA/cm^2 (dt in s)
         self._noise_std = self.noise / np.sqrt(self.dt)
+        if not isinstance(rng, (list, tuple)):
+            check.as_rng(rng)  # validated even when unused (no noise)
         self.draws = NoiseDraws(rng, self.n_neurons) if self.noise > 0 else None
         self._block = None
 

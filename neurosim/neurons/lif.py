@@ -14,34 +14,10 @@ import numpy as np
 
 from .. import _validate as check
 from ..spikes import SimulationResult, SpikeRecorder
+from .rates import lif_rate  # noqa: F401  (re-exported: neurosim.neurons.lif.lif_rate)
 from ..signals import as_input
 from . import noise as noise_mod
 from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
-
-
-def lif_rate(excess, tau_m, tau_ref):
-    """The LIF tuning curve as a function of the excess current ``x = J - 1``, in Hz.
-
-    ``G = 1 / (tau_ref + tau_m log1p(1/x))`` for x > 0, which equals
-    ``1 / (tau_ref - tau_m ln(1 - 1/J))``; log1p keeps it accurate near threshold.
-    This is the one implementation of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
-    and ratenet's LIF activations call it. No input checks (internal callers pass
-    float arrays); entries x <= 0 are the caller's to mask.
-
-    Parameters
-    ----------
-    excess : ndarray of float
-        J - 1 (> 0 where the neuron fires), any shape. ``+inf`` gives 1/tau_ref;
-        tiny x (1/x overflows to inf) gives exactly 0.
-    tau_m, tau_ref : float or ndarray
-        Membrane time constant and refractory period in seconds (broadcast with x).
-
-    Returns
-    -------
-    ndarray of float, the shape of ``excess``
-    """
-    with np.errstate(divide="ignore", over="ignore"):
-        return 1.0 / (tau_ref + tau_m * np.log1p(1.0 / excess))
 
 
 class LIF:
@@ -76,7 +52,7 @@ class LIF:
         ndarray of float, same shape as J
             0 for J <= 1, approaching 1/tau_ref as J -> inf.
         """
-        J = np.asarray(J, dtype=float)
+        J = check.real_array("J", J, finite=False)
         if np.isnan(J).any():
             raise ValueError("J must not contain NaN")
         rates = np.zeros(J.shape)
@@ -232,15 +208,24 @@ class LIFState:
     """
 
     def __init__(self, model, n, dt, v0=None, noise=0.0, tau_noise=None, rng=None):
+        if not isinstance(model, LIF):
+            raise TypeError(f"model must be a neurosim.LIF, got {type(model).__name__}")
         self.model = model
+        n = check.check_int("n", n, low=1)
         self.dt = check.positive("dt", dt)
-        self.v = np.zeros(n) if v0 is None else np.array(v0, dtype=float)
+        if v0 is None:
+            self.v = np.zeros(n)
+        else:
+            self.v = np.array(np.broadcast_to(check.finite_array("v0", v0), (n,)), dtype=float) \
+                if np.ndim(v0) == 0 or np.shape(v0) == (n,) else _bad_v0(v0, n)
         self.refractory_end = np.full(n, -np.inf)  # absolute time (s) each neuron may integrate again
         self.decay = np.exp(-self.dt / model.tau_m)
         self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
         self.eta = None
         self._block = None  # this step's draws when drawn ahead (draw())
+        if not isinstance(rng, (list, tuple)):
+            check.as_rng(rng)  # validated even when unused (no noise)
         if self.sigma > 0:
             self.draws = noise_mod.NoiseDraws(rng, n)
             self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
@@ -430,6 +415,10 @@ class LIFState:
             return noise_mod.ou_step(v0, J, d, self.sigma, z)
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
+
+
+def _bad_v0(v0, n):
+    raise ValueError(f"v0 must be a scalar or shape ({n},), got shape {np.shape(v0)}")
 
 
 class LIFUnits:

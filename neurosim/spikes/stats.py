@@ -8,6 +8,16 @@ from ..synapses import PSCFilter
 from .events import _as_trains
 
 
+def _trains(spike_times, n_neurons=None):
+    """Checked :func:`_as_trains`: spike_times a list/tuple/array, n_neurons None or an int >= 1."""
+    if not isinstance(spike_times, (list, tuple, np.ndarray)):
+        raise TypeError(f"spike_times must be a list of arrays, one array, or (times, indices) events; "
+                        f"got {type(spike_times).__name__}")
+    if n_neurons is not None:
+        n_neurons = check.check_int("n_neurons", n_neurons, low=1)
+    return _as_trains(spike_times, n_neurons)
+
+
 def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     """Firing rate (Hz) of each neuron from its inter-spike intervals.
 
@@ -30,7 +40,11 @@ def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     -------
     ndarray, shape (n_neurons,)
     """
-    t_start = check.check_number("t_start", t_start)
+    t_start = check.check_number("t_start", t_start, low=0.0)
+    if not isinstance(spike_times, (list, tuple, np.ndarray)):
+        raise TypeError(f"spike_times must be a list of arrays or (times, indices) events, got {type(spike_times).__name__}")
+    if n_neurons is not None:
+        n_neurons = check.check_int("n_neurons", n_neurons, low=1)
     if isinstance(spike_times, tuple):
         times = check.finite_array("times", spike_times[0]).ravel()
         indices = _indices("indices", spike_times[1])
@@ -154,16 +168,14 @@ def count_rate(spike_times, *args, n_neurons=None, T=None, t_start=0.0):
     t_start = check.check_number("t_start", t_start, low=0.0)
     if not t_start < T:
         raise ValueError(f"t_start must be in [0, T={T}), got {t_start!r}")
-    if n_neurons is not None:
-        n_neurons = check.check_int("n_neurons", n_neurons, low=0)
-    trains = _as_trains(spike_times, n_neurons)
+    trains = _trains(spike_times, n_neurons)
     counts = np.array([np.count_nonzero((s >= t_start) & (s < T)) for s in trains], dtype=float)
     return counts / (T - t_start)
 
 
 def isi(spike_times, n_neurons=None):
     """Inter-spike intervals (s): a list with one array per neuron (``np.diff`` of its sorted times)."""
-    return [np.diff(np.sort(s)) for s in _as_trains(spike_times, n_neurons)]
+    return [np.diff(np.sort(s)) for s in _trains(spike_times, n_neurons)]
 
 
 def cv(spike_times, n_neurons=None):
@@ -212,4 +224,4 @@ def filtered_rate(spike_times, *args, n_neurons=None, t=None, synapse=None):
     synapse = PSCFilter(0.05) if synapse is None else synapse
     if not isinstance(synapse, PSCFilter):
         raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
-    return synapse.filter(_as_trains(spike_times, n_neurons), t)
+    return synapse.filter(_trains(spike_times, n_neurons), t)
