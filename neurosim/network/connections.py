@@ -14,7 +14,8 @@ from .. import _validate as check
 from ..synapses import PSCFilter, PSCState
 
 PLACEMENTS = ("boundary", "exact")
-_LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
+_LOOP_MAX = 8
+_MATMUL_FRACTION = 0.1  # batched dense connections: above this fraction of (trial, pre) spiking, one matmul  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
 
 
 class Connection:
@@ -166,6 +167,12 @@ class ConnectionRuntime:
 
     def _scatter_batch(self, spiked, target):
         """As :meth:`_scatter` for flat batch indices: per trial, the same sums in the same order as one run."""
+        if self.dense and spiked.size > _MATMUL_FRACTION * self.B * self.n_pre:
+            # very active: counts (B, pre) @ W^T / tau_s, one BLAS product for the batch (equals the
+            # event-driven sums to rounding, not bit for bit)
+            counts = np.bincount(spiked, minlength=self.B * self.n_pre).reshape(self.B, self.n_pre)
+            target.reshape(self.B, self.n_post)[...] += counts.astype(float) @ self.rows
+            return
         trials, j = np.divmod(spiked, self.n_pre)
         if self.dense:
             if spiked.size > 1:

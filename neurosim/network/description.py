@@ -45,7 +45,7 @@ from .probes import Probe, ProbeData
 from .runtime import Runtime
 from ..synapses import PSCFilter
 
-MAX_STEPS = 10**9  # default limit of steps in one run (about 3 hours of CPU at 10 us per step)
+MAX_STEPS = 10**8  # default limit of steps in one run (1e4 s at dt = 0.1 ms; LIF.simulate uses the same)
 
 
 class Network:
@@ -398,17 +398,18 @@ class Network:
         progress : bool
             Show progress on stderr.
         max_steps : int
-            Refuse a run of more steps than this (default ``MAX_STEPS`` = 1e9).
+            Refuse a run of more steps than this (default ``MAX_STEPS`` = 1e8).
         max_bytes : int, optional
             Refuse a run whose state and recorded samples would exceed this many
             bytes (default: half the memory available now). Spike probes grow
             with the spikes and are not included.
         """
-        steps = check.n_steps(T, self.dt)
         max_steps = check.check_int("max_steps", max_steps, low=1)
-        if steps > max_steps:
+        steps = check.positive("T", T) / self.dt  # before n_steps, which cannot round an infinite count
+        if steps > max_steps + 0.5:
             raise ValueError(f"run(T={T!r}) needs {steps:.3g} steps of dt={self.dt:g} s, more than "
                              f"max_steps={max_steps}; pass a larger max_steps to allow it")
+        steps = check.n_steps(T, self.dt)
         self._check_size(steps, max_bytes)
         if self.runtime is None:
             self.runtime = Runtime(self)

@@ -69,8 +69,11 @@ def cuba(n=4000, rng=0, dt=1e-4, in_degree=None):
     """
     import scipy.sparse as sp
 
+    n = check.check_int("n", n, low=2)  # at least one excitatory and one inhibitory neuron
     rng = check.as_rng(rng)
     c = CUBA
+    if in_degree is not None:
+        in_degree = check.positive("in_degree", in_degree)
     p = (c["p"] * c["n"] if in_degree is None else in_degree) / n
     if not 0 < p <= 1:
         raise ValueError(f"in_degree must give a probability in (0, 1], got p = {p}")

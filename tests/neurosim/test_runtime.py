@@ -357,3 +357,24 @@ def test_fused_propagation_equals_separate_connections_and_batch_trials():
         np.testing.assert_array_equal(i, p1[0].data[1])
         np.testing.assert_array_equal(t, p1[0].data[0])
         np.testing.assert_array_equal(probes[1].data[:, k], p1[1].data)
+
+
+def test_very_active_dense_batch_uses_one_product_and_matches_single_runs():
+    from neurosim.network import connections
+
+    def build(rng, batch=None):
+        net = Network(dt=1e-3, rng=rng, batch=batch)
+        a = net.add_population(LIF(0.02, 0.002), 20, bias=np.linspace(1.5, 6.0, 20), v0="uniform")
+        b = net.add_population(LIF(0.02, 0.002), 5)
+        W = np.random.default_rng(1).normal(0, 0.02, (5, 20))
+        net.connect(a, b, W, synapse=PSCFilter(0.01))
+        return net, net.probe(b, "current"), net.probe(a)
+
+    net, cur, spikes = build(4, batch=3)
+    net.run(0.2)
+    per_step = np.bincount(np.floor(spikes.data[0] / 1e-3 + 1e-9).astype(int), minlength=200)
+    assert np.mean(per_step > connections._MATMUL_FRACTION * 3 * 20) > 0.5  # mostly the product path
+    for k, seed in enumerate(Network.trial_seeds(4, 3)):
+        one, c1, _ = build(seed)
+        one.run(0.2)
+        np.testing.assert_allclose(cur.data[:, k], c1.data, rtol=1e-12, atol=1e-12)
