@@ -255,3 +255,27 @@ def test_object_arrays_are_refused_without_mentioning_pickle(tmp_path):
     with pytest.raises(ValueError) as info:
         ratenet.load(_write(tmp_path / "obj.npz", members))
     assert "pickle" not in str(info.value)
+
+
+class _Scale(ratenet.Layer):
+    """A custom layer with a parameter and no state_shapes: built first, then checked."""
+
+    def __init__(self, n):
+        self.n = n
+        self.s = ratenet.Parameter(np.full(n, 2.0, np.float32), "s")
+
+    def parameters(self):
+        return [self.s]
+
+    def forward(self, X, training=False):
+        return X * self.s.data
+
+
+def test_custom_layer_with_parameters_round_trips(tmp_path):
+    m = Sequential([Dense(2, 3, rng=0), _Scale(3)])
+    m[1].s.data[:] = [1.0, -2.0, 3.0]
+    path = m.save(tmp_path / "custom")
+    loaded = ratenet.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+    with pytest.raises(ValueError, match="max_bytes"):
+        ratenet.load(path, max_bytes=30)
