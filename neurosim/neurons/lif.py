@@ -216,8 +216,10 @@ class LIFState:
         if v0 is None:
             self.v = np.zeros(n)
         else:
-            self.v = np.array(np.broadcast_to(check.finite_array("v0", v0), (n,)), dtype=float) \
-                if np.ndim(v0) == 0 or np.shape(v0) == (n,) else _bad_v0(v0, n)
+            v0 = check.finite_array("v0", v0)
+            if v0.ndim > 1 or v0.size not in (1, n):
+                raise ValueError(f"v0 must be a scalar or shape ({n},), got shape {v0.shape}")
+            self.v = np.broadcast_to(v0, (n,)).astype(float)  # a copy: the state owns it
         self.refractory_end = np.full(n, -np.inf)  # absolute time (s) each neuron may integrate again
         self.decay = np.exp(-self.dt / model.tau_m)
         self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
@@ -415,10 +417,6 @@ class LIFState:
             return noise_mod.ou_step(v0, J, d, self.sigma, z)
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
-
-
-def _bad_v0(v0, n):
-    raise ValueError(f"v0 must be a scalar or shape ({n},), got shape {np.shape(v0)}")
 
 
 class LIFUnits:
