@@ -169,8 +169,12 @@ def count_rate(spike_times, *args, n_neurons=None, T=None, t_start=0.0):
     if not t_start < T:
         raise ValueError(f"t_start must be in [0, T={T}), got {t_start!r}")
     trains = _trains(spike_times, n_neurons)
-    counts = np.array([np.count_nonzero((s >= t_start) & (s < T)) for s in trains], dtype=float)
-    return counts / (T - t_start)
+    if not trains:
+        return np.zeros(0)
+    times = np.concatenate(trains)
+    owner = np.repeat(np.arange(len(trains)), [len(tr) for tr in trains])
+    inside = (times >= t_start) & (times < T)
+    return np.bincount(owner[inside], minlength=len(trains)) / (T - t_start)
 
 
 def isi(spike_times, n_neurons=None):
