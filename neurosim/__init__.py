@@ -5,7 +5,7 @@ Time is in seconds at every public interface. LIF neurons use normalized units
 uses mV and uA/cm^2.
 """
 from .neurons.lif import LIF, LIFState, LIFUnits, lif_rate
-from .neurons.noise import siegert_rate
+from .neurons.rates import siegert_rate
 from .signals import TimedArray
 from .spikes import SimulationResult, SpikeRecorder
 from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi, isi_rate, poisson_spikes,
@@ -20,7 +20,7 @@ from .neurons.fit import LIFFit, fit_lif
 from .errors import SimulationError
 
 __all__ = [
-    "LIF", "LIFState", "LIFUnits", "lif_rate",
+    "LIF", "LIFState", "LIFUnits", "lif_rate", "siegert_rate", "TimedArray",
     "SimulationResult", "SpikeRecorder",
     "bin_spikes", "count_rate", "cv", "filtered_rate", "from_events", "isi", "isi_rate", "poisson_spikes",
     "regular_spikes", "to_events", "unbin_spikes",

@@ -184,7 +184,7 @@ def run_network(args):
     from . import plotting
     from .network.examples import EXAMPLES
 
-    _at_least("--n", args.n, 100)  # the example keeps 80 inputs per neuron
+    _at_least("--n", args.n, 80)  # the example keeps 80 inputs per neuron
     _at_least("--seed", args.seed, 0)
     _positive("--T", args.T)
     out = output_path(args.out)

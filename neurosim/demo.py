@@ -66,7 +66,7 @@ def hh_section(out):
 
     model = HodgkinHuxley()
     res = model.simulate(10.0, 0.05, dt=1e-5, record_v=True, record_gates=True)
-    fig = plotting.plot_hh_trace(res.t, res.V, {"m": res.m, "h": res.h, "n": res.n},
+    fig = plotting.plot_hh_trace(res.t, res.v, {"m": res.m, "h": res.h, "n": res.n},
                                  title="Hodgkin-Huxley, I = 10 uA/cm^2 (RK4, dt = 0.01 ms)")
     plotting.save_figure(fig, out / "hh_trace.png")
     # demo-sized f-I curve: 20 inputs, 0.4 s, RK4 at 0.025 ms (rates within ~1e-5 relative of the reference)
@@ -76,7 +76,7 @@ def hh_section(out):
     fig = plotting.plot_fi_fit(I, rates, fit, title="HH f-I curve (demo: 20 inputs, 0.4 s) and fitted LIF")
     plotting.save_figure(fig, out / "hh_fi.png")
     on = I[rates > 0]
-    return [f"HH: rest {model.V_rest:.3f} mV; at 10 uA/cm^2 {res.n_spikes} spikes in 50 ms, peak {res.V.max():.1f} mV",
+    return [f"HH: rest {model.V_rest:.3f} mV; at 10 uA/cm^2 {res.n_spikes} spikes in 50 ms, peak {res.v.max():.1f} mV",
             f"HH f-I: silent up to {I[rates == 0].max():.2f}, firing from {on.min():.2f} uA/cm^2 at {rates[rates > 0].min():.0f} Hz; "
             f"fitted LIF tau_m={fit.model.tau_m * 1e3:.3g} ms tau_ref={fit.model.tau_ref * 1e3:.3g} ms, rms error {fit.rms_error:.2f} Hz"]
 

@@ -18,8 +18,6 @@ For a smooth f the held value is first-order accurate in dt: the response lags
 by about dt/2 (for a sinusoid of angular frequency w, a relative error of about
 w dt / 2). Use a smaller dt, or pass ``lambda t: f(t + dt/2)`` for second order.
 """
-import numbers
-
 import numpy as np
 
 from . import _validate as check
@@ -151,8 +149,3 @@ def as_input(value, steps, dt, name="input", t0=0.0):
         return Input("grid", arr.astype(float), arr.shape[1], steps, dt, t0, name)
     raise ValueError(f"{name} must be a scalar, (n,), (steps, n) = ({steps}, n), a TimedArray or a function of t; "
                      f"got shape {arr.shape}")
-
-
-def is_number(value):
-    """True for a real number (numpy scalars included; bool excluded)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))

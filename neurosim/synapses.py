@@ -28,6 +28,9 @@ from . import _validate as check
 _CHUNK = 1 << 22  # elements of the (times x spikes) table in one go of filter()
 
 
+MAX_ORDER = 1000  # a cascade of n + 1 stages per neuron; no synapse needs more
+
+
 class PSCFilter:
     """Unit-area PSC kernel ``t^n exp(-t/tau_s) / (n! tau_s^(n+1))``.
 
@@ -41,8 +44,11 @@ class PSCFilter:
 
     def __init__(self, tau_s=0.005, n=0):
         self.tau_s = check.positive("tau_s", tau_s)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be an integer >= 0 (the kernel's order), got {n!r}")
+        if not 0 <= n <= MAX_ORDER:
+            raise ValueError(f"n must be an integer in [0, {MAX_ORDER}] (the kernel's order; its state has n + 1 "
+                             f"stages per neuron), got {n!r}")
         self.n = int(n)
 
     def __repr__(self):
@@ -68,7 +74,7 @@ class PSCFilter:
         -------
         ndarray, same shape as ``t``
         """
-        t = np.asarray(t, dtype=float)
+        t = check.real_array("t", t, finite=False)
         if np.isnan(t).any():
             raise ValueError("t must not contain NaN (times in seconds; +-inf are allowed)")
         if order is not None and (isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0):
@@ -104,7 +110,10 @@ class PSCFilter:
         -------
         ndarray, shape (T,) for one train, (T, len(list)) for a list
         """
-        t = check.finite_array("t", t).ravel()
+        t = check.finite_array("t", t)
+        if t.ndim > 1:
+            raise ValueError(f"t must be a scalar or 1-D array of times (s), got shape {t.shape}")
+        t = t.ravel()
         if isinstance(spike_times, (list, tuple)) and (len(spike_times) == 0 or np.ndim(spike_times[0]) == 1):
             w = np.broadcast_to(1.0 if weights is None else np.asarray(weights, dtype=float), (len(spike_times),))
             out = np.empty((t.size, len(spike_times)))
@@ -156,9 +165,11 @@ class PSCState:
     """
 
     def __init__(self, synapse, n_targets, dt):
+        if not isinstance(synapse, PSCFilter):
+            raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
         self.synapse = synapse
         self.dt = check.positive("dt", dt)
-        self.n_targets = int(n_targets)
+        self.n_targets = check.check_int("n_targets", n_targets, low=1)
         self.A = synapse.transition(dt)
         self.decay = float(self.A[0, 0])
         self.x = np.zeros((synapse.n + 1, self.n_targets))
@@ -225,9 +236,11 @@ def filter_binned(synapse, binned, dt):
     ndarray, same shape as ``binned``
         Current at times ``k * dt``; equals ``synapse.filter`` at those times.
     """
+    if not isinstance(synapse, PSCFilter):
+        raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
     binned = check.finite_array("binned", binned)
-    if binned.ndim not in (1, 2):
-        raise ValueError(f"binned must have shape (steps,) or (steps, N), got {binned.shape}")
+    if binned.ndim not in (1, 2) or binned.size == 0:
+        raise ValueError(f"binned must have shape (steps,) or (steps, N) with steps, N >= 1, got {binned.shape}")
     flat = binned.reshape(len(binned), -1)
     state = PSCState(synapse, flat.shape[1], dt)
     out = np.empty_like(flat)

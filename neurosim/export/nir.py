@@ -114,11 +114,11 @@ def to_nir(network):
         if not isinstance(pop.model, LIF):
             raise ValueError(f"population {pop.name!r}: only LIF populations can be exported to NIR, got {pop.model!r}")
         ones, zeros = np.ones(pop.n), np.zeros(pop.n)
-        meta = {"order": order(), "tau_ref": pop.model.tau_ref, "v0": np.asarray(pop.v0, dtype=float)}
+        meta = {"order": order(), "tau_ref": pop.model.tau_ref, "v0": np.asarray(pop.normalized.v0, dtype=float)}
         if pop.model.tau_ref > 0:
             refractory.append(pop.name)
         tau = _cuba_tau(_incoming(network, pop))
-        bias = np.array(pop.bias, dtype=float)
+        bias = np.array(pop.normalized.bias, dtype=float)
         if tau is not None:
             node = nir.CubaLIF(tau_syn=np.full(pop.n, tau), tau_mem=np.full(pop.n, pop.model.tau_m), r=ones,
                                v_leak=bias, v_threshold=ones.copy(), v_reset=zeros, w_in=ones.copy(), metadata=meta)
@@ -315,7 +315,7 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
         W = np.asarray(node.weight, dtype=float) * gain[:, None]
         if isinstance(node, nir.Affine) and np.any(node.bias != 0):
             post_pop = objs[cur]
-            post_pop.bias = post_pop.bias + np.asarray(node.bias, dtype=float) * gain
+            post_pop.normalized.bias = post_pop.normalized.bias + np.asarray(node.bias, dtype=float) * gain
         if _meta(node, "sparse", 0):
             import scipy.sparse as sp
 

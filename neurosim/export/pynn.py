@@ -138,7 +138,7 @@ def _conn_list(W, factor_nA, delay_ms, sign):
 
 def _has_current_input(network, pop):
     """Whether ``pop`` receives an injected current (descriptions may keep them on the population or network)."""
-    inputs = list(getattr(pop, "inputs", None) or getattr(pop, "_inputs", None) or ())
+    inputs = list(pop.inputs)
     inputs += [i for i in getattr(network, "inputs", None) or () if getattr(i, "target", None) is pop]
     return any(isinstance(i, CurrentInput) for i in inputs)
 
@@ -250,7 +250,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         meta["sources"].append(entry)
     for i, pop in enumerate(network.populations):
         n, tau_e, tau_i = plans[pop.name]
-        conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.bias, v0=pop.v0, tau_s=tau_e, n=n, **scale)
+        conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
         if timing == "precise":
             cell, kind, v_name = nest_ps_params(cell), f"native:{'iaf_psc_exp_ps' if n == 0 else 'iaf_psc_alpha_ps'}", "V_m"

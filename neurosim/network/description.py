@@ -367,11 +367,13 @@ class Network:
         self.connections.append(conn)
         return conn
 
-    def probe(self, target, kind="spikes", sample_every=None, synapse=None, bin=None):
+    def probe(self, target, kind="spikes", sample_every=None, synapse=None, bin=None, normalized=False):
         """Record ``kind`` of ``target`` from now on; see :mod:`neurosim.network.probes`.
 
         ``bin`` (s, default dt) is the bin width of a ``"rate"`` probe (population
-        rate in Hz per neuron; ``synapse`` smooths it).
+        rate in Hz per neuron; ``synapse`` smooths it). A population built from
+        ``LIFUnits`` reports "v" in volts and "current" in amperes; ``normalized=True``
+        keeps the normalized values.
 
         Returns
         -------
@@ -380,7 +382,7 @@ class Network:
         """
         if target not in self.populations and target not in self.sources:
             raise ValueError("target must be a population or source of this network")
-        probe = Probe(self, target, kind, sample_every, synapse, self.t, bin=bin)
+        probe = Probe(self, target, kind, sample_every, synapse, self.t, bin=bin, normalized=normalized)
         self.probes.append(probe)
         if self.runtime is not None:
             self.runtime.add_probe(probe)

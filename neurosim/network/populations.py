@@ -35,10 +35,14 @@ class Population:
         Normalized LIF model (threshold 1, reset 0), or an HH model (mV, uA/cm^2).
     n : int
     bias : ndarray (n,) or (B, n)
-        Constant input added to every neuron: normalized J (LIF) or uA/cm^2 (HH);
-        one row per trial with a batch.
+        Constant input added to every neuron, in the units the population was built
+        with: normalized J (LIF), amperes (LIF from ``LIFUnits``) or uA/cm^2 (HH);
+        one row per trial with a batch. Assigning converts back.
     v0 : ndarray (n,) or (B, n)
-        Initial voltages: normalized (LIF) or mV (HH).
+        Initial voltages: normalized (LIF), volts (``LIFUnits``) or mV (HH).
+    normalized : object with ``bias`` and ``v0``
+        The same values in the model's internal units (normalized for LIF), which the
+        runtime and the exporters use.
     name : str
     units : LIFUnits or None
         The physical description when the population was built from one.
@@ -49,10 +53,32 @@ class Population:
     """
 
     def __init__(self, model, n, bias, v0, name, units, method=None):
-        self.model, self.n, self.bias, self.v0, self.name, self.units = model, n, bias, v0, name, units
+        """``bias`` and ``v0`` are in the model's internal units (normalized for LIF)."""
+        self.model, self.n, self.name, self.units = model, n, name, units
+        self.normalized = _Values(bias, v0)
         self.method = method
         self.inputs = []
         self.noise = None  # set by Network.add_noise: dict(sigma, tau_noise, seeds)
+
+    @property
+    def bias(self):
+        u = self.units
+        return self.normalized.bias if u is None else u.J_to_current(self.normalized.bias)
+
+    @bias.setter
+    def bias(self, value):
+        u = self.units
+        self.normalized.bias = value if u is None else u.current_to_J(value)
+
+    @property
+    def v0(self):
+        u = self.units
+        return self.normalized.v0 if u is None else u.v_to_voltage(self.normalized.v0)
+
+    @v0.setter
+    def v0(self, value):
+        u = self.units
+        self.normalized.v0 = value if u is None else u.voltage_to_v(value)
 
     @property
     def _inputs(self):  # older spelling, read by exporters outside this package
@@ -60,6 +86,16 @@ class Population:
 
     def __repr__(self):
         return f"Population({self.model!r}, n={self.n}, name={self.name!r})"
+
+
+class _Values:
+    """``bias`` and ``v0`` of a population in internal units."""
+
+    def __init__(self, bias, v0):
+        self.bias, self.v0 = bias, v0
+
+    def __repr__(self):
+        return f"normalized(bias={self.bias!r}, v0={self.v0!r})"
 
 
 def _flat(a, B, n):
@@ -76,7 +112,7 @@ class _Base:
     def __init__(self, pop, B, dt, groups, inputs):
         self.n, self.B, self.N = pop.n, B, B * pop.n
         self.groups, self.inputs = groups, inputs
-        self.bias = _flat(pop.bias, B, pop.n)
+        self.bias = _flat(pop.normalized.bias, B, pop.n)
         self.has_bias = bool(np.any(self.bias))
         self.J = np.empty(self.N)
         self.J2 = self.J.reshape(B, pop.n) if B > 1 else self.J
@@ -130,7 +166,7 @@ class LIFRuntime(_Base):
     def __init__(self, pop, B, dt, groups, inputs):
         super().__init__(pop, B, dt, groups, inputs)
         sigma, tau_noise, gens = _noise_setup(pop)
-        self.state = LIFState(pop.model, self.N, dt, v0=_flat(pop.v0, B, pop.n), noise=sigma, tau_noise=tau_noise,
+        self.state = LIFState(pop.model, self.N, dt, v0=_flat(pop.normalized.v0, B, pop.n), noise=sigma, tau_noise=tau_noise,
                               rng=gens)
         self.needs_prepare = gens is not None
         self._drawn = None  # step whose noise is drawn (a retried step reuses it)
@@ -187,7 +223,7 @@ class HHRuntime(_Base):
     def __init__(self, pop, B, dt, groups, inputs):
         super().__init__(pop, B, dt, groups, inputs)
         sigma, _, gens = _noise_setup(pop)
-        self.state = HHState(pop.model, self.N, dt, pop.method, v0=_flat(pop.v0, B, pop.n), warn=False,
+        self.state = HHState(pop.model, self.N, dt, pop.method, v0=_flat(pop.normalized.v0, B, pop.n), warn=False,
                              noise=sigma, rng=gens)
         self.needs_prepare = gens is not None
         self._drawn = None

@@ -64,9 +64,12 @@ class Probe:
         The network whose runtime holds the data.
     """
 
-    def __init__(self, network, target, kind, sample_every, synapse, start, bin=None):
+    def __init__(self, network, target, kind, sample_every, synapse, start, bin=None, normalized=False):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if not isinstance(normalized, (bool, np.bool_)):
+            raise TypeError(f"normalized must be True or False, got {normalized!r}")
+        self.normalized = bool(normalized)
         if kind in ("v", "current") and not hasattr(target, "model"):
             raise ValueError(f"kind {kind!r} needs a neuron population, {target.name!r} is a spike source")
         self.network, self.target, self.kind, self.sample_every = network, target, kind, sample_every
@@ -95,8 +98,18 @@ class Probe:
 
     @property
     def data(self):
-        """``(times, indices[, trials])`` for spikes; otherwise an array (samples, n) or (samples, B, n)."""
-        return self.network._probe_data(self)[0]
+        """``(times, indices[, trials])`` for spikes; otherwise an array (samples, n) or (samples, B, n).
+
+        For a population built from ``LIFUnits``, "v" is in volts and "current" in amperes
+        unless the probe was made with ``normalized=True``.
+        """
+        values = self.network._probe_data(self)[0]
+        units = getattr(self.target, "units", None)
+        if units is None or self.normalized or self.kind not in ("v", "current"):
+            return values
+        if self.kind == "v":
+            return units.v_to_voltage(values)
+        return values * (units.g_L * (units.V_th - units.V_reset))  # an added current: no leak offset
 
     @property
     def t(self):

@@ -1,10 +1,5 @@
-"""Checks shared by the single-neuron simulations: step counts from float32 durations,
-bounded work (refused before anything is allocated) and strict bool flags.
-
-Candidates for :mod:`neurosim._validate` (kept here to avoid editing that shared module).
-"""
-import numpy as np
-
+"""Checks shared by the single-neuron simulations: step counts, bounded work (refused
+before anything is allocated) and strict bool flags, on top of :mod:`neurosim._validate`."""
 from .. import _validate as check
 
 MAX_STEPS = 10**8  # ~10 min of a one-neuron LIF run; raise with max_steps=
@@ -12,23 +7,8 @@ MAX_RECORD_BYTES = 2 * 1024**3  # recorded traces; raise with max_record_bytes=
 
 
 def n_steps(T, dt):
-    """Number of steps of length ``dt`` in duration ``T`` (seconds; T a multiple of dt).
-
-    The tolerance is relative 1e-9, or 1e-6 when T or dt is a float32 (whose
-    rounding is 6e-8 relative), so ``np.float32(0.3)`` with dt = 1e-3 is 300 steps.
-    """
-    single = isinstance(T, np.float32) or isinstance(dt, np.float32)
-    T = check.positive("T", T)
-    dt = check.positive("dt", dt)
-    ratio = T / dt
-    if ratio > 1e15:
-        raise ValueError(f"T/dt = {ratio:.3g} steps (T={T!r} s, dt={dt!r} s) is far beyond max_steps "
-                         f"(default {MAX_STEPS:.3g}) and any feasible run")
-    steps = int(round(ratio))
-    tol = 1e-6 if single else 1e-9
-    if steps < 1 or abs(steps * dt - T) > tol * max(T, dt):
-        raise ValueError(f"T must be a positive multiple of dt, got T={T!r} s, dt={dt!r} s")
-    return steps
+    """Number of steps of length ``dt`` in duration ``T`` (float32 durations accepted; see _validate.n_steps)."""
+    return check.n_steps(T, dt)
 
 
 def check_work(steps, n, traces, max_steps, max_record_bytes):
@@ -56,6 +36,4 @@ def check_work(steps, n, traces, max_steps, max_record_bytes):
 
 def flag(name, value):
     """Return ``bool(value)`` for a bool or numpy bool; TypeError for anything else (e.g. 'no', 1)."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return check.check_bool(name, value)

@@ -76,8 +76,9 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
     """
     from scipy.optimize import least_squares
 
-    x = check.finite_array("inputs", inputs).reshape(-1)
-    r = check.finite_array("rates", rates).reshape(-1)
+    x = check.real_array("inputs", inputs, ndim=(0, 1)).reshape(-1)
+    r = check.real_array("rates", rates, ndim=(0, 1)).reshape(-1)
+    include_silent = check.check_bool("include_silent", include_silent)
     if x.shape != r.shape:
         raise ValueError(f"inputs and rates must have the same length, got {x.size} and {r.size}")
     if np.any(r < 0):

@@ -54,7 +54,7 @@ def _v0_alias(v0, V0):
     if v0 is not None:
         raise TypeError("give v0 (V0 is its deprecated spelling), not both")
     warnings.warn("V0= is deprecated, use v0= (initial potential in mV)", DeprecationWarning, stacklevel=3)
-    return V0
+    return check.finite_array("V0", V0)
 
 
 class HodgkinHuxley:
@@ -190,6 +190,15 @@ class HodgkinHuxley:
         recorder = SpikeRecorder(n, dt)
         fixed = inp.constant and state._noise_std == 0
         I_bar = (inp.at(0) + self.g_L * self.E_L) / self.C if fixed else None  # input + leak drive, mV/ms
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
+            self._run(state, inp, steps, fixed, I_bar, recorder, out)
+        t = dt * np.arange(1, steps + 1) if traces else None
+        if record_v:
+            traces["V"] = traces["v"]  # the old spelling, the same array
+        return SimulationResult(recorder, T, t=t, **traces)
+
+    @staticmethod
+    def _run(state, inp, steps, fixed, I_bar, recorder, out):
         for k in range(steps):
             if fixed:
                 idx, offsets = state._advance(I_bar, changed=k == 0)
@@ -199,10 +208,6 @@ class HodgkinHuxley:
                 recorder.record(k, idx, offsets)
             for arr, row in out:
                 arr[k] = row
-        t = dt * np.arange(1, steps + 1) if traces else None
-        if record_v:
-            traces["V"] = traces["v"]  # the old spelling, the same array
-        return SimulationResult(recorder, T, t=t, **traces)
 
     def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None):
         """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).
@@ -317,7 +322,7 @@ class HHState:
         self.model, self.method = model, method
         self.n_neurons = check.check_int("n", n, low=1)
         self.dt = check.positive("dt", dt)
-        if warn:
+        if check.check_bool("warn", warn):
             _warn_dt(method, self.dt, stacklevel=3)
         if v0 is not None:
             v0 = check.finite_array("v0", v0)
@@ -337,6 +342,8 @@ class HHState:
         self.noise = check.positive("noise", noise, allow_zero=True)
         # current noise D xi(t) held over a step: D / sqrt(dt) N(0, 1) uA/cm^2 (dt in s)
         self._noise_std = self.noise / np.sqrt(self.dt)
+        if not isinstance(rng, (list, tuple)):
+            check.as_rng(rng)  # validated even when unused (no noise)
         self.draws = NoiseDraws(rng, self.n_neurons) if self.noise > 0 else None
         self._block = None
 

@@ -14,34 +14,10 @@ import numpy as np
 
 from .. import _validate as check
 from ..spikes import SimulationResult, SpikeRecorder
+from .rates import lif_rate  # noqa: F401  (re-exported: neurosim.neurons.lif.lif_rate)
 from ..signals import as_input
 from . import noise as noise_mod
 from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
-
-
-def lif_rate(excess, tau_m, tau_ref):
-    """The LIF tuning curve as a function of the excess current ``x = J - 1``, in Hz.
-
-    ``G = 1 / (tau_ref + tau_m log1p(1/x))`` for x > 0, which equals
-    ``1 / (tau_ref - tau_m ln(1 - 1/J))``; log1p keeps it accurate near threshold.
-    This is the one implementation of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
-    and ratenet's LIF activations call it. No input checks (internal callers pass
-    float arrays); entries x <= 0 are the caller's to mask.
-
-    Parameters
-    ----------
-    excess : ndarray of float
-        J - 1 (> 0 where the neuron fires), any shape. ``+inf`` gives 1/tau_ref;
-        tiny x (1/x overflows to inf) gives exactly 0.
-    tau_m, tau_ref : float or ndarray
-        Membrane time constant and refractory period in seconds (broadcast with x).
-
-    Returns
-    -------
-    ndarray of float, the shape of ``excess``
-    """
-    with np.errstate(divide="ignore", over="ignore"):
-        return 1.0 / (tau_ref + tau_m * np.log1p(1.0 / excess))
 
 
 class LIF:
@@ -76,7 +52,7 @@ class LIF:
         ndarray of float, same shape as J
             0 for J <= 1, approaching 1/tau_ref as J -> inf.
         """
-        J = np.asarray(J, dtype=float)
+        J = check.real_array("J", J, finite=False)
         if np.isnan(J).any():
             raise ValueError("J must not contain NaN")
         rates = np.zeros(J.shape)
@@ -232,19 +208,31 @@ class LIFState:
     """
 
     def __init__(self, model, n, dt, v0=None, noise=0.0, tau_noise=None, rng=None):
+        if not isinstance(model, LIF):
+            raise TypeError(f"model must be a neurosim.LIF, got {type(model).__name__}")
         self.model = model
+        n = check.check_int("n", n, low=1)
         self.dt = check.positive("dt", dt)
-        self.v = np.zeros(n) if v0 is None else np.array(v0, dtype=float)
+        if v0 is None:
+            self.v = np.zeros(n)
+        else:
+            v0 = check.finite_array("v0", v0)
+            if v0.ndim > 1 or v0.size not in (1, n):
+                raise ValueError(f"v0 must be a scalar or shape ({n},), got shape {v0.shape}")
+            self.v = np.broadcast_to(v0, (n,)).astype(float)  # a copy: the state owns it
         self.refractory_end = np.full(n, -np.inf)  # absolute time (s) each neuron may integrate again
         self.decay = np.exp(-self.dt / model.tau_m)
         self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
         self.eta = None
         self._block = None  # this step's draws when drawn ahead (draw())
+        if not isinstance(rng, (list, tuple)):
+            check.as_rng(rng)  # validated even when unused (no noise)
         if self.sigma > 0:
             self.draws = noise_mod.NoiseDraws(rng, n)
             self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
             self.bridge_var = 2.0 * self.sigma**2 * self.dt / model.tau_m
+            self._a, self._x = np.empty(n), np.empty(n)  # scratch of the noisy step
             if self.tau_noise is not None:
                 self.Phi, self.L = noise_mod.coloured_noise_transition(self.sigma, model.tau_m, self.tau_noise, self.dt)
                 s_eta = self.sigma * np.sqrt((model.tau_m + self.tau_noise) / self.tau_noise)
@@ -252,8 +240,13 @@ class LIFState:
 
     def draw(self):
         """Draw the next step's random numbers now (the network runtime does this before its commit)."""
-        if self.sigma > 0:  # white: z and the bridge's uniforms; coloured: z for v and eta
-            self._block = self.draws.block(1, 1) if self.eta is None else self.draws.block(2, 0)
+        if self.sigma > 0:  # white: z (scaled to the step's std) and the bridge's uniforms; coloured: z for v, eta
+            if self.eta is None:
+                normals, uniforms = self.draws.block(1, 1)
+                normals *= self.step_std
+                self._block = normals, uniforms
+            else:
+                self._block = self.draws.block(2, 0)
 
     def step(self, J, t0, J_decayed=None):
         """Advance all neurons from ``t0`` to ``t0 + dt`` with input J held constant.
@@ -275,7 +268,7 @@ class LIFState:
             Spike times in seconds after ``t0``.
         """
         if self.sigma > 0:
-            return self._step_noisy(J, t0)
+            return self._step_noisy(J, t0, J_decayed)
         tau_m, tau_ref = self.model.tau_m, self.model.tau_ref
         t1 = t0 + self.dt
         v = self.v
@@ -315,53 +308,74 @@ class LIFState:
         return np.concatenate(all_idx), np.concatenate(all_offsets)
 
 
-    def _step_noisy(self, J, t0):
+    def _step_noisy(self, J, t0, J_decayed=None):
         """One step with membrane noise (see :mod:`neurosim.neurons.noise`): exact OU update,
         spikes at grid crossings and, for white noise, at Brownian-bridge crossings inside the step."""
-        tau_m, tau_ref, dt = self.model.tau_m, self.model.tau_ref, self.dt
+        tau_m, dt = self.model.tau_m, self.dt
         t1 = t0 + dt
         n = self.v.size
-        J = np.broadcast_to(J, (n,))
         if self._block is None:
             self.draw()
         normals, uniforms = self._block
         self._block = None
-        z, z2 = normals[0], normals[-1]
-        u = uniforms[0] if uniforms.shape[0] else None
-        v_start = self.v.copy()
         v = self.v
-        if self.eta is None:  # white noise: exact OU step of the membrane
-            v -= J
+        white = self.eta is None
+        Jb = np.broadcast_to(J, (n,))
+        refr = (self.refractory_end > t0).nonzero()[0]
+        if white:  # noise.ou_step in place (J (1 - decay) precomputed; normals[0] already scaled by step_std)
+            a = np.subtract(1.0, v, out=self._a)  # distance below threshold at the start of the step
             v *= self.decay
-            v += J
-            v += self.step_std * z
+            v += J_decayed if J_decayed is not None else Jb * self.one_minus_decay
+            v += normals[0]
         else:  # coloured: exact joint step of (v - J, eta)
             (p00, p01), (_, p11) = self.Phi
             (l00, _), (l10, l11) = self.L
-            x = v - J
-            v[:] = J + p00 * x + p01 * self.eta + l00 * z
+            z, z2 = normals
+            v_start = v.copy()
+            x = v - Jb
+            v[:] = Jb + p00 * x + p01 * self.eta + l00 * z
             self.eta *= p11
             self.eta += l10 * z + l11 * z2
-        start = np.full(n, t0)  # when each neuron's free integration in this step began
-        refr = (self.refractory_end > t0).nonzero()[0]
         if refr.size:  # held at 0 until refractory_end, then integrate for the rest of the step
             r = np.maximum(t1 - self.refractory_end[refr], 0.0)
-            v[refr], v_start[refr] = self._free(J[refr], np.zeros(refr.size), r, refr, self._normals(refr)), 0.0
-            start[refr] = np.minimum(self.refractory_end[refr], t1)
+            v[refr] = self._free(Jb[refr], np.zeros(refr.size), r, refr, self._normals(refr))
+            if white:
+                a[refr] = 1.0
+            else:
+                v_start[refr] = 0.0
+        if white:
+            # (1 - v0)(1 - v1) < 0 when v1 is above threshold; the bridge probability exp(-2 x / var)
+            # is below e^-50 beyond x = 25 var, so only the few neurons below that bound are examined
+            x = np.subtract(1.0, v, out=self._x)
+            x *= a
+            cand = (x < 25.0 * self.bridge_var).nonzero()[0]
+            if cand.size == 0:
+                return cand, np.zeros(0)
+            var = self.bridge_var
+            if refr.size:  # integrated only since their refractory period ended
+                since = np.maximum(t1 - np.maximum(self.refractory_end[cand], t0), 0.0)
+                var = (2.0 * self.sigma**2 / tau_m) * since
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                p = np.exp(-2.0 * x[cand] / var)
+            sel = (uniforms[0][cand] < p).nonzero()[0]
+            spiked = cand[sel]
+            v0s = 1.0 - a[spiked]
+        else:
+            spiked = (v > 1.0).nonzero()[0]
+            v0s = v_start[spiked]
+        if spiked.size == 0:
+            return spiked, np.zeros(0)
+        start = np.maximum(self.refractory_end[spiked], t0)
+        return self._spike_passes(Jb, t0, spiked, v0s, v[spiked], start)
+
+    def _spike_passes(self, J, t0, spiked, v0s, v1s, s0):
+        """Spike times of the neurons ``spiked`` (which crossed between v0s at time s0 and v1s at the end
+        of the step), their reset and refractory period, and any further spikes inside the step."""
+        tau_m, tau_ref = self.model.tau_m, self.model.tau_ref
+        t1 = t0 + self.dt
         white = self.eta is None
-        var = (2.0 * self.sigma**2 / tau_m) * (t1 - start) if white else 0.0
         all_idx, all_offsets = [], []
-        ids, vs, ve = None, v_start, v  # the neurons (None: all) that may cross in this pass
         while True:
-            crossed = ve > 1.0
-            if white:  # paths that crossed and came back inside the step
-                crossed |= (u if ids is None else self.draws.uniforms(ids)) < \
-                    noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
-            sel = crossed.nonzero()[0]
-            if sel.size == 0:
-                break
-            spiked = sel if ids is None else ids[sel]
-            v0s, v1s, s0 = vs[sel], ve[sel], start[sel]
             # crossing time: linear between the end points when v1 is above, mid-segment for a bridge crossing
             with np.errstate(divide="ignore", invalid="ignore"):
                 frac = np.where(v1s > 1.0, (1.0 - v0s) / (v1s - v0s), 0.5)
@@ -377,11 +391,16 @@ class LIFState:
             again = rest > 0  # refractory period over before the end of the step: may spike again
             if not again.any():
                 break
-            ids, ve, start = spiked[again], v_new[again], end[again]
+            ids, ve, s0 = spiked[again], v_new[again], end[again]
             vs = np.zeros(ids.size)
-            var = (2.0 * self.sigma**2 / tau_m) * rest[again] if white else 0.0
-        if len(all_idx) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
+            crossed = ve > 1.0
+            if white:
+                var = (2.0 * self.sigma**2 / tau_m) * rest[again]
+                crossed |= self.draws.uniforms(ids) < noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
+            sel = crossed.nonzero()[0]
+            if sel.size == 0:
+                break
+            spiked, v0s, v1s, s0 = ids[sel], vs[sel], ve[sel], s0[sel]
         if len(all_idx) == 1:
             return all_idx[0], all_offsets[0]
         return np.concatenate(all_idx), np.concatenate(all_offsets)
@@ -395,8 +414,7 @@ class LIFState:
         coloured noise holds eta at its value at the end of the step (error O(r / tau_noise))."""
         d = np.exp(-r / self.model.tau_m)
         if self.eta is None:
-            std = self.sigma * np.sqrt(-np.expm1(-2.0 * r / self.model.tau_m))
-            return J + (v0 - J) * d + std * z
+            return noise_mod.ou_step(v0, J, d, self.sigma, z)
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
 

@@ -27,6 +27,7 @@ the white noise above. The pair (v, eta) is linear, so its step is exact too
 import numpy as np
 
 from .. import _validate as check
+from .rates import siegert_rate  # noqa: F401  (re-exported)
 
 
 def ou_step(x, mean, decay, sigma, z, out=None):
@@ -126,57 +127,6 @@ def check_noise(sigma, tau_noise):
     if tau_noise is not None:
         tau_noise = check.positive("tau_noise", tau_noise)
     return sigma, tau_noise
-
-
-def siegert_rate(J, sigma, tau_m=0.02, tau_ref=0.002):
-    """Mean firing rate (Hz) of a LIF neuron with white membrane noise (Siegert 1951; Ricciardi 1977).
-
-    For ``tau_m dv/dt = J - v + sigma sqrt(2 tau_m) xi`` (threshold 1, reset 0; sigma
-    the free membrane's stationary std, as in :meth:`neurosim.LIF.simulate`)::
-
-        1/rate = tau_ref + tau_m sqrt(pi) * integral_{-J/s}^{(1-J)/s} e^(u^2) (1 + erf u) du,   s = sqrt(2) sigma
-
-    (Brunel 2000, eq. 21, whose noise amplitude is ``s``). The integrand is
-    ``erfcx(-u)``, which never overflows for u < 0; it is integrated adaptively.
-    ``sigma = 0`` gives the noiseless curve :func:`neurosim.lif_rate`.
-
-    Parameters
-    ----------
-    J : float or array_like
-        Mean normalized input, any shape.
-    sigma : float or array_like
-        Stationary std of the free membrane (normalized units, >= 0); broadcast with J.
-    tau_m, tau_ref : float
-        Membrane time constant and refractory period in seconds.
-
-    Returns
-    -------
-    ndarray of float, the broadcast shape of J and sigma
-    """
-    from scipy.integrate import quad
-    from scipy.special import erfcx
-
-    from .lif import lif_rate
-
-    J = check.finite_array("J", J)
-    sigma = check.finite_array("sigma", sigma)
-    if np.any(sigma < 0):
-        raise ValueError(f"sigma must be >= 0, got {sigma.min()!r}")
-    tau_m = check.positive("tau_m", tau_m)
-    tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
-    J, sigma = np.broadcast_arrays(J, sigma)
-    out = np.zeros(J.shape)
-    for i in np.ndindex(J.shape):
-        j, s = float(J[i]), float(sigma[i])
-        if s == 0:
-            out[i] = lif_rate(j - 1.0, tau_m, tau_ref) if j > 1 else 0.0
-            continue
-        lo, hi = -j / (np.sqrt(2.0) * s), (1.0 - j) / (np.sqrt(2.0) * s)
-        if hi > 26.0:  # e^(hi^2) > 1e293: the rate underflows to 0
-            continue
-        integral = quad(lambda u: erfcx(-u), lo, hi, epsabs=0.0, epsrel=1e-11, limit=500)[0]
-        out[i] = 1.0 / (tau_ref + tau_m * np.sqrt(np.pi) * integral)
-    return out
 
 
 class NoiseDraws:

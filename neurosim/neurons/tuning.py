@@ -41,12 +41,15 @@ def tuning_curve(model, J, T=1.0, dt=None, t_start=0.0, **simulate_kwargs):
     if J.ndim > 1:
         raise ValueError(f"J must be a scalar or 1-D array of inputs, got shape {J.shape}")
     J = J.reshape(-1)
-    T = check.positive("T", T)
-    if not 0 <= t_start < T:
+    T_float = check.positive("T", T)
+    t_start = check.check_number("t_start", t_start, low=0.0)
+    if not t_start < T_float:
         raise ValueError(f"t_start must be in [0, T) = [0, {T}), got {t_start!r}")
     if dt is not None:
         simulate_kwargs["dt"] = dt
     result = model.simulate(J, T, **simulate_kwargs)
+    if hasattr(result, "rates"):  # SimulationResult: O(spikes), straight from the recorder
+        return result.rates(t_start)
     if hasattr(result, "events"):
         return isi_rate(result.events(), n_neurons=J.size, t_start=t_start)
     return isi_rate(result.spike_times, t_start=t_start)

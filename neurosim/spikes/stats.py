@@ -8,6 +8,16 @@ from ..synapses import PSCFilter
 from .events import _as_trains
 
 
+def _trains(spike_times, n_neurons=None):
+    """Checked :func:`_as_trains`: spike_times a list/tuple/array, n_neurons None or an int >= 1."""
+    if not isinstance(spike_times, (list, tuple, np.ndarray)):
+        raise TypeError(f"spike_times must be a list of arrays, one array, or (times, indices) events; "
+                        f"got {type(spike_times).__name__}")
+    if n_neurons is not None:
+        n_neurons = check.check_int("n_neurons", n_neurons, low=1)
+    return _as_trains(spike_times, n_neurons)
+
+
 def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     """Firing rate (Hz) of each neuron from its inter-spike intervals.
 
@@ -30,7 +40,11 @@ def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     -------
     ndarray, shape (n_neurons,)
     """
-    t_start = check.check_number("t_start", t_start)
+    t_start = check.check_number("t_start", t_start, low=0.0)
+    if not isinstance(spike_times, (list, tuple, np.ndarray)):
+        raise TypeError(f"spike_times must be a list of arrays or (times, indices) events, got {type(spike_times).__name__}")
+    if n_neurons is not None:
+        n_neurons = check.check_int("n_neurons", n_neurons, low=1)
     if isinstance(spike_times, tuple):
         times = check.finite_array("times", spike_times[0]).ravel()
         indices = _indices("indices", spike_times[1])
@@ -154,16 +168,18 @@ def count_rate(spike_times, *args, n_neurons=None, T=None, t_start=0.0):
     t_start = check.check_number("t_start", t_start, low=0.0)
     if not t_start < T:
         raise ValueError(f"t_start must be in [0, T={T}), got {t_start!r}")
-    if n_neurons is not None:
-        n_neurons = check.check_int("n_neurons", n_neurons, low=0)
-    trains = _as_trains(spike_times, n_neurons)
-    counts = np.array([np.count_nonzero((s >= t_start) & (s < T)) for s in trains], dtype=float)
-    return counts / (T - t_start)
+    trains = _trains(spike_times, n_neurons)
+    if not trains:
+        return np.zeros(0)
+    times = np.concatenate(trains)
+    owner = np.repeat(np.arange(len(trains)), [len(tr) for tr in trains])
+    inside = (times >= t_start) & (times < T)
+    return np.bincount(owner[inside], minlength=len(trains)) / (T - t_start)
 
 
 def isi(spike_times, n_neurons=None):
     """Inter-spike intervals (s): a list with one array per neuron (``np.diff`` of its sorted times)."""
-    return [np.diff(np.sort(s)) for s in _as_trains(spike_times, n_neurons)]
+    return [np.diff(np.sort(s)) for s in _trains(spike_times, n_neurons)]
 
 
 def cv(spike_times, n_neurons=None):
@@ -177,14 +193,20 @@ def cv(spike_times, n_neurons=None):
     return np.array(out)
 
 
-def filtered_rate(spike_times, t, synapse=None, n_neurons=None):
+def filtered_rate(spike_times, *args, n_neurons=None, t=None, synapse=None):
     """Rate estimate (Hz) by PSC filtering: ``sum_p h(t - t_p)`` with a unit-area kernel.
+
+    Call as ``filtered_rate(spike_times, n_neurons, t=..., synapse=...)`` (what, how many,
+    then time). The old order ``filtered_rate(spike_times, t, synapse, n_neurons)`` still
+    works with a DeprecationWarning: it is recognized by t not being given as a keyword.
 
     Parameters
     ----------
     spike_times : list of arrays, one array, or (times, indices) events
+    n_neurons : int, optional
+        Number of neurons of events.
     t : array_like (T,)
-        Times (s) to evaluate at.
+        Times (s) to evaluate at (keyword).
     synapse : PSCFilter, optional
         Default ``PSCFilter(0.05)`` (50 ms exponential).
 
@@ -192,6 +214,18 @@ def filtered_rate(spike_times, t, synapse=None, n_neurons=None):
     -------
     ndarray, shape (T, N)
     """
-
+    if t is None:  # old order: filtered_rate(spike_times, t, synapse=None, n_neurons=None)
+        if not args:
+            raise TypeError("filtered_rate needs t (times in s), e.g. filtered_rate(spikes, t=np.arange(0, 1, 1e-3))")
+        warnings.warn("filtered_rate(spike_times, t, synapse, n_neurons) is deprecated: use "
+                      "filtered_rate(spike_times, n_neurons, t=..., synapse=...)", DeprecationWarning, stacklevel=2)
+        given = dict(zip(("t", "synapse", "n_neurons"), args))
+        t, synapse, n_neurons = given["t"], given.get("synapse", synapse), given.get("n_neurons", n_neurons)
+    elif len(args) > 1:
+        raise TypeError("filtered_rate takes t and synapse as keywords: filtered_rate(spike_times, n_neurons, t=...)")
+    elif args:
+        n_neurons = args[0]
     synapse = PSCFilter(0.05) if synapse is None else synapse
-    return synapse.filter(_as_trains(spike_times, n_neurons), t)
+    if not isinstance(synapse, PSCFilter):
+        raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+    return synapse.filter(_trains(spike_times, n_neurons), t)

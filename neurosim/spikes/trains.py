@@ -6,6 +6,15 @@ import numpy as np
 from .. import _validate as check
 from .events import _as_trains
 
+MAX_SPIKES = 10**9  # spikes (or bins) a call may produce before it is refused: ~8 GB of float64
+
+
+def _bounded(what, estimate, unit, smaller):
+    """Refuse, before allocating, output beyond MAX_SPIKES (also catches NaN and inf)."""
+    if not estimate <= MAX_SPIKES:
+        raise ValueError(f"{what} = {estimate:.3g} {unit} is more than the limit {MAX_SPIKES:.0e} "
+                         f"(neurosim.spikes.trains.MAX_SPIKES); use a smaller {smaller}")
+
 
 def regular_spikes(rate, T, phase=0.0):
     """Regular spike trains: neuron i fires at ``(phase_i + m) / rate_i`` for m = 0, 1, ... < T.
@@ -28,6 +37,7 @@ def regular_spikes(rate, T, phase=0.0):
     phase = np.broadcast_to(check.finite_array("phase", phase), rate.shape)
     if np.any(rate < 0) or np.any(phase < 0) or np.any(phase >= 1):
         raise ValueError("rate must be >= 0 Hz and phase in [0, 1)")
+    _bounded("T * sum(rate)", T * float(rate.sum()), "spikes", "T")
     out = []
     for r, p in zip(rate, phase):
         out.append(np.zeros(0) if r == 0 else (p + np.arange(int(np.ceil(T * r - p)))) / r)
@@ -80,6 +90,8 @@ def poisson_spikes(rate, *args, n=None, T=None, rng=None, dt=None, rate_max=None
         n = args[0]
     T = check.positive("T", T)
     rng = check.as_rng(rng)
+    if rate_max is not None:
+        rate_max = check.positive("rate_max", rate_max)
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise ValueError(f"n must be a whole number >= 1 (the number of trains), got {n!r}")
     if callable(rate):
@@ -125,6 +137,7 @@ def poisson_spikes(rate, *args, n=None, T=None, rng=None, dt=None, rate_max=None
     if rate.size not in (1, N):
         raise ValueError(f"rate of shape {rate.shape} does not match n={n}")
     rate = np.broadcast_to(rate.ravel(), (N,))
+    _bounded("T * sum(rate)", T * float(rate.sum()), "expected spikes", "T")
     counts = rng.poisson(rate * T)
     return [np.sort(rng.uniform(0.0, T, c)) for c in counts]
 
@@ -150,7 +163,11 @@ def bin_spikes(spike_times, T, dt):
     ndarray, shape (steps, n_neurons)
     """
     steps = check.n_steps(T, dt)
+    if not isinstance(spike_times, (list, tuple, np.ndarray)):
+        raise TypeError(f"spike_times must be a list of arrays, one array, or (times, indices) events; "
+                        f"got {type(spike_times).__name__}")
     trains = _as_trains(spike_times)
+    _bounded("T/dt x neurons", steps * max(len(trains), 1), "bins", "T or a larger dt")
     out = np.zeros((steps, len(trains)))
     for i, s in enumerate(trains):
         k = np.rint(np.asarray(s) / dt).astype(np.int64)
@@ -166,8 +183,8 @@ def unbin_spikes(binned, dt):
     """
     binned = check.finite_array("binned", binned)
     dt = check.positive("dt", dt)
-    if binned.ndim == 0 or binned.ndim > 2:
-        raise ValueError(f"binned must have shape (steps,) or (steps, N), got {binned.shape}")
+    if binned.ndim == 0 or binned.ndim > 2 or binned.size == 0:
+        raise ValueError(f"binned must have shape (steps,) or (steps, N) with steps, N >= 1, got {binned.shape}")
     binned = binned.reshape(len(binned), -1)
     counts = np.rint(binned * dt).astype(np.int64)
     if np.any(counts < 0):

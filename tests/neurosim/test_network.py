@@ -155,7 +155,8 @@ def test_physical_units_population():
     units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.070, V_th=-0.050, V_reset=-0.065, tau_ref=0.002)
     net = Network(dt=1e-4)
     pop = net.add_population(units, 1, bias=0.4e-9, v0=[-0.060])
-    assert pop.v0[0] == pytest.approx(1 / 3)  # (V - V_reset) / (V_th - V_reset)
+    assert pop.v0[0] == pytest.approx(-0.060)  # reported in the units it was given (volts)
+    assert pop.normalized.v0[0] == pytest.approx(1 / 3)  # (V - V_reset) / (V_th - V_reset)
     sp_probe = net.probe(pop)
     net.run(1.0)
     rate = isi_rate(sp_probe.data, n_neurons=1)[0]

@@ -126,3 +126,56 @@ def test_time_varying_bias_and_poisson_rate():
         net = Network(dt=dt)
         net.add_poisson(3, lambda t: -1.0)
         net.run(0.01)
+
+
+def test_lif_units_population_reports_in_volts_and_amperes():
+    units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.070, V_th=-0.050, V_reset=-0.065, tau_ref=0.002)
+    net = Network(dt=1e-4, rng=6)
+    bias = np.array([0.1e-9, 0.3e-9])
+    pop = net.add_population(units, 2, bias=bias, v0=[-0.060, -0.055])
+    # round trips: what went in comes back; normalized values from the formulas written out
+    np.testing.assert_allclose(pop.bias, bias, rtol=1e-12)
+    np.testing.assert_allclose(pop.v0, [-0.060, -0.055], rtol=1e-12)
+    np.testing.assert_allclose(pop.normalized.bias, (-0.070 + 0.065 + bias / 10e-9) / 0.015, rtol=1e-12)
+    np.testing.assert_allclose(pop.normalized.v0, [1 / 3, 2 / 3], rtol=1e-12)
+    src = net.add_poisson(20, 100.0)
+    net.connect(src, pop, np.full((2, 20), 0.02))
+    v_si, v_norm = net.probe(pop, "v"), net.probe(pop, "v", normalized=True)
+    i_si, i_norm = net.probe(pop, "current"), net.probe(pop, "current", normalized=True)
+    net.add_noise(pop, 0.002)  # 2 mV, in the population's units
+    net.run(0.05)
+    np.testing.assert_allclose(v_si.data, -0.065 + 0.015 * v_norm.data, rtol=1e-12)
+    np.testing.assert_allclose(i_si.data, i_norm.data * 10e-9 * 0.015, rtol=1e-12)
+    assert v_si.data[:, 0].max() < -0.050 and v_si.data.min() > -0.080  # volts, sub-threshold
+    # assigning in amperes converts back
+    pop.bias = np.array([0.2e-9, 0.2e-9])
+    np.testing.assert_allclose(pop.normalized.bias, (-0.005 + 0.02) / 0.015, rtol=1e-12)
+
+
+def test_noise_sigma_in_volts_for_a_physical_population():
+    units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.070, V_th=-0.050, V_reset=-0.070, tau_ref=0.002)
+    net = Network(dt=1e-3, rng=7)
+    pop = net.add_population(units, 20000, bias=0.0, v0=-0.070)
+    net.add_noise(pop, 0.002)  # 2 mV stationary std
+    v = net.probe(pop, "v", sample_every=0.02)
+    net.run(0.1)
+    tau = 0.02
+    np.testing.assert_allclose(v.data.std(axis=1), 0.002 * np.sqrt(-np.expm1(-2 * v.t / tau)), rtol=0.02)
+    assert v.data.mean() == pytest.approx(-0.070, abs=1e-4)
+
+
+def test_noisy_runs_in_pieces_equal_one_run():
+    def build():
+        net = Network(dt=1e-3, rng=8)
+        pop = net.add_population(LIF(TAU, 0.002), 300, bias=0.95, v0="uniform")
+        net.add_noise(pop, 0.1)
+        return net, net.probe(pop, "spikes")
+
+    a, sa = build()
+    a.run(0.3)
+    b, sb = build()
+    for _ in range(3):
+        b.run(0.1)
+    np.testing.assert_array_equal(sa.data[0], sb.data[0])
+    np.testing.assert_array_equal(sa.data[1], sb.data[1])
+    assert sa.data[0].size > 100

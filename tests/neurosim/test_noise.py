@@ -128,3 +128,17 @@ def test_noise_is_reproducible_and_validated():
         LIF().simulate(1.0, 0.1, noise=-0.1)
     with pytest.raises(ValueError, match="tau_noise"):
         LIF().simulate(1.0, 0.1, noise=0.1, tau_noise=0.0)
+
+
+def test_coloured_noise_autocorrelation_matches_the_analytic_form():
+    # stationary C(s) / C(0) = (tau_m e^(-s/tau_m) - tau_n e^(-s/tau_n)) / (tau_m - tau_n)
+    sigma, tau_n, dt, n = 0.1, 0.005, 1e-3, 20000
+    res = LIF(tau_m=TAU).simulate(np.zeros(n), 0.16, dt=dt, noise=sigma, tau_noise=tau_n, rng=9, record_v=True)
+    v = res.v[99:]  # from t = 0.1 s (5 tau_m: stationary)
+    lags = np.array([2, 5, 10, 20, 40])
+    corr = np.array([np.mean(v[0] * v[k]) for k in lags]) / np.mean(v[0] * v[0])
+    s = lags * dt
+    expected = (TAU * np.exp(-s / TAU) - tau_n * np.exp(-s / tau_n)) / (TAU - tau_n)
+    np.testing.assert_allclose(corr, expected, atol=0.02)
+    white = np.exp(-s / TAU)
+    assert np.all(corr[:2] > white[:2] + 0.02)  # slower than white noise at short lags

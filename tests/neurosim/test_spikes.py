@@ -73,9 +73,11 @@ def test_events_and_bins_round_trip():
 def test_filtered_rate_of_regular_train_averages_to_rate():
     (s,) = regular_spikes(50.0, 5.0)
     t = np.linspace(1.0, 5.0, 4001)
-    est = filtered_rate([s], t, PSCFilter(0.1))[:, 0]
+    est = filtered_rate([s], t=t, synapse=PSCFilter(0.1))[:, 0]
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(filtered_rate([s], t, PSCFilter(0.1))[:, 0], est)
     assert np.mean(est) == pytest.approx(50.0, rel=0.01)
-    assert filtered_rate([s], t).shape == (4001, 1)
+    assert filtered_rate([s], 1, t=t).shape == (4001, 1)
 
 
 def test_cv_nan_for_short_trains():

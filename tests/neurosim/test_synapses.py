@@ -99,10 +99,11 @@ def test_tau_validation(bad):
         PSCFilter(bad)
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, True])
-def test_order_validation(bad):
-    with pytest.raises(ValueError, match="n must be an integer"):
+@pytest.mark.parametrize("bad, err", [(-1, ValueError), (10**12, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_order_validation(bad, err):
+    with pytest.raises(err, match="n must be an integer"):
         PSCFilter(0.01, bad)
+    assert PSCFilter(0.01, np.int64(2)).n == 2
 
 
 def test_kernel_rejects_nan_times():

@@ -1,0 +1,76 @@
+"""Noisy LIF population: neurosim (exact OU step + Brownian-bridge crossings) vs Brian2
+(``sigma*sqrt(2/tau)*xi``, Euler-Maruyama, its only method for this equation).
+
+Same work: N neurons, 1 s, dt = 0.1 ms, J spread over the fluctuation-driven range, sigma = 0.1.
+Prints wall time, the ratio, and each simulator's rate error against neurosim.siegert_rate.
+
+    PYTHONPATH=. OMP_NUM_THREADS=1 /work/bench-venv/bin/python benchmarks/noise.py [--n 10000]
+"""
+import argparse
+import time
+
+import numpy as np
+
+import neurosim
+
+TAU_M, TAU_REF, SIGMA = 0.02, 0.002, 0.1
+
+
+def rate_error(times, idx, J, T, t_start=0.1):
+    counts = np.bincount(idx[times >= t_start], minlength=J.size) / (T - t_start)
+    groups = np.unique(J)
+    measured = np.array([counts[J == g].mean() for g in groups])
+    expected = neurosim.siegert_rate(groups, SIGMA, TAU_M, TAU_REF)
+    ok = expected > 2
+    return np.max(np.abs(measured[ok] / expected[ok] - 1))
+
+
+def run_neurosim(J, T, dt):
+    start = time.perf_counter()
+    res = neurosim.LIF(TAU_M, TAU_REF).simulate(J, T, dt=dt, noise=SIGMA, rng=0, v0="uniform")
+    wall = time.perf_counter() - start
+    return wall, res.events()
+
+
+def run_brian2(J, T, dt, target):
+    import brian2 as b2
+
+    b2.prefs.codegen.target = target
+    b2.start_scope()
+    b2.defaultclock.dt = dt * b2.second
+    eqs = "dv/dt = (J - v) / tau + sigma * sqrt(2 / tau) * xi : 1 (unless refractory)\nJ : 1\ntau : second\nsigma : 1"
+    group = b2.NeuronGroup(J.size, eqs, threshold="v > 1", reset="v = 0", refractory=TAU_REF * b2.second,
+                           method="euler")
+    group.J, group.tau, group.sigma = J, TAU_M * b2.second, SIGMA
+    group.v = "rand()"
+    monitor = b2.SpikeMonitor(group)
+    net = b2.Network(group, monitor)
+    net.run(dt * b2.second, namespace={})  # compile outside the timing
+    start = time.perf_counter()
+    net.run(T * b2.second, namespace={})
+    wall = time.perf_counter() - start
+    return wall, (np.asarray(monitor.t / b2.second) - dt, np.asarray(monitor.i))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--T", type=float, default=1.0)
+    p.add_argument("--dt", type=float, default=1e-4)
+    args = p.parse_args(argv)
+    J = np.repeat(np.linspace(0.8, 1.3, 11), args.n // 11)
+    rows = [("neurosim",) + run_neurosim(J, args.T, args.dt)]
+    try:
+        for target in ("numpy", "cython"):
+            rows.append((f"brian2 ({target})",) + run_brian2(J, args.T, args.dt, target))
+    except ImportError:
+        print("brian2 not installed: pip install brian2")
+    base = rows[0][1]
+    print(f"{J.size} noisy LIF neurons, {args.T:g} s at dt = {args.dt * 1e3:g} ms, sigma = {SIGMA}")
+    for name, wall, (times, idx) in rows:
+        print(f"{name:18s} {wall:7.2f} s  ({wall / base:5.2f}x neurosim)  max rate error vs Siegert "
+              f"{rate_error(times, idx, J, args.T):.3f}")
+
+
+if __name__ == "__main__":
+    main()
