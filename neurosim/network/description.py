@@ -404,8 +404,11 @@ class Network:
         """Build the runtime now (``run`` does it on first use); returns it. See ``run`` for ``max_bytes``."""
         if self.runtime is None:
             self._check_size(0, max_bytes)
-            self.runtime = (PreciseRuntime if self.timing == "precise" else Runtime)(self)
+            self.runtime = self._new_runtime()
         return self.runtime
+
+    def _new_runtime(self):
+        return (PreciseRuntime if self.timing == "precise" else Runtime)(self)
 
     def run(self, T, progress=False, max_steps=MAX_STEPS, max_bytes=None):
         """Advance the network by T seconds (a multiple of dt). Calls can be chained: run(T) twice == run(2T).
@@ -434,8 +437,8 @@ class Network:
                              f"max_steps={max_steps}; pass a larger max_steps to allow it")
         steps = check.n_steps(T, self.dt)
         self._check_size(steps, max_bytes)
-        if self.runtime is None:
-            self.runtime = Runtime(self)
+        if self.runtime is None:  # sized just above: build without a second estimate
+            self.runtime = self._new_runtime()
         self.runtime.run(steps, progress)
 
     def _check_size(self, steps, max_bytes=None):
