@@ -90,8 +90,10 @@ def setup_kwargs(meta, backend, threads=1):
     return kwargs
 
 
-def native_cell_type(sim, name, params):
-    """``sim.native_cell_type(name)`` with only the parameters in ``params`` (NEST keeps its defaults for the rest).
+def native_cell_type(sim, name, params, state):
+    """``sim.native_cell_type(name)`` with only the parameters in ``params`` and the state variable ``state``.
+
+    NEST keeps its own defaults for the rest.
 
     PyNN 0.13 would pass every NEST default back to NEST 3.10, which rejects some
     of them (numpy bools such as ``ignore_and_spike``; read-only entries such as
@@ -99,6 +101,7 @@ def native_cell_type(sim, name, params):
     """
     celltype = sim.native_cell_type(name)
     celltype.default_parameters = {k: v for k, v in celltype.default_parameters.items() if k in params}
+    celltype.default_initial_values = {k: v for k, v in celltype.default_initial_values.items() if k == state}
     return celltype
 
 
@@ -126,7 +129,10 @@ def build(sim, meta, arrays):
         params = dict(pop["params"])
         params.update({k: np.asarray(arrays[key], dtype=float) for k, key in pop["array_params"].items()})
         kind = pop["type"]
-        celltype = native_cell_type(sim, kind[7:], params) if kind.startswith("native:") else getattr(sim, kind)
+        if kind.startswith("native:"):
+            celltype = native_cell_type(sim, kind[7:], params, pop["v_name"])
+        else:
+            celltype = getattr(sim, kind)
         v_init = np.asarray(arrays[pop["v_init"]], dtype=float)
         pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values={pop["v_name"]: v_init},
                                            label=pop["name"])
