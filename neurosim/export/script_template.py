@@ -90,8 +90,10 @@ def setup_kwargs(meta, backend, threads=1):
     return kwargs
 
 
-def native_cell_type(sim, name, params):
-    """``sim.native_cell_type(name)`` with only the parameters in ``params`` (NEST keeps its defaults for the rest).
+def native_cell_type(sim, name, params, state):
+    """``sim.native_cell_type(name)`` with only the parameters in ``params`` and the state variable ``state``.
+
+    NEST keeps its own defaults for the rest.
 
     PyNN 0.13 would pass every NEST default back to NEST 3.10, which rejects some
     of them (numpy bools such as ``ignore_and_spike``; read-only entries such as
@@ -99,6 +101,7 @@ def native_cell_type(sim, name, params):
     """
     celltype = sim.native_cell_type(name)
     celltype.default_parameters = {k: v for k, v in celltype.default_parameters.items() if k in params}
+    celltype.default_initial_values = {k: v for k, v in celltype.default_initial_values.items() if k == state}
     return celltype
 
 
@@ -126,7 +129,10 @@ def build(sim, meta, arrays):
         params = dict(pop["params"])
         params.update({k: np.asarray(arrays[key], dtype=float) for k, key in pop["array_params"].items()})
         kind = pop["type"]
-        celltype = native_cell_type(sim, kind[7:], params) if kind.startswith("native:") else getattr(sim, kind)
+        if kind.startswith("native:"):
+            celltype = native_cell_type(sim, kind[7:], params, pop["v_name"])
+        else:
+            celltype = getattr(sim, kind)
         v_init = np.asarray(arrays[pop["v_init"]], dtype=float)
         pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values={pop["v_name"]: v_init},
                                            label=pop["name"])
@@ -150,14 +156,42 @@ def load(path):
 
 
 def local_events(population):
-    """(times s, indices) of this rank's neurons of ``population``."""
+    """(times s, indices) of this rank's neurons of ``population``, sorted by time then index.
+
+    Reads the recorder's spike times directly: PyNN 0.13's ``get_data`` on
+    NEURON is quadratic in the number of neurons (about 7 minutes for 40,000);
+    falls back to ``get_data`` where that internal is missing.
+    """
+    ids = np.asarray(population.local_cells, dtype=np.int64)
+    getter = getattr(population.recorder, "_get_spiketimes", None)
+    if getter is None or ids.size == 0:
+        return _local_events_neo(population)
+    data = getter(list(population.local_cells))
+    if isinstance(data, dict):  # NEURON: {id: times ms}
+        trains = [np.asarray(data.get(int(i), ()), dtype=float) for i in ids]
+        times = np.concatenate(trains) if trains else np.zeros(0)
+        senders = np.repeat(ids, [t.size for t in trains])
+    else:  # NEST: (ids, times ms)
+        senders, times = (np.asarray(a) for a in data)
+        times = times.astype(float)
+    senders = senders.astype(np.int64)
+    indices = np.asarray(population.id_to_index(senders), dtype=np.int64).reshape(-1) if senders.size else \
+        np.zeros(0, dtype=np.int64)
+    times = times / 1000.0
+    order = np.lexsort((indices, times))
+    return times[order], indices[order]
+
+
+def _local_events_neo(population):
     segment = population.get_data("spikes", gather=False, clear=False).segments[-1]
     times, indices = [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
     for st in segment.spiketrains:
         t = np.asarray(st.rescale("ms").magnitude, dtype=float) / 1000.0
         times.append(t)
         indices.append(np.full(t.size, int(st.annotations["source_index"]), dtype=np.int64))
-    return np.concatenate(times), np.concatenate(indices)
+    times, indices = np.concatenate(times), np.concatenate(indices)
+    order = np.lexsort((indices, times))
+    return times[order], indices[order]
 
 
 def gather_events(population, ranks):

@@ -369,3 +369,14 @@ def test_single_lif_neurons_fire_at_the_analytic_rate_on_neuron():
     exported.record("lif")
     exported.run(1.0)
     np.testing.assert_allclose(isi_rates(exported.spike_times("lif")), model.rate(bias), rtol=2e-3)
+
+
+def test_to_nir_refuses_hodgkin_huxley_populations_naming_them():
+    pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    from neurosim import HodgkinHuxley, Network
+    from neurosim.export import to_nir
+
+    net = Network(dt=1e-5)
+    net.add_population(HodgkinHuxley(), 2, name="hh")
+    with pytest.raises(ValueError, match="'hh'.*only LIF.*HodgkinHuxley"):
+        to_nir(net)
