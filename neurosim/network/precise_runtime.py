@@ -26,7 +26,7 @@ from .populations import _Base, _flat
 from .precise import PreciseLIFState
 from .precise_events import csr_rows, fan_out
 from .probes import add_lagged
-from .runtime import Runtime, _accumulate_mean
+from .runtime import Runtime, _accumulate_mean, _invalid_message, _take_samples
 
 _DELAY_TOL = 1e-9  # relative: a delay of dt (1 - 1e-9) counts as dt
 _MAX_BLOCK = 64  # grid steps integrated at once at most
@@ -221,20 +221,10 @@ class PreciseRuntime(Runtime):
                         add_lagged(buf.state, pre.spiked, t1 - pre.times)
                 for buf, pre in means:
                     _accumulate_mean(buf, pre.spiked, dt)
-                for buf, every, signal_, source in sample:
-                    if m % every == 0 and m > buf.start_step:
-                        if source is not None:
-                            value = source[0].value(source[1])
-                        elif signal_ is not None:
-                            value = signal_
-                        else:
-                            value = buf.sum * (1.0 / every)
-                            buf.sum[:] = 0.0
-                        buf.record(m, value)
+                _take_samples(sample, m)
                 self.step = k = m
             except BaseException as err:
-                self.failed = (f"the network's state is invalid after {type(err).__name__} in the step at "
-                               f"t={t0:g} s: {err}; call net.reset() or net.restore()")
+                self.failed = _invalid_message(err, t0)
                 raise
             if held.pending:
                 raise KeyboardInterrupt

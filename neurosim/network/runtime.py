@@ -243,20 +243,10 @@ class Runtime:
                                 add_lagged(buf.state, sp, dt - getattr(pre, "offsets", 0.0))
                 for buf, pre, every in means:
                     _accumulate_mean(buf, pre.spiked, dt)
-                for buf, every, signal_, source in sample:
-                    if m % every == 0 and m > buf.start_step:
-                        if source is not None:
-                            value = source[0].value(source[1])
-                        elif signal_ is not None:
-                            value = signal_
-                        else:
-                            value = buf.sum * (1.0 / every)
-                            buf.sum[:] = 0.0
-                        buf.record(m, value)
+                _take_samples(sample, m)
                 self.step = m
             except BaseException as err:
-                self.failed = (f"the network's state is invalid after {type(err).__name__} in the step at "
-                               f"t={t0:g} s: {err}; call net.reset() or net.restore()")
+                self.failed = _invalid_message(err, t0)
                 raise
             if held.pending:
                 raise KeyboardInterrupt
@@ -274,6 +264,26 @@ class Runtime:
                 np.add.at(buf.state.x[0], self.emitters[probe.target].spiked, buf.state.inv_tau)
                 if probe.kind == "filtered_mean":  # spikes before the first step: all their charge follows
                     np.add.at(buf.total, self.emitters[probe.target].spiked, buf.state.inv_tau)
+
+
+def _take_samples(sample, m):
+    """Record the sampled probes due after step m: a population value, a signal, or the accumulated mean."""
+    for buf, every, signal_, source in sample:
+        if m % every == 0 and m > buf.start_step:
+            if source is not None:
+                value = source[0].value(source[1])
+            elif signal_ is not None:
+                value = signal_
+            else:
+                value = buf.sum * (1.0 / every)
+                buf.sum[:] = 0.0
+            buf.record(m, value)
+
+
+def _invalid_message(err, t0):
+    """Why a runtime refuses to continue after an exception inside a step's commit."""
+    return (f"the network's state is invalid after {type(err).__name__} in the step at "
+            f"t={t0:g} s: {err}; call net.reset() or net.restore()")
 
 
 def _accumulate_mean(buf, spiked, dt):
