@@ -181,28 +181,24 @@ class MembraneKernel:
     # ---- bounds over [0, h] ----------------------------------------------------------
     def upper_bound(self, v, J, xs, h):
         """An upper bound of v over [0, h]: the sum of the maxima of the terms of v(u)."""
-        vJ = v - J
-        ub = J + np.maximum(vJ, vJ * np.exp(-h / self.tau_m))
-        for g, x in zip(self.groups, xs):
-            # R1, R2 are 0 at u = 0 and rise to their peaks: a negative coefficient's maximum is 0
-            u1 = np.minimum(h, g.peak1)
-            ub = ub + np.maximum(x[-1], 0.0) * g.r1(u1, np.exp(-u1 / self.tau_m))
-            if g.n == 1:
-                u2 = np.minimum(h, g.peak2)
-                ub = ub + np.maximum(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
-        return ub
+        return self._bound(v, J, xs, h, np.maximum)
 
     def lower_bound(self, v, J, xs, h):
         """A lower bound of v over [0, h]: the sum of the minima of the terms of v(u)."""
+        return self._bound(v, J, xs, h, np.minimum)
+
+    def _bound(self, v, J, xs, h, pick):
+        """Sum over the terms of v(u) of each term's extreme (``pick`` = np.maximum or np.minimum)."""
         vJ = v - J
-        lb = J + np.minimum(vJ, vJ * np.exp(-h / self.tau_m))
+        bound = J + pick(vJ, vJ * np.exp(-h / self.tau_m))
         for g, x in zip(self.groups, xs):
+            # R1, R2 are 0 at u = 0 and rise to their peaks: the extreme is 0 or the coefficient times the peak
             u1 = np.minimum(h, g.peak1)
-            lb = lb + np.minimum(x[-1], 0.0) * g.r1(u1, np.exp(-u1 / self.tau_m))
+            bound = bound + pick(x[-1], 0.0) * g.r1(u1, np.exp(-u1 / self.tau_m))
             if g.n == 1:
                 u2 = np.minimum(h, g.peak2)
-                lb = lb + np.minimum(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
-        return lb
+                bound = bound + pick(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
+        return bound
 
     def current_upper_bound(self, xs, h):
         """An upper bound of the synaptic current over [0, h].
