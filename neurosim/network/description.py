@@ -30,7 +30,6 @@ held constant over the step (:class:`neurosim.neurons.hh.HHState`); with the sma
 steps HH needs (dt <= 0.05 ms) this differs from the step average by
 < dt / (2 tau_s) of the current.
 """
-import numbers
 import os
 
 import numpy as np

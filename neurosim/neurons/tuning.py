@@ -1,6 +1,4 @@
 """Tuning curves measured by simulation, for any neuron model with a ``simulate`` method."""
-import numpy as np
-
 from .. import _validate as check
 from ..spikes import isi_rate
 

@@ -1,10 +1,10 @@
 """Spike-train statistics: rates (ISI, count, filtered), inter-spike intervals, CV."""
-import warnings
 
 import numpy as np
 
 from .. import _validate as check
 from ..synapses import PSCFilter
+from . import _order
 from .events import _as_trains
 
 
@@ -151,19 +151,9 @@ def count_rate(spike_times, *args, n_neurons=None, T=None, t_start=0.0):
     -------
     ndarray (n_neurons,)
     """
-    if T is None:  # old order: count_rate(spike_times, T, t_start=0.0, n_neurons=None)
-        if not args:
-            raise TypeError("count_rate needs T (the end of the window, s), e.g. count_rate(spikes, T=1.0)")
-        warnings.warn("count_rate(spike_times, T, t_start, n_neurons) is deprecated: use "
-                      "count_rate(spike_times, n_neurons, T=..., t_start=...)", DeprecationWarning, stacklevel=2)
-        given = dict(zip(("T", "t_start", "n_neurons"), args))
-        T, t_start, n_neurons = given["T"], given.get("t_start", t_start), given.get("n_neurons", n_neurons)
-    elif len(args) > 1:
-        raise TypeError("count_rate takes T and t_start as keywords: count_rate(spike_times, n_neurons, T=..., t_start=...)")
-    elif args:
-        if n_neurons is not None:
-            raise TypeError("count_rate got n_neurons twice")
-        n_neurons = args[0]
+    v = _order.resolve("count_rate", args, dict(n_neurons=n_neurons, T=T, t_start=t_start), "T", "n_neurons",
+                       ("T", "t_start", "n_neurons"), "count_rate(spikes, n_neurons, T=1.0)")
+    n_neurons, T, t_start = v["n_neurons"], v["T"], v["t_start"]
     T = check.positive("T", T)
     t_start = check.check_number("t_start", t_start, low=0.0)
     if not t_start < T:
@@ -214,17 +204,9 @@ def filtered_rate(spike_times, *args, n_neurons=None, t=None, synapse=None):
     -------
     ndarray, shape (T, N)
     """
-    if t is None:  # old order: filtered_rate(spike_times, t, synapse=None, n_neurons=None)
-        if not args:
-            raise TypeError("filtered_rate needs t (times in s), e.g. filtered_rate(spikes, t=np.arange(0, 1, 1e-3))")
-        warnings.warn("filtered_rate(spike_times, t, synapse, n_neurons) is deprecated: use "
-                      "filtered_rate(spike_times, n_neurons, t=..., synapse=...)", DeprecationWarning, stacklevel=2)
-        given = dict(zip(("t", "synapse", "n_neurons"), args))
-        t, synapse, n_neurons = given["t"], given.get("synapse", synapse), given.get("n_neurons", n_neurons)
-    elif len(args) > 1:
-        raise TypeError("filtered_rate takes t and synapse as keywords: filtered_rate(spike_times, n_neurons, t=...)")
-    elif args:
-        n_neurons = args[0]
+    v = _order.resolve("filtered_rate", args, dict(n_neurons=n_neurons, t=t, synapse=synapse), "t", "n_neurons",
+                       ("t", "synapse", "n_neurons"), "filtered_rate(spikes, n_neurons, t=np.arange(0, 1, 1e-3))")
+    n_neurons, t, synapse = v["n_neurons"], v["t"], v["synapse"]
     synapse = PSCFilter(0.05) if synapse is None else synapse
     if not isinstance(synapse, PSCFilter):
         raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")

@@ -1,9 +1,9 @@
 """Spike-train generation (regular, Poisson) and binning. Times in seconds."""
-import warnings
 
 import numpy as np
 
 from .. import _validate as check
+from . import _order
 from .events import _as_trains
 
 MAX_SPIKES = 10**9  # spikes (or bins) a call may produce before it is refused: ~8 GB of float64
@@ -74,20 +74,9 @@ def poisson_spikes(rate, *args, n=None, T=None, rng=None, dt=None, rate_max=None
     -------
     list of N ndarrays of sorted spike times (s) in [0, T)
     """
-    if T is None:  # old order: poisson_spikes(rate, T, n=None, rng=None, dt=None, rate_max=None)
-        if not args:
-            raise TypeError("poisson_spikes needs T (duration, s), e.g. poisson_spikes(20.0, 100, T=1.0)")
-        warnings.warn("poisson_spikes(rate, T, n=...) is deprecated: use poisson_spikes(rate, n, T=...)",
-                      DeprecationWarning, stacklevel=2)
-        given = dict(zip(("T", "n", "rng", "dt", "rate_max"), args))
-        T, n, rng = given["T"], given.get("n", n), given.get("rng", rng)
-        dt, rate_max = given.get("dt", dt), given.get("rate_max", rate_max)
-    elif len(args) > 1:
-        raise TypeError("poisson_spikes takes T, rng, dt, rate_max as keywords: poisson_spikes(rate, n, T=...)")
-    elif args:
-        if n is not None:
-            raise TypeError("poisson_spikes got n twice")
-        n = args[0]
+    v = _order.resolve("poisson_spikes", args, dict(n=n, T=T, rng=rng, dt=dt, rate_max=rate_max), "T", "n",
+                       ("T", "n", "rng", "dt", "rate_max"), "poisson_spikes(20.0, 100, T=1.0)")
+    n, T, rng, dt, rate_max = v["n"], v["T"], v["rng"], v["dt"], v["rate_max"]
     T = check.positive("T", T)
     rng = check.as_rng(rng)
     if rate_max is not None:
