@@ -519,8 +519,14 @@ def test_bad_values_get_a_clear_error(qualname, request):
 
 
 @pytest.mark.parametrize("qualname", NAMES)
+#: Callables whose valid call needs scikit-learn (an optional extra).
+NEEDS_SKLEARN = {"ratenet.load_digits_split", "ratenet.data.load_digits_split"}
+
+
 def test_baseline_call_is_valid(qualname):
     fn, _ = _target(qualname)
+    if qualname in NEEDS_SKLEARN:
+        pytest.importorskip("sklearn", reason="needs `pip install scikit-learn`")
     with warnings.catch_warnings(), _time_limit(10 * TIME_LIMIT):
         warnings.simplefilter("ignore")
         fn(**_fresh(qualname))

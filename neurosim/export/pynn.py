@@ -242,7 +242,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             entry.update(type="SpikeSourcePoisson", rate=f"src{i}_rate")
             arrays[f"src{i}_rate"] = np.asarray(src.rate, dtype=float)
         else:
-            trains = poisson_spikes(src.rate, T, rng=rng) if isinstance(src, PoissonSource) else src.spike_times
+            trains = poisson_spikes(src.rate, T=T, rng=rng) if isinstance(src, PoissonSource) else src.spike_times
             times = _source_times_ms(trains, dt, timing)
             entry.update(type="SpikeSourceArray", times=f"src{i}_times", counts=f"src{i}_counts")
             arrays[f"src{i}_times"] = np.concatenate(times) if times else np.zeros(0)
