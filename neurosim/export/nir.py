@@ -126,8 +126,11 @@ def to_nir(network):
             node = nir.LIF(tau=np.full(pop.n, pop.model.tau_m), r=ones, v_leak=bias, v_threshold=ones.copy(),
                            v_reset=zeros, metadata=meta)
         add(pop.name, node)
-    for pop in network.populations:  # NIR would add an anonymous Input here; say what it is
-        if not any(c.post is pop for c in network.connections):
+    fed = {id(c.post) for c in network.connections}
+    for k, pop in enumerate(network.populations):  # NIR would add an anonymous Input here; say what it is
+        # a graph needs one Input node to start type inference: a network of recurrent
+        # populations without sources gets an unused one on its first population
+        if id(pop) not in fed or (k == 0 and not network.sources):
             add(f"{pop.name}_input", nir.Input(input_type=np.array([pop.n]), metadata={"neurosim_source": "none"}))
             edges.append((f"{pop.name}_input", pop.name))
     for i, conn in enumerate(network.connections):
