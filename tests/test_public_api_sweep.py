@@ -518,11 +518,11 @@ def test_bad_values_get_a_clear_error(qualname, request):
                                                 for p, label, outcome, detail in bad)
 
 
-@pytest.mark.parametrize("qualname", NAMES)
 #: Callables whose valid call needs scikit-learn (an optional extra).
 NEEDS_SKLEARN = {"ratenet.load_digits_split", "ratenet.data.load_digits_split"}
 
 
+@pytest.mark.parametrize("qualname", NAMES)
 def test_baseline_call_is_valid(qualname):
     fn, _ = _target(qualname)
     if qualname in NEEDS_SKLEARN:
