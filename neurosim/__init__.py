@@ -29,4 +29,4 @@ __all__ = [
     "tuning_curve", "HHState", "HodgkinHuxley", "LIFFit", "fit_lif", "SimulationError",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

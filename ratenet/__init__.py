@@ -44,4 +44,4 @@ __all__ = [
     "batches", "xor", "noisy_mapping", "dose_sugar", "load_digits_split", "plotting",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
