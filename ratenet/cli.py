@@ -61,7 +61,10 @@ def _prepare_out(out):
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; give a folder for the figures")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {str(out)!r}: cannot create the folder ({exc.strerror or exc})") from None
     try:
         with tempfile.TemporaryFile(dir=out):
             pass
@@ -130,7 +133,7 @@ def main(argv=None):
     try:
         return _demo(args)
     except (ValueError, TypeError, SimulationError, OSError) as err:
-        print(f"ratenet {args.command}: error: {err}", file=sys.stderr)
+        print(f"ratenet {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 
