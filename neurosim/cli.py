@@ -227,7 +227,7 @@ def run_tuning(args):
     csv = output_path(args.csv, kind="csv", flag="--csv") if args.csv else None
     J, curves, xlabel, columns = TUNING_MODELS[args.model](args)
     fig = plotting.plot_tuning_curves(J, curves, xlabel=xlabel, title=f"{args.model.upper()} tuning curve")
-    print(f"wrote {plotting.save_figure(fig, out)}")
+    print(f"wrote {_save(fig, out)}")
     if csv:
         write_csv(csv, columns)
         print(f"wrote {csv}")
@@ -266,7 +266,7 @@ def run_network(args):
     print(f"{args.example}: {args.n} neurons, {args.T:g} s in {wall:.2f} s wall, {times.size} spikes, "
           f"mean rate {times.size / (args.n * args.T):.2f} Hz")
     fig = plotting.plot_network_activity((times, indices), args.n, args.T, title=args.example.upper())
-    print(f"wrote {plotting.save_figure(fig, out)}")
+    print(f"wrote {_save(fig, out)}")
 
 
 def add_hh(sub):
@@ -305,7 +305,7 @@ def run_hh(args):
     fig = plotting.plot_hh_trace(res.t, res.v, {"m": res.m, "h": res.h, "n": res.n}, title=title)
     spikes = res.spike_times[0]
     print(f"{spikes.size} spikes" + (f", first at {spikes[0] * 1e3:.4f} ms" if spikes.size else ""))
-    print(f"wrote {plotting.save_figure(fig, out)}")
+    print(f"wrote {_save(fig, out)}")
 
 
 COMMANDS = {"demo": (add_demo, run_demo), "tuning": (add_tuning, run_tuning), "network": (add_network, run_network), "hh": (add_hh, run_hh)}
@@ -317,6 +317,18 @@ def build_parser():
     for add, _ in COMMANDS.values():
         add(sub)
     return parser
+
+
+def _save(fig, path):
+    """Write the figure, close it (main() may run many times in one process), return the path."""
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    try:
+        return plotting.save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def _flags(message):

@@ -76,6 +76,8 @@ def _prepare_out(out):
 def _demo(args):
     import matplotlib
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from .spiking import plots as sp
 
     out = _prepare_out(args.out)
@@ -93,6 +95,7 @@ def _demo(args):
         path = out / f"{name}.png"
         with atomic_write(path) as f:          # a figure file is the old one or the new one
             fig.savefig(f, format="png", dpi=110)
+        plt.close(fig)  # main() may run many times in one process
         print(f"wrote {path}")
     return 0
 
