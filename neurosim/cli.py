@@ -83,6 +83,7 @@ def output_folder(path):
 MAX_POINTS = {"lif": 100_000, "hh": 2_000}  # tuning inputs (LIF: 1000 steps each; HH: 24000 RK4 steps each)
 MAX_NEURONS = 1_000_000                     # network --n (80 synapses each)
 MAX_NEURON_SECONDS = 1e6                    # network --n x --T (spikes recorded ~ 20 per neuron-second)
+NETWORK_DT = 1e-4                           # network step (s): --T must be a whole number of steps
 MAX_HH_STEPS = 10**7                        # hh --duration / --dt (5 traces recorded and plotted)
 
 
@@ -105,6 +106,14 @@ def _at_least(name, value, low, high=None):
 def _limit(what, estimate, limit, advice):
     if estimate > limit:
         raise CLIError(f"{what} = {estimate:.3g}, more than the CLI's limit of {limit:.3g}; {advice}")
+
+
+def _whole_steps(flag, T, step_name, dt):
+    steps = T / dt
+    if steps < 0.5 or abs(steps - round(steps)) > 1e-9 * max(steps, 1.0):
+        suggestion = max(round(steps), 1) * dt
+        raise CLIError(f"{flag} must be a whole number of {step_name} steps ({dt:g} s), got {flag} {T:g} "
+                       f"({steps:.6g} steps); e.g. {flag} {suggestion:.6g}")
 
 
 def _add_seed(p, what):
@@ -195,7 +204,12 @@ def tuning_hh(args):
 
     I = np.linspace(0, args.imax, args.points)
     # RK4 at 0.025 ms is within 1e-5 relative of the reference (docs/hh.md); rates after the onset transient
-    measured = tuning_curve(HodgkinHuxley(), I, T=0.6, dt=2.5e-5, t_start=0.2)
+    try:
+        measured = tuning_curve(HodgkinHuxley(), I, T=0.6, dt=2.5e-5, t_start=0.2)
+    except SimulationError as err:  # the only way out of range here is a too large current
+        raise SimulationError(f"--imax {args.imax:g} uA/cm^2 drives Hodgkin-Huxley out of its valid range at "
+                              f"this command's RK4 step of 0.025 ms ({str(err).split(' with ')[0]}); "
+                              f"use a smaller --imax") from None
     curves = {"measured (HH, RK4)": measured}
     columns = {"I": I, "rate_hh_hz": measured}
     if np.count_nonzero(measured) >= 4:
@@ -238,7 +252,8 @@ def add_network(sub):
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--example", default="cuba", choices=["cuba"], help="network to run (cuba: Vogels & Abbott 2005)")
     p.add_argument("--n", type=int, default=4000, help=f"number of neurons (in-degree stays 80), at most {MAX_NEURONS}")
-    p.add_argument("--T", type=float, default=1.0, help=f"simulated time (s); --n x --T at most {MAX_NEURON_SECONDS:g}")
+    p.add_argument("--T", type=float, default=1.0, help=f"simulated time (s), a multiple of the {NETWORK_DT * 1e3:g} ms step; --n x --T at most "
+                   f"{MAX_NEURON_SECONDS:g}")
     _add_seed(p, "connectivity and initial voltages")
     p.add_argument("--out", default="raster.png", help="output figure (.png unless another extension is given)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -254,11 +269,12 @@ def run_network(args):
     _at_least("--n", args.n, 80, MAX_NEURONS)  # the example keeps 80 inputs per neuron
     _at_least("--seed", args.seed, 0)
     _positive("--T", args.T)
+    _whole_steps("--T", args.T, "the network's step", NETWORK_DT)
     _limit("--n x --T (neuron-seconds)", args.n * args.T, MAX_NEURON_SECONDS,
            "use a smaller --n or --T, or the Python API for larger runs")
     out = output_path(args.out)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    net, spikes = EXAMPLES[args.example](args.n, rng=args.seed)
+    net, spikes = EXAMPLES[args.example](args.n, rng=args.seed, dt=NETWORK_DT)
     start = time.perf_counter()
     net.run(args.T, progress=progress)
     wall = time.perf_counter() - start
@@ -290,11 +306,9 @@ def run_hh(args):
     _positive("--dt", args.dt)
     if args.dt > args.duration:
         raise CLIError(f"--dt ({args.dt:g} s) must not exceed --duration ({args.duration:g} s)")
-    steps = args.duration / args.dt
-    _limit("--duration / --dt (steps)", steps, MAX_HH_STEPS, "use a shorter --duration or a larger --dt")
-    if abs(steps - round(steps)) > 1e-9 * max(steps, 1.0):
-        raise CLIError(f"--duration must be a whole number of --dt steps, got --duration {args.duration:g} / "
-                       f"--dt {args.dt:g} = {steps:.6g}; e.g. --duration {round(steps) * args.dt:.6g}")
+    _limit("--duration / --dt (steps)", args.duration / args.dt, MAX_HH_STEPS,
+           "use a shorter --duration or a larger --dt")
+    _whole_steps("--duration", args.duration, "--dt", args.dt)
     out = output_path(args.out)
     try:
         res = HodgkinHuxley().simulate(args.current, args.duration, dt=args.dt, method=args.method,

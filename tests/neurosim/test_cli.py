@@ -97,7 +97,8 @@ def _refused(argv, capsys):
     (["hh", "--duration", "1e6"], ["--duration / --dt", "limit", "larger --dt"]),
     (["hh", "--duration", "-1"], ["--duration"]),
     (["hh", "--dt", "0"], ["--dt"]),
-    (["hh", "--dt", "6e-5", "--duration", "0.005"], ["--duration", "whole number of --dt"]),
+    (["hh", "--dt", "6e-5", "--duration", "0.005"], ["--duration", "whole number of --dt steps"]),
+    (["network", "--n", "80", "--T", "0.00015"], ["--T", "whole number", "--T 0.0001"]),
     (["hh", "--current", "nan"], ["--current"]),
     (["tuning", "--tau-m", "-1"], ["--tau-m"]),
     (["tuning", "--model", "hh", "--jmax", "3"], ["--jmax", "--model hh"]),
@@ -114,7 +115,7 @@ def test_cli_values_are_checked_up_front_naming_the_flag(argv, words, tmp_path, 
     monkeypatch.setattr(neurosim.demo, "run_demo", lambda *a, **k: pytest.fail("computed"))
     err = _refused(argv + ["--out", str(tmp_path / "x.png")], capsys)
     assert len(err) == 1 and all(w in err[0] for w in words), err
-    assert "max_steps" not in err[0] and "T must" not in err[0]
+    assert "max_steps" not in err[0] and "error: T must" not in err[0]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc (an unwritable folder even for root)")
@@ -205,3 +206,8 @@ def test_network_progress_only_on_a_terminal(tmp_path, capsys):
     assert "\r" not in capsys.readouterr().err  # pytest's stderr is not a terminal
     assert main(args + ["--progress"]) == 0
     assert "\r" in capsys.readouterr().err
+
+
+def test_hh_tuning_out_of_range_names_imax(tmp_path, capsys):
+    err = _refused(["tuning", "--model", "hh", "--imax", "1e6", "--points", "2", "--out", str(tmp_path / "x")], capsys)
+    assert len(err) == 1 and "--imax" in err[0] and "smaller --imax" in err[0] and "dt=" not in err[0], err
