@@ -116,6 +116,9 @@ def main():
     parser.add_argument("--ref-neurons", type=int, default=11, help="size of the reference subset")
     parser.add_argument("--no-brian2", action="store_true")
     args = parser.parse_args()
+    if args.T <= T_START:
+        parser.error(f"--T must be > {T_START} s: the f-I error uses rates from inter-spike intervals after "
+                     f"{T_START} s (the onset transient), got --T {args.T}")
 
     I = np.linspace(0.0, 50.0, args.n)
     ref_idx = np.unique(np.linspace(0, args.n - 1, args.ref_neurons).round().astype(int))

@@ -4,7 +4,10 @@
 Same work: N neurons, 1 s, dt = 0.1 ms, J spread over the fluctuation-driven range, sigma = 0.1.
 Prints wall time, the ratio, and each simulator's rate error against neurosim.siegert_rate.
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 /work/bench-venv/bin/python benchmarks/noise.py [--n 10000]
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/noise.py [--n 10000]
+
+(in a virtualenv with Brian2; without it only neurosim runs). ``--n`` is the exact number of
+neurons: the 11 input levels get ``n // 11`` or ``n // 11 + 1`` neurons each.
 """
 import argparse
 import time
@@ -53,12 +56,16 @@ def run_brian2(J, T, dt, target):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=10000)
-    p.add_argument("--T", type=float, default=1.0)
-    p.add_argument("--dt", type=float, default=1e-4)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--n", type=int, default=10000, help="number of neurons (>= 11: one group per input level)")
+    p.add_argument("--T", type=float, default=1.0, help="simulated time (s)")
+    p.add_argument("--dt", type=float, default=1e-4, help="time step (s)")
     args = p.parse_args(argv)
-    J = np.repeat(np.linspace(0.8, 1.3, 11), args.n // 11)
+    if args.n < 11:
+        p.error(f"--n must be >= 11 (one group per input level), got {args.n}")
+    levels = np.linspace(0.8, 1.3, 11)
+    J = levels[np.arange(args.n) * levels.size // args.n]  # exactly n neurons, groups differ by at most one
     rows = [("neurosim",) + run_neurosim(J, args.T, args.dt)]
     try:
         for target in ("numpy", "cython"):

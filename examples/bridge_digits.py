@@ -28,6 +28,10 @@ from ratenet.optimizers import Adam
 from ratenet.training import fit
 
 
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
 def load_data(seed=0):
     """(X_train, X_test, labels_train, labels_test, name)."""
     try:
@@ -42,10 +46,10 @@ def load_data(seed=0):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument("--out", default="bridge_digits_figures", help="directory for the PNG figures")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=60, help="training epochs of the rate network")
+    p.add_argument("--seed", type=int, default=0, help="seed (int >= 0) of the data split, initial weights and batches")
     p.add_argument("--hh", action="store_true", help="add the measured Hodgkin–Huxley curve (a few s)")
     args = p.parse_args(argv)
 

@@ -14,7 +14,8 @@ import numpy as np
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "),
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default=".", help="folder for the PNG")
     parser.add_argument("--levels", type=float, nargs="+", default=[-5.0, 0.0, 1.5, 20.0],
                         help="current levels in uA/cm^2, one per step")

@@ -20,6 +20,10 @@ import numpy as np  # noqa: E402
 import ratenet  # noqa: E402
 
 
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
 def network(seed, dropout=0.0):
     layers = [ratenet.Dense(1, 64, rng=seed), ratenet.Tanh()]
     layers += [ratenet.Dropout(dropout, rng=seed + 10)] if dropout else []
@@ -29,10 +33,10 @@ def network(seed, dropout=0.0):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="figures")
-    ap.add_argument("--epochs", type=int, default=1500)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap.add_argument("--out", default="figures", help="folder for the PNG figures (created if missing)")
+    ap.add_argument("--epochs", type=int, default=1500, help="training epochs of each model")
+    ap.add_argument("--seed", type=int, default=0, help="seed (int >= 0) of the data, initial weights and dropout")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 

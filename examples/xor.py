@@ -14,11 +14,15 @@ matplotlib.use("Agg")
 import ratenet  # noqa: E402
 
 
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="figures", help="directory for the PNGs")
-    ap.add_argument("--epochs", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
+    ap.add_argument("--out", default="figures", help="folder for the PNG figures (created if missing)")
+    ap.add_argument("--epochs", type=int, default=500, help="training epochs")
+    ap.add_argument("--seed", type=int, default=0, help="seed (int >= 0) of the initial weights and batches")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 

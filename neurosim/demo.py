@@ -1,7 +1,8 @@
 """The main demo: each section writes figures into a folder and returns lines of summary text.
 
 Sections are plain functions ``section(out_dir: pathlib.Path) -> list[str]``
-listed in ``SECTIONS``; later features add theirs to that list.
+listed in ``SECTIONS``; later features add theirs to that list. A section that
+draws random numbers takes ``seed`` (int >= 0) as a keyword too.
 """
 import pathlib
 
@@ -36,19 +37,20 @@ def lif_section(out):
     return lines
 
 
-def synapse_section(out):
+def synapse_section(out, seed=0):
     """PSC kernels (n = 0, 1, 2) with a filtered spike train, and a small CUBA network raster."""
     from . import plotting
     from .network.examples import cuba
     from .spikes import poisson_spikes
     from .synapses import PSCFilter
 
-    (train,) = poisson_spikes(40.0, 1, T=0.5, rng=1)
+    train_seed, net_seed = np.random.SeedSequence(seed).spawn(2)
+    (train,) = poisson_spikes(40.0, 1, T=0.5, rng=train_seed)
     filters = [PSCFilter(0.01, n) for n in (0, 1, 2)]
     fig = plotting.plot_psc_filters(filters, train, np.linspace(0, 0.5, 1000))
     plotting.save_figure(fig, out / "psc_filters.png")
     lines = [f"PSC filters n = 0, 1, 2 (tau_s = 10 ms) on a 40 Hz Poisson train: {len(train)} spikes"]
-    net, spikes = cuba(1000, rng=0)
+    net, spikes = cuba(1000, rng=net_seed)
     net.run(0.5)
     times, indices = spikes.data
     fig = plotting.plot_network_activity((times, indices), 1000, 0.5, title="CUBA (1000 neurons)")
@@ -84,15 +86,21 @@ def hh_section(out):
 SECTIONS = [lif_section, synapse_section, hh_section]
 
 
-def run_demo(out_dir, sections=None):
-    """Run every demo section, writing PNGs into ``out_dir``; return the summary text."""
+def run_demo(out_dir, sections=None, seed=0):
+    """Run every demo section, writing PNGs into ``out_dir``; return the summary text.
+
+    ``seed`` (int >= 0) is passed to the sections that take one (random inputs and connectivity).
+    """
+    import inspect
+
     import matplotlib.pyplot as plt
 
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lines = []
     for section in sections or SECTIONS:
-        lines.extend(section(out))
+        takes_seed = "seed" in inspect.signature(section).parameters
+        lines.extend(section(out, seed=seed) if takes_seed else section(out))
         plt.close("all")
     text = "\n".join(lines) + "\n"
     from ._io import atomic_write

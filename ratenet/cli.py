@@ -61,7 +61,10 @@ def _prepare_out(out):
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file; give a folder for the figures")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {str(out)!r}: cannot create the folder ({exc.strerror or exc})") from None
     try:
         with tempfile.TemporaryFile(dir=out):
             pass
@@ -73,6 +76,8 @@ def _prepare_out(out):
 def _demo(args):
     import matplotlib
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from .spiking import plots as sp
 
     out = _prepare_out(args.out)
@@ -90,6 +95,7 @@ def _demo(args):
         path = out / f"{name}.png"
         with atomic_write(path) as f:          # a figure file is the old one or the new one
             fig.savefig(f, format="png", dpi=110)
+        plt.close(fig)  # main() may run many times in one process
         print(f"wrote {path}")
     return 0
 
@@ -130,7 +136,7 @@ def main(argv=None):
     try:
         return _demo(args)
     except (ValueError, TypeError, SimulationError, OSError) as err:
-        print(f"ratenet {args.command}: error: {err}", file=sys.stderr)
+        print(f"ratenet {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 

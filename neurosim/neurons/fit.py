@@ -4,6 +4,7 @@ The fitted curve is ``rate(I) = G(gain * I + bias)`` with ``G`` the analytic LIF
 rate of :class:`neurosim.LIF` (threshold J = 1), so an LIF population driven
 through ``J = gain * I + bias`` reproduces the measured neuron's rates.
 """
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,11 @@ class LIFFit:
         Root-mean-square rate error in Hz over the points used in the fit.
     n_points : int
         Number of points used in the fit.
+    at_bound : tuple of str
+        Fitted time constants that ran out of ``FIT_RANGE`` (e.g. ``("tau_ref",)``
+        when the data do not determine a refractory period and it went to ~0): the
+        curve may still match, but that parameter is not a measurement. ``fit_lif``
+        warns when this is not empty.
     """
 
     model: LIF
@@ -35,6 +41,7 @@ class LIFFit:
     bias: float
     rms_error: float
     n_points: int
+    at_bound: tuple = ()
 
     @property
     def threshold(self):
@@ -48,6 +55,10 @@ class LIFFit:
     def rate(self, I):
         """Fitted firing rate in Hz at input(s) ``I`` (any shape)."""
         return self.model.rate(self.J(I))
+
+
+# plausible range (s) of fitted time constants; outside it the fit is degenerate (the parameter ran off)
+FIT_RANGE = {"tau_m": (1e-5, 10.0), "tau_ref": (1e-6, 1.0)}
 
 
 def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
@@ -73,6 +84,12 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
     Returns
     -------
     LIFFit
+
+    Warns
+    -----
+    RuntimeWarning
+        When a fitted time constant leaves ``FIT_RANGE`` (listed in ``LIFFit.at_bound``),
+        e.g. tau_ref -> 0 for a curve that does not bend towards a maximum rate.
     """
     from scipy.optimize import least_squares
 
@@ -121,4 +138,13 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
             best = sol
     tm, tr, gain, bias = unpack(best.x)
     rms = float(np.sqrt(np.mean(best.fun**2)))
-    return LIFFit(LIF(tau_m=float(tm), tau_ref=float(tr)), float(gain), float(bias), rms, int(xu.size))
+    fitted = {"tau_m": (tm, fixed_m), "tau_ref": (tr, fixed_ref)}
+    at_bound = tuple(name for name, (value, fixed) in fitted.items()
+                     if fixed is None and not FIT_RANGE[name][0] <= value <= FIT_RANGE[name][1])
+    if at_bound:
+        warnings.warn(f"fit_lif: {', '.join(f'{n}={fitted[n][0]:.3g} s' for n in at_bound)} outside the plausible "
+                      f"range {', '.join(f'{n} in {FIT_RANGE[n]} s' for n in at_bound)}: the data do not determine "
+                      f"it (e.g. a range of inputs too small to show the rate saturating); widen the input range or "
+                      f"fix it with {at_bound[0]}=", RuntimeWarning, stacklevel=2)
+    return LIFFit(LIF(tau_m=float(tm), tau_ref=float(tr)), float(gain), float(bias), rms, int(xu.size),
+                  at_bound)

@@ -51,3 +51,22 @@ def test_fits_hodgkin_huxley():
 def test_bad_input(inputs, rates, match):
     with pytest.raises(ValueError, match=match):
         fit_lif(inputs, rates)
+
+
+def test_degenerate_fit_is_flagged_and_warned():
+    # an LIF curve without a refractory period: nothing bends the curve, the fitted tau_ref runs to ~0
+    I = np.linspace(0, 20, 30)
+    rates = LIF(0.01, 0.0).rate(0.8 + 0.05 * I)
+    with pytest.warns(RuntimeWarning, match="tau_ref"):
+        fit = fit_lif(I, rates)
+    assert fit.at_bound == ("tau_ref",) and fit.model.tau_ref < 1e-6
+
+
+def test_good_fit_has_nothing_at_bound():
+    import warnings
+
+    I = np.linspace(0, 40, 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_lif(I, LIF(0.02, 0.002).rate(0.5 * I - 1.0))
+    assert fit.at_bound == ()

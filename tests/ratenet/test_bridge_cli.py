@@ -70,3 +70,13 @@ def test_cli_help_shows_defaults(capsys):
         main(["demo", "--help"])
     text = capsys.readouterr().out
     assert "default: 0" in text and "default: ratenet_demo" in text
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self").is_dir(), reason="needs Linux /proc (unwritable even for root)")
+def test_cli_unwritable_out_names_the_flag_and_path(capsys, monkeypatch):
+    import ratenet.cli as cli
+    monkeypatch.setattr(cli, "toy_bridge", lambda seed: pytest.fail("computed before checking --out"))
+    for out in ("/proc/x", "/proc/x/y", "/proc"):
+        assert main(["demo", "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--out {out!r}" in err and "Errno" not in err, err

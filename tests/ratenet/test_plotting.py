@@ -13,6 +13,15 @@ from ratenet.model import Sequential
 matplotlib.use("Agg")
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every figure a test opened (matplotlib warns beyond 20 and keeps them in memory)."""
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
 def test_plot_history():
     h = History()
     for e, (l, vl) in enumerate([(1.0, 1.1), (0.5, 0.7), (0.3, 0.8)], start=1):
