@@ -209,9 +209,21 @@ def save_figure(fig, path, dpi=120):
     the file's extension. Returns the path written."""
     import os
 
+    from matplotlib.figure import Figure
+
+    from . import _validate as check
     from ._io import atomic_write
 
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
+    if not os.path.basename(path):
+        raise ValueError(f"path must name a file, got {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"path {path!r} is a folder; give a file name such as {os.path.join(path, 'figure.png')!r}")
+    dpi = check.positive("dpi", dpi)
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format=fmt, dpi=dpi)

@@ -49,8 +49,8 @@ class LIFFit:
         return (1.0 - self.bias) / self.gain
 
     def J(self, I):
-        """Normalized LIF input for measured input(s) ``I``."""
-        return self.gain * np.asarray(I, dtype=float) + self.bias
+        """Normalized LIF input for measured input(s) ``I`` (finite real numbers, any shape)."""
+        return self.gain * check.real_array("I", I) + self.bias
 
     def rate(self, I):
         """Fitted firing rate in Hz at input(s) ``I`` (any shape)."""
