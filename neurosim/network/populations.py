@@ -206,6 +206,7 @@ class LIFRuntime(_Base):
         s = self.state
         np.copyto(s.v, snap[0])
         np.copyto(s.refractory_end, snap[1])
+        s.forget_refractory()
         if snap[2] is not None:
             states, eta, self._drawn, s._block = snap[2]
             s.draws.set_state(states)
