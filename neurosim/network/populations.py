@@ -114,6 +114,8 @@ class _Base:
         self.groups, self.inputs = groups, inputs
         self.bias = _flat(pop.normalized.bias, B, pop.n)
         self.has_bias = bool(np.any(self.bias))
+        # a bias equal for all neurons is added as a number: one array fewer to stream through per step
+        self.bias_term = float(self.bias[0]) if np.all(self.bias == self.bias[0]) else self.bias
         self.J = np.empty(self.N)
         self.J2 = self.J.reshape(B, pop.n) if B > 1 else self.J
         self.tmp = np.empty(self.N)
@@ -140,7 +142,7 @@ class _Base:
                     np.dot(c, x, out=tmp)
                 J += tmp
             if self.has_bias:
-                J += self.bias
+                J += self.bias_term
         else:
             J[:] = self.bias
         for inp in self.inputs:
@@ -185,8 +187,9 @@ class LIFRuntime(_Base):
         if self.constant:
             return self.state.step(self.J, t0, self.J_decayed)
         J = self.input()
-        np.multiply(J, self.state.one_minus_decay, out=self.J_decayed)
-        return self.state.step(J, t0, self.J_decayed)
+        # into the input scratch (free once J is summed): a smaller working set than a separate array
+        J_decayed = np.multiply(J, self.state.one_minus_decay, out=self.tmp)
+        return self.state.step(J, t0, J_decayed)
 
     def prepare(self, k, t0):
         super().prepare(k, t0)

@@ -20,6 +20,7 @@ from . import noise as noise_mod
 from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 
+_WORDS_FROM = 16384  # population size from which the threshold test scans 8-byte words (measured crossover ~12k)
 _EMPTY = np.zeros(0)  # shared "no spike times" result (size 0: nothing to mutate)
 
 
@@ -225,6 +226,10 @@ class LIFState:
             self.v = np.broadcast_to(v0, (n,)).astype(float)  # a copy: the state owns it
         self.refractory_end = np.full(n, -np.inf)  # absolute time (s) each neuron may integrate again
         self._refr, self._refr_t0 = None, -np.inf  # candidates for refractory neurons (see _refractory)
+        self._above = None  # threshold test buffer, padded to whole 8-byte words (see _above_threshold)
+        if n >= _WORDS_FROM:
+            self._above = np.zeros(-(-n // 8) * 8, dtype=bool)
+            self._above_words, self._above_bytes = self._above.view(np.uint64), self._above.reshape(-1, 8)
         self.decay = np.exp(-self.dt / model.tau_m)
         self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
@@ -289,8 +294,7 @@ class LIFState:
                 free = refr[done]
                 v[free] = J[free] * -np.expm1((ends[done] - t1) / tau_m)
                 refr = refr[~done]
-        # .nonzero()[0] rather than np.flatnonzero: same result, less Python overhead per step
-        spiked = (v > 1.0).nonzero()[0]
+        spiked = self._above_threshold(v)
         if spiked.size == 0:
             self._refr = refr
             return spiked, _EMPTY
@@ -306,6 +310,21 @@ class LIFState:
         self.refractory_end[spiked] = spike_time + self.model.tau_ref
         v[spiked] = 0.0
         return spiked, spike_time - t0
+
+    def _above_threshold(self, v):
+        """Indices (ascending) of the neurons with v > 1.
+
+        ``nonzero`` on a boolean array costs about 0.3 ns per element even when
+        nearly all are False; for large populations, finding the nonzero 8-byte
+        words first and expanding only those is twice as fast.
+        """
+        if self._above is None:
+            # .nonzero()[0] rather than np.flatnonzero: same result, less Python overhead per step
+            return (v > 1.0).nonzero()[0]
+        np.greater(v, 1.0, out=self._above[:v.size])  # the padding stays False
+        words = (self._above_words != 0).nonzero()[0]
+        rows, cols = self._above_bytes[words].nonzero()
+        return words[rows] * 8 + cols
 
     def _refractory(self, t0):
         """Indices of the neurons with ``refractory_end > t0``.
