@@ -209,6 +209,13 @@ class LIFState:
         coloured noise, the OU current's time constant (s); see :meth:`LIF.simulate`.
     rng : int, Generator, SeedSequence, or a list of them (one per trial, trial-major blocks of n / B)
         Source of the noise (see :class:`neurosim.neurons.noise.NoiseDraws`).
+
+    Notes
+    -----
+    Without noise, the step keeps a short list of the refractory neurons instead
+    of scanning ``refractory_end`` every step. After writing ``refractory_end``
+    (or ``v``) from outside, call :meth:`forget_refractory`; stepping with a
+    ``t0`` earlier than the previous one rebuilds the list by itself.
     """
 
     def __init__(self, model, n, dt, v0=None, noise=0.0, tau_noise=None, rng=None):
@@ -285,12 +292,11 @@ class LIFState:
         v *= self.decay
         v += J_decayed if J_decayed is not None else J * self.one_minus_decay
         # neurons refractory during part of the step: v = 0 until refractory_end, then integrate from 0
-        refr = self._refractory(t0)
+        refr, ends = self._refractory(t0)
         if refr.size:
-            ends = self.refractory_end[refr]
             v[refr] = 0.0
             done = ends < t1  # the period ends inside this step: only these few need the exponential
-            if done.any():
+            if np.count_nonzero(done):  # (ndarray.any goes through a slower Python wrapper)
                 free = refr[done]
                 v[free] = J[free] * -np.expm1((ends[done] - t1) / tau_m)
                 refr = refr[~done]
@@ -327,7 +333,7 @@ class LIFState:
         return words[rows] * 8 + cols
 
     def _refractory(self, t0):
-        """Indices of the neurons with ``refractory_end > t0``.
+        """Indices of the neurons with ``refractory_end > t0``, and their ``refractory_end``.
 
         A full scan costs a pass over N; instead the previous step's list (those
         refractory at its end, plus its spikers) is filtered, which is exact as
@@ -335,12 +341,13 @@ class LIFState:
         (``forget_refractory()`` after writing it from outside).
         """
         refr = self._refr
-        if refr is None or t0 < self._refr_t0:
+        self._refr_t0, last_t0 = t0, self._refr_t0
+        if refr is None or t0 < last_t0:
             refr = (self.refractory_end > t0).nonzero()[0]
-        elif refr.size:
-            refr = refr[self.refractory_end[refr] > t0]
-        self._refr_t0 = t0
-        return refr
+            return refr, self.refractory_end[refr]
+        ends = self.refractory_end[refr]
+        keep = ends > t0
+        return refr[keep], ends[keep]
 
     def forget_refractory(self):
         """Call after changing ``refractory_end`` or ``v`` from outside the step (e.g. a restore)."""
@@ -350,7 +357,7 @@ class LIFState:
         """Time (s) from the threshold crossing to the end of the step, from v(t1) = J + (1 - J) exp(-u/tau_m),
         at most ``since`` (the time integrated in this step)."""
         tau_m = self.model.tau_m
-        if (Js > vs).all():  # the usual case: no division by zero to guard against
+        if np.count_nonzero(Js > vs) == Js.size:  # the usual case: no division by zero to guard against
             return np.minimum(tau_m * np.log1p((vs - 1.0) / (Js - vs)), since)
         with np.errstate(divide="ignore", invalid="ignore"):
             u = tau_m * np.log1p((vs - 1.0) / (Js - vs))
