@@ -107,7 +107,7 @@ def phase_timers():
     from neurosim.spikes import SpikeRecorder
 
     totals = {}
-    patched = [(populations._Base, "input", "input assembly (J = synapses + bias; n=0 decay)"),
+    patched = [(populations._Base, "input", "input assembly + n=0 synapse decay"),
                (LIFState, "step", "neuron step (LIFState.step)"),
                (connections.SynapseGroup, "advance_and_deliver", "synapse step (n>0 decay, delayed delivery)"),
                (connections.ConnectionRuntime, "_scatter", "propagation (spiking rows)"),
