@@ -107,9 +107,9 @@ def phase_timers():
     from neurosim.spikes import SpikeRecorder
 
     totals = {}
-    patched = [(populations._Base, "input", "input assembly (J = synapses + bias)"),
+    patched = [(populations._Base, "input", "input assembly + n=0 synapse decay"),
                (LIFState, "step", "neuron step (LIFState.step)"),
-               (connections.SynapseGroup, "advance_and_deliver", "synapse step (decay, delayed delivery)"),
+               (connections.SynapseGroup, "advance_and_deliver", "synapse step (n>0 decay, delayed delivery)"),
                (connections.ConnectionRuntime, "_scatter", "propagation (spiking rows)"),
                (connections.FusedPropagation, "scatter", "propagation (spiking rows)"),
                (SpikeRecorder, "record", "probes (spike recording)")]

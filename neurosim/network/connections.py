@@ -288,6 +288,9 @@ class SynapseGroup:
         self.L = max_delay_steps + 1
         self.pending = np.zeros((self.L, synapse.n + 1, n)) if self.L > 1 else None
         self.dirty = [0] * self.L  # 0 clean, 1 stage 0 only, 2 all stages
+        # set by a target that decays the state itself while reading it (LIFRuntime, n = 0): the same
+        # multiplication, done while the array is still in cache; advance_and_deliver then skips it
+        self.decayed_by_target = False
 
     def snapshot(self):
         return (self.state.x.copy(), None if self.pending is None else self.pending.copy(), list(self.dirty))
@@ -301,7 +304,8 @@ class SynapseGroup:
 
     def advance_and_deliver(self, m):
         """Advance the state to time ``m * dt`` and add the delayed spikes due then."""
-        self.state.advance()
+        if not self.decayed_by_target:
+            self.state.advance()
         if self.L > 1:
             slot = m % self.L
             dirty = self.dirty[slot]

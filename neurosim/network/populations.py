@@ -114,6 +114,8 @@ class _Base:
         self.groups, self.inputs = groups, inputs
         self.bias = _flat(pop.normalized.bias, B, pop.n)
         self.has_bias = bool(np.any(self.bias))
+        # a bias equal for all neurons is added as a number: one array fewer to stream through per step
+        self.bias_term = float(self.bias[0]) if np.all(self.bias == self.bias[0]) else self.bias
         self.J = np.empty(self.N)
         self.J2 = self.J.reshape(B, pop.n) if B > 1 else self.J
         self.tmp = np.empty(self.N)
@@ -124,23 +126,27 @@ class _Base:
             inp.prepare(k, t0, self.n)
 
     def input(self):
-        """Fill and return J for this step."""
+        """Fill and return J for this step (and decay the synaptic states listed with a decay factor)."""
         J, terms = self.J, self.terms
         if terms:
-            x, c = terms[0]
+            x, c, decay = terms[0]
             if c.__class__ is float:
                 np.multiply(x, c, out=J)
             else:
                 np.dot(c, x, out=J)
-            for x, c in terms[1:]:
+            if decay is not None:
+                x *= decay
+            for x, c, decay in terms[1:]:
                 tmp = self.tmp
                 if c.__class__ is float:
                     np.multiply(x, c, out=tmp)
                 else:
                     np.dot(c, x, out=tmp)
+                if decay is not None:
+                    x *= decay
                 J += tmp
             if self.has_bias:
-                J += self.bias
+                J += self.bias_term
         else:
             J[:] = self.bias
         for inp in self.inputs:
@@ -174,8 +180,13 @@ class LIFRuntime(_Base):
         for g in groups:
             syn = g.synapse
             coef = membrane_coefficients(syn, pop.model.tau_m, dt)
-            # n = 0: one stage and a scalar coefficient; else a dot product over stages
-            self.terms.append((g.state.x[0], float(coef[0])) if syn.n == 0 else (g.state.x, coef))
+            # n = 0: one stage and a scalar coefficient, and the group's decay is done here, right after
+            # J reads the state (one pass fewer from memory); else a dot product over stages
+            if syn.n == 0:
+                g.decayed_by_target = True
+                self.terms.append((g.state.x[0], float(coef[0]), g.state.decay))
+            else:
+                self.terms.append((g.state.x, coef, None))
         # bias only (no synapses, no injected current): J is constant, computed once
         self.constant = not groups and not inputs
         if self.constant:
@@ -185,8 +196,9 @@ class LIFRuntime(_Base):
         if self.constant:
             return self.state.step(self.J, t0, self.J_decayed)
         J = self.input()
-        np.multiply(J, self.state.one_minus_decay, out=self.J_decayed)
-        return self.state.step(J, t0, self.J_decayed)
+        # into the input scratch (free once J is summed): a smaller working set than a separate array
+        J_decayed = np.multiply(J, self.state.one_minus_decay, out=self.tmp)
+        return self.state.step(J, t0, J_decayed)
 
     def prepare(self, k, t0):
         super().prepare(k, t0)
@@ -206,6 +218,7 @@ class LIFRuntime(_Base):
         s = self.state
         np.copyto(s.v, snap[0])
         np.copyto(s.refractory_end, snap[1])
+        s.forget_refractory()
         if snap[2] is not None:
             states, eta, self._drawn, s._block = snap[2]
             s.draws.set_state(states)
@@ -228,7 +241,7 @@ class HHRuntime(_Base):
         self.needs_prepare = gens is not None
         self._drawn = None
         for g in groups:  # the current at the start of the step (last stage), held over the step
-            self.terms.append((g.state.x[-1], 1.0))
+            self.terms.append((g.state.x[-1], 1.0, None))
 
     def prepare(self, k, t0):
         super().prepare(k, t0)

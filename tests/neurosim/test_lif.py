@@ -263,3 +263,22 @@ def test_huge_runs_refused_up_front_and_float32_durations_valid():
         LIF().simulate(1.5 + 0j, 0.1)
     with pytest.raises(ValueError, match="t_start"):
         tuning_curve(LIF(), [1.5], T=1.0, t_start=float("nan"))
+
+
+def test_state_sees_refractory_writes_from_outside_and_steps_back_in_time():
+    """LIFState keeps its refractory neurons in a list between steps; a write to refractory_end
+    followed by forget_refractory(), and a step earlier in time, must both be seen.
+    Oracle: v is held at 0 while refractory and follows J (1 - exp(-t/tau_m)) from 0 after."""
+    tau_m, dt, J = 0.02, 1e-4, np.full(3, 0.5)  # below threshold: no spikes of its own
+    s = neurosim.LIFState(LIF(tau_m, 0.002), 3, dt)
+    s.step(J, 0.0)
+    s.refractory_end[1] = 1.0
+    s.forget_refractory()
+    s.step(J, dt)
+    assert s.v[1] == 0.0
+    np.testing.assert_allclose(s.v[[0, 2]], 0.5 * -np.expm1(-2 * dt / tau_m), rtol=1e-12)
+    # back to t0 = 0 (a new run on the same state): the list is rebuilt from refractory_end
+    s.v[:] = 0.0
+    s.refractory_end[:] = [-np.inf, -np.inf, 0.4 * dt]
+    s.step(J, 0.0)
+    np.testing.assert_allclose(s.v, 0.5 * -np.expm1(-np.array([1.0, 1.0, 0.6]) * dt / tau_m), rtol=1e-12)
