@@ -32,7 +32,7 @@ import numpy as np
 from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
-from neurosim._validate import check_bool, n_steps, real_array
+from neurosim._validate import DEFAULT_MAX_WORK, check_bool, n_steps, real_array
 
 from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch
@@ -51,6 +51,13 @@ def _positive(value, name, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def _check_steps(steps, T):
+    """Refuse a run longer than DEFAULT_MAX_WORK steps before anything is allocated."""
+    if not steps <= DEFAULT_MAX_WORK:
+        raise ValueError(f"T={T!r} s needs {steps:.3g} steps of dt, more than the limit of "
+                         f"{DEFAULT_MAX_WORK:.3g}; use a shorter T")
 
 
 def _check_v0(v0):
@@ -142,6 +149,7 @@ class SpikingModel:
         The transient is 4 (n + 1) tau_s per filtered layer, at most T/2.
         """
         T = _positive(T, "T")
+        _check_steps(T / self.dt, T)
         syn = self.synapse if synapse is None else _check_synapse(synapse)
         n_filtered = len(self.layers) - (0 if self.readout is not None else 1)
         n_filtered = max(n_filtered, 1)
@@ -241,6 +249,7 @@ class SpikingModel:
 
         X = check_batch(X, self.n_in, np.float64)
         steps = n_steps(T, self.dt)          # float32 T: checked to float32 precision
+        _check_steps(steps, T)
         T = _positive(T, "T")
         syn = self.synapse if synapse is None else _check_synapse(synapse)
         t_average = self.default_t_average(T, syn) if t_average is None else _positive(t_average, "t_average")

@@ -267,3 +267,18 @@ def test_torch_modules_check_parameters(name, param, value, err):
     with pytest.raises(err, match=param):
         getattr(rt, name)(**{param: value})
     assert getattr(rt, name)(tau_m=np.float32(0.02)).tau_m == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("T", [1e12, 1e300])
+def test_spiking_run_length_bounded_up_front(snn, T):
+    with pytest.raises(ValueError, match="T="):
+        snn.predict(np.ones((1, 2)), T=T)
+    with pytest.raises(ValueError, match="T="):
+        snn.default_t_average(T)
+
+
+@pytest.mark.parametrize("name", [3, None, object()])
+def test_initializers_as_rng_name_must_be_a_str(name):
+    with pytest.raises(TypeError, match="name"):
+        initializers.as_rng(0, name=name)
+    assert isinstance(initializers.as_rng(np.int64(0)), np.random.Generator)
