@@ -363,6 +363,8 @@ class TuningCurveActivation(Activation):
             raise TypeError(f"neuron: expected a neuron model with a simulate(J, T, dt) method "
                             f"(e.g. neurosim.LIF()), got {type(neuron).__name__}")
         J = _float_array(J, "J")
+        if J.ndim != 1 or J.size < 2:
+            raise ValueError(f"J: expected a 1-D array of >= 2 currents, got shape {J.shape}")
         t_start = _check_float(t_start, "t_start", low=0)
         return cls(J, tuning_curve(neuron, J, T=T, dt=dt, t_start=t_start), **kwargs)
 

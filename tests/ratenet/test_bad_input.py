@@ -282,3 +282,9 @@ def test_initializers_as_rng_name_must_be_a_str(name):
     with pytest.raises(TypeError, match="name"):
         initializers.as_rng(0, name=name)
     assert isinstance(initializers.as_rng(np.int64(0)), np.random.Generator)
+
+
+@pytest.mark.parametrize("J", [np.ones(0), np.ones((2, 2)), [1.0]])
+def test_from_model_needs_a_current_axis(J):
+    with pytest.raises(ValueError, match="J"):
+        ratenet.TuningCurveActivation.from_model(neurosim.LIF(), J, T=0.05)
