@@ -327,3 +327,35 @@ def renamed_argument(old, new):
             return fn(*args, **kwargs)
         return wrapper
     return decorate
+
+
+# -- allocation bounds (added for ratenet's size arguments) ----------------------------
+#: Largest single array (bytes) a size argument may ask for; larger requests are refused
+#: up front with ValueError instead of failing with MemoryError halfway through.
+MAX_ALLOC_BYTES = 2**34
+
+
+def check_alloc(name, value, n_elements, itemsize=8, limit=MAX_ALLOC_BYTES):
+    """Refuse a size argument whose array would exceed ``limit`` bytes (ValueError).
+
+    Parameters
+    ----------
+    name : str
+        The size parameter named in the message (e.g. ``"n_in"``, ``"shape"``).
+    value
+        Its value, shown in the message.
+    n_elements : int or float
+        Number of elements the call would allocate (the largest array).
+    itemsize : int
+        Bytes per element.
+
+    Returns
+    -------
+    The estimated number of bytes.
+    """
+    nbytes = float(n_elements) * itemsize
+    if not nbytes <= limit:
+        raise ValueError(f"{name}={_show(value)} would allocate about {nbytes:.3g} bytes "
+                         f"({nbytes / 2**30:.3g} GiB), more than the limit of {limit / 2**30:.3g} GiB; "
+                         f"use a smaller {name}")
+    return nbytes

@@ -16,8 +16,8 @@ product; their ``derivative`` is the Jacobian's diagonal, for plotting).
 import numpy as np
 from scipy.special import expit
 
-from neurosim._validate import check_bool, check_dtype, check_int, check_number, real_array
-from .layers import LAYER_REGISTRY, Layer, _check_float
+from neurosim._validate import check_alloc, check_bool, check_dtype, check_int, check_number, real_array
+from .layers import LAYER_REGISTRY, Layer, _check_float, backward_args
 
 __all__ = [
     "Activation", "Identity", "Step", "Sigmoid", "Tanh", "HardTanh", "Softsign",
@@ -60,11 +60,12 @@ class Activation(Layer):
 
     def backward(self, dY, input_grad=True):
         """dE/dX = dE/dY · f'(z) for the z of the last forward."""
-        if not input_grad:
-            return None
         z = getattr(self, "_z", None)
         if z is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dY, input_grad = backward_args(dY, input_grad, z.shape)
+        if not input_grad:
+            return None
         d = self.derivative(z)
         if self._inplace_grad:
             np.multiply(dY, d, out=dY)
@@ -84,9 +85,12 @@ class Identity(Activation):
     def forward(self, X, training=False):
         if training is not False and training is not True:
             check_bool("training", training)
-        return _as_float_array(X, "X")
+        X = _as_float_array(X, "X")
+        self._shape = X.shape
+        return X
 
     def backward(self, dY, input_grad=True):
+        dY, input_grad = backward_args(dY, input_grad, getattr(self, "_shape", None))
         return dY if input_grad else None
 
 
@@ -138,6 +142,10 @@ class Sigmoid(Activation):
         return self._y
 
     def backward(self, dY, input_grad=True):
+        y = getattr(self, "_y", None)
+        if y is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dY, input_grad = backward_args(dY, input_grad, y.shape)
         if not input_grad:
             return None
         y = self._y
@@ -166,6 +174,10 @@ class Tanh(Activation):
         return self._y
 
     def backward(self, dY, input_grad=True):
+        y = getattr(self, "_y", None)
+        if y is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dY, input_grad = backward_args(dY, input_grad, y.shape)
         if not input_grad:
             return None
         y = self._y
@@ -225,6 +237,10 @@ class ReLU(Activation):
         return self._y
 
     def backward(self, dY, input_grad=True):
+        y = getattr(self, "_y", None)
+        if y is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dY, input_grad = backward_args(dY, input_grad, y.shape)
         if not input_grad:
             return None
         mask = self._y > 0
@@ -302,6 +318,10 @@ class Softmax(Activation):
         return self._y
 
     def backward(self, dY, input_grad=True):
+        y = getattr(self, "_y", None)
+        if y is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dY, input_grad = backward_args(dY, input_grad, y.shape)
         if not input_grad:
             return None
         y = self._y
@@ -330,6 +350,10 @@ class LogSoftmax(Activation):
         return self._y
 
     def backward(self, dY, input_grad=True):
+        y = getattr(self, "_y", None)
+        if y is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dY, input_grad = backward_args(dY, input_grad, y.shape)
         if not input_grad:
             return None
         return dY - np.exp(self._y) * dY.sum(axis=1, keepdims=True)
@@ -400,6 +424,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0
     n_classes = check_int("n_classes", n_classes, low=1)
+    check_alloc("n_classes", n_classes, labels.size * n_classes, dtype.itemsize)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
             f"labels: values must be in [0, {n_classes}), got range "
@@ -411,7 +436,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
 
 def argmax(Y):
     """Index of the largest entry of each row. Y: (n_samples, n) → (n_samples,) int."""
-    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=True, allow_empty=False)
     return Y.argmax(axis=1)
 
 
@@ -432,9 +457,9 @@ def to_labels(Y, threshold=0.5):
     ndarray of int, shape (n_samples,)
     """
     threshold = check_number("threshold", threshold)
-    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False)
-    if np.isnan(Y).any():
-        raise ValueError("Y: contains NaN; a NaN output has no class label")
+    Y = real_array("Y", Y, dtype=None, ndim=2, finite=False, allow_empty=False)
+    if not np.isfinite(Y).all():
+        raise ValueError("Y: contains NaN or inf; a non-finite output has no class label")
     return _labels(Y, threshold)
 
 

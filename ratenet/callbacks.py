@@ -1,5 +1,6 @@
 """Training history, callbacks and early stopping used by :func:`ratenet.training.fit`."""
 import math
+import numbers
 
 import numpy as np
 
@@ -22,6 +23,14 @@ class TrainingDiverged(FloatingPointError, RuntimeError):
     def __init__(self, message, epoch=None, batch=None, history=None):
         super().__init__(message)
         self.epoch, self.batch, self.history = epoch, batch, history
+
+
+def _metric(key, value):
+    """A logged metric as float; NaN/inf are kept (a diverging run is recorded as it is)."""
+    if isinstance(value, (bool, np.bool_)) or not (isinstance(value, numbers.Real) or (
+            isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")):
+        raise TypeError(f"logs[{key!r}] must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)
 
 
 class History:
@@ -48,9 +57,14 @@ class History:
         self.stopped_epoch = None
 
     def append(self, epoch, logs):
+        """Record the metrics ``logs`` (dict name -> real number) of ``epoch`` (int >= 0)."""
+        epoch = check_int("epoch", epoch, low=0)
+        if not isinstance(logs, dict):
+            raise TypeError(f"logs must be a dict of metric name -> number, got {type(logs).__name__}")
+        values = {check_str("logs key", k): _metric(k, v) for k, v in logs.items()}
         self.epochs.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(float(v))
+        for k, v in values.items():
+            self.history.setdefault(k, []).append(v)
 
     def __getitem__(self, key):
         """``history["val_loss"]`` as a float array of shape (n_epochs,)."""

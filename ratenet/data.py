@@ -10,7 +10,7 @@ with few training and many test points (to show overfitting and its cures).
 """
 import numpy as np
 
-from neurosim._validate import as_rng, check_bool, check_float_dtype, check_int, check_number, real_array, renamed_argument
+from neurosim._validate import as_rng, check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array, renamed_argument
 from .layers import check_batch
 
 from .activations import one_hot  # noqa: F401  (re-exported: one definition, in activations)
@@ -105,7 +105,8 @@ class PCAWhitening(_Preprocessor):
             raise ValueError(f"whitening needs at least 2 samples, got {X.shape[0]}")
         k = X.shape[1] if self.n_components is None else self.n_components
         if k > X.shape[1]:
-            raise ValueError(f"n_components={k} exceeds the number of features {X.shape[1]}")
+            raise ValueError(f"X: has {X.shape[1]} features, fewer than n_components={k}; "
+                             f"pass X with at least {k} columns or a smaller n_components")
         Xc = X.astype(np.float64) - X.mean(axis=0)
         cov = Xc.T @ Xc / (len(X) - 1)
         lam, U = np.linalg.eigh(cov)  # ascending
@@ -286,6 +287,7 @@ def xor(n=4, noise=0.0, rng=None, dtype=np.float32):
     X : (n, 2) inputs in {0, 1} (+ noise); y : (n, 1) targets, 1 where exactly one input is 1
     """
     n = check_int("n", n, low=1)
+    check_alloc("n", n, 2 * n, 8)
     noise = check_number("noise", noise, low=0)
     rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype)
@@ -313,6 +315,9 @@ def noisy_mapping(n_samples=500, n_classes=4, n_features=10, noise=0.5, rng=None
     n_samples = check_int("n_samples", n_samples, low=1)
     n_classes = check_int("n_classes", n_classes, low=2)
     n_features = check_int("n_features", n_features, low=1)
+    sizes = {"n_samples": n_samples, "n_classes": n_classes, "n_features": n_features}
+    biggest = max(sizes, key=sizes.get)          # the one to blame for an oversized request
+    check_alloc(biggest, sizes[biggest], max(n_samples, n_classes) * n_features, 8)
     noise = check_number("noise", noise, low=0)
     return_prototypes = check_bool("return_prototypes", return_prototypes)
     dtype = check_float_dtype("dtype", dtype)
@@ -349,6 +354,8 @@ def dose_sugar(n_train=12, n_test=200, noise=0.5, rng=None, dtype=np.float32):
     """
     n_train = check_int("n_train", n_train, low=1)
     n_test = check_int("n_test", n_test, low=1)
+    check_alloc("n_train", n_train, n_train, 8 * 4)       # a few float64 arrays of n_train
+    check_alloc("n_test", n_test, n_test, 8 * 4)
     noise = check_number("noise", noise, low=0)
     dtype = check_float_dtype("dtype", dtype)
     r = as_rng(rng)

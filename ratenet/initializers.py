@@ -10,7 +10,9 @@ rounding) — useful when comparing precisions or running gradient checks.
 """
 import numpy as np
 
-from neurosim._validate import as_rng, check_float_dtype, check_shape_tuple
+import math
+
+from neurosim._validate import as_rng as _as_rng, check_alloc, check_str, check_float_dtype, check_shape_tuple
 
 __all__ = [
     "as_rng", "gaussian", "glorot_uniform", "glorot_normal", "he_normal",
@@ -18,11 +20,20 @@ __all__ = [
 ]
 
 
+def as_rng(rng, name="rng"):
+    """:func:`neurosim._validate.as_rng` (None, int seed >= 0, Generator or SeedSequence → Generator).
+
+    ``name`` (a str) is the parameter named in error messages.
+    """
+    return _as_rng(rng, check_str("name", name))
+
+
 def _fans(shape, name):
     shape = check_shape_tuple("shape", shape)
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(
             f"{name}: shape must be (n_out, n_in) with both >= 1, got {shape}")
+    check_alloc("shape", shape, math.prod(shape), 8)    # drawn in float64
     return shape, shape[1], shape[0]
 
 
@@ -103,7 +114,9 @@ def zeros(shape, rng=None, dtype=np.float32):
     ndarray of ``shape``
     """
     rng, dtype = as_rng(rng), check_float_dtype("dtype", dtype)
-    return np.zeros(check_shape_tuple("shape", shape), dtype=dtype)
+    shape = check_shape_tuple("shape", shape)
+    check_alloc("shape", shape, math.prod(shape), dtype.itemsize)
+    return np.zeros(shape, dtype=dtype)
 
 
 INITIALIZERS = {

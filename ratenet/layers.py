@@ -13,7 +13,7 @@ import numpy as np
 
 from . import initializers
 from .parameter import Parameter
-from neurosim._validate import check_bool, check_float_dtype, check_int, check_number, real_array
+from neurosim._validate import check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array
 
 __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 
@@ -107,6 +107,23 @@ def all_finite(X):
     with np.errstate(over="ignore", invalid="ignore"):
         ok = np.isfinite(np.dot(x, x))
     return bool(ok) or bool(np.isfinite(X).all())
+
+
+def backward_args(dY, input_grad, shape, name="dY"):
+    """Check ``backward``'s public arguments; a few ns when they are already right.
+
+    ``input_grad`` must be a bool flag (TypeError otherwise); ``dY`` a real float
+    array (ints become float64; complex, strings, None: TypeError) of ``shape``,
+    the shape of the last forward's output (ValueError otherwise; None: any).
+    Returns ``(dY, input_grad)``.
+    """
+    if input_grad is not True and input_grad is not False:
+        input_grad = check_bool("input_grad", input_grad)
+    if type(dY) is not np.ndarray or dY.dtype.kind != "f":
+        dY = real_array(name, dY, dtype=None, finite=False)
+    if shape is not None and dY.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape} (the output of the last forward), got {dY.shape}")
+    return dY, input_grad
 
 
 class Layer:
@@ -242,6 +259,8 @@ class Dense(Layer):
         self.n_in = check_int("n_in", n_in, low=1)
         self.n_out = check_int("n_out", n_out, low=1)
         self.dtype = _check_dtype(dtype)
+        check_alloc("n_in" if self.n_in >= self.n_out else "n_out", n_in if self.n_in >= self.n_out else n_out,
+                    self.n_in * self.n_out, 8)
         W = np.asarray(initializers.get(init)((self.n_out, self.n_in), rng=rng, dtype=self.dtype))
         if W.shape != (self.n_out, self.n_in):
             raise ValueError(f"init: returned shape {W.shape}, expected {(self.n_out, self.n_in)}")
@@ -284,6 +303,8 @@ class Dense(Layer):
         return self.n_in
 
     def output_features(self, n_in):
+        if n_in is not self.n_in and check_int("n_in", n_in, low=1) != self.n_in:
+            raise ValueError(f"n_in: this Dense layer takes {self.n_in} input features, got {n_in}")
         return self.n_out
 
     def get_config(self):
@@ -350,6 +371,7 @@ class Dropout(Layer):
             training = check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
             X = real_array("X", X, dtype=None, finite=False)
+        self._shape = X.shape
         if not training or self.rate == 0.0:
             self._mask = None
             return X
@@ -361,6 +383,7 @@ class Dropout(Layer):
         return X * self._mask
 
     def backward(self, dY, input_grad=True):
+        dY, input_grad = backward_args(dY, input_grad, getattr(self, "_shape", None))
         if not input_grad or self._mask is None:
             return dY if input_grad else None
         if self._inplace_grad:
@@ -391,6 +414,7 @@ class BatchNorm(Layer):
 
     def __init__(self, n_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         self.n_features = check_int("n_features", n_features, low=1)
+        check_alloc("n_features", n_features, n_features, 8)
         self.momentum = _check_float(momentum, "momentum", 0.0, 1.0, low_open=True)
         self.eps = _check_float(eps, "eps", 0.0, low_open=True)
         self.dtype = _check_dtype(dtype)
@@ -441,8 +465,7 @@ class BatchNorm(Layer):
         if self._cache is None:
             raise RuntimeError("BatchNorm.backward called before forward")
         xhat, inv_std, training = self._cache
-        if dY.shape != xhat.shape:
-            raise ValueError(f"dY: expected shape {xhat.shape}, got {dY.shape}")
+        dY, input_grad = backward_args(dY, input_grad, xhat.shape)
         dgamma = np.einsum("ij,ij->j", dY, xhat, out=self.gamma.grad)
         dbeta = np.add.reduce(dY, axis=0, out=self.beta.grad)
         if not input_grad:

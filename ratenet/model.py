@@ -253,13 +253,19 @@ class Sequential:
         missing, unexpected = sorted(set(live) - set(state)), sorted(set(state) - set(live))
         if missing or unexpected:
             raise ValueError(f"state: keys do not match the model (missing {missing}, unexpected {unexpected})")
-        for key, arr in live.items():
+        values = {}
+        for key, arr in live.items():       # check everything before copying anything
             value = np.asarray(state[key])
             if value.shape != arr.shape:
                 raise ValueError(f"state[{key!r}]: expected shape {arr.shape}, got {value.shape}")
             if value.dtype.kind not in "biuf":
                 raise TypeError(f"state[{key!r}]: expected a numeric array, got dtype {value.dtype}")
-            arr[...] = value
+            if not np.isfinite(value).all():
+                raise ValueError(f"state[{key!r}]: contains NaN or inf; a model's weights and "
+                                 "statistics must be finite")
+            values[key] = value
+        for key, arr in live.items():
+            arr[...] = values[key]
 
     def copy(self, dtype=None):
         """An independent deep copy, optionally converted to ``dtype``."""

@@ -5,7 +5,7 @@ Every function returns the :class:`matplotlib.figure.Figure` it drew on (pass
 """
 import numpy as np
 
-from neurosim._validate import renamed_argument
+from neurosim._validate import check_alloc, check_bool, check_int, check_number, renamed_argument
 from .activations import _labels
 
 __all__ = ["plot_history", "plot_activations", "plot_decision_boundary"]
@@ -39,6 +39,7 @@ def plot_history(history, metrics=None, ax=None, title=None, log=False):
     -------
     matplotlib.figure.Figure
     """
+    log = check_bool("log", log)
     h = getattr(history, "history", history)
     if not isinstance(h, dict) or "loss" not in h:
         raise TypeError("history must be a ratenet History or a dict with at least a 'loss' entry")
@@ -154,11 +155,14 @@ def plot_decision_boundary(model, X, y=None, ax=None, resolution=200, margin=0.5
     -------
     matplotlib.figure.Figure
     """
+    if not (callable(getattr(model, "forward", None)) or callable(getattr(model, "predict", None))):
+        raise TypeError(f"model must have forward(X, training=False) or predict(X), got {type(model).__name__}")
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2) for a 2-D decision boundary, got {X.shape}")
-    if not (isinstance(resolution, int) and resolution >= 2):
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    resolution = check_int("resolution", resolution, low=2)
+    check_alloc("resolution", resolution, 4 * resolution**2, 8)      # grid, outputs, labels
+    margin = check_number("margin", margin, low=0)
     fig, ax = _figure(ax, figsize=(5, 4.5))
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))

@@ -39,6 +39,8 @@ import math
 
 import numpy as np
 
+from neurosim._validate import check_number
+
 __all__ = ["to_torch", "from_torch", "LIF", "SoftLIF", "TuningCurve", "Step"]
 
 _PIP = "pip install '.[torch]'"
@@ -78,7 +80,9 @@ def _modules():
 
         def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0):
             super().__init__()
-            self.tau_m, self.tau_ref, self.amplitude = float(tau_m), float(tau_ref), float(amplitude)
+            self.tau_m = check_number("tau_m", tau_m, low=0, low_open=True)
+            self.tau_ref = check_number("tau_ref", tau_ref, low=0)
+            self.amplitude = check_number("amplitude", amplitude, low=0, low_open=True)
 
         def extra_repr(self):
             return f"tau_m={self.tau_m}, tau_ref={self.tau_ref}, amplitude={self.amplitude}"
@@ -99,8 +103,10 @@ def _modules():
 
         def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0, sigma=0.02):
             super().__init__()
-            self.tau_m, self.tau_ref = float(tau_m), float(tau_ref)
-            self.amplitude, self.sigma = float(amplitude), float(sigma)
+            self.tau_m = check_number("tau_m", tau_m, low=0, low_open=True)
+            self.tau_ref = check_number("tau_ref", tau_ref, low=0)
+            self.amplitude = check_number("amplitude", amplitude, low=0, low_open=True)
+            self.sigma = check_number("sigma", sigma, low=0, low_open=True)
 
         def extra_repr(self):
             return (f"tau_m={self.tau_m}, tau_ref={self.tau_ref}, amplitude={self.amplitude}, "
@@ -337,5 +343,5 @@ def _layer_from_torch(m, i, torch, dtype):
               M["TuningCurve"]: lambda: S.TuningCurveActivation(**m.config)}
     if t in simple:
         return simple[t]()
-    raise TypeError(f"{where} is not supported by from_torch; supported: Linear, BatchNorm1d, "
+    raise TypeError(f"module: {where} is not supported by from_torch; supported: Linear, BatchNorm1d, "
                     f"{', '.join(sorted(c.__name__ for c in simple))} (ratenet.torch modules for the LIF ones)")

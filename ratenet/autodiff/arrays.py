@@ -35,11 +35,21 @@ def _axes(axis, ndim):
     return tuple(sorted(out))
 
 
+def _check_axis(axis):
+    """Type-check ``axis`` (None, an int or a tuple of ints) when an Op is built."""
+    if axis is None or (isinstance(axis, (int, np.integer)) and not isinstance(axis, (bool, np.bool_))):
+        return axis
+    if isinstance(axis, tuple) and all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+                                       for a in axis):
+        return axis
+    raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r} ({type(axis).__name__})")
+
+
 class Sum(Op):
     """Sum over axes: every summed element receives ``s`` (copied back along those axes)."""
 
     def __init__(self, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
+        self.axis, self.keepdims = _check_axis(axis), check_bool("keepdims", keepdims)
 
     def forward(self, x):
         self.shape = x.shape
@@ -79,7 +89,7 @@ class Softmax(Op):
     """softmax along ``axis``; ∂L/∂x = y ⊙ (s − Σ s⊙y) along the axis."""
 
     def __init__(self, axis=-1):
-        self.axis = axis
+        self.axis = _check_axis(axis)
 
     def forward(self, x):
         _axes(self.axis, x.ndim)             # validates
@@ -96,7 +106,7 @@ class LogSoftmax(Op):
     """log softmax along ``axis``: x − max − log Σ exp(x − max); ∂L/∂x = s − softmax · Σ s."""
 
     def __init__(self, axis=-1):
-        self.axis = axis
+        self.axis = _check_axis(axis)
 
     def forward(self, x):
         _axes(self.axis, x.ndim)
@@ -123,6 +133,12 @@ def log_softmax(x, axis=-1):
 # -- shape operations: move the gradient back to where each value came from --------
 class Reshape(Op):
     def __init__(self, shape):
+        parts = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        if not isinstance(parts, (tuple, list)) or not all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) for n in parts):
+            raise TypeError(f"shape must be an int or a tuple of ints, got {shape!r} ({type(shape).__name__})")
+        if any(n < -1 for n in parts) or [int(n) for n in parts].count(-1) > 1:
+            raise ValueError(f"shape entries must be >= 0, with at most one -1, got {shape!r}")
         self.new_shape = shape
 
     def forward(self, x):
@@ -167,7 +183,10 @@ class GetItem(Op):
 
     def forward(self, x):
         self.shape, self.dtype = x.shape, x.dtype
-        return x[self.index]
+        try:
+            return x[self.index]
+        except IndexError as err:
+            raise ValueError(f"index {self.index!r} is invalid for an array of shape {x.shape}: {err}") from None
 
     def backward(self, s):
         g = np.zeros(self.shape, dtype=np.result_type(self.dtype, s.dtype))

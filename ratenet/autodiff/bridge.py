@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim._validate import as_rng, check_bool, check_str, renamed_argument
+from neurosim._validate import as_rng, check_bool, check_str, real_array, renamed_argument
 from .core import Var, _as_float_array, no_grad
 
 
@@ -172,7 +172,7 @@ def check_layer(layer, fn, X, dY=None, training=False, rng=None):
         raise TypeError(f"layer must have forward(X, training) and backward(dY), got {type(layer).__name__}")
     training = check_bool("training", training)
     gen = as_rng(rng)
-    X = _as_float_array(X, "X")
+    X = real_array("X", X, dtype=None, finite=True, ndim=2, allow_empty=False)
     params = list(layer.parameters()) if hasattr(layer, "parameters") else []
     for p in params:
         p.grad[...] = 0            # layers may accumulate into grad
@@ -182,7 +182,7 @@ def check_layer(layer, fn, X, dY=None, training=False, rng=None):
     Y = np.array(layer.forward(X.copy(), training=training))
     if dY is None:
         dY = gen.standard_normal(Y.shape).astype(Y.dtype)
-    dY = _as_float_array(dY, "dY")
+    dY = real_array("dY", dY, dtype=None, finite=True)
     if dY.shape != Y.shape:
         raise ValueError(f"dY has shape {dY.shape}, the layer output has shape {Y.shape}; "
                          "they must be equal")

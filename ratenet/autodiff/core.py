@@ -233,7 +233,7 @@ class Var:
                                  f"{self.shape}; backward() without grad needs one element")
             seed = np.ones_like(self.value)
         else:
-            seed = np.asarray(grad, dtype=self.dtype)
+            seed = real_array("grad", grad, dtype=self.dtype)   # NaN/inf seeds: ValueError
             if seed.shape != self.shape:
                 raise ValueError(f"grad has shape {seed.shape}, the output has shape "
                                  f"{self.shape}; they must be equal")
@@ -351,6 +351,8 @@ def topological_order(root):
 
 def zero_grad(*vars):
     """Reset the gradients of every Var in the graphs below ``vars``."""
+    if len(vars) == 1 and isinstance(vars[0], (list, tuple)):
+        vars = tuple(vars[0])          # zero_grad([a, b]) as zero_grad(a, b)
     for i, v in enumerate(vars):
         if not isinstance(v, Var):
             raise TypeError(f"vars[{i}] must be a Var, got {type(v).__name__}")

@@ -38,7 +38,8 @@ from scipy.interpolate import PchipInterpolator
 from neurosim.neurons.lif import lif_rate
 
 from ..activations import Activation, _as_float_array
-from ..layers import _check_float
+from ..layers import _check_float, backward_args
+from neurosim._validate import check_bool
 
 __all__ = ["LIFRate", "SoftLIFRate", "TuningCurveActivation"]
 
@@ -81,18 +82,22 @@ class _LIFBase(Activation):
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n); caches what backward needs."""
+        if training is not False and training is not True:
+            check_bool("training", training)
         if type(X) is not np.ndarray or X.dtype.kind != "f":
-            X = _as_float_array(X)
+            X = _as_float_array(X, "X")
         y, self._cache = self._forward(X)
+        self._shape = X.shape
         return y
 
     def backward(self, dY, input_grad=True):
         """dE/dX = dE/dY · dy/dz from the cache of the last forward (no exp/log)."""
-        if not input_grad:
-            return None
         cache = getattr(self, "_cache", None)
         if cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dY, input_grad = backward_args(dY, input_grad, self._shape)
+        if not input_grad:
+            return None
         d = self._grad(cache)
         np.multiply(d, dY, out=d)
         return d
@@ -234,10 +239,16 @@ def _out(value, like):
 
 
 def _float_array(value, name):
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: expected a numeric 1-D array, got {type(value).__name__}")
     try:
-        return np.asarray(value, dtype=float)
+        arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name}: expected a numeric 1-D array, got {type(value).__name__}") from exc
+    if arr.dtype.kind not in "biuf":
+        what = "complex numbers" if arr.dtype.kind == "c" else f"dtype {arr.dtype}"
+        raise TypeError(f"{name}: expected a real numeric 1-D array, got {what}")
+    return arr.astype(float)
 
 
 def _isotonic(y, w=None):
@@ -326,8 +337,12 @@ class TuningCurveActivation(Activation):
         """
         if not callable(rate_fn):
             raise TypeError(f"rate_fn: expected a callable J -> rates, got {type(rate_fn).__name__}")
-        J = np.asarray(J, dtype=float)
-        return cls(J, np.asarray(rate_fn(J), dtype=float), **kwargs)
+        J = _float_array(J, "J")
+        rates = _float_array(rate_fn(J), "rate_fn(J)")
+        if rates.shape != J.shape or not np.isfinite(rates).all() or np.any(rates < 0):
+            raise ValueError(f"rate_fn: must return finite rates >= 0 Hz of shape {J.shape} (like J), "
+                             f"got shape {rates.shape}, min {np.min(rates, initial=np.inf)!r}")
+        return cls(J, rates, **kwargs)
 
     @classmethod
     def from_model(cls, neuron, J, T=1.0, dt=None, t_start=0.0, **kwargs):
@@ -344,7 +359,13 @@ class TuningCurveActivation(Activation):
             Constructor arguments (amplitude, offset, scale, extrapolate).
         """
         from neurosim import tuning_curve
-        J = np.asarray(J, dtype=float)
+        if not callable(getattr(neuron, "simulate", None)):
+            raise TypeError(f"neuron: expected a neuron model with a simulate(J, T, dt) method "
+                            f"(e.g. neurosim.LIF()), got {type(neuron).__name__}")
+        J = _float_array(J, "J")
+        if J.ndim != 1 or J.size < 2:
+            raise ValueError(f"J: expected a 1-D array of >= 2 currents, got shape {J.shape}")
+        t_start = _check_float(t_start, "t_start", low=0)
         return cls(J, tuning_curve(neuron, J, T=T, dt=dt, t_start=t_start), **kwargs)
 
     def get_config(self):

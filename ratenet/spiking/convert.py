@@ -32,6 +32,8 @@ import numpy as np
 from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
+from neurosim._validate import DEFAULT_MAX_WORK, check_bool, n_steps, real_array
+
 from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch
 from ..model import Sequential
@@ -49,6 +51,13 @@ def _positive(value, name, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def _check_steps(steps, T):
+    """Refuse a run longer than DEFAULT_MAX_WORK steps before anything is allocated."""
+    if not steps <= DEFAULT_MAX_WORK:
+        raise ValueError(f"T={T!r} s needs {steps:.3g} steps of dt, more than the limit of "
+                         f"{DEFAULT_MAX_WORK:.3g}; use a shorter T")
 
 
 def _check_v0(v0):
@@ -139,7 +148,9 @@ class SpikingModel:
 
         The transient is 4 (n + 1) tau_s per filtered layer, at most T/2.
         """
-        syn = self.synapse if synapse is None else synapse
+        T = _positive(T, "T")
+        _check_steps(T / self.dt, T)
+        syn = self.synapse if synapse is None else _check_synapse(synapse)
         n_filtered = len(self.layers) - (0 if self.readout is not None else 1)
         n_filtered = max(n_filtered, 1)
         return T - min(0.5 * T, 4 * (syn.n + 1) * syn.tau_s * n_filtered)
@@ -159,6 +170,7 @@ class SpikingModel:
         -------
         output, readout, activity : ndarray (n_samples, n_out), (n_samples, n_out), list of (n_samples, n_l)
         """
+        exact = check_bool("exact", exact)
         S = check_batch(X, self.n_in, np.float64)
         activity = []
         for layer, act in zip(self.layers, self._activations(exact)):
@@ -230,15 +242,15 @@ class SpikingModel:
         -------
         SpikingResult
         """
-        return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=True, record=bool(record))
+        return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=True,
+                              record=check_bool("record", record))
 
     def _simulate(self, X, T, t_average, synapse, v0, rng, batch_size, full, record):
 
         X = check_batch(X, self.n_in, np.float64)
+        steps = n_steps(T, self.dt)          # float32 T: checked to float32 precision
+        _check_steps(steps, T)
         T = _positive(T, "T")
-        steps = int(round(T / self.dt))
-        if steps < 1 or abs(steps * self.dt - T) > 1e-9 * T:
-            raise ValueError(f"T: expected a positive multiple of dt = {self.dt} s, got {T!r}")
         syn = self.synapse if synapse is None else _check_synapse(synapse)
         t_average = self.default_t_average(T, syn) if t_average is None else _positive(t_average, "t_average")
         n_avg = int(round(t_average / self.dt))
@@ -365,7 +377,10 @@ class SpikingModel:
 
         One output column: the label is output > 0.5 after a Sigmoid, > 0 otherwise.
         """
-        labels = np.asarray(labels)
+        labels = real_array("labels", labels, dtype=None, finite=False)
+        if labels.ndim == 1 and (np.any(labels != np.round(labels)) or np.any(labels < 0)):
+            raise ValueError("labels: expected class indices (integers >= 0), got "
+                             f"{labels[(labels != np.round(labels)) | (labels < 0)][0]!r}")
         if labels.ndim != 1 or labels.shape[0] != np.shape(X)[0]:
             raise ValueError(f"labels: expected shape ({np.shape(X)[0]},), got {labels.shape}")
         out = self.predict(X, **predict_kwargs)

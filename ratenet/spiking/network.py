@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim import Network, PSCFilter
+from neurosim._validate import check_choice, check_number
 
 
 def _check_synapse(synapse):
@@ -75,7 +76,8 @@ class SpikingNetwork:
         -------
         list of ndarray (n_l,)
         """
-        t_end = self.network.t if t_end is None else float(t_end)
+        t_start = check_number("t_start", t_start, low=0.0)
+        t_end = self.network.t if t_end is None else check_number("t_end", t_end, low=0.0)
         if not 0.0 <= t_start < t_end <= self.network.t + 1e-12:
             raise ValueError(f"window: expected 0 <= t_start < t_end <= {self.network.t} s (time run so far), "
                              f"got [{t_start!r}, {t_end!r})")
@@ -131,7 +133,8 @@ class SpikingNetwork:
         T = self.network.t
         if T <= 0:
             raise ValueError("output: run the network first (network.run(T))")
-        t_average = self.model.default_t_average(T) if t_average is None else float(t_average)
+        t_average = (self.model.default_t_average(T) if t_average is None
+                     else check_number("t_average", t_average, low=0.0, low_open=True))
         if not self.network.dt * (1 - 1e-9) <= t_average <= T * (1 + 1e-12):
             raise ValueError(f"t_average: expected a duration in [dt, {T}] s, got {t_average!r}")
         dt = self.network.dt
@@ -151,6 +154,7 @@ def build_network(model, x, name_prefix="layer", synapse=None, v0=None, rng=None
     """
     if not isinstance(name_prefix, str):
         raise TypeError(f"name_prefix: expected a string, got {name_prefix!r}")
+    check_choice("placement", placement, ("exact", "boundary"))
     syn = model.synapse if synapse is None else _check_synapse(synapse)
     first = model.layers[0]
     bias, current = (bias0, None) if bias0 is not None else _first_layer_input(first, x, model.n_in)
@@ -185,9 +189,13 @@ def _first_layer_input(first, x, n_in):
             return W @ value
         return first.b + 1.0, current
     try:
-        X = np.asarray(x, dtype=float)
+        X = np.asarray(x)
     except (TypeError, ValueError):
-        raise TypeError(f"x: expected an array of numbers or a function of t, got {type(x).__name__}") from None
+        X = np.asarray(None)
+    if X.dtype.kind not in "biuf":
+        what = "complex numbers" if X.dtype.kind == "c" else type(x).__name__
+        raise TypeError(f"x: expected an array of real numbers or a function of t, got {what}")
+    X = X.astype(float)
     if X.ndim not in (1, 2) or X.shape[-1] != n_in or X.size == 0:
         raise ValueError(f"x: expected shape ({n_in},) or (steps, {n_in}), got {X.shape}; "
                          "for a batch use SpikingModel.predict")
