@@ -498,9 +498,6 @@ KNOWN_GAPS = {
     "neurosim.from_events": "times, indices, n_neurons",
     "neurosim.lif_rate": "the unchecked kernel of G (documented; ratenet's hot path); LIF.rate is the checked entry",
     "neurosim.to_events": "spike_times",
-    "ratenet.SpikingModel.accuracy": "X, labels (NaN labels accepted)",
-    "ratenet.SpikingModel.predict": "rng (unchecked when unused), record, return_result; T=1e300 hangs (no bounded-work check)",
-    "ratenet.TuningCurveActivation": "J, rates",
 }
 
 

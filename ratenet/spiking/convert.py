@@ -225,6 +225,8 @@ class SpikingModel:
             The output activation of the read-out averaged over the window.
         """
         if return_result is not None or record is not None:
+            return_result = False if return_result is None else check_bool("return_result", return_result)
+            record = False if record is None else check_bool("record", record)
             warnings.warn("predict(return_result=..., record=...) is deprecated: predict returns the output "
                           "array; use snn.run(X, T, record=...) for the SpikingResult", DeprecationWarning,
                           stacklevel=2)
@@ -377,7 +379,8 @@ class SpikingModel:
 
         One output column: the label is output > 0.5 after a Sigmoid, > 0 otherwise.
         """
-        labels = real_array("labels", labels, dtype=None, finite=False)
+        X = check_batch(X, self.n_in, np.float64)
+        labels = real_array("labels", labels, dtype=None)
         if labels.ndim == 1 and (np.any(labels != np.round(labels)) or np.any(labels < 0)):
             raise ValueError("labels: expected class indices (integers >= 0), got "
                              f"{labels[(labels != np.round(labels)) | (labels < 0)][0]!r}")
