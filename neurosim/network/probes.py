@@ -78,6 +78,10 @@ class Probe:
         self.every = 1  # steps between samples
         if sample_every is not None:
             self.every = max(1, int(round(check.positive("sample_every", sample_every) / network.dt)))
+        if synapse is not None and not isinstance(synapse, PSCFilter):
+            raise TypeError(f"synapse must be a PSCFilter or None, got {synapse!r} ({type(synapse).__name__})")
+        if synapse is not None and kind not in ("filtered", "filtered_mean", "rate"):
+            raise ValueError(f"synapse applies to 'filtered', 'filtered_mean' and 'rate' probes only, not {kind!r}")
         if kind in ("filtered", "filtered_mean"):
             self.synapse = PSCFilter(0.005) if synapse is None else synapse
             if not isinstance(self.synapse, PSCFilter):
