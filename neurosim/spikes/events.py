@@ -61,14 +61,22 @@ class SpikeRecorder:
             Seconds after the start of the step, >= 0 (usually < dt).
 
         The arrays are kept by reference until converted: do not modify them afterwards.
+        Integer and float numpy arrays have their values checked when the block is converted
+        (every few thousand steps, and by :meth:`events`); simulation loops call the unchecked
+        ``_record``.
         """
+        if (type(step) is int and step >= 0 and type(indices) is np.ndarray and type(offsets) is np.ndarray
+                and indices.dtype.kind in "iu" and offsets.dtype.kind == "f" and indices.ndim == 1
+                and offsets.shape == indices.shape):
+            # the arrays a simulation loop passes: their values are checked, vectorized over many
+            # steps, when the block is converted (so per-step recording stays one append)
+            self._record(step, indices, offsets)
+            return
         step = check.check_int("step", step, low=0)
-        n = self.n_neurons * (self.n_trials or 1)
-        indices = check.index_array("indices", indices, n)
+        indices = check.index_array("indices", indices, self.n_neurons * (self.n_trials or 1))
         offsets = check.real_array("offsets", offsets, ndim=1)
         check.check_shape("offsets", offsets, indices.shape)
-        if offsets.size and offsets.min() < 0:  # (a runtime taking several steps at once passes offsets > dt)
-            raise ValueError(f"offsets must be >= 0 s (after the start of the step), got {offsets.min()!r}")
+        _check_offsets(offsets)
         self._record(step, indices, offsets)
 
     def _record(self, step, indices, offsets):
@@ -85,8 +93,22 @@ class SpikeRecorder:
             return
         counts = [len(i) for _, i, _ in pending]
         steps = np.repeat(np.array([s for s, _, _ in pending], dtype=np.float64), counts)
-        indices = np.concatenate([np.asarray(i) for _, i, _ in pending]).astype(np.int64 if self.exact else np.uint32)
+        indices = np.concatenate([np.asarray(i) for _, i, _ in pending])
         offsets = np.concatenate([np.asarray(o, dtype=float) for _, _, o in pending])
+        if indices.size:  # the values record() left for here; nothing is stored unless all are valid
+            n = self.n_neurons * (self.n_trials or 1)
+            lo, hi = int(indices.min()), int(indices.max())
+            if lo < 0 or hi >= n:
+                self._pending = []
+                raise ValueError(f"SpikeRecorder.record: indices must be in [0, {n}), got values in [{lo}, {hi}] "
+                                 f"(recorded steps {int(steps[0])}..{int(steps[-1])}, now dropped)")
+            try:
+                _check_offsets(offsets)
+            except ValueError as err:
+                self._pending = []
+                raise ValueError(f"SpikeRecorder.record: {err} (recorded steps {int(steps[0])}..{int(steps[-1])}, "
+                                 "now dropped)") from None
+        indices = indices.astype(np.int64 if self.exact else np.uint32)
         if self.exact:
             self._chunks.append((self.t0 + steps * self.dt + offsets, indices))
         else:
@@ -144,6 +166,14 @@ class SpikeRecorder:
             return times, indices
         trials, indices = np.divmod(indices, self.n_neurons)
         return times, indices, trials
+
+
+def _check_offsets(offsets):
+    """Offsets (s after the start of a step) must be finite and >= 0 (a runtime taking several steps
+    at once passes offsets > dt)."""
+    if offsets.size and not (offsets.min() >= 0 and offsets.max() < np.inf):  # NaN fails both
+        bad = offsets[~(np.isfinite(offsets) & (offsets >= 0))][0]
+        raise ValueError(f"offsets must be finite and >= 0 s (after the start of the step), got {bad!r}")
 
 
 def split_by_neuron(times, indices, n_neurons):

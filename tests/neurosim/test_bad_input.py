@@ -90,6 +90,7 @@ CASES = {
     "add_current_input wrong n": (_on_net("add_current_input", np.ones((10, 5))),
                                   ValueError, "values"),
     "run progress 'no'": (lambda: _net()[0].run(0.01, progress="no"), TypeError, "progress"),
+    "probe sample_every between steps": (_on_net("probe", "v", sample_every=1.5e-3), ValueError, "sample_every"),
     "probe synapse str": (_on_net("probe", "spikes", synapse="a"), TypeError, "synapse"),
 }
 
@@ -152,3 +153,18 @@ def test_unbin_spikes_warns_on_fractional_counts():
 def test_recorder_exact_flag_is_a_bool(flag):
     with pytest.raises(TypeError, match="exact"):
         ns.SpikeRecorder(3, 1e-3, exact=flag)
+
+
+@pytest.mark.parametrize("indices, offsets, text", [
+    (np.array([0, 7]), np.array([0.0, 1e-4]), "indices"),
+    (np.array([-1, 1]), np.array([0.0, 1e-4]), "indices"),
+    (np.array([0, 1]), np.array([np.nan, 1e-4]), "offsets"),
+    (np.array([0, 1]), np.array([-1e-4, 1e-4]), "offsets"),
+])
+def test_record_of_numpy_arrays_is_checked_when_converted(indices, offsets, text):
+    rec = ns.SpikeRecorder(3, 1e-3)
+    rec.record(0, np.array([1]), np.array([2e-4]))
+    rec.record(1, indices, offsets)  # the loop's fast path: checked in blocks, vectorized
+    with pytest.raises(ValueError, match=text):
+        rec.events()
+    assert rec.events()[0].size == 0  # the invalid block was dropped, nothing half-stored
