@@ -75,7 +75,9 @@ class SpikeRecorder:
         step = check.check_int("step", step, low=0)
         indices = check.index_array("indices", indices, self.n_neurons * (self.n_trials or 1))
         offsets = check.real_array("offsets", offsets, ndim=1)
-        check.check_shape("offsets", offsets, indices.shape)
+        if offsets.shape != indices.shape:
+            raise ValueError(f"offsets must have one entry per spike, the shape of indices {indices.shape}, "
+                             f"got {offsets.shape}")
         _check_offsets(offsets)
         self._record(step, indices, offsets)
 

@@ -168,3 +168,28 @@ def test_record_of_numpy_arrays_is_checked_when_converted(indices, offsets, text
     with pytest.raises(ValueError, match=text):
         rec.events()
     assert rec.events()[0].size == 0  # the invalid block was dropped, nothing half-stored
+
+
+@pytest.mark.parametrize("kwargs, exc, text", [
+    (dict(excess=np.array([1j])), TypeError, "excess"),
+    (dict(excess=None), TypeError, "excess"),
+    (dict(tau_m=0.0), ValueError, "tau_m"),
+    (dict(tau_m=np.nan), ValueError, "tau_m"),
+    (dict(tau_m="a"), TypeError, "tau_m"),
+    (dict(tau_ref=-1e-3), ValueError, "tau_ref"),
+    (dict(tau_ref=np.array([1e-3, -1e-3])), ValueError, "tau_ref"),
+])
+def test_lif_rate_checks_its_arguments(kwargs, exc, text):
+    args = dict(excess=np.array([0.5, 1.0]), tau_m=0.02, tau_ref=0.002)
+    with pytest.raises(exc, match=text):
+        ns.lif_rate(**{**args, **kwargs})
+
+
+def test_lif_rate_values_and_dtype_unchanged_by_checks():
+    x = np.array([0.5, 1.0, np.inf], dtype=np.float32)
+    got = ns.lif_rate(x, 0.02, 0.002)
+    assert got.dtype == np.float32
+    want = 1.0 / (0.002 + 0.02 * np.log1p(1.0 / np.array([0.5, 1.0, np.inf])))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_array_equal(ns.lif_rate(x.astype(float), 0.02, 0.002),
+                                  ns.neurons.rates._lif_rate(x.astype(float), 0.02, 0.002))
