@@ -193,3 +193,16 @@ def test_lif_rate_values_and_dtype_unchanged_by_checks():
     np.testing.assert_allclose(got, want, rtol=1e-6)
     np.testing.assert_array_equal(ns.lif_rate(x.astype(float), 0.02, 0.002),
                                   ns.neurons.rates._lif_rate(x.astype(float), 0.02, 0.002))
+
+
+@pytest.mark.parametrize("t, exc", [(np.nan, ValueError), (np.inf, ValueError), (None, TypeError),
+                                    ("a", TypeError), (1j, TypeError), (np.array([0.0, np.nan]), ValueError)])
+def test_timed_array_time_is_checked(t, exc):
+    with pytest.raises(exc, match="t must"):
+        ns.TimedArray(np.arange(3.0), dt=1e-3)(t)
+
+
+def test_timed_array_values_unchanged_by_checks():
+    ta = ns.TimedArray(np.arange(3.0), dt=1e-3)
+    np.testing.assert_array_equal(ta(np.array([0.0, 1.5e-3, 1.0])), [0.0, 1.0, 2.0])
+    assert ta(1.5e-3) == 1.0 and ta(np.float32(1.5e-3)) == 1.0 and ta(2) == 2.0
