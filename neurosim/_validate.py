@@ -22,10 +22,14 @@ import numpy as np
 
 __all__ = ["positive", "finite_array", "n_steps", "check_number", "check_int", "check_bool",
            "check_choice", "check_str", "check_float_dtype", "check_dtype", "check_shape_tuple", "check_strings", "check_shape", "real_array", "as_rng",
-           "check_work", "DEFAULT_MAX_WORK", "renamed_argument"]
+           "check_work", "DEFAULT_MAX_WORK", "renamed_argument", "index_array", "MAX_INDEX", "count_int",
+           "check_sequence"]
 
 #: Default limit of :func:`check_work` (elements allocated or steps taken).
 DEFAULT_MAX_WORK = 2 * 10**9
+
+#: Largest neuron index events can hold (they are stored as uint32).
+MAX_INDEX = 2**32 - 1
 
 
 def _show(value):
@@ -77,6 +81,50 @@ def check_int(name, value, low=None, high=None):
     if (low is not None and value < low) or (high is not None and value > high):
         rng = (f">= {low}" if high is None else f"<= {high}" if low is None else f"in [{low}, {high}]")
         raise ValueError(f"{name} must be an integer {rng}, got {value}")
+    return value
+
+
+def count_int(name, value, low=1, limit=DEFAULT_MAX_WORK, limit_name=None):
+    """Return ``int(value)``, an integer count in [low, limit] (a size to allocate).
+
+    A count above ``limit`` is refused up front (ValueError naming the estimate), never a
+    MemoryError halfway through.
+    """
+    value = check_int(name, value, low=low)
+    if value > limit:
+        hint = f"; pass a larger {limit_name}= if you really mean it" if limit_name else ""
+        raise ValueError(f"{name}={value} is more than the limit {limit:.3g}{hint}")
+    return value
+
+
+def index_array(name, value, n=None):
+    """Return ``value`` as a 1-D int64 array of indices in [0, n) (``n`` None: only >= 0).
+
+    Floats (even 1.0), bools, strings, complex and None raise TypeError; negative or
+    too large indices ValueError.
+    """
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array of integer indices, got {_show(value)}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of integer indices, got {type(value).__name__} ({err})") from None
+    if arr.dtype.kind not in "iu" and not (arr.size == 0 and arr.dtype.kind == "f"):
+        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype} ({_show(value)})")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or (n is not None and hi >= n):
+            allowed = ">= 0" if n is None else f"in [0, {n})"
+            raise ValueError(f"{name} must be {allowed}, got values in [{lo}, {hi}]")
+    return arr.astype(np.int64, copy=False)
+
+
+def check_sequence(name, value, what="a list, tuple or array"):
+    """TypeError unless ``value`` is a list, tuple or numpy array."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(f"{name} must be {what}, got {_show(value)} ({type(value).__name__})")
     return value
 
 

@@ -18,6 +18,8 @@ For a smooth f the held value is first-order accurate in dt: the response lags
 by about dt/2 (for a sinusoid of angular frequency w, a relative error of about
 w dt / 2). Use a smaller dt, or pass ``lambda t: f(t + dt/2)`` for second order.
 """
+import math
+
 import numpy as np
 
 from . import _validate as check
@@ -52,7 +54,12 @@ class TimedArray:
         return f"TimedArray(values of shape {self.values.shape}, dt={self.dt!r})"
 
     def index(self, t):
-        """Sample index in force at time(s) ``t`` (s): ``floor(t / dt)``, clipped to [0, samples - 1]."""
+        """Sample index in force at time(s) ``t`` (s): ``floor(t / dt)``, clipped to [0, samples - 1].
+
+        ``t``: finite real seconds (a number or an array); NaN, inf, complex, strings and None raise.
+        """
+        if not (type(t) is float and math.isfinite(t)):  # a float time, as loops pass, needs no more
+            t = check.real_array("t", t)
         # the 1e-9 guards times such as 3 * 0.1 that land a rounding error below a sample boundary
         k = np.floor(np.asarray(t, dtype=float) / self.dt + 1e-9).astype(np.int64)
         return np.clip(k, 0, self.values.shape[0] - 1)

@@ -30,6 +30,7 @@ import warnings
 
 import numpy as np
 
+from .. import _validate as check
 from .._optional import require
 from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ..neurons.lif import LIF
@@ -230,9 +231,10 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"graph must be a nir.NIRGraph, got {type(graph).__name__}")
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
-    dt = meta.get("dt") if dt is None else dt
+    dt = meta.get("dt") if dt is None else check.positive("dt", dt)
     if dt is None:
         raise ValueError("dt is needed: the graph has no 'dt' metadata, pass dt=... (seconds)")
+    dt = check.positive("dt (graph metadata)", dt)
     inputs = {} if inputs is None else dict(inputs)
     net = Network(dt=float(dt), rng=rng)
     succ = {name: [] for name in graph.nodes}

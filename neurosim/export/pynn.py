@@ -37,6 +37,7 @@ import types
 
 import numpy as np
 
+from .. import _validate as check
 from .._optional import require
 from . import script_template
 from .units import DEFAULT_SCALE, nest_ps_params, pynn_units
@@ -213,11 +214,13 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
     arrays : dict of str -> ndarray
         Referenced by name from ``meta``.
     """
-    from .. import _validate as check
     from ..spikes import poisson_spikes
 
     timing = getattr(network, "timing", "grid")
     plans = _check_supported(network, timing)
+    if scale is not None and not isinstance(scale, dict):
+        raise TypeError(f"scale must be a dict of physical units (keys {sorted(DEFAULT_SCALE)}) or None, "
+                        f"got {type(scale).__name__}")
     scale = dict(DEFAULT_SCALE, **(scale or {}))
     unknown = set(scale) - set(DEFAULT_SCALE)
     if unknown:
@@ -228,9 +231,9 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         raise ValueError(f"network.timing == 'precise' maps to NEST's iaf_psc_exp_ps/iaf_psc_alpha_ps models; "
                          f"the {backend!r} backend has no precise-timing models: use NEST")
     drawn = poisson == "arrays" and any(isinstance(s, PoissonSource) for s in network.sources)
+    rng = check.as_rng(rng)  # validated even when nothing is drawn
     if drawn:
         T = check.positive("T", T)
-        rng = check.as_rng(rng)
     dt = network.dt
     meta = {"format": script_template.FORMAT, "dt_ms": 1000.0 * dt, "timing": timing, "scale": scale,
             "T": None if T is None else float(T), "sources_drawn": drawn,
@@ -336,6 +339,7 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     """
     _check_supported(network, getattr(network, "timing", "grid"))  # before importing any simulator
     sim, backend = _backend(sim)
+    setup = check.check_bool("setup", setup)
     meta, arrays = export_plan(network, scale, backend)
     threads = setup_kwargs.pop("threads", 1)
     if backend in script_template.BACKENDS:  # ExportError is a ValueError

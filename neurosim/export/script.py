@@ -105,6 +105,10 @@ def read_spikes(path):
     """
     import zipfile
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike (the .npz a script wrote), got {path!r}")
+    if path == "":
+        raise ValueError("path must not be empty (the .npz a script wrote)")
     path = os.fspath(path)
     with zipfile.ZipFile(path) as z:
         for info in z.infolist():

@@ -101,8 +101,8 @@ def pynn_units(tau_m, tau_ref, bias=0.0, weights=None, tau_s=None, n=0, v0=None,
     tau_m = check.positive("tau_m", tau_m)
     tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
     cm = check.positive("cm", cm)
-    v_reset = float(check.finite_array("v_reset", v_reset))
-    v_thresh = float(check.finite_array("v_thresh", v_thresh))
+    v_reset = check.check_number("v_reset", v_reset)
+    v_thresh = check.check_number("v_thresh", v_thresh)
     if not v_thresh > v_reset:
         raise ValueError(f"v_thresh must be above v_reset, got v_thresh={v_thresh!r} mV, v_reset={v_reset!r} mV")
     if isinstance(n, bool) or n not in (0, 1):
@@ -133,12 +133,15 @@ def pynn_units(tau_m, tau_ref, bias=0.0, weights=None, tau_s=None, n=0, v0=None,
         if hasattr(weights, "tocsr"):  # scipy.sparse: keep it sparse
             w_pynn = weights.tocsr(copy=True).astype(float) * factor
         else:
-            w_pynn = check.finite_array("weights", weights) * factor
+            w_pynn = check.real_array("weights", weights, ndim=(0, 1, 2), allow_empty=False) * factor
     v_init = None
     if v0 is not None:
         v0 = check.finite_array("v0", v0)
         v_init = v_reset + v0 * dV
     return PyNNUnits(cell, w_pynn, v_init)
+
+
+_CELL_KEYS = ("cm", "tau_m", "tau_refrac", "v_rest", "v_reset", "v_thresh", "i_offset", "tau_syn_E", "tau_syn_I")
 
 
 def nest_ps_params(cell):
@@ -163,6 +166,12 @@ def nest_ps_params(cell):
         ``C_m`` (pF), ``tau_m``, ``t_ref``, ``tau_syn_ex``, ``tau_syn_in`` (ms),
         ``E_L``, ``V_reset``, ``V_th`` (mV), ``I_e`` (pA, float or (N,)).
     """
+    if not isinstance(cell, dict):
+        raise TypeError(f"cell must be the dict of PyNN cell parameters from pynn_units(...).cell, "
+                        f"got {type(cell).__name__}")
+    missing = sorted(set(_CELL_KEYS) - set(cell))
+    if missing:
+        raise ValueError(f"cell (from pynn_units(...).cell) misses the parameters {missing}")
     i_offset = cell["i_offset"]
     return {"C_m": 1000.0 * cell["cm"], "tau_m": cell["tau_m"], "t_ref": cell["tau_refrac"],
             "E_L": cell["v_rest"], "V_reset": cell["v_reset"], "V_th": cell["v_thresh"],

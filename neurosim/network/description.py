@@ -81,7 +81,7 @@ class Network:
             raise ValueError(f"timing must be 'grid' or 'precise', got {timing!r}")
         self.timing = timing
         if batch is not None:
-            batch = check.check_int("batch", batch, low=1)
+            batch = check.count_int("batch", batch, limit=MAX_BATCH)
         self.batch = batch
         if batch is None:
             self._trial_rng_list = [check.as_rng(rng)]
@@ -110,7 +110,7 @@ class Network:
         -------
         list of numpy.random.SeedSequence
         """
-        batch = check.check_int("batch", batch, low=1)
+        batch = check.count_int("batch", batch, limit=MAX_BATCH)
         return Network._root_seed(rng).spawn(batch)
 
     @staticmethod
@@ -144,11 +144,28 @@ class Network:
 
     # ---- building ----------------------------------------------------------------
     def _name(self, name, prefix):
+        taken = {x.name for x in self.populations + self.sources}
         if name is None:
-            return f"{prefix}{len(self.populations) + len(self.sources)}"
+            name, k = f"{prefix}{len(self.populations) + len(self.sources)}", 0
+            while name in taken:  # a user name may look like a default one
+                k += 1
+                name = f"{prefix}{len(self.populations) + len(self.sources)}_{k}"
+            return name
         if not isinstance(name, str):
             raise TypeError(f"name must be a string, got {type(name).__name__}")
+        if name in taken:
+            raise ValueError(f"name={name!r} is already used in this network; names must be unique "
+                             f"(taken: {sorted(taken)})")
         return name
+
+    def _check_count(self, n):
+        """Neurons to add: an int >= 1 whose per-neuron arrays fit in memory."""
+        n = _count("n", n)
+        need = 64 * n * (self.batch or 1)  # a few float64 arrays per neuron (and trial)
+        if need > _available_bytes() // 2:
+            raise ValueError(f"n={n}" + (f" with batch={self.batch}" if self.batch else "") +
+                             f" needs about {need / 2**20:.4g} MiB, more than half the available memory")
+        return n
 
     def _check_open(self):
         if self.runtime is not None:
@@ -198,7 +215,8 @@ class Network:
         Population
         """
         self._check_open()
-        n = _count("n", n)
+        n = self._check_count(n)
+        name = self._name(name, "population")
         varying = None
         if callable(bias) or (np.ndim(bias) >= 2 and not (self.batch is not None and np.shape(bias) == (self.batch, n))):
             varying, bias = bias, 0.0
@@ -207,7 +225,7 @@ class Network:
         else:
             pop = self._add_lif(model, n, bias, v0, name, method)
         if varying is not None:
-            self.add_current_input(pop, varying)
+            self._current_input(pop, varying, "bias")
         return pop
 
     def _add_lif(self, model, n, bias, v0, name, method):
@@ -223,6 +241,8 @@ class Network:
             bias = units.current_to_J(bias)
             if v0 is not None and not isinstance(v0, str):
                 v0 = units.voltage_to_v(check.finite_array("v0", v0))
+        if v0 is not None and not isinstance(v0, str):
+            self._per_trial("v0", v0, n)  # shape and finiteness, before the model reads it
         if v0 is None:
             v0 = np.zeros(n)  # the reset for every trial: no per-trial loop (nothing is drawn)
         elif isinstance(v0, str) or self.batch is None:
@@ -233,7 +253,7 @@ class Network:
             v0 = self._per_trial("v0", v0, n)
             if np.any(v0 >= 1):
                 raise ValueError("v0 must be below the threshold 1")
-        pop = Population(model, n, bias, v0, self._name(name, "population"), units)
+        pop = Population(model, n, bias, v0, name, units)
         self.populations.append(pop)
         return pop
 
@@ -246,7 +266,7 @@ class Network:
         if isinstance(v0, str):
             raise ValueError(f"v0 for a HodgkinHuxley population must be None (rest) or values in mV, got {v0!r}")
         v0 = np.full(n, model.V_rest) if v0 is None else self._per_trial("v0", v0, n, " in mV")
-        pop = Population(model, n, bias, v0, self._name(name, "population"), None, method)
+        pop = Population(model, n, bias, v0, name, None, method)
         self.populations.append(pop)
         return pop
 
@@ -295,8 +315,10 @@ class Network:
         seeded from the network's rng.
         """
         self._check_open()
+        n = self._check_count(n)
+        name = self._name(name, "poisson")
         seeds = tuple(int(rng.integers(2**63)) for rng in self._trial_rngs)
-        src = PoissonSource(n, rate, self._name(name, "poisson"), seeds[0] if self.batch is None else seeds)
+        src = PoissonSource(n, rate, name, seeds[0] if self.batch is None else seeds)
         self.sources.append(src)
         return src
 
@@ -306,7 +328,8 @@ class Network:
         With a batch, every trial gets the same spikes.
         """
         self._check_open()
-        src = SpikeSource(spike_times, self._name(name, "spikes"))
+        name = self._name(name, "spikes")
+        src = SpikeSource(spike_times, name)
         self.sources.append(src)
         return src
 
@@ -325,10 +348,13 @@ class Network:
         self._check_open()
         if target not in self.populations:
             raise ValueError("target must be a population of this network")
+        return self._current_input(target, values, "values")
+
+    def _current_input(self, target, values, name):
         scale = 1.0
         if target.units is not None:
             scale = 1.0 / (target.units.g_L * (target.units.V_th - target.units.V_reset))
-        inp = CurrentInput(target, values, scale, self.batch)
+        inp = CurrentInput(target, values, scale, self.batch, name)
         target.inputs.append(inp)
         return inp
 
@@ -429,6 +455,7 @@ class Network:
             bytes (default: half the memory available now). Spike probes grow
             with the spikes and are not included.
         """
+        progress = check.check_bool("progress", progress)
         max_steps = check.check_int("max_steps", max_steps, low=1)
         steps = check.positive("T", T) / self.dt  # before n_steps, which cannot round an infinite count
         if steps > max_steps + 0.5:
@@ -460,6 +487,7 @@ class Network:
         limit = _available_bytes() // 2 if max_bytes is None else check.check_int("max_bytes", max_bytes, low=0)
         if total > limit:
             raise ValueError(f"this run would need about {total / 2**20:.4g} MiB "
+                              + (f"with batch={self.batch} " if self.batch else "") +
                               f"(state {state / 2**20:.4g} MiB, probe samples {samples / 2**20:.4g} MiB), "
                               f"more than max_bytes={limit} ({limit / 2**20:.4g} MiB); record less "
                               "(sample_every=, fewer probes), run shorter chunks, or pass a larger max_bytes")
@@ -484,6 +512,10 @@ class Network:
         if name not in self._stored:
             raise ValueError(f"no state stored under name {name!r}; stored: {sorted(self._stored)}")
         self.runtime.restore(self._stored[name])
+
+
+#: Largest batch (trials run together); Network(batch=) and trial_seeds refuse more up front.
+MAX_BATCH = 10**6
 
 
 def _available_bytes():

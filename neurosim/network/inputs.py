@@ -9,8 +9,6 @@ delivered to synapses at the first step boundary at or after ts (a spike at
 exactly ``m * dt`` arrives at ``m * dt``). With a batch, spike indices in the
 runtime are flat, ``trial * n + neuron``.
 """
-import numbers
-
 import numpy as np
 
 from .. import _validate as check
@@ -37,6 +35,8 @@ class SpikeSource:
     kind = "spikes"
 
     def __init__(self, spike_times, name):
+        check.check_sequence("spike_times", spike_times,
+                             "a list of per-neuron arrays of spike times (s), one array or (times, indices)")
         if isinstance(spike_times, tuple):  # events (times, indices)
             times, indices = (np.asarray(a) for a in spike_times)
             spike_times = from_events(times, indices)
@@ -115,19 +115,19 @@ class CurrentInput:
         Factor from the given units to the internal ones.
     """
 
-    def __init__(self, target, values, scale, batch=None):
+    def __init__(self, target, values, scale, batch=None, name="values"):
         self.target = target
         self.scale = scale
         if callable(values):
             self.function, self.values = values, None
             return
-        values = check.finite_array("values", values)
+        values = check.finite_array(name, values)
         shapes = [f"(steps, {target.n})"] + ([] if batch is None else [f"(steps, {batch}, {target.n})"])
         ok = values.ndim == 2 and values.shape[1] == target.n
         ok |= batch is not None and values.ndim == 3 and values.shape[1:] == (batch, target.n)
         if not ok:
-            raise ValueError(f"current array must have shape {' or '.join(shapes)} for {target.name!r}, "
-                             f"got {values.shape}")
+            raise ValueError(f"{name} (a current over steps) must have shape {' or '.join(shapes)} for "
+                             f"{target.name!r}, got {values.shape}")
         self.function, self.values = None, values * scale
 
 
@@ -281,6 +281,5 @@ class CurrentInputRuntime:
 
 
 def _count(name, n):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
-    return int(n)
+    """A number of neurons: an int in [1, 2**32 - 1] (event indices are uint32)."""
+    return check.count_int(name, n, limit=check.MAX_INDEX)

@@ -55,7 +55,7 @@ class Probe:
     kind : str
         One of :data:`KINDS`.
     sample_every : float or None
-        Seconds between samples (None: every step).
+        Seconds between samples, a multiple of the network's dt (None: every step).
     synapse : PSCFilter or None
         Filter of a ``"filtered"`` / ``"filtered_mean"`` probe.
     start : float
@@ -77,7 +77,12 @@ class Probe:
         self.synapse = None
         self.every = 1  # steps between samples
         if sample_every is not None:
-            self.every = max(1, int(round(check.positive("sample_every", sample_every) / network.dt)))
+            # a whole number of steps: a value between two step counts is an error, not rounded
+            self.every = check.n_steps(sample_every, network.dt, T_name="sample_every")
+        if synapse is not None and not isinstance(synapse, PSCFilter):
+            raise TypeError(f"synapse must be a PSCFilter or None, got {synapse!r} ({type(synapse).__name__})")
+        if synapse is not None and kind not in ("filtered", "filtered_mean", "rate"):
+            raise ValueError(f"synapse applies to 'filtered', 'filtered_mean' and 'rate' probes only, not {kind!r}")
         if kind in ("filtered", "filtered_mean"):
             self.synapse = PSCFilter(0.005) if synapse is None else synapse
             if not isinstance(self.synapse, PSCFilter):

@@ -47,6 +47,26 @@ from .hh_steppers import STEPPERS, CrossingDetector
 from .noise import NoiseDraws
 
 
+_REF_STEP = 1e-5  # s; a lower bound on the work of reference(): about one solver step per 0.01 ms
+
+
+def _gate(name, x):
+    """A gating variable: real, finite, in [0, 1]."""
+    x = check.real_array(name, x)
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"{name} is a gating variable and must be in [0, 1], got values in "
+                         f"[{x.min()!r}, {x.max()!r}]")
+    return x
+
+
+def _check_v0(v0, n):
+    """Initial potential: a finite scalar or shape (n,) in mV."""
+    v0 = check.real_array("v0", v0)
+    if v0.ndim > 1 or v0.size not in (1, n):
+        raise ValueError(f"v0 must be a scalar or shape ({n},) in mV, got shape {v0.shape}")
+    return v0
+
+
 def _v0_alias(v0, V0):
     """Accept the old spelling ``V0=`` with a DeprecationWarning."""
     if V0 is None:
@@ -94,7 +114,16 @@ class HodgkinHuxley:
                 f"E_Na={self.E_Na}, E_K={self.E_K}, E_L={self.E_L}, threshold={self.threshold})")
 
     def ionic_current(self, V, m, h, n):
-        """Total ionic current g_Na m^3 h (V - E_Na) + g_K n^4 (V - E_K) + g_L (V - E_L) in uA/cm^2."""
+        """Total ionic current g_Na m^3 h (V - E_Na) + g_K n^4 (V - E_K) + g_L (V - E_L) in uA/cm^2.
+
+        ``V`` in mV, the gates ``m``, ``h``, ``n`` in [0, 1]; scalars or arrays that broadcast together.
+        """
+        V = check.real_array("V", V)
+        m, h, n = (_gate(name, x) for name, x in (("m", m), ("h", h), ("n", n)))
+        return self._ionic_current(V, m, h, n)
+
+    def _ionic_current(self, V, m, h, n):
+        """Unchecked :meth:`ionic_current`."""
         return (self.g_Na * m**3 * h * (V - self.E_Na) + self.g_K * n**4 * (V - self.E_K)
                 + self.g_L * (V - self.E_L))
 
@@ -102,7 +131,7 @@ class HodgkinHuxley:
         from scipy.optimize import brentq
 
         def current(V):  # net ionic current with gates at steady state
-            return float(self.ionic_current(V, *(x[()] for x in steady_state(V))))
+            return float(self._ionic_current(V, *(x[()] for x in steady_state(V))))
 
         grid = np.linspace(-100.0, 0.0, 201)
         vals = np.array([current(v) for v in grid])
@@ -113,13 +142,22 @@ class HodgkinHuxley:
         return brentq(current, grid[i], grid[i + 1], xtol=1e-12)
 
     def initial_state(self, n, v0=None):
-        """State (4, n): V (mV) and gates at their steady values for V (default: at rest)."""
+        """State (4, n): V (mV) and gates at their steady values for V (default: at rest).
+
+        ``v0``: a scalar or shape (n,) in mV.
+        """
+        n = check.count_int("n", n)
+        if v0 is not None:
+            v0 = _check_v0(v0, n)
+        return self._initial_state(n, v0)
+
+    def _initial_state(self, n, v0=None):
         V = np.full(n, self.V_rest) if v0 is None else np.broadcast_to(v0, (n,)).astype(float)
         return np.vstack([V, *steady_state(V)])
 
     def _state(self, n, v0=None):
         """Internal (5, n) state: m, n, h, V, ones."""
-        V, m, h, n_gate = self.initial_state(n, v0)
+        V, m, h, n_gate = self._initial_state(n, v0)
         return np.vstack([m, n_gate, h, V, np.ones(n)])
 
     # ---- simulation ----------------------------------------------------------------
@@ -205,11 +243,11 @@ class HodgkinHuxley:
             else:
                 idx, offsets = state._advance(state._drive(inp.at(k)), changed=True)
             if idx.size:
-                recorder.record(k, idx, offsets)
+                recorder._record(k, idx, offsets)
             for arr, row in out:
                 arr[k] = row
 
-    def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None):
+    def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None, max_steps=MAX_STEPS):
         """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).
 
         Each neuron is integrated on its own with adaptive steps; spikes are
@@ -227,6 +265,8 @@ class HodgkinHuxley:
             A solve_ivp method with dense output, e.g. "DOP853" or "Radau".
         v0 : float, optional
             Initial potential (mV), gates at steady state; default: rest (``V0=`` deprecated).
+        max_steps : int
+            Limit on the estimated solver steps (T / 0.01 ms per input); a longer run is refused up front.
 
         Returns
         -------
@@ -239,10 +279,14 @@ class HodgkinHuxley:
         atol = check.check_number("atol", atol, low=1e-14, high=1.0)
         T = check.positive("T", T)
         I = check.finite_array("I", I).reshape(-1)
+        max_steps = check.check_int("max_steps", max_steps, low=1)
+        # the solver needs at least ~one step per 0.01 ms of a spiking trace: refuse a run that cannot finish
+        check.check_work(f"reference: T={T:g} s for {I.size} input(s)", T / _REF_STEP * max(I.size, 1),
+                         max_steps, "max_steps", unit="solver steps (estimate)")
         v0 = _v0_alias(v0, V0)
         if v0 is not None:
             v0 = check.check_number("v0", v0)
-        y0 = self.initial_state(1, v0)[:, 0]
+        y0 = self._initial_state(1, v0)[:, 0]
         result = []
         for Ii in I:
             sol = solve_ivp(self._scalar_rhs(float(Ii)), (0.0, T * _MS_PER_S), y0, method=method,
@@ -320,14 +364,13 @@ class HHState:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         v0 = _v0_alias(v0, V0)
         self.model, self.method = model, method
-        self.n_neurons = check.check_int("n", n, low=1)
+        self.n_neurons = check.count_int("n", n)
         self.dt = check.positive("dt", dt)
         if check.check_bool("warn", warn):
             _warn_dt(method, self.dt, stacklevel=3)
         if v0 is not None:
-            v0 = check.finite_array("v0", v0)
-            if v0.ndim > 1 or v0.size not in (1, n):
-                raise ValueError(f"v0 must be a scalar or shape ({n},) in mV, got shape {v0.shape}")
+            v0 = _check_v0(v0, self.n_neurons)
+        n = self.n_neurons
         h = self.dt * _MS_PER_S
         self.Y = model._state(n, v0)
         R = _ROW
@@ -381,6 +424,12 @@ class HHState:
         offsets : ndarray of float
             Crossing times in seconds after ``t0`` (cubic Hermite interpolation).
         """
+        I = check.real_array("I", I)
+        check.check_number("t0", t0)
+        return self._step(I, t0)
+
+    def _step(self, I, t0=0.0):
+        """Unchecked :meth:`step` (I a finite float or array), for simulation loops."""
         I_bar = self._drive(I)
         if I_bar.shape != self.V.shape:
             if I_bar.ndim > 1 or I_bar.size != 1:

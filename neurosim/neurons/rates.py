@@ -11,8 +11,9 @@ def lif_rate(excess, tau_m, tau_ref):
     ``G = 1 / (tau_ref + tau_m log1p(1/x))`` for x > 0, which equals
     ``1 / (tau_ref - tau_m ln(1 - 1/J))``; log1p keeps it accurate near threshold.
     This is the one implementation of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
-    and ratenet's LIF activations call it. No input checks (internal callers pass
-    float arrays); entries x <= 0 are the caller's to mask.
+    and ratenet's LIF activations call it (internal callers may call the unchecked
+    ``_lif_rate``). Entries x <= 0 are the caller's to mask; NaN propagates (it marks
+    values the caller already knows are invalid), so the checks cost no pass over the data.
 
     Parameters
     ----------
@@ -26,8 +27,27 @@ def lif_rate(excess, tau_m, tau_ref):
     -------
     ndarray of float, the shape of ``excess``
     """
+    excess = check.real_array("excess", excess, dtype=None, finite=False)
+    tau_m = _time_constant("tau_m", tau_m, allow_zero=False)
+    tau_ref = _time_constant("tau_ref", tau_ref, allow_zero=True)
+    return _lif_rate(excess, tau_m, tau_ref)
+
+
+def _lif_rate(excess, tau_m, tau_ref):
+    """Unchecked :func:`lif_rate` (float arrays, tau_m > 0, tau_ref >= 0)."""
     with np.errstate(divide="ignore", over="ignore"):
         return 1.0 / (tau_ref + tau_m * np.log1p(1.0 / excess))
+
+
+def _time_constant(name, value, allow_zero):
+    """A time constant in seconds: a finite number > 0 (>= 0 with allow_zero), or an array of them."""
+    if check._is_real_scalar(value):
+        check.positive(name, value, allow_zero=allow_zero)
+        return value
+    arr = check.real_array(name, value, dtype=None)
+    if arr.size and not (arr.min() >= 0 if allow_zero else arr.min() > 0):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} s, got {arr.min()!r}")
+    return arr
 
 
 def siegert_rate(J, sigma, tau_m=0.02, tau_ref=0.002):
@@ -69,7 +89,7 @@ def siegert_rate(J, sigma, tau_m=0.02, tau_ref=0.002):
     for i in np.ndindex(J.shape):
         j, s = float(J[i]), float(sigma[i])
         if s == 0:
-            out[i] = lif_rate(j - 1.0, tau_m, tau_ref) if j > 1 else 0.0
+            out[i] = _lif_rate(j - 1.0, tau_m, tau_ref) if j > 1 else 0.0
             continue
         lo, hi = -j / (np.sqrt(2.0) * s), (1.0 - j) / (np.sqrt(2.0) * s)
         if hi > 26.0:  # e^(hi^2) > 1e293: the rate underflows to 0

@@ -38,19 +38,51 @@ class SpikeRecorder:
     _FLUSH = 4096  # steps buffered before conversion
 
     def __init__(self, n_neurons, dt, t0=0.0, exact=False, n_trials=None):
-        self.n_neurons = int(n_neurons)
-        self.dt = float(dt)
-        self.t0 = float(t0)
-        self.exact = bool(exact)
-        self.n_trials = None if n_trials is None else int(n_trials)
+        self.n_neurons = check.check_int("n_neurons", n_neurons, low=1, high=check.MAX_INDEX)
+        self.dt = check.positive("dt", dt)
+        self.t0 = check.check_number("t0", t0)
+        self.exact = check.check_bool("exact", exact)
+        self.n_trials = None if n_trials is None else check.check_int("n_trials", n_trials, low=1)
+        if self.n_trials is not None:  # flat indices trial * n_neurons + neuron are stored as uint32
+            check.check_int("n_trials * n_neurons", self.n_trials * self.n_neurons, high=check.MAX_INDEX)
         self._pending = []  # (step, indices, offsets) not yet converted
         self._chunks = []  # converted blocks: (steps float64 per spike or times, indices, fractions or None)
 
     def record(self, step, indices, offsets):
         """Record the neurons ``indices`` spiking ``offsets`` seconds after the start of ``step``.
 
+        Parameters
+        ----------
+        step : int
+            Step number (>= 0); the step starts at ``t0 + step * dt``.
+        indices : array_like of int, shape (k,)
+            Neurons that fired (flat ``trial * n_neurons + neuron`` with ``n_trials``).
+        offsets : array_like of float, shape (k,)
+            Seconds after the start of the step, >= 0 (usually < dt).
+
         The arrays are kept by reference until converted: do not modify them afterwards.
+        Integer and float numpy arrays have their values checked when the block is converted
+        (every few thousand steps, and by :meth:`events`); simulation loops call the unchecked
+        ``_record``.
         """
+        if (type(step) is int and step >= 0 and type(indices) is np.ndarray and type(offsets) is np.ndarray
+                and indices.dtype.kind in "iu" and offsets.dtype.kind == "f" and indices.ndim == 1
+                and offsets.shape == indices.shape):
+            # the arrays a simulation loop passes: their values are checked, vectorized over many
+            # steps, when the block is converted (so per-step recording stays one append)
+            self._record(step, indices, offsets)
+            return
+        step = check.check_int("step", step, low=0)
+        indices = check.index_array("indices", indices, self.n_neurons * (self.n_trials or 1))
+        offsets = check.real_array("offsets", offsets, ndim=1)
+        if offsets.shape != indices.shape:
+            raise ValueError(f"offsets must have one entry per spike, the shape of indices {indices.shape}, "
+                             f"got {offsets.shape}")
+        _check_offsets(offsets)
+        self._record(step, indices, offsets)
+
+    def _record(self, step, indices, offsets):
+        """Unchecked :meth:`record`, for simulation loops that produce valid arrays."""
         if len(indices) == 0:
             return
         self._pending.append((step, indices, offsets))
@@ -63,8 +95,22 @@ class SpikeRecorder:
             return
         counts = [len(i) for _, i, _ in pending]
         steps = np.repeat(np.array([s for s, _, _ in pending], dtype=np.float64), counts)
-        indices = np.concatenate([np.asarray(i) for _, i, _ in pending]).astype(np.int64 if self.exact else np.uint32)
+        indices = np.concatenate([np.asarray(i) for _, i, _ in pending])
         offsets = np.concatenate([np.asarray(o, dtype=float) for _, _, o in pending])
+        if indices.size:  # the values record() left for here; nothing is stored unless all are valid
+            n = self.n_neurons * (self.n_trials or 1)
+            lo, hi = int(indices.min()), int(indices.max())
+            if lo < 0 or hi >= n:
+                self._pending = []
+                raise ValueError(f"SpikeRecorder.record: indices must be in [0, {n}), got values in [{lo}, {hi}] "
+                                 f"(recorded steps {int(steps[0])}..{int(steps[-1])}, now dropped)")
+            try:
+                _check_offsets(offsets)
+            except ValueError as err:
+                self._pending = []
+                raise ValueError(f"SpikeRecorder.record: {err} (recorded steps {int(steps[0])}..{int(steps[-1])}, "
+                                 "now dropped)") from None
+        indices = indices.astype(np.int64 if self.exact else np.uint32)
         if self.exact:
             self._chunks.append((self.t0 + steps * self.dt + offsets, indices))
         else:
@@ -124,6 +170,14 @@ class SpikeRecorder:
         return times, indices, trials
 
 
+def _check_offsets(offsets):
+    """Offsets (s after the start of a step) must be finite and >= 0 (a runtime taking several steps
+    at once passes offsets > dt)."""
+    if offsets.size and not (offsets.min() >= 0 and offsets.max() < np.inf):  # NaN fails both
+        bad = offsets[~(np.isfinite(offsets) & (offsets >= 0))][0]
+        raise ValueError(f"offsets must be finite and >= 0 s (after the start of the step), got {bad!r}")
+
+
 def split_by_neuron(times, indices, n_neurons):
     """Turn events into one sorted array of spike times per neuron.
 
@@ -147,11 +201,19 @@ def split_by_neuron(times, indices, n_neurons):
 
 def _as_trains(spike_times, n_neurons=None):
     """List of float arrays from a list of trains, one train, or (times, indices) events."""
+    _check_spike_times(spike_times)
     if isinstance(spike_times, tuple):  # a tuple is (times, indices), as in isi_rate
         return from_events(*spike_times, n_neurons=n_neurons)
     if isinstance(spike_times, np.ndarray) and spike_times.ndim == 1:
-        return [np.asarray(spike_times, dtype=float)]
+        return [check.finite_array("spike_times", spike_times)]
     return [check.finite_array("spike_times", s).ravel() for s in spike_times]
+
+
+def _check_spike_times(spike_times):
+    """TypeError unless ``spike_times`` is a list/tuple/array (of trains or events)."""
+    if not isinstance(spike_times, (list, tuple, np.ndarray)):
+        raise TypeError(f"spike_times must be a list of per-neuron arrays of spike times (s), one array "
+                        f"or a (times, indices) tuple, got {type(spike_times).__name__}")
 
 
 def to_events(spike_times):
@@ -167,6 +229,7 @@ def to_events(spike_times):
     times : ndarray of float, (S,)
     indices : ndarray of int64, (S,)
     """
+    _check_spike_times(spike_times)
     trains = [check.finite_array("spike_times", s).ravel() for s in spike_times]
     times = np.concatenate(trains) if trains else np.zeros(0)
     indices = np.repeat(np.arange(len(trains), dtype=np.int64), [len(s) for s in trains])
@@ -179,13 +242,12 @@ def from_events(times, indices, n_neurons=None):
 
     ``n_neurons`` defaults to ``max(indices) + 1``.
     """
-    times = check.finite_array("times", times).ravel()
-    indices = np.asarray(indices, dtype=np.int64).ravel()
+    times = check.real_array("times", times, ndim=1)
+    indices = check.index_array("indices", indices)
     if times.shape != indices.shape:
         raise ValueError(f"times {times.shape} and indices {indices.shape} must have the same shape")
-    if indices.size and indices.min() < 0:
-        raise ValueError("indices must be >= 0")
-    n = (int(indices.max()) + 1 if indices.size else 0) if n_neurons is None else int(n_neurons)
+    n = ((int(indices.max()) + 1 if indices.size else 0) if n_neurons is None
+         else check.check_int("n_neurons", n_neurons, low=0, high=check.MAX_INDEX))
     if indices.size and indices.max() >= n:
         raise ValueError(f"indices must be < n_neurons={n}, got {indices.max()}")
     return split_by_neuron(times, indices, n)

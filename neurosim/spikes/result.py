@@ -63,7 +63,9 @@ class SimulationResult:
         See :func:`neurosim.isi_rate`.
         """
 
-        t_start = check.check_number("t_start", t_start)
+        t_start = check.check_number("t_start", t_start, low=0.0)
+        if self.T is not None and not t_start < self.T:
+            raise ValueError(f"t_start must be in [0, T) = [0, {self.T!r}) s, got {t_start!r}")
         return rates_from_chunks(_chunks(self._recorder, max(CHUNK, self.n_neurons)), self.n_neurons, t_start)
 
 

@@ -14,7 +14,7 @@ def _trains(spike_times, n_neurons=None):
         raise TypeError(f"spike_times must be a list of arrays, one array, or (times, indices) events; "
                         f"got {type(spike_times).__name__}")
     if n_neurons is not None:
-        n_neurons = check.check_int("n_neurons", n_neurons, low=1)
+        n_neurons = check.count_int("n_neurons", n_neurons, limit=check.MAX_INDEX)
     return _as_trains(spike_times, n_neurons)
 
 
@@ -44,7 +44,7 @@ def isi_rate(spike_times, n_neurons=None, t_start=0.0):
     if not isinstance(spike_times, (list, tuple, np.ndarray)):
         raise TypeError(f"spike_times must be a list of arrays or (times, indices) events, got {type(spike_times).__name__}")
     if n_neurons is not None:
-        n_neurons = check.check_int("n_neurons", n_neurons, low=1)
+        n_neurons = check.count_int("n_neurons", n_neurons, limit=check.MAX_INDEX)
     if isinstance(spike_times, tuple):
         times = check.finite_array("times", spike_times[0]).ravel()
         indices = _indices("indices", spike_times[1])
@@ -52,7 +52,7 @@ def isi_rate(spike_times, n_neurons=None, t_start=0.0):
             raise ValueError(f"times {times.shape} and indices {indices.shape} must have the same shape")
         if n_neurons is None:
             n_neurons = int(indices.max()) + 1 if indices.size else 0
-        n_neurons = check.check_int("n_neurons", n_neurons, low=0)
+        n_neurons = check.count_int("n_neurons", n_neurons, low=0, limit=check.MAX_INDEX)
         if indices.size and indices.max() >= n_neurons:
             raise ValueError(f"indices must be < n_neurons={n_neurons}, got {indices.max()}")
         return rates_from_chunks([(times, indices)], n_neurons, t_start)

@@ -1,5 +1,7 @@
 """Spike-train generation (regular, Poisson) and binning. Times in seconds."""
 
+import warnings
+
 import numpy as np
 
 from .. import _validate as check
@@ -33,7 +35,7 @@ def regular_spikes(rate, T, phase=0.0):
     list of N ndarrays of spike times (s)
     """
     T = check.positive("T", T)
-    rate = np.atleast_1d(check.finite_array("rate", rate))
+    rate = np.atleast_1d(check.real_array("rate", rate, ndim=(0, 1)))
     phase = np.broadcast_to(check.finite_array("phase", phase), rate.shape)
     if np.any(rate < 0) or np.any(phase < 0) or np.any(phase >= 1):
         raise ValueError("rate must be >= 0 Hz and phase in [0, 1)")
@@ -77,12 +79,13 @@ def poisson_spikes(rate, *args, n=None, T=None, rng=None, dt=None, rate_max=None
     v = _order.resolve("poisson_spikes", args, dict(n=n, T=T, rng=rng, dt=dt, rate_max=rate_max), "T", "n",
                        ("T", "n", "rng", "dt", "rate_max"), "poisson_spikes(20.0, 100, T=1.0)")
     n, T, rng, dt, rate_max = v["n"], v["T"], v["rng"], v["dt"], v["rate_max"]
+    T_given = T
     T = check.positive("T", T)
     rng = check.as_rng(rng)
     if rate_max is not None:
         rate_max = check.positive("rate_max", rate_max)
-    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
-        raise ValueError(f"n must be a whole number >= 1 (the number of trains), got {n!r}")
+    if n is not None:  # the number of trains
+        n = check.count_int("n", n, limit=MAX_SPIKES)
     if callable(rate):
         if rate_max is None:
             raise ValueError("a callable rate needs rate_max (Hz), an upper bound for thinning")
@@ -102,13 +105,14 @@ def poisson_spikes(rate, *args, n=None, T=None, rng=None, dt=None, rate_max=None
                 raise ValueError(f"rate(t) exceeded rate_max={rate_max} Hz (max {r.max()} Hz)")
             out.append(cand[rng.random(cand.size) * rate_max < r])
         return out
-    rate = check.finite_array("rate", rate)
+    rate = check.real_array("rate", rate, ndim=(0, 1) if dt is None else (0, 1, 2),
+                            allow_empty=False)
     if np.any(rate < 0):
         raise ValueError("rate must be >= 0 Hz")
     if dt is not None:  # piecewise-constant rate over time
+        steps = check.n_steps(T_given, dt)  # the given values: float32 T or dt keep their precision
         dt = check.positive("dt", dt)
         r = rate.reshape(len(rate), -1) if rate.ndim else rate.reshape(1, 1)
-        steps = check.n_steps(T, dt)
         if r.shape[0] != steps:
             raise ValueError(f"rate with dt must have T/dt = {steps} rows, got shape {rate.shape}")
         N = r.shape[1] if n is None else n
@@ -175,7 +179,16 @@ def unbin_spikes(binned, dt):
     if binned.ndim == 0 or binned.ndim > 2 or binned.size == 0:
         raise ValueError(f"binned must have shape (steps,) or (steps, N) with steps, N >= 1, got {binned.shape}")
     binned = binned.reshape(len(binned), -1)
-    counts = np.rint(binned * dt).astype(np.int64)
-    if np.any(counts < 0):
-        raise ValueError("binned must be >= 0")
+    if np.any(binned < 0):
+        raise ValueError(f"binned must be >= 0 (spike counts / dt), got {binned.min()!r}")
+    scaled = binned * dt
+    counts = np.rint(scaled)
+    off = np.abs(scaled - counts)
+    if np.any(off > 1e-6 * np.maximum(counts, 1.0)):  # bin_spikes gives whole counts / dt
+        # a warning, not an error: callers passing counts instead of counts / dt are common
+        k = np.unravel_index(np.argmax(off), off.shape)
+        warnings.warn(f"unbin_spikes: binned * dt should be whole spike counts (binned holds counts / dt, as "
+                      f"bin_spikes returns), got {scaled[k]!r} spikes at step {k[0]}; rounded to "
+                      f"{int(counts[k])}", RuntimeWarning, stacklevel=2)
+    counts = counts.astype(np.int64)
     return [np.repeat(np.arange(len(binned)) * dt, counts[:, i]) for i in range(binned.shape[1])]

@@ -100,8 +100,11 @@ def test_poisson_spikes_rejects_bad_n():
 
     from neurosim import poisson_spikes
 
-    for bad in (0, -3, 2.5, True):
+    for bad in (0, -3):
         with pytest.raises(ValueError, match="n must be"):
+            poisson_spikes(10.0, n=bad, T=1.0, rng=0)
+    for bad in (2.5, True):  # wrong types are TypeErrors
+        with pytest.raises(TypeError, match="n must be"):
             poisson_spikes(10.0, n=bad, T=1.0, rng=0)
     with pytest.raises(ValueError, match="columns"):
         poisson_spikes(np.ones((10, 3)), 2, T=1.0, dt=0.1, rng=0)
