@@ -484,20 +484,14 @@ ALL = _public()
 NAMES = sorted(ALL) + sorted(METHODS)
 
 # ------------------------------------------------------------------------------------
-# KNOWN_GAPS: callables owned by other parts of the project that still fail the
-# sweep at the time of writing. Each is marked xfail with its name so the suite
-# stays green while the list is worked down; remove a name when it passes.
+# KNOWN_GAPS: callables for which a value this sweep calls invalid is documented as
+# valid input. Each is marked xfail with its name and the reason; remove a name when
+# the sweep learns the exception or the callable changes.
 # ------------------------------------------------------------------------------------
-# Values: the parameters that still fail. Owners: neurons/synapses/spikes/network
-# helpers for neurosim.*, the bridge helper for ratenet.TuningCurveActivation.
 KNOWN_GAPS = {
     "neurosim.LIF.rate": "J: +-inf is valid input (G(+inf) = 1/tau_ref, documented), not a gap",
-    "neurosim.Network.run": "progress; T=1e300 hangs (no bounded-work check)",
     "neurosim.PSCFilter.kernel": "t: +-inf and any shape are valid input (documented), not a gap",
-    "neurosim.SpikeRecorder": "n_neurons, dt, t0",
-    "neurosim.from_events": "times, indices, n_neurons",
     "neurosim.lif_rate": "the unchecked kernel of G (documented; ratenet's hot path); LIF.rate is the checked entry",
-    "neurosim.to_events": "spike_times",
 }
 
 
