@@ -73,7 +73,7 @@ def output_folder(path):
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CLIError(f"--out: cannot create the folder {str(p)!r}: {err.strerror or err}") from None
+        raise CLIError(f"--out {str(p)!r}: cannot create the folder ({err.strerror or err})") from None
     _check_writable(p, f"cannot write into --out {str(p)!r}")
     return p
 

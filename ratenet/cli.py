@@ -12,9 +12,7 @@ hidden units trained on the noisy discrete mapping, converted with
 and spiking accuracies and writes the comparison figures as PNG files.
 """
 import argparse
-import pathlib
 import sys
-import tempfile
 
 import numpy as np
 
@@ -58,19 +56,9 @@ def toy_bridge(seed=0, T_values=(0.02, 0.05, 0.1, 0.2, 0.5)):
 
 def _prepare_out(out):
     """Create the output folder (and its parents) and check it is writable, before any work."""
-    out = pathlib.Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is a file; give a folder for the figures")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"--out {str(out)!r}: cannot create the folder ({exc.strerror or exc})") from None
-    try:
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise ValueError(f"--out {str(out)!r} is not writable ({exc.strerror or exc})") from None
-    return out
+    from neurosim.cli import output_folder
+
+    return output_folder(out)
 
 
 def _demo(args):

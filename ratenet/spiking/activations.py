@@ -39,7 +39,7 @@ from neurosim.neurons.lif import lif_rate
 
 from ..activations import Activation, _as_float_array
 from ..layers import _check_float, backward_args
-from neurosim._validate import check_bool
+from neurosim._validate import check_bool, real_array
 
 __all__ = ["LIFRate", "SoftLIFRate", "TuningCurveActivation"]
 
@@ -239,16 +239,8 @@ def _out(value, like):
 
 
 def _float_array(value, name):
-    if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"{name}: expected a numeric 1-D array, got {type(value).__name__}")
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected a numeric 1-D array, got {type(value).__name__}") from exc
-    if arr.dtype.kind not in "biuf":
-        what = "complex numbers" if arr.dtype.kind == "c" else f"dtype {arr.dtype}"
-        raise TypeError(f"{name}: expected a real numeric 1-D array, got {what}")
-    return arr.astype(float)
+    """``value`` as float64, real (TypeError otherwise); finiteness and shape are checked by the caller."""
+    return real_array(name, value, finite=False)
 
 
 def _isotonic(y, w=None):
