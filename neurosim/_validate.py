@@ -327,3 +327,46 @@ def renamed_argument(old, new):
             return fn(*args, **kwargs)
         return wrapper
     return decorate
+
+
+# ---- vallif: allocation bound and array-or-scalar shape check ---------------------------------
+
+#: Default limit of :func:`check_alloc` in bytes (16 GB, lowered to the machine's RAM when known).
+DEFAULT_MAX_BYTES = 16 * 10**9
+
+
+def _memory_bytes():
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_alloc(name, value, elements, itemsize=8, limit=None):
+    """Refuse an allocation up front: ValueError naming ``name=value`` and the bytes needed.
+
+    ``elements`` is the number of array elements the call will allocate (all arrays
+    together), ``itemsize`` their size in bytes. The limit is ``limit`` bytes, or
+    :data:`DEFAULT_MAX_BYTES` capped at the machine's physical memory.
+    """
+    need = float(elements) * itemsize
+    if limit is None:
+        ram = _memory_bytes()
+        limit = DEFAULT_MAX_BYTES if not ram else min(DEFAULT_MAX_BYTES, ram)
+    if not need <= limit:
+        raise ValueError(f"{name}={_show(value)} needs {need:.3g} bytes of state, more than the limit "
+                         f"{limit:.3g} bytes; use a smaller {name}")
+    return value
+
+
+def scalar_or_shape(name, value, n, finite=True):
+    """Return ``value`` as a float64 array that is a scalar (0-d or size 1) or has shape ``(n,)``.
+
+    Wrong types raise TypeError (via :func:`real_array`), other shapes ValueError.
+    """
+    arr = real_array(name, value, finite=finite)
+    if not (arr.ndim == 0 or (arr.ndim == 1 and arr.size in (1, n))):
+        raise ValueError(f"{name} must be a number or an array of shape ({n},), got shape {arr.shape}")
+    return arr

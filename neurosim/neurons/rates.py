@@ -10,22 +10,53 @@ def lif_rate(excess, tau_m, tau_ref):
 
     ``G = 1 / (tau_ref + tau_m log1p(1/x))`` for x > 0, which equals
     ``1 / (tau_ref - tau_m ln(1 - 1/J))``; log1p keeps it accurate near threshold.
-    This is the one implementation of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
-    and ratenet's LIF activations call it. No input checks (internal callers pass
-    float arrays); entries x <= 0 are the caller's to mask.
+    This is the one formula of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
+    and ratenet's LIF activations use it (through the unchecked ``_lif_rate``).
 
     Parameters
     ----------
-    excess : ndarray of float
-        J - 1 (> 0 where the neuron fires), any shape. ``+inf`` gives 1/tau_ref;
-        tiny x (1/x overflows to inf) gives exactly 0.
-    tau_m, tau_ref : float or ndarray
-        Membrane time constant and refractory period in seconds (broadcast with x).
+    excess : float or array_like
+        J - 1, any shape, real and not NaN. ``+inf`` gives 1/tau_ref; entries
+        x <= 0 (at or below threshold, ``-inf`` included) give 0; tiny x (1/x
+        overflows to inf) gives exactly 0.
+    tau_m, tau_ref : float or array_like
+        Membrane time constant (> 0) and refractory period (>= 0) in seconds,
+        finite; broadcast with ``excess``.
 
     Returns
     -------
-    ndarray of float, the shape of ``excess``
+    ndarray of float, the broadcast shape of the inputs (a numpy float for scalars)
+
+    Raises
+    ------
+    TypeError
+        Complex, string, None or object input.
+    ValueError
+        NaN in ``excess``; non-finite, non-positive ``tau_m``; negative ``tau_ref``.
     """
+    excess = check.real_array("excess", excess, finite=False)
+    if np.isnan(excess).any():
+        raise ValueError("excess (J - 1) must not contain NaN; +-inf are allowed")
+    tau_m = check.real_array("tau_m", tau_m)
+    if np.any(tau_m <= 0):
+        raise ValueError(f"tau_m must be > 0 (seconds), got {tau_m.min()!r}")
+    tau_ref = check.real_array("tau_ref", tau_ref)
+    if np.any(tau_ref < 0):
+        raise ValueError(f"tau_ref must be >= 0 (seconds), got {tau_ref.min()!r}")
+    try:
+        x, tm, tr = np.broadcast_arrays(excess, tau_m, tau_ref)
+    except ValueError:
+        raise ValueError(f"excess, tau_m and tau_ref must broadcast together, got shapes {excess.shape}, "
+                         f"{tau_m.shape}, {tau_ref.shape}") from None
+    out = np.zeros(x.shape)
+    above = x > 0
+    out[above] = _lif_rate(x[above], tm[above], tr[above])
+    return out[()]
+
+
+def _lif_rate(excess, tau_m, tau_ref):
+    """:func:`lif_rate` without input checks, for internal callers and hot paths (float
+    arrays; entries x <= 0 are the caller's to mask)."""
     with np.errstate(divide="ignore", over="ignore"):
         return 1.0 / (tau_ref + tau_m * np.log1p(1.0 / excess))
 
@@ -69,7 +100,7 @@ def siegert_rate(J, sigma, tau_m=0.02, tau_ref=0.002):
     for i in np.ndindex(J.shape):
         j, s = float(J[i]), float(sigma[i])
         if s == 0:
-            out[i] = lif_rate(j - 1.0, tau_m, tau_ref) if j > 1 else 0.0
+            out[i] = _lif_rate(j - 1.0, tau_m, tau_ref) if j > 1 else 0.0
             continue
         lo, hi = -j / (np.sqrt(2.0) * s), (1.0 - j) / (np.sqrt(2.0) * s)
         if hi > 26.0:  # e^(hi^2) > 1e293: the rate underflows to 0
