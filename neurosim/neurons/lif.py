@@ -250,8 +250,8 @@ class LIFState:
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
         self.eta = None
         self._block = None  # this step's draws when drawn ahead (draw())
-        if not isinstance(rng, (list, tuple)):
-            check.as_rng(rng)  # validated even when unused (no noise)
+        for i, r in enumerate(rng if isinstance(rng, (list, tuple)) else [rng]):
+            check.as_rng(r, name="rng" if not isinstance(rng, (list, tuple)) else f"rng[{i}]")  # even when unused
         if self.sigma > 0:
             self.draws = noise_mod.NoiseDraws(rng, n)
             self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
@@ -277,10 +277,10 @@ class LIFState:
 
         Parameters
         ----------
-        J : ndarray, shape (n,)
-            Input during this step.
+        J : float or ndarray, shape (n,)
+            Input during this step (finite).
         t0 : float
-            Time (s) at the start of the step.
+            Time (s) at the start of the step (finite).
         J_decayed : ndarray (n,), optional
             ``J * (1 - exp(-dt/tau_m))`` when the caller has it precomputed (constant input).
 

@@ -55,6 +55,7 @@ def test_lifstate_v0(v0, err):
                                      (C, TypeError), (Obj(), TypeError)])
 def test_lifstate_rng(rng, err):
     _raises(err, "rng", LIFState, LIF(), 3, 1e-3, rng=rng)
+    _raises(err, r"rng\[1\]", LIFState, LIF(), 4, 1e-3, rng=[0, rng])  # one per trial, each checked
 
 
 @pytest.mark.parametrize("J,err", ARRAY_BAD + [(s, ValueError) for s in SHAPE_BAD])
