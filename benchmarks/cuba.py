@@ -108,7 +108,7 @@ def phase_timers():
 
     totals = {}
     patched = [(populations._Base, "input", "input assembly + n=0 synapse decay"),
-               (LIFState, "step", "neuron step (LIFState.step)"),
+               (LIFState, "_step", "neuron step (LIFState._step)"),
                (connections.SynapseGroup, "advance_and_deliver", "synapse step (n>0 decay, delayed delivery)"),
                (connections.ConnectionRuntime, "_scatter", "propagation (spiking rows)"),
                (connections.FusedPropagation, "scatter", "propagation (spiking rows)"),

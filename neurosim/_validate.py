@@ -377,14 +377,24 @@ def renamed_argument(old, new):
     return decorate
 
 
-# -- allocation bounds (added for ratenet's size arguments) ----------------------------
-#: Largest single array (bytes) a size argument may ask for; larger requests are refused
-#: up front with ValueError instead of failing with MemoryError halfway through.
+# -- allocation bounds ------------------------------------------------------------------
+#: Largest allocation (bytes) a size argument may ask for, lowered to the machine's physical
+#: memory when known; larger requests are refused up front with ValueError instead of
+#: failing with MemoryError halfway through.
 MAX_ALLOC_BYTES = 2**34
 
 
-def check_alloc(name, value, n_elements, itemsize=8, limit=MAX_ALLOC_BYTES):
-    """Refuse a size argument whose array would exceed ``limit`` bytes (ValueError).
+def _memory_bytes():
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_alloc(name, value, n_elements, itemsize=8, limit=None):
+    """Refuse a size argument whose arrays would exceed ``limit`` bytes (ValueError).
 
     Parameters
     ----------
@@ -393,17 +403,34 @@ def check_alloc(name, value, n_elements, itemsize=8, limit=MAX_ALLOC_BYTES):
     value
         Its value, shown in the message.
     n_elements : int or float
-        Number of elements the call would allocate (the largest array).
+        Number of elements the call would allocate.
     itemsize : int
         Bytes per element.
+    limit : int, optional
+        Bytes; default :data:`MAX_ALLOC_BYTES` capped at the machine's physical memory.
 
     Returns
     -------
-    The estimated number of bytes.
+    float
+        The estimated number of bytes.
     """
     nbytes = float(n_elements) * itemsize
+    if limit is None:
+        ram = _memory_bytes()
+        limit = MAX_ALLOC_BYTES if not ram else min(MAX_ALLOC_BYTES, ram)
     if not nbytes <= limit:
         raise ValueError(f"{name}={_show(value)} would allocate about {nbytes:.3g} bytes "
                          f"({nbytes / 2**30:.3g} GiB), more than the limit of {limit / 2**30:.3g} GiB; "
                          f"use a smaller {name}")
     return nbytes
+
+
+def scalar_or_shape(name, value, n, finite=True):
+    """Return ``value`` as a float64 array that is a scalar (0-d or size 1) or has shape ``(n,)``.
+
+    Wrong types raise TypeError (via :func:`real_array`), other shapes ValueError.
+    """
+    arr = real_array(name, value, finite=finite)
+    if not (arr.ndim == 0 or (arr.ndim == 1 and arr.size in (1, n))):
+        raise ValueError(f"{name} must be a number or an array of shape ({n},), got shape {arr.shape}")
+    return arr

@@ -77,8 +77,8 @@ class PSCFilter:
         t = check.real_array("t", t, finite=False)
         if np.isnan(t).any():
             raise ValueError("t must not contain NaN (times in seconds; +-inf are allowed)")
-        if order is not None and (isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0):
-            raise ValueError(f"order must be a whole number >= 0, got {order!r}")
+        if order is not None:
+            order = check.check_int("order", order, low=0)
         return self._kernel(t, self.n if order is None else int(order))
 
     def _kernel(self, t, n):
@@ -115,13 +115,20 @@ class PSCFilter:
             raise ValueError(f"t must be a scalar or 1-D array of times (s), got shape {t.shape}")
         t = t.ravel()
         if isinstance(spike_times, (list, tuple)) and (len(spike_times) == 0 or np.ndim(spike_times[0]) == 1):
-            w = np.broadcast_to(1.0 if weights is None else np.asarray(weights, dtype=float), (len(spike_times),))
+            w = 1.0 if weights is None else check.real_array("weights", weights)
+            if np.ndim(w) > 1 or np.size(w) not in (1, len(spike_times)):
+                raise ValueError(f"weights for a list of {len(spike_times)} trains must be a number or one per "
+                                 f"train, got shape {np.shape(w)}")
+            w = np.broadcast_to(w, (len(spike_times),))
             out = np.empty((t.size, len(spike_times)))
             for i, train in enumerate(spike_times):
                 out[:, i] = self.filter(train, t, w[i])
             return out
         ts = check.finite_array("spike_times", spike_times).ravel()
-        w = np.broadcast_to(check.finite_array("weights", 1.0 if weights is None else weights), ts.shape)
+        w = check.finite_array("weights", 1.0 if weights is None else weights)
+        if w.ndim > 1 or w.size not in (1, ts.size):
+            raise ValueError(f"weights must be a number or one per spike, shape ({ts.size},), got shape {w.shape}")
+        w = np.broadcast_to(w, ts.shape)
         out = np.zeros(t.size)
         if ts.size == 0:
             return out
@@ -170,6 +177,7 @@ class PSCState:
         self.synapse = synapse
         self.dt = check.positive("dt", dt)
         self.n_targets = check.check_int("n_targets", n_targets, low=1)
+        check.check_alloc("n_targets", self.n_targets, 2 * (synapse.n + 1) * self.n_targets)  # x and its buffer
         self.A = synapse.transition(dt)
         self.decay = float(self.A[0, 0])
         self.x = np.zeros((synapse.n + 1, self.n_targets))
@@ -200,22 +208,41 @@ class PSCState:
         lag : float, optional
             The spikes happened ``lag`` seconds ago (0 <= lag): the stages get the
             exact values they would have now, ``increment * h_k(lag)``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``increment`` not real, finite, a number or shape (n_targets,); ``lag`` not a finite number >= 0.
         """
+        increment = check.scalar_or_shape("increment", increment, self.n_targets)
+        if lag is not None:
+            lag = check.positive("lag", lag, allow_zero=True)
+        self._add(increment, lag)
+
+    def _add(self, increment, lag=None):
+        """:meth:`add` without input checks (increment a float or float array (n_targets,))."""
         if lag is None or lag == 0:
             self.x[0] += increment * self.inv_tau
             return
-        lag = check.positive("lag", lag, allow_zero=True)
         for k in range(self.synapse.n + 1):
-            self.x[k] += increment * float(self.synapse.kernel(lag, order=k))
+            self.x[k] += increment * float(self.synapse._kernel(np.float64(lag), k))
 
     def step(self, increment=0.0, lag=None):
         """Advance one step, then add spikes arriving at the new time; return the current.
 
         With increments ``inc[j]`` for spikes at ``j * dt``, the value returned
-        at step k is ``sum_j inc[j] h((k - j) dt)`` exactly.
+        at step k is ``sum_j inc[j] h((k - j) dt)`` exactly. ``increment`` and
+        ``lag`` are checked as in :meth:`add`, before the state changes.
         """
+        increment = check.scalar_or_shape("increment", increment, self.n_targets)
+        if lag is not None:
+            lag = check.positive("lag", lag, allow_zero=True)
+        return self._step(increment, lag)
+
+    def _step(self, increment=0.0, lag=None):
+        """:meth:`step` without input checks (the per-step call of :func:`filter_binned`)."""
         self.advance()
-        self.add(increment, lag)
+        self._add(increment, lag)
         return self.x[-1]
 
 
@@ -245,7 +272,7 @@ def filter_binned(synapse, binned, dt):
     state = PSCState(synapse, flat.shape[1], dt)
     out = np.empty_like(flat)
     for k in range(len(flat)):
-        out[k] = state.step(flat[k] * dt)
+        out[k] = state._step(flat[k] * dt)
     return out.reshape(binned.shape)
 
 

@@ -194,11 +194,11 @@ class LIFRuntime(_Base):
 
     def step(self, k, t0):
         if self.constant:
-            return self.state.step(self.J, t0, self.J_decayed)
+            return self.state._step(self.J, t0, self.J_decayed)
         J = self.input()
         # into the input scratch (free once J is summed): a smaller working set than a separate array
         J_decayed = np.multiply(J, self.state.one_minus_decay, out=self.tmp)
-        return self.state.step(J, t0, J_decayed)
+        return self.state._step(J, t0, J_decayed)
 
     def prepare(self, k, t0):
         super().prepare(k, t0)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _validate as check
 from ..spikes import SimulationResult, SpikeRecorder
-from .rates import lif_rate  # noqa: F401  (re-exported: neurosim.neurons.lif.lif_rate)
+from .rates import _lif_rate, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
 from ..signals import as_input
 from . import noise as noise_mod
 from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
@@ -49,7 +49,8 @@ class LIF:
         Parameters
         ----------
         J : float or array_like
-            Normalized input current (threshold at J = 1). Any shape; +inf allowed.
+            Normalized input current (threshold at J = 1), real. Any shape; +inf
+            (rate 1/tau_ref) and -inf (rate 0) are valid, NaN is not.
 
         Returns
         -------
@@ -61,7 +62,7 @@ class LIF:
             raise ValueError("J must not contain NaN")
         rates = np.zeros(J.shape)
         above = J > 1
-        rates[above] = lif_rate(J[above] - 1.0, self.tau_m, self.tau_ref)
+        rates[above] = _lif_rate(J[above] - 1.0, self.tau_m, self.tau_ref)
         return rates
 
     def inverse_rate(self, rate):
@@ -105,6 +106,12 @@ class LIF:
         """
         max_rates = check.finite_array("max_rates", max_rates)
         intercepts = check.finite_array("intercepts", intercepts)
+        if max_rates.ndim > 1 or intercepts.ndim > 1:
+            raise ValueError(f"max_rates and intercepts must be numbers or 1-D arrays (one per neuron), got shapes "
+                             f"{max_rates.shape} and {intercepts.shape}")
+        if max_rates.size != intercepts.size and max_rates.ndim and intercepts.ndim:
+            raise ValueError(f"max_rates and intercepts must have the same length (one per neuron), got "
+                             f"{max_rates.size} and {intercepts.size}")
         top = np.inf if self.tau_ref == 0 else 1.0 / self.tau_ref
         if np.any(max_rates <= 0) or np.any(max_rates >= top):
             raise ValueError(f"max_rates must be in (0, 1/tau_ref) = (0, {top:g}) Hz, got {max_rates}")
@@ -167,7 +174,7 @@ class LIF:
         J_decayed = J_const * state.one_minus_decay if J.constant else None
         for k in range(steps):
             J_step = J_const if J_const is not None else np.broadcast_to(J.at(k), (n,))
-            idx, offsets = state.step(J_step, k * dt, J_decayed)
+            idx, offsets = state._step(J_step, k * dt, J_decayed)
             recorder.record(k, idx, offsets)
             if v_trace is not None:
                 v_trace[k] = state.v
@@ -223,6 +230,7 @@ class LIFState:
             raise TypeError(f"model must be a neurosim.LIF, got {type(model).__name__}")
         self.model = model
         n = check.check_int("n", n, low=1)
+        check.check_alloc("n", n, 4 * n)  # v, refractory_end and, with noise, two scratch arrays (float64)
         self.dt = check.positive("dt", dt)
         if v0 is None:
             self.v = np.zeros(n)
@@ -242,8 +250,8 @@ class LIFState:
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
         self.eta = None
         self._block = None  # this step's draws when drawn ahead (draw())
-        if not isinstance(rng, (list, tuple)):
-            check.as_rng(rng)  # validated even when unused (no noise)
+        for i, r in enumerate(rng if isinstance(rng, (list, tuple)) else [rng]):
+            check.as_rng(r, name="rng" if not isinstance(rng, (list, tuple)) else f"rng[{i}]")  # even when unused
         if self.sigma > 0:
             self.draws = noise_mod.NoiseDraws(rng, n)
             self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
@@ -269,10 +277,10 @@ class LIFState:
 
         Parameters
         ----------
-        J : ndarray, shape (n,)
-            Input during this step.
+        J : float or ndarray, shape (n,)
+            Input during this step (finite).
         t0 : float
-            Time (s) at the start of the step.
+            Time (s) at the start of the step (finite).
         J_decayed : ndarray (n,), optional
             ``J * (1 - exp(-dt/tau_m))`` when the caller has it precomputed (constant input).
 
@@ -282,7 +290,21 @@ class LIFState:
             Neurons that spiked (a neuron appears again for each extra spike in the step).
         offsets : ndarray of float
             Spike times in seconds after ``t0``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            J or J_decayed not real, finite, scalar or shape (n,); t0 not a finite number.
         """
+        n = self.v.size
+        J = np.broadcast_to(check.scalar_or_shape("J", J, n), (n,))
+        t0 = check.check_number("t0", t0)
+        if J_decayed is not None:
+            J_decayed = check.scalar_or_shape("J_decayed", J_decayed, n)
+        return self._step(J, t0, J_decayed)
+
+    def _step(self, J, t0, J_decayed=None):
+        """:meth:`step` without input checks (the runtime's per-step call): J a float array (n,)."""
         if self.sigma > 0:
             return self._step_noisy(J, t0, J_decayed)
         tau_m = self.model.tau_m
@@ -561,17 +583,21 @@ class LIFUnits:
         return LIF(tau_m=self.tau_m, tau_ref=self.tau_ref)
 
     def current_to_J(self, current):
-        """Input current in amperes -> normalized input J."""
-        return (self.V_L - self.V_reset + np.asarray(current) / self.g_L) / (self.V_th - self.V_reset)
+        """Input current in amperes (finite, any shape) -> normalized input J."""
+        current = check.real_array("current", current, dtype=None)
+        return (self.V_L - self.V_reset + current / self.g_L) / (self.V_th - self.V_reset)
 
     def J_to_current(self, J):
-        """Normalized input J -> input current in amperes."""
-        return ((np.asarray(J) * (self.V_th - self.V_reset)) - self.V_L + self.V_reset) * self.g_L
+        """Normalized input J (finite, any shape) -> input current in amperes."""
+        J = check.real_array("J", J, dtype=None)
+        return ((J * (self.V_th - self.V_reset)) - self.V_L + self.V_reset) * self.g_L
 
     def v_to_voltage(self, v):
-        """Normalized voltage -> membrane potential in volts."""
-        return self.V_reset + np.asarray(v) * (self.V_th - self.V_reset)
+        """Normalized voltage (finite, any shape) -> membrane potential in volts."""
+        v = check.real_array("v", v, dtype=None)
+        return self.V_reset + v * (self.V_th - self.V_reset)
 
     def voltage_to_v(self, V):
-        """Membrane potential in volts -> normalized voltage."""
-        return (np.asarray(V) - self.V_reset) / (self.V_th - self.V_reset)
+        """Membrane potential in volts (finite, any shape) -> normalized voltage."""
+        V = check.real_array("V", V, dtype=None)
+        return (V - self.V_reset) / (self.V_th - self.V_reset)

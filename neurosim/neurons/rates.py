@@ -10,44 +10,55 @@ def lif_rate(excess, tau_m, tau_ref):
 
     ``G = 1 / (tau_ref + tau_m log1p(1/x))`` for x > 0, which equals
     ``1 / (tau_ref - tau_m ln(1 - 1/J))``; log1p keeps it accurate near threshold.
-    This is the one implementation of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
-    and ratenet's LIF activations call it (internal callers may call the unchecked
-    ``_lif_rate``). Entries x <= 0 are the caller's to mask; NaN propagates (it marks
-    values the caller already knows are invalid), so the checks cost no pass over the data.
+    This is the one formula of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
+    and ratenet's LIF activations use it (through the unchecked ``_lif_rate``).
 
     Parameters
     ----------
-    excess : ndarray of float
-        J - 1 (> 0 where the neuron fires), any shape. ``+inf`` gives 1/tau_ref;
-        tiny x (1/x overflows to inf) gives exactly 0.
-    tau_m, tau_ref : float or ndarray
-        Membrane time constant and refractory period in seconds (broadcast with x).
+    excess : float or array_like
+        J - 1, any shape, real and not NaN. ``+inf`` gives 1/tau_ref; entries
+        x <= 0 (at or below threshold, ``-inf`` included) give 0; tiny x (1/x
+        overflows to inf) gives exactly 0.
+    tau_m, tau_ref : float or array_like
+        Membrane time constant (> 0) and refractory period (>= 0) in seconds,
+        finite; broadcast with ``excess``.
 
     Returns
     -------
-    ndarray of float, the shape of ``excess``
+    ndarray of float, the broadcast shape of the inputs (a numpy float for scalars)
+
+    Raises
+    ------
+    TypeError
+        Complex, string, None or object input.
+    ValueError
+        NaN in ``excess``; non-finite, non-positive ``tau_m``; negative ``tau_ref``.
     """
-    excess = check.real_array("excess", excess, dtype=None, finite=False)
-    tau_m = _time_constant("tau_m", tau_m, allow_zero=False)
-    tau_ref = _time_constant("tau_ref", tau_ref, allow_zero=True)
-    return _lif_rate(excess, tau_m, tau_ref)
+    excess = check.real_array("excess", excess, dtype=None, finite=False)  # float32 stays float32
+    if np.isnan(excess).any():
+        raise ValueError("excess (J - 1) must not contain NaN; +-inf are allowed")
+    tau_m = check.real_array("tau_m", tau_m)
+    if np.any(tau_m <= 0):
+        raise ValueError(f"tau_m must be > 0 (seconds), got {tau_m.min()!r}")
+    tau_ref = check.real_array("tau_ref", tau_ref)
+    if np.any(tau_ref < 0):
+        raise ValueError(f"tau_ref must be >= 0 (seconds), got {tau_ref.min()!r}")
+    try:
+        x, tm, tr = np.broadcast_arrays(excess, tau_m, tau_ref)
+    except ValueError:
+        raise ValueError(f"excess, tau_m and tau_ref must broadcast together, got shapes {excess.shape}, "
+                         f"{tau_m.shape}, {tau_ref.shape}") from None
+    out = np.zeros(x.shape, dtype=excess.dtype)
+    above = x > 0
+    out[above] = _lif_rate(x[above], tm[above], tr[above])
+    return out[()]
 
 
 def _lif_rate(excess, tau_m, tau_ref):
-    """Unchecked :func:`lif_rate` (float arrays, tau_m > 0, tau_ref >= 0)."""
+    """:func:`lif_rate` without input checks, for internal callers and hot paths (float
+    arrays; entries x <= 0 are the caller's to mask)."""
     with np.errstate(divide="ignore", over="ignore"):
         return 1.0 / (tau_ref + tau_m * np.log1p(1.0 / excess))
-
-
-def _time_constant(name, value, allow_zero):
-    """A time constant in seconds: a finite number > 0 (>= 0 with allow_zero), or an array of them."""
-    if check._is_real_scalar(value):
-        check.positive(name, value, allow_zero=allow_zero)
-        return value
-    arr = check.real_array(name, value, dtype=None)
-    if arr.size and not (arr.min() >= 0 if allow_zero else arr.min() > 0):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} s, got {arr.min()!r}")
-    return arr
 
 
 def siegert_rate(J, sigma, tau_m=0.02, tau_ref=0.002):

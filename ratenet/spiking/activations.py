@@ -35,7 +35,7 @@ import math
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from neurosim.neurons.lif import lif_rate
+from neurosim.neurons.rates import _lif_rate
 
 from ..activations import Activation, _as_float_array
 from ..layers import _check_float, backward_args
@@ -131,7 +131,7 @@ class LIFRate(_LIFBase):
     def _forward(self, z):
         x = np.maximum(z, 0)
         # G(0) = 1/(tau_ref + inf) = 0: no mask needed below threshold
-        y = lif_rate(x, self.tau_m, self.tau_ref)
+        y = _lif_rate(x, self.tau_m, self.tau_ref)
         y *= y.dtype.type(self.amplitude)
         return y, (x, y)
 
@@ -192,7 +192,7 @@ class SoftLIFRate(_LIFBase):
             j = np.log1p(e)
             j *= f(sigma)
             j += np.maximum(z, 0)             # sigma·softplus(u), no overflow
-            y = lif_rate(j, self.tau_m, self.tau_ref)
+            y = _lif_rate(j, self.tau_m, self.tau_ref)
             y *= f(self.amplitude)
             tail = None
             if z.min() < _U_TAIL * sigma:

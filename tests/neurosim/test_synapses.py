@@ -118,7 +118,7 @@ def test_kernel_rejects_bad_order():
 
     with pytest.raises(ValueError, match="order"):
         PSCFilter(0.005).kernel([0.001], order=-1)
-    with pytest.raises(ValueError, match="order"):
+    with pytest.raises(TypeError, match="order"):  # a float is a wrong type, not a wrong value
         PSCFilter(0.005).kernel([0.001], order=1.5)
 
 
