@@ -248,7 +248,7 @@ class HHRuntime(_Base):
         _draw_noise(self, k)
 
     def step(self, k, t0):
-        return self.state.step(self.input(), t0)
+        return self.state._step(self.input(), t0)
 
     def value(self, kind):
         return self.state.V if kind == "v" else super().value(kind)

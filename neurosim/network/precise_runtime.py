@@ -210,7 +210,7 @@ class PreciseRuntime(Runtime):
                     rt.spiked, rt.offsets = rt.step(k, t0, nb)
                 for rec, rt, start in spike_probes:
                     if rt.spiked.size and k >= start:
-                        rec.record(k, rt.spiked, rt.offsets)
+                        rec._record(k, rt.spiked, rt.offsets)
                 for _, rt in pops:
                     if rt.spiked.size:
                         for link in self._out[id(rt)]:

@@ -212,7 +212,7 @@ class Runtime:
                         any_spikes = True
                 for rec, rt, start in spike_probes:
                     if rt.spiked.size and k >= start:
-                        rec.record(k, rt.spiked, rt.offsets)
+                        rec._record(k, rt.spiked, rt.offsets)
                 for src, rt, idx, times in emitted:
                     rt.spiked = idx
                     if idx.size:
@@ -308,7 +308,7 @@ def _record_times(recorder, idx, times, dt):
     steps = np.floor(times / dt + 1e-9).astype(np.int64)
     for s in np.unique(steps):
         sel = steps == s
-        recorder.record(int(s), idx[sel], np.maximum(times[sel] - s * dt, 0.0))
+        recorder._record(int(s), idx[sel], np.maximum(times[sel] - s * dt, 0.0))
 
 
 class _HeldInterrupt:

@@ -175,7 +175,7 @@ class LIF:
         for k in range(steps):
             J_step = J_const if J_const is not None else np.broadcast_to(J.at(k), (n,))
             idx, offsets = state._step(J_step, k * dt, J_decayed)
-            recorder.record(k, idx, offsets)
+            recorder._record(k, idx, offsets)
             if v_trace is not None:
                 v_trace[k] = state.v
         traces = {"v": v_trace} if record_v else {}
