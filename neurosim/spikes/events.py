@@ -60,18 +60,10 @@ class SpikeRecorder:
         offsets : array_like of float, shape (k,)
             Seconds after the start of the step, >= 0 (usually < dt).
 
-        The arrays are kept by reference until converted: do not modify them afterwards.
-        Integer and float numpy arrays have their values checked when the block is converted
-        (every few thousand steps, and by :meth:`events`); simulation loops call the unchecked
-        ``_record``.
+        Every argument is checked here (ValueError/TypeError naming it); simulation loops, which
+        produce valid arrays, call the unchecked ``_record``. The arrays are kept by reference
+        until converted: do not modify them afterwards.
         """
-        if (type(step) is int and step >= 0 and type(indices) is np.ndarray and type(offsets) is np.ndarray
-                and indices.dtype.kind in "iu" and offsets.dtype.kind == "f" and indices.ndim == 1
-                and offsets.shape == indices.shape):
-            # the arrays a simulation loop passes: their values are checked, vectorized over many
-            # steps, when the block is converted (so per-step recording stays one append)
-            self._record(step, indices, offsets)
-            return
         step = check.check_int("step", step, low=0)
         indices = check.index_array("indices", indices, self.n_neurons * (self.n_trials or 1))
         offsets = check.real_array("offsets", offsets, ndim=1)

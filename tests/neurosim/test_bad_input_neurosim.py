@@ -161,13 +161,14 @@ def test_recorder_exact_flag_is_a_bool(flag):
     (np.array([0, 1]), np.array([np.nan, 1e-4]), "offsets"),
     (np.array([0, 1]), np.array([-1e-4, 1e-4]), "offsets"),
 ])
-def test_record_of_numpy_arrays_is_checked_when_converted(indices, offsets, text):
+def test_record_checks_numpy_arrays_at_once(indices, offsets, text):
     rec = ns.SpikeRecorder(3, 1e-3)
     rec.record(0, np.array([1]), np.array([2e-4]))
-    rec.record(1, indices, offsets)  # the loop's fast path: checked in blocks, vectorized
     with pytest.raises(ValueError, match=text):
-        rec.events()
-    assert rec.events()[0].size == 0  # the invalid block was dropped, nothing half-stored
+        rec.record(1, indices, offsets)       # refused at the call: nothing recorded
+    times, idx = rec.events()
+    np.testing.assert_array_equal(idx, [1])
+    np.testing.assert_allclose(times, [2e-4], rtol=0, atol=1e-3 / 65536)  # the recorder's resolution
 
 
 @pytest.mark.parametrize("kwargs, exc, text", [
