@@ -255,8 +255,9 @@ class PreciseLIFState:
                 first = False
             else:
                 rest = h - ta
-                v_end = kernel.voltage(va, Ja, xa, rest) + tail_v[e]
-                quiet = ~refr & (kernel.upper_bound(va, Ja, xa, rest) + tail_ub[e] < 1.0 - _BOUND_MARGIN)
+                v_end, ub_rest = kernel.voltage_and_upper_bound(va, Ja, xa, rest)
+                v_end += tail_v[e]
+                quiet = ~refr & (ub_rest + tail_ub[e] < 1.0 - _BOUND_MARGIN)
                 # or: below 1 at both ends and no interior maximum can reach 1
                 quiet |= ~refr & (va < 1.0) & (v_end < 1.0 - _BOUND_MARGIN) & (
                     Ja + kernel.current_upper_bound(xa, rest) + tail_i[e] < 1.0 - _BOUND_MARGIN)
@@ -278,11 +279,15 @@ class PreciseLIFState:
             u = np.full(act.size, np.nan)
             integ = (~refr).nonzero()[0]
             if integ.size:
-                ub = kernel.upper_bound(va[integ], Ja[integ], [x[:, integ] for x in xa], L[integ])
-                hit = ub >= 1.0
-                cand = integ[hit]
-                if cand.size:
-                    u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand], ub[hit])
+                if integ.size == act.size:  # the common case: nobody refractory, no copies
+                    vL, ub = kernel.voltage_and_upper_bound(va, Ja, xa, L)
+                else:
+                    vL, ub = kernel.voltage_and_upper_bound(va[integ], Ja[integ], [x[:, integ] for x in xa], L[integ])
+                hit = (ub >= 1.0).nonzero()[0]
+                if hit.size:
+                    cand = integ[hit]
+                    u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand], ub[hit],
+                                                    vL[hit])
             crossed = ~np.isnan(u)
             adv = np.where(crossed, u, L)
             vn, xn = kernel.evolve(va, Ja, xa, adv)

@@ -187,18 +187,41 @@ class MembraneKernel:
         """A lower bound of v over [0, h]: the sum of the minima of the terms of v(u)."""
         return self._bound(v, J, xs, h, np.minimum)
 
-    def _bound(self, v, J, xs, h, pick):
-        """Sum over the terms of v(u) of each term's extreme (``pick`` = np.maximum or np.minimum)."""
+    def _bound(self, v, J, xs, h, pick, em=None, r1=None):
+        """Sum over the terms of v(u) of each term's extreme (``pick`` = np.maximum or np.minimum).
+
+        ``em = exp(-h/tau_m)`` and ``r1`` (per group, R1 at h) may be passed when the caller has them.
+        """
         vJ = v - J
-        bound = J + pick(vJ, vJ * np.exp(-h / self.tau_m))
-        for g, x in zip(self.groups, xs):
+        if em is None:
+            em = np.exp(-h / self.tau_m)
+        bound = J + pick(vJ, vJ * em)
+        hmax = np.max(h) if np.size(h) else 0.0
+        for gi, (g, x) in enumerate(zip(self.groups, xs)):
             # R1, R2 are 0 at u = 0 and rise to their peaks: the extreme is 0 or the coefficient times the peak
-            u1 = np.minimum(h, g.peak1)
-            bound = bound + pick(x[-1], 0.0) * g.r1(u1, np.exp(-u1 / self.tau_m))
+            if hmax <= g.peak1:  # still rising at h: the peak over [0, h] is at h
+                r = r1[gi] if r1 is not None else g.r1(h, em)
+            else:
+                u1 = np.minimum(h, g.peak1)
+                r = g.r1(u1, np.exp(-u1 / self.tau_m))
+            bound = bound + pick(x[-1], 0.0) * r
             if g.n == 1:
                 u2 = np.minimum(h, g.peak2)
                 bound = bound + pick(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
         return bound
+
+    def voltage_and_upper_bound(self, v, J, xs, u):
+        """:meth:`voltage` at u and :meth:`upper_bound` over [0, u], sharing the exponentials."""
+        em = np.exp(-u / self.tau_m)
+        vn = J + (v - J) * em
+        r1 = []
+        for g, x in zip(self.groups, xs):
+            r = g.r1(u, em)
+            r1.append(r)
+            vn = vn + x[-1] * r
+            if g.n == 1:
+                vn = vn + x[0] * g.r2(u, em)
+        return vn, self._bound(v, J, xs, u, np.maximum, em, r1)
 
     def current_upper_bound(self, xs, h):
         """An upper bound of the synaptic current over [0, h].
@@ -228,7 +251,7 @@ class MembraneKernel:
         return low
 
     # ---- crossing search ---------------------------------------------------------------
-    def first_crossing(self, v, J, xs, L, ub=None):
+    def first_crossing(self, v, J, xs, L, ub=None, vb=None):
         """Time of the first threshold crossing (v = 1) in [0, L] for each neuron; NaN where none.
 
         Parameters
@@ -241,6 +264,8 @@ class MembraneKernel:
             Interval lengths (s).
         ub : ndarray (c,), optional
             :meth:`upper_bound` over [0, L] when the caller has it.
+        vb : ndarray (c,), optional
+            :meth:`voltage` at L when the caller has it.
 
         Returns
         -------
@@ -248,7 +273,8 @@ class MembraneKernel:
             Crossing times after the start (s), refined to :data:`ROOT_TOL`; 0 where v >= 1 already.
         """
         out = np.where(v >= 1.0, 0.0, np.nan)
-        vb = self.voltage(v, J, xs, L)
+        if vb is None:
+            vb = self.voltage(v, J, xs, L)
         keep, resolved = self._classify(v, J, xs, L, vb, ub)
         keep &= v < 1.0
         resolved &= keep
@@ -325,7 +351,8 @@ class MembraneKernel:
             ub = self.upper_bound(v, J, xs, h)
         keep = (ub >= 1.0) | (vb >= 1.0)
         low_i = self.current_lower_bound(xs, h)
-        if keep.any():
+        # the tests below only drop pieces below 1 at both ends: skip them when there are none
+        if (keep & (v < 1.0) & (vb < 1.0)).any():
             high_i = self.current_upper_bound(xs, h)
             # no interior maximum can reach 1: v = J + I there (see current_upper_bound) ...
             below = J + high_i < 1.0
@@ -343,29 +370,39 @@ class MembraneKernel:
 
     def _refine(self, v, J, xs, h, vb):
         """Root of v(u) = 1 in [0, h] where v rises monotonically from v < 1 to vb >= 1: Newton kept in the bracket."""
-        lo, hi = np.zeros(v.size), h.copy()
         # first guess by linear interpolation between the ends
         x = h * np.clip((1.0 - v) / np.maximum(vb - v, 1e-300), 0.0, 1.0)
-        active = np.arange(v.size)
+        # the working set shrinks only when some neuron converges (few neurons, so each numpy call counts)
+        idx, xa, lo, hi, Ja, vJ, xs_a = np.arange(v.size), x, np.zeros(v.size), h.copy(), J, v - J, xs
         for _ in range(100):
-            if active.size == 0:
-                break
-            xa = x[active]
-            xs_a = [s[:, active] for s in xs]
-            va, Ja = v[active], J[active]
-            vx, cur = self.voltage_and_current(va, Ja, xs_a, xa)
+            # v(xa) and the synaptic current there, as voltage_and_current computes them
+            em = np.exp(-xa / self.tau_m)
+            vx = Ja + vJ * em
+            cur = 0.0
+            for g, s in zip(self.groups, xs_a):
+                es = np.exp(-xa / g.tau_s)
+                vx = vx + s[-1] * g.r1(xa, em)
+                if g.n == 0:
+                    cur = cur + s[0] * es
+                else:
+                    vx = vx + s[0] * g.r2(xa, em)
+                    cur = cur + (s[1] + s[0] * (xa / g.tau_s)) * es
             f = vx - 1.0
-            slope = (Ja + cur - vx) / self.tau_m
             below = f < 0
-            lo[active] = np.where(below, xa, lo[active])
-            hi[active] = np.where(below, hi[active], xa)
+            lo = np.where(below, xa, lo)
+            hi = np.where(below, hi, xa)
             with np.errstate(divide="ignore", invalid="ignore"):
-                nx = xa - f / slope
-            la, ha = lo[active], hi[active]
-            bad = ~((nx > la) & (nx < ha))  # outside the bracket (or NaN): bisect instead
-            nx = np.where(bad, 0.5 * (la + ha), nx)
-            x[active] = nx
-            converged = (np.abs(nx - xa) < ROOT_TOL) | (ha - la < ROOT_TOL) | (f == 0)
-            x[active[converged & (f == 0)]] = xa[converged & (f == 0)]
-            active = active[~converged]
+                nx = xa - f / ((Ja + cur - vx) / self.tau_m)
+            # outside the bracket (or NaN): bisect instead
+            nx = np.where((nx > lo) & (nx < hi), nx, 0.5 * (lo + hi))
+            exact = f == 0
+            converged = (np.abs(nx - xa) < ROOT_TOL) | (hi - lo < ROOT_TOL) | exact
+            x[idx] = np.where(exact, xa, nx)
+            if converged.all():
+                break
+            if converged.any():
+                k = (~converged).nonzero()[0]
+                idx, nx, lo, hi, Ja, vJ = idx[k], nx[k], lo[k], hi[k], Ja[k], vJ[k]
+                xs_a = [s[:, k] for s in xs_a]
+            xa = nx
         return x
