@@ -369,7 +369,7 @@ class MembraneKernel:
         return keep, keep & (vb >= 1.0) & rising
 
     def _refine(self, v, J, xs, h, vb):
-        """Root of v(u) = 1 in [0, h] where v rises monotonically from v < 1 to vb >= 1: Newton kept in the bracket."""
+        """Root of v(u) = 1 in [0, h] where v rises monotonically from v < 1 to vb >= 1: Halley kept in the bracket."""
         # first guess: the first root of the parabola through v(0), v'(0) and v(h) (one Newton step fewer
         # than the chord on a typical 1 ms piece); the chord where it fails
         slope0 = J - v
@@ -389,21 +389,27 @@ class MembraneKernel:
             # v(xa) and the synaptic current there, as voltage_and_current computes them
             em = np.exp(-xa / self.tau_m)
             vx = Ja + vJ * em
-            cur = 0.0
+            cur = dcur = 0.0  # the synaptic current and its derivative
             for g, s in zip(self.groups, xs_a):
                 es = np.exp(-xa / g.tau_s)
                 vx = vx + s[-1] * g.r1(xa, em)
                 if g.n == 0:
-                    cur = cur + s[0] * es
+                    term = s[0] * es
+                    dcur = dcur - term / g.tau_s
                 else:
                     vx = vx + s[0] * g.r2(xa, em)
-                    cur = cur + (s[1] + s[0] * (xa / g.tau_s)) * es
+                    term = (s[1] + s[0] * (xa / g.tau_s)) * es
+                    dcur = dcur + (s[0] * es - term) / g.tau_s
+                cur = cur + term
             f = vx - 1.0
             below = f < 0
             lo = np.where(below, xa, lo)
             hi = np.where(below, hi, xa)
+            # Halley's step (cubic convergence: usually two iterations): tau_m v' = J + I - v, tau_m v'' = I' - v'
+            slope = (Ja + cur - vx) / self.tau_m
             with np.errstate(divide="ignore", invalid="ignore"):
-                nx = xa - f / ((Ja + cur - vx) / self.tau_m)
+                t = f / slope
+                nx = xa - t / (1.0 - 0.5 * t * ((dcur - slope) / self.tau_m) / slope)
             # outside the bracket (or NaN): bisect instead
             nx = np.where((nx > lo) & (nx < hi), nx, 0.5 * (lo + hi))
             exact = f == 0
