@@ -141,6 +141,7 @@ class PreciseLIFState:
         # 2. the events, by superposition (exact while no spike intervenes): each adds its response to
         #    v at the step end, and its peak response to the bound
         pending = []
+        by_group = []  # (group, targets, increments, lags) of the events, split once
         if target.size:
             kernel = self.kernel
             for gi, g in enumerate(kernel.groups):
@@ -148,6 +149,7 @@ class PreciseLIFState:
                 tg, w, lag = target[sel], inc[sel], h - offset[sel]
                 if tg.size == 0:
                     continue
+                by_group.append((gi, tg, w, lag))
                 em = np.exp(-lag / kernel.tau_m)
                 peak = np.minimum(lag, g.peak1 if g.n == 0 else g.peak2)
                 emp = np.exp(-peak / kernel.tau_m)
@@ -173,12 +175,9 @@ class PreciseLIFState:
             if x.shape[0] == 2:
                 x[1] += x[0] * c["cross"]
             x *= c["es"]
-        for gi in range(len(self.x)):
-            sel = (group == gi).nonzero()[0] if len(self.x) > 1 else slice(None)
-            tg, w, lag = target[sel], inc[sel], (h - offset[sel]) / self.synapses[gi].tau_s
-            if tg.size == 0:
-                continue
-            x, w = self.x[gi], inc[sel] * np.exp(-lag)
+        for gi, tg, w, lag in by_group:
+            lag = lag / self.synapses[gi].tau_s
+            x, w = self.x[gi], w * np.exp(-lag)
             np.add.at(x[0], tg, w)
             if x.shape[0] == 2:
                 np.add.at(x[1], tg, w * lag)
