@@ -144,8 +144,17 @@ class PreciseLIFState:
         by_group = []  # (group, targets, increments, lags) of the events, split once
         if target.size:
             kernel = self.kernel
+            G = len(kernel.groups)
+            cuts = None
+            if G > 1 and (group[1:] >= group[:-1]).all():  # grouped already (the runtime files them so): slices
+                cuts = np.searchsorted(group, np.arange(G + 1)).tolist()
             for gi, g in enumerate(kernel.groups):
-                sel = (group == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(None)
+                if G == 1:
+                    sel = slice(None)
+                elif cuts is not None:
+                    sel = slice(cuts[gi], cuts[gi + 1])
+                else:
+                    sel = (group == gi).nonzero()[0]
                 tg, w, lag = target[sel], inc[sel], h - offset[sel]
                 if tg.size == 0:
                     continue

@@ -54,6 +54,8 @@ class PreciseLIFRuntime(_Base):
             for tg, off, grp, inc in self.queue.pop(s, ()):
                 waiting.append((tg, off + (s - k) * dt if s > k else off, grp, inc))
         events = None
+        if len(waiting) > 1:  # each piece holds one synapse group: keep them grouped (a stable sort)
+            waiting.sort(key=lambda piece: int(piece[2][0]))
         if waiting:
             events = waiting[0] if len(waiting) == 1 else tuple(np.concatenate(a) for a in zip(*waiting))
         idx, times = self.state.step(self.input(), t0, events, None if steps == 1 else steps * dt)
