@@ -160,12 +160,17 @@ class PreciseLIFState:
                     continue
                 by_group.append((gi, tg, w, lag))
                 em = np.exp(-lag / kernel.tau_m)
-                peak = np.minimum(lag, g.peak1 if g.n == 0 else g.peak2)
-                emp = np.exp(-peak / kernel.tau_m)
                 resp = g.r1 if g.n == 0 else g.r2
+                r = resp(lag, em)
+                tpeak = g.peak1 if g.n == 0 else g.peak2
+                if h > tpeak:  # some responses peak inside the step (lags never exceed h)
+                    peak = np.minimum(lag, tpeak)
+                    rp = resp(peak, np.exp(-peak / kernel.tau_m))
+                else:  # every response still rises at the step end: its peak over the step is r
+                    rp = r
                 wp = np.maximum(w, 0.0)
-                np.add.at(vnew, tg, w * resp(lag, em))
-                np.add.at(ub, tg, wp * resp(peak, emp))
+                np.add.at(vnew, tg, w * r)
+                np.add.at(ub, tg, wp * rp)
                 pending.append((gi, tg, wp, lag))
         # 3. neurons that need the event-by-event loop: a possible crossing, or a refractory end inside
         special = (ub >= 1.0).nonzero()[0]
@@ -335,9 +340,13 @@ class PreciseLIFState:
             sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(0, loc.size)
             lg = lag[sel]
             r = g.r1 if g.n == 0 else g.r2
-            lp = np.minimum(lg, g.peak1 if g.n == 0 else g.peak2)
-            resp[sel] = inc[sel] * r(lg, np.exp(-lg / kernel.tau_m))
-            peak[sel] = np.maximum(inc[sel], 0.0) * r(lp, np.exp(-lp / kernel.tau_m))
+            tpeak = g.peak1 if g.n == 0 else g.peak2
+            rl = r(lg, np.exp(-lg / kernel.tau_m))
+            resp[sel] = inc[sel] * rl
+            if h > tpeak:
+                lp = np.minimum(lg, tpeak)
+                rl = r(lp, np.exp(-lp / kernel.tau_m))
+            peak[sel] = np.maximum(inc[sel], 0.0) * rl  # when h <= the peak time, each response peaks at h
             us = np.minimum(lg, g.tau_s)
             cur[sel] = np.maximum(inc[sel], 0.0) * (1.0 if g.n == 0 else (us / g.tau_s) * np.exp(-us / g.tau_s))
         out = []
