@@ -178,7 +178,10 @@ class PreciseLIFState:
             special = special[~self._no_interior_peak(special, v, vnew, J, h, pending)]
         refr = (ref > t0).nonzero()[0]
         if refr.size:
-            special = np.union1d(special, refr)
+            mask = np.zeros(self.size, dtype=bool)  # the sorted union, without union1d's sort
+            mask[special] = True
+            mask[refr] = True
+            special = mask.nonzero()[0]
             special = special[ref[special] < t1]  # held at 0 all step: only their synapses change
         if special.size:
             saved = (v[special], J[special], ref[special] - t0, [x[:, special] for x in self.x])
