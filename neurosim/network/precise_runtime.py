@@ -122,7 +122,7 @@ class PreciseConnection:
             cuts = np.flatnonzero(step[1:] != step[:-1]) + 1
             ends = np.cumsum(lengths)
             a = 0
-            for c, b in zip(np.r_[0, cuts].tolist(), np.r_[ends[cuts - 1], tgt.size].tolist()):
+            for c, b in zip([0] + cuts.tolist(), ends[cuts - 1].tolist() + [tgt.size]):  # (np.r_ is slow)
                 if b > a:
                     queue.setdefault(int(step[c]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
                 a = b
@@ -136,7 +136,7 @@ class PreciseConnection:
         order = np.argsort(steps, kind="stable")
         steps, tgt, off, grp, inc = steps[order], tgt[order], off[order], grp[order], inc[order]
         cuts = np.flatnonzero(steps[1:] != steps[:-1]) + 1
-        for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, steps.size].tolist()):
+        for a, b in zip([0] + cuts.tolist(), cuts.tolist() + [steps.size]):
             queue.setdefault(int(steps[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
 
 
