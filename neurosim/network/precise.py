@@ -263,6 +263,7 @@ class PreciseLIFState:
             e = np.where(has, start[act] + ptr[act], E)  # E: the empty tail
             ta, ra = tau[act], ref[act]
             refr = ra > ta
+            anyr = bool(refr.any())  # usually False: skip the refractory masks then
             va, Ja = v[act], J[act]
             xa = [x[:, act] for x in xs]
             # finished: refractory to the end, or no crossing possible in the rest of the step
@@ -273,11 +274,15 @@ class PreciseLIFState:
                 rest = h - ta
                 v_end, ub_rest = kernel.voltage_and_upper_bound(va, Ja, xa, rest)
                 v_end += tail_v[e]
-                quiet = ~refr & (ub_rest + tail_ub[e] < 1.0 - _BOUND_MARGIN)
+                quiet = ub_rest + tail_ub[e] < 1.0 - _BOUND_MARGIN
                 # or: below 1 at both ends and no interior maximum can reach 1
-                quiet |= ~refr & (va < 1.0) & (v_end < 1.0 - _BOUND_MARGIN) & (
+                quiet |= (va < 1.0) & (v_end < 1.0 - _BOUND_MARGIN) & (
                     Ja + kernel.current_upper_bound(xa, rest) + tail_i[e] < 1.0 - _BOUND_MARGIN)
-                done = (refr & (ra >= h)) | quiet
+                if anyr:
+                    quiet &= ~refr
+                    done = (refr & (ra >= h)) | quiet
+                else:
+                    done = quiet
             if done.any():
                 d = act[done]
                 v[d] = 0.0
@@ -290,10 +295,10 @@ class PreciseLIFState:
                 if act.size == 0:
                     break
             nxt = np.where(has, off[np.minimum(e, E - 1)] if E else h, h)
-            stop = np.where(refr, np.minimum(nxt, ra), nxt)
+            stop = np.where(refr, np.minimum(nxt, ra), nxt) if anyr else nxt
             L = stop - ta
             u = np.full(act.size, np.nan)
-            integ = (~refr).nonzero()[0]
+            integ = (~refr).nonzero()[0] if anyr else np.arange(act.size)
             if integ.size:
                 if integ.size == act.size:  # the common case: nobody refractory, no copies
                     vL, ub = kernel.voltage_and_upper_bound(va, Ja, xa, L)
@@ -307,7 +312,7 @@ class PreciseLIFState:
             crossed = ~np.isnan(u)
             adv = np.where(crossed, u, L)
             vn, xn = kernel.evolve(va, Ja, xa, adv)
-            vn[refr | crossed] = 0.0
+            vn[(refr | crossed) if anyr else crossed] = 0.0
             v[act] = vn
             for x, y in zip(xs, xn):
                 x[:, act] = y
@@ -320,8 +325,9 @@ class PreciseLIFState:
             apply = has & ~crossed & (nxt <= stop)
             if apply.any():
                 a, ea = act[apply], e[apply]
+                ga = grp[ea]
                 for gi, x in enumerate(xs):
-                    sel = grp[ea] == gi
+                    sel = ga == gi
                     x[0, a[sel]] += inc[ea[sel]]  # one event per neuron per round: no repeated indices
                 ptr[a] += 1
             # a neuron refractory past the step end is done (its later events only move its stages)
