@@ -26,7 +26,7 @@ Threshold crossings are located without missing any: an upper bound of v over
 an interval (the sum of the maxima of the terms above, each of which has a
 known shape) excludes intervals where v cannot reach 1; an interval where v
 ends at or above 1 and the lower bound of dv/dt is positive holds exactly one
-crossing, refined by safeguarded Newton; any other interval is split (earliest
+crossing, refined by safeguarded Halley steps; any other interval is split (earliest
 first), so a v that peaks above 1 and falls back inside a step is found too.
 """
 import math
@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import SimulationError
 
-ROOT_TOL = 1e-13  # s: Newton stops when the step is below this (the contract is 1e-12 s)
+ROOT_TOL = 1e-13  # s: the refinement stops when its step is below this (the contract is 1e-12 s)
 _SPLIT = 8  # sub-intervals per split in the crossing search
 _MIN_PIECE = 1e-14  # s: an interval this short that is still undecided touches 1 within rounding
 _MAX_ROUNDS = 2000
@@ -370,7 +370,7 @@ class MembraneKernel:
 
     def _refine(self, v, J, xs, h, vb):
         """Root of v(u) = 1 in [0, h] where v rises monotonically from v < 1 to vb >= 1: Halley kept in the bracket."""
-        # first guess: the first root of the parabola through v(0), v'(0) and v(h) (one Newton step fewer
+        # first guess: the first root of the parabola through v(0), v'(0) and v(h) (one step fewer
         # than the chord on a typical 1 ms piece); the chord where it fails
         slope0 = J - v
         for g, s in zip(self.groups, xs):
