@@ -307,12 +307,22 @@ class LIFState:
         """:meth:`step` without input checks (the runtime's per-step call): J a float array (n,)."""
         if self.sigma > 0:
             return self._step_noisy(J, t0, J_decayed)
-        tau_m = self.model.tau_m
-        t1 = t0 + self.dt
         v = self.v
         # exact solution of tau_m dv/dt = J - v over the whole step
         v *= self.decay
         v += J_decayed if J_decayed is not None else J * self.one_minus_decay
+        return self._step_updated(J, t0)
+
+    def _step_updated(self, J, t0):
+        """The rest of :meth:`_step` once ``v`` holds the free update: refractory neurons, spikes, resets.
+
+        ``J`` is only indexed here (``J[idx]`` for the few refractory and spiking
+        neurons), so the runtime may pass an object that computes those entries
+        on demand instead of the full array.
+        """
+        tau_m = self.model.tau_m
+        t1 = t0 + self.dt
+        v = self.v
         # neurons refractory during part of the step: v = 0 until refractory_end, then integrate from 0
         refr, ends = self._refractory(t0)
         if refr.size:
