@@ -14,8 +14,8 @@ from .. import _validate as check
 from ..synapses import PSCFilter, PSCState
 
 PLACEMENTS = ("boundary", "exact")
-_LOOP_MAX = 8
-_MATMUL_FRACTION = 0.1  # batched dense connections: above this fraction of (trial, pre) spiking, one matmul  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
+_LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
+_MATMUL_FRACTION = 0.1  # batched dense connections: above this fraction of (trial, pre) spiking, one matmul
 
 
 class Connection:

@@ -42,7 +42,7 @@ class PreciseLIFRuntime(_Base):
 
     def __init__(self, pop, B, dt, synapses, inputs):
         super().__init__(pop, B, dt, [], inputs)
-        self.state = PreciseLIFState(pop.model, self.N, dt, synapses, v0=_flat(pop.v0, B, pop.n))
+        self.state = PreciseLIFState(pop.model, self.N, dt, synapses, v0=_flat(pop.normalized.v0, B, pop.n))
         self.queue = {}
         self.times = np.zeros(0)
 

@@ -85,15 +85,11 @@ class Probe:
             raise ValueError(f"synapse applies to 'filtered', 'filtered_mean' and 'rate' probes only, not {kind!r}")
         if kind in ("filtered", "filtered_mean"):
             self.synapse = PSCFilter(0.005) if synapse is None else synapse
-            if not isinstance(self.synapse, PSCFilter):
-                raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
         self.bin = None
         if kind == "rate":
             self.bin = network.dt if bin is None else check.positive("bin", bin)
             if self.bin < network.dt * (1 - 1e-9):
                 raise ValueError(f"bin must be >= dt = {network.dt:g} s, got {bin!r}")
-            if synapse is not None and not isinstance(synapse, PSCFilter):
-                raise TypeError(f"synapse must be a PSCFilter or None, got {type(synapse).__name__}")
             self.synapse = synapse
         elif bin is not None:
             raise ValueError(f"bin applies to 'rate' probes only, not {kind!r}")

@@ -162,3 +162,22 @@ def test_current_input_and_filtered_probe():
     f = net.probe(src, "filtered", synapse=syn)
     net.run(0.02)
     np.testing.assert_allclose(f.data[:, 0], syn.filter(train, f.t), rtol=1e-12, atol=1e-12)
+
+
+def test_precise_population_in_physical_units_starts_where_grid_does():
+    """v0 given in volts for a LIFUnits population is converted once: the precise and grid v probes agree
+    while nothing drives the neurons apart (no input spikes, the same exact leak)."""
+    from neurosim import LIFUnits
+
+    units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.065, V_th=-0.050, V_reset=-0.065, tau_ref=0.002)
+    v0 = np.array([-0.065, -0.060, -0.055])
+    probes = []
+    for timing in ("grid", "precise"):
+        net = Network(dt=1e-4, timing=timing)
+        pop = net.add_population(units, 3, bias=0.0, v0=v0)
+        probes.append(net.probe(pop, "v"))
+        net.run(0.005)
+    grid, precise = (p.data for p in probes)
+    np.testing.assert_allclose(precise, grid, rtol=0, atol=1e-12)
+    tau_m = 200e-12 / 10e-9        # exact leak towards V_L from the given start
+    np.testing.assert_allclose(grid[0], -0.065 + (v0 + 0.065) * np.exp(-1e-4 / tau_m), rtol=0, atol=1e-12)
