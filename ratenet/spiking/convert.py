@@ -32,7 +32,7 @@ import numpy as np
 from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
-from neurosim._validate import DEFAULT_MAX_WORK, check_bool, n_steps, real_array
+from neurosim._validate import DEFAULT_MAX_WORK, check_bool, n_steps, positive, real_array
 
 from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch
@@ -46,11 +46,10 @@ _OUTPUTS = (Identity, Softmax, LogSoftmax, Sigmoid)
 
 
 def _positive(value, name, allow_none=False):
+    """A duration in seconds > 0 (TypeError for a wrong type, ValueError for a wrong value)."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
-    return float(value)
+    return positive(name, value)
 
 
 def _check_steps(steps, T):
@@ -151,9 +150,13 @@ class SpikingModel:
         T = _positive(T, "T")
         _check_steps(T / self.dt, T)
         syn = self.synapse if synapse is None else _check_synapse(synapse)
-        n_filtered = len(self.layers) - (0 if self.readout is not None else 1)
-        n_filtered = max(n_filtered, 1)
-        return T - min(0.5 * T, 4 * (syn.n + 1) * syn.tau_s * n_filtered)
+        return T - min(0.5 * T, self.transient(syn))
+
+    def transient(self, synapse=None):
+        """Seconds of synaptic transient left out of the default average: 4 (n + 1) tau_s per filtered layer."""
+        syn = self.synapse if synapse is None else _check_synapse(synapse)
+        n_filtered = max(len(self.layers) - (0 if self.readout is not None else 1), 1)
+        return 4 * (syn.n + 1) * syn.tau_s * n_filtered
 
     # ------------------------------------------------------------------ rate side
     def rate_layers(self, X, exact=True):

@@ -51,6 +51,7 @@ import warnings
 
 import numpy as np
 
+from neurosim._validate import check_bool, n_steps, positive, real_array
 from neurosim.export import nir as _nsnir
 
 __all__ = ["model_to_nir", "run_neurosim", "snntorch_graph", "run_snntorch", "check_graph"]
@@ -95,8 +96,8 @@ def model_to_nir(snn):
     meta.update({
         "ratenet_format": "ratenet-spiking-nir-1",
         "output_activation": "none" if act is None else type(act).__name__,
-        # the synaptic transient excluded from the average (SpikingModel.default_t_average, uncapped)
-        "transient": round(1e6 - snn.default_t_average(1e6), 12),
+        # the synaptic transient excluded from the average (SpikingModel.transient, uncapped)
+        "transient": round(snn.transient(), 12),
         "readout_note": "the spiking read-out is the time average of 'output' over the presentation "
                         "minus 'transient' seconds (capped at half of it); apply output_activation to it",
     })
@@ -121,10 +122,14 @@ def check_graph(graph):
 
 
 def _window(graph, T, t_average):
-    """The averaging window (s): given, or T minus the graph's transient (at most T/2)."""
+    """The averaging window (s): given (0 < t_average <= T), or T minus the graph's transient (at most T/2)."""
+    T = positive("T", T)
     if t_average is None:
-        t_average = T - min(0.5 * T, float(graph.metadata.get("transient", 0.0)))
-    return float(t_average)
+        return T - min(0.5 * T, float(graph.metadata.get("transient", 0.0)))
+    t_average = positive("t_average", t_average)
+    if t_average > T * (1 + 1e-9):
+        raise ValueError(f"t_average must be <= T={T!r} s, got {t_average!r}")
+    return t_average
 
 
 def _readout_params(graph):
@@ -191,7 +196,9 @@ def run_neurosim(graph, X, T, t_average=None, refractory=True):
     """
     from neurosim.export import from_nir
 
-    X = np.atleast_2d(np.asarray(X, dtype=float))
+    X = real_array("X", X, ndim=(1, 2))
+    X = np.atleast_2d(X)
+    refractory = check_bool("refractory", refractory)
     W, b = _readout_params(graph)
     t_avg = _window(graph, T, t_average)
     last = _last_layer(graph)
@@ -317,8 +324,9 @@ def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512):
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")            # the importer prints its threshold scaling
         net = import_from_nir(g)
-    X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-    steps, n_avg = int(round(T / dt)), int(round(_window(graph, T, t_average) / dt))
+    X = np.atleast_2d(real_array("X", X, dtype=np.float32, ndim=(1, 2)))
+    dt = positive("dt", dt)
+    steps, n_avg = n_steps(T, dt), int(round(_window(graph, T, t_average) / dt))
     outs = []
     with torch.no_grad():
         for s in range(0, X.shape[0], batch_size):

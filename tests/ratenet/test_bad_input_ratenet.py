@@ -188,7 +188,7 @@ def test_spiking_float32_duration_accepted(snn):
     (lambda m: m.accuracy(np.ones((2, 2)), [0.5, 0], T=0.01), ValueError, "labels"),
     (lambda m: m.default_t_average(np.nan), ValueError, "T"),
     (lambda m: m.default_t_average(-1.0), ValueError, "T"),
-    (lambda m: m.default_t_average(None), ValueError, "T"),
+    (lambda m: m.default_t_average(None), TypeError, "T"),      # None is a wrong type
     (lambda m: m.to_network(np.ones(2) + 1j), TypeError, "x"),
     (lambda m: m.to_network(np.ones(2), placement="bogus"), ValueError, "placement"),
     (lambda m: m.to_network(np.ones(2), placement=None), TypeError, "placement"),

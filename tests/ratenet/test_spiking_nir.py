@@ -138,3 +138,24 @@ def test_snntorch_import_from_nir_runs_the_export():
     tol = _quantization_tol(snn.readout[0], t_avg, spikes=1.5)
     assert np.all(np.abs(torch_out - ns_out) <= tol), (torch_out - ns_out) / tol
     assert not np.all(np.abs(1.5 * (torch_out - snn.readout[1]) + snn.readout[1] - ns_out) <= tol)
+
+
+def test_to_nir_at_small_dt_and_run_neurosim_checks_its_window():
+    """The exported transient does not depend on a step-count check (dt = 0.1 ms used to fail), and
+    run_neurosim refuses an averaging window longer than the presentation."""
+    pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    import warnings
+
+    import ratenet
+    from ratenet.spiking.nir import run_neurosim
+
+    m = ratenet.Sequential([ratenet.Dense(4, 8, rng=0), ratenet.SoftLIFRate(amplitude=1 / 63), ratenet.Dense(8, 2, rng=1)])
+    snn = ratenet.to_spiking(m, dt=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = snn.to_nir()
+    assert graph.metadata["transient"] == pytest.approx(4 * snn.synapse.tau_s)   # 4 (n + 1) tau_s, one layer
+    with pytest.raises(ValueError, match="t_average"):
+        run_neurosim(graph, np.ones((1, 4)), T=0.01, t_average=0.02)
+    with pytest.raises(TypeError, match="X"):
+        run_neurosim(graph, "x", T=0.01)
