@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 import ratenet
-from neurosim._io import atomic_write
+from neurosim.io import atomic_write
 from neurosim.synapses import PSCFilter
 from ratenet.data import load_digits_split
 

@@ -127,7 +127,7 @@ def _given(args, *names):
 
 def write_csv(path, columns):
     """Columns (dict name -> 1-D array) as CSV with a header line, written atomically."""
-    from ._io import atomic_write
+    from .io import atomic_write
 
     names = list(columns)
     with atomic_write(path, "w") as f:

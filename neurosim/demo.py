@@ -103,7 +103,7 @@ def run_demo(out_dir, sections=None, seed=0):
         lines.extend(section(out, seed=seed) if takes_seed else section(out))
         plt.close("all")
     text = "\n".join(lines) + "\n"
-    from ._io import atomic_write
+    from .io import atomic_write
 
     with atomic_write(out / "summary.txt", "w") as f:
         f.write(text)

@@ -211,8 +211,8 @@ def save_figure(fig, path, dpi=120):
 
     from matplotlib.figure import Figure
 
-    from . import _validate as check
-    from ._io import atomic_write
+    from . import validation as check
+    from .io import atomic_write
 
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from . import _validate as check
+from . import validation as check
 
 
 class TimedArray:

@@ -16,7 +16,7 @@ product; their ``derivative`` is the Jacobian's diagonal, for plotting).
 import numpy as np
 from scipy.special import expit
 
-from neurosim._validate import check_alloc, check_bool, check_dtype, check_int, check_number, real_array
+from neurosim.validation import check_alloc, check_bool, check_dtype, check_int, check_number, real_array
 from .layers import LAYER_REGISTRY, Layer, _check_float, backward_args
 
 __all__ = [

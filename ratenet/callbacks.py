@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from neurosim._validate import check_bool, check_choice, check_int, check_number, check_str, check_strings
+from neurosim.validation import check_bool, check_choice, check_int, check_number, check_str, check_strings
 
 __all__ = ["History", "Callback", "EarlyStopping", "TrainingDiverged"]
 

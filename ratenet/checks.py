@@ -3,7 +3,7 @@ import numpy as np
 
 from .initializers import as_rng
 from .layers import Dropout, check_batch, check_targets
-from neurosim._validate import check_bool, check_int, check_number, check_work, renamed_argument
+from neurosim.validation import check_bool, check_int, check_number, check_work, renamed_argument
 from .model import Sequential
 
 __all__ = ["gradient_check", "gradient_norms"]

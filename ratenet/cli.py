@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from neurosim._io import atomic_write
+from neurosim.io import atomic_write
 from neurosim.errors import SimulationError
 
 __all__ = ["main", "toy_bridge", "build_parser"]

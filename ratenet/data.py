@@ -10,7 +10,7 @@ with few training and many test points (to show overfitting and its cures).
 """
 import numpy as np
 
-from neurosim._validate import as_rng, check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array, renamed_argument
+from neurosim.validation import as_rng, check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array, renamed_argument
 from .layers import check_batch
 
 from .activations import one_hot  # noqa: F401  (re-exported: one definition, in activations)

@@ -12,7 +12,7 @@ import numpy as np
 
 import math
 
-from neurosim._validate import as_rng as _as_rng, check_alloc, check_str, check_float_dtype, check_shape_tuple
+from neurosim.validation import as_rng as _as_rng, check_alloc, check_str, check_float_dtype, check_shape_tuple
 
 __all__ = [
     "as_rng", "gaussian", "glorot_uniform", "glorot_normal", "he_normal",
@@ -21,7 +21,7 @@ __all__ = [
 
 
 def as_rng(rng, name="rng"):
-    """:func:`neurosim._validate.as_rng` (None, int seed >= 0, Generator or SeedSequence → Generator).
+    """:func:`neurosim.validation.as_rng` (None, int seed >= 0, Generator or SeedSequence → Generator).
 
     ``name`` (a str) is the parameter named in error messages.
     """

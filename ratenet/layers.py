@@ -13,7 +13,7 @@ import numpy as np
 
 from . import initializers
 from .parameter import Parameter
-from neurosim._validate import check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array
+from neurosim.validation import check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array
 
 __all__ = ["Layer", "Dense", "Dropout", "BatchNorm", "LAYER_REGISTRY"]
 

@@ -15,7 +15,7 @@ and stable where the chained gradient would divide by a vanishing probability.
 import numpy as np
 
 from .activations import LogSoftmax, Sigmoid, Softmax
-from neurosim._validate import real_array, renamed_argument
+from neurosim.validation import real_array, renamed_argument
 from .layers import _check_float
 
 __all__ = ["Loss", "MSE", "BinaryCrossEntropy", "CategoricalCrossEntropy",

@@ -14,8 +14,8 @@ import zipfile
 
 import numpy as np
 
-from neurosim._io import atomic_write
-from neurosim._validate import check_bool, check_int, real_array, renamed_argument
+from neurosim.io import atomic_write
+from neurosim.validation import check_bool, check_int, real_array, renamed_argument
 from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
 from . import training as _training
 

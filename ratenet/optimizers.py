@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from neurosim._validate import check_number as _number
+from neurosim.validation import check_number as _number
 from .parameter import Parameter
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam"]

@@ -5,7 +5,7 @@ name), so one optimizer can serve any number of layers without collisions.
 """
 import numpy as np
 
-from neurosim._validate import check_float_dtype, check_str, real_array
+from neurosim.validation import check_float_dtype, check_str, real_array
 
 
 class Parameter:

@@ -5,7 +5,7 @@ Every function returns the :class:`matplotlib.figure.Figure` it drew on (pass
 """
 import numpy as np
 
-from neurosim._validate import check_alloc, check_bool, check_int, check_number, renamed_argument
+from neurosim.validation import check_alloc, check_bool, check_int, check_number, renamed_argument
 from .activations import _labels
 
 __all__ = ["plot_history", "plot_activations", "plot_decision_boundary"]

@@ -14,7 +14,7 @@ taken or the number of epochs already finished.
 import math
 import numbers
 
-from neurosim._validate import check_number
+from neurosim.validation import check_number
 
 __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseDecay"]
 

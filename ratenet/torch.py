@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from neurosim._validate import check_number
+from neurosim.validation import check_number
 
 __all__ = ["to_torch", "from_torch", "LIF", "SoftLIF", "TuningCurve", "Step"]
 

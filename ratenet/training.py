@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from neurosim._validate import as_rng, check_bool, check_int, check_number, renamed_argument
+from neurosim.validation import as_rng, check_bool, check_int, check_number, renamed_argument
 from .activations import _labels
 from .layers import check_batch, check_targets
 from .callbacks import Callback, EarlyStopping, History, TrainingDiverged, _buffers, _copy_weights, _restore_weights

@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from .._optional import require
 from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ..neurons.lif import LIF
@@ -39,7 +39,8 @@ from ..synapses import PSCFilter
 FORMAT = "neurosim-nir-1"
 
 
-def _nir():
+def import_nir():
+    """The ``nir`` module, or an ImportError naming the extra to install (for callers outside neurosim too)."""
     return require("nir", "nir")
 
 
@@ -82,7 +83,7 @@ def to_nir(network):
 
     if not isinstance(network, Network):
         raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
-    nir = _nir()
+    nir = import_nir()
     names = [p.name for p in network.populations] + [s.name for s in network.sources]
     if len(set(names)) != len(names):
         raise ValueError(f"population and source names must be unique for NIR node names, got {names}")
@@ -225,7 +226,7 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
         For node types or parameters neurosim cannot represent (per-neuron time
         constants, connections into an LIF without any synaptic filter, ...).
     """
-    nir = _nir()
+    nir = import_nir()
     from ..network.description import Network
 
     if not isinstance(graph, nir.NIRGraph):

@@ -37,7 +37,7 @@ import types
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from .._optional import require
 from . import script_template
 from .units import DEFAULT_SCALE, nest_ps_params, pynn_units

@@ -18,8 +18,8 @@ import os
 
 import numpy as np
 
-from .. import _validate as check
-from .._io import atomic_write
+from .. import validation as check
+from ..io import atomic_write
 from . import script_template
 from .pynn import export_plan
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 
 #: PyNN's default IF_curr_exp scale, used unless told otherwise.
 DEFAULT_SCALE = {"cm": 1.0, "v_reset": -65.0, "v_thresh": -50.0}

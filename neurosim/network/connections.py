@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from ..synapses import PSCFilter, PSCState
 
 PLACEMENTS = ("boundary", "exact")

@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from .connections import Connection
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
 from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt

@@ -11,7 +11,7 @@ conversion -- mirroring Brian2's CUBA example::
 """
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from .connections import synaptic_weight
 from ..neurons.lif import LIFUnits
 from .description import Network

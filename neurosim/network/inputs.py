@@ -11,7 +11,7 @@ runtime are flat, ``trial * n + neuron``.
 """
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from ..spikes import from_events, to_events
 
 _BLOCK = 1000  # steps of Poisson spikes drawn at once (aligned to absolute steps, so chunking does not matter)

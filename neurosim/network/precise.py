@@ -22,7 +22,7 @@ is vectorized over those neurons: round r handles the r-th segment of each one.
 """
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from ..neurons.lif import LIF
 from ..synapses import PSCFilter
 from .precise_events import csr_rows, fan_out

@@ -38,7 +38,7 @@ every step); ``t`` holds the sample times in seconds. ``data`` has shape
 """
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from ..spikes import SpikeRecorder, split_by_neuron
 from ..synapses import PSCFilter, PSCState
 

@@ -1,13 +1,13 @@
 """Checks shared by the single-neuron simulations: step counts, bounded work (refused
-before anything is allocated) and strict bool flags, on top of :mod:`neurosim._validate`."""
-from .. import _validate as check
+before anything is allocated) and strict bool flags, on top of :mod:`neurosim.validation`."""
+from .. import validation as check
 
 MAX_STEPS = 10**8  # ~10 min of a one-neuron LIF run; raise with max_steps=
 MAX_RECORD_BYTES = 2 * 1024**3  # recorded traces; raise with max_record_bytes=
 
 
 def n_steps(T, dt):
-    """Number of steps of length ``dt`` in duration ``T`` (float32 durations accepted; see _validate.n_steps)."""
+    """Number of steps of length ``dt`` in duration ``T`` (float32 durations accepted; see validation.n_steps)."""
     return check.n_steps(T, dt)
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from .lif import LIF
-from .rates import _lif_rate
+from .rates import lif_rate_unchecked
 
 
 @dataclass
@@ -120,7 +120,7 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
         J = gain * xu + bias
         pred = np.zeros_like(ru)
         above = J > 1
-        pred[above] = _lif_rate(J[above] - 1.0, tm, tr)
+        pred[above] = lif_rate_unchecked(J[above] - 1.0, tm, tr)
         return pred - ru
 
     x_fire, r_max = x[firing], r[firing].max()

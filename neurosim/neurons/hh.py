@@ -34,7 +34,7 @@ that ``simulate`` and HH populations in :class:`neurosim.Network` run on.
 """
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from ..spikes import SimulationResult, SpikeRecorder
 import warnings
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from scipy.special import exprel
 
-from .. import _validate as check
+from .. import validation as check
 
 _MS_PER_S = 1e3  # rate functions are per ms; the public interface is in seconds
 

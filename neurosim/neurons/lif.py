@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from ..spikes import SimulationResult, SpikeRecorder
-from .rates import _lif_rate, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
+from .rates import lif_rate_unchecked, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
 from ..signals import as_input
 from . import noise as noise_mod
 from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
@@ -62,7 +62,7 @@ class LIF:
             raise ValueError("J must not contain NaN")
         rates = np.zeros(J.shape)
         above = J > 1
-        rates[above] = _lif_rate(J[above] - 1.0, self.tau_m, self.tau_ref)
+        rates[above] = lif_rate_unchecked(J[above] - 1.0, self.tau_m, self.tau_ref)
         return rates
 
     def inverse_rate(self, rate):

@@ -26,7 +26,7 @@ the white noise above. The pair (v, eta) is linear, so its step is exact too
 """
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from .rates import siegert_rate  # noqa: F401  (re-exported)
 
 

@@ -2,7 +2,7 @@
 of G(J)) and with white membrane noise (:func:`siegert_rate`)."""
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 
 
 def lif_rate(excess, tau_m, tau_ref):
@@ -11,7 +11,7 @@ def lif_rate(excess, tau_m, tau_ref):
     ``G = 1 / (tau_ref + tau_m log1p(1/x))`` for x > 0, which equals
     ``1 / (tau_ref - tau_m ln(1 - 1/J))``; log1p keeps it accurate near threshold.
     This is the one formula of G: :meth:`LIF.rate`, :func:`neurosim.fit_lif`
-    and ratenet's LIF activations use it (through the unchecked ``_lif_rate``).
+    and ratenet's LIF activations use it (through the unchecked ``lif_rate_unchecked``).
 
     Parameters
     ----------
@@ -50,11 +50,11 @@ def lif_rate(excess, tau_m, tau_ref):
                          f"{tau_m.shape}, {tau_ref.shape}") from None
     out = np.zeros(x.shape, dtype=excess.dtype)
     above = x > 0
-    out[above] = _lif_rate(x[above], tm[above], tr[above])
+    out[above] = lif_rate_unchecked(x[above], tm[above], tr[above])
     return out[()]
 
 
-def _lif_rate(excess, tau_m, tau_ref):
+def lif_rate_unchecked(excess, tau_m, tau_ref):
     """:func:`lif_rate` without input checks, for internal callers and hot paths (float
     arrays; entries x <= 0 are the caller's to mask)."""
     with np.errstate(divide="ignore", over="ignore"):
@@ -100,7 +100,7 @@ def siegert_rate(J, sigma, tau_m=0.02, tau_ref=0.002):
     for i in np.ndindex(J.shape):
         j, s = float(J[i]), float(sigma[i])
         if s == 0:
-            out[i] = _lif_rate(j - 1.0, tau_m, tau_ref) if j > 1 else 0.0
+            out[i] = lif_rate_unchecked(j - 1.0, tau_m, tau_ref) if j > 1 else 0.0
             continue
         lo, hi = -j / (np.sqrt(2.0) * s), (1.0 - j) / (np.sqrt(2.0) * s)
         if hi > 26.0:  # e^(hi^2) > 1e293: the rate underflows to 0

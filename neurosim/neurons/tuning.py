@@ -1,5 +1,5 @@
 """Tuning curves measured by simulation, for any neuron model with a ``simulate`` method."""
-from .. import _validate as check
+from .. import validation as check
 from ..spikes import isi_rate
 
 

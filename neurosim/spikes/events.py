@@ -8,7 +8,7 @@ of dt / 65536 (15 ns at dt = 1 ms), far below any model's own error.
 """
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 
 _FRACTION_STEPS = 65536  # sub-step resolution of stored spike times
 

@@ -1,7 +1,7 @@
 """The result object a single-neuron-model ``simulate`` returns."""
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from .events import _FRACTION_STEPS, split_by_neuron
 from .stats import rates_from_chunks
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from ..synapses import PSCFilter
 from . import _order
 from .events import _as_trains

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from .. import _validate as check
+from .. import validation as check
 from . import _order
 from .events import _as_trains
 

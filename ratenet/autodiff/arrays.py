@@ -6,7 +6,7 @@ Operations that work along whole axes: ``sum``, ``mean``, ``softmax``,
 """
 import numpy as np
 
-from neurosim._validate import check_bool
+from neurosim.validation import check_bool
 from .core import Op, Var, _arg
 
 __all__ = ["sum", "mean", "softmax", "log_softmax", "reshape", "transpose", "getitem"]

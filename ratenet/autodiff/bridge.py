@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim._validate import as_rng, check_bool, check_str, real_array, renamed_argument
+from neurosim.validation import as_rng, check_bool, check_str, real_array, renamed_argument
 from .core import Var, _as_float_array, no_grad
 
 

@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from neurosim._validate import check_bool, check_shape_tuple, check_str, real_array
+from neurosim.validation import check_bool, check_shape_tuple, check_str, real_array
 
 # Grad mode is per thread, as in PyTorch, so a no_grad() block in one thread
 # does not silently switch off gradients in another.

@@ -35,11 +35,11 @@ import math
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from neurosim.neurons.rates import _lif_rate
+from neurosim.neurons.rates import lif_rate_unchecked
 
 from ..activations import Activation, _as_float_array
 from ..layers import _check_float, backward_args
-from neurosim._validate import check_bool, real_array
+from neurosim.validation import check_bool, real_array
 
 __all__ = ["LIFRate", "SoftLIFRate", "TuningCurveActivation"]
 
@@ -131,7 +131,7 @@ class LIFRate(_LIFBase):
     def _forward(self, z):
         x = np.maximum(z, 0)
         # G(0) = 1/(tau_ref + inf) = 0: no mask needed below threshold
-        y = _lif_rate(x, self.tau_m, self.tau_ref)
+        y = lif_rate_unchecked(x, self.tau_m, self.tau_ref)
         y *= y.dtype.type(self.amplitude)
         return y, (x, y)
 
@@ -192,7 +192,7 @@ class SoftLIFRate(_LIFBase):
             j = np.log1p(e)
             j *= f(sigma)
             j += np.maximum(z, 0)             # sigma·softplus(u), no overflow
-            y = _lif_rate(j, self.tau_m, self.tau_ref)
+            y = lif_rate_unchecked(j, self.tau_m, self.tau_ref)
             y *= f(self.amplitude)
             tail = None
             if z.min() < _U_TAIL * sigma:

@@ -32,7 +32,7 @@ import numpy as np
 from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
-from neurosim._validate import DEFAULT_MAX_WORK, check_bool, n_steps, positive, real_array
+from neurosim.validation import DEFAULT_MAX_WORK, check_bool, n_steps, positive, real_array
 
 from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim import Network, PSCFilter
-from neurosim._validate import check_choice, check_number
+from neurosim.validation import check_choice, check_number
 
 
 def _check_synapse(synapse):

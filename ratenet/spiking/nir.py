@@ -51,7 +51,7 @@ import warnings
 
 import numpy as np
 
-from neurosim._validate import check_bool, n_steps, positive, real_array
+from neurosim.validation import check_bool, n_steps, positive, real_array
 from neurosim.export import nir as _nsnir
 
 __all__ = ["model_to_nir", "run_neurosim", "snntorch_graph", "run_snntorch", "check_graph"]
@@ -61,7 +61,7 @@ _INPUT, _FC0, _READOUT, _OUTPUT = "input", "fc0", "readout", "output"
 
 def model_to_nir(snn):
     """See :meth:`ratenet.SpikingModel.to_nir`."""
-    nir = _nsnir._nir()
+    nir = _nsnir.import_nir()
     first, last = snn.layers[0], snn.layers[-1]
     net = snn.to_network(np.zeros(snn.n_in)).network        # layer 0 bias: W1·0 + b1 + 1
     graph = _nsnir.to_nir(net)                                # warns once about tau_ref > 0
@@ -148,7 +148,7 @@ def _bind_input(graph, x):
     """
     import copy
 
-    nir = _nsnir._nir()
+    nir = _nsnir.import_nir()
     nodes = dict(graph.nodes)
     edges = [e for e in graph.edges]
     fc0 = nodes[_FC0]
@@ -222,7 +222,7 @@ def run_neurosim(graph, X, T, t_average=None, refractory=True):
 def _without_refractory(graph):
     import copy
 
-    nir = _nsnir._nir()
+    nir = _nsnir.import_nir()
     nodes = {}
     for k, node in graph.nodes.items():
         if isinstance(node, (nir.LIF, nir.CubaLIF)):
@@ -264,7 +264,7 @@ def snntorch_graph(graph, dt=1e-4):
     -------
     nir.NIRGraph
     """
-    nir = _nsnir._nir()
+    nir = _nsnir.import_nir()
     nodes, edges = {}, [e for e in graph.edges if not (e[0].startswith("readout_psc") or e[1].startswith("readout_psc"))]
     pred = {b: a for a, b in graph.edges}
     for name, node in graph.nodes.items():

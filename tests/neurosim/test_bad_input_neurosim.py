@@ -193,7 +193,7 @@ def test_lif_rate_values_and_dtype_unchanged_by_checks():
     want = 1.0 / (0.002 + 0.02 * np.log1p(1.0 / np.array([0.5, 1.0, np.inf])))
     np.testing.assert_allclose(got, want, rtol=1e-6)
     np.testing.assert_array_equal(ns.lif_rate(x.astype(float), 0.02, 0.002),
-                                  ns.neurons.rates._lif_rate(x.astype(float), 0.02, 0.002))
+                                  ns.neurons.rates.lif_rate_unchecked(x.astype(float), 0.02, 0.002))
 
 
 @pytest.mark.parametrize("t, exc", [(np.nan, ValueError), (np.inf, ValueError), (None, TypeError),

@@ -1,13 +1,13 @@
 """Bad input to the LIF/PSC state classes and the rate functions: a TypeError for a wrong type,
 a ValueError for a wrong value, each naming the parameter; valid numpy scalars and float32 pass.
-The runtime calls the unchecked ``_step``/``_add``/``_lif_rate``; their results equal the checked ones."""
+The runtime calls the unchecked ``_step``/``_add``/``lif_rate_unchecked``; their results equal the checked ones."""
 import numpy as np
 import pytest
 
 import neurosim
 from neurosim import LIF, LIFState, LIFUnits, PSCFilter, PSCState, filter_binned, lif_rate
 from neurosim.network.connections import synaptic_weight
-from neurosim.neurons.rates import _lif_rate
+from neurosim.neurons.rates import lif_rate_unchecked
 
 
 class Obj:
@@ -126,7 +126,7 @@ def test_lif_rate_checked_equals_kernel_and_is_zero_at_or_below_threshold():
     x = np.array([-np.inf, -2.0, -0.5, 0.0, 1e-300, 1e-3, 1.0, 1e6, np.inf])
     got = lif_rate(x, 0.02, 0.002)
     pos = x > 0
-    np.testing.assert_array_equal(got[pos], _lif_rate(x[pos], 0.02, 0.002))
+    np.testing.assert_array_equal(got[pos], lif_rate_unchecked(x[pos], 0.02, 0.002))
     np.testing.assert_array_equal(got[~pos], 0.0)  # was NaN for -1 < x < 0
     assert got[-1] == 500.0 and got[-2] == pytest.approx(1 / (0.002 + 0.02 * np.log1p(1e-6)), rel=1e-14)
     assert got[-3] == pytest.approx(1 / (0.002 + 0.02 * np.log(2.0)), rel=1e-14)

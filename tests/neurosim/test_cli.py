@@ -142,7 +142,7 @@ def test_unwritable_output_refused_before_computing(argv, flag, tmp_path, capsys
 
 
 def test_atomic_write_errors_name_the_destination(tmp_path, monkeypatch):
-    from neurosim._io import atomic_write
+    from neurosim.io import atomic_write
 
     target = tmp_path / "a.txt"
     real_replace = os.replace

@@ -84,7 +84,7 @@ def test_exception_during_write_keeps_previous_file(tmp_path, monkeypatch):
 
 def test_full_disk_keeps_previous_file(tmp_path, monkeypatch):
     path, old = _saved(tmp_path)
-    import neurosim._io as nio
+    import neurosim.io as nio
 
     def no_space(fd):
         raise OSError(errno.ENOSPC, "No space left on device")

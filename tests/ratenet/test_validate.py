@@ -1,4 +1,4 @@
-"""neurosim._validate, the one validation module of both packages (ratenet imports it)."""
+"""neurosim.validation, the one validation module of both packages (ratenet imports it)."""
 import warnings
 
 import numpy as np
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ratenet
-from neurosim import _validate as v
+from neurosim import validation as v
 
 
 def test_n_steps_accepts_float32_durations_and_rejects_non_multiples():
