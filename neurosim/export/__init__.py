@@ -17,8 +17,7 @@ conversion runs. Times are in seconds at neurosim's interfaces (and in NIR);
 PyNN itself works in milliseconds. See docs/scale-out.md.
 """
 from .nir import from_nir, to_nir
-from .pynn import PyNNNetwork, to_pynn
-from .script import read_spikes, write_pynn_script
+from .pynn import PyNNNetwork, read_spikes, to_pynn, write_pynn_script
 from .units import DEFAULT_SCALE, PyNNUnits, nest_ps_params, pynn_units
 
 __all__ = ["to_pynn", "PyNNNetwork", "write_pynn_script", "read_spikes", "to_nir", "from_nir", "pynn_units",

@@ -41,7 +41,7 @@ from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
 from ..neurons.lif import LIF, LIFUnits
 from .populations import Population
 from .probes import Probe, ProbeData
-from .precise_runtime import PreciseRuntime
+from .precise import PreciseRuntime
 from .runtime import Runtime
 from ..synapses import PSCFilter
 

@@ -4,7 +4,8 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from neurosim import LIF, PSCFilter
-from neurosim.network.precise import PreciseLIFState, precise_feedforward
+from neurosim.network.precise import precise_feedforward
+from neurosim.neurons.lif import PreciseLIFState
 
 TAU_M, TAU_REF = 0.02, 0.002
 
@@ -178,7 +179,7 @@ def test_crossing_search_decides_grazing_maxima(excess, crosses):
     ends quickly and decides by the sign of the excess (a regression: it used to split without end)."""
     from scipy.optimize import brentq, minimize_scalar
 
-    from neurosim.network.precise_kernel import MembraneKernel
+    from neurosim.neurons.lif.kernel import MembraneKernel
 
     k = MembraneKernel(0.02, [(0.005, 0), (0.01, 0)])
     J, v0, xi = np.array([1.1]), np.array([0.9]), -20.0

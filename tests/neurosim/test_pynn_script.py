@@ -17,7 +17,7 @@ import pytest
 from neurosim import LIF, HodgkinHuxley, Network, PSCFilter
 from neurosim.export import read_spikes, to_pynn, write_pynn_script
 from neurosim.export.pynn import export_plan
-from neurosim.export.script_template import ExportError, check_backend
+from neurosim.export.pynn.runner import ExportError, check_backend
 from neurosim.export.units import pynn_units
 
 

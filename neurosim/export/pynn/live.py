@@ -25,7 +25,7 @@ and their spike times are on the dt grid (neurosim's are exact within the step).
 
 The export is two steps: :func:`export_plan` turns the description into plain
 data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
-:func:`neurosim.export.script_template.build` creates PyNN objects from it.
+:func:`neurosim.export.runner.build` creates PyNN objects from it.
 :func:`to_pynn` runs both in this process; ``write_pynn_script`` saves the
 data to a .npz and the builder as a standalone script.
 
@@ -37,12 +37,12 @@ import types
 
 import numpy as np
 
-from .. import validation as check
-from .._optional import require
-from . import script_template
-from .units import DEFAULT_SCALE, nest_ps_params, pynn_units
-from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
-from ..neurons.lif import LIF
+from ... import validation as check
+from ..._optional import require
+from . import runner
+from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
+from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
+from ...neurons.lif import LIF
 
 _TIMINGS = ("grid", "precise")
 
@@ -79,9 +79,9 @@ class PyNNNetwork:
 
         With MPI, use ``populations[name].write_data(...)`` or ``get_data(gather=True)`` instead.
         """
-        from ..spikes import split_by_neuron
+        from ...spikes import split_by_neuron
 
-        times, indices = script_template.local_events(self.populations[name])
+        times, indices = runner.local_events(self.populations[name])
         return split_by_neuron(times, indices, self.populations[name].size)
 
     def _names(self, names):
@@ -146,7 +146,7 @@ def _has_current_input(network, pop):
 
 def _check_supported(network, timing):
     """Validate everything exportable before touching a simulator; return {population name: synapse plan}."""
-    from ..network.description import Network
+    from ...network.description import Network
 
     if not isinstance(network, Network):
         raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
@@ -214,7 +214,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
     arrays : dict of str -> ndarray
         Referenced by name from ``meta``.
     """
-    from ..spikes import poisson_spikes
+    from ...spikes import poisson_spikes
 
     timing = getattr(network, "timing", "grid")
     plans = _check_supported(network, timing)
@@ -235,7 +235,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
     if drawn:
         T = check.positive("T", T)
     dt = network.dt
-    meta = {"format": script_template.FORMAT, "dt_ms": 1000.0 * dt, "timing": timing, "scale": scale,
+    meta = {"format": runner.FORMAT, "dt_ms": 1000.0 * dt, "timing": timing, "scale": scale,
             "T": None if T is None else float(T), "sources_drawn": drawn,
             "sources": [], "cells": [], "projections": []}
     arrays = {}
@@ -342,13 +342,13 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     setup = check.check_bool("setup", setup)
     meta, arrays = export_plan(network, scale, backend)
     threads = setup_kwargs.pop("threads", 1)
-    if backend in script_template.BACKENDS:  # ExportError is a ValueError
-        script_template.check_backend(meta, backend, sim.num_processes(), threads)
+    if backend in runner.BACKENDS:  # ExportError is a ValueError
+        runner.check_backend(meta, backend, sim.num_processes(), threads)
     if setup:
-        kwargs = script_template.setup_kwargs(meta, backend, threads)
+        kwargs = runner.setup_kwargs(meta, backend, threads)
         kwargs.update(setup_kwargs)
         sim.setup(**kwargs)
-    pops, projections = script_template.build(sim, meta, arrays)
+    pops, projections = runner.build(sim, meta, arrays)
     return PyNNNetwork(sim, pops, projections, network.dt)
 
 

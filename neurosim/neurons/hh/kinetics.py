@@ -1,5 +1,5 @@
 """Hodgkin-Huxley channel kinetics: the alpha/beta rate functions and the in-place
-coefficient routine that the steppers in :mod:`neurosim.neurons.hh_steppers` share.
+coefficient routine that the steppers in :mod:`neurosim.neurons.hh.steppers` share.
 
 Units: V in mV, rates per ms (the public interface converts seconds once).
 """
@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from scipy.special import exprel
 
-from .. import validation as check
+from ... import validation as check
 
 _MS_PER_S = 1e3  # rate functions are per ms; the public interface is in seconds
 

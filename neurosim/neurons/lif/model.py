@@ -12,12 +12,12 @@ import warnings
 
 import numpy as np
 
-from .. import validation as check
-from ..spikes import SimulationResult, SpikeRecorder
-from .rates import lif_rate_unchecked, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
-from ..signals import as_input
-from . import noise as noise_mod
-from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
+from ... import validation as check
+from ...spikes import SimulationResult, SpikeRecorder
+from ..rates import lif_rate_unchecked, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
+from ...signals import as_input
+from .. import noise as noise_mod
+from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 
 _WORDS_FROM = 16384  # population size from which the threshold test scans 8-byte words (measured crossover ~12k)

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from ..errors import SimulationError
+from ...errors import SimulationError
 
 ROOT_TOL = 1e-13  # s: the refinement stops when its step is below this (the contract is 1e-12 s)
 _SPLIT = 8  # sub-intervals per split in the crossing search

@@ -34,17 +34,18 @@ that ``simulate`` and HH populations in :class:`neurosim.Network` run on.
 """
 import numpy as np
 
-from .. import validation as check
-from ..spikes import SimulationResult, SpikeRecorder
+from ... import validation as check
+from ...spikes import SimulationResult, SpikeRecorder
 import warnings
 
-from ..errors import SimulationError
-from ..signals import as_input
-from ._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
-from .hh_kinetics import (_MS_PER_S, _ROW, DT_STABLE, DT_WARN, METHODS, V_RANGE, _warn_dt,  # noqa: F401
+from ...errors import SimulationError
+from ...signals import as_input
+from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
+from .kinetics import (_MS_PER_S, _ROW, DT_STABLE, DT_WARN, METHODS, V_RANGE, _warn_dt,  # noqa: F401
                           rate_functions, steady_state)
-from .hh_steppers import STEPPERS, CrossingDetector
-from .noise import NoiseDraws
+from .steppers import STEPPERS
+from ..crossings import CrossingDetector
+from ..noise import NoiseDraws
 
 
 _REF_STEP = 1e-5  # s; a lower bound on the work of reference(): about one solver step per 0.01 ms

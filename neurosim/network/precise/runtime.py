@@ -3,7 +3,7 @@
 It differs from the grid runtime (:class:`neurosim.network.runtime.Runtime`) in three places:
 
 * LIF populations are :class:`PreciseLIFRuntime` s. Each integrates its neurons
-  exactly between the incoming events of a step (:class:`neurosim.network.precise.PreciseLIFState`).
+  exactly between the incoming events of a step (:class:`neurosim.neurons.lif.PreciseLIFState`).
   It keeps its own synapse stages, one group per distinct PSC filter.
 * A spike at time t reaches its targets at ``t + delay`` exactly. The connection
   turns it into one event per nonzero weight (target, arrival offset, group,
@@ -20,13 +20,12 @@ the step boundary, snapshots, reset/store/restore, and the batch axis (flat
 """
 import numpy as np
 
-from ..neurons.lif import LIF
-from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
-from .populations import _Base, _flat
-from .precise import PreciseLIFState
-from .precise_events import csr_rows, fan_out
-from .probes import add_lagged
-from .runtime import Runtime, _accumulate_mean, _invalid_message, _take_samples
+from ...neurons.lif import LIF, PreciseLIFState
+from ..inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
+from ..populations import _Base, _flat
+from .events import csr_rows, fan_out
+from ..probes import add_lagged
+from ..runtime import Runtime, _accumulate_mean, _invalid_message, _take_samples
 
 _DELAY_TOL = 1e-9  # relative: a delay of dt (1 - 1e-9) counts as dt
 _MAX_BLOCK = 64  # grid steps integrated at once at most

@@ -1,0 +1,3 @@
+"""Hodgkin-Huxley neurons: the model (:mod:`.model`), channel kinetics (:mod:`.kinetics`) and integrators (:mod:`.steppers`)."""
+from .kinetics import DT_STABLE, DT_WARN, METHODS, V_RANGE, _warn_dt, rate_functions, steady_state  # noqa: F401
+from .model import HHState, HodgkinHuxley  # noqa: F401
