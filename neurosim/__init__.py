@@ -16,6 +16,7 @@ from .network.description import Network, Population
 from .network.probes import Probe
 from .neurons.tuning import tuning_curve
 from .neurons.hh import HHState, HodgkinHuxley
+from .neurons.base import NeuronModel, StateVar
 from .neurons.fit import LIFFit, fit_lif
 from .errors import SimulationError
 
@@ -26,7 +27,7 @@ __all__ = [
     "regular_spikes", "to_events", "unbin_spikes",
     "PSCFilter", "PSCState", "filter_binned",
     "Connection", "synaptic_weight", "Network", "Population", "Probe",
-    "tuning_curve", "HHState", "HodgkinHuxley", "LIFFit", "fit_lif", "SimulationError",
+    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "LIFFit", "fit_lif", "SimulationError",
 ]
 
 __version__ = "0.2.0"
