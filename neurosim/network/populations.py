@@ -22,6 +22,7 @@ maps to a runtime class with this interface (all arrays flat over
 import numpy as np
 
 from .connections import membrane_coefficients
+from ..neurons.base import NeuronModel, advance
 from ..neurons.hh import HHState, HodgkinHuxley
 from ..neurons.lif import LIF, LIFState
 
@@ -309,6 +310,66 @@ class HHRuntime(_Base):
         return [s, s._stepper, s._coeffs, s._detector]
 
 
+class ModelRuntime(_Base):
+    """Neurons of any :class:`neurosim.NeuronModel`: one array per declared state variable, one ``step`` per step.
+
+    The state arrays are flat over ``B * n`` (trial-major) and reach the model's ``step`` as
+    ``(B, n)`` views with a batch (so per-neuron parameters of shape (n,) broadcast), or
+    ``(n,)``. The input J is the synaptic current at the start of the step (the last stage of
+    each PSC cascade, as for Hodgkin-Huxley) plus bias and injected currents, held over the step.
+
+    The model's ``step`` is user code, so it runs in the *prepare* phase, on scratch copies
+    (:func:`neurosim.neurons.base.advance`); the commit only swaps the scratch in. An exception
+    or Ctrl-C inside ``step`` therefore leaves the committed state untouched.
+    """
+
+    def __init__(self, pop, B, dt, groups, inputs):
+        super().__init__(pop, B, dt, groups, inputs)
+        self.model, self.dt = pop.model, dt
+        shape = (B, pop.n) if B > 1 else (pop.n,)
+        v0 = None if pop.normalized.v0 is None else np.broadcast_to(pop.normalized.v0, shape)
+        self.state = pop.model.initial_state(shape, v0=v0)
+        self.scratch = {name: np.empty_like(a) for name, a in self.state.items()}
+        self.shape = shape
+        self.prepared = None  # (k, indices, offsets) of a prepared, not yet committed step
+        for g in groups:
+            self.terms.append((g.state.x[-1], 1.0, None))
+
+    needs_prepare = True
+
+    def prepare(self, k, t0):
+        super().prepare(k, t0)
+        if self.prepared is not None and self.prepared[0] == k:
+            return  # a retried step: its result is ready
+        J = self.input().reshape(self.shape)
+        idx, off = advance_scratch(self.model, self.dt, J, self.state, self.scratch, t0)
+        self.prepared = (k, idx, off)
+
+    def step(self, k, t0):
+        _, idx, off = self.prepared
+        self.state, self.scratch = self.scratch, self.state  # commit: the stepped scratch becomes the state
+        self.prepared = None
+        return idx, off
+
+    def value(self, kind):
+        if kind in self.state:
+            return self.state[kind].reshape(-1)
+        return super().value(kind)
+
+    def snapshot(self):
+        return {name: a.copy() for name, a in self.state.items()}
+
+    def restore(self, snap):
+        for name, a in snap.items():
+            np.copyto(self.state[name], a)
+        self.prepared = None
+
+
+def advance_scratch(model, dt, J, state, scratch, t0):
+    """:func:`neurosim.neurons.base.advance` without the commit: the stepped state is left in ``scratch``."""
+    return advance(model, dt, J, state, scratch, t0, commit=False)
+
+
 def _noise_setup(pop):
     """``(sigma, tau_noise, generators)`` of a population's noise in the model's internal units (normalized for
     LIF, uA/cm^2 sqrt(s) for HH); generators is None without noise (one per trial with a batch)."""
@@ -366,8 +427,9 @@ def _restore_arrays(objects, snap):
             obj._I = None  # the next call copies its input again
 
 
-#: model class -> runtime class. A new population kind registers here.
-KINDS = {LIF: LIFRuntime, HodgkinHuxley: HHRuntime}
+#: model class -> runtime class. Built-in kinds with hand-tuned runtimes register here; any other
+#: :class:`neurosim.NeuronModel` runs on :class:`ModelRuntime`, derived from its declarations.
+KINDS = {LIF: LIFRuntime, HodgkinHuxley: HHRuntime, NeuronModel: ModelRuntime}
 
 
 def runtime_class(model):
