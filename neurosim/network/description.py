@@ -35,6 +35,7 @@ import os
 import numpy as np
 
 from .. import validation as check
+from .changes import apply_changes
 from .connections import Connection
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
 from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
@@ -492,6 +493,8 @@ class Network:
         self._check_size(steps, max_bytes)
         if self.runtime is None:  # sized just above: build without a second estimate
             self.runtime = self._new_runtime()
+        else:  # parameters assigned since the last run take effect now, or are refused
+            apply_changes(self, self.runtime)
         self.runtime.run(steps, progress)
 
     def _check_size(self, steps, max_bytes=None):

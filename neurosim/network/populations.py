@@ -21,6 +21,8 @@ maps to a runtime class with this interface (all arrays flat over
 """
 import numpy as np
 
+from .. import validation as check
+from .changes import read_only
 from .connections import membrane_coefficients
 from ..neurons.base import NeuronModel, advance
 from ..neurons.hh import HHState, HodgkinHuxley
@@ -56,7 +58,7 @@ class Population:
     def __init__(self, model, n, bias, v0, name, units, method=None):
         """``bias`` and ``v0`` are in the model's internal units (normalized for LIF)."""
         self.model, self.n, self.name, self.units = model, n, name, units
-        self.normalized = _Values(bias, v0)
+        self.normalized = _Values(read_only(bias), read_only(v0))
         self.method = method
         self.inputs = []
         self.noise = None  # set by Network.add_noise: dict(sigma, tau_noise, seeds)
@@ -68,8 +70,13 @@ class Population:
 
     @bias.setter
     def bias(self, value):
+        # takes effect at the next run of a built network (neurosim.network.changes)
+        value = check.finite_array("bias", value)
+        if not (value.ndim <= 1 and value.size in (1, self.n)) and not (value.ndim == 2 and value.shape[1] == self.n):
+            raise ValueError(f"bias of {self.name!r} must be a scalar or shape ({self.n},) (or (B, {self.n}) "
+                             f"with a batch), got shape {value.shape}")
         u = self.units
-        self.normalized.bias = value if u is None else u.current_to_J(value)
+        self.normalized.bias = read_only(np.array(value if u is None else u.current_to_J(value), dtype=float))
 
     @property
     def v0(self):
@@ -78,8 +85,10 @@ class Population:
 
     @v0.setter
     def v0(self, value):
+        # the state at t = 0: a built network refuses the change at its next run (call net.reset())
+        value = check.finite_array("v0", value)
         u = self.units
-        self.normalized.v0 = value if u is None else u.voltage_to_v(value)
+        self.normalized.v0 = read_only(np.array(value if u is None else u.voltage_to_v(value), dtype=float))
 
     @property
     def _inputs(self):  # older spelling, read by exporters outside this package
@@ -154,6 +163,12 @@ class _Base:
             inp.add_to(self.J2)
         return J
 
+    def set_bias(self, bias):
+        """Use ``bias`` (B * n,) from the next step on (a bias assigned between runs)."""
+        np.copyto(self.bias, bias)
+        self.has_bias = bool(np.any(self.bias))
+        self.bias_term = float(self.bias[0]) if np.all(self.bias == self.bias[0]) else self.bias
+
     def value(self, kind):
         if kind == "current":
             total = np.zeros(self.N)
@@ -214,6 +229,14 @@ class LIFRuntime(_Base):
             self.scaled = [(x, c * omd, decay) for x, c, decay in self.terms]
             self.bias_decayed = self.bias_term * omd if self.has_bias else None
             self.J_at = _Unscaled(self.J, 1.0 / omd)
+
+    def set_bias(self, bias):
+        super().set_bias(bias)
+        omd = self.state.one_minus_decay
+        if self.constant:
+            np.multiply(self.input(), omd, out=self.J_decayed)
+        if self.direct:
+            self.bias_decayed = self.bias_term * omd if self.has_bias else None
 
     def step(self, k, t0):
         if self.constant:

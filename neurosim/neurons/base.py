@@ -46,8 +46,8 @@ class StateVar:
     __slots__ = ("initial", "unit")
 
     def __init__(self, initial=0.0, unit="1"):
-        self.initial = float(initial)
-        self.unit = str(unit)
+        self.initial = check.check_number("initial", initial)
+        self.unit = check.check_str("unit", unit)
 
     def __repr__(self):
         return f"StateVar({self.initial!r}, unit={self.unit!r})"
