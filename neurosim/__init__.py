@@ -12,6 +12,7 @@ from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi
                      regular_spikes, to_events, unbin_spikes)
 from .synapses import PSCFilter, PSCState, filter_binned
 from .network.connections import Connection, synaptic_weight
+from .network.transforms import Convolution
 from .network.description import Network, Population
 from .network.probes import Probe
 from .neurons.tuning import tuning_curve
@@ -26,7 +27,7 @@ __all__ = [
     "bin_spikes", "count_rate", "cv", "filtered_rate", "from_events", "isi", "isi_rate", "poisson_spikes",
     "regular_spikes", "to_events", "unbin_spikes",
     "PSCFilter", "PSCState", "filter_binned",
-    "Connection", "synaptic_weight", "Network", "Population", "Probe",
+    "Connection", "Convolution", "synaptic_weight", "Network", "Population", "Probe",
     "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "LIFFit", "fit_lif", "SimulationError",
 ]
 

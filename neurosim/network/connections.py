@@ -13,6 +13,7 @@ import numpy as np
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
 from .changes import read_only
+from .transforms import Convolution
 
 PLACEMENTS = ("boundary", "exact")
 _LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
@@ -54,9 +55,17 @@ class Connection:
         """(post.n, pre.n) weights, read-only; assigning new ones takes effect at the next run."""
         return self._weights
 
+    def matrix(self):
+        """The weights as an ndarray or scipy.sparse CSR matrix (a :class:`Convolution` as sparse, never dense)."""
+        W = self._weights
+        return W.to_sparse() if isinstance(W, Convolution) else W
+
     @weights.setter
     def weights(self, value):
         W = _check_weights(value, self.pre, self.post)
+        if isinstance(W, Convolution):  # immutable (its kernel is read-only): kept as the structure
+            self._weights = W
+            return
         # a private, read-only copy: a change in place would bypass the next run's check
         self._weights = read_only(W.copy() if (W is value or getattr(W, "data", None) is getattr(value, "data", 0))
                                   else W)
@@ -79,7 +88,7 @@ class ConnectionRuntime:
         self.delay_steps = int(round(conn.delay / dt))
         self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
         scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
-        W = conn.weights
+        W = conn.matrix()
         self.dense = isinstance(W, np.ndarray)
         if self.dense:
             self.rows = np.ascontiguousarray(W.T) * scale
@@ -263,6 +272,12 @@ def _check_weights(weights, pre, post):
     """Weights as a float ndarray or scipy.sparse CSR matrix of shape (post.n, pre.n)."""
     shape = (post.n, pre.n)
     where = f"from {pre.name!r} (pre.n={pre.n}) to {post.name!r} (post.n={post.n})"
+    if isinstance(weights, Convolution):
+        if weights.shape != shape:
+            raise ValueError(f"the convolution maps input_shape {weights.input_shape} ({weights.shape[1]} neurons) "
+                             f"to output_shape {weights.output_shape} ({weights.shape[0]} neurons), which does not "
+                             f"match (post.n, pre.n) = {shape} for the connection {where}")
+        return weights
     if isinstance(weights, numbers.Real) and not isinstance(weights, bool):
         if not np.isfinite(weights):
             raise ValueError(f"weights must be finite, got {weights!r}")

@@ -37,6 +37,7 @@ import numpy as np
 from .. import validation as check
 from .changes import apply_changes
 from .connections import Connection
+from .transforms import Convolution
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
 from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
 from ..neurons.base import NeuronModel
@@ -393,9 +394,11 @@ class Network:
         ----------
         pre : Population or source
         post : Population
-        weights : float, ndarray or scipy.sparse matrix, shape (post.n, pre.n)
+        weights : float, ndarray, scipy.sparse matrix (post.n, pre.n), or neurosim.Convolution
             Charge per spike (the PSC kernel has unit area): normalized for LIF
             targets, uA/cm^2 * s for HodgkinHuxley targets; a scalar connects all to all.
+            A :class:`neurosim.Convolution` keeps its structure (exported as such) and
+            propagates through a sparse table built from its kernel, never a dense matrix.
             Shared by all trials of a batch.
         synapse : PSCFilter, optional
             Default ``PSCFilter(0.005)``.
@@ -503,8 +506,7 @@ class Network:
         state = 8 * B * sum(p.n * _arrays_per_neuron(p.model) for p in self.populations)
         state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay / self.dt)))
                              for c in self.connections)
-        state += sum(c.weights.nbytes if isinstance(c.weights, np.ndarray) else 2 * c.weights.data.nbytes
-                     for c in self.connections)
+        state += sum(_weight_bytes(c.weights) for c in self.connections)
         samples = 0
         if steps:
             t0 = self.t
@@ -542,6 +544,15 @@ class Network:
         if name not in self._stored:
             raise ValueError(f"no state stored under name {name!r}; stored: {sorted(self._stored)}")
         self.runtime.restore(self._stored[name])
+
+
+def _weight_bytes(W):
+    """Bytes the runtime keeps for a connection's weights (dense rows, or CSR data and indices)."""
+    if isinstance(W, np.ndarray):
+        return W.nbytes
+    if isinstance(W, Convolution):
+        return 24 * W.nnz_bound
+    return 2 * W.data.nbytes
 
 
 def _arrays_per_neuron(model):

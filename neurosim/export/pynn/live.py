@@ -106,7 +106,7 @@ def _synapse_plan(pop, conns):
                          "PSC shape (IF_curr_exp or IF_curr_alpha)")
     taus = {"excitatory": set(), "inhibitory": set()}
     for c in conns:
-        W = c.weights
+        W = c.matrix()
         data = W if isinstance(W, np.ndarray) else W.data
         if np.any(data > 0):
             taus["excitatory"].add(c.synapse.tau_s)
@@ -279,7 +279,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
                                   n=conn.synapse.n, **scale).weights)
         delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
         for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
-            rows = _conn_list(conn.weights, factor, delay_ms, sign)
+            rows = _conn_list(conn.matrix(), factor, delay_ms, sign)  # a convolution as its list of synapses
             if rows.shape[0] == 0:
                 continue
             key = f"proj{len(meta['projections'])}_rows"
