@@ -391,6 +391,29 @@ class HHState:
         self.draws = NoiseDraws(rng, self.n_neurons) if self.noise > 0 else None
         self._block = None
 
+    def snapshot(self):
+        """Copies of everything that carries one step to the next, as declared by each part.
+
+        The state Y (m, n, h, V); the coefficient buffers and which one is current (exp_ab2
+        extrapolates from the previous step's); the crossing detector's last voltage, slope and
+        side of threshold; exp_ab2's previous input. Work arrays filled anew each step are not state.
+        """
+        c, d, s = self._coeffs, self._detector, self._stepper
+        return {"Y": self.Y.copy(), "KK": c.KK.copy(), "P": c.P.copy(), "current": c.current,
+                "was_above": d.was_above.copy(), "V": d.V.copy(), "f": d.f.copy(), "primed": self._primed,
+                "I_prev": None if getattr(s, "I_prev", None) is None else s.I_prev.copy()}
+
+    def restore(self, snap):
+        """Put back a :meth:`snapshot` (into the same arrays: views made once stay valid)."""
+        c, d, s = self._coeffs, self._detector, self._stepper
+        for name, target in (("Y", self.Y), ("KK", c.KK), ("P", c.P), ("was_above", d.was_above), ("V", d.V),
+                             ("f", d.f)):
+            np.copyto(target, snap[name])
+        c.select(snap["current"])
+        self._primed = snap["primed"]
+        if hasattr(s, "I_prev"):
+            s.I_prev = None if snap["I_prev"] is None else snap["I_prev"].copy()
+
     def draw(self):
         """Draw the next step's noise now (the network runtime does this before its commit)."""
         if self.draws is not None:
