@@ -280,8 +280,38 @@ class Sequential:
     # --------------------------------------------------------------- training
     @renamed_argument("T", "y")
     def fit(self, X, y, **kwargs):
-        """Train the model; see :func:`ratenet.training.fit` for the arguments."""
+        """Train the model: ``model.fit(X, y, loss=..., optimizer=..., ...)``.
+
+        Every keyword of :func:`ratenet.fit` is accepted (``epochs``,
+        ``batch_size``, ``validation_data``, ``callbacks``, ``rng``, ``transform``,
+        ``progress``, ...); returns its :class:`History`.
+        """
         return _training.fit(self, X, y, **kwargs)
+
+    @renamed_argument("T", "y")
+    def evaluate(self, X, y, loss=None, batch_size=1024):
+        """Loss (and accuracy for classification targets) in evaluation mode.
+
+        Parameters
+        ----------
+        X : array, shape (n, n_in)
+        y : array, shape (n,) of class indices or (n, n_out)
+        loss : Loss or None
+            None picks the loss that matches the last layer: CategoricalCrossEntropy
+            after Softmax, BinaryCrossEntropy after Sigmoid, NLLLoss after
+            LogSoftmax, MSE otherwise (integer class labels then need ``loss=``).
+        batch_size : int
+            Rows per forward pass (bounds memory; the result does not depend on it).
+
+        Returns
+        -------
+        dict
+            What :func:`ratenet.evaluate` returns: ``{"loss": float}`` plus
+            ``"accuracy"`` for classification targets.
+        """
+        if loss is None:
+            loss = _default_loss(self.layers[-1], y)
+        return _training.evaluate(self, X, y, loss, batch_size=batch_size)
 
     # ------------------------------------------------------------ persistence
     def architecture(self):
@@ -325,6 +355,18 @@ class Sequential:
         with atomic_write(path) as f:
             np.savez(f, **arrays)
         return path
+
+
+def _default_loss(last, y):
+    """The loss fused with the last layer (how such a model is trained), else MSE."""
+    from . import losses
+    for cls in (losses.CategoricalCrossEntropy, losses.BinaryCrossEntropy, losses.NLLLoss):
+        if type(last) is cls.fused_activation:
+            return cls()
+    if np.asarray(y).dtype.kind in "iu" and np.ndim(y) == 1:
+        raise ValueError(f"y: integer class labels need a classification loss; the last layer is "
+                         f"{type(last).__name__}, so pass loss= (e.g. ratenet.CategoricalCrossEntropy())")
+    return losses.MSE()
 
 
 def _npz_path(path):

@@ -1,0 +1,162 @@
+"""Regression tests of issue 24 (round 3), items 6-10 and 15: each failed before its fix."""
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import ratenet
+from ratenet import data
+
+
+def _net(rng=0, bn=False):
+    layers = [ratenet.Dense(4, 8, rng=rng)] + ([ratenet.BatchNorm(8)] if bn else [])
+    return ratenet.Sequential(layers + [ratenet.Tanh(), ratenet.Dense(8, 3, rng=rng + 1), ratenet.Softmax()])
+
+
+def _data(n=64, rng=0):
+    g = np.random.default_rng(rng)
+    return g.standard_normal((n, 4)).astype(np.float32), g.integers(0, 3, n)
+
+
+# ------------------------------------------------------------ item 6: Ctrl-C inside Optimizer.step
+@pytest.mark.parametrize("opt", [ratenet.SGD(lr=0.1, momentum=0.9), ratenet.Adam(lr=0.01, weight_decay=1e-3)])
+def test_ctrl_c_during_an_optimizer_step_updates_all_parameters_or_none(opt, monkeypatch):
+    model = _net()
+    params = model.parameters()
+    opt.bind(params)
+    for p in params:
+        p.grad[...] = 1.0
+    before = [p.data.copy() for p in params]
+    update, calls = type(opt)._update, []
+
+    def interrupted(self, p, g, lr, state):  # a real SIGINT in the middle of the 2nd of 4 updates
+        calls.append(p)
+        update(self, p, g, lr, state)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(type(opt), "_update", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        opt.step()
+    changed = [not np.array_equal(p.data, b) for p, b in zip(params, before)]
+    assert changed == [True] * len(params)           # before the fix: [True, True, False, False]
+    assert opt.iterations == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_in_fit_stops_between_batches_and_training_continues_exactly(monkeypatch):
+    X, y = _data(64)
+    ref = _net(bn=True)
+    ref_opt = ratenet.Adam(lr=0.01)
+    ref.fit(X, y, loss=ratenet.CategoricalCrossEntropy(), optimizer=ref_opt, epochs=2, batch_size=16,
+            shuffle=False, verbose=0)
+
+    model = _net(bn=True)
+    opt = ratenet.Adam(lr=0.01)
+    forward, n = ratenet.Sequential.forward, {"calls": 0}
+
+    def interrupted(self, X, training=False):   # SIGINT during the 3rd forward pass
+        n["calls"] += 1
+        if n["calls"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return forward(self, X, training)
+
+    monkeypatch.setattr(ratenet.Sequential, "forward", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y, loss=ratenet.CategoricalCrossEntropy(), optimizer=opt, epochs=10**12, batch_size=16,
+                  shuffle=False, verbose=0)
+    monkeypatch.undo()
+    assert opt.iterations == 3                          # the 3rd batch's update was completed
+    # continue: the remaining 5 batches of the 2 epochs give the uninterrupted run's weights
+    model.fit(X[48:], y[48:], loss=ratenet.CategoricalCrossEntropy(), optimizer=opt, epochs=1, batch_size=16,
+              shuffle=False, verbose=0)
+    model.fit(X, y, loss=ratenet.CategoricalCrossEntropy(), optimizer=opt, epochs=1, batch_size=16,
+              shuffle=False, verbose=0)
+    for p, q in zip(model.parameters(), ref.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    for a, b in zip(model.buffers(), ref.buffers()):
+        np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------ item 9: progress of fit
+def test_fit_progress_draws_a_line_on_stderr_only_when_asked(capsys):
+    X, y = _data(64)
+    kw = dict(loss=ratenet.CategoricalCrossEntropy(), optimizer=ratenet.SGD(lr=0.1), epochs=2, batch_size=16,
+              verbose=0, rng=0)
+    _net().fit(X, y, **kw)
+    assert capsys.readouterr().err == ""
+    kw["optimizer"] = ratenet.SGD(lr=0.1)
+    _net().fit(X, y, progress=True, **kw)
+    err = capsys.readouterr().err
+    lines = [line.split("\r")[-1] for line in err.split("\n") if line]
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2 100% |") and "4/4" in lines[0]
+    assert lines[1].startswith("epoch 2/2") and "loss " in lines[1]
+    with pytest.raises(TypeError, match="progress"):
+        _net().fit(X, y, progress="yes", **kw)
+
+
+# ------------------------------------------------------------ item 15: transform= and model.evaluate
+def test_transform_is_applied_to_each_training_batch_with_fits_rng():
+    X, y = _data(40)
+    seen = []
+
+    def flip(Xb, rng):
+        seen.append(Xb.copy())
+        Xb *= -1.0          # in place: allowed, it is a scratch copy
+        return Xb
+
+    kw = dict(loss=ratenet.CategoricalCrossEntropy(), epochs=2, batch_size=16, verbose=0, rng=3)
+    a, b = _net(), _net()
+    X0 = X.copy()
+    a.fit(X, y, optimizer=ratenet.SGD(lr=0.1), transform=flip, shuffle=False, **kw)
+    np.testing.assert_array_equal(X, X0)                           # the caller's X is untouched
+    assert [len(s) for s in seen] == [16, 16, 8] * 2
+    np.testing.assert_array_equal(np.concatenate(seen[:3]), X)
+    b.fit(-X, y, optimizer=ratenet.SGD(lr=0.1), shuffle=False, **kw)  # the same as training on -X
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_transform_gets_fits_rng_so_a_seeded_run_is_reproducible():
+    X, y = _data(40)
+
+    def jitter(Xb, rng):
+        return Xb + rng.normal(0, 0.1, Xb.shape)
+
+    runs = []
+    for _ in range(2):
+        m = _net()
+        m.fit(X, y, loss=ratenet.CategoricalCrossEntropy(), optimizer=ratenet.SGD(lr=0.1), epochs=2,
+              verbose=0, rng=7, transform=jitter)
+        runs.append([p.data.copy() for p in m.parameters()])
+    for p, q in zip(*runs):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("transform, err, match", [
+    ("flip", TypeError, "transform must be a callable"),
+    (lambda Xb, rng: Xb[:, :2], ValueError, "batch's shape"),
+    (lambda Xb, rng: Xb * np.nan, ValueError, "NaN"),
+    (lambda Xb, rng: None, ValueError, "batch's shape")])
+def test_transform_is_checked(transform, err, match):
+    X, y = _data(20)
+    with pytest.raises(err, match=match):
+        _net().fit(X, y, loss=ratenet.CategoricalCrossEntropy(), optimizer=ratenet.SGD(), verbose=0,
+                   transform=transform)
+
+
+def test_model_evaluate_equals_ratenet_evaluate_with_the_matching_loss():
+    X, y = _data(50)
+    m = _net()
+    m.fit(X, y, loss=ratenet.CategoricalCrossEntropy(), optimizer=ratenet.SGD(lr=0.1), epochs=3, verbose=0, rng=0)
+    got = m.evaluate(X, y)
+    assert got == ratenet.evaluate(m, X, y, ratenet.CategoricalCrossEntropy())
+    P = m.predict(X)   # independent oracle: the definitions
+    assert got["loss"] == pytest.approx(-np.mean(np.log(P[np.arange(50), y])), rel=1e-5)
+    assert got["accuracy"] == pytest.approx(np.mean(P.argmax(1) == y))
+    reg = ratenet.Sequential([ratenet.Dense(4, 2, rng=0)])
+    T = np.ones((50, 2), np.float32)
+    assert reg.evaluate(X, T)["loss"] == pytest.approx(0.5 * np.mean(np.sum((reg.predict(X) - T) ** 2, 1)), rel=1e-5)
+    with pytest.raises(ValueError, match="loss="):
+        reg.evaluate(X, y)
