@@ -263,6 +263,10 @@ class Sequential:
             if not np.isfinite(value).all():
                 raise ValueError(f"state[{key!r}]: contains NaN or inf; a model's weights and "
                                  "statistics must be finite")
+            low = _STATE_LOW.get(key.rsplit(".", 1)[-1])
+            if low is not None and (value < low).any():
+                raise ValueError(f"state[{key!r}]: a variance must be >= {low}, got min {value.min()!r}; "
+                                 "it would give NaN predictions")
             values[key] = value
         for key, arr in live.items():
             arr[...] = values[key]
@@ -355,6 +359,10 @@ class Sequential:
         with atomic_write(path) as f:
             np.savez(f, **arrays)
         return path
+
+
+# Buffers with a lower bound beyond finiteness (a variance below 0 gives sqrt of a negative).
+_STATE_LOW = {"running_var": 0}
 
 
 def _default_loss(last, y):
@@ -455,6 +463,14 @@ def _load_from(f, path, max_bytes):
         raise _bad(path, f"{type(exc).__name__}: {exc}") from None
 
 
+def _abstract(cls):
+    """A base class: marked ``_abstract = True`` in its body, or without forward (an Activation without function)."""
+    from .activations import Activation
+    if cls.__dict__.get("_abstract", False) or cls.forward is Layer.forward:
+        return True
+    return issubclass(cls, Activation) and cls.function is Activation.function
+
+
 class _LoadError(Exception):
     """Why a file is not a model file (turned into ValueError with the path)."""
 
@@ -544,6 +560,9 @@ def _read_model(zf, max_bytes):
         if cls is None:
             raise _LoadError(f"layer {i}: unknown layer class {spec!r} "
                              "(import the module defining it before loading)")
+        if _abstract(cls):
+            raise _LoadError(f"layer {i}: {cls.__name__} is an abstract base class, not a layer "
+                             "a model can hold")
         config = spec.get("config", {})
         if not isinstance(config, dict):
             raise _LoadError(f"layer {i}: config is not a mapping")

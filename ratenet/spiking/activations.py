@@ -58,6 +58,7 @@ class _LIFBase(Activation):
     call the same two methods (one formula for all four).
     """
 
+    _abstract = True   # ratenet.load refuses it: only its subclasses are layers
     fresh_grad = True
 
     def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0):

@@ -160,3 +160,40 @@ def test_model_evaluate_equals_ratenet_evaluate_with_the_matching_loss():
     assert reg.evaluate(X, T)["loss"] == pytest.approx(0.5 * np.mean(np.sum((reg.predict(X) - T) ** 2, 1)), rel=1e-5)
     with pytest.raises(ValueError, match="loss="):
         reg.evaluate(X, y)
+
+
+# ------------------------------------------------------------ item 8: validation on load
+def test_load_refuses_a_negative_batchnorm_running_var(tmp_path):
+    m = ratenet.Sequential([ratenet.Dense(2, 3, rng=0), ratenet.BatchNorm(3), ratenet.ReLU()])
+    m[1].running_var[:] = [1.0, -0.5, 2.0]
+    path = m.save(tmp_path / "bn.npz")          # before the fix: loaded, then predicted NaN
+    with pytest.raises(ValueError, match="running_var.*variance must be >= 0"):
+        ratenet.load(path)
+    state = m.state_dict()
+    fresh = ratenet.Sequential([ratenet.Dense(2, 3, rng=0), ratenet.BatchNorm(3), ratenet.ReLU()])
+    with pytest.raises(ValueError, match="running_var"):
+        fresh.load_state_dict(state)
+    np.testing.assert_array_equal(fresh[1].running_var, 1.0)   # nothing copied
+    state["1.running_var"] = np.array([1.0, 0.0, 2.0])           # zero is a valid variance
+    fresh.load_state_dict(state)
+    assert np.isfinite(fresh.predict(np.ones((2, 2)))).all()
+
+
+@pytest.mark.parametrize("abstract", ["Activation", "_LIFBase"])
+def test_load_refuses_an_abstract_layer_class(tmp_path, abstract):
+    import json
+    import zipfile
+    m = ratenet.Sequential([ratenet.Dense(2, 3, rng=0), ratenet.ReLU()])
+    path = m.save(tmp_path / "m.npz")
+    with zipfile.ZipFile(path) as zf:
+        entries = {name: zf.read(name) for name in zf.namelist()}
+    arch = m.architecture()
+    arch["layers"][1] = {"class": abstract, "config": {}}
+    with open(tmp_path / "meta.npy", "wb") as f:
+        np.save(f, np.array(json.dumps(arch)))
+    entries["__ratenet__.npy"] = (tmp_path / "meta.npy").read_bytes()
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as zf:
+        for name, blob in entries.items():
+            zf.writestr(name, blob)
+    with pytest.raises(ValueError, match="abstract base class"):   # before the fix: loaded
+        ratenet.load(tmp_path / "bad.npz")
