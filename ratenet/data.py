@@ -60,19 +60,66 @@ class Standardizer(_Preprocessor):
     def fit(self, X):
         """Learn the statistics of training inputs ``X`` of shape (n, d). Returns self."""
         X = _matrix(X)
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = np.maximum(X.std(axis=0), self.eps) if self.with_std else np.ones(X.shape[1], X.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = X.mean(axis=0), X.std(axis=0)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            mean, std = _scaled_moments(X)
+        self.mean_ = mean
+        self.scale_ = np.maximum(std, self.eps) if self.with_std else np.ones(X.shape[1], X.dtype)
         return self
 
     def transform(self, X):
-        """``(X - mean_) / scale_``, shape (n, d), dtype of ``X``."""
+        """``(X - mean_) / scale_``, shape (n, d), dtype of ``X``.
+
+        Raises
+        ------
+        ValueError
+            If a result exceeds the dtype's range (``X`` far outside the
+            training data: its distance from the mean is over ~1e308 standard
+            deviations in float64).
+        """
         X = self._check_fitted(X)
-        return ((X - self.mean_) / self.scale_).astype(X.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = ((X - self.mean_) / self.scale_).astype(X.dtype, copy=False)
+            if not np.isfinite(Z).all():
+                # X - mean_ overflowed (e.g. 1e308 - (-1e308)): divide first, then subtract.
+                Z = (X / self.scale_ - self.mean_ / self.scale_).astype(X.dtype, copy=False)
+        _check_range("transform", Z, X.dtype)
+        return Z
 
     def inverse_transform(self, Z):
-        """Undo :meth:`transform`."""
+        """Undo :meth:`transform`.
+
+        Raises
+        ------
+        ValueError
+            If a result exceeds the dtype's range.
+        """
         Z = self._check_fitted(Z)
-        return (Z * self.scale_ + self.mean_).astype(Z.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = (Z * self.scale_ + self.mean_).astype(Z.dtype, copy=False)
+        _check_range("inverse_transform", X, Z.dtype)
+        return X
+
+
+def _scaled_moments(X):
+    """Per-column mean and std of ``X`` whose plain sums overflow.
+
+    Each column is divided by a power of two near its largest magnitude (exact:
+    only the exponent changes), the moments are taken, and scaled back.
+    """
+    peak = np.abs(X).max(axis=0)
+    _, exponent = np.frexp(np.where(peak > 0, peak, 1))
+    scale = np.ldexp(np.ones_like(peak), exponent - 1)   # peak / scale in [1, 2)
+    Xs = X / scale
+    return Xs.mean(axis=0) * scale, Xs.std(axis=0) * scale
+
+
+def _check_range(method, Z, dtype):
+    if not np.isfinite(Z).all():
+        raise ValueError(f"{method}: a result exceeds the {np.dtype(dtype).name} range (an input lies over "
+                         f"{np.finfo(dtype).max:.3g} standard deviations from the fitted mean); check the "
+                         "data, or fit on data that covers it")
 
 
 class PCAWhitening(_Preprocessor):

@@ -135,13 +135,26 @@ class Sequential:
         Returns
         -------
         ndarray, shape (n_samples, n_out)
+
+        Raises
+        ------
+        ValueError
+            If the output is not finite although ``X`` is: an intermediate value
+            overflowed the model's dtype (e.g. float32 inputs near 1e38). The
+            message says which rows; scale the inputs or use
+            ``model.copy(dtype=np.float64)``.
         """
-        if batch_size is None:
-            return self.forward(X)
-        batch_size = check_int("batch_size", batch_size, low=1)
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, low=1)
         X = self._check_input(X)
-        return np.concatenate([self.forward(X[i:i + batch_size])
-                               for i in range(0, X.shape[0], batch_size)])
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported below, clearly
+            if batch_size is None:
+                Y = self.forward(X)
+            else:
+                Y = np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+        if not all_finite(Y):
+            raise ValueError(_overflow_message(self, X, Y))
+        return Y
 
     def _backward_from(self, start, dY, input_grad):
         layers, plan = self.layers, self._plan
@@ -359,6 +372,15 @@ class Sequential:
         with atomic_write(path) as f:
             np.savez(f, **arrays)
         return path
+
+
+def _overflow_message(model, X, Y):
+    bad = np.flatnonzero(~np.isfinite(Y).all(axis=1))
+    rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    return (f"X: the output of rows [{rows}] is NaN/inf although X is finite: an intermediate value "
+            f"overflowed {model.dtype.name} (largest |X| {float(np.abs(X).max()):.3g}, the dtype's maximum "
+            f"{float(np.finfo(model.dtype).max):.3g}); scale the inputs (e.g. ratenet.Standardizer) or use "
+            "model.copy(dtype=np.float64)")
 
 
 # Buffers with a lower bound beyond finiteness (a variance below 0 gives sqrt of a negative).

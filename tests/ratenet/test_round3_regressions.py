@@ -197,3 +197,46 @@ def test_load_refuses_an_abstract_layer_class(tmp_path, abstract):
             zf.writestr(name, blob)
     with pytest.raises(ValueError, match="abstract base class"):   # before the fix: loaded
         ratenet.load(tmp_path / "bad.npz")
+
+
+# ------------------------------------------------------------ item 7: finite input, NaN output
+@pytest.mark.parametrize("dtype, big", [(np.float64, 8.99e307), (np.float32, 2.27e38)])
+def test_standardizer_of_huge_finite_values_is_finite(dtype, big):
+    X = np.array([[big], [big]], dtype)
+    np.testing.assert_array_equal(ratenet.Standardizer().fit_transform(X), np.zeros((2, 1), dtype))  # was NaN
+    X = np.array([[big], [-big], [big / 2]], dtype)
+    s = ratenet.Standardizer().fit(X)
+    x = X[:, 0].astype(np.float64)     # oracle: the moments of X / big, in float64
+    mean, std = (x / big).mean() * big, (x / big).std() * big
+    np.testing.assert_allclose(s.mean_, [mean], rtol=1e-6)
+    np.testing.assert_allclose(s.scale_, [std], rtol=1e-6)
+    Z = s.transform(X)
+    np.testing.assert_allclose(Z[:, 0], (x / std - mean / std), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s.inverse_transform(Z), X, rtol=1e-5)
+
+
+def test_standardizer_raises_when_the_result_exceeds_the_range():
+    s = ratenet.Standardizer().fit(np.array([[-1e308], [-1e308]]))
+    with pytest.raises(ValueError, match="exceeds the float64 range"):
+        s.transform([[1e308]])
+
+
+def test_standardizer_keeps_ordinary_results_bitwise():
+    X = np.random.default_rng(0).standard_normal((50, 3)) * [1, 1e3, 1e-3] + [0, 5, -2]
+    s = ratenet.Standardizer().fit(X)
+    np.testing.assert_array_equal(s.mean_, X.mean(axis=0))
+    np.testing.assert_array_equal(s.transform(X), (X - X.mean(axis=0)) / X.std(axis=0))
+
+
+def test_predict_refuses_an_overflowing_float32_input_instead_of_returning_nan():
+    m = ratenet.Sequential([ratenet.Dense(2, 3, rng=0), ratenet.ReLU(), ratenet.Dense(3, 2, rng=1),
+                            ratenet.Softmax()])
+    X = np.ones((3, 2), np.float32)
+    X[[0, 2]] = 2.27e38
+    with pytest.raises(ValueError, match=r"rows \[0, 2\].*overflowed float32.*float64"):
+        m.predict(X)                 # before the fix: NaN rows
+    with pytest.raises(ValueError, match="overflowed"):
+        m.predict(X, batch_size=2)
+    P = m.copy(dtype=np.float64).predict(X)     # the advice works
+    assert np.isfinite(P).all()
+    np.testing.assert_allclose(P[1], m.predict(X[1:2])[0], rtol=1e-6)
