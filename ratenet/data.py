@@ -10,7 +10,7 @@ with few training and many test points (to show overfitting and its cures).
 """
 import numpy as np
 
-from neurosim.validation import as_rng, check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array, renamed_argument
+from neurosim.validation import as_rng, check_alloc, check_bool, check_float_dtype, check_int, check_number, check_same_length, real_array, renamed_argument
 from .layers import check_batch
 
 from .activations import one_hot  # noqa: F401  (re-exported: one definition, in activations)
@@ -193,7 +193,8 @@ class ZCAWhitening(PCAWhitening):
 
 
 # ------------------------------------------------------------------ splits
-def _labels_for(stratify, T, n):
+def _labels_for(stratify, T, X):
+    n = len(X)
     if stratify is None or stratify is False or (isinstance(stratify, np.bool_) and not stratify):
         return None
     if stratify is True or isinstance(stratify, np.bool_):
@@ -202,6 +203,7 @@ def _labels_for(stratify, T, n):
         labels = np.asarray(T)
     else:
         labels = real_array("stratify", stratify, dtype=None, finite=True)
+        check_same_length("X", X, "stratify", labels)
     if labels.ndim == 2 and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)  # one-hot
     labels = labels.reshape(len(labels), -1)[:, 0] if labels.ndim == 2 else labels
@@ -242,8 +244,9 @@ def _pair(X, y):
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
             raise TypeError(f"y must be numeric targets, got dtype {y.dtype}")
-        if y.ndim == 0 or len(y) != len(X):
-            raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {y.shape}")
+        if y.ndim == 0:
+            raise ValueError(f"y must have one entry per row of X, got a scalar {y!r}")
+        check_same_length("X", X, "y", y)
     return X, y
 
 
@@ -268,7 +271,7 @@ def train_test_split(X, y=None, test_size=0.2, stratify=None, rng=None):
     """
     X, T = _pair(X, y)
     test_size = check_number("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
-    tr, te = _split_indices(len(X), [test_size], _labels_for(stratify, T, len(X)), as_rng(rng))
+    tr, te = _split_indices(len(X), [test_size], _labels_for(stratify, T, X), as_rng(rng))
     return (X[tr], X[te]) if T is None else (X[tr], X[te], T[tr], T[te])
 
 
@@ -285,7 +288,7 @@ def train_val_test_split(X, y=None, val_size=0.1, test_size=0.2, stratify=None, 
     test_size = check_number("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
     if val_size + test_size >= 1:
         raise ValueError(f"val_size + test_size must be < 1, got {val_size} + {test_size}")
-    tr, va, te = _split_indices(len(X), [val_size, test_size], _labels_for(stratify, T, len(X)), as_rng(rng))
+    tr, va, te = _split_indices(len(X), [val_size, test_size], _labels_for(stratify, T, X), as_rng(rng))
     out = (X[tr], X[va], X[te])
     return out if T is None else out + (T[tr], T[va], T[te])
 

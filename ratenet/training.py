@@ -22,7 +22,7 @@ import numpy as np
 
 from neurosim.interrupts import HeldInterrupt
 from neurosim.progress import ProgressLine
-from neurosim.validation import as_rng, check_bool, check_int, check_number, renamed_argument
+from neurosim.validation import as_rng, check_bool, check_int, check_number, check_same_length, renamed_argument
 from .activations import _labels
 from .layers import check_batch, check_targets
 from .callbacks import Callback, EarlyStopping, History, TrainingDiverged, _buffers, _copy_weights, _restore_weights
@@ -248,19 +248,8 @@ def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=
 def _check_pair(X, y, n_in, dtype, names=("X", "y")):
     """``X`` as a (n, n_in) batch of ``dtype`` and ``y`` as n targets; a length mismatch names both."""
     X = check_batch(X, n_in, dtype, names[0])
-    shape = _shape(y)
-    if shape and shape[0] != len(X):
-        raise ValueError(f"{names[0]} and {names[1]} must have the same number of samples: "
-                         f"{names[0]} has shape {X.shape}, {names[1]} has shape {shape}")
+    check_same_length(names[0], X, names[1], y)
     return X, check_targets(y, len(X), dtype, names[1])
-
-
-def _shape(y):
-    """Shape of array-like ``y``, or None when it has none (then check_targets says why)."""
-    try:
-        return np.shape(y)
-    except ValueError:  # ragged
-        return (len(y),) if isinstance(y, (list, tuple)) else None
 
 
 def _check_optimizer(optimizer):

@@ -240,3 +240,89 @@ def test_predict_refuses_an_overflowing_float32_input_instead_of_returning_nan()
     P = m.copy(dtype=np.float64).predict(X)     # the advice works
     assert np.isfinite(P).all()
     np.testing.assert_allclose(P[1], m.predict(X[1:2])[0], rtol=1e-6)
+
+
+# ------------------------------------------------------------ item 10: errors name the right parameter
+def _sweep_cases():
+    """(label, call, {name: array}) for every public callable taking aligned arrays."""
+    n, k = 10, 3
+    g = np.random.default_rng(0)
+    X = g.standard_normal((n, 4)).astype(np.float32)
+    labels = g.integers(0, k, n)
+    T = np.eye(k, dtype=np.float32)[labels]
+    P = np.full((n, k), 1 / k, np.float32)
+    cce = ratenet.CategoricalCrossEntropy()
+
+    def model():
+        return ratenet.Sequential([ratenet.Dense(4, k, rng=0), ratenet.Softmax()])
+
+    cases = []
+    for loss in [ratenet.MSE(), ratenet.BinaryCrossEntropy(), cce, ratenet.NLLLoss(), ratenet.Hinge()]:
+        Y = np.log(P) if isinstance(loss, ratenet.NLLLoss) else P
+        for method in ["__call__", "gradient"] + (["fused_gradient"] if loss.fused_activation else []):
+            call = (lambda L, m: lambda Y, y: getattr(L, m)(Y, y))(loss, method)
+            cases.append((f"{type(loss).__name__}.{method}", call, dict(Y=Y, y=T)))
+            if loss.class_targets:
+                cases.append((f"{type(loss).__name__}.{method} labels", call, dict(Y=Y, y=labels)))
+    fit_kw = dict(loss=cce, epochs=1, verbose=0)
+    cases += [
+        ("fit", lambda X, y: ratenet.fit(model(), X, y, cce, ratenet.SGD(), epochs=1, verbose=0), dict(X=X, y=labels)),
+        ("Sequential.fit", lambda X, y: model().fit(X, y, optimizer=ratenet.SGD(), **fit_kw), dict(X=X, y=labels)),
+        ("fit validation_data", lambda Xv, yv: model().fit(X, labels, optimizer=ratenet.SGD(), validation_data=(Xv, yv),
+                                                           **fit_kw),
+         {"validation_data X": X, "validation_data y": labels}),
+        ("evaluate", lambda X, y: ratenet.evaluate(model(), X, y, cce), dict(X=X, y=labels)),
+        ("Sequential.evaluate", lambda X, y: model().evaluate(X, y), dict(X=X, y=labels)),
+        ("backward_loss", lambda Y, y: (lambda m: (m.forward(X), m.backward_loss(cce, Y, y)))(model()),
+         dict(Y=P, y=labels)),
+        ("gradient_check", lambda X, y: ratenet.gradient_check(model().copy(np.float64), cce, X, y), dict(X=X, y=labels)),
+        ("gradient_norms", lambda X, y: ratenet.gradient_norms(model(), cce, X, y), dict(X=X, y=labels)),
+        ("train_test_split", lambda X, y: ratenet.train_test_split(X, y), dict(X=X, y=labels)),
+        ("train_test_split stratify", lambda X, s: ratenet.train_test_split(X, stratify=s), dict(X=X, stratify=labels)),
+        ("train_val_test_split", lambda X, y: ratenet.train_val_test_split(X, y), dict(X=X, y=labels)),
+        ("batches", lambda X, y: list(ratenet.batches(X, y)), dict(X=X, y=labels)),
+        ("plot_decision_boundary",
+         lambda X, y: ratenet.plotting.plot_decision_boundary(ratenet.Sequential([ratenet.Dense(2, 3, rng=0)]), X, y,
+                                                              resolution=4), dict(X=X[:, :2], y=labels)),
+    ]
+    snn = ratenet.to_spiking(ratenet.Sequential([ratenet.Dense(4, 5, rng=0), ratenet.LIFRate(), ratenet.Dense(5, k, rng=1)]))
+    cases.append(("SpikingModel.accuracy", lambda X, labels: snn.accuracy(X, labels, T=0.01), dict(X=X, labels=labels)))
+    return [(f"{label}: short {short}", call, arrays, short) for label, call, arrays in cases for short in arrays]
+
+
+@pytest.mark.parametrize("label, call, arrays, short", _sweep_cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_length_mismatch_names_the_short_array_with_its_shape(label, call, arrays, short):
+    import matplotlib.pyplot as plt
+    n = len(next(iter(arrays.values())))
+    args = [a[:-1] if name == short else a for name, a in arrays.items()]
+    with pytest.raises(ValueError) as err:
+        call(*args)
+    plt.close("all")
+    # Before: e.g. MSE()(Y[:9], y) said "y: expected shape (9, 3)"; fit(X[:-1], y) blamed y.
+    assert f"{short} has shape ({n - 1}" in str(err.value), str(err.value)
+
+
+# ------------------------------------------------------------ item 10: empty and 0-d arguments
+ELEMENTWISE = [ratenet.SoftLIFRate(), ratenet.LIFRate(), ratenet.ReLU(), ratenet.Sigmoid(), ratenet.Tanh(),
+               ratenet.Softplus(), ratenet.LeakyReLU()]
+
+
+@pytest.mark.parametrize("act", ELEMENTWISE, ids=lambda a: type(a).__name__)
+@pytest.mark.parametrize("method", ["function", "derivative"])
+def test_elementwise_activations_give_0d_and_empty_results(act, method):
+    f = getattr(act, method)
+    z = np.array([-0.5, 0.5, 2.0])
+    out = f(np.array(0.5))          # SoftLIFRate: TypeError before
+    assert np.shape(out) == () and float(out) == f(z)[1]
+    for shape in [(0,), (0, 3), (2, 0)]:   # SoftLIFRate: "zero-size array to reduction" before
+        empty = f(np.zeros(shape))
+        assert empty.shape == shape and empty.dtype == np.float64
+
+
+@pytest.mark.parametrize("act", [ratenet.Softmax(), ratenet.LogSoftmax()], ids=lambda a: type(a).__name__)
+def test_softmax_of_empty_arrays_is_empty_and_of_a_0d_array_a_clear_error(act):
+    for shape in [(0,), (0, 3), (2, 0)]:
+        assert act.function(np.zeros(shape)).shape == shape
+        assert act.derivative(np.zeros(shape)).shape == shape
+    with pytest.raises(ValueError, match="0-d"):
+        act.function(np.array(0.5))
