@@ -1,6 +1,8 @@
 """Matplotlib figures. Every function returns the Figure (and draws into ``ax`` when given)."""
 import numpy as np
 
+from . import validation as check
+
 
 def _figure(ax, figsize=(6, 4)):
     import matplotlib.pyplot as plt
@@ -113,12 +115,20 @@ def plot_network_activity(events, n_neurons, T, title="Network activity", max_ne
     events : (times, indices)
         Spikes of the population.
     n_neurons : int
+        Neurons in the population (>= 1; indices must be below it). Refused
+        before anything is allocated when its per-neuron counts would not fit
+        in memory.
     T : float
-        Duration (s).
+        Duration (s), > 0.
+    title : str
+    max_neurons : int
+        Neurons shown in the raster, >= 1.
     """
     import matplotlib.pyplot as plt
 
-    times, indices = (np.asarray(a) for a in events)
+    times, indices, n_neurons, T = _check_activity(events, n_neurons, T)
+    max_neurons = check.check_int("max_neurons", max_neurons, low=1)
+    title = check.check_str("title", title)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 7), gridspec_kw={"height_ratios": [2, 1]})
     shown = indices < max_neurons
     ax1.scatter(times[shown], indices[shown], s=1, marker="|", color="k", linewidths=0.5)
@@ -136,6 +146,21 @@ def plot_network_activity(events, n_neurons, T, title="Network activity", max_ne
     ax2.set_ylabel("neurons")
     fig.tight_layout()
     return fig
+
+
+def _check_activity(events, n_neurons, T):
+    """(times, indices, n_neurons, T) checked; n_neurons before anything of its size is allocated."""
+    n_neurons = check.check_int("n_neurons", n_neurons, low=1)
+    check.check_alloc("n_neurons", n_neurons, n_neurons, itemsize=16)   # counts (int64) + rates (float64)
+    T = check.check_number("T", T, low=0, low_open=True)
+    if not isinstance(events, (tuple, list)) or len(events) != 2:
+        raise TypeError(f"events must be a pair (times, indices), got {type(events).__name__}")
+    times = check.real_array("events times", events[0], ndim=1)
+    indices = check.index_array("events indices", events[1], n_neurons)
+    if len(times) != len(indices):
+        raise ValueError(f"events: times and indices must have the same length, "
+                         f"got {len(times)} times and {len(indices)} indices")
+    return times, indices, n_neurons, T
 
 
 def plot_hh_trace(t, V, gates=None, title="Hodgkin-Huxley neuron", labels=None):

@@ -10,7 +10,7 @@ with few training and many test points (to show overfitting and its cures).
 """
 import numpy as np
 
-from neurosim.validation import as_rng, check_alloc, check_bool, check_float_dtype, check_int, check_number, real_array, renamed_argument
+from neurosim.validation import as_rng, check_alloc, check_bool, check_float_dtype, check_int, check_number, check_same_length, real_array, renamed_argument
 from .layers import check_batch
 
 from .activations import one_hot  # noqa: F401  (re-exported: one definition, in activations)
@@ -60,19 +60,66 @@ class Standardizer(_Preprocessor):
     def fit(self, X):
         """Learn the statistics of training inputs ``X`` of shape (n, d). Returns self."""
         X = _matrix(X)
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = np.maximum(X.std(axis=0), self.eps) if self.with_std else np.ones(X.shape[1], X.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = X.mean(axis=0), X.std(axis=0)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            mean, std = _scaled_moments(X)
+        self.mean_ = mean
+        self.scale_ = np.maximum(std, self.eps) if self.with_std else np.ones(X.shape[1], X.dtype)
         return self
 
     def transform(self, X):
-        """``(X - mean_) / scale_``, shape (n, d), dtype of ``X``."""
+        """``(X - mean_) / scale_``, shape (n, d), dtype of ``X``.
+
+        Raises
+        ------
+        ValueError
+            If a result exceeds the dtype's range (``X`` far outside the
+            training data: its distance from the mean is over ~1e308 standard
+            deviations in float64).
+        """
         X = self._check_fitted(X)
-        return ((X - self.mean_) / self.scale_).astype(X.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = ((X - self.mean_) / self.scale_).astype(X.dtype, copy=False)
+            if not np.isfinite(Z).all():
+                # X - mean_ overflowed (e.g. 1e308 - (-1e308)): divide first, then subtract.
+                Z = (X / self.scale_ - self.mean_ / self.scale_).astype(X.dtype, copy=False)
+        _check_range("transform", Z, X.dtype)
+        return Z
 
     def inverse_transform(self, Z):
-        """Undo :meth:`transform`."""
+        """Undo :meth:`transform`.
+
+        Raises
+        ------
+        ValueError
+            If a result exceeds the dtype's range.
+        """
         Z = self._check_fitted(Z)
-        return (Z * self.scale_ + self.mean_).astype(Z.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = (Z * self.scale_ + self.mean_).astype(Z.dtype, copy=False)
+        _check_range("inverse_transform", X, Z.dtype)
+        return X
+
+
+def _scaled_moments(X):
+    """Per-column mean and std of ``X`` whose plain sums overflow.
+
+    Each column is divided by a power of two near its largest magnitude (exact:
+    only the exponent changes), the moments are taken, and scaled back.
+    """
+    peak = np.abs(X).max(axis=0)
+    _, exponent = np.frexp(np.where(peak > 0, peak, 1))
+    scale = np.ldexp(np.ones_like(peak), exponent - 1)   # peak / scale in [1, 2)
+    Xs = X / scale
+    return Xs.mean(axis=0) * scale, Xs.std(axis=0) * scale
+
+
+def _check_range(method, Z, dtype):
+    if not np.isfinite(Z).all():
+        raise ValueError(f"{method}: a result exceeds the {np.dtype(dtype).name} range (an input lies over "
+                         f"{np.finfo(dtype).max:.3g} standard deviations from the fitted mean); check the "
+                         "data, or fit on data that covers it")
 
 
 class PCAWhitening(_Preprocessor):
@@ -146,7 +193,8 @@ class ZCAWhitening(PCAWhitening):
 
 
 # ------------------------------------------------------------------ splits
-def _labels_for(stratify, T, n):
+def _labels_for(stratify, T, X):
+    n = len(X)
     if stratify is None or stratify is False or (isinstance(stratify, np.bool_) and not stratify):
         return None
     if stratify is True or isinstance(stratify, np.bool_):
@@ -155,6 +203,7 @@ def _labels_for(stratify, T, n):
         labels = np.asarray(T)
     else:
         labels = real_array("stratify", stratify, dtype=None, finite=True)
+        check_same_length("X", X, "stratify", labels)
     if labels.ndim == 2 and labels.shape[1] > 1:
         labels = labels.argmax(axis=1)  # one-hot
     labels = labels.reshape(len(labels), -1)[:, 0] if labels.ndim == 2 else labels
@@ -195,8 +244,9 @@ def _pair(X, y):
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
             raise TypeError(f"y must be numeric targets, got dtype {y.dtype}")
-        if y.ndim == 0 or len(y) != len(X):
-            raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {y.shape}")
+        if y.ndim == 0:
+            raise ValueError(f"y must have one entry per row of X, got a scalar {y!r}")
+        check_same_length("X", X, "y", y)
     return X, y
 
 
@@ -221,7 +271,7 @@ def train_test_split(X, y=None, test_size=0.2, stratify=None, rng=None):
     """
     X, T = _pair(X, y)
     test_size = check_number("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
-    tr, te = _split_indices(len(X), [test_size], _labels_for(stratify, T, len(X)), as_rng(rng))
+    tr, te = _split_indices(len(X), [test_size], _labels_for(stratify, T, X), as_rng(rng))
     return (X[tr], X[te]) if T is None else (X[tr], X[te], T[tr], T[te])
 
 
@@ -238,7 +288,7 @@ def train_val_test_split(X, y=None, val_size=0.1, test_size=0.2, stratify=None, 
     test_size = check_number("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
     if val_size + test_size >= 1:
         raise ValueError(f"val_size + test_size must be < 1, got {val_size} + {test_size}")
-    tr, va, te = _split_indices(len(X), [val_size, test_size], _labels_for(stratify, T, len(X)), as_rng(rng))
+    tr, va, te = _split_indices(len(X), [val_size, test_size], _labels_for(stratify, T, X), as_rng(rng))
     out = (X[tr], X[va], X[te])
     return out if T is None else out + (T[tr], T[va], T[te])
 

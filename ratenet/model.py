@@ -135,13 +135,26 @@ class Sequential:
         Returns
         -------
         ndarray, shape (n_samples, n_out)
+
+        Raises
+        ------
+        ValueError
+            If the output is not finite although ``X`` is: an intermediate value
+            overflowed the model's dtype (e.g. float32 inputs near 1e38). The
+            message says which rows; scale the inputs or use
+            ``model.copy(dtype=np.float64)``.
         """
-        if batch_size is None:
-            return self.forward(X)
-        batch_size = check_int("batch_size", batch_size, low=1)
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, low=1)
         X = self._check_input(X)
-        return np.concatenate([self.forward(X[i:i + batch_size])
-                               for i in range(0, X.shape[0], batch_size)])
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported below, clearly
+            if batch_size is None:
+                Y = self.forward(X)
+            else:
+                Y = np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+        if not all_finite(Y):
+            raise ValueError(_overflow_message(self, X, Y))
+        return Y
 
     def _backward_from(self, start, dY, input_grad):
         layers, plan = self.layers, self._plan
@@ -263,6 +276,10 @@ class Sequential:
             if not np.isfinite(value).all():
                 raise ValueError(f"state[{key!r}]: contains NaN or inf; a model's weights and "
                                  "statistics must be finite")
+            low = _STATE_LOW.get(key.rsplit(".", 1)[-1])
+            if low is not None and (value < low).any():
+                raise ValueError(f"state[{key!r}]: a variance must be >= {low}, got min {value.min()!r}; "
+                                 "it would give NaN predictions")
             values[key] = value
         for key, arr in live.items():
             arr[...] = values[key]
@@ -280,8 +297,38 @@ class Sequential:
     # --------------------------------------------------------------- training
     @renamed_argument("T", "y")
     def fit(self, X, y, **kwargs):
-        """Train the model; see :func:`ratenet.training.fit` for the arguments."""
+        """Train the model: ``model.fit(X, y, loss=..., optimizer=..., ...)``.
+
+        Every keyword of :func:`ratenet.fit` is accepted (``epochs``,
+        ``batch_size``, ``validation_data``, ``callbacks``, ``rng``, ``transform``,
+        ``progress``, ...); returns its :class:`History`.
+        """
         return _training.fit(self, X, y, **kwargs)
+
+    @renamed_argument("T", "y")
+    def evaluate(self, X, y, loss=None, batch_size=1024):
+        """Loss (and accuracy for classification targets) in evaluation mode.
+
+        Parameters
+        ----------
+        X : array, shape (n, n_in)
+        y : array, shape (n,) of class indices or (n, n_out)
+        loss : Loss or None
+            None picks the loss that matches the last layer: CategoricalCrossEntropy
+            after Softmax, BinaryCrossEntropy after Sigmoid, NLLLoss after
+            LogSoftmax, MSE otherwise (integer class labels then need ``loss=``).
+        batch_size : int
+            Rows per forward pass (bounds memory; the result does not depend on it).
+
+        Returns
+        -------
+        dict
+            What :func:`ratenet.evaluate` returns: ``{"loss": float}`` plus
+            ``"accuracy"`` for classification targets.
+        """
+        if loss is None:
+            loss = _default_loss(self.layers[-1], y)
+        return _training.evaluate(self, X, y, loss, batch_size=batch_size)
 
     # ------------------------------------------------------------ persistence
     def architecture(self):
@@ -325,6 +372,31 @@ class Sequential:
         with atomic_write(path) as f:
             np.savez(f, **arrays)
         return path
+
+
+def _overflow_message(model, X, Y):
+    bad = np.flatnonzero(~np.isfinite(Y).all(axis=1))
+    rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    return (f"X: the output of rows [{rows}] is NaN/inf although X is finite: an intermediate value "
+            f"overflowed {model.dtype.name} (largest |X| {float(np.abs(X).max()):.3g}, the dtype's maximum "
+            f"{float(np.finfo(model.dtype).max):.3g}); scale the inputs (e.g. ratenet.Standardizer) or use "
+            "model.copy(dtype=np.float64)")
+
+
+# Buffers with a lower bound beyond finiteness (a variance below 0 gives sqrt of a negative).
+_STATE_LOW = {"running_var": 0}
+
+
+def _default_loss(last, y):
+    """The loss fused with the last layer (how such a model is trained), else MSE."""
+    from . import losses
+    for cls in (losses.CategoricalCrossEntropy, losses.BinaryCrossEntropy, losses.NLLLoss):
+        if type(last) is cls.fused_activation:
+            return cls()
+    if np.asarray(y).dtype.kind in "iu" and np.ndim(y) == 1:
+        raise ValueError(f"y: integer class labels need a classification loss; the last layer is "
+                         f"{type(last).__name__}, so pass loss= (e.g. ratenet.CategoricalCrossEntropy())")
+    return losses.MSE()
 
 
 def _npz_path(path):
@@ -411,6 +483,14 @@ def _load_from(f, path, max_bytes):
         if isinstance(exc, (PermissionError, IsADirectoryError)):
             raise
         raise _bad(path, f"{type(exc).__name__}: {exc}") from None
+
+
+def _abstract(cls):
+    """A base class: marked ``_abstract = True`` in its body, or without forward (an Activation without function)."""
+    from .activations import Activation
+    if cls.__dict__.get("_abstract", False) or cls.forward is Layer.forward:
+        return True
+    return issubclass(cls, Activation) and cls.function is Activation.function
 
 
 class _LoadError(Exception):
@@ -502,6 +582,9 @@ def _read_model(zf, max_bytes):
         if cls is None:
             raise _LoadError(f"layer {i}: unknown layer class {spec!r} "
                              "(import the module defining it before loading)")
+        if _abstract(cls):
+            raise _LoadError(f"layer {i}: {cls.__name__} is an abstract base class, not a layer "
+                             "a model can hold")
         config = spec.get("config", {})
         if not isinstance(config, dict):
             raise _LoadError(f"layer {i}: config is not a mapping")

@@ -90,10 +90,6 @@ class Population:
         u = self.units
         self.normalized.v0 = read_only(np.array(value if u is None else u.voltage_to_v(value), dtype=float))
 
-    @property
-    def _inputs(self):  # older spelling, read by exporters outside this package
-        return self.inputs
-
     def __repr__(self):
         return f"Population({self.model!r}, n={self.n}, name={self.name!r})"
 

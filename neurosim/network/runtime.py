@@ -22,13 +22,12 @@ state, and ``run`` continues exactly as an uninterrupted run would. If the
 commit itself fails (e.g. a Hodgkin-Huxley population leaves its valid range),
 the runtime is marked invalid and refuses to continue until ``reset`` or ``restore``.
 """
-import signal
 import sys
-import threading
 import time
 
 import numpy as np
 
+from ..interrupts import HeldInterrupt
 from .changes import built_from
 from .connections import ConnectionRuntime, FusedPropagation, SynapseGroup
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
@@ -191,7 +190,7 @@ class Runtime:
         for _, buf in sampled:
             buf.open(self.step, steps)
         try:
-            with _HeldInterrupt() as held:
+            with HeldInterrupt() as held:
                 self._loop(steps, progress, sampled, held)
         finally:
             for _, buf in sampled:
@@ -331,34 +330,6 @@ def _record_times(recorder, idx, times, dt):
     for s in np.unique(steps):
         sel = steps == s
         recorder._record(int(s), idx[sel], np.maximum(times[sel] - s * dt, 0.0))
-
-
-class _HeldInterrupt:
-    """Hold SIGINT (Ctrl-C) until the current step is committed, then raise KeyboardInterrupt.
-
-    Only in the main thread and only when Python's default handler is installed;
-    elsewhere nothing changes (other threads never receive KeyboardInterrupt).
-    """
-
-    def __init__(self):
-        self.pending = False
-        self._previous = None
-
-    def _handler(self, signum, frame):
-        self.pending = True
-
-    def __enter__(self):
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        if self.pending and exc[0] is None:
-            raise KeyboardInterrupt
-        return False
 
 
 def _show_progress(done, steps, t, end=""):

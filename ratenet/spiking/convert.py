@@ -32,7 +32,7 @@ import numpy as np
 from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
-from neurosim.validation import DEFAULT_MAX_WORK, check_bool, n_steps, positive, real_array
+from neurosim.validation import DEFAULT_MAX_WORK, check_bool, check_same_length, n_steps, positive, real_array
 
 from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch
@@ -387,8 +387,9 @@ class SpikingModel:
         if labels.ndim == 1 and (np.any(labels != np.round(labels)) or np.any(labels < 0)):
             raise ValueError("labels: expected class indices (integers >= 0), got "
                              f"{labels[(labels != np.round(labels)) | (labels < 0)][0]!r}")
-        if labels.ndim != 1 or labels.shape[0] != np.shape(X)[0]:
-            raise ValueError(f"labels: expected shape ({np.shape(X)[0]},), got {labels.shape}")
+        if labels.ndim != 1:
+            raise ValueError(f"labels: expected class indices of shape ({len(X)},), got shape {labels.shape}")
+        check_same_length("X", X, "labels", labels)
         out = self.predict(X, **predict_kwargs)
         threshold = 0.5 if isinstance(self.output_activation, Sigmoid) else 0.0
         return float(np.mean(to_labels(out, threshold=threshold) == labels))

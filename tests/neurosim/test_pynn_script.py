@@ -21,9 +21,9 @@ from neurosim.export.pynn.runner import ExportError, check_backend
 from neurosim.export.units import pynn_units
 
 
-def feedforward(delay=2e-4, seed=3):
+def feedforward(delay=2e-4, seed=3, timing="grid"):
     """Poisson and spike-time sources into two LIF populations (exponential, then alpha PSCs), with delays."""
-    net = Network(dt=1e-4, rng=seed)
+    net = Network(dt=1e-4, rng=seed, timing=timing)
     inp = net.add_poisson(15, rate=60.0, name="inp")
     ss = net.add_spike_source([np.array([0.00004, 0.0123]), np.array([0.05])], name="ss")
     a = net.add_population(LIF(0.02, 0.002), 8, bias=np.linspace(0.6, 1.4, 8), v0="uniform", name="a")
@@ -108,8 +108,7 @@ def test_backend_limits_are_refused_with_the_reason():
 
 
 def test_precise_timing_maps_to_nest_ps_models_and_is_refused_elsewhere(tmp_path):
-    net = feedforward()
-    net.timing = "precise"  # Network(timing="precise") once the network supports it
+    net = feedforward(timing="precise")
     meta, _ = export_plan(net, backend="nest")
     assert [c["type"] for c in meta["cells"]] == ["native:iaf_psc_exp_ps", "native:iaf_psc_alpha_ps"]
     assert meta["cells"][0]["v_name"] == "V_m" and meta["timing"] == "precise"

@@ -138,11 +138,9 @@ def _conn_list(W, factor_nA, delay_ms, sign):
     return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
 
 
-def _has_current_input(network, pop):
-    """Whether ``pop`` receives an injected current (descriptions may keep them on the population or network)."""
-    inputs = list(pop.inputs)
-    inputs += [i for i in getattr(network, "inputs", None) or () if getattr(i, "target", None) is pop]
-    return any(isinstance(i, CurrentInput) for i in inputs)
+def _has_current_input(pop):
+    """Whether ``pop`` receives an injected current (a Network keeps its inputs on their target population)."""
+    return any(isinstance(i, CurrentInput) for i in pop.inputs)
 
 
 def _check_supported(network, timing):
@@ -162,7 +160,7 @@ def _check_supported(network, timing):
             raise ValueError(f"population {pop.name!r} is {kind}, which cannot be exported to PyNN: only LIF "
                              "populations map to PyNN's IF_curr_exp/IF_curr_alpha (PyNN's HH_cond_exp is a "
                              "different, conductance-based model)")
-        if _has_current_input(network, pop):
+        if _has_current_input(pop):
             raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
                              "input arrays and functions are not supported by the PyNN export")
         plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])

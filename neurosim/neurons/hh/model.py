@@ -36,6 +36,7 @@ import numpy as np
 
 from ... import validation as check
 from ...spikes import SimulationResult, SpikeRecorder
+from ...spikes.result import no_neurons
 import warnings
 
 from ...errors import SimulationError
@@ -218,6 +219,8 @@ class HodgkinHuxley:
         n = 1 if inp.n is None else inp.n
         inp.broadcast(n)
         check_work(steps, n, int(record_v) + 3 * int(record_gates), max_steps, max_record_bytes)
+        if n == 0:  # I of shape (0,): no neurons, an empty result of the right shapes
+            return no_neurons(T, dt, steps, (["v", "V"] if record_v else []) + (list("mhn") if record_gates else []))
         state = HHState(self, n, dt, method, v0=v0, warn=False, noise=noise, rng=rng)
         traces = {}
         if record_v:

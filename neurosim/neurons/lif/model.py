@@ -14,6 +14,7 @@ import numpy as np
 
 from ... import validation as check
 from ...spikes import SimulationResult, SpikeRecorder
+from ...spikes.result import no_neurons
 from ..rates import lif_rate_unchecked, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
 from ...signals import as_input
 from .. import noise as noise_mod
@@ -167,6 +168,8 @@ class LIF:
         J.broadcast(n)
         check_work(steps, n, int(record_v), max_steps, max_record_bytes)
         rng = check.as_rng(rng)
+        if n == 0:  # J of shape (0,): no neurons, an empty result of the right shapes
+            return no_neurons(T, dt, steps, ["v"] if record_v else [])
         state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
