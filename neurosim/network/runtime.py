@@ -64,7 +64,7 @@ class Runtime:
         self.arena = np.zeros(sum(sizes))
         self.groups, offsets, start = [], {}, 0
         for ((post, syn), members), size in zip(grouped.items(), sizes):
-            group = SynapseGroup(syn, B * post.n, dt, max(rt.delay_steps for rt in members),
+            group = SynapseGroup(syn, B * post.n, dt, max(rt.reach for rt in members),
                                  out=self.arena[start:start + size])
             for rt in members:
                 rt.group = group
@@ -105,7 +105,7 @@ class Runtime:
         by_pre = {}
         for c, rt in self.conns:
             # only groups fed by this one connection: their additions keep the order of separate scatters
-            if not rt.dense and not rt.lagged and rt.delay_steps == 0 and into[id(rt.group)] == 1:
+            if not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1:
                 by_pre.setdefault(id(c.pre), []).append(rt)
         fused = []
         for members in by_pre.values():
@@ -230,10 +230,10 @@ class Runtime:
                     for rt, pre in conns:
                         sp = pre.spiked
                         if sp.size:
-                            if rt.lagged:
-                                rt.scatter_lagged(sp, pre.offsets, rt.group.target_stages(m + rt.delay_steps, m), dt)
+                            if rt.cut is None and not rt.lagged:  # delay < dt: the next boundary
+                                rt.scatter(sp, rt.group.x0)
                             else:
-                                rt.scatter(sp, rt.group.target(m + rt.delay_steps, m))
+                                rt.deliver(sp, pre.offsets, m, dt)
                     for buf, pre in filtered:
                         sp = pre.spiked
                         if sp.size:
@@ -257,8 +257,8 @@ class Runtime:
     def _propagate(self, m, spiking):
         for c, rt in self.conns:
             pre = self.emitters[c.pre]
-            if pre in spiking:
-                rt.scatter(pre.spiked, rt.group.target(m + rt.delay_steps, m))
+            if pre in spiking:  # emitted at t = m dt: an offset of dt in the step before
+                rt.deliver(pre.spiked, np.full(pre.spiked.size, self.dt), m, self.dt)
         for probe, buf in self.buffers.items():
             if buf.state is not None and self.emitters[probe.target] in spiking:
                 np.add.at(buf.state.x[0], self.emitters[probe.target].spiked, buf.state.inv_tau)

@@ -19,8 +19,9 @@ Mapping:
 PyNN cells have two PSC time constants (``tau_syn_E``, ``tau_syn_I``), so all
 positive weights into a population must share one tau_s, and all negative
 weights one tau_s (CUBA: 5 ms excitatory, 10 ms inhibitory). Timing: neurosim
-delivers a spike at the end of the step it occurs in (plus the delay); NEST and
-NEURON need delays of at least one step, so delays become ``max(delay, dt)``
+delivers a spike at ts + delay, in the step containing it, and a delay < dt at
+the end of the step the spike occurs in; NEST and NEURON (whose delays count
+from the end of that step) need delays of at least one step, so delays become ``max(delay, dt)``
 and their spike times are on the dt grid (neurosim's are exact within the step).
 
 The export is two steps: :func:`export_plan` turns the description into plain
