@@ -439,11 +439,14 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
     if not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     span = units.V_th - units.V_reset
+    value = float(value)
     if charge is not None:
-        return float(charge) / (units.g_L * span)
-    if current is not None:
-        return float(current) * synapse.tau_s / (units.g_L * span)
-    return float(voltage) * synapse.tau_s / span
+        w = check.finite_result(name, value, lambda: value / (units.g_L * span), "the normalized weight")
+    elif current is not None:
+        w = check.finite_result(name, value, lambda: value * synapse.tau_s / (units.g_L * span), "the normalized weight")
+    else:
+        w = check.finite_result(name, value, lambda: value * synapse.tau_s / span, "the normalized weight")
+    return float(w)
 
 
 __all__ = ["Connection", "synaptic_weight"]

@@ -107,7 +107,12 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
     fixed_m = None if tau_m is None else check.positive("tau_m", tau_m)
     fixed_ref = None if tau_ref is None else check.positive("tau_ref", tau_ref, allow_zero=True)
     use = np.ones_like(firing) if include_silent else firing
-    xu, ru = x[use], r[use]
+    # residuals in units of the largest rate (the least-squares minimum does not change): squares of rates
+    # up to the float64 range never overflow; inputs in units of their largest magnitude, for the same reason
+    r_scale = float(r.max())
+    x_scale = float(np.abs(x).max()) or 1.0
+    x = x / x_scale
+    xu, ru = x[use], r[use] / r_scale
 
     def unpack(p):
         tm = fixed_m if fixed_m is not None else np.exp(p[0])
@@ -121,9 +126,9 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
         pred = np.zeros_like(ru)
         above = J > 1
         pred[above] = lif_rate_unchecked(J[above] - 1.0, tm, tr)
-        return pred - ru
+        return pred / r_scale - ru
 
-    x_fire, r_max = x[firing], r[firing].max()
+    x_fire, r_max = x[firing], r_scale
     span = np.ptp(x_fire) if x_fire.size > 1 else 1.0
     best = None
     # a few starts: the tau_m / gain trade-off has shallow valleys
@@ -138,7 +143,12 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
         if best is None or sol.cost < best.cost:
             best = sol
     tm, tr, gain, bias = unpack(best.x)
-    rms = float(np.sqrt(np.mean(best.fun**2)))
+    gain /= x_scale  # back to the given input units (bias = 1 - gain * threshold is unchanged)
+    rms = float(np.sqrt(np.mean(best.fun**2)) * r_scale)
+    if not all(np.isfinite(v) for v in (tm, tr, gain, bias, rms)):
+        raise ValueError(f"fit_lif: the fit is not finite (tau_m={tm!r}, tau_ref={tr!r}, gain={gain!r}, "
+                         f"bias={bias!r}) for inputs in [{x.min() * x_scale:g}, {x.max() * x_scale:g}] and rates "
+                         f"up to {r_scale:g} Hz: an LIF neuron cannot produce such rates")
     fitted = {"tau_m": (tm, fixed_m), "tau_ref": (tr, fixed_ref)}
     at_bound = tuple(name for name, (value, fixed) in fitted.items()
                      if fixed is None and not FIT_RANGE[name][0] <= value <= FIT_RANGE[name][1])
