@@ -172,21 +172,46 @@ def _check_supported(network, timing):
 
 
 def _source_times_ms(trains, dt, timing):
-    """Spike times (ms) as NEST/NEURON get them: on the dt grid where neurosim delivers them (ceil), >= dt.
+    """Spike times (ms) as NEST/NEURON get them, with repeats: on the dt grid where neurosim delivers them
+    (ceil), >= dt; exact in precise mode (they must be > 0).
 
-    NEST cannot emit at t = 0. In precise mode the times are kept exact (they must be > 0).
+    NEST cannot emit at t = 0. Returns (times ms, owners) sorted by owner then time.
     """
-    out = []
-    for t in trains:
-        t = np.asarray(t, dtype=float)
-        if timing == "precise":
-            if t.size and t.min() <= 0:
-                raise ValueError("precise timing: NEST cannot emit a source spike at t <= 0 s; "
-                                 f"got a spike at {t.min()!r} s")
-            out.append(np.unique(1000.0 * t))
-        else:
-            out.append(np.unique(np.maximum(np.ceil(t / dt - 1e-9), 1.0)) * (1000.0 * dt))
-    return out
+    counts = [np.size(t) for t in trains]
+    times = np.concatenate([np.asarray(t, dtype=float).reshape(-1) for t in trains]) if trains else np.zeros(0)
+    owners = np.repeat(np.arange(len(trains)), counts)
+    if timing == "precise":
+        if times.size and times.min() <= 0:
+            raise ValueError("precise timing: NEST cannot emit a source spike at t <= 0 s; "
+                             f"got a spike at {times.min()!r} s")
+        ms = 1000.0 * times
+    else:
+        ms = np.maximum(np.ceil(times / dt - 1e-9), 1.0) * (1000.0 * dt)
+    order = np.lexsort((ms, owners))
+    return ms[order], owners[order]
+
+
+def _layers(ms, owners, n, dt_ms):
+    """Split spike trains with repeated times into layers in which every train's times are distinct.
+
+    Spikes that fall on the same grid time (or the same exact time) are kept:
+    the k-th of them (k = 0, 1, ...) goes to layer k, which the export turns
+    into a copy of the source with the same outgoing weights. The times before
+    2 dt count as one (PyNN on NEST moves them to 2 dt, see ``runner.build``),
+    so no layer has two of them. Returns ``[(neurons, times ms, counts)]``;
+    layer 0 covers all ``n`` neurons, layer k >= 1 only the neurons with a (k+1)-th repeat.
+    """
+    key = np.maximum(ms, 2.0 * dt_ms)
+    same = np.r_[False, (owners[1:] == owners[:-1]) & (key[1:] == key[:-1])] if ms.size else np.zeros(0, bool)
+    start = np.where(~same, np.arange(ms.size), 0)
+    rank = np.arange(ms.size) - np.maximum.accumulate(start) if ms.size else np.zeros(0, np.int64)
+    layers = []
+    for k in range(int(rank.max()) + 1 if rank.size else 1):
+        sel = rank == k
+        neurons = np.arange(n) if k == 0 else np.unique(owners[sel])
+        local = np.searchsorted(neurons, owners[sel])
+        layers.append((neurons, ms[sel], np.bincount(local, minlength=neurons.size).astype(np.int64)))
+    return layers
 
 
 def export_plan(network, scale=None, backend="nest", poisson="generator", T=None, rng=None):
@@ -240,6 +265,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             "T": None if T is None else float(T), "sources_drawn": drawn,
             "sources": [], "cells": [], "projections": []}
     arrays = {}
+    copies = {}  # source name -> its copies for coincident spikes
     for i, src in enumerate(network.sources):
         entry = {"name": src.name, "n": int(src.n)}
         if isinstance(src, PoissonSource) and poisson == "generator":
@@ -247,11 +273,20 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             arrays[f"src{i}_rate"] = np.asarray(src.rate, dtype=float)
         else:
             trains = poisson_spikes(src.rate, T=T, rng=rng) if isinstance(src, PoissonSource) else src.spike_times
-            times = _source_times_ms(trains, dt, timing)
+            layers = _layers(*_source_times_ms(trains, dt, timing), src.n, 1000.0 * dt)
+            _, times, counts = layers[0]
             entry.update(type="SpikeSourceArray", times=f"src{i}_times", counts=f"src{i}_counts")
-            arrays[f"src{i}_times"] = np.concatenate(times) if times else np.zeros(0)
-            arrays[f"src{i}_counts"] = np.array([t.size for t in times], dtype=np.int64)
+            arrays[f"src{i}_times"], arrays[f"src{i}_counts"] = times, counts
+            for k, (neurons, times, counts) in enumerate(layers[1:], start=2):
+                # coincident spikes (same step) are kept: the k-th of them comes from a copy of the source
+                copy = {"name": f"{src.name}*{k}", "n": int(neurons.size), "type": "SpikeSourceArray",
+                        "times": f"src{i}_copy{k}_times", "counts": f"src{i}_copy{k}_counts",
+                        "copy_of": src.name, "neurons": f"src{i}_copy{k}_neurons"}
+                arrays[copy["times"]], arrays[copy["counts"]], arrays[copy["neurons"]] = times, counts, neurons
+                copies.setdefault(src.name, []).append(copy)
         meta["sources"].append(entry)
+    for entries in copies.values():
+        meta["sources"].extend(entries)
     for i, pop in enumerate(network.populations):
         n, tau_e, tau_i = plans[pop.name]
         conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
@@ -286,6 +321,19 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             delays.append(delay_ms)
             meta["projections"].append({"pre": conn.pre.name, "post": post.name, "receptor": receptor,
                                         "rows": key, "label": f"conn{i}-{receptor}"})
+            for copy in copies.get(conn.pre.name, ()):  # the same weights from each copy's neurons
+                neurons = arrays[copy["neurons"]]
+                pre = rows[:, 0].astype(np.int64)
+                pos = np.searchsorted(neurons, pre)
+                mine = (pos < neurons.size) & (neurons[np.minimum(pos, neurons.size - 1)] == pre)
+                if not mine.any():
+                    continue
+                sub = rows[mine].copy()
+                sub[:, 0] = pos[mine]
+                key = f"proj{len(meta['projections'])}_rows"
+                arrays[key] = sub
+                meta["projections"].append({"pre": copy["name"], "post": post.name, "receptor": receptor,
+                                            "rows": key, "label": f"conn{i}-{receptor}-{copy['name']}"})
     meta["min_delay_ms"] = min(delays) if delays else None
     meta["max_delay_ms"] = max(delays) if delays else None
     return meta, arrays

@@ -8,7 +8,10 @@ needs numpy, pyNN and a backend -- not neurosim -- and runs unchanged with::
     srun -n 64 python net.py --sim neuron --out spikes.npz
 
 Everything is fixed at export: connectivity, weights, delays, initial voltages
-and the Poisson sources' spike times (drawn once with ``rng``). So the same
+and the Poisson sources' spike times (drawn once with ``rng``). Source spikes
+go to the dt grid; spikes of one source neuron that share a step are all kept
+(the second of them comes from a copy of the source, ``name*2``, with the same
+outgoing weights, and so on). So the same
 script gives the same spikes for any number of MPI ranks or threads of one
 backend. :func:`read_spikes` loads the gathered spikes as neurosim events.
 """
@@ -40,7 +43,7 @@ def write_pynn_script(network, path, sim="nest", T=1.0, rng=None, scale=None):
         connections (what :func:`~neurosim.export.to_pynn` exports).
     path : str or os.PathLike
         The script to write, e.g. ``"run/cuba.py"``; the data goes to ``"run/cuba.npz"``.
-        Its folder must exist. Both files are written atomically.
+        Missing folders are created. Both files are written atomically.
     sim : {"nest", "neuron"}
         The script's default backend (``--sim`` overrides it).
     T : float
@@ -72,11 +75,13 @@ def write_pynn_script(network, path, sim="nest", T=1.0, rng=None, scale=None):
     if not path.endswith(".py"):
         raise ValueError(f"path must name a Python script ending in .py, got {path!r}")
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"the folder of path does not exist: {folder!r}")
     meta, arrays = export_plan(network, scale, backend=sim, poisson="arrays", T=T, rng=rng)
     meta["T"] = float(T)
     runner.check_backend(meta, sim)  # one process: what no run of this script could do
+    try:  # after every check: a refused export leaves nothing behind
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create the folder of path {folder!r}: {err}") from err
     data = path[:-3] + ".npz"
     with atomic_write(data) as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
