@@ -23,12 +23,11 @@ commit itself fails (e.g. a Hodgkin-Huxley population leaves its valid range),
 the runtime is marked invalid and refuses to continue until ``reset`` or ``restore``.
 """
 import signal
-import sys
 import threading
-import time
 
 import numpy as np
 
+from ..progress import Progress
 from .connections import ConnectionRuntime, FusedPropagation, SynapseGroup
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from .populations import runtime_class
@@ -162,20 +161,20 @@ class Runtime:
 
     # ---- running -------------------------------------------------------------------
     def run(self, steps, progress=False):
-        """Advance by ``steps`` steps, one committed step at a time."""
+        """Advance by ``steps`` steps, one committed step at a time (``progress``: a line on stderr)."""
         if self.failed:
             raise RuntimeError(self.failed)
         sampled = [(p, b) for p, b in self.buffers.items() if p.kind not in EVENT_KINDS]
         for _, buf in sampled:
             buf.open(self.step, steps)
+        bar = Progress(steps * self.dt, "simulated", enabled=progress, unit=" s")
         try:
             with _HeldInterrupt() as held:
-                self._loop(steps, progress, sampled, held)
+                self._loop(steps, bar, sampled, held)
         finally:
             for _, buf in sampled:
                 buf.close()
-        if progress:
-            _show_progress(steps, steps, self.t, end="\n")
+        bar.close()
 
     def _loop(self, steps, progress, sampled, held):
         dt = self.dt
@@ -194,7 +193,6 @@ class Runtime:
                    None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind))
                   for p, buf in sampled]
         k0 = self.step
-        shown = time.monotonic()
         for k in range(k0, k0 + steps):
             t0 = k * dt
             m = k + 1
@@ -250,9 +248,8 @@ class Runtime:
                 raise
             if held.pending:
                 raise KeyboardInterrupt
-            if progress and (m & 255) == 0 and time.monotonic() - shown > 0.2:
-                shown = time.monotonic()
-                _show_progress(m - k0, steps, m * dt)
+            if (m & 255) == 0 and progress.due():
+                progress.update((m - k0) * dt, f"t = {m * dt:.3f} s")
 
     def _propagate(self, m, spiking):
         for c, rt in self.conns:
@@ -338,7 +335,3 @@ class _HeldInterrupt:
             raise KeyboardInterrupt
         return False
 
-
-def _show_progress(done, steps, t, end=""):
-    sys.stderr.write(f"\r  simulated {t:.3f} s  {100.0 * done / steps:5.1f}%" + end)
-    sys.stderr.flush()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import validation as check
+from ..progress import Progress
 from .lif import LIF
 from .rates import lif_rate_unchecked
 
@@ -62,7 +63,7 @@ class LIFFit:
 FIT_RANGE = {"tau_m": (1e-5, 10.0), "tau_ref": (1e-6, 1.0)}
 
 
-def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
+def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False, progress=False):
     """Least-squares fit of ``tau_m``, ``tau_ref``, gain and bias to a tuning curve.
 
     Parameters
@@ -81,6 +82,8 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
         silent) but matches the firing rates closely. With ``True`` the silent
         points also count (residual = predicted rate), which pulls the
         threshold up to rheobase at the cost of the fit near it.
+    progress : bool
+        Show a progress line on stderr (one entry per start of the optimizer).
 
     Returns
     -------
@@ -97,6 +100,7 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
     x = check.real_array("inputs", inputs, ndim=(0, 1)).reshape(-1)
     r = check.real_array("rates", rates, ndim=(0, 1)).reshape(-1)
     include_silent = check.check_bool("include_silent", include_silent)
+    progress = check.check_bool("progress", progress)
     if x.shape != r.shape:
         raise ValueError(f"inputs and rates must have the same length, got {x.size} and {r.size}")
     if np.any(r < 0):
@@ -132,7 +136,9 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
     span = np.ptp(x_fire) if x_fire.size > 1 else 1.0
     best = None
     # a few starts: the tau_m / gain trade-off has shallow valleys
-    for tm0 in (0.005, 0.02, 0.08) if fixed_m is None else (fixed_m,):
+    starts = (0.005, 0.02, 0.08) if fixed_m is None else (fixed_m,)
+    bar = Progress(len(starts), "fit_lif: starts", enabled=progress)
+    for i, tm0 in enumerate(starts):
         tr0 = fixed_ref if fixed_ref is not None else 0.3 / r_max
         th0 = x_fire.min() - 0.02 * span
         J_top = LIF(tm0, tr0).inverse_rate(np.array([min(r_max, 0.95 / tr0 if tr0 > 0 else r_max)]))[0]
@@ -142,6 +148,8 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
                             max_nfev=5000)
         if best is None or sol.cost < best.cost:
             best = sol
+        bar.update(i + 1, f"{sol.nfev} evaluations")
+    bar.close()
     tm, tr, gain, bias = unpack(best.x)
     gain /= x_scale  # back to the given input units (bias = 1 - gain * threshold is unchanged)
     rms = float(np.sqrt(np.mean(best.fun**2)) * r_scale)

@@ -40,6 +40,7 @@ import numpy as np
 
 from ... import validation as check
 from ..._optional import require
+from ...progress import Progress
 from . import runner
 from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
@@ -71,9 +72,11 @@ class PyNNNetwork:
         for name in self._names(names):
             self.populations[name].record("spikes")
 
-    def run(self, T):
-        """Advance the PyNN simulation by T seconds."""
-        self.sim.run(1000.0 * float(T))
+    def run(self, T, progress=False):
+        """Advance the PyNN simulation by T seconds (``progress``: a line on stderr, rank 0 only)."""
+        T = check.positive("T", T)
+        progress = check.check_bool("progress", progress)
+        runner.run(self.sim, 1000.0 * T, 1000.0 * self.dt, progress=progress and self.sim.rank() == 0)
 
     def spike_times(self, name):
         """Spike times in seconds of each neuron of ``name`` on this MPI rank: a list of arrays.
@@ -214,7 +217,7 @@ def _layers(ms, owners, n, dt_ms):
     return layers
 
 
-def export_plan(network, scale=None, backend="nest", poisson="generator", T=None, rng=None):
+def export_plan(network, scale=None, backend="nest", poisson="generator", T=None, rng=None, progress=False):
     """The PyNN description of ``network`` as plain data: (meta, arrays), in ms, mV, nA, nF.
 
     Parameters
@@ -231,6 +234,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         Duration (s) of the drawn Poisson spikes; required with ``poisson="arrays"``.
     rng : int, Generator or SeedSequence, optional
         Seeds the drawn Poisson spikes.
+    progress : bool
+        Show a progress line on stderr (sources, populations, connections).
 
     Returns
     -------
@@ -266,7 +271,10 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             "sources": [], "cells": [], "projections": []}
     arrays = {}
     copies = {}  # source name -> its copies for coincident spikes
+    bar = Progress(len(network.sources) + len(network.populations) + len(network.connections), "PyNN export",
+                   enabled=check.check_bool("progress", progress))
     for i, src in enumerate(network.sources):
+        bar.update(i)
         entry = {"name": src.name, "n": int(src.n)}
         if isinstance(src, PoissonSource) and poisson == "generator":
             entry.update(type="SpikeSourcePoisson", rate=f"src{i}_rate")
@@ -288,6 +296,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
     for entries in copies.values():
         meta["sources"].extend(entries)
     for i, pop in enumerate(network.populations):
+        bar.update(len(network.sources) + i)
         n, tau_e, tau_i = plans[pop.name]
         conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
@@ -307,6 +316,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
                               "array_params": array_params, "v_init": f"pop{i}_v_init", "v_name": v_name})
     delays = []
     for i, conn in enumerate(network.connections):
+        bar.update(len(network.sources) + len(network.populations) + i, f"connection {i}")
         post = conn.post
         # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
         factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
@@ -336,6 +346,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
                                             "rows": key, "label": f"conn{i}-{receptor}-{copy['name']}"})
     meta["min_delay_ms"] = min(delays) if delays else None
     meta["max_delay_ms"] = max(delays) if delays else None
+    bar.close()
     return meta, arrays
 
 
@@ -353,7 +364,7 @@ def _backend(sim):
     return sim, name.split(".", 1)[1] if name.startswith("pyNN.") else name
 
 
-def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
+def to_pynn(network, sim=None, scale=None, setup=True, progress=False, **setup_kwargs):
     """Build ``network`` with PyNN's API.
 
     Parameters
@@ -371,6 +382,8 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
         Call ``sim.setup(timestep=dt, min_delay=..., max_delay=..., **setup_kwargs)``
         first (False: you already called it, e.g. with ``threads=4``). On NEST
         this also sets ``spike_precision``: "on_grid", or "off_grid" for precise timing.
+    progress : bool
+        Show progress lines on stderr for the export and the build (projections).
     **setup_kwargs
         More ``sim.setup`` arguments, e.g. ``threads=2`` or ``rng_seed=1`` for NEST.
 
@@ -389,7 +402,8 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     _check_supported(network, getattr(network, "timing", "grid"))  # before importing any simulator
     sim, backend = _backend(sim)
     setup = check.check_bool("setup", setup)
-    meta, arrays = export_plan(network, scale, backend)
+    progress = check.check_bool("progress", progress)
+    meta, arrays = export_plan(network, scale, backend, progress=progress)
     threads = setup_kwargs.pop("threads", 1)
     if backend in runner.BACKENDS:  # ExportError is a ValueError
         runner.check_backend(meta, backend, sim.num_processes(), threads)
@@ -397,7 +411,7 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
         kwargs = runner.setup_kwargs(meta, backend, threads)
         kwargs.update(setup_kwargs)
         sim.setup(**kwargs)
-    pops, projections = runner.build(sim, meta, arrays)
+    pops, projections = runner.build(sim, meta, arrays, progress=progress and sim.rank() == 0)
     return PyNNNetwork(sim, pops, projections, network.dt)
 
 
