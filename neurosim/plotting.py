@@ -163,6 +163,51 @@ def _check_activity(events, n_neurons, T):
     return times, indices, n_neurons, T
 
 
+def plot_population_rate(events, n_neurons, T, bin=0.005, ax=None, synapse=None, title="Population rate",
+                         label=None):
+    """Population rate over time, in Hz per neuron (Brian2's ``PopulationRateMonitor`` plotted).
+
+    Spikes are counted in bins ``[k*bin, (k+1)*bin)`` (:func:`neurosim.population_rate`,
+    the same bins as a ``"rate"`` probe) and drawn as steps over each bin; with a
+    batch, one line per trial.
+
+    Parameters
+    ----------
+    events : (times, indices) or (times, indices, trials)
+        Spikes in seconds, e.g. ``spike_probe.data``.
+    n_neurons : int
+        Neurons of the population.
+    T : float
+        Duration (s).
+    bin : float
+        Bin width (s).
+    ax : matplotlib Axes, optional
+    synapse : PSCFilter, optional
+        Also draw the rate smoothed by this filter (:func:`neurosim.filter_binned`).
+    title, label : str, optional
+    """
+    from .spikes.stats import population_rate
+
+    t, rate = population_rate(events, n_neurons, T, bin)
+    fig, ax = _figure(ax, figsize=(7, 3))
+    rows = rate.reshape(len(t), -1)
+    edges = np.arange(len(t) + 1) * bin
+    for col in range(rows.shape[1]):
+        ax.stairs(rows[:, col], edges, label=label if rows.shape[1] == 1 else f"trial {col}")
+    if synapse is not None and len(t):
+        from .synapses import filter_binned
+
+        ax.plot(t, filter_binned(synapse, rows, bin), color="k", lw=1, label=f"smoothed ({synapse!r})")
+    ax.set_xlim(0, T)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("rate (Hz per neuron)")
+    ax.set_title(f"{title}: {n_neurons} neurons, bins of {bin * 1e3:g} ms, mean {rate.mean() if rate.size else 0:.2f} Hz")
+    if label is not None or rows.shape[1] > 1 or synapse is not None:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def plot_hh_trace(t, V, gates=None, title="Hodgkin-Huxley neuron", labels=None):
     """Membrane potential (top) and gating variables (bottom) of HH neurons.
 
@@ -253,3 +298,7 @@ def save_figure(fig, path, dpi=120):
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format=fmt, dpi=dpi)
     return path
+
+
+__all__ = ["plot_tuning_curves", "plot_raster", "plot_voltage", "plot_psc_filters", "plot_network_activity",
+           "plot_population_rate", "plot_hh_trace", "plot_fi_fit", "save_figure"]

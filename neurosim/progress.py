@@ -1,76 +1,106 @@
-"""A tqdm-like progress line on stderr for long calls (``progress=True``).
+"""Progress of long work: one tqdm-like line on stderr, redrawn in place.
 
-One line, redrawn in place with ``\\r`` at most every ``every`` seconds, so the
-cost per update is one clock read: safe to call once per batch or step.
+The one progress helper of neurosim (network runs, Hodgkin-Huxley tuning
+curves, ``fit_lif``, the PyNN export and its scripts). Library calls take
+``progress=False`` by default; the command lines turn it on when stderr is a
+terminal. This module imports nothing from neurosim: the standalone PyNN
+scripts embed its source (see :mod:`neurosim.export.pynn.script`).
+
+Example
+-------
+>>> with Progress(1000, "simulated", enabled=False) as bar:
+...     for k in range(1000):
+...         bar.update(k + 1)
 """
 import sys
 import time
 
-__all__ = ["ProgressLine"]
 
-
-class ProgressLine:
-    """A redrawn ``desc  42% |████      | 420/1000 [3.1s<4.3s] postfix`` line.
+class Progress:
+    """A progress line ``label  done/total  pct  elapsed  eta  note`` on a stream (stderr by default).
 
     Parameters
     ----------
-    total : int
-        Units of work (batches, steps, samples), >= 1.
-    desc : str
-        Printed first (e.g. ``"epoch 3/10"``).
-    stream : file, optional
-        Default ``sys.stderr`` (looked up when drawing, so pytest's capture works).
-    every : float
-        Minimum seconds between redraws.
-    width : int
-        Characters of the bar.
+    total : int or float
+        Amount of work (steps, seconds, items); > 0.
+    label : str
+        What is being done, e.g. ``"simulated"``.
+    enabled : bool
+        False: every call does nothing (the library default).
+    stream : file-like, optional
+        Where to write (default ``sys.stderr`` at each write).
+    interval : float
+        Seconds between redraws (the work between them is not slowed by writing).
+    unit : str
+        Unit of ``done`` and ``total`` in the line, e.g. ``" s"``.
     """
 
-    def __init__(self, total, desc="", stream=None, every=0.1, width=20):
-        self.total, self.desc, self.stream = max(int(total), 1), desc, stream
-        self.every, self.width = every, width
-        self.start = self._last = time.monotonic()
-        self._shown = 0
+    def __init__(self, total, label="", enabled=True, stream=None, interval=0.2, unit=""):
+        self.total = float(total) if total else 0.0
+        self.label, self.enabled, self.stream, self.unit = label, bool(enabled), stream, unit
+        self.interval = interval
+        self.start = time.monotonic()
+        self.shown = -float("inf")
+        self.done = 0.0
+        self.closed = False
 
-    def update(self, done, postfix=""):
-        """Redraw for ``done`` units finished, unless the last redraw was under ``every`` s ago."""
-        now = time.monotonic()
-        if now - self._last >= self.every:
-            self._last = now
-            self._draw(done, postfix, now)
+    def __enter__(self):
+        return self
 
-    def close(self, done=None, postfix="", keep=True):
-        """Draw the final state and end the line (``keep=False`` erases it instead)."""
-        if keep:
-            self._draw(self.total if done is None else done, postfix, time.monotonic(), end="\n")
+    def __exit__(self, *exc):
+        self.close(ok=exc[0] is None)
+        return False
+
+    def due(self):
+        """Whether a redraw is due (cheap: callers in hot loops can check it before computing a note)."""
+        return self.enabled and time.monotonic() - self.shown >= self.interval
+
+    def update(self, done, note=""):
+        """Record ``done`` (absolute, not an increment); redraw at most every ``interval`` seconds."""
+        self.done = done
+        if self.due():
+            self._draw(note)
+
+    def close(self, note="", ok=True):
+        """Draw the final line and end it (once); after an error the line ends where it stopped."""
+        if self.enabled and not self.closed:
+            if ok:
+                self.done = self.total
+            self._draw(note, end="\n")
+        self.closed = True
+
+    def line(self, note=""):
+        """The text of the progress line."""
+        elapsed = time.monotonic() - self.start
+        parts = [self.label] if self.label else []
+        if self.total > 0:
+            frac = min(max(self.done / self.total, 0.0), 1.0)
+            parts.append(f"{_num(self.done)}/{_num(self.total)}{self.unit}")
+            parts.append(f"{100.0 * frac:5.1f}%")
+            parts.append(f"{_clock(elapsed)}")
+            if 0 < frac < 1:
+                parts.append(f"eta {_clock(elapsed * (1 - frac) / frac)}")
         else:
-            self._write("\r" + " " * self._shown + "\r")
+            parts.append(f"{_num(self.done)}{self.unit}  {_clock(elapsed)}")
+        if note:
+            parts.append(note)
+        return "  ".join(parts)
 
-    def _draw(self, done, postfix, now, end=""):
-        frac = min(max(done / self.total, 0.0), 1.0)
-        fill = int(frac * self.width)
-        elapsed = now - self.start
-        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
-        line = (f"{self.desc} {100 * frac:3.0f}% |{'#' * fill}{' ' * (self.width - fill)}| "
-                f"{done}/{self.total} [{_clock(elapsed)}<{_clock(eta)}]")
-        if postfix:
-            line += " " + postfix
-        pad = max(self._shown - len(line), 0)
-        self._shown = len(line)
-        self._write("\r" + line + " " * pad + end)
-
-    def _write(self, text):
-        stream = self.stream or sys.stderr
-        stream.write(text)
+    def _draw(self, note="", end=""):
+        stream = self.stream if self.stream is not None else sys.stderr
+        stream.write("\r" + self.line(note) + end)
         stream.flush()
+        self.shown = time.monotonic()
+
+
+def _num(x):
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.3g}"
 
 
 def _clock(seconds):
-    """``12.3s``, ``4:05`` or ``2:03:04``; ``?`` when unknown."""
-    if seconds != seconds or seconds == float("inf"):
-        return "?"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    seconds = int(seconds)
+    return f"{seconds // 60:02d}:{seconds % 60:02d}" if seconds < 3600 else \
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+__all__ = ["Progress"]

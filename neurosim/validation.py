@@ -23,7 +23,7 @@ import numpy as np
 __all__ = ["positive", "finite_array", "n_steps", "check_number", "check_int", "check_bool",
            "check_choice", "check_str", "check_float_dtype", "check_dtype", "check_shape_tuple", "check_strings", "check_shape", "real_array", "as_rng",
            "check_work", "DEFAULT_MAX_WORK", "renamed_argument", "index_array", "MAX_INDEX", "count_int",
-           "check_sequence", "check_same_length"]
+           "check_sequence", "check_same_length", "finite_result"]
 
 #: Default limit of :func:`check_work` (elements allocated or steps taken).
 DEFAULT_MAX_WORK = 2 * 10**9
@@ -469,3 +469,19 @@ def scalar_or_shape(name, value, n, finite=True):
     if not (arr.ndim == 0 or (arr.ndim == 1 and arr.size in (1, n))):
         raise ValueError(f"{name} must be a number or an array of shape ({n},), got shape {arr.shape}")
     return arr
+
+
+def finite_result(name, value, compute, what="the result"):
+    """``compute()`` with overflow silenced, or ValueError if it is not finite for a finite ``value``.
+
+    For conversions whose result can leave the float64 range (about 1.8e308) although
+    the input is finite: the error names the parameter, its value and why, instead of
+    returning inf (or NaN from inf - inf).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = compute()
+    if not np.all(np.isfinite(result)):
+        bad = np.asarray(value)
+        shown = _show(bad.flat[int(np.argmax(np.abs(bad)))].item() if bad.size else value)
+        raise ValueError(f"{name}={shown} is too large: {what} would exceed the float64 range (~1.8e308)")
+    return result

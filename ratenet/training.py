@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from neurosim.interrupts import HeldInterrupt
-from neurosim.progress import ProgressLine
+from neurosim.progress import Progress
 from neurosim.validation import as_rng, check_bool, check_int, check_number, check_same_length, renamed_argument
 from .activations import _labels
 from .layers import check_batch, check_targets
@@ -386,7 +386,7 @@ class _Guard:
 
 def _train_epoch(model, loss, optimizer, batches, task, guard, epoch, epochs, progress, held):
     """One pass over the batches; returns the epoch's logs (mean loss, accuracy)."""
-    bar = ProgressLine(batches.count, f"epoch {epoch}/{epochs}") if progress else None
+    bar = Progress(batches.count, f"epoch {epoch}/{epochs}", unit=" batches") if progress else None
     total, correct, seen = 0.0, 0, 0
     for b, Xb, Tb in batches:
         guard.before_update(Xb, epoch, b)
@@ -404,7 +404,8 @@ def _train_epoch(model, loss, optimizer, batches, task, guard, epoch, epochs, pr
         guard.step += 1
         if held.pending:  # Ctrl-C: raised here, between two complete updates
             if bar is not None:
-                bar.close(b + 1, f"loss {total / seen:.4f} (interrupted)")
+                bar.done = b + 1
+                bar.close(f"loss {total / seen:.4f} (interrupted)", ok=False)
             held.check()
         if bar is not None:
             bar.update(b + 1, f"loss {total / seen:.4f}")
@@ -415,7 +416,7 @@ def _train_epoch(model, loss, optimizer, batches, task, guard, epoch, epochs, pr
     if task:
         logs["accuracy"] = correct / batches.n
     if bar is not None:
-        bar.close(postfix=f"loss {logs['loss']:.4f}")
+        bar.close(f"loss {logs['loss']:.4f}")
     return logs
 
 

@@ -12,11 +12,12 @@ unit-area PSC kernel of the connection: for n = 0, ``tau_s ds/dt = -s`` and
 Timing per step ``[t0, t1)``: each population's input is the equivalent
 constant input of the decaying synaptic current (the membrane update is exact
 for it, see :func:`neurosim.network.connections.membrane_coefficients`); neurons spike
-at exact times inside the step (:class:`neurosim.LIFState`); their spikes reach
-the synapses at the step boundary t1 (plus the connection's delay, in whole
-steps). So a spike is delayed by less than one step and delivers its full
-charge -- the convention of Brian2 and Nengo. :meth:`PSCState.add` with ``lag``
-would instead place it exactly, at the cost of the charge in ``[ts, t1)``.
+at exact times inside the step (:class:`neurosim.LIFState`). A spike at ts
+through a connection with delay d arrives at ts + d, in the step that contains
+ts + d: at that step's start with its full charge (``placement="boundary"``),
+or at ts + d exactly (``placement="exact"``, :meth:`PSCState.add` with ``lag``,
+at the cost of the charge before the step's end). A delay < dt arrives at the
+next step boundary. See :class:`neurosim.network.connections.Connection`.
 
 Physical units: build a population from :class:`neurosim.LIFUnits` (bias in
 amperes, v0 in volts) and convert weights with :func:`neurosim.synaptic_weight`.
@@ -403,11 +404,12 @@ class Network:
         synapse : PSCFilter, optional
             Default ``PSCFilter(0.005)``.
         delay : float
-            Transmission delay in seconds, rounded to whole steps (exact with
-            ``timing="precise"``, where delays between populations must be >= dt).
+            Transmission delay in seconds: a spike at ts arrives at ts + delay, in the
+            grid step that contains it (exact with ``timing="precise"``, where delays
+            between populations must be >= dt); a delay < dt arrives at the next boundary.
         placement : {"boundary", "exact"}
-            Spikes enter the synapse at the next step boundary with their full
-            kernel (default), or at their exact time inside the step (see
+            Spikes enter the synapse at the start of their arrival step with their
+            full kernel (default), or at their exact arrival time (see
             :class:`Connection`).
 
         Returns

@@ -23,12 +23,11 @@ any declared state variable
     in Hz), spikes placed on the step boundary where they are delivered.
 "rate"
     The population rate in Hz per neuron (Brian2's ``PopulationRateMonitor``):
-    spikes counted in bins of ``bin`` seconds, a spike at t in the bin
-    ``rint(t / bin)`` (so it equals ``neurosim.bin_spikes(spikes, T, bin)``
-    averaged over the neurons), divided by ``bin`` and by n; optionally
-    smoothed by ``synapse`` (:func:`neurosim.filter_binned`). ``data`` has shape
-    (bins,), or (bins, B) with a batch; ``t`` the bin times ``k * bin``. Computed
-    from the recorded spike events when read.
+    spikes counted in bins ``[k * bin, (k + 1) * bin)`` (:func:`neurosim.population_rate`),
+    divided by ``bin`` and by n; optionally smoothed by ``synapse``
+    (:func:`neurosim.filter_binned`). ``data`` has shape (bins,), or (bins, B)
+    with a batch, whole bins up to the network's time only; ``t`` holds the bin
+    centres ``(k + 0.5) * bin``. Computed from the recorded spike events when read.
 "filtered_mean"
     The mean over each sampling interval of the spike train filtered by
     ``synapse``, with every spike placed at its exact time inside its step
@@ -183,23 +182,20 @@ class RateBuffer(SpikeBuffer):
     """Runtime buffer of a "rate" probe: the spike events, binned when read (O(spikes))."""
 
     def data(self):
+        from ..spikes.stats import population_rate
+
         probe = self.probe
-        events = self.recorder.events()
-        rows = int(np.floor(probe.network.t / probe.bin + 1e-9))
         B = probe.network.batch
-        k = np.rint(events[0] / probe.bin).astype(np.int64)
-        keep = (k >= 0) & (k < rows)
-        if B is None:
-            counts = np.bincount(k[keep], minlength=rows)[:rows].astype(float)
-        else:
-            flat = events[2][keep] * rows + k[keep]
-            counts = np.bincount(flat, minlength=B * rows)[:B * rows].reshape(B, rows).T.astype(float)
-        values = counts / (probe.bin * probe.target.n)
-        if probe.synapse is not None and rows:
+        T = probe.network.t
+        if T < probe.bin * (1 - 1e-9):
+            shape = (0,) if B is None else (0, B)
+            return np.zeros(shape), np.zeros(0)
+        t, values = population_rate(self.recorder.events(), probe.target.n, T, probe.bin, n_trials=B)
+        if probe.synapse is not None and t.size:
             from ..synapses import filter_binned
 
             values = filter_binned(probe.synapse, values, probe.bin)
-        return values, np.arange(rows) * probe.bin
+        return values, t
 
 
 class SampleBuffer:

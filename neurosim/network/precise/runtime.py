@@ -250,6 +250,8 @@ class PreciseRuntime(Runtime):
             except BaseException as err:
                 self.failed = _invalid_message(err, t0)
                 raise
+            if progress.due():
+                progress.update((m - end + steps) * dt, f"t = {m * dt:.3f} s")
             if held.pending:
                 raise KeyboardInterrupt
 

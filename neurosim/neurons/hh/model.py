@@ -40,6 +40,7 @@ from ...spikes.result import no_neurons
 import warnings
 
 from ...errors import SimulationError
+from ...progress import Progress
 from ...signals import as_input
 from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 from .kinetics import (_MS_PER_S, _ROW, DT_STABLE, DT_WARN, METHODS, V_RANGE, _warn_dt,  # noqa: F401
@@ -164,7 +165,7 @@ class HodgkinHuxley:
 
     # ---- simulation ----------------------------------------------------------------
     def simulate(self, I, T, dt=1e-5, method="rk4", record_v=False, record_gates=False, v0=None, noise=0.0,
-                 rng=None, max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES, V0=None):
+                 rng=None, max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES, V0=None, progress=False):
         """Simulate N neurons for T seconds.
 
         Parameters
@@ -195,6 +196,8 @@ class HodgkinHuxley:
             For the noise.
         max_steps, max_record_bytes : int
             Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
+        progress : bool
+            Show a progress line on stderr (:class:`neurosim.progress.Progress`).
 
         Returns
         -------
@@ -232,15 +235,16 @@ class HodgkinHuxley:
         recorder = SpikeRecorder(n, dt)
         fixed = inp.constant and state._noise_std == 0
         I_bar = (inp.at(0) + self.g_L * self.E_L) / self.C if fixed else None  # input + leak drive, mV/ms
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
-            self._run(state, inp, steps, fixed, I_bar, recorder, out)
+        bar = Progress(steps * dt, "Hodgkin-Huxley", enabled=flag("progress", progress), unit=" s")
+        with bar, np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
+            self._run(state, inp, steps, fixed, I_bar, recorder, out, bar)
         t = dt * np.arange(1, steps + 1) if traces else None
         if record_v:
             traces["V"] = traces["v"]  # the old spelling, the same array
         return SimulationResult(recorder, T, t=t, **traces)
 
     @staticmethod
-    def _run(state, inp, steps, fixed, I_bar, recorder, out):
+    def _run(state, inp, steps, fixed, I_bar, recorder, out, bar):
         for k in range(steps):
             if fixed:
                 idx, offsets = state._advance(I_bar, changed=k == 0)
@@ -250,6 +254,8 @@ class HodgkinHuxley:
                 recorder._record(k, idx, offsets)
             for arr, row in out:
                 arr[k] = row
+            if (k & 255) == 255 and bar.due():
+                bar.update((k + 1) * bar.total / steps)
 
     def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None, max_steps=MAX_STEPS):
         """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).

@@ -598,19 +598,22 @@ class LIFUnits:
     def current_to_J(self, current):
         """Input current in amperes (finite, any shape) -> normalized input J."""
         current = check.real_array("current", current, dtype=None)
-        return (self.V_L - self.V_reset + current / self.g_L) / (self.V_th - self.V_reset)
+        return check.finite_result("current", current, lambda: (self.V_L - self.V_reset + current / self.g_L)
+                                   / (self.V_th - self.V_reset), "the normalized input J")
 
     def J_to_current(self, J):
         """Normalized input J (finite, any shape) -> input current in amperes."""
         J = check.real_array("J", J, dtype=None)
-        return ((J * (self.V_th - self.V_reset)) - self.V_L + self.V_reset) * self.g_L
+        return check.finite_result("J", J, lambda: ((J * (self.V_th - self.V_reset)) - self.V_L + self.V_reset)
+                                   * self.g_L, "the current in amperes")
 
     def v_to_voltage(self, v):
         """Normalized voltage (finite, any shape) -> membrane potential in volts."""
         v = check.real_array("v", v, dtype=None)
-        return self.V_reset + v * (self.V_th - self.V_reset)
+        return check.finite_result("v", v, lambda: self.V_reset + v * (self.V_th - self.V_reset), "the voltage")
 
     def voltage_to_v(self, V):
         """Membrane potential in volts (finite, any shape) -> normalized voltage."""
         V = check.real_array("V", V, dtype=None)
-        return (V - self.V_reset) / (self.V_th - self.V_reset)
+        return check.finite_result("V", V, lambda: (V - self.V_reset) / (self.V_th - self.V_reset),
+                                   "the normalized voltage")
