@@ -90,7 +90,7 @@ def test_fit_progress_draws_a_line_on_stderr_only_when_asked(capsys):
     _net().fit(X, y, progress=True, **kw)
     err = capsys.readouterr().err
     lines = [line.split("\r")[-1] for line in err.split("\n") if line]
-    assert len(lines) == 2 and lines[0].startswith("epoch 1/2 100% |") and "4/4" in lines[0]
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2") and "4/4 batches" in lines[0] and "100.0%" in lines[0]
     assert lines[1].startswith("epoch 2/2") and "loss " in lines[1]
     with pytest.raises(TypeError, match="progress"):
         _net().fit(X, y, progress="yes", **kw)
