@@ -37,7 +37,8 @@ import numpy as np
 
 from .. import validation as check
 from .changes import apply_changes
-from .connections import Connection
+from .connections import Connection, _check_weights
+from .views import embed, resolve
 from .transforms import Convolution
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
 from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
@@ -318,6 +319,9 @@ class Network:
         with ``Network.trial_seeds(rng, B)[k]``.
         """
         self._check_open()
+        if resolve(target)[1] is not None:
+            raise ValueError(f"add_noise applies to a whole population; {target.name!r} is a subgroup (give its "
+                             "neurons their own population, or pass the parent population)")
         if target not in self.populations:
             raise ValueError("target must be a population of this network")
         sigma = check.positive("sigma", sigma, allow_zero=True)
@@ -376,9 +380,12 @@ class Network:
             HodgkinHuxley population. Held constant within each step.
         """
         self._check_open()
-        if target not in self.populations:
-            raise ValueError("target must be a population of this network")
-        return self._current_input(target, values, "values")
+        parent, idx = resolve(target)
+        if parent not in self.populations:
+            raise ValueError("target must be a population (or a subgroup of one) of this network")
+        if idx is not None:
+            values = _input_for_view(values, idx, parent.n, target.name)
+        return self._current_input(parent, values, "values")
 
     def _current_input(self, target, values, name):
         scale = 1.0
@@ -417,11 +424,17 @@ class Network:
         Connection
         """
         self._check_open()
-        if pre not in self.populations and pre not in self.sources:
-            raise ValueError("pre must be a population or source of this network")
-        if post not in self.populations:
-            raise ValueError("post must be a population of this network")
-        conn = Connection(pre, post, weights, PSCFilter(0.005) if synapse is None else synapse, delay, placement)
+        (pre_p, pre_idx), (post_p, post_idx) = resolve(pre), resolve(post)
+        if pre_p not in self.populations and pre_p not in self.sources:
+            raise ValueError("pre must be a population or source (or a subgroup of one) of this network")
+        if post_p not in self.populations:
+            raise ValueError("post must be a population (or a subgroup of one) of this network")
+        if pre_idx is not None or post_idx is not None:  # subgroups: their block of the parents' matrix
+            if isinstance(weights, Convolution):
+                raise ValueError("a Convolution connects whole populations (its image shapes), not subgroups")
+            weights = embed(_check_weights(weights, pre, post), post_idx, pre_idx, (post_p.n, pre_p.n))
+        conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
+                          placement)
         self.connections.append(conn)
         return conn
 
@@ -438,9 +451,11 @@ class Network:
         Probe
             ``probe.data`` (or ``net.data[probe]``) and ``probe.t`` after a run.
         """
-        if target not in self.populations and target not in self.sources:
-            raise ValueError("target must be a population or source of this network")
-        probe = Probe(self, target, kind, sample_every, synapse, self.t, bin=bin, normalized=normalized)
+        parent, idx = resolve(target)
+        if parent not in self.populations and parent not in self.sources:
+            raise ValueError("target must be a population or source (or a subgroup of one) of this network")
+        probe = Probe(self, parent, kind, sample_every, synapse, self.t, bin=bin, normalized=normalized,
+                      indices=idx)
         self.probes.append(probe)
         if self.runtime is not None:
             self.runtime.add_probe(probe)
@@ -546,6 +561,24 @@ class Network:
         if name not in self._stored:
             raise ValueError(f"no state stored under name {name!r}; stored: {sorted(self._stored)}")
         self.runtime.restore(self._stored[name])
+
+
+def _input_for_view(values, idx, n, name):
+    """A current for neurons ``idx`` of a population of n as one for the whole population (0 elsewhere)."""
+    if callable(values):
+        def whole(t):
+            v = np.asarray(values(t), dtype=float)
+            out = np.zeros(v.shape[:-1] + (n,) if v.ndim else (n,))
+            out[..., idx] = v
+            return out
+        return whole
+    v = check.finite_array("values", values)
+    if v.ndim not in (2, 3) or v.shape[-1] != idx.size:
+        raise ValueError(f"values (a current over steps) for {name!r} must have shape (steps, {idx.size}) or "
+                         f"(steps, B, {idx.size}), got {v.shape}")
+    out = np.zeros(v.shape[:-1] + (n,))
+    out[..., idx] = v
+    return out
 
 
 def _weight_bytes(W):

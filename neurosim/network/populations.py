@@ -24,6 +24,7 @@ import numpy as np
 from .. import validation as check
 from .changes import read_only
 from .connections import membrane_coefficients
+from .views import select
 from ..neurons.base import NeuronModel, advance
 from ..neurons.hh import HHState, HodgkinHuxley
 from ..neurons.lif import LIF, LIFState
@@ -89,6 +90,10 @@ class Population:
         value = check.finite_array("v0", value)
         u = self.units
         self.normalized.v0 = read_only(np.array(value if u is None else u.voltage_to_v(value), dtype=float))
+
+    def __getitem__(self, key):
+        """A subgroup (``pop[10:20]``, ``pop[[0, 5]]``, ``pop[mask]``) for connect, probe and add_current_input."""
+        return select(self, key)
 
     def __repr__(self):
         return f"Population({self.model!r}, n={self.n}, name={self.name!r})"

@@ -43,6 +43,7 @@ import numpy as np
 from .. import validation as check
 from ..spikes import SpikeRecorder, split_by_neuron
 from ..synapses import PSCFilter, PSCState
+from .views import events_of
 
 KINDS = ("spikes", "v", "current", "filtered", "filtered_mean", "rate")
 EVENT_KINDS = ("spikes", "rate")  # recorded as spike events (SpikeBuffer), not sampled
@@ -66,7 +67,8 @@ class Probe:
         The network whose runtime holds the data.
     """
 
-    def __init__(self, network, target, kind, sample_every, synapse, start, bin=None, normalized=False):
+    def __init__(self, network, target, kind, sample_every, synapse, start, bin=None, normalized=False, indices=None):
+        self.indices = indices  # a subgroup's neurons (pop[a:b]), selected when the data are read
         declared = _declared_state(target)
         if not isinstance(kind, str):
             raise TypeError(f"kind must be a string, got {type(kind).__name__}")
@@ -107,6 +109,11 @@ class Probe:
         return f"Probe({self.target.name!r}, {self.kind!r})"
 
     @property
+    def n(self):
+        """Neurons recorded: the target's, or the subgroup's."""
+        return self.target.n if self.indices is None else int(self.indices.size)
+
+    @property
     def data(self):
         """``(times, indices[, trials])`` for spikes; otherwise an array (samples, n) or (samples, B, n).
 
@@ -114,6 +121,9 @@ class Probe:
         unless the probe was made with ``normalized=True``.
         """
         values = self.network._probe_data(self)[0]
+        if self.indices is not None and self.kind != "rate":  # a subgroup: its neurons of the parent's record
+            values = events_of(values, self.indices, self.target.n) if self.kind == "spikes" \
+                else values[..., self.indices]
         units = getattr(self.target, "units", None)
         if units is None or self.normalized or self.kind not in ("v", "current"):
             return values
@@ -133,9 +143,9 @@ class Probe:
         """Spikes as one array of times (s) per neuron (spike probes only; with a batch, one list per trial)."""
         events = self.data
         if len(events) == 2:
-            return split_by_neuron(events[0], events[1], self.target.n)
+            return split_by_neuron(events[0], events[1], self.n)
         times, indices, trials = events
-        return [split_by_neuron(times[trials == b], indices[trials == b], self.target.n)
+        return [split_by_neuron(times[trials == b], indices[trials == b], self.n)
                 for b in range(self.network.batch)]
 
 
@@ -190,7 +200,10 @@ class RateBuffer(SpikeBuffer):
         if T < probe.bin * (1 - 1e-9):
             shape = (0,) if B is None else (0, B)
             return np.zeros(shape), np.zeros(0)
-        t, values = population_rate(self.recorder.events(), probe.target.n, T, probe.bin, n_trials=B)
+        events = self.recorder.events()
+        if probe.indices is not None:
+            events = events_of(events, probe.indices, probe.target.n)
+        t, values = population_rate(events, probe.n, T, probe.bin, n_trials=B)
         if probe.synapse is not None and t.size:
             from ..synapses import filter_binned
 
