@@ -92,7 +92,7 @@ def _check_image_batch(X, shape, name):
                 hint = f" (flat images? use X.reshape(-1, {shape[0]}, {side}, {side}))"
         raise ValueError(f"{name}: expected a {1 + len(shape)}-D image batch {want}, got shape {X.shape}{hint}")
     if any(s is not None and s != x for s, x in zip(shape, X.shape[1:])):
-        raise ValueError(f"{name}: expected an image batch {want}, got shape {X.shape}")
+        raise ValueError(f"{name}: expected a {1 + len(shape)}-D image batch {want}, got shape {X.shape}")
 
 
 def shapes_match(need, shape):
