@@ -530,25 +530,38 @@ def _warp(X, angles, shifts):
     one per bilinear corner.
     """
     n, c, h, w = X.shape
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    flat = X.reshape(n, c, h * w)
     yy, xx = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
-    cos, sin = np.cos(angles)[:, None, None], np.sin(angles)[:, None, None]
-    dy = yy[None] - cy - shifts[:, 0, None, None]
-    dx = xx[None] - cx - shifts[:, 1, None, None]
+    if not np.any(angles) and np.array_equal(shifts, np.round(shifts)):
+        # integer shifts: one gather, no interpolation
+        sy = yy.reshape(1, -1) - shifts[:, :1]
+        sx = xx.reshape(1, -1) - shifts[:, 1:]
+        return _gather(flat, sy.astype(np.intp), sx.astype(np.intp), None, h, w).reshape(X.shape)
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    dy = yy.reshape(1, -1) - cy - shifts[:, :1]
+    dx = xx.reshape(1, -1) - cx - shifts[:, 1:]
     # inverse rotation of the output grid onto the input (screen rotation by θ: y down)
     sy = cos * dy - sin * dx + cy
     sx = sin * dy + cos * dx + cx
     y0, x0 = np.floor(sy), np.floor(sx)
-    fy, fx = (sy - y0).reshape(n, 1, -1), (sx - x0).reshape(n, 1, -1)
-    y0, x0 = y0.astype(np.intp).reshape(n, -1), x0.astype(np.intp).reshape(n, -1)
-    flat = X.reshape(n, c, h * w)
-    out = np.zeros((n, c, h * w), np.float64)
-    for oy, ox, wgt in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
-        yi, xi = y0 + oy, x0 + ox
-        inside = ((yi >= 0) & (yi < h) & (xi >= 0) & (xi < w))[:, None, :]
-        idx = np.where(inside[:, 0], yi * w + xi, 0)[:, None, :]
-        out += np.where(inside, np.take_along_axis(flat, np.broadcast_to(idx, (n, c, h * w)), axis=2), 0) * wgt
-    return out.reshape(n, c, h, w).astype(X.dtype, copy=False)
+    fy, fx = (sy - y0).astype(X.dtype), (sx - x0).astype(X.dtype)
+    y0, x0 = y0.astype(np.intp), x0.astype(np.intp)
+    out = _gather(flat, y0, x0, (1 - fy) * (1 - fx), h, w)
+    out += _gather(flat, y0, x0 + 1, (1 - fy) * fx, h, w)
+    out += _gather(flat, y0 + 1, x0, fy * (1 - fx), h, w)
+    out += _gather(flat, y0 + 1, x0 + 1, fy * fx, h, w)
+    return out.reshape(X.shape)
+
+
+def _gather(flat, yi, xi, weight, h, w):
+    """flat[k, :, yi·w + xi] · weight for every sample k and output pixel, 0 where (yi, xi)
+    lies outside the image. flat (n, C, H·W); yi, xi, weight (n, H·W)."""
+    inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+    idx = yi * w + xi
+    idx[~inside] = 0                      # any valid index; its weight is 0
+    weight = inside.astype(flat.dtype) if weight is None else weight * inside
+    return np.take_along_axis(flat, idx[:, None, :], axis=2) * weight[:, None, :]
 
 
 def augment(X, shift=0, rotate=0.0, rng=None):
