@@ -511,3 +511,12 @@ def test_from_torch_refuses_what_ratenet_cannot_express():
             ratenet.from_torch(nn.Sequential(mod))
     conv = ratenet.from_torch(nn.Sequential(nn.Conv2d(1, 2, 3, padding="valid", bias=False)))
     assert conv[0].padding == (0, 0) and conv[0].bias is None
+
+
+def test_layers_package_keeps_every_import_path():
+    from ratenet.layers import (LAYER_REGISTRY, BatchNorm as B, Dense as D, Dropout, Layer,  # noqa: F401
+                                _check_dtype, _check_float, all_finite, backward_args, check_batch, check_targets)
+    from ratenet.layers import AvgPool2D as A, Conv2D as C, Flatten as Fl, MaxPool2D as M
+    assert (B, D, A, C, Fl, M) == (ratenet.BatchNorm, ratenet.Dense, ratenet.AvgPool2D, ratenet.Conv2D,
+                                   ratenet.Flatten, ratenet.MaxPool2D)
+    assert {"Conv2D", "AvgPool2D", "MaxPool2D", "Flatten"} <= set(LAYER_REGISTRY) & set(ratenet.__all__)
