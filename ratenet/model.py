@@ -16,7 +16,7 @@ import numpy as np
 
 from neurosim.io import atomic_write
 from neurosim.validation import check_bool, check_int, real_array, renamed_argument
-from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
+from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch, shape_text
 from . import training as _training
 
 __all__ = ["Sequential", "load", "FORMAT_VERSION", "MAX_LOAD_BYTES"]
@@ -53,18 +53,36 @@ class Sequential:
         if len(dtypes) > 1:
             raise ValueError(f"layers: parameters mix dtypes {sorted(map(str, dtypes))}; use one dtype")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
-        self.n_in = None
-        width = None
+        shapes = self.layer_shapes()
+        self.n_in, self.n_out = shapes[0][0], shapes[-1][1]
+        self._plan = self._inplace_plan()
+
+    def layer_shapes(self):
+        """Per layer, its per-sample (input shape, output shape), as far as the layers tell.
+
+        A shape is an int (features of a 2-D batch), a tuple (C, H, W) with None
+        for sizes not known before the data arrive, or None. The first entry's
+        input shape is the model's ``n_in``. Raises ValueError where a layer does
+        not take what the previous one gives.
+        """
+        out, width, leading, n_in = [], None, True, None   # leading: only shape-preserving layers so far
         for i, layer in enumerate(self.layers):
             need = layer.input_features()
-            if need is not None and width is not None and need != width:
-                raise ValueError(
-                    f"layers[{i}]: {layer!r} expects {need} inputs but the previous layer gives {width}")
-            if width is None and need is not None and self.n_in is None:
-                self.n_in = need
-            width = layer.output_features(width if width is not None else need)
-        self.n_out = width
-        self._plan = self._inplace_plan()
+            if width is not None and not layer.accepts(width):
+                if isinstance(need, int) and isinstance(width, int):
+                    raise ValueError(f"layers[{i}]: {layer!r} expects {need} inputs but the previous layer "
+                                     f"gives {width}")
+                hint = " (add a Flatten() before it)" if isinstance(width, tuple) and not isinstance(need, tuple) else ""
+                raise ValueError(f"layers[{i}]: {layer!r} expects inputs {shape_text(need)} but the previous "
+                                 f"layer gives {shape_text(width)}{hint}")
+            if leading and width is None and need is not None:
+                n_in = need
+            leading = leading and layer.preserves_shape
+            given = width if width is not None else need
+            width = layer.output_features(given)
+            out.append((given, width))
+        out[0] = (n_in, out[0][1])
+        return out
 
     def _inplace_plan(self):
         """Per layer: may it overwrite its forward input, and its backward dY?
@@ -94,7 +112,7 @@ class Sequential:
     # ---------------------------------------------------------------- passes
     def _check_input(self, X):
         if not (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
-                and X.shape[1] == self.n_in and X.shape[0] > 0):
+                and X.shape[1] == self.n_in and X.shape[0] > 0) or isinstance(self.n_in, tuple):
             return check_batch(X, self.n_in, self.dtype)
         if not all_finite(X):
             raise ValueError("X: contains NaN or infinite values")
@@ -105,26 +123,33 @@ class Sequential:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
-            Finite values; converted to the model dtype if needed.
+        X : array_like, shape (n_samples, n_in) or (n_samples, C, H, W)
+            Finite values; converted to the model dtype if needed. Image batches
+            (channels first) for a model that starts with image layers.
         training : bool
             Training mode (dropout active, batch statistics in BatchNorm).
 
         Returns
         -------
-        ndarray, shape (n_samples, n_out)
+        ndarray, shape (n_samples, n_out) (or (n_samples, C, H, W) for an image output)
         """
         training = check_bool("training", training)
         X = self._check_input(X)
-        for layer, (inplace, _) in zip(self.layers, self._plan):
-            if inplace:
-                layer._inplace_in = True
-                try:
+        for i, (layer, (inplace, _)) in enumerate(zip(self.layers, self._plan)):
+            try:
+                if inplace:
+                    layer._inplace_in = True
+                    try:
+                        X = layer.forward(X, training)
+                    finally:
+                        layer._inplace_in = False
+                else:
                     X = layer.forward(X, training)
-                finally:
-                    layer._inplace_in = False
-            else:
-                X = layer.forward(X, training)
+            except ValueError as exc:
+                if i == 0:
+                    raise
+                # a shape the layers could not check when the model was built (image sizes)
+                raise ValueError(f"layers[{i}] {layer!r}: {exc}") from exc
         return X
 
     __call__ = forward
@@ -184,7 +209,7 @@ class Sequential:
         ndarray, shape (n_samples, n_in), or None if ``input_grad`` is False
         """
         input_grad = check_bool("input_grad", input_grad)
-        dY = real_array("dY", dY, dtype=None, finite=False, ndim=2)
+        dY = real_array("dY", dY, dtype=None, finite=False, ndim=(2, 4))
         return self._backward_from(len(self.layers) - 1, dY, input_grad)
 
     def _output_gradient(self, loss, Y, T):
@@ -236,11 +261,9 @@ class Sequential:
     def summary(self):
         """A text table: layer, output shape, parameter count, and the total."""
         rows = [("#", "Layer", "Output", "Params")]
-        width = self.n_in
-        for i, layer in enumerate(self.layers):
-            width = layer.output_features(width)
+        for i, (layer, (_, width)) in enumerate(zip(self.layers, self.layer_shapes())):
             n = sum(p.data.size for p in layer.parameters())
-            rows.append((str(i), repr(layer), f"(n, {width if width is not None else '?'})", f"{n:,}"))
+            rows.append((str(i), repr(layer), shape_text(width), f"{n:,}"))
         w = [max(len(r[c]) for r in rows) for c in range(4)]
         fmt = lambda r: f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}"
         rule = "-" * len(fmt(rows[0]))

@@ -133,7 +133,7 @@ def _cycles(graph):
 
 def test_the_walk_sees_both_packages():
     assert {"neurosim", "ratenet", "ratenet.autodiff.core", "ratenet.model"} <= set(MODULES)
-    assert "ratenet.layers" in GRAPH["ratenet.model"]
+    assert any(m.startswith("ratenet.layers") for m in GRAPH["ratenet.model"])
     # lazy imports inside functions are edges too
     assert any(GRAPH[m] for m in MODULES if m.startswith("ratenet.spiking"))
 

