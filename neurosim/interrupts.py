@@ -21,9 +21,9 @@ class HeldInterrupt:
 
     Nothing is held outside the main thread (other threads never receive
     KeyboardInterrupt), or when a handler other than Python's default is
-    installed. That includes an enclosing ``HeldInterrupt``: nesting is cheap
-    and the outermost one sees the signal, so an optimizer step inside ``fit``
-    costs only a ``signal.getsignal`` call.
+    installed. Inside an enclosing ``HeldInterrupt`` nothing is installed again:
+    the outermost one sees the signal, and a nested enter costs one attribute
+    read (an optimizer step inside ``fit``).
 
     Examples
     --------
@@ -33,6 +33,10 @@ class HeldInterrupt:
     ...         held.check()                   # KeyboardInterrupt here, between updates
     """
 
+    # Holds installed in the main thread: a nested one skips signal.getsignal (the
+    # per-call cost of an optimizer step inside fit is then one attribute read).
+    _installed = 0
+
     def __init__(self):
         self.pending = False
         self._previous = None
@@ -41,9 +45,11 @@ class HeldInterrupt:
         self.pending = True
 
     def __enter__(self):
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        if HeldInterrupt._installed or threading.current_thread() is not threading.main_thread():
+            return self
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             self._previous = signal.signal(signal.SIGINT, self._handler)
+            HeldInterrupt._installed += 1
         return self
 
     def check(self):
@@ -56,6 +62,7 @@ class HeldInterrupt:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+            HeldInterrupt._installed -= 1
         if self.pending and exc[0] is None:
             self.pending = False
             raise KeyboardInterrupt

@@ -211,15 +211,7 @@ def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=
     X, T, Xv, Tv = _validation_split(X, T, validation_data, validation_split, rng, dtype)
 
     task = _task(T)
-    keys = ["loss"] + (["accuracy"] if task else [])
-    if Xv is not None:
-        keys += ["val_" + k for k in keys]
-    history = History(keys)
-    _bind(optimizer, params)
-    for cb in callbacks:
-        cb.set_context(model, history)
-        cb.on_train_begin(set(keys))
-
+    history = _start(model, optimizer, params, callbacks, task, Xv is not None)
     batches = _Batches(X, T, batch_size, shuffle, rng, transform, input_noise, getattr(model, "n_in", None))
     guard = _Guard(model, optimizer, history)
     try:
@@ -242,6 +234,19 @@ def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=
     finally:
         for cb in callbacks:
             cb.on_train_end()
+    return history
+
+
+def _start(model, optimizer, params, callbacks, task, validation):
+    """Bind the optimizer, make the History and start the callbacks; returns the History."""
+    keys = ["loss"] + (["accuracy"] if task else [])
+    if validation:
+        keys += ["val_" + k for k in keys]
+    history = History(keys)
+    _bind(optimizer, params)
+    for cb in callbacks:
+        cb.set_context(model, history)
+        cb.on_train_begin(set(keys))
     return history
 
 

@@ -88,3 +88,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
             f.write("half")
             raise RuntimeError("interrupted")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+@posix
+def test_the_standalone_runner_saves_with_the_same_modes_and_links(tmp_path):
+    from neurosim.export.pynn.runner import save   # its own copy: generated scripts do not import neurosim
+    old = os.umask(0o022)
+    try:
+        save(str(tmp_path / "new.npz"), {"a": np.arange(3)})
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "new.npz") == 0o644
+    os.chmod(tmp_path / "new.npz", 0o640)
+    (tmp_path / "link.npz").symlink_to(tmp_path / "new.npz")
+    save(str(tmp_path / "link.npz"), {"a": np.arange(4)})
+    assert (tmp_path / "link.npz").is_symlink() and _mode(tmp_path / "new.npz") == 0o640
+    assert np.load(tmp_path / "new.npz")["a"].size == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.npz", "new.npz"]

@@ -326,3 +326,15 @@ def test_softmax_of_empty_arrays_is_empty_and_of_a_0d_array_a_clear_error(act):
         assert act.derivative(np.zeros(shape)).shape == shape
     with pytest.raises(ValueError, match="0-d"):
         act.function(np.array(0.5))
+
+
+def test_held_interrupt_nests_and_restores_the_handler():
+    from neurosim.interrupts import HeldInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        with HeldInterrupt() as outer:
+            with HeldInterrupt() as inner:          # nested: the outer one holds
+                os.kill(os.getpid(), signal.SIGINT)
+                done = True                          # reached: the signal was held
+            assert not inner.pending and outer.pending and done
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert HeldInterrupt._installed == 0

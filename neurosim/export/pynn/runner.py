@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -239,15 +238,35 @@ def gather_events(population, ranks):
 
 
 def save(path, arrays):
-    """Write ``arrays`` to ``path`` (.npz) atomically: a temp file, fsync, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    """Write ``arrays`` to ``path`` (.npz) atomically: a temp file, fsync, then os.replace.
+
+    As ``neurosim.io.atomic_write`` (this file must not import neurosim): a new file
+    gets 0o666 minus the umask, a replaced file keeps its mode, a symlink is
+    followed and kept.
+    """
+    target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    folder, base = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{base}.{os.urandom(4).hex()}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)   # the kernel applies the umask
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name beside {target!r}")
+    if os.path.exists(target):
+        try:
+            os.chmod(tmp, os.stat(target).st_mode & 0o777)
+        except OSError:
+            pass
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
