@@ -57,15 +57,22 @@ class Sequential:
         self.n_in, self.n_out = shapes[0][0], shapes[-1][1]
         self._plan = self._inplace_plan()
 
-    def layer_shapes(self):
+    def layer_shapes(self, input_shape=None):
         """Per layer, its per-sample (input shape, output shape), as far as the layers tell.
 
         A shape is an int (features of a 2-D batch), a tuple (C, H, W) with None
-        for sizes not known before the data arrive, or None. The first entry's
-        input shape is the model's ``n_in``. Raises ValueError where a layer does
-        not take what the previous one gives.
+        for sizes not known before the data arrive, or None. Raises ValueError
+        where a layer does not take what the previous one gives.
+
+        Parameters
+        ----------
+        input_shape : int or tuple of int, optional
+            The per-sample input shape, e.g. ``(1, 28, 28)``: every image size is
+            then known (and checked). Without it the first entry's input shape is
+            the model's ``n_in``.
         """
-        out, width, leading, n_in = [], None, True, None   # leading: only shape-preserving layers so far
+        width = None if input_shape is None else _shape_arg(input_shape)
+        out, leading, n_in = [], True, None     # leading: only shape-preserving layers so far
         for i, layer in enumerate(self.layers):
             need = layer.input_features()
             if width is not None and not layer.accepts(width):
@@ -73,15 +80,17 @@ class Sequential:
                     raise ValueError(f"layers[{i}]: {layer!r} expects {need} inputs but the previous layer "
                                      f"gives {width}")
                 hint = " (add a Flatten() before it)" if isinstance(width, tuple) and not isinstance(need, tuple) else ""
-                raise ValueError(f"layers[{i}]: {layer!r} expects inputs {shape_text(need)} but the previous "
-                                 f"layer gives {shape_text(width)}{hint}")
+                given = "the input is" if i == 0 else "the previous layer gives"
+                raise ValueError(f"layers[{i}]: {layer!r} expects inputs {shape_text(need)} but {given} "
+                                 f"{shape_text(width)}{hint}")
             if leading and width is None and need is not None:
                 n_in = need
             leading = leading and layer.preserves_shape
             given = width if width is not None else need
             width = layer.output_features(given)
             out.append((given, width))
-        out[0] = (n_in, out[0][1])
+        if input_shape is None:
+            out[0] = (n_in, out[0][1])
         return out
 
     def _inplace_plan(self):
@@ -258,10 +267,13 @@ class Sequential:
         """Total number of trainable scalars."""
         return sum(p.data.size for p in self.parameters())
 
-    def summary(self):
-        """A text table: layer, output shape, parameter count, and the total."""
+    def summary(self, input_shape=None):
+        """A text table: layer, output shape, parameter count, and the total.
+
+        ``input_shape`` (e.g. ``(1, 28, 28)``) fills in image sizes; see :meth:`layer_shapes`.
+        """
         rows = [("#", "Layer", "Output", "Params")]
-        for i, (layer, (_, width)) in enumerate(zip(self.layers, self.layer_shapes())):
+        for i, (layer, (_, width)) in enumerate(zip(self.layers, self.layer_shapes(input_shape))):
             n = sum(p.data.size for p in layer.parameters())
             rows.append((str(i), repr(layer), shape_text(width), f"{n:,}"))
         w = [max(len(r[c]) for r in rows) for c in range(4)]
@@ -420,6 +432,15 @@ def _default_loss(last, y):
         raise ValueError(f"y: integer class labels need a classification loss; the last layer is "
                          f"{type(last).__name__}, so pass loss= (e.g. ratenet.CategoricalCrossEntropy())")
     return losses.MSE()
+
+
+def _shape_arg(shape):
+    """A per-sample shape argument: an int >= 1 or a tuple of ints >= 1."""
+    if isinstance(shape, (tuple, list)):
+        if not shape:
+            raise ValueError("input_shape: expected an int or a tuple such as (1, 28, 28), got ()")
+        return tuple(check_int("input_shape", s, low=1) for s in shape)
+    return check_int("input_shape", shape, low=1)
 
 
 def _npz_path(path):

@@ -520,3 +520,22 @@ def test_layers_package_keeps_every_import_path():
     assert (B, D, A, C, Fl, M) == (ratenet.BatchNorm, ratenet.Dense, ratenet.AvgPool2D, ratenet.Conv2D,
                                    ratenet.Flatten, ratenet.MaxPool2D)
     assert {"Conv2D", "AvgPool2D", "MaxPool2D", "Flatten"} <= set(LAYER_REGISTRY) & set(ratenet.__all__)
+
+
+def test_layer_shapes_with_an_input_shape():
+    m = Sequential([Conv2D(1, 16, 5), ratenet.ReLU(), AvgPool2D(2), Conv2D(16, 32, 5, padding=1), AvgPool2D(2),
+                    Flatten(), Dense(32 * 5 * 5, 10)])
+    shapes = m.layer_shapes((1, 28, 28))
+    assert shapes[0] == ((1, 28, 28), (16, 24, 24))
+    assert [o for _, o in shapes[2:]] == [(16, 12, 12), (32, 10, 10), (32, 5, 5), 800, 10]
+    assert "(n, 32, 10, 10)" in m.summary(input_shape=(1, 28, 28))
+    with pytest.raises(ValueError, match=r"layers\[6\].*expects 800 inputs .* gives 512"):
+        m.layer_shapes((1, 26, 26))
+    with pytest.raises(ValueError, match=r"layers\[0\].*the input is \(n, 3, 28, 28\)"):
+        m.layer_shapes((3, 28, 28))
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        m.layer_shapes((1, 4, 4))
+    with pytest.raises(TypeError, match="input_shape"):
+        m.layer_shapes((1, 28.5, 28))
+    with pytest.raises(ValueError, match="input_shape"):
+        m.layer_shapes(())
