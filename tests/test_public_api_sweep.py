@@ -183,6 +183,10 @@ BASELINES = {
                                                  fn=lambda X, W, b: X @ W.T + b, X=X2.astype(np.float64)),
 }
 BASELINES.update({
+    "neurosim.Convolution": lambda: dict(kernel=np.full((2, 1, 3, 3), 0.1), input_shape=(1, 5, 5), stride=1,
+                                         padding=1),
+    "neurosim.population_rate": lambda: dict(events=(np.array([0.001, 0.004]), np.array([0, 1])), n_neurons=2,
+                                             T=0.005, bin=1e-3),
     "ratenet.Conv2D": dict(in_ch=1, out_ch=2, kernel=3, rng=0),
     "ratenet.AvgPool2D": dict(kernel=2),
     "ratenet.MaxPool2D": dict(kernel=2),
@@ -412,7 +416,13 @@ def _bad_values(qualname, name, valid, default):
             not (label in ("str", "unknown str") and name in FREE_STRINGS)]
 
 
+#: Parameters swept under another name's rules: neurosim.Convolution's kernel holds weights (any sign), not
+#: a kernel size like ratenet.Conv2D's.
+SWEPT_AS = {("neurosim.Convolution", "kernel"): "weights"}
+
+
 def _candidates(qualname, name, valid, default):
+    name = SWEPT_AS.get((qualname, name), name)
     elementwise = qualname in ELEMENTWISE or qualname.startswith(ELEMENTWISE_PREFIXES)
     out = [("complex", 1 + 1j), ("object", object())]
     optional_none = default is None or valid is None
