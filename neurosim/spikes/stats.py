@@ -199,6 +199,8 @@ def population_rate(events, n_neurons, T, bin, n_trials=None):
     n_neurons = check.count_int("n_neurons", n_neurons, limit=check.MAX_INDEX)
     T = check.positive("T", T)
     bin = check.positive("bin", bin)
+    if n_trials is not None:
+        n_trials = check.count_int("n_trials", n_trials, limit=check.MAX_INDEX)
     times = check.real_array("events times", events[0], ndim=1)
     rows = int(np.floor(T / bin + 1e-9))
     check.check_work("population_rate: T/bin", rows * (1 if n_trials is None else n_trials), limit_name="bin", unit="bins")
