@@ -144,6 +144,8 @@ BASELINES = {
     "neurosim.poisson_spikes": dict(rate=50.0, T=0.01, n=2, rng=0),
     "neurosim.count_rate": lambda: dict(spike_times=[a.copy() for a in SPIKES], T=0.005),
     "neurosim.regular_spikes": dict(rate=500.0, T=0.01),
+    "neurosim.population_rate": lambda: dict(events=(np.array([0.001, 0.004, 0.002]), np.array([0, 0, 1])),
+                                             n_neurons=3, T=0.005, bin=1e-3),
     "neurosim.TimedArray": dict(values=[1.0, 2.0], dt=0.01),
     "neurosim.siegert_rate": dict(J=np.array([0.9, 1.2]), sigma=0.1),
     "neurosim.tuning_curve": lambda: dict(model=neurosim.LIF(), J=np.array([0.5, 2.0]), T=0.05, dt=1e-3),

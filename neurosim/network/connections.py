@@ -145,9 +145,10 @@ class ConnectionRuntime:
             return
         late = offsets >= self.cut
         base = m + self.delay_steps - 1
-        if not late.any():
+        count = np.count_nonzero(late)  # (ndarray.any/all go through slower Python wrappers)
+        if count == 0:
             self.scatter(spiked, group.target(base, m))
-        elif late.all():
+        elif count == late.size:
             self.scatter(spiked, group.target(base + 1, m))
         else:
             self.scatter(spiked[~late], group.target(base, m))
