@@ -187,8 +187,6 @@ BASELINES = {
 BASELINES.update({
     "neurosim.Convolution": lambda: dict(kernel=np.full((2, 1, 3, 3), 0.1), input_shape=(1, 5, 5), stride=1,
                                          padding=1),
-    "neurosim.population_rate": lambda: dict(events=(np.array([0.001, 0.004]), np.array([0, 1])), n_neurons=2,
-                                             T=0.005, bin=1e-3),
     "ratenet.Conv2D": dict(in_ch=1, out_ch=2, kernel=3, rng=0),
     "ratenet.AvgPool2D": dict(kernel=2),
     "ratenet.MaxPool2D": dict(kernel=2),
