@@ -581,13 +581,8 @@ def test_non_positive_numbers_are_refused_with_the_name(case, x):
 # and --version of both is one line on stderr naming the flag, exit status 2, before any work
 # ------------------------------------------------------------------------------------
 def _cli_bad_cases(tmp):
-    model = os.path.join(tmp, "xor.npz")
-    not_a_model = os.path.join(tmp, "text.npz")
-    with open(not_a_model, "w") as f:
-        f.write("not a model")
-    a_file = os.path.join(tmp, "afile")
-    with open(a_file, "w") as f:
-        f.write("x")
+    """(argv, text the one-line error must contain); the files named are made by the ``cli_tmp`` fixture."""
+    model, not_a_model, a_file = (os.path.join(tmp, name) for name in ("xor.npz", "text.npz", "afile"))
     train = ["train", "--data", "xor", "--out", os.path.join(tmp, "m.npz")]
     return [
         (["train", "--out", "m.npz"], "--data"),
@@ -615,19 +610,21 @@ def _cli_bad_cases(tmp):
 
 
 @pytest.fixture(scope="module")
-def cli_tmp():
+def cli_tmp(tmp_path_factory):
     import ratenet.cli as cli
 
-    tmp = tempfile.mkdtemp(prefix="sweep_cli_")
-    atexit.register(shutil.rmtree, tmp, True)
+    tmp = str(tmp_path_factory.mktemp("cli"))
     rng = np.random.default_rng(0)
     model = ratenet.Sequential([ratenet.Dense(2, 4, rng=rng), ratenet.SoftLIFRate(amplitude=1 / 63),
                                 ratenet.Dense(4, 1, rng=rng), ratenet.Sigmoid()])
     model.save(os.path.join(tmp, "xor.npz"))
+    for name, text in (("text.npz", "not a model"), ("afile", "x")):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
     return tmp, cli
 
 
-@pytest.mark.parametrize("case", range(len(_cli_bad_cases(tempfile.gettempdir()))))
+@pytest.mark.parametrize("case", range(len(_cli_bad_cases("tmp"))))
 def test_cli_bad_arguments_are_one_line_exit_2_before_any_work(case, cli_tmp, capsys, monkeypatch):
     tmp, cli = cli_tmp
     argv, named = _cli_bad_cases(tmp)[case]
