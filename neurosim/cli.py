@@ -329,7 +329,10 @@ COMMANDS = {"demo": (add_demo, run_demo), "tuning": (add_tuning, run_tuning), "n
 
 
 def build_parser():
+    from . import __version__
+
     parser = _Parser(prog="neurosim", description="Simulate neurons and plot what they do.")
+    parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add, _ in COMMANDS.values():
         add(sub)

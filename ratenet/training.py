@@ -26,6 +26,7 @@ from neurosim.validation import as_rng, check_bool, check_int, check_number, che
 from .activations import _labels
 from .layers import check_batch, check_targets
 from .callbacks import Callback, EarlyStopping, History, TrainingDiverged, _buffers, _copy_weights, _restore_weights
+from .threads import limit_blas_threads
 
 __all__ = ["fit", "evaluate", "History", "Callback", "EarlyStopping", "TrainingDiverged"]
 
@@ -114,6 +115,7 @@ def _evaluate(model, X, T, loss, task, chunk):
 
 # ---------------------------------------------------------------------- fit
 @renamed_argument("T", "y")
+@limit_blas_threads             # one BLAS thread for small layers: measured faster (ratenet/threads.py)
 def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=None,
         validation_split=0.0, shuffle=True, rng=None, callbacks=(), verbose=1, input_noise=0.0,
         transform=None, progress=False):

@@ -606,6 +606,83 @@ def test_non_positive_numbers_are_refused_with_the_name(case, x):
 
 
 # ------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------
+# The command lines: every bad argument of the ratenet commands (train, evaluate, convert)
+# and --version of both is one line on stderr naming the flag, exit status 2, before any work
+# ------------------------------------------------------------------------------------
+def _cli_bad_cases(tmp):
+    """(argv, text the one-line error must contain); the files named are made by the ``cli_tmp`` fixture."""
+    model, not_a_model, a_file = (os.path.join(tmp, name) for name in ("xor.npz", "text.npz", "afile"))
+    train = ["train", "--data", "xor", "--out", os.path.join(tmp, "m.npz")]
+    return [
+        (["train", "--out", "m.npz"], "--data"),
+        (["train", "--data", "cifar", "--out", "m.npz"], "--data"),
+        (train + ["--epochs", "0"], "--epochs"), (train + ["--epochs", "2.5"], "--epochs"),
+        (train + ["--epochs", "nan"], "--epochs"), (train + ["--batch-size", "-3"], "--batch-size"),
+        (train + ["--layers", "0"], "--layers"), (train + ["--layers", "8,x"], "--layers"),
+        (train + ["--layers", ""], "--layers"), (train + ["--activation", "gelu"], "--activation"),
+        (train + ["--lr", "0"], "--lr"), (train + ["--lr", "inf"], "--lr"), (train + ["--lr", "1e"], "--lr"),
+        (train + ["--seed", "-1"], "--seed"),
+        (["train", "--data", "xor"], "--out"),
+        (["train", "--data", "xor", "--out", os.path.join(a_file, "m.npz")], "--out"),
+        (["train", "--data", "xor", "--out", tmp + os.sep], "--out"),
+        (["evaluate"], "model"), (["evaluate", os.path.join(tmp, "missing.npz")], "missing.npz"),
+        (["evaluate", not_a_model], "text.npz"), (["evaluate", model, "--data", "digits"], "--data digits"),
+        (["evaluate", model, "--data", "mnist2"], "--data"),
+        (["convert", model, "--T", "0"], "--T"), (["convert", model, "--T", "-0.2"], "--T"),
+        (["convert", model, "--T", "nan"], "--T"), (["convert", model, "--T", "x"], "--T"),
+        (["convert", model, "--T", "0.0005"], "T"),          # not a multiple of dt
+        (["convert", model, "--dt", "0"], "--dt"), (["convert", model, "--tau-s", "-1"], "--tau-s"),
+        (["convert", model, "--batch-size", "0"], "--batch-size"),
+        (["convert", os.path.join(tmp, "missing.npz")], "missing.npz"),
+        (["nope"], "nope"), ([], "command"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def cli_tmp(tmp_path_factory):
+    import ratenet.cli as cli
+
+    tmp = str(tmp_path_factory.mktemp("cli"))
+    rng = np.random.default_rng(0)
+    model = ratenet.Sequential([ratenet.Dense(2, 4, rng=rng), ratenet.SoftLIFRate(amplitude=1 / 63),
+                                ratenet.Dense(4, 1, rng=rng), ratenet.Sigmoid()])
+    model.save(os.path.join(tmp, "xor.npz"))
+    for name, text in (("text.npz", "not a model"), ("afile", "x")):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+    return tmp, cli
+
+
+@pytest.mark.parametrize("case", range(len(_cli_bad_cases("tmp"))))
+def test_cli_bad_arguments_are_one_line_exit_2_before_any_work(case, cli_tmp, capsys, monkeypatch):
+    tmp, cli = cli_tmp
+    argv, named = _cli_bad_cases(tmp)[case]
+    # nothing is computed for a bad argument: no data loaded, no simulation run
+    monkeypatch.setattr(cli, "load_data", lambda *a: pytest.fail(f"{argv}: data loaded before the check"))
+    with _time_limit(TIME_LIMIT * 4):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exit_:
+            code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, (argv, code, err)
+    assert err.count("\n") == 1 and "error" in err and named in err, (argv, err)
+
+
+@pytest.mark.parametrize("package", ["neurosim", "ratenet"])
+def test_cli_version(package, capsys):
+    import importlib
+
+    main = importlib.import_module(f"{package}.cli").main
+    try:
+        code = main(["--version"])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 0
+    assert capsys.readouterr().out.strip() == f"{package} {importlib.import_module(package).__version__}"
+
+
 def summary():
     """Counts by outcome over every swept invalid call (the measured figure)."""
     counts, worst = {}, {}

@@ -9,6 +9,7 @@ fan-out, not N^2.
 import numbers
 
 import numpy as np
+from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
@@ -171,12 +172,29 @@ class ConnectionRuntime:
             flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
             of = np.repeat(np.arange(spiked.size), lengths)
         power = np.ones_like(x)
+        batch = self.dense and self.B > 1
+        if batch:
+            active = spiked.size > _MATMUL_FRACTION * self.B * self.n_pre
+            if not active:
+                order = np.argsort(spiked, kind="stable")  # trial-major CSR rows: (trial, pre) -> weight
+                trials, j, x, decay = trials[order], j[order], x[order], decay[order]
+                indptr = np.r_[0, np.cumsum(np.bincount(trials, minlength=self.B))]
         for k in range(syn.n + 1):
             factor = power * decay  # tau * h_k(lag) = x^k / k! * exp(-x)
-            if self.dense:
-                M = np.zeros((self.B, spiked.size))
-                M[trials, np.arange(spiked.size)] = factor
-                target[k].reshape(self.B, self.n_post)[...] += M @ self.rows[j]
+            if batch:
+                # per trial, the weighted sum of its spiking rows as one (B, pre) @ (pre, post) product,
+                # sparse (cost spikes x post) unless very active -- never a (B, spikes) matrix, whose
+                # cost grew with B squared
+                out = target[k].reshape(self.B, self.n_post)
+                if active:
+                    C = np.bincount(spiked, weights=factor, minlength=self.B * self.n_pre)
+                    out += C.reshape(self.B, self.n_pre) @ self.rows
+                else:
+                    out += _csr((factor, j, indptr), shape=(self.B, self.n_pre)) @ self.rows
+            elif self.dense:
+                M = np.zeros((1, spiked.size))
+                M[0] = factor
+                target[k].reshape(1, self.n_post)[...] += M @ self.rows[j]
             else:
                 np.add.at(target[k], flat, self.data[pos] * factor[of])
             power = power * x / (k + 1)

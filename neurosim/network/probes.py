@@ -37,6 +37,11 @@ any declared state variable
 Sampled kinds record at the end of every ``sample_every`` seconds (default
 every step); ``t`` holds the sample times in seconds. ``data`` has shape
 (samples, n), or (samples, B, n) with a batch.
+
+Recorded data grow with the run. To run long with bounded memory, run in
+chunks and read, reduce and :meth:`Probe.clear` the data after each chunk (as
+Nengo's ``Simulator.clear_probes``); a probe's state (a filter, the running
+mean) is kept, so the data after ``clear`` continue where they stopped.
 """
 import numpy as np
 
@@ -138,6 +143,21 @@ class Probe:
             raise AttributeError("spike probes hold events; use data = (times, indices)")
         return self.network._probe_data(self)[1]
 
+    def clear(self):
+        """Forget the data recorded so far (not the probe's filter state); later runs record on.
+
+        ``data`` then holds what was recorded after this call, so a long run
+        done in chunks, each read and cleared, keeps memory to one chunk.
+        ``"rate"`` probes bin every spike since their start and cannot be
+        cleared (ValueError). A snapshot taken by ``store`` keeps the data it saw.
+        """
+        if self.kind == "rate":
+            raise ValueError("clear: a 'rate' probe bins every spike since its start and cannot be cleared; "
+                             "use a 'spikes' probe and bin the cleared chunks yourself")
+        runtime = self.network.runtime
+        if runtime is not None and self in runtime.buffers:
+            runtime.buffers[self].clear()
+
     @property
     def spike_times(self):
         """Spikes as one array of times (s) per neuron (spike probes only; with a batch, one list per trial)."""
@@ -186,6 +206,9 @@ class SpikeBuffer:
 
     def bytes_per_sample(self):
         return 0
+
+    def clear(self):
+        self.recorder.rollback([])
 
 
 class RateBuffer(SpikeBuffer):
@@ -247,6 +270,12 @@ class SampleBuffer:
             values, steps, filled = block
             if filled < len(steps):
                 block[0], block[1] = values[:filled].copy(), steps[:filled].copy()
+
+    def clear(self):
+        """Drop the recorded samples; inside a run, keep the open block's unfilled rest for the next samples."""
+        if self.blocks:
+            values, steps, filled = self.blocks[-1]
+            self.blocks = [[values[filled:], steps[filled:], 0]] if filled < len(steps) else []
 
     def record(self, m, value):
         block = self.blocks[-1]
