@@ -157,6 +157,8 @@ class CompiledRuntime(Runtime):
 
         why = probe_unsupported(probe)
         if why is not None:
+            if probe in probe.network.probes:  # Network.probe listed it before asking the runtime
+                probe.network.probes.remove(probe)
             raise ValueError(f"{why}; this network was built with backend='numba' (use backend='numpy' or 'auto' "
                              "and add the probe before the first run)")
         super().add_probe(probe)
@@ -279,7 +281,7 @@ class CompiledRuntime(Runtime):
                     inp.prepare(k, k * self.dt, rt.n)  # the user's function, checked
                     value = np.asarray(inp.value, dtype=float)
                     width = rt.N if value.ndim == 2 else rt.n
-                    arrays.append(np.ascontiguousarray(np.broadcast_to(value.reshape(-1), (width,))[None, :]))
+                    arrays.append(np.array(np.broadcast_to(value.reshape(-1), (width,)), dtype=float).reshape(1, width))
                     rows.append([k, width])
             pop_i[p, K.P_I1] = len(rows)
         return (np.array(rows, dtype=np.int64).reshape(-1, 2), _flist(arrays or [np.zeros((1, 1))], _F2))
