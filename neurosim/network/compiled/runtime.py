@@ -18,8 +18,6 @@ and a continued run equals an uninterrupted one.
 import time
 
 import numpy as np
-from numba import types
-from numba.typed import List
 
 from . import kernels as K
 from ..inputs import PoissonRuntime, _BLOCK
@@ -27,22 +25,23 @@ from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
 from ..runtime import Runtime, _invalid_message, _show_progress
 
-_F1, _F2, _F3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
-_I1 = types.int64[::1]
+_NO_I = np.zeros(1, dtype=np.int64)
 
 
-def _flist(arrays, kind=_F1):
-    out = List.empty_list(kind)
-    for a in arrays:
-        out.append(a)
-    return out
-
-
-def _table(rows, width, dtype):
+def _table(rows, width, dtype=np.int64):
     t = np.zeros((len(rows), width), dtype=dtype)
     for r, row in enumerate(rows):
         t[r, :len(row)] = row
     return t
+
+
+def _concat(arrays, dtype=float):
+    """One flat array of ``arrays`` and the offset of each (a single array is used as is: no copy)."""
+    if len(arrays) == 1 and arrays[0].dtype == dtype and arrays[0].flags.c_contiguous and arrays[0].flags.writeable:
+        return arrays[0].reshape(-1), [0]
+    offsets = np.cumsum([0] + [a.size for a in arrays])
+    flat = np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays]) if arrays else np.zeros(1, dtype)
+    return flat, offsets[:-1].tolist()
 
 
 class CompiledRuntime(Runtime):
@@ -59,14 +58,13 @@ class CompiledRuntime(Runtime):
 
     # ---- tables that stay the same for the runtime's life ------------------------------------
     def _build_static(self):
-        dummy1, dummy2, dummy3 = np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1, 1))
         pops = list(self.pops.items())
         group_index = {id(g): i for i, g in enumerate(self.groups)}
         emitters = [rt for _, rt in pops] + list(self.sources.values())
         em_index = {id(rt): e for e, rt in enumerate(emitters)}
         # populations and the synaptic terms each reads
         pop_i, pop_f, terms, coefs, decays = [], [], [], [], []
-        Jc, Jdc, bias = [], [], []
+        Jc, Jdc, bias, voff = [], [], [], 0
         for p, (pop, rt) in enumerate(pops):
             st = rt.state
             mode = K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else K.MODE_GENERAL
@@ -77,78 +75,81 @@ class CompiledRuntime(Runtime):
                 terms.append((group_index[id(g)], c.size, int(decay is not None)))
                 coefs.append(c)
                 decays.append(1.0 if decay is None else float(decay))
-            bias_array = 0
-            b_arr = dummy1
+            bias_array, b_arr = 0, np.zeros(rt.N)
             if mode == K.MODE_DIRECT and rt.bias_decayed is not None and not isinstance(rt.bias_decayed, float):
-                bias_array, b_arr = 1, np.ascontiguousarray(rt.bias_decayed, dtype=float)
+                bias_array, b_arr = 1, rt.bias_decayed
             elif mode == K.MODE_GENERAL:
                 if not rt.terms:
                     bias_array, b_arr = 1, rt.bias
                 elif not isinstance(rt.bias_term, float):
-                    bias_array, b_arr = 1, np.ascontiguousarray(rt.bias_term, dtype=float)
-            bias.append(b_arr)
+                    bias_array, b_arr = 1, rt.bias_term
+            bias.append(np.array(np.broadcast_to(b_arr, (rt.N,)), dtype=float))
             # J and Jd: the runtime's own for a constant input, else scratch the kernel fills every step
             Jc.append(rt.J if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
-            pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0])
+            pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0, voff])
+            voff += rt.N
             bias_s = rt.bias_term if isinstance(rt.bias_term, float) else 0.0
             bias_d = rt.bias_decayed if mode == K.MODE_DIRECT and isinstance(rt.bias_decayed, float) else 0.0
             pop_f.append([st.decay, st.one_minus_decay, 1.0 / st.one_minus_decay, st.model.tau_m, st.model.tau_ref,
                           bias_s, bias_d])
         width = max([c.size for c in coefs] + [1])
-        # synapse groups
-        grp_i, grp_f, x_off, A_l, pend_l = [], [], [], [], []
+        # synapse groups: state in the runtime's shared arena; rings and transition matrices concatenated
+        grp_i, grp_f, A, pend_off, doff = [], [], [], 0, 0
+        self._rings = [g for g in self.groups if g.pending is not None]
         for g in self.groups:
             stages = g.synapse.n + 1
-            grp_i.append([stages, g.L, g.state.x.shape[1], int(not g.decayed_by_target)])
+            grp_i.append([(g.state.x.ctypes.data - self.arena.ctypes.data) // 8, stages, g.L, g.state.x.shape[1],
+                          int(not g.decayed_by_target), pend_off, sum(a.size for a in A), doff])
+            if g.pending is not None:
+                pend_off += g.pending.size
+            doff += g.L
             grp_f.append(g.state.decay)
-            x_off.append((g.state.x.ctypes.data - self.arena.ctypes.data) // 8)  # the runtime's shared buffer
-            A_l.append(np.ascontiguousarray(g.state.A, dtype=float))
-            pend_l.append(g.pending if g.pending is not None else dummy3)
-        # connections
-        con_i, rows_l, indptr_l, indices_l, data_l = [], [], [], [], []
-        n_post_max = 1
+            A.append(np.ascontiguousarray(g.state.A, dtype=float).reshape(-1))
+        # connections: dense rows and CSR arrays concatenated
+        con_i, dense, ptrs, idxs, datas = [], [], [], [], []
+        sizes = {"rows": 0, "ptr": 0, "nz": 0}
         for c, rt in self.conns:
+            if rt.dense:
+                woff, ioff = sizes["rows"], 0
+                dense.append(rt.rows)
+                sizes["rows"] += rt.rows.size
+            else:
+                woff, ioff = sizes["ptr"], sizes["nz"]
+                ptrs.append(rt.indptr)
+                idxs.append(rt.indices)
+                datas.append(rt.data)
+                sizes["ptr"] += rt.indptr.size
+                sizes["nz"] += rt.indices.size
             con_i.append([em_index[id(self.emitters[c.pre])], group_index[id(rt.group)], rt.delay_steps, int(rt.dense),
-                          rt.n_pre, rt.n_post])
-            rows_l.append(rt.rows if rt.dense else dummy2)
-            indptr_l.append(dummy1.astype(np.int64) if rt.dense else rt.indptr)
-            indices_l.append(dummy1.astype(np.int64) if rt.dense else rt.indices)
-            data_l.append(dummy1 if rt.dense else rt.data)
-            n_post_max = max(n_post_max, rt.n_post if rt.dense else 1)
+                          rt.n_pre, rt.n_post, woff, ioff])
         # emitters: populations first, then sources
         em_i, self._poisson, self._spike_sources = [], [], []
         for _, rt in pops:
-            em_i.append([K.KIND_POP, 0, rt.n])
+            em_i.append([K.KIND_POP, 0, rt.n, rt.N])
+        ss_i, ss_m, ss_idx = [], [], []
         for src, rt in self.sources.items():
             if isinstance(rt, PoissonRuntime):
-                em_i.append([K.KIND_POISSON, len(self._poisson), src.n])
+                em_i.append([K.KIND_POISSON, len(self._poisson), src.n, 0])
                 self._poisson.append((src, rt))
             else:
-                em_i.append([K.KIND_SPIKES, len(self._spike_sources), src.n])
+                em_i.append([K.KIND_SPIKES, len(self._spike_sources), src.n, 0])
+                ss_i.append([sum(a.size for a in ss_m), rt._m.size, rt.B, 0])
+                ss_m.append(rt._m.astype(np.int64))
+                ss_idx.append(rt._indices.astype(np.int64))
                 self._spike_sources.append((src, rt))
-        sizes = [rt.N for _, rt in pops] + [max(1, rt.B * src.n) for src, rt in self.sources.items()]
         return dict(
             pops=pops, emitters=emitters,
-            pop_i=np.array(pop_i, dtype=np.int64).reshape(-1, 11), pop_f=np.array(pop_f, dtype=float).reshape(-1, 7),
-            v_l=_flist([rt.state.v for _, rt in pops]), rend_l=_flist([rt.state.refractory_end for _, rt in pops]),
-            Jc_l=_flist(Jc), Jdc_l=_flist(Jdc), bias_l=_flist(bias),
-            terms=np.array(terms, dtype=np.int64).reshape(-1, 3), coef=_table(coefs, width, float),
-            term_decay=np.array(decays, dtype=float),
-            grp_i=np.array(grp_i, dtype=np.int64).reshape(-1, 4), grp_f=np.array(grp_f, dtype=float),
-            arena=self.arena, grp_off=np.array(x_off, dtype=np.int64), A_l=_flist(A_l, _F2), pend_l=_flist(pend_l, _F3),
-            con_i=np.array(con_i, dtype=np.int64).reshape(-1, 6), rows_l=_flist(rows_l, _F2),
-            indptr_l=_flist(indptr_l, _I1), indices_l=_flist(indices_l, _I1), data_l=_flist(data_l),
-            em_i=np.array(em_i, dtype=np.int64).reshape(-1, 3),
-            sp_idx=_flist([np.zeros(s, dtype=np.int64) for s in sizes], _I1),
-            sp_off=_flist([np.zeros(s) for s in sizes]), sp_J=_flist([np.zeros(s) for s in sizes]),
-            sp_n=np.zeros(len(sizes), dtype=np.int64),
-            ss_m=_flist([rt._m for _, rt in self._spike_sources] or [np.zeros(0, dtype=np.int64)], _I1),
-            ss_idx=_flist([rt._indices.astype(np.int64) for _, rt in self._spike_sources]
-                          or [np.zeros(0, dtype=np.int64)], _I1),
-            ss_B=np.array([rt.B for _, rt in self._spike_sources] or [1], dtype=np.int64),
-            col=np.zeros(width + max([g.synapse.n + 1 for g in self.groups] + [1])),
-            acc=np.zeros(n_post_max),
+            pop_i=_table(pop_i, K.P_COLS), pop_f=_table(pop_f, K.PF_COLS, float),
+            J=_concat(Jc)[0], Jd=_concat(Jdc)[0], bias=_concat(bias)[0],
+            terms=_table(terms, 3), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
+            grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
+            n_dirty=doff,
+            con_i=_table(con_i, K.C_COLS), rows=_concat(dense)[0] if dense else np.zeros(1),
+            indptr=_concat(ptrs, np.int64)[0] if ptrs else _NO_I, indices=_concat(idxs, np.int64)[0] if idxs else _NO_I,
+            data=_concat(datas)[0] if datas else np.zeros(1),
+            em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
+            ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
         )
 
     # ---- probes -------------------------------------------------------------------------------
@@ -179,22 +180,15 @@ class CompiledRuntime(Runtime):
             pop_i[pop_row[pop], K.P_LOG] = 1
         source_probes = [src for src in self.sources if any(p.target is src and p.kind in EVENT_KINDS
                                                               for p in self.buffers)]
-        # sampled probes write straight into their buffers' blocks
-        smp_i, smp_val, smp_step, smp_bufs = [], [], [], []
-        for p, buf in sampled:
-            kind = K.SAMPLE_V if p.kind == "v" else K.SAMPLE_CURRENT
-            values, when, filled = buf.blocks[-1]
-            smp_i.append([kind, pop_row[p.target], p.every, buf.start_step, filled])
-            smp_val.append(values.reshape(values.shape[0], -1))
-            smp_step.append(when)
-            smp_bufs.append(buf)
-        smp_i = np.array(smp_i, dtype=np.int64).reshape(-1, 5)
-        smp_val = _flist(smp_val or [np.zeros((1, 1))], _F2)
-        smp_step = _flist(smp_step or [np.zeros(1, dtype=np.int64)], _I1)
-        dirty_l = _flist([np.array(g.dirty, dtype=np.int64) for g in self.groups], _I1)
         functions = any(inp.inp.function is not None for _, rt in pops for inp in rt.inputs)
+        dirty = np.zeros(max(1, s["n_dirty"]), dtype=np.int64)
+        for g, row in zip(self.groups, s["grp_i"]):
+            dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L] = g.dirty
         log = [np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64),
                np.zeros(1024)]
+        # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
+        states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
+                  [g.pending for g in self._rings]]
         k0, end = self.step, self.step + steps
         shown = time.monotonic()
         k = k0
@@ -205,27 +199,30 @@ class CompiledRuntime(Runtime):
                     k1 = k + 1
                 # ---- prepare: may raise, changes nothing committed
                 k1 = self._limit_to_arrays(k, k1)
-                po_idx, po_bounds, po_base = self._prepare_poisson(k)
-                inp_i, inp_l = self._prepare_inputs(k, k1)
-                ss_ptr = np.array([np.searchsorted(rt._m, k + 1) for _, rt in self._spike_sources] or [0],
-                                  dtype=np.int64)
+                po_i, po_idx, po_bounds = self._prepare_poisson(k)
+                inp_i, inp_v = self._prepare_inputs(k, k1)
+                smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, k, k1)
+                ss_i = s["ss_i"]
+                for r, (_, rt) in enumerate(self._spike_sources):
+                    ss_i[r, K.SS_PTR] = np.searchsorted(rt._m, k + 1)
+                flat = [_concat(arrays) if arrays else (np.zeros(1), []) for arrays in states]
                 # ---- commit
                 try:
-                    out = K.run_steps(k, k1, self.dt,
-                                      pop_i, s["pop_f"], s["v_l"], s["rend_l"], s["Jc_l"], s["Jdc_l"], s["bias_l"],
-                                      s["terms"], s["coef"], s["term_decay"], inp_i, inp_l,
-                                      s["grp_i"], s["grp_f"], s["arena"], s["grp_off"], s["A_l"], s["pend_l"], dirty_l,
-                                      s["con_i"], s["rows_l"], s["indptr_l"], s["indices_l"], s["data_l"],
-                                      s["em_i"], s["sp_idx"], s["sp_off"], s["sp_J"], s["sp_n"],
-                                      po_idx, po_bounds, po_base, s["ss_m"], s["ss_idx"], ss_ptr, s["ss_B"],
-                                      smp_i, smp_val, smp_step, log[0], log[1], log[2], log[3], 0,
-                                      s["col"], s["acc"])
+                    out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
+                                      s["bias"], s["terms"], s["coef"], s["term_decay"], inp_i, inp_v,
+                                      s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
+                                      s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"],
+                                      s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
+                                      smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3])
                     log = list(out[:4])
+                    for arrays, (f, offsets) in zip(states, flat):
+                        if len(arrays) > 1:  # a copy: put the values back
+                            for a, o in zip(arrays, offsets):
+                                a.reshape(-1)[...] = f[o:o + a.size]
                     self._file_spikes(out, spike_probes, source_probes, k, k1)
-                    for q, buf in enumerate(smp_bufs):
-                        buf.blocks[-1][2] = int(smp_i[q, K.S_FILLED])
-                    for g, d in zip(self.groups, dirty_l):
-                        g.dirty = d.tolist()
+                    self._file_samples(sampled, smp_i, smp_out, smp_steps)
+                    for g, row in zip(self.groups, s["grp_i"]):
+                        g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
                     self.step = k1
                 except BaseException as err:
                     self.failed = _invalid_message(err, k * self.dt)
@@ -239,6 +236,30 @@ class CompiledRuntime(Runtime):
         finally:
             for _, rt in pops:  # the numpy step keeps a list of refractory neurons: rebuild it
                 rt.state.forget_refractory()
+
+    def _prepare_samples(self, sampled, pop_row, k, k1):
+        """Tables and output space of the sampled probes for steps k .. k1-1."""
+        rows, size, count_all = [], 0, 0
+        for p, buf in sampled:
+            N = self.pops[p.target].N
+            kind = K.SAMPLE_V if p.kind == "v" else K.SAMPLE_CURRENT
+            first = max(k + 1, buf.start_step + 1)
+            count = max(0, k1 // p.every - (first - 1) // p.every)
+            rows.append([kind, pop_row[p.target], p.every, buf.start_step, size, 0, count_all])
+            size += count * N
+            count_all += count
+        return _table(rows, 7), np.empty(max(size, 1)), np.empty(max(count_all, 1), dtype=np.int64)
+
+    def _file_samples(self, sampled, smp_i, smp_out, smp_steps):
+        for (p, buf), row in zip(sampled, smp_i):
+            count = int(row[K.S_COUNT])
+            if count:
+                block = buf.blocks[-1]
+                values, when, filled = block
+                flat = values.reshape(values.shape[0], -1)
+                flat[filled:filled + count] = smp_out[row[K.S_OFF]:row[K.S_OFF] + count * flat.shape[1]].reshape(count, -1)
+                when[filled:filled + count] = smp_steps[row[K.S_SOFF]:row[K.S_SOFF] + count]
+                block[2] = filled + count
 
     def _limit_to_arrays(self, k, k1):
         """End the block where a rate or current array ends: that step raises in its own prepare phase."""
@@ -257,34 +278,40 @@ class CompiledRuntime(Runtime):
 
     def _prepare_poisson(self, k):
         """The block of Poisson draws holding step k, drawn by numpy as on the numpy backend."""
-        idx, bounds, base = [], [], []
+        rows, idx, bounds, o_idx, o_b = [], [], [], 0, 0
         for _, rt in self._poisson:
             rt.emit(k + 1)  # draws (or reuses) the block of step k
+            rows.append([o_idx, o_b, rt._block * _BLOCK])
             idx.append(rt._idx)
-            bounds.append(rt._bounds.astype(np.int64))
-            base.append(rt._block * _BLOCK)
-        return (_flist(idx or [np.zeros(0, dtype=np.int64)], _I1), _flist(bounds or [np.zeros(1, dtype=np.int64)], _I1),
-                np.array(base or [0], dtype=np.int64))
+            bounds.append(rt._bounds)
+            o_idx += rt._idx.size
+            o_b += rt._bounds.size
+        if not rows:
+            return np.zeros((0, 3), dtype=np.int64), _NO_I, _NO_I
+        return (_table(rows, 3), np.concatenate(idx).astype(np.int64),
+                np.concatenate(bounds).astype(np.int64))
 
     def _prepare_inputs(self, k, k1):
-        """Injected currents of steps k .. k1-1: arrays by reference, a function's value for its one step."""
-        rows, arrays = [], []
+        """Injected currents of steps k .. k1-1: rows of the arrays, or a function's value for its one step."""
+        rows, parts, size = [], [], 0
         pop_i = self._static["pop_i"]
         for p, (_, rt) in enumerate(self._static["pops"]):
             pop_i[p, K.P_I0] = len(rows)
             for inp in rt.inputs:
                 if inp.inp.values is not None:
                     v = inp.inp.values
-                    arrays.append(np.ascontiguousarray(v.reshape(v.shape[0], -1), dtype=float))
-                    rows.append([0, arrays[-1].shape[1]])
+                    part = v[k:k1].reshape(k1 - k, -1)
                 else:
                     inp.prepare(k, k * self.dt, rt.n)  # the user's function, checked
                     value = np.asarray(inp.value, dtype=float)
-                    width = rt.N if value.ndim == 2 else rt.n
-                    arrays.append(np.array(np.broadcast_to(value.reshape(-1), (width,)), dtype=float).reshape(1, width))
-                    rows.append([k, width])
+                    part = np.broadcast_to(value.reshape(-1), (rt.N if value.ndim == 2 else rt.n,))[None, :]
+                rows.append([size, part.shape[1]])
+                parts.append(part.reshape(-1))
+                size += part.size
             pop_i[p, K.P_I1] = len(rows)
-        return (np.array(rows, dtype=np.int64).reshape(-1, 2), _flist(arrays or [np.zeros((1, 1))], _F2))
+        if not rows:
+            return np.zeros((0, 2), dtype=np.int64), np.zeros(1)
+        return _table(rows, 2), np.concatenate(parts).astype(float)
 
     def _file_spikes(self, out, spike_probes, source_probes, k, k1):
         """Record the block's population spikes (from the kernel's log) and source spikes into the probes."""
