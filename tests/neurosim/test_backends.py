@@ -77,8 +77,7 @@ def both(build, T, **kw):
 def test_cuba_one_second_gives_identical_spikes():
     spikes = {}
     for backend in ("numpy", "numba"):
-        net, probe = cuba(4000, rng=1)
-        net._backend_request = backend
+        net, probe = cuba(4000, rng=1, backend=backend)
         net.run(1.0)
         assert net.backend == backend
         spikes[backend] = probe.data
