@@ -187,6 +187,53 @@ def _lif_update(v, rend, J, Jd, direct, factor, decay, tau_m, tau_ref, t0, dt, i
 
 
 @njit(cache=True)
+def _lif_direct(v, rend, x0, x1, two, c0, c1, d0, d1, bias_mode, bias_d, bias, decay, factor, tau_m, tau_ref, t0, dt,
+                idx, off, Jsp):
+    """The direct path with one or two n = 0 synapse groups fused into one pass over the neurons.
+
+    Per neuron the same operations as the term-by-term passes: Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)),
+    each x decayed after it is read, then :func:`_lif_update`'s step.
+    """
+    t1 = t0 + dt
+    count = 0
+    for i in range(v.size):
+        Jd = x0[i] * c0
+        x0[i] *= d0
+        if two:
+            Jd = Jd + x1[i] * c1
+            x1[i] *= d1
+        if bias_mode == 1:
+            Jd = Jd + bias_d
+        elif bias_mode == 2:
+            Jd = Jd + bias[i]
+        vi = v[i] * decay
+        vi = vi + Jd
+        re = rend[i]
+        if re > t0 or vi > 1.0:
+            Ji = Jd * factor
+            if re > t0:
+                vi = 0.0
+                if re < t1:
+                    vi = Ji * -math.expm1((re - t1) / tau_m)
+            if vi > 1.0:
+                start = max(re, t0)
+                u = _time_to_end(Ji, vi, t1 - start, tau_m)
+                st = t1 - u
+                rend[i] = st + tau_ref
+                if tau_ref < dt:
+                    rest = u - tau_ref
+                    vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
+                else:
+                    vi = 0.0
+                idx[count] = i
+                off[count] = st - t0
+                Jsp[count] = Ji
+                count += 1
+        v[i] = vi
+    return count
+
+
+@njit(cache=True)
 def _repeat_passes(sp, e, count, v, rend, t0, t1, tau_m, tau_ref):
     """Refractory periods that end inside the step: further spikes (LIFState._spike_passes_exact), pass by pass."""
     idx, off, Jsp = sp[0][e], sp[1][e], sp[2][e]
@@ -323,12 +370,22 @@ def run_steps(k0, k1, dt,
             o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
             vv, rr, JJ, JD = v[o:o + N], rend[o:o + N], J[o:o + N], Jd[o:o + N]
             mode = pop_i[p, P_MODE]
-            if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
-                _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
-                       inp_i, inp_v)
             tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
-            cnt = _lif_update(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], pop_f[p, PF_DECAY], tau_m,
-                              tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+            t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
+            if mode == MODE_DIRECT and nt <= 2:  # the common case (e.g. CUBA): one pass over the neurons
+                g0 = grp_i[terms[t_lo, T_GROUP], G_OFF]
+                g1 = grp_i[terms[t_lo + nt - 1, T_GROUP], G_OFF]
+                bias_mode = 0 if pop_i[p, P_HAS_BIAS] == 0 else 2 if pop_i[p, P_BIAS_ARRAY] != 0 else 1
+                cnt = _lif_direct(vv, rr, arena[g0:g0 + N], arena[g1:g1 + N], nt == 2, coef[t_lo, 0],
+                                  coef[t_lo + nt - 1, 0], term_decay[t_lo], term_decay[t_lo + nt - 1], bias_mode,
+                                  pop_f[p, PF_BIAS_DECAYED], bias[o:o + N], pop_f[p, PF_DECAY], pop_f[p, PF_FACTOR],
+                                  tau_m, tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+            else:
+                if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
+                    _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
+                           inp_i, inp_v)
+                cnt = _lif_update(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], pop_f[p, PF_DECAY], tau_m,
+                                  tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
             if tau_ref < dt and cnt:
                 cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
             sp_n[e] = cnt

@@ -320,12 +320,17 @@ class CompiledRuntime(Runtime):
             log_k, log_e, log_i, log_o = log_k[:n], log_e[:n], log_i[:n], log_o[:n]
             emitters = self._static["emitters"]
             for pop, bufs in spike_probes.items():
-                e = emitters.index(self.pops[pop])
-                sel = log_e == e
-                ks, ids, offs = log_k[sel], log_i[sel], log_o[sel]
+                if len(spike_probes) == 1:  # the log holds this population only
+                    ks, ids, offs = log_k, log_i, log_o
+                else:
+                    sel = log_e == emitters.index(self.pops[pop])
+                    ks, ids, offs = log_k[sel], log_i[sel], log_o[sel]
                 for buf in bufs:
-                    keep = ks >= buf.start_step
-                    buf.recorder._record_many(ks[keep], ids[keep], offs[keep])
+                    if buf.start_step <= k:
+                        buf.recorder._record_many(ks, ids, offs)
+                    else:
+                        keep = ks >= buf.start_step
+                        buf.recorder._record_many(ks[keep], ids[keep], offs[keep])
         for src in source_probes:
             rt = self.sources[src]
             idx, times = _emitted(rt, k + 1, k1 + 1)
