@@ -145,12 +145,36 @@ class CompiledRuntime(Runtime):
             terms=_table(terms, 3), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
-            con_i=_table(con_i, K.C_COLS), rows=_concat(dense)[0] if dense else np.zeros(1),
-            indptr=_concat(ptrs, np.int64)[0] if ptrs else _NO_I, indices=_concat(idxs, np.int64)[0] if idxs else _NO_I,
-            data=_concat(datas)[0] if datas else np.zeros(1),
+            con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
             em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
             ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
         )
+
+    def _weights(self, dense, ptrs, idxs, datas):
+        """The connections' weights as flat arrays. The connection runtimes are re-pointed to views of them,
+        so a change made in place on the numpy side is seen here; a replaced array is noticed at the next run."""
+        now = dense + ptrs + idxs + datas
+        cache = getattr(self, "_weights_cache", None)
+        if cache is not None and len(cache[0]) == len(now) and all(a is b for a, b in zip(cache[0], now)):
+            return cache[1]
+        flat = dict(rows=_concat(dense)[0] if dense else np.zeros(1),
+                    indptr=_concat(ptrs, np.int64)[0] if ptrs else _NO_I,
+                    indices=_concat(idxs, np.int64)[0] if idxs else _NO_I,
+                    data=_concat(datas)[0] if datas else np.zeros(1))
+        views = {"rows": [], "indptr": [], "indices": [], "data": []}
+        for name, arrays in (("rows", dense), ("indptr", ptrs), ("indices", idxs), ("data", datas)):
+            o = 0
+            for a in arrays:
+                views[name].append(flat[name][o:o + a.size].reshape(a.shape))
+                o += a.size
+        it = {name: iter(v) for name, v in views.items()}
+        for _, rt in self.conns:
+            if rt.dense:
+                rt.rows = next(it["rows"])
+            else:
+                rt.indptr, rt.indices, rt.data = next(it["indptr"]), next(it["indices"]), next(it["data"])
+        self._weights_cache = (views["rows"] + views["indptr"] + views["indices"] + views["data"], flat)
+        return flat
 
     # ---- probes -------------------------------------------------------------------------------
     def add_probe(self, probe):
@@ -166,7 +190,9 @@ class CompiledRuntime(Runtime):
 
     # ---- running ------------------------------------------------------------------------------
     def _loop(self, steps, progress, sampled, held):
-        s = self._static
+        # read the numpy runtime's parameters again (O(neurons); weights only when an array was replaced), so a
+        # change made to them between runs is used as the numpy loop would use it
+        s = self._static = self._build_static()
         pops = s["pops"]
         # populations with spike probes log their spikes for the probes (filed after each block)
         spike_probes = {}
