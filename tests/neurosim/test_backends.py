@@ -123,10 +123,25 @@ def inputs_net(backend, rng=0):
     c = net.add_population(LIF(0.015, 0.003), 4)  # no synapses: a constant input
     net.add_current_input(a, np.tile(np.linspace(0.2, 0.9, 5), (3000, 1)))
     net.add_current_input(a, lambda t: 0.4 * np.sin(2 * np.pi * 20 * t))
-    net.connect(src, a, np.full((5, 2), 0.05), synapse=PSCFilter(0.004, 2), delay=3e-4)
-    net.connect(a, c, np.full((4, 5), 0.2), synapse=PSCFilter(0.002))
+    net.connect(src, a, np.full((5, 2), 0.05), synapse=PSCFilter(0.004, 2))
+    net.connect(a, c, np.full((4, 5), 0.2), synapse=PSCFilter(0.002), delay=3.5e-4)  # a delay that is not whole steps
     return net, [net.probe(a, "spikes"), net.probe(c, "spikes"), net.probe(src, "spikes"), net.probe(a, "v"),
                  net.probe(c, "current", sample_every=1e-3)]
+
+
+@needs_numba
+def test_a_delay_from_a_source_is_refused_not_approximated():
+    """Source spikes with a delay >= dt need their in-step times, which the compiled loop lacks: refused (auto: numpy)."""
+    def build(backend):
+        net = Network(dt=1e-4, backend=backend)
+        src = net.add_poisson(3, rate=50.0)
+        net.connect(src, net.add_population(LIF(), 2), 0.1, delay=1e-3)
+        return net
+    with pytest.raises(ValueError, match="delay >= dt from a source"):
+        build("numba").build()
+    net = build("auto")
+    net.run(0.01)
+    assert net.backend == "numpy"
 
 
 @needs_numba

@@ -290,10 +290,10 @@ def _advance_group(g, m, grp_i, grp_f, arena, A_flat, pend, dirty, col):
 
 
 @njit(cache=True)
-def _propagate(c, m, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, spikes, count, acc):
-    """ConnectionRuntime.scatter of the presynaptic emitter's spikes into the target (now or a delay slot)."""
+def _propagate(c, m, rel, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, spikes, count, acc):
+    """ConnectionRuntime.scatter of spikes into the target group, arriving ``rel`` boundaries after m (0: now)."""
     g = con_i[c, C_GROUP]
-    delay = con_i[c, C_DELAY]
+    delay = rel
     if delay == 0:
         target, t_off = arena, grp_i[g, G_OFF]
     else:
@@ -345,7 +345,7 @@ def run_steps(k0, k1, dt,
               terms, coef, term_decay,
               inp_i, inp_v,
               grp_i, grp_f, arena, A_flat, pend, dirty,
-              con_i, rows, indptr, indices, data,
+              con_i, rows, indptr, indices, data, cuts,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o):
@@ -360,6 +360,7 @@ def run_steps(k0, k1, dt,
     sp_n = np.zeros(E, dtype=np.int64)
     col = np.empty(max(1, grp_i[:, G_STAGES].max()) if grp_i.shape[0] else 1)
     acc = np.empty(max(1, con_i[:, C_NPOST].max()) if C else 1)
+    split = np.empty(1)
     n_log = 0
     for k in range(k0, k1):
         t0 = k * dt
@@ -439,11 +440,41 @@ def run_steps(k0, k1, dt,
         # 3. synapses advance to m dt, delayed spikes due now arrive
         for g in range(grp_i.shape[0]):
             _advance_group(g, m, grp_i, grp_f, arena, A_flat, pend, dirty, col)
-        # 4. propagation, connection by connection
+        # 4. propagation, connection by connection (ConnectionRuntime.deliver): a delay >= dt reaches the
+        # boundary of the step that contains emission + delay, one boundary later for offsets >= the cut
         for c in range(C):
             e = con_i[c, C_PRE]
-            if sp_n[e]:
-                _propagate(c, m, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, sp[0][e], sp_n[e], acc)
+            n_sp = sp_n[e]
+            if n_sp == 0:
+                continue
+            d = con_i[c, C_DELAY]
+            if d == 0:
+                _propagate(c, m, 0, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, sp[0][e], n_sp,
+                           acc)
+                continue
+            offs, cut = sp[1][e], cuts[c]
+            n_late = 0
+            for s in range(n_sp):
+                if offs[s] >= cut:
+                    n_late += 1
+            if n_late == 0 or n_late == n_sp:
+                _propagate(c, m, d - 1 if n_late == 0 else d, con_i, grp_i, arena, pend, dirty, rows, indptr,
+                           indices, data, sp[0][e], n_sp, acc)
+                continue
+            if n_sp > split.size:
+                split = _grow_f(split, n_sp)
+            a, b = 0, n_sp - n_late  # early spikes first, late ones after, each in spike order
+            for s in range(n_sp):
+                if offs[s] >= cut:
+                    split[b] = sp[0][e][s]
+                    b += 1
+                else:
+                    split[a] = sp[0][e][s]
+                    a += 1
+            _propagate(c, m, d - 1, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, split,
+                       n_sp - n_late, acc)
+            _propagate(c, m, d, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data,
+                       split[n_sp - n_late:], n_late, acc)
         # 5. sampled probes due after step m
         for q in range(smp_i.shape[0]):
             if m % smp_i[q, S_EVERY] == 0 and m > smp_i[q, S_START]:

@@ -23,7 +23,7 @@ from . import kernels as K
 from ..inputs import PoissonRuntime, _BLOCK
 from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
-from ..runtime import Runtime, _invalid_message, _show_progress
+from ..runtime import Runtime, _invalid_message
 
 _NO_I = np.zeros(1, dtype=np.int64)
 
@@ -146,6 +146,7 @@ class CompiledRuntime(Runtime):
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
             con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
+            cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self.conns] + [0.0]),
             em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
             ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
         )
@@ -216,7 +217,6 @@ class CompiledRuntime(Runtime):
         states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
                   [g.pending for g in self._rings]]
         k0, end = self.step, self.step + steps
-        shown = time.monotonic()
         k = k0
         try:
             while k < end:
@@ -237,7 +237,7 @@ class CompiledRuntime(Runtime):
                     out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
                                       s["bias"], s["terms"], s["coef"], s["term_decay"], inp_i, inp_v,
                                       s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
-                                      s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"],
+                                      s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"], s["cuts"],
                                       s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
                                       smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3])
                     log = list(out[:4])
@@ -256,9 +256,8 @@ class CompiledRuntime(Runtime):
                 k = k1
                 if held.pending:
                     raise KeyboardInterrupt
-                if progress and time.monotonic() - shown > 0.2:
-                    shown = time.monotonic()
-                    _show_progress(k - k0, steps, k * self.dt)
+                if progress.due():
+                    progress.update((k - k0) * self.dt, f"t = {k * self.dt:.3f} s")
         finally:
             for _, rt in pops:  # the numpy step keeps a list of refractory neurons: rebuild it
                 rt.state.forget_refractory()

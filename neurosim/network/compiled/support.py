@@ -52,7 +52,11 @@ def unsupported(net):
     for src in net.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             why.append(f"source {src.name!r}: {type(src).__name__} has no compiled form")
+    sources = set(map(id, net.sources))
     for c in net.connections:
+        if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
+                       "sources' spike times inside the step, which the compiled loop does not have yet")
         if c.placement != "boundary":
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
                        "compiled form yet")
