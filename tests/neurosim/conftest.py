@@ -37,6 +37,17 @@ class SimConfig:
             else {"backend": self.backend}
         return Network(dt=dt, rng=rng, batch=self.batch, timing=self.timing, **extra, **kwargs)
 
+    def refuses(self, *nets):
+        """True when this cell's backend refuses one of ``nets`` (asserted: its build raises, saying why)."""
+        if self.backend != "numba":
+            return False
+        from neurosim.network.compiled import unsupported
+        refused = [net for net in nets if unsupported(net)]
+        for net in refused:
+            with pytest.raises(ValueError, match="backend='numba' cannot run this network"):
+                net.build()
+        return bool(refused)
+
     def __str__(self):
         return f"{self.timing}-{self.backend}-{'nobatch' if self.batch is None else f'batch{self.batch}'}"
 

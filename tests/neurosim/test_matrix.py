@@ -3,8 +3,9 @@
 Each cell runs one network carrying every probe kind, and compares it with the grid-mode, numpy,
 unbatched reference of the same description:
 
-* grid mode (any backend, batch or none): trial 0 equals the reference exactly (spikes bit for bit,
-  samples to 1e-12), the per-trial seeding contract of ``Network(batch=)``;
+* grid mode (any backend, batch or none): trial 0 equals the reference (numpy: spikes bit for bit,
+  samples to 1e-12; numba: the same neurons at the same steps, times to 1e-12 s), the per-trial
+  seeding contract of ``Network(batch=)``;
 * precise mode: exact spike times instead of grid ones, so it agrees with the grid reference within
   the grid's own error (spike counts within 15 %, voltages close), and is never zero where the
   reference is not;
@@ -51,18 +52,28 @@ KIND = {  # model, dt, T, bias, input amplitude, weight, noise sigma
 }
 
 
-def refused(pop_kind, input_kind, timing):
+#: Probe kinds the compiled backend records; it refuses the others at build (tested below).
+COMPILED_PROBES = ("spikes", "rate", "v", "current")
+
+
+def refused(pop_kind, input_kind, sim):
     """Why a cell is refused (None: it must run)."""
     if input_kind == "noise" and pop_kind == "user":
         return "add_noise"
-    if timing == "precise" and pop_kind in ("hh", "user"):
+    if sim.backend == "numba" and sim.timing == "precise":
+        return "precise-timing event loop has no compiled form"
+    if sim.timing == "precise" and pop_kind in ("hh", "user"):
         return "exact spike-time method"
-    if timing == "precise" and input_kind == "noise":
+    if sim.timing == "precise" and input_kind == "noise":
         return "noise"
+    if sim.backend == "numba" and pop_kind in ("hh", "user"):
+        return "no compiled step"
+    if sim.backend == "numba" and input_kind == "noise":
+        return "membrane noise"
     return None
 
 
-def build(pop_kind, input_kind, net):
+def build(pop_kind, input_kind, net, kinds=PROBE_KINDS):
     make, dt, T, bias, amp, w, sigma = KIND[pop_kind]
     first = np.zeros(N) + bias if input_kind != "current" else np.zeros(N)
     pop = net.add_population(make(), N, bias=first)
@@ -70,17 +81,18 @@ def build(pop_kind, input_kind, net):
         net.add_current_input(pop, lambda t: bias + amp * (t > T / 4))
     elif input_kind == "poisson":
         src = net.add_poisson(10, rate=100.0)
-        net.connect(src, pop, w, synapse=PSCFilter(0.005), delay=2e-3)
+        net.connect(src, pop, w, synapse=PSCFilter(0.005))
     elif input_kind == "spikes":
         times = np.arange(1, 40) * (T / 40)
         src = net.add_spike_source((np.repeat(times, 2), np.tile([0, 1], times.size)))
-        net.connect(src, pop, 20 * w, synapse=PSCFilter(0.005, 1), delay=2e-3)
+        net.connect(src, pop, 20 * w, synapse=PSCFilter(0.005, 1))
     elif input_kind == "noise":
         net.add_noise(pop, sigma)
     probes = {"spikes": net.probe(pop, "spikes"), "rate": net.probe(pop, "rate", bin=T / 10)}
     every = 10 * dt
     for kind in ("v", "current", "filtered", "filtered_mean"):
-        probes[kind] = net.probe(pop, kind, sample_every=every)
+        if kind in kinds:
+            probes[kind] = net.probe(pop, kind, sample_every=every)
     if pop_kind == "user":
         probes["count"] = net.probe(pop, "count", sample_every=every)
     return probes, T
@@ -108,34 +120,53 @@ def trial0(data, batched, kind):
 @pytest.mark.parametrize("pop_kind", POP_KINDS)
 def test_every_probe_in_every_mode_or_refused(sim, pop_kind, input_kind):
     seed = 11
-    why = refused(pop_kind, input_kind, sim.timing)
+    why = refused(pop_kind, input_kind, sim)
+    kinds = PROBE_KINDS if sim.backend == "numpy" else COMPILED_PROBES
     cell_seed = seed if sim.batch is None else Network.trial_seeds(seed, sim.batch)[0]
     net = sim.network(dt=KIND[pop_kind][1], rng=seed)
     if why is not None:
         with pytest.raises(ValueError, match=why):
-            build(pop_kind, input_kind, net)
+            build(pop_kind, input_kind, net, kinds)
             net.build()
         return
-    probes, T = build(pop_kind, input_kind, net)
+    probes, T = build(pop_kind, input_kind, net, kinds)
     net.run(T)
     ref = reference(pop_kind, input_kind, cell_seed)
     assert ref["spikes"][0].size > 3, "the reference must spike: a cell returning zeros would pass otherwise"
     got = {k: trial0(p.data, sim.batch is not None, k) for k, p in probes.items()}
     if sim.timing == "grid":
         for kind, data in got.items():
-            if kind == "spikes":
-                np.testing.assert_array_equal(data[0], ref[kind][0], err_msg=kind)
+            if kind == "spikes":  # the same neurons at the same steps; the compiled backend's times to 1e-12 s
+                np.testing.assert_allclose(data[0], ref[kind][0], rtol=0, atol=0 if sim.backend == "numpy" else 1e-12,
+                                           err_msg=kind)
                 np.testing.assert_array_equal(data[1], ref[kind][1], err_msg=kind)
             else:
-                np.testing.assert_allclose(data, ref[kind], rtol=1e-12, atol=1e-12, err_msg=kind)
+                np.testing.assert_allclose(data, ref[kind], rtol=1e-12 if sim.backend == "numpy" else 1e-9,
+                                           atol=1e-12, err_msg=kind)
         return
     # precise: exact times, so within the grid's error of the reference, and never silent
     n_got, n_ref = got["spikes"][0].size, ref["spikes"][0].size
     assert abs(n_got - n_ref) <= max(3, 0.15 * n_ref), (n_got, n_ref)
-    for kind in ("rate", "v", "filtered", "filtered_mean") + (("current",) if input_kind in ("poisson", "spikes")
-                                                                else ()):
+    for kind in [k for k in ("rate", "v", "filtered", "filtered_mean") if k in got] + \
+            (["current"] if input_kind in ("poisson", "spikes") else []):
         a, b = np.asarray(got[kind]), np.asarray(ref[kind])
         assert a.shape == b.shape, kind
         assert np.abs(a).max() > 0, f"{kind} reads zeros in precise mode"
         scale = np.abs(b).mean()
         assert abs(a.mean() - b.mean()) <= 0.2 * scale + 1e-12, (kind, a.mean(), b.mean())
+
+
+@pytest.mark.parametrize("kind", sorted(set(PROBE_KINDS) - set(COMPILED_PROBES)))
+def test_the_compiled_backend_refuses_the_probes_it_does_not_record(kind):
+    """The probe kinds outside COMPILED_PROBES: refused at build by backend='numba', run on numpy by 'auto'."""
+    pytest.importorskip("numba", reason="pip install '.[fast]'")
+    for backend in ("numba", "auto"):
+        net = Network(dt=1e-4, backend=backend)
+        pop = net.add_population(LIF(), 2, bias=1.5)
+        net.probe(pop, kind)
+        if backend == "numba":
+            with pytest.raises(ValueError, match=f"probe {kind!r}.*not recorded by the compiled loop"):
+                net.build()
+        else:
+            net.run(0.01)
+            assert net.backend == "numpy"

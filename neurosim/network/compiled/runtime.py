@@ -221,6 +221,8 @@ class CompiledRuntime(Runtime):
         try:
             while k < end:
                 k1 = min(end, (k // _BLOCK + 1) * _BLOCK)
+                for _, rt in self._poisson:  # a rate assigned between runs restarts that source's blocks
+                    k1 = min(k1, rt._origin + ((k - rt._origin) // _BLOCK + 1) * _BLOCK)
                 if functions:
                     k1 = k + 1
                 # ---- prepare: may raise, changes nothing committed
@@ -306,7 +308,7 @@ class CompiledRuntime(Runtime):
         rows, idx, bounds, o_idx, o_b = [], [], [], 0, 0
         for _, rt in self._poisson:
             rt.emit(k + 1)  # draws (or reuses) the block of step k
-            rows.append([o_idx, o_b, rt._block * _BLOCK])
+            rows.append([o_idx, o_b, rt._origin + rt._block * _BLOCK])
             idx.append(rt._idx)
             bounds.append(rt._bounds)
             o_idx += rt._idx.size
@@ -367,7 +369,7 @@ def _emitted(rt, m0, m1):
     """Flat indices and times of a source's spikes delivered at m0 .. m1-1 (step by step, as emit gives them)."""
     parts = [rt.emit(m) for m in range(m0, m1)] if not isinstance(rt, PoissonRuntime) else None
     if parts is None:  # one block of draws holds all these steps: slice it
-        b = rt._block * _BLOCK
+        b = rt._origin + rt._block * _BLOCK
         lo, hi = rt._bounds[m0 - 1 - b], rt._bounds[m1 - 1 - b]
         return rt._idx[lo:hi], rt._times[lo:hi]
     parts = [p for p in parts if p[0].size]
