@@ -35,6 +35,13 @@ class ResettingModel(NeuronModel):
     ``_check_dt(dt, v)``: raise SimulationError if dt is beyond the RK4 step's stability limit.
     """
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        for name, value in params.items():
+            if not isinstance(getattr(self, name), (float, np.ndarray)) or np.asarray(value).dtype == bool:
+                raise TypeError(f"{type(self).__name__}: {name} must be a real number or an array of them, "
+                                f"got {value!r} ({type(value).__name__})")
+
     def __setattr__(self, name, value):
         # a parameter changed: the derived constants are recomputed at the next step
         object.__setattr__(self, "_coef_cache", None)
