@@ -34,6 +34,7 @@ from .. import validation as check
 from .._optional import require
 from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ..neurons.lif import LIF
+from .refusals import refuse_uncarried
 from ..synapses import PSCFilter
 
 FORMAT = "neurosim-nir-1"
@@ -107,6 +108,7 @@ def to_nir(network):
         else:
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_nir")
         add(src.name, nir.Input(input_type=np.array([src.n]), metadata=meta))
+    refuse_uncarried(network, "NIR")
     refractory = []
     for pop in network.populations:
         if any(isinstance(i, CurrentInput) for i in pop.inputs):

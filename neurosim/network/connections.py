@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
+from .changes import read_only
 
 PLACEMENTS = ("boundary", "exact")
 _LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
@@ -46,7 +47,19 @@ class Connection:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
         self.pre, self.post, self.synapse, self.placement = pre, post, synapse, placement
         self.delay = check.positive("delay", delay, allow_zero=True)
-        self.weights = _check_weights(weights, pre, post)
+        self.weights = weights
+
+    @property
+    def weights(self):
+        """(post.n, pre.n) weights, read-only; assigning new ones takes effect at the next run."""
+        return self._weights
+
+    @weights.setter
+    def weights(self, value):
+        W = _check_weights(value, self.pre, self.post)
+        # a private, read-only copy: a change in place would bypass the next run's check
+        self._weights = read_only(W.copy() if (W is value or getattr(W, "data", None) is getattr(value, "data", 0))
+                                  else W)
 
     def __repr__(self):
         return f"Connection({self.pre.name!r} -> {self.post.name!r}, synapse={self.synapse!r}, delay={self.delay!r})"

@@ -35,9 +35,11 @@ import os
 import numpy as np
 
 from .. import validation as check
+from .changes import apply_changes
 from .connections import Connection
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
 from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
+from ..neurons.base import NeuronModel
 from ..neurons.lif import LIF, LIFUnits
 from .populations import Population
 from .probes import Probe, ProbeData
@@ -187,10 +189,11 @@ class Network:
 
         Parameters
         ----------
-        model : LIF, LIFUnits or HodgkinHuxley
+        model : LIF, LIFUnits, HodgkinHuxley or NeuronModel
             Normalized LIF model, a physical one (then ``bias`` is a current in
-            amperes and ``v0`` voltages in volts), or an HH model (``bias`` in
-            uA/cm^2, ``v0`` in mV).
+            amperes and ``v0`` voltages in volts), an HH model (``bias`` in
+            uA/cm^2, ``v0`` in mV), or any :class:`neurosim.NeuronModel` (``bias`` in
+            its ``input_unit``, ``v0`` sets its state variable "v").
         n : int
         bias : float, array_like (n,) or (B, n), or a time-varying input
             Input: normalized J, amperes with ``LIFUnits`` (0 A gives
@@ -222,6 +225,8 @@ class Network:
             varying, bias = bias, 0.0
         if isinstance(model, HodgkinHuxley):
             pop = self._add_hh(model, n, bias, v0, name, "rk4" if method is None else method)
+        elif isinstance(model, NeuronModel):
+            pop = self._add_model(model, n, bias, v0, name, method)
         else:
             pop = self._add_lif(model, n, bias, v0, name, method)
         if varying is not None:
@@ -270,6 +275,24 @@ class Network:
         self.populations.append(pop)
         return pop
 
+    def _add_model(self, model, n, bias, v0, name, method):
+        """A population of a :class:`neurosim.NeuronModel`: its declarations give the state."""
+        if method is not None:
+            raise ValueError(f"method={method!r} applies to HodgkinHuxley populations only, not {type(model).__name__}")
+        model.check_population(n)
+        bias = self._per_trial("bias", bias, n, f" in {model.input_unit}")
+        if isinstance(v0, str):
+            raise ValueError(f"v0 for a {type(model).__name__} population must be None (the declared initial "
+                             f"state) or values of its state variable 'v', got {v0!r}")
+        if v0 is not None:
+            if "v" not in model.state_variables():
+                raise ValueError(f"v0: {type(model).__name__} declares no state variable 'v' "
+                                 f"(its state: {list(model.state_variables())})")
+            v0 = self._per_trial("v0", v0, n)
+        pop = Population(model, n, bias, v0, name, None)
+        self.populations.append(pop)
+        return pop
+
     def add_noise(self, target, sigma, tau_noise=None):
         """Add membrane noise to a population (independent per neuron and per trial).
 
@@ -296,6 +319,11 @@ class Network:
         if target not in self.populations:
             raise ValueError("target must be a population of this network")
         sigma = check.positive("sigma", sigma, allow_zero=True)
+        if isinstance(target.model, NeuronModel):
+            raise ValueError(f"add_noise handles LIF and HodgkinHuxley populations; {target.name!r} is a "
+                             f"{type(target.model).__name__}, whose declarations do not say how noise enters "
+                             "its state (add a noise term inside its step, drawing from a Generator it owns, "
+                             "or inject a noisy current with add_current_input)")
         if tau_noise is not None:
             if isinstance(target.model, HodgkinHuxley):
                 raise ValueError("tau_noise applies to LIF populations only (HH takes white current noise)")
@@ -465,12 +493,14 @@ class Network:
         self._check_size(steps, max_bytes)
         if self.runtime is None:  # sized just above: build without a second estimate
             self.runtime = self._new_runtime()
+        else:  # parameters assigned since the last run take effect now, or are refused
+            apply_changes(self, self.runtime)
         self.runtime.run(steps, progress)
 
     def _check_size(self, steps, max_bytes=None):
         """Refuse, before allocating, a runtime or run whose memory estimate exceeds ``max_bytes``."""
         B = self.batch or 1
-        state = 8 * B * sum(p.n * (2 if isinstance(p.model, LIF) else 60) for p in self.populations)
+        state = 8 * B * sum(p.n * _arrays_per_neuron(p.model) for p in self.populations)
         state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay / self.dt)))
                              for c in self.connections)
         state += sum(c.weights.nbytes if isinstance(c.weights, np.ndarray) else 2 * c.weights.data.nbytes
@@ -512,6 +542,15 @@ class Network:
         if name not in self._stored:
             raise ValueError(f"no state stored under name {name!r}; stored: {sorted(self._stored)}")
         self.runtime.restore(self._stored[name])
+
+
+def _arrays_per_neuron(model):
+    """float64 arrays a population's runtime keeps per neuron (for the memory estimate)."""
+    if isinstance(model, LIF):
+        return 2
+    if isinstance(model, NeuronModel):
+        return 2 * len(model.state_variables()) + 3  # state, scratch, J and its work arrays
+    return 60
 
 
 #: Largest batch (trials run together); Network(batch=) and trial_seeds refuse more up front.

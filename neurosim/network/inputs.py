@@ -12,6 +12,7 @@ runtime are flat, ``trial * n + neuron``.
 import numpy as np
 
 from .. import validation as check
+from .changes import read_only
 from ..spikes import from_events, to_events
 
 _BLOCK = 1000  # steps of Poisson spikes drawn at once (aligned to absolute steps, so chunking does not matter)
@@ -75,22 +76,32 @@ class PoissonSource:
 
     kind = "poisson"
 
+    @property
+    def rate(self):
+        """Rates in Hz (read-only array, or the function); assigning takes effect at the next run."""
+        return self._rate
+
+    @rate.setter
+    def rate(self, value):
+        self._rate = read_only(self._check_rate(value))
+
     def __init__(self, n, rate, name, seed):
         self.n = _count("n", n)
         self.name, self.seed = name, seed
+        self.rate = rate
+
+    def _check_rate(self, rate):
         if callable(rate):  # functions and TimedArrays: checked when evaluated
-            self.rate = rate
-            return
+            return rate
         rate = check.finite_array("rate", rate)
         if rate.ndim == 2:  # one row per step
             if rate.shape[1] not in (1, self.n) or np.any(rate < 0):
                 raise ValueError(f"rate over steps must have shape (steps, {self.n}) with values >= 0 Hz, "
                                  f"got shape {rate.shape}")
-            self.rate = np.broadcast_to(rate, (rate.shape[0], self.n)).copy()
-            return
+            return np.broadcast_to(rate, (rate.shape[0], self.n)).copy()
         if rate.ndim > 1 or rate.size not in (1, self.n) or np.any(rate < 0):
             raise ValueError(f"rate must be a rate >= 0 Hz or shape ({self.n},), got {rate!r}")
-        self.rate = np.broadcast_to(rate, (self.n,)).copy()
+        return np.broadcast_to(rate, (self.n,)).copy()
 
     def __repr__(self):
         return f"PoissonSource(n={self.n}, name={self.name!r})"
@@ -170,20 +181,28 @@ class PoissonRuntime:
         self.rate, self.n, self.dt, self.B = src.rate, src.n, dt, B
         self.varying = callable(src.rate) or np.ndim(src.rate) == 2
         self._block = -1
+        self._origin = 0  # blocks start at origin + b * BLOCK; a rate assigned between runs moves it
         self._idx = self._times = self._bounds = None
         self.spiked = _EMPTY
+
+    def set_rate(self, src, step):
+        """Use ``src.rate`` from step ``step`` on: later blocks are drawn anew, from the streams as they are."""
+        self.rate = src.rate
+        self.varying = callable(src.rate) or np.ndim(src.rate) == 2
+        self._origin, self._block = step, -1
 
     def emit(self, m):
         """Flat indices, times of the spikes in ``((m-1) dt, m dt]``, delivered at ``m * dt``."""
         k = m - 1
         if k < 0:  # nothing happens exactly at t = 0 in a Poisson process
             return _EMPTY, np.zeros(0)
-        b = k // _BLOCK
+        b = (k - self._origin) // _BLOCK
         if self.varying and not callable(self.rate) and k >= len(self.rate):
             raise ValueError(f"Poisson rate array has {len(self.rate)} steps; the run needs step {k}")
         if b != self._block:
             self._draw(b)
-        lo, hi = self._bounds[k - b * _BLOCK], self._bounds[k - b * _BLOCK + 1]
+        j = k - self._origin - b * _BLOCK
+        lo, hi = self._bounds[j], self._bounds[j + 1]
         return self._idx[lo:hi], self._times[lo:hi]
 
     def _draw(self, b):
@@ -199,7 +218,7 @@ class PoissonRuntime:
             pos = np.concatenate([p[1] for p in parts])
             step = np.concatenate([p[2] for p in parts])
         order = np.argsort(step, kind="stable")
-        idx, times = idx[order], (b * _BLOCK + pos[order]) * self.dt
+        idx, times = idx[order], (self._origin + b * _BLOCK + pos[order]) * self.dt
         bounds = np.searchsorted(step[order], np.arange(_BLOCK + 1))
         self._idx, self._times, self._bounds, self._block = idx, times, bounds, b
 
@@ -212,7 +231,7 @@ class PoissonRuntime:
 
     def _block_rates(self, b):
         """Rates (BLOCK, n) in Hz held over the block's steps (0 past the end of a rate array)."""
-        k = b * _BLOCK + np.arange(_BLOCK)
+        k = self._origin + b * _BLOCK + np.arange(_BLOCK)
         if not callable(self.rate):
             out = np.zeros((_BLOCK, self.n))
             valid = k < len(self.rate)
@@ -241,10 +260,11 @@ class PoissonRuntime:
 
     def snapshot(self):
         # the cached block arrays are never modified, only replaced: keep references
-        return ([g.bit_generator.state for g in self._gens], self._block, self._idx, self._times, self._bounds)
+        return ([g.bit_generator.state for g in self._gens], self._block, self._idx, self._times, self._bounds,
+                self._origin, self.rate, self.varying)
 
     def restore(self, snap):
-        states, self._block, self._idx, self._times, self._bounds = snap
+        states, self._block, self._idx, self._times, self._bounds, self._origin, self.rate, self.varying = snap
         for g, s in zip(self._gens, states):
             g.bit_generator.state = s
 

@@ -21,7 +21,10 @@ maps to a runtime class with this interface (all arrays flat over
 """
 import numpy as np
 
+from .. import validation as check
+from .changes import read_only
 from .connections import membrane_coefficients
+from ..neurons.base import NeuronModel, advance
 from ..neurons.hh import HHState, HodgkinHuxley
 from ..neurons.lif import LIF, LIFState
 
@@ -55,7 +58,7 @@ class Population:
     def __init__(self, model, n, bias, v0, name, units, method=None):
         """``bias`` and ``v0`` are in the model's internal units (normalized for LIF)."""
         self.model, self.n, self.name, self.units = model, n, name, units
-        self.normalized = _Values(bias, v0)
+        self.normalized = _Values(read_only(bias), read_only(v0))
         self.method = method
         self.inputs = []
         self.noise = None  # set by Network.add_noise: dict(sigma, tau_noise, seeds)
@@ -67,8 +70,13 @@ class Population:
 
     @bias.setter
     def bias(self, value):
+        # takes effect at the next run of a built network (neurosim.network.changes)
+        value = check.finite_array("bias", value)
+        if not (value.ndim <= 1 and value.size in (1, self.n)) and not (value.ndim == 2 and value.shape[1] == self.n):
+            raise ValueError(f"bias of {self.name!r} must be a scalar or shape ({self.n},) (or (B, {self.n}) "
+                             f"with a batch), got shape {value.shape}")
         u = self.units
-        self.normalized.bias = value if u is None else u.current_to_J(value)
+        self.normalized.bias = read_only(np.array(value if u is None else u.current_to_J(value), dtype=float))
 
     @property
     def v0(self):
@@ -77,8 +85,10 @@ class Population:
 
     @v0.setter
     def v0(self, value):
+        # the state at t = 0: a built network refuses the change at its next run (call net.reset())
+        value = check.finite_array("v0", value)
         u = self.units
-        self.normalized.v0 = value if u is None else u.voltage_to_v(value)
+        self.normalized.v0 = read_only(np.array(value if u is None else u.voltage_to_v(value), dtype=float))
 
     @property
     def _inputs(self):  # older spelling, read by exporters outside this package
@@ -153,6 +163,12 @@ class _Base:
             inp.add_to(self.J2)
         return J
 
+    def set_bias(self, bias):
+        """Use ``bias`` (B * n,) from the next step on (a bias assigned between runs)."""
+        np.copyto(self.bias, bias)
+        self.has_bias = bool(np.any(self.bias))
+        self.bias_term = float(self.bias[0]) if np.all(self.bias == self.bias[0]) else self.bias
+
     def value(self, kind):
         if kind == "current":
             total = np.zeros(self.N)
@@ -213,6 +229,14 @@ class LIFRuntime(_Base):
             self.scaled = [(x, c * omd, decay) for x, c, decay in self.terms]
             self.bias_decayed = self.bias_term * omd if self.has_bias else None
             self.J_at = _Unscaled(self.J, 1.0 / omd)
+
+    def set_bias(self, bias):
+        super().set_bias(bias)
+        omd = self.state.one_minus_decay
+        if self.constant:
+            np.multiply(self.input(), omd, out=self.J_decayed)
+        if self.direct:
+            self.bias_decayed = self.bias_term * omd if self.has_bias else None
 
     def step(self, k, t0):
         if self.constant:
@@ -309,6 +333,66 @@ class HHRuntime(_Base):
         return [s, s._stepper, s._coeffs, s._detector]
 
 
+class ModelRuntime(_Base):
+    """Neurons of any :class:`neurosim.NeuronModel`: one array per declared state variable, one ``step`` per step.
+
+    The state arrays are flat over ``B * n`` (trial-major) and reach the model's ``step`` as
+    ``(B, n)`` views with a batch (so per-neuron parameters of shape (n,) broadcast), or
+    ``(n,)``. The input J is the synaptic current at the start of the step (the last stage of
+    each PSC cascade, as for Hodgkin-Huxley) plus bias and injected currents, held over the step.
+
+    The model's ``step`` is user code, so it runs in the *prepare* phase, on scratch copies
+    (:func:`neurosim.neurons.base.advance`); the commit only swaps the scratch in. An exception
+    or Ctrl-C inside ``step`` therefore leaves the committed state untouched.
+    """
+
+    def __init__(self, pop, B, dt, groups, inputs):
+        super().__init__(pop, B, dt, groups, inputs)
+        self.model, self.dt = pop.model, dt
+        shape = (B, pop.n) if B > 1 else (pop.n,)
+        v0 = None if pop.normalized.v0 is None else np.broadcast_to(pop.normalized.v0, shape)
+        self.state = pop.model.initial_state(shape, v0=v0)
+        self.scratch = {name: np.empty_like(a) for name, a in self.state.items()}
+        self.shape = shape
+        self.prepared = None  # (k, indices, offsets) of a prepared, not yet committed step
+        for g in groups:
+            self.terms.append((g.state.x[-1], 1.0, None))
+
+    needs_prepare = True
+
+    def prepare(self, k, t0):
+        super().prepare(k, t0)
+        if self.prepared is not None and self.prepared[0] == k:
+            return  # a retried step: its result is ready
+        J = self.input().reshape(self.shape)
+        idx, off = advance_scratch(self.model, self.dt, J, self.state, self.scratch, t0)
+        self.prepared = (k, idx, off)
+
+    def step(self, k, t0):
+        _, idx, off = self.prepared
+        self.state, self.scratch = self.scratch, self.state  # commit: the stepped scratch becomes the state
+        self.prepared = None
+        return idx, off
+
+    def value(self, kind):
+        if kind in self.state:
+            return self.state[kind].reshape(-1)
+        return super().value(kind)
+
+    def snapshot(self):
+        return {name: a.copy() for name, a in self.state.items()}
+
+    def restore(self, snap):
+        for name, a in snap.items():
+            np.copyto(self.state[name], a)
+        self.prepared = None
+
+
+def advance_scratch(model, dt, J, state, scratch, t0):
+    """:func:`neurosim.neurons.base.advance` without the commit: the stepped state is left in ``scratch``."""
+    return advance(model, dt, J, state, scratch, t0, commit=False)
+
+
 def _noise_setup(pop):
     """``(sigma, tau_noise, generators)`` of a population's noise in the model's internal units (normalized for
     LIF, uA/cm^2 sqrt(s) for HH); generators is None without noise (one per trial with a batch)."""
@@ -366,8 +450,9 @@ def _restore_arrays(objects, snap):
             obj._I = None  # the next call copies its input again
 
 
-#: model class -> runtime class. A new population kind registers here.
-KINDS = {LIF: LIFRuntime, HodgkinHuxley: HHRuntime}
+#: model class -> runtime class. Built-in kinds with hand-tuned runtimes register here; any other
+#: :class:`neurosim.NeuronModel` runs on :class:`ModelRuntime`, derived from its declarations.
+KINDS = {LIF: LIFRuntime, HodgkinHuxley: HHRuntime, NeuronModel: ModelRuntime}
 
 
 def runtime_class(model):

@@ -10,7 +10,10 @@ Kinds
     or ``(times, indices, trials)`` with a batch.
 "v"
     Membrane voltage of a population (normalized for LIF, mV for
-    HodgkinHuxley), sampled at ``t``.
+    HodgkinHuxley, the declared "v" of a :class:`neurosim.NeuronModel`), sampled at ``t``.
+any declared state variable
+    Of a population of a :class:`neurosim.NeuronModel` (e.g. "w" of an adaptive
+    neuron), sampled like "v".
 "current"
     Synaptic current into a population (normalized input J, or uA/cm^2 for
     HodgkinHuxley, from all its connections; bias and injected currents
@@ -65,8 +68,15 @@ class Probe:
     """
 
     def __init__(self, network, target, kind, sample_every, synapse, start, bin=None, normalized=False):
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        declared = _declared_state(target)
+        if not isinstance(kind, str):
+            raise TypeError(f"kind must be a string, got {type(kind).__name__}")
+        if kind not in KINDS and kind not in declared:
+            extra = f", or a state variable of {type(target.model).__name__}: {declared}" if declared else ""
+            raise ValueError(f"kind must be one of {KINDS}{extra}, got {kind!r}")
+        if kind == "v" and declared and "v" not in declared:
+            raise ValueError(f"kind 'v': {type(target.model).__name__} declares no state variable 'v' "
+                             f"(its state: {declared})")
         if not isinstance(normalized, (bool, np.bool_)):
             raise TypeError(f"normalized must be True or False, got {normalized!r}")
         self.normalized = bool(normalized)
@@ -128,6 +138,13 @@ class Probe:
         times, indices, trials = events
         return [split_by_neuron(times[trials == b], indices[trials == b], self.target.n)
                 for b in range(self.network.batch)]
+
+
+def _declared_state(target):
+    """The state variable names a population's model declares ([] for built-in kinds and sources)."""
+    from ..neurons.base import NeuronModel
+    model = getattr(target, "model", None)
+    return list(model.state_variables()) if isinstance(model, NeuronModel) else []
 
 
 class ProbeData:

@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from .changes import built_from
 from .connections import ConnectionRuntime, FusedPropagation, SynapseGroup
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from .populations import runtime_class
@@ -71,7 +72,7 @@ class Runtime:
             offsets[id(group)] = start
             self.groups.append(group)
             start += size
-        self.fused = self._fuse(net, offsets)
+        self.fused = self._fuse(offsets)
         self.pops, by_target = {}, {}
         for pop in net.populations:
             groups = [g for (post, _), g in zip(grouped, self.groups) if post is pop]
@@ -92,12 +93,33 @@ class Runtime:
         self._propagate(0, [rt for rt in self.sources.values() if rt.spiked.size])
         for rt in self.sources.values():
             rt.spiked = rt.spiked[:0]
+        self._offsets = offsets
+        self.built_from = built_from(net)
+
+    # ---- parameters assigned between runs (neurosim.network.changes) ------------------
+    def set_bias(self, pop, bias):
+        self.pops[pop].set_bias(bias)
+
+    def set_rate(self, src):
+        self.sources[src].set_rate(src, self.step)
+
+    def set_weights(self, conn):
+        """Rebuild the propagation of ``conn`` from its new weights; synapse states and queued spikes stay."""
+        i = next(i for i, (c, _) in enumerate(self.conns) if c is conn)
+        old = self.conns[i][1]
+        new = ConnectionRuntime(conn, self.dt, self.B)
+        new.group = old.group
+        self.conns[i] = (conn, new)
+        if getattr(old, "fused", False):  # fused tables hold the old rows: fuse again from the new ones
+            for _, rt in self.conns:
+                rt.fused = False
+            self.fused = self._fuse(self._offsets)
 
     @property
     def t(self):
         return self.step * self.dt
 
-    def _fuse(self, net, offsets):
+    def _fuse(self, offsets):
         """FusedPropagation per presynaptic emitter with >= 2 fusable connections into distinct groups."""
         into = {}
         for c, rt in self.conns:

@@ -46,8 +46,8 @@ class StateVar:
     __slots__ = ("initial", "unit")
 
     def __init__(self, initial=0.0, unit="1"):
-        self.initial = float(initial)
-        self.unit = str(unit)
+        self.initial = check.check_number("initial", initial)
+        self.unit = check.check_str("unit", unit)
 
     def __repr__(self):
         return f"StateVar({self.initial!r}, unit={self.unit!r})"
@@ -178,13 +178,16 @@ class NeuronModel:
         return SimulationResult(recorder, steps * dt, t=t, **traces)
 
 
-def advance(model, dt, J, state, scratch, t0=0.0):
+def advance(model, dt, J, state, scratch, t0=0.0, commit=True):
     """One transactional step of ``model``: run ``step`` on ``scratch``, check it, then commit into ``state``.
 
     Parameters
     ----------
     state, scratch : dict name -> ndarray
         The committed state and same-shaped work arrays (all of one shape, (n,) or (B, n)).
+    commit : bool
+        Copy the stepped scratch into ``state`` (True), or leave it in ``scratch`` for the
+        caller to swap in (a network commits later, after every part of the step is prepared).
     J : ndarray
         Total input, the shape of the state arrays.
 
@@ -227,8 +230,9 @@ def advance(model, dt, J, state, scratch, t0=0.0):
                                                                                                    float(offsets))
         if off.size and not (np.all(off >= 0.0) and np.all(off < dt)):
             raise ValueError(f"{type(model).__name__}.step: spike offsets must lie in [0, dt) = [0, {dt:g}) s")
-    for name, a in state.items():
-        np.copyto(a, scratch[name])
+    if commit:
+        for name, a in state.items():
+            np.copyto(a, scratch[name])
     return idx, off
 
 

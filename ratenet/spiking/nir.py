@@ -63,7 +63,8 @@ def model_to_nir(snn):
     """See :meth:`ratenet.SpikingModel.to_nir`."""
     nir = _nsnir.import_nir()
     first, last = snn.layers[0], snn.layers[-1]
-    net = snn.to_network(np.zeros(snn.n_in)).network        # layer 0 bias: W1·0 + b1 + 1
+    # layer 0 bias: W1·0 + b1 + 1; "boundary": NIR delivers spikes on its own grid (exact placement has no NIR form)
+    net = snn.to_network(np.zeros(snn.n_in), placement="boundary").network
     graph = _nsnir.to_nir(net)                                # warns once about tau_ref > 0
     nodes, edges = dict(graph.nodes), list(graph.edges)
     L = len(snn.layers)

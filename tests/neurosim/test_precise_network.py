@@ -135,7 +135,7 @@ def test_unsupported_configurations_are_refused():
         net.run(0.001)
     net = Network(dt=1e-5, timing="precise")
     net.add_population(HodgkinHuxley(), 2)
-    with pytest.raises(ValueError, match="LIF populations only"):
+    with pytest.raises(ValueError, match="exact spike-time method"):
         net.run(0.001)
     with pytest.raises(ValueError, match="timing"):
         Network(timing="exact")

@@ -43,6 +43,7 @@ from . import runner
 from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ...neurons.lif import LIF
+from ..refusals import refuse_uncarried
 
 _TIMINGS = ("grid", "precise")
 
@@ -152,6 +153,7 @@ def _check_supported(network, timing):
         raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
     if timing not in _TIMINGS:
         raise ValueError(f"network.timing must be one of {_TIMINGS}, got {timing!r}")
+    refuse_uncarried(network, "PyNN")
     plans = {}
     for pop in network.populations:
         if not isinstance(pop.model, LIF):

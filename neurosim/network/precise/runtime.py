@@ -24,7 +24,8 @@ from ...neurons.lif import LIF, PreciseLIFState
 from ..inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from ..populations import _Base, _flat
 from .events import csr_rows, fan_out
-from ..probes import add_lagged
+from ..probes import EVENT_KINDS, add_lagged
+from ..changes import built_from
 from ..runtime import Runtime, _accumulate_mean, _invalid_message, _take_samples
 
 _DELAY_TOL = 1e-9  # relative: a delay of dt (1 - 1e-9) counts as dt
@@ -90,6 +91,7 @@ class PreciseConnection:
     """One connection in precise mode: CSR rows (pre-major, already / tau_s), delay, target group."""
 
     def __init__(self, conn, dt, B, group, target):
+        self.conn = conn
         self.rows = csr_rows(conn.weights, 1.0 / conn.synapse.tau_s)
         self.delay, self.dt, self.B = float(conn.delay), dt, B
         self.n_pre, self.n_post = conn.pre.n, conn.post.n
@@ -180,6 +182,16 @@ class PreciseRuntime(Runtime):
                         if probe.kind == "filtered_mean":  # spikes before the first step: all their charge follows
                             np.add.at(buf.total, idx, buf.state.inv_tau)
             rt.spiked = idx[:0]
+        self.built_from = built_from(net)
+
+    def set_weights(self, conn):
+        """New CSR rows for ``conn``; events already queued keep the weights they were sent with."""
+        for i, (pre, link) in enumerate(self.links):
+            if link.conn is conn:
+                new = PreciseConnection(conn, self.dt, self.B, link.group, link.target)
+                self.links[i] = (pre, new)
+                out = self._out[id(self.emitters[pre])]
+                out[out.index(link)] = new
 
     def _loop(self, steps, progress, sampled, held):
         dt = self.dt
@@ -187,7 +199,7 @@ class PreciseRuntime(Runtime):
         prepared = [rt for _, rt in pops if rt.inputs]
         sources = list(self.sources.items())
         spike_probes = [(buf.recorder, self.emitters[p.target], buf.start_step) for p, buf in self.buffers.items()
-                        if p.kind == "spikes" and p.target in self.pops]
+                        if p.kind in EVENT_KINDS and p.target in self.pops]
         filtered = [(buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
         means = [(buf, self.emitters[p.target]) for p, buf in sampled if p.kind == "filtered_mean"]
         sample = [(buf, p.every, buf.state.current if p.kind == "filtered" else None,
@@ -259,8 +271,13 @@ def _check_precise(net):
     """Refuse what precise mode does not handle, with the reason and the way out."""
     for pop in net.populations:
         if not isinstance(pop.model, LIF):
-            raise ValueError(f"timing='precise' handles LIF populations only; {pop.name!r} is a "
-                             f"{type(pop.model).__name__} (use timing='grid' for it)")
+            raise ValueError(f"timing='precise' needs an exact spike-time method, which LIF populations have; "
+                             f"{pop.name!r} is a {type(pop.model).__name__}, which has none "
+                             f"(use timing='grid' for it)")
+        if pop.noise is not None:
+            raise ValueError(f"timing='precise' cannot honour the noise of {pop.name!r}: spike times of a noisy "
+                             "membrane have no closed form between events, and ignoring the noise would be "
+                             "silently wrong (use timing='grid', whose noise step is exact)")
     for c in net.connections:
         if c.synapse.n > 1:
             raise ValueError(f"timing='precise' handles exponential (n=0) and alpha (n=1) synapses; the connection "

@@ -1,0 +1,318 @@
+"""User-defined neuron models (neurosim.NeuronModel) and the silent drops of issue 20, each with its oracle."""
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+import neurosim
+from neurosim import LIF, Network, NeuronModel, PSCFilter, SimulationError, StateVar
+
+_EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "custom_neuron.py"
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("custom_neuron", _EXAMPLE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Leak(NeuronModel):
+    """tau dv/dt = J - v with an exact step, threshold 1, reset 0: the LIF's f-I curve without refractoriness."""
+
+    state = {"v": 0.0, "count": StateVar(0.0, unit="spikes")}
+
+    def __init__(self, tau=0.02):
+        super().__init__(tau=tau)
+
+    def step(self, dt, J, v, count):
+        decay = np.exp(-dt / self.tau)
+        v_new = J + (v - J) * decay
+        spiked = v_new >= 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):  # exact crossing time of the exponential approach
+            cross = -self.tau * np.log((J - 1.0) / (J - v))
+        offsets = np.where(spiked, np.clip(cross, 0.0, np.nextafter(dt, 0)), 0.0)
+        # after a spike: restart from 0 at the crossing and integrate the rest of the step
+        rest = dt - offsets
+        v[...] = np.where(spiked, J * (1.0 - np.exp(-rest / self.tau)), v_new)
+        count += spiked
+        return spiked, offsets
+
+
+def test_qif_example_matches_its_analytic_rate():
+    """The docs' example: sqrt(J)/(pi tau) to 1e-6 (a rate 1 % off, or the wrong tau, fails)."""
+    ex = _example()
+    model = ex.QIF(tau=0.01)
+    J = np.array([0.25, 1.0, 2.5, 4.0])
+    rates = neurosim.tuning_curve(model, J, T=1.0, dt=1e-4)
+    np.testing.assert_allclose(rates, np.sqrt(J) / (np.pi * 0.01), rtol=1e-6)
+    assert neurosim.tuning_curve(model, [-0.5, -0.1], T=0.5, dt=1e-4).tolist() == [0.0, 0.0]
+
+
+def test_user_model_rate_equals_lif_rate_without_refractoriness():
+    """An exact user step reproduces G(J) with tau_ref = 0 (the analytic LIF curve)."""
+    J = np.array([1.2, 2.0, 5.0])
+    rates = neurosim.tuning_curve(Leak(0.02), J, T=1.0, dt=1e-3)
+    np.testing.assert_allclose(rates, LIF(0.02, 0.0).rate(J), rtol=1e-7)
+
+
+def _leak_net(rng, batch=None, fail_at=None):
+    class Failing(Leak):
+        calls = 0
+
+        def step(self, dt, J, v, count):
+            Failing.calls += 1
+            if Failing.calls == fail_at:
+                raise RuntimeError("user step failed")
+            return super().step(dt, J, v, count)
+
+    net = Network(dt=1e-4, rng=rng, batch=batch)
+    src = net.add_poisson(30, rate=50.0)
+    pop = net.add_population(Failing(np.linspace(0.01, 0.03, 6)), 6, bias=0.6)
+    net.connect(src, pop, np.full((6, 30), 0.01), synapse=PSCFilter(0.005, 1))
+    net.connect(pop, pop, -0.02 * (1 - np.eye(6)), delay=1e-3)
+    probes = [net.probe(pop, "spikes"), net.probe(pop, "v", sample_every=5e-4), net.probe(pop, "count"),
+              net.probe(pop, "current", sample_every=1e-3)]
+    return net, probes
+
+
+def test_user_model_in_a_network_batch_trial_equals_a_single_run():
+    net, probes = _leak_net(4, batch=3)
+    net.run(0.1)
+    times, idx, trials = probes[0].data
+    assert times.size > 50
+    for k, seed in enumerate(Network.trial_seeds(4, 3)):
+        single, sp = _leak_net(seed)
+        single.run(0.1)
+        np.testing.assert_array_equal(single.probes[0].data[0], times[trials == k])
+        np.testing.assert_array_equal(sp[1].data, probes[1].data[:, k])
+        np.testing.assert_array_equal(sp[2].data, probes[2].data[:, k])
+    # the declared spike counter agrees with the spike probe
+    assert probes[2].data[-1].sum() == times.size
+
+
+def test_user_model_store_restore_and_failed_step_continue_exactly():
+    ref, pr = _leak_net(1)
+    ref.run(0.1)
+    net, probes = _leak_net(1, fail_at=400)
+    with pytest.raises(RuntimeError, match="user step failed"):
+        net.run(0.1)
+    assert net.t == pytest.approx(399e-4)
+    net.run(0.1 - net.t)
+    for a, b in zip(pr, probes):
+        for x, y in zip(a.data if a.kind == "spikes" else [a.data], b.data if b.kind == "spikes" else [b.data]):
+            np.testing.assert_array_equal(x, y)
+    net.store()
+    net.run(0.02)
+    after = probes[0].data[0].copy()
+    net.restore()
+    net.run(0.02)
+    np.testing.assert_array_equal(probes[0].data[0], after)
+
+
+def test_user_model_errors_are_clear():
+    class Bad(NeuronModel):
+        state = {"v": 0.0}
+
+        def step(self, dt, J, v):
+            return v > 1  # fine
+
+    class Blows(NeuronModel):
+        state = {"v": 1.0}
+
+        def step(self, dt, J, v):
+            with np.errstate(over="ignore"):
+                v *= 1e300
+            return v > 1e400
+
+    class WrongReturn(NeuronModel):
+        state = {"v": 0.0}
+
+        def step(self, dt, J, v):
+            return [False] * v.size
+
+    with pytest.raises(SimulationError, match="'v'.*non-finite"):
+        Blows().simulate([1.0, 2.0], T=0.01, dt=1e-3)
+    with pytest.raises(TypeError, match="boolean array"):
+        WrongReturn().simulate([1.0], T=0.01, dt=1e-3)
+    net = Network(dt=1e-4)
+    pop = net.add_population(Bad(), 3)
+    with pytest.raises(ValueError, match="kind must be one of.*state variable"):
+        net.probe(pop, "w")
+    with pytest.raises(ValueError, match="add_noise.*Bad"):
+        net.add_noise(pop, 0.1)
+    with pytest.raises(ValueError, match="per-neuron parameter must have shape \\(3,\\)"):
+        Network().add_population(Leak(np.ones(4)), 3)
+    with pytest.raises(ValueError, match="record"):
+        Bad().simulate([1.0], T=0.01, dt=1e-3, record=["w"])
+
+
+def test_precise_timing_refuses_a_model_without_exact_spike_times():
+    net = Network(dt=1e-4, timing="precise")
+    net.add_population(Leak(), 2, bias=1.5)
+    with pytest.raises(ValueError, match="exact spike-time method.*Leak"):
+        net.build()
+
+
+# ---- the silent drops listed in issue 20 (each failed before it) -------------------------------------
+def _rate_net(timing):
+    net = Network(dt=1e-4, rng=1, timing=timing)
+    pop = net.add_population(LIF(0.02, 0.002), 4, bias=1.5)
+    return net, net.probe(pop, "spikes"), net.probe(pop, "rate", bin=0.01)
+
+
+@pytest.mark.parametrize("timing", ["grid", "precise"])
+def test_rate_probe_counts_the_spikes_in_both_timings(timing):
+    """The rate probe equals spikes / (n T), and precise mode no longer reads 0 Hz."""
+    net, spikes, rate = _rate_net(timing)
+    net.run(1.0)
+    n_spikes = spikes.data[0].size
+    assert n_spikes > 100
+    np.testing.assert_allclose(rate.data.sum() * 0.01, n_spikes / 4, rtol=1e-12)
+    np.testing.assert_allclose(n_spikes / 4, LIF(0.02, 0.002).rate(1.5), rtol=0.02)
+
+
+def test_precise_timing_refuses_noise():
+    net = Network(dt=1e-4, timing="precise", rng=0)
+    pop = net.add_population(LIF(), 3, bias=0.9)
+    net.add_noise(pop, 0.2)
+    with pytest.raises(ValueError, match="noise"):
+        net.run(0.01)
+
+
+def _noisy_or_exact(kind):
+    net = Network(dt=1e-4, rng=0)
+    src = net.add_poisson(5, rate=10.0)
+    pop = net.add_population(LIF(), 3, bias=0.9)
+    if kind == "noise":
+        net.add_noise(pop, 0.2)
+        net.connect(src, pop, 0.1)
+    else:
+        net.connect(src, pop, 0.1, placement="exact")
+    return net
+
+
+@pytest.mark.parametrize("kind", ["noise", "exact"])
+def test_exporters_refuse_what_they_cannot_carry(kind, tmp_path):
+    from neurosim.export import to_nir, to_pynn, write_pynn_script
+    net = _noisy_or_exact(kind)
+    match = "noise" if kind == "noise" else "placement='exact'"
+    with pytest.raises(ValueError, match=match):
+        to_pynn(net, sim="nest")  # refused before any simulator is imported
+    with pytest.raises(ValueError, match=match):
+        write_pynn_script(net, tmp_path / "net.py")
+    pytest.importorskip("nir", reason="pip install '.[nir]'")
+    with pytest.raises(ValueError, match=match):
+        to_nir(net)
+
+
+def test_exporters_refuse_user_models(tmp_path):
+    from neurosim.export import to_pynn
+    net = Network()
+    net.add_population(Leak(), 2)
+    with pytest.raises(ValueError, match="Leak"):
+        to_pynn(net, sim="nest")
+
+
+# ---- parameters assigned between runs -----------------------------------------------------------------
+@pytest.mark.parametrize("timing", ["grid", "precise"])
+def test_bias_assigned_between_runs_equals_a_switching_input(timing):
+    """pop.bias = b between runs == a TimedArray bias that switches at that time (spike times to 1e-9 s)."""
+    def build(bias):
+        net = Network(dt=1e-4, timing=timing)
+        pop = net.add_population(LIF(0.02, 0.002), 3, bias=bias)
+        return net, pop, net.probe(pop, "spikes")
+
+    net, pop, sp = build([1.2, 1.5, 3.0])
+    net.run(0.3)
+    pop.bias = [2.0, 1.1, 0.5]
+    net.run(0.3)
+    ref, _, rp = build(neurosim.TimedArray(np.array([[1.2, 1.5, 3.0], [2.0, 1.1, 0.5]]), dt=0.3))
+    ref.run(0.6)
+    assert sp.data[0].size == rp.data[0].size > 50
+    np.testing.assert_allclose(sp.data[0], rp.data[0], atol=1e-9)
+    np.testing.assert_array_equal(sp.data[1], rp.data[1])
+
+
+@pytest.mark.parametrize("timing", ["grid", "precise"])
+def test_weights_assigned_between_runs_equal_two_connections_split_in_time(timing):
+    """conn.weights = W2 at T1 == the spikes before T1 through W and those after through W2."""
+    rng = np.random.default_rng(3)
+    times = np.sort(rng.uniform(0, 0.4, 300))
+    idx = rng.integers(0, 10, 300)
+    W, W2 = rng.uniform(0, 0.1, (4, 10)), rng.uniform(0, 0.2, (4, 10))
+    delay = 1e-3 if timing == "precise" else 0.0
+
+    net = Network(dt=1e-4, timing=timing)
+    src = net.add_spike_source((times, idx))
+    pop = net.add_population(LIF(0.02, 0.002), 4, bias=0.5)
+    conn = net.connect(src, pop, W, delay=delay)
+    p = net.probe(pop, "v")
+    net.run(0.2)
+    conn.weights = W2
+    net.run(0.2)
+
+    ref = Network(dt=1e-4, timing=timing)
+    # a spike is weighted when it is sent (as in NEST): those emitted before the change keep W
+    early = times < 0.2 - 1e-4 / 2 if timing == "grid" else times <= 0.2
+    a = ref.add_spike_source((times[early], idx[early]))
+    b = ref.add_spike_source((times[~early], idx[~early]))
+    post = ref.add_population(LIF(0.02, 0.002), 4, bias=0.5)
+    ref.connect(a, post, W, delay=delay)
+    ref.connect(b, post, W2, delay=delay)
+    q = ref.probe(post, "v")
+    ref.run(0.4)
+    assert np.ptp(p.data) > 0.1
+    np.testing.assert_allclose(p.data, q.data, atol=1e-12)
+
+
+def test_poisson_rate_assigned_between_runs_takes_effect():
+    net = Network(dt=1e-4, rng=5)
+    src = net.add_poisson(200, rate=20.0)
+    sp = net.probe(src, "spikes")
+    net.run(0.5)
+    first = sp.data[0].size
+    src.rate = 80.0
+    net.run(0.5)
+    second = sp.data[0].size - first
+    # Poisson counts: 2,000 and 8,000 expected; 6 standard deviations (a rate 1.5x off fails)
+    assert abs(first - 2000) < 6 * np.sqrt(2000)
+    assert abs(second - 8000) < 6 * np.sqrt(8000)
+
+
+def test_what_cannot_change_mid_run_is_refused_with_what_to_call():
+    net = Network(dt=1e-4)
+    src = net.add_poisson(3, rate=10.0)
+    pop = net.add_population(LIF(), 3, bias=0.5)
+    conn = net.connect(src, pop, 0.1)
+    net.run(0.01)
+    for change in (lambda: setattr(pop, "v0", 0.5), lambda: setattr(conn, "delay", 1e-3),
+                   lambda: setattr(pop.model, "tau_m", 0.05)):
+        fresh = Network(dt=1e-4)
+        change()
+        with pytest.raises(RuntimeError, match="net.reset\\(\\)"):
+            net.run(0.01)
+        net.reset()
+        net.run(0.01)  # after reset the new value is the one built
+        del fresh
+    with pytest.raises(ValueError, match="read-only"):
+        pop.bias[0] = 2.0  # in place would bypass the check: refused at once
+    with pytest.raises(ValueError, match="bias"):
+        pop.bias = np.ones(5)
+    with pytest.raises(ValueError, match="weights"):
+        conn.weights = np.ones((2, 2))
+
+
+def test_user_model_parameters_apply_at_the_next_run():
+    """A NeuronModel reads its parameters each step: tau changed between runs changes the rate at once."""
+    model = Leak(0.02)
+    net = Network(dt=1e-4)
+    pop = net.add_population(model, 1, bias=2.0)
+    sp = net.probe(pop, "spikes")
+    net.run(1.0)
+    first = sp.data[0].size
+    model.tau = 0.01
+    net.run(1.0)
+    second = sp.data[0].size - first
+    np.testing.assert_allclose([first, second], [LIF(0.02, 0).rate(2.0), LIF(0.01, 0).rate(2.0)], rtol=0.01)
