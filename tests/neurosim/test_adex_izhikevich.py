@@ -259,3 +259,17 @@ def test_bad_presets_and_shapes():
         AdEx(b=np.array([0.0, 1e-12, 2e-12])).simulate([1e-10, 2e-10], 0.01)
     # float32 and numpy scalars are valid
     Izhikevich(a=np.float32(0.02), b=np.float64(0.2)).simulate([np.float32(10.0)], 0.01)
+
+
+def test_models_run_as_network_populations():
+    # the generic NeuronModel runtime steps the same declarations: the same spikes as simulate
+    for model, bias in [(AdEx.preset("tonic"), 500e-12), (Izhikevich.preset("CH"), 10.0)]:
+        net = neurosim.Network(dt=1e-4)
+        pop = net.add_population(model, 2, bias=bias)
+        probe = net.probe(pop, "spikes")
+        net.run(0.05)
+        t, i = probe.data
+        want, wi = model.simulate([bias, bias], 0.05).events()
+        assert want.size >= 4
+        np.testing.assert_array_equal(i, wi)
+        np.testing.assert_allclose(t, want, rtol=0, atol=1e-9)
