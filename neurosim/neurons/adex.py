@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import validation as check
 from ..errors import SimulationError
-from .base import StateVar
+from .base import StateVar, _parameter
 from .resetting import ResettingModel, check_range
 
 pF, nS, mV, ms, pA = 1e-12, 1e-9, 1e-3, 1e-3, 1e-12
@@ -91,13 +91,19 @@ class AdEx(ResettingModel):
 
     def __init__(self, C=281 * pF, g_L=30 * nS, E_L=-70.6 * mV, V_T=-50.4 * mV, Delta_T=2 * mV, a=4 * nS,
                  tau_w=144 * ms, b=80.5 * pA, V_reset=-70.6 * mV, V_peak=None, tau_ref=0.0):
+        if V_peak is None:  # the common cut V_T + 5 Delta_T (checked values first)
+            try:
+                V_peak = _frozen(np.asarray(_parameter("V_T", V_T)) + 5.0 * np.asarray(_parameter("Delta_T", Delta_T)))
+            except TypeError:
+                V_peak = 0.0  # V_T or Delta_T is not numeric: the checks below name it
         super().__init__(C=C, g_L=g_L, E_L=E_L, V_T=V_T, Delta_T=Delta_T, a=a, tau_w=tau_w, b=b,
-                         V_reset=V_reset, V_peak=0.0 if V_peak is None else V_peak, tau_ref=tau_ref)
+                         V_reset=V_reset, V_peak=V_peak, tau_ref=tau_ref)
+
+    def _validate(self):
+        super()._validate()
         for name in ("C", "g_L", "Delta_T", "tau_w"):
             check_range(self, name, low=0.0, low_open=True, what="> 0")
         check_range(self, "tau_ref", low=0.0, what=">= 0")
-        if V_peak is None:
-            self.V_peak = _frozen(self.V_T + 5.0 * self.Delta_T)
         if np.any(np.asarray(self.V_peak) <= self.V_T):
             raise ValueError(f"AdEx: V_peak must be > V_T, got V_peak={self.V_peak!r}, V_T={self.V_T!r}")
         if np.any(np.asarray(self.V_reset) >= self.V_peak):

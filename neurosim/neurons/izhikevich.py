@@ -61,6 +61,9 @@ class Izhikevich(ResettingModel):
 
     def __init__(self, a=0.02, b=0.2, c=-65.0, d=8.0, v_peak=30.0):
         super().__init__(a=a, b=b, c=c, d=d, v_peak=v_peak)
+
+    def _validate(self):
+        super()._validate()
         check_range(self, "a", low=0.0, low_open=True, what="> 0 (1/ms)")
         if np.any(np.asarray(self.c) >= self.v_peak):
             raise ValueError(f"Izhikevich: c (the reset) must be < v_peak, got c={self.c!r}, "

@@ -18,7 +18,7 @@ One spike per neuron per step: a second crossing within the same step raises
 import numpy as np
 
 from ..errors import SimulationError
-from .base import NeuronModel
+from .base import NeuronModel, _parameter
 
 
 class ResettingModel(NeuronModel):
@@ -37,15 +37,30 @@ class ResettingModel(NeuronModel):
 
     def __init__(self, **params):
         super().__init__(**params)
-        for name, value in params.items():
-            if not isinstance(getattr(self, name), (float, np.ndarray)) or np.asarray(value).dtype == bool:
+        self._validate()
+        object.__setattr__(self, "_ready", True)
+
+    def _validate(self):
+        """Refuse parameters of the wrong type (TypeError) or range (ValueError, in subclasses)."""
+        for name, value in self.parameters.items():
+            if not isinstance(value, (float, np.ndarray)) or np.asarray(value).dtype == bool:
                 raise TypeError(f"{type(self).__name__}: {name} must be a real number or an array of them, "
                                 f"got {value!r} ({type(value).__name__})")
 
     def __setattr__(self, name, value):
-        # a parameter changed: the derived constants are recomputed at the next step
+        # An assigned parameter is checked like a constructor keyword (and the old value kept if it
+        # is refused); the derived constants are recomputed at the next step.
+        if getattr(self, "_ready", False) and name in self.parameters:
+            old = getattr(self, name)
+            object.__setattr__(self, name, _parameter(name, value))
+            try:
+                self._validate()
+            except Exception:
+                object.__setattr__(self, name, old)
+                raise
+        else:
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "_coef_cache", None)
-        object.__setattr__(self, name, value)
 
     def _params(self, idx=None, n=None):
         """The derived constants, optionally sliced to flat indices ``idx`` of a (..., n) state."""

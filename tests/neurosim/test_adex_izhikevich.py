@@ -273,3 +273,19 @@ def test_models_run_as_network_populations():
         assert want.size >= 4
         np.testing.assert_array_equal(i, wi)
         np.testing.assert_allclose(t, want, rtol=0, atol=1e-9)
+
+
+def test_assigned_parameters_are_checked_and_take_effect():
+    model = AdEx.preset("tonic")
+    with pytest.raises(ValueError, match="C"):
+        model.C = -1.0
+    assert model.C == NAUD_2008["tonic"]["C"]          # the refused value is not kept
+    with pytest.raises(TypeError, match="b"):
+        model.b = "60 pA"
+    before = model.simulate([500e-12], 0.05).events()[0]
+    model.C = 2 * model.C                                # takes effect at the next run
+    after = model.simulate([500e-12], 0.05).events()[0]
+    assert after.size < before.size
+    izh = Izhikevich.preset("RS")
+    with pytest.raises(ValueError, match="c"):
+        izh.c = 35.0
