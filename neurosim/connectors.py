@@ -298,11 +298,18 @@ def _bernoulli_positions(p, total, rng):
     if p == 1.0:
         return np.arange(total, dtype=np.int64)
     expected = p * total
+    scale = -1.0 / math.log1p(-p)
     chunk = int(min(expected + 6.0 * math.sqrt(expected * (1 - p)) + 16, total + 1))
     parts, last = [], -1
     while True:
-        gaps = rng.geometric(p, size=chunk)  # trials up to and including the next success (>= 1)
-        pos = np.cumsum(gaps)
+        # trials up to and including the next success: Geometric(p) = floor(E / -log(1 - p)) + 1 with
+        # E ~ Exp(1) exactly (P(gap > k) = (1 - p)^k); ziggurat exponentials are ~2x faster than geometric()
+        gaps = rng.standard_exponential(chunk)
+        gaps *= scale
+        np.minimum(gaps, total + 1.0, out=gaps)  # past the end anyway; keeps the int64 cast in range
+        pos = gaps.astype(np.int64)
+        pos += 1
+        np.cumsum(pos, out=pos)
         pos += last
         n_in = int(np.searchsorted(pos, total))
         parts.append(pos[:n_in])
