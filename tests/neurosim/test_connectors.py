@@ -71,6 +71,7 @@ def test_bernoulli_without_self_connections_and_edge_probabilities():
     assert W.diagonal().sum() == 0
     assert stats.binomtest(W.nnz, 200 * 199, 0.2).pvalue > 1e-3
     assert C.bernoulli(0.0).build(50, 40)[0].nnz == 0
+    assert C.bernoulli(1e-19).build(50, 40, rng=0)[0].nnz == 0   # huge gaps do not overflow int64
     W, _ = C.bernoulli(1.0).build(50, 40)
     assert W.nnz == 2000 and canonical(W)
 
