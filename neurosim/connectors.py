@@ -263,7 +263,7 @@ def bernoulli(p, weights=1.0, delays=None, allow_self_connections=True, rng=None
     """Each (pre, post) pair independently with probability ``p`` (PyNN ``FixedProbabilityConnector``).
 
     Drawn as geometric gaps between successes, in O(nnz) memory and time: 1e5 x 1e5 at p = 0.001
-    (1e7 synapses) takes about a second (benchmarks/connectors.py).
+    (1e7 synapses) takes 1.4 s on a loaded 2-core machine (benchmarks/connectors.py).
     """
     return _Bernoulli(p, weights, delays, allow_self_connections, rng)
 
