@@ -149,6 +149,10 @@ class AdEx(ResettingModel):
         dw = (p["a"] * u - w) * p["inv_tau_w"]
         return dv, dw
 
+    def _stiffness(self, v, p):
+        x = np.minimum((v - p["V_T"]) * p["inv_DT"], p["x_cap"])
+        return p["g_C"] * (np.exp(x) + 1.0) + p["inv_tau_w"]
+
     def _after_spike(self, w, p):
         return w + p["b"]
 

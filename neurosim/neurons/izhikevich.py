@@ -98,6 +98,9 @@ class Izhikevich(ResettingModel):
         du = p["a_per_s"] * (p["b"] * v - u)
         return dv, du
 
+    def _stiffness(self, v, p):
+        return 1e3 * np.abs(0.08 * np.minimum(v, _V_CAP) + 5.0) + p["a_per_s"]
+
     def _after_spike(self, u, p):
         return u + p["d"]
 

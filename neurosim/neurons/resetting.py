@@ -32,6 +32,7 @@ class ResettingModel(NeuronModel):
     ``_rhs(v, w, J, p) -> (dv/dt, dw/dt)`` in units per second;
     ``_after_spike(w, p) -> w``;
     ``_refractory_w(w, h, p) -> w`` (refractory models only);
+    ``_stiffness(v, p)``: |d(dv/dt)/dv| (1/s), which sets the substeps of the upswing;
     ``_check_dt(dt, v)``: raise SimulationError if dt is beyond the RK4 step's stability limit.
     """
 
@@ -117,6 +118,42 @@ class ResettingModel(NeuronModel):
         _, wx = self._rk4(v, w, J, x, p)
         return x, wx
 
+    def _adaptive(self, v, w, J, h, p):
+        """Integrate a subset over ``h`` (per neuron) in substeps of at most ``_STIFF / stiffness``,
+        stopping at the first crossing of the peak, located by :meth:`_crossing` inside its substep.
+
+        The spike is the blow-up: the steps across the upswing are the least accurate part of a
+        fixed-step run, so they are re-solved with substeps that shrink as the upswing steepens
+        (only the neurons there: the cost is per spike, not per step).
+
+        Returns ``(found, h*, w at h*, v, w)``: where ``found`` is False the last two hold the
+        state after ``h``.
+        """
+        v, w = v.copy(), w.copy()
+        left = np.array(h, dtype=float) * np.ones_like(v)
+        t = np.zeros_like(v)
+        found = np.zeros(v.shape, dtype=bool)
+        hstar, wx = np.zeros_like(v), np.zeros_like(v)
+        for _ in range(_MAX_SUBSTEPS):
+            sel = np.flatnonzero(~found & (left > 0.0))
+            if not sel.size:
+                return found, hstar, wx, v, w
+            ps = _take(p, sel)
+            hs = np.minimum(left[sel], _STIFF / np.maximum(self._stiffness(v[sel], ps), 1e-300))
+            v1, w1 = self._rk4(v[sel], w[sel], J[sel], hs, ps)
+            cr = (v1 >= ps["v_peak"]) | ~np.isfinite(v1)
+            k = sel[cr]
+            if k.size:
+                x, wk = self._crossing(v[k], w[k], J[k], hs[cr], v1[cr], _take(ps, cr))
+                hstar[k], wx[k] = t[k] + x, wk
+                found[k] = True
+            m, hm = sel[~cr], hs[~cr]
+            v[m], w[m] = v1[~cr], w1[~cr]
+            t[m] += hm
+            left[m] = np.where(hm >= left[m], 0.0, left[m] - hm)
+        raise SimulationError(f"{type(self).__name__}: more than {_MAX_SUBSTEPS} substeps within one step; "
+                              f"the state is leaving the model's valid range")
+
     # ---- the step -----------------------------------------------------------------------------
     def _step(self, dt, J, v, w, ref=None):
         """Advance by ``dt`` seconds; returns ``(spiked, offsets)`` with offsets in [0, dt) s."""
@@ -125,6 +162,7 @@ class ResettingModel(NeuronModel):
         v1, w1 = self._rk4(v, w, J, dt, p)
         special = v1 >= p["v_peak"]
         special |= ~np.isfinite(v1)
+        special |= self._stiffness(v1, p) * dt > _STIFF  # the upswing: re-solved in substeps
         if ref is not None:
             special |= ref > 0.0
         idx = np.flatnonzero(special)
@@ -165,8 +203,7 @@ class ResettingModel(NeuronModel):
                 break
             h = dt - used[free]
             pf = _take(p, free)
-            v_end, w_end = self._rk4(vs[free], ws[free], Js[free], h, pf)
-            cross = (v_end >= pf["v_peak"]) | ~np.isfinite(v_end)
+            cross, hstar, wx, v_end, w_end = self._adaptive(vs[free], ws[free], Js[free], h, pf)
             stay = free[~cross]
             vs[stay], ws[stay] = v_end[~cross], w_end[~cross]
             todo[stay] = False
@@ -176,7 +213,7 @@ class ResettingModel(NeuronModel):
                     raise SimulationError(f"{type(self).__name__}: a neuron spiked twice within one step of "
                                           f"dt={dt:g} s; use a smaller dt")
                 pc = _take(pf, cross)
-                hstar, wx = self._crossing(vs[c], ws[c], Js[c], h[cross], v_end[cross], pc)
+                hstar, wx = hstar[cross], wx[cross]
                 spiked[idx[c]] = True
                 offsets[idx[c]] = np.minimum(used[c] + hstar, np.nextafter(dt, 0.0))
                 used[c] += hstar
@@ -191,6 +228,10 @@ class ResettingModel(NeuronModel):
         if rs is not None:
             ref_out[idx] = np.maximum(rs, 0.0)
         return vs, ws
+
+
+_STIFF = 0.5  # largest |d(dv/dt)/dv| * h of a (sub)step: RK4's local error stays ~1e-4 relative
+_MAX_SUBSTEPS = 10000
 
 
 def check_range(model, name, low=None, high=None, low_open=False, what=None):
