@@ -17,7 +17,7 @@ pF, nS, mV, ms, pA = 1e-12, 1e-9, 1e-3, 1e-3, 1e-12
 
 #: Naud et al. (2008), Table 1: parameters and step current I (A) of each firing pattern.
 #: V_peak is left at its default V_T + 5 Delta_T (Brian2's Naud example cuts at 0 mV instead;
-#: the patterns are the same, spike times shift by ~0.1 ms).
+#: the patterns are the same, each interval ~0.13 ms longer: the upswing from -40 to 0 mV).
 NAUD_2008 = {
     "tonic": dict(C=200 * pF, g_L=10 * nS, E_L=-70 * mV, V_T=-50 * mV, Delta_T=2 * mV, a=2 * nS,
                   tau_w=30 * ms, b=0 * pA, V_reset=-58 * mV, I=500 * pA),
