@@ -1,13 +1,18 @@
-"""Two-variable models with a spike-and-reset (AdEx, Izhikevich): one RK4 step with in-step spike location.
+"""Two-variable models with a spike-and-reset (AdEx, Izhikevich): RK4 with in-step spike location.
 
 Both models are a membrane variable ``v`` and a recovery variable ``w`` that blow up in finite
 time: the spike is the blow-up, cut at ``v_peak``. A grid check of ``v >= v_peak`` would stamp the
 spike at the step's end and apply the reset late; a Hermite interpolation of v between grid points
 (:mod:`neurosim.neurons.crossings`, used by HH) is poor here, since the slope grows exponentially
-within the step. Instead every step that crosses ``v_peak`` is re-solved: the crossing time ``h*``
-is the root of ``v_rk4(h) - v_peak``, where ``v_rk4(h)`` is one RK4 step of length ``h`` from the
-step's start (Illinois regula falsi, to 1e-13 s). The reset is applied at ``h*`` and the rest of
-the step is integrated from the reset state, so spike times and resets are not tied to the grid.
+within the step. So:
+
+- every neuron takes one RK4 step of dt;
+- a neuron whose step ends on the steep upswing (``|d(dv/dt)/dv| dt > 0.5``), past the peak, or is
+  refractory, is re-solved alone, in RK4 substeps that shrink as the upswing steepens;
+- the crossing time ``h*`` inside the (sub)step that ends past the peak is the root of
+  ``v_rk4(h) - v_peak``, one RK4 step of length ``h`` from the substep's start (Illinois regula
+  falsi, to 1e-13 s). The reset is applied at ``h*`` and the rest of the step is integrated from
+  the reset state, so spike times and resets are not tied to the grid.
 
 Refractoriness (``tau_ref > 0``) holds ``v`` at the reset value and lets ``w`` relax exactly
 (linear ODE with v fixed) for ``tau_ref``, also across step boundaries.
