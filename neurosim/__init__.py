@@ -9,9 +9,10 @@ from .neurons.rates import siegert_rate
 from .signals import TimedArray
 from .spikes import SimulationResult, SpikeRecorder
 from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi, isi_rate, poisson_spikes,
-                     regular_spikes, to_events, unbin_spikes)
+                     population_rate, regular_spikes, to_events, unbin_spikes)
 from .synapses import PSCFilter, PSCState, filter_binned
 from .network.connections import Connection, synaptic_weight
+from .network.transforms import Convolution
 from .network.description import Network, Population
 from .network.probes import Probe
 from .neurons.tuning import tuning_curve
@@ -27,10 +28,11 @@ __all__ = [
     "LIF", "LIFState", "LIFUnits", "lif_rate", "siegert_rate", "TimedArray",
     "SimulationResult", "SpikeRecorder",
     "bin_spikes", "count_rate", "cv", "filtered_rate", "from_events", "isi", "isi_rate", "poisson_spikes",
-    "regular_spikes", "to_events", "unbin_spikes",
+    "population_rate", "regular_spikes", "to_events", "unbin_spikes",
     "PSCFilter", "PSCState", "filter_binned",
-    "Connection", "synaptic_weight", "Network", "Population", "Probe",
-    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "AdEx", "Izhikevich", "LIFFit", "fit_lif", "SimulationError", "connectors",
+    "Connection", "Convolution", "synaptic_weight", "Network", "Population", "Probe",
+    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "AdEx", "Izhikevich", "LIFFit", "fit_lif",
+    "SimulationError", "connectors",
 ]
 
 __version__ = "0.2.0"

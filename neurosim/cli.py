@@ -171,6 +171,8 @@ def add_tuning(sub):
                    help=f"number of input values (LIF: at most {MAX_POINTS['lif']}, HH: at most {MAX_POINTS['hh']})")
     p.add_argument("--out", default="tuning.png", help="output figure (.png unless another extension is given)")
     p.add_argument("--csv", default=None, help="also write input,rate columns to this CSV file")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress line on stderr (default: only when stderr is a terminal)")
 
 
 def _tuning_options(args):
@@ -204,8 +206,9 @@ def tuning_hh(args):
 
     I = np.linspace(0, args.imax, args.points)
     # RK4 at 0.025 ms is within 1e-5 relative of the reference (docs/hh.md); rates after the onset transient
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
-        measured = tuning_curve(HodgkinHuxley(), I, T=0.6, dt=2.5e-5, t_start=0.2)
+        measured = tuning_curve(HodgkinHuxley(), I, T=0.6, dt=2.5e-5, t_start=0.2, progress=progress)
     except SimulationError as err:  # the only way out of range here is a too large current
         raise SimulationError(f"--imax {args.imax:g} uA/cm^2 drives Hodgkin-Huxley out of its valid range at "
                               f"this command's RK4 step of 0.025 ms ({str(err).split(' with ')[0]}); "
@@ -213,7 +216,7 @@ def tuning_hh(args):
     curves = {"measured (HH, RK4)": measured}
     columns = {"I": I, "rate_hh_hz": measured}
     if np.count_nonzero(measured) >= 4:
-        fit = fit_lif(I, measured)  # warns when a fitted time constant runs to its limit
+        fit = fit_lif(I, measured, progress=progress)  # warns when a fitted time constant runs to its limit
         x = np.linspace(I.min(), I.max(), 400)
         label = f"fitted LIF (tau_m={fit.model.tau_m * 1e3:.3g} ms, tau_ref={fit.model.tau_ref * 1e3:.3g} ms)"
         curves[label] = (x, fit.rate(x))
@@ -326,7 +329,10 @@ COMMANDS = {"demo": (add_demo, run_demo), "tuning": (add_tuning, run_tuning), "n
 
 
 def build_parser():
+    from . import __version__
+
     parser = _Parser(prog="neurosim", description="Simulate neurons and plot what they do.")
+    parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add, _ in COMMANDS.values():
         add(sub)

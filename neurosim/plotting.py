@@ -1,6 +1,8 @@
 """Matplotlib figures. Every function returns the Figure (and draws into ``ax`` when given)."""
 import numpy as np
 
+from . import validation as check
+
 
 def _figure(ax, figsize=(6, 4)):
     import matplotlib.pyplot as plt
@@ -113,12 +115,20 @@ def plot_network_activity(events, n_neurons, T, title="Network activity", max_ne
     events : (times, indices)
         Spikes of the population.
     n_neurons : int
+        Neurons in the population (>= 1; indices must be below it). Refused
+        before anything is allocated when its per-neuron counts would not fit
+        in memory.
     T : float
-        Duration (s).
+        Duration (s), > 0.
+    title : str
+    max_neurons : int
+        Neurons shown in the raster, >= 1.
     """
     import matplotlib.pyplot as plt
 
-    times, indices = (np.asarray(a) for a in events)
+    times, indices, n_neurons, T = _check_activity(events, n_neurons, T)
+    max_neurons = check.check_int("max_neurons", max_neurons, low=1)
+    title = check.check_str("title", title)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 7), gridspec_kw={"height_ratios": [2, 1]})
     shown = indices < max_neurons
     ax1.scatter(times[shown], indices[shown], s=1, marker="|", color="k", linewidths=0.5)
@@ -135,6 +145,66 @@ def plot_network_activity(events, n_neurons, T, title="Network activity", max_ne
     ax2.set_xlabel("firing rate (Hz)")
     ax2.set_ylabel("neurons")
     fig.tight_layout()
+    return fig
+
+
+def _check_activity(events, n_neurons, T):
+    """(times, indices, n_neurons, T) checked; n_neurons before anything of its size is allocated."""
+    n_neurons = check.check_int("n_neurons", n_neurons, low=1)
+    check.check_alloc("n_neurons", n_neurons, n_neurons, itemsize=16)   # counts (int64) + rates (float64)
+    T = check.check_number("T", T, low=0, low_open=True)
+    if not isinstance(events, (tuple, list)) or len(events) != 2:
+        raise TypeError(f"events must be a pair (times, indices), got {type(events).__name__}")
+    times = check.real_array("events times", events[0], ndim=1)
+    indices = check.index_array("events indices", events[1], n_neurons)
+    if len(times) != len(indices):
+        raise ValueError(f"events: times and indices must have the same length, "
+                         f"got {len(times)} times and {len(indices)} indices")
+    return times, indices, n_neurons, T
+
+
+def plot_population_rate(events, n_neurons, T, bin=0.005, ax=None, synapse=None, title="Population rate",
+                         label=None):
+    """Population rate over time, in Hz per neuron (Brian2's ``PopulationRateMonitor`` plotted).
+
+    Spikes are counted in bins ``[k*bin, (k+1)*bin)`` (:func:`neurosim.population_rate`,
+    the same bins as a ``"rate"`` probe) and drawn as steps over each bin; with a
+    batch, one line per trial.
+
+    Parameters
+    ----------
+    events : (times, indices) or (times, indices, trials)
+        Spikes in seconds, e.g. ``spike_probe.data``.
+    n_neurons : int
+        Neurons of the population.
+    T : float
+        Duration (s).
+    bin : float
+        Bin width (s).
+    ax : matplotlib Axes, optional
+    synapse : PSCFilter, optional
+        Also draw the rate smoothed by this filter (:func:`neurosim.filter_binned`).
+    title, label : str, optional
+    """
+    from .spikes.stats import population_rate
+
+    t, rate = population_rate(events, n_neurons, T, bin)
+    fig, ax = _figure(ax, figsize=(7, 3))
+    rows = rate.reshape(len(t), -1)
+    edges = np.arange(len(t) + 1) * bin
+    for col in range(rows.shape[1]):
+        ax.stairs(rows[:, col], edges, label=label if rows.shape[1] == 1 else f"trial {col}")
+    if synapse is not None and len(t):
+        from .synapses import filter_binned
+
+        ax.plot(t, filter_binned(synapse, rows, bin), color="k", lw=1, label=f"smoothed ({synapse!r})")
+    ax.set_xlim(0, T)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("rate (Hz per neuron)")
+    ax.set_title(f"{title}: {n_neurons} neurons, bins of {bin * 1e3:g} ms, mean {rate.mean() if rate.size else 0:.2f} Hz")
+    if label is not None or rows.shape[1] > 1 or synapse is not None:
+        ax.legend()
+    ax.grid(alpha=0.3)
     return fig
 
 
@@ -228,3 +298,7 @@ def save_figure(fig, path, dpi=120):
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format=fmt, dpi=dpi)
     return path
+
+
+__all__ = ["plot_tuning_curves", "plot_raster", "plot_voltage", "plot_psc_filters", "plot_network_activity",
+           "plot_population_rate", "plot_hh_trace", "plot_fi_fit", "save_figure"]

@@ -23,7 +23,7 @@ import numpy as np
 __all__ = ["positive", "finite_array", "n_steps", "check_number", "check_int", "check_bool",
            "check_choice", "check_str", "check_float_dtype", "check_dtype", "check_shape_tuple", "check_strings", "check_shape", "real_array", "as_rng",
            "check_work", "DEFAULT_MAX_WORK", "renamed_argument", "index_array", "MAX_INDEX", "count_int",
-           "check_sequence"]
+           "check_sequence", "check_same_length", "finite_result"]
 
 #: Default limit of :func:`check_work` (elements allocated or steps taken).
 DEFAULT_MAX_WORK = 2 * 10**9
@@ -119,6 +119,41 @@ def index_array(name, value, n=None):
             allowed = ">= 0" if n is None else f"in [0, {n})"
             raise ValueError(f"{name} must be {allowed}, got values in [{lo}, {hi}]")
     return arr.astype(np.int64, copy=False)
+
+
+def check_same_length(name_a, a, name_b, b, what="samples"):
+    """ValueError naming both arrays when their first dimensions differ.
+
+    When two aligned arguments disagree (inputs and targets, outputs and
+    targets), neither is known to be the wrong one: the message names both
+    with their shapes, e.g. ``"X and y must have the same number of samples:
+    X has shape (9, 4), y has shape (10,)"``. Values without a shape (None,
+    ragged lists, scalars) pass: their own checks say what is wrong.
+
+    Returns
+    -------
+    int or None
+        The common length, or None when one has no first dimension.
+    """
+    sa, sb = _shape_of(a), _shape_of(b)
+    if not sa or not sb:
+        return None
+    if sa[0] != sb[0]:
+        raise ValueError(f"{name_a} and {name_b} must have the same number of {what}: "
+                         f"{name_a} has shape {sa}, {name_b} has shape {sb}")
+    return sa[0]
+
+
+def _shape_of(value):
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple):
+        return shape
+    if isinstance(value, (list, tuple)):
+        try:
+            return np.shape(value)
+        except ValueError:  # ragged
+            return (len(value),)
+    return None
 
 
 def check_sequence(name, value, what="a list, tuple or array"):
@@ -434,3 +469,19 @@ def scalar_or_shape(name, value, n, finite=True):
     if not (arr.ndim == 0 or (arr.ndim == 1 and arr.size in (1, n))):
         raise ValueError(f"{name} must be a number or an array of shape ({n},), got shape {arr.shape}")
     return arr
+
+
+def finite_result(name, value, compute, what="the result"):
+    """``compute()`` with overflow silenced, or ValueError if it is not finite for a finite ``value``.
+
+    For conversions whose result can leave the float64 range (about 1.8e308) although
+    the input is finite: the error names the parameter, its value and why, instead of
+    returning inf (or NaN from inf - inf).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = compute()
+    if not np.all(np.isfinite(result)):
+        bad = np.asarray(value)
+        shown = _show(bad.flat[int(np.argmax(np.abs(bad)))].item() if bad.size else value)
+        raise ValueError(f"{name}={shown} is too large: {what} would exceed the float64 range (~1.8e308)")
+    return result

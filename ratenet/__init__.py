@@ -5,7 +5,7 @@ Every public name is importable from here, e.g. ``ratenet.Dense``,
 """
 from .parameter import Parameter
 from . import initializers
-from .layers import Layer, Dense, Dropout, BatchNorm
+from .layers import Layer, Dense, Dropout, BatchNorm, Conv2D, AvgPool2D, MaxPool2D, Flatten
 from .activations import (Activation, Identity, Step, Sigmoid, Tanh, HardTanh, Softsign,
                           ReLU, LeakyReLU, Softplus, Softmax, LogSoftmax, get_activation,
                           one_hot, argmax, to_labels)
@@ -30,7 +30,7 @@ from . import plotting
 
 __all__ = [
     "Parameter", "initializers",
-    "Layer", "Dense", "Dropout", "BatchNorm",
+    "Layer", "Dense", "Dropout", "BatchNorm", "Conv2D", "AvgPool2D", "MaxPool2D", "Flatten",
     "Activation", "Identity", "Step", "Sigmoid", "Tanh", "HardTanh", "Softsign", "ReLU", "LeakyReLU",
     "Softplus", "Softmax", "LogSoftmax", "get_activation", "one_hot", "argmax", "to_labels",
     "Loss", "MSE", "BinaryCrossEntropy", "CategoricalCrossEntropy", "NLLLoss", "Hinge", "get_loss",

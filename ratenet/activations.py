@@ -282,7 +282,17 @@ class Softplus(Activation):
         return expit(z)
 
 
+def _over_last_axis(z):
+    """``z`` is a valid argument of a row-wise (last-axis) function; True if it is empty."""
+    if z.ndim == 0:
+        raise ValueError("z: softmax is taken over the last axis (the classes); got a 0-d array, "
+                         "pass at least one axis, e.g. z.reshape(1, -1)")
+    return z.size == 0
+
+
 def _softmax(z):
+    if _over_last_axis(z):
+        return np.empty_like(z)   # no rows, or rows of no classes: an empty result of z's shape
     e = z - z.max(axis=-1, keepdims=True)
     np.exp(e, out=e)
     e /= e.sum(axis=-1, keepdims=True)
@@ -290,6 +300,8 @@ def _softmax(z):
 
 
 def _log_softmax(z):
+    if _over_last_axis(z):
+        return np.empty_like(z)
     s = z - z.max(axis=-1, keepdims=True)
     s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
     return s

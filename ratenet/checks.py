@@ -3,7 +3,7 @@ import numpy as np
 
 from .initializers import as_rng
 from .layers import Dropout, check_batch, check_targets
-from neurosim.validation import check_bool, check_int, check_number, check_work, renamed_argument
+from neurosim.validation import check_bool, check_int, check_number, check_same_length, check_work, renamed_argument
 from .model import Sequential
 
 __all__ = ["gradient_check", "gradient_norms"]
@@ -18,6 +18,7 @@ def _prepare(model, loss, X, T, training, dtype):
         raise ValueError("training: dropout masks are random, so finite differences "
                          "are meaningless with training=True; use training=False")
     X = check_batch(X, model.n_in, dtype)
+    check_same_length("X", X, "y", T)
     return X, check_targets(T, len(X), dtype, "y")
 
 

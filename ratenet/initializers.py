@@ -2,7 +2,8 @@
 
 Every initializer has the signature ``init(shape, rng=None, dtype=np.float32)``
 and returns a new array. Weight shapes are ``(n_out, n_in)`` (post, pre), so
-the fan-in is ``shape[1]`` and the fan-out ``shape[0]``.
+the fan-in is ``shape[1]`` and the fan-out ``shape[0]``; for a convolution
+kernel ``(out_ch, in_ch, kh, kw)`` they are ``in_ch·kh·kw`` and ``out_ch·kh·kw``.
 
 Random numbers are always drawn in float64 and then cast, so a float32 and a
 float64 model built from the same seed start from the same weights (up to
@@ -29,12 +30,15 @@ def as_rng(rng, name="rng"):
 
 
 def _fans(shape, name):
+    # Convolution kernels (out, in, kh, kw): each output sees in·kh·kw inputs and each
+    # input feeds out·kh·kw outputs (the convention of torch and Keras).
     shape = check_shape_tuple("shape", shape)
-    if len(shape) != 2 or min(shape) < 1:
+    if len(shape) < 2 or min(shape) < 1:
         raise ValueError(
-            f"{name}: shape must be (n_out, n_in) with both >= 1, got {shape}")
+            f"{name}: shape must be (n_out, n_in) or (n_out, n_in, kh, kw) with all sizes >= 1, got {shape}")
     check_alloc("shape", shape, math.prod(shape), 8)    # drawn in float64
-    return shape, shape[1], shape[0]
+    receptive = math.prod(shape[2:])
+    return shape, shape[1] * receptive, shape[0] * receptive
 
 
 def gaussian(shape, rng=None, dtype=np.float32):
@@ -44,7 +48,7 @@ def gaussian(shape, rng=None, dtype=np.float32):
 
     Parameters
     ----------
-    shape : tuple (n_out, n_in)
+    shape : tuple (n_out, n_in), or (out_ch, in_ch, kh, kw) for a convolution
     rng : None, int or numpy.random.Generator
     dtype : numpy dtype
 

@@ -15,7 +15,7 @@ and stable where the chained gradient would divide by a vanishing probability.
 import numpy as np
 
 from .activations import LogSoftmax, Sigmoid, Softmax
-from neurosim.validation import real_array, renamed_argument
+from neurosim.validation import check_same_length, real_array, renamed_argument
 from .layers import _check_float
 
 __all__ = ["Loss", "MSE", "BinaryCrossEntropy", "CategoricalCrossEntropy",
@@ -43,9 +43,8 @@ class Loss:
             raise TypeError("y: expected targets, got None")
         if not isinstance(T, np.ndarray):
             T = np.asarray(T)
+        check_same_length("Y", Y, "y", T)
         if self.class_targets and T.ndim == 1 and T.dtype.kind in "iu":
-            if T.shape[0] != Y.shape[0]:
-                raise ValueError(f"y: {T.shape[0]} labels for {Y.shape[0]} outputs")
             if T.size and (T.min() < 0 or T.max() >= Y.shape[1]):
                 raise ValueError(
                     f"y: class labels must be in [0, {Y.shape[1]}), got range [{T.min()}, {T.max()}]")
@@ -53,8 +52,9 @@ class Loss:
         if T.dtype.kind not in "biuf":
             raise TypeError(f"y: expected a real numeric array, got dtype {T.dtype}")
         if T.shape != Y.shape:
-            extra = " or integer class labels of shape (n,)" if self.class_targets else ""
-            raise ValueError(f"y: expected shape {Y.shape}{extra}, got {T.shape}")
+            extra = " (or y integer class labels of shape (n,))" if self.class_targets else ""
+            raise ValueError(f"Y and y must have the same shape{extra}: Y has shape {Y.shape}, "
+                             f"y has shape {T.shape}")
         if T.dtype != Y.dtype:
             T = T.astype(Y.dtype)   # keep the gradient in the model's dtype
         if not np.isfinite(T).all():

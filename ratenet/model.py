@@ -16,7 +16,7 @@ import numpy as np
 
 from neurosim.io import atomic_write
 from neurosim.validation import check_bool, check_int, real_array, renamed_argument
-from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch
+from .layers import LAYER_REGISTRY, Layer, _check_dtype, all_finite, check_batch, shape_text
 from . import training as _training
 
 __all__ = ["Sequential", "load", "FORMAT_VERSION", "MAX_LOAD_BYTES"]
@@ -53,18 +53,45 @@ class Sequential:
         if len(dtypes) > 1:
             raise ValueError(f"layers: parameters mix dtypes {sorted(map(str, dtypes))}; use one dtype")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
-        self.n_in = None
-        width = None
+        shapes = self.layer_shapes()
+        self.n_in, self.n_out = shapes[0][0], shapes[-1][1]
+        self._plan = self._inplace_plan()
+
+    def layer_shapes(self, input_shape=None):
+        """Per layer, its per-sample (input shape, output shape), as far as the layers tell.
+
+        A shape is an int (features of a 2-D batch), a tuple (C, H, W) with None
+        for sizes not known before the data arrive, or None. Raises ValueError
+        where a layer does not take what the previous one gives.
+
+        Parameters
+        ----------
+        input_shape : int or tuple of int, optional
+            The per-sample input shape, e.g. ``(1, 28, 28)``: every image size is
+            then known (and checked). Without it the first entry's input shape is
+            the model's ``n_in``.
+        """
+        width = None if input_shape is None else _shape_arg(input_shape)
+        out, leading, n_in = [], True, None     # leading: only shape-preserving layers so far
         for i, layer in enumerate(self.layers):
             need = layer.input_features()
-            if need is not None and width is not None and need != width:
-                raise ValueError(
-                    f"layers[{i}]: {layer!r} expects {need} inputs but the previous layer gives {width}")
-            if width is None and need is not None and self.n_in is None:
-                self.n_in = need
-            width = layer.output_features(width if width is not None else need)
-        self.n_out = width
-        self._plan = self._inplace_plan()
+            if width is not None and not layer.accepts(width):
+                if isinstance(need, int) and isinstance(width, int):
+                    raise ValueError(f"layers[{i}]: {layer!r} expects {need} inputs but the previous layer "
+                                     f"gives {width}")
+                hint = " (add a Flatten() before it)" if isinstance(width, tuple) and not isinstance(need, tuple) else ""
+                given = "the input is" if i == 0 else "the previous layer gives"
+                raise ValueError(f"layers[{i}]: {layer!r} expects inputs {shape_text(need)} but {given} "
+                                 f"{shape_text(width)}{hint}")
+            if leading and width is None and need is not None:
+                n_in = need
+            leading = leading and layer.preserves_shape
+            given = width if width is not None else need
+            width = layer.output_features(given)
+            out.append((given, width))
+        if input_shape is None:
+            out[0] = (n_in, out[0][1])
+        return out
 
     def _inplace_plan(self):
         """Per layer: may it overwrite its forward input, and its backward dY?
@@ -94,7 +121,7 @@ class Sequential:
     # ---------------------------------------------------------------- passes
     def _check_input(self, X):
         if not (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2
-                and X.shape[1] == self.n_in and X.shape[0] > 0):
+                and X.shape[1] == self.n_in and X.shape[0] > 0) or isinstance(self.n_in, tuple):
             return check_batch(X, self.n_in, self.dtype)
         if not all_finite(X):
             raise ValueError("X: contains NaN or infinite values")
@@ -105,26 +132,33 @@ class Sequential:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
-            Finite values; converted to the model dtype if needed.
+        X : array_like, shape (n_samples, n_in) or (n_samples, C, H, W)
+            Finite values; converted to the model dtype if needed. Image batches
+            (channels first) for a model that starts with image layers.
         training : bool
             Training mode (dropout active, batch statistics in BatchNorm).
 
         Returns
         -------
-        ndarray, shape (n_samples, n_out)
+        ndarray, shape (n_samples, n_out) (or (n_samples, C, H, W) for an image output)
         """
         training = check_bool("training", training)
         X = self._check_input(X)
-        for layer, (inplace, _) in zip(self.layers, self._plan):
-            if inplace:
-                layer._inplace_in = True
-                try:
+        for i, (layer, (inplace, _)) in enumerate(zip(self.layers, self._plan)):
+            try:
+                if inplace:
+                    layer._inplace_in = True
+                    try:
+                        X = layer.forward(X, training)
+                    finally:
+                        layer._inplace_in = False
+                else:
                     X = layer.forward(X, training)
-                finally:
-                    layer._inplace_in = False
-            else:
-                X = layer.forward(X, training)
+            except ValueError as exc:
+                if i == 0:
+                    raise
+                # a shape the layers could not check when the model was built (image sizes)
+                raise ValueError(f"layers[{i}] {layer!r}: {exc}") from exc
         return X
 
     __call__ = forward
@@ -135,13 +169,26 @@ class Sequential:
         Returns
         -------
         ndarray, shape (n_samples, n_out)
+
+        Raises
+        ------
+        ValueError
+            If the output is not finite although ``X`` is: an intermediate value
+            overflowed the model's dtype (e.g. float32 inputs near 1e38). The
+            message says which rows; scale the inputs or use
+            ``model.copy(dtype=np.float64)``.
         """
-        if batch_size is None:
-            return self.forward(X)
-        batch_size = check_int("batch_size", batch_size, low=1)
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, low=1)
         X = self._check_input(X)
-        return np.concatenate([self.forward(X[i:i + batch_size])
-                               for i in range(0, X.shape[0], batch_size)])
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow is reported below, clearly
+            if batch_size is None:
+                Y = self.forward(X)
+            else:
+                Y = np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+        if not all_finite(Y):
+            raise ValueError(_overflow_message(self, X, Y))
+        return Y
 
     def _backward_from(self, start, dY, input_grad):
         layers, plan = self.layers, self._plan
@@ -171,7 +218,7 @@ class Sequential:
         ndarray, shape (n_samples, n_in), or None if ``input_grad`` is False
         """
         input_grad = check_bool("input_grad", input_grad)
-        dY = real_array("dY", dY, dtype=None, finite=False, ndim=2)
+        dY = real_array("dY", dY, dtype=None, finite=False, ndim=(2, 4))
         return self._backward_from(len(self.layers) - 1, dY, input_grad)
 
     def _output_gradient(self, loss, Y, T):
@@ -220,14 +267,15 @@ class Sequential:
         """Total number of trainable scalars."""
         return sum(p.data.size for p in self.parameters())
 
-    def summary(self):
-        """A text table: layer, output shape, parameter count, and the total."""
+    def summary(self, input_shape=None):
+        """A text table: layer, output shape, parameter count, and the total.
+
+        ``input_shape`` (e.g. ``(1, 28, 28)``) fills in image sizes; see :meth:`layer_shapes`.
+        """
         rows = [("#", "Layer", "Output", "Params")]
-        width = self.n_in
-        for i, layer in enumerate(self.layers):
-            width = layer.output_features(width)
+        for i, (layer, (_, width)) in enumerate(zip(self.layers, self.layer_shapes(input_shape))):
             n = sum(p.data.size for p in layer.parameters())
-            rows.append((str(i), repr(layer), f"(n, {width if width is not None else '?'})", f"{n:,}"))
+            rows.append((str(i), repr(layer), shape_text(width), f"{n:,}"))
         w = [max(len(r[c]) for r in rows) for c in range(4)]
         fmt = lambda r: f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}"
         rule = "-" * len(fmt(rows[0]))
@@ -263,6 +311,10 @@ class Sequential:
             if not np.isfinite(value).all():
                 raise ValueError(f"state[{key!r}]: contains NaN or inf; a model's weights and "
                                  "statistics must be finite")
+            low = _STATE_LOW.get(key.rsplit(".", 1)[-1])
+            if low is not None and (value < low).any():
+                raise ValueError(f"state[{key!r}]: a variance must be >= {low}, got min {value.min()!r}; "
+                                 "it would give NaN predictions")
             values[key] = value
         for key, arr in live.items():
             arr[...] = values[key]
@@ -280,8 +332,38 @@ class Sequential:
     # --------------------------------------------------------------- training
     @renamed_argument("T", "y")
     def fit(self, X, y, **kwargs):
-        """Train the model; see :func:`ratenet.training.fit` for the arguments."""
+        """Train the model: ``model.fit(X, y, loss=..., optimizer=..., ...)``.
+
+        Every keyword of :func:`ratenet.fit` is accepted (``epochs``,
+        ``batch_size``, ``validation_data``, ``callbacks``, ``rng``, ``transform``,
+        ``progress``, ...); returns its :class:`History`.
+        """
         return _training.fit(self, X, y, **kwargs)
+
+    @renamed_argument("T", "y")
+    def evaluate(self, X, y, loss=None, batch_size=1024):
+        """Loss (and accuracy for classification targets) in evaluation mode.
+
+        Parameters
+        ----------
+        X : array, shape (n, n_in)
+        y : array, shape (n,) of class indices or (n, n_out)
+        loss : Loss or None
+            None picks the loss that matches the last layer: CategoricalCrossEntropy
+            after Softmax, BinaryCrossEntropy after Sigmoid, NLLLoss after
+            LogSoftmax, MSE otherwise (integer class labels then need ``loss=``).
+        batch_size : int
+            Rows per forward pass (bounds memory; the result does not depend on it).
+
+        Returns
+        -------
+        dict
+            What :func:`ratenet.evaluate` returns: ``{"loss": float}`` plus
+            ``"accuracy"`` for classification targets.
+        """
+        if loss is None:
+            loss = _default_loss(self.layers[-1], y)
+        return _training.evaluate(self, X, y, loss, batch_size=batch_size)
 
     # ------------------------------------------------------------ persistence
     def architecture(self):
@@ -325,6 +407,40 @@ class Sequential:
         with atomic_write(path) as f:
             np.savez(f, **arrays)
         return path
+
+
+def _overflow_message(model, X, Y):
+    bad = np.flatnonzero(~np.isfinite(Y).all(axis=1))
+    rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    return (f"X: the output of rows [{rows}] is NaN/inf although X is finite: an intermediate value "
+            f"overflowed {model.dtype.name} (largest |X| {float(np.abs(X).max()):.3g}, the dtype's maximum "
+            f"{float(np.finfo(model.dtype).max):.3g}); scale the inputs (e.g. ratenet.Standardizer) or use "
+            "model.copy(dtype=np.float64)")
+
+
+# Buffers with a lower bound beyond finiteness (a variance below 0 gives sqrt of a negative).
+_STATE_LOW = {"running_var": 0}
+
+
+def _default_loss(last, y):
+    """The loss fused with the last layer (how such a model is trained), else MSE."""
+    from . import losses
+    for cls in (losses.CategoricalCrossEntropy, losses.BinaryCrossEntropy, losses.NLLLoss):
+        if type(last) is cls.fused_activation:
+            return cls()
+    if np.asarray(y).dtype.kind in "iu" and np.ndim(y) == 1:
+        raise ValueError(f"y: integer class labels need a classification loss; the last layer is "
+                         f"{type(last).__name__}, so pass loss= (e.g. ratenet.CategoricalCrossEntropy())")
+    return losses.MSE()
+
+
+def _shape_arg(shape):
+    """A per-sample shape argument: an int >= 1 or a tuple of ints >= 1."""
+    if isinstance(shape, (tuple, list)):
+        if not shape:
+            raise ValueError("input_shape: expected an int or a tuple such as (1, 28, 28), got ()")
+        return tuple(check_int("input_shape", s, low=1) for s in shape)
+    return check_int("input_shape", shape, low=1)
 
 
 def _npz_path(path):
@@ -411,6 +527,14 @@ def _load_from(f, path, max_bytes):
         if isinstance(exc, (PermissionError, IsADirectoryError)):
             raise
         raise _bad(path, f"{type(exc).__name__}: {exc}") from None
+
+
+def _abstract(cls):
+    """A base class: marked ``_abstract = True`` in its body, or without forward (an Activation without function)."""
+    from .activations import Activation
+    if cls.__dict__.get("_abstract", False) or cls.forward is Layer.forward:
+        return True
+    return issubclass(cls, Activation) and cls.function is Activation.function
 
 
 class _LoadError(Exception):
@@ -502,6 +626,9 @@ def _read_model(zf, max_bytes):
         if cls is None:
             raise _LoadError(f"layer {i}: unknown layer class {spec!r} "
                              "(import the module defining it before loading)")
+        if _abstract(cls):
+            raise _LoadError(f"layer {i}: {cls.__name__} is an abstract base class, not a layer "
+                             "a model can hold")
         config = spec.get("config", {})
         if not isinstance(config, dict):
             raise _LoadError(f"layer {i}: config is not a mapping")

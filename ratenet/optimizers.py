@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from neurosim.interrupts import HeldInterrupt
 from neurosim.validation import check_number as _number
 from .parameter import Parameter
 
@@ -146,6 +147,11 @@ class Optimizer:
     def step(self):
         """Apply one update to every bound parameter, in place.
 
+        The step is a transaction: everything that may fail (the schedule, the
+        clipping norm) is computed first, and Ctrl-C is held until all parameters
+        and the optimizer state are updated (then KeyboardInterrupt is raised), so
+        an interrupted step leaves every parameter updated, or none.
+
         Raises
         ------
         RuntimeError
@@ -155,11 +161,17 @@ class Optimizer:
             raise RuntimeError("optimizer has no parameters: pass params=... or call bind(model.parameters())")
         lr = self.current_lr
         scale = self._clip_scale()
+        for p in self.params:   # allocate state before the commit (it may fail)
+            if p not in self.state:
+                self.state[p] = self._init_state(p)
+        with HeldInterrupt():
+            self._commit(lr, scale)
+
+    def _commit(self, lr, scale):
+        """Update every parameter and the counters (Ctrl-C held by the caller)."""
         wd, l1 = self.weight_decay, self.l1
         for p in self.params:
-            state = self.state.get(p)
-            if state is None:
-                state = self.state[p] = self._init_state(p)
+            state = self.state[p]
             g = p.grad
             if scale != 1.0 or wd or l1:
                 # Effective gradient in a scratch buffer: never alter p.grad.

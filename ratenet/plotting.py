@@ -5,7 +5,7 @@ Every function returns the :class:`matplotlib.figure.Figure` it drew on (pass
 """
 import numpy as np
 
-from neurosim.validation import check_alloc, check_bool, check_int, check_number, renamed_argument
+from neurosim.validation import check_alloc, check_bool, check_int, check_number, check_same_length, renamed_argument
 from .activations import _labels
 
 __all__ = ["plot_history", "plot_activations", "plot_decision_boundary"]
@@ -160,6 +160,8 @@ def plot_decision_boundary(model, X, y=None, ax=None, resolution=200, margin=0.5
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2) for a 2-D decision boundary, got {X.shape}")
+    if y is not None:
+        check_same_length("X", X, "y", np.asarray(y))
     resolution = check_int("resolution", resolution, low=2)
     check_alloc("resolution", resolution, 4 * resolution**2, 8)      # grid, outputs, labels
     margin = check_number("margin", margin, low=0)

@@ -9,10 +9,18 @@ Layer mapping (both directions)
 ratenet                     torch
 ==========================  ==========================================================
 Dense(n_in, n_out)          nn.Linear: ``weight`` is ``W`` (out, in), ``bias`` is ``b``
-BatchNorm(n, momentum, eps) nn.BatchNorm1d(n, eps, momentum): gamma/beta are
+BatchNorm(n, momentum, eps) nn.BatchNorm1d(n, eps, momentum) after 2-D layers,
+                            nn.BatchNorm2d after image layers: gamma/beta are
                             weight/bias; running_mean/running_var copied. Both use
                             momentum as the weight of the new batch and update the
                             running variance with the unbiased batch variance.
+Conv2D(in, out, k, s, p)    nn.Conv2d(in, out, k, stride=s, padding=p): ``weight``
+                            is ``W`` (out, in, kh, kw), ``bias`` is ``b``
+                            (groups=1, dilation=1, zero padding only)
+AvgPool2D(k, s, p)          nn.AvgPool2d(k, s, p) (count_include_pad=True,
+                            ceil_mode=False, no divisor_override)
+MaxPool2D(k, s, p)          nn.MaxPool2d(k, s, p) (dilation=1, ceil_mode=False)
+Flatten()                   nn.Flatten() (start_dim=1, end_dim=-1)
 Dropout(rate)               nn.Dropout(p=rate) (the random streams differ)
 Identity, Sigmoid, Tanh,    nn.Identity, nn.Sigmoid, nn.Tanh, nn.Hardtanh(-1, 1),
 HardTanh, Softsign, ReLU,   nn.Softsign, nn.ReLU, nn.LeakyReLU(slope),
@@ -211,11 +219,13 @@ def to_torch(model):
         raise TypeError(f"model: expected a ratenet.Sequential, got {type(model).__name__}")
     torch = _torch()
     dtype = _torch_dtype(torch, _model_dtype(model))
-    mods = [_layer_to_torch(layer, i, torch, dtype) for i, layer in enumerate(model.layers)]
+    shapes = model.layer_shapes()
+    mods = [_layer_to_torch(layer, i, torch, dtype, isinstance(shapes[i][0], tuple))
+            for i, layer in enumerate(model.layers)]
     return torch.nn.Sequential(*mods).eval()
 
 
-def _layer_to_torch(layer, i, torch, dtype):
+def _layer_to_torch(layer, i, torch, dtype, images=False):
     from . import activations as A, layers as L
     from .spiking import activations as S
     nn = torch.nn
@@ -232,8 +242,21 @@ def _layer_to_torch(layer, i, torch, dtype):
             if layer.bias is not None:
                 lin.bias.copy_(tensor(layer.b))
         return lin
+    if t is L.Conv2D:
+        conv = nn.Conv2d(layer.in_ch, layer.out_ch, layer.kernel, stride=layer.stride, padding=layer.padding,
+                         bias=layer.bias is not None, dtype=dtype)
+        with torch.no_grad():
+            conv.weight.copy_(tensor(layer.W))
+            if layer.bias is not None:
+                conv.bias.copy_(tensor(layer.b))
+        return conv
+    if t in (L.AvgPool2D, L.MaxPool2D):
+        return (nn.AvgPool2d if t is L.AvgPool2D else nn.MaxPool2d)(layer.kernel, layer.stride, layer.padding)
+    if t is L.Flatten:
+        return nn.Flatten()
     if t is L.BatchNorm:
-        bn = nn.BatchNorm1d(layer.n_features, eps=layer.eps, momentum=layer.momentum, dtype=dtype)
+        cls = nn.BatchNorm2d if images else nn.BatchNorm1d
+        bn = cls(layer.n_features, eps=layer.eps, momentum=layer.momentum, dtype=dtype)
         with torch.no_grad():
             bn.weight.copy_(tensor(layer.gamma.data))
             bn.bias.copy_(tensor(layer.beta.data))
@@ -253,7 +276,8 @@ def _layer_to_torch(layer, i, torch, dtype):
     if t in simple:
         return simple[t]()
     raise TypeError(f"to_torch: layer {i} ({layer!r}, {t.__name__}) has no torch counterpart; "
-                    f"supported: {', '.join(sorted(c.__name__ for c in simple))}, Dense, BatchNorm")
+                    f"supported: {', '.join(sorted(c.__name__ for c in simple))}, Dense, BatchNorm, Conv2D, "
+                    "AvgPool2D, MaxPool2D, Flatten")
 
 
 def from_torch(module):
@@ -262,8 +286,10 @@ def from_torch(module):
     Parameters
     ----------
     module : torch.nn.Sequential
-        Of ``Linear``, ``BatchNorm1d`` (affine, with running statistics and a
-        numeric momentum), ``Dropout``, the activations in the table of
+        Of ``Linear``, ``Conv2d`` (groups=1, dilation=1, zero padding),
+        ``AvgPool2d``/``MaxPool2d`` (ceil_mode=False, dilation=1, AvgPool2d with
+        count_include_pad=True), ``Flatten()``, ``BatchNorm1d``/``BatchNorm2d``
+        (affine, with running statistics and a numeric momentum), ``Dropout``, the activations in the table of
         :mod:`ratenet.torch` and this module's ``LIF``/``SoftLIF``/
         ``TuningCurve``/``Step``; nested ``Sequential``s are flattened.
         Parameters must be float32 or float64 (one dtype for the model).
@@ -318,7 +344,32 @@ def _layer_from_torch(m, i, torch, dtype):
         if m.bias is not None:
             d.b = array(m.bias)
         return d
-    if t is nn.BatchNorm1d:
+    if t is nn.Conv2d:
+        padding = (0, 0) if m.padding == "valid" else m.padding
+        if m.groups != 1 or tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros" or isinstance(padding, str):
+            raise ValueError(f"{where}: ratenet's Conv2D needs groups=1, dilation=1, padding_mode='zeros' "
+                             "and numeric padding")
+        c = L.Conv2D(m.in_channels, m.out_channels, tuple(m.kernel_size), stride=tuple(m.stride),
+                     padding=tuple(padding), dtype=dtype, bias=m.bias is not None)
+        c.W = array(m.weight)
+        if m.bias is not None:
+            c.b = array(m.bias)
+        return c
+    if t is nn.AvgPool2d:
+        if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
+            raise ValueError(f"{where}: ratenet's AvgPool2D needs ceil_mode=False, count_include_pad=True "
+                             "and no divisor_override")
+        return L.AvgPool2D(m.kernel_size, m.stride, m.padding)
+    if t is nn.MaxPool2d:
+        if m.ceil_mode or m.return_indices or m.dilation not in (1, (1, 1)):
+            raise ValueError(f"{where}: ratenet's MaxPool2D needs ceil_mode=False, dilation=1 and "
+                             "return_indices=False")
+        return L.MaxPool2D(m.kernel_size, m.stride, m.padding)
+    if t is nn.Flatten:
+        if m.start_dim != 1 or m.end_dim != -1:
+            raise ValueError(f"{where}: only Flatten(start_dim=1, end_dim=-1) is supported")
+        return L.Flatten()
+    if t in (nn.BatchNorm1d, nn.BatchNorm2d):
         if not (m.affine and m.track_running_stats) or m.momentum is None:
             raise ValueError(f"{where}: ratenet's BatchNorm needs affine=True, track_running_stats=True "
                              "and a numeric momentum")
@@ -343,5 +394,6 @@ def _layer_from_torch(m, i, torch, dtype):
               M["TuningCurve"]: lambda: S.TuningCurveActivation(**m.config)}
     if t in simple:
         return simple[t]()
-    raise TypeError(f"module: {where} is not supported by from_torch; supported: Linear, BatchNorm1d, "
+    raise TypeError(f"module: {where} is not supported by from_torch; supported: Linear, Conv2d, AvgPool2d, "
+                    f"MaxPool2d, Flatten, BatchNorm1d, BatchNorm2d, "
                     f"{', '.join(sorted(c.__name__ for c in simple))} (ratenet.torch modules for the LIF ones)")

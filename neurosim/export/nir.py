@@ -35,6 +35,7 @@ from .._optional import require
 from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ..neurons.lif import LIF
 from .refusals import refuse_uncarried
+from ..network.transforms import Convolution
 from ..synapses import PSCFilter
 
 FORMAT = "neurosim-nir-1"
@@ -99,6 +100,11 @@ def to_nir(network):
             raise ValueError(f"NIR node name {name!r} is used twice; rename the population or source")
         nodes[name] = node
 
+    shapes = _image_shapes(network)
+
+    def shape_of(obj):
+        return shapes.get(id(obj), (obj.n,))
+
     for src in network.sources:
         if isinstance(src, PoissonSource):
             meta = {"order": order(), "neurosim_source": "poisson", "rate": np.asarray(src.rate, dtype=float)}
@@ -107,7 +113,7 @@ def to_nir(network):
                     "spike_indices": np.asarray(src.indices, dtype=np.int64)}
         else:
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_nir")
-        add(src.name, nir.Input(input_type=np.array([src.n]), metadata=meta))
+        add(src.name, nir.Input(input_type=np.array(shape_of(src)), metadata=meta))
     refuse_uncarried(network, "NIR")
     refractory = []
     for pop in network.populations:
@@ -117,17 +123,18 @@ def to_nir(network):
                 "given input current. Export without it and feed the current to the NIR graph's input instead.")
         if not isinstance(pop.model, LIF):
             raise ValueError(f"population {pop.name!r}: only LIF populations can be exported to NIR, got {pop.model!r}")
-        ones, zeros = np.ones(pop.n), np.zeros(pop.n)
+        shape = shape_of(pop)  # (n,), or (C, H, W) for a population a convolution reads or writes
+        ones, zeros = np.ones(shape), np.zeros(shape)
         meta = {"order": order(), "tau_ref": pop.model.tau_ref, "v0": np.asarray(pop.normalized.v0, dtype=float)}
         if pop.model.tau_ref > 0:
             refractory.append(pop.name)
         tau = _cuba_tau(_incoming(network, pop))
-        bias = np.array(pop.normalized.bias, dtype=float)
+        bias = np.array(np.broadcast_to(pop.normalized.bias, (pop.n,)), dtype=float).reshape(shape)
         if tau is not None:
-            node = nir.CubaLIF(tau_syn=np.full(pop.n, tau), tau_mem=np.full(pop.n, pop.model.tau_m), r=ones,
+            node = nir.CubaLIF(tau_syn=np.full(shape, tau), tau_mem=np.full(shape, pop.model.tau_m), r=ones,
                                v_leak=bias, v_threshold=ones.copy(), v_reset=zeros, w_in=ones.copy(), metadata=meta)
         else:
-            node = nir.LIF(tau=np.full(pop.n, pop.model.tau_m), r=ones, v_leak=bias, v_threshold=ones.copy(),
+            node = nir.LIF(tau=np.full(shape, pop.model.tau_m), r=ones, v_leak=bias, v_threshold=ones.copy(),
                            v_reset=zeros, metadata=meta)
         add(pop.name, node)
     fed = {id(c.post) for c in network.connections}
@@ -135,33 +142,51 @@ def to_nir(network):
         # a graph needs one Input node to start type inference: a network of recurrent
         # populations without sources gets an unused one on its first population
         if id(pop) not in fed or (k == 0 and not network.sources):
-            add(f"{pop.name}_input", nir.Input(input_type=np.array([pop.n]), metadata={"neurosim_source": "none"}))
+            add(f"{pop.name}_input", nir.Input(input_type=np.array(shape_of(pop)),
+                                               metadata={"neurosim_source": "none"}))
             edges.append((f"{pop.name}_input", pop.name))
     for i, conn in enumerate(network.connections):
         W = conn.weights
-        sparse = not isinstance(W, np.ndarray)
-        W = np.asarray(W.toarray() if sparse else W, dtype=float)
+        conv = isinstance(W, Convolution)
+        sparse = not conv and not isinstance(W, np.ndarray)
+        if not conv:
+            W = np.asarray(W.toarray() if sparse else W, dtype=float)
         prev = conn.pre.name
         if conn.delay > 0:
-            add(f"delay{i}", nir.Delay(delay=np.full(conn.pre.n, conn.delay)))
+            add(f"delay{i}", nir.Delay(delay=np.full(shape_of(conn.pre), conn.delay)))
             edges.append((prev, f"delay{i}"))
             prev = f"delay{i}"
+        if not conv and len(shape_of(conn.pre)) > 1:  # an image population into a dense layer: flatten first
+            add(f"flatten{i}", nir.Flatten(input_type={"input": np.array(shape_of(conn.pre))}, start_dim=0, end_dim=-1))
+            edges.append((prev, f"flatten{i}"))
+            prev = f"flatten{i}"
+        if not conv and len(shape_of(conn.post)) > 1:
+            raise ValueError(f"connection {conn.pre.name!r} -> {conn.post.name!r}: a matrix into a population "
+                             f"that a convolution gives the image shape {shape_of(conn.post)} has no NIR form "
+                             "(NIR has no reshape node); connect it through a Convolution too")
         meta = {"order": i, "pre": conn.pre.name, "post": conn.post.name, "tau_s": conn.synapse.tau_s, "n": conn.synapse.n,
                 "delay": conn.delay, "sparse": int(sparse)}
-        add(f"conn{i}", nir.Affine(weight=W, bias=np.zeros(conn.post.n), metadata=meta))
+        if conv:  # the structure, not a dense matrix: NIR's Conv2d (PyTorch's layout and cross-correlation)
+            meta["input_shape"] = list(W.input_shape)
+            add(f"conn{i}", nir.Conv2d(input_shape=W.input_shape[1:], weight=np.array(W.kernel), stride=W.stride,
+                                       padding=W.padding, dilation=1, groups=1, bias=np.zeros(W.kernel.shape[0]),
+                                       metadata=meta))
+        else:
+            add(f"conn{i}", nir.Affine(weight=W, bias=np.zeros(conn.post.n), metadata=meta))
         edges.append((prev, f"conn{i}"))
         prev = f"conn{i}"
         if isinstance(nodes[conn.post.name], nir.LIF):  # explicit PSC cascade
             for k in range(conn.synapse.n + 1):
                 stage = f"syn{i}_{k}"
-                add(stage, nir.LI(tau=np.full(conn.post.n, conn.synapse.tau_s), r=np.ones(conn.post.n),
-                                  v_leak=np.zeros(conn.post.n)))
+                post_shape = shape_of(conn.post)
+                add(stage, nir.LI(tau=np.full(post_shape, conn.synapse.tau_s), r=np.ones(post_shape),
+                                  v_leak=np.zeros(post_shape)))
                 edges.append((prev, stage))
                 prev = stage
         edges.append((prev, conn.post.name))
     sinks = [p for p in network.populations if not any(c.pre is p for c in network.connections)]
     for pop in sinks or network.populations:  # NIR needs an Output; all populations if every one feeds another
-        add(f"{pop.name}_output", nir.Output(output_type=np.array([pop.n])))
+        add(f"{pop.name}_output", nir.Output(output_type=np.array(shape_of(pop))))
         edges.append((pop.name, f"{pop.name}_output"))
     if refractory:
         warnings.warn(
@@ -246,11 +271,11 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
         succ[a].append(b)
         pred[b].append(a)
     neuron_types = (nir.LIF, nir.CubaLIF)
-    passive = (nir.Affine, nir.Linear, nir.Delay, nir.LI, nir.Output)
+    passive = (nir.Affine, nir.Linear, nir.Conv2d, nir.Delay, nir.Flatten, nir.LI, nir.Output)
     for name, node in graph.nodes.items():
         if not isinstance(node, (nir.Input,) + neuron_types + passive):
             raise ValueError(f"NIR node {name!r} of type {type(node).__name__} is not supported by from_nir "
-                             "(supported: Input, Affine, Linear, Delay, LI, LIF, CubaLIF, Output)")
+                             "(supported: Input, Affine, Linear, Conv2d, Delay, Flatten, LI, LIF, CubaLIF, Output)")
 
     def by_order(kind):
         items = [(n, nd) for n, nd in graph.nodes.items() if isinstance(nd, kind)]
@@ -292,10 +317,11 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
         v0 = _meta(node, "v0")
         objs[name] = net.add_population(LIF(tau_m=tau_m, tau_ref=tau_ref), v_th.size, bias=bias,
                                         v0=None if v0 is None else np.asarray(v0, dtype=float), name=name)
-    for name, node in by_order((nir.Affine, nir.Linear)):
+    for name, node in by_order((nir.Affine, nir.Linear, nir.Conv2d)):
         delay, cur = 0.0, _single(pred, name, "input")
-        while isinstance(graph.nodes[cur], nir.Delay):
-            delay += _uniform(cur, "delay", graph.nodes[cur].delay)
+        while isinstance(graph.nodes[cur], (nir.Delay, nir.Flatten)):  # populations are flat in neurosim
+            if isinstance(graph.nodes[cur], nir.Delay):
+                delay += _uniform(cur, "delay", graph.nodes[cur].delay)
             cur = _single(pred, cur, "input")
         if cur not in objs:
             raise ValueError(f"NIR node {name!r} must be fed by a neuron or Input node, got {cur!r}")
@@ -320,16 +346,54 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
             raise ValueError(f"NIR connection {name!r}: PSC stages with different time constants {taus} are not "
                              "a neurosim PSCFilter (all stages share tau_s)")
         gain = gains[cur] * scale
-        W = np.asarray(node.weight, dtype=float) * gain[:, None]
-        if isinstance(node, nir.Affine) and np.any(node.bias != 0):
+        if isinstance(node, nir.Conv2d):
+            W, bias = _convolution(name, node, pre.n, gain)
+        else:
+            W = np.asarray(node.weight, dtype=float) * gain[:, None]
+            bias = np.asarray(node.bias, dtype=float) if isinstance(node, nir.Affine) else None
+        if bias is not None and np.any(bias != 0):
             post_pop = objs[cur]
-            post_pop.normalized.bias = post_pop.normalized.bias + np.asarray(node.bias, dtype=float) * gain
+            post_pop.normalized.bias = post_pop.normalized.bias + bias * gain
         if _meta(node, "sparse", 0):
             import scipy.sparse as sp
 
             W = sp.csr_matrix(W)
         net.connect(pre, objs[cur], W, synapse=PSCFilter(taus[0], n=len(taus) - 1), delay=delay)
     return net
+
+
+def _image_shapes(network):
+    """{id(population or source): (C, H, W)} for what a Convolution reads from or writes to (NIR types are shapes)."""
+    shapes = {}
+    for c in network.connections:
+        if isinstance(c.weights, Convolution):
+            for obj, shape in ((c.pre, c.weights.input_shape), (c.post, c.weights.output_shape)):
+                if shapes.setdefault(id(obj), shape) != shape:
+                    raise ValueError(f"{obj.name!r} is read or written by convolutions with different image "
+                                     f"shapes {shapes[id(obj)]} and {shape}; NIR gives a node one shape")
+    return shapes
+
+
+def _convolution(name, node, n_pre, gain):
+    """A NIR Conv2d as a neurosim Convolution (scaled by the post gain), and its bias per post neuron."""
+    if np.any(np.asarray(node.dilation) != 1) or int(node.groups) != 1:
+        raise ValueError(f"NIR Conv2d {name!r}: dilation != 1 or groups != 1 has no neurosim Convolution")
+    if isinstance(node.padding, str):
+        raise ValueError(f"NIR Conv2d {name!r}: padding={node.padding!r}; give padding in pixels")
+    kernel = np.asarray(node.weight, dtype=float)
+    shape = _meta(node, "input_shape")
+    if shape is None:
+        if node.input_shape is None:
+            raise ValueError(f"NIR Conv2d {name!r} has no input_shape")
+        H, W = (int(v) for v in np.asarray(node.input_shape).ravel())
+        shape = (n_pre // (H * W), H, W)
+    conv = Convolution(kernel, tuple(int(v) for v in np.asarray(shape).ravel()), node.stride, node.padding)
+    per_channel = int(np.prod(conv.output_shape[1:]))
+    bias = np.repeat(np.asarray(node.bias, dtype=float).ravel(), per_channel) if node.bias is not None else None
+    if np.all(gain == gain.flat[0]):
+        return Convolution(kernel * gain.flat[0], conv.input_shape, conv.stride, conv.padding), bias
+    import scipy.sparse as sp
+    return sp.diags(gain) @ conv.to_sparse(), bias  # per-neuron gains: the convolution as sparse rows
 
 
 __all__ = ["to_nir", "from_nir"]

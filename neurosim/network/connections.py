@@ -9,13 +9,16 @@ fan-out, not N^2.
 import numbers
 
 import numpy as np
+from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
 from .changes import read_only
+from .transforms import Convolution
 
 PLACEMENTS = ("boundary", "exact")
 _LOOP_MAX = 8  # up to this many spikes per step, a Python loop over rows beats the vectorized gather
+_TOL = 1e-9  # relative to dt: a time within 1e-9 dt of a step boundary counts as on it
 _MATMUL_FRACTION = 0.1  # batched dense connections: above this fraction of (trial, pre) spiking, one matmul
 
 
@@ -31,13 +34,18 @@ class Connection:
         :func:`synaptic_weight` for physical units.
     synapse : PSCFilter
     delay : float
-        Transmission delay in seconds (rounded to whole steps in a run).
+        Transmission delay in seconds: a spike emitted at ts arrives at
+        ``ta = ts + delay``, in the step that contains ta (see ``placement``).
+        A delay shorter than one step arrives at the next step boundary.
     placement : {"boundary", "exact"}
-        Where a presynaptic spike at time ts enters the PSC state: at the next
-        step boundary with its full kernel (``"boundary"``, Brian2's and Nengo's
-        convention), or at ts exactly (``"exact"``): at the boundary, stage k holds
-        ``w h_k(t1 - ts)``, so the current after the boundary is exact and the
-        charge between ts and the boundary is not delivered.
+        Where a spike arriving at ``ta`` (inside the step ``[t0, t1)``) enters
+        the PSC state: at t0, the start of that step, with its full kernel
+        (``"boundary"``: early by ``ta - t0 < dt``; it delivers its whole charge),
+        or at ta exactly (``"exact"``): at t1, stage k holds ``w h_k(t1 - ta)``, so
+        the current after t1 is exact and the charge between ta and t1 is not
+        delivered. With a delay < dt the arrival step has already been integrated:
+        both placements then deliver at its end t1 (``"exact"`` with the kernel
+        from ta).
     """
 
     def __init__(self, pre, post, weights, synapse, delay, placement="boundary"):
@@ -54,9 +62,17 @@ class Connection:
         """(post.n, pre.n) weights, read-only; assigning new ones takes effect at the next run."""
         return self._weights
 
+    def matrix(self):
+        """The weights as an ndarray or scipy.sparse CSR matrix (a :class:`Convolution` as sparse, never dense)."""
+        W = self._weights
+        return W.to_sparse() if isinstance(W, Convolution) else W
+
     @weights.setter
     def weights(self, value):
         W = _check_weights(value, self.pre, self.post)
+        if isinstance(W, Convolution):  # immutable (its kernel is read-only): kept as the structure
+            self._weights = W
+            return
         # a private, read-only copy: a change in place would bypass the next run's check
         self._weights = read_only(W.copy() if (W is value or getattr(W, "data", None) is getattr(value, "data", 0))
                                   else W)
@@ -76,10 +92,20 @@ class ConnectionRuntime:
     """
 
     def __init__(self, conn, dt, B):
-        self.delay_steps = int(round(conn.delay / dt))
+        # arrival of a spike at offset o (s) after the start t0 = k dt of its step: ta = t0 + o + delay.
+        # Boundary placement: the boundary that starts the step containing ta, floor((o + delay)/dt) steps
+        # after t0, at least k + 1 (the step k is integrated). Counted from m = k + 1 that is
+        # rel = delay_steps - 1 if o < cut, else delay_steps (only delays >= dt have a cut).
+        d = conn.delay / dt
+        self.delay = float(conn.delay)
+        self.delay_steps = int(np.floor(d + _TOL))  # the furthest arrival boundary after m
+        frac = max(d - self.delay_steps, 0.0)
+        self.cut = (1.0 - frac - _TOL) * dt if self.delay_steps >= 1 else None
+        # exact placement adds at the boundary that ends the arrival step: up to ceil(delay/dt) after m
+        self.reach = max(self.delay_steps, int(np.ceil(d - _TOL))) if conn.placement == "exact" else self.delay_steps
         self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
         scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
-        W = conn.weights
+        W = conn.matrix()
         self.dense = isinstance(W, np.ndarray)
         if self.dense:
             self.rows = np.ascontiguousarray(W.T) * scale
@@ -95,13 +121,47 @@ class ConnectionRuntime:
         self.lagged = conn.placement == "exact"
         self.synapse = conn.synapse
 
-    def scatter_lagged(self, spiked, offsets, target, dt):
-        """Add spikes at ``offsets`` (s) inside the step that ends now into all stages ``target`` (n+1, N).
+    def deliver(self, spiked, offsets, m, dt):
+        """Deliver the spikes ``spiked`` emitted at ``offsets`` (s) after ``(m - 1) dt`` into the target group.
 
-        Stage k gets ``w * tau * h_k(lag)`` per spike (rows already hold w / tau), lag = dt - offset.
+        Each spike arrives ``delay`` after its emission, in the step that contains
+        that time (``placement``); ``m`` is the first boundary not yet integrated.
+        """
+        group = self.group
+        if self.lagged:
+            total = np.asarray(offsets, dtype=float) + self.delay  # arrival after (m - 1) dt
+            # the boundary that ends the arrival step (an arrival on a boundary starts its step there)
+            rel = np.maximum(np.ceil(total / dt - _TOL).astype(np.int64) - 1, 0)
+            lag = np.maximum((rel + 1) * dt - total, 0.0)
+            first = rel[0] if rel.size else 0
+            if np.all(rel == first):
+                self.scatter_lagged(spiked, lag, group.target_stages(m + int(first), m))
+                return
+            for r in np.unique(rel):
+                sel = rel == r
+                self.scatter_lagged(spiked[sel], lag[sel], group.target_stages(m + int(r), m))
+            return
+        if self.cut is None:  # delay < dt: the next boundary
+            self.scatter(spiked, group.target(m, m))
+            return
+        late = offsets >= self.cut
+        base = m + self.delay_steps - 1
+        count = np.count_nonzero(late)  # (ndarray.any/all go through slower Python wrappers)
+        if count == 0:
+            self.scatter(spiked, group.target(base, m))
+        elif count == late.size:
+            self.scatter(spiked, group.target(base + 1, m))
+        else:
+            self.scatter(spiked[~late], group.target(base, m))
+            self.scatter(spiked[late], group.target(base + 1, m))
+
+    def scatter_lagged(self, spiked, lags, target):
+        """Add spikes arrived ``lags`` (s) before the boundary of ``target``, into all its stages (n+1, N).
+
+        Stage k gets ``w * tau * h_k(lag)`` per spike (rows already hold w / tau).
         """
         syn = self.synapse
-        x = (dt - np.asarray(offsets, dtype=float)) / syn.tau_s
+        x = np.asarray(lags, dtype=float) / syn.tau_s
         decay = np.exp(-x)
         trials, j = (np.zeros(spiked.size, dtype=np.int64), spiked) if self.B == 1 else np.divmod(spiked, self.n_pre)
         if not self.dense:
@@ -112,12 +172,29 @@ class ConnectionRuntime:
             flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
             of = np.repeat(np.arange(spiked.size), lengths)
         power = np.ones_like(x)
+        batch = self.dense and self.B > 1
+        if batch:
+            active = spiked.size > _MATMUL_FRACTION * self.B * self.n_pre
+            if not active:
+                order = np.argsort(spiked, kind="stable")  # trial-major CSR rows: (trial, pre) -> weight
+                trials, j, x, decay = trials[order], j[order], x[order], decay[order]
+                indptr = np.r_[0, np.cumsum(np.bincount(trials, minlength=self.B))]
         for k in range(syn.n + 1):
             factor = power * decay  # tau * h_k(lag) = x^k / k! * exp(-x)
-            if self.dense:
-                M = np.zeros((self.B, spiked.size))
-                M[trials, np.arange(spiked.size)] = factor
-                target[k].reshape(self.B, self.n_post)[...] += M @ self.rows[j]
+            if batch:
+                # per trial, the weighted sum of its spiking rows as one (B, pre) @ (pre, post) product,
+                # sparse (cost spikes x post) unless very active -- never a (B, spikes) matrix, whose
+                # cost grew with B squared
+                out = target[k].reshape(self.B, self.n_post)
+                if active:
+                    C = np.bincount(spiked, weights=factor, minlength=self.B * self.n_pre)
+                    out += C.reshape(self.B, self.n_pre) @ self.rows
+                else:
+                    out += _csr((factor, j, indptr), shape=(self.B, self.n_pre)) @ self.rows
+            elif self.dense:
+                M = np.zeros((1, spiked.size))
+                M[0] = factor
+                target[k].reshape(1, self.n_post)[...] += M @ self.rows[j]
             else:
                 np.add.at(target[k], flat, self.data[pos] * factor[of])
             power = power * x / (k + 1)
@@ -263,6 +340,12 @@ def _check_weights(weights, pre, post):
     """Weights as a float ndarray or scipy.sparse CSR matrix of shape (post.n, pre.n)."""
     shape = (post.n, pre.n)
     where = f"from {pre.name!r} (pre.n={pre.n}) to {post.name!r} (post.n={post.n})"
+    if isinstance(weights, Convolution):
+        if weights.shape != shape:
+            raise ValueError(f"the convolution maps input_shape {weights.input_shape} ({weights.shape[1]} neurons) "
+                             f"to output_shape {weights.output_shape} ({weights.shape[0]} neurons), which does not "
+                             f"match (post.n, pre.n) = {shape} for the connection {where}")
+        return weights
     if isinstance(weights, numbers.Real) and not isinstance(weights, bool):
         if not np.isfinite(weights):
             raise ValueError(f"weights must be finite, got {weights!r}")
@@ -403,11 +486,14 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
     if not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     span = units.V_th - units.V_reset
+    value = float(value)
     if charge is not None:
-        return float(charge) / (units.g_L * span)
-    if current is not None:
-        return float(current) * synapse.tau_s / (units.g_L * span)
-    return float(voltage) * synapse.tau_s / span
+        w = check.finite_result(name, value, lambda: value / (units.g_L * span), "the normalized weight")
+    elif current is not None:
+        w = check.finite_result(name, value, lambda: value * synapse.tau_s / (units.g_L * span), "the normalized weight")
+    else:
+        w = check.finite_result(name, value, lambda: value * synapse.tau_s / span, "the normalized weight")
+    return float(w)
 
 
 __all__ = ["Connection", "synaptic_weight"]

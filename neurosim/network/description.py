@@ -12,11 +12,12 @@ unit-area PSC kernel of the connection: for n = 0, ``tau_s ds/dt = -s`` and
 Timing per step ``[t0, t1)``: each population's input is the equivalent
 constant input of the decaying synaptic current (the membrane update is exact
 for it, see :func:`neurosim.network.connections.membrane_coefficients`); neurons spike
-at exact times inside the step (:class:`neurosim.LIFState`); their spikes reach
-the synapses at the step boundary t1 (plus the connection's delay, in whole
-steps). So a spike is delayed by less than one step and delivers its full
-charge -- the convention of Brian2 and Nengo. :meth:`PSCState.add` with ``lag``
-would instead place it exactly, at the cost of the charge in ``[ts, t1)``.
+at exact times inside the step (:class:`neurosim.LIFState`). A spike at ts
+through a connection with delay d arrives at ts + d, in the step that contains
+ts + d: at that step's start with its full charge (``placement="boundary"``),
+or at ts + d exactly (``placement="exact"``, :meth:`PSCState.add` with ``lag``,
+at the cost of the charge before the step's end). A delay < dt arrives at the
+next step boundary. See :class:`neurosim.network.connections.Connection`.
 
 Physical units: build a population from :class:`neurosim.LIFUnits` (bias in
 amperes, v0 in volts) and convert weights with :func:`neurosim.synaptic_weight`.
@@ -36,7 +37,9 @@ import numpy as np
 
 from .. import validation as check
 from .changes import apply_changes
-from .connections import Connection
+from .connections import Connection, _check_weights
+from .views import embed, resolve
+from .transforms import Convolution
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
 from ..neurons.hh import DT_WARN, METHODS, HodgkinHuxley, _warn_dt
 from ..neurons.base import NeuronModel
@@ -316,6 +319,9 @@ class Network:
         with ``Network.trial_seeds(rng, B)[k]``.
         """
         self._check_open()
+        if resolve(target)[1] is not None:
+            raise ValueError(f"add_noise applies to a whole population; {target.name!r} is a subgroup (give its "
+                             "neurons their own population, or pass the parent population)")
         if target not in self.populations:
             raise ValueError("target must be a population of this network")
         sigma = check.positive("sigma", sigma, allow_zero=True)
@@ -374,9 +380,12 @@ class Network:
             HodgkinHuxley population. Held constant within each step.
         """
         self._check_open()
-        if target not in self.populations:
-            raise ValueError("target must be a population of this network")
-        return self._current_input(target, values, "values")
+        parent, idx = resolve(target)
+        if parent not in self.populations:
+            raise ValueError("target must be a population (or a subgroup of one) of this network")
+        if idx is not None:
+            values = _input_for_view(values, idx, parent.n, target.name)
+        return self._current_input(parent, values, "values")
 
     def _current_input(self, target, values, name):
         scale = 1.0
@@ -393,18 +402,21 @@ class Network:
         ----------
         pre : Population or source
         post : Population
-        weights : float, ndarray or scipy.sparse matrix, shape (post.n, pre.n)
+        weights : float, ndarray, scipy.sparse matrix (post.n, pre.n), or neurosim.Convolution
             Charge per spike (the PSC kernel has unit area): normalized for LIF
             targets, uA/cm^2 * s for HodgkinHuxley targets; a scalar connects all to all.
+            A :class:`neurosim.Convolution` keeps its structure (exported as such) and
+            propagates through a sparse table built from its kernel, never a dense matrix.
             Shared by all trials of a batch.
         synapse : PSCFilter, optional
             Default ``PSCFilter(0.005)``.
         delay : float
-            Transmission delay in seconds, rounded to whole steps (exact with
-            ``timing="precise"``, where delays between populations must be >= dt).
+            Transmission delay in seconds: a spike at ts arrives at ts + delay, in the
+            grid step that contains it (exact with ``timing="precise"``, where delays
+            between populations must be >= dt); a delay < dt arrives at the next boundary.
         placement : {"boundary", "exact"}
-            Spikes enter the synapse at the next step boundary with their full
-            kernel (default), or at their exact time inside the step (see
+            Spikes enter the synapse at the start of their arrival step with their
+            full kernel (default), or at their exact arrival time (see
             :class:`Connection`).
 
         Returns
@@ -412,11 +424,17 @@ class Network:
         Connection
         """
         self._check_open()
-        if pre not in self.populations and pre not in self.sources:
-            raise ValueError("pre must be a population or source of this network")
-        if post not in self.populations:
-            raise ValueError("post must be a population of this network")
-        conn = Connection(pre, post, weights, PSCFilter(0.005) if synapse is None else synapse, delay, placement)
+        (pre_p, pre_idx), (post_p, post_idx) = resolve(pre), resolve(post)
+        if pre_p not in self.populations and pre_p not in self.sources:
+            raise ValueError("pre must be a population or source (or a subgroup of one) of this network")
+        if post_p not in self.populations:
+            raise ValueError("post must be a population (or a subgroup of one) of this network")
+        if pre_idx is not None or post_idx is not None:  # subgroups: their block of the parents' matrix
+            if isinstance(weights, Convolution):
+                raise ValueError("a Convolution connects whole populations (its image shapes), not subgroups")
+            weights = embed(_check_weights(weights, pre, post), post_idx, pre_idx, (post_p.n, pre_p.n))
+        conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
+                          placement)
         self.connections.append(conn)
         return conn
 
@@ -433,9 +451,11 @@ class Network:
         Probe
             ``probe.data`` (or ``net.data[probe]``) and ``probe.t`` after a run.
         """
-        if target not in self.populations and target not in self.sources:
-            raise ValueError("target must be a population or source of this network")
-        probe = Probe(self, target, kind, sample_every, synapse, self.t, bin=bin, normalized=normalized)
+        parent, idx = resolve(target)
+        if parent not in self.populations and parent not in self.sources:
+            raise ValueError("target must be a population or source (or a subgroup of one) of this network")
+        probe = Probe(self, parent, kind, sample_every, synapse, self.t, bin=bin, normalized=normalized,
+                      indices=idx)
         self.probes.append(probe)
         if self.runtime is not None:
             self.runtime.add_probe(probe)
@@ -503,8 +523,7 @@ class Network:
         state = 8 * B * sum(p.n * _arrays_per_neuron(p.model) for p in self.populations)
         state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay / self.dt)))
                              for c in self.connections)
-        state += sum(c.weights.nbytes if isinstance(c.weights, np.ndarray) else 2 * c.weights.data.nbytes
-                     for c in self.connections)
+        state += sum(_weight_bytes(c.weights) for c in self.connections)
         samples = 0
         if steps:
             t0 = self.t
@@ -542,6 +561,33 @@ class Network:
         if name not in self._stored:
             raise ValueError(f"no state stored under name {name!r}; stored: {sorted(self._stored)}")
         self.runtime.restore(self._stored[name])
+
+
+def _input_for_view(values, idx, n, name):
+    """A current for neurons ``idx`` of a population of n as one for the whole population (0 elsewhere)."""
+    if callable(values):
+        def whole(t):
+            v = np.asarray(values(t), dtype=float)
+            out = np.zeros(v.shape[:-1] + (n,) if v.ndim else (n,))
+            out[..., idx] = v
+            return out
+        return whole
+    v = check.finite_array("values", values)
+    if v.ndim not in (2, 3) or v.shape[-1] != idx.size:
+        raise ValueError(f"values (a current over steps) for {name!r} must have shape (steps, {idx.size}) or "
+                         f"(steps, B, {idx.size}), got {v.shape}")
+    out = np.zeros(v.shape[:-1] + (n,))
+    out[..., idx] = v
+    return out
+
+
+def _weight_bytes(W):
+    """Bytes the runtime keeps for a connection's weights (dense rows, or CSR data and indices)."""
+    if isinstance(W, np.ndarray):
+        return W.nbytes
+    if isinstance(W, Convolution):
+        return 24 * W.nnz_bound
+    return 2 * W.data.nbytes
 
 
 def _arrays_per_neuron(model):

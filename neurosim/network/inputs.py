@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import validation as check
 from .changes import read_only
+from .views import select
 from ..spikes import from_events, to_events
 
 _BLOCK = 1000  # steps of Poisson spikes drawn at once (aligned to absolute steps, so chunking does not matter)
@@ -20,7 +21,13 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 _EMPTY.flags.writeable = False
 
 
-class SpikeSource:
+class _Selectable:
+    def __getitem__(self, key):
+        """A subgroup of the source's neurons (``src[0:10]``), usable as ``pre`` in connect and in probe."""
+        return select(self, key)
+
+
+class SpikeSource(_Selectable):
     """Neurons that fire at given times (the same times in every trial of a batch).
 
     Attributes
@@ -57,7 +64,7 @@ class SpikeSource:
         return f"SpikeSource(n={self.n}, name={self.name!r})"
 
 
-class PoissonSource:
+class PoissonSource(_Selectable):
     """Independent Poisson spike trains with constant or time-varying rates.
 
     Attributes

@@ -24,6 +24,7 @@ import numpy as np
 from .. import validation as check
 from .changes import read_only
 from .connections import membrane_coefficients
+from .views import select
 from ..neurons.base import NeuronModel, advance
 from ..neurons.hh import HHState, HodgkinHuxley
 from ..neurons.lif import LIF, LIFState
@@ -90,9 +91,9 @@ class Population:
         u = self.units
         self.normalized.v0 = read_only(np.array(value if u is None else u.voltage_to_v(value), dtype=float))
 
-    @property
-    def _inputs(self):  # older spelling, read by exporters outside this package
-        return self.inputs
+    def __getitem__(self, key):
+        """A subgroup (``pop[10:20]``, ``pop[[0, 5]]``, ``pop[mask]``) for connect, probe and add_current_input."""
+        return select(self, key)
 
     def __repr__(self):
         return f"Population({self.model!r}, n={self.n}, name={self.name!r})"
@@ -320,17 +321,13 @@ class HHRuntime(_Base):
     def snapshot(self):
         s = self.state
         noise = (s.draws.state(), self._drawn, s._block) if self.needs_prepare else None
-        return _snapshot_arrays(self._parts()), noise
+        return s.snapshot(), noise
 
     def restore(self, snap):
-        _restore_arrays(self._parts(), snap[0])
+        self.state.restore(snap[0])
         if snap[1] is not None:
             states, self._drawn, self.state._block = snap[1]
             self.state.draws.set_state(states)
-
-    def _parts(self):
-        s = self.state
-        return [s, s._stepper, s._coeffs, s._detector]
 
 
 class ModelRuntime(_Base):
@@ -409,45 +406,6 @@ def _draw_noise(rt, k):
     if rt.needs_prepare and rt._drawn != k:
         rt.state.draw()
         rt._drawn = k
-
-
-def _snapshot_arrays(objects):
-    """Copies of the arrays each object owns (views are covered by their base), plus its scalar attributes.
-
-    Generic on purpose: it follows the HH integrators' buffers without naming
-    them. Nothing is keyed on object identity; restore copies values back into
-    the same arrays, so views made once stay valid.
-    """
-    snap = []
-    for obj in objects:
-        saved = {}
-        for name, val in vars(obj).items():
-            if isinstance(val, np.ndarray):
-                if val.base is None and val.flags.writeable:
-                    saved[name] = val.copy()
-            elif isinstance(val, list) and val and all(isinstance(v, np.ndarray) for v in val):
-                saved[name] = [v.copy() for v in val]
-            elif val is None or isinstance(val, (bool, int, float)):
-                saved[name] = val
-        snap.append(saved)
-    return snap
-
-
-def _restore_arrays(objects, snap):
-    for obj, saved in zip(objects, snap):
-        for name, val in saved.items():
-            cur = getattr(obj, name)
-            if isinstance(val, np.ndarray) and isinstance(cur, np.ndarray) and cur.shape == val.shape:
-                np.copyto(cur, val)
-            elif isinstance(val, list):
-                for c, v in zip(cur, val):
-                    np.copyto(c, v)
-            else:
-                setattr(obj, name, val.copy() if isinstance(val, np.ndarray) else val)
-        if hasattr(obj, "select") and "current" in saved:  # coefficient buffers: re-point the views
-            obj.select(saved["current"])
-        if hasattr(obj, "_I"):
-            obj._I = None  # the next call copies its input again
 
 
 #: model class -> runtime class. Built-in kinds with hand-tuned runtimes register here; any other

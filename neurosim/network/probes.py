@@ -23,12 +23,11 @@ any declared state variable
     in Hz), spikes placed on the step boundary where they are delivered.
 "rate"
     The population rate in Hz per neuron (Brian2's ``PopulationRateMonitor``):
-    spikes counted in bins of ``bin`` seconds, a spike at t in the bin
-    ``rint(t / bin)`` (so it equals ``neurosim.bin_spikes(spikes, T, bin)``
-    averaged over the neurons), divided by ``bin`` and by n; optionally
-    smoothed by ``synapse`` (:func:`neurosim.filter_binned`). ``data`` has shape
-    (bins,), or (bins, B) with a batch; ``t`` the bin times ``k * bin``. Computed
-    from the recorded spike events when read.
+    spikes counted in bins ``[k * bin, (k + 1) * bin)`` (:func:`neurosim.population_rate`),
+    divided by ``bin`` and by n; optionally smoothed by ``synapse``
+    (:func:`neurosim.filter_binned`). ``data`` has shape (bins,), or (bins, B)
+    with a batch, whole bins up to the network's time only; ``t`` holds the bin
+    centres ``(k + 0.5) * bin``. Computed from the recorded spike events when read.
 "filtered_mean"
     The mean over each sampling interval of the spike train filtered by
     ``synapse``, with every spike placed at its exact time inside its step
@@ -38,12 +37,18 @@ any declared state variable
 Sampled kinds record at the end of every ``sample_every`` seconds (default
 every step); ``t`` holds the sample times in seconds. ``data`` has shape
 (samples, n), or (samples, B, n) with a batch.
+
+Recorded data grow with the run. To run long with bounded memory, run in
+chunks and read, reduce and :meth:`Probe.clear` the data after each chunk (as
+Nengo's ``Simulator.clear_probes``); a probe's state (a filter, the running
+mean) is kept, so the data after ``clear`` continue where they stopped.
 """
 import numpy as np
 
 from .. import validation as check
 from ..spikes import SpikeRecorder, split_by_neuron
 from ..synapses import PSCFilter, PSCState
+from .views import events_of
 
 KINDS = ("spikes", "v", "current", "filtered", "filtered_mean", "rate")
 EVENT_KINDS = ("spikes", "rate")  # recorded as spike events (SpikeBuffer), not sampled
@@ -67,7 +72,8 @@ class Probe:
         The network whose runtime holds the data.
     """
 
-    def __init__(self, network, target, kind, sample_every, synapse, start, bin=None, normalized=False):
+    def __init__(self, network, target, kind, sample_every, synapse, start, bin=None, normalized=False, indices=None):
+        self.indices = indices  # a subgroup's neurons (pop[a:b]), selected when the data are read
         declared = _declared_state(target)
         if not isinstance(kind, str):
             raise TypeError(f"kind must be a string, got {type(kind).__name__}")
@@ -108,6 +114,11 @@ class Probe:
         return f"Probe({self.target.name!r}, {self.kind!r})"
 
     @property
+    def n(self):
+        """Neurons recorded: the target's, or the subgroup's."""
+        return self.target.n if self.indices is None else int(self.indices.size)
+
+    @property
     def data(self):
         """``(times, indices[, trials])`` for spikes; otherwise an array (samples, n) or (samples, B, n).
 
@@ -115,6 +126,9 @@ class Probe:
         unless the probe was made with ``normalized=True``.
         """
         values = self.network._probe_data(self)[0]
+        if self.indices is not None and self.kind != "rate":  # a subgroup: its neurons of the parent's record
+            values = events_of(values, self.indices, self.target.n) if self.kind == "spikes" \
+                else values[..., self.indices]
         units = getattr(self.target, "units", None)
         if units is None or self.normalized or self.kind not in ("v", "current"):
             return values
@@ -129,14 +143,29 @@ class Probe:
             raise AttributeError("spike probes hold events; use data = (times, indices)")
         return self.network._probe_data(self)[1]
 
+    def clear(self):
+        """Forget the data recorded so far (not the probe's filter state); later runs record on.
+
+        ``data`` then holds what was recorded after this call, so a long run
+        done in chunks, each read and cleared, keeps memory to one chunk.
+        ``"rate"`` probes bin every spike since their start and cannot be
+        cleared (ValueError). A snapshot taken by ``store`` keeps the data it saw.
+        """
+        if self.kind == "rate":
+            raise ValueError("clear: a 'rate' probe bins every spike since its start and cannot be cleared; "
+                             "use a 'spikes' probe and bin the cleared chunks yourself")
+        runtime = self.network.runtime
+        if runtime is not None and self in runtime.buffers:
+            runtime.buffers[self].clear()
+
     @property
     def spike_times(self):
         """Spikes as one array of times (s) per neuron (spike probes only; with a batch, one list per trial)."""
         events = self.data
         if len(events) == 2:
-            return split_by_neuron(events[0], events[1], self.target.n)
+            return split_by_neuron(events[0], events[1], self.n)
         times, indices, trials = events
-        return [split_by_neuron(times[trials == b], indices[trials == b], self.target.n)
+        return [split_by_neuron(times[trials == b], indices[trials == b], self.n)
                 for b in range(self.network.batch)]
 
 
@@ -178,28 +207,31 @@ class SpikeBuffer:
     def bytes_per_sample(self):
         return 0
 
+    def clear(self):
+        self.recorder.rollback([])
+
 
 class RateBuffer(SpikeBuffer):
     """Runtime buffer of a "rate" probe: the spike events, binned when read (O(spikes))."""
 
     def data(self):
+        from ..spikes.stats import population_rate
+
         probe = self.probe
-        events = self.recorder.events()
-        rows = int(np.floor(probe.network.t / probe.bin + 1e-9))
         B = probe.network.batch
-        k = np.rint(events[0] / probe.bin).astype(np.int64)
-        keep = (k >= 0) & (k < rows)
-        if B is None:
-            counts = np.bincount(k[keep], minlength=rows)[:rows].astype(float)
-        else:
-            flat = events[2][keep] * rows + k[keep]
-            counts = np.bincount(flat, minlength=B * rows)[:B * rows].reshape(B, rows).T.astype(float)
-        values = counts / (probe.bin * probe.target.n)
-        if probe.synapse is not None and rows:
+        T = probe.network.t
+        if T < probe.bin * (1 - 1e-9):
+            shape = (0,) if B is None else (0, B)
+            return np.zeros(shape), np.zeros(0)
+        events = self.recorder.events()
+        if probe.indices is not None:
+            events = events_of(events, probe.indices, probe.target.n)
+        t, values = population_rate(events, probe.n, T, probe.bin, n_trials=B)
+        if probe.synapse is not None and t.size:
             from ..synapses import filter_binned
 
             values = filter_binned(probe.synapse, values, probe.bin)
-        return values, np.arange(rows) * probe.bin
+        return values, t
 
 
 class SampleBuffer:
@@ -238,6 +270,12 @@ class SampleBuffer:
             values, steps, filled = block
             if filled < len(steps):
                 block[0], block[1] = values[:filled].copy(), steps[:filled].copy()
+
+    def clear(self):
+        """Drop the recorded samples; inside a run, keep the open block's unfilled rest for the next samples."""
+        if self.blocks:
+            values, steps, filled = self.blocks[-1]
+            self.blocks = [[values[filled:], steps[filled:], 0]] if filled < len(steps) else []
 
     def record(self, m, value):
         block = self.blocks[-1]

@@ -22,13 +22,10 @@ state, and ``run`` continues exactly as an uninterrupted run would. If the
 commit itself fails (e.g. a Hodgkin-Huxley population leaves its valid range),
 the runtime is marked invalid and refuses to continue until ``reset`` or ``restore``.
 """
-import signal
-import sys
-import threading
-import time
-
 import numpy as np
 
+from ..interrupts import HeldInterrupt
+from ..progress import Progress
 from .changes import built_from
 from .connections import ConnectionRuntime, FusedPropagation, SynapseGroup
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
@@ -65,7 +62,7 @@ class Runtime:
         self.arena = np.zeros(sum(sizes))
         self.groups, offsets, start = [], {}, 0
         for ((post, syn), members), size in zip(grouped.items(), sizes):
-            group = SynapseGroup(syn, B * post.n, dt, max(rt.delay_steps for rt in members),
+            group = SynapseGroup(syn, B * post.n, dt, max(rt.reach for rt in members),
                                  out=self.arena[start:start + size])
             for rt in members:
                 rt.group = group
@@ -127,7 +124,7 @@ class Runtime:
         by_pre = {}
         for c, rt in self.conns:
             # only groups fed by this one connection: their additions keep the order of separate scatters
-            if not rt.dense and not rt.lagged and rt.delay_steps == 0 and into[id(rt.group)] == 1:
+            if not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1:
                 by_pre.setdefault(id(c.pre), []).append(rt)
         fused = []
         for members in by_pre.values():
@@ -184,20 +181,20 @@ class Runtime:
 
     # ---- running -------------------------------------------------------------------
     def run(self, steps, progress=False):
-        """Advance by ``steps`` steps, one committed step at a time."""
+        """Advance by ``steps`` steps, one committed step at a time (``progress``: a line on stderr)."""
         if self.failed:
             raise RuntimeError(self.failed)
         sampled = [(p, b) for p, b in self.buffers.items() if p.kind not in EVENT_KINDS]
         for _, buf in sampled:
             buf.open(self.step, steps)
+        bar = Progress(steps * self.dt, "simulated", enabled=progress, unit=" s")
         try:
-            with _HeldInterrupt() as held:
-                self._loop(steps, progress, sampled, held)
+            with HeldInterrupt() as held:
+                self._loop(steps, bar, sampled, held)
         finally:
             for _, buf in sampled:
                 buf.close()
-        if progress:
-            _show_progress(steps, steps, self.t, end="\n")
+        bar.close()
 
     def _loop(self, steps, progress, sampled, held):
         dt = self.dt
@@ -216,7 +213,6 @@ class Runtime:
                    None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind))
                   for p, buf in sampled]
         k0 = self.step
-        shown = time.monotonic()
         for k in range(k0, k0 + steps):
             t0 = k * dt
             m = k + 1
@@ -252,10 +248,10 @@ class Runtime:
                     for rt, pre in conns:
                         sp = pre.spiked
                         if sp.size:
-                            if rt.lagged:
-                                rt.scatter_lagged(sp, pre.offsets, rt.group.target_stages(m + rt.delay_steps, m), dt)
+                            if rt.cut is None and not rt.lagged:  # delay < dt: the next boundary
+                                rt.scatter(sp, rt.group.x0)
                             else:
-                                rt.scatter(sp, rt.group.target(m + rt.delay_steps, m))
+                                rt.deliver(sp, pre.offsets, m, dt)
                     for buf, pre in filtered:
                         sp = pre.spiked
                         if sp.size:
@@ -272,15 +268,14 @@ class Runtime:
                 raise
             if held.pending:
                 raise KeyboardInterrupt
-            if progress and (m & 255) == 0 and time.monotonic() - shown > 0.2:
-                shown = time.monotonic()
-                _show_progress(m - k0, steps, m * dt)
+            if (m & 255) == 0 and progress.due():
+                progress.update((m - k0) * dt, f"t = {m * dt:.3f} s")
 
     def _propagate(self, m, spiking):
         for c, rt in self.conns:
             pre = self.emitters[c.pre]
-            if pre in spiking:
-                rt.scatter(pre.spiked, rt.group.target(m + rt.delay_steps, m))
+            if pre in spiking:  # emitted at t = m dt: an offset of dt in the step before
+                rt.deliver(pre.spiked, np.full(pre.spiked.size, self.dt), m, self.dt)
         for probe, buf in self.buffers.items():
             if buf.state is not None and self.emitters[probe.target] in spiking:
                 np.add.at(buf.state.x[0], self.emitters[probe.target].spiked, buf.state.inv_tau)
@@ -333,34 +328,3 @@ def _record_times(recorder, idx, times, dt):
         recorder._record(int(s), idx[sel], np.maximum(times[sel] - s * dt, 0.0))
 
 
-class _HeldInterrupt:
-    """Hold SIGINT (Ctrl-C) until the current step is committed, then raise KeyboardInterrupt.
-
-    Only in the main thread and only when Python's default handler is installed;
-    elsewhere nothing changes (other threads never receive KeyboardInterrupt).
-    """
-
-    def __init__(self):
-        self.pending = False
-        self._previous = None
-
-    def _handler(self, signum, frame):
-        self.pending = True
-
-    def __enter__(self):
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        if self.pending and exc[0] is None:
-            raise KeyboardInterrupt
-        return False
-
-
-def _show_progress(done, steps, t, end=""):
-    sys.stderr.write(f"\r  simulated {t:.3f} s  {100.0 * done / steps:5.1f}%" + end)
-    sys.stderr.flush()

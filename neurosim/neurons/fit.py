@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import validation as check
+from ..progress import Progress
 from .lif import LIF
 from .rates import lif_rate_unchecked
 
@@ -62,7 +63,7 @@ class LIFFit:
 FIT_RANGE = {"tau_m": (1e-5, 10.0), "tau_ref": (1e-6, 1.0)}
 
 
-def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
+def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False, progress=False):
     """Least-squares fit of ``tau_m``, ``tau_ref``, gain and bias to a tuning curve.
 
     Parameters
@@ -81,6 +82,8 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
         silent) but matches the firing rates closely. With ``True`` the silent
         points also count (residual = predicted rate), which pulls the
         threshold up to rheobase at the cost of the fit near it.
+    progress : bool
+        Show a progress line on stderr (one entry per start of the optimizer).
 
     Returns
     -------
@@ -97,6 +100,7 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
     x = check.real_array("inputs", inputs, ndim=(0, 1)).reshape(-1)
     r = check.real_array("rates", rates, ndim=(0, 1)).reshape(-1)
     include_silent = check.check_bool("include_silent", include_silent)
+    progress = check.check_bool("progress", progress)
     if x.shape != r.shape:
         raise ValueError(f"inputs and rates must have the same length, got {x.size} and {r.size}")
     if np.any(r < 0):
@@ -107,7 +111,12 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
     fixed_m = None if tau_m is None else check.positive("tau_m", tau_m)
     fixed_ref = None if tau_ref is None else check.positive("tau_ref", tau_ref, allow_zero=True)
     use = np.ones_like(firing) if include_silent else firing
-    xu, ru = x[use], r[use]
+    # residuals in units of the largest rate (the least-squares minimum does not change): squares of rates
+    # up to the float64 range never overflow; inputs in units of their largest magnitude, for the same reason
+    r_scale = float(r.max())
+    x_scale = float(np.abs(x).max()) or 1.0
+    x = x / x_scale
+    xu, ru = x[use], r[use] / r_scale
 
     def unpack(p):
         tm = fixed_m if fixed_m is not None else np.exp(p[0])
@@ -121,13 +130,15 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
         pred = np.zeros_like(ru)
         above = J > 1
         pred[above] = lif_rate_unchecked(J[above] - 1.0, tm, tr)
-        return pred - ru
+        return pred / r_scale - ru
 
-    x_fire, r_max = x[firing], r[firing].max()
+    x_fire, r_max = x[firing], r_scale
     span = np.ptp(x_fire) if x_fire.size > 1 else 1.0
     best = None
     # a few starts: the tau_m / gain trade-off has shallow valleys
-    for tm0 in (0.005, 0.02, 0.08) if fixed_m is None else (fixed_m,):
+    starts = (0.005, 0.02, 0.08) if fixed_m is None else (fixed_m,)
+    bar = Progress(len(starts), "fit_lif: starts", enabled=progress)
+    for i, tm0 in enumerate(starts):
         tr0 = fixed_ref if fixed_ref is not None else 0.3 / r_max
         th0 = x_fire.min() - 0.02 * span
         J_top = LIF(tm0, tr0).inverse_rate(np.array([min(r_max, 0.95 / tr0 if tr0 > 0 else r_max)]))[0]
@@ -137,8 +148,15 @@ def fit_lif(inputs, rates, tau_m=None, tau_ref=None, include_silent=False):
                             max_nfev=5000)
         if best is None or sol.cost < best.cost:
             best = sol
+        bar.update(i + 1, f"{sol.nfev} evaluations")
+    bar.close()
     tm, tr, gain, bias = unpack(best.x)
-    rms = float(np.sqrt(np.mean(best.fun**2)))
+    gain /= x_scale  # back to the given input units (bias = 1 - gain * threshold is unchanged)
+    rms = float(np.sqrt(np.mean(best.fun**2)) * r_scale)
+    if not all(np.isfinite(v) for v in (tm, tr, gain, bias, rms)):
+        raise ValueError(f"fit_lif: the fit is not finite (tau_m={tm!r}, tau_ref={tr!r}, gain={gain!r}, "
+                         f"bias={bias!r}) for inputs in [{x.min() * x_scale:g}, {x.max() * x_scale:g}] and rates "
+                         f"up to {r_scale:g} Hz: an LIF neuron cannot produce such rates")
     fitted = {"tau_m": (tm, fixed_m), "tau_ref": (tr, fixed_ref)}
     at_bound = tuple(name for name, (value, fixed) in fitted.items()
                      if fixed is None and not FIT_RANGE[name][0] <= value <= FIT_RANGE[name][1])

@@ -1,9 +1,12 @@
 """Tuning curves measured by simulation, for any neuron model with a ``simulate`` method."""
+import inspect
+
 from .. import validation as check
+from ..progress import Progress
 from ..spikes import isi_rate
 
 
-def tuning_curve(model, J, T=1.0, dt=None, t_start=0.0, **simulate_kwargs):
+def tuning_curve(model, J, T=1.0, dt=None, t_start=0.0, progress=False, **simulate_kwargs):
     """Measure firing rates (Hz) of ``model`` for constant inputs ``J``.
 
     All inputs run in parallel as one vectorized population. Rates come from
@@ -25,6 +28,9 @@ def tuning_curve(model, J, T=1.0, dt=None, t_start=0.0, **simulate_kwargs):
         Step in seconds; the model's default when None.
     t_start : float
         Discard spikes before this time (s), e.g. the onset transient of HH.
+    progress : bool
+        Show a progress line on stderr while the model runs (models whose
+        ``simulate`` takes ``progress``, e.g. HodgkinHuxley; otherwise a line when it ends).
     **simulate_kwargs
         Passed on to ``model.simulate``.
 
@@ -45,9 +51,21 @@ def tuning_curve(model, J, T=1.0, dt=None, t_start=0.0, **simulate_kwargs):
         raise ValueError(f"t_start must be in [0, T) = [0, {T}), got {t_start!r}")
     if dt is not None:
         simulate_kwargs["dt"] = dt
-    result = model.simulate(J, T, **simulate_kwargs)
+    progress = check.check_bool("progress", progress)
+    if progress and _takes_progress(model.simulate):
+        result = model.simulate(J, T, progress=True, **simulate_kwargs)
+    else:
+        with Progress(1, f"tuning curve ({J.size} inputs)", enabled=progress):
+            result = model.simulate(J, T, **simulate_kwargs)
     if hasattr(result, "rates"):  # SimulationResult: O(spikes), straight from the recorder
         return result.rates(t_start)
     if hasattr(result, "events"):
         return isi_rate(result.events(), n_neurons=J.size, t_start=t_start)
     return isi_rate(result.spike_times, t_start=t_start)
+
+
+def _takes_progress(simulate):
+    try:
+        return "progress" in inspect.signature(simulate).parameters
+    except (TypeError, ValueError):  # no signature (a builtin or extension)
+        return False

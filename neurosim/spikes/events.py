@@ -186,6 +186,8 @@ def split_by_neuron(times, indices, n_neurons):
     list of ndarray
         ``n_neurons`` float arrays of spike times in seconds, each sorted.
     """
+    if n_neurons == 0:
+        return []
     order = np.lexsort((times, indices))
     counts = np.bincount(indices, minlength=n_neurons)
     return np.split(np.asarray(times)[order], np.cumsum(counts)[:-1])

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import validation as check
-from .events import _FRACTION_STEPS, split_by_neuron
+from .events import _FRACTION_STEPS, SpikeRecorder, split_by_neuron
 from .stats import rates_from_chunks
 
 
@@ -70,6 +70,25 @@ class SimulationResult:
 
 
 CHUNK = 1 << 20  # spikes per chunk: bounded scratch memory, few enough Python iterations
+
+
+def no_neurons(T, dt, steps, traces=()):
+    """The result of simulating zero neurons (an input of shape (0,)): no spikes, traces (steps, 0).
+
+    Parameters
+    ----------
+    T, dt : float
+        Duration and step (s).
+    steps : int
+        Steps of the run (the length of ``t`` and of each trace).
+    traces : iterable of str
+        Names of the recorded traces; none means ``t`` is not recorded either.
+    """
+    recorder = SpikeRecorder(1, dt)
+    recorder.n_neurons = 0   # nothing can be recorded; the public constructor wants >= 1 neuron
+    traces = {name: np.empty((steps, 0)) for name in traces}
+    t = dt * np.arange(1, steps + 1) if traces else None
+    return SimulationResult(recorder, T, t=t, **traces)
 
 
 def _chunks(rec, size):

@@ -167,6 +167,60 @@ def count_rate(spike_times, *args, n_neurons=None, T=None, t_start=0.0):
     return np.bincount(owner[inside], minlength=len(trains)) / (T - t_start)
 
 
+def population_rate(events, n_neurons, T, bin, n_trials=None):
+    """Population rate in Hz per neuron in bins ``[k*bin, (k+1)*bin)`` (Brian2's ``PopulationRateMonitor``).
+
+    A spike at t counts in bin ``floor(t / bin)`` (within 1e-9 of a bin's start
+    counts in that bin); the counts are divided by ``bin`` and by ``n_neurons``.
+    Only whole bins in ``[0, T)`` are returned: a last partial bin is left out.
+
+    Parameters
+    ----------
+    events : (times, indices) or (times, indices, trials)
+        Spike times in seconds (shape (spikes,)); ``trials`` (int) with a batch.
+    n_neurons : int
+        Neurons of the population (the divisor).
+    T : float
+        Duration (s): ``floor(T / bin)`` bins.
+    bin : float
+        Bin width (s).
+    n_trials : int, optional
+        Number of trials with ``trials`` given (default ``max(trials) + 1``).
+
+    Returns
+    -------
+    t : ndarray (bins,)
+        Bin centres ``(k + 0.5) * bin`` in seconds.
+    rate : ndarray (bins,), or (bins, n_trials) with trials
+        Hz per neuron.
+    """
+    if not isinstance(events, (tuple, list)) or len(events) not in (2, 3):
+        raise TypeError(f"events must be (times, indices) or (times, indices, trials), got {type(events).__name__}")
+    n_neurons = check.count_int("n_neurons", n_neurons, limit=check.MAX_INDEX)
+    T = check.positive("T", T)
+    bin = check.positive("bin", bin)
+    if n_trials is not None:
+        n_trials = check.count_int("n_trials", n_trials, limit=check.MAX_INDEX)
+    times = check.real_array("events times", events[0], ndim=1)
+    rows = int(np.floor(T / bin + 1e-9))
+    check.check_work("population_rate: T/bin", rows * (1 if n_trials is None else n_trials), limit_name="bin", unit="bins")
+    k = np.floor(times / bin + 1e-9).astype(np.int64)
+    keep = (k >= 0) & (k < rows)
+    if len(events) == 2:
+        counts = np.bincount(k[keep], minlength=rows)[:rows].astype(float)
+    else:
+        trials = check.index_array("events trials", events[2])
+        if trials.shape != times.shape:
+            raise ValueError(f"events trials must have the shape of times {times.shape}, got {trials.shape}")
+        B = int(trials.max()) + 1 if n_trials is None and trials.size else (n_trials or 1)
+        B = check.count_int("n_trials", B, limit=check.MAX_INDEX)
+        if trials.size and trials.max() >= B:
+            raise ValueError(f"events trials must be < n_trials={B}, got {int(trials.max())}")
+        flat = trials[keep] * rows + k[keep]
+        counts = np.bincount(flat, minlength=B * rows)[:B * rows].reshape(B, rows).T.astype(float)
+    return (np.arange(rows) + 0.5) * bin, counts / (bin * n_neurons)
+
+
 def isi(spike_times, n_neurons=None):
     """Inter-spike intervals (s): a list with one array per neuron (``np.diff`` of its sorted times)."""
     return [np.diff(np.sort(s)) for s in _trains(spike_times, n_neurons)]

@@ -150,7 +150,7 @@ def check_layer(layer, fn, X, dY=None, training=False, rng=None):
         Sequential model).
     fn : callable
         ``fn(X, *params) -> Var``, e.g. ``lambda X, W, b: X @ W.T + b`` for Dense.
-    X : array_like, shape (batch, n_in)
+    X : array_like, shape (batch, n_in) or an image batch (batch, C, H, W)
         Input; use float64 (and a float64 layer) for tight comparisons.
     dY : array_like, optional
         The upstream gradient, shape of the output; random normal by default.
@@ -172,7 +172,7 @@ def check_layer(layer, fn, X, dY=None, training=False, rng=None):
         raise TypeError(f"layer must have forward(X, training) and backward(dY), got {type(layer).__name__}")
     training = check_bool("training", training)
     gen = as_rng(rng)
-    X = real_array("X", X, dtype=None, finite=True, ndim=2, allow_empty=False)
+    X = real_array("X", X, dtype=None, finite=True, ndim=(2, 3, 4), allow_empty=False)
     params = list(layer.parameters()) if hasattr(layer, "parameters") else []
     for p in params:
         p.grad[...] = 0            # layers may accumulate into grad

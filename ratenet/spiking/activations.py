@@ -50,6 +50,15 @@ __all__ = ["LIFRate", "SoftLIFRate", "TuningCurveActivation"]
 _U_TAIL = -20.0
 
 
+def _elementwise(f, z):
+    """``f`` (which needs a non-empty array of at least 1-D) applied to ``z`` of any shape, also 0-d or empty."""
+    if z.size == 0:
+        return np.empty_like(z)
+    if z.ndim == 0:
+        return f(z.reshape(1)).reshape(())
+    return f(z)
+
+
 class _LIFBase(Activation):
     """Shared parameters and the forward/backward plumbing of the LIF activations.
 
@@ -58,6 +67,7 @@ class _LIFBase(Activation):
     call the same two methods (one formula for all four).
     """
 
+    _abstract = True   # ratenet.load refuses it: only its subclasses are layers
     fresh_grad = True
 
     def __init__(self, tau_m=0.02, tau_ref=0.002, amplitude=1.0):
@@ -75,10 +85,10 @@ class _LIFBase(Activation):
         return np.inf if self.tau_ref == 0 else self.amplitude / self.tau_ref
 
     def function(self, z):
-        return self._forward(_as_float_array(z))[0]
+        return _elementwise(lambda x: self._forward(x)[0], _as_float_array(z))
 
     def derivative(self, z):
-        return self._grad(self._forward(_as_float_array(z))[1])
+        return _elementwise(lambda x: self._grad(self._forward(x)[1]), _as_float_array(z))
 
     def forward(self, X, training=False):
         """(n_samples, n) → (n_samples, n); caches what backward needs."""

@@ -32,17 +32,40 @@ import numpy as np
 from neurosim import LIF, Network
 from neurosim.synapses import PSCFilter
 
-from neurosim.validation import DEFAULT_MAX_WORK, check_bool, n_steps, positive, real_array
+from neurosim.validation import (DEFAULT_MAX_WORK, check_alloc, check_bool, check_int, check_same_length, n_steps,
+                                 positive, real_array)
 
 from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
 from ..layers import Dense, Dropout, check_batch
 from ..model import Sequential
+from neurosim.progress import Progress
 from .activations import LIFRate, SoftLIFRate
 from .network import _check_synapse, build_network
 
 __all__ = ["to_spiking", "SpikingModel", "SpikingResult"]
 
 _OUTPUTS = (Identity, Softmax, LogSoftmax, Sigmoid)
+
+#: Neurons per simulated batch of :meth:`SpikingModel.predict` when ``batch_size`` is None
+#: (samples = NEURONS_PER_BATCH // neurons per sample). Chosen by
+#: ``benchmarks/predict_memory.py --part batch_size``; see docs/bridge.md.
+NEURONS_PER_BATCH = 65536
+
+#: Bytes of probe records kept between two reductions inside a batch (at least one sample).
+_PIECE_BYTES = 4 * 2**20
+
+
+def _trace_buffer(steps, n_samples, n_out, max_bytes):
+    """The (steps, n_samples, n_out) trace of ``run(record=True)``, refused before allocating if too large."""
+    try:
+        check_alloc("record", True, float(steps) * n_samples * n_out, limit=max_bytes)
+    except ValueError:
+        raise ValueError(f"record=True keeps the read-out of every step: {steps} steps x {n_samples} samples x "
+                         f"{n_out} outputs = {8.0 * steps * n_samples * n_out / 2**20:.4g} MiB, more than "
+                         + (f"max_bytes={max_bytes}" if max_bytes is not None else "the memory limit")
+                         + "; use record=False (rates and activities need no trace), fewer samples, a "
+                         "shorter T, or a larger max_bytes") from None
+    return np.empty((steps, n_samples, n_out))
 
 
 def _positive(value, name, allow_none=False):
@@ -192,9 +215,25 @@ class SpikingModel:
         return readout if self.output_activation is None else self.output_activation.function(readout)
 
     # --------------------------------------------------------------- spiking side
+    def default_batch_size(self):
+        """Samples per simulated batch when ``batch_size`` is None: about :data:`NEURONS_PER_BATCH` neurons.
+
+        Measured (``benchmarks/predict_memory.py --part batch_size``, docs/bridge.md):
+        small batches pay neurosim's per-step Python overhead once per batch
+        (a 64-128-128-10 network costs 6x more per sample at 16 samples than at
+        256), large ones leave the CPU caches (1.4-1.6x the best at 460,000
+        neurons); 32,000-260,000 neurons per batch were within the machine's noise
+        of the best for one and two hidden layers.
+        """
+        return max(1, NEURONS_PER_BATCH // sum(l.n_out for l in self.layers))
+
     def predict(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, batch_size=None,
-                record=None, return_result=None):
+                record=None, return_result=None, progress=False, max_bytes=None):
         """Present each row of X for T seconds to the spiking network; the output array.
+
+        Memory does not grow with T: the read-out is accumulated over the
+        window as the network runs (in pieces whose records are reduced and
+        cleared), never kept per step.
 
         Parameters
         ----------
@@ -217,10 +256,17 @@ class SpikingModel:
         rng : None, int, numpy.random.Generator or SeedSequence
             For ``v0="uniform"``.
         batch_size : int, optional
-            Samples per simulated batch (bounds memory); default: as many as
-            keep the batch under about a million neurons.
+            Samples per simulated batch (bounds memory); default
+            :meth:`default_batch_size` (about :data:`NEURONS_PER_BATCH`
+            neurons, the fastest size measured).
         record, return_result
             Deprecated: use :meth:`run`, which returns the full record.
+        progress : bool
+            Show a progress line on stderr (steps of all batches).
+        max_bytes : int, optional
+            Refuse, before allocating, a batch whose network state exceeds this
+            many bytes (``neurosim.Network.run``'s check; default half the
+            available memory).
 
         Returns
         -------
@@ -234,23 +280,29 @@ class SpikingModel:
                           "array; use snn.run(X, T, record=...) for the SpikingResult", DeprecationWarning,
                           stacklevel=2)
             if return_result:
-                return self.run(X, T, t_average, synapse, v0, rng, bool(record), batch_size)
-        return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=False, record=False).output
+                return self.run(X, T, t_average, synapse, v0, rng, bool(record), batch_size, progress, max_bytes)
+        return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=False, record=False,
+                              progress=progress, max_bytes=max_bytes).output
 
-    def run(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, record=False, batch_size=None):
+    def run(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, record=False, batch_size=None,
+            progress=False, max_bytes=None):
         """Present each row of X for T seconds; the full record (rates, activities, traces).
 
         Parameters as :meth:`predict`; ``record=True`` also keeps the read-out
-        averaged over every step (``trace``).
+        averaged over every step (``trace``, steps x samples x n_out floats,
+        refused before allocating when larger than ``max_bytes``). Rates and
+        activities are accumulated over the window, so without ``record``
+        memory does not grow with T.
 
         Returns
         -------
         SpikingResult
         """
         return self._simulate(X, T, t_average, synapse, v0, rng, batch_size, full=True,
-                              record=check_bool("record", record))
+                              record=check_bool("record", record), progress=progress, max_bytes=max_bytes)
 
-    def _simulate(self, X, T, t_average, synapse, v0, rng, batch_size, full, record):
+    def _simulate(self, X, T, t_average, synapse, v0, rng, batch_size, full, record, progress=False,
+                  max_bytes=None):
 
         X = check_batch(X, self.n_in, np.float64)
         steps = n_steps(T, self.dt)          # float32 T: checked to float32 precision
@@ -262,16 +314,21 @@ class SpikingModel:
         if not 1 <= n_avg <= steps:
             raise ValueError(f"t_average: expected a duration in [dt, T] = [{self.dt}, {T}] s, got {t_average!r}")
         _check_v0(v0)
-        per_sample = sum(l.n_out for l in self.layers)
+        progress = check_bool("progress", progress)
+        if max_bytes is not None:
+            max_bytes = check_int("max_bytes", max_bytes, low=1)
         if batch_size is None:
-            batch_size = max(1, (1 << 20) // per_sample)
+            batch_size = self.default_batch_size()
         elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        trace = _trace_buffer(steps, X.shape[0], self.n_out, max_bytes) if record else None
         starts = range(0, X.shape[0], batch_size)
         # one seed per chunk (a single chunk uses rng itself: trial k = Network.trial_seeds(rng, B)[k])
         rngs = [rng] if len(starts) == 1 else Network.trial_seeds(rng, len(starts))
-        chunks = [self._chunk(build_network, X[s:s + batch_size], steps, n_avg, syn, v0, r, full, record)
-                  for s, r in zip(starts, rngs)]
+        with Progress(steps * len(starts), "predict" if not full else "run", enabled=progress, unit=" steps") as bar:
+            chunks = [self._chunk(X[s:s + batch_size], steps, n_avg, syn, v0, r, full,
+                                  trace[:, s:s + batch_size] if record else None, bar, max_bytes)
+                      for s, r in zip(starts, rngs)]
         readout = np.concatenate([c[0] for c in chunks])
         output = self._apply_output(readout)
         if not full:
@@ -280,39 +337,56 @@ class SpikingModel:
         rates = [np.concatenate([c[1][i] for c in chunks]) for i in range(len(self.layers))]
         activity = [np.concatenate([c[2][i] for c in chunks]) for i in range(len(self.layers))]
         t = self.dt * np.arange(1, steps + 1) if record else None
-        trace = np.concatenate([c[3] for c in chunks], axis=1) if record else None
         return SpikingResult(output, readout, rates, activity, (steps * self.dt - t_avg, steps * self.dt), t, trace)
 
-    def _chunk(self, build_network, X, steps, n_avg, syn, v0, rng, full, record):
-        """Run one batch of samples; (readout, rates, activity, trace) with rates/... None unless full."""
+    def _chunk(self, X, steps, n_avg, syn, v0, rng, full, trace, bar, max_bytes):
+        """Run one batch of samples; (readout, rates, activity) with rates/activity None unless full.
+
+        The network runs in pieces; after each piece the probes' records are
+        reduced (summed over the window, or written into ``trace``) and
+        cleared, so memory is one piece's records whatever T is.
+        """
         first, dt = self.layers[0], self.dt
         sn = build_network(self, None, synapse=syn, v0=v0, rng=rng, batch=X.shape[0],
                            bias0=X @ first.W.T + first.b + 1.0, probes=False)
         net, pops = sn.network, sn.populations
+        B, start = X.shape[0], steps - n_avg
         # filtered_mean samples every g steps: the window (the last n_avg steps) is whole samples
-        every = 1 if record else math.gcd(steps - n_avg, n_avg) or n_avg
+        every = 1 if trace is not None else math.gcd(start, n_avg) or n_avg
         watched = pops if full else pops[-1:]
         means = [net.probe(p, "filtered_mean", sample_every=every * dt, synapse=syn) for p in watched]
-        spikes = [net.probe(p, "spikes") for p in pops] if full else []
-        net.run(steps * dt)
-        activity = []
-        for probe, layer in zip(means, self.layers[len(self.layers) - len(watched):]):
-            data, t = net.runtime.probe_data(probe)          # (samples, B, n), sample times (s)
-            first_in = int(np.searchsorted(np.rint(t / dt), steps - n_avg, side="right"))
-            window = data[first_in:]                          # samples covering the last n_avg steps
-            activity.append(np.add.reduce(window, axis=0) * (layer.amplitude / window.shape[0]))
+        sums = [np.zeros((B, p.n)) for p in watched]
+        counts = [np.zeros(B * p.n, dtype=np.int64) for p in pops] if full else []
+        spikes = []
+        per_sample = 8 * B * sum(p.n for p in watched)
+        piece = every * max(1, _PIECE_BYTES // per_sample)    # steps per run call (whole samples)
+        k = 0
+        while k < steps:
+            if k == start and full:   # spikes are counted in the window only
+                spikes = [net.probe(p, "spikes") for p in pops]
+            n = min(piece, (start if k < start else steps) - k)
+            net.run(n * dt, max_bytes=max_bytes)
+            if trace is not None:
+                trace[k:k + n] = self._readout(means[-1].data)
+            if k >= start:
+                for probe, total in zip(means, sums):
+                    total += np.add.reduce(probe.data, axis=0)
+                for probe, pop, c in zip(spikes, pops, counts):
+                    times, idx, trials = probe.data
+                    keep = times > start * dt + 1e-9 * dt   # a spike at a step's end belongs to that step
+                    c += np.bincount(trials[keep] * pop.n + idx[keep], minlength=B * pop.n)
+                    probe.clear()
+            for probe in means:
+                probe.clear()
+            k += n
+            bar.update(bar.done + n)
+        activity = [total * (layer.amplitude * every / n_avg)
+                    for total, layer in zip(sums, self.layers[len(self.layers) - len(watched):])]
         readout = self._readout(activity[-1], scaled=True)
         if not full:
-            return readout, None, None, None
-        B, t_avg = X.shape[0], n_avg * dt
-        rates = []
-        for probe, pop in zip(spikes, pops):
-            times, idx, trials = probe.data
-            keep = times > (steps - n_avg) * dt + 1e-9 * dt    # a spike at a step's end belongs to that step
-            counts = np.bincount(trials[keep] * pop.n + idx[keep], minlength=B * pop.n)
-            rates.append(counts.reshape(B, pop.n) / t_avg)
-        trace = self._readout(means[-1].data) if record else None
-        return readout, rates, activity, trace
+            return readout, None, None
+        rates = [c.reshape(B, pop.n) / (n_avg * dt) for c, pop in zip(counts, pops)]
+        return readout, rates, activity
 
     def _readout(self, S, scaled=False):
         """Read-out of the last population's filtered spikes S (raw, or already × amplitude)."""
@@ -387,8 +461,9 @@ class SpikingModel:
         if labels.ndim == 1 and (np.any(labels != np.round(labels)) or np.any(labels < 0)):
             raise ValueError("labels: expected class indices (integers >= 0), got "
                              f"{labels[(labels != np.round(labels)) | (labels < 0)][0]!r}")
-        if labels.ndim != 1 or labels.shape[0] != np.shape(X)[0]:
-            raise ValueError(f"labels: expected shape ({np.shape(X)[0]},), got {labels.shape}")
+        if labels.ndim != 1:
+            raise ValueError(f"labels: expected class indices of shape ({len(X)},), got shape {labels.shape}")
+        check_same_length("X", X, "labels", labels)
         out = self.predict(X, **predict_kwargs)
         threshold = 0.5 if isinstance(self.output_activation, Sigmoid) else 0.0
         return float(np.mean(to_labels(out, threshold=threshold) == labels))

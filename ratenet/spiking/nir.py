@@ -54,6 +54,8 @@ import numpy as np
 from neurosim.validation import check_bool, n_steps, positive, real_array
 from neurosim.export import nir as _nsnir
 
+from neurosim.progress import Progress
+
 __all__ = ["model_to_nir", "run_neurosim", "snntorch_graph", "run_snntorch", "check_graph"]
 
 _INPUT, _FC0, _READOUT, _OUTPUT = "input", "fc0", "readout", "output"
@@ -172,7 +174,7 @@ def _last_layer(graph):
     return next(a for a, b in graph.edges if b == _READOUT)
 
 
-def run_neurosim(graph, X, T, t_average=None, refractory=True):
+def run_neurosim(graph, X, T, t_average=None, refractory=True, progress=False):
     """Run a graph from :meth:`SpikingModel.to_nir` in neurosim, via :func:`neurosim.export.from_nir`.
 
     Parameters
@@ -189,35 +191,45 @@ def run_neurosim(graph, X, T, t_average=None, refractory=True):
     refractory : bool
         False drops the ``tau_ref`` metadata, i.e. runs the graph as a consumer
         without a refractory period would (to measure that cost).
+    progress : bool
+        Show a progress line on stderr (samples done).
 
     Returns
     -------
     ndarray (n_samples, n_out)
         The read-out (before the output activation) averaged over the window.
     """
-    from neurosim.export import from_nir
-
     X = real_array("X", X, ndim=(1, 2))
     X = np.atleast_2d(X)
     refractory = check_bool("refractory", refractory)
+    progress = check_bool("progress", progress)
     W, b = _readout_params(graph)
     t_avg = _window(graph, T, t_average)
     last = _last_layer(graph)
     out = np.empty((X.shape[0], W.shape[0]))
-    for i, x in enumerate(X):
-        g = _bind_input(graph, x)
-        if not refractory:
-            g = _without_refractory(g)
-        net = from_nir(g)
-        pop = next(p for p in net.populations if p.name == last)
-        probe = net.probe(pop, "spikes")
-        net.run(T)
-        times, idx = probe.data
-        eps = 1e-9 * net.dt
-        keep = times > T - t_avg + eps
-        rate = np.bincount(idx[keep], minlength=pop.n) / t_avg
-        out[i] = W @ rate + b
+    with Progress(X.shape[0], "run_neurosim", enabled=progress, unit=" samples") as bar:
+        for i, x in enumerate(X):
+            out[i] = _run_one(graph, x, T, t_avg, refractory, last, W, b)
+            bar.update(bar.done + 1)
     return out
+
+
+def _run_one(graph, x, T, t_avg, refractory, last, W, b):
+    """The read-out of one input row through :func:`neurosim.export.from_nir`."""
+    from neurosim.export import from_nir
+
+    g = _bind_input(graph, x)
+    if not refractory:
+        g = _without_refractory(g)
+    net = from_nir(g)
+    pop = next(p for p in net.populations if p.name == last)
+    probe = net.probe(pop, "spikes")
+    net.run(T)
+    times, idx = probe.data
+    eps = 1e-9 * net.dt
+    keep = times > T - t_avg + eps
+    rate = np.bincount(idx[keep], minlength=pop.n) / t_avg
+    return W @ rate + b
 
 
 def _without_refractory(graph):
@@ -297,7 +309,7 @@ def snntorch_graph(graph, dt=1e-4):
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt, "for": "snntorch.import_from_nir"})
 
 
-def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512):
+def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512, progress=False):
     """Run an exported graph in snnTorch (``snntorch.import_nir.import_from_nir``).
 
     Parameters
@@ -312,12 +324,15 @@ def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512):
         snnTorch's step (its importer's fixed 1e-4 s).
     batch_size : int
         Rows per snnTorch run.
+    progress : bool
+        Show a progress line on stderr (snnTorch steps of all batches).
 
     Returns
     -------
     ndarray (n_samples, n_out)
         The read-out averaged over the window.
     """
+    progress = check_bool("progress", progress)
     import torch
     from snntorch.import_nir import import_from_nir
 
@@ -329,8 +344,9 @@ def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512):
     dt = positive("dt", dt)
     steps, n_avg = n_steps(T, dt), int(round(_window(graph, T, t_average) / dt))
     outs = []
-    with torch.no_grad():
-        for s in range(0, X.shape[0], batch_size):
+    starts = range(0, X.shape[0], batch_size)
+    with torch.no_grad(), Progress(steps * len(starts), "run_snntorch", enabled=progress, unit=" steps") as bar:
+        for s in starts:
             x = torch.from_numpy(X[s:s + batch_size])
             acc, state = None, None
             for k in range(steps):
@@ -338,5 +354,6 @@ def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512):
                 y = y[0] if isinstance(y, tuple) else y
                 if k >= steps - n_avg:
                     acc = y.double() if acc is None else acc + y.double()
+                bar.update(bar.done + 1)
             outs.append((acc / n_avg).numpy())
     return np.concatenate(outs)

@@ -326,11 +326,10 @@ def test_precise_timing_runs_nest_ps_models_at_the_analytic_rate():
     bias = np.array([1.05, 1.3, 2.0, 4.0])
     model = LIF(tau_m=0.02, tau_ref=0.002)
     for n in (0, 1):
-        net = Network(dt=1e-3)
+        net = Network(dt=1e-3, timing="precise")
         src = net.add_population(model, bias.size, bias=bias, name="lif")
         other = net.add_population(model, 1, name="silent")
         net.connect(other, src, 0.0, synapse=PSCFilter(0.005, n=n))  # sets the PSC shape only
-        net.timing = "precise"  # Network(timing="precise") once the network supports it
         exported = to_pynn(net, sim=sim)
         assert exported.populations["lif"].celltype.nest_model == ("iaf_psc_exp_ps", "iaf_psc_alpha_ps")[n]
         exported.record("lif")

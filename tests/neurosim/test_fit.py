@@ -70,3 +70,27 @@ def test_good_fit_has_nothing_at_bound():
         warnings.simplefilter("error")
         fit = fit_lif(I, LIF(0.02, 0.002).rate(0.5 * I - 1.0))
     assert fit.at_bound == ()
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_huge_and_tiny_inputs_fit_like_ordinary_ones(scale):
+    # issue 24 item 7: inputs and rates near the float64 range gave inf (rms) or a wrong fit; the fit is
+    # invariant to the unit of the inputs: the same curve in the scaled unit
+    I = np.linspace(0, 40, 60)
+    rates = LIF(0.02, 0.002).rate(0.5 * I - 1.0)
+    fit = fit_lif(I * scale, rates)
+    assert fit.model.tau_m == pytest.approx(0.02, rel=1e-5) and fit.model.tau_ref == pytest.approx(0.002, rel=1e-5)
+    assert fit.gain == pytest.approx(0.5 / scale, rel=1e-5) and fit.bias == pytest.approx(-1.0, rel=1e-5)
+    np.testing.assert_allclose(fit.rate(I * scale), rates, atol=1e-6)
+
+
+def test_rates_near_the_float_range_give_a_finite_fit_and_error():
+    I = np.linspace(5, 20, 10)
+    rates = np.array([0, 0, 40, 60, 80, 100, 110, 120, 130, 1e300])
+    with pytest.warns(RuntimeWarning, match="outside the plausible range"):
+        fit = fit_lif(I, rates)
+    assert np.isfinite([fit.gain, fit.bias, fit.model.tau_m, fit.model.tau_ref, fit.rms_error]).all()
+    # the reported error is the rms of the residuals (computed in units of 1e300 so that it does not overflow)
+    firing = rates > 0
+    residual = fit.rate(I[firing]) / 1e300 - rates[firing] / 1e300
+    assert fit.rms_error / 1e300 == pytest.approx(np.sqrt(np.mean(residual**2)), rel=1e-9)

@@ -282,3 +282,24 @@ def test_state_sees_refractory_writes_from_outside_and_steps_back_in_time():
     s.refractory_end[:] = [-np.inf, -np.inf, 0.4 * dt]
     s.step(J, 0.0)
     np.testing.assert_allclose(s.v, 0.5 * -np.expm1(-np.array([1.0, 1.0, 0.6]) * dt / tau_m), rtol=1e-12)
+
+
+def test_unit_conversions_refuse_results_beyond_the_float_range():
+    # issue 24 item 7: current_to_J(1e300) and synaptic_weight(charge=1e300) returned inf
+    from neurosim import PSCFilter, synaptic_weight
+
+    units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.07, V_th=-0.05, V_reset=-0.065, tau_ref=0.002)
+    span = units.V_th - units.V_reset
+    for current in (1e300, -1e300, [0.0, 1e300]):
+        with pytest.raises(ValueError, match=r"current=-?1e\+300 is too large"):
+            units.current_to_J(current)
+    with pytest.raises(ValueError, match=r"V=1e\+308 is too large"):
+        units.voltage_to_v(1e308)
+    with pytest.raises(ValueError, match=r"charge=1e\+300 is too large"):
+        synaptic_weight(units, PSCFilter(0.005), charge=1e300)
+    with pytest.raises(ValueError, match=r"current=1e\+307 is too large"):
+        synaptic_weight(units, PSCFilter(0.005), current=1e307)
+    # large but representable results are exact (the formulas of the docstrings)
+    assert units.current_to_J(1e290) == pytest.approx((units.V_L - units.V_reset + 1e290 / units.g_L) / span, rel=1e-15)
+    assert synaptic_weight(units, PSCFilter(0.005), charge=1e290) == pytest.approx(1e290 / (units.g_L * span), rel=1e-15)
+    assert synaptic_weight(units, PSCFilter(0.005), voltage=1e300) == pytest.approx(1e300 * 0.005 / span, rel=1e-15)

@@ -74,7 +74,8 @@ def test_hh_population_current_noise_intensity():
 
 
 @pytest.mark.parametrize("batch", [None, 2])
-def test_rate_probe_equals_bin_spikes_of_the_spike_probe(batch):
+def test_rate_probe_counts_the_spike_probe_in_half_open_bins(batch):
+    # bins [k bin, (k+1) bin) labelled at their centres (issue 24 item 3; before: rint(t / bin), times k bin)
     n, dt, T, width = 50, 1e-4, 0.2, 5e-3
     net = Network(dt=dt, rng=4, batch=batch)
     pop = net.add_population(LIF(TAU), n, bias=np.linspace(1.1, 3.0, n), v0="uniform")
@@ -86,14 +87,34 @@ def test_rate_probe_equals_bin_spikes_of_the_spike_probe(batch):
     data = spikes.data
     trials = [slice(None)] if batch is None else [data[2] == b for b in range(batch)]
     for b, sel in enumerate(trials):
-        expected = bin_spikes((data[0][sel], data[1][sel]), T, width).sum(axis=1) / n
+        expected = np.histogram(data[0][sel], bins=np.arange(41) * width)[0] / (width * n)
         got = rate.data if batch is None else rate.data[:, b]
         np.testing.assert_allclose(got, expected, rtol=1e-12)
-        # every spike counted once: those rounding to the bin at T belong to the next, unrecorded bin
-        assert got.sum() * width * n == pytest.approx(np.count_nonzero(data[0][sel] < T - width / 2), abs=1e-6)
+        # every spike counted once, the last bin included
+        assert got.sum() * width * n == pytest.approx(data[0][sel].size, abs=1e-6)
         sm = smooth.data if batch is None else smooth.data[:, b]
         np.testing.assert_allclose(sm, neurosim.filter_binned(neurosim.PSCFilter(0.01), expected, width), rtol=1e-12)
-    np.testing.assert_allclose(rate.t, np.arange(40) * width)
+    np.testing.assert_allclose(rate.t, (np.arange(40) + 0.5) * width)
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_rate_probe_of_a_constant_poisson_source_is_flat_first_and_last_bins_included(batch):
+    n, rate_hz, T, width = 2000, 50.0, 0.1, 5e-3
+    net = Network(dt=1e-4, rng=11, batch=batch)
+    src = net.add_poisson(n, rate=rate_hz)
+    probe = net.probe(src, "rate", bin=width)
+    spikes = net.probe(src, "spikes")
+    net.run(T)
+    got = probe.data.reshape(20, -1)
+    # each bin counts Poisson(n rate bin) = 500 spikes: rate 50 +- 2.24 Hz; 5 sigma, the first and last bins too
+    sigma = np.sqrt(n * rate_hz * width) / (n * width)
+    assert np.all(np.abs(got - rate_hz) < 5 * sigma), got[[0, -1]]
+    assert abs(got.mean() - rate_hz) < 5 * sigma / np.sqrt(got.size)
+    assert got.sum() * width * n == pytest.approx(spikes.data[0].size)
+    # the same from the events with the public function (a bin of 2.5 dt: no alignment with the grid needed)
+    t, r = neurosim.population_rate(spikes.data, n, T, 2.5e-4, n_trials=batch)
+    assert t[0] == pytest.approx(1.25e-4) and r.shape[0] == 400
+    assert r.sum() * 2.5e-4 * n == pytest.approx(spikes.data[0].size)
 
 
 def test_time_varying_bias_and_poisson_rate():

@@ -203,6 +203,74 @@ def test_exact_placement_gives_the_kernel_from_the_spike_time(n, sparse):
             np.testing.assert_allclose(data[:, col], w * syn.kernel(cur.t - t_spike - 2 * dt), rtol=1e-9, atol=1e-12)
 
 
+def exact_chain(batch, rng, bias, n_pre=12, n_post=9):
+    """Two dense layers joined with exact placement: the batched scatter of in-step spike times."""
+    net = Network(dt=1e-3, rng=rng, batch=batch)
+    a = net.add_population(LIF(0.02, 0.002), n_pre, bias=bias, v0="uniform")
+    b = net.add_population(LIF(0.02, 0.002), n_post, bias=1.1, v0="uniform")
+    W = np.random.default_rng(3).uniform(-0.05, 0.15, (n_post, n_pre))
+    net.connect(a, b, W, synapse=PSCFilter(0.005, 1), placement="exact")
+    return net, net.probe(b, "spikes"), net.probe(b, "current", sample_every=5e-3)
+
+
+@pytest.mark.parametrize("drive", [1.05, 4.0])  # few spikes per step (sparse product), many (one matmul)
+def test_batched_exact_placement_equals_separate_runs(drive):
+    B = 4
+    bias = drive * np.linspace(0.9, 1.3, B)[:, None] * np.ones(12)
+    net, spikes, cur = exact_chain(B, 2, bias)
+    net.run(0.3)
+    assert spikes.data[0].size > 50
+    for k, seed in enumerate(Network.trial_seeds(2, B)):
+        one, s1, c1 = exact_chain(None, seed, bias[k])
+        one.run(0.3)
+        t, i = trial(spikes.data, k)
+        np.testing.assert_array_equal(i, s1.data[1])
+        np.testing.assert_allclose(t, s1.data[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(cur.data[:, k], c1.data, rtol=1e-12, atol=1e-12)
+
+
+def test_batched_exact_placement_allocates_nothing_of_size_batch_times_spikes():
+    """Regression: a (B, spikes) matrix per step made the cost and memory of a batch grow as B^2."""
+    import tracemalloc
+
+    B = 1500
+    net, _, _ = exact_chain(B, 0, 1.4, n_pre=20, n_post=20)
+    net.run(0.01)                                    # build and warm up
+    tracemalloc.start()
+    try:
+        net.run(0.02)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # about 4,000 presynaptic spikes per step: a (B, spikes) float64 matrix is ~50 MB (the old code's
+    # peak here); what remains is the state and the recorded spikes (~6 MB)
+    assert peak < 15e6, peak
+
+
+def test_probe_clear_keeps_state_and_bounds_memory():
+    """Chunks read and cleared equal one run: clear drops data, never the filter or running mean."""
+    ref, pr = lif_net(4)
+    ref.run(0.04)
+    net, probes = lif_net(4)
+    parts = [[] for _ in probes]
+    for _ in range(4):
+        net.run(0.01)
+        for probe, part in zip(probes, parts):
+            part.append(probe.data)
+            probe.clear()
+            assert (probe.data[0].size if probe.kind == "spikes" else probe.data.shape[0]) == 0
+    for probe, whole, part in zip(probes, pr, parts):
+        if probe.kind == "spikes":
+            for col in range(2):
+                np.testing.assert_array_equal(np.concatenate([p[col] for p in part]), whole.data[col])
+        else:
+            np.testing.assert_array_equal(np.concatenate(part), whole.data)
+    rate = net.probe(net.populations[0], "rate")
+    with pytest.raises(ValueError, match="rate"):
+        rate.clear()
+    net.probe(net.populations[0], "v").clear()      # nothing recorded yet: a no-op
+
+
 def test_ctrl_c_is_held_until_the_step_is_committed():
     import os
     import signal

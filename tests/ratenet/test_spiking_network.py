@@ -163,3 +163,94 @@ def test_chunks_and_seeds_do_not_change_results():
     np.testing.assert_array_equal(c1, snn.predict(X, T=0.3, v0="uniform", rng=7, batch_size=2))
     with pytest.raises(ValueError, match="batch_size"):
         snn.predict(X, T=0.3, batch_size=0)
+
+
+# ---- issue 24: memory independent of T (item 2), default batch size (item 4), progress (item 11)
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("method", ["predict", "run"])
+def test_predict_memory_does_not_grow_with_T(method, monkeypatch):
+    """Regression: the read-out was recorded every gcd(transient, window) steps, so memory grew with T."""
+    import ratenet.spiking.convert as convert
+
+    monkeypatch.setattr(convert, "_PIECE_BYTES", 2**16, raising=False)   # small pieces: a small test
+    rng = np.random.default_rng(1)
+    model = ratenet.Sequential([ratenet.Dense(4, 40, rng=rng), LIFRate(amplitude=1 / 63),
+                                ratenet.Dense(40, 3, rng=rng), ratenet.Softmax()])
+    model.layers[0].b = np.full(40, 0.8, np.float32)
+    snn = to_spiking(model, dt=1e-3)
+    X = rng.uniform(-1, 1, (25, 4))
+    call = getattr(snn, method)
+    call(X, T=0.05)                                              # first-call allocations
+    short = _peak_bytes(lambda: call(X, T=0.4))
+    long = _peak_bytes(lambda: call(X, T=2.4))                   # 6x T: 6x the samples it used to keep
+    assert long < 1.25 * short + 50_000, (short, long)
+
+
+def test_run_record_is_refused_before_allocating():
+    snn = to_spiking(three_layer_model(np.random.default_rng(0)), dt=1e-3)
+    X = np.zeros((1000, 3))
+    with pytest.raises(ValueError, match=r"record=True .* max_bytes=1000000"):
+        snn.run(X, T=10.0, record=True, max_bytes=10**6)       # 10,000 x 1,000 x 2 floats = 153 MiB
+    with pytest.raises(ValueError, match="record=True"):
+        snn.run(X, T=1e5, record=True)                          # ~1.5 TiB: over any machine's memory
+    for bad, err in ((0, ValueError), (1.5, TypeError), ("1e6", TypeError)):
+        with pytest.raises(err, match="max_bytes"):
+            snn.predict(X[:2], T=0.01, max_bytes=bad)
+
+
+def test_record_trace_is_the_per_step_readout():
+    """The trace (per step) averaged over the window equals the read-out, as before pieces were used."""
+    rng = np.random.default_rng(3)
+    snn = to_spiking(three_layer_model(rng), synapse=PSCFilter(0.01), dt=1e-3)
+    X = rng.uniform(-1, 1, (4, 3))
+    res = snn.run(X, T=0.3, record=True, batch_size=3)
+    n_avg = int(round((res.window[1] - res.window[0]) / snn.dt))
+    assert res.trace.shape == (300, 4, 2) and res.t.shape == (300,)
+    np.testing.assert_allclose(res.trace[-n_avg:].mean(axis=0), res.readout, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(snn.run(X, T=0.3).readout, res.readout, rtol=1e-12, atol=1e-12)
+
+
+def test_default_batch_size_is_the_measured_neuron_count(monkeypatch):
+    """Regression: the default was about a million neurons per batch, the slowest size measured."""
+    import ratenet.spiking.convert as convert
+
+    rng = np.random.default_rng(0)
+    model = ratenet.Sequential([ratenet.Dense(3, 700, rng=rng), LIFRate(amplitude=1 / 63),
+                                ratenet.Dense(700, 2, rng=rng)])
+    snn = to_spiking(model, dt=1e-3)
+    assert snn.default_batch_size() == convert.NEURONS_PER_BATCH // 700
+    batches = []
+    original = convert.build_network
+
+    def spy(*args, **kwargs):
+        batches.append(kwargs["batch"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(convert, "build_network", spy)
+    snn.predict(np.zeros((200, 3)), T=0.003)
+    assert max(batches) * 700 <= convert.NEURONS_PER_BATCH and sum(batches) == 200
+    assert convert.NEURONS_PER_BATCH < 2**18              # not the slow (1 << 20)-neuron batches
+
+
+def test_progress_line_on_stderr_only_when_asked(capsys):
+    snn = to_spiking(three_layer_model(np.random.default_rng(0)), dt=1e-3)
+    X = np.zeros((3, 3))
+    snn.predict(X, T=0.05)
+    assert capsys.readouterr().err == ""
+    snn.predict(X, T=0.05, batch_size=2, progress=True)
+    err = capsys.readouterr().err
+    assert "predict" in err and "100.0%" in err and "100/100 steps" in err and err.endswith("\n")
+    snn.run(X, T=0.05, progress=True)
+    assert "run" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progress"):
+        snn.predict(X, T=0.05, progress="yes")

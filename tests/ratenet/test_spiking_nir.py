@@ -159,3 +159,19 @@ def test_to_nir_at_small_dt_and_run_neurosim_checks_its_window():
         run_neurosim(graph, np.ones((1, 4)), T=0.01, t_average=0.02)
     with pytest.raises(TypeError, match="X"):
         run_neurosim(graph, "x", T=0.01)
+
+
+def test_run_neurosim_progress_on_stderr_only_when_asked(capsys):
+    snn = ratenet.to_spiking(model(n_hidden=(6,)), synapse=PSCFilter(0.005), dt=1e-3)
+    g = export(snn)
+    X = np.random.default_rng(0).uniform(0, 1, (3, 4))
+    quiet = rn.run_neurosim(g, X, T=0.05)
+    assert capsys.readouterr().err == ""
+    shown = rn.run_neurosim(g, X, T=0.05, progress=True)
+    err = capsys.readouterr().err
+    assert "run_neurosim" in err and "3/3 samples" in err and err.endswith("\n")
+    np.testing.assert_array_equal(quiet, shown)
+    with pytest.raises(TypeError, match="progress"):
+        rn.run_neurosim(g, X, T=0.05, progress=1)
+    with pytest.raises(TypeError, match="progress"):          # checked before snnTorch is imported
+        rn.run_snntorch(g, X, T=0.05, progress="yes")

@@ -19,8 +19,9 @@ Mapping:
 PyNN cells have two PSC time constants (``tau_syn_E``, ``tau_syn_I``), so all
 positive weights into a population must share one tau_s, and all negative
 weights one tau_s (CUBA: 5 ms excitatory, 10 ms inhibitory). Timing: neurosim
-delivers a spike at the end of the step it occurs in (plus the delay); NEST and
-NEURON need delays of at least one step, so delays become ``max(delay, dt)``
+delivers a spike at ts + delay, in the step containing it, and a delay < dt at
+the end of the step the spike occurs in; NEST and NEURON (whose delays count
+from the end of that step) need delays of at least one step, so delays become ``max(delay, dt)``
 and their spike times are on the dt grid (neurosim's are exact within the step).
 
 The export is two steps: :func:`export_plan` turns the description into plain
@@ -39,6 +40,7 @@ import numpy as np
 
 from ... import validation as check
 from ..._optional import require
+from ...progress import Progress
 from . import runner
 from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
@@ -71,9 +73,11 @@ class PyNNNetwork:
         for name in self._names(names):
             self.populations[name].record("spikes")
 
-    def run(self, T):
-        """Advance the PyNN simulation by T seconds."""
-        self.sim.run(1000.0 * float(T))
+    def run(self, T, progress=False):
+        """Advance the PyNN simulation by T seconds (``progress``: a line on stderr, rank 0 only)."""
+        T = check.positive("T", T)
+        progress = check.check_bool("progress", progress)
+        runner.run(self.sim, 1000.0 * T, 1000.0 * self.dt, progress=progress and self.sim.rank() == 0)
 
     def spike_times(self, name):
         """Spike times in seconds of each neuron of ``name`` on this MPI rank: a list of arrays.
@@ -106,7 +110,7 @@ def _synapse_plan(pop, conns):
                          "PSC shape (IF_curr_exp or IF_curr_alpha)")
     taus = {"excitatory": set(), "inhibitory": set()}
     for c in conns:
-        W = c.weights
+        W = c.matrix()
         data = W if isinstance(W, np.ndarray) else W.data
         if np.any(data > 0):
             taus["excitatory"].add(c.synapse.tau_s)
@@ -138,11 +142,9 @@ def _conn_list(W, factor_nA, delay_ms, sign):
     return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
 
 
-def _has_current_input(network, pop):
-    """Whether ``pop`` receives an injected current (descriptions may keep them on the population or network)."""
-    inputs = list(pop.inputs)
-    inputs += [i for i in getattr(network, "inputs", None) or () if getattr(i, "target", None) is pop]
-    return any(isinstance(i, CurrentInput) for i in inputs)
+def _has_current_input(pop):
+    """Whether ``pop`` receives an injected current (a Network keeps its inputs on their target population)."""
+    return any(isinstance(i, CurrentInput) for i in pop.inputs)
 
 
 def _check_supported(network, timing):
@@ -162,7 +164,7 @@ def _check_supported(network, timing):
             raise ValueError(f"population {pop.name!r} is {kind}, which cannot be exported to PyNN: only LIF "
                              "populations map to PyNN's IF_curr_exp/IF_curr_alpha (PyNN's HH_cond_exp is a "
                              "different, conductance-based model)")
-        if _has_current_input(network, pop):
+        if _has_current_input(pop):
             raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
                              "input arrays and functions are not supported by the PyNN export")
         plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])
@@ -173,24 +175,49 @@ def _check_supported(network, timing):
 
 
 def _source_times_ms(trains, dt, timing):
-    """Spike times (ms) as NEST/NEURON get them: on the dt grid where neurosim delivers them (ceil), >= dt.
+    """Spike times (ms) as NEST/NEURON get them, with repeats: on the dt grid where neurosim delivers them
+    (ceil), >= dt; exact in precise mode (they must be > 0).
 
-    NEST cannot emit at t = 0. In precise mode the times are kept exact (they must be > 0).
+    NEST cannot emit at t = 0. Returns (times ms, owners) sorted by owner then time.
     """
-    out = []
-    for t in trains:
-        t = np.asarray(t, dtype=float)
-        if timing == "precise":
-            if t.size and t.min() <= 0:
-                raise ValueError("precise timing: NEST cannot emit a source spike at t <= 0 s; "
-                                 f"got a spike at {t.min()!r} s")
-            out.append(np.unique(1000.0 * t))
-        else:
-            out.append(np.unique(np.maximum(np.ceil(t / dt - 1e-9), 1.0)) * (1000.0 * dt))
-    return out
+    counts = [np.size(t) for t in trains]
+    times = np.concatenate([np.asarray(t, dtype=float).reshape(-1) for t in trains]) if trains else np.zeros(0)
+    owners = np.repeat(np.arange(len(trains)), counts)
+    if timing == "precise":
+        if times.size and times.min() <= 0:
+            raise ValueError("precise timing: NEST cannot emit a source spike at t <= 0 s; "
+                             f"got a spike at {times.min()!r} s")
+        ms = 1000.0 * times
+    else:
+        ms = np.maximum(np.ceil(times / dt - 1e-9), 1.0) * (1000.0 * dt)
+    order = np.lexsort((ms, owners))
+    return ms[order], owners[order]
 
 
-def export_plan(network, scale=None, backend="nest", poisson="generator", T=None, rng=None):
+def _layers(ms, owners, n, dt_ms):
+    """Split spike trains with repeated times into layers in which every train's times are distinct.
+
+    Spikes that fall on the same grid time (or the same exact time) are kept:
+    the k-th of them (k = 0, 1, ...) goes to layer k, which the export turns
+    into a copy of the source with the same outgoing weights. The times before
+    2 dt count as one (PyNN on NEST moves them to 2 dt, see ``runner.build``),
+    so no layer has two of them. Returns ``[(neurons, times ms, counts)]``;
+    layer 0 covers all ``n`` neurons, layer k >= 1 only the neurons with a (k+1)-th repeat.
+    """
+    key = np.maximum(ms, 2.0 * dt_ms)
+    same = np.r_[False, (owners[1:] == owners[:-1]) & (key[1:] == key[:-1])] if ms.size else np.zeros(0, bool)
+    start = np.where(~same, np.arange(ms.size), 0)
+    rank = np.arange(ms.size) - np.maximum.accumulate(start) if ms.size else np.zeros(0, np.int64)
+    layers = []
+    for k in range(int(rank.max()) + 1 if rank.size else 1):
+        sel = rank == k
+        neurons = np.arange(n) if k == 0 else np.unique(owners[sel])
+        local = np.searchsorted(neurons, owners[sel])
+        layers.append((neurons, ms[sel], np.bincount(local, minlength=neurons.size).astype(np.int64)))
+    return layers
+
+
+def export_plan(network, scale=None, backend="nest", poisson="generator", T=None, rng=None, progress=False):
     """The PyNN description of ``network`` as plain data: (meta, arrays), in ms, mV, nA, nF.
 
     Parameters
@@ -207,6 +234,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         Duration (s) of the drawn Poisson spikes; required with ``poisson="arrays"``.
     rng : int, Generator or SeedSequence, optional
         Seeds the drawn Poisson spikes.
+    progress : bool
+        Show a progress line on stderr (sources, populations, connections).
 
     Returns
     -------
@@ -241,19 +270,33 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             "T": None if T is None else float(T), "sources_drawn": drawn,
             "sources": [], "cells": [], "projections": []}
     arrays = {}
+    copies = {}  # source name -> its copies for coincident spikes
+    bar = Progress(len(network.sources) + len(network.populations) + len(network.connections), "PyNN export",
+                   enabled=check.check_bool("progress", progress))
     for i, src in enumerate(network.sources):
+        bar.update(i)
         entry = {"name": src.name, "n": int(src.n)}
         if isinstance(src, PoissonSource) and poisson == "generator":
             entry.update(type="SpikeSourcePoisson", rate=f"src{i}_rate")
             arrays[f"src{i}_rate"] = np.asarray(src.rate, dtype=float)
         else:
             trains = poisson_spikes(src.rate, T=T, rng=rng) if isinstance(src, PoissonSource) else src.spike_times
-            times = _source_times_ms(trains, dt, timing)
+            layers = _layers(*_source_times_ms(trains, dt, timing), src.n, 1000.0 * dt)
+            _, times, counts = layers[0]
             entry.update(type="SpikeSourceArray", times=f"src{i}_times", counts=f"src{i}_counts")
-            arrays[f"src{i}_times"] = np.concatenate(times) if times else np.zeros(0)
-            arrays[f"src{i}_counts"] = np.array([t.size for t in times], dtype=np.int64)
+            arrays[f"src{i}_times"], arrays[f"src{i}_counts"] = times, counts
+            for k, (neurons, times, counts) in enumerate(layers[1:], start=2):
+                # coincident spikes (same step) are kept: the k-th of them comes from a copy of the source
+                copy = {"name": f"{src.name}*{k}", "n": int(neurons.size), "type": "SpikeSourceArray",
+                        "times": f"src{i}_copy{k}_times", "counts": f"src{i}_copy{k}_counts",
+                        "copy_of": src.name, "neurons": f"src{i}_copy{k}_neurons"}
+                arrays[copy["times"]], arrays[copy["counts"]], arrays[copy["neurons"]] = times, counts, neurons
+                copies.setdefault(src.name, []).append(copy)
         meta["sources"].append(entry)
+    for entries in copies.values():
+        meta["sources"].extend(entries)
     for i, pop in enumerate(network.populations):
+        bar.update(len(network.sources) + i)
         n, tau_e, tau_i = plans[pop.name]
         conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
@@ -273,13 +316,14 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
                               "array_params": array_params, "v_init": f"pop{i}_v_init", "v_name": v_name})
     delays = []
     for i, conn in enumerate(network.connections):
+        bar.update(len(network.sources) + len(network.populations) + i, f"connection {i}")
         post = conn.post
         # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
         factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
                                   n=conn.synapse.n, **scale).weights)
         delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
         for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
-            rows = _conn_list(conn.weights, factor, delay_ms, sign)
+            rows = _conn_list(conn.matrix(), factor, delay_ms, sign)  # a convolution as its list of synapses
             if rows.shape[0] == 0:
                 continue
             key = f"proj{len(meta['projections'])}_rows"
@@ -287,8 +331,22 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             delays.append(delay_ms)
             meta["projections"].append({"pre": conn.pre.name, "post": post.name, "receptor": receptor,
                                         "rows": key, "label": f"conn{i}-{receptor}"})
+            for copy in copies.get(conn.pre.name, ()):  # the same weights from each copy's neurons
+                neurons = arrays[copy["neurons"]]
+                pre = rows[:, 0].astype(np.int64)
+                pos = np.searchsorted(neurons, pre)
+                mine = (pos < neurons.size) & (neurons[np.minimum(pos, neurons.size - 1)] == pre)
+                if not mine.any():
+                    continue
+                sub = rows[mine].copy()
+                sub[:, 0] = pos[mine]
+                key = f"proj{len(meta['projections'])}_rows"
+                arrays[key] = sub
+                meta["projections"].append({"pre": copy["name"], "post": post.name, "receptor": receptor,
+                                            "rows": key, "label": f"conn{i}-{receptor}-{copy['name']}"})
     meta["min_delay_ms"] = min(delays) if delays else None
     meta["max_delay_ms"] = max(delays) if delays else None
+    bar.close()
     return meta, arrays
 
 
@@ -306,7 +364,7 @@ def _backend(sim):
     return sim, name.split(".", 1)[1] if name.startswith("pyNN.") else name
 
 
-def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
+def to_pynn(network, sim=None, scale=None, setup=True, progress=False, **setup_kwargs):
     """Build ``network`` with PyNN's API.
 
     Parameters
@@ -324,6 +382,8 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
         Call ``sim.setup(timestep=dt, min_delay=..., max_delay=..., **setup_kwargs)``
         first (False: you already called it, e.g. with ``threads=4``). On NEST
         this also sets ``spike_precision``: "on_grid", or "off_grid" for precise timing.
+    progress : bool
+        Show progress lines on stderr for the export and the build (projections).
     **setup_kwargs
         More ``sim.setup`` arguments, e.g. ``threads=2`` or ``rng_seed=1`` for NEST.
 
@@ -342,7 +402,8 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
     _check_supported(network, getattr(network, "timing", "grid"))  # before importing any simulator
     sim, backend = _backend(sim)
     setup = check.check_bool("setup", setup)
-    meta, arrays = export_plan(network, scale, backend)
+    progress = check.check_bool("progress", progress)
+    meta, arrays = export_plan(network, scale, backend, progress=progress)
     threads = setup_kwargs.pop("threads", 1)
     if backend in runner.BACKENDS:  # ExportError is a ValueError
         runner.check_backend(meta, backend, sim.num_processes(), threads)
@@ -350,7 +411,7 @@ def to_pynn(network, sim=None, scale=None, setup=True, **setup_kwargs):
         kwargs = runner.setup_kwargs(meta, backend, threads)
         kwargs.update(setup_kwargs)
         sim.setup(**kwargs)
-    pops, projections = runner.build(sim, meta, arrays)
+    pops, projections = runner.build(sim, meta, arrays, progress=progress and sim.rank() == 0)
     return PyNNNetwork(sim, pops, projections, network.dt)
 
 

@@ -15,7 +15,7 @@ sources were drawn when the script was written, so every run -- one process,
 
 Usage::
 
-    python net.py [--sim nest|neuron] [--threads K] [--T seconds] [--out spikes.npz]
+    python net.py [--sim nest|neuron] [--threads K] [--T seconds] [--out spikes.npz] [--[no-]progress]
     mpirun -n 4 python net.py --sim neuron --out spikes.npz
     srun -n 64 python net.py --sim neuron --out spikes.npz
 
@@ -28,10 +28,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
+
+from ...progress import Progress  # a generated script embeds neurosim/progress.py here instead
 
 FORMAT = "neurosim-pynn/1"
 BACKENDS = ("nest", "neuron")
@@ -105,7 +106,7 @@ def native_cell_type(sim, name, params, state):
     return celltype
 
 
-def build(sim, meta, arrays):
+def build(sim, meta, arrays, progress=False):
     """Create the populations and projections described by ``meta``/``arrays`` with the PyNN module ``sim``.
 
     ``sim.setup`` must have been called. Returns (populations dict name -> Population,
@@ -122,7 +123,11 @@ def build(sim, meta, arrays):
                 # PyNN on NEST emits array spikes through parrot neurons, min_delay later: a spike before
                 # min_delay + dt cannot be emitted, so the first step's spikes arrive one step later
                 first = sim.get_min_delay() + meta["dt_ms"]
-                trains = [np.unique(np.maximum(t, first)) for t in trains]
+                trains = [np.maximum(t, first) for t in trains]
+                merged = sum(int(np.count_nonzero(np.diff(t) == 0)) for t in trains)
+                if merged:  # the export keeps one spike before 2 dt per train; more would be lost here
+                    raise ExportError(f"source {src['name']!r}: {merged} spike(s) before min_delay + dt = {first} ms "
+                                      "would coincide (PyNN on NEST emits no earlier); set up with min_delay = dt")
             cell = sim.SpikeSourceArray(spike_times=[sim.Sequence(t) for t in trains])
         pops[src["name"]] = sim.Population(src["n"], cell, label=src["name"])
     for pop in meta["cells"]:
@@ -137,12 +142,35 @@ def build(sim, meta, arrays):
         pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values={pop["v_name"]: v_init},
                                            label=pop["name"])
     projections = []
-    for proj in meta["projections"]:
+    bar = Progress(len(meta["projections"]), "PyNN build: projections", enabled=progress)
+    for i, proj in enumerate(meta["projections"]):
+        bar.update(i, proj["label"])
         rows = np.asarray(arrays[proj["rows"]], dtype=float)
         projections.append(sim.Projection(
             pops[proj["pre"]], pops[proj["post"]], sim.FromListConnector(rows, column_names=["weight", "delay"]),
             synapse_type=sim.StaticSynapse(), receptor_type=proj["receptor"], label=proj["label"]))
+    bar.close()
     return pops, projections
+
+
+def run(sim, T_ms, dt_ms, progress=False, pieces=100):
+    """``sim.run(T_ms)``; with ``progress``, in about ``pieces`` runs of whole steps and a line on stderr.
+
+    A simulation run in pieces equals one run in a single call (NEST and NEURON
+    continue from their state), so the line costs only the extra calls.
+    """
+    if not progress:
+        sim.run(T_ms)
+        return
+    total = int(round(T_ms / dt_ms))
+    chunk = max(1, -(-total // pieces))
+    with Progress(T_ms / 1000.0, f"{getattr(sim, '__name__', 'PyNN')}: simulated", unit=" s") as bar:
+        done = 0
+        while done < total:
+            n = min(chunk, total - done)
+            sim.run(n * dt_ms)
+            done += n
+            bar.update(done * dt_ms / 1000.0)
 
 
 def load(path):
@@ -210,15 +238,35 @@ def gather_events(population, ranks):
 
 
 def save(path, arrays):
-    """Write ``arrays`` to ``path`` (.npz) atomically: a temp file, fsync, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    """Write ``arrays`` to ``path`` (.npz) atomically: a temp file, fsync, then os.replace.
+
+    As ``neurosim.io.atomic_write`` (this file must not import neurosim): a new file
+    gets 0o666 minus the umask, a replaced file keeps its mode, a symlink is
+    followed and kept.
+    """
+    target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    folder, base = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{base}.{os.urandom(4).hex()}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)   # the kernel applies the umask
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name beside {target!r}")
+    if os.path.exists(target):
+        try:
+            os.chmod(tmp, os.stat(target).st_mode & 0o777)
+        except OSError:
+            pass
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -233,6 +281,8 @@ def main(argv=None, data=None, default_sim="nest"):
     parser.add_argument("--T", type=float, default=None, help="simulated seconds (default: as exported)")
     parser.add_argument("--out", default=None, help="gathered spikes (.npz); default: none written")
     parser.add_argument("--data", default=data, help="exported network (.npz)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress line on stderr (default: when stderr is a terminal; rank 0 only)")
     args = parser.parse_args(argv)
     meta, arrays = load(args.data)
     T = meta["T"] if args.T is None else args.T
@@ -251,13 +301,14 @@ def main(argv=None, data=None, default_sim="nest"):
     sim.setup(**kwargs)
     ranks, rank = sim.num_processes(), sim.rank()
     check_backend(meta, args.sim, ranks, args.threads)
-    pops, _ = build(sim, meta, arrays)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    pops, _ = build(sim, meta, arrays, progress=progress and rank == 0)
     cells = [p["name"] for p in meta["cells"]]
     for name in cells:
         pops[name].record("spikes")
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    sim.run(1000.0 * T)
+    run(sim, 1000.0 * T, meta["dt_ms"], progress=progress and rank == 0)
     run_s = time.perf_counter() - t0
     out = {"populations": np.array(cells), "sizes": np.array([p["n"] for p in meta["cells"]], dtype=np.int64),
            "T": np.float64(T), "dt": np.float64(meta["dt_ms"] / 1000.0), "sim": np.array(args.sim),

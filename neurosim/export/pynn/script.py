@@ -8,7 +8,10 @@ needs numpy, pyNN and a backend -- not neurosim -- and runs unchanged with::
     srun -n 64 python net.py --sim neuron --out spikes.npz
 
 Everything is fixed at export: connectivity, weights, delays, initial voltages
-and the Poisson sources' spike times (drawn once with ``rng``). So the same
+and the Poisson sources' spike times (drawn once with ``rng``). Source spikes
+go to the dt grid; spikes of one source neuron that share a step are all kept
+(the second of them comes from a copy of the source, ``name*2``, with the same
+outgoing weights, and so on). So the same
 script gives the same spikes for any number of MPI ranks or threads of one
 backend. :func:`read_spikes` loads the gathered spikes as neurosim events.
 """
@@ -30,7 +33,7 @@ _FOOTER = ('\n\nif __name__ == "__main__":\n'
 _MAX_ARRAY_BYTES = 2 ** 34  # 16 GiB: larger members of a spikes file are refused before loading
 
 
-def write_pynn_script(network, path, sim="nest", T=1.0, rng=None, scale=None):
+def write_pynn_script(network, path, sim="nest", T=1.0, rng=None, scale=None, progress=False):
     """Write ``network`` as a standalone PyNN script and its data (.npz, same name) beside it.
 
     Parameters
@@ -40,7 +43,7 @@ def write_pynn_script(network, path, sim="nest", T=1.0, rng=None, scale=None):
         connections (what :func:`~neurosim.export.to_pynn` exports).
     path : str or os.PathLike
         The script to write, e.g. ``"run/cuba.py"``; the data goes to ``"run/cuba.npz"``.
-        Its folder must exist. Both files are written atomically.
+        Missing folders are created. Both files are written atomically.
     sim : {"nest", "neuron"}
         The script's default backend (``--sim`` overrides it).
     T : float
@@ -50,6 +53,9 @@ def write_pynn_script(network, path, sim="nest", T=1.0, rng=None, scale=None):
         Seeds the Poisson spike trains (drawn here, so the script has no randomness).
     scale : dict, optional
         Physical scale for :func:`~neurosim.export.units.pynn_units`.
+    progress : bool
+        Show a progress line on stderr while the network is exported. (The
+        script shows its own with ``--progress``, by default on a terminal.)
 
     Returns
     -------
@@ -72,21 +78,33 @@ def write_pynn_script(network, path, sim="nest", T=1.0, rng=None, scale=None):
     if not path.endswith(".py"):
         raise ValueError(f"path must name a Python script ending in .py, got {path!r}")
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"the folder of path does not exist: {folder!r}")
-    meta, arrays = export_plan(network, scale, backend=sim, poisson="arrays", T=T, rng=rng)
+    meta, arrays = export_plan(network, scale, backend=sim, poisson="arrays", T=T, rng=rng, progress=progress)
     meta["T"] = float(T)
     runner.check_backend(meta, sim)  # one process: what no run of this script could do
+    try:  # after every check: a refused export leaves nothing behind
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create the folder of path {folder!r}: {err}") from err
     data = path[:-3] + ".npz"
     with atomic_write(data) as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-    text = inspect.getsource(runner)
+    text = _standalone(inspect.getsource(runner))
     name = os.path.basename(data)
     with atomic_write(path, "w") as f:
         f.write(_HEADER.format(data=name) + text + _FOOTER.format(data=name, sim=sim))
     _readable(data, 0o666)
     _readable(path, 0o777)
     return path, data
+
+
+def _standalone(text):
+    """The runner's text with neurosim's progress module in place of its import (the script needs no neurosim)."""
+    from ... import progress
+
+    line = "from ...progress import Progress  # a generated script embeds neurosim/progress.py here instead\n"
+    if line not in text:  # pragma: no cover - guards an edit of runner.py
+        raise RuntimeError("runner.py must import Progress with the line write_pynn_script replaces")
+    return text.replace(line, "# ---- neurosim/progress.py ----\n" + inspect.getsource(progress) + "# ----\n")
 
 
 def _readable(path, mode):

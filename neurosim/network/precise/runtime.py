@@ -92,7 +92,7 @@ class PreciseConnection:
 
     def __init__(self, conn, dt, B, group, target):
         self.conn = conn
-        self.rows = csr_rows(conn.weights, 1.0 / conn.synapse.tau_s)
+        self.rows = csr_rows(conn.matrix(), 1.0 / conn.synapse.tau_s)
         self.delay, self.dt, self.B = float(conn.delay), dt, B
         self.n_pre, self.n_post = conn.pre.n, conn.post.n
         self.group, self.target = group, target
@@ -250,6 +250,8 @@ class PreciseRuntime(Runtime):
             except BaseException as err:
                 self.failed = _invalid_message(err, t0)
                 raise
+            if progress.due():
+                progress.update((m - end + steps) * dt, f"t = {m * dt:.3f} s")
             if held.pending:
                 raise KeyboardInterrupt
 

@@ -36,9 +36,11 @@ import numpy as np
 
 from ... import validation as check
 from ...spikes import SimulationResult, SpikeRecorder
+from ...spikes.result import no_neurons
 import warnings
 
 from ...errors import SimulationError
+from ...progress import Progress
 from ...signals import as_input
 from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 from .kinetics import (_MS_PER_S, _ROW, DT_STABLE, DT_WARN, METHODS, V_RANGE, _warn_dt,  # noqa: F401
@@ -163,7 +165,7 @@ class HodgkinHuxley:
 
     # ---- simulation ----------------------------------------------------------------
     def simulate(self, I, T, dt=1e-5, method="rk4", record_v=False, record_gates=False, v0=None, noise=0.0,
-                 rng=None, max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES, V0=None):
+                 rng=None, max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES, V0=None, progress=False):
         """Simulate N neurons for T seconds.
 
         Parameters
@@ -194,6 +196,8 @@ class HodgkinHuxley:
             For the noise.
         max_steps, max_record_bytes : int
             Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
+        progress : bool
+            Show a progress line on stderr (:class:`neurosim.progress.Progress`).
 
         Returns
         -------
@@ -218,6 +222,8 @@ class HodgkinHuxley:
         n = 1 if inp.n is None else inp.n
         inp.broadcast(n)
         check_work(steps, n, int(record_v) + 3 * int(record_gates), max_steps, max_record_bytes)
+        if n == 0:  # I of shape (0,): no neurons, an empty result of the right shapes
+            return no_neurons(T, dt, steps, (["v", "V"] if record_v else []) + (list("mhn") if record_gates else []))
         state = HHState(self, n, dt, method, v0=v0, warn=False, noise=noise, rng=rng)
         traces = {}
         if record_v:
@@ -229,15 +235,16 @@ class HodgkinHuxley:
         recorder = SpikeRecorder(n, dt)
         fixed = inp.constant and state._noise_std == 0
         I_bar = (inp.at(0) + self.g_L * self.E_L) / self.C if fixed else None  # input + leak drive, mV/ms
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
-            self._run(state, inp, steps, fixed, I_bar, recorder, out)
+        bar = Progress(steps * dt, "Hodgkin-Huxley", enabled=flag("progress", progress), unit=" s")
+        with bar, np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
+            self._run(state, inp, steps, fixed, I_bar, recorder, out, bar)
         t = dt * np.arange(1, steps + 1) if traces else None
         if record_v:
             traces["V"] = traces["v"]  # the old spelling, the same array
         return SimulationResult(recorder, T, t=t, **traces)
 
     @staticmethod
-    def _run(state, inp, steps, fixed, I_bar, recorder, out):
+    def _run(state, inp, steps, fixed, I_bar, recorder, out, bar):
         for k in range(steps):
             if fixed:
                 idx, offsets = state._advance(I_bar, changed=k == 0)
@@ -247,6 +254,8 @@ class HodgkinHuxley:
                 recorder._record(k, idx, offsets)
             for arr, row in out:
                 arr[k] = row
+            if (k & 255) == 255 and bar.due():
+                bar.update((k + 1) * bar.total / steps)
 
     def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None, max_steps=MAX_STEPS):
         """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).
@@ -390,6 +399,29 @@ class HHState:
             check.as_rng(rng)  # validated even when unused (no noise)
         self.draws = NoiseDraws(rng, self.n_neurons) if self.noise > 0 else None
         self._block = None
+
+    def snapshot(self):
+        """Copies of everything that carries one step to the next, as declared by each part.
+
+        The state Y (m, n, h, V); the coefficient buffers and which one is current (exp_ab2
+        extrapolates from the previous step's); the crossing detector's last voltage, slope and
+        side of threshold; exp_ab2's previous input. Work arrays filled anew each step are not state.
+        """
+        c, d, s = self._coeffs, self._detector, self._stepper
+        return {"Y": self.Y.copy(), "KK": c.KK.copy(), "P": c.P.copy(), "current": c.current,
+                "was_above": d.was_above.copy(), "V": d.V.copy(), "f": d.f.copy(), "primed": self._primed,
+                "I_prev": None if getattr(s, "I_prev", None) is None else s.I_prev.copy()}
+
+    def restore(self, snap):
+        """Put back a :meth:`snapshot` (into the same arrays: views made once stay valid)."""
+        c, d, s = self._coeffs, self._detector, self._stepper
+        for name, target in (("Y", self.Y), ("KK", c.KK), ("P", c.P), ("was_above", d.was_above), ("V", d.V),
+                             ("f", d.f)):
+            np.copyto(target, snap[name])
+        c.select(snap["current"])
+        self._primed = snap["primed"]
+        if hasattr(s, "I_prev"):
+            s.I_prev = None if snap["I_prev"] is None else snap["I_prev"].copy()
 
     def draw(self):
         """Draw the next step's noise now (the network runtime does this before its commit)."""

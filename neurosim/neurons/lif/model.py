@@ -14,6 +14,7 @@ import numpy as np
 
 from ... import validation as check
 from ...spikes import SimulationResult, SpikeRecorder
+from ...spikes.result import no_neurons
 from ..rates import lif_rate_unchecked, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
 from ...signals import as_input
 from .. import noise as noise_mod
@@ -167,6 +168,8 @@ class LIF:
         J.broadcast(n)
         check_work(steps, n, int(record_v), max_steps, max_record_bytes)
         rng = check.as_rng(rng)
+        if n == 0:  # J of shape (0,): no neurons, an empty result of the right shapes
+            return no_neurons(T, dt, steps, ["v"] if record_v else [])
         state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
@@ -595,19 +598,22 @@ class LIFUnits:
     def current_to_J(self, current):
         """Input current in amperes (finite, any shape) -> normalized input J."""
         current = check.real_array("current", current, dtype=None)
-        return (self.V_L - self.V_reset + current / self.g_L) / (self.V_th - self.V_reset)
+        return check.finite_result("current", current, lambda: (self.V_L - self.V_reset + current / self.g_L)
+                                   / (self.V_th - self.V_reset), "the normalized input J")
 
     def J_to_current(self, J):
         """Normalized input J (finite, any shape) -> input current in amperes."""
         J = check.real_array("J", J, dtype=None)
-        return ((J * (self.V_th - self.V_reset)) - self.V_L + self.V_reset) * self.g_L
+        return check.finite_result("J", J, lambda: ((J * (self.V_th - self.V_reset)) - self.V_L + self.V_reset)
+                                   * self.g_L, "the current in amperes")
 
     def v_to_voltage(self, v):
         """Normalized voltage (finite, any shape) -> membrane potential in volts."""
         v = check.real_array("v", v, dtype=None)
-        return self.V_reset + v * (self.V_th - self.V_reset)
+        return check.finite_result("v", v, lambda: self.V_reset + v * (self.V_th - self.V_reset), "the voltage")
 
     def voltage_to_v(self, V):
         """Membrane potential in volts (finite, any shape) -> normalized voltage."""
         V = check.real_array("V", V, dtype=None)
-        return (V - self.V_reset) / (self.V_th - self.V_reset)
+        return check.finite_result("V", V, lambda: (V - self.V_reset) / (self.V_th - self.V_reset),
+                                   "the normalized voltage")

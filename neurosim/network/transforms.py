@@ -1,0 +1,119 @@
+"""Structured connection transforms: a 2-D convolution between populations laid out as images.
+
+A connection's weights are a dense (post, pre) array, a scipy.sparse matrix, or a
+:class:`Convolution`. The convolution keeps its structure in the description (kernel, stride,
+padding, input shape), so exporters can write it as such (NIR ``Conv2d``), and the runtime
+propagates spikes through a sparse table built from the kernel: memory grows with
+``pre.n * out_ch * kh * kw / stride**2``, never with the dense ``post.n * pre.n``.
+
+Layout, as in PyTorch: a population of ``C * H * W`` neurons is an image (C, H, W) flattened
+row-major (neuron ``c * H * W + y * W + x``), and the kernel is ``Conv2d.weight``
+(out_ch, in_ch, kh, kw), applied as a cross-correlation::
+
+    out[o, i, j] = sum_{c, u, v} kernel[o, c, u, v] * in[c, i * sh - ph + u, j * sw - pw + v]
+
+(zero outside the input).
+"""
+import numpy as np
+
+from .. import validation as check
+
+
+def _pair(name, value, low):
+    """An int or a pair of ints >= low, as a tuple of two ints."""
+    values = (value, value) if np.ndim(value) == 0 else tuple(value)
+    if len(values) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return tuple(check.check_int(name, v, low=low) for v in values)
+
+
+class Convolution:
+    """A 2-D convolution as the transform of a connection (Nengo's ``Convolution``).
+
+    Parameters
+    ----------
+    kernel : array_like, shape (out_ch, in_ch, kh, kw)
+        Weights, in the units of a connection's weights (charge per spike).
+    input_shape : tuple (C, H, W)
+        Layout of the presynaptic population (``pre.n == C * H * W``, C == in_ch).
+    stride : int or (int, int)
+    padding : int or (int, int)
+        Zero padding on each side.
+
+    Attributes
+    ----------
+    output_shape : tuple (out_ch, H_out, W_out)
+        Layout of the postsynaptic population, ``H_out = (H + 2 ph - kh) // sh + 1``.
+    shape : tuple (post.n, pre.n)
+        The shape of the equivalent weight matrix (which is never formed densely).
+
+    Examples
+    --------
+    >>> import numpy as np, neurosim
+    >>> conv = neurosim.Convolution(np.ones((4, 1, 3, 3)) * 0.01, input_shape=(1, 8, 8), padding=1)
+    >>> conv.output_shape, conv.shape
+    ((4, 8, 8), (256, 64))
+    """
+
+    def __init__(self, kernel, input_shape, stride=1, padding=0):
+        kernel = check.finite_array("kernel", kernel)
+        if kernel.ndim != 4 or 0 in kernel.shape:
+            raise ValueError(f"kernel must have shape (out_ch, in_ch, kh, kw), got shape {kernel.shape}")
+        shape = tuple(np.atleast_1d(np.asarray(input_shape)).tolist()) if np.ndim(input_shape) else (input_shape,)
+        if len(shape) != 3:
+            raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+        C, H, W = (check.check_int("input_shape", v, low=1) for v in shape)
+        if C != kernel.shape[1]:
+            raise ValueError(f"input_shape has C={C} channels but the kernel expects in_ch={kernel.shape[1]}")
+        self.stride = _pair("stride", stride, 1)
+        self.padding = _pair("padding", padding, 0)
+        kh, kw = kernel.shape[2:]
+        Ho = (H + 2 * self.padding[0] - kh) // self.stride[0] + 1
+        Wo = (W + 2 * self.padding[1] - kw) // self.stride[1] + 1
+        if Ho < 1 or Wo < 1:
+            raise ValueError(f"a {kh}x{kw} kernel with padding {self.padding} does not fit the input {H}x{W}")
+        self.kernel = kernel.copy()
+        self.kernel.setflags(write=False)
+        self.input_shape = (C, H, W)
+        self.output_shape = (kernel.shape[0], Ho, Wo)
+        self.shape = (int(np.prod(self.output_shape)), C * H * W)
+
+    @property
+    def nnz_bound(self):
+        """Entries of the sparse table before edge clipping: post.n * in_ch * kh * kw."""
+        return self.shape[0] * int(np.prod(self.kernel.shape[1:]))
+
+    def to_sparse(self):
+        """The equivalent (post, pre) weights as a scipy.sparse CSR matrix, built row by row without a dense array.
+
+        Rows (post neurons) come out in order and, within a row, columns increase with (c, u, v),
+        so the CSR arrays are written directly: the temporaries are the size of the result.
+        """
+        import scipy.sparse as sp
+        O, C, kh, kw = self.kernel.shape
+        _, H, W = self.input_shape
+        _, Ho, Wo = self.output_shape
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        y = (np.arange(Ho) * sh - ph)[:, None] + np.arange(kh)  # (Ho, kh) input row of kernel row u
+        x = (np.arange(Wo) * sw - pw)[:, None] + np.arange(kw)  # (Wo, kw)
+        # inside[i, j, u, v]: the kernel tap lands in the image (the same for every channel)
+        inside = ((y >= 0) & (y < H))[:, None, :, None] & ((x >= 0) & (x < W))[None, :, None, :]
+        per_pixel = inside.reshape(Ho * Wo, -1).sum(axis=1) * C  # entries in each row of one output channel
+        counts = np.tile(per_pixel, O)
+        indptr = np.zeros(O * Ho * Wo + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        taps = np.broadcast_to(inside[:, :, None], (Ho, Wo, C, kh, kw))  # (i, j, c, u, v)
+        pre = ((np.arange(C)[:, None, None] * H + y[:, None, None, :, None]) * W
+               + x[None, :, None, None, :])  # (Ho, Wo, C, kh, kw) by broadcasting
+        pre = np.broadcast_to(pre, taps.shape)[taps].astype(np.int32 if C * H * W < 2**31 else np.int64)
+        indices = np.tile(pre, O)
+        data = np.empty(indices.size)
+        ii, jj, cc, uu, vv = np.nonzero(taps)
+        block = pre.size
+        for o in range(O):  # one output channel at a time: temporaries stay one channel's size
+            data[o * block:(o + 1) * block] = self.kernel[o, cc, uu, vv]
+        return sp.csr_matrix((data, indices, indptr), shape=self.shape)
+
+    def __repr__(self):
+        return (f"Convolution(kernel {self.kernel.shape}, input_shape={self.input_shape}, stride={self.stride}, "
+                f"padding={self.padding})")
