@@ -5,7 +5,15 @@ tau_i = 10 ms, V_t = -50 mV, V_r = -60 mV, E_l = -49 mV, tau_ref = 5 ms,
 connection probability 0.02, w_e = 60*0.27/10 mV, w_i = -20*4.5/10 mV, initial V
 uniform in [V_r, V_t], dt = 0.1 ms, T = 1 s. Also 40,000 neurons with the same
 in-degree (80 inputs per neuron). Brian2 runs the model of its own CUBA example
-with the numpy and cython code-generation targets when it is importable.
+with the numpy and cython code-generation targets and its C++ standalone device
+(``cpp_standalone``: needs a C++ compiler) when it is importable.
+
+Simulators: neurosim on its numpy and numba backends (``Network(backend=...)``),
+Brian2, and "fused numba": a numba loop written here, one pass over the neurons
+per step and one CSR row per spike, spikes on the grid (the practical floor of
+one core). The numba backend's compile cost is reported apart: first call (an
+empty on-disk cache, in a subprocess) and cached call (a fresh process that
+loads the cache).
 
 Run single-threaded, from the repository root, with a Python that has Brian2::
 
@@ -31,21 +39,102 @@ from neurosim.network.examples import cuba
 IN_DEGREE = 80  # 0.02 * 4000
 
 
-def run_neurosim(n, seed):
+def run_neurosim(n, seed, backend="numpy"):
     t0 = time.perf_counter()
-    net, spikes = cuba(n, rng=seed, in_degree=IN_DEGREE)
+    net, spikes = cuba(n, rng=seed, in_degree=IN_DEGREE, backend=backend)
     # the runtime (state arrays, propagation tables): the counterpart of Brian2's run(0 ms) before its timed run
     net.build()
     t1, c1 = time.perf_counter(), time.process_time()
     net.run(1.0)
     t2, c2 = time.perf_counter(), time.process_time()
     count = spikes.data[0].size
+    assert net.backend == backend, (net.backend, backend)
+    return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=count, rate=count / n)
+
+
+def compile_times():
+    """Seconds to build + run one step of the numba backend: with an empty on-disk cache, then with it filled."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = ("import time; t = time.perf_counter(); from neurosim.network.examples import cuba; "
+            "net, _ = cuba(400, rng=0, backend='numba'); net.run(1e-4); "
+            "print(time.perf_counter() - t)")
+    out = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for _ in range(2):
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            out.append(float(res.stdout.split()[-1]))
+    return out
+
+
+def fused_loop():
+    """The fused numba CUBA loop (compiled once, cached on disk)."""
+    from numba import njit
+
+    @njit(cache=True)
+    def loop(steps, v, ge, gi, last, exc, indptr, indices, a, be, bi, de, di, El, Vt, Vr, we, wi, ref_steps):
+        n = v.size
+        spiked = np.empty(n, dtype=np.int64)
+        total = 0
+        for k in range(steps):
+            count = 0
+            for i in range(n):  # exact step of Brian2's CUBA equations, v held while refractory
+                if k - last[i] >= ref_steps:
+                    v[i] = El + (v[i] - El) * a + ge[i] * be + gi[i] * bi
+                ge[i] *= de
+                gi[i] *= di
+                if v[i] > Vt and k - last[i] >= ref_steps:
+                    v[i] = Vr
+                    last[i] = k
+                    spiked[count] = i
+                    count += 1
+            for s in range(count):  # one CSR row per spike
+                j = spiked[s]
+                w = we if exc[j] else wi
+                g = ge if exc[j] else gi
+                for q in range(indptr[j], indptr[j + 1]):
+                    g[indices[q]] += w
+            total += count
+        return total
+
+    return loop
+
+
+def run_fused(n, seed):
+    """CUBA as one fused numba loop on the connectivity and initial voltages neurosim's cuba() draws."""
+    from neurosim.network.examples import CUBA as c
+
+    t0 = time.perf_counter()
+    net, _ = cuba(n, rng=seed, in_degree=IN_DEGREE)
+    pop = net.populations[0]
+    W = sum(conn.weights for conn in net.connections).T.tocsr()  # pre-major: row j = targets of neuron j
+    n_exc = int(round(c["exc_fraction"] * n))
+    dt, taum, taue, taui = 1e-4, c["tau_m"], c["tau_e"], c["tau_i"]
+    a, de, di = np.exp(-dt / taum), np.exp(-dt / taue), np.exp(-dt / taui)
+    be, bi = taue / (taue - taum) * (de - a), taui / (taui - taum) * (di - a)
+    v = np.array(pop.v0, dtype=float)
+    ge, gi = np.zeros(n), np.zeros(n)
+    last = np.full(n, -10**9, dtype=np.int64)
+    exc = np.arange(n) < n_exc
+    args = (v, ge, gi, last, exc, W.indptr.astype(np.int64), W.indices.astype(np.int64), a, be, bi, de, di, c["E_l"],
+            c["V_t"], c["V_r"], c["w_e"], c["w_i"], int(round(c["tau_ref"] / dt)))
+    loop = fused_loop()
+    loop(0, *args)  # compile (or load from the cache)
+    t1, c1 = time.perf_counter(), time.process_time()
+    count = loop(10000, *args)
+    t2, c2 = time.perf_counter(), time.process_time()
     return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=count, rate=count / n)
 
 
 def run_brian(n, seed, target):
     import brian2 as b2
 
+    if target == "cpp_standalone":
+        return run_brian_standalone(n, seed)
     b2.start_scope()
     b2.prefs.codegen.target = target
     b2.defaultclock.dt = 0.1 * b2.ms
@@ -79,6 +168,55 @@ def run_brian(n, seed, target):
     return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=int(mon.num_spikes), rate=mon.num_spikes / n, network=same)
 
 
+def run_brian_standalone(n, seed):
+    """Brian2's C++ standalone device: build = code generation + compilation; wall = the run inside the binary."""
+    import tempfile
+
+    import brian2 as b2
+
+    ms, mV = b2.ms, b2.mV
+    with tempfile.TemporaryDirectory() as directory:
+        b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
+        try:
+            b2.device.reinit()
+            b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
+            b2.start_scope()
+            b2.prefs.devices.cpp_standalone.openmp_threads = 0  # one thread
+            b2.defaultclock.dt = 0.1 * ms
+            b2.seed(seed)
+            namespace = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-49 * mV,
+                             we=(60 * 0.27 / 10) * mV, wi=(-20 * 4.5 / 10) * mV)
+            eqs = """
+            dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
+            dge/dt = -ge/taue : volt
+            dgi/dt = -gi/taui : volt
+            """
+            t0 = time.perf_counter()
+            P = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method="exact",
+                               namespace=namespace)
+            P.v = "Vr + rand() * (Vt - Vr)"
+            n_exc = int(0.8 * n)
+            p = IN_DEGREE / n
+            Ce = b2.Synapses(P, P, on_pre="ge += we", namespace=namespace)
+            Ci = b2.Synapses(P, P, on_pre="gi += wi", namespace=namespace)
+            Ce.connect(f"i<{n_exc}", p=p)
+            Ci.connect(f"i>={n_exc}", p=p)
+            mon = b2.SpikeMonitor(P)
+            net = b2.Network(P, Ce, Ci, mon)
+            net.run(1 * b2.second)
+            b2.device.build(directory=directory, compile=True, run=False, with_output=False)
+            t1 = time.perf_counter()
+            c1 = time.process_time()
+            b2.device.run(directory=directory, with_output=False)
+            t2 = time.perf_counter()
+            count = int(mon.num_spikes)
+            wall = float(b2.device._last_run_time)  # the simulation loop, without the binary's start and set-up
+        finally:
+            b2.device.reinit()
+            b2.set_device("runtime")
+    return dict(build=t1 - t0, wall=wall, cpu=wall, spikes=count, rate=count / n, process=t2 - t1)
+
+
 def run_neurosim_on(n, network):
     """neurosim on a network realized by Brian2 (pre i -> post j; voltages in volts)."""
     import scipy.sparse as sp
@@ -88,7 +226,7 @@ def run_neurosim_on(n, network):
 
     t0 = time.perf_counter()
     units = LIFUnits(C=1.0, g_L=1.0 / c["tau_m"], V_L=c["E_l"], V_th=c["V_t"], V_reset=c["V_r"], tau_ref=c["tau_ref"])
-    net = Network(dt=1e-4)
+    net = Network(dt=1e-4, backend="numpy")
     pop = net.add_population(units, n, v0=network["v0"])
     for (i, j), tau, jump in ((network["exc"], c["tau_e"], c["w_e"]), (network["inh"], c["tau_i"], c["w_i"])):
         syn = PSCFilter(tau)
@@ -140,7 +278,7 @@ def phase_timers():
 
 
 def profile_neurosim(n, seed):
-    net, _ = cuba(n, rng=seed, in_degree=IN_DEGREE)
+    net, _ = cuba(n, rng=seed, in_degree=IN_DEGREE, backend="numpy")
     with phase_timers() as totals:
         net.build()  # binds the (wrapped) propagation method
         t0 = time.perf_counter()
@@ -157,20 +295,33 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="alternating timed runs per simulator and size")
     parser.add_argument("--numpy", action="store_true", help="also time Brian2's numpy target")
     parser.add_argument("--no-brian", action="store_true", help="skip Brian2")
+    parser.add_argument("--no-phases", action="store_true", help="skip the per-phase profile of the numpy backend")
     args = parser.parse_args()
 
     try:
         import brian2  # noqa: F401
 
-        targets = [] if args.no_brian else (["numpy"] if args.numpy else []) + ["cython"]
+        targets = [] if args.no_brian else (["numpy"] if args.numpy else []) + ["cython", "cpp_standalone"]
     except ImportError:
         targets = []
-        print("Brian2 is not importable: neurosim only (pip install brian2 for the comparison)")
+        print("Brian2 is not importable: its columns are skipped (pip install brian2 for the comparison)")
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        numba = None
+        print("numba is not importable: neurosim numba and the fused loop are skipped (pip install '.[fast]')")
+    if numba is not None:
+        first, cached = compile_times()
+        print(f"neurosim numba backend, build + first step of a small CUBA in a fresh process: {first:.2f} s with an "
+              f"empty cache (compilation), {cached:.2f} s with the cache filled")
     rows = []
     for n in args.sizes:
-        runs = {"neurosim": []}
+        runs = {"neurosim numpy": []}
         for _ in range(args.repeats):
-            runs["neurosim"].append(run_neurosim(n, args.seed))
+            runs["neurosim numpy"].append(run_neurosim(n, args.seed))
+            if numba is not None:
+                runs.setdefault("neurosim numba", []).append(run_neurosim(n, args.seed, "numba"))
+                runs.setdefault("fused numba", []).append(run_fused(n, args.seed))
             for target in targets:
                 try:
                     runs.setdefault(f"brian2 {target}", []).append(run_brian(n, args.seed, target))
@@ -181,23 +332,30 @@ def main():
                 rows.append((name, n, rs))
         if "brian2 numpy" in runs and runs["brian2 numpy"]:
             rows.append(("neurosim*", n, [run_neurosim_on(n, runs["brian2 numpy"][0]["network"])]))
-    print(f"{'simulator':<16}{'N':>7}{'wall best':>10}{'wall median':>12}{'CPU median':>11}{'build (s)':>10}"
+    print(f"{'simulator':<22}{'N':>7}{'wall best':>10}{'wall median':>12}{'CPU median':>11}{'build (s)':>10}"
           f"{'spikes':>9}{'rate (Hz)':>10}")
     medians = {}
     for name, n, rs in rows:
         walls = [r["wall"] for r in rs]
         medians[name, n] = (float(np.median(walls)), float(np.median([r["cpu"] for r in rs])))
         r = rs[0]
-        print(f"{name:<16}{n:>7}{min(walls):>10.3f}{medians[name, n][0]:>12.3f}{medians[name, n][1]:>11.3f}"
+        print(f"{name:<22}{n:>7}{min(walls):>10.3f}{medians[name, n][0]:>12.3f}{medians[name, n][1]:>11.3f}"
               f"{r['build']:>10.2f}{r['spikes']:>9}{r['rate']:>10.3f}")
     for n in args.sizes:
-        if ("brian2 cython", n) in medians:
-            wall, cpu = (medians["brian2 cython", n][i] / medians["neurosim", n][i] for i in (0, 1))
-            print(f"N={n}: brian2 cython / neurosim = {wall:.2f}x wall, {cpu:.2f}x CPU time (medians; > 1: neurosim "
-                  "faster)")
+        ref = medians.get(("neurosim numba", n), medians.get(("neurosim numpy", n)))
+        name = "neurosim numba" if ("neurosim numba", n) in medians else "neurosim numpy"
+        for other in ("neurosim numpy", "brian2 cython", "brian2 cpp_standalone", "fused numba"):
+            if (other, n) in medians and other != name:
+                print(f"N={n}: {name} / {other} = {ref[0] / medians[other, n][0]:.2f}x wall time (medians; < 1: "
+                      f"{name} faster)")
+    if any(name == "brian2 cpp_standalone" for name, _, _ in rows):
+        print("brian2 cpp_standalone: wall = the simulation loop inside the binary (device._last_run_time); build = "
+              "code generation + C++ compilation")
     if any(name == "neurosim*" for name, _, _ in rows):
         print("neurosim*: neurosim on the connectivity and initial voltages Brian2 drew (same network)")
-    print("\nneurosim per phase (1 s run, wrapped):")
+    if args.no_phases:
+        return
+    print("\nneurosim numpy backend per phase (1 s run, wrapped):")
     for n in args.sizes:
         wall, totals = profile_neurosim(n, args.seed)
         print(f"  N={n}: run {wall:.3f} s")
@@ -206,7 +364,7 @@ def main():
         rest = wall - sum(totals.values())
         print(f"    {'loop, sources, bookkeeping (rest)':<42}{rest:8.3f} s {100 * rest / wall:5.1f} %")
     if args.rate_seeds:
-        rates = [run_neurosim(4000, s)["rate"] for s in range(args.rate_seeds)]
+        rates = [run_neurosim(4000, s)["rate"] for s in range(args.rate_seeds)]  # numpy = numba: same spikes
         print(f"neurosim N=4000 rate over seeds 0..{args.rate_seeds - 1}: median {np.median(rates):.2f} Hz, "
               f"range {min(rates):.2f}-{max(rates):.2f} Hz")
         if targets:

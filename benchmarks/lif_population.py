@@ -1,7 +1,9 @@
 """LIF population benchmark: neurosim vs Nengo and Brian2 (when installed).
 
 N uncoupled LIF neurons (tau_m = 20 ms, tau_ref = 2 ms) with constant input J
-spread over [0, 5], simulated for T = 1 s. Prints wall seconds and
+spread over [0, 5], simulated for T = 1 s: by ``LIF.simulate`` ("neurosim") and as a
+``Network`` population on the numpy and numba backends ("network numpy/numba",
+times scaled from T - dt: the first step builds the network). Prints wall seconds and
 neuron-updates per second (N * steps / seconds), and the relative rate error
 of each simulator against the analytic curve G(J).
 
@@ -28,6 +30,19 @@ def run_neurosim(J, T, dt):
     result = neurosim.LIF(tau_m=TAU_M, tau_ref=TAU_REF).simulate(J, T, dt=dt)
     wall = time.perf_counter() - start
     return wall, neurosim.isi_rate(result.events(), n_neurons=J.size)
+
+
+def run_network(J, T, dt, backend):
+    """The same neurons as a Network population (bias J, a spike probe) on a neurosim backend; build untimed."""
+    net = neurosim.Network(dt=dt, backend=backend)
+    pop = net.add_population(neurosim.LIF(tau_m=TAU_M, tau_ref=TAU_REF), J.size, bias=J)
+    probe = net.probe(pop)
+    net.run(dt)  # build (and load the compiled kernels) outside the timing
+    start = time.perf_counter()
+    net.run(T - dt)
+    wall = time.perf_counter() - start
+    assert net.backend == backend
+    return wall * T / (T - dt), neurosim.isi_rate(probe.data, n_neurons=J.size)
 
 
 def run_nengo(J, T, dt):
@@ -70,7 +85,14 @@ def run_brian2(J, T, dt, target):
 
 
 def available_runners():
-    runners = {"neurosim": run_neurosim}
+    runners = {"neurosim": run_neurosim,
+               "network numpy": lambda J, T, dt: run_network(J, T, dt, "numpy")}
+    try:
+        import numba  # noqa: F401
+
+        runners["network numba"] = lambda J, T, dt: run_network(J, T, dt, "numba")
+    except ImportError:
+        print("numba not installed: skipping the numba backend (pip install '.[fast]')")
     try:
         import nengo  # noqa: F401
 
@@ -110,7 +132,7 @@ def main():
     runners = available_runners()
     if args.only:
         runners = {k: v for k, v in runners.items() if k in args.only.split(",")}
-    print(f"{'simulator':<15} {'N':>8} {'dt (s)':>8} {'wall (s)':>9} {'M updates/s':>12} {'max rel rate err':>17}")
+    print(f"{'simulator':<16} {'N':>8} {'dt (s)':>8} {'wall (s)':>9} {'M updates/s':>12} {'max rel rate err':>17}")
     for N in sizes:
         J = np.linspace(0, 5, N)
         G = neurosim.LIF(tau_m=TAU_M, tau_ref=TAU_REF).rate(J)
@@ -121,7 +143,7 @@ def main():
                 wall, rates = run(J, T, dt)
                 err = np.nanmax(np.abs(rates[firing] - G[firing]) / G[firing])
                 steps = round(T / dt)
-                print(f"{name:<15} {N:>8} {dt:>8g} {wall:>9.3f} {N * steps / wall / 1e6:>12.1f} {err:>17.1e}", flush=True)
+                print(f"{name:<16} {N:>8} {dt:>8g} {wall:>9.3f} {N * steps / wall / 1e6:>12.1f} {err:>17.1e}", flush=True)
     if args.memory:
         memory_check()
 

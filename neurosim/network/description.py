@@ -46,8 +46,7 @@ from ..neurons.base import NeuronModel
 from ..neurons.lif import LIF, LIFUnits
 from .populations import Population
 from .probes import Probe, ProbeData
-from .precise import PreciseRuntime
-from .runtime import Runtime
+from .compiled import build_runtime, check_backend, numba_available, unsupported
 from ..synapses import PSCFilter
 
 MAX_STEPS = 10**8  # default limit of steps in one run (1e4 s at dt = 0.1 ms; LIF.simulate uses the same)
@@ -80,8 +79,10 @@ class Network:
     >>> times, indices = spikes.data
     """
 
-    def __init__(self, dt=1e-4, rng=None, batch=None, timing="grid"):
+    def __init__(self, dt=1e-4, rng=None, batch=None, timing="grid", backend="auto"):
         self.dt = check.positive("dt", dt)
+        self._backend_request = check_backend(backend)
+        self._backend_used = None
         if timing not in ("grid", "precise"):
             raise ValueError(f"timing must be 'grid' or 'precise', got {timing!r}")
         self.timing = timing
@@ -481,7 +482,22 @@ class Network:
         return self.runtime
 
     def _new_runtime(self):
-        return (PreciseRuntime if self.timing == "precise" else Runtime)(self)
+        runtime, self._backend_used = build_runtime(self, self._backend_request)
+        return runtime
+
+    @property
+    def backend(self):
+        """The backend that runs this network, "numpy" or "numba".
+
+        Decided when the network is built (first ``run`` or ``build``); before that,
+        the backend it will use if every part of the network compiles.
+        """
+        if self.runtime is not None and self._backend_used is not None:
+            return self._backend_used
+        request = self._backend_request
+        if request == "auto":
+            return "numba" if numba_available() and not unsupported(self) else "numpy"
+        return request
 
     def run(self, T, progress=False, max_steps=MAX_STEPS, max_bytes=None):
         """Advance the network by T seconds (a multiple of dt). Calls can be chained: run(T) twice == run(2T).

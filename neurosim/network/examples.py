@@ -46,7 +46,7 @@ def random_connectivity(n_post, pre_range, p, rng):
     return flat % n_post, lo + flat // n_post
 
 
-def cuba(n=4000, rng=0, dt=1e-4, in_degree=None):
+def cuba(n=4000, rng=0, dt=1e-4, in_degree=None, backend="auto"):
     """The CUBA network: n LIF neurons (80 % excitatory), random sparse recurrent connections.
 
     Parameters
@@ -60,6 +60,8 @@ def cuba(n=4000, rng=0, dt=1e-4, in_degree=None):
     in_degree : float, optional
         Mean number of inputs per neuron; default ``0.02 * 4000 = 80`` (the
         benchmark's), so p = in_degree / n keeps it fixed as n grows.
+    backend : {"auto", "numpy", "numba"}
+        The network's backend (see :class:`neurosim.Network`).
 
     Returns
     -------
@@ -79,7 +81,7 @@ def cuba(n=4000, rng=0, dt=1e-4, in_degree=None):
         raise ValueError(f"in_degree must give a probability in (0, 1], got p = {p}")
     units = LIFUnits(C=1.0, g_L=1.0 / c["tau_m"], V_L=c["E_l"], V_th=c["V_t"], V_reset=c["V_r"],
                      tau_ref=c["tau_ref"])  # C = 1 F: only tau_m = C/g_L matters for voltage-jump synapses
-    net = Network(dt=dt, rng=rng)
+    net = Network(dt=dt, rng=rng, backend=backend)
     pop = net.add_population(units, n, v0="uniform", name="cuba")
     n_exc = int(round(c["exc_fraction"] * n))
     for (lo, hi), tau, jump in (((0, n_exc), c["tau_e"], c["w_e"]), ((n_exc, n), c["tau_i"], c["w_i"])):

@@ -81,12 +81,24 @@ class SpikeRecorder:
         if len(self._pending) >= self._FLUSH:
             self._flush()
 
-    def _flush(self):
+    def _record_many(self, steps, indices, offsets):
+        """Unchecked: record the spikes of many steps at once (arrays of equal length, steps ascending).
+
+        Gives the same events as one :meth:`_record` per step (a compiled runtime files a block this way).
+        """
+        if len(indices) == 0:
+            return
+        self._pending.append((0, np.asarray(indices), np.asarray(offsets, dtype=float)))
+        self._flush(np.asarray(steps, dtype=np.float64))
+
+    def _flush(self, many_steps=None):
         pending = self._pending
         if not pending:
             return
         counts = [len(i) for _, i, _ in pending]
         steps = np.repeat(np.array([s for s, _, _ in pending], dtype=np.float64), counts)
+        if many_steps is not None:  # the last entry came from _record_many: its own step per spike
+            steps[steps.size - many_steps.size:] = many_steps
         indices = np.concatenate([np.asarray(i) for _, i, _ in pending])
         offsets = np.concatenate([np.asarray(o, dtype=float) for _, _, o in pending])
         if indices.size:  # the values record() left for here; nothing is stored unless all are valid

@@ -1,0 +1,498 @@
+"""The compiled step loop: numba kernels that run many grid steps of a network per call.
+
+Each kernel repeats, operation for operation, what the numpy runtime does
+(:mod:`neurosim.network.runtime`, :class:`neurosim.LIFState`,
+:class:`neurosim.network.connections.ConnectionRuntime`), in the same
+floating-point order: the same products with the same pre-scaled coefficients,
+additions in the same sequence. So both backends produce the same spikes.
+No ``fastmath`` (it would reorder and contract the arithmetic); the machine
+code is cached on disk (``cache=True``), so compilation is paid once per machine.
+
+The network is passed as flat arrays plus tables of offsets (int64 / float64
+arrays, one row per population, synapse group, connection, emitter, input,
+probe), so there is one signature for every network: one compilation, and no
+numba containers to build from Python. Column meanings are the constants below,
+filled by :mod:`neurosim.network.compiled.runtime`.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+# population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
+P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF = range(12)
+P_COLS = 12
+# population table (float64 columns)
+PF_DECAY, PF_OMD, PF_FACTOR, PF_TAU_M, PF_TAU_REF, PF_BIAS, PF_BIAS_DECAYED = range(7)
+PF_COLS = 7
+MODE_CONSTANT, MODE_DIRECT, MODE_GENERAL = 0, 1, 2  # LIFRuntime's three paths (see populations.py)
+# term table: one synaptic group read by a population
+T_GROUP, T_STAGES, T_DECAYS = range(3)
+# input table: injected currents, rows of this block at OFF + (k - k0) * WIDTH
+I_OFF, I_WIDTH = range(2)
+# synapse group table: arena offset, stages, ring length, targets, decays itself, ring offset, A offset
+G_OFF, G_STAGES, G_L, G_N, G_SELF_DECAY, G_POFF, G_AOFF, G_DOFF = range(8)
+G_COLS = 8
+# connection table
+C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF = range(8)
+C_COLS = 8
+# emitter table: populations, Poisson sources, spike sources; CAP = spikes of one step without repeats
+E_KIND, E_INDEX, E_n, E_CAP = range(4)
+KIND_POP, KIND_POISSON, KIND_SPIKES = 0, 1, 2
+# Poisson table (this block of draws): spikes offset, bounds offset, first step of the block
+PO_IDX, PO_BOUNDS, PO_BASE = range(3)
+# spike source table: offset and length in the concatenated arrays, trials, read position
+SS_OFF, SS_LEN, SS_B, SS_PTR = range(4)
+# sampled probe table: kind, population, every, start step, value offset, samples written in this call, step offset
+S_KIND, S_POP, S_EVERY, S_START, S_OFF, S_COUNT, S_SOFF = range(7)
+SAMPLE_V, SAMPLE_CURRENT = 0, 1
+
+
+@njit(cache=True)
+def _grow_i(a, need):
+    out = np.empty(max(need, 2 * a.size), dtype=a.dtype)
+    out[:a.size] = a
+    return out
+
+
+@njit(cache=True)
+def _grow_f(a, need):
+    out = np.empty(max(need, 2 * a.size))
+    out[:a.size] = a
+    return out
+
+
+@njit(cache=True)
+def _time_to_end(J, v, since, tau_m):
+    """LIFState._time_to_end for one neuron."""
+    if J > v:
+        return min(tau_m * math.log1p((v - 1.0) / (J - v)), since)
+    return since
+
+
+@njit(cache=True)
+def _term(out, arena, start, N, coef, t, stages, first):
+    """out = (or +=) the term's contribution: x c (one stage) or np.dot(c, x) (c_0 x_0 + c_1 x_1 + ...)."""
+    if stages == 1:
+        c = coef[t, 0]
+        if first:
+            for i in range(N):
+                out[i] = arena[start + i] * c
+        else:
+            for i in range(N):
+                out[i] = out[i] + arena[start + i] * c
+        return
+    c0 = coef[t, 0]
+    for i in range(N):
+        acc = c0 * arena[start + i]
+        for s in range(1, stages):
+            acc = acc + coef[t, s] * arena[start + s * N + i]
+        out[i] = acc if first else out[i] + acc
+
+
+@njit(cache=True)
+def _scale(x, start, N, d):
+    for i in range(N):
+        x[start + i] *= d
+
+
+@njit(cache=True)
+def _input(p, k, k0, pop_i, pop_f, J, Jd, bias, terms, coef, term_decay, arena, grp_i, inp_i, inp_v):
+    """Fill Jd (and J in the general path) as LIFRuntime does, term by term (each pass vectorizes)."""
+    mode = pop_i[p, P_MODE]
+    N, n = pop_i[p, P_N], pop_i[p, P_n]
+    has_bias = pop_i[p, P_HAS_BIAS] != 0
+    bias_array = pop_i[p, P_BIAS_ARRAY] != 0
+    t_lo, t_hi = pop_i[p, P_T0], pop_i[p, P_T1]
+    if mode == MODE_DIRECT:  # Jd = sum_t x_t (c_t (1 - decay_m)) (+ bias (1 - decay_m)); each x decays after
+        for t in range(t_lo, t_hi):
+            g = terms[t, T_GROUP]
+            _term(Jd, arena, grp_i[g, G_OFF], N, coef, t, 1, t == t_lo)
+            _scale(arena, grp_i[g, G_OFF], N, term_decay[t])
+        if has_bias:
+            if bias_array:
+                for i in range(N):
+                    Jd[i] = Jd[i] + bias[i]
+            else:
+                bd = pop_f[p, PF_BIAS_DECAYED]
+                for i in range(N):
+                    Jd[i] = Jd[i] + bd
+        return
+    # general: J = terms + bias + injected currents; Jd = J (1 - decay_m)
+    if t_hi > t_lo:
+        for t in range(t_lo, t_hi):
+            g = terms[t, T_GROUP]
+            _term(J, arena, grp_i[g, G_OFF], N, coef, t, terms[t, T_STAGES], t == t_lo)
+            if terms[t, T_DECAYS] != 0:
+                _scale(arena, grp_i[g, G_OFF], N, term_decay[t])
+        if has_bias:
+            if bias_array:
+                for i in range(N):
+                    J[i] = J[i] + bias[i]
+            else:
+                bs = pop_f[p, PF_BIAS]
+                for i in range(N):
+                    J[i] = J[i] + bs
+    else:
+        for i in range(N):
+            J[i] = bias[i]
+    for q in range(pop_i[p, P_I0], pop_i[p, P_I1]):  # injected currents, (n,) rows broadcast over the trials
+        width = inp_i[q, I_WIDTH]
+        row = inp_i[q, I_OFF] + (k - k0) * width
+        if width == N:
+            for i in range(N):
+                J[i] = J[i] + inp_v[row + i]
+        else:
+            for i in range(N):
+                J[i] = J[i] + inp_v[row + i % n]
+    omd = pop_f[p, PF_OMD]
+    for i in range(N):
+        Jd[i] = J[i] * omd
+
+
+@njit(cache=True)
+def _lif_update(v, rend, J, Jd, direct, factor, decay, tau_m, tau_ref, t0, dt, idx, off, Jsp):
+    """LIFState._step (free update) + _step_updated's first pass for all neurons; returns the spike count.
+
+    J is read only for refractory and spiking neurons (as numpy's ``_Unscaled``: Jd * factor when direct).
+    """
+    t1 = t0 + dt
+    count = 0
+    for i in range(v.size):
+        vi = v[i] * decay
+        vi = vi + Jd[i]
+        re = rend[i]
+        if re > t0 or vi > 1.0:
+            Ji = Jd[i] * factor if direct else J[i]
+            if re > t0:  # refractory during part of the step: held at 0, then integrates from 0
+                vi = 0.0
+                if re < t1:
+                    vi = Ji * -math.expm1((re - t1) / tau_m)
+            if vi > 1.0:
+                start = max(re, t0)
+                u = _time_to_end(Ji, vi, t1 - start, tau_m)
+                st = t1 - u
+                rend[i] = st + tau_ref
+                if tau_ref < dt:
+                    rest = u - tau_ref
+                    vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
+                else:
+                    vi = 0.0
+                idx[count] = i  # the buffers hold >= N entries: no growth in this pass
+                off[count] = st - t0
+                Jsp[count] = Ji
+                count += 1
+        v[i] = vi
+    return count
+
+
+@njit(cache=True)
+def _lif_direct(v, rend, x0, x1, two, c0, c1, d0, d1, bias_mode, bias_d, bias, decay, factor, tau_m, tau_ref, t0, dt,
+                idx, off, Jsp):
+    """The direct path with one or two n = 0 synapse groups fused into one pass over the neurons.
+
+    Per neuron the same operations as the term-by-term passes: Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)),
+    each x decayed after it is read, then :func:`_lif_update`'s step.
+    """
+    t1 = t0 + dt
+    count = 0
+    for i in range(v.size):
+        Jd = x0[i] * c0
+        x0[i] *= d0
+        if two:
+            Jd = Jd + x1[i] * c1
+            x1[i] *= d1
+        if bias_mode == 1:
+            Jd = Jd + bias_d
+        elif bias_mode == 2:
+            Jd = Jd + bias[i]
+        vi = v[i] * decay
+        vi = vi + Jd
+        re = rend[i]
+        if re > t0 or vi > 1.0:
+            Ji = Jd * factor
+            if re > t0:
+                vi = 0.0
+                if re < t1:
+                    vi = Ji * -math.expm1((re - t1) / tau_m)
+            if vi > 1.0:
+                start = max(re, t0)
+                u = _time_to_end(Ji, vi, t1 - start, tau_m)
+                st = t1 - u
+                rend[i] = st + tau_ref
+                if tau_ref < dt:
+                    rest = u - tau_ref
+                    vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
+                else:
+                    vi = 0.0
+                idx[count] = i
+                off[count] = st - t0
+                Jsp[count] = Ji
+                count += 1
+        v[i] = vi
+    return count
+
+
+@njit(cache=True)
+def _repeat_passes(sp, e, count, v, rend, t0, t1, tau_m, tau_ref):
+    """Refractory periods that end inside the step: further spikes (LIFState._spike_passes_exact), pass by pass."""
+    idx, off, Jsp = sp[0][e], sp[1][e], sp[2][e]
+    lo, hi = 0, count
+    while hi > lo:
+        for s in range(lo, hi):
+            i = int(idx[s])
+            if v[i] > 1.0:
+                Ji = Jsp[s]
+                u = _time_to_end(Ji, v[i], t1 - rend[i], tau_m)
+                st = t1 - u
+                rend[i] = st + tau_ref
+                rest = u - tau_ref
+                v[i] = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
+                if count >= idx.size:
+                    idx, off, Jsp = _grow_f(idx, count + 1), _grow_f(off, count + 1), _grow_f(Jsp, count + 1)
+                    sp[0][e], sp[1][e], sp[2][e] = idx, off, Jsp
+                idx[count] = i
+                off[count] = st - t0
+                Jsp[count] = Ji
+                count += 1
+        lo, hi = hi, count
+    return count
+
+
+@njit(cache=True)
+def _advance_group(g, m, grp_i, grp_f, arena, A_flat, pend, dirty, col):
+    """SynapseGroup.advance_and_deliver(m)."""
+    o, stages, L, N = grp_i[g, G_OFF], grp_i[g, G_STAGES], grp_i[g, G_L], grp_i[g, G_N]
+    if grp_i[g, G_SELF_DECAY] != 0:
+        if stages == 1:
+            _scale(arena, o, N, grp_f[g])
+        else:  # x = A x, column by column
+            a = grp_i[g, G_AOFF]
+            for i in range(N):
+                for r in range(stages):
+                    col[r] = arena[o + r * N + i]
+                for r in range(stages):
+                    acc = A_flat[a + r * stages] * col[0]
+                    for c in range(1, stages):
+                        acc = acc + A_flat[a + r * stages + c] * col[c]
+                    arena[o + r * N + i] = acc
+    if L > 1:
+        slot = m % L
+        d = grp_i[g, G_DOFF] + slot
+        if dirty[d] != 0:
+            base = grp_i[g, G_POFF] + slot * stages * N
+            top = N if dirty[d] == 1 else stages * N
+            for i in range(top):
+                arena[o + i] += pend[base + i]
+            for i in range(stages * N):
+                pend[base + i] = 0.0
+            dirty[d] = 0
+
+
+@njit(cache=True)
+def _propagate(c, m, rel, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, spikes, count, acc):
+    """ConnectionRuntime.scatter of spikes into the target group, arriving ``rel`` boundaries after m (0: now)."""
+    g = con_i[c, C_GROUP]
+    delay = rel
+    if delay == 0:
+        target, t_off = arena, grp_i[g, G_OFF]
+    else:
+        L = grp_i[g, G_L]
+        slot = (m + delay) % L
+        d = grp_i[g, G_DOFF] + slot
+        if dirty[d] == 0:
+            dirty[d] = 1
+        target, t_off = pend, grp_i[g, G_POFF] + slot * grp_i[g, G_STAGES] * grp_i[g, G_N]
+    n_pre, n_post = con_i[c, C_NPRE], con_i[c, C_NPOST]
+    w = con_i[c, C_WOFF]
+    if con_i[c, C_DENSE] != 0:
+        # per trial: the rows summed in spike order (rows[spiked].sum(axis=0)), then added to the target
+        s = 0
+        while s < count:
+            trial = int(spikes[s]) // n_pre
+            first = int(spikes[s]) - trial * n_pre
+            s2 = s + 1
+            while s2 < count and int(spikes[s2]) // n_pre == trial:
+                s2 += 1
+            base = t_off + trial * n_post
+            r0 = w + first * n_post
+            if s2 == s + 1:
+                for i in range(n_post):
+                    target[base + i] += rows[r0 + i]
+            else:
+                for i in range(n_post):
+                    acc[i] = rows[r0 + i]
+                for r in range(s + 1, s2):
+                    rj = w + (int(spikes[r]) - trial * n_pre) * n_post
+                    for i in range(n_post):
+                        acc[i] += rows[rj + i]
+                for i in range(n_post):
+                    target[base + i] += acc[i]
+            s = s2
+    else:
+        ioff = con_i[c, C_IOFF]
+        for s in range(count):
+            trial = int(spikes[s]) // n_pre
+            j = int(spikes[s]) - trial * n_pre
+            base = t_off + trial * n_post
+            for q in range(indptr[w + j], indptr[w + j + 1]):
+                target[base + indices[ioff + q]] += data[ioff + q]
+
+
+@njit(cache=True)
+def run_steps(k0, k1, dt,
+              pop_i, pop_f, v, rend, J, Jd, bias,
+              terms, coef, term_decay,
+              inp_i, inp_v,
+              grp_i, grp_f, arena, A_flat, pend, dirty,
+              con_i, rows, indptr, indices, data, cuts,
+              em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
+              smp_i, smp_out, smp_steps,
+              log_k, log_e, log_i, log_o):
+    """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log and its length.
+
+    The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s).
+    """
+    P, E, C = pop_i.shape[0], em_i.shape[0], con_i.shape[0]
+    # spikes of the current step per emitter (flat index, offset, J at the spike): lists of growable arrays
+    sp = ([np.empty(max(em_i[e, E_CAP], 1)) for e in range(E)], [np.empty(max(em_i[e, E_CAP], 1)) for e in range(E)],
+          [np.empty(max(em_i[e, E_CAP], 1)) for e in range(E)])
+    sp_n = np.zeros(E, dtype=np.int64)
+    col = np.empty(max(1, grp_i[:, G_STAGES].max()) if grp_i.shape[0] else 1)
+    acc = np.empty(max(1, con_i[:, C_NPOST].max()) if C else 1)
+    split = np.empty(1)
+    n_log = 0
+    for k in range(k0, k1):
+        t0 = k * dt
+        m = k + 1
+        # 1. neurons
+        for p in range(P):
+            e = pop_i[p, P_EMITTER]
+            o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
+            vv, rr, JJ, JD = v[o:o + N], rend[o:o + N], J[o:o + N], Jd[o:o + N]
+            mode = pop_i[p, P_MODE]
+            tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
+            t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
+            if mode == MODE_DIRECT and nt <= 2:  # the common case (e.g. CUBA): one pass over the neurons
+                g0 = grp_i[terms[t_lo, T_GROUP], G_OFF]
+                g1 = grp_i[terms[t_lo + nt - 1, T_GROUP], G_OFF]
+                bias_mode = 0 if pop_i[p, P_HAS_BIAS] == 0 else 2 if pop_i[p, P_BIAS_ARRAY] != 0 else 1
+                cnt = _lif_direct(vv, rr, arena[g0:g0 + N], arena[g1:g1 + N], nt == 2, coef[t_lo, 0],
+                                  coef[t_lo + nt - 1, 0], term_decay[t_lo], term_decay[t_lo + nt - 1], bias_mode,
+                                  pop_f[p, PF_BIAS_DECAYED], bias[o:o + N], pop_f[p, PF_DECAY], pop_f[p, PF_FACTOR],
+                                  tau_m, tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+            else:
+                if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
+                    _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
+                           inp_i, inp_v)
+                cnt = _lif_update(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], pop_f[p, PF_DECAY], tau_m,
+                                  tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+            if tau_ref < dt and cnt:
+                cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
+            sp_n[e] = cnt
+            if pop_i[p, P_LOG] != 0 and cnt:
+                if n_log + cnt > log_k.size:
+                    log_k, log_e = _grow_i(log_k, n_log + cnt), _grow_i(log_e, n_log + cnt)
+                    log_i, log_o = _grow_i(log_i, n_log + cnt), _grow_f(log_o, n_log + cnt)
+                idx, off = sp[0][e], sp[1][e]
+                for s in range(cnt):
+                    log_k[n_log] = k
+                    log_e[n_log] = e
+                    log_i[n_log] = int(idx[s])
+                    log_o[n_log] = off[s]
+                    n_log += 1
+        # 2. sources: the spikes delivered at m dt
+        for e in range(E):
+            kind = em_i[e, E_KIND]
+            if kind == KIND_POP:
+                continue
+            src = em_i[e, E_INDEX]
+            if kind == KIND_POISSON:
+                b = po_i[src, PO_BOUNDS] + k - po_i[src, PO_BASE]
+                lo, hi = po_bounds[b], po_bounds[b + 1]
+                cnt = hi - lo
+                if cnt > sp[0][e].size:
+                    sp[0][e] = _grow_f(sp[0][e], cnt)
+                out = sp[0][e]
+                base = po_i[src, PO_IDX]
+                for s in range(cnt):
+                    out[s] = po_idx[base + lo + s]
+            else:
+                so, sl = ss_i[src, SS_OFF], ss_i[src, SS_LEN]
+                a = ss_i[src, SS_PTR]
+                while a < sl and ss_m[so + a] < m:
+                    a += 1
+                b2 = a
+                while b2 < sl and ss_m[so + b2] == m:
+                    b2 += 1
+                ss_i[src, SS_PTR] = b2
+                B, n = ss_i[src, SS_B], em_i[e, E_n]
+                cnt = (b2 - a) * B
+                if cnt > sp[0][e].size:
+                    sp[0][e] = _grow_f(sp[0][e], cnt)
+                out = sp[0][e]
+                s = 0
+                for trial in range(B):  # the same spikes in every trial, trial-major
+                    for q in range(a, b2):
+                        out[s] = trial * n + ss_idx[so + q]
+                        s += 1
+            sp_n[e] = cnt
+        # 3. synapses advance to m dt, delayed spikes due now arrive
+        for g in range(grp_i.shape[0]):
+            _advance_group(g, m, grp_i, grp_f, arena, A_flat, pend, dirty, col)
+        # 4. propagation, connection by connection (ConnectionRuntime.deliver): a delay >= dt reaches the
+        # boundary of the step that contains emission + delay, one boundary later for offsets >= the cut
+        for c in range(C):
+            e = con_i[c, C_PRE]
+            n_sp = sp_n[e]
+            if n_sp == 0:
+                continue
+            d = con_i[c, C_DELAY]
+            if d == 0:
+                _propagate(c, m, 0, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, sp[0][e], n_sp,
+                           acc)
+                continue
+            offs, cut = sp[1][e], cuts[c]
+            n_late = 0
+            for s in range(n_sp):
+                if offs[s] >= cut:
+                    n_late += 1
+            if n_late == 0 or n_late == n_sp:
+                _propagate(c, m, d - 1 if n_late == 0 else d, con_i, grp_i, arena, pend, dirty, rows, indptr,
+                           indices, data, sp[0][e], n_sp, acc)
+                continue
+            if n_sp > split.size:
+                split = _grow_f(split, n_sp)
+            a, b = 0, n_sp - n_late  # early spikes first, late ones after, each in spike order
+            for s in range(n_sp):
+                if offs[s] >= cut:
+                    split[b] = sp[0][e][s]
+                    b += 1
+                else:
+                    split[a] = sp[0][e][s]
+                    a += 1
+            _propagate(c, m, d - 1, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, split,
+                       n_sp - n_late, acc)
+            _propagate(c, m, d, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data,
+                       split[n_sp - n_late:], n_late, acc)
+        # 5. sampled probes due after step m
+        for q in range(smp_i.shape[0]):
+            if m % smp_i[q, S_EVERY] == 0 and m > smp_i[q, S_START]:
+                p = smp_i[q, S_POP]
+                N, o = pop_i[p, P_N], pop_i[p, P_VOFF]
+                f = smp_i[q, S_COUNT]
+                dst = smp_i[q, S_OFF] + f * N
+                if smp_i[q, S_KIND] == SAMPLE_V:
+                    for i in range(N):
+                        smp_out[dst + i] = v[o + i]
+                else:  # the synaptic current: 0 + the last stage of each group, in order
+                    for i in range(N):
+                        smp_out[dst + i] = 0.0
+                    for t in range(pop_i[p, P_T0], pop_i[p, P_T1]):
+                        g = terms[t, T_GROUP]
+                        a = grp_i[g, G_OFF] + (grp_i[g, G_STAGES] - 1) * N
+                        for i in range(N):
+                            smp_out[dst + i] += arena[a + i]
+                smp_steps[smp_i[q, S_SOFF] + f] = m
+                smp_i[q, S_COUNT] = f + 1
+    return log_k, log_e, log_i, log_o, n_log

@@ -1,0 +1,376 @@
+"""The compiled runtime: the numpy runtime's state, stepped by numba kernels many steps per call.
+
+:class:`CompiledRuntime` is a :class:`~neurosim.network.runtime.Runtime`: it
+builds the same state arrays (neurons, synapse groups, delay rings, random
+streams, probe buffers), so snapshots, store/restore, probe data and the
+transaction rules are the numpy runtime's. Only the step loop differs.
+
+A run is cut into blocks. Before a block, Python does the *prepare* phase of
+its steps: Poisson spikes are drawn by numpy (the same blocks of 1000 steps, the
+same streams as the numpy backend), user functions ``f(t)`` are evaluated (a
+block then holds one step, so the function is called just before its step, as
+on numpy). The kernel then commits the block step by step; afterwards Python
+files the block's spikes into the probes. A block ends at a multiple of 1000
+steps (a block of Poisson draws), so Ctrl-C, held by the numpy runtime's
+``_HeldInterrupt``, takes effect at the next block boundary: a step boundary,
+and a continued run equals an uninterrupted one.
+"""
+import time
+
+import numpy as np
+
+from . import kernels as K
+from ..inputs import PoissonRuntime, _BLOCK
+from ..populations import LIFRuntime
+from ..probes import EVENT_KINDS
+from ..runtime import Runtime, _invalid_message
+
+_NO_I = np.zeros(1, dtype=np.int64)
+
+
+def _table(rows, width, dtype=np.int64):
+    t = np.zeros((len(rows), width), dtype=dtype)
+    for r, row in enumerate(rows):
+        t[r, :len(row)] = row
+    return t
+
+
+def _concat(arrays, dtype=float):
+    """One flat array of ``arrays`` and the offset of each (a single array is used as is: no copy)."""
+    if len(arrays) == 1 and arrays[0].dtype == dtype and arrays[0].flags.c_contiguous and arrays[0].flags.writeable:
+        return arrays[0].reshape(-1), [0]
+    offsets = np.cumsum([0] + [a.size for a in arrays])
+    flat = np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays]) if arrays else np.zeros(1, dtype)
+    return flat, offsets[:-1].tolist()
+
+
+class CompiledRuntime(Runtime):
+    """:class:`Runtime` whose grid-mode loop runs in numba kernels (see the module docstring)."""
+
+    backend = "numba"
+
+    def __init__(self, net):
+        super().__init__(net)
+        for pop, rt in self.pops.items():  # the kernels read LIFRuntime's fields: refuse anything else
+            if type(rt) is not LIFRuntime or rt.state.sigma != 0:
+                raise ValueError(f"population {pop.name!r}: its runtime {type(rt).__name__} has no compiled step")
+        self._static = self._build_static()
+
+    # ---- tables that stay the same for the runtime's life ------------------------------------
+    def _build_static(self):
+        pops = list(self.pops.items())
+        group_index = {id(g): i for i, g in enumerate(self.groups)}
+        emitters = [rt for _, rt in pops] + list(self.sources.values())
+        em_index = {id(rt): e for e, rt in enumerate(emitters)}
+        # populations and the synaptic terms each reads
+        pop_i, pop_f, terms, coefs, decays = [], [], [], [], []
+        Jc, Jdc, bias, voff = [], [], [], 0
+        for p, (pop, rt) in enumerate(pops):
+            st = rt.state
+            mode = K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else K.MODE_GENERAL
+            t_lo = len(terms)
+            source_terms = rt.scaled if mode == K.MODE_DIRECT else rt.terms
+            for g, (x, c, decay) in zip(rt.groups, source_terms):
+                c = np.atleast_1d(np.asarray(c, dtype=float))
+                terms.append((group_index[id(g)], c.size, int(decay is not None)))
+                coefs.append(c)
+                decays.append(1.0 if decay is None else float(decay))
+            bias_array, b_arr = 0, np.zeros(rt.N)
+            if mode == K.MODE_DIRECT and rt.bias_decayed is not None and not isinstance(rt.bias_decayed, float):
+                bias_array, b_arr = 1, rt.bias_decayed
+            elif mode == K.MODE_GENERAL:
+                if not rt.terms:
+                    bias_array, b_arr = 1, rt.bias
+                elif not isinstance(rt.bias_term, float):
+                    bias_array, b_arr = 1, rt.bias_term
+            bias.append(np.array(np.broadcast_to(b_arr, (rt.N,)), dtype=float))
+            # J and Jd: the runtime's own for a constant input, else scratch the kernel fills every step
+            Jc.append(rt.J if mode == K.MODE_CONSTANT else np.zeros(rt.N))
+            Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
+            pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0, voff])
+            voff += rt.N
+            bias_s = rt.bias_term if isinstance(rt.bias_term, float) else 0.0
+            bias_d = rt.bias_decayed if mode == K.MODE_DIRECT and isinstance(rt.bias_decayed, float) else 0.0
+            pop_f.append([st.decay, st.one_minus_decay, 1.0 / st.one_minus_decay, st.model.tau_m, st.model.tau_ref,
+                          bias_s, bias_d])
+        width = max([c.size for c in coefs] + [1])
+        # synapse groups: state in the runtime's shared arena; rings and transition matrices concatenated
+        grp_i, grp_f, A, pend_off, doff = [], [], [], 0, 0
+        self._rings = [g for g in self.groups if g.pending is not None]
+        for g in self.groups:
+            stages = g.synapse.n + 1
+            grp_i.append([(g.state.x.ctypes.data - self.arena.ctypes.data) // 8, stages, g.L, g.state.x.shape[1],
+                          int(not g.decayed_by_target), pend_off, sum(a.size for a in A), doff])
+            if g.pending is not None:
+                pend_off += g.pending.size
+            doff += g.L
+            grp_f.append(g.state.decay)
+            A.append(np.ascontiguousarray(g.state.A, dtype=float).reshape(-1))
+        # connections: dense rows and CSR arrays concatenated
+        con_i, dense, ptrs, idxs, datas = [], [], [], [], []
+        sizes = {"rows": 0, "ptr": 0, "nz": 0}
+        for c, rt in self.conns:
+            if rt.dense:
+                woff, ioff = sizes["rows"], 0
+                dense.append(rt.rows)
+                sizes["rows"] += rt.rows.size
+            else:
+                woff, ioff = sizes["ptr"], sizes["nz"]
+                ptrs.append(rt.indptr)
+                idxs.append(rt.indices)
+                datas.append(rt.data)
+                sizes["ptr"] += rt.indptr.size
+                sizes["nz"] += rt.indices.size
+            con_i.append([em_index[id(self.emitters[c.pre])], group_index[id(rt.group)], rt.delay_steps, int(rt.dense),
+                          rt.n_pre, rt.n_post, woff, ioff])
+        # emitters: populations first, then sources
+        em_i, self._poisson, self._spike_sources = [], [], []
+        for _, rt in pops:
+            em_i.append([K.KIND_POP, 0, rt.n, rt.N])
+        ss_i, ss_m, ss_idx = [], [], []
+        for src, rt in self.sources.items():
+            if isinstance(rt, PoissonRuntime):
+                em_i.append([K.KIND_POISSON, len(self._poisson), src.n, 0])
+                self._poisson.append((src, rt))
+            else:
+                em_i.append([K.KIND_SPIKES, len(self._spike_sources), src.n, 0])
+                ss_i.append([sum(a.size for a in ss_m), rt._m.size, rt.B, 0])
+                ss_m.append(rt._m.astype(np.int64))
+                ss_idx.append(rt._indices.astype(np.int64))
+                self._spike_sources.append((src, rt))
+        return dict(
+            pops=pops, emitters=emitters,
+            pop_i=_table(pop_i, K.P_COLS), pop_f=_table(pop_f, K.PF_COLS, float),
+            J=_concat(Jc)[0], Jd=_concat(Jdc)[0], bias=_concat(bias)[0],
+            terms=_table(terms, 3), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
+            grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
+            n_dirty=doff,
+            con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
+            cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self.conns] + [0.0]),
+            em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
+            ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
+        )
+
+    def _weights(self, dense, ptrs, idxs, datas):
+        """The connections' weights as flat arrays. The connection runtimes are re-pointed to views of them,
+        so a change made in place on the numpy side is seen here; a replaced array is noticed at the next run."""
+        now = dense + ptrs + idxs + datas
+        cache = getattr(self, "_weights_cache", None)
+        if cache is not None and len(cache[0]) == len(now) and all(a is b for a, b in zip(cache[0], now)):
+            return cache[1]
+        flat = dict(rows=_concat(dense)[0] if dense else np.zeros(1),
+                    indptr=_concat(ptrs, np.int64)[0] if ptrs else _NO_I,
+                    indices=_concat(idxs, np.int64)[0] if idxs else _NO_I,
+                    data=_concat(datas)[0] if datas else np.zeros(1))
+        views = {"rows": [], "indptr": [], "indices": [], "data": []}
+        for name, arrays in (("rows", dense), ("indptr", ptrs), ("indices", idxs), ("data", datas)):
+            o = 0
+            for a in arrays:
+                views[name].append(flat[name][o:o + a.size].reshape(a.shape))
+                o += a.size
+        it = {name: iter(v) for name, v in views.items()}
+        for _, rt in self.conns:
+            if rt.dense:
+                rt.rows = next(it["rows"])
+            else:
+                rt.indptr, rt.indices, rt.data = next(it["indptr"]), next(it["indices"]), next(it["data"])
+        self._weights_cache = (views["rows"] + views["indptr"] + views["indices"] + views["data"], flat)
+        return flat
+
+    # ---- probes -------------------------------------------------------------------------------
+    def add_probe(self, probe):
+        from .support import probe_unsupported
+
+        why = probe_unsupported(probe)
+        if why is not None:
+            if probe in probe.network.probes:  # Network.probe listed it before asking the runtime
+                probe.network.probes.remove(probe)
+            raise ValueError(f"{why}; this network was built with backend='numba' (use backend='numpy' or 'auto' "
+                             "and add the probe before the first run)")
+        super().add_probe(probe)
+
+    # ---- running ------------------------------------------------------------------------------
+    def _loop(self, steps, progress, sampled, held):
+        # read the numpy runtime's parameters again (O(neurons); weights only when an array was replaced), so a
+        # change made to them between runs is used as the numpy loop would use it
+        s = self._static = self._build_static()
+        pops = s["pops"]
+        # populations with spike probes log their spikes for the probes (filed after each block)
+        spike_probes = {}
+        for p, buf in self.buffers.items():
+            if p.kind in EVENT_KINDS and p.target in self.pops:
+                spike_probes.setdefault(p.target, []).append(buf)
+        pop_i = s["pop_i"]
+        pop_row = {pop: r for r, (pop, _) in enumerate(pops)}
+        pop_i[:, K.P_LOG] = 0
+        for pop in spike_probes:
+            pop_i[pop_row[pop], K.P_LOG] = 1
+        source_probes = [src for src in self.sources if any(p.target is src and p.kind in EVENT_KINDS
+                                                              for p in self.buffers)]
+        functions = any(inp.inp.function is not None for _, rt in pops for inp in rt.inputs)
+        dirty = np.zeros(max(1, s["n_dirty"]), dtype=np.int64)
+        for g, row in zip(self.groups, s["grp_i"]):
+            dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L] = g.dirty
+        log = [np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64),
+               np.zeros(1024)]
+        # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
+        states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
+                  [g.pending for g in self._rings]]
+        k0, end = self.step, self.step + steps
+        k = k0
+        try:
+            while k < end:
+                k1 = min(end, (k // _BLOCK + 1) * _BLOCK)
+                if functions:
+                    k1 = k + 1
+                # ---- prepare: may raise, changes nothing committed
+                k1 = self._limit_to_arrays(k, k1)
+                po_i, po_idx, po_bounds = self._prepare_poisson(k)
+                inp_i, inp_v = self._prepare_inputs(k, k1)
+                smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, k, k1)
+                ss_i = s["ss_i"]
+                for r, (_, rt) in enumerate(self._spike_sources):
+                    ss_i[r, K.SS_PTR] = np.searchsorted(rt._m, k + 1)
+                flat = [_concat(arrays) if arrays else (np.zeros(1), []) for arrays in states]
+                # ---- commit
+                try:
+                    out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
+                                      s["bias"], s["terms"], s["coef"], s["term_decay"], inp_i, inp_v,
+                                      s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
+                                      s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"], s["cuts"],
+                                      s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
+                                      smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3])
+                    log = list(out[:4])
+                    for arrays, (f, offsets) in zip(states, flat):
+                        if len(arrays) > 1:  # a copy: put the values back
+                            for a, o in zip(arrays, offsets):
+                                a.reshape(-1)[...] = f[o:o + a.size]
+                    self._file_spikes(out, spike_probes, source_probes, k, k1)
+                    self._file_samples(sampled, smp_i, smp_out, smp_steps)
+                    for g, row in zip(self.groups, s["grp_i"]):
+                        g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
+                    self.step = k1
+                except BaseException as err:
+                    self.failed = _invalid_message(err, k * self.dt)
+                    raise
+                k = k1
+                if held.pending:
+                    raise KeyboardInterrupt
+                if progress.due():
+                    progress.update((k - k0) * self.dt, f"t = {k * self.dt:.3f} s")
+        finally:
+            for _, rt in pops:  # the numpy step keeps a list of refractory neurons: rebuild it
+                rt.state.forget_refractory()
+
+    def _prepare_samples(self, sampled, pop_row, k, k1):
+        """Tables and output space of the sampled probes for steps k .. k1-1."""
+        rows, size, count_all = [], 0, 0
+        for p, buf in sampled:
+            N = self.pops[p.target].N
+            kind = K.SAMPLE_V if p.kind == "v" else K.SAMPLE_CURRENT
+            first = max(k + 1, buf.start_step + 1)
+            count = max(0, k1 // p.every - (first - 1) // p.every)
+            rows.append([kind, pop_row[p.target], p.every, buf.start_step, size, 0, count_all])
+            size += count * N
+            count_all += count
+        return _table(rows, 7), np.empty(max(size, 1)), np.empty(max(count_all, 1), dtype=np.int64)
+
+    def _file_samples(self, sampled, smp_i, smp_out, smp_steps):
+        for (p, buf), row in zip(sampled, smp_i):
+            count = int(row[K.S_COUNT])
+            if count:
+                block = buf.blocks[-1]
+                values, when, filled = block
+                flat = values.reshape(values.shape[0], -1)
+                flat[filled:filled + count] = smp_out[row[K.S_OFF]:row[K.S_OFF] + count * flat.shape[1]].reshape(count, -1)
+                when[filled:filled + count] = smp_steps[row[K.S_SOFF]:row[K.S_SOFF] + count]
+                block[2] = filled + count
+
+    def _limit_to_arrays(self, k, k1):
+        """End the block where a rate or current array ends: that step raises in its own prepare phase."""
+        for _, rt in self._poisson:
+            if rt.varying and not callable(rt.rate):
+                if k >= len(rt.rate):
+                    rt.emit(k + 1)  # raises, as on numpy
+                k1 = min(k1, len(rt.rate))
+        for _, rt in self._static["pops"]:
+            for inp in rt.inputs:
+                if inp.inp.values is not None:
+                    if k >= len(inp.inp.values):
+                        inp.prepare(k, k * self.dt, rt.n)  # raises
+                    k1 = min(k1, len(inp.inp.values))
+        return k1
+
+    def _prepare_poisson(self, k):
+        """The block of Poisson draws holding step k, drawn by numpy as on the numpy backend."""
+        rows, idx, bounds, o_idx, o_b = [], [], [], 0, 0
+        for _, rt in self._poisson:
+            rt.emit(k + 1)  # draws (or reuses) the block of step k
+            rows.append([o_idx, o_b, rt._block * _BLOCK])
+            idx.append(rt._idx)
+            bounds.append(rt._bounds)
+            o_idx += rt._idx.size
+            o_b += rt._bounds.size
+        if not rows:
+            return np.zeros((0, 3), dtype=np.int64), _NO_I, _NO_I
+        return (_table(rows, 3), np.concatenate(idx).astype(np.int64),
+                np.concatenate(bounds).astype(np.int64))
+
+    def _prepare_inputs(self, k, k1):
+        """Injected currents of steps k .. k1-1: rows of the arrays, or a function's value for its one step."""
+        rows, parts, size = [], [], 0
+        pop_i = self._static["pop_i"]
+        for p, (_, rt) in enumerate(self._static["pops"]):
+            pop_i[p, K.P_I0] = len(rows)
+            for inp in rt.inputs:
+                if inp.inp.values is not None:
+                    v = inp.inp.values
+                    part = v[k:k1].reshape(k1 - k, -1)
+                else:
+                    inp.prepare(k, k * self.dt, rt.n)  # the user's function, checked
+                    value = np.asarray(inp.value, dtype=float)
+                    part = np.broadcast_to(value.reshape(-1), (rt.N if value.ndim == 2 else rt.n,))[None, :]
+                rows.append([size, part.shape[1]])
+                parts.append(part.reshape(-1))
+                size += part.size
+            pop_i[p, K.P_I1] = len(rows)
+        if not rows:
+            return np.zeros((0, 2), dtype=np.int64), np.zeros(1)
+        return _table(rows, 2), np.concatenate(parts).astype(float)
+
+    def _file_spikes(self, out, spike_probes, source_probes, k, k1):
+        """Record the block's population spikes (from the kernel's log) and source spikes into the probes."""
+        log_k, log_e, log_i, log_o, n = out
+        if spike_probes and n:
+            log_k, log_e, log_i, log_o = log_k[:n], log_e[:n], log_i[:n], log_o[:n]
+            emitters = self._static["emitters"]
+            for pop, bufs in spike_probes.items():
+                if len(spike_probes) == 1:  # the log holds this population only
+                    ks, ids, offs = log_k, log_i, log_o
+                else:
+                    sel = log_e == emitters.index(self.pops[pop])
+                    ks, ids, offs = log_k[sel], log_i[sel], log_o[sel]
+                for buf in bufs:
+                    if buf.start_step <= k:
+                        buf.recorder._record_many(ks, ids, offs)
+                    else:
+                        keep = ks >= buf.start_step
+                        buf.recorder._record_many(ks[keep], ids[keep], offs[keep])
+        for src in source_probes:
+            rt = self.sources[src]
+            idx, times = _emitted(rt, k + 1, k1 + 1)
+            if idx.size:
+                self._record_source(src, idx, times)
+
+
+def _emitted(rt, m0, m1):
+    """Flat indices and times of a source's spikes delivered at m0 .. m1-1 (step by step, as emit gives them)."""
+    parts = [rt.emit(m) for m in range(m0, m1)] if not isinstance(rt, PoissonRuntime) else None
+    if parts is None:  # one block of draws holds all these steps: slice it
+        b = rt._block * _BLOCK
+        lo, hi = rt._bounds[m0 - 1 - b], rt._bounds[m1 - 1 - b]
+        return rt._idx[lo:hi], rt._times[lo:hi]
+    parts = [p for p in parts if p[0].size]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -1,0 +1,85 @@
+"""Which networks the compiled backend runs, and the backend selection rule.
+
+``Network(backend=...)``:
+
+- ``"numpy"``: the reference runtime, every kind.
+- ``"numba"``: the compiled runtime. A network with a part it cannot run is
+  refused when it is built (``ValueError`` naming the part and why); without
+  numba, an ``ImportError`` naming the ``[fast]`` extra.
+- ``"auto"`` (default): numba when it is importable and runs every part of the
+  network, else numpy, silently. ``net.backend`` tells which one runs.
+
+Nothing is mixed within a run: a network runs wholly compiled or wholly on numpy.
+"""
+BACKENDS = ("auto", "numpy", "numba")
+INSTALL = "pip install 'neurosim-ratenet[fast]' (or pip install numba)"
+
+# probe kinds the compiled loop records; the others ("filtered", "filtered_mean") run on numpy
+PROBE_KINDS = ("spikes", "rate", "v", "current")
+
+
+def numba_available():
+    """True when numba can be imported (checked at each call: cheap once imported)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_numba():
+    """Import the kernels, or raise an ImportError that says how to install numba."""
+    try:
+        import numba  # noqa: F401
+    except ImportError as err:
+        raise ImportError(f"backend='numba' needs numba, which is not importable ({err}); install the "
+                          f"optional extra [fast]: {INSTALL}, or use backend='numpy' or 'auto'") from None
+
+
+def unsupported(net):
+    """Reasons (list of str) why the compiled backend cannot run ``net`` as described now; empty if it can."""
+    from ..inputs import PoissonSource, SpikeSource
+    from ...neurons.lif import LIF
+
+    why = []
+    if net.timing != "grid":
+        why.append(f"timing={net.timing!r}: the precise-timing event loop has no compiled form yet")
+    for pop in net.populations:
+        if not isinstance(pop.model, LIF):
+            why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
+        elif pop.noise is not None:
+            why.append(f"population {pop.name!r}: membrane noise (add_noise) has no compiled step yet")
+    for src in net.sources:
+        if not isinstance(src, (PoissonSource, SpikeSource)):
+            why.append(f"source {src.name!r}: {type(src).__name__} has no compiled form")
+    sources = set(map(id, net.sources))
+    for c in net.connections:
+        if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
+                       "sources' spike times inside the step, which the compiled loop does not have yet")
+        if c.placement != "boundary":
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
+                       "compiled form yet")
+    for p in net.probes:
+        if p.kind not in PROBE_KINDS:
+            why.append(f"probe {p.kind!r} of {p.target.name!r}: not recorded by the compiled loop yet "
+                       f"(it records {', '.join(PROBE_KINDS)})")
+    return why
+
+
+def probe_unsupported(probe):
+    """Reason why a probe added to a built compiled network cannot be recorded by it, or None."""
+    if probe.kind not in PROBE_KINDS:
+        return (f"probe {probe.kind!r} of {probe.target.name!r}: not recorded by the compiled loop yet "
+                f"(it records {', '.join(PROBE_KINDS)})")
+    return None
+
+
+def check_backend(backend):
+    """Validate ``Network(backend=...)``."""
+    from ... import validation as check
+
+    backend = check.check_choice("backend", backend, BACKENDS)
+    if backend == "numba":
+        require_numba()
+    return backend

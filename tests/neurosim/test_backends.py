@@ -1,0 +1,313 @@
+"""Backends: the compiled (numba) runtime gives the numpy runtime's spikes; selection, fallback and refusals.
+
+The oracle is the numpy backend (itself tested against analytic solutions in
+test_network.py / test_runtime.py): same seed, same neurons spiking at the same
+steps, offsets within 1e-12 s, sampled probes equal.
+"""
+import os
+import signal
+import sys
+import threading
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from neurosim import LIF, HodgkinHuxley, Network, PSCFilter
+from neurosim.network.examples import cuba
+
+try:
+    import numba  # noqa: F401
+    HAVE_NUMBA = True
+except ImportError:
+    HAVE_NUMBA = False
+
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="needs numba: pip install '.[fast]' (or pip install numba)")
+
+
+def assert_same_spikes(a, b, dt):
+    """Same events, times within 1e-12 s (so the same steps: events sorted by time in both)."""
+    assert len(a) == len(b)
+    np.testing.assert_array_equal(a[1], b[1])
+    if len(a) == 3:
+        np.testing.assert_array_equal(a[2], b[2])
+    np.testing.assert_allclose(a[0], b[0], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(np.floor(a[0] / dt + 1e-9), np.floor(b[0] / dt + 1e-9))
+
+
+def assert_same(pa, pb, dt):
+    for x, y in zip(pa, pb):
+        if x.kind == "spikes":
+            assert_same_spikes(x.data, y.data, dt)
+        else:
+            np.testing.assert_array_equal(x.t, y.t)
+            np.testing.assert_allclose(x.data, y.data, rtol=1e-12, atol=1e-12)
+
+
+def recurrent(backend, rng=3, batch=None, sparse=False, bias=0.8, order=0, delay=1e-3, tau_ref=0.002, dt=1e-4):
+    """Poisson input, two LIF populations, recurrent dense/CSR connections, a delay, spike and sampled probes."""
+    net = Network(dt=dt, rng=rng, batch=batch, backend=backend)
+    inp = net.add_poisson(40, rate=40.0)
+    exc = net.add_population(LIF(0.02, tau_ref), 30, bias=bias, v0="uniform")
+    inh = net.add_population(LIF(0.01, 0.001), 10, v0="uniform")
+    w = np.random.default_rng(7)
+    conv = sp.csr_matrix if sparse else np.asarray
+    net.connect(inp, exc, conv(w.uniform(0, 0.012, (30, 40))), synapse=PSCFilter(0.005, order))
+    net.connect(exc, exc, conv(w.uniform(0, 0.004, (30, 30)) * (w.random((30, 30)) < 0.3)), synapse=PSCFilter(0.005),
+                delay=delay)
+    net.connect(exc, inh, 0.003, synapse=PSCFilter(0.003))
+    net.connect(inh, exc, conv(-w.uniform(0, 0.01, (30, 10))), synapse=PSCFilter(0.01))
+    probes = [net.probe(exc, "spikes"), net.probe(inh, "spikes"), net.probe(inp, "spikes"),
+              net.probe(inh, "v", sample_every=5 * dt), net.probe(exc, "current"), net.probe(exc, "rate", bin=1e-2)]
+    return net, probes
+
+
+def both(build, T, **kw):
+    nets = {}
+    for backend in ("numpy", "numba"):
+        net, probes = build(backend, **kw)
+        net.run(T)
+        assert net.backend == backend
+        nets[backend] = (net, probes)
+    return nets
+
+
+# ---- equality ---------------------------------------------------------------------------------
+@needs_numba
+def test_cuba_one_second_gives_identical_spikes():
+    spikes = {}
+    for backend in ("numpy", "numba"):
+        net, probe = cuba(4000, rng=1, backend=backend)
+        net.run(1.0)
+        assert net.backend == backend
+        spikes[backend] = probe.data
+    assert spikes["numpy"][0].size > 10000  # CUBA fires ~5 Hz
+    assert_same_spikes(spikes["numpy"], spikes["numba"], 1e-4)
+
+
+@needs_numba
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("order", [0, 1])
+def test_recurrent_network_with_delays_poisson_and_probes(sparse, order):
+    nets = both(recurrent, 0.3, sparse=sparse, order=order)
+    (a, pa), (b, pb) = nets["numpy"], nets["numba"]
+    assert pa[0].data[0].size > 100 and pa[2].data[0].size > 100
+    assert_same(pa, pb, a.dt)
+
+
+@needs_numba
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batch_gives_identical_spikes(sparse):
+    bias = np.array([0.6, 0.8, 1.0])[:, None] * np.ones(30)
+    nets = both(recurrent, 0.2, batch=3, sparse=sparse, bias=bias)
+    (a, pa), (b, pb) = nets["numpy"], nets["numba"]
+    assert np.unique(pa[0].data[2]).size == 3
+    assert_same(pa, pb, a.dt)
+
+
+@needs_numba
+def test_refractory_period_shorter_than_the_step_repeats_spikes_identically():
+    # dt = 1 ms, tau_ref = 0.2 ms and strong drive: several spikes per neuron in one step
+    nets = both(recurrent, 0.2, bias=np.linspace(2, 40, 30), tau_ref=2e-4, dt=1e-3, delay=2e-3)
+    (a, pa), (b, pb) = nets["numpy"], nets["numba"]
+    t, i = pa[0].data
+    steps = np.floor(t / a.dt + 1e-9).astype(int)
+    assert np.unique(np.c_[steps, i], axis=0).shape[0] < t.size  # repeats inside a step happened
+    assert_same(pa, pb, a.dt)
+
+
+def inputs_net(backend, rng=0):
+    net = Network(dt=1e-4, rng=rng, batch=2, backend=backend)
+    src = net.add_spike_source([np.array([0.0, 0.0101, 0.02]), np.array([0.005, 0.03])])
+    a = net.add_population(LIF(0.02, 0.002), 5, bias=np.array([[0.5] * 5, [0.9] * 5]))
+    c = net.add_population(LIF(0.015, 0.003), 4)  # no synapses: a constant input
+    net.add_current_input(a, np.tile(np.linspace(0.2, 0.9, 5), (3000, 1)))
+    net.add_current_input(a, lambda t: 0.4 * np.sin(2 * np.pi * 20 * t))
+    net.connect(src, a, np.full((5, 2), 0.05), synapse=PSCFilter(0.004, 2))
+    net.connect(a, c, np.full((4, 5), 0.2), synapse=PSCFilter(0.002), delay=3.5e-4)  # a delay that is not whole steps
+    return net, [net.probe(a, "spikes"), net.probe(c, "spikes"), net.probe(src, "spikes"), net.probe(a, "v"),
+                 net.probe(c, "current", sample_every=1e-3)]
+
+
+@needs_numba
+def test_a_delay_from_a_source_is_refused_not_approximated():
+    """Source spikes with a delay >= dt need their in-step times, which the compiled loop lacks: refused (auto: numpy)."""
+    def build(backend):
+        net = Network(dt=1e-4, backend=backend)
+        src = net.add_poisson(3, rate=50.0)
+        net.connect(src, net.add_population(LIF(), 2), 0.1, delay=1e-3)
+        return net
+    with pytest.raises(ValueError, match="delay >= dt from a source"):
+        build("numba").build()
+    net = build("auto")
+    net.run(0.01)
+    assert net.backend == "numpy"
+
+
+@needs_numba
+def test_current_inputs_functions_spike_sources_and_higher_order_synapses():
+    nets = both(inputs_net, 0.25)
+    (a, pa), (b, pb) = nets["numpy"], nets["numba"]
+    assert pa[0].data[0].size > 50 and pa[1].data[0].size > 5 and pa[2].data[0].size == 10
+    assert_same(pa, pb, a.dt)
+
+
+@needs_numba
+def test_a_constant_population_and_a_too_short_current_array():
+    for backend in ("numpy", "numba"):
+        net = Network(dt=1e-4, rng=0, backend=backend)
+        pop = net.add_population(LIF(), 3, bias=[1.5, 2.0, 3.0])
+        net.add_current_input(pop, np.zeros((1500, 3)))
+        p = net.probe(pop)
+        with pytest.raises(ValueError, match="1500 steps"):
+            net.run(0.2)
+        assert net.t == pytest.approx(0.15)  # the steps before the missing one are committed
+        if backend == "numpy":
+            ref = p.data
+    assert_same_spikes(ref, p.data, 1e-4)
+
+
+# ---- transactions: exceptions, Ctrl-C, store/restore -------------------------------------------
+class Boom(Exception):
+    pass
+
+
+@needs_numba
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+def test_exception_in_a_user_function_then_continue_equals_one_run(error):
+    ref, pr = recurrent("numba")
+    ref.add_current_input(ref.populations[0], lambda t: 0.0)
+    ref.run(0.1)
+    net, probes = recurrent("numba")
+    calls = {"n": 0}
+
+    def current(t):
+        calls["n"] += 1
+        if calls["n"] == 432:
+            raise error("injected")
+        return 0.0
+
+    net.add_current_input(net.populations[0], current)
+    with pytest.raises(error):
+        net.run(0.1)
+    assert net.t == pytest.approx(431e-4, abs=1e-12)
+    assert probes[4].data.shape[0] == 431
+    net.run(0.1 - net.t)
+    assert_same(probes, pr, net.dt)
+    assert net.backend == "numba"
+
+
+@needs_numba
+def test_ctrl_c_stops_at_a_step_boundary_and_the_continued_run_is_identical():
+    ref, pr = cuba(4000, rng=2)
+    ref.run(0.5)
+    net, probe = cuba(4000, rng=2)
+    assert net.backend == "numba"
+    net.run(1e-4)  # compiled before the timer starts
+    timer = threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            net.run(0.5 - 1e-4)
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    steps = round(net.t / net.dt)
+    assert 0 < steps < 5000
+    net.run(0.5 - steps * net.dt)
+    assert_same_spikes(pr.data, probe.data, net.dt)
+
+
+@needs_numba
+def test_store_restore_and_reset_on_the_compiled_backend():
+    net, probes = recurrent("numba", delay=5e-4)
+    net.run(0.05)
+    net.store()
+    net.run(0.05)
+    first = [p.data for p in probes]
+    net.restore()
+    net.run(0.05)
+    for p, d in zip(probes, first):
+        for u, v in zip(p.data, d):
+            np.testing.assert_array_equal(u, v)
+    net.reset()
+    net.run(0.1)
+    for p, d in zip(probes, first):
+        for u, v in zip(p.data, d):
+            np.testing.assert_array_equal(u, v)
+
+
+# ---- selection, fallback and refusals ----------------------------------------------------------
+def test_auto_falls_back_to_numpy_without_numba_and_numba_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    net, probes = recurrent("auto")
+    assert net.backend == "numpy"
+    net.run(0.01)
+    assert net.backend == "numpy"
+    with pytest.raises(ImportError, match=r"\[fast\]"):
+        Network(backend="numba")
+
+
+def test_backend_argument_is_checked():
+    with pytest.raises(ValueError, match="backend"):
+        Network(backend="cuda")
+    with pytest.raises(TypeError, match="backend"):
+        Network(backend=1)
+    net = Network(backend="numpy")
+    net.add_population(LIF(), 2, bias=2.0)
+    net.run(0.01)
+    assert net.backend == "numpy"
+
+
+def hh_net(backend):
+    net = Network(dt=1e-5, backend=backend)
+    net.add_population(HodgkinHuxley(), 2, bias=10.0)
+    return net
+
+
+def noisy_net(backend):
+    net = Network(backend=backend, rng=0)
+    net.add_noise(net.add_population(LIF(), 3, bias=0.9), sigma=0.1)
+    return net
+
+
+def precise_net(backend):
+    net = Network(backend=backend, timing="precise")
+    net.add_population(LIF(), 3, bias=1.5)
+    return net
+
+
+def exact_placement_net(backend):
+    net = Network(backend=backend)
+    a = net.add_population(LIF(), 3, bias=1.5)
+    net.connect(a, a, np.full((3, 3), 0.01), placement="exact")
+    return net
+
+
+def filtered_probe_net(backend):
+    net = Network(backend=backend)
+    net.probe(net.add_population(LIF(), 3, bias=1.5), "filtered")
+    return net
+
+
+@needs_numba
+@pytest.mark.parametrize("build, words", [(hh_net, "HodgkinHuxley"), (noisy_net, "noise"), (precise_net, "precise"),
+                                          (exact_placement_net, "placement='exact'"),
+                                          (filtered_probe_net, "'filtered'")])
+def test_what_does_not_compile_is_refused_with_numba_and_runs_on_numpy_with_auto(build, words):
+    with pytest.raises(ValueError, match=words):
+        build("numba").run(1e-3)
+    net = build("auto")
+    assert net.backend == "numpy"
+    net.run(1e-3)
+    assert net.backend == "numpy"
+
+
+@needs_numba
+def test_a_probe_the_compiled_loop_cannot_record_is_refused_after_build():
+    net, probes = recurrent("numba")
+    net.run(1e-3)
+    with pytest.raises(ValueError, match="'filtered_mean'.*backend='numba'"):
+        net.probe(net.populations[0], "filtered_mean")
+    net.run(1e-3)  # the network is unchanged and runs on
+    assert net.backend == "numba"
