@@ -18,8 +18,11 @@ from .network.probes import Probe
 from .neurons.tuning import tuning_curve
 from .neurons.hh import HHState, HodgkinHuxley
 from .neurons.base import NeuronModel, StateVar
+from .neurons.adex import AdEx
+from .neurons.izhikevich import Izhikevich
 from .neurons.fit import LIFFit, fit_lif
 from .errors import SimulationError
+from . import connectors
 
 __all__ = [
     "LIF", "LIFState", "LIFUnits", "lif_rate", "siegert_rate", "TimedArray",
@@ -28,7 +31,8 @@ __all__ = [
     "population_rate", "regular_spikes", "to_events", "unbin_spikes",
     "PSCFilter", "PSCState", "filter_binned",
     "Connection", "Convolution", "synaptic_weight", "Network", "Population", "Probe",
-    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "LIFFit", "fit_lif", "SimulationError",
+    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "AdEx", "Izhikevich", "LIFFit", "fit_lif",
+    "SimulationError", "connectors",
 ]
 
 __version__ = "0.2.0"

@@ -1,7 +1,10 @@
 """Spike location between two grid points: upward threshold crossings found by cubic Hermite interpolation.
 
-Any model that integrates its membrane on a grid (Hodgkin-Huxley, AdEx, Izhikevich, user models) locates its
-spikes inside the step with :class:`CrossingDetector`, from the values and slopes at both ends of the step.
+A model that integrates its membrane on a grid and whose slope stays moderate within a step (Hodgkin-Huxley,
+user models) locates its spikes inside the step with :class:`CrossingDetector`, from the values and slopes at
+both ends of the step. Models that blow up at the spike (AdEx, Izhikevich) solve for the crossing with their
+own RK4 step instead (:mod:`neurosim.neurons.resetting`): there the slope grows exponentially within the
+step and a cubic through the end points misplaces the crossing.
 """
 import numpy as np
 
