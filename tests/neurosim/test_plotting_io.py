@@ -37,11 +37,17 @@ def test_save_figure_refuses_a_folder_and_keeps_the_old_file_on_failure(tmp_path
     plt.close(fig)
 
 
-@pytest.mark.parametrize("bad, err", [("x", TypeError), (1j, TypeError), (np.nan, ValueError), (None, TypeError)])
-def test_lif_fit_J_checks_its_input(bad, err):
+@pytest.fixture(scope="module")
+def linear_fit():
+    """One (slow: the linear curve drives tau_m to its bound) fit shared by the input checks below."""
     I = np.linspace(0, 50, 20)
     with pytest.warns(RuntimeWarning):
-        fit = fit_lif(I, np.maximum(0, np.linspace(-10, 100, 20)))
+        return fit_lif(I, np.maximum(0, np.linspace(-10, 100, 20)))
+
+
+@pytest.mark.parametrize("bad, err", [("x", TypeError), (1j, TypeError), (np.nan, ValueError), (None, TypeError)])
+def test_lif_fit_J_checks_its_input(bad, err, linear_fit):
+    fit = linear_fit
     with pytest.raises(err, match="I"):
         fit.J(bad)
     np.testing.assert_allclose(fit.J(np.float32(2.0)), fit.gain * 2.0 + fit.bias, rtol=1e-7)

@@ -68,9 +68,9 @@ def test_a_convolution_connection_equals_its_dense_matrix(sim):
     b, sb, vb = _conv_net(sim.network, "dense")
     if sim.refuses(a, b):
         return
-    a.run(0.2)
-    b.run(0.2)
-    assert sa.data[0].size > 100
+    a.run(0.1)
+    b.run(0.1)
+    assert sa.data[0].size > 50
     for x, y in zip(sa.data, sb.data):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
     np.testing.assert_allclose(va.data, vb.data, rtol=1e-12, atol=1e-12)
