@@ -296,3 +296,15 @@ def test_a_probe_the_compiled_loop_cannot_record_is_refused_after_build():
         net.probe(net.populations[0], "filtered_mean")
     net.run(1e-3)  # the network is unchanged and runs on
     assert net.backend == "numba"
+
+
+@needs_numba
+def test_a_kernel_call_that_returns_early_on_a_full_spike_log_continues_identically(monkeypatch):
+    from neurosim.network.compiled import runtime as compiled_runtime
+
+    ref, pr = recurrent("numba")
+    ref.run(0.2)
+    monkeypatch.setattr(compiled_runtime, "_MAX_LOG", 5)  # a return every few steps
+    net, probes = recurrent("numba")
+    net.run(0.2)
+    assert_same(pr, probes, net.dt)
