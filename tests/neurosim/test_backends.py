@@ -308,3 +308,14 @@ def test_a_kernel_call_that_returns_early_on_a_full_spike_log_continues_identica
     net, probes = recurrent("numba")
     net.run(0.2)
     assert_same(pr, probes, net.dt)
+
+
+def test_the_environment_can_make_auto_mean_numpy(monkeypatch):
+    monkeypatch.setenv("NEUROSIM_BACKEND", "numpy")
+    net, probes = recurrent("auto")
+    net.run(0.01)
+    assert net.backend == "numpy"
+    if HAVE_NUMBA:  # an explicit request is not overridden
+        net, probes = recurrent("numba")
+        net.run(0.01)
+        assert net.backend == "numba"
