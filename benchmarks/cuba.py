@@ -295,13 +295,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="alternating timed runs per simulator and size")
     parser.add_argument("--numpy", action="store_true", help="also time Brian2's numpy target")
     parser.add_argument("--no-brian", action="store_true", help="skip Brian2")
+    parser.add_argument("--brian-targets", nargs="+", default=["cython", "cpp_standalone"],
+                        help="Brian2 targets/devices to time (cython, cpp_standalone)")
     parser.add_argument("--no-phases", action="store_true", help="skip the per-phase profile of the numpy backend")
     args = parser.parse_args()
 
     try:
         import brian2  # noqa: F401
 
-        targets = [] if args.no_brian else (["numpy"] if args.numpy else []) + ["cython", "cpp_standalone"]
+        targets = [] if args.no_brian else (["numpy"] if args.numpy else []) + args.brian_targets
     except ImportError:
         targets = []
         print("Brian2 is not importable: its columns are skipped (pip install brian2 for the comparison)")

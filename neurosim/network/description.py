@@ -495,6 +495,8 @@ class Network:
         if self.runtime is not None and self._backend_used is not None:
             return self._backend_used
         request = self._backend_request
+        if request == "auto" and os.environ.get("NEUROSIM_BACKEND") == "numpy":
+            return "numpy"
         if request == "auto":
             return "numba" if numba_available() and not unsupported(self) else "numpy"
         return request

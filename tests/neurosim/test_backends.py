@@ -199,22 +199,23 @@ def test_exception_in_a_user_function_then_continue_equals_one_run(error):
 
 @needs_numba
 def test_ctrl_c_stops_at_a_step_boundary_and_the_continued_run_is_identical():
+    T = 3.0
     ref, pr = cuba(4000, rng=2)
-    ref.run(0.5)
+    ref.run(T)
     net, probe = cuba(4000, rng=2)
     assert net.backend == "numba"
-    net.run(1e-4)  # compiled before the timer starts
-    timer = threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGINT))
+    net.run(1e-4)  # built and compiled before the timer starts
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            net.run(0.5 - 1e-4)
+            net.run(T - 1e-4)
     finally:
         timer.cancel()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     steps = round(net.t / net.dt)
-    assert 0 < steps < 5000
-    net.run(0.5 - steps * net.dt)
+    assert 0 < steps < round(T / net.dt)  # stopped inside the run, at a step boundary
+    net.run(T - steps * net.dt)
     assert_same_spikes(pr.data, probe.data, net.dt)
 
 
@@ -311,3 +312,26 @@ def test_a_probe_the_compiled_loop_cannot_record_is_refused_after_build():
         net.probe(net.populations[0], "filtered_mean")
     net.run(1e-3)  # the network is unchanged and runs on
     assert net.backend == "numba"
+
+
+@needs_numba
+def test_a_kernel_call_that_returns_early_on_a_full_spike_log_continues_identically(monkeypatch):
+    from neurosim.network.compiled import runtime as compiled_runtime
+
+    ref, pr = recurrent("numba")
+    ref.run(0.2)
+    monkeypatch.setattr(compiled_runtime, "_MAX_LOG", 5)  # a return every few steps
+    net, probes = recurrent("numba")
+    net.run(0.2)
+    assert_same(pr, probes, net.dt)
+
+
+def test_the_environment_can_make_auto_mean_numpy(monkeypatch):
+    monkeypatch.setenv("NEUROSIM_BACKEND", "numpy")
+    net, probes = recurrent("auto")
+    net.run(0.01)
+    assert net.backend == "numpy"
+    if HAVE_NUMBA:  # an explicit request is not overridden
+        net, probes = recurrent("numba")
+        net.run(0.01)
+        assert net.backend == "numba"

@@ -348,10 +348,12 @@ def run_steps(k0, k1, dt,
               con_i, rows, indptr, indices, data, cuts,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
-              log_k, log_e, log_i, log_o):
-    """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log and its length.
+              log_k, log_e, log_i, log_o, max_log):
+    """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s).
+    Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
+    step is then below k1), so its memory stays bounded.
     """
     P, E, C = pop_i.shape[0], em_i.shape[0], con_i.shape[0]
     # spikes of the current step per emitter (flat index, offset, J at the spike): lists of growable arrays
@@ -495,4 +497,6 @@ def run_steps(k0, k1, dt,
                             smp_out[dst + i] += arena[a + i]
                 smp_steps[smp_i[q, S_SOFF] + f] = m
                 smp_i[q, S_COUNT] = f + 1
-    return log_k, log_e, log_i, log_o, n_log
+        if n_log > max_log:
+            return log_k, log_e, log_i, log_o, n_log, m
+    return log_k, log_e, log_i, log_o, n_log, k1

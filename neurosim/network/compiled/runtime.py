@@ -26,6 +26,7 @@ from ..probes import EVENT_KINDS
 from ..runtime import Runtime, _invalid_message
 
 _NO_I = np.zeros(1, dtype=np.int64)
+_MAX_LOG = 1 << 18  # spikes logged per kernel call before it returns (bounds the log's memory)
 
 
 def _table(rows, width, dtype=np.int64):
@@ -241,8 +242,9 @@ class CompiledRuntime(Runtime):
                                       s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
                                       s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"], s["cuts"],
                                       s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
-                                      smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3])
+                                      smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG)
                     log = list(out[:4])
+                    k1 = int(out[5])  # earlier than asked when the spike log filled up
                     for arrays, (f, offsets) in zip(states, flat):
                         if len(arrays) > 1:  # a copy: put the values back
                             for a, o in zip(arrays, offsets):
@@ -342,7 +344,7 @@ class CompiledRuntime(Runtime):
 
     def _file_spikes(self, out, spike_probes, source_probes, k, k1):
         """Record the block's population spikes (from the kernel's log) and source spikes into the probes."""
-        log_k, log_e, log_i, log_o, n = out
+        log_k, log_e, log_i, log_o, n = out[:5]
         if spike_probes and n:
             log_k, log_e, log_i, log_o = log_k[:n], log_e[:n], log_i[:n], log_o[:n]
             emitters = self._static["emitters"]
