@@ -18,6 +18,7 @@ from .network.probes import Probe
 from .neurons.tuning import tuning_curve
 from .neurons.hh import HHState, HodgkinHuxley
 from .neurons.base import NeuronModel, StateVar
+from .neurons.integrate import IF
 from .neurons.fit import LIFFit, fit_lif
 from .errors import SimulationError
 
@@ -28,7 +29,7 @@ __all__ = [
     "population_rate", "regular_spikes", "to_events", "unbin_spikes",
     "PSCFilter", "PSCState", "filter_binned",
     "Connection", "Convolution", "synaptic_weight", "Network", "Population", "Probe",
-    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "LIFFit", "fit_lif", "SimulationError",
+    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "IF", "LIFFit", "fit_lif", "SimulationError",
 ]
 
 __version__ = "0.2.0"
