@@ -1,18 +1,29 @@
-"""A trained rate network run as spiking LIF neurons with synaptic filters.
+"""A trained rate network run as spiking neurons with synaptic filters.
 
 :func:`to_spiking` turns a :class:`ratenet.Sequential` of the form
 
-    Dense → (LIFRate | SoftLIFRate) → ... → Dense [→ Softmax | LogSoftmax | Identity | Sigmoid]
+    linear layers → hidden activation → ... → linear layers ending in Dense [→ output activation]
 
-into a :class:`SpikingModel`. Every Dense + LIF-activation pair becomes a
-population of :class:`neurosim.LIF` neurons with the activation's tau_m and
-tau_ref, driven by the current J = W s + b + 1 (the rate model's z + 1; see
-:mod:`ratenet.spiking.activations`), where s is the input (first layer) or the previous
-population's spikes filtered by a unit-area :class:`neurosim.PSCFilter` and
-scaled by that population's ``amplitude`` — one spike adds ``amplitude`` of
-charge, so s averages to amplitude · rate, the rate unit's output. The last
-Dense layer is a linear read-out of the last population's filtered spikes;
-a final output activation is applied to the read-out averaged over time.
+into a :class:`SpikingModel`. The linear layers between two activations (Dense,
+Conv2D, AvgPool2D, Flatten, BatchNorm, Dropout) are folded into one connection
+(:mod:`ratenet.spiking.fold`; a convolution stays a :class:`neurosim.Convolution`).
+Two routes:
+
+* **LIF route.** A ``LIFRate`` / ``SoftLIFRate`` layer becomes a population of
+  :class:`neurosim.LIF` neurons with the activation's tau_m and tau_ref, driven
+  by J = A(s) + b + 1 (the rate model's z + 1; see :mod:`ratenet.spiking.activations`).
+  Exact in rate.
+* **ReLU route.** A ``ReLU`` layer becomes :class:`neurosim.IF` neurons with reset
+  by subtraction after data-based weight normalisation (Rueckauer et al. 2017):
+  J = max_rate · (A(s) λ_(l−1) + b)/λ_l, a spike carries 1/max_rate, so the
+  activity is the normalised ReLU output, up to the quantisation of a count.
+
+s is the input (first layer) or the previous population's spikes filtered by a
+unit-area :class:`neurosim.PSCFilter` and scaled by that population's
+``amplitude`` — one spike adds ``amplitude`` of charge, so s averages to
+amplitude · rate, the rate unit's output. The last Dense layer is a linear
+read-out of the last population's filtered spikes; a final output activation
+is applied to the read-out averaged over time.
 
 Simulation: :meth:`SpikingModel.predict` and :meth:`SpikingModel.run` lay the
 model out as one batched :class:`neurosim.Network` (the samples are the
@@ -363,16 +374,18 @@ class SpikingModel:
     def to_network(self, x, name_prefix="layer", synapse=None, v0=None, rng=None, placement="exact"):
         """Lay the model out as a :class:`neurosim.Network` for one input x (export, probe, edit it).
 
-        Layer 1: bias W1 x + b1 + 1; later layers: bias b + 1 and a connection
-        W · amplitude through the synapse; the last Dense layer is a read-out of the
+        Layer 1: bias A1(x) + b1 + offset (offset 1 for LIF, 0 for IF); later
+        layers: bias b + offset and a connection A · amplitude (a matrix or a
+        ``neurosim.Convolution``) through the synapse; the last Dense layer is a read-out of the
         ``"filtered_mean"`` probe ``mean`` (and of a ``"filtered"`` probe per step).
         See :mod:`ratenet.spiking.network`; :meth:`predict` runs this same layout
         with many inputs as one batch (``predict(x[None])`` equals it to 1e-12).
 
         Parameters
         ----------
-        x : array_like (n_in,), array_like (steps, n_in) or callable t -> (n_in,)
-            Constant input (in layer 1's bias) or time-varying (injected current
+        x : array_like (n_in,) or (C, H, W), array_like (steps, n_in) or callable t -> (n_in,)
+            Constant input (in layer 1's bias; an image of ``input_shape`` is
+            flattened row-major) or time-varying (injected current
             W1 x(t)). None raises ``ValueError``.
         name_prefix : str
             Populations are named ``name_prefix + "0"``, ``"1"``, ...
@@ -390,6 +403,8 @@ class SpikingModel:
             ``network``, ``populations``, ``probes``, ``filtered``; helpers
             ``rates(t_start)``, ``readout(filtered)``, ``output(t_average)``.
         """
+        if isinstance(self.input_shape, tuple) and not callable(x) and np.shape(x) == self.input_shape:
+            x = np.ravel(x)                  # one image (C, H, W): its flat row-major layout
         return build_network(self, x, name_prefix, synapse, v0, rng, placement)
 
     def to_nir(self):
@@ -563,8 +578,6 @@ def _split(model):
             raise TypeError(f"model.layers[{i}]: {layer!r} has no spiking counterpart; hidden activations "
                             "must be LIFRate, SoftLIFRate or ReLU and the output activation one of Identity, "
                             "Softmax, LogSoftmax, Sigmoid (last layer)")
-    if output is not None and not any(isinstance(l, (Dense, Conv2D)) for _, l in run) and run:
-        raise ValueError("model: the layers before the output activation need a Dense read-out")
     return segments, run, output
 
 
