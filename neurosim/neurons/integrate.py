@@ -30,7 +30,7 @@ class IF(NeuronModel):
 
     Parameters
     ----------
-    threshold : float > 0
+    threshold : float > 0, or array (n,) of them
         Spike threshold (v is dimensionless; J is in threshold units per second when
         threshold = 1, so a constant J > 0 fires at J Hz).
     reset : {"subtract", "zero"}
@@ -50,7 +50,10 @@ class IF(NeuronModel):
     default_dt = 1e-3
 
     def __init__(self, threshold=1.0, reset="subtract"):
-        threshold = check.positive("threshold", threshold)
+        if np.ndim(threshold) == 0:
+            threshold = check.positive("threshold", threshold)
+        elif np.any(check.finite_array("threshold", threshold) <= 0):
+            raise ValueError(f"threshold: expected values > 0 (one per neuron), got {threshold!r}")
         reset = check.check_choice("reset", reset, RESETS)
         super().__init__(threshold=threshold, reset=reset)
 
@@ -85,16 +88,21 @@ class IF(NeuronModel):
 
     def step(self, dt, J, v):
         threshold = self.threshold
-        before = v.copy()
         v += J * dt
         spiked = v >= threshold
+        offsets = np.zeros(J.shape)
+        if not spiked.any():
+            return spiked, offsets
+        # only the neurons that spiked: their crossing time and their reset (few passes over the rest)
+        th = threshold if np.ndim(threshold) == 0 else np.broadcast_to(threshold, v.shape)[spiked]
+        Js, vs = J[spiked], v[spiked]
+        rising = Js > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            # the crossing time of the linear ramp; 0 for a neuron already at threshold
-            offsets = np.where(spiked & (J > 0), (threshold - before) / J, 0.0)
-        np.clip(offsets, 0.0, np.nextafter(dt, 0.0), out=offsets)
+            # the crossing of the linear ramp from v - J dt; 0 for a neuron already at threshold
+            off = np.where(rising, (th - (vs - Js * dt)) / np.where(rising, Js, 1.0), 0.0)
+        offsets[spiked] = np.clip(off, 0.0, np.nextafter(dt, 0.0))
         if self.reset == "subtract":
-            np.subtract(v, threshold, out=v, where=spiked)
-            np.minimum(v, threshold, out=v)          # saturation: at most one spike per step
+            v[spiked] = np.minimum(vs - th, th)      # saturation: at most one spike per step
         else:
             v[spiked] = 0.0
         return spiked, offsets

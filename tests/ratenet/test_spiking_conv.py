@@ -197,3 +197,15 @@ def test_mnist_conv_example_quick_writes_its_figures_and_results(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     text = (tmp_path / "mnist_conv_results.txt").read_text()
     assert "softlif: spiking accuracy at T = 0.02 s" in text and "relu: spiking accuracy at T = 0.02 s" in text
+
+
+def test_if_population_in_a_batched_network_with_per_neuron_thresholds():
+    net = neurosim.Network(dt=1e-3, batch=2)
+    theta = np.array([1.0, 2.0, 0.5])
+    bias = np.array([[40.0, 40.0, 40.0], [120.0, 10.0, 0.0]])
+    pop = net.add_population(neurosim.IF(threshold=theta), 3, bias=bias)
+    probe = net.probe(pop, "spikes")
+    net.run(1.0)
+    times, idx, trials = probe.data
+    counts = np.bincount(trials * 3 + idx, minlength=6).reshape(2, 3)
+    np.testing.assert_array_less(np.abs(counts - bias / theta), 1.0 + 1e-9)
