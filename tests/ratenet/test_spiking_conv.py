@@ -209,3 +209,23 @@ def test_if_population_in_a_batched_network_with_per_neuron_thresholds():
     times, idx, trials = probe.data
     counts = np.bincount(trials * 3 + idx, minlength=6).reshape(2, 3)
     np.testing.assert_array_less(np.abs(counts - bias / theta), 1.0 + 1e-9)
+
+
+def test_conv_after_conv_without_activation_composes_exactly_or_is_refused():
+    rng = np.random.default_rng(7)
+    model = ratenet.Sequential([ratenet.Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=F64),
+                                ratenet.BatchNorm(3, dtype=F64), ratenet.Conv2D(3, 2, 2, rng=rng, dtype=F64),
+                                LIFRate(amplitude=0.02), ratenet.Flatten(), ratenet.Dense(2 * 4 * 4, 3, rng=rng,
+                                                                                          dtype=F64)])
+    model.layers[0].b = rng.normal(size=3)
+    model.layers[1].running_mean[:] = rng.normal(size=3)
+    X = rng.normal(size=(3, 2, 10, 10))
+    snn = to_spiking(model, input_shape=(2, 10, 10))
+    assert snn.layers[0].W.stride == (2, 2) and snn.layers[0].W.kernel.shape == (2, 2, 5, 5)
+    np.testing.assert_allclose(snn.rate_layers(X, exact=False)[0], model.forward(X), rtol=0, atol=1e-10)
+    # an AvgPool2D that drops a row (9 -> 4) before a padded Conv2D has no single-convolution form (10 -> 9 -> 4)
+    odd = ratenet.Sequential([ratenet.Conv2D(1, 2, 2, rng=rng), LIFRate(), ratenet.AvgPool2D(2),
+                              ratenet.Conv2D(2, 2, 3, padding=1, rng=rng), LIFRate(), ratenet.Flatten(),
+                              ratenet.Dense(32, 2, rng=rng)])
+    with pytest.raises(ValueError, match="no exact single-convolution form"):
+        to_spiking(odd, input_shape=(1, 10, 10))
