@@ -78,8 +78,9 @@ def spiking_accuracy(snn, Xt, yt, Ts, chunk, label):
             readout = res.trace[n - n_avg:n].mean(axis=0)
             correct[k] += np.sum(readout.argmax(axis=1) == yt[s:s + chunk])
         done = min(s + chunk, len(Xt))
+        so_far = ", ".join(f"T = {T:g} s: {100 * c / done:.1f} %" for T, c in zip(Ts, correct))
         print(f"[{label}] spiking: {done}/{len(Xt)} test digits  {time.perf_counter() - t0:6.1f} s  "
-              f"accuracy at T = {T_max:g} s so far {100 * correct[-1] / done:.1f} %", flush=True)
+              f"accuracy so far {so_far}", flush=True)
     return correct / len(Xt)
 
 
@@ -142,9 +143,11 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--shift", type=int, default=2, help="augmentation: random shifts up to this many pixels")
     ap.add_argument("--n-test", type=int, default=1000, help="test digits for the spiking evaluation")
-    ap.add_argument("--T", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2, 0.5])
+    ap.add_argument("--T", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2, 0.5],
+                    help="presentation times (s), from one run of the longest")
     ap.add_argument("--chunk", type=int, default=100, help="test digits simulated as one batch")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=["softlif", "relu"], help="train and convert one of the two CNNs")
     ap.add_argument("--quick", action="store_true", help="1 epoch on 128 digits, 8/16 channels, rate test on 100 digits, spiking on 20")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -156,11 +159,11 @@ def main(argv=None):
         args.T = [t for t in args.T if t <= 0.1] or [0.05]
     Xs, ys = Xt[:args.n_test], yt[:args.n_test]
     lines = [f"# python examples/mnist_conv.py --epochs {args.epochs} --shift {args.shift} --n-test {args.n_test}"
-             + (" --quick" if args.quick else ""),
+             + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else ""),
              f"# train {len(X)} digits, rate accuracy on {len(Xt)} test digits, spiking on {len(Xs)}; "
              f"dt = 1 ms, tau_s = 5 ms"]
     results = []
-    for act in ("softlif", "relu"):
+    for act in ("softlif", "relu") if args.only is None else (args.only,):
         model, rate_acc = train(act, X, y, Xt, yt, args.epochs, args.batch, args.lr, args.shift, args.seed, channels)
         snn = ratenet.to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3, input_shape=(1, 28, 28),
                                  normalize=X[:500] if act == "relu" else None)
