@@ -20,6 +20,7 @@ from .neurons.hh import HHState, HodgkinHuxley
 from .neurons.base import NeuronModel, StateVar
 from .neurons.adex import AdEx
 from .neurons.izhikevich import Izhikevich
+from .neurons.integrate import IF
 from .neurons.fit import LIFFit, fit_lif
 from .errors import SimulationError
 from . import connectors
@@ -31,8 +32,8 @@ __all__ = [
     "population_rate", "regular_spikes", "to_events", "unbin_spikes",
     "PSCFilter", "PSCState", "filter_binned",
     "Connection", "Convolution", "synaptic_weight", "Network", "Population", "Probe",
-    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "AdEx", "Izhikevich", "LIFFit", "fit_lif",
-    "SimulationError", "connectors",
+    "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "AdEx", "Izhikevich", "IF", "LIFFit",
+    "fit_lif", "SimulationError", "connectors",
 ]
 
 __version__ = "0.2.0"

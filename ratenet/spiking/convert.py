@@ -1,18 +1,29 @@
-"""A trained rate network run as spiking LIF neurons with synaptic filters.
+"""A trained rate network run as spiking neurons with synaptic filters.
 
 :func:`to_spiking` turns a :class:`ratenet.Sequential` of the form
 
-    Dense → (LIFRate | SoftLIFRate) → ... → Dense [→ Softmax | LogSoftmax | Identity | Sigmoid]
+    linear layers → hidden activation → ... → linear layers ending in Dense [→ output activation]
 
-into a :class:`SpikingModel`. Every Dense + LIF-activation pair becomes a
-population of :class:`neurosim.LIF` neurons with the activation's tau_m and
-tau_ref, driven by the current J = W s + b + 1 (the rate model's z + 1; see
-:mod:`ratenet.spiking.activations`), where s is the input (first layer) or the previous
-population's spikes filtered by a unit-area :class:`neurosim.PSCFilter` and
-scaled by that population's ``amplitude`` — one spike adds ``amplitude`` of
-charge, so s averages to amplitude · rate, the rate unit's output. The last
-Dense layer is a linear read-out of the last population's filtered spikes;
-a final output activation is applied to the read-out averaged over time.
+into a :class:`SpikingModel`. The linear layers between two activations (Dense,
+Conv2D, AvgPool2D, Flatten, BatchNorm, Dropout) are folded into one connection
+(:mod:`ratenet.spiking.fold`; a convolution stays a :class:`neurosim.Convolution`).
+Two routes:
+
+* **LIF route.** A ``LIFRate`` / ``SoftLIFRate`` layer becomes a population of
+  :class:`neurosim.LIF` neurons with the activation's tau_m and tau_ref, driven
+  by J = A(s) + b + 1 (the rate model's z + 1; see :mod:`ratenet.spiking.activations`).
+  Exact in rate.
+* **ReLU route.** A ``ReLU`` layer becomes :class:`neurosim.IF` neurons with reset
+  by subtraction after data-based weight normalisation (Rueckauer et al. 2017):
+  J = max_rate · (A(s) λ_(l−1) + b)/λ_l, a spike carries 1/max_rate, so the
+  activity is the normalised ReLU output, up to the quantisation of a count.
+
+s is the input (first layer) or the previous population's spikes filtered by a
+unit-area :class:`neurosim.PSCFilter` and scaled by that population's
+``amplitude`` — one spike adds ``amplitude`` of charge, so s averages to
+amplitude · rate, the rate unit's output. The last Dense layer is a linear
+read-out of the last population's filtered spikes; a final output activation
+is applied to the read-out averaged over time.
 
 Simulation: :meth:`SpikingModel.predict` and :meth:`SpikingModel.run` lay the
 model out as one batched :class:`neurosim.Network` (the samples are the
@@ -29,17 +40,18 @@ import warnings
 
 import numpy as np
 
-from neurosim import LIF, Network
+from neurosim import IF, LIF, Network
 from neurosim.synapses import PSCFilter
 
-from neurosim.validation import (DEFAULT_MAX_WORK, check_alloc, check_bool, check_int, check_same_length, n_steps,
-                                 positive, real_array)
+from neurosim.validation import (DEFAULT_MAX_WORK, check_alloc, check_bool, check_int, check_number,
+                                 check_same_length, n_steps, positive, real_array)
 
-from ..activations import Identity, LogSoftmax, Sigmoid, Softmax, to_labels
-from ..layers import Dense, Dropout, check_batch
+from ..activations import Identity, LogSoftmax, ReLU, Sigmoid, Softmax, to_labels
+from ..layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, check_batch
 from ..model import Sequential
 from neurosim.progress import Progress
 from .activations import LIFRate, SoftLIFRate
+from .fold import LinearMap, fold_layers
 from .network import _check_synapse, build_network
 
 __all__ = ["to_spiking", "SpikingModel", "SpikingResult"]
@@ -91,25 +103,50 @@ def _check_v0(v0):
 
 
 class SpikingLayer:
-    """One population: N LIF neurons per sample, J = W s + b + 1.
+    """One population: N neurons per sample, J = A(s) + b + offset.
 
     Attributes
     ----------
-    W : ndarray (n_out, n_in), float64
-        Weights from the previous layer's *output units* (amplitude · filtered spikes).
+    W : ndarray (n_out, n_in) or neurosim.Convolution
+        Transform from the previous layer's *output units* (amplitude · filtered
+        spikes) to input current: a dense matrix, or a convolution that is never
+        formed densely.
     b : ndarray (n_out,)
-        Bias of the rate model; the neurons get b + 1.
-    neuron : neurosim.LIF
+        Bias of the rate model (per neuron; a convolution's per-channel bias repeated over pixels).
+    neuron : neurosim.LIF or neurosim.IF
     amplitude : float
         Output per spike (charge) = the rate activation's amplitude.
+    offset : float
+        Added to the current: 1 for LIF (J = z + 1), 0 for IF.
+    shape : int or (C, H, W)
+        Layout of the population (an image, row-major, for a convolution's output).
     """
 
-    def __init__(self, W, b, neuron, amplitude):
-        self.W, self.b, self.neuron, self.amplitude = W, b, neuron, amplitude
+    def __init__(self, W, b, neuron, amplitude, offset=1.0, shape=None, exact=None, model=None):
+        self.map = W if isinstance(W, LinearMap) else LinearMap(W, b, W.shape[0])
+        self.b, self.neuron, self.amplitude, self.offset = self.map.b, neuron, amplitude, offset
+        self.shape = self.map.out_shape if shape is None else shape
+        self._exact, self._model = exact, model
+
+    @property
+    def W(self):
+        return self.map.A
 
     @property
     def n_out(self):
         return self.W.shape[0]
+
+    def apply(self, S):
+        """A(S) for rows S (n, n_in): (n, n_out), through a sparse table for a convolution."""
+        return self.map.apply(S)
+
+    def scaled(self, factor):
+        """The transform times ``factor`` (dense array or Convolution), for a connection."""
+        return self.map.scaled(factor)
+
+    def activation(self, exact):
+        """z -> output units (amplitude · rate): the neuron's exact rate curve, or the trained activation."""
+        return self._exact if exact else self._model
 
 
 class SpikingResult:
@@ -144,6 +181,11 @@ class SpikingModel:
     Attributes
     ----------
     layers : list of SpikingLayer
+    input_shape : int or (C, H, W)
+        Layout of one input (``predict`` takes rows (n, n_in) or images (n, C, H, W)).
+    scales : list of float or None
+        The normalisation factors lambda_l of the layers (1 for LIF layers), when
+        ReLU layers were normalised (``to_spiking(normalize=...)``).
     readout : (W, b) or None
         Last Dense layer (n_out, n_last), (n_out,), or None when the model ends
         with a LIF activation (the output is then the last population's activity).
@@ -155,10 +197,19 @@ class SpikingModel:
         The rate model.
     """
 
-    def __init__(self, layers, readout, output_activation, synapse, dt, source):
+    def __init__(self, layers, readout, output_activation, synapse, dt, source, input_shape=None, scales=None):
         self.layers, self.readout, self.output_activation = layers, readout, output_activation
         self.synapse, self.dt, self.source = _check_synapse(synapse), _positive(dt, "dt"), source
         self.n_in = layers[0].W.shape[1]
+        self.input_shape = self.n_in if input_shape is None else input_shape
+        self.scales = scales
+
+    def _inputs(self, X):
+        """X as float64 rows (n, n_in); image batches (n, C, H, W) of ``input_shape`` are flattened row-major."""
+        if isinstance(self.input_shape, tuple) and np.ndim(X) == 4:
+            X = check_batch(X, self.input_shape, np.float64)
+            return X.reshape(X.shape[0], -1)
+        return check_batch(X, self.n_in, np.float64)
         self.n_out = readout[0].shape[0] if readout is not None else layers[-1].n_out
 
     def __repr__(self):
@@ -197,19 +248,16 @@ class SpikingModel:
         output, readout, activity : ndarray (n_samples, n_out), (n_samples, n_out), list of (n_samples, n_l)
         """
         exact = check_bool("exact", exact)
-        S = check_batch(X, self.n_in, np.float64)
+        S = self._inputs(X)
         activity = []
         for layer, act in zip(self.layers, self._activations(exact)):
-            S = act.function(S @ layer.W.T + layer.b)
+            S = act(layer.apply(S) + layer.b)
             activity.append(S)
         readout = S @ self.readout[0].T + self.readout[1] if self.readout is not None else S
         return self._apply_output(readout), readout, activity
 
     def _activations(self, exact):
-        acts = [l for l in self.source.layers if isinstance(l, (LIFRate, SoftLIFRate))]
-        if not exact:
-            return acts
-        return [LIFRate(a.tau_m, a.tau_ref, a.amplitude) for a in acts]
+        return [layer.activation(exact) for layer in self.layers]
 
     def _apply_output(self, readout):
         return readout if self.output_activation is None else self.output_activation.function(readout)
@@ -304,7 +352,7 @@ class SpikingModel:
     def _simulate(self, X, T, t_average, synapse, v0, rng, batch_size, full, record, progress=False,
                   max_bytes=None):
 
-        X = check_batch(X, self.n_in, np.float64)
+        X = self._inputs(X)
         steps = n_steps(T, self.dt)          # float32 T: checked to float32 precision
         _check_steps(steps, T)
         T = _positive(T, "T")
@@ -348,7 +396,7 @@ class SpikingModel:
         """
         first, dt = self.layers[0], self.dt
         sn = build_network(self, None, synapse=syn, v0=v0, rng=rng, batch=X.shape[0],
-                           bias0=X @ first.W.T + first.b + 1.0, probes=False)
+                           bias0=first.apply(X) + first.b + first.offset, probes=False)
         net, pops = sn.network, sn.populations
         B, start = X.shape[0], steps - n_avg
         # filtered_mean samples every g steps: the window (the last n_avg steps) is whole samples
@@ -399,16 +447,18 @@ class SpikingModel:
     def to_network(self, x, name_prefix="layer", synapse=None, v0=None, rng=None, placement="exact"):
         """Lay the model out as a :class:`neurosim.Network` for one input x (export, probe, edit it).
 
-        Layer 1: bias W1 x + b1 + 1; later layers: bias b + 1 and a connection
-        W · amplitude through the synapse; the last Dense layer is a read-out of the
+        Layer 1: bias A1(x) + b1 + offset (offset 1 for LIF, 0 for IF); later
+        layers: bias b + offset and a connection A · amplitude (a matrix or a
+        ``neurosim.Convolution``) through the synapse; the last Dense layer is a read-out of the
         ``"filtered_mean"`` probe ``mean`` (and of a ``"filtered"`` probe per step).
         See :mod:`ratenet.spiking.network`; :meth:`predict` runs this same layout
         with many inputs as one batch (``predict(x[None])`` equals it to 1e-12).
 
         Parameters
         ----------
-        x : array_like (n_in,), array_like (steps, n_in) or callable t -> (n_in,)
-            Constant input (in layer 1's bias) or time-varying (injected current
+        x : array_like (n_in,) or (C, H, W), array_like (steps, n_in) or callable t -> (n_in,)
+            Constant input (in layer 1's bias; an image of ``input_shape`` is
+            flattened row-major) or time-varying (injected current
             W1 x(t)). None raises ``ValueError``.
         name_prefix : str
             Populations are named ``name_prefix + "0"``, ``"1"``, ...
@@ -426,6 +476,8 @@ class SpikingModel:
             ``network``, ``populations``, ``probes``, ``filtered``; helpers
             ``rates(t_start)``, ``readout(filtered)``, ``output(t_average)``.
         """
+        if isinstance(self.input_shape, tuple) and not callable(x) and np.shape(x) == self.input_shape:
+            x = np.ravel(x)                  # one image (C, H, W): its flat row-major layout
         return build_network(self, x, name_prefix, synapse, v0, rng, placement)
 
     def to_nir(self):
@@ -456,7 +508,7 @@ class SpikingModel:
 
         One output column: the label is output > 0.5 after a Sigmoid, > 0 otherwise.
         """
-        X = check_batch(X, self.n_in, np.float64)
+        X = self._inputs(X)
         labels = real_array("labels", labels, dtype=None)
         if labels.ndim == 1 and (np.any(labels != np.round(labels)) or np.any(labels < 0)):
             raise ValueError("labels: expected class indices (integers >= 0), got "
@@ -469,20 +521,52 @@ class SpikingModel:
         return float(np.mean(to_labels(out, threshold=threshold) == labels))
 
 
-def to_spiking(model, synapse=None, dt=1e-3):
+_HIDDEN = (LIFRate, SoftLIFRate, ReLU)
+
+
+def to_spiking(model, synapse=None, dt=1e-3, input_shape=None, normalize=None, percentile=99.9, max_rate=None):
     """Build the spiking version of a trained rate network.
+
+    Two routes, chosen per hidden activation:
+
+    * ``LIFRate`` / ``SoftLIFRate`` → :class:`neurosim.LIF` neurons with the
+      activation's tau_m and tau_ref, J = z + 1: exact in rate, no scaling;
+    * ``ReLU`` → :class:`neurosim.IF` (``reset="subtract"``) neurons after
+      data-based weight normalisation (Rueckauer et al. 2017): lambda_l is the
+      ``percentile``-th percentile of layer l's ReLU outputs on ``normalize``;
+      ``W_l`` is scaled by lambda_(l-1)/lambda_l and ``b_l`` by 1/lambda_l, and
+      a normalised activation of 1 fires at ``max_rate``. The read-out is scaled back
+      by lambda_(L-1), so outputs are in the rate model's units.
 
     Parameters
     ----------
     model : Sequential
-        ``Dense → LIF activation`` pairs (:class:`LIFRate` or
-        :class:`SoftLIFRate`; soft-LIF units become ordinary LIF neurons), then
-        optionally a last Dense (linear read-out) and one output activation
-        (Identity, Softmax, LogSoftmax or Sigmoid). Dropout layers are skipped.
+        Linear layers (Dense, Conv2D, AvgPool2D, Flatten, BatchNorm, Dropout)
+        separated by hidden activations (LIFRate, SoftLIFRate or ReLU), then
+        optionally a linear read-out ending in a Dense layer and one output
+        activation (Identity, Softmax, LogSoftmax or Sigmoid). Each run of linear
+        layers is folded into one connection (:mod:`ratenet.spiking.fold`):
+        a convolution stays a :class:`neurosim.Convolution` (never a dense
+        matrix), AvgPool2D is composed into the next layer as a convolution with
+        kernel 1/(kh kw), BatchNorm is folded into the layer before it with its
+        running statistics. MaxPool2D is refused (no rate-exact spiking form).
     synapse : neurosim.PSCFilter, optional
         Synapse between layers; default ``PSCFilter(0.005)`` (tau_s = 5 ms).
     dt : float
         Simulation step in seconds (> 0).
+    input_shape : (C, H, W), optional
+        Shape of one input image; needed when the model starts with Conv2D or
+        AvgPool2D (inferred from ``normalize`` when that is an image batch).
+    normalize : array_like (n, n_in) or (n, C, H, W), optional
+        Training inputs for the normalisation of ReLU layers (required when the
+        model has ReLU layers; a few hundred samples are enough).
+    percentile : float in (0, 100]
+        Percentile of the activations taken as each layer's maximum (99.9 as
+        Rueckauer et al.; 100 is the plain maximum).
+    max_rate : float, optional
+        Firing rate (Hz) of an IF neuron whose normalised activation is 1;
+        default 1/dt (one spike per step: the largest, so the smallest
+        quantisation error, about 1/(T max_rate) of lambda).
 
     Returns
     -------
@@ -490,45 +574,128 @@ def to_spiking(model, synapse=None, dt=1e-3):
 
     Examples
     --------
-    >>> snn = to_spiking(model)                        # doctest: +SKIP
-    >>> Y = snn.predict(X_test, T=0.2)                 # doctest: +SKIP
+    >>> snn = to_spiking(model)                                    # doctest: +SKIP
+    >>> Y = snn.predict(X_test, T=0.2)                             # doctest: +SKIP
+    >>> snn = to_spiking(relu_cnn, normalize=X_train[:500])         # doctest: +SKIP
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model: expected a ratenet.Sequential, got {type(model).__name__}")
     synapse = PSCFilter(0.005) if synapse is None else _check_synapse(synapse)
     dt = _positive(dt, "dt")
-    items = [(i, l) for i, l in enumerate(model.layers) if not isinstance(l, Dropout)]
-    layers, readout, output = [], None, None
-    pos = 0
-    while pos < len(items):
-        i, layer = items[pos]
-        if isinstance(layer, _OUTPUTS) and layers and pos == len(items) - 1:
-            output = layer                   # e.g. Dense → LIFRate → Softmax: no read-out weights
-            break
-        if not isinstance(layer, Dense):
-            raise TypeError(f"model.layers[{i}]: expected a Dense layer here, got {layer!r}; "
-                            "to_spiking supports Dense → LIFRate/SoftLIFRate pairs, a last Dense "
-                            "and an output activation")
-        W = layer.W.astype(np.float64)
-        b = np.zeros(W.shape[0]) if layer.b is None else layer.b.astype(np.float64)
-        nxt = items[pos + 1][1] if pos + 1 < len(items) else None
-        if isinstance(nxt, (LIFRate, SoftLIFRate)):
-            layers.append(SpikingLayer(W, b, LIF(nxt.tau_m, nxt.tau_ref), nxt.amplitude))
-            pos += 2
+    percentile = check_number("percentile", percentile, low=0.0, high=100.0, low_open=True)
+    max_rate = 1.0 / dt if max_rate is None else _positive(max_rate, "max_rate")
+    X_norm = None if normalize is None else real_array("normalize", normalize)
+    shape = shape0 = _input_shape(model, input_shape, X_norm)
+    segments, tail, output = _split(model)
+    maps, acts = [], []
+    for run, (i, act) in segments:
+        lin, out_shape = fold_layers(run, shape, "model.layers")
+        if lin is None:
+            raise ValueError(f"model.layers[{i}]: {act!r} must follow a Dense or Conv2D layer "
+                             "(there is no spiking population otherwise)")
+        maps.append(lin)
+        acts.append(act)
+        shape = out_shape
+    if not maps:
+        raise ValueError("model: no Dense/Conv2D layer followed by LIFRate, SoftLIFRate or ReLU to convert")
+    readout, _ = fold_layers(tail, shape, "model.layers")
+    if readout is not None and readout.is_conv:
+        raise ValueError("model: the read-out after the last hidden activation must end in Flatten → Dense "
+                         "(a convolutional read-out has no spiking counterpart here)")
+    scales = _scales(maps, acts, X_norm, percentile)
+    layers, prev = [], 1.0
+    for lin, act, lam in zip(maps, acts, scales):
+        layers.append(_layer(lin, act, prev, lam, dt, max_rate))
+        prev = lam
+    if readout is not None:
+        readout = (readout.A * prev, readout.b)
+    return SpikingModel(layers, readout, output, synapse, dt, model, shape0,
+                        scales if any(isinstance(a, ReLU) for a in acts) else None)
+
+
+def _input_shape(model, input_shape, X):
+    """Shape of one input: (C, H, W) for image models, else the model's n_in."""
+    if input_shape is not None:
+        shape = tuple(check_int("input_shape", v, low=1) for v in np.atleast_1d(input_shape))
+        if len(shape) not in (1, 3):
+            raise ValueError(f"input_shape: expected (C, H, W), got {input_shape!r}")
+        return shape if len(shape) == 3 else shape[0]
+    n_in = model.n_in
+    if not isinstance(n_in, tuple):
+        return n_in
+    if X is not None and X.ndim == 4:
+        return tuple(int(v) for v in X.shape[1:])
+    raise ValueError(f"input_shape: the model takes images {n_in}; pass input_shape=(C, H, W), "
+                     "e.g. (1, 28, 28) for MNIST")
+
+
+def _split(model):
+    """[(linear run, (index, activation))], the tail's linear layers, the output activation or None."""
+    segments, run, output = [], [], None
+    items = list(enumerate(model.layers))
+    for pos, (i, layer) in enumerate(items):
+        if isinstance(layer, _HIDDEN):
+            segments.append((run, (i, layer)))
+            run = []
+        elif isinstance(layer, _OUTPUTS):
+            if pos != len(items) - 1:
+                raise ValueError(f"model.layers[{i}]: {layer!r} is an output activation; nothing may follow "
+                                 "the read-out Dense layer and its output activation")
+            if not segments:
+                raise ValueError(f"model.layers[{i}]: the first Dense layer must be followed by LIFRate, "
+                                 "SoftLIFRate or ReLU (there is no spiking population otherwise)")
+            output = layer
+        elif isinstance(layer, (Dense, Conv2D, AvgPool2D, MaxPool2D, Flatten, BatchNorm, Dropout)):
+            run.append((i, layer))
+        else:
+            raise TypeError(f"model.layers[{i}]: {layer!r} has no spiking counterpart; hidden activations "
+                            "must be LIFRate, SoftLIFRate or ReLU and the output activation one of Identity, "
+                            "Softmax, LogSoftmax, Sigmoid (last layer)")
+    return segments, run, output
+
+
+def _scales(maps, acts, X, percentile):
+    """lambda_l per layer: the percentile of the ReLU outputs on X (1 for LIF layers)."""
+    relu = [isinstance(a, ReLU) for a in acts]
+    if not any(relu):
+        return [1.0] * len(maps)
+    if X is None:
+        raise ValueError("normalize: ReLU layers convert to IF neurons after data-based weight normalisation; "
+                         "pass normalize=X_train (a few hundred training inputs)")
+    X = X.reshape(X.shape[0], -1)
+    if X.shape[1] != maps[0].shape[1]:
+        raise ValueError(f"normalize: expected inputs of {maps[0].shape[1]} values (flat or as images), "
+                         f"got shape {X.shape}")
+    outs = [[] for _ in maps]
+    for start in range(0, X.shape[0], 256):          # bounded memory; float32 copies for the percentile
+        S = X[start:start + 256]
+        for k, (lin, act) in enumerate(zip(maps, acts)):
+            S = act.function(lin.apply(S) + lin.b)
+            if relu[k]:
+                outs[k].append(S.astype(np.float32).ravel())
+    scales = []
+    for k, is_relu in enumerate(relu):
+        if not is_relu:
+            scales.append(1.0)
             continue
-        if nxt is not None and not isinstance(nxt, _OUTPUTS):
-            raise TypeError(f"model.layers[{items[pos + 1][0]}]: {nxt!r} has no spiking counterpart; "
-                            "hidden activations must be LIFRate or SoftLIFRate and the output "
-                            "activation one of Identity, Softmax, LogSoftmax, Sigmoid")
-        if not layers:
-            raise ValueError(f"model.layers[{i}]: the first Dense layer must be followed by "
-                             "LIFRate or SoftLIFRate (there is no spiking population otherwise)")
-        readout = (W, b)
-        if pos + 2 < len(items):
-            raise ValueError(f"model.layers[{items[pos + 2][0]}]: nothing may follow the read-out "
-                             "Dense layer and its output activation")
-        output = nxt
-        break
-    if not layers:
-        raise ValueError("model: no Dense → LIFRate/SoftLIFRate pair to convert")
-    return SpikingModel(layers, readout, output, synapse, dt, model)
+        lam = float(np.percentile(np.concatenate(outs[k]), percentile))
+        if not lam > 0:
+            raise ValueError(f"normalize: layer {k} (ReLU) is silent on the given inputs (percentile "
+                             f"{percentile} of its activations is {lam}); it cannot be normalised")
+        scales.append(lam)
+    return scales
+
+
+def _layer(lin, act, lam_prev, lam, dt, max_rate):
+    """The SpikingLayer of a folded map and its activation, in current units."""
+    if isinstance(act, ReLU):
+        gain = max_rate / lam
+        neuron = IF(reset="subtract")
+        amp = 1.0 / max_rate
+        J = LinearMap(lin.scaled(gain * lam_prev), lin.b * gain, lin.out_shape)
+        return SpikingLayer(J, J.b, neuron, amp, 0.0,
+                            exact=lambda z: amp * neuron.rate(z, dt),
+                            model=lambda z: amp * np.maximum(z, 0.0))
+    J = LinearMap(lin.scaled(lam_prev), lin.b, lin.out_shape)
+    return SpikingLayer(J, J.b, LIF(act.tau_m, act.tau_ref), act.amplitude, 1.0,
+                        exact=LIFRate(act.tau_m, act.tau_ref, act.amplitude).function, model=act.function)

@@ -162,8 +162,8 @@ def build_network(model, x, name_prefix="layer", synapse=None, v0=None, rng=None
     pops = [net.add_population(first.neuron, first.n_out, bias=bias, v0=v0, name=f"{name_prefix}0")]
     inp = net.add_current_input(pops[0], current) if current is not None else None
     for i, (before, layer) in enumerate(zip(model.layers, model.layers[1:]), start=1):
-        pop = net.add_population(layer.neuron, layer.n_out, bias=layer.b + 1.0, v0=v0, name=f"{name_prefix}{i}")
-        net.connect(pops[-1], pop, layer.W * before.amplitude, synapse=syn, placement=placement)
+        pop = net.add_population(layer.neuron, layer.n_out, bias=layer.b + layer.offset, v0=v0, name=f"{name_prefix}{i}")
+        net.connect(pops[-1], pop, layer.scaled(before.amplitude), synapse=syn, placement=placement)
         pops.append(pop)
     if not probes:
         return SpikingNetwork(net, pops, [], None, model, inp)
@@ -180,14 +180,12 @@ def _first_layer_input(first, x, n_in):
                          f"({n_in},) (constant), an array (steps, {n_in}) or a function t -> ({n_in},) "
                          "(time-varying, injected as W1 x(t)); SpikingModel.predict runs batches")
     if callable(x):
-        W = first.W
-
         def current(t):
             value = np.asarray(x(t), dtype=float)
             if value.shape != (n_in,):
                 raise ValueError(f"x(t): expected shape ({n_in},), got {value.shape} at t = {t}")
-            return W @ value
-        return first.b + 1.0, current
+            return first.apply(value[None])[0]
+        return first.b + first.offset, current
     try:
         X = np.asarray(x)
     except (TypeError, ValueError):
@@ -202,8 +200,8 @@ def _first_layer_input(first, x, n_in):
     if not np.all(np.isfinite(X)):
         raise ValueError("x: contains NaN or infinity")
     if X.ndim == 1:
-        return first.W @ X + first.b + 1.0, None
+        return first.apply(X[None])[0] + first.b + first.offset, None
     if X.shape[0] < 2:
         raise ValueError(f"x: shape {X.shape} reads as a 1-step input current; for one constant input "
                          f"pass shape ({n_in},)")
-    return first.b + 1.0, X @ first.W.T
+    return first.b + first.offset, first.apply(X)

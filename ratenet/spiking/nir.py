@@ -61,10 +61,52 @@ __all__ = ["model_to_nir", "run_neurosim", "snntorch_graph", "run_snntorch", "ch
 _INPUT, _FC0, _READOUT, _OUTPUT = "input", "fc0", "readout", "output"
 
 
+def _image(layer):
+    return layer.map.is_conv
+
+
+def _flattened(nodes, a, b, flatten):
+    """Edges a → b, through a ``Flatten`` node "{a}_flatten" when a gives images and b takes flat vectors."""
+    if not flatten:
+        return [(a, b)]
+    nir = _nsnir.import_nir()
+    shape = np.shape(nodes[a].weight)[:1] + _conv_out(nodes[a]) if a == _FC0 else np.shape(nodes[a].v_leak)
+    nodes[f"{a}_flatten"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
+    return [(a, f"{a}_flatten"), (f"{a}_flatten", b)]
+
+
+def _conv_out(node):
+    """(H_out, W_out) of a NIR Conv2d node written here."""
+    from neurosim import Convolution
+    c = Convolution(node.weight, tuple(node.metadata["input_shape"]), node.stride, node.padding)
+    return c.output_shape[1:]
+
+
+def _predecessor(graph, name):
+    """The node feeding ``name``, skipping Flatten nodes (populations are flat in neurosim)."""
+    prev = next(a for a, b in graph.edges if b == name)
+    return _predecessor(graph, prev) if prev.endswith("_flatten") else prev
+
+
+def _fc0_current(fc0, x):
+    """The constant current fc0(x) (flat): an Affine's W x + b, or a Conv2d through its sparse table."""
+    nir = _nsnir.import_nir()
+    if isinstance(fc0, nir.Conv2d):
+        from neurosim import Convolution
+        c = Convolution(fc0.weight, tuple(fc0.metadata["input_shape"]), fc0.stride, fc0.padding)
+        per_channel = np.asarray(fc0.bias, dtype=float)
+        return c.to_sparse() @ np.ravel(x) + np.repeat(per_channel, c.shape[0] // per_channel.size)
+    return np.asarray(fc0.weight, dtype=float) @ x + np.asarray(fc0.bias, dtype=float)
+
+
 def model_to_nir(snn):
     """See :meth:`ratenet.SpikingModel.to_nir`."""
     nir = _nsnir.import_nir()
     first, last = snn.layers[0], snn.layers[-1]
+    kinds = {type(layer.neuron).__name__ for layer in snn.layers} - {"LIF"}
+    if kinds:
+        raise ValueError(f"to_nir: {sorted(kinds)} populations (the ReLU route) are not exported: neurosim's NIR "
+                         "exporter writes LIF populations only, and NIR's IF node has no reset by subtraction")
     # layer 0 bias: W1·0 + b1 + 1; "boundary": NIR delivers spikes on its own grid (exact placement has no NIR form)
     net = snn.to_network(np.zeros(snn.n_in), placement="boundary").network
     graph = _nsnir.to_nir(net)                                # warns once about tau_ref > 0
@@ -72,10 +114,18 @@ def model_to_nir(snn):
     L = len(snn.layers)
     # input: a constant current through Affine fc0 instead of neurosim's unused input port
     _drop(nodes, edges, "layer0_input")
-    nodes[_INPUT] = nir.Input(input_type=np.array([snn.n_in]),
+    in_shape = list(snn.input_shape) if isinstance(snn.input_shape, tuple) else [snn.n_in]
+    nodes[_INPUT] = nir.Input(input_type=np.array(in_shape),
                               metadata={"ratenet_input": "constant current (the rate model's x)"})
-    nodes[_FC0] = nir.Affine(weight=np.array(first.W, dtype=float), bias=np.zeros(first.n_out))
-    edges += [(_INPUT, _FC0), (_FC0, "layer0")]
+    if first.map.is_conv:          # the structure, as neurosim exports a Convolution connection
+        c = first.W
+        nodes[_FC0] = nir.Conv2d(input_shape=c.input_shape[1:], weight=np.array(c.kernel), stride=c.stride,
+                                 padding=c.padding, dilation=1, groups=1, bias=np.zeros(c.kernel.shape[0]),
+                                 metadata={"input_shape": list(c.input_shape)})
+    else:
+        nodes[_FC0] = nir.Affine(weight=np.array(first.W, dtype=float), bias=np.zeros(first.n_out))
+    edges.append((_INPUT, _FC0))
+    edges += _flattened(nodes, _FC0, "layer0", _image(first) and np.ndim(nodes["layer0"].v_leak) == 1)
     # read-out: Affine -> PSC stages (LI) -> Output, in place of neurosim's Output of the last layer
     _drop(nodes, edges, f"layer{L - 1}_output")
     if snn.readout is not None:
@@ -85,7 +135,7 @@ def model_to_nir(snn):
     n_out, syn = W.shape[0], snn.synapse
     nodes[_READOUT] = nir.Affine(weight=np.asarray(W, dtype=float) * last.amplitude, bias=np.zeros(n_out))
     prev = _READOUT
-    edges.append((f"layer{L - 1}", _READOUT))
+    edges += _flattened(nodes, f"layer{L - 1}", _READOUT, np.ndim(nodes[f"layer{L - 1}"].v_leak) > 1)
     for k in range(syn.n + 1):
         name = f"readout_psc{k}"
         leak = np.asarray(b, dtype=float) if k == syn.n else np.zeros(n_out)
@@ -156,22 +206,23 @@ def _bind_input(graph, x):
     edges = [e for e in graph.edges]
     fc0 = nodes[_FC0]
     layer0 = copy.copy(nodes["layer0"])
-    layer0.v_leak = np.asarray(layer0.v_leak, dtype=float) + np.asarray(layer0.r, dtype=float) * (
-        np.asarray(fc0.weight, dtype=float) @ x + np.asarray(fc0.bias, dtype=float))
+    leak = np.asarray(layer0.v_leak, dtype=float)
+    layer0.v_leak = leak + np.asarray(layer0.r, dtype=float) * _fc0_current(fc0, x).reshape(leak.shape)
     nodes["layer0"] = layer0
-    for name in [_INPUT, _FC0, _READOUT, _OUTPUT] + [k for k in nodes if k.startswith("readout_psc")]:
-        _drop(nodes, edges, name)
-    nodes["layer0_input"] = nir.Input(input_type=np.array([layer0.v_leak.size]),
-                                      metadata={"neurosim_source": "none"})
+    for name in [_INPUT, _FC0, _READOUT, _OUTPUT, f"{_FC0}_flatten"] + \
+            [k for k in nodes if k.startswith("readout_psc") or k.startswith("layer") and k.endswith("_flatten")]:
+        if name in nodes:
+            _drop(nodes, edges, name)
+    nodes["layer0_input"] = nir.Input(input_type=np.array(leak.shape), metadata={"neurosim_source": "none"})
     edges.append(("layer0_input", "layer0"))
     last = _last_layer(graph)
-    nodes[f"{last}_output"] = nir.Output(output_type=np.array([np.asarray(graph.nodes[last].v_threshold).size]))
+    nodes[f"{last}_output"] = nir.Output(output_type=np.array(np.shape(graph.nodes[last].v_threshold)))
     edges.append((last, f"{last}_output"))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata))
 
 
 def _last_layer(graph):
-    return next(a for a, b in graph.edges if b == _READOUT)
+    return _predecessor(graph, _READOUT)
 
 
 def run_neurosim(graph, X, T, t_average=None, refractory=True, progress=False):
@@ -199,8 +250,10 @@ def run_neurosim(graph, X, T, t_average=None, refractory=True, progress=False):
     ndarray (n_samples, n_out)
         The read-out (before the output activation) averaged over the window.
     """
-    X = real_array("X", X, ndim=(1, 2))
-    X = np.atleast_2d(X)
+    from neurosim.export import from_nir
+
+    X = real_array("X", X, ndim=(1, 2, 4))
+    X = np.atleast_2d(X.reshape(X.shape[0], -1) if X.ndim == 4 else X)
     refractory = check_bool("refractory", refractory)
     progress = check_bool("progress", progress)
     W, b = _readout_params(graph)

@@ -98,7 +98,7 @@ def test_two_hidden_layers_alpha_synapse_and_no_readout():
 
 
 @pytest.mark.parametrize("layers, exc, match", [
-    (lambda r: [ratenet.Dense(2, 3, rng=r), ratenet.ReLU(), ratenet.Dense(3, 2, rng=r)], TypeError, "ReLU"),
+    (lambda r: [ratenet.Dense(2, 3, rng=r), ratenet.ReLU(), ratenet.Dense(3, 2, rng=r)], ValueError, "normalize"),
     (lambda r: [ratenet.Dense(2, 3, rng=r), TuningCurveActivation([0, 1], [0, 10])], TypeError, "Tuning"),
     (lambda r: [ratenet.Dense(2, 3, rng=r), ratenet.Softmax()], ValueError, "first Dense"),
     (lambda r: [ratenet.Dense(2, 3, rng=r), LIFRate(), ratenet.Dense(3, 2, rng=r), ratenet.Softmax(),

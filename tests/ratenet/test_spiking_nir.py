@@ -175,3 +175,48 @@ def test_run_neurosim_progress_on_stderr_only_when_asked(capsys):
         rn.run_neurosim(g, X, T=0.05, progress=1)
     with pytest.raises(TypeError, match="progress"):          # checked before snnTorch is imported
         rn.run_snntorch(g, X, T=0.05, progress="yes")
+
+
+def conv_model(seed=0, dense_after_first=False):
+    """Conv → soft-LIF → AvgPool → Conv → soft-LIF → Flatten → Dense, on 1×8×8 images."""
+    rng = np.random.default_rng(seed)
+    c1 = ratenet.Conv2D(1, 3, 3, rng=rng, dtype=np.float64)
+    c1.b = rng.uniform(0.3, 1.0, 3)
+    c2 = ratenet.Conv2D(3, 4, 2, rng=rng, dtype=np.float64)
+    c2.b = np.full(4, 0.5)
+    act = lambda: ratenet.SoftLIFRate(0.02, 0.002, AMP, 0.02)  # noqa: E731
+    if dense_after_first:
+        return ratenet.Sequential([c1, act(), ratenet.Flatten(), ratenet.Dense(3 * 36, 5, rng=rng, dtype=np.float64),
+                                   act(), ratenet.Dense(5, 2, rng=rng, dtype=np.float64)])
+    return ratenet.Sequential([c1, act(), ratenet.AvgPool2D(2), c2, act(), ratenet.Flatten(),
+                               ratenet.Dense(4 * 2 * 2, 2, rng=rng, dtype=np.float64), ratenet.Softmax()])
+
+
+@pytest.mark.parametrize("dense_after_first", [False, True])
+def test_conv_model_exports_conv2d_and_flatten_and_reads_back_with_equal_spikes(tmp_path, dense_after_first):
+    snn = ratenet.to_spiking(conv_model(dense_after_first=dense_after_first), input_shape=(1, 8, 8))
+    g = export(snn)
+    assert isinstance(g.nodes["fc0"], nir.Conv2d)
+    assert isinstance(g.nodes["conn0"], nir.Affine if dense_after_first else nir.Conv2d)
+    assert any(isinstance(n, nir.Flatten) for n in g.nodes.values())
+    path = tmp_path / "cnn.nir"
+    nir.write(path, g)
+    back = rn.check_graph(nir.read(path))
+    X = np.random.default_rng(1).uniform(0, 1, (2, 1, 8, 8))
+    T, t_avg = 0.2, 0.15
+    got = rn.run_neurosim(back, X, T, t_average=t_avg)
+    W, b = snn.readout
+    for x, row in zip(X, got):
+        sn = snn.to_network(x.ravel(), placement="boundary")
+        sn.network.run(T)
+        rate = sn.rates(T - t_avg, T)[-1]
+        assert rate.sum() > 0
+        np.testing.assert_allclose(row, W @ (rate * AMP) + b, rtol=1e-12, atol=1e-12)
+
+
+def test_if_populations_are_refused_by_to_nir():
+    rng = np.random.default_rng(2)
+    m = ratenet.Sequential([ratenet.Dense(3, 4, rng=rng), ratenet.ReLU(), ratenet.Dense(4, 2, rng=rng)])
+    snn = ratenet.to_spiking(m, normalize=rng.uniform(0, 1, (50, 3)))
+    with pytest.raises(ValueError, match="IF"):
+        snn.to_nir()
