@@ -203,6 +203,7 @@ class SpikingModel:
         self.n_in = layers[0].W.shape[1]
         self.input_shape = self.n_in if input_shape is None else input_shape
         self.scales = scales
+        self.n_out = readout[0].shape[0] if readout is not None else layers[-1].n_out
 
     def _inputs(self, X):
         """X as float64 rows (n, n_in); image batches (n, C, H, W) of ``input_shape`` are flattened row-major."""
@@ -210,7 +211,6 @@ class SpikingModel:
             X = check_batch(X, self.input_shape, np.float64)
             return X.reshape(X.shape[0], -1)
         return check_batch(X, self.n_in, np.float64)
-        self.n_out = readout[0].shape[0] if readout is not None else layers[-1].n_out
 
     def __repr__(self):
         sizes = [self.n_in] + [l.n_out for l in self.layers] + ([self.n_out] if self.readout else [])

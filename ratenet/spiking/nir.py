@@ -250,8 +250,6 @@ def run_neurosim(graph, X, T, t_average=None, refractory=True, progress=False):
     ndarray (n_samples, n_out)
         The read-out (before the output activation) averaged over the window.
     """
-    from neurosim.export import from_nir
-
     X = real_array("X", X, ndim=(1, 2, 4))
     X = np.atleast_2d(X.reshape(X.shape[0], -1) if X.ndim == 4 else X)
     refractory = check_bool("refractory", refractory)
