@@ -68,7 +68,8 @@ print(time.perf_counter() - t)
 
 def measure(tree, case):
     setup, timed = CASES[case]
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH="")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH="",
+               NEUROSIM_BACKEND="numpy")  # numpy against numpy (the old tree has no other backend)
     code = RUNNER.format(tree=str(tree), setup=setup, timed=timed)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tree)
     if out.returncode != 0:
