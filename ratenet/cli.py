@@ -257,15 +257,19 @@ def _convert(args):
 
     model = _load_model(args.model)
     name = _data_for(model, args)
-    snn = ratenet.to_spiking(model, synapse=PSCFilter(args.tau_s), dt=args.dt)
     n_steps(args.T, args.dt, T_name="--T", dt_name="--dt")   # a whole number of steps, before any work
-    _, _, Xte, yte = load_data(name, args.seed)
+    Xtr, _, Xte, yte = load_data(name, args.seed)
+    # ReLU layers convert to integrate-and-fire neurons after data-based normalisation on training inputs
+    relu = any(isinstance(layer, ratenet.ReLU) for layer in model.layers)
+    extra = {"normalize": Xtr[:1000]} if relu else {}
+    snn = ratenet.to_spiking(model, synapse=PSCFilter(args.tau_s), dt=args.dt, **extra)
     labels = _labels(yte)
     threshold = 0.5 if isinstance(model.layers[-1], ratenet.Sigmoid) else 0.0
     rate = float(np.mean(ratenet.to_labels(model.predict(Xte), threshold=threshold) == labels))
     spiking = snn.accuracy(Xte, labels, T=args.T, batch_size=args.batch_size, progress=args.progress)
     print(f"{args.model} on {name} ({len(Xte)} test samples): rate accuracy {100 * rate:.2f} %, spiking "
-          f"accuracy {100 * spiking:.2f} % (LIF neurons, T = {args.T:g} s, dt = {args.dt:g} s, "
+          f"accuracy {100 * spiking:.2f} % ({'IF neurons, normalised' if relu else 'LIF neurons'}, T = {args.T:g} s, "
+          f"dt = {args.dt:g} s, "
           f"tau_s = {args.tau_s:g} s)")
     return 0
 

@@ -148,9 +148,9 @@ def test_evaluate_and_convert_refuse_models_they_cannot_run(tmp_path, capsys):
     relu = ratenet.Sequential([ratenet.Dense(2, 4, rng=rng), ratenet.ReLU(), ratenet.Dense(4, 1, rng=rng),
                                ratenet.Sigmoid()])
     relu.save(tmp_path / "relu.npz")
-    assert main(["convert", str(tmp_path / "relu.npz"), "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert "normalize" in err and err.count("\n") == 1  # ReLU models need normalize=X_train (not wired in the CLI yet)
+    assert main(["convert", str(tmp_path / "relu.npz"), "--no-progress"]) == 0  # ReLU: normalised IF neurons
+    out = capsys.readouterr().out
+    assert "IF neurons, normalised" in out
     odd = ratenet.Sequential([ratenet.Dense(5, 4, rng=rng), ratenet.ReLU(), ratenet.Dense(4, 1, rng=rng),
                               ratenet.Sigmoid()])
     odd.save(tmp_path / "odd.npz")
