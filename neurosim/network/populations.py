@@ -354,15 +354,14 @@ class ModelRuntime(_Base):
         self.prepared = None  # (k, indices, offsets) of a prepared, not yet committed step
         for g in groups:
             self.terms.append((g.state.x[-1], 1.0, None))
-
-    needs_prepare = True
+        self.needs_prepare = True  # the user's step runs in the prepare phase
 
     def prepare(self, k, t0):
         super().prepare(k, t0)
         if self.prepared is not None and self.prepared[0] == k:
             return  # a retried step: its result is ready
         J = self.input().reshape(self.shape)
-        idx, off = advance_scratch(self.model, self.dt, J, self.state, self.scratch, t0)
+        idx, off = advance(self.model, self.dt, J, self.state, self.scratch, t0, commit=False)
         self.prepared = (k, idx, off)
 
     def step(self, k, t0):
@@ -383,11 +382,6 @@ class ModelRuntime(_Base):
         for name, a in snap.items():
             np.copyto(self.state[name], a)
         self.prepared = None
-
-
-def advance_scratch(model, dt, J, state, scratch, t0):
-    """:func:`neurosim.neurons.base.advance` without the commit: the stepped state is left in ``scratch``."""
-    return advance(model, dt, J, state, scratch, t0, commit=False)
 
 
 def _noise_setup(pop):
