@@ -216,13 +216,14 @@ def fit(model, X, y, loss, optimizer, epochs=10, batch_size=32, validation_data=
     history = _start(model, optimizer, params, callbacks, task, Xv is not None)
     batches = _Batches(X, T, batch_size, shuffle, rng, transform, input_noise, getattr(model, "n_in", None))
     guard = _Guard(model, optimizer, history)
+    val_task = Xv is not None and _task(Tv) and task  # once: _task scans all validation targets
     try:
         with HeldInterrupt() as held:
             for epoch in range(1, epochs + 1):
                 t0 = time.perf_counter()
                 logs = _train_epoch(model, loss, optimizer, batches, task, guard, epoch, epochs, progress, held)
                 if Xv is not None:
-                    for k, v in _evaluate(model, Xv, Tv, loss, _task(Tv) and task, max(batches.size, 1024)).items():
+                    for k, v in _evaluate(model, Xv, Tv, loss, val_task, max(batches.size, 1024)).items():
                         logs["val_" + k] = v
                 history.append(epoch, logs)
                 if verbose:

@@ -89,11 +89,6 @@ def _padded(X, pad, fill, buf):
     return buf, buf
 
 
-def _windows(Xp, kernel, stride):
-    """The patches of Xp as a strided view (n, C, Ho, Wo, kh, kw); no copy."""
-    return sliding_window_view(Xp, kernel, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
-
-
 def _tap(a, i, j, stride, out_hw):
     """The view of (padded) image array ``a`` that kernel tap (i, j) sees at every output pixel."""
     (sh, sw), (ho, wo) = stride, out_hw

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ratenet
-from ratenet import data
+
 
 
 def _net(rng=0, bn=False):
@@ -121,17 +121,26 @@ def test_transform_is_applied_to_each_training_batch_with_fits_rng():
 def test_transform_gets_fits_rng_so_a_seeded_run_is_reproducible():
     X, y = _data(40)
 
+    gens = []
+
     def jitter(Xb, rng):
+        gens.append(rng)
         return Xb + rng.normal(0, 0.1, Xb.shape)
 
-    runs = []
-    for _ in range(2):
+    runs, per_run = [], []
+    for transform in (jitter, jitter, None):
+        gens.clear()
         m = _net()
         m.fit(X, y, loss=ratenet.CategoricalCrossEntropy(), optimizer=ratenet.SGD(lr=0.1), epochs=2,
-              verbose=0, rng=7, transform=jitter)
+              verbose=0, rng=7, transform=transform)
         runs.append([p.data.copy() for p in m.parameters()])
-    for p, q in zip(*runs):
+        per_run.append(list(gens))
+    for p, q in zip(runs[0], runs[1]):
         np.testing.assert_array_equal(p, q)
+    # one Generator per fit (fit's own, seeded by rng), and the transform really changed the training
+    for gs in per_run[:2]:  # every batch of a fit gets that fit's one Generator
+        assert gs and all(g is gs[0] for g in gs) and isinstance(gs[0], np.random.Generator)
+    assert any(not np.array_equal(p, q) for p, q in zip(runs[0], runs[2]))
 
 
 @pytest.mark.parametrize("transform, err, match", [
