@@ -45,7 +45,8 @@ class Connection:
         the current after t1 is exact and the charge between ta and t1 is not
         delivered. With a delay < dt the arrival step has already been integrated:
         both placements then deliver at its end t1 (``"exact"`` with the kernel
-        from ta).
+        from ta). With ``timing="precise"`` every spike enters at its exact arrival time
+        (that is what precise timing is), so both values mean the same there.
     """
 
     def __init__(self, pre, post, weights, synapse, delay, placement="boundary"):

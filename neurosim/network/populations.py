@@ -357,9 +357,8 @@ class ModelRuntime(_Base):
         self.needs_prepare = True  # the user's step runs in the prepare phase
 
     def prepare(self, k, t0):
+        # always from the committed state and today's bias and parameters (a retried step is stepped again)
         super().prepare(k, t0)
-        if self.prepared is not None and self.prepared[0] == k:
-            return  # a retried step: its result is ready
         J = self.input().reshape(self.shape)
         idx, off = advance(self.model, self.dt, J, self.state, self.scratch, t0, commit=False)
         self.prepared = (k, idx, off)

@@ -161,6 +161,9 @@ class Runtime:
             "sources": [rt.snapshot() for rt in self.sources.values()],
             "buffers": [b.snapshot() for b in self.buffers.values()],
             "probes": list(self.buffers),
+            # the parameters the state was run with: after restore, the description's current ones (bias,
+            # weights, rates assigned since) are applied again at the next run
+            "built_from": self.built_from,
         }
 
     def restore(self, snap):
@@ -176,6 +179,7 @@ class Runtime:
                 buf.restore(saved[probe])
             else:  # added after the snapshot: starts empty
                 self.add_probe(probe)
+        self.built_from = snap.get("built_from", self.built_from)
         self.step = snap["step"]
         self.failed = None
 
@@ -187,14 +191,13 @@ class Runtime:
         sampled = [(p, b) for p, b in self.buffers.items() if p.kind not in EVENT_KINDS]
         for _, buf in sampled:
             buf.open(self.step, steps)
-        bar = Progress(steps * self.dt, "simulated", enabled=progress, unit=" s")
-        try:
-            with HeldInterrupt() as held:
-                self._loop(steps, bar, sampled, held)
-        finally:
-            for _, buf in sampled:
-                buf.close()
-        bar.close()
+        with Progress(steps * self.dt, "simulated", enabled=progress, unit=" s") as bar:  # ends the line on errors
+            try:
+                with HeldInterrupt() as held:
+                    self._loop(steps, bar, sampled, held)
+            finally:
+                for _, buf in sampled:
+                    buf.close()
 
     def _loop(self, steps, progress, sampled, held):
         dt = self.dt

@@ -72,14 +72,12 @@ class NeuronModel:
         otherwise a spike is stamped at the start of its step (Brian2's convention).
         Arrays have shape ``(n,)``, or ``(B, n)`` in a network with ``batch=B``.
 
-    Class attributes a subclass may set: ``input_unit`` (the unit of J, for docs), and
-    ``exact_spike_times`` (False: ``Network(timing="precise")`` refuses the model, since it
-    has no exact spike-time method).
+    A subclass may set ``input_unit`` (the unit of J, for docs). ``Network(timing="precise")``
+    refuses user models: a grid step has no exact spike-time method.
     """
 
     state = {}
     input_unit = "1"
-    exact_spike_times = False
     default_dt = 1e-4
 
     def __init__(self, **params):

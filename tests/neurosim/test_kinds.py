@@ -348,3 +348,19 @@ def test_changes_between_runs_are_the_same_on_every_backend(sim):
     order_g, order_r = np.lexsort((got[1], np.round(got[0], 10))), np.lexsort((ref[1], np.round(ref[0], 10)))
     np.testing.assert_allclose(got[0][order_g], ref[0][order_r], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(got[1][order_g], ref[1][order_r])
+
+
+def test_after_restore_the_description_s_current_rate_applies():
+    """restore() brings back the state; a rate assigned since is used again at the next run (not silently lost)."""
+    net = Network(dt=1e-4, rng=5, backend="numpy")
+    src = net.add_poisson(200, rate=20.0)
+    sp = net.probe(src, "spikes")
+    net.run(0.1)
+    net.store()
+    src.rate = 80.0
+    net.run(0.1)
+    net.restore()
+    before = sp.data[0].size
+    net.run(0.5)
+    after = sp.data[0].size - before
+    assert abs(after - 8000) < 6 * np.sqrt(8000)  # 80 Hz x 200 x 0.5 s; at 20 Hz it would be 2,000

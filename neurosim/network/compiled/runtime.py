@@ -12,11 +12,9 @@ block then holds one step, so the function is called just before its step, as
 on numpy). The kernel then commits the block step by step; afterwards Python
 files the block's spikes into the probes. A block ends at a multiple of 1000
 steps (a block of Poisson draws), so Ctrl-C, held by the numpy runtime's
-``_HeldInterrupt``, takes effect at the next block boundary: a step boundary,
+``neurosim.interrupts.HeldInterrupt``, takes effect at the next block boundary: a step boundary,
 and a continued run equals an uninterrupted one.
 """
-import time
-
 import numpy as np
 
 from . import kernels as K
