@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from . import validation as check
+from .. import validation as check
 
 _CHUNK = 1 << 22  # elements of the (times x spikes) table in one go of filter()
 
