@@ -481,6 +481,16 @@ class Network:
             self.runtime = self._new_runtime()
         return self.runtime
 
+    @property
+    def plan(self):
+        """The ordered operations every step runs (:class:`neurosim.network.plan.Plan`); builds the network.
+
+        ``print(net.plan)`` lists them by phase. On the numba backend the same operations run
+        inside compiled kernels, many steps per call.
+        """
+        runtime = self.build()
+        return runtime.make_plan()
+
     def _new_runtime(self):
         runtime, self._backend_used = build_runtime(self, self._backend_request)
         return runtime

@@ -29,6 +29,7 @@ from ..progress import Progress
 from .changes import built_from
 from .connections import ConnectionRuntime, FusedPropagation, SynapseGroup
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
+from .plan import Operation, Plan, transform_name
 from .populations import runtime_class
 from .probes import EVENT_KINDS, RateBuffer, SampleBuffer, SpikeBuffer, add_lagged
 
@@ -61,6 +62,7 @@ class Runtime:
         sizes = [(syn.n + 1) * B * post.n for post, syn in grouped]
         self.arena = np.zeros(sum(sizes))
         self.groups, offsets, start = [], {}, 0
+        self._group_keys = list(grouped)  # (post, synapse) of each group, for the plan's names
         for ((post, syn), members), size in zip(grouped.items(), sizes):
             group = SynapseGroup(syn, B * post.n, dt, max(rt.reach for rt in members),
                                  out=self.arena[start:start + size])
@@ -199,80 +201,95 @@ class Runtime:
                 for _, buf in sampled:
                     buf.close()
 
-    def _loop(self, steps, progress, sampled, held):
+    @property
+    def timing(self):
+        return "grid"
+
+    def make_plan(self, sampled=None):
+        """The plan of one run (:mod:`neurosim.network.plan`): grid timing, one step per pass.
+
+        ``sampled``: the sampled probes' ``(probe, buffer)`` pairs (default: all of them).
+        """
+        if sampled is None:
+            sampled = [(p, b) for p, b in self.buffers.items() if p.kind not in EVENT_KINDS]
+        dt, ops = self.dt, []
+        names = {rt: d.name for d, rt in self.emitters.items()}
+        for pop, rt in self.pops.items():
+            if rt.inputs or rt.needs_prepare:
+                ops.append(Operation("prepare", f"inputs of {pop.name!r}", _prepare_population(rt, dt)))
+        for src, rt in self.sources.items():
+            ops.append(Operation("prepare", f"draw the spikes of {src.name!r}", _draw_source(rt)))
+        for pop, rt in self.pops.items():
+            ops.append(Operation("neurons", f"step {pop.name!r} ({type(pop.model).__name__})", _step_grid(rt, dt)))
+        for probe, buf in self.buffers.items():
+            if probe.kind in EVENT_KINDS and probe.target in self.pops:
+                ops.append(Operation("emit", f"record the spikes of {probe.target.name!r}",
+                                     _record_spikes(buf.recorder, self.emitters[probe.target], buf.start_step)))
+        for src, rt in self.sources.items():
+            ops.append(Operation("emit", f"emit the spikes of {src.name!r}", self._emit_source(src, rt)))
+        for (post, syn), g in zip(self._group_keys, self.groups):
+            ops.append(Operation("synapses", f"advance {syn!r} into {post.name!r} and deliver",
+                                 _advance_group(g)))
+        filtered = [(p, buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
+        for p, buf, _ in filtered:
+            ops.append(Operation("synapses", f"advance the filter of {p!r}", _advance_filter(buf)))
+        for f, members in self.fused:
+            pre = self.emitters[next(c.pre for c, rt in self.conns if rt is members[0])]
+            ops.append(Operation("propagate", f"spikes of {names[pre]!r} into {len(members)} groups (fused)",
+                                 _propagate_fused(f, pre)))
+        for c, rt in self.conns:
+            if not getattr(rt, "fused", False):
+                ops.append(Operation("propagate", f"spikes of {c.pre.name!r} to {c.post.name!r} "
+                                     f"({transform_name(c.weights)}, delay {c.delay:g} s)",
+                                     _propagate(rt, self.emitters[c.pre], dt)))
+        for p, buf, pre in filtered:
+            ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r}",
+                                 _filter_spikes(buf, pre, dt)))
+        for p, buf in sampled:
+            if p.kind == "filtered_mean":
+                ops.append(Operation("record", f"accumulate the mean of {p!r}",
+                                     _accumulate(buf, self.emitters[p.target], dt)))
+        for p, buf in sampled:
+            source = None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind)
+            signal_ = buf.state.current if p.kind == "filtered" else None
+            ops.append(Operation("record", f"sample {p!r}", _sample(buf, p.every, signal_, source)))
+        return Plan("grid", ops)
+
+    def _emit_source(self, src, rt):
         dt = self.dt
-        pops = list(self.pops.values())
-        prepared = [rt for rt in pops if rt.inputs or rt.needs_prepare]
-        groups = self.groups
-        sources = list(self.sources.items())
-        conns = [(rt, self.emitters[c.pre]) for c, rt in self.conns if not getattr(rt, "fused", False)]
-        fused = [(f, self.emitters[next(c.pre for c, rt in self.conns if rt is members[0])])
-                 for f, members in self.fused]
-        spike_probes = [(buf.recorder, self.emitters[p.target], buf.start_step) for p, buf in self.buffers.items()
-                        if p.kind in EVENT_KINDS and p.target in self.pops]
-        filtered = [(buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
-        means = [(buf, self.emitters[p.target], p.every) for p, buf in sampled if p.kind == "filtered_mean"]
-        sample = [(buf, p.every, buf.state.current if p.kind == "filtered" else None,
-                   None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind))
-                  for p, buf in sampled]
-        k0 = self.step
-        for k in range(k0, k0 + steps):
-            t0 = k * dt
-            m = k + 1
-            # ---- prepare: may raise, changes nothing committed
-            for rt in prepared:
-                rt.prepare(k, t0)
-            emitted = [(src, rt) + rt.emit(m) for src, rt in sources]
-            # ---- commit
+
+        def emit(k, m):
+            idx, times = rt.pending
+            rt.spiked = idx
+            if idx.size:
+                rt.offsets = times - k * dt
+                self._record_source(src, idx, times)
+        return emit
+
+    def _loop(self, steps, progress, sampled, held):
+        """Execute the plan ``steps`` times (blocks of ``plan.block`` steps), one transaction per pass."""
+        plan = self.plan = self.make_plan(sampled)
+        prepare, commit, block, dt = plan.prepare, plan.commit, plan.block, self.dt
+        k0 = k = self.step
+        end, report = k0 + steps, k0 + 256
+        while k < end:
+            # blocks aligned to multiples of `block`: an interrupted and continued run takes the same blocks
+            m = k + 1 if block == 1 else min(end, (k // block + 1) * block)
+            for op in prepare:  # may raise: nothing committed changes
+                op(k, m)
             try:
-                any_spikes = False
-                for rt in pops:
-                    idx, offsets = rt.step(k, t0)
-                    rt.spiked, rt.offsets = idx, offsets
-                    if idx.size:
-                        any_spikes = True
-                for rec, rt, start in spike_probes:
-                    if rt.spiked.size and k >= start:
-                        rec._record(k, rt.spiked, rt.offsets)
-                for src, rt, idx, times in emitted:
-                    rt.spiked = idx
-                    if idx.size:
-                        rt.offsets = times - t0
-                        self._record_source(src, idx, times)
-                        any_spikes = True
-                for g in groups:
-                    g.advance_and_deliver(m)
-                for buf, _ in filtered:
-                    buf.state.advance()
-                if any_spikes:
-                    for f, pre in fused:
-                        if pre.spiked.size:
-                            f.scatter(pre.spiked)
-                    for rt, pre in conns:
-                        sp = pre.spiked
-                        if sp.size:
-                            if rt.cut is None and not rt.lagged:  # delay < dt: the next boundary
-                                rt.scatter(sp, rt.group.x0)
-                            else:
-                                rt.deliver(sp, pre.offsets, m, dt)
-                    for buf, pre in filtered:
-                        sp = pre.spiked
-                        if sp.size:
-                            if buf.probe.kind == "filtered":
-                                np.add.at(buf.state.x[0], sp, buf.state.inv_tau)
-                            else:
-                                add_lagged(buf.state, sp, dt - getattr(pre, "offsets", 0.0))
-                for buf, pre, every in means:
-                    _accumulate_mean(buf, pre.spiked, dt)
-                _take_samples(sample, m)
-                self.step = m
+                for op in commit:
+                    op(k, m)
+                self.step = k = m
             except BaseException as err:
-                self.failed = _invalid_message(err, t0)
+                self.failed = _invalid_message(err, k * dt)
                 raise
             if held.pending:
                 raise KeyboardInterrupt
-            if (m & 255) == 0 and progress.due():
-                progress.update((m - k0) * dt, f"t = {m * dt:.3f} s")
+            if m >= report:
+                report = m + 256
+                if progress.due():
+                    progress.update((m - k0) * dt, f"t = {m * dt:.3f} s")
 
     def _propagate(self, m, spiking):
         for c, rt in self.conns:
@@ -284,6 +301,88 @@ class Runtime:
                 np.add.at(buf.state.x[0], self.emitters[probe.target].spiked, buf.state.inv_tau)
                 if probe.kind == "filtered_mean":  # spikes before the first step: all their charge follows
                     np.add.at(buf.total, self.emitters[probe.target].spiked, buf.state.inv_tau)
+
+
+# ---- the grid plan's operations: each returns fn(k, m) over the runtime objects it closes over ----------
+def _prepare_population(rt, dt):
+    def prepare(k, m):
+        rt.prepare(k, k * dt)
+    return prepare
+
+
+def _draw_source(rt):
+    def draw(k, m):
+        rt.pending = rt.emit(m)
+    return draw
+
+
+def _step_grid(rt, dt):
+    def step(k, m):
+        rt.spiked, rt.offsets = rt.step(k, k * dt)
+    return step
+
+
+def _record_spikes(recorder, rt, start):
+    def record(k, m):
+        if rt.spiked.size and k >= start:
+            recorder._record(k, rt.spiked, rt.offsets)
+    return record
+
+
+def _advance_group(group):
+    def advance(k, m):
+        group.advance_and_deliver(m)
+    return advance
+
+
+def _advance_filter(buf):
+    def advance(k, m):
+        buf.state.advance()
+    return advance
+
+
+def _propagate_fused(f, pre):
+    def propagate(k, m):
+        if pre.spiked.size:
+            f.scatter(pre.spiked)
+    return propagate
+
+
+def _propagate(rt, pre, dt):
+    def propagate(k, m):
+        sp = pre.spiked
+        if sp.size:
+            if rt.cut is None and not rt.lagged:  # delay < dt: the next boundary
+                rt.scatter(sp, rt.group.x0)
+            else:
+                rt.deliver(sp, pre.offsets, m, dt)
+    return propagate
+
+
+def _filter_spikes(buf, pre, dt):
+    def add(k, m):
+        sp = pre.spiked
+        if sp.size:
+            if buf.probe.kind == "filtered":
+                np.add.at(buf.state.x[0], sp, buf.state.inv_tau)
+            else:
+                add_lagged(buf.state, sp, dt - getattr(pre, "offsets", 0.0))
+    return add
+
+
+def _accumulate(buf, pre, dt):
+    def accumulate(k, m):
+        _accumulate_mean(buf, pre.spiked, dt)
+    return accumulate
+
+
+def _sample(buf, every, signal_, source):
+    entry = [(buf, every, signal_, source)]
+
+    def sample(k, m):
+        _take_samples(entry, m)
+    return sample
+
 
 
 def _take_samples(sample, m):

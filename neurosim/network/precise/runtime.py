@@ -26,7 +26,9 @@ from ..populations import _Base, _flat
 from .events import csr_rows, fan_out
 from ..probes import EVENT_KINDS, add_lagged
 from ..changes import built_from
-from ..runtime import Runtime, _accumulate_mean, _invalid_message, _take_samples
+from ..plan import Operation, Plan
+from ..runtime import (Runtime, _accumulate, _advance_filter, _prepare_population, _record_spikes,
+                       _sample)
 
 _DELAY_TOL = 1e-9  # relative: a delay of dt (1 - 1e-9) counts as dt
 _MAX_BLOCK = 64  # grid steps integrated at once at most
@@ -193,67 +195,65 @@ class PreciseRuntime(Runtime):
                 out = self._out[id(self.emitters[pre])]
                 out[out.index(link)] = new
 
-    def _loop(self, steps, progress, sampled, held):
-        dt = self.dt
-        pops = list(self.pops.items())
-        prepared = [rt for _, rt in pops if rt.inputs]
-        sources = list(self.sources.items())
-        spike_probes = [(buf.recorder, self.emitters[p.target], buf.start_step) for p, buf in self.buffers.items()
-                        if p.kind in EVENT_KINDS and p.target in self.pops]
-        filtered = [(buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
-        means = [(buf, self.emitters[p.target]) for p, buf in sampled if p.kind == "filtered_mean"]
-        sample = [(buf, p.every, buf.state.current if p.kind == "filtered" else None,
-                   None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind))
-                  for p, buf in sampled]
-        block = self._block_steps(sampled)
-        k, end = self.step, self.step + steps
-        while k < end:
-            # a block of grid steps integrated at once: aligned to multiples of `block`, so an interrupted
-            # and continued run takes the same blocks as an uninterrupted one
-            kend = min(end, (k // block + 1) * block)
-            nb, t0, m = kend - k, k * dt, kend
-            t1 = kend * dt
-            # ---- prepare: may raise, changes nothing committed
-            for rt in prepared:
-                rt.prepare(k, t0)
-            emitted = []
-            for src, rt in sources:  # spikes in (t0, t1]
-                parts = [rt.emit(j) for j in range(k + 1, kend + 1)]
-                emitted.append((src, rt) + (parts[0] if nb == 1 else tuple(np.concatenate(a) for a in zip(*parts))))
-            # ---- commit
-            try:
-                for src, rt, idx, times in emitted:
-                    rt.spiked, rt.times = idx, times
-                    if idx.size:
-                        self._record_source(src, idx, times)
-                for _, rt in sources:  # before the populations: a source with delay < dt may reach this block
-                    if rt.spiked.size:
-                        for link in self._out[id(rt)]:
-                            link.send(rt.spiked, rt.times, k)
-                for _, rt in pops:
-                    rt.spiked, rt.offsets = rt.step(k, t0, nb)
-                for rec, rt, start in spike_probes:
-                    if rt.spiked.size and k >= start:
-                        rec._record(k, rt.spiked, rt.offsets)
-                for _, rt in pops:
-                    if rt.spiked.size:
-                        for link in self._out[id(rt)]:
-                            link.send(rt.spiked, rt.times, m)
-                for buf, pre in filtered:
-                    buf.state.advance()
-                    if pre.spiked.size:
-                        add_lagged(buf.state, pre.spiked, t1 - pre.times)
-                for buf, pre in means:
-                    _accumulate_mean(buf, pre.spiked, dt)
-                _take_samples(sample, m)
-                self.step = k = m
-            except BaseException as err:
-                self.failed = _invalid_message(err, t0)
-                raise
-            if progress.due():
-                progress.update((m - end + steps) * dt, f"t = {m * dt:.3f} s")
-            if held.pending:
-                raise KeyboardInterrupt
+    @property
+    def timing(self):
+        return "precise"
+
+    def make_plan(self, sampled=None):
+        """The plan of one run: the grid plan's phases, with events carried at their exact times.
+
+        Sources file their spikes of the block in the targets' queues before the neurons step
+        (a source's delay may be < dt); populations integrate a block of steps at once between
+        the events; their spikes are filed in the queues of their targets.
+        """
+        if sampled is None:
+            sampled = [(p, b) for p, b in self.buffers.items() if p.kind not in EVENT_KINDS]
+        dt, ops = self.dt, []
+        for pop, rt in self.pops.items():
+            if rt.inputs:
+                ops.append(Operation("prepare", f"inputs of {pop.name!r}", _prepare_population(rt, dt)))
+        for src, rt in self.sources.items():
+            ops.append(Operation("prepare", f"draw the spikes of {src.name!r}", _draw_block(rt)))
+        for src, rt in self.sources.items():
+            ops.append(Operation("deliver", f"file the spikes of {src.name!r} at their exact times",
+                                 self._send_source(src, rt)))
+        for pop, rt in self.pops.items():
+            ops.append(Operation("neurons", f"integrate {pop.name!r} ({type(pop.model).__name__}) exactly "
+                                 "between events", _step_precise(rt, dt)))
+        for probe, buf in self.buffers.items():
+            if probe.kind in EVENT_KINDS and probe.target in self.pops:
+                ops.append(Operation("emit", f"record the spikes of {probe.target.name!r}",
+                                     _record_spikes(buf.recorder, self.emitters[probe.target], buf.start_step)))
+        filtered = [(p, buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
+        for p, buf, _ in filtered:
+            ops.append(Operation("synapses", f"advance the filter of {p!r}", _advance_filter(buf)))
+        for pop, rt in self.pops.items():
+            if self._out[id(rt)]:
+                ops.append(Operation("propagate", f"file the spikes of {pop.name!r} at their exact arrival times",
+                                     _send_population(rt, self._out[id(rt)])))
+        for p, buf, pre in filtered:
+            ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r} (exact times)",
+                                 _filter_exact(buf, pre, dt)))
+        for p, buf in sampled:
+            if p.kind == "filtered_mean":
+                ops.append(Operation("record", f"accumulate the mean of {p!r}",
+                                     _accumulate(buf, self.emitters[p.target], dt)))
+        for p, buf in sampled:
+            source = None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind)
+            signal_ = buf.state.current if p.kind == "filtered" else None
+            ops.append(Operation("record", f"sample {p!r}", _sample(buf, p.every, signal_, source)))
+        return Plan("precise", ops, block=self._block_steps(sampled))
+
+    def _send_source(self, src, rt):
+        out = self._out[id(rt)]
+
+        def send(k, m):
+            rt.spiked, rt.times = rt.pending
+            if rt.spiked.size:
+                self._record_source(src, rt.spiked, rt.times)
+                for link in out:
+                    link.send(rt.spiked, rt.times, k)
+        return send
 
     def _block_steps(self, sampled):
         """Grid steps integrated at once: all of them up to the shortest delay between populations.
@@ -287,3 +287,32 @@ def _check_precise(net):
         if c.pre in net.populations and c.delay < net.dt * (1 - _DELAY_TOL):
             raise ValueError(f"timing='precise' needs delays >= dt between populations (as NEST does): the "
                              f"connection {c.pre.name!r} -> {c.post.name!r} has delay={c.delay!r} s < dt={net.dt!r} s")
+
+
+# ---- the precise plan's own operations (the others are the grid plan's) -----------------------------
+def _draw_block(rt):
+    def draw(k, m):  # spikes in (k dt, m dt]
+        parts = [rt.emit(j) for j in range(k + 1, m + 1)]
+        rt.pending = parts[0] if len(parts) == 1 else tuple(np.concatenate(a) for a in zip(*parts))
+    return draw
+
+
+def _step_precise(rt, dt):
+    def step(k, m):
+        rt.spiked, rt.offsets = rt.step(k, k * dt, m - k)
+    return step
+
+
+def _send_population(rt, out):
+    def send(k, m):
+        if rt.spiked.size:
+            for link in out:
+                link.send(rt.spiked, rt.times, m)
+    return send
+
+
+def _filter_exact(buf, pre, dt):
+    def add(k, m):
+        if pre.spiked.size:
+            add_lagged(buf.state, pre.spiked, m * dt - pre.times)
+    return add
