@@ -14,10 +14,12 @@ maps to a runtime class with this interface (all arrays flat over
     Advance the neurons over ``[t0, t0 + dt)`` (commit phase; must not raise
     on valid state): flat indices of the neurons that spiked and their offsets (s)
     after t0.
-``value(kind)``
-    The flat array a probe of ``kind`` ("v", "current") samples.
-``snapshot()`` / ``restore(snap)``
-    Copy / put back every array that changes from step to step.
+``arrays()``
+    The model's declared state variables (``model.state_variables()``) -> their flat arrays.
+    Probes of a state variable, snapshots and restores are derived from it.
+``snapshot_extra()`` / ``restore_extra(extra)``
+    What carries from step to step besides the declared state: random streams,
+    an integrator's buffers, queued events (None when nothing).
 """
 import numpy as np
 
@@ -170,13 +172,37 @@ class _Base:
         self.has_bias = bool(np.any(self.bias))
         self.bias_term = float(self.bias[0]) if np.all(self.bias == self.bias[0]) else self.bias
 
+    def arrays(self):
+        """``{declared state variable: its flat (B * n,) array}`` (the runtime's own arrays, not copies)."""
+        raise NotImplementedError
+
     def value(self, kind):
+        """What a probe of ``kind`` samples: a declared state variable, or "current" (synaptic input)."""
+        arrays = self.arrays()
+        if kind in arrays:
+            return arrays[kind]
         if kind == "current":
             total = np.zeros(self.N)
             for g in self.groups:
                 total += g.state.current
             return total
         raise KeyError(kind)
+
+    # ---- snapshots, derived from the declaration ---------------------------------------------------
+    def snapshot(self):
+        return {"state": {name: a.copy() for name, a in self.arrays().items()}, "extra": self.snapshot_extra()}
+
+    def restore(self, snap):
+        arrays = self.arrays()
+        for name, a in snap["state"].items():
+            np.copyto(arrays[name], a)
+        self.restore_extra(snap["extra"])
+
+    def snapshot_extra(self):
+        return None
+
+    def restore_extra(self, extra):
+        pass
 
 
 class _Unscaled:
@@ -269,23 +295,20 @@ class LIFRuntime(_Base):
         super().prepare(k, t0)
         _draw_noise(self, k)
 
-    def value(self, kind):
-        return self.state.v if kind == "v" else super().value(kind)
+    def arrays(self):
+        return {"v": self.state.v, "refractory_end": self.state.refractory_end}
 
-    def snapshot(self):
+    def snapshot_extra(self):  # the noise streams and the drawn block
         s = self.state
-        noise = None
-        if self.needs_prepare:
-            noise = (s.draws.state(), None if s.eta is None else s.eta.copy(), self._drawn, s._block)
-        return s.v.copy(), s.refractory_end.copy(), noise
+        if not self.needs_prepare:
+            return None
+        return s.draws.state(), None if s.eta is None else s.eta.copy(), self._drawn, s._block
 
-    def restore(self, snap):
+    def restore_extra(self, extra):
         s = self.state
-        np.copyto(s.v, snap[0])
-        np.copyto(s.refractory_end, snap[1])
-        s.forget_refractory()
-        if snap[2] is not None:
-            states, eta, self._drawn, s._block = snap[2]
+        s.forget_refractory()  # refractory_end was written from outside the step
+        if extra is not None:
+            states, eta, self._drawn, s._block = extra
             s.draws.set_state(states)
             if eta is not None:
                 np.copyto(s.eta, eta)
@@ -315,18 +338,20 @@ class HHRuntime(_Base):
     def step(self, k, t0):
         return self.state._step(self.input(), t0)
 
-    def value(self, kind):
-        return self.state.V if kind == "v" else super().value(kind)
-
-    def snapshot(self):
+    def arrays(self):
         s = self.state
-        noise = (s.draws.state(), self._drawn, s._block) if self.needs_prepare else None
-        return s.snapshot(), noise
+        return {"v": s.V, "m": s.m, "h": s.h, "n": s.n}
 
-    def restore(self, snap):
-        self.state.restore(snap[0])
-        if snap[1] is not None:
-            states, self._drawn, self.state._block = snap[1]
+    def snapshot_extra(self):  # the integrator's buffers (HHState.snapshot without Y) and the noise streams
+        s = self.state
+        method = {k: v for k, v in s.snapshot().items() if k != "Y"}
+        return method, ((s.draws.state(), self._drawn, s._block) if self.needs_prepare else None)
+
+    def restore_extra(self, extra):
+        method, noise = extra
+        self.state.restore(method)
+        if noise is not None:
+            states, self._drawn, self.state._block = noise
             self.state.draws.set_state(states)
 
 
@@ -369,17 +394,11 @@ class ModelRuntime(_Base):
         self.prepared = None
         return idx, off
 
-    def value(self, kind):
-        if kind in self.state:
-            return self.state[kind].reshape(-1)
-        return super().value(kind)
+    def arrays(self):
+        # read each time: the commit swaps the state and scratch dicts
+        return {name: a.reshape(-1) for name, a in self.state.items()}
 
-    def snapshot(self):
-        return {name: a.copy() for name, a in self.state.items()}
-
-    def restore(self, snap):
-        for name, a in snap.items():
-            np.copyto(self.state[name], a)
+    def restore_extra(self, extra):
         self.prepared = None
 
 

@@ -12,8 +12,9 @@ Kinds
     Membrane voltage of a population (normalized for LIF, mV for
     HodgkinHuxley, the declared "v" of a :class:`neurosim.NeuronModel`), sampled at ``t``.
 any declared state variable
-    Of a population of a :class:`neurosim.NeuronModel` (e.g. "w" of an adaptive
-    neuron), sampled like "v".
+    Of a population, by the name its model declares (``model.state_variables()``):
+    "w" of an adaptive neuron, "m", "h", "n" of Hodgkin-Huxley, "refractory_end" of LIF
+    (absolute time in s); sampled like "v".
 "current"
     Synaptic current into a population (normalized input J, or uA/cm^2 for
     HodgkinHuxley, from all its connections; bias and injected currents
@@ -170,10 +171,9 @@ class Probe:
 
 
 def _declared_state(target):
-    """The state variable names a population's model declares ([] for built-in kinds and sources)."""
-    from ..neurons.base import NeuronModel
+    """The state variable names a population's model declares ([] for sources)."""
     model = getattr(target, "model", None)
-    return list(model.state_variables()) if isinstance(model, NeuronModel) else []
+    return list(model.state_variables()) if hasattr(model, "state_variables") else []
 
 
 class ProbeData:

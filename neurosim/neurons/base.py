@@ -43,17 +43,40 @@ class StateVar:
         E.g. "mV", "1" (dimensionless, default), "A".
     """
 
-    __slots__ = ("initial", "unit")
+    __slots__ = ("initial", "unit", "doc")
 
-    def __init__(self, initial=0.0, unit="1"):
-        self.initial = check.check_number("initial", initial)
+    def __init__(self, initial=0.0, unit="1", doc=""):
+        # -inf is a valid start for times ("never"); None: computed by a built-in model at build
+        self.initial = (initial if initial is None or initial == -np.inf
+                        else check.check_number("initial", initial))
         self.unit = check.check_str("unit", unit)
+        self.doc = check.check_str("doc", doc)
 
     def __repr__(self):
         return f"StateVar({self.initial!r}, unit={self.unit!r})"
 
 
-class NeuronModel:
+class Declares:
+    """What every neuron kind declares: its state variables (``state``, name -> initial value or StateVar).
+
+    The built-in models (LIF, HodgkinHuxley) and every :class:`NeuronModel` share it. A network
+    reads the declaration to allocate, probe, snapshot and restore a population's state.
+    """
+
+    state = {}
+
+    @classmethod
+    def state_variables(cls):
+        """The declared state: ``{name: StateVar}`` in declaration order."""
+        out = {}
+        for name, spec in cls.state.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise TypeError(f"{cls.__name__}.state: names must be identifiers, got {name!r}")
+            out[name] = spec if isinstance(spec, StateVar) else StateVar(spec)
+        return out
+
+
+class NeuronModel(Declares):
     """Base class of neuron models defined by their state and one vectorized step.
 
     Subclasses give:
@@ -76,7 +99,6 @@ class NeuronModel:
     refuses user models: a grid step has no exact spike-time method.
     """
 
-    state = {}
     input_unit = "1"
     default_dt = 1e-4
 
@@ -85,16 +107,6 @@ class NeuronModel:
             setattr(self, name, _parameter(name, value))
 
     # ---- declarations ------------------------------------------------------------------
-    @classmethod
-    def state_variables(cls):
-        """The declared state: ``{name: StateVar}`` in declaration order."""
-        out = {}
-        for name, spec in cls.state.items():
-            if not isinstance(name, str) or not name.isidentifier():
-                raise TypeError(f"{cls.__name__}.state: names must be identifiers, got {name!r}")
-            out[name] = spec if isinstance(spec, StateVar) else StateVar(spec)
-        return out
-
     @property
     def parameters(self):
         """``{name: value}`` of the constructor keywords (read from the signature of ``__init__``)."""

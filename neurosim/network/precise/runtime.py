@@ -64,29 +64,25 @@ class PreciseLIFRuntime(_Base):
         self.times = times
         return idx, times - t0
 
+    def arrays(self):
+        return {"v": self.state.v, "refractory_end": self.state.refractory_end}
+
     def value(self, kind):
-        if kind == "v":
-            return self.state.v
-        if kind == "current":
+        if kind == "current":  # the synapse stages live here in precise mode
             total = np.zeros(self.N)
             for x in self.state.x:
                 total += x[-1]
             return total
-        raise KeyError(kind)
+        return super().value(kind)
 
-    def snapshot(self):
-        s = self.state
+    def snapshot_extra(self):
         # queued event arrays are never modified in place: copying the lists is enough
-        return (s.v.copy(), s.refractory_end.copy(), [x.copy() for x in s.x],
-                {k: list(v) for k, v in self.queue.items()})
+        return [x.copy() for x in self.state.x], {k: list(v) for k, v in self.queue.items()}
 
-    def restore(self, snap):
-        s = self.state
-        np.copyto(s.v, snap[0])
-        np.copyto(s.refractory_end, snap[1])
-        for x, y in zip(s.x, snap[2]):
+    def restore_extra(self, extra):
+        for x, y in zip(self.state.x, extra[0]):
             np.copyto(x, y)
-        self.queue = {k: list(v) for k, v in snap[3].items()}
+        self.queue = {k: list(v) for k, v in extra[1].items()}
 
 
 class PreciseConnection:

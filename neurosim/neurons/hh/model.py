@@ -48,6 +48,7 @@ from .kinetics import (_MS_PER_S, _ROW, DT_STABLE, DT_WARN, METHODS, V_RANGE, _w
 from .steppers import STEPPERS
 from ..crossings import CrossingDetector
 from ..noise import NoiseDraws
+from ..base import Declares, StateVar
 
 
 _REF_STEP = 1e-5  # s; a lower bound on the work of reference(): about one solver step per 0.01 ms
@@ -80,7 +81,7 @@ def _v0_alias(v0, V0):
     return check.finite_array("V0", V0)
 
 
-class HodgkinHuxley:
+class HodgkinHuxley(Declares):
     """Hodgkin-Huxley neuron model (squid giant axon, 6.3 degC).
 
     Parameters
@@ -99,6 +100,13 @@ class HodgkinHuxley:
     V_rest : float
         Resting potential in mV (no input; -64.996 mV with the defaults).
     """
+
+    # the state a network allocates, probes, snapshots and restores for every HH neuron (initial
+    # values None: at rest, the gates at their steady state for the initial voltage)
+    state = {"v": StateVar(None, "mV", "membrane voltage"),
+             "m": StateVar(None, "1", "sodium activation gate"),
+             "h": StateVar(None, "1", "sodium inactivation gate"),
+             "n": StateVar(None, "1", "potassium activation gate")}
 
     def __init__(self, C=1.0, g_Na=120.0, g_K=36.0, g_L=0.3, E_Na=50.0, E_K=-77.0, E_L=-54.387, threshold=0.0):
         self.C = check.positive("C", C)
@@ -417,7 +425,8 @@ class HHState:
         c, d, s = self._coeffs, self._detector, self._stepper
         for name, target in (("Y", self.Y), ("KK", c.KK), ("P", c.P), ("was_above", d.was_above), ("V", d.V),
                              ("f", d.f)):
-            np.copyto(target, snap[name])
+            if name in snap:  # a network restores Y from its declared state (v, m, h, n) itself
+                np.copyto(target, snap[name])
         c.select(snap["current"])
         self._primed = snap["primed"]
         if hasattr(s, "I_prev"):

@@ -18,6 +18,7 @@ from ...spikes.result import no_neurons
 from ..rates import lif_rate_unchecked, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
 from ...signals import as_input
 from .. import noise as noise_mod
+from ..base import Declares, StateVar
 from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 
@@ -25,7 +26,7 @@ _WORDS_FROM = 16384  # population size from which the threshold test scans 8-byt
 _EMPTY = np.zeros(0)  # shared "no spike times" result (size 0: nothing to mutate)
 
 
-class LIF:
+class LIF(Declares):
     """Leaky integrate-and-fire neuron model (normalized: threshold 1, reset 0).
 
     Parameters
@@ -35,6 +36,10 @@ class LIF:
     tau_ref : float
         Absolute refractory period in seconds (>= 0).
     """
+
+    # the state a network allocates, probes, snapshots and restores for every LIF neuron
+    state = {"v": StateVar(0.0, "1", "membrane voltage, normalized: reset 0, threshold 1"),
+             "refractory_end": StateVar(-np.inf, "s", "absolute time from which the neuron integrates again")}
 
     def __init__(self, tau_m=0.02, tau_ref=0.002):
         self.tau_m = check.positive("tau_m", tau_m)
