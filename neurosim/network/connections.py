@@ -14,6 +14,7 @@ from scipy.sparse import csr_matrix as _csr
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
 from .changes import read_only
+from .plan import Stateful
 from .transforms import Convolution
 
 PLACEMENTS = ("boundary", "exact")
@@ -368,7 +369,7 @@ def _check_weights(weights, pre, post):
     return W
 
 
-class SynapseGroup:
+class SynapseGroup(Stateful):
     """PSC state of all connections into one population that share a synapse (they add linearly).
 
     Holds the cascade state ``x`` (n+1, N) and a ring buffer ``pending`` (L, n+1, N)
@@ -389,15 +390,15 @@ class SynapseGroup:
         # multiplication, done while the array is still in cache; advance_and_deliver then skips it
         self.decayed_by_target = False
 
-    def snapshot(self):
-        return (self.state.x.copy(), None if self.pending is None else self.pending.copy(), list(self.dirty))
+    def arrays(self):
+        """The declared state: the PSC stages x (n+1, N) and the delay ring ``pending`` (L, n+1, N)."""
+        return {"x": self.state.x} if self.pending is None else {"x": self.state.x, "pending": self.pending}
 
-    def restore(self, snap):
-        x, pending, dirty = snap
-        np.copyto(self.state.x, x)
-        if pending is not None:
-            np.copyto(self.pending, pending)
-        self.dirty = list(dirty)
+    def snapshot_extra(self):
+        return list(self.dirty)
+
+    def restore_extra(self, extra):
+        self.dirty = list(extra)
 
     def advance_and_deliver(self, m):
         """Advance the state to time ``m * dt`` and add the delayed spikes due then."""

@@ -29,6 +29,36 @@ Ctrl-C until they have all run, so a step is a transaction.
 
 ``print(net.plan)`` shows the plan of a built network.
 """
+import numpy as np
+
+
+class Stateful:
+    """A part of a runtime that declares its state: arrays that carry from step to step, plus extras.
+
+    ``arrays()`` returns ``{name: array}`` (the runtime's own arrays, not copies); ``snapshot`` and
+    ``restore`` (``Network.store``/``restore``, the retry after Ctrl-C) are derived from it. Whatever is
+    not an array (random streams, queued events, an integrator's buffers) goes through
+    ``snapshot_extra``/``restore_extra``.
+    """
+
+    def arrays(self):
+        return {}
+
+    def snapshot_extra(self):
+        return None
+
+    def restore_extra(self, extra):
+        pass
+
+    def snapshot(self):
+        return {"state": {name: a.copy() for name, a in self.arrays().items()}, "extra": self.snapshot_extra()}
+
+    def restore(self, snap):
+        arrays = self.arrays()
+        for name, a in snap["state"].items():
+            np.copyto(arrays[name], a)
+        self.restore_extra(snap["extra"])
+
 
 PHASES = ("prepare", "deliver", "neurons", "emit", "synapses", "propagate", "plasticity", "record")
 _ORDER = {phase: i for i, phase in enumerate(PHASES)}

@@ -26,6 +26,7 @@ import numpy as np
 from .. import validation as check
 from .changes import read_only
 from .connections import membrane_coefficients
+from .plan import Stateful
 from .views import select
 from ..neurons.base import NeuronModel, advance
 from ..neurons.hh import HHState, HodgkinHuxley
@@ -117,7 +118,7 @@ def _flat(a, B, n):
     return np.array(np.broadcast_to(a, (B, n)), dtype=float).reshape(-1)
 
 
-class _Base:
+class _Base(Stateful):
     """Input assembly shared by the kinds: J = synaptic terms + bias + injected currents."""
 
     needs_prepare = False  # True for kinds with per-step draws of their own (noise)
@@ -188,21 +189,6 @@ class _Base:
             return total
         raise KeyError(kind)
 
-    # ---- snapshots, derived from the declaration ---------------------------------------------------
-    def snapshot(self):
-        return {"state": {name: a.copy() for name, a in self.arrays().items()}, "extra": self.snapshot_extra()}
-
-    def restore(self, snap):
-        arrays = self.arrays()
-        for name, a in snap["state"].items():
-            np.copyto(arrays[name], a)
-        self.restore_extra(snap["extra"])
-
-    def snapshot_extra(self):
-        return None
-
-    def restore_extra(self, extra):
-        pass
 
 
 class _Unscaled:
