@@ -22,7 +22,9 @@ from neurosim import HodgkinHuxley, LIF, LIFUnits, Network, NeuronModel, PSCFilt
 
 POP_KINDS = ("lif", "lif_units", "hh", "user")
 INPUT_KINDS = ("bias", "current", "poisson", "spikes", "noise")
-PROBE_KINDS = ("spikes", "rate", "v", "current", "filtered", "filtered_mean")
+PROBE_KINDS = ("spikes", "rate", "v", "current", "filtered", "filtered_mean", "state")
+#: "state": a declared state variable other than v, probed by name
+STATE = {"lif": "refractory_end", "lif_units": "refractory_end", "hh": "m", "user": "count"}
 N = 4
 
 
@@ -93,8 +95,8 @@ def build(pop_kind, input_kind, net, kinds=PROBE_KINDS):
     for kind in ("v", "current", "filtered", "filtered_mean"):
         if kind in kinds:
             probes[kind] = net.probe(pop, kind, sample_every=every)
-    if pop_kind == "user":
-        probes["count"] = net.probe(pop, "count", sample_every=every)
+    if "state" in kinds:
+        probes["state"] = net.probe(pop, STATE[pop_kind], sample_every=every)
     return probes, T
 
 
@@ -147,6 +149,13 @@ def test_every_probe_in_every_mode_or_refused(sim, pop_kind, input_kind):
     # precise: exact times, so within the grid's error of the reference, and never silent
     n_got, n_ref = got["spikes"][0].size, ref["spikes"][0].size
     assert abs(n_got - n_ref) <= max(3, 0.15 * n_ref), (n_got, n_ref)
+    if "state" in got:  # refractory_end: -inf until a neuron's first spike, then its last spike + tau_ref
+        a, b = got["state"], ref["state"]
+        assert a.shape == b.shape and np.isfinite(a).any()
+        both = np.isfinite(a) & np.isfinite(b)
+        # mostly the same last spike within the grid's error (a spike more or fewer shifts it by an interval)
+        assert np.mean(np.abs(a[both] - b[both]) <= 2e-3) >= 0.8, "last spike + tau_ref"
+        assert (a[np.isfinite(a)] <= T + 0.01).all()
     for kind in [k for k in ("rate", "v", "filtered", "filtered_mean") if k in got] + \
             (["current"] if input_kind in ("poisson", "spikes") else []):
         a, b = np.asarray(got[kind]), np.asarray(ref[kind])
@@ -163,9 +172,10 @@ def test_the_compiled_backend_refuses_the_probes_it_does_not_record(kind):
     for backend in ("numba", "auto"):
         net = Network(dt=1e-4, backend=backend)
         pop = net.add_population(LIF(), 2, bias=1.5)
-        net.probe(pop, kind)
+        name = STATE["lif"] if kind == "state" else kind
+        net.probe(pop, name)
         if backend == "numba":
-            with pytest.raises(ValueError, match=f"probe {kind!r}.*not recorded by the compiled loop"):
+            with pytest.raises(ValueError, match=f"probe {name!r}.*not recorded by the compiled loop"):
                 net.build()
         else:
             net.run(0.01)
