@@ -221,10 +221,7 @@ class Runtime:
             ops.append(Operation("prepare", f"draw the spikes of {src.name!r}", _draw_source(rt)))
         for pop, rt in self.pops.items():
             ops.append(Operation("neurons", f"step {pop.name!r} ({type(pop.model).__name__})", _step_grid(rt, dt)))
-        for probe, buf in self.buffers.items():
-            if probe.kind in EVENT_KINDS and probe.target in self.pops:
-                ops.append(Operation("emit", f"record the spikes of {probe.target.name!r}",
-                                     _record_spikes(buf.recorder, self.emitters[probe.target], buf.start_step)))
+        ops += self._spike_probe_ops()
         for src, rt in self.sources.items():
             ops.append(Operation("emit", f"emit the spikes of {src.name!r}", self._emit_source(src, rt)))
         for (post, syn), g in zip(self._group_keys, self.groups):
@@ -245,15 +242,23 @@ class Runtime:
         for p, buf, pre in filtered:
             ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r}",
                                  _filter_spikes(buf, pre, dt)))
-        for p, buf in sampled:
-            if p.kind == "filtered_mean":
-                ops.append(Operation("record", f"accumulate the mean of {p!r}",
-                                     _accumulate(buf, self.emitters[p.target], dt)))
+        return Plan("grid", ops + self._record_ops(sampled))
+
+    def _spike_probe_ops(self):
+        """Record the spikes of probed populations (phase emit); sources record their own."""
+        return [Operation("emit", f"record the spikes of {probe.target.name!r}",
+                          _record_spikes(buf.recorder, self.emitters[probe.target], buf.start_step))
+                for probe, buf in self.buffers.items() if probe.kind in EVENT_KINDS and probe.target in self.pops]
+
+    def _record_ops(self, sampled):
+        """The sampled probes' operations (phase record): running means first, then the samples."""
+        ops = [Operation("record", f"accumulate the mean of {p!r}", _accumulate(buf, self.emitters[p.target], self.dt))
+               for p, buf in sampled if p.kind == "filtered_mean"]
         for p, buf in sampled:
             source = None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind)
             signal_ = buf.state.current if p.kind == "filtered" else None
             ops.append(Operation("record", f"sample {p!r}", _sample(buf, p.every, signal_, source)))
-        return Plan("grid", ops)
+        return ops
 
     def _emit_source(self, src, rt):
         dt = self.dt

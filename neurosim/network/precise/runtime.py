@@ -27,8 +27,7 @@ from .events import csr_rows, fan_out
 from ..probes import EVENT_KINDS, add_lagged
 from ..changes import built_from
 from ..plan import Operation, Plan
-from ..runtime import (Runtime, _accumulate, _advance_filter, _prepare_population, _record_spikes,
-                       _sample)
+from ..runtime import Runtime, _advance_filter, _prepare_population
 
 _DELAY_TOL = 1e-9  # relative: a delay of dt (1 - 1e-9) counts as dt
 _MAX_BLOCK = 64  # grid steps integrated at once at most
@@ -216,10 +215,7 @@ class PreciseRuntime(Runtime):
         for pop, rt in self.pops.items():
             ops.append(Operation("neurons", f"integrate {pop.name!r} ({type(pop.model).__name__}) exactly "
                                  "between events", _step_precise(rt, dt)))
-        for probe, buf in self.buffers.items():
-            if probe.kind in EVENT_KINDS and probe.target in self.pops:
-                ops.append(Operation("emit", f"record the spikes of {probe.target.name!r}",
-                                     _record_spikes(buf.recorder, self.emitters[probe.target], buf.start_step)))
+        ops += self._spike_probe_ops()
         filtered = [(p, buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
         for p, buf, _ in filtered:
             ops.append(Operation("synapses", f"advance the filter of {p!r}", _advance_filter(buf)))
@@ -230,15 +226,7 @@ class PreciseRuntime(Runtime):
         for p, buf, pre in filtered:
             ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r} (exact times)",
                                  _filter_exact(buf, pre, dt)))
-        for p, buf in sampled:
-            if p.kind == "filtered_mean":
-                ops.append(Operation("record", f"accumulate the mean of {p!r}",
-                                     _accumulate(buf, self.emitters[p.target], dt)))
-        for p, buf in sampled:
-            source = None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind)
-            signal_ = buf.state.current if p.kind == "filtered" else None
-            ops.append(Operation("record", f"sample {p!r}", _sample(buf, p.every, signal_, source)))
-        return Plan("precise", ops, block=self._block_steps(sampled))
+        return Plan("precise", ops + self._record_ops(sampled), block=self._block_steps(sampled))
 
     def _send_source(self, src, rt):
         out = self._out[id(rt)]
