@@ -122,7 +122,10 @@ def to_nir(network):
                 f"population {pop.name!r} has an injected current (add_current_input); NIR has no node for a "
                 "given input current. Export without it and feed the current to the NIR graph's input instead.")
         if not isinstance(pop.model, LIF):
-            raise ValueError(f"population {pop.name!r}: only LIF populations can be exported to NIR, got {pop.model!r}")
+            raise ValueError(f"population {pop.name!r} is a {type(pop.model).__name__} population: only LIF "
+                             f"populations can be exported to NIR (NIR has no node for {type(pop.model).__name__} "
+                             "neurons: no adaptation, exponential or quadratic spike upswing); got "
+                             f"{pop.model!r}")
         shape = shape_of(pop)  # (n,), or (C, H, W) for a population a convolution reads or writes
         ones, zeros = np.ones(shape), np.zeros(shape)
         meta = {"order": order(), "tau_ref": pop.model.tau_ref, "v0": np.asarray(pop.normalized.v0, dtype=float)}

@@ -12,6 +12,9 @@ Mapping:
 * Poisson source -> ``SpikeSourcePoisson`` (drawn by the backend) or, in
   :func:`~neurosim.export.write_pynn_script`, ``SpikeSourceArray`` with spike
   times drawn at export; spike-time source -> ``SpikeSourceArray``.
+* AdEx population -> ``EIF_cond_exp_isfa_ista``, Izhikevich population ->
+  ``Izhikevich`` (:mod:`.models`: parameters, bias and initial state; no
+  current-based connections into them).
 * Connection -> ``Projection`` with a ``FromListConnector`` built from the
   nonzero weights (dense or sparse W of shape (post, pre)): positive weights
   on the ``"excitatory"`` receptor, negative ones on ``"inhibitory"``.
@@ -46,6 +49,7 @@ from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ...neurons.lif import LIF
 from ..refusals import refuse_uncarried
+from . import models
 
 _TIMINGS = ("grid", "precise")
 
@@ -158,16 +162,23 @@ def _check_supported(network, timing):
     refuse_uncarried(network, "PyNN")
     plans = {}
     for pop in network.populations:
-        if not isinstance(pop.model, LIF):
+        if models.mapped(pop.model):  # AdEx, Izhikevich: their own cell types (export/pynn/models.py)
+            if timing == "precise":
+                raise ValueError(f"population {pop.name!r} is a {type(pop.model).__name__}, which has no precise-"
+                                 "timing model in NEST or PyNN; export it with timing='grid'")
+            models.check_population(pop, [c for c in network.connections if c.post is pop])
+            plans[pop.name] = None
+        elif not isinstance(pop.model, LIF):
             kind = "a Hodgkin-Huxley population" if type(pop.model).__name__ == "HodgkinHuxley" else \
                 f"a {type(pop.model).__name__} population"
-            raise ValueError(f"population {pop.name!r} is {kind}, which cannot be exported to PyNN: only LIF "
-                             "populations map to PyNN's IF_curr_exp/IF_curr_alpha (PyNN's HH_cond_exp is a "
+            raise ValueError(f"population {pop.name!r} is {kind}, which cannot be exported to PyNN: only LIF, "
+                             "AdEx and Izhikevich populations map to PyNN cell types (PyNN's HH_cond_exp is a "
                              "different, conductance-based model)")
         if _has_current_input(pop):
             raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
                              "input arrays and functions are not supported by the PyNN export")
-        plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])
+        if not models.mapped(pop.model):
+            plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
@@ -192,6 +203,23 @@ def _source_times_ms(trains, dt, timing):
         ms = np.maximum(np.ceil(times / dt - 1e-9), 1.0) * (1000.0 * dt)
     order = np.lexsort((ms, owners))
     return ms[order], owners[order]
+
+
+def _mapped_cell(pop, i, arrays):
+    """The meta entry of an AdEx or Izhikevich population (:mod:`.models`); its arrays go into ``arrays``."""
+    kind, cell, initial = models.cell(pop)
+    params, array_params = {}, {}
+    for key, value in cell.items():
+        if np.ndim(value) == 0:
+            params[key] = float(value)
+        else:
+            array_params[key] = f"pop{i}_{key}"
+            arrays[f"pop{i}_{key}"] = value
+    for key, value in initial.items():
+        arrays[f"pop{i}_{key}_init"] = value
+    return {"name": pop.name, "n": int(pop.n), "type": kind, "params": params, "array_params": array_params,
+            "v_init": f"pop{i}_v_init", "v_name": "v",
+            "initial": {k: f"pop{i}_{k}_init" for k in initial if k != "v"}}
 
 
 def _layers(ms, owners, n, dt_ms):
@@ -297,6 +325,9 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         meta["sources"].extend(entries)
     for i, pop in enumerate(network.populations):
         bar.update(len(network.sources) + i)
+        if plans[pop.name] is None:
+            meta["cells"].append(_mapped_cell(pop, i, arrays))
+            continue
         n, tau_e, tau_i = plans[pop.name]
         conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)

@@ -138,9 +138,9 @@ def build(sim, meta, arrays, progress=False):
             celltype = native_cell_type(sim, kind[7:], params, pop["v_name"])
         else:
             celltype = getattr(sim, kind)
-        v_init = np.asarray(arrays[pop["v_init"]], dtype=float)
-        pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values={pop["v_name"]: v_init},
-                                           label=pop["name"])
+        initial = {pop["v_name"]: np.asarray(arrays[pop["v_init"]], dtype=float)}
+        initial.update({k: np.asarray(arrays[key], dtype=float) for k, key in pop.get("initial", {}).items()})
+        pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values=initial, label=pop["name"])
     projections = []
     bar = Progress(len(meta["projections"]), "PyNN build: projections", enabled=progress)
     for i, proj in enumerate(meta["projections"]):
