@@ -115,6 +115,11 @@ def to_nir(network):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_nir")
         add(src.name, nir.Input(input_type=np.array(shape_of(src)), metadata=meta))
     refuse_uncarried(network, "NIR")
+    for c in network.connections:
+        if c.delays is not None:
+            raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has per-synapse delays, which NIR cannot "
+                             "carry (its Delay node holds one delay per presynaptic neuron, not per synapse); "
+                             "give the connection one delay to export it")
     refractory = []
     for pop in network.populations:
         if any(isinstance(i, CurrentInput) for i in pop.inputs):

@@ -34,10 +34,16 @@ class Connection:
         (``integral s dt = w``, in seconds of normalized input); see
         :func:`synaptic_weight` for physical units.
     synapse : PSCFilter
-    delay : float
+    delay : float or None
         Transmission delay in seconds: a spike emitted at ts arrives at
         ``ta = ts + delay``, in the step that contains ta (see ``placement``).
         A delay shorter than one step arrives at the next step boundary.
+        None when the synapses have different delays (``delays``).
+    delays : None or ndarray (nnz,)
+        Per-synapse delays (s), read-only, aligned with ``weights.data`` (canonical
+        CSR: rows = post, pre ascending), e.g. from a :mod:`neurosim.connectors`
+        connector; each synapse delivers as a connection with its own delay would.
+        None when all synapses share ``delay``. See :attr:`delay_bounds`.
     placement : {"boundary", "exact"}
         Where a spike arriving at ``ta`` (inside the step ``[t0, t1)``) enters
         the PSC state: at t0, the start of that step, with its full kernel
@@ -56,8 +62,16 @@ class Connection:
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
         self.pre, self.post, self.synapse, self.placement = pre, post, synapse, placement
-        self.delay = check.positive("delay", delay, allow_zero=True)
+        self.delays = None
         self.weights = weights
+        self.delay, self.delays = _check_delay(delay, self._weights, placement)
+
+    @property
+    def delay_bounds(self):
+        """(shortest, longest) delay in seconds (equal without per-synapse delays)."""
+        if self.delays is None:
+            return self.delay, self.delay
+        return float(self.delays.min()), float(self.delays.max())
 
     @property
     def weights(self):
@@ -72,6 +86,12 @@ class Connection:
     @weights.setter
     def weights(self, value):
         W = _check_weights(value, self.pre, self.post)
+        if self.delays is not None and (isinstance(W, (np.ndarray, Convolution)) or W.nnz != self.delays.size
+                                        or not np.array_equal(W.indptr, self._weights.indptr)
+                                        or not np.array_equal(W.indices, self._weights.indices)):
+            raise ValueError(f"the connection {self.pre.name!r} -> {self.post.name!r} has per-synapse delays, "
+                             "one per stored synapse: new weights must be a sparse matrix with the same nonzero "
+                             "positions (assign W.copy() with changed .data); to change the structure, connect anew")
         if isinstance(W, Convolution):  # immutable (its kernel is read-only): kept as the structure
             self._weights = W
             return
@@ -80,7 +100,33 @@ class Connection:
                                   else W)
 
     def __repr__(self):
-        return f"Connection({self.pre.name!r} -> {self.post.name!r}, synapse={self.synapse!r}, delay={self.delay!r})"
+        delay = f"delay={self.delay!r}" if self.delays is None else "delays={:g}..{:g}".format(*self.delay_bounds)
+        return f"Connection({self.pre.name!r} -> {self.post.name!r}, synapse={self.synapse!r}, {delay})"
+
+
+def _check_delay(delay, W, placement):
+    """(delay, delays): a scalar delay (s), or per-synapse delays aligned with the CSR ``W`` (None, array).
+
+    Per-synapse delays that are all equal become the scalar delay.
+    """
+    if isinstance(delay, numbers.Real) or np.ndim(delay) == 0:
+        return check.positive("delay", delay, allow_zero=True), None
+    d = check.finite_array("delay", delay)
+    if isinstance(W, (np.ndarray, Convolution)) or not W.has_canonical_format:
+        raise ValueError("per-synapse delays need sparse weights in canonical CSR order (one delay per stored "
+                         "synapse, rows = post, pre ascending, no duplicates), as neurosim.connectors build them; "
+                         f"got {type(W).__name__} weights")
+    if d.shape != (W.nnz,):
+        raise ValueError(f"delay: per-synapse delays must have shape ({W.nnz},) (one per stored synapse), "
+                         f"got shape {d.shape}")
+    if d.size and not np.all(d >= 0.0):
+        raise ValueError(f"delay must be >= 0 s, got a minimum of {float(d.min())!r}")
+    if d.size == 0 or np.all(d == d[0]):
+        return (float(d[0]) if d.size else 0.0), None
+    if placement != "boundary":
+        raise ValueError(f"placement={placement!r} with per-synapse delays is not supported; use "
+                         "placement='boundary' or one delay for the connection")
+    return None, read_only(np.array(d, dtype=np.float64))
 
 
 class ConnectionRuntime:
@@ -292,6 +338,85 @@ class ConnectionRuntime:
             lengths = self.indptr[j + 1] - self.indptr[j]
             flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
             np.add.at(target, flat, self.data[pos])
+
+
+def embed_with_delays(W, delays, post_idx, pre_idx, shape):
+    """A subgroups' CSR block and its per-synapse delays placed in the parents' (post, pre) matrix, canonical."""
+    post = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    rows = post if post_idx is None else post_idx[post]
+    cols = W.indices if pre_idx is None else pre_idx[W.indices]
+    order = np.lexsort((cols, rows))  # views hold distinct neurons: no duplicates
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    M = _csr((W.data[order], cols[order], indptr), shape=shape)
+    M.has_canonical_format = True
+    return M, np.asarray(delays)[order]
+
+
+def connection_runtime(conn, dt, B):
+    """The propagation runtime of ``conn``: per-synapse delays get their own (:class:`SynapseDelayRuntime`)."""
+    return ConnectionRuntime(conn, dt, B) if conn.delays is None else SynapseDelayRuntime(conn, dt, B)
+
+
+def rows_by_pre(W, delays):
+    """The synapses of a canonical CSR (post, pre) matrix regrouped by presynaptic neuron, zero weights dropped.
+
+    Returns ``(indptr, post indices, weights, delays)``, rows = pre, post ascending within a row.
+    """
+    post = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
+    keep = W.data != 0
+    pre, post, data, delays = W.indices[keep].astype(np.int64), post[keep], W.data[keep], delays[keep]
+    order = np.argsort(pre, kind="stable")  # stable: post stays ascending within each pre
+    indptr = np.zeros(W.shape[1] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pre, minlength=W.shape[1]), out=indptr[1:])
+    return indptr, post[order], data[order].astype(np.float64), delays[order]
+
+
+class SynapseDelayRuntime(ConnectionRuntime):
+    """Propagation of a connection with per-synapse delays (boundary placement), exact per synapse.
+
+    Each synapse delivers as a :class:`ConnectionRuntime` with its own delay would: a spike at offset o
+    in its step reaches the boundary ``early + (o >= cut)`` after the next one, with ``early`` and
+    ``cut`` computed per synapse exactly as the scalar runtime computes them. The synapses of the
+    spiking neurons are gathered at once and added per arrival boundary (a loop over the distinct
+    arrival steps, never over spikes or synapses).
+    """
+
+    def __init__(self, conn, dt, B):
+        self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
+        self.indptr, self.indices, data, delays = rows_by_pre(conn.matrix(), conn.delays)
+        self.data = data / conn.synapse.tau_s
+        d = delays / dt
+        steps = np.floor(d + _TOL).astype(np.int64)
+        frac = np.maximum(d - steps, 0.0)
+        self.early = np.maximum(steps - 1, 0)
+        # a delay < dt reaches the next boundary whatever the offset: a cut no offset reaches
+        self.cut_at = np.where(steps >= 1, (1.0 - frac - _TOL) * dt, np.inf)
+        self.delay = float(delays.min()) if delays.size else 0.0
+        self.delay_steps = int(steps.max()) if steps.size else 0
+        self.reach = self.delay_steps
+        self.cut = 0.0  # not None: the run loop calls deliver, never the fused or undelayed paths
+        self.dense, self.lagged, self.table, self.synapse = False, False, None, conn.synapse
+        self.scatter = self._scatter if B == 1 else self._scatter_batch
+
+    def deliver(self, spiked, offsets, m, dt):
+        j = spiked if self.B == 1 else spiked % self.n_pre
+        pos = self._positions(j)
+        if pos is None:
+            return
+        lengths = self.indptr[j + 1] - self.indptr[j]
+        rel = self.early[pos] + (np.repeat(np.broadcast_to(offsets, spiked.shape), lengths) >= self.cut_at[pos])
+        flat = self.indices[pos]
+        if self.B > 1:
+            flat = flat + np.repeat((spiked // self.n_pre) * self.n_post, lengths)
+        w = self.data[pos]
+        first = rel[0]
+        if np.all(rel == first):
+            np.add.at(self.group.target(m + int(first), m), flat, w)
+            return
+        for r in np.unique(rel):
+            sel = rel == r
+            np.add.at(self.group.target(m + int(r), m), flat[sel], w[sel])
 
 
 class FusedPropagation:

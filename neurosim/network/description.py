@@ -31,13 +31,15 @@ held constant over the step (:class:`neurosim.neurons.hh.HHState`); with the sma
 steps HH needs (dt <= 0.05 ms) this differs from the step average by
 < dt / (2 tau_s) of the current.
 """
+import numbers
 import os
 
 import numpy as np
 
 from .. import validation as check
 from .changes import apply_changes
-from .connections import Connection, _check_weights
+from .connections import Connection, _check_weights, embed_with_delays
+from ..connectors import Connector
 from .views import embed, resolve
 from .transforms import Convolution
 from .inputs import CurrentInput, PoissonSource, SpikeSource, _count
@@ -403,18 +405,23 @@ class Network:
         ----------
         pre : Population or source
         post : Population
-        weights : float, ndarray, scipy.sparse matrix (post.n, pre.n), or neurosim.Convolution
+        weights : float, ndarray, scipy.sparse matrix (post.n, pre.n), neurosim.Convolution or connector
             Charge per spike (the PSC kernel has unit area): normalized for LIF
             targets, uA/cm^2 * s for HodgkinHuxley targets; a scalar connects all to all.
             A :class:`neurosim.Convolution` keeps its structure (exported as such) and
             propagates through a sparse table built from its kernel, never a dense matrix.
-            Shared by all trials of a batch.
+            A :mod:`neurosim.connectors` connector (e.g. ``fixed_in_degree(80, weights=0.1,
+            delays=1.5e-3)``) is built here, sparse, for the sizes of ``pre`` and ``post``,
+            with its own ``rng`` or else a seed drawn from the network's rng; its delays,
+            if any, replace ``delay`` (per synapse when they differ). Shared by all trials of a batch.
         synapse : PSCFilter, optional
             Default ``PSCFilter(0.005)``.
         delay : float
             Transmission delay in seconds: a spike at ts arrives at ts + delay, in the
             grid step that contains it (exact with ``timing="precise"``, where delays
             between populations must be >= dt); a delay < dt arrives at the next boundary.
+            Per-synapse delays (from a connector) deliver each synapse as its own delay
+            would; they need ``placement="boundary"`` and run on the numpy backend.
         placement : {"boundary", "exact"}
             Spikes enter the synapse at the start of their arrival step with their
             full kernel (default), or at their exact arrival time (see
@@ -430,14 +437,32 @@ class Network:
             raise ValueError("pre must be a population or source (or a subgroup of one) of this network")
         if post_p not in self.populations:
             raise ValueError("post must be a population (or a subgroup of one) of this network")
+        if isinstance(weights, Connector):
+            weights, delay = self._build_connector(weights, pre, post, delay)
         if pre_idx is not None or post_idx is not None:  # subgroups: their block of the parents' matrix
             if isinstance(weights, Convolution):
                 raise ValueError("a Convolution connects whole populations (its image shapes), not subgroups")
-            weights = embed(_check_weights(weights, pre, post), post_idx, pre_idx, (post_p.n, pre_p.n))
+            if np.ndim(delay):  # per-synapse delays follow their synapses into the parents' matrix
+                weights, delay = embed_with_delays(weights, delay, post_idx, pre_idx, (post_p.n, pre_p.n))
+            else:
+                weights = embed(_check_weights(weights, pre, post), post_idx, pre_idx, (post_p.n, pre_p.n))
         conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
                           placement)
         self.connections.append(conn)
         return conn
+
+    def _build_connector(self, connector, pre, post, delay):
+        """(weights CSR, delay or per-synapse delays) of a connector between ``pre`` and ``post`` (or views)."""
+        if connector.delays is not None and not (isinstance(delay, numbers.Real) and delay == 0.0):
+            raise ValueError(f"the connector gives the delays ({connector.delays!r}); leave connect's delay at its "
+                             f"default, got delay={delay!r}")
+        (pre_p, pre_idx), (post_p, post_idx) = resolve(pre), resolve(post)
+        recurrent = pre_p is post_p and (pre_idx is None) == (post_idx is None) and (
+            pre_idx is None or np.array_equal(pre_idx, post_idx))
+        # the connector's own rng, or a seed from the network's stream (reproducible with the network's rng)
+        rng = connector.rng if connector.rng is not None else int(self.rng.integers(2**63))
+        W, delays = connector.build(pre.n, post.n, rng=rng, recurrent=recurrent)
+        return W, (delay if delays is None else delays)
 
     def probe(self, target, kind="spikes", sample_every=None, synapse=None, bin=None, normalized=False):
         """Record ``kind`` of ``target`` from now on; see :mod:`neurosim.network.probes`.
@@ -549,7 +574,7 @@ class Network:
         """Refuse, before allocating, a runtime or run whose memory estimate exceeds ``max_bytes``."""
         B = self.batch or 1
         state = 8 * B * sum(p.n * _arrays_per_neuron(p.model) for p in self.populations)
-        state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay / self.dt)))
+        state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay_bounds[1] / self.dt)))
                              for c in self.connections)
         state += sum(_weight_bytes(c.weights) for c in self.connections)
         samples = 0

@@ -27,7 +27,7 @@ import numpy as np
 from ..interrupts import HeldInterrupt
 from ..progress import Progress
 from .changes import built_from
-from .connections import ConnectionRuntime, FusedPropagation, SynapseGroup
+from .connections import FusedPropagation, SynapseGroup, connection_runtime
 from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from .plan import Operation, Plan, transform_name
 from .populations import runtime_class
@@ -54,7 +54,7 @@ class Runtime:
         dt = self.dt
         self.sources = {s: (PoissonRuntime if isinstance(s, PoissonSource) else SpikeSourceRuntime)(s, dt, B)
                         for s in net.sources}
-        self.conns = [(c, ConnectionRuntime(c, dt, B)) for c in net.connections]
+        self.conns = [(c, connection_runtime(c, dt, B)) for c in net.connections]
         grouped = {}  # (post, synapse) -> connection runtimes, in order
         for c, rt in self.conns:
             grouped.setdefault((c.post, c.synapse), []).append(rt)
@@ -106,7 +106,7 @@ class Runtime:
         """Rebuild the propagation of ``conn`` from its new weights; synapse states and queued spikes stay."""
         i = next(i for i, (c, _) in enumerate(self.conns) if c is conn)
         old = self.conns[i][1]
-        new = ConnectionRuntime(conn, self.dt, self.B)
+        new = connection_runtime(conn, self.dt, self.B)
         new.group = old.group
         self.conns[i] = (conn, new)
         if getattr(old, "fused", False):  # fused tables hold the old rows: fuse again from the new ones
@@ -237,7 +237,7 @@ class Runtime:
         for c, rt in self.conns:
             if not getattr(rt, "fused", False):
                 ops.append(Operation("propagate", f"spikes of {c.pre.name!r} to {c.post.name!r} "
-                                     f"({transform_name(c.weights)}, delay {c.delay:g} s)",
+                                     f"({transform_name(c.weights)}, delay {'{:g}..{:g}'.format(*c.delay_bounds)} s)",
                                      _propagate(rt, self.emitters[c.pre], dt)))
         for p, buf, pre in filtered:
             ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r}",

@@ -158,3 +158,139 @@ def test_memory_is_order_nnz(make, n):
 def test_bad_input(call, exc, word):
     with pytest.raises(exc, match=word):
         call()
+
+
+# ---- connectors in the network: net.connect(pre, post, connector) ------------------------------------------
+
+DELAYS = np.array([0.3e-4, 1e-4, 1.37e-3, 2.5e-3])  # < dt, = dt, off the grid, on it
+
+
+def _pick_delays(rng, size):
+    return DELAYS[rng.integers(0, DELAYS.size, size)]
+
+
+def _delay_network(sim, split):
+    """Spike source -> A (fixed_in_degree, per-synapse delays) -> B (bernoulli, recurrent, delays >= dt).
+
+    ``split``: the same synapses as one connection per distinct delay, each with its scalar delay (the oracle).
+    """
+    net = sim.network(dt=1e-4, rng=3)
+    rng = np.random.default_rng(0)
+    times = [np.sort(rng.uniform(0, 0.1, 6)) for _ in range(30)]
+    src = net.add_spike_source(times)
+    a = net.add_population(neurosim.LIF(tau_m=0.02, tau_ref=0.002), 40, bias=0.9)
+    b = net.add_population(neurosim.LIF(tau_m=0.01), 25, bias=0.8)
+    links = [(src, a, C.fixed_in_degree(8, weights=("uniform", 0.02, 0.06), delays=_pick_delays, rng=1)),
+             (a, b, C.bernoulli(0.3, weights=0.04, delays=lambda r, n: DELAYS[1:][r.integers(0, 3, n)], rng=2)),
+             (b, b, C.fixed_out_degree(3, weights=-0.02, delays=("uniform", 1e-4, 3e-3),
+                                       allow_self_connections=False, rng=4))]
+    for pre, post, conn in links:
+        if not split:
+            net.connect(pre, post, conn)
+            continue
+        W, d = conn.build(pre.n, post.n, recurrent=pre is post)
+        for value in np.unique(d):  # the oracle: one ordinary connection per delay value
+            part = W.copy()
+            part.data = np.where(d == value, part.data, 0.0)
+            part.eliminate_zeros()
+            net.connect(pre, post, part, delay=float(value))
+    return net, [net.probe(p, "spikes") for p in (a, b)] + [net.probe(b, "v", sample_every=10)]
+
+
+def test_per_synapse_delays_deliver_as_separate_connections_with_those_delays(sim):
+    net, probes = _delay_network(sim, split=False)
+    oracle, expected = _delay_network(sim, split=True)
+    assert len(net.connections) == 3 and len(oracle.connections) > 3
+    assert net.connections[0].delay is None and net.connections[0].delays.size == 40 * 8
+    if sim.refuses(net):
+        return
+    net.run(0.15)
+    oracle.run(0.15)
+    for ours, theirs in zip(probes[:2], expected[:2]):
+        assert ours.data[0].size == theirs.data[0].size > 20
+        np.testing.assert_array_equal(ours.data[1], theirs.data[1])
+        np.testing.assert_allclose(ours.data[0], theirs.data[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(probes[2].data, expected[2].data, rtol=0, atol=1e-9)
+
+
+def test_connect_builds_the_connector_for_the_populations_and_the_network_rng():
+    def build(seed, n_post=300):
+        net = neurosim.Network(dt=1e-4, rng=seed)
+        pre = net.add_poisson(1000, 5.0)
+        post = net.add_population(neurosim.LIF(), n_post)
+        return net.connect(pre, post, C.fixed_in_degree(80, weights=("normal", 0.1, 0.01)))
+
+    conn = build(1)
+    W = conn.weights
+    assert sp.issparse(W) and W.shape == (300, 1000) and np.all(np.diff(W.indptr) == 80)  # exactly 80 inputs
+    assert conn.delay == 0.0 and conn.delays is None
+    assert (build(1).weights != W).nnz == 0                                 # same network seed, same synapses
+    assert not np.array_equal(build(2).weights.indices, W.indices)
+    # a connector with its own rng ignores the network's
+    net = neurosim.Network(dt=1e-4, rng=9)
+    pre, post = net.add_poisson(50, 5.0), net.add_population(neurosim.LIF(), 40)
+    own = net.connect(pre, post, C.bernoulli(0.2, delays=2e-3, rng=5))
+    ref, _ = C.bernoulli(0.2, rng=5).build(50, 40)
+    assert (own.weights != ref).nnz == 0 and own.delay == 2e-3 and own.delays is None  # equal delays: one
+
+
+def test_connector_between_subgroups_keeps_each_synapse_with_its_delay():
+    net = neurosim.Network(dt=1e-4, rng=0)
+    a = net.add_population(neurosim.LIF(), 60)
+    b = net.add_population(neurosim.LIF(), 30)
+    conn = C.fixed_in_degree(5, weights=("uniform", 0.1, 0.2), delays=("uniform", 1e-4, 2e-3), rng=8)
+    c = net.connect(a[10:50], b[[3, 1, 7, 20]], conn)
+    W, d = conn.build(40, 4)
+    post_idx, pre_idx = np.array([3, 1, 7, 20]), np.arange(10, 50)
+    rows = np.repeat(np.arange(4), np.diff(W.indptr))
+    full = c.weights.toarray()
+    delays = sp.csr_matrix((c.delays, c.weights.indices, c.weights.indptr), shape=full.shape).toarray()
+    np.testing.assert_array_equal(full[post_idx[rows], pre_idx[W.indices]], W.data)
+    np.testing.assert_array_equal(delays[post_idx[rows], pre_idx[W.indices]], d)
+    assert c.weights.nnz == W.nnz and c.weights.has_canonical_format
+
+
+def test_per_synapse_delays_refusals_and_weight_changes():
+    net = neurosim.Network(dt=1e-4, rng=0)
+    a = net.add_population(neurosim.LIF(), 20, bias=1.5)
+    b = net.add_population(neurosim.LIF(), 20)
+    conn = C.fixed_in_degree(4, weights=0.1, delays=("uniform", 1e-3, 2e-3), rng=1)
+    with pytest.raises(ValueError, match="placement='exact' with per-synapse delays"):
+        net.connect(a, b, conn, placement="exact")
+    with pytest.raises(ValueError, match="leave connect's delay"):
+        net.connect(a, b, conn, delay=1e-3)
+    c = net.connect(a, b, conn)
+    with pytest.raises(ValueError, match="same nonzero positions"):
+        c.weights = np.full((20, 20), 0.1)
+    probe = net.probe(b, "spikes")
+    net.run(0.05)
+    before = probe.data[0].size
+    W = c.weights.copy()
+    W.data = W.data * 5.0  # same synapses, stronger: allowed between runs
+    c.weights = W
+    net.run(0.05)
+    assert probe.data[0].size > before
+    pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    from neurosim.export import to_nir
+
+    with pytest.raises(ValueError, match="per-synapse delays"):
+        to_nir(net)
+
+
+def test_per_synapse_delays_exported_to_pynn_on_the_grid():
+    from neurosim.export.pynn import export_plan
+
+    net = neurosim.Network(dt=1e-4, rng=0)
+    a = net.add_population(neurosim.LIF(), 30, bias=1.5)
+    b = net.add_population(neurosim.LIF(), 20)
+    c = net.connect(a, b, C.fixed_in_degree(6, weights=("normal", 0.0, 0.1), delays=("uniform", 0.5e-4, 3e-3),
+                                            rng=2))
+    meta, arrays = export_plan(net)
+    rows = np.concatenate([arrays[p["rows"]] for p in meta["projections"]])
+    assert rows.shape[0] == c.weights.nnz
+    post = np.repeat(np.arange(20), np.diff(c.weights.indptr))
+    expected = {(int(j), int(i)): 0.1 * max(round(d / 1e-4), 1) for i, j, d in zip(post, c.weights.indices, c.delays)}
+    got = {(int(r[0]), int(r[1])): r[3] for r in rows}
+    assert got.keys() == expected.keys()
+    np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), rtol=1e-12)
+    assert meta["min_delay_ms"] == pytest.approx(0.1) and meta["max_delay_ms"] == pytest.approx(3.0)

@@ -95,11 +95,13 @@ def test_refused_with_batch_precise_timing_and_by_nir():
     with pytest.raises(ValueError, match="precise"):
         export_plan(net)
     pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    from neurosim.export import to_nir
+
     for model in (AdEx(), Izhikevich()):
         net = Network(dt=1e-4)
         net.add_population(model, 2)
         with pytest.raises(ValueError, match=f"{type(model).__name__}.*NIR has no"):
-            neurosim.export.to_nir(net)
+            to_nir(net)
 
 
 def test_output_connections_of_adex_are_exported():
@@ -119,7 +121,9 @@ def _run_both(net, names, T, nest_dt_ms):
     sim = _pynn_nest()
     probes = {name: net.probe(next(p for p in net.populations if p.name == name), "spikes") for name in names}
     sim.setup(timestep=nest_dt_ms)
-    exported = neurosim.export.to_pynn(net, sim=sim, setup=False)
+    from neurosim.export import to_pynn
+
+    exported = to_pynn(net, sim=sim, setup=False)
     exported.record(names)
     exported.run(T)
     net.run(T)

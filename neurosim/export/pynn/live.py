@@ -134,10 +134,18 @@ def _synapse_plan(pop, conns):
 
 
 def _conn_list(W, factor_nA, delay_ms, sign):
-    """Rows (pre, post, weight nA, delay ms) of the weights with the given sign."""
+    """Rows (pre, post, weight nA, delay ms) of the weights with the given sign.
+
+    ``delay_ms``: one delay, or per-synapse delays aligned with the canonical CSR ``W``'s data.
+    """
     if isinstance(W, np.ndarray):
         post, pre = np.nonzero(W > 0 if sign > 0 else W < 0)
         w = W[post, pre]
+    elif np.ndim(delay_ms):
+        post = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+        keep = W.data > 0 if sign > 0 else W.data < 0
+        return np.column_stack([W.indices[keep].astype(float), post[keep].astype(float), W.data[keep] * factor_nA,
+                                delay_ms[keep]])
     else:
         coo = W.tocoo()
         coo.sum_duplicates()
@@ -352,14 +360,17 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
         factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
                                   n=conn.synapse.n, **scale).weights)
-        delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
+        if conn.delays is None:
+            delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
+        else:  # per synapse, each on the grid as a scalar delay is
+            delay_ms = 1000.0 * dt * np.maximum(np.round(conn.delays / dt), 1.0)
         for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
             rows = _conn_list(conn.matrix(), factor, delay_ms, sign)  # a convolution as its list of synapses
             if rows.shape[0] == 0:
                 continue
             key = f"proj{len(meta['projections'])}_rows"
             arrays[key] = rows
-            delays.append(delay_ms)
+            delays.extend([float(rows[:, 3].min()), float(rows[:, 3].max())])
             meta["projections"].append({"pre": conn.pre.name, "post": post.name, "receptor": receptor,
                                         "rows": key, "label": f"conn{i}-{receptor}"})
             for copy in copies.get(conn.pre.name, ()):  # the same weights from each copy's neurons

@@ -24,6 +24,7 @@ from ...neurons.lif import LIF, PreciseLIFState
 from ..inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from ..populations import _Base, _flat
 from .events import csr_rows, fan_out
+from ..connections import rows_by_pre
 from ..probes import EVENT_KINDS, add_lagged
 from ..changes import built_from
 from ..plan import Operation, Plan
@@ -138,6 +139,46 @@ class PreciseConnection:
             queue.setdefault(int(steps[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
 
 
+class PreciseSynapseDelays(PreciseConnection):
+    """A connection with per-synapse delays in precise mode: each synapse's event arrives at t + its delay."""
+
+    def __init__(self, conn, dt, B, group, target):
+        self.conn = conn
+        indptr, indices, data, self.delays = rows_by_pre(conn.matrix(), conn.delays)
+        self.rows = (indptr, indices, data / conn.synapse.tau_s)
+        self.delay, self.dt, self.B = float(self.delays.min()) if self.delays.size else 0.0, dt, B
+        self.n_pre, self.n_post = conn.pre.n, conn.post.n
+        self.group, self.target = group, target
+
+    def send(self, spiked, times, first_step):
+        j = spiked if self.B == 1 else spiked % self.n_pre
+        indptr, indices, data = self.rows
+        starts = indptr[j]
+        lengths = indptr[j + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return
+        ends = np.cumsum(lengths)
+        pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+        arrival = np.repeat(times, lengths) + self.delays[pos]
+        steps = np.maximum(np.floor(arrival / self.dt).astype(np.int64), first_step)
+        off = np.clip(arrival - steps * self.dt, 0.0, np.nextafter(self.dt, 0.0))
+        tgt, inc = indices[pos], data[pos]
+        if self.B > 1:
+            tgt = tgt + np.repeat((spiked // self.n_pre) * self.n_post, lengths)
+        order = np.argsort(steps, kind="stable")
+        steps, tgt, off, inc = steps[order], tgt[order], off[order], inc[order]
+        grp = np.full(tgt.size, self.group, dtype=np.int64)
+        cuts = np.flatnonzero(steps[1:] != steps[:-1]) + 1
+        queue = self.target.queue
+        for a, b in zip([0] + cuts.tolist(), cuts.tolist() + [steps.size]):  # per arrival step, not per event
+            queue.setdefault(int(steps[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
+
+
+def _precise_link(conn, dt, B, group, target):
+    return (PreciseConnection if conn.delays is None else PreciseSynapseDelays)(conn, dt, B, group, target)
+
+
 class PreciseRuntime(Runtime):
     """Runtime for ``timing="precise"`` (see the module docstring). Same public interface as :class:`Runtime`."""
 
@@ -158,7 +199,7 @@ class PreciseRuntime(Runtime):
             inputs = [CurrentInputRuntime(inp, B, self.batched) for inp in pop.inputs]
             rt = self.pops[pop] = PreciseLIFRuntime(pop, B, dt, synapses, inputs)
             for c in incoming:
-                self.links.append((c.pre, PreciseConnection(c, dt, B, synapses.index(c.synapse), rt)))
+                self.links.append((c.pre, _precise_link(c, dt, B, synapses.index(c.synapse), rt)))
         self.emitters = dict(self.pops)
         self.emitters.update(self.sources)
         # outgoing links of each emitting runtime
@@ -185,7 +226,7 @@ class PreciseRuntime(Runtime):
         """New CSR rows for ``conn``; events already queued keep the weights they were sent with."""
         for i, (pre, link) in enumerate(self.links):
             if link.conn is conn:
-                new = PreciseConnection(conn, self.dt, self.B, link.group, link.target)
+                new = _precise_link(conn, self.dt, self.B, link.group, link.target)
                 self.links[i] = (pre, new)
                 out = self._out[id(self.emitters[pre])]
                 out[out.index(link)] = new
@@ -268,9 +309,10 @@ def _check_precise(net):
         if c.synapse.n > 1:
             raise ValueError(f"timing='precise' handles exponential (n=0) and alpha (n=1) synapses; the connection "
                              f"{c.pre.name!r} -> {c.post.name!r} has {c.synapse!r} (use timing='grid' for n >= 2)")
-        if c.pre in net.populations and c.delay < net.dt * (1 - _DELAY_TOL):
+        if c.pre in net.populations and c.delay_bounds[0] < net.dt * (1 - _DELAY_TOL):
             raise ValueError(f"timing='precise' needs delays >= dt between populations (as NEST does): the "
-                             f"connection {c.pre.name!r} -> {c.post.name!r} has delay={c.delay!r} s < dt={net.dt!r} s")
+                             f"connection {c.pre.name!r} -> {c.post.name!r} has delay={c.delay_bounds[0]!r} s "
+                             f"< dt={net.dt!r} s")
 
 
 # ---- the precise plan's own operations (the others are the grid plan's) -----------------------------
