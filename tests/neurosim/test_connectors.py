@@ -294,3 +294,19 @@ def test_per_synapse_delays_exported_to_pynn_on_the_grid():
     assert got.keys() == expected.keys()
     np.testing.assert_allclose([got[k] for k in expected], list(expected.values()), rtol=1e-12)
     assert meta["min_delay_ms"] == pytest.approx(0.1) and meta["max_delay_ms"] == pytest.approx(3.0)
+
+
+def test_connect_with_a_connector_allocates_order_nnz():
+    n = 20000
+    net = neurosim.Network(dt=1e-4, rng=0)
+    pre, post = net.add_poisson(n, 5.0), net.add_population(neurosim.LIF(), n)
+    tracemalloc.start()
+    try:
+        conn = net.connect(pre, post, C.bernoulli(0.001, weights=0.1, delays=("uniform", 1e-3, 2e-3)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    nnz = conn.weights.nnz
+    assert nnz >= 3e5 and conn.delays.size == nnz
+    # a dense (n, n) intermediate would be 3.2 GB; the CSR with delays is ~20 bytes per synapse
+    assert peak < 100 * nnz + 4e6, f"peak {peak / 1e6:.1f} MB for {nnz} synapses"
