@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import validation as check
 from .changes import apply_changes
-from .connections import Connection, _check_weights, embed_with_delays
+from .connections import Connection, _check_delay, _check_weights, embed_with_delays
 from ..connectors import Connector
 from .views import embed, resolve
 from .transforms import Convolution
@@ -442,10 +442,12 @@ class Network:
         if pre_idx is not None or post_idx is not None:  # subgroups: their block of the parents' matrix
             if isinstance(weights, Convolution):
                 raise ValueError("a Convolution connects whole populations (its image shapes), not subgroups")
-            if np.ndim(delay):  # per-synapse delays follow their synapses into the parents' matrix
-                weights, delay = embed_with_delays(weights, delay, post_idx, pre_idx, (post_p.n, pre_p.n))
+            W = _check_weights(weights, pre, post)
+            if np.ndim(delay) and _check_delay(delay, W, placement)[1] is not None:
+                # per-synapse delays follow their synapses into the parents' matrix
+                weights, delay = embed_with_delays(W, delay, post_idx, pre_idx, (post_p.n, pre_p.n))
             else:
-                weights = embed(_check_weights(weights, pre, post), post_idx, pre_idx, (post_p.n, pre_p.n))
+                weights = embed(W, post_idx, pre_idx, (post_p.n, pre_p.n))
         conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
                           placement)
         self.connections.append(conn)

@@ -260,6 +260,8 @@ def test_per_synapse_delays_refusals_and_weight_changes():
     with pytest.raises(ValueError, match="leave connect's delay"):
         net.connect(a, b, conn, delay=1e-3)
     c = net.connect(a, b, conn)
+    lo, hi = c.delay_bounds
+    assert 1e-3 <= lo < hi <= 2e-3 and f"delay {lo:g}..{hi:g} s" in str(net.plan)  # the plan names them
     with pytest.raises(ValueError, match="same nonzero positions"):
         c.weights = np.full((20, 20), 0.1)
     probe = net.probe(b, "spikes")

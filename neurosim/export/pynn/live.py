@@ -18,6 +18,7 @@ Mapping:
 * Connection -> ``Projection`` with a ``FromListConnector`` built from the
   nonzero weights (dense or sparse W of shape (post, pre)): positive weights
   on the ``"excitatory"`` receptor, negative ones on ``"inhibitory"``.
+  Per-synapse delays (``Connection.delays``) go into the list synapse by synapse.
 
 PyNN cells have two PSC time constants (``tau_syn_E``, ``tau_syn_I``), so all
 positive weights into a population must share one tau_s, and all negative
@@ -33,9 +34,10 @@ data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
 :func:`to_pynn` runs both in this process; ``write_pynn_script`` saves the
 data to a .npz and the builder as a standalone script.
 
-Not supported (a ValueError names the feature): Hodgkin-Huxley (non-LIF)
+Not supported (a ValueError names the feature): Hodgkin-Huxley and user-defined
 populations, PSCs of order n >= 2, populations mixing exponential and alpha
-PSCs, injected currents (``add_current_input``), other source types.
+PSCs, injected currents (``add_current_input``), other source types, and what
+:mod:`.models` refuses for AdEx and Izhikevich populations.
 """
 import types
 
