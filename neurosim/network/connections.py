@@ -378,8 +378,8 @@ class SynapseDelayRuntime(ConnectionRuntime):
     Each synapse delivers as a :class:`ConnectionRuntime` with its own delay would: a spike at offset o
     in its step reaches the boundary ``early + (o >= cut)`` after the next one, with ``early`` and
     ``cut`` computed per synapse exactly as the scalar runtime computes them. The synapses of the
-    spiking neurons are gathered at once and added per arrival boundary (a loop over the distinct
-    arrival steps, never over spikes or synapses).
+    spiking neurons are gathered at once and scattered into the delay ring in one ``add.at``
+    (no loop over spikes or synapses).
     """
 
     def __init__(self, conn, dt, B):
@@ -410,13 +410,22 @@ class SynapseDelayRuntime(ConnectionRuntime):
         if self.B > 1:
             flat = flat + np.repeat((spiked // self.n_pre) * self.n_post, lengths)
         w = self.data[pos]
-        first = rel[0]
-        if np.all(rel == first):
-            np.add.at(self.group.target(m + int(first), m), flat, w)
+        group = self.group
+        if group.pending is None:  # every delay < dt: all arrive at the next boundary
+            np.add.at(group.x0, flat, w)
             return
-        for r in np.unique(rel):
-            sel = rel == r
-            np.add.at(self.group.target(m + int(r), m), flat[sel], w[sel])
+        now = rel == 0
+        if now.any():
+            np.add.at(group.x0, flat[now], w[now])
+            later = ~now
+            rel, flat, w = rel[later], flat[later], w[later]
+        if rel.size:
+            # one scatter into the delay ring: stage 0 of slot (m + rel) % L, flat over (L, n+1, N)
+            ring = group.pending
+            slots = (m + rel) % ring.shape[0]
+            np.add.at(ring.reshape(-1), slots * (ring.shape[1] * ring.shape[2]) + flat, w)
+            for r in np.flatnonzero(np.bincount(rel)):  # mark the slots used (at most `reach` of them)
+                group.target(m + int(r), m)
 
 
 class FusedPropagation:
