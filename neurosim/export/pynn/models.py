@@ -1,11 +1,7 @@
 """PyNN cell types for neurosim's neuron models other than LIF: one mapping function per model.
 
-=========================  ==============================  ===================================
-neurosim                   PyNN standard cell type         NEST model it runs as
-=========================  ==============================  ===================================
-:class:`neurosim.AdEx`     ``EIF_cond_exp_isfa_ista``      ``aeif_cond_exp`` (adaptive RKF45)
-:class:`neurosim.Izhikevich`  ``Izhikevich``               ``izhikevich`` (Euler, one step of dt)
-=========================  ==============================  ===================================
+* :class:`neurosim.AdEx` -> PyNN ``EIF_cond_exp_isfa_ista`` (NEST ``aeif_cond_exp``, adaptive RKF45);
+* :class:`neurosim.Izhikevich` -> PyNN ``Izhikevich`` (NEST ``izhikevich``, one Euler step of dt).
 
 AdEx (SI units in neurosim; PyNN in ms, mV, nA, nF, nS)::
 
@@ -35,7 +31,8 @@ import numpy as np
 from ...neurons.adex import AdEx
 from ...neurons.izhikevich import Izhikevich
 
-#: model class -> synapse classes whose connections into it the PyNN export carries (none yet).
+#: model class -> synapse classes whose connections into it the PyNN export carries (none yet). Adding one
+#: also needs its weight conversion where ``live.export_plan`` lists the projections (today LIF's).
 ACCEPTED_SYNAPSES = {AdEx: (), Izhikevich: ()}
 
 _WHY_SYNAPSES = {
