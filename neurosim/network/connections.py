@@ -62,9 +62,23 @@ class Connection:
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
         self.pre, self.post, self.synapse, self.placement = pre, post, synapse, placement
-        self.delays = None
+        self._delays = None
         self.weights = weights
-        self.delay, self.delays = _check_delay(delay, self._weights, placement)
+        self._delay, self._delays = _check_delay(delay, self._weights, placement)
+
+    @property
+    def delay(self):
+        """The delay (s) of every synapse, or None with per-synapse :attr:`delays`."""
+        return self._delay
+
+    @delay.setter
+    def delay(self, value):  # one delay for all synapses again (a change after a run is refused there)
+        self._delay, self._delays = check.positive("delay", value, allow_zero=True), None
+
+    @property
+    def delays(self):
+        """Per-synapse delays (s), read-only, aligned with ``weights.data``; None with one :attr:`delay`."""
+        return self._delays
 
     @property
     def delay_bounds(self):

@@ -338,3 +338,17 @@ def test_per_synapse_delays_run_on_nest_as_in_neurosim():
     ours, theirs = np.concatenate(ours), np.concatenate(theirs)
     np.testing.assert_allclose(np.diff(ours), 3e-4, atol=1e-12)        # each synapse with its own delay
     np.testing.assert_allclose(theirs, ours, atol=1e-4 + 1e-9)         # NEST stamps spikes at its step's end
+
+
+def test_assigning_one_delay_replaces_per_synapse_delays_and_is_refused_after_a_run():
+    net = neurosim.Network(dt=1e-4, rng=0)
+    a, b = net.add_population(neurosim.LIF(), 10, bias=1.5), net.add_population(neurosim.LIF(), 10)
+    c = net.connect(a, b, C.fixed_in_degree(3, delays=("uniform", 1e-3, 2e-3), rng=1))
+    with pytest.raises(AttributeError):
+        c.delays = np.zeros(30)  # read-only: they belong to the synapses
+    c.delay = 1e-3
+    assert c.delays is None and c.delay_bounds == (1e-3, 1e-3)
+    net.run(0.01)
+    c.delay = 2e-3
+    with pytest.raises(RuntimeError, match="net.reset"):
+        net.run(0.01)
