@@ -155,9 +155,9 @@ def _adex_net():
 def test_adex_on_nest_reproduces_neurosims_spike_times():
     # NEST's aeif_cond_exp integrates with adaptive RKF45 (gsl_error_tol 1e-6) and stamps each spike at
     # the end of its step; at a resolution of 0.01 ms the spike times of Naud et al.'s tonic, adapting and
-    # bursting cells agree with neurosim's to 0.18 ms over 500 ms (measured; most of it the drift of the
-    # fastest, tonic, cell), 0.02 ms for the others. A 1 % change of the input current moves the last
-    # tonic spike by about 1 ms.
+    # bursting cells agree with neurosim's to 0.19 ms over 500 ms (measured; most of it the drift of the
+    # fastest, tonic, cell), 0.03 ms for the others. A 1 % change of the input current changes the
+    # tonic cell's spike count.
     names = ["tonic", "adapting", "initial_burst", "regular_bursting"]
     ours, nest = _run_both(_adex_net(), names, 0.5, 0.01)
     assert _worst(ours, nest, 0.5) < 0.25e-3
@@ -169,7 +169,7 @@ def test_adex_on_nest_reproduces_neurosims_spike_times():
 def test_izhikevich_on_nest_converges_to_neurosims_spike_times():
     # NEST's izhikevich takes one forward-Euler step of its resolution h (consistent_integration) and
     # stamps spikes on its grid, so its spike times converge to the ODE's at first order in h: 10 x
-    # smaller h, ~10 x smaller error (measured 1.5 ms -> 0.16 ms over 300 ms for the fastest, FS cell).
+    # smaller h, ~10 x smaller error (measured 1.58 ms -> 0.15 ms over 300 ms, 10.4 x).
     # neurosim's are the ODE's to within 1 us at dt = 0.1 ms (RK4 with located crossings).
     def build():
         net = Network(dt=1e-4)
