@@ -354,94 +354,6 @@ class ConnectionRuntime:
             np.add.at(target, flat, self.data[pos])
 
 
-def embed_with_delays(W, delays, post_idx, pre_idx, shape):
-    """A subgroups' CSR block and its per-synapse delays placed in the parents' (post, pre) matrix, canonical."""
-    post = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
-    rows = post if post_idx is None else post_idx[post]
-    cols = W.indices if pre_idx is None else pre_idx[W.indices]
-    order = np.lexsort((cols, rows))  # views hold distinct neurons: no duplicates
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
-    M = _csr((W.data[order], cols[order], indptr), shape=shape)
-    M.has_canonical_format = True
-    return M, np.asarray(delays)[order]
-
-
-def connection_runtime(conn, dt, B):
-    """The propagation runtime of ``conn``: per-synapse delays get their own (:class:`SynapseDelayRuntime`)."""
-    return ConnectionRuntime(conn, dt, B) if conn.delays is None else SynapseDelayRuntime(conn, dt, B)
-
-
-def rows_by_pre(W, delays):
-    """The synapses of a canonical CSR (post, pre) matrix regrouped by presynaptic neuron, zero weights dropped.
-
-    Returns ``(indptr, post indices, weights, delays)``, rows = pre, post ascending within a row.
-    """
-    post = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
-    keep = W.data != 0
-    pre, post, data, delays = W.indices[keep].astype(np.int64), post[keep], W.data[keep], delays[keep]
-    order = np.argsort(pre, kind="stable")  # stable: post stays ascending within each pre
-    indptr = np.zeros(W.shape[1] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pre, minlength=W.shape[1]), out=indptr[1:])
-    return indptr, post[order], data[order].astype(np.float64), delays[order]
-
-
-class SynapseDelayRuntime(ConnectionRuntime):
-    """Propagation of a connection with per-synapse delays (boundary placement), exact per synapse.
-
-    Each synapse delivers as a :class:`ConnectionRuntime` with its own delay would: a spike at offset o
-    in its step reaches the boundary ``early + (o >= cut)`` after the next one, with ``early`` and
-    ``cut`` computed per synapse exactly as the scalar runtime computes them. The synapses of the
-    spiking neurons are gathered at once and scattered into the delay ring in one ``add.at``
-    (no loop over spikes or synapses).
-    """
-
-    def __init__(self, conn, dt, B):
-        self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
-        self.indptr, self.indices, data, delays = rows_by_pre(conn.matrix(), conn.delays)
-        self.data = data / conn.synapse.tau_s
-        d = delays / dt
-        steps = np.floor(d + _TOL).astype(np.int64)
-        frac = np.maximum(d - steps, 0.0)
-        self.early = np.maximum(steps - 1, 0)
-        # a delay < dt reaches the next boundary whatever the offset: a cut no offset reaches
-        self.cut_at = np.where(steps >= 1, (1.0 - frac - _TOL) * dt, np.inf)
-        self.delay = float(delays.min()) if delays.size else 0.0
-        self.delay_steps = int(steps.max()) if steps.size else 0
-        self.reach = self.delay_steps
-        self.cut = 0.0  # not None: the run loop calls deliver, never the fused or undelayed paths
-        self.dense, self.lagged, self.table, self.synapse = False, False, None, conn.synapse
-        self.scatter = self._scatter if B == 1 else self._scatter_batch
-
-    def deliver(self, spiked, offsets, m, dt):
-        j = spiked if self.B == 1 else spiked % self.n_pre
-        pos = self._positions(j)
-        if pos is None:
-            return
-        lengths = self.indptr[j + 1] - self.indptr[j]
-        rel = self.early[pos] + (np.repeat(np.broadcast_to(offsets, spiked.shape), lengths) >= self.cut_at[pos])
-        flat = self.indices[pos]
-        if self.B > 1:
-            flat = flat + np.repeat((spiked // self.n_pre) * self.n_post, lengths)
-        w = self.data[pos]
-        group = self.group
-        if group.pending is None:  # every delay < dt: all arrive at the next boundary
-            np.add.at(group.x0, flat, w)
-            return
-        now = rel == 0
-        if now.any():
-            np.add.at(group.x0, flat[now], w[now])
-            later = ~now
-            rel, flat, w = rel[later], flat[later], w[later]
-        if rel.size:
-            # one scatter into the delay ring: stage 0 of slot (m + rel) % L, flat over (L, n+1, N)
-            ring = group.pending
-            slots = (m + rel) % ring.shape[0]
-            np.add.at(ring.reshape(-1), slots * (ring.shape[1] * ring.shape[2]) + flat, w)
-            for r in np.flatnonzero(np.bincount(rel)):  # mark the slots used (at most `reach` of them)
-                group.target(m + int(r), m)
-
-
 class FusedPropagation:
     """All undelayed, boundary-placed sparse connections from one presynaptic population in one gather.
 
@@ -578,6 +490,109 @@ class SynapseGroup(Stateful):
         slot = m_arrival % self.L
         self.dirty[slot] = 2
         return self.pending[slot]
+
+
+def embed_with_delays(W, delays, post_idx, pre_idx, shape):
+    """A subgroups' CSR block and its per-synapse delays placed in the parents' (post, pre) matrix, canonical."""
+    post = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
+    rows = post if post_idx is None else post_idx[post]
+    cols = W.indices if pre_idx is None else pre_idx[W.indices]
+    order = np.lexsort((cols, rows))  # views hold distinct neurons: no duplicates
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    M = _csr((W.data[order], cols[order], indptr), shape=shape)
+    M.has_canonical_format = True
+    return M, np.asarray(delays)[order]
+
+
+def connection_runtime(conn, dt, B):
+    """The propagation runtime of ``conn``: per-synapse delays get their own (:class:`SynapseDelayRuntime`)."""
+    if conn.delays is None:
+        return ConnectionRuntime(conn, dt, B)
+    check_per_synapse_delays(conn)
+    return SynapseDelayRuntime(conn, dt, B)
+
+
+def check_per_synapse_delays(conn):
+    """Refuse what per-synapse delays do not handle yet: other synapse kinds than PSCFilter, plasticity."""
+    what = None
+    if type(conn.synapse) is not PSCFilter:
+        what = f"a {type(conn.synapse).__name__} synapse"
+    elif getattr(conn, "plasticity", None) is not None:
+        what = "plasticity"
+    if what is not None:
+        raise ValueError(f"connection {conn.pre.name!r} -> {conn.post.name!r}: per-synapse delays with {what} are "
+                         "not supported yet (they handle current PSCs, PSCFilter); give the connection one delay")
+
+
+def rows_by_pre(W, delays):
+    """The synapses of a canonical CSR (post, pre) matrix regrouped by presynaptic neuron, zero weights dropped.
+
+    Returns ``(indptr, post indices, weights, delays)``, rows = pre, post ascending within a row.
+    """
+    post = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
+    keep = W.data != 0
+    pre, post, data, delays = W.indices[keep].astype(np.int64), post[keep], W.data[keep], delays[keep]
+    order = np.argsort(pre, kind="stable")  # stable: post stays ascending within each pre
+    indptr = np.zeros(W.shape[1] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pre, minlength=W.shape[1]), out=indptr[1:])
+    return indptr, post[order], data[order].astype(np.float64), delays[order]
+
+
+class SynapseDelayRuntime(ConnectionRuntime):
+    """Propagation of a connection with per-synapse delays (boundary placement), exact per synapse.
+
+    Each synapse delivers as a :class:`ConnectionRuntime` with its own delay would: a spike at offset o
+    in its step reaches the boundary ``early + (o >= cut)`` after the next one, with ``early`` and
+    ``cut`` computed per synapse exactly as the scalar runtime computes them. The synapses of the
+    spiking neurons are gathered at once and scattered into the delay ring in one ``add.at``
+    (no loop over spikes or synapses).
+    """
+
+    def __init__(self, conn, dt, B):
+        self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
+        self.indptr, self.indices, data, delays = rows_by_pre(conn.matrix(), conn.delays)
+        self.data = data / conn.synapse.tau_s
+        d = delays / dt
+        steps = np.floor(d + _TOL).astype(np.int64)
+        frac = np.maximum(d - steps, 0.0)
+        self.early = np.maximum(steps - 1, 0)
+        # a delay < dt reaches the next boundary whatever the offset: a cut no offset reaches
+        self.cut_at = np.where(steps >= 1, (1.0 - frac - _TOL) * dt, np.inf)
+        self.delay = float(delays.min()) if delays.size else 0.0
+        self.delay_steps = int(steps.max()) if steps.size else 0
+        self.reach = self.delay_steps
+        self.cut = 0.0  # not None: the run loop calls deliver, never the fused or undelayed paths
+        self.dense, self.lagged, self.table, self.synapse = False, False, None, conn.synapse
+        self.scatter = self._scatter if B == 1 else self._scatter_batch
+
+    def deliver(self, spiked, offsets, m, dt):
+        j = spiked if self.B == 1 else spiked % self.n_pre
+        pos = self._positions(j)
+        if pos is None:
+            return
+        lengths = self.indptr[j + 1] - self.indptr[j]
+        rel = self.early[pos] + (np.repeat(np.broadcast_to(offsets, spiked.shape), lengths) >= self.cut_at[pos])
+        flat = self.indices[pos]
+        if self.B > 1:
+            flat = flat + np.repeat((spiked // self.n_pre) * self.n_post, lengths)
+        w = self.data[pos]
+        group = self.group
+        if group.pending is None:  # every delay < dt: all arrive at the next boundary
+            np.add.at(group.x0, flat, w)
+            return
+        now = rel == 0
+        if now.any():
+            np.add.at(group.x0, flat[now], w[now])
+            later = ~now
+            rel, flat, w = rel[later], flat[later], w[later]
+        if rel.size:
+            # one scatter into the delay ring: stage 0 of slot (m + rel) % L, flat over (L, n+1, N)
+            ring = group.pending
+            slots = (m + rel) % ring.shape[0]
+            np.add.at(ring.reshape(-1), slots * (ring.shape[1] * ring.shape[2]) + flat, w)
+            for r in np.flatnonzero(np.bincount(rel)):  # mark the slots used (at most `reach` of them)
+                group.target(m + int(r), m)
 
 
 def membrane_coefficients(synapse, tau_m, dt):

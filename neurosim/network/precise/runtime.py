@@ -24,7 +24,7 @@ from ...neurons.lif import LIF, PreciseLIFState
 from ..inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from ..populations import _Base, _flat
 from .events import csr_rows, fan_out
-from ..connections import rows_by_pre
+from ..connections import check_per_synapse_delays, rows_by_pre
 from ..probes import EVENT_KINDS, add_lagged
 from ..changes import built_from
 from ..plan import Operation, Plan
@@ -176,7 +176,10 @@ class PreciseSynapseDelays(PreciseConnection):
 
 
 def _precise_link(conn, dt, B, group, target):
-    return (PreciseConnection if conn.delays is None else PreciseSynapseDelays)(conn, dt, B, group, target)
+    if conn.delays is None:
+        return PreciseConnection(conn, dt, B, group, target)
+    check_per_synapse_delays(conn)
+    return PreciseSynapseDelays(conn, dt, B, group, target)
 
 
 class PreciseRuntime(Runtime):
