@@ -352,3 +352,15 @@ def test_assigning_one_delay_replaces_per_synapse_delays_and_is_refused_after_a_
     c.delay = 2e-3
     with pytest.raises(RuntimeError, match="net.reset"):
         net.run(0.01)
+
+
+@pytest.mark.parametrize("timing", ["grid", "precise"])
+def test_per_synapse_delays_refuse_synapse_kinds_they_do_not_handle(timing):
+    class OtherSynapse(neurosim.PSCFilter):  # stands for a kind added later (delta, conductance, ...)
+        pass
+
+    net = neurosim.Network(dt=1e-4, rng=0, timing=timing)
+    a, b = net.add_population(neurosim.LIF(), 10, bias=1.5), net.add_population(neurosim.LIF(), 10)
+    net.connect(a, b, C.fixed_in_degree(3, delays=("uniform", 1e-3, 2e-3), rng=1), synapse=OtherSynapse(0.005))
+    with pytest.raises(ValueError, match="per-synapse delays with a OtherSynapse synapse"):
+        net.run(0.01)
