@@ -290,7 +290,7 @@ FIXED_NDIM = {"X", "Y", "y", "labels", "binned", "times", "indices", "inputs", "
 #: Array parameters that must not be empty.
 NON_EMPTY = {"X", "Y", "y", "binned"}
 #: String parameters that take any string (no fixed set of choices).
-FREE_STRINGS = {"path", "monitor", "name", "keys", "name_prefix", "prefix", "title", "label", "unit"}
+FREE_STRINGS = {"path", "monitor", "name", "keys", "name_prefix", "prefix", "title", "label", "unit", "doc"}
 #: Callables whose array arguments follow IEEE arithmetic like numpy and torch (NaN in,
 #: NaN out; any shape, also empty): the autodiff functions and the layers' own forward
 #: (a Sequential checks its input once, at its entry). Only type errors are swept there.

@@ -46,11 +46,17 @@ class StateVar:
     __slots__ = ("initial", "unit", "doc")
 
     def __init__(self, initial=0.0, unit="1", doc=""):
-        # -inf is a valid start for times ("never"); None: computed by a built-in model at build
-        self.initial = (initial if initial is None or initial == -np.inf
-                        else check.check_number("initial", initial))
+        self.initial = check.check_number("initial", initial)
         self.unit = check.check_str("unit", unit)
         self.doc = check.check_str("doc", doc)
+
+    @classmethod
+    def builtin(cls, initial, unit, doc):
+        """A built-in model's declaration, whose initial value may be -inf (a time: "never") or None
+        (computed by the model when a population is built, e.g. HH gates at rest)."""
+        var = cls.__new__(cls)
+        var.initial, var.unit, var.doc = initial, unit, doc
+        return var
 
     def __repr__(self):
         return f"StateVar({self.initial!r}, unit={self.unit!r})"

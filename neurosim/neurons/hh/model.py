@@ -103,10 +103,10 @@ class HodgkinHuxley(Declares):
 
     # the state a network allocates, probes, snapshots and restores for every HH neuron (initial
     # values None: at rest, the gates at their steady state for the initial voltage)
-    state = {"v": StateVar(None, "mV", "membrane voltage"),
-             "m": StateVar(None, "1", "sodium activation gate"),
-             "h": StateVar(None, "1", "sodium inactivation gate"),
-             "n": StateVar(None, "1", "potassium activation gate")}
+    state = {"v": StateVar.builtin(None, "mV", "membrane voltage"),
+             "m": StateVar.builtin(None, "1", "sodium activation gate"),
+             "h": StateVar.builtin(None, "1", "sodium inactivation gate"),
+             "n": StateVar.builtin(None, "1", "potassium activation gate")}
 
     def __init__(self, C=1.0, g_Na=120.0, g_K=36.0, g_L=0.3, E_Na=50.0, E_K=-77.0, E_L=-54.387, threshold=0.0):
         self.C = check.positive("C", C)

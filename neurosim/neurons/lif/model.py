@@ -38,8 +38,9 @@ class LIF(Declares):
     """
 
     # the state a network allocates, probes, snapshots and restores for every LIF neuron
-    state = {"v": StateVar(0.0, "1", "membrane voltage, normalized: reset 0, threshold 1"),
-             "refractory_end": StateVar(-np.inf, "s", "absolute time from which the neuron integrates again")}
+    state = {"v": StateVar.builtin(0.0, "1", "membrane voltage, normalized: reset 0, threshold 1"),
+             "refractory_end": StateVar.builtin(-np.inf, "s",
+                                                "absolute time from which the neuron integrates again")}
 
     def __init__(self, tau_m=0.02, tau_ref=0.002):
         self.tau_m = check.positive("tau_m", tau_m)
