@@ -13,6 +13,7 @@ from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
+from ..synapses.plasticity import STDP, STDPRuntime
 from .changes import read_only
 from .transforms import Convolution
 
@@ -49,14 +50,22 @@ class Connection:
         (that is what precise timing is), so both values mean the same there.
     """
 
-    def __init__(self, pre, post, weights, synapse, delay, placement="boundary"):
+    def __init__(self, pre, post, weights, synapse, delay, placement="boundary", plasticity=None):
         if not isinstance(synapse, PSCFilter):
             raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        if plasticity is not None and not isinstance(plasticity, STDP):
+            raise TypeError(f"plasticity must be a neurosim.STDP or None, got {type(plasticity).__name__}")
         self.pre, self.post, self.synapse, self.placement = pre, post, synapse, placement
         self.delay = check.positive("delay", delay, allow_zero=True)
+        self._plasticity = plasticity
         self.weights = weights
+
+    @property
+    def plasticity(self):
+        """The connection's :class:`neurosim.STDP` (None: static weights); fixed once connected."""
+        return self._plasticity
 
     @property
     def weights(self):
@@ -71,6 +80,11 @@ class Connection:
     @weights.setter
     def weights(self, value):
         W = _check_weights(value, self.pre, self.post)
+        if self._plasticity is not None:
+            if isinstance(W, Convolution):
+                raise ValueError("plasticity: a Convolution shares one kernel between synapses, which STDP "
+                                 "(one weight per synapse) cannot learn; pass its matrix (conv.to_sparse())")
+            self._plasticity.check_weights(W, f"{self.pre.name!r} -> {self.post.name!r}")
         if isinstance(W, Convolution):  # immutable (its kernel is read-only): kept as the structure
             self._weights = W
             return
@@ -106,6 +120,14 @@ class ConnectionRuntime:
         self.reach = max(self.delay_steps, int(np.ceil(d - _TOL))) if conn.placement == "exact" else self.delay_steps
         self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
         scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
+        self.lagged = conn.placement == "exact"
+        self.synapse = conn.synapse
+        self.plastic = None
+        if conn.plasticity is not None:  # learned weights, one copy per trial (neurosim.synapses.plasticity)
+            self.plastic = STDPRuntime(conn.plasticity, conn, dt, B, conn.synapse.tau_s)
+            self.dense, self.table = False, None
+            self.scatter, self.scatter_lagged = self.plastic.scatter, self.plastic.scatter_lagged
+            return
         W = conn.matrix()
         self.dense = isinstance(W, np.ndarray)
         if self.dense:
@@ -119,8 +141,6 @@ class ConnectionRuntime:
             self.data = rows.data.astype(np.float64) * scale
             self._make_table()
         self.scatter = self._scatter if B == 1 else self._scatter_batch
-        self.lagged = conn.placement == "exact"
-        self.synapse = conn.synapse
 
     def deliver(self, spiked, offsets, m, dt):
         """Deliver the spikes ``spiked`` emitted at ``offsets`` (s) after ``(m - 1) dt`` into the target group.

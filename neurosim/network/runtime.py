@@ -87,6 +87,9 @@ class Runtime:
             rt.spiked = idx
             if idx.size:
                 self._record_source(src, idx, times)
+                for c, crt in self.conns:
+                    if crt.plastic is not None and c.pre is src:  # STDP sees them at their arrival
+                        crt.plastic.receive(idx, times)
         self._propagate(0, [rt for rt in self.sources.values() if rt.spiked.size])
         for rt in self.sources.values():
             rt.spiked = rt.spiked[:0]
@@ -106,6 +109,8 @@ class Runtime:
         old = self.conns[i][1]
         new = ConnectionRuntime(conn, self.dt, self.B)
         new.group = old.group
+        if old.plastic is not None:  # learned weights restart from the new ones; traces and arrivals go on
+            new.plastic.continue_from(old.plastic)
         self.conns[i] = (conn, new)
         if getattr(old, "fused", False):  # fused tables hold the old rows: fuse again from the new ones
             for _, rt in self.conns:
@@ -124,7 +129,7 @@ class Runtime:
         by_pre = {}
         for c, rt in self.conns:
             # only groups fed by this one connection: their additions keep the order of separate scatters
-            if not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1:
+            if not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1 and rt.plastic is None:
                 by_pre.setdefault(id(c.pre), []).append(rt)
         fused = []
         for members in by_pre.values():
@@ -159,6 +164,7 @@ class Runtime:
             "pops": [rt.snapshot() for rt in self.pops.values()],
             "groups": [g.snapshot() for g in self.groups],
             "sources": [rt.snapshot() for rt in self.sources.values()],
+            "plastic": [rt.plastic.snapshot() for _, rt in self.conns if rt.plastic is not None],
             "buffers": [b.snapshot() for b in self.buffers.values()],
             "probes": list(self.buffers),
             # the parameters the state was run with: after restore, the description's current ones (bias,
@@ -173,6 +179,8 @@ class Runtime:
             g.restore(s)
         for rt, s in zip(self.sources.values(), snap["sources"]):
             rt.restore(s)
+        for rt, s in zip([rt for _, rt in self.conns if rt.plastic is not None], snap.get("plastic", [])):
+            rt.plastic.restore(s)
         saved = dict(zip(snap["probes"], snap["buffers"]))
         for probe, buf in list(self.buffers.items()):
             if probe in saved:
@@ -213,8 +221,11 @@ class Runtime:
         filtered = [(buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
         means = [(buf, self.emitters[p.target], p.every) for p, buf in sampled if p.kind == "filtered_mean"]
         sample = [(buf, p.every, buf.state.current if p.kind == "filtered" else None,
-                   None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind))
+                   None if p.kind in ("filtered", "filtered_mean") else
+                   (self.plastic_runtime(p.target) if p.kind == "weights" else self.pops[p.target], p.kind))
                   for p, buf in sampled]
+        plastic = [(rt.plastic, self.emitters[c.pre], self.pops[c.post]) for c, rt in self.conns
+                   if rt.plastic is not None]
         k0 = self.step
         for k in range(k0, k0 + steps):
             t0 = k * dt
@@ -262,6 +273,8 @@ class Runtime:
                                 np.add.at(buf.state.x[0], sp, buf.state.inv_tau)
                             else:
                                 add_lagged(buf.state, sp, dt - getattr(pre, "offsets", 0.0))
+                if plastic:
+                    self.plasticity_step(k, plastic)
                 for buf, pre, every in means:
                     _accumulate_mean(buf, pre.spiked, dt)
                 _take_samples(sample, m)
@@ -273,6 +286,20 @@ class Runtime:
                 raise KeyboardInterrupt
             if (m & 255) == 0 and progress.due():
                 progress.update((m - k0) * dt, f"t = {m * dt:.3f} s")
+
+    def plasticity_step(self, k, plastic):
+        """The plasticity phase of step k, after propagation: STDP updates from this step's spikes.
+
+        ``plastic``: (STDPRuntime, presynaptic emitter, postsynaptic population runtime) per plastic
+        connection. Pure arithmetic on the connections' own state (part of the step's commit).
+        """
+        for learn, pre, post in plastic:
+            sp, po = pre.spiked, post.spiked
+            learn.step(k, sp, pre.offsets if sp.size else None, po, post.offsets if po.size else None)
+
+    def plastic_runtime(self, conn):
+        """The :class:`neurosim.synapses.plasticity.STDPRuntime` of a plastic connection (None if not built)."""
+        return next((rt.plastic for c, rt in self.conns if c is conn), None)
 
     def _propagate(self, m, spiking):
         for c, rt in self.conns:
