@@ -63,6 +63,11 @@ class Connection:
         self.weights = weights
 
     @property
+    def name(self):
+        """``"pre -> post"`` (for messages, e.g. about a "weights" probe of it)."""
+        return f"{self.pre.name} -> {self.post.name}"
+
+    @property
     def plasticity(self):
         """The connection's :class:`neurosim.STDP` (None: static weights); fixed once connected."""
         return self._plasticity

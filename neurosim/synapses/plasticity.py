@@ -13,8 +13,12 @@ neuron i a trace x_post; between events they decay, ``tau_plus dx_pre/dt = -x_pr
   ``w += A_plus * x_pre(t)`` (additive) or ``w += A_plus * x_pre(t) * (w_max - w)``, clipped.
 
 Events are applied in the order of their exact times (spike times inside the step, arrival
-times after the delay); a presynaptic arrival and a postsynaptic spike at the same time are
-applied presynaptic first, as Brian2 orders its ``on_pre`` before its ``on_post`` pathway.
+times after the delay); a presynaptic arrival and a postsynaptic spike at the same time (within
+1e-9 dt) are applied presynaptic first, as Brian2 orders its ``on_pre`` before its ``on_post``
+pathway. The updates of the events in ``[k dt, (k + 1) dt)`` are applied in the plasticity phase
+of step k, after propagation: a "weights" sample at ``(k + 1) dt`` holds every event before that
+time (as Brian2's ``StateMonitor`` at the start of its step), and a spike propagates with the
+weight its synapse had before its own step's updates.
 
 Delay convention: the whole delay is *axonal*, as in Brian2 (``on_pre`` runs at arrival and
 ``on_post`` at once). NEST's ``stdp_synapse`` treats the delay as dendritic instead (the
@@ -27,7 +31,7 @@ from .. import validation as check
 
 RULES = ("additive", "multiplicative")
 PAIRINGS = ("all", "nearest")
-_TOL = 1e-9  # relative to dt: an arrival within 1e-9 dt after a step's end is processed in that step
+_TOL = 1e-9  # relative to dt: times this close count as equal (an arrival on a step's end belongs to the next step)
 
 
 class STDP:
@@ -227,7 +231,8 @@ class STDPRuntime:
         t0 = k * dt
         if pre_spiked.size:
             self.receive(pre_spiked, t0 + pre_offsets)
-        due = self.queue_t <= (k + 1 + _TOL) * dt
+        # an event at time t belongs to the step [k dt, (k + 1) dt) that contains it, as population spikes do
+        due = self.queue_t < (k + 1 - _TOL) * dt
         if not due.any() and post_spiked.size == 0:
             return
         pi, ta = self.queue_idx[due], self.queue_t[due]
@@ -283,7 +288,7 @@ class STDPRuntime:
         of arrivals after the postsynaptic spike (stage 3). The traces each event reads include
         the other neuron's event of this step when that came first.
         """
-        r = self.rule
+        r, tol = self.rule, _TOL * self.dt
         new_pre = self._bumped(self._trace(self.x_pre, self.t_pre, pi, ta, r.tau_plus))
         new_post = self._bumped(self._trace(self.x_post, self.t_post, qi, tp, r.tau_minus))
         self._ta[pi], self._tp[qi] = ta, tp
@@ -292,7 +297,7 @@ class STDPRuntime:
                 post_flat, wpos_pre, lengths = self._gather(pi)
                 t_e = np.repeat(ta, lengths)
                 xp = self._trace(self.x_post, self.t_post, post_flat, t_e, r.tau_minus)
-                after = self._tp[post_flat] < t_e  # the postsynaptic spike came first: stage 3
+                after = self._tp[post_flat] < t_e - tol  # the postsynaptic spike came first: stage 3
                 if after.any():
                     post_new = np.zeros(self.B * self.n_post)
                     post_new[qi] = new_post
@@ -304,7 +309,7 @@ class STDPRuntime:
                 wpos_post, pre_flat, lengths = self._post_synapses(qi)
                 t_e = np.repeat(tp, lengths)
                 xa = self._trace(self.x_pre, self.t_pre, pre_flat, t_e, r.tau_plus)
-                before = self._ta[pre_flat] <= t_e  # this step's arrival came first (or at the same time)
+                before = self._ta[pre_flat] <= t_e + tol  # this step's arrival came first (or at the same time)
                 if before.any():
                     pre_new = np.zeros(self.B * self.n_pre)
                     pre_new[pi] = new_pre
@@ -324,7 +329,8 @@ class STDPRuntime:
         kind = np.r_[np.zeros(pi.size, dtype=np.int64), np.ones(qi.size, dtype=np.int64)]
         who = np.r_[pi, qi].astype(np.int64)
         times = np.r_[ta, tp]
-        for e in np.lexsort((kind, times)).tolist():
+        # a postsynaptic spike within the tolerance of an arrival counts as simultaneous: after it
+        for e in np.lexsort((kind, times + kind * (_TOL * self.dt))).tolist():
             n, t = who[e:e + 1], times[e:e + 1]
             if kind[e] == 0:
                 post_flat, wpos, _ = self._gather(n)
