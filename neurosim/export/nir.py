@@ -115,6 +115,12 @@ def to_nir(network):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_nir")
         add(src.name, nir.Input(input_type=np.array(shape_of(src)), metadata=meta))
     refuse_uncarried(network, "NIR")
+    for c in network.connections:
+        if c.plasticity is not None:
+            raise ValueError(f"connection {c.name!r} learns by STDP (plasticity=...), which NIR cannot carry: NIR "
+                             "graphs hold fixed weights and have no plasticity primitive. Export the learned "
+                             "weights instead: connect a copy with weights=net.current_weights(conn) and no "
+                             "plasticity")
     refractory = []
     for pop in network.populations:
         if any(isinstance(i, CurrentInput) for i in pop.inputs):

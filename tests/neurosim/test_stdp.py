@@ -249,27 +249,31 @@ def test_store_restore_continues_identically():
     np.testing.assert_array_equal(ref.current_weights(conn2).toarray(), first)
 
 
-def test_interrupted_step_leaves_weights_committed(monkeypatch):
-    """An exception inside the plasticity phase: the run continues as if uninterrupted (transactional step)."""
+def test_failed_commit_then_restore_continues_identically(monkeypatch):
+    """An exception inside the plasticity phase marks the runtime invalid; restore brings back the learned state."""
     net, conn = _plastic_net()
     ref, conn_ref = _plastic_net()
     ref.run(0.2)
     net.run(0.05)
+    net.store()
     rt = net.runtime
-    calls = {"n": 0}
-    real = rt.plasticity_step
+    real, calls = rt.plasticity_step, {"n": 0}
 
     def flaky(k, plastic):
         calls["n"] += 1
         if calls["n"] == 7:
-            raise KeyboardInterrupt
+            raise MemoryError("simulated")
         real(k, plastic)
 
     monkeypatch.setattr(rt, "plasticity_step", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(MemoryError):
         net.run(0.15)
-    # an interruption inside the commit marks the runtime invalid: restore the last stored state
-    assert rt.failed
+    with pytest.raises(RuntimeError, match="invalid"):
+        net.run(DT)
+    monkeypatch.undo()
+    net.restore()
+    net.run(0.15)
+    np.testing.assert_array_equal(net.current_weights(conn).toarray(), ref.current_weights(conn_ref).toarray())
 
 
 def test_ctrl_c_held_to_step_boundary():
@@ -429,3 +433,72 @@ def test_song_bimodal_short():
     near = (w < 0.1 * w_max) | (w > 0.9 * w_max)
     assert near.mean() > 0.8  # most weights at a bound
     assert 0.1 < (w > 0.9 * w_max).mean() < 0.9  # both modes populated
+
+
+# ---- export: PyNN STDPMechanism, NIR refuses ----------------------------------------------------------
+def _export_net(rule="additive", pairing="all", w_min=0.0):
+    net = ns.Network(dt=DT)
+    src = net.add_spike_source([[0.01, 0.02], [0.015]])
+    pop = net.add_population(ns.LIF(tau_m=0.02, tau_ref=0.002), 2)
+    r = ns.STDP(0.02, 0.03, 0.001, 0.0012, w_min, 0.01, rule=rule, pairing=pairing)
+    conn = net.connect(src, pop, np.full((2, 2), 0.005), delay=0.001, plasticity=r)
+    return net, conn
+
+
+@pytest.mark.parametrize("rule", ["additive", "multiplicative"])
+def test_pynn_plan_maps_stdp(rule):
+    from neurosim.export.pynn import export_plan
+    from neurosim.export.units import pynn_units
+
+    net, conn = _export_net(rule)
+    meta, arrays = export_plan(net, backend="neuron")
+    (proj,) = meta["projections"]
+    nA = float(pynn_units(0.02, 0.002, weights=1.0, tau_s=conn.synapse.tau_s).weights)  # nA per unit weight
+    np.testing.assert_allclose(arrays[proj["rows"]][:, 2], 0.005 * nA, rtol=1e-12)
+    stdp = proj["stdp"]
+    # PyNN's additive amplitudes are fractions of w_max (NEST: lambda * Wmax, NEURON: aLTP * wmax)
+    scale = 1 / 0.01 if rule == "additive" else 1.0
+    assert stdp.pop("rule") == rule
+    assert stdp == pytest.approx({"tau_plus": 20.0, "tau_minus": 30.0, "A_plus": 0.001 * scale,
+                                  "A_minus": 0.0012 * scale, "w_min": 0.0, "w_max": 0.01 * nA,
+                                  "dendritic_delay_fraction": 0.0}, rel=1e-12)
+    pyNN_mock = pytest.importorskip("pyNN.mock", reason="pip install pyNN")
+    from neurosim.export.pynn import runner
+
+    pyNN_mock.setup(timestep=0.1, min_delay=0.1)
+    syn = runner._synapse_type(pyNN_mock, dict(stdp, rule=rule))
+    assert type(syn).__name__ == "STDPMechanism"
+    assert type(syn.weight_dependence).__name__ == ("AdditiveWeightDependence" if rule == "additive"
+                                                     else "MultiplicativeWeightDependence")
+    params = {k: v.base_value for k, v in syn.timing_dependence.parameter_space.items()}
+    assert params == pytest.approx({"tau_plus": 20.0, "tau_minus": 30.0, "A_plus": stdp["A_plus"],
+                                    "A_minus": stdp["A_minus"]})
+    assert syn.dendritic_delay_fraction == 0.0
+
+
+def test_pynn_refuses_what_it_cannot_carry(tmp_path):
+    from neurosim.export import write_pynn_script
+    from neurosim.export.pynn import export_plan
+    from neurosim.export.pynn.runner import ExportError
+
+    with pytest.raises(ValueError, match="pairing='nearest' cannot be exported"):
+        export_plan(_export_net(pairing="nearest")[0], backend="neuron")
+    with pytest.raises(ValueError, match="w_min=-0.01 < 0 cannot be exported"):
+        export_plan(_export_net(w_min=-0.01)[0], backend="neuron")
+    # NEST: every delay is dendritic there; ours is axonal (Brian2's) -> refused, script and live paths
+    with pytest.raises(ExportError, match="NEST's stdp_synapse treats every delay as dendritic"):
+        write_pynn_script(_export_net()[0], tmp_path / "run.py", sim="nest")
+    assert not (tmp_path / "run.py").exists()
+    script, data = write_pynn_script(_export_net()[0], tmp_path / "run.py", sim="neuron")
+    import json
+    meta = json.loads(str(np.load(data)["meta"]))
+    assert meta["projections"][0]["stdp"]["rule"] == "additive"
+    assert "STDPMechanism" in open(script).read()
+
+
+def test_nir_refuses_plasticity():
+    pytest.importorskip("nir", reason="pip install nir")
+    from neurosim.export import to_nir
+
+    with pytest.raises(ValueError, match="learns by STDP .* NIR cannot carry"):
+        to_nir(_export_net()[0])

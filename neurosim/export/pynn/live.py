@@ -30,6 +30,14 @@ data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
 :func:`to_pynn` runs both in this process; ``write_pynn_script`` saves the
 data to a .npz and the builder as a standalone script.
 
+STDP (``plasticity=neurosim.STDP``) -> ``STDPMechanism`` with a ``SpikePairRule`` and an
+``AdditiveWeightDependence`` / ``MultiplicativeWeightDependence`` (PyNN's additive amplitudes are
+fractions of w_max, so A_plus and A_minus are divided by w_max; weights and bounds in nA), with
+``dendritic_delay_fraction=0``: neurosim's delay is axonal (the presynaptic spike reaches the
+synapse at arrival, as in Brian2). NEST's ``stdp_synapse`` treats every delay as dendritic, which
+would shift every spike pair by twice the delay, so a network with STDP is refused on NEST; NEURON
+runs it. Nearest-spike pairing and w_min < 0 have no PyNN equivalent and are refused.
+
 Not supported (a ValueError names the feature): Hodgkin-Huxley (non-LIF)
 populations, PSCs of order n >= 2, populations mixing exponential and alpha
 PSCs, injected currents (``add_current_input``), other source types.
@@ -142,6 +150,14 @@ def _conn_list(W, factor_nA, delay_ms, sign):
     return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
 
 
+def _stdp_plan(rule, factor_nA):
+    """PyNN's STDPMechanism parameters of a :class:`neurosim.STDP` (ms, nA; additive amplitudes / w_max)."""
+    rel = 1.0 / rule.w_max if rule.rule == "additive" else 1.0
+    return {"rule": rule.rule, "tau_plus": 1000.0 * rule.tau_plus, "tau_minus": 1000.0 * rule.tau_minus,
+            "A_plus": rule.A_plus * rel, "A_minus": rule.A_minus * rel,
+            "w_min": rule.w_min * factor_nA, "w_max": rule.w_max * factor_nA, "dendritic_delay_fraction": 0.0}
+
+
 def _has_current_input(pop):
     """Whether ``pop`` receives an injected current (a Network keeps its inputs on their target population)."""
     return any(isinstance(i, CurrentInput) for i in pop.inputs)
@@ -171,6 +187,14 @@ def _check_supported(network, timing):
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
+    for c in network.connections:
+        r = c.plasticity
+        if r is not None and r.pairing != "all":
+            raise ValueError(f"connection {c.name!r}: STDP with pairing={r.pairing!r} cannot be exported: PyNN's "
+                             "SpikePairRule pairs all spikes (use pairing='all')")
+        if r is not None and r.w_min < 0:
+            raise ValueError(f"connection {c.name!r}: STDP with w_min={r.w_min:g} < 0 cannot be exported: a PyNN "
+                             "projection has one receptor, so its weights keep one sign")
     return plans
 
 
@@ -331,6 +355,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             delays.append(delay_ms)
             meta["projections"].append({"pre": conn.pre.name, "post": post.name, "receptor": receptor,
                                         "rows": key, "label": f"conn{i}-{receptor}"})
+            if conn.plasticity is not None:
+                meta["projections"][-1]["stdp"] = _stdp_plan(conn.plasticity, factor)
             for copy in copies.get(conn.pre.name, ()):  # the same weights from each copy's neurons
                 neurons = arrays[copy["neurons"]]
                 pre = rows[:, 0].astype(np.int64)
