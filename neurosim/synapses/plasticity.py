@@ -138,6 +138,17 @@ def synapse_structure(W, n_post, n_pre):
     return indptr, post_u[order], data[order], to_user, user_ptr
 
 
+_NO_INDEX, _NO_TIME = np.zeros(0, dtype=np.int64), np.zeros(0)
+
+
+def _repeats(a):
+    """Whether the int array ``a`` holds a value twice."""
+    if a.size < 2:
+        return False
+    s = np.sort(a)
+    return bool((s[1:] == s[:-1]).any())
+
+
 def _ranges(ptr, rows):
     """Concatenated ``arange(ptr[r], ptr[r + 1])`` for ``rows``, and the lengths (one gather, no loop)."""
     starts = ptr[rows]
@@ -229,18 +240,28 @@ class STDPRuntime:
         """
         dt = self.dt
         t0 = k * dt
-        if pre_spiked.size:
+        end = (k + 1 - _TOL) * dt  # an event at t belongs to the step [k dt, (k + 1) dt) containing it
+        pi, ta = _NO_INDEX, _NO_TIME
+        if pre_spiked.size and self.queue_t.size == 0:
+            ta = t0 + pre_offsets + self.delay
+            if ta.max() < end:  # all arrive in this step (no delay): nothing to queue
+                pi = pre_spiked
+            else:
+                self.receive(pre_spiked, t0 + pre_offsets)
+        elif pre_spiked.size:
             self.receive(pre_spiked, t0 + pre_offsets)
-        # an event at time t belongs to the step [k dt, (k + 1) dt) that contains it, as population spikes do
-        due = self.queue_t < (k + 1 - _TOL) * dt
-        if not due.any() and post_spiked.size == 0:
-            return
-        pi, ta = self.queue_idx[due], self.queue_t[due]
-        if pi.size:
-            self.queue_idx, self.queue_t = self.queue_idx[~due], self.queue_t[~due]
+        if pi is _NO_INDEX and self.queue_t.size:
+            due = self.queue_t < end
+            if due.any():
+                pi, ta = self.queue_idx[due], self.queue_t[due]
+                self.queue_idx, self.queue_t = self.queue_idx[~due], self.queue_t[~due]
+        if pi is _NO_INDEX:
+            ta = _NO_TIME
         qi = post_spiked
-        tp = t0 + post_offsets if qi.size else np.zeros(0)
-        if self.force_sequential or np.unique(pi).size < pi.size or np.unique(qi).size < qi.size:
+        if pi.size == 0 and qi.size == 0:
+            return
+        tp = t0 + post_offsets if qi.size else _NO_TIME
+        if self.force_sequential or _repeats(pi) or _repeats(qi):
             self._sequential(pi, ta, qi, tp)  # a neuron with several events in one step: event by event
         else:
             self._together(pi, ta, qi, tp)

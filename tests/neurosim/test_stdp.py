@@ -502,3 +502,40 @@ def test_nir_refuses_plasticity():
 
     with pytest.raises(ValueError, match="learns by STDP .* NIR cannot carry"):
         to_nir(_export_net()[0])
+
+
+@pytest.mark.parametrize("rule", ["additive", "multiplicative"])
+def test_exported_rule_equals_nests_stdp_synapse(rule):
+    """NEST's stdp_synapse with the exported parameters learns what neurosim learns, once its dendritic delay is
+    undone: NEST pairs (t_post + d) with t_pre, so neurosim gets the postsynaptic spikes d later (no delay)."""
+    nest = pytest.importorskip("nest", reason="pip install nest-simulator")
+    from neurosim.export.pynn.live import _stdp_plan
+
+    rng = np.random.default_rng(4)
+    n_steps, d_steps = 4000, 10
+    pre_steps = np.sort(rng.choice(np.arange(2, n_steps - 200, 2), 60, replace=False))  # even steps
+    post_steps = np.sort(rng.choice(np.arange(3, n_steps - 200, 2), 50, replace=False))  # odd: no ties
+    pre_steps = np.r_[pre_steps, n_steps - 50]  # NEST applies a synapse's updates at its presynaptic spikes
+    r = ns.STDP(0.0168, 0.0337, 0.03, 0.0315, 0.0, 0.2, rule=rule)
+    plan = _stdp_plan(r, 1.0)  # PyNN's parameters, then PyNN's translation for NEST
+    nest.set_verbosity("M_ERROR")
+    nest.ResetKernel()
+    nest.resolution = 1e3 * DT
+    ms = 1e3 * DT
+    gens = [nest.Create("spike_generator", params={"spike_times": (s - 1) * ms}) for s in (pre_steps, post_steps)]
+    pre, post = nest.Create("parrot_neuron"), nest.Create("parrot_neuron")  # they spike one step after the generators
+    post.set({"tau_minus": plan["tau_minus"]})
+    for g, p in zip(gens, (pre, post)):
+        nest.Connect(g, p, syn_spec={"delay": ms})
+    mu = 0.0 if rule == "additive" else 1.0
+    w0 = 0.1
+    nest.Connect(pre, post, syn_spec={"synapse_model": "stdp_synapse", "receptor_type": 1, "weight": 1000 * w0,
+                                      "delay": d_steps * ms, "tau_plus": plan["tau_plus"], "lambda": plan["A_plus"],
+                                      "alpha": plan["A_minus"] / plan["A_plus"], "mu_plus": mu, "mu_minus": mu,
+                                      "Wmax": 1000 * plan["w_max"]})
+    nest.Simulate(n_steps * ms)
+    w_nest = nest.GetConnections(pre, post).get("weight") / 1000
+    net, conn, probe = network([pre_steps], [post_steps + d_steps], np.array([[w0]]), r, T=n_steps * DT)
+    net.run(n_steps * DT)
+    assert abs(net.current_weights(conn)[0, 0] - w0) > 0.01
+    assert net.current_weights(conn)[0, 0] == pytest.approx(w_nest, abs=1e-9)
