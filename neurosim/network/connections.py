@@ -48,6 +48,9 @@ class Connection:
         both placements then deliver at its end t1 (``"exact"`` with the kernel
         from ta). With ``timing="precise"`` every spike enters at its exact arrival time
         (that is what precise timing is), so both values mean the same there.
+    plasticity : neurosim.STDP or None
+        Learns the weights (grid timing); ``weights`` stay the initial ones, the learned
+        ones are run state (``Network.current_weights``, "weights" probes).
     """
 
     def __init__(self, pre, post, weights, synapse, delay, placement="boundary", plasticity=None):

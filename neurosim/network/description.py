@@ -583,7 +583,8 @@ class Network:
         state = 8 * B * sum(p.n * _arrays_per_neuron(p.model) for p in self.populations)
         state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay / self.dt)))
                              for c in self.connections)
-        state += sum(_weight_bytes(c.weights) for c in self.connections)
+        state += sum(_weight_bytes(c.weights) * (B if c.plasticity is not None else 1)  # learned: one per trial
+                     for c in self.connections)
         samples = 0
         if steps:
             t0 = self.t
