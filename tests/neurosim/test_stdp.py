@@ -349,6 +349,41 @@ def test_sparse_equals_dense_on_the_same_synapses():
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
 
 
+# ---- propagation with learned weights: with A = 0 it is the static connection -----------------------------
+@pytest.mark.parametrize("placement", ["boundary", "exact"])
+@pytest.mark.parametrize("delay", [0.0, 0.00137])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("batch", [None, 2])
+def test_frozen_stdp_propagates_like_a_static_connection(placement, delay, sparse, batch):
+    def run(plastic):
+        net = ns.Network(dt=DT, rng=11, batch=batch, backend="numpy")
+        inp = net.add_poisson(30, rate=60.0)
+        pop = net.add_population(ns.LIF(tau_m=0.01, tau_ref=0.002), 4, bias=0.5)
+        W = np.random.default_rng(1).uniform(0.0, 0.03, (4, 30)) * (np.random.default_rng(2).random((4, 30)) < 0.5)
+        rule = ns.STDP(0.02, 0.02, 0.0, 0.0, 0.0, 0.03) if plastic else None
+        net.connect(inp, pop, sp.csr_matrix(W) if sparse else W, delay=delay, placement=placement,
+                    synapse=ns.PSCFilter(0.004, n=1), plasticity=rule)
+        spikes, v = net.probe(pop, "spikes"), net.probe(pop, "v", sample_every=0.01)
+        net.run(0.3)
+        return spikes.data, v.data
+
+    (a, va), (b, vb) = run(False), run(True)
+    assert a[0].size > 20
+    assert all(np.array_equal(x, y) for x, y in zip(a[1:], b[1:]))
+    np.testing.assert_allclose(a[0], b[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(va, vb, rtol=0, atol=1e-12)
+
+
+def test_weights_probe_added_after_a_run():
+    net, conn = _plastic_net()
+    net.run(0.05)
+    probe = net.probe(conn, "weights", sample_every=0.01)
+    net.run(0.05)
+    assert probe.data.shape[0] == 5
+    np.testing.assert_allclose(probe.t, [0.06, 0.07, 0.08, 0.09, 0.1])
+    np.testing.assert_array_equal(probe.data[-1], net.current_weights(conn).data)
+
+
 # ---- the sim matrix: grid works in every batch cell; precise and numba refuse --------------------------
 def test_sim_matrix(sim):
     net = sim.network(dt=DT, rng=0)
