@@ -494,10 +494,14 @@ def test_pynn_plan_maps_stdp(rule):
     from neurosim.export.units import pynn_units
 
     net, conn = _export_net(rule)
+    conn.weights = np.array([[0.005, 0.0], [0.005, 0.005]])  # a zero weight is a synapse too: it may grow
     meta, arrays = export_plan(net, backend="neuron")
     (proj,) = meta["projections"]
     nA = float(pynn_units(0.02, 0.002, weights=1.0, tau_s=conn.synapse.tau_s).weights)  # nA per unit weight
-    np.testing.assert_allclose(arrays[proj["rows"]][:, 2], 0.005 * nA, rtol=1e-12)
+    rows = arrays[proj["rows"]]
+    assert rows.shape[0] == 4
+    np.testing.assert_allclose(rows[:, 2], [0.005 * nA if (i, j) != (0, 1) else 0.0 for j, i in rows[:, :2]],
+                               rtol=1e-12)
     stdp = proj["stdp"]
     # PyNN's additive amplitudes are fractions of w_max (NEST: lambda * Wmax, NEURON: aLTP * wmax)
     scale = 1 / 0.01 if rule == "additive" else 1.0

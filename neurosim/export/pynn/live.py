@@ -137,15 +137,21 @@ def _synapse_plan(pop, conns):
     return (orders.pop() if orders else 0), tau_e, tau_i
 
 
-def _conn_list(W, factor_nA, delay_ms, sign):
-    """Rows (pre, post, weight nA, delay ms) of the weights with the given sign."""
+def _conn_list(W, factor_nA, delay_ms, sign, keep_zeros=False):
+    """Rows (pre, post, weight nA, delay ms) of the weights with the given sign (zeros with the positive ones
+    when ``keep_zeros``: every entry of a dense matrix, every stored one of a sparse matrix)."""
+    def chosen(data):
+        if sign > 0:
+            return data >= 0 if keep_zeros else data > 0
+        return data < 0
+
     if isinstance(W, np.ndarray):
-        post, pre = np.nonzero(W > 0 if sign > 0 else W < 0)
+        post, pre = np.nonzero(chosen(W))
         w = W[post, pre]
     else:
         coo = W.tocoo()
         coo.sum_duplicates()
-        keep = coo.data > 0 if sign > 0 else coo.data < 0
+        keep = chosen(coo.data)
         post, pre, w = coo.row[keep], coo.col[keep], coo.data[keep]
     return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
 
@@ -347,7 +353,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
                                   n=conn.synapse.n, **scale).weights)
         delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
         for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
-            rows = _conn_list(conn.matrix(), factor, delay_ms, sign)  # a convolution as its list of synapses
+            # a convolution as its list of synapses; a plastic connection keeps its zero weights (they may grow)
+            rows = _conn_list(conn.matrix(), factor, delay_ms, sign, keep_zeros=conn.plasticity is not None)
             if rows.shape[0] == 0:
                 continue
             key = f"proj{len(meta['projections'])}_rows"
