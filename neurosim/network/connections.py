@@ -13,7 +13,7 @@ from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
-from ..synapses.plasticity import STDP, STDPRuntime
+from ..synapses.plasticity import STDP, STDPRuntime, csr_positions
 from .changes import read_only
 from .transforms import Convolution
 
@@ -275,14 +275,8 @@ class ConnectionRuntime:
 
     def _positions(self, spiked):
         """Positions in the CSR arrays of all entries of the rows ``spiked`` (None if there are none)."""
-        starts = self.indptr[spiked]
-        lengths = self.indptr[spiked + 1] - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return None
-        # each row's start repeated over its length, plus a running offset
-        ends = np.cumsum(lengths)
-        return np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+        pos, _ = csr_positions(self.indptr, spiked)
+        return pos if pos.size else None
 
     def _scatter_batch(self, spiked, target):
         """As :meth:`_scatter` for flat batch indices: per trial, the same sums in the same order as one run."""

@@ -149,8 +149,9 @@ def _repeats(a):
     return bool((s[1:] == s[:-1]).any())
 
 
-def _ranges(ptr, rows):
-    """Concatenated ``arange(ptr[r], ptr[r + 1])`` for ``rows``, and the lengths (one gather, no loop)."""
+def csr_positions(ptr, rows):
+    """Positions of the entries of CSR rows: concatenated ``arange(ptr[r], ptr[r + 1])`` for ``rows`` (repeats
+    allowed), and the row lengths; one gather, no loop. Also used by static propagation."""
     starts = ptr[rows]
     lengths = ptr[rows + 1] - starts
     total = int(lengths.sum())
@@ -203,7 +204,7 @@ class STDPRuntime:
     def _gather(self, spiked):
         """Flat targets, synapse positions into ``w.ravel()`` and spike of each entry, for flat ``spiked``."""
         trials, j = np.divmod(spiked, self.n_pre)
-        pos, lengths = _ranges(self.indptr, j)
+        pos, lengths = csr_positions(self.indptr, j)
         tr = np.repeat(trials, lengths)
         return self.indices[pos] + tr * self.n_post, tr * self.S + pos, lengths
 
@@ -296,7 +297,7 @@ class STDPRuntime:
     def _post_synapses(self, qi):
         """For flat postsynaptic indices: positions into ``w.ravel()``, flat presynaptic index, lengths."""
         trials, i = np.divmod(qi, self.n_post)
-        upos, lengths = _ranges(self.user_ptr, i)
+        upos, lengths = csr_positions(self.user_ptr, i)
         pos = self.to_user[upos]
         tr = np.repeat(trials, lengths)
         return tr * self.S + pos, self.pre_of[pos] + tr * self.n_pre, lengths
@@ -381,4 +382,4 @@ class STDPRuntime:
         self.queue_idx, self.queue_t = old.queue_idx, old.queue_t
 
 
-__all__ = ["STDP", "STDPRuntime", "synapse_structure"]
+__all__ = ["STDP", "STDPRuntime", "csr_positions", "synapse_structure"]

@@ -586,3 +586,13 @@ def test_exported_rule_equals_nests_stdp_synapse(rule):
     net.run(n_steps * DT)
     assert abs(net.current_weights(conn)[0, 0] - w0) > 0.01
     assert net.current_weights(conn)[0, 0] == pytest.approx(w_nest, abs=1e-9)
+
+
+def test_csr_positions():
+    from neurosim.synapses.plasticity import csr_positions
+
+    pos, lengths = csr_positions(np.array([0, 2, 2, 5]), np.array([2, 0, 2, 1]))
+    np.testing.assert_array_equal(pos, [2, 3, 4, 0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(lengths, [3, 2, 3, 0])
+    pos, lengths = csr_positions(np.array([0, 2, 2, 5]), np.array([1]))
+    assert pos.size == 0 and lengths.tolist() == [0]
