@@ -120,8 +120,6 @@ class Probe:
             raise ValueError(f"bin applies to 'rate' probes only, not {kind!r}")
 
     def __repr__(self):
-        if self.kind == "weights":
-            return f"Probe({self.target!r}, 'weights')"
         return f"Probe({self.target.name!r}, {self.kind!r})"
 
     @property

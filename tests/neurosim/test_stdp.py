@@ -494,13 +494,15 @@ def test_pynn_plan_maps_stdp(rule):
     from neurosim.export.units import pynn_units
 
     net, conn = _export_net(rule)
-    conn.weights = np.array([[0.005, 0.0], [0.005, 0.005]])  # a zero weight is a synapse too: it may grow
+    zero = rule == "additive"  # a zero weight is a synapse too: it may grow (multiplicative: refused, below)
+    if zero:
+        conn.weights = np.array([[0.005, 0.0], [0.005, 0.005]])
     meta, arrays = export_plan(net, backend="neuron")
     (proj,) = meta["projections"]
     nA = float(pynn_units(0.02, 0.002, weights=1.0, tau_s=conn.synapse.tau_s).weights)  # nA per unit weight
     rows = arrays[proj["rows"]]
     assert rows.shape[0] == 4
-    np.testing.assert_allclose(rows[:, 2], [0.005 * nA if (i, j) != (0, 1) else 0.0 for j, i in rows[:, :2]],
+    np.testing.assert_allclose(rows[:, 2], [0.0 if zero and (i, j) == (0, 1) else 0.005 * nA for j, i in rows[:, :2]],
                                rtol=1e-12)
     stdp = proj["stdp"]
     # PyNN's additive amplitudes are fractions of w_max (NEST: lambda * Wmax, NEURON: aLTP * wmax)
@@ -532,6 +534,10 @@ def test_pynn_refuses_what_it_cannot_carry(tmp_path):
         export_plan(_export_net(pairing="nearest")[0], backend="neuron")
     with pytest.raises(ValueError, match="w_min=-0.01 < 0 cannot be exported"):
         export_plan(_export_net(w_min=-0.01)[0], backend="neuron")
+    net, conn = _export_net(rule="multiplicative")
+    conn.weights = np.array([[0.005, 0.0], [0.005, 0.005]])
+    with pytest.raises(ValueError, match="multiplicative STDP with a weight <= 0 cannot be exported to NEURON"):
+        export_plan(net, backend="neuron")
     # NEST: every delay is dendritic there; ours is axonal (Brian2's) -> refused, script and live paths
     with pytest.raises(ExportError, match="NEST's stdp_synapse treats every delay as dendritic"):
         write_pynn_script(_export_net()[0], tmp_path / "run.py", sim="nest")

@@ -36,7 +36,10 @@ fractions of w_max, so A_plus and A_minus are divided by w_max; weights and boun
 ``dendritic_delay_fraction=0``: neurosim's delay is axonal (the presynaptic spike reaches the
 synapse at arrival, as in Brian2). NEST's ``stdp_synapse`` treats every delay as dendritic, which
 would shift every spike pair by twice the delay, so a network with STDP is refused on NEST; NEURON
-runs it. Nearest-spike pairing and w_min < 0 have no PyNN equivalent and are refused.
+runs it (PyNN's StdwaSA / StdwaSoft mechanisms apply the same per-event updates; not run here, NEURON is not
+installed; the multiplicative one does not clip, which matters only if A * trace exceeds 1, and it keeps a
+weight <= 0 at 0, so such weights are refused). Nearest-spike pairing and w_min < 0 have no PyNN equivalent
+and are refused.
 
 Not supported (a ValueError names the feature): Hodgkin-Huxley (non-LIF)
 populations, PSCs of order n >= 2, populations mixing exponential and alpha
@@ -279,6 +282,13 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
 
     timing = getattr(network, "timing", "grid")
     plans = _check_supported(network, timing)
+    for c in network.connections:
+        W = c.matrix()
+        if backend == "neuron" and c.plasticity is not None and c.plasticity.rule == "multiplicative" and \
+                np.any((W if isinstance(W, np.ndarray) else W.data) <= 0):
+            raise ValueError(f"connection {c.name!r}: multiplicative STDP with a weight <= 0 cannot be exported to "
+                             "NEURON: PyNN's mechanism there (StdwaSoft) keeps such a weight at 0 (pruned), "
+                             "while neurosim potentiates it; start the weights above 0")
     if scale is not None and not isinstance(scale, dict):
         raise TypeError(f"scale must be a dict of physical units (keys {sorted(DEFAULT_SCALE)}) or None, "
                         f"got {type(scale).__name__}")
