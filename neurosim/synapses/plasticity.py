@@ -188,7 +188,8 @@ class STDPRuntime:
         self.dense = isinstance(W, np.ndarray)
         self.indptr, self.indices, w0, self.to_user, self.user_ptr = synapse_structure(W, self.n_post, self.n_pre)
         self.S = w0.size
-        self.pre_of = np.repeat(np.arange(self.n_pre, dtype=np.int64), np.diff(self.indptr))
+        # presynaptic neuron of each synapse in the user's (post-major) order: read contiguously per post spike
+        self.user_pre = np.repeat(np.arange(self.n_pre, dtype=np.int64), np.diff(self.indptr))[self.to_user]
         self.w = np.tile(w0, (B, 1))
         self.scale = 1.0 / tau_s  # stage-0 jump per unit weight
         self.tau_s = tau_s
@@ -300,7 +301,7 @@ class STDPRuntime:
         upos, lengths = csr_positions(self.user_ptr, i)
         pos = self.to_user[upos]
         tr = np.repeat(trials, lengths)
-        return tr * self.S + pos, self.pre_of[pos] + tr * self.n_pre, lengths
+        return tr * self.S + pos, self.user_pre[upos] + tr * self.n_pre, lengths
 
     def _together(self, pi, ta, qi, tp):
         """Every flat neuron has at most one event: all synapses at once, in three ordered stages.
