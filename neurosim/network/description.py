@@ -481,8 +481,10 @@ class Network:
         for a sparse one the weights of its synapses in the canonical CSR order of
         ``conn.weights`` (``W.sum_duplicates()``): a scipy.sparse CSR matrix, or a list of B of them.
         """
-        if not isinstance(conn, Connection) or conn not in self.connections:
-            raise TypeError(f"conn must be a Connection of this network, got {type(conn).__name__}")
+        if not isinstance(conn, Connection):
+            raise TypeError(f"conn must be a Connection, got {type(conn).__name__}")
+        if conn not in self.connections:
+            raise ValueError("conn: the connection is not one of this network's")
         if conn.plasticity is None:
             raise ValueError(f"the connection {conn.pre.name!r} -> {conn.post.name!r} has no plasticity: its "
                              "weights are conn.weights")

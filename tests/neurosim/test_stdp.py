@@ -455,6 +455,13 @@ def test_bad_parameters():
         net.probe(plastic, "v")
     with pytest.raises(ValueError, match="has no plasticity"):
         net.current_weights(static)
+    with pytest.raises(TypeError, match="conn must be a Connection"):
+        net.current_weights(pop)
+    other = ns.Network(dt=DT)
+    with pytest.raises(ValueError, match="not one of this network's"):
+        other.current_weights(plastic)
+    with pytest.raises(ValueError, match="not one of this network's"):
+        other.probe(plastic, "weights")
     conv = ns.Convolution(np.ones((1, 1, 1, 1)), input_shape=(1, 1, 1))
     with pytest.raises(ValueError, match="Convolution shares one kernel"):
         net.connect(src, pop, conv, plasticity=r)
