@@ -75,6 +75,11 @@ class Connection:
         """The connection's :class:`neurosim.STDP` (None: static weights); fixed once connected."""
         return self._plasticity
 
+    @plasticity.setter
+    def plasticity(self, value):
+        raise AttributeError("a connection's plasticity is fixed when it is connected (the runtime's learned state "
+                             "depends on it); connect again, after net.reset() if the network has run")
+
     @property
     def weights(self):
         """(post.n, pre.n) weights, read-only; assigning new ones takes effect at the next run."""

@@ -451,6 +451,8 @@ def test_bad_parameters():
     with pytest.raises(ValueError, match="must be a Connection with plasticity"):
         net.probe(pop, "weights")
     plastic = net.connect(src, pop, 0.1, plasticity=r)
+    with pytest.raises(AttributeError, match="plasticity is fixed"):
+        plastic.plasticity = None
     with pytest.raises(ValueError, match="records kind 'weights' only"):
         net.probe(plastic, "v")
     with pytest.raises(ValueError, match="has no plasticity"):
