@@ -164,7 +164,7 @@ class Runtime:
             "pops": [rt.snapshot() for rt in self.pops.values()],
             "groups": [g.snapshot() for g in self.groups],
             "sources": [rt.snapshot() for rt in self.sources.values()],
-            "plastic": [rt.plastic.snapshot() for _, rt in self.conns if rt.plastic is not None],
+            "plastic": [learn.snapshot() for learn in self._learning()],
             "buffers": [b.snapshot() for b in self.buffers.values()],
             "probes": list(self.buffers),
             # the parameters the state was run with: after restore, the description's current ones (bias,
@@ -179,8 +179,8 @@ class Runtime:
             g.restore(s)
         for rt, s in zip(self.sources.values(), snap["sources"]):
             rt.restore(s)
-        for rt, s in zip([rt for _, rt in self.conns if rt.plastic is not None], snap.get("plastic", [])):
-            rt.plastic.restore(s)
+        for learn, s in zip(self._learning(), snap.get("plastic", [])):
+            learn.restore(s)
         saved = dict(zip(snap["probes"], snap["buffers"]))
         for probe, buf in list(self.buffers.items()):
             if probe in saved:
@@ -299,7 +299,11 @@ class Runtime:
 
     def plastic_runtime(self, conn):
         """The :class:`neurosim.synapses.plasticity.STDPRuntime` of a plastic connection (None if not built)."""
-        return next((rt.plastic for c, rt in self.conns if c is conn), None)
+        return next((rt.plastic for c, rt in getattr(self, "conns", ()) if c is conn), None)
+
+    def _learning(self):
+        """The STDP run states, in connection order (precise timing has none: it refuses plasticity)."""
+        return [rt.plastic for _, rt in getattr(self, "conns", ()) if rt.plastic is not None]
 
     def _propagate(self, m, spiking):
         for c, rt in self.conns:
