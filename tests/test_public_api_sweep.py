@@ -188,6 +188,7 @@ BASELINES = {
                                                  fn=lambda X, W, b: X @ W.T + b, X=X2.astype(np.float64)),
 }
 BASELINES.update({
+    "neurosim.STDP": dict(tau_plus=0.02, tau_minus=0.02, A_plus=0.01, A_minus=0.0105, w_min=0.0, w_max=1.0),
     "neurosim.Convolution": lambda: dict(kernel=np.full((2, 1, 3, 3), 0.1), input_shape=(1, 5, 5), stride=1,
                                          padding=1),
     "ratenet.Conv2D": dict(in_ch=1, out_ch=2, kernel=3, rng=0),

@@ -120,6 +120,11 @@ def to_nir(network):
             raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has per-synapse delays, which NIR cannot "
                              "carry (its Delay node holds one delay per presynaptic neuron, not per synapse); "
                              "give the connection one delay to export it")
+        if c.plasticity is not None:
+            raise ValueError(f"connection {c.name!r} learns by STDP (plasticity=...), which NIR cannot carry: NIR "
+                             "graphs hold fixed weights and have no plasticity primitive. Export the learned "
+                             "weights instead: connect a copy with weights=net.current_weights(conn) and no "
+                             "plasticity")
     refractory = []
     for pop in network.populations:
         if any(isinstance(i, CurrentInput) for i in pop.inputs):

@@ -14,6 +14,10 @@ of each run, with what the runtime was built from:
 
 Description arrays are read-only, so a change in place (``pop.bias[0] = 2``) raises at
 once instead of being missed.
+
+A connection with ``plasticity`` keeps its learned weights in the runtime; assigning its
+``weights`` restarts every trial's learned weights from the new ones at the next run (its
+traces and the spikes in flight continue). Its ``plasticity`` cannot be reassigned.
 """
 import numpy as np
 

@@ -13,6 +13,7 @@ from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
+from ..synapses.plasticity import STDP, STDPRuntime, csr_positions
 from .changes import read_only
 from .plan import Stateful
 from .transforms import Convolution
@@ -54,15 +55,21 @@ class Connection:
         both placements then deliver at its end t1 (``"exact"`` with the kernel
         from ta). With ``timing="precise"`` every spike enters at its exact arrival time
         (that is what precise timing is), so both values mean the same there.
+    plasticity : neurosim.STDP or None
+        Learns the weights (grid timing); ``weights`` stay the initial ones, the learned
+        ones are run state (``Network.current_weights``, "weights" probes).
     """
 
-    def __init__(self, pre, post, weights, synapse, delay, placement="boundary"):
+    def __init__(self, pre, post, weights, synapse, delay, placement="boundary", plasticity=None):
         if not isinstance(synapse, PSCFilter):
             raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        if plasticity is not None and not isinstance(plasticity, STDP):
+            raise TypeError(f"plasticity must be a neurosim.STDP or None, got {type(plasticity).__name__}")
         self.pre, self.post, self.synapse, self.placement = pre, post, synapse, placement
         self._delays = None
+        self._plasticity = plasticity
         self.weights = weights
         self._delay, self._delays = _check_delay(delay, self._weights, placement)
 
@@ -88,6 +95,21 @@ class Connection:
         return float(self.delays.min()), float(self.delays.max())
 
     @property
+    def name(self):
+        """``"pre -> post"`` (for messages, e.g. about a "weights" probe of it)."""
+        return f"{self.pre.name} -> {self.post.name}"
+
+    @property
+    def plasticity(self):
+        """The connection's :class:`neurosim.STDP` (None: static weights); fixed once connected."""
+        return self._plasticity
+
+    @plasticity.setter
+    def plasticity(self, value):
+        raise AttributeError("a connection's plasticity is fixed when it is connected (the runtime's learned state "
+                             "depends on it); connect again, after net.reset() if the network has run")
+
+    @property
     def weights(self):
         """(post.n, pre.n) weights, read-only; assigning new ones takes effect at the next run."""
         return self._weights
@@ -106,6 +128,11 @@ class Connection:
             raise ValueError(f"the connection {self.pre.name!r} -> {self.post.name!r} has per-synapse delays, "
                              "one per stored synapse: new weights must be a sparse matrix with the same nonzero "
                              "positions (assign W.copy() with changed .data); to change the structure, connect anew")
+        if self._plasticity is not None:
+            if isinstance(W, Convolution):
+                raise ValueError("plasticity: a Convolution shares one kernel between synapses, which STDP "
+                                 "(one weight per synapse) cannot learn; pass its matrix (conv.to_sparse())")
+            self._plasticity.check_weights(W, f"{self.pre.name!r} -> {self.post.name!r}")
         if isinstance(W, Convolution):  # immutable (its kernel is read-only): kept as the structure
             self._weights = W
             return
@@ -167,6 +194,14 @@ class ConnectionRuntime:
         self.reach = max(self.delay_steps, int(np.ceil(d - _TOL))) if conn.placement == "exact" else self.delay_steps
         self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
         scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
+        self.lagged = conn.placement == "exact"
+        self.synapse = conn.synapse
+        self.plastic = None
+        if conn.plasticity is not None:  # learned weights, one copy per trial (neurosim.synapses.plasticity)
+            self.plastic = STDPRuntime(conn.plasticity, conn, dt, B, conn.synapse.tau_s)
+            self.dense, self.table = False, None
+            self.scatter, self.scatter_lagged = self.plastic.scatter, self.plastic.scatter_lagged
+            return
         W = conn.matrix()
         self.dense = isinstance(W, np.ndarray)
         if self.dense:
@@ -180,8 +215,6 @@ class ConnectionRuntime:
             self.data = rows.data.astype(np.float64) * scale
             self._make_table()
         self.scatter = self._scatter if B == 1 else self._scatter_batch
-        self.lagged = conn.placement == "exact"
-        self.synapse = conn.synapse
 
     def deliver(self, spiked, offsets, m, dt):
         """Deliver the spikes ``spiked`` emitted at ``offsets`` (s) after ``(m - 1) dt`` into the target group.
@@ -308,14 +341,8 @@ class ConnectionRuntime:
 
     def _positions(self, spiked):
         """Positions in the CSR arrays of all entries of the rows ``spiked`` (None if there are none)."""
-        starts = self.indptr[spiked]
-        lengths = self.indptr[spiked + 1] - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return None
-        # each row's start repeated over its length, plus a running offset
-        ends = np.cumsum(lengths)
-        return np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
+        pos, _ = csr_positions(self.indptr, spiked)
+        return pos if pos.size else None
 
     def _scatter_batch(self, spiked, target):
         """As :meth:`_scatter` for flat batch indices: per trial, the same sums in the same order as one run."""
@@ -564,6 +591,7 @@ class SynapseDelayRuntime(ConnectionRuntime):
         self.reach = self.delay_steps
         self.cut = 0.0  # not None: the run loop calls deliver, never the fused or undelayed paths
         self.dense, self.lagged, self.table, self.synapse = False, False, None, conn.synapse
+        self.plastic = None  # per-synapse delays with plasticity are refused when the connection is made
         self.scatter = self._scatter if B == 1 else self._scatter_batch
 
     def deliver(self, spiked, offsets, m, dt):

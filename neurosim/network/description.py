@@ -398,7 +398,7 @@ class Network:
         target.inputs.append(inp)
         return inp
 
-    def connect(self, pre, post, weights, synapse=None, delay=0.0, placement="boundary"):
+    def connect(self, pre, post, weights, synapse=None, delay=0.0, placement="boundary", plasticity=None):
         """Connect ``pre`` to ``post``.
 
         Parameters
@@ -426,6 +426,11 @@ class Network:
             Spikes enter the synapse at the start of their arrival step with their
             full kernel (default), or at their exact arrival time (see
             :class:`Connection`).
+        plasticity : neurosim.STDP, optional
+            Learn the weights by spike-timing-dependent plasticity (grid timing;
+            docs/models.md "STDP"). ``conn.weights`` stay the initial weights; the learned
+            ones, one copy per trial, are read with ``net.probe(conn, "weights")`` or
+            :meth:`current_weights`.
 
         Returns
         -------
@@ -449,7 +454,7 @@ class Network:
             else:
                 weights = embed(W, post_idx, pre_idx, (post_p.n, pre_p.n))
         conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
-                          placement)
+                          placement, plasticity)
         self.connections.append(conn)
         return conn
 
@@ -479,8 +484,13 @@ class Network:
         Probe
             ``probe.data`` (or ``net.data[probe]``) and ``probe.t`` after a run.
         """
-        parent, idx = resolve(target)
-        if parent not in self.populations and parent not in self.sources:
+        if isinstance(target, Connection):  # "weights" of a plastic connection
+            if target not in self.connections:
+                raise ValueError("target: the connection is not one of this network's")
+            parent, idx = target, None
+        else:
+            parent, idx = resolve(target)
+        if parent not in self.populations and parent not in self.sources and parent not in self.connections:
             raise ValueError("target must be a population or source (or a subgroup of one) of this network")
         probe = Probe(self, parent, kind, sample_every, synapse, self.t, bin=bin, normalized=normalized,
                       indices=idx)
@@ -489,9 +499,43 @@ class Network:
             self.runtime.add_probe(probe)
         return probe
 
+    def current_weights(self, conn):
+        """The weights of a plastic connection now (the initial ``conn.weights`` before the first run).
+
+        Returns
+        -------
+        ndarray (post.n, pre.n), or (B, post.n, pre.n) with a batch, for a dense connection;
+        for a sparse one the weights of its synapses in the canonical CSR order of
+        ``conn.weights`` (``W.sum_duplicates()``): a scipy.sparse CSR matrix, or a list of B of them.
+        """
+        if not isinstance(conn, Connection):
+            raise TypeError(f"conn must be a Connection, got {type(conn).__name__}")
+        if conn not in self.connections:
+            raise ValueError("conn: the connection is not one of this network's")
+        if conn.plasticity is None:
+            raise ValueError(f"the connection {conn.pre.name!r} -> {conn.post.name!r} has no plasticity: its "
+                             "weights are conn.weights")
+        rt = None if self.runtime is None else self.runtime.plastic_runtime(conn)
+        if rt is None:
+            import scipy.sparse as sp
+            W = conn.matrix()
+            if not sp.issparse(W):
+                return W.copy() if self.batch is None else np.tile(W, (self.batch, 1, 1))
+            W = W.tocsr(copy=True)
+            W.sum_duplicates()
+            return W if self.batch is None else [W.copy() for _ in range(self.batch)]
+        values = rt.value()
+        if not rt.dense:
+            import scipy.sparse as sp
+            shape = (conn.post.n, conn.pre.n)
+            W = conn.matrix().tocsr(copy=True)
+            W.sum_duplicates()
+            values = [sp.csr_matrix((v.copy(), W.indices.copy(), W.indptr.copy()), shape=shape) for v in values]
+        return values[0] if self.batch is None else values
+
     def _probe_data(self, probe):
         if self.runtime is None:
-            shape = (probe.target.n,) if self.batch is None else (self.batch, probe.target.n)
+            shape = probe.value_shape if self.batch is None else (self.batch,) + probe.value_shape
             if probe.kind == "rate":
                 return np.zeros((0,) if self.batch is None else (0, self.batch)), np.zeros(0)
             if probe.kind == "spikes":
@@ -578,7 +622,8 @@ class Network:
         state = 8 * B * sum(p.n * _arrays_per_neuron(p.model) for p in self.populations)
         state += 8 * B * sum(c.post.n * (c.synapse.n + 1) * (1 + int(round(c.delay_bounds[1] / self.dt)))
                              for c in self.connections)
-        state += sum(_weight_bytes(c.weights) for c in self.connections)
+        state += sum(_weight_bytes(c.weights) * (B if c.plasticity is not None else 1)  # learned: one per trial
+                     for c in self.connections)
         samples = 0
         if steps:
             t0 = self.t
@@ -586,7 +631,7 @@ class Network:
                 if p.kind not in ("spikes", "rate"):
                     first = max(t0, p.start)
                     count = max(0, int((t0 / self.dt + steps - first / self.dt) // p.every) + 1)
-                    samples += count * (8 * B * p.target.n + 8)
+                    samples += count * (8 * B * int(np.prod(p.value_shape)) + 8)
         total = (state if self.runtime is None else 0) + samples
         limit = _available_bytes() // 2 if max_bytes is None else check.check_int("max_bytes", max_bytes, low=0)
         if total > limit:

@@ -29,6 +29,11 @@ any declared state variable
     (:func:`neurosim.filter_binned`). ``data`` has shape (bins,), or (bins, B)
     with a batch, whole bins up to the network's time only; ``t`` holds the bin
     centres ``(k + 0.5) * bin``. Computed from the recorded spike events when read.
+"weights"
+    The learned weights of a connection with ``plasticity`` (target: the Connection),
+    sampled like "v": shape (samples, post.n, pre.n) for a dense connection, or
+    (samples, S) for a sparse one (its S synapses in the canonical CSR order of
+    ``conn.weights``), with a trial axis after the samples in a batch.
 "filtered_mean"
     The mean over each sampling interval of the spike train filtered by
     ``synapse``, with every spike placed at its exact time inside its step
@@ -51,7 +56,7 @@ from ..spikes import SpikeRecorder, split_by_neuron
 from ..synapses import PSCFilter, PSCState
 from .views import events_of
 
-KINDS = ("spikes", "v", "current", "filtered", "filtered_mean", "rate")
+KINDS = ("spikes", "v", "current", "filtered", "filtered_mean", "rate", "weights")
 EVENT_KINDS = ("spikes", "rate")  # recorded as spike events (SpikeBuffer), not sampled
 
 
@@ -75,9 +80,13 @@ class Probe:
 
     def __init__(self, network, target, kind, sample_every, synapse, start, bin=None, normalized=False, indices=None):
         self.indices = indices  # a subgroup's neurons (pop[a:b]), selected when the data are read
-        declared = _declared_state(target)
+        self.value_shape = (getattr(target, "n", 0),)  # one sample (without the trial axis)
         if not isinstance(kind, str):
             raise TypeError(f"kind must be a string, got {type(kind).__name__}")
+        if _weights_probe(target, kind):
+            W = target.matrix()
+            self.value_shape = W.shape if isinstance(W, np.ndarray) else (_synapse_count(W),)
+        declared = _declared_state(target)
         if kind not in KINDS and kind not in declared:
             extra = f", or a state variable of {type(target.model).__name__}: {declared}" if declared else ""
             raise ValueError(f"kind must be one of {KINDS}{extra}, got {kind!r}")
@@ -116,7 +125,9 @@ class Probe:
 
     @property
     def n(self):
-        """Neurons recorded: the target's, or the subgroup's."""
+        """Neurons recorded: the target's, or the subgroup's (values per sample for "weights")."""
+        if self.kind == "weights":
+            return int(np.prod(self.value_shape))
         return self.target.n if self.indices is None else int(self.indices.size)
 
     @property
@@ -168,6 +179,29 @@ class Probe:
         times, indices, trials = events
         return [split_by_neuron(times[trials == b], indices[trials == b], self.n)
                 for b in range(self.network.batch)]
+
+
+def _weights_probe(target, kind):
+    """True for a "weights" probe of a plastic connection; ValueError for any other kind or target of it."""
+    is_conn = hasattr(target, "plasticity")
+    if not is_conn and kind != "weights":
+        return False
+    if not is_conn:
+        raise ValueError(f"kind 'weights' records a connection's learned weights: the target must be a "
+                         f"Connection with plasticity, got {getattr(target, 'name', target)!r}")
+    if kind != "weights":
+        raise ValueError(f"a Connection records kind 'weights' only, got {kind!r}")
+    if target.plasticity is None:
+        raise ValueError(f"kind 'weights': the connection {target.pre.name!r} -> {target.post.name!r} has no "
+                         "plasticity, so its weights do not change; read conn.weights")
+    return True
+
+
+def _synapse_count(W):
+    """Synapses of a sparse weight matrix (stored entries after summing duplicates)."""
+    C = W.tocsr(copy=True)
+    C.sum_duplicates()
+    return int(C.nnz)
 
 
 def _declared_state(target):
@@ -243,7 +277,7 @@ class SampleBuffer:
     def __init__(self, probe, dt, B, batched):
         self.probe, self.dt = probe, dt
         self.start_step = int(round(probe.start / dt))
-        self.shape = (B, probe.target.n) if batched else (probe.target.n,)
+        self.shape = (B,) + tuple(probe.value_shape) if batched else tuple(probe.value_shape)
         self.blocks = []  # [values (samples, *shape), steps (samples,), filled]
         self.state = None
         if probe.kind in ("filtered", "filtered_mean"):

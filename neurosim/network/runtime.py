@@ -89,6 +89,9 @@ class Runtime:
             rt.spiked = idx
             if idx.size:
                 self._record_source(src, idx, times)
+                for c, crt in self.conns:
+                    if crt.plastic is not None and c.pre is src:  # STDP sees them at their arrival
+                        crt.plastic.receive(idx, times)
         self._propagate(0, [rt for rt in self.sources.values() if rt.spiked.size])
         for rt in self.sources.values():
             rt.spiked = rt.spiked[:0]
@@ -108,6 +111,8 @@ class Runtime:
         old = self.conns[i][1]
         new = connection_runtime(conn, self.dt, self.B)
         new.group = old.group
+        if old.plastic is not None:  # learned weights restart from the new ones; traces and arrivals go on
+            new.plastic.continue_from(old.plastic)
         self.conns[i] = (conn, new)
         if getattr(old, "fused", False):  # fused tables hold the old rows: fuse again from the new ones
             for _, rt in self.conns:
@@ -126,7 +131,7 @@ class Runtime:
         by_pre = {}
         for c, rt in self.conns:
             # only groups fed by this one connection: their additions keep the order of separate scatters
-            if not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1:
+            if not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1 and rt.plastic is None:
                 by_pre.setdefault(id(c.pre), []).append(rt)
         fused = []
         for members in by_pre.values():
@@ -161,6 +166,7 @@ class Runtime:
             "pops": [rt.snapshot() for rt in self.pops.values()],
             "groups": [g.snapshot() for g in self.groups],
             "sources": [rt.snapshot() for rt in self.sources.values()],
+            "plastic": [learn.snapshot() for learn in self._learning()],
             "buffers": [b.snapshot() for b in self.buffers.values()],
             "probes": list(self.buffers),
             # the parameters the state was run with: after restore, the description's current ones (bias,
@@ -175,6 +181,8 @@ class Runtime:
             g.restore(s)
         for rt, s in zip(self.sources.values(), snap["sources"]):
             rt.restore(s)
+        for learn, s in zip(self._learning(), snap.get("plastic", [])):
+            learn.restore(s)
         saved = dict(zip(snap["probes"], snap["buffers"]))
         for probe, buf in list(self.buffers.items()):
             if probe in saved:
@@ -242,6 +250,10 @@ class Runtime:
         for p, buf, pre in filtered:
             ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r}",
                                  _filter_spikes(buf, pre, dt)))
+        for c, rt in self.conns:
+            if rt.plastic is not None:
+                ops.append(Operation("plasticity", f"STDP of {c.name!r}",
+                                     _plasticity(self, rt.plastic, self.emitters[c.pre], self.pops[c.post])))
         return Plan("grid", ops + self._record_ops(sampled))
 
     def _spike_probe_ops(self):
@@ -255,7 +267,8 @@ class Runtime:
         ops = [Operation("record", f"accumulate the mean of {p!r}", _accumulate(buf, self.emitters[p.target], self.dt))
                for p, buf in sampled if p.kind == "filtered_mean"]
         for p, buf in sampled:
-            source = None if p.kind in ("filtered", "filtered_mean") else (self.pops[p.target], p.kind)
+            source = None if p.kind in ("filtered", "filtered_mean") else \
+                (self.plastic_runtime(p.target) if p.kind == "weights" else self.pops[p.target], p.kind)
             signal_ = buf.state.current if p.kind == "filtered" else None
             ops.append(Operation("record", f"sample {p!r}", _sample(buf, p.every, signal_, source)))
         return ops
@@ -295,6 +308,24 @@ class Runtime:
                 report = m + 256
                 if progress.due():
                     progress.update((m - k0) * dt, f"t = {m * dt:.3f} s")
+
+    def plasticity_step(self, k, plastic):
+        """The plasticity phase of step k, after propagation: STDP updates from this step's spikes.
+
+        ``plastic``: (STDPRuntime, presynaptic emitter, postsynaptic population runtime) per plastic
+        connection. Pure arithmetic on the connections' own state (part of the step's commit).
+        """
+        for learn, pre, post in plastic:
+            sp, po = pre.spiked, post.spiked
+            learn.step(k, sp, pre.offsets if sp.size else None, po, post.offsets if po.size else None)
+
+    def plastic_runtime(self, conn):
+        """The :class:`neurosim.synapses.plasticity.STDPRuntime` of a plastic connection (None if not built)."""
+        return next((rt.plastic for c, rt in getattr(self, "conns", ()) if c is conn), None)
+
+    def _learning(self):
+        """The STDP run states, in connection order (precise timing has none: it refuses plasticity)."""
+        return [rt.plastic for _, rt in getattr(self, "conns", ()) if rt.plastic is not None]
 
     def _propagate(self, m, spiking):
         for c, rt in self.conns:
@@ -388,6 +419,12 @@ def _sample(buf, every, signal_, source):
         _take_samples(entry, m)
     return sample
 
+
+
+def _plasticity(runtime, learn, pre, post):
+    def plasticity(k, m):
+        runtime.plasticity_step(k, [(learn, pre, post)])
+    return plasticity
 
 
 def _take_samples(sample, m):

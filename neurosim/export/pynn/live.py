@@ -34,6 +34,17 @@ data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
 :func:`to_pynn` runs both in this process; ``write_pynn_script`` saves the
 data to a .npz and the builder as a standalone script.
 
+STDP (``plasticity=neurosim.STDP``) -> ``STDPMechanism`` with a ``SpikePairRule`` and an
+``AdditiveWeightDependence`` / ``MultiplicativeWeightDependence`` (PyNN's additive amplitudes are
+fractions of w_max, so A_plus and A_minus are divided by w_max; weights and bounds in nA), with
+``dendritic_delay_fraction=0``: neurosim's delay is axonal (the presynaptic spike reaches the
+synapse at arrival, as in Brian2). NEST's ``stdp_synapse`` treats every delay as dendritic, which
+would shift every spike pair by twice the delay, so a network with STDP is refused on NEST; NEURON
+runs it (PyNN's StdwaSA / StdwaSoft mechanisms apply the same per-event updates; not run here, NEURON is not
+installed; the multiplicative one does not clip, which matters only if A * trace exceeds 1, and it keeps a
+weight <= 0 at 0, so such weights are refused). Nearest-spike pairing and w_min < 0 have no PyNN equivalent
+and are refused.
+
 Not supported (a ValueError names the feature): Hodgkin-Huxley and user-defined
 populations, PSCs of order n >= 2, populations mixing exponential and alpha
 PSCs, injected currents (``add_current_input``), other source types, and what
@@ -135,25 +146,39 @@ def _synapse_plan(pop, conns):
     return (orders.pop() if orders else 0), tau_e, tau_i
 
 
-def _conn_list(W, factor_nA, delay_ms, sign):
-    """Rows (pre, post, weight nA, delay ms) of the weights with the given sign.
+def _conn_list(W, factor_nA, delay_ms, sign, keep_zeros=False):
+    """Rows (pre, post, weight nA, delay ms) of the weights with the given sign (zeros with the positive ones
+    when ``keep_zeros``: every entry of a dense matrix, every stored one of a sparse matrix).
 
     ``delay_ms``: one delay, or per-synapse delays aligned with the canonical CSR ``W``'s data.
     """
+    def chosen(data):
+        if sign > 0:
+            return data >= 0 if keep_zeros else data > 0
+        return data < 0
+
     if isinstance(W, np.ndarray):
-        post, pre = np.nonzero(W > 0 if sign > 0 else W < 0)
+        post, pre = np.nonzero(chosen(W))
         w = W[post, pre]
     elif np.ndim(delay_ms):
         post = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
-        keep = W.data > 0 if sign > 0 else W.data < 0
+        keep = chosen(W.data)
         return np.column_stack([W.indices[keep].astype(float), post[keep].astype(float), W.data[keep] * factor_nA,
                                 delay_ms[keep]])
     else:
         coo = W.tocoo()
         coo.sum_duplicates()
-        keep = coo.data > 0 if sign > 0 else coo.data < 0
+        keep = chosen(coo.data)
         post, pre, w = coo.row[keep], coo.col[keep], coo.data[keep]
     return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
+
+
+def _stdp_plan(rule, factor_nA):
+    """PyNN's STDPMechanism parameters of a :class:`neurosim.STDP` (ms, nA; additive amplitudes / w_max)."""
+    rel = 1.0 / rule.w_max if rule.rule == "additive" else 1.0
+    return {"rule": rule.rule, "tau_plus": 1000.0 * rule.tau_plus, "tau_minus": 1000.0 * rule.tau_minus,
+            "A_plus": rule.A_plus * rel, "A_minus": rule.A_minus * rel,
+            "w_min": rule.w_min * factor_nA, "w_max": rule.w_max * factor_nA, "dendritic_delay_fraction": 0.0}
 
 
 def _has_current_input(pop):
@@ -192,6 +217,14 @@ def _check_supported(network, timing):
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
+    for c in network.connections:
+        r = c.plasticity
+        if r is not None and r.pairing != "all":
+            raise ValueError(f"connection {c.name!r}: STDP with pairing={r.pairing!r} cannot be exported: PyNN's "
+                             "SpikePairRule pairs all spikes (use pairing='all')")
+        if r is not None and r.w_min < 0:
+            raise ValueError(f"connection {c.name!r}: STDP with w_min={r.w_min:g} < 0 cannot be exported: a PyNN "
+                             "projection has one receptor, so its weights keep one sign")
     return plans
 
 
@@ -287,6 +320,13 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
 
     timing = getattr(network, "timing", "grid")
     plans = _check_supported(network, timing)
+    for c in network.connections:
+        W = c.matrix()
+        if backend == "neuron" and c.plasticity is not None and c.plasticity.rule == "multiplicative" and \
+                np.any((W if isinstance(W, np.ndarray) else W.data) <= 0):
+            raise ValueError(f"connection {c.name!r}: multiplicative STDP with a weight <= 0 cannot be exported to "
+                             "NEURON: PyNN's mechanism there (StdwaSoft) keeps such a weight at 0 (pruned), "
+                             "while neurosim potentiates it; start the weights above 0")
     if scale is not None and not isinstance(scale, dict):
         raise TypeError(f"scale must be a dict of physical units (keys {sorted(DEFAULT_SCALE)}) or None, "
                         f"got {type(scale).__name__}")
@@ -367,7 +407,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         else:  # per synapse, each on the grid as a scalar delay is
             delay_ms = 1000.0 * dt * np.maximum(np.round(conn.delays / dt), 1.0)
         for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
-            rows = _conn_list(conn.matrix(), factor, delay_ms, sign)  # a convolution as its list of synapses
+            # a convolution as its list of synapses; a plastic connection keeps its zero weights (they may grow)
+            rows = _conn_list(conn.matrix(), factor, delay_ms, sign, keep_zeros=conn.plasticity is not None)
             if rows.shape[0] == 0:
                 continue
             key = f"proj{len(meta['projections'])}_rows"
@@ -375,6 +416,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             delays.extend([float(rows[:, 3].min()), float(rows[:, 3].max())])
             meta["projections"].append({"pre": conn.pre.name, "post": post.name, "receptor": receptor,
                                         "rows": key, "label": f"conn{i}-{receptor}"})
+            if conn.plasticity is not None:
+                meta["projections"][-1]["stdp"] = _stdp_plan(conn.plasticity, factor)
             for copy in copies.get(conn.pre.name, ()):  # the same weights from each copy's neurons
                 neurons = arrays[copy["neurons"]]
                 pre = rows[:, 0].astype(np.int64)

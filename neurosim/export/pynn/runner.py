@@ -65,6 +65,11 @@ def check_backend(meta, backend, ranks=1, threads=1):
                           f"minimum delay; at {dmin} ms NEURON aborts with 'mindelay is 0'); this network's minimum "
                           f"delay is {dmin} ms. Give every connection a delay of at least 2 dt = {2 * dt:g} ms "
                           "(net.connect(..., delay=...)) and export again, or run NEURON in one process")
+    if backend == "nest" and any("stdp" in proj for proj in meta["projections"]):
+        raise ExportError("this network has STDP (plasticity=neurosim.STDP), whose delay is axonal (the presynaptic "
+                          "spike reaches the synapse at its arrival, as in Brian2); NEST's stdp_synapse treats "
+                          "every delay as dendritic, which shifts each spike pair by twice the delay, so it would "
+                          "learn differently: use --sim neuron (PyNN's dendritic_delay_fraction=0)")
     if dmin is not None and backend == "nest" and dmin < dt * (1 - 1e-9):
         raise ExportError(f"NEST needs every delay >= dt = {dt} ms; this network's minimum delay is {dmin} ms")
     if backend == "neuron" and threads != 1:
@@ -148,9 +153,21 @@ def build(sim, meta, arrays, progress=False):
         rows = np.asarray(arrays[proj["rows"]], dtype=float)
         projections.append(sim.Projection(
             pops[proj["pre"]], pops[proj["post"]], sim.FromListConnector(rows, column_names=["weight", "delay"]),
-            synapse_type=sim.StaticSynapse(), receptor_type=proj["receptor"], label=proj["label"]))
+            synapse_type=_synapse_type(sim, proj.get("stdp")), receptor_type=proj["receptor"], label=proj["label"]))
     bar.close()
     return pops, projections
+
+
+def _synapse_type(sim, stdp):
+    """``StaticSynapse``, or the ``STDPMechanism`` described by an export's "stdp" entry (ms, nA)."""
+    if stdp is None:
+        return sim.StaticSynapse()
+    dependence = sim.AdditiveWeightDependence if stdp["rule"] == "additive" else sim.MultiplicativeWeightDependence
+    return sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=stdp["tau_plus"], tau_minus=stdp["tau_minus"],
+                                            A_plus=stdp["A_plus"], A_minus=stdp["A_minus"]),
+        weight_dependence=dependence(w_min=stdp["w_min"], w_max=stdp["w_max"]),
+        dendritic_delay_fraction=stdp["dendritic_delay_fraction"])
 
 
 def run(sim, T_ms, dt_ms, progress=False, pieces=100):

@@ -61,6 +61,9 @@ def unsupported(net):
         if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
+        if c.plasticity is not None:
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: plasticity (STDP) has no compiled "
+                       "form yet")
         if c.placement != "boundary":
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
                        "compiled form yet")

@@ -309,6 +309,11 @@ def _check_precise(net):
                              "membrane have no closed form between events, and ignoring the noise would be "
                              "silently wrong (use timing='grid', whose noise step is exact)")
     for c in net.connections:
+        if c.plasticity is not None:
+            raise ValueError(f"timing='precise' cannot run the STDP of the connection {c.pre.name!r} -> "
+                             f"{c.post.name!r}: its events carry the weight they were sent with, and learning "
+                             "would need it read at arrival; use timing='grid', whose STDP applies every "
+                             "update at the exact spike and arrival times")
         if c.synapse.n > 1:
             raise ValueError(f"timing='precise' handles exponential (n=0) and alpha (n=1) synapses; the connection "
                              f"{c.pre.name!r} -> {c.post.name!r} has {c.synapse!r} (use timing='grid' for n >= 2)")
