@@ -438,9 +438,13 @@ def membrane_coefficients(synapse, tau_m, dt):
     advanced exactly with the matrix exponential; its v row gives the exact
     contribution of each stage to v after ``dt``, divided by ``1 - exp(-dt/tau_m)``.
     This makes the subthreshold membrane update exact for decaying synaptic currents.
+    A per-neuron ``tau_m`` (array (N,)) gives coefficients of shape (n + 1, N).
     """
     from scipy.linalg import expm
 
+    if isinstance(tau_m, np.ndarray):  # per neuron: once per distinct value
+        values, where = np.unique(tau_m, return_inverse=True)
+        return np.stack([membrane_coefficients(synapse, float(t), dt) for t in values], axis=1)[:, where]
     n = synapse.n
     M = np.zeros((n + 2, n + 2))
     for k in range(n + 1):

@@ -47,7 +47,7 @@ from ..neurons.lif import LIF, LIFUnits
 from .populations import Population
 from .probes import Probe, ProbeData
 from .compiled import build_runtime, check_backend, numba_available, unsupported
-from ..synapses import PSCFilter
+from ..synapses import Conductance, PSCFilter
 
 MAX_STEPS = 10**8  # default limit of steps in one run (1e4 s at dt = 0.1 ms; LIF.simulate uses the same)
 
@@ -242,9 +242,11 @@ class Network:
             raise ValueError(f"method={method!r} applies to HodgkinHuxley populations only, not {type(model).__name__}")
         units = None
         if isinstance(model, LIFUnits):
+            model.check_population(n)
             units, model = model, model.model()
         if not isinstance(model, LIF):
             raise TypeError(f"model must be a neurosim.LIF, LIFUnits or HodgkinHuxley, got {type(model).__name__}")
+        model.check_population(n)  # per-neuron parameters: one value per neuron
         bias = self._per_trial("bias", bias, n)
         if units is not None:
             bias = units.current_to_J(bias)
@@ -409,8 +411,10 @@ class Network:
             A :class:`neurosim.Convolution` keeps its structure (exported as such) and
             propagates through a sparse table built from its kernel, never a dense matrix.
             Shared by all trials of a batch.
-        synapse : PSCFilter, optional
-            Default ``PSCFilter(0.005)``.
+        synapse : PSCFilter or Conductance, optional
+            Default ``PSCFilter(0.005)``. With a :class:`neurosim.Conductance` (LIF targets,
+            grid timing) the weights are peak conductances: siemens onto ``LIFUnits``
+            populations, units of the leak conductance onto normalized ones.
         delay : float
             Transmission delay in seconds: a spike at ts arrives at ts + delay, in the
             grid step that contains it (exact with ``timing="precise"``, where delays
@@ -434,6 +438,9 @@ class Network:
             if isinstance(weights, Convolution):
                 raise ValueError("a Convolution connects whole populations (its image shapes), not subgroups")
             weights = embed(_check_weights(weights, pre, post), post_idx, pre_idx, (post_p.n, pre_p.n))
+        if isinstance(synapse, Conductance) and not isinstance(post_p.model, LIF):
+            raise ValueError(f"a Conductance synapse needs an LIF (or LIFUnits) target; {post_p.name!r} is a "
+                             f"{type(post_p.model).__name__}, whose step takes a current (use a PSCFilter)")
         conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
                           placement)
         self.connections.append(conn)

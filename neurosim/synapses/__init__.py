@@ -1,8 +1,9 @@
 """Synapse kinds: what a spike does to its target.
 
 One module per kind: ``psc`` (current-based PSC filters h(t) = t^n e^(-t/tau_s) / (n! tau_s^(n+1))
-and their exact step-to-step filtering).
+and their exact step-to-step filtering), ``conductance`` (conductance-based synapses, g (E_rev - V)).
 """
 from .psc import PSCFilter, PSCState, filter_binned
+from .conductance import Conductance
 
-__all__ = ["PSCFilter", "PSCState", "filter_binned"]
+__all__ = ["PSCFilter", "PSCState", "filter_binned", "Conductance"]

@@ -49,6 +49,8 @@ def unsupported(net):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
         elif pop.noise is not None:
             why.append(f"population {pop.name!r}: membrane noise (add_noise) has no compiled step yet")
+        elif pop.model.per_neuron is not None:
+            why.append(f"population {pop.name!r}: LIF parameters per neuron have no compiled step yet")
     for src in net.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             why.append(f"source {src.name!r}: {type(src).__name__} has no compiled form")
@@ -57,6 +59,9 @@ def unsupported(net):
         if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
+        if getattr(c.synapse, "E_rev", None) is not None:
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: conductance synapses ({c.synapse!r}) have "
+                       "no compiled step yet")
         if c.placement != "boundary":
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
                        "compiled form yet")
