@@ -516,7 +516,7 @@ class LIFState:
             rest = u - tau_ref
             v[spiked] = np.where(rest > 0, Js * -np.expm1(-np.maximum(rest, 0.0) / tau_m), 0.0)
             again = v[spiked] > 1.0
-            spiked, start = spiked[again], spike_time[again] + tau_ref
+            spiked, start = spiked[again], spike_time[again] + _at(tau_ref, again)
         if len(all_idx) == 1:
             return all_idx[0], all_offsets[0]
         return np.concatenate(all_idx), np.concatenate(all_offsets)
