@@ -389,7 +389,7 @@ class LIFState:
         """
         n = self.v.size
         J = np.broadcast_to(check.scalar_or_shape("J", J, n), (n,))
-        g = np.broadcast_to(check.scalar_or_shape("g", g, n), (n,))
+        g = np.array(np.broadcast_to(check.scalar_or_shape("g", g, n), (n,)))  # a copy: the step overwrites it
         if np.any(g < 0):
             raise ValueError("g must be >= 0 (a conductance, in units of the leak conductance)")
         g_E = np.broadcast_to(check.scalar_or_shape("g_E", g_E, n), (n,))
