@@ -115,6 +115,15 @@ def to_nir(network):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_nir")
         add(src.name, nir.Input(input_type=np.array(shape_of(src)), metadata=meta))
     refuse_uncarried(network, "NIR")
+    for c in network.connections:
+        if getattr(c.synapse, "E_rev", None) is not None:
+            raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has the conductance synapse {c.synapse!r}; "
+                             "NIR has no conductance-based synapse node (its CubaLIF and LI are current-based), and "
+                             "exporting it as a current would change the dynamics")
+    for pop in network.populations:
+        if getattr(pop.model, "per_neuron", None) is not None:
+            raise ValueError(f"population {pop.name!r} has LIF parameters per neuron, which the NIR export does not "
+                             "carry yet (one population per value exports)")
     refractory = []
     for pop in network.populations:
         if any(isinstance(i, CurrentInput) for i in pop.inputs):

@@ -252,3 +252,70 @@ def test_coba_example_is_the_benchmark():
     net.run(0.2)
     rate = spikes.data[0].size / 400 / 0.2
     assert 5 < rate < 60
+
+
+def _cond_net(dt, timing="grid"):
+    """Three LIFUnits neurons driven by a bias and by excitatory and inhibitory conductance spikes."""
+    net = Network(dt=dt, timing=timing, backend="numpy")
+    rng = np.random.default_rng(3)
+    trains = [np.unique(np.round(rng.uniform(0.001, 0.5, 40), 4)) for _ in range(4)]
+    src = net.add_spike_source(trains, name="input")
+    units = LIFUnits(C=200e-12, g_L=10e-9, V_L=-0.060, V_th=-0.050, V_reset=-0.060, tau_ref=0.005)
+    pop = net.add_population(units, 3, bias=np.array([0.12e-9, 0.15e-9, 0.4e-9]), name="cells")
+    We = np.array([[6e-9, 6e-9, 0, 0], [12e-9, 0, 0, 0], [0, 6e-9, 0, 0]])
+    Wi = np.array([[0, 0, 30e-9, 0], [0, 0, 0, 67e-9], [0, 0, 30e-9, 30e-9]])
+    net.connect(src, pop, We, synapse=Conductance(0.005, 0.0), delay=dt)
+    net.connect(src, pop, Wi, synapse=Conductance(0.010, -0.080), delay=dt)
+    return net, net.probe(pop, "spikes")
+
+
+def test_pynn_export_runs_on_nest_as_neurosim():
+    pytest.importorskip("nest", reason="running on NEST needs `pip install '.[pynn]'` (nest-simulator)")
+    sim = pytest.importorskip("pyNN.nest", reason="running on NEST needs `pip install '.[pynn]'` (pyNN)")
+    from neurosim import from_events
+    from neurosim.export import to_pynn
+    from neurosim.export.pynn.live import export_plan
+
+    dt = 1e-5  # NEST's spikes are on its grid: 10 us keeps that error small
+    net, probe = _cond_net(dt)
+    meta, _ = export_plan(net)
+    cell = meta["cells"][0]
+    assert cell["type"] == "IF_cond_exp"
+    assert cell["params"]["e_rev_E"] == pytest.approx(-65.0 + 6.0 * 15.0)  # E_e = 6 normalized, default scale
+    exported = to_pynn(net, sim=sim)
+    exported.record("cells")
+    exported.run(0.5)
+    theirs = exported.spike_times("cells")
+    net.run(0.5)
+    ours = from_events(*probe.data, n_neurons=3)
+    assert sum(t.size for t in ours) >= 12
+    for a, b in zip(ours, theirs):
+        assert a.size == b.size
+        np.testing.assert_allclose(b, a, rtol=0, atol=2.5e-5)  # measured 1.6e-5 s: NEST spikes on its 10 us grid
+
+
+def test_pynn_and_nir_refusals():
+    from neurosim.export.pynn.live import export_plan
+
+    net, _ = _cond_net(1e-4)
+    net.connections[0].weights = -net.connections[0].weights
+    with pytest.raises(ValueError, match="negative conductance"):
+        export_plan(net)
+    net, _ = _cond_net(1e-4)
+    net.connect(net.sources[0], net.populations[0], np.ones((3, 4)) * 1e-12, synapse=PSCFilter(0.005))
+    with pytest.raises(ValueError, match="mixes conductance and current"):
+        export_plan(net)
+    net, _ = _cond_net(1e-4)
+    net.connect(net.sources[0], net.populations[0], np.ones((3, 4)) * 1e-9, synapse=Conductance(0.002, -0.070))
+    with pytest.raises(ValueError, match="two receptors"):
+        export_plan(net)
+    net = Network(dt=1e-4)
+    net.add_population(LIF(tau_m=np.array([0.01, 0.02])), 2, bias=1.5)
+    with pytest.raises(ValueError, match="per neuron"):
+        export_plan(net)
+    pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    from neurosim.export import to_nir
+
+    net, _ = _cond_net(1e-4)
+    with pytest.raises(ValueError, match="conductance"):
+        to_nir(net)

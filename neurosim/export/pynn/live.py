@@ -30,9 +30,16 @@ data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
 :func:`to_pynn` runs both in this process; ``write_pynn_script`` saves the
 data to a .npz and the builder as a standalone script.
 
+* LIF population whose inputs are :class:`neurosim.Conductance` synapses ->
+  ``IF_cond_exp`` (n = 0) or ``IF_cond_alpha`` (n = 1): at most two distinct
+  conductances (``tau_s``, ``E_rev``) into it, the one with the higher ``E_rev``
+  on the ``"excitatory"`` receptor (``tau_syn_E``, ``e_rev_E``), the other on
+  ``"inhibitory"``; weights are peak conductances in uS (PyNN's unit), scaled with the
+  leak conductance ``cm / tau_m`` of the physical scale, and must be >= 0.
+
 Not supported (a ValueError names the feature): Hodgkin-Huxley (non-LIF)
 populations, PSCs of order n >= 2, populations mixing exponential and alpha
-PSCs, injected currents (``add_current_input``), other source types.
+PSCs, or conductance and current synapses, LIF parameters per neuron, injected currents (``add_current_input``), other source types.
 """
 import types
 
@@ -129,6 +136,36 @@ def _synapse_plan(pop, conns):
     return (orders.pop() if orders else 0), tau_e, tau_i
 
 
+def _conductance_plan(pop, conns, timing):
+    """``(n, tau_e, tau_i, (E_e, E_i, exc, inh))`` for a population whose inputs are conductances.
+
+    E_e, E_i are normalized reversal potentials; exc, inh the synapses on the excitatory
+    and inhibitory receptors (the same one when there is one).
+    """
+    from ...synapses.conductance import Conductance
+
+    if not all(isinstance(c.synapse, Conductance) for c in conns):
+        raise ValueError(f"population {pop.name!r} mixes conductance and current-based synapses; a PyNN cell type "
+                         "has either (IF_cond_* or IF_curr_*)")
+    if timing == "precise":
+        raise ValueError(f"population {pop.name!r} has conductance synapses, which precise timing (NEST's "
+                         "iaf_psc_*_ps models) cannot carry")
+    syns = sorted(dict.fromkeys(c.synapse for c in conns), key=lambda s: -s.E_rev)
+    orders = {s.n for s in syns}
+    if len(syns) > 2 or len(orders) > 1 or orders - {0, 1}:
+        raise ValueError(f"population {pop.name!r} receives the conductances {syns}; PyNN's IF_cond_exp / "
+                         "IF_cond_alpha have two receptors (excitatory, inhibitory) of one shape (n = 0 or 1)")
+    for c in conns:
+        W = c.matrix()
+        if np.any((W if isinstance(W, np.ndarray) else W.data) < 0):
+            raise ValueError(f"connection {c.pre.name!r} -> {pop.name!r}: negative conductance weights cannot be "
+                             "exported (PyNN conductances are >= 0; inhibition comes from e_rev_I)")
+    units = pop.units
+    rev = [s.E_rev if units is None else (s.E_rev - units.V_reset) / (units.V_th - units.V_reset) for s in syns]
+    exc, inh = syns[0], syns[-1]
+    return orders.pop(), exc.tau_s, inh.tau_s, (rev[0], rev[-1], exc, inh)
+
+
 def _conn_list(W, factor_nA, delay_ms, sign):
     """Rows (pre, post, weight nA, delay ms) of the weights with the given sign."""
     if isinstance(W, np.ndarray):
@@ -167,7 +204,12 @@ def _check_supported(network, timing):
         if _has_current_input(pop):
             raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
                              "input arrays and functions are not supported by the PyNN export")
-        plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])
+        if pop.model.per_neuron is not None:
+            raise ValueError(f"population {pop.name!r} has LIF parameters per neuron, which the PyNN export does "
+                             "not carry yet (one population per value exports)")
+        conns = [c for c in network.connections if c.post is pop]
+        cond = any(getattr(c.synapse, "E_rev", None) is not None for c in conns)
+        plans[pop.name] = _conductance_plan(pop, conns, timing) if cond else _synapse_plan(pop, conns)
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
@@ -297,10 +339,14 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         meta["sources"].extend(entries)
     for i, pop in enumerate(network.populations):
         bar.update(len(network.sources) + i)
-        n, tau_e, tau_i = plans[pop.name]
+        n, tau_e, tau_i, *rev = plans[pop.name]
         conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
-        if timing == "precise":
+        if rev:  # conductances: reversal potentials in mV on the same scale as v_reset / v_thresh
+            span = cell["v_thresh"] - cell["v_reset"]
+            cell.update(e_rev_E=cell["v_reset"] + rev[0][0] * span, e_rev_I=cell["v_reset"] + rev[0][1] * span)
+            kind, v_name = ("IF_cond_exp" if n == 0 else "IF_cond_alpha"), "v"
+        elif timing == "precise":
             cell, kind, v_name = nest_ps_params(cell), f"native:{'iaf_psc_exp_ps' if n == 0 else 'iaf_psc_alpha_ps'}", "V_m"
         else:
             kind, v_name = ("IF_curr_exp" if n == 0 else "IF_curr_alpha"), "v"
@@ -319,10 +365,17 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         bar.update(len(network.sources) + len(network.populations) + i, f"connection {i}")
         post = conn.post
         # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
-        factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
-                                  n=conn.synapse.n, **scale).weights)
+        plan = plans[post.name]
+        if len(plan) == 4:  # conductance: peak conductance in uS = weight / g_L (units) * PyNN's g_L = cm / tau_m
+            g_L = 1.0 if post.units is None else post.units.g_L
+            factor = scale["cm"] / (1000.0 * post.model.tau_m) / g_L
+            signs = ((1, "excitatory" if conn.synapse == plan[3][2] else "inhibitory"),)
+        else:
+            factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
+                                      n=conn.synapse.n, **scale).weights)
+            signs = ((1, "excitatory"), (-1, "inhibitory"))
         delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
-        for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
+        for sign, receptor in signs:
             rows = _conn_list(conn.matrix(), factor, delay_ms, sign)  # a convolution as its list of synapses
             if rows.shape[0] == 0:
                 continue
