@@ -319,3 +319,25 @@ def test_pynn_and_nir_refusals():
     net, _ = _cond_net(1e-4)
     with pytest.raises(ValueError, match="conductance"):
         to_nir(net)
+
+
+def test_pynn_script_runs_conductances_on_nest(tmp_path):
+    import subprocess
+    import sys
+
+    from neurosim import from_events
+    from neurosim.export import read_spikes, write_pynn_script
+
+    net, probe = _cond_net(1e-5)
+    script, _ = write_pynn_script(net, tmp_path / "cond.py", T=0.5)
+    pytest.importorskip("nest", reason="running the script on NEST needs `pip install '.[pynn]'` (nest-simulator)")
+    pytest.importorskip("pyNN.nest", reason="running the script on NEST needs `pip install '.[pynn]'` (pyNN)")
+    subprocess.run([sys.executable, str(script), "--sim", "nest", "--out", str(tmp_path / "out.npz")], check=True,
+                   capture_output=True, timeout=300)
+    times, indices = read_spikes(tmp_path / "out.npz")["cells"]
+    net.run(0.5)
+    ours = from_events(*probe.data, n_neurons=3)
+    for i, a in enumerate(ours):
+        b = np.sort(times[indices == i])
+        assert a.size == b.size and a.size >= 3
+        np.testing.assert_allclose(b, a, rtol=0, atol=2.5e-5)
