@@ -399,21 +399,26 @@ class LIFState:
         return self._step_conductance(J, g, g_E, check.check_number("t0", t0))
 
     def _step_conductance(self, J, g, g_E, t0):
-        """:meth:`step_conductance` without checks; ``g`` may be overwritten (scratch)."""
-        if not isinstance(self.decay, np.ndarray) or not hasattr(self, "_tau_leak"):
+        """:meth:`step_conductance` without checks; ``g`` is overwritten (scratch)."""
+        if not hasattr(self, "_J_eff"):
             n = self.v.size
-            self._tau_leak = np.broadcast_to(self.tau_m, (n,)).copy()
-            self.tau_m, self.decay, self.one_minus_decay = np.empty(n), np.empty(n), np.empty(n)
-            self._J_eff = np.empty(n)
-        total = np.add(g, 1.0, out=g)
+            self._neg_dt_tau = -self.dt / np.broadcast_to(self.tau_m, (n,))  # -dt / tau_m (leak only)
+            self._J_eff, self._decay_eff = np.empty(n), np.empty(n)
+        total = np.add(g, 1.0, out=g)  # (g_L + g) / g_L
         J_eff = np.add(J, g_E, out=self._J_eff)
         J_eff /= total
-        tau = np.divide(self._tau_leak, total, out=self.tau_m)
-        np.divide(-self.dt, tau, out=self.decay)
-        np.expm1(self.decay, out=self.one_minus_decay)
-        np.negative(self.one_minus_decay, out=self.one_minus_decay)
-        np.exp(self.decay, out=self.decay)
-        return self._step(J_eff, t0)
+        decay = np.multiply(total, self._neg_dt_tau, out=self._decay_eff)
+        np.exp(decay, out=decay)  # exp(-dt / tau_eff), tau_eff = tau_m / total
+        v = self.v  # v = J_eff + (v - J_eff) exp(-dt/tau_eff): the exact free update
+        v -= J_eff
+        v *= decay
+        v += J_eff
+        leak = self.tau_m
+        self.tau_m = _Ratio(leak, total)  # tau_eff, for the few refractory and spiking neurons
+        try:
+            return self._step_updated(J_eff, t0)
+        finally:
+            self.tau_m = leak
 
     def _step_updated(self, J, t0):
         """The rest of :meth:`_step` once ``v`` holds the free update: refractory neurons, spikes, resets.
@@ -639,6 +644,18 @@ def _tiled(x, n, name):
     if n % x.size:
         raise ValueError(f"{name} has {x.size} per-neuron values, which does not match {n} neurons")
     return np.tile(x, n // x.size)
+
+
+class _Ratio:
+    """``a[idx] / b[idx]`` on demand (tau_eff of the indexed neurons; ``a`` may be a number)."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __getitem__(self, idx):
+        return _at(self.a, idx) / self.b[idx]
 
 
 def _at(x, idx):
