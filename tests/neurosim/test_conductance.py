@@ -341,3 +341,12 @@ def test_pynn_script_runs_conductances_on_nest(tmp_path):
         b = np.sort(times[indices == i])
         assert a.size == b.size and a.size >= 3
         np.testing.assert_allclose(b, a, rtol=0, atol=2.5e-5)
+
+
+def test_example_script_runs(capsys):
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).parents[2] / "examples" / "coba.py"))
+    example["main"](["--n", "200", "--T", "0.05"])
+    assert "mean rate" in capsys.readouterr().out
