@@ -141,8 +141,8 @@ def test_lengths_types_and_backends_are_checked():
         LIF(tau_ref="fast")
     with pytest.raises(ValueError, match="n=2"):
         Network(dt=1e-4).add_population(LIFUnits(C=np.full(3, 2e-10), g_L=1e-8, V_L=-0.065), 2)
-    with pytest.raises(ValueError, match="per-neuron"):
-        LIFState(LIF(tau_m=TAU_M), 3, 1e-4, noise=0.1)
+    with pytest.raises(ValueError, match="coloured membrane noise"):
+        LIFState(LIF(tau_m=TAU_M), 3, 1e-4, noise=0.1, tau_noise=0.005)
     assert LIF(tau_m=np.array([0.02])).tau_m == 0.02  # one value is a number
     LIF(tau_m=np.float32(0.02), tau_ref=np.array([0.001, 0.002], dtype=np.float32))
     # the compiled backend has no per-neuron step: "auto" runs numpy, "numba" refuses at build
@@ -177,3 +177,24 @@ def test_adex_per_neuron_parameters_in_a_network():
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         Network(dt=1e-4).add_population(AdEx(C=C), 3)
     assert neurosim.LIF is LIF
+
+
+def test_white_noise_per_neuron_matches_siegert():
+    # membrane noise with per-neuron tau_m and tau_ref: each group of 300 neurons at its own Siegert rate
+    from neurosim import siegert_rate
+
+    k = 300
+    tau_m, tau_ref = np.repeat(TAU_M, k), np.repeat(TAU_REF, k)
+    J, sigma = 0.9, 0.15
+    net = Network(dt=1e-4, rng=3, backend="numpy")
+    pop = net.add_population(LIF(tau_m=tau_m, tau_ref=tau_ref), 3 * k, bias=J, v0="uniform")
+    net.add_noise(pop, sigma)
+    probe = net.probe(pop, "spikes")
+    net.run(2.0)
+    t, idx = probe.data
+    counts = np.bincount(idx[t > 0.2], minlength=3 * k).reshape(3, k).sum(axis=1)
+    rates = counts / (k * 1.8)
+    want = np.array([siegert_rate(J, sigma, TAU_M[i], TAU_REF[i]) for i in range(3)])
+    # Poisson-like count noise: s.e. of a group rate ~ sqrt(rate / (k T)) ~ 0.1 - 0.4 Hz, i.e. < 2 %
+    np.testing.assert_allclose(rates, want, rtol=0.02)  # measured within 0.7 % (seeds 3, 4)
+    assert np.all(np.abs(np.diff(want)) / want[1:] > 0.1)  # the groups differ by more than the tolerance

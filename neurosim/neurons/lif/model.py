@@ -295,18 +295,18 @@ class LIFState:
         self.decay = np.exp(-self.dt / self.tau_m)
         self.one_minus_decay = -np.expm1(-self.dt / self.tau_m)
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
-        if self.sigma > 0 and isinstance(self.tau_m, np.ndarray):
-            raise ValueError("membrane noise with per-neuron LIF parameters is not supported yet: its exact "
-                             "step and Brownian-bridge crossings are written for one tau_m (use separate "
-                             "populations, one per value)")
+        if self.sigma > 0 and self.tau_noise is not None and isinstance(self.tau_m, np.ndarray):
+            raise ValueError("coloured membrane noise (tau_noise) with a per-neuron tau_m is not supported yet: its "
+                             "exact joint step is written for one tau_m (use white noise, or one population per "
+                             "value)")
         self.eta = None
         self._block = None  # this step's draws when drawn ahead (draw())
         for i, r in enumerate(rng if isinstance(rng, (list, tuple)) else [rng]):
             check.as_rng(r, name="rng" if not isinstance(rng, (list, tuple)) else f"rng[{i}]")  # even when unused
         if self.sigma > 0:
             self.draws = noise_mod.NoiseDraws(rng, n)
-            self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
-            self.bridge_var = 2.0 * self.sigma**2 * self.dt / model.tau_m
+            self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / self.tau_m))
+            self.bridge_var = 2.0 * self.sigma**2 * self.dt / self.tau_m
             self._a, self._x = np.empty(n), np.empty(n)  # scratch of the noisy step
             if self.tau_noise is not None:
                 self.Phi, self.L = noise_mod.coloured_noise_transition(self.sigma, model.tau_m, self.tau_noise, self.dt)
@@ -569,10 +569,10 @@ class LIFState:
             cand = (x < 25.0 * self.bridge_var).nonzero()[0]
             if cand.size == 0:
                 return cand, np.zeros(0)
-            var = self.bridge_var
+            var = _at(self.bridge_var, cand)
             if refr.size:  # integrated only since their refractory period ended
                 since = np.maximum(t1 - np.maximum(self.refractory_end[cand], t0), 0.0)
-                var = (2.0 * self.sigma**2 / tau_m) * since
+                var = (2.0 * self.sigma**2 / _at(tau_m, cand)) * since
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 p = np.exp(-2.0 * x[cand] / var)
             sel = (uniforms[0][cand] < p).nonzero()[0]
@@ -601,7 +601,7 @@ class LIFState:
             spike_time = s0 + frac * (t1 - s0)
             all_idx.append(spiked)
             all_offsets.append(spike_time - t0)
-            end = spike_time + tau_ref
+            end = spike_time + _at(tau_ref, spiked)
             self.refractory_end[spiked] = end
             rest = np.maximum(t1 - end, 0.0)
             v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked, self._normals(spiked))
@@ -613,7 +613,7 @@ class LIFState:
             vs = np.zeros(ids.size)
             crossed = ve > 1.0
             if white:
-                var = (2.0 * self.sigma**2 / tau_m) * rest[again]
+                var = (2.0 * self.sigma**2 / _at(tau_m, ids)) * rest[again]
                 crossed |= self.draws.uniforms(ids) < noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
             sel = crossed.nonzero()[0]
             if sel.size == 0:
@@ -660,7 +660,7 @@ class _Ratio:
 
 def _at(x, idx):
     """``x[idx]`` for a per-neuron array, ``x`` for a number."""
-    return x if x.__class__ is float else x[idx]
+    return x[idx] if isinstance(x, (np.ndarray, _Ratio)) else x
 
 
 class LIFUnits:
