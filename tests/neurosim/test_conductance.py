@@ -309,10 +309,6 @@ def test_pynn_and_nir_refusals():
     net.connect(net.sources[0], net.populations[0], np.ones((3, 4)) * 1e-9, synapse=Conductance(0.002, -0.070))
     with pytest.raises(ValueError, match="two receptors"):
         export_plan(net)
-    net = Network(dt=1e-4)
-    net.add_population(LIF(tau_m=np.array([0.01, 0.02])), 2, bias=1.5)
-    with pytest.raises(ValueError, match="per neuron"):
-        export_plan(net)
     pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
     from neurosim.export import to_nir
 

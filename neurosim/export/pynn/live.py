@@ -39,7 +39,7 @@ data to a .npz and the builder as a standalone script.
 
 Not supported (a ValueError names the feature): Hodgkin-Huxley (non-LIF)
 populations, PSCs of order n >= 2, populations mixing exponential and alpha
-PSCs, or conductance and current synapses, LIF parameters per neuron, injected currents (``add_current_input``), other source types.
+PSCs, or conductance and current synapses, injected currents (``add_current_input``), other source types.
 """
 import types
 
@@ -176,7 +176,8 @@ def _conn_list(W, factor_nA, delay_ms, sign):
         coo.sum_duplicates()
         keep = coo.data > 0 if sign > 0 else coo.data < 0
         post, pre, w = coo.row[keep], coo.col[keep], coo.data[keep]
-    return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
+    factor = factor_nA if np.ndim(factor_nA) == 0 else factor_nA[post]  # per post neuron (per-neuron tau_m)
+    return np.column_stack([pre.astype(float), post.astype(float), w * factor, np.full(w.size, delay_ms)])
 
 
 def _has_current_input(pop):
@@ -204,9 +205,6 @@ def _check_supported(network, timing):
         if _has_current_input(pop):
             raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
                              "input arrays and functions are not supported by the PyNN export")
-        if pop.model.per_neuron is not None:
-            raise ValueError(f"population {pop.name!r} has LIF parameters per neuron, which the PyNN export does "
-                             "not carry yet (one population per value exports)")
         conns = [c for c in network.connections if c.post is pop]
         cond = any(getattr(c.synapse, "E_rev", None) is not None for c in conns)
         plans[pop.name] = _conductance_plan(pop, conns, timing) if cond else _synapse_plan(pop, conns)
@@ -371,8 +369,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             factor = scale["cm"] / (1000.0 * post.model.tau_m) / g_L
             signs = ((1, "excitatory" if conn.synapse == plan[3][2] else "inhibitory"),)
         else:
-            factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
-                                      n=conn.synapse.n, **scale).weights)
+            factor = pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
+                                n=conn.synapse.n, **scale).weights  # a number, or per post neuron
             signs = ((1, "excitatory"), (-1, "inhibitory"))
         delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
         for sign, receptor in signs:
