@@ -231,3 +231,32 @@ def test_pynn_export_carries_per_neuron_parameters():
     # after the input: each neuron at its own analytic rate (NEST's grid lengthens each ISI by < 10 us)
     rates = [1.0 / np.diff(b[b > 0.05]).mean() for b in theirs]
     np.testing.assert_allclose(rates, LIF(tau_m=TAU_M, tau_ref=TAU_REF).rate(BIAS), rtol=3e-3)  # measured 1.3e-3
+
+
+def test_nir_round_trip_carries_per_neuron_parameters(tmp_path):
+    nir = pytest.importorskip("nir", reason="NIR export needs `pip install '.[nir]'`")
+    from neurosim.export import from_nir, to_nir
+
+    def spikes_of(net):
+        probe = net.probe(net.populations[0], "spikes")
+        net.run(0.3)
+        return probe.data
+
+    def build():
+        net = Network(dt=1e-4, rng=0, backend="numpy")
+        src = net.add_spike_source([np.arange(0.003, 0.3, 0.0071)], name="src")
+        pop = net.add_population(LIF(tau_m=TAU_M, tau_ref=TAU_REF), 3, bias=BIAS, name="lif")
+        net.connect(src, pop, np.full((3, 1), 0.05), synapse=PSCFilter(0.004), delay=1e-4)
+        return net
+
+    with pytest.warns(UserWarning, match="no refractory period"):
+        graph = to_nir(build())
+    np.testing.assert_array_equal(graph.nodes["lif"].tau_mem, TAU_M)
+    nir.write(tmp_path / "het.nir", graph)
+    back = from_nir(nir.read(tmp_path / "het.nir"), rng=0)
+    np.testing.assert_array_equal(back.populations[0].model.tau_m, TAU_M)
+    np.testing.assert_array_equal(back.populations[0].model.tau_ref, TAU_REF)
+    first, second = spikes_of(build()), spikes_of(back)
+    assert first[0].size > 20
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
