@@ -482,6 +482,9 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
         raise TypeError(f"units must be a neurosim.LIFUnits, got {type(units).__name__}")
     if not isinstance(synapse, PSCFilter):
         raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+    if getattr(synapse, "E_rev", None) is not None:
+        raise ValueError(f"synaptic_weight converts current-based PSC weights; {synapse!r} is a conductance, whose "
+                         "weights are peak conductances already (siemens onto LIFUnits populations)")
     given = [(name, x) for name, x in (("charge", charge), ("current", current), ("voltage", voltage)) if x is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of charge (C), current (A) or voltage (V)")

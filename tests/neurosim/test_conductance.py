@@ -346,3 +346,15 @@ def test_example_script_runs(capsys):
     example = runpy.run_path(str(Path(__file__).parents[2] / "examples" / "coba.py"))
     example["main"](["--n", "200", "--T", "0.05"])
     assert "mean rate" in capsys.readouterr().out
+
+
+def test_current_based_helpers_refuse_conductances():
+    from neurosim import synaptic_weight
+    from neurosim.network.precise.feedforward import precise_feedforward
+
+    with pytest.raises(ValueError, match="peak conductances"):
+        synaptic_weight(UNITS, Conductance(0.005, 0.0), current=1e-9)
+    with pytest.raises(ValueError, match="conductance"):
+        precise_feedforward(LIF(), np.ones((1, 1)), (np.array([0.01]), np.array([0])), 0.05, synapse=Conductance(0.005, 3.0))
+    with pytest.raises(ValueError, match="per-neuron"):
+        precise_feedforward(LIF(tau_m=np.array([0.01, 0.02])), np.ones((2, 1)), (np.array([0.01]), np.array([0])), 0.05)

@@ -57,7 +57,13 @@ class PreciseLIFState:
 
     def __init__(self, model, size, dt, synapses=(), v0=None):
         self.model, self.dt, self.size = model, float(dt), int(size)
+        if getattr(model, "per_neuron", None) is not None:
+            raise ValueError("precise timing has no per-neuron LIF parameters yet: the closed-form event integrator "
+                             "is written for one tau_m (use grid timing, or one population per value)")
         for syn in synapses:
+            if getattr(syn, "E_rev", None) is not None:
+                raise ValueError(f"precise timing refuses the conductance synapse {syn!r}: the membrane's time "
+                                 "constant then varies between events, so the crossing has no closed form")
             if syn.n > 1:
                 raise ValueError(f"precise timing handles exponential (n=0) and alpha (n=1) synapses only, got {syn!r}")
         self.synapses = list(synapses)
