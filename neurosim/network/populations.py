@@ -253,7 +253,8 @@ class LIFRuntime(_Base):
     def step(self, k, t0):
         if self.conductances:
             g, g_E = self.conductances.sums()
-            return self.state._step_conductance(self.input(), g, g_E, t0)
+            J = self.input() if self.terms or self.inputs else self.bias_term  # bias only: no copy into J
+            return self.state._step_conductance(J, g, g_E, t0)
         if self.constant:
             return self.state._step(self.J, t0, self.J_decayed)
         if self.direct:
