@@ -213,6 +213,8 @@ class LIFRuntime(_Base):
         self._drawn = None  # step whose noise is drawn (a retried step reuses it)
         self.J_decayed = np.empty(self.N)  # J (1 - exp(-dt/tau_m)), computed in place: no temporary per step
         self.conductances = ConductanceInput(pop, groups, dt, self.state)
+        if self.conductances:
+            self.value = self._value_with_conductances
         for g in groups:
             syn = g.synapse
             if self.conductances:  # tau_eff varies per step: currents are held at their exact step means
@@ -280,16 +282,18 @@ class LIFRuntime(_Base):
         v += Jd
         return state._step_updated(self.J_at, t0)
 
+    def _value_with_conductances(self, kind):
+        """``value`` of a population with conductance inputs: "current" adds g (E_rev - v) of each one."""
+        if kind == "current":
+            return conductance_current(self.groups, self.conductances, self.state.v)
+        return type(self).value(self, kind)
+
     def prepare(self, k, t0):
         super().prepare(k, t0)
         _draw_noise(self, k)
 
     def value(self, kind):
-        if kind == "v":
-            return self.state.v
-        if kind == "current" and self.conductances:  # currents, plus g (E_rev - v) of each conductance
-            return conductance_current(self.groups, self.conductances, self.state.v)
-        return super().value(kind)
+        return self.state.v if kind == "v" else super().value(kind)
 
     def snapshot(self):
         s = self.state
