@@ -175,16 +175,6 @@ class _Base:
         raise KeyError(kind)
 
 
-def _weigh(x, c, out):
-    """``out = sum_k c_k x_k``: c a number (x one stage), per neuron (same shape as x) or per stage."""
-    if c.__class__ is float or c.ndim == 1 and x.ndim == 1:
-        np.multiply(x, c, out=out)
-    elif c.ndim == 1:
-        np.dot(c, x, out=out)
-    else:  # per stage and per neuron
-        np.einsum("kn,kn->n", c, x, out=out)
-
-
 class _Unscaled:
     """``J[idx]`` from ``J (1 - exp(-dt/tau_m))``: for the few refractory and spiking neurons."""
 
@@ -404,6 +394,16 @@ class ModelRuntime(_Base):
         for name, a in snap.items():
             np.copyto(self.state[name], a)
         self.prepared = None
+
+
+def _weigh(x, c, out):
+    """``out = sum_k c_k x_k``: c a number (x one stage), per neuron (same shape as x) or per stage."""
+    if c.__class__ is float or c.ndim == 1 and x.ndim == 1:
+        np.multiply(x, c, out=out)
+    elif c.ndim == 1:
+        np.dot(c, x, out=out)
+    else:  # per stage and per neuron
+        np.einsum("kn,kn->n", c, x, out=out)
 
 
 def _noise_setup(pop):
