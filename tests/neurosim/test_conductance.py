@@ -117,7 +117,7 @@ def test_spike_times_match_solve_ivp():
     got = spikes.data[0]
     assert ref_spikes.size >= 3
     assert got.size == ref_spikes.size
-    np.testing.assert_allclose(got, ref_spikes, rtol=0, atol=3.5e-7)  # measured 1.7e-7 s (2.8e-8 s at dt/2)
+    np.testing.assert_allclose(got, ref_spikes, rtol=0, atol=3.5e-7)  # measured 1.7e-7 s (4.9e-8 s at dt/2)
 
 
 def test_current_probe_is_g_times_driving_force():

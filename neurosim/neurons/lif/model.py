@@ -248,6 +248,8 @@ class LIFState:
     Parameters
     ----------
     model : LIF
+        Per-neuron parameters (arrays of length m) are repeated for ``n / m`` trials (trial-major);
+        n must be a multiple of m.
     n : int
         Number of neurons.
     dt : float
