@@ -89,18 +89,43 @@ def test_subthreshold_voltage_matches_solve_ivp_second_order():
     assert np.max(np.abs(v.data[:, 0] - ref)) > 100 * errors[0]
 
 
-def test_alpha_conductance_in_normalized_units_matches_solve_ivp():
+@pytest.mark.parametrize("n, bound", [(1, 6.4e-7), (2, 5.4e-7)])  # measured 3.19e-7 V, 2.69e-7 V
+def test_higher_order_conductance_in_normalized_units_matches_solve_ivp(n, bound):
     # normalized LIF: g in units of g_L, E_rev in normalized voltage; the same neuron as UNITS
-    span = 0.04  # threshold at -20 mV: the alpha inputs (larger charge) stay below it
-    syns = (Conductance(TAU_E, (E_E - V_R) / span, n=1), Conductance(TAU_I, (E_I - V_R) / span, n=1))
-    ref, _ = _reference(1e-4, n=1)
+    span = 0.04  # threshold at -20 mV: the inputs (larger charge than exponential ones) stay below it
+    syns = (Conductance(TAU_E, (E_E - V_R) / span, n=n), Conductance(TAU_I, (E_I - V_R) / span, n=n))
+    ref, _ = _reference(1e-4, n=n)
     net, _, v, _, _ = _network(1e-4, synapses=syns, weights=(W_E / G_L, W_I / G_L), units=LIF(tau_m=C / G_L),
                                bias=(E_L - V_R) / span)
     net.run(T)
     got = V_R + span * v.data[:, 0]
     err = np.max(np.abs(got - ref))
-    assert err < 6.4e-7  # measured 3.19e-7 V
+    assert err < bound
     assert np.max(np.abs(ref - E_L)) > 0.005
+
+
+def test_per_neuron_capacitance_current_input_and_subgroups():
+    # per-neuron C (so tau_eff per neuron), a current given with add_current_input instead of a bias, and a
+    # connection into a subgroup: each neuron equals its own single-neuron network (the solve_ivp-tested one)
+    Cs = np.array([150e-12, 200e-12, 300e-12])
+    units = LIFUnits(C=Cs, g_L=G_L, V_L=E_L, V_th=V_TH, V_reset=V_R, tau_ref=0.005)
+    net = Network(dt=1e-4, backend="numpy")
+    src = net.add_spike_source([T_E, T_I])
+    pop = net.add_population(units, 3)
+    net.add_current_input(pop, np.full((int(round(T / 1e-4)), 3), 0.05e-9))  # amperes, per step
+    for k, (syn, w) in enumerate(zip((Conductance(TAU_E, E_E), Conductance(TAU_I, E_I)), (W_E, W_I))):
+        W = np.zeros((2, 2))
+        W[:, k] = w
+        net.connect(src, pop[1:3], W, synapse=syn)
+    v = net.probe(pop, "v")
+    net.run(T)
+    for i in range(3):
+        one = LIFUnits(C=Cs[i], g_L=G_L, V_L=E_L, V_th=V_TH, V_reset=V_R, tau_ref=0.005)
+        weights = (W_E, W_I) if i else (0.0, 0.0)
+        alone, _, va, _, _ = _network(1e-4, units=one, bias=0.05e-9, weights=weights)
+        alone.run(T)
+        np.testing.assert_allclose(v.data[:, i], va.data[:, 0], rtol=0, atol=1e-15)
+    assert np.ptp(v.data[:, 1] - v.data[:, 2]) > 1e-4  # the capacitances matter
 
 
 def test_spike_times_match_solve_ivp():
