@@ -37,6 +37,7 @@ from ..neurons.lif import LIF
 from .refusals import refuse_uncarried
 from ..network.transforms import Convolution
 from ..synapses import PSCFilter
+from ..synapses.conductance import is_conductance
 
 FORMAT = "neurosim-nir-1"
 
@@ -116,7 +117,7 @@ def to_nir(network):
         add(src.name, nir.Input(input_type=np.array(shape_of(src)), metadata=meta))
     refuse_uncarried(network, "NIR")
     for c in network.connections:
-        if getattr(c.synapse, "E_rev", None) is not None:
+        if is_conductance(c.synapse):
             raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has the conductance synapse {c.synapse!r}; "
                              "NIR has no conductance-based synapse node (its CubaLIF and LI are current-based), and "
                              "exporting it as a current would change the dynamics")

@@ -13,6 +13,7 @@ from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
+from ..synapses.conductance import is_conductance
 from .changes import read_only
 from .transforms import Convolution
 
@@ -482,7 +483,7 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
         raise TypeError(f"units must be a neurosim.LIFUnits, got {type(units).__name__}")
     if not isinstance(synapse, PSCFilter):
         raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
-    if getattr(synapse, "E_rev", None) is not None:
+    if is_conductance(synapse):
         raise ValueError(f"synaptic_weight converts current-based PSC weights; {synapse!r} is a conductance, whose "
                          "weights are peak conductances already (siemens onto LIFUnits populations)")
     given = [(name, x) for name, x in (("charge", charge), ("current", current), ("voltage", voltage)) if x is not None]

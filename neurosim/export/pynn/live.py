@@ -53,6 +53,7 @@ from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ...neurons.lif import LIF
 from ..refusals import refuse_uncarried
+from ...synapses.conductance import is_conductance
 
 _TIMINGS = ("grid", "precise")
 
@@ -206,7 +207,7 @@ def _check_supported(network, timing):
             raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
                              "input arrays and functions are not supported by the PyNN export")
         conns = [c for c in network.connections if c.post is pop]
-        cond = any(getattr(c.synapse, "E_rev", None) is not None for c in conns)
+        cond = any(is_conductance(c.synapse) for c in conns)
         plans[pop.name] = _conductance_plan(pop, conns, timing) if cond else _synapse_plan(pop, conns)
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):

@@ -40,6 +40,7 @@ def unsupported(net):
     """Reasons (list of str) why the compiled backend cannot run ``net`` as described now; empty if it can."""
     from ..inputs import PoissonSource, SpikeSource
     from ...neurons.lif import LIF
+    from ...synapses.conductance import is_conductance
 
     why = []
     if net.timing != "grid":
@@ -59,7 +60,7 @@ def unsupported(net):
         if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
-        if getattr(c.synapse, "E_rev", None) is not None:
+        if is_conductance(c.synapse):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: conductance synapses ({c.synapse!r}) have "
                        "no compiled step yet")
         if c.placement != "boundary":
