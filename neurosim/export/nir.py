@@ -86,6 +86,11 @@ def to_nir(network):
 
     if not isinstance(network, Network):
         raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
+    for c in network.connections:
+        if is_conductance(c.synapse):
+            raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has the conductance synapse {c.synapse!r}; "
+                             "NIR has no conductance-based synapse node (its CubaLIF and LI are current-based), and "
+                             "exporting it as a current would change the dynamics")
     nir = import_nir()
     names = [p.name for p in network.populations] + [s.name for s in network.sources]
     if len(set(names)) != len(names):
@@ -116,11 +121,6 @@ def to_nir(network):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by to_nir")
         add(src.name, nir.Input(input_type=np.array(shape_of(src)), metadata=meta))
     refuse_uncarried(network, "NIR")
-    for c in network.connections:
-        if is_conductance(c.synapse):
-            raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has the conductance synapse {c.synapse!r}; "
-                             "NIR has no conductance-based synapse node (its CubaLIF and LI are current-based), and "
-                             "exporting it as a current would change the dynamics")
     refractory = []
     for pop in network.populations:
         if any(isinstance(i, CurrentInput) for i in pop.inputs):

@@ -411,10 +411,8 @@ class Network:
             A :class:`neurosim.Convolution` keeps its structure (exported as such) and
             propagates through a sparse table built from its kernel, never a dense matrix.
             Shared by all trials of a batch.
-        synapse : PSCFilter or Conductance, optional
-            Default ``PSCFilter(0.005)``. With a :class:`neurosim.Conductance` (LIF targets,
-            grid timing) the weights are peak conductances: siemens onto ``LIFUnits``
-            populations, units of the leak conductance onto normalized ones.
+        synapse : PSCFilter, optional
+            Default ``PSCFilter(0.005)``.
         delay : float
             Transmission delay in seconds: a spike at ts arrives at ts + delay, in the
             grid step that contains it (exact with ``timing="precise"``, where delays
@@ -427,9 +425,18 @@ class Network:
         Returns
         -------
         Connection
+
+        Notes
+        -----
+        ``synapse`` may be a :class:`neurosim.Conductance` (LIF targets, grid timing): the
+        weights are then peak conductances, in siemens onto ``LIFUnits`` populations and in
+        units of the leak conductance onto normalized ones.
         """
         self._check_open()
         (pre_p, pre_idx), (post_p, post_idx) = resolve(pre), resolve(post)
+        if isinstance(synapse, Conductance) and post_p in self.populations and not isinstance(post_p.model, LIF):
+            raise ValueError(f"a Conductance synapse needs an LIF (or LIFUnits) target; {post_p.name!r} is a "
+                             f"{type(post_p.model).__name__}, whose step takes a current (use a PSCFilter)")
         if pre_p not in self.populations and pre_p not in self.sources:
             raise ValueError("pre must be a population or source (or a subgroup of one) of this network")
         if post_p not in self.populations:
@@ -438,9 +445,6 @@ class Network:
             if isinstance(weights, Convolution):
                 raise ValueError("a Convolution connects whole populations (its image shapes), not subgroups")
             weights = embed(_check_weights(weights, pre, post), post_idx, pre_idx, (post_p.n, pre_p.n))
-        if isinstance(synapse, Conductance) and not isinstance(post_p.model, LIF):
-            raise ValueError(f"a Conductance synapse needs an LIF (or LIFUnits) target; {post_p.name!r} is a "
-                             f"{type(post_p.model).__name__}, whose step takes a current (use a PSCFilter)")
         conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
                           placement)
         self.connections.append(conn)

@@ -322,6 +322,9 @@ def test_pynn_export_runs_on_nest_as_neurosim():
 def test_pynn_and_nir_refusals():
     from neurosim.export.pynn.live import export_plan
 
+    net, _ = _cond_net(1e-4, timing="precise")
+    with pytest.raises(ValueError, match="precise timing"):
+        export_plan(net)
     net, _ = _cond_net(1e-4)
     net.connections[0].weights = -net.connections[0].weights
     with pytest.raises(ValueError, match="negative conductance"):

@@ -24,22 +24,24 @@ the end of the step the spike occurs in; NEST and NEURON (whose delays count
 from the end of that step) need delays of at least one step, so delays become ``max(delay, dt)``
 and their spike times are on the dt grid (neurosim's are exact within the step).
 
+A LIF population whose inputs are :class:`neurosim.Conductance` synapses becomes
+``IF_cond_exp`` (n = 0) or ``IF_cond_alpha`` (n = 1): at most two distinct
+conductances (``tau_s``, ``E_rev``) into it, the one with the higher ``E_rev``
+on the ``"excitatory"`` receptor (``tau_syn_E``, ``e_rev_E``), the other on
+``"inhibitory"``; weights are peak conductances in uS (PyNN's unit), scaled with the
+leak conductance ``cm / tau_m`` of the physical scale, and must be >= 0. Mixing
+conductance and current synapses into one population, or precise timing, is refused.
+LIF parameters given per neuron become PyNN parameter arrays (weights scaled per post neuron).
+
 The export is two steps: :func:`export_plan` turns the description into plain
 data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
 :func:`neurosim.export.runner.build` creates PyNN objects from it.
 :func:`to_pynn` runs both in this process; ``write_pynn_script`` saves the
 data to a .npz and the builder as a standalone script.
 
-* LIF population whose inputs are :class:`neurosim.Conductance` synapses ->
-  ``IF_cond_exp`` (n = 0) or ``IF_cond_alpha`` (n = 1): at most two distinct
-  conductances (``tau_s``, ``E_rev``) into it, the one with the higher ``E_rev``
-  on the ``"excitatory"`` receptor (``tau_syn_E``, ``e_rev_E``), the other on
-  ``"inhibitory"``; weights are peak conductances in uS (PyNN's unit), scaled with the
-  leak conductance ``cm / tau_m`` of the physical scale, and must be >= 0.
-
 Not supported (a ValueError names the feature): Hodgkin-Huxley (non-LIF)
 populations, PSCs of order n >= 2, populations mixing exponential and alpha
-PSCs, or conductance and current synapses, injected currents (``add_current_input``), other source types.
+PSCs, injected currents (``add_current_input``), other source types.
 """
 import types
 
@@ -52,8 +54,8 @@ from . import runner
 from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ...neurons.lif import LIF
-from ..refusals import refuse_uncarried
 from ...synapses.conductance import is_conductance
+from ..refusals import refuse_uncarried
 
 _TIMINGS = ("grid", "precise")
 
@@ -109,6 +111,8 @@ class PyNNNetwork:
 
 def _synapse_plan(pop, conns):
     """Cell type order n and (tau_syn_E, tau_syn_I) in seconds for the connections into ``pop``."""
+    if any(is_conductance(c.synapse) for c in conns):
+        return _conductance_plan(pop, conns)
     orders = {c.synapse.n for c in conns}
     if any(n >= 2 for n in orders):
         raise ValueError(f"population {pop.name!r} receives PSCs of order n >= 2 ({sorted(orders)}); PyNN's "
@@ -137,20 +141,21 @@ def _synapse_plan(pop, conns):
     return (orders.pop() if orders else 0), tau_e, tau_i
 
 
-def _conductance_plan(pop, conns, timing):
-    """``(n, tau_e, tau_i, (E_e, E_i, exc, inh))`` for a population whose inputs are conductances.
+class _ConductancePlan(tuple):
+    """``(n, tau_e, tau_i)`` of a population with conductance inputs, and in ``cond``
+    ``(E_e, E_i, exc, inh)``: normalized reversal potentials and the synapses on the excitatory
+    and inhibitory receptors (the same one when there is one)."""
 
-    E_e, E_i are normalized reversal potentials; exc, inh the synapses on the excitatory
-    and inhibitory receptors (the same one when there is one).
-    """
+    cond = None
+
+
+def _conductance_plan(pop, conns):
+    """The :class:`_ConductancePlan` of a population whose inputs are conductances."""
     from ...synapses.conductance import Conductance
 
     if not all(isinstance(c.synapse, Conductance) for c in conns):
         raise ValueError(f"population {pop.name!r} mixes conductance and current-based synapses; a PyNN cell type "
                          "has either (IF_cond_* or IF_curr_*)")
-    if timing == "precise":
-        raise ValueError(f"population {pop.name!r} has conductance synapses, which precise timing (NEST's "
-                         "iaf_psc_*_ps models) cannot carry")
     syns = sorted(dict.fromkeys(c.synapse for c in conns), key=lambda s: -s.E_rev)
     orders = {s.n for s in syns}
     if len(syns) > 2 or len(orders) > 1 or orders - {0, 1}:
@@ -164,7 +169,9 @@ def _conductance_plan(pop, conns, timing):
     units = pop.units
     rev = [s.E_rev if units is None else (s.E_rev - units.V_reset) / (units.V_th - units.V_reset) for s in syns]
     exc, inh = syns[0], syns[-1]
-    return orders.pop(), exc.tau_s, inh.tau_s, (rev[0], rev[-1], exc, inh)
+    plan = _ConductancePlan((orders.pop(), exc.tau_s, inh.tau_s))
+    plan.cond = (rev[0], rev[-1], exc, inh)
+    return plan
 
 
 def _conn_list(W, factor_nA, delay_ms, sign):
@@ -206,9 +213,7 @@ def _check_supported(network, timing):
         if _has_current_input(pop):
             raise ValueError(f"population {pop.name!r} has an injected current (add_current_input): time-varying "
                              "input arrays and functions are not supported by the PyNN export")
-        conns = [c for c in network.connections if c.post is pop]
-        cond = any(is_conductance(c.synapse) for c in conns)
-        plans[pop.name] = _conductance_plan(pop, conns, timing) if cond else _synapse_plan(pop, conns)
+        plans[pop.name] = _synapse_plan(pop, [c for c in network.connections if c.post is pop])
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
@@ -338,12 +343,16 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         meta["sources"].extend(entries)
     for i, pop in enumerate(network.populations):
         bar.update(len(network.sources) + i)
-        n, tau_e, tau_i, *rev = plans[pop.name]
+        n, tau_e, tau_i = plans[pop.name]
         conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
-        if rev:  # conductances: reversal potentials in mV on the same scale as v_reset / v_thresh
+        cond = getattr(plans[pop.name], "cond", None)
+        if cond is not None:  # conductances: reversal potentials in mV on the same scale as v_reset / v_thresh
+            if timing == "precise":
+                raise ValueError(f"population {pop.name!r} has conductance synapses, which precise timing (NEST's "
+                                 "iaf_psc_*_ps models) cannot carry")
             span = cell["v_thresh"] - cell["v_reset"]
-            cell.update(e_rev_E=cell["v_reset"] + rev[0][0] * span, e_rev_I=cell["v_reset"] + rev[0][1] * span)
+            cell.update(e_rev_E=cell["v_reset"] + cond[0] * span, e_rev_I=cell["v_reset"] + cond[1] * span)
             kind, v_name = ("IF_cond_exp" if n == 0 else "IF_cond_alpha"), "v"
         elif timing == "precise":
             cell, kind, v_name = nest_ps_params(cell), f"native:{'iaf_psc_exp_ps' if n == 0 else 'iaf_psc_alpha_ps'}", "V_m"
@@ -364,11 +373,11 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         bar.update(len(network.sources) + len(network.populations) + i, f"connection {i}")
         post = conn.post
         # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
-        plan = plans[post.name]
-        if len(plan) == 4:  # conductance: peak conductance in uS = weight / g_L (units) * PyNN's g_L = cm / tau_m
+        cond = getattr(plans[post.name], "cond", None)
+        if cond is not None:  # conductance: peak conductance in uS = weight / g_L (units) * PyNN's g_L = cm / tau_m
             g_L = 1.0 if post.units is None else post.units.g_L
             factor = scale["cm"] / (1000.0 * post.model.tau_m) / g_L
-            signs = ((1, "excitatory" if conn.synapse == plan[3][2] else "inhibitory"),)
+            signs = ((1, "excitatory" if conn.synapse == cond[2] else "inhibitory"),)
         else:
             factor = pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
                                 n=conn.synapse.n, **scale).weights  # a number, or per post neuron
