@@ -13,7 +13,7 @@ the cython code-generation target; neurosim runs ``neurosim.network.examples.cob
 own random network from the same statistics, so the rates are compared as means over
 ``--seeds`` networks (requirement: within 10 %). One network's rate varies by about
 +-10 % between realizations (connectivity and initial voltages), in both simulators;
-neurosim run on a network realized by Brian2 gives its rate within 3 %.
+``--same-network K`` also runs K networks realized by Brian2 in neurosim.
 
 Run single-threaded, from the repository root, with the Brian2 environment::
 
@@ -39,7 +39,29 @@ def run_neurosim(n, seed, T):
     return dict(wall=wall, rate=spikes.data[0].size / n / T)
 
 
-def run_brian(n, seed, T, method="euler"):
+def run_same_network(n, seed, T, method="euler"):
+    """Brian2's realized network (connectivity, initial V) run in both simulators: (Brian2 rate, neurosim rate)."""
+    import scipy.sparse as sp
+
+    import neurosim
+    from neurosim.network.examples import COBA as c
+
+    brian = run_brian(n, seed, T, method, keep=True)
+    net = neurosim.Network(dt=1e-4, backend="numpy")
+    units = neurosim.LIFUnits(C=c["C"], g_L=c["g_L"], V_L=c["E_l"], V_th=c["V_t"], V_reset=c["V_r"],
+                              tau_ref=c["tau_ref"])
+    # Brian2 fires at once where V starts above threshold; neurosim needs v0 below it (a spike one step later)
+    pop = net.add_population(units, n, bias=c["I"], v0=np.minimum(brian["v0"], c["V_t"] - 1e-9))
+    for (pre, post), g, tau, E in ((brian["exc"], c["g_e"], c["tau_e"], c["E_e"]),
+                                   (brian["inh"], c["g_i"], c["tau_i"], c["E_i"])):
+        W = sp.csr_matrix((np.full(pre.size, g), (post, pre)), shape=(n, n))
+        net.connect(pop, pop, W, synapse=neurosim.Conductance(tau, E_rev=E))
+    spikes = net.probe(pop, "spikes")
+    net.run(T)
+    return brian["rate"], spikes.data[0].size / n / T
+
+
+def run_brian(n, seed, T, method="euler", keep=False):
     import brian2 as b2
 
     b2.start_scope()
@@ -62,12 +84,16 @@ def run_brian(n, seed, T, method="euler"):
     Ce.connect(p=80 / n)
     Ci.connect(p=80 / n)
     mon = b2.SpikeMonitor(P)
+    same = {}
+    if keep:  # the realized network, for run_same_network
+        same = dict(v0=np.array(P.v[:]), exc=(np.array(Ce.i[:]), np.array(Ce.j[:])),
+                    inh=(np.array(Ci.i[:]) + n_exc, np.array(Ci.j[:])))
     net = b2.Network(P, Ce, Ci, mon)
     net.run(0 * ms)  # code generation and compilation, so the timed run measures simulation
     t1 = time.perf_counter()
     net.run(T * b2.second)
     wall = time.perf_counter() - t1
-    return dict(wall=wall, rate=mon.num_spikes / n / T)
+    return dict(wall=wall, rate=mon.num_spikes / n / T, **same)
 
 
 def main(argv=None):
@@ -76,6 +102,8 @@ def main(argv=None):
     parser.add_argument("--T", type=float, default=1.0)
     parser.add_argument("--seeds", type=int, default=10, help="networks per simulator (rates are averaged)")
     parser.add_argument("--exponential-euler", action="store_true", help="also Brian2 with method='exponential_euler'")
+    parser.add_argument("--same-network", type=int, default=0, metavar="K",
+                        help="also run K of Brian2's realized networks in neurosim (rates side by side)")
     args = parser.parse_args(argv)
     res = {"neurosim": [], "brian2 euler": []}
     if args.exponential_euler:
@@ -98,6 +126,12 @@ def main(argv=None):
     print(f"mean rate neurosim / Brian2 (euler) = {ours / ref:.3f} (requirement: within 10 %: "
           f"{'PASS' if abs(ours / ref - 1) <= 0.10 else 'FAIL'})")
     print(f"wall time neurosim (numpy) / Brian2 (cython) = {ratio:.2f}")
+    if args.same_network:
+        print("Brian2's own networks (connectivity and initial V) run in neurosim:")
+        pairs = np.array([run_same_network(args.n, 100 + s, args.T) for s in range(args.same_network)])
+        for b, o in pairs:
+            print(f"  Brian2 {b:7.3f} Hz   neurosim {o:7.3f} Hz   ratio {o / b:.3f}")
+        print(f"  mean ratio {np.mean(pairs[:, 1] / pairs[:, 0]):.3f}")
 
 
 if __name__ == "__main__":
