@@ -405,22 +405,22 @@ class LIFState:
         if not hasattr(self, "_J_eff"):
             n = self.v.size
             self._neg_dt_tau = -self.dt / np.broadcast_to(self.tau_m, (n,))  # -dt / tau_m (leak only)
-            self._J_eff, self._decay_eff = np.empty(n), np.empty(n)
+            self._J_eff, self._decay_eff, self._J_decayed = np.empty(n), np.empty(n), np.empty(n)
         total = np.add(g, 1.0, out=g)  # (g_L + g) / g_L
         J_eff = np.add(J, g_E, out=self._J_eff)
         J_eff /= total
         decay = np.multiply(total, self._neg_dt_tau, out=self._decay_eff)
         np.exp(decay, out=decay)  # exp(-dt / tau_eff), tau_eff = tau_m / total
-        v = self.v  # v = J_eff + (v - J_eff) exp(-dt/tau_eff): the exact free update
-        v -= J_eff
-        v *= decay
-        v += J_eff
-        leak = self.tau_m
-        self.tau_m = _Ratio(leak, total)  # tau_eff, for the few refractory and spiking neurons
+        # J_eff (1 - exp(-dt/tau_eff)); 1 - exp rather than expm1: 1e-16 absolute, one pass fewer
+        J_decayed = np.subtract(1.0, decay, out=self._J_decayed)
+        J_decayed *= J_eff
+        leak = self.tau_m, self.decay
+        # the LIF step with tau_eff: decay per neuron, tau_eff for the few refractory and spiking neurons
+        self.tau_m, self.decay = _Ratio(leak[0], total), decay
         try:
-            return self._step_updated(J_eff, t0)
+            return self._step(J_eff, t0, J_decayed)
         finally:
-            self.tau_m = leak
+            self.tau_m, self.decay = leak
 
     def _step_updated(self, J, t0):
         """The rest of :meth:`_step` once ``v`` holds the free update: refractory neurons, spikes, resets.
