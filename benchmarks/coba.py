@@ -61,6 +61,57 @@ def run_same_network(n, seed, T, method="euler"):
     return brian["rate"], spikes.data[0].size / n / T
 
 
+def single_neuron(T=2.0, method="euler", seed=1):
+    """One COBA neuron fed the same 64 excitatory and 16 inhibitory Poisson trains (20 Hz) in both simulators.
+
+    Returns (neurosim spike times, Brian2 spike times) in seconds.
+    """
+    import brian2 as b2
+
+    import neurosim
+    from neurosim.network.examples import COBA as c
+
+    rng = np.random.default_rng(seed)
+    ne, ni = 64, 16
+    # on the 0.1 ms grid plus half a step, one spike per train and step (Brian2's SpikeGeneratorGroup needs that)
+    trains = [np.unique(np.round(rng.uniform(0, T, rng.poisson(20 * T)), 4)) + 0.5e-4 for _ in range(ne + ni)]
+    units = neurosim.LIFUnits(C=c["C"], g_L=c["g_L"], V_L=c["E_l"], V_th=c["V_t"], V_reset=c["V_r"],
+                              tau_ref=c["tau_ref"])
+    net = neurosim.Network(dt=1e-4, backend="numpy")
+    src = net.add_spike_source(trains)
+    pop = net.add_population(units, 1, bias=c["I"], v0=c["V_r"])
+    for sl, g, tau, E in ((slice(0, ne), c["g_e"], c["tau_e"], c["E_e"]), (slice(ne, ne + ni), c["g_i"], c["tau_i"],
+                                                                            c["E_i"])):
+        W = np.zeros((1, ne + ni))
+        W[0, sl] = g
+        net.connect(src, pop, W, synapse=neurosim.Conductance(tau, E_rev=E))
+    spikes = net.probe(pop, "spikes")
+    net.run(T)
+
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 0.1 * b2.ms
+    ms, mV = b2.ms, b2.mV
+    ns = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-60 * mV,
+              Erev_exc=0 * mV, Erev_inh=-80 * mV, I=20 * mV, we=0.6, wi=6.7)
+    eqs = """
+    dv/dt  = (ge*(Erev_exc-v)+gi*(Erev_inh-v)-(v-El) + I)*(1./taum) : volt (unless refractory)
+    dge/dt = -ge/taue : 1
+    dgi/dt = -gi/taui : 1
+    """
+    P = b2.NeuronGroup(1, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method=method, namespace=ns)
+    P.v = -60 * mV
+    idx = np.concatenate([np.full(t.size, i) for i, t in enumerate(trains)])
+    G = b2.SpikeGeneratorGroup(ne + ni, idx, np.concatenate(trains) * b2.second)
+    Ce = b2.Synapses(G, P, on_pre="ge += we", namespace=ns)
+    Ce.connect(i=np.arange(ne), j=0)
+    Ci = b2.Synapses(G, P, on_pre="gi += wi", namespace=ns)
+    Ci.connect(i=np.arange(ne, ne + ni), j=0)
+    mon = b2.SpikeMonitor(P)
+    b2.run(T * b2.second)
+    return spikes.data[0], np.array(mon.t / b2.second)
+
+
 def run_brian(n, seed, T, method="euler", keep=False):
     import brian2 as b2
 
@@ -126,6 +177,10 @@ def main(argv=None):
     print(f"mean rate neurosim / Brian2 (euler) = {ours / ref:.3f} (requirement: within 10 %: "
           f"{'PASS' if abs(ours / ref - 1) <= 0.10 else 'FAIL'})")
     print(f"wall time neurosim (numpy) / Brian2 (cython) = {ratio:.2f}")
+    ours, theirs = single_neuron()
+    same = ours.size == theirs.size
+    print(f"one neuron, the same input spikes: {ours.size} spikes in neurosim, {theirs.size} in Brian2 (euler)"
+          + (f", times differ by at most {np.max(np.abs(ours - theirs)) * 1e3:.3f} ms" if same else ""))
     if args.same_network:
         print("Brian2's own networks (connectivity and initial V) run in neurosim:")
         pairs = np.array([run_same_network(args.n, 100 + s, args.T) for s in range(args.same_network)])
