@@ -253,7 +253,8 @@ def run_tuning(args):
 def add_network(sub):
     p = sub.add_parser("network", help="run an example network; write a raster and rate histogram",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--example", default="cuba", choices=["cuba"], help="network to run (cuba: Vogels & Abbott 2005)")
+    p.add_argument("--example", default="cuba", choices=["cuba", "coba"],
+                   help="network to run (cuba, coba: Vogels & Abbott 2005, Brette et al. 2007 benchmarks 2 and 1)")
     p.add_argument("--n", type=int, default=4000, help=f"number of neurons (in-degree stays 80), at most {MAX_NEURONS}")
     p.add_argument("--T", type=float, default=1.0, help=f"simulated time (s), a multiple of the {NETWORK_DT * 1e3:g} ms step; --n x --T at most "
                    f"{MAX_NEURON_SECONDS:g}")

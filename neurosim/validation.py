@@ -485,3 +485,29 @@ def finite_result(name, value, compute, what="the result"):
         shown = _show(bad.flat[int(np.argmax(np.abs(bad)))].item() if bad.size else value)
         raise ValueError(f"{name}={shown} is too large: {what} would exceed the float64 range (~1.8e308)")
     return result
+
+
+def per_neuron(name, value, low=0.0, allow_low=False):
+    """A model parameter: a float, or a read-only 1-D float64 array with one value per neuron.
+
+    Every entry must be finite and > ``low`` (>= ``low`` with ``allow_low``; ``low=None``: any finite value).
+    A 0-d array or a size-1 list is returned as a float. Wrong types raise TypeError, empty or
+    multi-dimensional arrays and values out of range ValueError.
+    """
+    if _is_real_scalar(value):
+        return check_number(name, value, low=low, low_open=not allow_low)
+    arr = real_array(name, value, finite=False)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a 1-D array with one value per neuron, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if low is not None:
+        bad |= (arr < low) if allow_low else (arr <= low)
+    if bad.any():
+        rel = "" if low is None else (f" >= {low:g}" if allow_low else f" > {low:g}")
+        raise ValueError(f"{name} must be finite{rel} for every neuron, got {_show(arr[bad][0].item())} at "
+                         f"index {int(np.flatnonzero(bad)[0])}")
+    if arr.size == 1:
+        return float(arr[0])
+    arr = arr.copy()
+    arr.flags.writeable = False
+    return arr

@@ -37,6 +37,7 @@ from ..neurons.lif import LIF
 from .refusals import refuse_uncarried
 from ..network.transforms import Convolution
 from ..synapses import PSCFilter
+from ..synapses.conductance import is_conductance
 
 FORMAT = "neurosim-nir-1"
 
@@ -85,6 +86,11 @@ def to_nir(network):
 
     if not isinstance(network, Network):
         raise TypeError(f"network must be a neurosim.Network, got {type(network).__name__}")
+    for c in network.connections:
+        if is_conductance(c.synapse):
+            raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has the conductance synapse {c.synapse!r}; "
+                             "NIR has no conductance-based synapse node (its CubaLIF and LI are current-based), and "
+                             "exporting it as a current would change the dynamics")
     nir = import_nir()
     names = [p.name for p in network.populations] + [s.name for s in network.sources]
     if len(set(names)) != len(names):
@@ -139,15 +145,15 @@ def to_nir(network):
         shape = shape_of(pop)  # (n,), or (C, H, W) for a population a convolution reads or writes
         ones, zeros = np.ones(shape), np.zeros(shape)
         meta = {"order": order(), "tau_ref": pop.model.tau_ref, "v0": np.asarray(pop.normalized.v0, dtype=float)}
-        if pop.model.tau_ref > 0:
+        if np.any(np.asarray(pop.model.tau_ref) > 0):  # a number, or one per neuron
             refractory.append(pop.name)
         tau = _cuba_tau(_incoming(network, pop))
         bias = np.array(np.broadcast_to(pop.normalized.bias, (pop.n,)), dtype=float).reshape(shape)
         if tau is not None:
-            node = nir.CubaLIF(tau_syn=np.full(shape, tau), tau_mem=np.full(shape, pop.model.tau_m), r=ones,
+            node = nir.CubaLIF(tau_syn=np.full(shape, tau), tau_mem=_shaped(pop.model.tau_m, shape), r=ones,
                                v_leak=bias, v_threshold=ones.copy(), v_reset=zeros, w_in=ones.copy(), metadata=meta)
         else:
-            node = nir.LIF(tau=np.full(shape, pop.model.tau_m), r=ones, v_leak=bias, v_threshold=ones.copy(),
+            node = nir.LIF(tau=_shaped(pop.model.tau_m, shape), r=ones, v_leak=bias, v_threshold=ones.copy(),
                            v_reset=zeros, metadata=meta)
         add(pop.name, node)
     fed = {id(c.post) for c in network.connections}
@@ -209,6 +215,17 @@ def to_nir(network):
                 "note": "LIF voltages normalized (threshold 1, reset 0); bias = v_leak; "
                         "tau_ref (s) and v0 in neuron node metadata; NIR has no refractory period"}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def _shaped(value, shape):
+    """A parameter (a number, or one value per neuron in neuron order) as a float array of the node's shape."""
+    return np.array(np.broadcast_to(np.asarray(value, dtype=float), (int(np.prod(shape)),)), dtype=float).reshape(shape)
+
+
+def _per_neuron_value(arr):
+    """A number when all entries are equal, else the flat array (a per-neuron LIF parameter)."""
+    arr = np.asarray(arr, dtype=float).ravel()
+    return float(arr[0]) if arr.size and np.all(arr == arr[0]) else arr
 
 
 def _uniform(name, what, arr):
@@ -316,7 +333,7 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
         raise ValueError(f"inputs names {sorted(inputs)} are not Input nodes of the graph")
     for name, node in by_order(neuron_types):
         cuba = isinstance(node, nir.CubaLIF)
-        tau_m = _uniform(name, "tau_mem" if cuba else "tau", node.tau_mem if cuba else node.tau)
+        tau_m = _per_neuron_value(node.tau_mem if cuba else node.tau)  # per neuron when they differ
         v_th = np.asarray(node.v_threshold, dtype=float).ravel()
         v_reset = np.zeros_like(v_th) if node.v_reset is None else np.asarray(node.v_reset, dtype=float).ravel()
         span = v_th - v_reset
@@ -326,7 +343,7 @@ def from_nir(graph, dt=None, rng=None, inputs=None):
         gains[name] = np.asarray(node.r, dtype=float).ravel() / span
         if cuba:
             gains[name] = gains[name] * np.asarray(node.w_in, dtype=float).ravel()
-        tau_ref = float(_meta(node, "tau_ref", meta.get("tau_ref", 0.0)))
+        tau_ref = _per_neuron_value(_meta(node, "tau_ref", meta.get("tau_ref", 0.0)))
         v0 = _meta(node, "v0")
         objs[name] = net.add_population(LIF(tau_m=tau_m, tau_ref=tau_ref), v_th.size, bias=bias,
                                         v0=None if v0 is None else np.asarray(v0, dtype=float), name=name)

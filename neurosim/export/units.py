@@ -67,15 +67,16 @@ def pynn_units(tau_m, tau_ref, bias=0.0, weights=None, tau_s=None, n=0, v0=None,
 
     Parameters
     ----------
-    tau_m : float
-        Membrane time constant in seconds (> 0).
-    tau_ref : float
-        Refractory period in seconds (>= 0).
+    tau_m : float or array_like (N,)
+        Membrane time constant in seconds (> 0), or one per neuron.
+    tau_ref : float or array_like (N,)
+        Refractory period in seconds (>= 0), or one per neuron.
     bias : float or array_like (N,)
         Normalized constant input (threshold at 1).
     weights : float or array_like or scipy.sparse matrix, optional
         Unit-area PSC weights in normalized units x seconds (the charge of one
-        spike), any shape, e.g. (post, pre).
+        spike), any shape, e.g. (post, pre). With per-neuron ``tau_m`` (N,), the
+        conversion factor is per post neuron: pass ``weights=1.0`` to get it (shape (N,)).
     tau_s : float, optional
         PSC time constant in seconds (> 0); required when ``weights`` is given.
     n : {0, 1}
@@ -98,8 +99,8 @@ def pynn_units(tau_m, tau_ref, bias=0.0, weights=None, tau_s=None, n=0, v0=None,
         For n other than 0 or 1 (PyNN's standard current-based cells have no
         higher-order PSC), non-positive time constants or ``v_thresh <= v_reset``.
     """
-    tau_m = check.positive("tau_m", tau_m)
-    tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
+    tau_m = check.per_neuron("tau_m", tau_m)  # a number, or one value per neuron (then so are g_L and
+    tau_ref = check.per_neuron("tau_ref", tau_ref, allow_low=True)  # i_offset, and the weights per post neuron)
     cm = check.positive("cm", cm)
     v_reset = check.check_number("v_reset", v_reset)
     v_thresh = check.check_number("v_thresh", v_thresh)
@@ -131,6 +132,8 @@ def pynn_units(tau_m, tau_ref, bias=0.0, weights=None, tau_s=None, n=0, v0=None,
         per_charge = 1.0 / (1000.0 * tau_s) if n == 0 else 1.0 / (math.e * 1000.0 * tau_s)  # nA per pC
         factor = 1000.0 * g_L * dV * per_charge  # nA per (normalized unit x s)
         if hasattr(weights, "tocsr"):  # scipy.sparse: keep it sparse
+            if np.ndim(factor):
+                raise ValueError("per-neuron tau_m: convert weights=1.0 and scale each post neuron's row")
             w_pynn = weights.tocsr(copy=True).astype(float) * factor
         else:
             w_pynn = check.real_array("weights", weights, ndim=(0, 1, 2), allow_empty=False) * factor

@@ -13,6 +13,7 @@ from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
 from ..synapses import PSCFilter, PSCState
+from ..synapses.conductance import is_conductance
 from ..synapses.plasticity import STDP, STDPRuntime, csr_positions
 from .changes import read_only
 from .plan import Stateful
@@ -630,9 +631,13 @@ def membrane_coefficients(synapse, tau_m, dt):
     advanced exactly with the matrix exponential; its v row gives the exact
     contribution of each stage to v after ``dt``, divided by ``1 - exp(-dt/tau_m)``.
     This makes the subthreshold membrane update exact for decaying synaptic currents.
+    A per-neuron ``tau_m`` (array (N,)) gives coefficients of shape (n + 1, N).
     """
     from scipy.linalg import expm
 
+    if isinstance(tau_m, np.ndarray):  # per neuron: once per distinct value
+        values, where = np.unique(tau_m, return_inverse=True)
+        return np.stack([membrane_coefficients(synapse, float(t), dt) for t in values], axis=1)[:, where]
     n = synapse.n
     M = np.zeros((n + 2, n + 2))
     for k in range(n + 1):
@@ -670,6 +675,9 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
         raise TypeError(f"units must be a neurosim.LIFUnits, got {type(units).__name__}")
     if not isinstance(synapse, PSCFilter):
         raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+    if is_conductance(synapse):
+        raise ValueError(f"synaptic_weight converts current-based PSC weights; {synapse!r} is a conductance, whose "
+                         "weights are peak conductances already (siemens onto LIFUnits populations)")
     given = [(name, x) for name, x in (("charge", charge), ("current", current), ("voltage", voltage)) if x is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of charge (C), current (A) or voltage (V)")

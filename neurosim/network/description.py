@@ -49,7 +49,7 @@ from ..neurons.lif import LIF, LIFUnits
 from .populations import Population
 from .probes import Probe, ProbeData
 from .compiled import build_runtime, check_backend, numba_available, unsupported
-from ..synapses import PSCFilter
+from ..synapses import Conductance, PSCFilter
 
 MAX_STEPS = 10**8  # default limit of steps in one run (1e4 s at dt = 0.1 ms; LIF.simulate uses the same)
 
@@ -244,9 +244,11 @@ class Network:
             raise ValueError(f"method={method!r} applies to HodgkinHuxley populations only, not {type(model).__name__}")
         units = None
         if isinstance(model, LIFUnits):
+            model.check_population(n)
             units, model = model, model.model()
         if not isinstance(model, LIF):
             raise TypeError(f"model must be a neurosim.LIF, LIFUnits or HodgkinHuxley, got {type(model).__name__}")
+        model.check_population(n)  # per-neuron parameters: one value per neuron
         bias = self._per_trial("bias", bias, n)
         if units is not None:
             bias = units.current_to_J(bias)
@@ -435,9 +437,18 @@ class Network:
         Returns
         -------
         Connection
+
+        Notes
+        -----
+        ``synapse`` may be a :class:`neurosim.Conductance` (LIF targets, grid timing): the
+        weights are then peak conductances, in siemens onto ``LIFUnits`` populations and in
+        units of the leak conductance onto normalized ones.
         """
         self._check_open()
         (pre_p, pre_idx), (post_p, post_idx) = resolve(pre), resolve(post)
+        if isinstance(synapse, Conductance) and post_p in self.populations and not isinstance(post_p.model, LIF):
+            raise ValueError(f"a Conductance synapse needs an LIF (or LIFUnits) target; {post_p.name!r} is a "
+                             f"{type(post_p.model).__name__}, whose step takes a current (use a PSCFilter)")
         if pre_p not in self.populations and pre_p not in self.sources:
             raise ValueError("pre must be a population or source (or a subgroup of one) of this network")
         if post_p not in self.populations:

@@ -1,4 +1,4 @@
-"""Ready-made networks: the CUBA benchmark (Vogels & Abbott 2005; Brette et al. 2007).
+"""Ready-made networks: the CUBA and COBA benchmarks (Vogels & Abbott 2005; Brette et al. 2007).
 
 Used by ``neurosim network --example cuba``, ``benchmarks/cuba.py``, the demo
 and the tests. The model is written in physical units and converted with
@@ -15,7 +15,7 @@ from .. import validation as check
 from .connections import synaptic_weight
 from ..neurons.lif import LIFUnits
 from .description import Network
-from ..synapses import PSCFilter
+from ..synapses import Conductance, PSCFilter
 
 CUBA = dict(tau_m=0.020, tau_e=0.005, tau_i=0.010, V_t=-0.050, V_r=-0.060, E_l=-0.049, tau_ref=0.005,
             w_e=60 * 0.27 / 10 * 1e-3, w_i=-20 * 4.5 / 10 * 1e-3, p=0.02, n=4000, exc_fraction=0.8)
@@ -93,4 +93,64 @@ def cuba(n=4000, rng=0, dt=1e-4, in_degree=None, backend="auto"):
     return net, net.probe(pop, "spikes")
 
 
-EXAMPLES = {"cuba": cuba}
+#: Brette et al. (2007) benchmark 1, as in the Brian2 COBA benchmark scripts (dv/dt = (ge (Ee - v) + gi (Ei - v)
+#: - (v - El) + I) / taum with ge, gi in units of g_L; we = 6 nS / 10 nS, wi = 67 nS / 10 nS, I = 20 mV).
+COBA = dict(C=200e-12, g_L=10e-9, tau_e=0.005, tau_i=0.010, V_t=-0.050, V_r=-0.060, E_l=-0.060, E_e=0.0,
+            E_i=-0.080, tau_ref=0.005, g_e=6e-9, g_i=67e-9, I=20e-3 * 10e-9, p=0.02, n=4000, exc_fraction=0.8)
+
+
+def coba(n=4000, rng=0, dt=1e-4, in_degree=None, backend="auto"):
+    """The COBA network: n LIF neurons (80 % excitatory) with conductance synapses, sparse random connections.
+
+    Benchmark 1 of Brette et al. (2007), after Vogels & Abbott (2005)::
+
+        C dV/dt = g_L (E_l - V) + g_e (E_e - V) + g_i (E_i - V) + I     (unless refractory)
+        tau_e dg_e/dt = -g_e,  tau_i dg_i/dt = -g_i;  g_e += 6 nS, g_i += 67 nS per spike
+        C = 200 pF, g_L = 10 nS, E_l = V_r = -60 mV, V_t = -50 mV, E_e = 0, E_i = -80 mV,
+        tau_e = 5 ms, tau_i = 10 ms, refractory 5 ms, I = 200 pA (20 mV, as Brian2's COBA scripts)
+
+    Initial voltages are normal(-55 mV, 5 mV) as in those scripts, kept below threshold.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons (4000 in the benchmark).
+    rng : int or numpy.random.Generator
+        Seeds connectivity and initial voltages.
+    dt : float
+        Step in seconds.
+    in_degree : float, optional
+        Mean number of inputs per neuron; default ``0.02 * 4000 = 80``, so p = in_degree / n.
+    backend : {"auto", "numpy", "numba"}
+        The network's backend; conductance synapses run on numpy ("auto" picks it, "numba" refuses).
+
+    Returns
+    -------
+    net : Network
+    spikes : Probe
+        Spike probe of the whole population.
+    """
+    import scipy.sparse as sp
+
+    n = check.check_int("n", n, low=2)
+    rng = check.as_rng(rng)
+    c = COBA
+    if in_degree is not None:
+        in_degree = check.positive("in_degree", in_degree)
+    p = (c["p"] * c["n"] if in_degree is None else in_degree) / n
+    if not 0 < p <= 1:
+        raise ValueError(f"in_degree must give a probability in (0, 1], got p = {p}")
+    units = LIFUnits(C=c["C"], g_L=c["g_L"], V_L=c["E_l"], V_th=c["V_t"], V_reset=c["V_r"], tau_ref=c["tau_ref"])
+    net = Network(dt=dt, rng=rng, backend=backend)
+    v0 = np.minimum(rng.normal(-0.055, 0.005, n), c["V_t"] - 1e-6)
+    pop = net.add_population(units, n, bias=c["I"], v0=v0, name="coba")
+    n_exc = int(round(c["exc_fraction"] * n))
+    for (lo, hi), tau, E, g in (((0, n_exc), c["tau_e"], c["E_e"], c["g_e"]),
+                                ((n_exc, n), c["tau_i"], c["E_i"], c["g_i"])):
+        post, pre = random_connectivity(n, (lo, hi), p, rng)
+        W = sp.csr_matrix((np.full(post.size, g), (post, pre)), shape=(n, n))
+        net.connect(pop, pop, W, synapse=Conductance(tau, E_rev=E))
+    return net, net.probe(pop, "spikes")
+
+
+EXAMPLES = {"cuba": cuba, "coba": coba}

@@ -31,6 +31,8 @@ from .views import select
 from ..neurons.base import NeuronModel, advance
 from ..neurons.hh import HHState, HodgkinHuxley
 from ..neurons.lif import LIF, LIFState
+from ..neurons.lif.conductance import ConductanceInput, conductance_current
+from ..synapses.conductance import is_conductance, step_mean_coefficients
 
 
 class Population:
@@ -144,18 +146,12 @@ class _Base(Stateful):
         J, terms = self.J, self.terms
         if terms:
             x, c, decay = terms[0]
-            if c.__class__ is float:
-                np.multiply(x, c, out=J)
-            else:
-                np.dot(c, x, out=J)
+            _weigh(x, c, J)
             if decay is not None:
                 x *= decay
             for x, c, decay in terms[1:]:
                 tmp = self.tmp
-                if c.__class__ is float:
-                    np.multiply(x, c, out=tmp)
-                else:
-                    np.dot(c, x, out=tmp)
+                _weigh(x, c, tmp)
                 if decay is not None:
                     x *= decay
                 J += tmp
@@ -218,14 +214,21 @@ class LIFRuntime(_Base):
         self.needs_prepare = gens is not None
         self._drawn = None  # step whose noise is drawn (a retried step reuses it)
         self.J_decayed = np.empty(self.N)  # J (1 - exp(-dt/tau_m)), computed in place: no temporary per step
+        self.conductances = ConductanceInput(pop, groups, dt, self.state)
+        if self.conductances:
+            self.value = self._value_with_conductances
         for g in groups:
             syn = g.synapse
-            coef = membrane_coefficients(syn, pop.model.tau_m, dt)
+            if self.conductances:  # tau_eff varies per step: currents are held at their exact step means
+                if not is_conductance(syn):
+                    self.terms.append((g.state.x, step_mean_coefficients(syn, dt), None))
+                continue
+            coef = membrane_coefficients(syn, self.state.tau_m, dt)
             # n = 0: one stage and a scalar coefficient, and the group's decay is done here, right after
             # J reads the state (one pass fewer from memory); else a dot product over stages
             if syn.n == 0:
                 g.decayed_by_target = True
-                self.terms.append((g.state.x[0], float(coef[0]), g.state.decay))
+                self.terms.append((g.state.x[0], coef[0] if coef.ndim == 2 else float(coef[0]), g.state.decay))
             else:
                 self.terms.append((g.state.x, coef, None))
         # bias only (no synapses, no injected current): J is constant, computed once
@@ -235,7 +238,7 @@ class LIFRuntime(_Base):
         # only n = 0 synapses and a bias, no noise: J (1 - exp(-dt/tau_m)) summed directly with
         # pre-scaled coefficients (one pass over N fewer per step); J itself is needed only for
         # the few refractory and spiking neurons (_Unscaled)
-        self.direct = (bool(groups) and not inputs and self.state.sigma == 0
+        self.direct = (bool(groups) and not inputs and self.state.sigma == 0 and not self.conductances
                        and all(c.__class__ is float for _, c, _ in self.terms))
         if self.direct:
             omd = self.state.one_minus_decay
@@ -252,6 +255,10 @@ class LIFRuntime(_Base):
             self.bias_decayed = self.bias_term * omd if self.has_bias else None
 
     def step(self, k, t0):
+        if self.conductances:
+            g, g_E = self.conductances.sums()
+            J = self.input() if self.terms or self.inputs else self.bias_term  # bias only: no copy into J
+            return self.state._step_conductance(J, g, g_E, t0)
         if self.constant:
             return self.state._step(self.J, t0, self.J_decayed)
         if self.direct:
@@ -276,6 +283,12 @@ class LIFRuntime(_Base):
         v *= state.decay
         v += Jd
         return state._step_updated(self.J_at, t0)
+
+    def _value_with_conductances(self, kind):
+        """``value`` of a population with conductance inputs: "current" adds g (E_rev - v) of each one."""
+        if kind == "current":
+            return conductance_current(self.groups, self.conductances, self.state.v)
+        return type(self).value(self, kind)
 
     def prepare(self, k, t0):
         super().prepare(k, t0)
@@ -386,6 +399,16 @@ class ModelRuntime(_Base):
 
     def restore_extra(self, extra):
         self.prepared = None
+
+
+def _weigh(x, c, out):
+    """``out = sum_k c_k x_k``: c a number (x one stage), per neuron (same shape as x) or per stage."""
+    if c.__class__ is float or c.ndim == 1 and x.ndim == 1:
+        np.multiply(x, c, out=out)
+    elif c.ndim == 1:
+        np.dot(c, x, out=out)
+    else:  # per stage and per neuron
+        np.einsum("kn,kn->n", c, x, out=out)
 
 
 def _noise_setup(pop):

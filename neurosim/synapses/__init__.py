@@ -1,9 +1,11 @@
 """Synapse kinds: what a spike does to its target.
 
 One module per kind: ``psc`` (current-based PSC filters h(t) = t^n e^(-t/tau_s) / (n! tau_s^(n+1))
-and their exact step-to-step filtering); ``plasticity`` (STDP of a connection's weights).
+and their exact step-to-step filtering), ``conductance`` (conductance-based synapses, g (E_rev - V));
+``plasticity`` (STDP of a connection's weights).
 """
 from .psc import PSCFilter, PSCState, filter_binned
+from .conductance import Conductance
 from .plasticity import STDP
 
-__all__ = ["PSCFilter", "PSCState", "filter_binned", "STDP"]
+__all__ = ["PSCFilter", "PSCState", "filter_binned", "Conductance", "STDP"]

@@ -28,6 +28,15 @@ the end of the step the spike occurs in; NEST and NEURON (whose delays count
 from the end of that step) need delays of at least one step, so delays become ``max(delay, dt)``
 and their spike times are on the dt grid (neurosim's are exact within the step).
 
+A LIF population whose inputs are :class:`neurosim.Conductance` synapses becomes
+``IF_cond_exp`` (n = 0) or ``IF_cond_alpha`` (n = 1): at most two distinct
+conductances (``tau_s``, ``E_rev``) into it, the one with the higher ``E_rev``
+on the ``"excitatory"`` receptor (``tau_syn_E``, ``e_rev_E``), the other on
+``"inhibitory"``; weights are peak conductances in uS (PyNN's unit), scaled with the
+leak conductance ``cm / tau_m`` of the physical scale, and must be >= 0. Mixing
+conductance and current synapses into one population, or precise timing, is refused.
+LIF parameters given per neuron become PyNN parameter arrays (weights scaled per post neuron).
+
 The export is two steps: :func:`export_plan` turns the description into plain
 data (a JSON-able ``meta`` dict and numpy arrays, in PyNN units), and
 :func:`neurosim.export.runner.build` creates PyNN objects from it.
@@ -61,6 +70,7 @@ from . import runner
 from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ...neurons.lif import LIF
+from ...synapses.conductance import is_conductance
 from ..refusals import refuse_uncarried
 from . import models
 
@@ -118,6 +128,8 @@ class PyNNNetwork:
 
 def _synapse_plan(pop, conns):
     """Cell type order n and (tau_syn_E, tau_syn_I) in seconds for the connections into ``pop``."""
+    if any(is_conductance(c.synapse) for c in conns):
+        return _conductance_plan(pop, conns)
     orders = {c.synapse.n for c in conns}
     if any(n >= 2 for n in orders):
         raise ValueError(f"population {pop.name!r} receives PSCs of order n >= 2 ({sorted(orders)}); PyNN's "
@@ -146,6 +158,39 @@ def _synapse_plan(pop, conns):
     return (orders.pop() if orders else 0), tau_e, tau_i
 
 
+class _ConductancePlan(tuple):
+    """``(n, tau_e, tau_i)`` of a population with conductance inputs, and in ``cond``
+    ``(E_e, E_i, exc, inh)``: normalized reversal potentials and the synapses on the excitatory
+    and inhibitory receptors (the same one when there is one)."""
+
+    cond = None
+
+
+def _conductance_plan(pop, conns):
+    """The :class:`_ConductancePlan` of a population whose inputs are conductances."""
+    from ...synapses.conductance import Conductance
+
+    if not all(isinstance(c.synapse, Conductance) for c in conns):
+        raise ValueError(f"population {pop.name!r} mixes conductance and current-based synapses; a PyNN cell type "
+                         "has either (IF_cond_* or IF_curr_*)")
+    syns = sorted(dict.fromkeys(c.synapse for c in conns), key=lambda s: -s.E_rev)
+    orders = {s.n for s in syns}
+    if len(syns) > 2 or len(orders) > 1 or orders - {0, 1}:
+        raise ValueError(f"population {pop.name!r} receives the conductances {syns}; PyNN's IF_cond_exp / "
+                         "IF_cond_alpha have two receptors (excitatory, inhibitory) of one shape (n = 0 or 1)")
+    for c in conns:
+        W = c.matrix()
+        if np.any((W if isinstance(W, np.ndarray) else W.data) < 0):
+            raise ValueError(f"connection {c.pre.name!r} -> {pop.name!r}: negative conductance weights cannot be "
+                             "exported (PyNN conductances are >= 0; inhibition comes from e_rev_I)")
+    units = pop.units
+    rev = [s.E_rev if units is None else (s.E_rev - units.V_reset) / (units.V_th - units.V_reset) for s in syns]
+    exc, inh = syns[0], syns[-1]
+    plan = _ConductancePlan((orders.pop(), exc.tau_s, inh.tau_s))
+    plan.cond = (rev[0], rev[-1], exc, inh)
+    return plan
+
+
 def _conn_list(W, factor_nA, delay_ms, sign, keep_zeros=False):
     """Rows (pre, post, weight nA, delay ms) of the weights with the given sign (zeros with the positive ones
     when ``keep_zeros``: every entry of a dense matrix, every stored one of a sparse matrix).
@@ -163,14 +208,16 @@ def _conn_list(W, factor_nA, delay_ms, sign, keep_zeros=False):
     elif np.ndim(delay_ms):
         post = np.repeat(np.arange(W.shape[0]), np.diff(W.indptr))
         keep = chosen(W.data)
-        return np.column_stack([W.indices[keep].astype(float), post[keep].astype(float), W.data[keep] * factor_nA,
+        factor = factor_nA if np.ndim(factor_nA) == 0 else factor_nA[post[keep]]  # per post neuron
+        return np.column_stack([W.indices[keep].astype(float), post[keep].astype(float), W.data[keep] * factor,
                                 delay_ms[keep]])
     else:
         coo = W.tocoo()
         coo.sum_duplicates()
         keep = chosen(coo.data)
         post, pre, w = coo.row[keep], coo.col[keep], coo.data[keep]
-    return np.column_stack([pre.astype(float), post.astype(float), w * factor_nA, np.full(w.size, delay_ms)])
+    factor = factor_nA if np.ndim(factor_nA) == 0 else factor_nA[post]  # per post neuron (per-neuron tau_m)
+    return np.column_stack([pre.astype(float), post.astype(float), w * factor, np.full(w.size, delay_ms)])
 
 
 def _stdp_plan(rule, factor_nA):
@@ -381,7 +428,15 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         n, tau_e, tau_i = plans[pop.name]
         conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
         cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
-        if timing == "precise":
+        cond = getattr(plans[pop.name], "cond", None)
+        if cond is not None:  # conductances: reversal potentials in mV on the same scale as v_reset / v_thresh
+            if timing == "precise":
+                raise ValueError(f"population {pop.name!r} has conductance synapses, which precise timing (NEST's "
+                                 "iaf_psc_*_ps models) cannot carry")
+            span = cell["v_thresh"] - cell["v_reset"]
+            cell.update(e_rev_E=cell["v_reset"] + cond[0] * span, e_rev_I=cell["v_reset"] + cond[1] * span)
+            kind, v_name = ("IF_cond_exp" if n == 0 else "IF_cond_alpha"), "v"
+        elif timing == "precise":
             cell, kind, v_name = nest_ps_params(cell), f"native:{'iaf_psc_exp_ps' if n == 0 else 'iaf_psc_alpha_ps'}", "V_m"
         else:
             kind, v_name = ("IF_curr_exp" if n == 0 else "IF_curr_alpha"), "v"
@@ -400,13 +455,20 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         bar.update(len(network.sources) + len(network.populations) + i, f"connection {i}")
         post = conn.post
         # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
-        factor = float(pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
-                                  n=conn.synapse.n, **scale).weights)
+        cond = getattr(plans[post.name], "cond", None)
+        if cond is not None:  # conductance: peak conductance in uS = weight / g_L (units) * PyNN's g_L = cm / tau_m
+            g_L = 1.0 if post.units is None else post.units.g_L
+            factor = scale["cm"] / (1000.0 * post.model.tau_m) / g_L
+            signs = ((1, "excitatory" if conn.synapse == cond[2] else "inhibitory"),)
+        else:
+            factor = pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
+                                n=conn.synapse.n, **scale).weights  # a number, or per post neuron
+            signs = ((1, "excitatory"), (-1, "inhibitory"))
         if conn.delays is None:
             delay_ms = 1000.0 * dt * max(round(conn.delay / dt), 1)
         else:  # per synapse, each on the grid as a scalar delay is
             delay_ms = 1000.0 * dt * np.maximum(np.round(conn.delays / dt), 1.0)
-        for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
+        for sign, receptor in signs:
             # a convolution as its list of synapses; a plastic connection keeps its zero weights (they may grow)
             rows = _conn_list(conn.matrix(), factor, delay_ms, sign, keep_zeros=conn.plasticity is not None)
             if rows.shape[0] == 0:
@@ -417,6 +479,10 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             meta["projections"].append({"pre": conn.pre.name, "post": post.name, "receptor": receptor,
                                         "rows": key, "label": f"conn{i}-{receptor}"})
             if conn.plasticity is not None:
+                if np.ndim(factor):
+                    raise ValueError(f"connection {conn.pre.name!r} -> {post.name!r}: STDP into a population with "
+                                     "per-neuron tau_m cannot be exported (PyNN's w_min / w_max are one number, "
+                                     "the weight scale differs per post neuron)")
                 meta["projections"][-1]["stdp"] = _stdp_plan(conn.plasticity, factor)
             for copy in copies.get(conn.pre.name, ()):  # the same weights from each copy's neurons
                 neurons = arrays[copy["neurons"]]

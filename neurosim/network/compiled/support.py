@@ -40,6 +40,7 @@ def unsupported(net):
     """Reasons (list of str) why the compiled backend cannot run ``net`` as described now; empty if it can."""
     from ..inputs import PoissonSource, SpikeSource
     from ...neurons.lif import LIF
+    from ...synapses.conductance import is_conductance
 
     why = []
     if net.timing != "grid":
@@ -49,6 +50,8 @@ def unsupported(net):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
         elif pop.noise is not None:
             why.append(f"population {pop.name!r}: membrane noise (add_noise) has no compiled step yet")
+        elif pop.model.per_neuron is not None:
+            why.append(f"population {pop.name!r}: LIF parameters per neuron have no compiled step yet")
     for src in net.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             why.append(f"source {src.name!r}: {type(src).__name__} has no compiled form")
@@ -61,6 +64,9 @@ def unsupported(net):
         if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
+        if is_conductance(c.synapse):
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: conductance synapses ({c.synapse!r}) have "
+                       "no compiled step yet")
         if c.plasticity is not None:
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: plasticity (STDP) has no compiled "
                        "form yet")

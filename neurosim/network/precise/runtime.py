@@ -21,6 +21,7 @@ the step boundary, snapshots, reset/store/restore, and the batch axis (flat
 import numpy as np
 
 from ...neurons.lif import LIF, PreciseLIFState
+from ...synapses.conductance import Conductance
 from ..inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
 from ..populations import _Base, _flat
 from .events import csr_rows, fan_out
@@ -304,11 +305,20 @@ def _check_precise(net):
             raise ValueError(f"timing='precise' needs an exact spike-time method, which LIF populations have; "
                              f"{pop.name!r} is a {type(pop.model).__name__}, which has none "
                              f"(use timing='grid' for it)")
+        if pop.model.per_neuron is not None:
+            raise ValueError(f"timing='precise' has no per-neuron parameters yet: {pop.name!r} has an LIF with "
+                             "parameters per neuron, and its closed-form event integrator is written for one tau_m "
+                             "per population (use timing='grid', or one population per value)")
         if pop.noise is not None:
             raise ValueError(f"timing='precise' cannot honour the noise of {pop.name!r}: spike times of a noisy "
                              "membrane have no closed form between events, and ignoring the noise would be "
                              "silently wrong (use timing='grid', whose noise step is exact)")
     for c in net.connections:
+        if isinstance(c.synapse, Conductance):
+            raise ValueError(f"timing='precise' refuses the conductance synapse {c.synapse!r} of {c.pre.name!r} -> "
+                             f"{c.post.name!r}: a conductance makes the membrane's time constant vary between "
+                             "events, so there is no closed form to locate the threshold crossing exactly (as "
+                             "NEST's precise '_ps' models have no conductance variant); use timing='grid'")
         if c.plasticity is not None:
             raise ValueError(f"timing='precise' cannot run the STDP of the connection {c.pre.name!r} -> "
                              f"{c.post.name!r}: its events carry the weight they were sent with, and learning "

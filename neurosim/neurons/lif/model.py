@@ -31,10 +31,15 @@ class LIF(Declares):
 
     Parameters
     ----------
-    tau_m : float
+    tau_m : float or array_like (n,)
         Membrane time constant in seconds (> 0). Also called tau_RC.
-    tau_ref : float
+    tau_ref : float or array_like (n,)
         Absolute refractory period in seconds (>= 0).
+
+    Either parameter may be an array with one value per neuron (heterogeneous
+    populations, as Brian2's per-neuron parameters or PyNN's parameter arrays); a
+    population or simulation of n neurons then needs exactly n values
+    (:meth:`check_population`). The analytic functions broadcast against them.
     """
 
     # the state a network allocates, probes, snapshots and restores for every LIF neuron
@@ -43,11 +48,35 @@ class LIF(Declares):
                                                 "absolute time from which the neuron integrates again")}
 
     def __init__(self, tau_m=0.02, tau_ref=0.002):
-        self.tau_m = check.positive("tau_m", tau_m)
-        self.tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
+        self.tau_m = check.per_neuron("tau_m", tau_m)
+        self.tau_ref = check.per_neuron("tau_ref", tau_ref, allow_low=True)
+        sizes = {np.size(x) for x in (self.tau_m, self.tau_ref) if isinstance(x, np.ndarray)}
+        if len(sizes) > 1:
+            raise ValueError(f"tau_m and tau_ref given per neuron must have the same length, got {sorted(sizes)}")
 
     def __repr__(self):
         return f"LIF(tau_m={self.tau_m!r}, tau_ref={self.tau_ref!r})"
+
+    @property
+    def per_neuron(self):
+        """Number of neurons the per-neuron parameters describe, or None when all are scalars."""
+        for x in (self.tau_m, self.tau_ref):
+            if isinstance(x, np.ndarray):
+                return x.size
+        return None
+
+    def check_population(self, n):
+        """Refuse per-neuron parameters whose length is not ``n`` (a population or simulation of n neurons)."""
+        size = self.per_neuron
+        if size is not None and size != n:
+            raise ValueError(f"LIF parameters given per neuron have {size} values, but the population has n={n} "
+                             f"neurons; give one value per neuron (or a number for all)")
+
+    def _max_rate(self):
+        """1/tau_ref (inf where tau_ref = 0), a float or per-neuron array."""
+        with np.errstate(divide="ignore"):
+            return 1.0 / np.asarray(self.tau_ref) if isinstance(self.tau_ref, np.ndarray) else (
+                np.inf if self.tau_ref == 0 else 1.0 / self.tau_ref)
 
     # ---- analytic tuning curve -------------------------------------------------
     def rate(self, J):
@@ -61,16 +90,25 @@ class LIF(Declares):
 
         Returns
         -------
-        ndarray of float, same shape as J
+        ndarray of float, the shape of J (broadcast against per-neuron parameters (n,))
             0 for J <= 1, approaching 1/tau_ref as J -> inf.
         """
         J = check.real_array("J", J, finite=False)
         if np.isnan(J).any():
             raise ValueError("J must not contain NaN")
+        J, tau_m, tau_ref = self._broadcast("J", J)
         rates = np.zeros(J.shape)
         above = J > 1
-        rates[above] = lif_rate_unchecked(J[above] - 1.0, self.tau_m, self.tau_ref)
+        rates[above] = lif_rate_unchecked(J[above] - 1.0, tau_m[above], tau_ref[above])
         return rates
+
+    def _broadcast(self, name, x):
+        """``x`` and the parameters broadcast together (per-neuron parameters run along the last axis)."""
+        try:
+            return np.broadcast_arrays(x, np.asarray(self.tau_m, dtype=float), np.asarray(self.tau_ref, dtype=float))
+        except ValueError:
+            raise ValueError(f"{name} of shape {x.shape} does not broadcast against the {self.per_neuron} "
+                             f"per-neuron parameters (its last axis must be {self.per_neuron} or 1)") from None
 
     def inverse_rate(self, rate):
         """Input J that gives firing rate ``rate`` (Hz); the inverse of :meth:`rate`.
@@ -85,13 +123,14 @@ class LIF(Declares):
         ndarray, same shape as ``rate``
         """
         rate = check.finite_array("rate", rate)
-        max_rate = np.inf if self.tau_ref == 0 else 1.0 / self.tau_ref
+        rate, tau_m, tau_ref = self._broadcast("rate", rate)
+        max_rate = np.broadcast_to(self._max_rate(), rate.shape)
         if np.any(rate < 0) or np.any(rate >= max_rate):
-            raise ValueError(f"rate must be in [0, 1/tau_ref) = [0, {max_rate:g}) Hz, got {rate}")
+            raise ValueError(f"rate must be in [0, 1/tau_ref) = [0, {np.min(self._max_rate()):g}) Hz, got {rate}")
         J = np.ones(rate.shape)
         pos = rate > 0
         # 1/(J-1) = expm1((1/r - tau_ref)/tau_m)  (the rate formula solved for J)
-        J[pos] = 1.0 + 1.0 / np.expm1((1.0 / rate[pos] - self.tau_ref) / self.tau_m)
+        J[pos] = 1.0 + 1.0 / np.expm1((1.0 / rate[pos] - tau_ref[pos]) / tau_m[pos])
         return J
 
     def gain_bias(self, max_rates, intercepts):
@@ -119,9 +158,9 @@ class LIF(Declares):
         if max_rates.size != intercepts.size and max_rates.ndim and intercepts.ndim:
             raise ValueError(f"max_rates and intercepts must have the same length (one per neuron), got "
                              f"{max_rates.size} and {intercepts.size}")
-        top = np.inf if self.tau_ref == 0 else 1.0 / self.tau_ref
+        top = self._max_rate()
         if np.any(max_rates <= 0) or np.any(max_rates >= top):
-            raise ValueError(f"max_rates must be in (0, 1/tau_ref) = (0, {top:g}) Hz, got {max_rates}")
+            raise ValueError(f"max_rates must be in (0, 1/tau_ref) = (0, {np.min(top):g}) Hz, got {max_rates}")
         if np.any(intercepts >= 1) or np.any(intercepts < -1):
             raise ValueError(f"intercepts must be in [-1, 1), got {intercepts}")
         J_max = self.inverse_rate(max_rates)
@@ -170,8 +209,9 @@ class LIF(Declares):
         steps = n_steps(T, dt)
         record_v = flag("record_v", record_v)
         J = as_input(J, steps, dt, name="J")
-        n = 1 if J.n is None else J.n
+        n = (1 if self.per_neuron is None else self.per_neuron) if J.n is None else J.n
         J.broadcast(n)
+        self.check_population(n)
         check_work(steps, n, int(record_v), max_steps, max_record_bytes)
         rng = check.as_rng(rng)
         if n == 0:  # J of shape (0,): no neurons, an empty result of the right shapes
@@ -214,6 +254,8 @@ class LIFState:
     Parameters
     ----------
     model : LIF
+        Per-neuron parameters (arrays of length m) are repeated for ``n / m`` trials (trial-major);
+        n must be a multiple of m.
     n : int
         Number of neurons.
     dt : float
@@ -254,17 +296,25 @@ class LIFState:
         if n >= _WORDS_FROM:
             self._above = np.zeros(-(-n // 8) * 8, dtype=bool)
             self._above_words, self._above_bytes = self._above.view(np.uint64), self._above.reshape(-1, 8)
-        self.decay = np.exp(-self.dt / model.tau_m)
-        self.one_minus_decay = -np.expm1(-self.dt / model.tau_m)
+        # per-neuron parameters: one value per neuron, repeated per trial (n = B * len, trial-major)
+        self.tau_m, self.tau_ref = (_tiled(x, n, name) for x, name in ((model.tau_m, "tau_m"),
+                                                                        (model.tau_ref, "tau_ref")))
+        self.min_tau_ref = float(np.min(self.tau_ref))
+        self.decay = np.exp(-self.dt / self.tau_m)
+        self.one_minus_decay = -np.expm1(-self.dt / self.tau_m)
         self.sigma, self.tau_noise = noise_mod.check_noise(noise, tau_noise)
+        if self.sigma > 0 and self.tau_noise is not None and isinstance(self.tau_m, np.ndarray):
+            raise ValueError("coloured membrane noise (tau_noise) with a per-neuron tau_m is not supported yet: its "
+                             "exact joint step is written for one tau_m (use white noise, or one population per "
+                             "value)")
         self.eta = None
         self._block = None  # this step's draws when drawn ahead (draw())
         for i, r in enumerate(rng if isinstance(rng, (list, tuple)) else [rng]):
             check.as_rng(r, name="rng" if not isinstance(rng, (list, tuple)) else f"rng[{i}]")  # even when unused
         if self.sigma > 0:
             self.draws = noise_mod.NoiseDraws(rng, n)
-            self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / model.tau_m))
-            self.bridge_var = 2.0 * self.sigma**2 * self.dt / model.tau_m
+            self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / self.tau_m))
+            self.bridge_var = 2.0 * self.sigma**2 * self.dt / self.tau_m
             self._a, self._x = np.empty(n), np.empty(n)  # scratch of the noisy step
             if self.tau_noise is not None:
                 self.Phi, self.L = noise_mod.coloured_noise_transition(self.sigma, model.tau_m, self.tau_noise, self.dt)
@@ -322,6 +372,62 @@ class LIFState:
         v += J_decayed if J_decayed is not None else J * self.one_minus_decay
         return self._step_updated(J, t0)
 
+    def step_conductance(self, J, g, g_E, t0):
+        """Advance one step with conductance input held constant over it (exact for that input).
+
+        In normalized units, ``tau_m dv/dt = J - v + sum_k g_k (E_k - v)`` with g in units of
+        the leak conductance is the leaky membrane ``tau_eff dv/dt = J_eff - v`` with
+        ``tau_eff = tau_m / (1 + g)`` and ``J_eff = (J + g_E) / (1 + g)``, ``g = sum_k g_k``,
+        ``g_E = sum_k g_k E_k``: so this is :meth:`step` with those per-neuron values
+        (physically ``tau_eff = C/(g_L + g)``, ``V_inf = (g_L E_L + g E + I)/(g_L + g)``).
+
+        Parameters
+        ----------
+        J : ndarray (n,)
+            Current input (normalized), held over the step.
+        g, g_E : ndarray (n,)
+            Total conductance (units of g_L, >= 0) and its sum weighted by the reversal
+            potentials (normalized voltage).
+        t0 : float
+            Time (s) at the start of the step.
+
+        Returns
+        -------
+        indices, offsets : as :meth:`step`
+        """
+        n = self.v.size
+        J = np.broadcast_to(check.scalar_or_shape("J", J, n), (n,))
+        g = np.array(np.broadcast_to(check.scalar_or_shape("g", g, n), (n,)))  # a copy: the step overwrites it
+        if np.any(g < 0):
+            raise ValueError("g must be >= 0 (a conductance, in units of the leak conductance)")
+        g_E = np.broadcast_to(check.scalar_or_shape("g_E", g_E, n), (n,))
+        if self.sigma > 0:
+            raise ValueError("conductance input with membrane noise is not supported (its exact step is written "
+                             "for a fixed tau_m)")
+        return self._step_conductance(J, g, g_E, check.check_number("t0", t0))
+
+    def _step_conductance(self, J, g, g_E, t0):
+        """:meth:`step_conductance` without checks; ``g`` is overwritten (scratch)."""
+        if not hasattr(self, "_J_eff"):
+            n = self.v.size
+            self._neg_dt_tau = -self.dt / np.broadcast_to(self.tau_m, (n,))  # -dt / tau_m (leak only)
+            self._J_eff, self._decay_eff, self._J_decayed = np.empty(n), np.empty(n), np.empty(n)
+        total = np.add(g, 1.0, out=g)  # (g_L + g) / g_L
+        J_eff = np.add(J, g_E, out=self._J_eff)
+        J_eff /= total
+        decay = np.multiply(total, self._neg_dt_tau, out=self._decay_eff)
+        np.exp(decay, out=decay)  # exp(-dt / tau_eff), tau_eff = tau_m / total
+        # J_eff (1 - exp(-dt/tau_eff)); 1 - exp rather than expm1: 1e-16 absolute, one pass fewer
+        J_decayed = np.subtract(1.0, decay, out=self._J_decayed)
+        J_decayed *= J_eff
+        leak = self.tau_m, self.decay
+        # the LIF step with tau_eff: decay per neuron, tau_eff for the few refractory and spiking neurons
+        self.tau_m, self.decay = _Ratio(leak[0], total), decay
+        try:
+            return self._step(J_eff, t0, J_decayed)
+        finally:
+            self.tau_m, self.decay = leak
+
     def _step_updated(self, J, t0):
         """The rest of :meth:`_step` once ``v`` holds the free update: refractory neurons, spikes, resets.
 
@@ -329,7 +435,7 @@ class LIFState:
         neurons), so the runtime may pass an object that computes those entries
         on demand instead of the full array.
         """
-        tau_m = self.model.tau_m
+        tau_m = self.tau_m
         t1 = t0 + self.dt
         v = self.v
         # neurons refractory during part of the step: v = 0 until refractory_end, then integrate from 0
@@ -339,7 +445,7 @@ class LIFState:
             done = ends < t1  # the period ends inside this step: only these few need the exponential
             if np.count_nonzero(done):  # (ndarray.any goes through a slower Python wrapper)
                 free = refr[done]
-                v[free] = J[free] * -np.expm1((ends[done] - t1) / tau_m)
+                v[free] = J[free] * -np.expm1((ends[done] - t1) / _at(tau_m, free))
                 refr = refr[~done]
         spiked = self._above_threshold(v)
         if spiked.size == 0:
@@ -348,13 +454,13 @@ class LIFState:
         # neurons refractory at the end of this step: next step's candidates (see _refractory)
         self._refr = np.concatenate((refr, spiked))
         start = np.maximum(self.refractory_end[spiked], t0)  # when each spiking neuron began integrating
-        if self.model.tau_ref < self.dt:  # refractory periods may end inside the step: spikes may repeat
+        if self.min_tau_ref < self.dt:  # refractory periods may end inside the step: spikes may repeat
             return self._spike_passes_exact(J, t0, spiked, start)
         # one spike per neuron at most: the first pass of _spike_passes_exact, without its loop
         Js, vs = J[spiked], v[spiked]
-        u = self._time_to_end(Js, vs, t1 - start)
+        u = self._time_to_end(Js, vs, t1 - start, spiked)
         spike_time = t1 - u
-        self.refractory_end[spiked] = spike_time + self.model.tau_ref
+        self.refractory_end[spiked] = spike_time + _at(self.tau_ref, spiked)
         v[spiked] = 0.0
         return spiked, spike_time - t0
 
@@ -394,10 +500,10 @@ class LIFState:
         """Call after changing ``refractory_end`` or ``v`` from outside the step (e.g. a restore)."""
         self._refr = None
 
-    def _time_to_end(self, Js, vs, since):
+    def _time_to_end(self, Js, vs, since, idx):
         """Time (s) from the threshold crossing to the end of the step, from v(t1) = J + (1 - J) exp(-u/tau_m),
-        at most ``since`` (the time integrated in this step)."""
-        tau_m = self.model.tau_m
+        at most ``since`` (the time integrated in this step), for the neurons ``idx``."""
+        tau_m = _at(self.tau_m, idx)
         if np.count_nonzero(Js > vs) == Js.size:  # the usual case: no division by zero to guard against
             return np.minimum(tau_m * np.log1p((vs - 1.0) / (Js - vs)), since)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -408,13 +514,13 @@ class LIFState:
     def _spike_passes_exact(self, J, t0, spiked, start):
         """Spike times of ``spiked`` (above threshold at the end of the step, integrating since ``start``),
         their reset, and the further spikes of neurons whose refractory period ends inside the step."""
-        tau_m, tau_ref = self.model.tau_m, self.model.tau_ref
         t1 = t0 + self.dt
         v = self.v
         all_idx, all_offsets = [], []
         while spiked.size:
+            tau_m, tau_ref = _at(self.tau_m, spiked), _at(self.tau_ref, spiked)
             Js, vs = J[spiked], v[spiked]
-            u = self._time_to_end(Js, vs, t1 - start)
+            u = self._time_to_end(Js, vs, t1 - start, spiked)
             spike_time = t1 - u
             all_idx.append(spiked)
             all_offsets.append(spike_time - t0)
@@ -423,7 +529,7 @@ class LIFState:
             rest = u - tau_ref
             v[spiked] = np.where(rest > 0, Js * -np.expm1(-np.maximum(rest, 0.0) / tau_m), 0.0)
             again = v[spiked] > 1.0
-            spiked, start = spiked[again], spike_time[again] + tau_ref
+            spiked, start = spiked[again], spike_time[again] + _at(tau_ref, again)
         if len(all_idx) == 1:
             return all_idx[0], all_offsets[0]
         return np.concatenate(all_idx), np.concatenate(all_offsets)
@@ -431,7 +537,7 @@ class LIFState:
     def _step_noisy(self, J, t0, J_decayed=None):
         """One step with membrane noise (see :mod:`neurosim.neurons.noise`): exact OU update,
         spikes at grid crossings and, for white noise, at Brownian-bridge crossings inside the step."""
-        tau_m, dt = self.model.tau_m, self.dt
+        tau_m, dt = self.tau_m, self.dt
         t1 = t0 + dt
         n = self.v.size
         if self._block is None:
@@ -471,10 +577,10 @@ class LIFState:
             cand = (x < 25.0 * self.bridge_var).nonzero()[0]
             if cand.size == 0:
                 return cand, np.zeros(0)
-            var = self.bridge_var
+            var = _at(self.bridge_var, cand)
             if refr.size:  # integrated only since their refractory period ended
                 since = np.maximum(t1 - np.maximum(self.refractory_end[cand], t0), 0.0)
-                var = (2.0 * self.sigma**2 / tau_m) * since
+                var = (2.0 * self.sigma**2 / _at(tau_m, cand)) * since
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 p = np.exp(-2.0 * x[cand] / var)
             sel = (uniforms[0][cand] < p).nonzero()[0]
@@ -491,7 +597,7 @@ class LIFState:
     def _spike_passes(self, J, t0, spiked, v0s, v1s, s0):
         """Spike times of the neurons ``spiked`` (which crossed between v0s at time s0 and v1s at the end
         of the step), their reset and refractory period, and any further spikes inside the step."""
-        tau_m, tau_ref = self.model.tau_m, self.model.tau_ref
+        tau_m, tau_ref = self.tau_m, self.tau_ref
         t1 = t0 + self.dt
         white = self.eta is None
         all_idx, all_offsets = [], []
@@ -503,7 +609,7 @@ class LIFState:
             spike_time = s0 + frac * (t1 - s0)
             all_idx.append(spiked)
             all_offsets.append(spike_time - t0)
-            end = spike_time + tau_ref
+            end = spike_time + _at(tau_ref, spiked)
             self.refractory_end[spiked] = end
             rest = np.maximum(t1 - end, 0.0)
             v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked, self._normals(spiked))
@@ -515,7 +621,7 @@ class LIFState:
             vs = np.zeros(ids.size)
             crossed = ve > 1.0
             if white:
-                var = (2.0 * self.sigma**2 / tau_m) * rest[again]
+                var = (2.0 * self.sigma**2 / _at(tau_m, ids)) * rest[again]
                 crossed |= self.draws.uniforms(ids) < noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
             sel = crossed.nonzero()[0]
             if sel.size == 0:
@@ -532,11 +638,37 @@ class LIFState:
     def _free(self, J, v0, r, idx, z):
         """Free membrane after r seconds (array) from v0 with noise z (standard normals);
         coloured noise holds eta at its value at the end of the step (error O(r / tau_noise))."""
-        d = np.exp(-r / self.model.tau_m)
+        d = np.exp(-r / _at(self.tau_m, idx))
         if self.eta is None:
             return noise_mod.ou_step(v0, J, d, self.sigma, z)
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
+
+
+def _tiled(x, n, name):
+    """A parameter for n state entries: a float as is, or its per-neuron values repeated per trial."""
+    if not isinstance(x, np.ndarray):
+        return x
+    if n % x.size:
+        raise ValueError(f"{name} has {x.size} per-neuron values, which does not match {n} neurons")
+    return np.tile(x, n // x.size)
+
+
+class _Ratio:
+    """``a[idx] / b[idx]`` on demand (tau_eff of the indexed neurons; ``a`` may be a number)."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def __getitem__(self, idx):
+        return _at(self.a, idx) / self.b[idx]
+
+
+def _at(x, idx):
+    """``x[idx]`` for a per-neuron array, ``x`` for a number."""
+    return x[idx] if isinstance(x, (np.ndarray, _Ratio)) else x
 
 
 class LIFUnits:
@@ -549,16 +681,22 @@ class LIFUnits:
 
     Parameters
     ----------
-    C : float
+    C : float or array_like (n,)
         Membrane capacitance in farads (> 0).
     g_L : float, optional
         Leak conductance in siemens (> 0). Give either ``g_L`` or ``R``.
     R : float, optional
         Membrane resistance in ohms (= 1/g_L).
-    V_L, V_th, V_reset : float
-        Leak reversal, threshold and reset potentials in volts (V_th > V_reset).
-    tau_ref : float
+    V_L : float or array_like (n,)
+        Leak reversal potential in volts.
+    V_th, V_reset : float
+        Threshold and reset potentials in volts (V_th > V_reset).
+    tau_ref : float or array_like (n,)
         Refractory period in seconds.
+
+    ``C``, ``V_L`` and ``tau_ref`` may be given per neuron (so ``tau_m = C/g_L`` and the
+    leak offset of J are per neuron). ``g_L``, ``V_th`` and ``V_reset`` are numbers: they
+    define the normalized unit that weights, currents and probes are converted with.
 
     Examples
     --------
@@ -568,15 +706,18 @@ class LIFUnits:
     """
 
     def __init__(self, C, g_L=None, R=None, V_L=-0.065, V_th=-0.05, V_reset=-0.065, tau_ref=0.002):
-        self.C = check.positive("C", C)
+        self.C = check.per_neuron("C", C)
         if (g_L is None) == (R is None):
             raise ValueError("give exactly one of g_L (siemens) or R (ohms)")
         self.g_L = check.positive("g_L", g_L) if g_L is not None else 1.0 / check.positive("R", R)
-        self.V_L, self.V_th, self.V_reset = (check.check_number(k, x) for k, x in
-                                             (("V_L", V_L), ("V_th", V_th), ("V_reset", V_reset)))
+        self.V_L = check.per_neuron("V_L", V_L, low=None)
+        self.V_th, self.V_reset = (check.check_number(k, x) for k, x in (("V_th", V_th), ("V_reset", V_reset)))
         if not self.V_th > self.V_reset:
             raise ValueError(f"V_th must be above V_reset, got V_th={V_th!r}, V_reset={V_reset!r}")
-        self.tau_ref = check.positive("tau_ref", tau_ref, allow_zero=True)
+        self.tau_ref = check.per_neuron("tau_ref", tau_ref, allow_low=True)
+        sizes = {x.size for x in (self.C, self.V_L, self.tau_ref) if isinstance(x, np.ndarray)}
+        if len(sizes) > 1:
+            raise ValueError(f"C, V_L and tau_ref given per neuron must have the same length, got {sorted(sizes)}")
         self._warn_implausible()
 
     def _warn_implausible(self):
@@ -585,17 +726,32 @@ class LIFUnits:
         if not 1e-3 <= gap <= 0.2:
             warnings.warn(f"V_th - V_reset = {gap:g} V is outside the plausible 1-200 mV; potentials are in "
                           f"volts (e.g. V_th=-0.05, not -50)", UserWarning, stacklevel=3)
-        if self.tau_ref > 0.1:
-            warnings.warn(f"tau_ref = {self.tau_ref:g} s is above 0.1 s; times are in seconds (2 ms is 0.002)",
+        if np.max(self.tau_ref) > 0.1:
+            warnings.warn(f"tau_ref = {np.max(self.tau_ref):g} s is above 0.1 s; times are in seconds (2 ms is 0.002)",
                           UserWarning, stacklevel=3)
-        if not 1e-4 <= self.tau_m <= 1.0:
-            warnings.warn(f"tau_m = C/g_L = {self.tau_m:g} s is outside the plausible 0.1 ms - 1 s; C is in farads "
+        if not (1e-4 <= np.min(self.tau_m) and np.max(self.tau_m) <= 1.0):
+            warnings.warn(f"tau_m = C/g_L = {np.min(self.tau_m):g}..{np.max(self.tau_m):g} s is outside the plausible 0.1 ms - 1 s; C is in farads "
                           f"and g_L in siemens", UserWarning, stacklevel=3)
 
     @property
     def tau_m(self):
-        """Membrane time constant C / g_L in seconds."""
+        """Membrane time constant C / g_L in seconds (per neuron when C is)."""
         return self.C / self.g_L
+
+    @property
+    def per_neuron(self):
+        """Number of neurons the per-neuron parameters describe, or None when all are numbers."""
+        for x in (self.C, self.V_L, self.tau_ref):
+            if isinstance(x, np.ndarray):
+                return x.size
+        return None
+
+    def check_population(self, n):
+        """Refuse per-neuron parameters whose length is not ``n``."""
+        size = self.per_neuron
+        if size is not None and size != n:
+            raise ValueError(f"LIFUnits parameters given per neuron have {size} values, but the population has "
+                             f"n={n} neurons; give one value per neuron (or a number for all)")
 
     def model(self):
         """The equivalent normalized :class:`LIF`."""

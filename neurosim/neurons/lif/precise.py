@@ -23,6 +23,7 @@ is vectorized over those neurons: round r handles the r-th segment of each one.
 import numpy as np
 
 from .kernel import MembraneKernel
+from ...synapses.conductance import is_conductance
 
 _BOUND_MARGIN = 1e-12  # a neuron counts as quiet to the step end when its bound is below 1 - this
 _NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0))
@@ -57,7 +58,13 @@ class PreciseLIFState:
 
     def __init__(self, model, size, dt, synapses=(), v0=None):
         self.model, self.dt, self.size = model, float(dt), int(size)
+        if getattr(model, "per_neuron", None) is not None:
+            raise ValueError("precise timing has no per-neuron LIF parameters yet: the closed-form event integrator "
+                             "is written for one tau_m (use grid timing, or one population per value)")
         for syn in synapses:
+            if is_conductance(syn):
+                raise ValueError(f"precise timing refuses the conductance synapse {syn!r}: the membrane's time "
+                                 "constant then varies between events, so the crossing has no closed form")
             if syn.n > 1:
                 raise ValueError(f"precise timing handles exponential (n=0) and alpha (n=1) synapses only, got {syn!r}")
         self.synapses = list(synapses)
