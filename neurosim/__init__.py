@@ -10,7 +10,7 @@ from .signals import TimedArray
 from .spikes import SimulationResult, SpikeRecorder
 from .spikes import (bin_spikes, count_rate, cv, filtered_rate, from_events, isi, isi_rate, poisson_spikes,
                      population_rate, regular_spikes, to_events, unbin_spikes)
-from .synapses import PSCFilter, PSCState, filter_binned
+from .synapses import Delta, PSCFilter, PSCState, filter_binned
 from .synapses import Conductance
 from .synapses.plasticity import STDP
 from .network.connections import Connection, synaptic_weight
@@ -32,7 +32,7 @@ __all__ = [
     "SimulationResult", "SpikeRecorder",
     "bin_spikes", "count_rate", "cv", "filtered_rate", "from_events", "isi", "isi_rate", "poisson_spikes",
     "population_rate", "regular_spikes", "to_events", "unbin_spikes",
-    "PSCFilter", "PSCState", "filter_binned", "Conductance", "STDP",
+    "Delta", "PSCFilter", "PSCState", "filter_binned", "Conductance", "STDP",
     "Connection", "Convolution", "synaptic_weight", "Network", "Population", "Probe",
     "tuning_curve", "HHState", "HodgkinHuxley", "NeuronModel", "StateVar", "AdEx", "Izhikevich", "IF", "LIFFit",
     "fit_lif", "SimulationError", "connectors",

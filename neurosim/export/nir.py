@@ -131,6 +131,14 @@ def to_nir(network):
                              "graphs hold fixed weights and have no plasticity primitive. Export the learned "
                              "weights instead: connect a copy with weights=net.current_weights(conn) and no "
                              "plasticity")
+        if c.synapse.tau_s is None:  # neurosim.Delta
+            raise ValueError(f"connection {c.pre.name!r} -> {c.post.name!r} has a Delta (voltage-jump) synapse, "
+                             "which the NIR export does not map yet (NIR would need a LIF node fed without a "
+                             "synapse stage, weights scaled by tau_m / r, and a consumer that adds the jump at "
+                             "once); use a PSCFilter to export to NIR")
+        if getattr(c.pre, "independent_per_target", False):
+            raise ValueError(f"source {c.pre.name!r} (independent_per_target=True) cannot be exported to NIR: an "
+                             "Input node has one spike train per neuron, shared by all its targets")
     refractory = []
     for pop in network.populations:
         if any(isinstance(i, CurrentInput) for i in pop.inputs):

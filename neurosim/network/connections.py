@@ -15,6 +15,7 @@ from .. import validation as check
 from ..synapses import PSCFilter, PSCState
 from ..synapses.conductance import is_conductance
 from ..synapses.plasticity import STDP, STDPRuntime, csr_positions
+from ..synapses.delta import Delta, DeltaState
 from .changes import read_only
 from .plan import Stateful
 from .transforms import Convolution
@@ -35,7 +36,9 @@ class Connection:
         Normalized weights: one spike of weight w delivers a total charge w
         (``integral s dt = w``, in seconds of normalized input); see
         :func:`synaptic_weight` for physical units.
-    synapse : PSCFilter
+    synapse : PSCFilter or Delta
+        With :class:`neurosim.Delta` the weights are voltage jumps instead (normalized,
+        or volts for a ``LIFUnits`` target; see :mod:`neurosim.synapses.delta`).
     delay : float or None
         Transmission delay in seconds: a spike emitted at ts arrives at
         ``ta = ts + delay``, in the step that contains ta (see ``placement``).
@@ -62,8 +65,11 @@ class Connection:
     """
 
     def __init__(self, pre, post, weights, synapse, delay, placement="boundary", plasticity=None):
-        if not isinstance(synapse, PSCFilter):
-            raise TypeError(f"synapse must be a PSCFilter, got {type(synapse).__name__}")
+        if not isinstance(synapse, (PSCFilter, Delta)):
+            raise TypeError(f"synapse must be a PSCFilter or Delta, got {type(synapse).__name__}")
+        if plasticity is not None and isinstance(synapse, Delta):
+            raise ValueError("plasticity (STDP) with synapse=Delta() is not supported yet: the learning rule's "
+                             "weights are PSC charges; use a PSCFilter for a plastic connection")
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
         if plasticity is not None and not isinstance(plasticity, STDP):
@@ -194,7 +200,7 @@ class ConnectionRuntime:
         # exact placement adds at the boundary that ends the arrival step: up to ceil(delay/dt) after m
         self.reach = max(self.delay_steps, int(np.ceil(d - _TOL))) if conn.placement == "exact" else self.delay_steps
         self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
-        scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
+        scale = jump_scale(conn)
         self.lagged = conn.placement == "exact"
         self.synapse = conn.synapse
         self.plastic = None
@@ -212,8 +218,13 @@ class ConnectionRuntime:
             rows.sum_duplicates()
             self.indptr = rows.indptr.astype(np.int64)
             self.indptr_list = self.indptr.tolist()
-            self.indices = rows.indices.astype(np.int64)
-            self.data = rows.data.astype(np.float64) * scale
+            # int32 targets when they fit: half the memory of the largest array of a big network
+            self.indices = rows.indices.astype(np.int32 if self.n_post < 2**31 else np.int64, copy=False)
+            if rows.data.dtype == np.float64 and not np.shares_memory(rows.data, getattr(W, "data", None)):
+                rows.data *= scale  # a fresh transposed copy: scaled in place, no second array
+                self.data = rows.data
+            else:
+                self.data = np.multiply(rows.data, scale, dtype=np.float64)
             self._make_table()
         self.scatter = self._scatter if B == 1 else self._scatter_batch
 
@@ -310,10 +321,12 @@ class ConnectionRuntime:
             return
         row_of = np.full(self.n_pre, full.size, dtype=np.intp)
         row_of[full] = np.arange(full.size)
-        row = np.repeat(row_of, lengths)
-        col = np.arange(self.indices.size) - np.repeat(self.indptr[:-1], lengths)
-        idx, w = np.zeros((full.size + 1, width), dtype=np.intp), np.zeros((full.size + 1, width))
-        idx[row, col], w[row, col] = self.indices, self.data
+        # int32 targets when they fit (half the memory); filled through a (rows, width) mask in row-major
+        # order, which is the CSR order: no per-entry index arrays (they cost more than the table)
+        kind = np.int32 if self.B * self.n_post < 2**31 else np.intp
+        idx, w = np.zeros((full.size + 1, width), dtype=kind), np.zeros((full.size + 1, width))
+        mask = np.arange(width) < lengths[full][:, None]
+        idx[:-1][mask], w[:-1][mask] = self.indices, self.data
         self.table = (row_of, idx, w)
 
     def _scatter(self, spiked, target):
@@ -407,7 +420,7 @@ class FusedPropagation:
             counts = np.diff(rt.indptr)
             row = np.repeat(np.arange(n_pre), counts)
             col = np.arange(rt.indices.size) - np.repeat(rt.indptr[:-1], counts) + np.repeat(fill, counts)
-            idx[row, col], w[row, col], post[row, col] = rt.indices + offset, rt.data, rt.n_post
+            idx[row, col], w[row, col], post[row, col] = rt.indices.astype(np.intp) + offset, rt.data, rt.n_post
             fill += counts
         self.n_pre, self.table = n_pre, (idx, w, post)
 
@@ -424,6 +437,15 @@ class FusedPropagation:
             return
         trials, j = np.divmod(spiked, self.n_pre)
         np.add.at(self.arena, (idx[j] + trials[:, None] * post[j]).ravel(), w[j].ravel())
+
+
+def jump_scale(conn):
+    """Stage-0 jump per unit weight: 1/tau_s for a PSC; for a Delta synapse 1 (normalized targets) or
+    1/(V_th - V_reset) (weights in volts onto a ``LIFUnits`` target)."""
+    if isinstance(conn.synapse, Delta):
+        units = getattr(conn.post, "units", None)
+        return 1.0 if units is None else 1.0 / (units.V_th - units.V_reset)
+    return 1.0 / conn.synapse.tau_s
 
 
 def _check_weights(weights, pre, post):
@@ -466,7 +488,7 @@ class SynapseGroup(Stateful):
 
     def __init__(self, synapse, n, dt, max_delay_steps, out=None):
         self.synapse = synapse
-        self.state = PSCState(synapse, n, dt)
+        self.state = (DeltaState if isinstance(synapse, Delta) else PSCState)(synapse, n, dt)
         if out is not None:  # live in a slice of a shared buffer (see FusedPropagation)
             out[...] = 0.0
             self.state.x = out.reshape(self.state.x.shape)

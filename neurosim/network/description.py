@@ -50,6 +50,7 @@ from .populations import Population
 from .probes import Probe, ProbeData
 from .compiled import build_runtime, check_backend, numba_available, unsupported
 from ..synapses import Conductance, PSCFilter
+from ..synapses.delta import Delta
 
 MAX_STEPS = 10**8  # default limit of steps in one run (1e4 s at dt = 0.1 ms; LIF.simulate uses the same)
 
@@ -343,7 +344,7 @@ class Network:
         target.noise = {"sigma": sigma, "tau_noise": tau_noise, "seeds": seeds}
         return target
 
-    def add_poisson(self, n, rate, name=None):
+    def add_poisson(self, n, rate, name=None, independent_per_target=False):
         """Add n independent Poisson spike sources firing at ``rate`` Hz.
 
         ``rate``: a scalar or (n,); an array (steps, n) over the network's steps;
@@ -352,12 +353,22 @@ class Network:
 
         Each source has its own random stream (independent per trial with a batch),
         seeded from the network's rng.
+
+        ``independent_per_target=True`` makes each source a Poisson *generator*, as
+        NEST's ``poisson_generator``: every synapse of a connection from it (every
+        nonzero ``W[i, j]``) gets its own independent train of rate ``rate[j]`` and
+        weight ``W[i, j]``, so ``connect(src, pop, w)`` from ``add_poisson(1, r, ...)``
+        gives each neuron of pop its own drive of rate r, without pop.n sources.
+        The trains are drawn as counts per step (:class:`neurosim.network.inputs.PoissonDrive`);
+        the rate must then be constant, the source has no spike train of its own to
+        probe, and delays from it must be < dt or multiples of dt.
         """
         self._check_open()
         n = self._check_count(n)
         name = self._name(name, "poisson")
         seeds = tuple(int(rng.integers(2**63)) for rng in self._trial_rngs)
-        src = PoissonSource(n, rate, name, seeds[0] if self.batch is None else seeds)
+        independent_per_target = check.check_bool("independent_per_target", independent_per_target)
+        src = PoissonSource(n, rate, name, seeds[0] if self.batch is None else seeds, independent_per_target)
         self.sources.append(src)
         return src
 
@@ -416,8 +427,10 @@ class Network:
             delays=1.5e-3)``) is built here, sparse, for the sizes of ``pre`` and ``post``,
             with its own ``rng`` or else a seed drawn from the network's rng; its delays,
             if any, replace ``delay`` (per synapse when they differ). Shared by all trials of a batch.
-        synapse : PSCFilter, optional
-            Default ``PSCFilter(0.005)``.
+        synapse : PSCFilter or Delta, optional
+            Default ``PSCFilter(0.005)``. With :class:`neurosim.Delta` each spike adds its
+            weight to the target's v at arrival (``weights`` are then voltage jumps:
+            normalized, or volts for a ``LIFUnits`` target; LIF targets only).
         delay : float
             Transmission delay in seconds: a spike at ts arrives at ts + delay, in the
             grid step that contains it (exact with ``timing="precise"``, where delays
@@ -464,6 +477,8 @@ class Network:
                 weights, delay = embed_with_delays(W, delay, post_idx, pre_idx, (post_p.n, pre_p.n))
             else:
                 weights = embed(W, post_idx, pre_idx, (post_p.n, pre_p.n))
+        if isinstance(synapse, Delta):
+            _check_delta(post_p, placement, self.timing)
         conn = Connection(pre_p, post_p, weights, PSCFilter(0.005) if synapse is None else synapse, delay,
                           placement, plasticity)
         self.connections.append(conn)
@@ -503,6 +518,9 @@ class Network:
             parent, idx = resolve(target)
         if parent not in self.populations and parent not in self.sources and parent not in self.connections:
             raise ValueError("target must be a population or source (or a subgroup of one) of this network")
+        if getattr(parent, "independent_per_target", False):
+            raise ValueError(f"{parent.name!r} is a Poisson source with independent_per_target=True: it has no "
+                             "spike train of its own (each target gets its own), so there is nothing to probe")
         probe = Probe(self, parent, kind, sample_every, synapse, self.t, bin=bin, normalized=normalized,
                       indices=idx)
         self.probes.append(probe)
@@ -672,6 +690,17 @@ class Network:
         if name not in self._stored:
             raise ValueError(f"no state stored under name {name!r}; stored: {sorted(self._stored)}")
         self.runtime.restore(self._stored[name])
+
+
+def _check_delta(post, placement, timing):
+    """Refuse a Delta synapse where its jump has no defined meaning here."""
+    if not isinstance(post.model, LIF):
+        raise ValueError(f"synapse=Delta() needs a LIF target (its weights jump the normalized or physical LIF "
+                         f"voltage); {post.name!r} is a {type(post.model).__name__} (use a PSCFilter for it)")
+    if placement != "boundary" and timing == "grid":
+        raise ValueError(f"placement={placement!r} with synapse=Delta(): on the grid a jump applies at the start "
+                         "of its arrival step (placement='boundary'); for jumps at their exact arrival times "
+                         "use Network(timing='precise')")
 
 
 def _input_for_view(values, idx, n, name):

@@ -1,4 +1,5 @@
-"""Ready-made networks: the CUBA and COBA benchmarks (Vogels & Abbott 2005; Brette et al. 2007).
+"""Ready-made networks: the CUBA and COBA benchmarks (Vogels & Abbott 2005; Brette et al. 2007) and Brunel's
+(2000) sparse E/I network with delta synapses (:func:`brunel`).
 
 Used by ``neurosim network --example cuba``, ``benchmarks/cuba.py``, the demo
 and the tests. The model is written in physical units and converted with
@@ -153,4 +154,88 @@ def coba(n=4000, rng=0, dt=1e-4, in_degree=None, backend="auto"):
     return net, net.probe(pop, "spikes")
 
 
-EXAMPLES = {"cuba": cuba, "coba": coba}
+BRUNEL = dict(tau_m=0.020, theta=0.020, V_reset=0.010, tau_ref=0.002, J=0.1e-3, delay=1.5e-3, epsilon=0.1)
+
+
+def brunel(order=2500, g=5.0, eta=2.0, rng=0, dt=1e-4, backend="auto", J=None, V_reset=0.0, multapses=True):
+    """Brunel's (2000) network of 5 * order LIF neurons with delta synapses, as NEST's ``brunel_delta_nest.py``.
+
+    NE = 4 order excitatory and NI = order inhibitory neurons (one population, the
+    excitatory ones first), tau_m = 20 ms, threshold 20 mV, reset 0 mV (the
+    potential is measured from rest), tau_ref = 2 ms, all starting at 0 mV. Each
+    neuron receives CE = 0.1 NE excitatory inputs of J = 0.1 mV and CI = 0.1 NI
+    inhibitory ones of -g J, drawn as NEST's ``fixed_indegree`` does (uniformly with
+    replacement: a repeated source is one synapse of twice the weight; self-connections
+    allowed), delay 1.5 ms, and its own
+    Poisson drive of CE inputs at eta * nu_th each (nu_th = theta / (J CE tau_m)):
+    one source with ``independent_per_target=True``, weight J, delay 1.5 ms.
+
+    Parameters
+    ----------
+    order : int
+        Network size (2500 in the published script: 12,500 neurons).
+    g : float
+        Relative inhibitory strength (5 published; 4.5 with eta = 0.9: slow synchronous irregular).
+    eta : float
+        External rate relative to the threshold rate.
+    rng : int, Generator or SeedSequence
+        Seeds connectivity and drive.
+    dt : float
+        Step in seconds.
+    backend : {"auto", "numpy", "numba"}
+    J : float, optional
+        Excitatory jump in volts (default 0.1 mV).
+    V_reset : float
+        Reset potential in volts above rest (0 as NEST's script).
+    multapses : bool
+        True (default): inputs drawn with replacement, as NEST's ``fixed_indegree``;
+        False: k distinct inputs (:func:`neurosim.connectors.fixed_in_degree`). The slow
+        synchronous-irregular regime is sensitive to the difference (about 10 % in rate).
+
+    Returns
+    -------
+    net : Network
+    spikes : Probe
+        Spike probe of all 5 * order neurons (excitatory: indices < 4 order).
+    """
+    import scipy.sparse as sp
+
+    from ..connectors import fixed_in_degree
+    from ..synapses import Delta
+
+    order = check.check_int("order", order, low=1)
+    multapses = check.check_bool("multapses", multapses)
+    g = check.positive("g", g, allow_zero=True)
+    eta = check.positive("eta", eta, allow_zero=True)
+    c = BRUNEL
+    J = c["J"] if J is None else check.positive("J", J)
+    rng = check.as_rng(rng)
+    NE, NI = 4 * order, order
+    N = NE + NI
+    CE, CI = int(c["epsilon"] * NE), int(c["epsilon"] * NI)
+    # physical units measured from rest (E_L = 0, as NEST's script): only tau_m = C / g_L matters
+    units = LIFUnits(C=1.0, g_L=1.0 / c["tau_m"], V_L=0.0, V_th=c["theta"], V_reset=V_reset, tau_ref=c["tau_ref"])
+    net = Network(dt=dt, rng=rng, backend=backend)
+    pop = net.add_population(units, N, bias=0.0, v0=np.zeros(N), name="brunel")
+    syn = Delta()
+    if multapses:  # NEST's fixed_indegree (allow_multapses=True): k draws with replacement, repeats add up
+        pre = np.concatenate([rng.integers(0, NE, size=(N, CE), dtype=np.int32),
+                              rng.integers(NE, N, size=(N, CI), dtype=np.int32)], axis=1).reshape(-1)
+        w = np.concatenate([np.full((N, CE), J), np.full((N, CI), -g * J)], axis=1).reshape(-1)
+        W = sp.csr_matrix((w, pre, np.arange(N + 1, dtype=np.int64) * (CE + CI)), shape=(N, N))
+        del pre, w
+        W.sum_duplicates()
+    else:
+        W_e, _ = fixed_in_degree(CE, weights=J).build(NE, N, rng=rng)
+        W_i, _ = fixed_in_degree(CI, weights=-g * J).build(NI, N, rng=rng)
+        W = sp.hstack([W_e, W_i], format="csr")  # (N, NE + NI): the excitatory columns first
+        del W_e, W_i
+    net.connect(pop, pop, W, synapse=syn, delay=c["delay"])
+    del W
+    nu_th = c["theta"] / (J * CE * c["tau_m"])
+    drive = net.add_poisson(1, eta * nu_th * CE, name="drive", independent_per_target=True)
+    net.connect(drive, pop, np.full((N, 1), J), synapse=syn, delay=c["delay"])
+    return net, net.probe(pop, "spikes")
+
+
+EXAMPLES = {"cuba": cuba, "coba": coba, "brunel": brunel}

@@ -83,6 +83,10 @@ class PoissonSource(_Selectable):
 
     kind = "poisson"
 
+    #: True: each target of a connection from this source gets its own independent trains (see
+    #: :class:`PoissonDrive`); set by ``Network.add_poisson(..., independent_per_target=True)``
+    independent_per_target = False
+
     @property
     def rate(self):
         """Rates in Hz (read-only array, or the function); assigning takes effect at the next run."""
@@ -92,12 +96,17 @@ class PoissonSource(_Selectable):
     def rate(self, value):
         self._rate = read_only(self._check_rate(value))
 
-    def __init__(self, n, rate, name, seed):
+    def __init__(self, n, rate, name, seed, independent_per_target=False):
         self.n = _count("n", n)
         self.name, self.seed = name, seed
+        self.independent_per_target = bool(independent_per_target)
         self.rate = rate
 
     def _check_rate(self, rate):
+        if self.independent_per_target and (callable(rate) or np.ndim(rate) == 2):
+            raise ValueError(f"rate of {self.name!r} (independent_per_target=True) must be constant, a scalar or "
+                             f"shape ({self.n},) in Hz: per-target drives are drawn as counts per step from "
+                             "constant rates (a time-varying rate needs independent_per_target=False)")
         if callable(rate):  # functions and TimedArrays: checked when evaluated
             return rate
         rate = check.finite_array("rate", rate)
@@ -274,6 +283,175 @@ class PoissonRuntime:
         states, self._block, self._idx, self._times, self._bounds, self._origin, self.rate, self.varying = snap
         for g, s in zip(self._gens, states):
             g.bit_generator.state = s
+
+
+class SilentRuntime:
+    """The runtime of an independent-per-target :class:`PoissonSource`: it emits no shared spikes (each
+    connection from it draws its own, :class:`PoissonDrive`)."""
+
+    def __init__(self, src, dt, B):
+        self.spiked = _EMPTY
+
+    def emit(self, m):
+        return _EMPTY, np.zeros(0)
+
+    def set_rate(self, src, step):
+        pass
+
+    def snapshot(self):
+        return None
+
+    def restore(self, snap):
+        pass
+
+
+def source_runtime(src, dt, B):
+    """The runtime of a source description."""
+    if isinstance(src, PoissonSource):
+        return SilentRuntime(src, dt, B) if src.independent_per_target else PoissonRuntime(src, dt, B)
+    return SpikeSourceRuntime(src, dt, B)
+
+
+_DRIVE_CELLS = 1 << 18  # (step, synapse) cells of counts drawn at once
+
+
+class PoissonDrive:
+    """Independent Poisson trains per synapse of a connection from an independent-per-target source.
+
+    A connection with weights W (post, pre) from a :class:`PoissonSource` built with
+    ``independent_per_target=True`` gives every nonzero W[i, j] its own Poisson train
+    of rate ``rate[j]`` and weight W[i, j] (NEST's ``poisson_generator``: each target
+    of the device gets its own train). With one source (n = 1) and a column of
+    weights, each target neuron gets its own drive. Trials of a batch draw from their
+    own streams.
+
+    Grid timing: the spikes of step k (in ``(k dt, (k+1) dt]``) are drawn as counts per
+    synapse (a Poisson count each, or, when every synapse has the same rate, the
+    total count spread uniformly over the (step, synapse) cells, which is the same
+    distribution), with no per-spike times and no sort, and arrive like any source
+    spike: at the boundary ``(k + 1) dt`` with a delay < dt, else at ``k dt + delay``
+    (delays must then be multiples of dt). The synapse sums them linearly: a count c
+    of weight w is c spikes of weight w arriving together.
+
+    Precise timing (:meth:`events`): the same counts, with uniform exact times in the step.
+    """
+
+    plastic = None  # a drive does not learn (the runtime asks every connection runtime)
+
+    def __init__(self, conn, dt, B, seeds, scale, precise=False):
+        import scipy.sparse as sp
+
+        self.precise, self._times = precise, None
+        src = self.source = conn.pre
+        W = conn.matrix()
+        rows = sp.csr_matrix(W, dtype=np.float64)
+        rows.sum_duplicates()
+        rows.eliminate_zeros()
+        self.n_post, self.B, self.dt = conn.post.n, B, dt
+        self.post = np.repeat(np.arange(self.n_post, dtype=np.int64), np.diff(rows.indptr))
+        self.pre = rows.indices.astype(np.int64)
+        self.w = rows.data * scale
+        self.nnz = self.post.size
+        self.unique = self.nnz == np.unique(self.post).size  # each target has one synapse from the source
+        if not self.unique:
+            self.M = sp.csr_matrix((self.w, (self.post, np.arange(self.nnz))), shape=(self.n_post, self.nnz))
+        self._gens = [np.random.default_rng(s) for s in seeds]
+        self.S = int(max(1, min(1000, _DRIVE_CELLS // max(1, self.nnz * B))))
+        self.set_rate(src, 0)
+        d = conn.delay / dt
+        steps = int(np.floor(d + 1e-9))
+        if steps >= 1 and abs(d - steps) > 1e-9 * max(1.0, d) and not precise:
+            raise ValueError(f"the connection {src.name!r} -> {conn.post.name!r} from a Poisson source with "
+                             f"independent_per_target=True needs a delay < dt or a multiple of dt={dt!r} s (its "
+                             f"spikes are counts per step, without times inside the step), got delay={conn.delay!r} s")
+        self.lead = max(1, steps)  # counts of step k arrive at boundary k + lead
+        # duck-typing of ConnectionRuntime for the runtime's bookkeeping (never fused or scattered)
+        self.reach, self.delay_steps, self.dense, self.lagged, self.cut = self.lead - 1, steps, True, False, None
+        self.delay, self.n_pre = float(conn.delay), src.n
+
+    def set_rate(self, src, step):
+        """Use ``src.rate`` from step ``step`` on (later blocks are drawn anew)."""
+        lam = np.asarray(src.rate, dtype=float)[self.pre] * self.dt
+        self.lam = lam
+        self.homogeneous = lam.size > 0 and bool(np.all(lam == lam[0]))
+        self._origin, self._block, self._drive, self._counts = step, -1, None, None
+
+    def _draw_counts(self, gen):
+        """Counts (S, nnz) of one trial for one block."""
+        S, nnz = self.S, self.nnz
+        if self.homogeneous:
+            # the total is Poisson(S nnz lam) and, given it, the cells are uniform (multinomial): the same
+            # joint law as independent Poisson(lam) counts per cell, at one random integer per spike
+            cells = S * nnz
+            total = gen.poisson(self.lam[0] * cells)
+            at = gen.integers(0, cells, total, dtype=np.uint32 if cells < 2**32 else np.int64)
+            return np.bincount(at, minlength=cells).reshape(S, nnz)
+        return gen.poisson(self.lam, size=(S, nnz))
+
+    def _draw(self, b):
+        counts = [self._draw_counts(g) for g in self._gens]
+        if self.precise:  # exact times instead of summed jumps
+            self._times = [self._draw_times(c, g) for c, g in zip(counts, self._gens)]
+            self._counts, self._block = counts, b
+            return
+        drive = np.zeros((self.S, self.B * self.n_post))
+        for t, c in enumerate(counts):
+            cols = slice(t * self.n_post, (t + 1) * self.n_post)
+            if self.unique:
+                drive[:, cols][:, self.post] = c * self.w
+            else:
+                drive[:, cols] = (self.M @ c.T).T
+        self._drive, self._counts, self._block = drive, counts, b
+
+    def prepare(self, k):
+        """Draw the block of step k if needed (prepare phase; a retried step reuses it)."""
+        b = (k - self._origin) // self.S
+        if b != self._block:
+            self._draw(b)
+
+    def deliver(self, k):
+        """Add step k's counts (weighted) into the target group at their arrival boundary."""
+        row = k - self._origin - self._block * self.S
+        self.group.target(k + self.lead, k + 1)[...] += self._drive[row]
+
+    def events(self, k):
+        """Precise timing: (targets, absolute arrival times (s), increments) of step k's spikes, flat over trials.
+
+        The exact times are uniform in ``(k dt, (k+1) dt]``, drawn with the block (:meth:`prepare`).
+        """
+        row = k - self._origin - self._block * self.S
+        tg, times, inc = [], [], []
+        for t, (e, u, bounds) in enumerate(self._times):
+            a, b = bounds[row], bounds[row + 1]
+            tg.append(self.post[e[a:b]] + t * self.n_post)
+            inc.append(self.w[e[a:b]])
+            times.append((k + u[a:b]) * self.dt + self.delay)
+        if len(tg) == 1:
+            return tg[0], times[0], inc[0]
+        return np.concatenate(tg), np.concatenate(times), np.concatenate(inc)
+
+    def _draw_times(self, counts, gen):
+        """Per trial: synapse of each spike (row-major over the block), its time in the step (1 - U in (0, 1]),
+        and each row's bounds."""
+        flat = counts.reshape(-1)
+        cells = np.repeat(np.arange(flat.size, dtype=np.int64), flat)
+        bounds = np.r_[0, np.cumsum(counts.sum(axis=1))]
+        return cells % self.nnz, 1.0 - gen.random(cells.size), bounds
+
+    def snapshot(self):
+        return ([g.bit_generator.state for g in self._gens], self._block, self._drive, self._counts, self._times,
+                self._origin, self.lam, self.homogeneous)
+
+    def restore(self, snap):
+        states, self._block, self._drive, self._counts, self._times, self._origin, self.lam, self.homogeneous = snap
+        for g, s in zip(self._gens, states):
+            g.bit_generator.state = s
+
+
+def drive_seeds(src, index):
+    """Seeds (one per trial) of the i-th connection from an independent-per-target source."""
+    seeds = src.seed if isinstance(src.seed, tuple) else (src.seed,)
+    return [np.random.SeedSequence([int(s), int(index)]) for s in seeds]
 
 
 class CurrentInputRuntime:

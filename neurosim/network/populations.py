@@ -33,6 +33,7 @@ from ..neurons.hh import HHState, HodgkinHuxley
 from ..neurons.lif import LIF, LIFState
 from ..neurons.lif.conductance import ConductanceInput, conductance_current
 from ..synapses.conductance import is_conductance, step_mean_coefficients
+from ..synapses.delta import Delta, apply_jumps
 
 
 class Population:
@@ -217,7 +218,11 @@ class LIFRuntime(_Base):
         self.conductances = ConductanceInput(pop, groups, dt, self.state)
         if self.conductances:
             self.value = self._value_with_conductances
-        for g in groups:
+        self.jumps = None  # a Delta group's jumps due at the step's start (neurosim.synapses.delta)
+        psc = [g for g in groups if not isinstance(g.synapse, Delta)]
+        if len(psc) < len(groups):
+            self.jumps = next(g for g in groups if isinstance(g.synapse, Delta)).state.x[0]
+        for g in psc:
             syn = g.synapse
             if self.conductances:  # tau_eff varies per step: currents are held at their exact step means
                 if not is_conductance(syn):
@@ -232,13 +237,13 @@ class LIFRuntime(_Base):
             else:
                 self.terms.append((g.state.x, coef, None))
         # bias only (no synapses, no injected current): J is constant, computed once
-        self.constant = not groups and not inputs
+        self.constant = not psc and not inputs
         if self.constant:
             np.multiply(self.input(), self.state.one_minus_decay, out=self.J_decayed)
         # only n = 0 synapses and a bias, no noise: J (1 - exp(-dt/tau_m)) summed directly with
         # pre-scaled coefficients (one pass over N fewer per step); J itself is needed only for
         # the few refractory and spiking neurons (_Unscaled)
-        self.direct = (bool(groups) and not inputs and self.state.sigma == 0 and not self.conductances
+        self.direct = (bool(psc) and not inputs and self.state.sigma == 0 and not self.conductances
                        and all(c.__class__ is float for _, c, _ in self.terms))
         if self.direct:
             omd = self.state.one_minus_decay
@@ -255,6 +260,14 @@ class LIFRuntime(_Base):
             self.bias_decayed = self.bias_term * omd if self.has_bias else None
 
     def step(self, k, t0):
+        if self.jumps is not None:
+            fired = apply_jumps(self.state, self.jumps, t0)
+            if fired.size:  # spikes at t0 (offset 0) before those of the step
+                idx, off = self._step(k, t0)
+                return np.concatenate((fired, idx)), np.concatenate((np.zeros(fired.size), off))
+        return self._step(k, t0)
+
+    def _step(self, k, t0):
         if self.conductances:
             g, g_E = self.conductances.sums()
             J = self.input() if self.terms or self.inputs else self.bias_term  # bias only: no copy into J

@@ -27,8 +27,8 @@ import numpy as np
 from ..interrupts import HeldInterrupt
 from ..progress import Progress
 from .changes import built_from
-from .connections import FusedPropagation, SynapseGroup, connection_runtime
-from .inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
+from .connections import FusedPropagation, SynapseGroup, connection_runtime, jump_scale
+from .inputs import CurrentInputRuntime, PoissonDrive, drive_seeds, source_runtime
 from .plan import Operation, Plan, transform_name
 from .populations import runtime_class
 from .probes import EVENT_KINDS, RateBuffer, SampleBuffer, SpikeBuffer, add_lagged
@@ -52,9 +52,9 @@ class Runtime:
         self.step = 0
         self.failed = None  # message after a failed commit
         dt = self.dt
-        self.sources = {s: (PoissonRuntime if isinstance(s, PoissonSource) else SpikeSourceRuntime)(s, dt, B)
-                        for s in net.sources}
-        self.conns = [(c, connection_runtime(c, dt, B)) for c in net.connections]
+        self.sources = {s: source_runtime(s, dt, B) for s in net.sources}
+        self.conns = [(c, self._conn_runtime(c, i)) for i, c in enumerate(net.connections)]
+        self.drives = [rt for _, rt in self.conns if isinstance(rt, PoissonDrive)]
         grouped = {}  # (post, synapse) -> connection runtimes, in order
         for c, rt in self.conns:
             grouped.setdefault((c.post, c.synapse), []).append(rt)
@@ -104,15 +104,29 @@ class Runtime:
 
     def set_rate(self, src):
         self.sources[src].set_rate(src, self.step)
+        for d in self.drives:
+            if d.source is src:
+                d.set_rate(src, self.step)
+
+    def _conn_runtime(self, c, index):
+        """The propagation of connection ``c`` (the ``index``-th of the network): spikes, or a per-target drive."""
+        if getattr(c.pre, "independent_per_target", False):
+            return PoissonDrive(c, self.dt, self.B, drive_seeds(c.pre, index), jump_scale(c))
+        return connection_runtime(c, self.dt, self.B)
 
     def set_weights(self, conn):
         """Rebuild the propagation of ``conn`` from its new weights; synapse states and queued spikes stay."""
         i = next(i for i, (c, _) in enumerate(self.conns) if c is conn)
         old = self.conns[i][1]
-        new = connection_runtime(conn, self.dt, self.B)
+        new = self._conn_runtime(conn, i)
         new.group = old.group
         if old.plastic is not None:  # learned weights restart from the new ones; traces and arrivals go on
             new.plastic.continue_from(old.plastic)
+        if isinstance(old, PoissonDrive):  # its streams continue; blocks are drawn anew from the new weights
+            for g_new, g_old in zip(new._gens, old._gens):
+                g_new.bit_generator.state = g_old.bit_generator.state
+            new._origin = self.step
+            self.drives[self.drives.index(old)] = new
         self.conns[i] = (conn, new)
         if getattr(old, "fused", False):  # fused tables hold the old rows: fuse again from the new ones
             for _, rt in self.conns:
@@ -146,6 +160,9 @@ class Runtime:
 
     # ---- probes ------------------------------------------------------------------
     def add_probe(self, probe):
+        if probe.kind == "current" and any(g.state.decay is None for g in self.pops[probe.target].groups):
+            raise ValueError(f"probe 'current' of {probe.target.name!r}: it receives Delta (voltage-jump) "
+                             "synapses, whose current is a sum of Dirac pulses; probe 'v' instead")
         cls = {"spikes": SpikeBuffer, "rate": RateBuffer}.get(probe.kind, SampleBuffer)
         self.buffers[probe] = cls(probe, self.dt, self.B, self.batched)
 
@@ -167,6 +184,7 @@ class Runtime:
             "groups": [g.snapshot() for g in self.groups],
             "sources": [rt.snapshot() for rt in self.sources.values()],
             "plastic": [learn.snapshot() for learn in self._learning()],
+            "drives": [d.snapshot() for d in self.drives],
             "buffers": [b.snapshot() for b in self.buffers.values()],
             "probes": list(self.buffers),
             # the parameters the state was run with: after restore, the description's current ones (bias,
@@ -183,6 +201,8 @@ class Runtime:
             rt.restore(s)
         for learn, s in zip(self._learning(), snap.get("plastic", [])):
             learn.restore(s)
+        for d, s in zip(self.drives, snap.get("drives", ())):
+            d.restore(s)
         saved = dict(zip(snap["probes"], snap["buffers"]))
         for probe, buf in list(self.buffers.items()):
             if probe in saved:
@@ -235,6 +255,12 @@ class Runtime:
         for (post, syn), g in zip(self._group_keys, self.groups):
             ops.append(Operation("synapses", f"advance {syn!r} into {post.name!r} and deliver",
                                  _advance_group(g)))
+        for c, rt in self.conns:  # independent-per-target Poisson drives: counts drawn, then delivered
+            if isinstance(rt, PoissonDrive):
+                ops.append(Operation("prepare", f"draw the drive of {c.pre.name!r} to {c.post.name!r}",
+                                     _prepare_drive(rt)))
+                ops.append(Operation("synapses", f"deliver the drive of {c.pre.name!r} to {c.post.name!r}",
+                                     _deliver_drive(rt)))
         filtered = [(p, buf, self.emitters[p.target]) for p, buf in sampled if buf.state is not None]
         for p, buf, _ in filtered:
             ops.append(Operation("synapses", f"advance the filter of {p!r}", _advance_filter(buf)))
@@ -350,6 +376,18 @@ def _draw_source(rt):
     def draw(k, m):
         rt.pending = rt.emit(m)
     return draw
+
+
+def _prepare_drive(drive):
+    def prepare(k, m):
+        drive.prepare(k)
+    return prepare
+
+
+def _deliver_drive(drive):
+    def deliver(k, m):
+        drive.deliver(k)
+    return deliver
 
 
 def _step_grid(rt, dt):

@@ -2,8 +2,9 @@
 
 Mapping:
 
-* LIF population -> ``IF_curr_exp`` (its inputs use exponential PSCs, n = 0)
-  or ``IF_curr_alpha`` (alpha PSCs, n = 1); parameters, bias (as
+* LIF population -> ``IF_curr_exp`` (its inputs use exponential PSCs, n = 0),
+  ``IF_curr_alpha`` (alpha PSCs, n = 1) or ``IF_curr_delta`` (Delta synapses: NEST's
+  ``iaf_psc_delta``, weights in mV); parameters, bias (as
   ``i_offset``), initial voltages and weights converted by
   :func:`neurosim.export.units.pynn_units` (ms, mV, nA, nF).
   With ``network.timing == "precise"`` on NEST: NEST's precise-timing models
@@ -71,6 +72,8 @@ from ..units import DEFAULT_SCALE, nest_ps_params, pynn_units
 from ...network.inputs import CurrentInput, PoissonSource, SpikeSource
 from ...neurons.lif import LIF
 from ...synapses.conductance import is_conductance
+from ...network.connections import jump_scale
+from ...synapses.delta import Delta
 from ..refusals import refuse_uncarried
 from . import models
 
@@ -127,7 +130,14 @@ class PyNNNetwork:
 
 
 def _synapse_plan(pop, conns):
-    """Cell type order n and (tau_syn_E, tau_syn_I) in seconds for the connections into ``pop``."""
+    """Cell type order n and (tau_syn_E, tau_syn_I) in seconds for the connections into ``pop``
+    (``("delta", None, None)`` when all of them are Delta synapses: ``IF_curr_delta``)."""
+    deltas = sum(isinstance(c.synapse, Delta) for c in conns)
+    if deltas and deltas < len(conns):
+        raise ValueError(f"population {pop.name!r} receives both Delta and PSC synapses; a PyNN cell type has one "
+                         "synapse shape (IF_curr_delta, IF_curr_exp or IF_curr_alpha)")
+    if deltas:
+        return "delta", None, None
     if any(is_conductance(c.synapse) for c in conns):
         return _conductance_plan(pop, conns)
     orders = {c.synapse.n for c in conns}
@@ -264,6 +274,13 @@ def _check_supported(network, timing):
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
+        if getattr(src, "independent_per_target", False):
+            raise ValueError(f"source {src.name!r} (independent_per_target=True) is not supported by the PyNN export "
+                             "yet: describe its drive as add_poisson(n_targets, rate) connected one-to-one (one "
+                             "SpikeSourcePoisson per target) to export it")
+    if timing == "precise" and any(isinstance(c.synapse, Delta) for c in network.connections):
+        raise ValueError("timing='precise' with Delta synapses is not exported yet: the export maps Delta "
+                         "synapses to IF_curr_delta for grid timing only; export the network with timing='grid'")
     for c in network.connections:
         r = c.plasticity
         if r is not None and r.pairing != "all":
@@ -426,10 +443,19 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             meta["cells"].append(_mapped_cell(pop, i, arrays))
             continue
         n, tau_e, tau_i = plans[pop.name]
-        conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0, tau_s=tau_e, n=n, **scale)
-        cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
-        cond = getattr(plans[pop.name], "cond", None)
-        if cond is not None:  # conductances: reversal potentials in mV on the same scale as v_reset / v_thresh
+        if n == "delta":  # IF_curr_delta (NEST iaf_psc_delta): no synaptic time constants
+            conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0,
+                              **scale)
+            cell, kind, v_name = dict(conv.cell), "IF_curr_delta", "v"
+            cond = None
+        else:
+            conv = pynn_units(pop.model.tau_m, pop.model.tau_ref, bias=pop.normalized.bias, v0=pop.normalized.v0,
+                              tau_s=tau_e, n=n, **scale)
+            cell = dict(conv.cell, tau_syn_I=1000.0 * tau_i)
+            cond = getattr(plans[pop.name], "cond", None)
+        if n == "delta":
+            pass
+        elif cond is not None:  # conductances: reversal potentials in mV on the same scale as v_reset / v_thresh
             if timing == "precise":
                 raise ValueError(f"population {pop.name!r} has conductance synapses, which precise timing (NEST's "
                                  "iaf_psc_*_ps models) cannot carry")
@@ -455,8 +481,11 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
         bar.update(len(network.sources) + len(network.populations) + i, f"connection {i}")
         post = conn.post
         # nA per unit weight for this connection's own tau_s (pynn_units with weight 1)
-        cond = getattr(plans[post.name], "cond", None)
-        if cond is not None:  # conductance: peak conductance in uS = weight / g_L (units) * PyNN's g_L = cm / tau_m
+        cond = getattr(plans[post.name], "cond", None) if not isinstance(conn.synapse, Delta) else None
+        if isinstance(conn.synapse, Delta):  # mV per unit weight: the normalized jump times the mV span
+            factor = jump_scale(conn) * (scale["v_thresh"] - scale["v_reset"])
+            signs = ((1, "excitatory"), (-1, "inhibitory"))
+        elif cond is not None:  # conductance: peak conductance in uS = weight / g_L (units) * PyNN's g_L = cm / tau_m
             g_L = 1.0 if post.units is None else post.units.g_L
             factor = scale["cm"] / (1000.0 * post.model.tau_m) / g_L
             signs = ((1, "excitatory" if conn.synapse == cond[2] else "inhibitory"),)

@@ -146,6 +146,10 @@ def build(sim, meta, arrays, progress=False):
         initial = {pop["v_name"]: np.asarray(arrays[pop["v_init"]], dtype=float)}
         initial.update({k: np.asarray(arrays[key], dtype=float) for k, key in pop.get("initial", {}).items()})
         pops[pop["name"]] = sim.Population(pop["n"], celltype(**params), initial_values=initial, label=pop["name"])
+        if kind == "IF_curr_delta" and getattr(sim, "__name__", "") == "pyNN.nest":
+            # PyNN's IF_curr_delta on NEST (iaf_psc_delta_ps) ignores the initial v (NEST's V_m stays at its
+            # default -70 mV): set V_m itself
+            pops[pop["name"]].node_collection.set(V_m=initial[pop["v_name"]])
     projections = []
     bar = Progress(len(meta["projections"]), "PyNN build: projections", enabled=progress)
     for i, proj in enumerate(meta["projections"]):

@@ -70,6 +70,12 @@ def unsupported(net):
         if c.plasticity is not None:
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: plasticity (STDP) has no compiled "
                        "form yet")
+        if c.synapse.tau_s is None:  # neurosim.Delta
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: Delta (voltage-jump) synapses have no "
+                       "compiled step yet")
+        if getattr(c.pre, "independent_per_target", False):
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a Poisson drive independent per target "
+                       "has no compiled form yet")
         if c.placement != "boundary":
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
                        "compiled form yet")

@@ -22,7 +22,8 @@ import numpy as np
 
 from ...neurons.lif import LIF, PreciseLIFState
 from ...synapses.conductance import Conductance
-from ..inputs import CurrentInputRuntime, PoissonRuntime, PoissonSource, SpikeSourceRuntime
+from ..inputs import CurrentInputRuntime, PoissonDrive, drive_seeds, source_runtime
+from ..connections import jump_scale
 from ..populations import _Base, _flat
 from .events import csr_rows, fan_out
 from ..connections import check_per_synapse_delays, rows_by_pre
@@ -91,7 +92,7 @@ class PreciseConnection:
 
     def __init__(self, conn, dt, B, group, target):
         self.conn = conn
-        self.rows = csr_rows(conn.matrix(), 1.0 / conn.synapse.tau_s)
+        self.rows = csr_rows(conn.matrix(), jump_scale(conn))
         self.delay, self.dt, self.B = float(conn.delay), dt, B
         self.n_pre, self.n_post = conn.pre.n, conn.post.n
         self.group, self.target = group, target
@@ -183,6 +184,21 @@ def _precise_link(conn, dt, B, group, target):
     return PreciseSynapseDelays(conn, dt, B, group, target)
 
 
+def file_events(queue, tgt, arrival, group, inc, dt, first_step):
+    """File events (targets, absolute arrival times (s), increments) of one synapse group in a target's queue,
+    by step of arrival (never before ``first_step``)."""
+    if tgt.size == 0:
+        return
+    step = np.maximum(np.floor(arrival / dt).astype(np.int64), first_step)
+    off = np.clip(arrival - step * dt, 0.0, np.nextafter(dt, 0.0))
+    grp = np.full(tgt.size, group, dtype=np.int64)
+    order = np.argsort(step, kind="stable")
+    step, tgt, off, grp, inc = step[order], tgt[order], off[order], grp[order], inc[order]
+    cuts = (step[1:] != step[:-1]).nonzero()[0] + 1
+    for a, b in zip([0] + cuts.tolist(), cuts.tolist() + [step.size]):
+        queue.setdefault(int(step[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
+
+
 class PreciseRuntime(Runtime):
     """Runtime for ``timing="precise"`` (see the module docstring). Same public interface as :class:`Runtime`."""
 
@@ -193,16 +209,23 @@ class PreciseRuntime(Runtime):
         self.failed = None
         dt = self.dt
         _check_precise(net)
-        self.sources = {s: (PoissonRuntime if isinstance(s, PoissonSource) else SpikeSourceRuntime)(s, dt, B)
-                        for s in net.sources}
+        self.sources = {s: source_runtime(s, dt, B) for s in net.sources}
         self.groups, self.pops = [], {}
         self.links = []  # (pre description, PreciseConnection)
+        self.drives = []  # PoissonDrive of each connection from an independent-per-target source
         for pop in net.populations:
             incoming = [c for c in net.connections if c.post is pop]
-            synapses = list(dict.fromkeys(c.synapse for c in incoming))
+            # Delta last: PreciseLIFState numbers its PSC groups first
+            synapses = sorted(dict.fromkeys(c.synapse for c in incoming), key=lambda syn: syn.tau_s is None)
             inputs = [CurrentInputRuntime(inp, B, self.batched) for inp in pop.inputs]
             rt = self.pops[pop] = PreciseLIFRuntime(pop, B, dt, synapses, inputs)
             for c in incoming:
+                if getattr(c.pre, "independent_per_target", False):
+                    drive = PoissonDrive(c, dt, B, drive_seeds(c.pre, net.connections.index(c)), jump_scale(c),
+                                         precise=True)
+                    drive.group, drive.target, drive.target_name = synapses.index(c.synapse), rt, pop.name
+                    self.drives.append(drive)
+                    continue
                 self.links.append((c.pre, _precise_link(c, dt, B, synapses.index(c.synapse), rt)))
         self.emitters = dict(self.pops)
         self.emitters.update(self.sources)
@@ -254,6 +277,10 @@ class PreciseRuntime(Runtime):
                 ops.append(Operation("prepare", f"inputs of {pop.name!r}", _prepare_population(rt, dt)))
         for src, rt in self.sources.items():
             ops.append(Operation("prepare", f"draw the spikes of {src.name!r}", _draw_block(rt)))
+        for d in self.drives:  # independent-per-target Poisson drives: counts with exact times
+            name = f"the drive of {d.source.name!r} to {d.target_name!r}"
+            ops.append(Operation("prepare", f"draw {name}", _draw_drive(d)))
+            ops.append(Operation("deliver", f"file {name} at its exact times", _file_drive(d, dt)))
         for src, rt in self.sources.items():
             ops.append(Operation("deliver", f"file the spikes of {src.name!r} at their exact times",
                                  self._send_source(src, rt)))
@@ -296,6 +323,23 @@ class PreciseRuntime(Runtime):
         if not delays:
             return _MAX_BLOCK
         return int(max(1, min(_MAX_BLOCK, np.floor(min(delays) / self.dt * (1 + _DELAY_TOL)))))
+
+
+def _draw_drive(d):
+    def draw(k, m):  # the block's counts and exact times, per step (prepare phase)
+        parts = []
+        for j in range(k, m):
+            d.prepare(j)
+            parts.append(d.events(j))
+        d.pending_events = parts[0] if len(parts) == 1 else tuple(np.concatenate(a) for a in zip(*parts))
+    return draw
+
+
+def _file_drive(d, dt):
+    def file(k, m):
+        tgt, arrival, inc = d.pending_events
+        file_events(d.target.queue, tgt, arrival, d.group, inc, dt, k)
+    return file
 
 
 def _check_precise(net):

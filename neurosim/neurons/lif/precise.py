@@ -57,7 +57,19 @@ class PreciseLIFState:
     """
 
     def __init__(self, model, size, dt, synapses=(), v0=None):
+        from ...synapses.delta import Delta
+
         self.model, self.dt, self.size = model, float(dt), int(size)
+        synapses = list(synapses)
+        # a Delta synapse has no stages: its events (group index len(PSC groups), so it must come last)
+        # jump v at their exact times
+        self.delta = None
+        if synapses and isinstance(synapses[-1], Delta):
+            self.delta = len(synapses) - 1
+            synapses = synapses[:-1]
+        for syn in synapses:
+            if isinstance(syn, Delta):
+                raise ValueError("a Delta synapse must be the last of the synapse groups")
         if getattr(model, "per_neuron", None) is not None:
             raise ValueError("precise timing has no per-neuron LIF parameters yet: the closed-form event integrator "
                              "is written for one tau_m (use grid timing, or one population per value)")
@@ -67,7 +79,7 @@ class PreciseLIFState:
                                  "constant then varies between events, so the crossing has no closed form")
             if syn.n > 1:
                 raise ValueError(f"precise timing handles exponential (n=0) and alpha (n=1) synapses only, got {syn!r}")
-        self.synapses = list(synapses)
+        self.synapses = synapses
         self.kernel = MembraneKernel(model.tau_m, [(s.tau_s, s.n) for s in self.synapses])
         self.v = np.zeros(self.size) if v0 is None else np.array(v0, dtype=float).reshape(self.size)
         self.refractory_end = np.full(self.size, -np.inf)
@@ -122,6 +134,14 @@ class PreciseLIFState:
             Exact spike times (s).
         """
         target, offset, group, inc = _NO_EVENTS if events is None else events
+        all_events = (target, offset, group, inc)
+        jumps = None
+        if self.delta is not None and target.size:
+            isd = group == self.delta
+            if isd.any():  # the jumps: (targets, increments, lags); the rest go to the PSC stages
+                jumps = (target[isd], inc[isd], (self.dt if h is None else h) - offset[isd])
+                keep = ~isd
+                target, offset, group, inc = target[keep], offset[keep], group[keep], inc[keep]
         h = self.dt if h is None else h
         t1 = t0 + h
         dm, coef = self._constants(h)
@@ -175,6 +195,16 @@ class PreciseLIFState:
                 np.add.at(vnew, tg, w * r)
                 np.add.at(ub, tg, wp * rp)
                 pending.append((gi, tg, wp, lag))
+        if jumps is not None:  # a jump w at lag before the step end: w e^(-lag/tau_m) at the end, w at its peak
+            tg, w, lag = jumps
+            # arrivals while refractory (up to the period's end, as on NEST's grid) are discarded; neurons whose
+            # period ends inside the step go through the exact loop, which checks each arrival itself
+            ok = ref[tg] < t1 - lag - 1e-9 * self.dt
+            tg, w, lag = tg[ok], w[ok], lag[ok]
+            wp = np.maximum(w, 0.0)
+            np.add.at(vnew, tg, w * np.exp(-lag / self.kernel.tau_m))
+            np.add.at(ub, tg, wp)
+            pending.append((self.delta, tg, wp, lag))
         # 3. neurons that need the event-by-event loop: a possible crossing, or a refractory end inside
         special = (ub >= 1.0).nonzero()[0]
         if special.size:
@@ -206,6 +236,7 @@ class PreciseLIFState:
         # 5. the exact loop over the events of the special neurons, from their state at t0
         local = np.full(self.size, -1, dtype=np.int64)  # neuron -> position in `special`
         local[special] = np.arange(special.size)
+        target, offset, group, inc = all_events
         pos = local[target]
         mine = pos >= 0
         ev = (pos[mine], offset[mine], group[mine], inc[mine])
@@ -222,6 +253,9 @@ class PreciseLIFState:
         if pending:
             extra = np.zeros(self.size)
             for gi, tg, wp, lag in pending:
+                if gi == self.delta:  # a positive jump can lift v over 1 whatever the current: no bound here
+                    np.add.at(extra, tg, np.where(wp > 0, np.inf, 0.0))
+                    continue
                 g = kernel.groups[gi]
                 if g.n == 0:
                     np.add.at(extra, tg, wp)  # the current jumps by the stage-0 increment
@@ -332,6 +366,22 @@ class PreciseLIFState:
                 for gi, x in enumerate(xs):
                     sel = ga == gi
                     x[0, a[sel]] += inc[ea[sel]]  # one event per neuron per round: no repeated indices
+                if self.delta is not None:
+                    sel = (ga == self.delta).nonzero()[0]
+                    if sel.size:
+                        # a jump at ta: discarded while refractory (ta <= the period's end, as on NEST's grid),
+                        # else added to v; reaching 1 fires at ta
+                        aj, ta_j = a[sel], off[ea[sel]]
+                        free = ref[aj] < ta_j - 1e-9 * self.dt  # an arrival at the end (up to rounding) too
+                        aj, ta_j = aj[free], ta_j[free]
+                        v[aj] += inc[ea[sel][free]]
+                        fire = v[aj] >= 1.0
+                        if fire.any():
+                            c, tc = aj[fire], ta_j[fire]
+                            v[c] = 0.0
+                            ref[c] = tc + tau_ref
+                            spk_i.append(c)
+                            spk_t.append(tc)
                 ptr[a] += 1
             # a neuron refractory past the step end is done (its later events only move its stages)
             act = act[((tau[act] < h) | (ptr[act] < count[act])) & (ref[act] < h)]
@@ -348,8 +398,14 @@ class PreciseLIFState:
         kernel = self.kernel
         resp, peak, cur = np.zeros(loc.size + 1), np.zeros(loc.size + 1), np.zeros(loc.size + 1)
         lag = h - off
+        up = np.zeros(loc.size + 1)  # positive jumps (Delta): no bound on the current can exclude a crossing
+        if self.delta is not None:
+            sel = (grp == self.delta).nonzero()[0]
+            resp[sel] = inc[sel] * np.exp(-lag[sel] / kernel.tau_m)
+            peak[sel] = np.maximum(inc[sel], 0.0)
+            up[sel] = inc[sel] > 0
         for gi, g in enumerate(kernel.groups):
-            sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 else slice(0, loc.size)
+            sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 or self.delta is not None else slice(0, loc.size)
             lg = lag[sel]
             r = g.r1 if g.n == 0 else g.r2
             tpeak = g.peak1 if g.n == 0 else g.peak2
@@ -362,8 +418,9 @@ class PreciseLIFState:
             us = np.minimum(lg, g.tau_s)
             cur[sel] = np.maximum(inc[sel], 0.0) * (1.0 if g.n == 0 else (us / g.tau_s) * np.exp(-us / g.tau_s))
         out = []
-        for a in (resp, peak, cur):
+        for a in (resp, peak, cur, up):
             c = np.cumsum(a[::-1])[::-1]  # c[e] = sum of a[e:]; c[E] = 0
             c[:-1] -= c[ends[loc]]  # minus what follows the neuron's last event
             out.append(c)
-        return out
+        out[2][out[3] > 0.5] = np.inf  # counts are exact in float: a positive jump remains
+        return out[:3]
