@@ -305,6 +305,7 @@ ALLOWED = {
     ("ratenet.History", "keys", "str"): "a single string is one key",
     ("neurosim.count_rate", "T", "huge duration"): "a count over a long window is no work",
     ("neurosim.PSCFilter", "n", "zero"): "n is the kernel order; 0 is the exponential PSC",
+    ("neurosim.Conductance", "n", "zero"): "n is the kernel order; 0 is the exponential conductance",
     ("ratenet.fit", "callbacks", "None"): "None means no callbacks",
     ("ratenet.data.load_mnist", "rng", "None"): "rng=0 is the documented split; None draws a fresh one",
     ("ratenet.autodiff.softmax", "axis", "None"): "axis=None: over all axes, as numpy",
