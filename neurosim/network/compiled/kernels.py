@@ -63,10 +63,21 @@ def _grow_f(a, need):
 
 
 @njit(cache=True)
+def log1p(x):
+    """log(1 + x) for x >= 0 to a few ulp, as log(u) x / (u - 1) with u = 1 + x (Goldberg 1991, Theorem 4):
+    one call of log, about 3x faster than the libm log1p numba calls (numpy's own log1p is a vectorized
+    implementation with its own last-bit rounding, so neither is bit-identical to it anyway)."""
+    u = 1.0 + x
+    if u == 1.0:
+        return x
+    return math.log(u) * (x / (u - 1.0))
+
+
+@njit(cache=True)
 def _time_to_end(J, v, since, tau_m):
     """LIFState._time_to_end for one neuron."""
     if J > v:
-        return min(tau_m * math.log1p((v - 1.0) / (J - v)), since)
+        return min(tau_m * log1p((v - 1.0) / (J - v)), since)
     return since
 
 
@@ -150,25 +161,118 @@ def _input(p, k, k0, pop_i, pop_f, J, Jd, bias, terms, coef, term_decay, arena, 
         Jd[i] = J[i] * omd
 
 
-@njit(cache=True)
-def _lif_update(v, rend, J, Jd, direct, factor, decay, tau_m, tau_ref, t0, dt, idx, off, Jsp):
-    """LIFState._step (free update) + _step_updated's first pass for all neurons; returns the spike count.
+CHUNK = 32  # neurons per threshold flag: the free update runs as a vectorized loop over each chunk
 
-    J is read only for refractory and spiking neurons (as numpy's ``_Unscaled``: Jd * factor when direct).
+
+@njit(cache=True)
+def _free_update(v, Jd, decay, flags, c0, c1):
+    """v = v decay + Jd for neurons of chunks c0 .. c1-1 (LIFState._step); flags[c] = some v > 1 in chunk c.
+
+    A loop without branches, so LLVM vectorizes it; the few chunks with a crossing are settled afterwards.
+    """
+    N = v.size
+    for c in range(c0, c1):
+        lo = c * CHUNK
+        vs, js = v[lo:lo + CHUNK], Jd[lo:lo + CHUNK]  # slices: indices provably >= 0, so the loop vectorizes
+        f = 0
+        for i in range(vs.size):
+            vi = vs[i] * decay + js[i]
+            vs[i] = vi
+            f |= vi > 1.0
+        flags[c] = f
+
+
+@njit(cache=True)
+def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay, flags):
+    """The direct path (LIFRuntime._step_direct) with one or two n = 0 synapse groups in one pass:
+    Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)), each x decayed after it is read (Jd kept for J = Jd / (1 -
+    decay_m) at spikes), then the free update as :func:`_free_update`. ``bias_d`` is 0.0 without a bias
+    (adding +0.0 changes no value but the sign of a zero, which no later operation sees)."""
+    for c in range(flags.size):
+        lo = c * CHUNK
+        hi = lo + CHUNK
+        # slices: indices provably >= 0, so each branch-free loop vectorizes
+        vs, js, a0, a1, bs = v[lo:hi], Jd[lo:hi], x0[lo:hi], x1[lo:hi], bias[lo:hi]
+        f = 0
+        if two and not bias_array:
+            for i in range(vs.size):
+                jd = a0[i] * c0
+                a0[i] *= d0
+                jd = jd + a1[i] * c1
+                a1[i] *= d1
+                jd = jd + bias_d
+                js[i] = jd
+                vi = vs[i] * decay + jd
+                vs[i] = vi
+                f |= vi > 1.0
+        elif not bias_array:
+            for i in range(vs.size):
+                jd = a0[i] * c0
+                a0[i] *= d0
+                jd = jd + bias_d
+                js[i] = jd
+                vi = vs[i] * decay + jd
+                vs[i] = vi
+                f |= vi > 1.0
+        elif two:
+            for i in range(vs.size):
+                jd = a0[i] * c0
+                a0[i] *= d0
+                jd = jd + a1[i] * c1
+                a1[i] *= d1
+                jd = jd + bs[i]
+                js[i] = jd
+                vi = vs[i] * decay + jd
+                vs[i] = vi
+                f |= vi > 1.0
+        else:
+            for i in range(vs.size):
+                jd = a0[i] * c0
+                a0[i] *= d0
+                jd = jd + bs[i]
+                js[i] = jd
+                vi = vs[i] * decay + jd
+                vs[i] = vi
+                f |= vi > 1.0
+        flags[c] = f
+
+
+@njit(cache=True)
+def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr, flags, idx, off, Jsp):
+    """LIFState._step_updated after the free update: refractory neurons, then threshold crossings.
+
+    ``refr[:n_refr]`` lists every neuron with ``refractory_end > t0`` (and maybe some whose period is over),
+    as LIFState._refractory does; returns the spike count and the new list length. J is read only for
+    refractory and spiking neurons (numpy's ``_Unscaled``: Jd * factor when direct). Spikes are found chunk
+    by chunk in ascending neuron order, as numpy's nonzero gives them.
     """
     t1 = t0 + dt
-    count = 0
-    for i in range(v.size):
-        vi = v[i] * decay
-        vi = vi + Jd[i]
+    kept = 0
+    for q in range(n_refr):  # held at 0, then integrating from 0 where the period ends inside the step
+        i = refr[q]
         re = rend[i]
-        if re > t0 or vi > 1.0:
+        if re <= t0:
+            continue
+        vi = 0.0
+        if re < t1:
             Ji = Jd[i] * factor if direct else J[i]
-            if re > t0:  # refractory during part of the step: held at 0, then integrates from 0
-                vi = 0.0
-                if re < t1:
-                    vi = Ji * -math.expm1((re - t1) / tau_m)
+            vi = Ji * -math.expm1((re - t1) / tau_m)
             if vi > 1.0:
+                flags[i // CHUNK] = 1
+        else:
+            refr[kept] = i  # still refractory at the end of the step
+            kept += 1
+        v[i] = vi
+    count = 0
+    N = v.size
+    for c in range(flags.size):
+        if flags[c] == 0:
+            continue
+        for i in range(c * CHUNK, min(c * CHUNK + CHUNK, N)):
+            vi = v[i]
+            if vi > 1.0:
+                Ji = Jd[i] * factor if direct else J[i]
+                re = rend[i]
                 start = max(re, t0)
                 u = _time_to_end(Ji, vi, t1 - start, tau_m)
                 st = t1 - u
@@ -178,59 +282,14 @@ def _lif_update(v, rend, J, Jd, direct, factor, decay, tau_m, tau_ref, t0, dt, i
                     vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
                 else:
                     vi = 0.0
+                v[i] = vi
                 idx[count] = i  # the buffers hold >= N entries: no growth in this pass
                 off[count] = st - t0
                 Jsp[count] = Ji
                 count += 1
-        v[i] = vi
-    return count
-
-
-@njit(cache=True)
-def _lif_direct(v, rend, x0, x1, two, c0, c1, d0, d1, bias_mode, bias_d, bias, decay, factor, tau_m, tau_ref, t0, dt,
-                idx, off, Jsp):
-    """The direct path with one or two n = 0 synapse groups fused into one pass over the neurons.
-
-    Per neuron the same operations as the term-by-term passes: Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)),
-    each x decayed after it is read, then :func:`_lif_update`'s step.
-    """
-    t1 = t0 + dt
-    count = 0
-    for i in range(v.size):
-        Jd = x0[i] * c0
-        x0[i] *= d0
-        if two:
-            Jd = Jd + x1[i] * c1
-            x1[i] *= d1
-        if bias_mode == 1:
-            Jd = Jd + bias_d
-        elif bias_mode == 2:
-            Jd = Jd + bias[i]
-        vi = v[i] * decay
-        vi = vi + Jd
-        re = rend[i]
-        if re > t0 or vi > 1.0:
-            Ji = Jd * factor
-            if re > t0:
-                vi = 0.0
-                if re < t1:
-                    vi = Ji * -math.expm1((re - t1) / tau_m)
-            if vi > 1.0:
-                start = max(re, t0)
-                u = _time_to_end(Ji, vi, t1 - start, tau_m)
-                st = t1 - u
-                rend[i] = st + tau_ref
-                if tau_ref < dt:
-                    rest = u - tau_ref
-                    vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
-                else:
-                    vi = 0.0
-                idx[count] = i
-                off[count] = st - t0
-                Jsp[count] = Ji
-                count += 1
-        v[i] = vi
-    return count
+                refr[kept] = i
+                kept += 1
+    return count, kept
 
 
 @njit(cache=True)
@@ -364,6 +423,20 @@ def run_steps(k0, k1, dt,
     acc = np.empty(max(1, con_i[:, C_NPOST].max()) if C else 1)
     split = np.empty(1)
     n_log = 0
+    # per population: threshold flags per chunk, and the list of refractory neurons (rebuilt here by a scan)
+    f_off = np.zeros(P + 1, dtype=np.int64)
+    for p in range(P):
+        f_off[p + 1] = f_off[p] + (pop_i[p, P_N] + CHUNK - 1) // CHUNK
+    flags = np.zeros(max(f_off[P], 1), dtype=np.int64)
+    refr = np.empty(max(v.size, 1), dtype=np.int64)
+    n_refr = np.zeros(P, dtype=np.int64)
+    for p in range(P):
+        o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
+        t_start = k0 * dt
+        for i in range(N):
+            if rend[o + i] > t_start:
+                refr[o + n_refr[p]] = i
+                n_refr[p] += 1
     for k in range(k0, k1):
         t0 = k * dt
         m = k + 1
@@ -372,23 +445,25 @@ def run_steps(k0, k1, dt,
             e = pop_i[p, P_EMITTER]
             o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
             vv, rr, JJ, JD = v[o:o + N], rend[o:o + N], J[o:o + N], Jd[o:o + N]
+            fl = flags[f_off[p]:f_off[p + 1]]
             mode = pop_i[p, P_MODE]
             tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
             t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
             if mode == MODE_DIRECT and nt <= 2:  # the common case (e.g. CUBA): one pass over the neurons
                 g0 = grp_i[terms[t_lo, T_GROUP], G_OFF]
                 g1 = grp_i[terms[t_lo + nt - 1, T_GROUP], G_OFF]
-                bias_mode = 0 if pop_i[p, P_HAS_BIAS] == 0 else 2 if pop_i[p, P_BIAS_ARRAY] != 0 else 1
-                cnt = _lif_direct(vv, rr, arena[g0:g0 + N], arena[g1:g1 + N], nt == 2, coef[t_lo, 0],
-                                  coef[t_lo + nt - 1, 0], term_decay[t_lo], term_decay[t_lo + nt - 1], bias_mode,
-                                  pop_f[p, PF_BIAS_DECAYED], bias[o:o + N], pop_f[p, PF_DECAY], pop_f[p, PF_FACTOR],
-                                  tau_m, tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+                has_bias = pop_i[p, P_HAS_BIAS] != 0
+                _direct_update(vv, JD, arena[g0:g0 + N], arena[g1:g1 + N], nt == 2, coef[t_lo, 0],
+                               coef[t_lo + nt - 1, 0], term_decay[t_lo], term_decay[t_lo + nt - 1],
+                               has_bias and pop_i[p, P_BIAS_ARRAY] != 0,
+                               pop_f[p, PF_BIAS_DECAYED] if has_bias else 0.0, bias[o:o + N], pop_f[p, PF_DECAY], fl)
             else:
                 if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
-                cnt = _lif_update(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], pop_f[p, PF_DECAY], tau_m,
-                                  tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+                _free_update(vv, JD, pop_f[p, PF_DECAY], fl, 0, fl.size)
+            cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref, t0,
+                                     dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
             if tau_ref < dt and cnt:
                 cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
             sp_n[e] = cnt
@@ -500,3 +575,29 @@ def run_steps(k0, k1, dt,
         if n_log > max_log:
             return log_k, log_e, log_i, log_o, n_log, m
     return log_k, log_e, log_i, log_o, n_log, k1
+
+
+@njit(cache=True)
+def convert_log(log_k, log_e, log_i, log_o, n, emitter, first_step, exact, t0, dt, scale, top):
+    """The logged spikes of ``emitter`` at steps >= first_step in a SpikeRecorder's stored form, computed as
+    its flush computes them (emitter -1: every logged spike). exact: times t0 + step dt + offset (float64)
+    and int64 indices; else float64 steps, uint32 indices and uint16 fractions clip(rint(offset scale), 0, top)."""
+    count = 0
+    for s in range(n):
+        if (emitter < 0 or log_e[s] == emitter) and log_k[s] >= first_step:
+            count += 1
+    steps = np.empty(count)
+    idx = np.empty(count, dtype=np.int64)
+    frac = np.empty(0 if exact else count, dtype=np.uint16)
+    q = 0
+    for s in range(n):
+        if (emitter < 0 or log_e[s] == emitter) and log_k[s] >= first_step:
+            if exact:
+                steps[q] = t0 + np.float64(log_k[s]) * dt + log_o[s]
+            else:
+                steps[q] = log_k[s]
+                f = np.rint(log_o[s] * scale)
+                frac[q] = 0 if f < 0 else top if f > top else int(f)
+            idx[q] = log_i[s]
+            q += 1
+    return steps, idx, frac

@@ -22,6 +22,7 @@ from ..inputs import PoissonRuntime, _BLOCK
 from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
 from ..runtime import Runtime, _invalid_message
+from ...spikes.events import _FRACTION_STEPS
 
 _NO_I = np.zeros(1, dtype=np.int64)
 _MAX_LOG = 1 << 18  # spikes logged per kernel call before it returns (bounds the log's memory)
@@ -344,20 +345,15 @@ class CompiledRuntime(Runtime):
         """Record the block's population spikes (from the kernel's log) and source spikes into the probes."""
         log_k, log_e, log_i, log_o, n = out[:5]
         if spike_probes and n:
-            log_k, log_e, log_i, log_o = log_k[:n], log_e[:n], log_i[:n], log_o[:n]
             emitters = self._static["emitters"]
+            scale = _FRACTION_STEPS / self.dt
             for pop, bufs in spike_probes.items():
-                if len(spike_probes) == 1:  # the log holds this population only
-                    ks, ids, offs = log_k, log_i, log_o
-                else:
-                    sel = log_e == emitters.index(self.pops[pop])
-                    ks, ids, offs = log_k[sel], log_i[sel], log_o[sel]
-                for buf in bufs:
-                    if buf.start_step <= k:
-                        buf.recorder._record_many(ks, ids, offs)
-                    else:
-                        keep = ks >= buf.start_step
-                        buf.recorder._record_many(ks[keep], ids[keep], offs[keep])
+                e = -1 if len(spike_probes) == 1 else emitters.index(self.pops[pop])  # -1: the log holds pop only
+                for buf in bufs:  # converted in one compiled pass into the recorder's stored form
+                    rec = buf.recorder
+                    times, idx, frac = K.convert_log(log_k, log_e, log_i, log_o, n, e, buf.start_step, rec.exact,
+                                                     rec.t0, rec.dt, scale, _FRACTION_STEPS - 1)
+                    rec._record_stored((times, idx) if rec.exact else (times, idx.astype(np.uint32), frac))
         for src in source_probes:
             rt = self.sources[src]
             idx, times = _emitted(rt, k + 1, k1 + 1)
