@@ -165,76 +165,108 @@ CHUNK = 32  # neurons per threshold flag: the free update runs as a vectorized l
 
 
 @njit(cache=True)
-def _free_update(v, Jd, decay, flags, c0, c1):
-    """v = v decay + Jd for neurons of chunks c0 .. c1-1 (LIFState._step); flags[c] = some v > 1 in chunk c.
+def _free_update(v, Jd, decay, flags):
+    """v = v decay + Jd (LIFState._step); flags[c] = 1 where chunk c (CHUNK neurons) has some v > 1.
 
-    A loop without branches, so LLVM vectorizes it; the few chunks with a crossing are settled afterwards.
+    Whole chunks run as a loop without branches over indices LLVM can prove >= 0, which it vectorizes
+    (slices or a variable start would keep it scalar); the few flagged chunks are settled afterwards.
     """
     N = v.size
-    for c in range(c0, c1):
+    full = N // CHUNK
+    for c in range(full):
         lo = c * CHUNK
-        vs, js = v[lo:lo + CHUNK], Jd[lo:lo + CHUNK]  # slices: indices provably >= 0, so the loop vectorizes
         f = 0
-        for i in range(vs.size):
-            vi = vs[i] * decay + js[i]
-            vs[i] = vi
+        for j in range(CHUNK):
+            vi = v[lo + j] * decay + Jd[lo + j]
+            v[lo + j] = vi
             f |= vi > 1.0
         flags[c] = f
+    if full < flags.size:
+        f = 0
+        for i in range(full * CHUNK, N):
+            vi = v[i] * decay + Jd[i]
+            v[i] = vi
+            f |= vi > 1.0
+        flags[full] = f
+
+
+@njit(cache=True)
+def _direct_one(i, v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay):
+    """One neuron of :func:`_direct_update` (the tail after the whole chunks)."""
+    jd = x0[i] * c0
+    x0[i] *= d0
+    if two:
+        jd = jd + x1[i] * c1
+        x1[i] *= d1
+    jd = jd + (bias[i] if bias_array else bias_d)
+    Jd[i] = jd
+    vi = v[i] * decay + jd
+    v[i] = vi
+    return vi > 1.0
 
 
 @njit(cache=True)
 def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay, flags):
     """The direct path (LIFRuntime._step_direct) with one or two n = 0 synapse groups in one pass:
     Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)), each x decayed after it is read (Jd kept for J = Jd / (1 -
-    decay_m) at spikes), then the free update as :func:`_free_update`. ``bias_d`` is 0.0 without a bias
-    (adding +0.0 changes no value but the sign of a zero, which no later operation sees)."""
-    for c in range(flags.size):
+    decay_m) at spikes), then the free update and flags as :func:`_free_update`, one explicit branch-free
+    loop per variant so that each vectorizes. ``bias_d`` is 0.0 without a bias (adding +0.0 changes no value
+    but the sign of a zero, which no later operation sees)."""
+    N = v.size
+    full = N // CHUNK
+    for c in range(full):
         lo = c * CHUNK
-        hi = lo + CHUNK
-        # slices: indices provably >= 0, so each branch-free loop vectorizes
-        vs, js, a0, a1, bs = v[lo:hi], Jd[lo:hi], x0[lo:hi], x1[lo:hi], bias[lo:hi]
         f = 0
         if two and not bias_array:
-            for i in range(vs.size):
-                jd = a0[i] * c0
-                a0[i] *= d0
-                jd = jd + a1[i] * c1
-                a1[i] *= d1
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
+                jd = jd + x1[i] * c1
+                x1[i] *= d1
                 jd = jd + bias_d
-                js[i] = jd
-                vi = vs[i] * decay + jd
-                vs[i] = vi
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
                 f |= vi > 1.0
         elif not bias_array:
-            for i in range(vs.size):
-                jd = a0[i] * c0
-                a0[i] *= d0
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
                 jd = jd + bias_d
-                js[i] = jd
-                vi = vs[i] * decay + jd
-                vs[i] = vi
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
                 f |= vi > 1.0
         elif two:
-            for i in range(vs.size):
-                jd = a0[i] * c0
-                a0[i] *= d0
-                jd = jd + a1[i] * c1
-                a1[i] *= d1
-                jd = jd + bs[i]
-                js[i] = jd
-                vi = vs[i] * decay + jd
-                vs[i] = vi
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
+                jd = jd + x1[i] * c1
+                x1[i] *= d1
+                jd = jd + bias[i]
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
                 f |= vi > 1.0
         else:
-            for i in range(vs.size):
-                jd = a0[i] * c0
-                a0[i] *= d0
-                jd = jd + bs[i]
-                js[i] = jd
-                vi = vs[i] * decay + jd
-                vs[i] = vi
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
+                jd = jd + bias[i]
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
                 f |= vi > 1.0
         flags[c] = f
+    if full < flags.size:
+        f = 0
+        for i in range(full * CHUNK, N):
+            f |= _direct_one(i, v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay)
+        flags[full] = f
 
 
 @njit(cache=True)
@@ -461,7 +493,7 @@ def run_steps(k0, k1, dt,
                 if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
-                _free_update(vv, JD, pop_f[p, PF_DECAY], fl, 0, fl.size)
+                _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
             cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref, t0,
                                      dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
             if tau_ref < dt and cnt:
