@@ -614,22 +614,37 @@ def convert_log(log_k, log_e, log_i, log_o, n, emitter, first_step, exact, t0, d
     """The logged spikes of ``emitter`` at steps >= first_step in a SpikeRecorder's stored form, computed as
     its flush computes them (emitter -1: every logged spike). exact: times t0 + step dt + offset (float64)
     and int64 indices; else float64 steps, uint32 indices and uint16 fractions clip(rint(offset scale), 0, top)."""
-    count = 0
-    for s in range(n):
-        if (emitter < 0 or log_e[s] == emitter) and log_k[s] >= first_step:
-            count += 1
-    steps = np.empty(count)
-    idx = np.empty(count, dtype=np.int64)
-    frac = np.empty(0 if exact else count, dtype=np.uint16)
-    q = 0
-    for s in range(n):
-        if (emitter < 0 or log_e[s] == emitter) and log_k[s] >= first_step:
-            if exact:
-                steps[q] = t0 + np.float64(log_k[s]) * dt + log_o[s]
-            else:
-                steps[q] = log_k[s]
-                f = np.rint(log_o[s] * scale)
-                frac[q] = 0 if f < 0 else top if f > top else int(f)
+    if emitter < 0 and (n == 0 or log_k[0] >= first_step):  # the usual case: every logged spike
+        sel = np.arange(n)
+    else:
+        sel = np.empty(n, dtype=np.int64)
+        count = 0
+        for s in range(n):
+            if (emitter < 0 or log_e[s] == emitter) and log_k[s] >= first_step:
+                sel[count] = s
+                count += 1
+        sel = sel[:count]
+    m = sel.size
+    steps = np.empty(m)
+    idx = np.empty(m, dtype=np.int64)
+    if exact:
+        for q in range(m):
+            s = sel[q]
+            steps[q] = t0 + np.float64(log_k[s]) * dt + log_o[s]
             idx[q] = log_i[s]
-            q += 1
+        return steps, idx, np.empty(0, dtype=np.uint16)
+    frac = np.empty(m, dtype=np.uint16)
+    for q in range(m):
+        s = sel[q]
+        steps[q] = log_k[s]
+        idx[q] = log_i[s]
+        f = np.rint(log_o[s] * scale)
+        frac[q] = 0 if f < 0 else top if f > top else int(f)
     return steps, idx, frac
+
+
+@njit(cache=True)
+def times_in_place(log_k, log_o, n, t0, dt):
+    """log_o[:n] = t0 + step dt + offset: an exact SpikeRecorder's stored times, as its flush computes them."""
+    for s in range(n):
+        log_o[s] = t0 + np.float64(log_k[s]) * dt + log_o[s]

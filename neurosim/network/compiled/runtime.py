@@ -211,6 +211,7 @@ class CompiledRuntime(Runtime):
         dirty = np.zeros(max(1, s["n_dirty"]), dtype=np.int64)
         for g, row in zip(self.groups, s["grp_i"]):
             dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L] = g.dirty
+        self._handed_over = False
         log = [np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64),
                np.zeros(1024)]
         # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
@@ -249,6 +250,9 @@ class CompiledRuntime(Runtime):
                             for a, o in zip(arrays, offsets):
                                 a.reshape(-1)[...] = f[o:o + a.size]
                     self._file_spikes(out, spike_probes, source_probes, k, k1)
+                    if self._handed_over:  # the recorder keeps (parts of) the log's arrays: fresh ones next time
+                        log = [np.empty(a.size, dtype=a.dtype) for a in log]
+                        self._handed_over = False
                     self._file_samples(sampled, smp_i, smp_out, smp_steps)
                     for g, row in zip(self.groups, s["grp_i"]):
                         g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
@@ -347,6 +351,15 @@ class CompiledRuntime(Runtime):
         if spike_probes and n:
             emitters = self._static["emitters"]
             scale = _FRACTION_STEPS / self.dt
+            bufs = next(iter(spike_probes.values()))
+            if len(spike_probes) == 1 and len(bufs) == 1 and bufs[0].recorder.exact and bufs[0].start_step <= k:
+                # the usual case: the log becomes the stored spikes in place, no copy (times over the offsets)
+                rec = bufs[0].recorder
+                K.times_in_place(log_k, log_o, n, rec.t0, rec.dt)
+                keep = 2 * n >= log_o.size  # else copies, so the stored arrays do not hold much unused space
+                rec._record_stored((log_o[:n], log_i[:n]) if keep else (log_o[:n].copy(), log_i[:n].copy()))
+                self._handed_over = keep
+                return self._file_sources(source_probes, k, k1)
             for pop, bufs in spike_probes.items():
                 e = -1 if len(spike_probes) == 1 else emitters.index(self.pops[pop])  # -1: the log holds pop only
                 for buf in bufs:  # converted in one compiled pass into the recorder's stored form
@@ -354,6 +367,9 @@ class CompiledRuntime(Runtime):
                     times, idx, frac = K.convert_log(log_k, log_e, log_i, log_o, n, e, buf.start_step, rec.exact,
                                                      rec.t0, rec.dt, scale, _FRACTION_STEPS - 1)
                     rec._record_stored((times, idx) if rec.exact else (times, idx.astype(np.uint32), frac))
+        self._file_sources(source_probes, k, k1)
+
+    def _file_sources(self, source_probes, k, k1):
         for src in source_probes:
             rt = self.sources[src]
             idx, times = _emitted(rt, k + 1, k1 + 1)
