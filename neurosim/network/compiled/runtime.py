@@ -251,7 +251,7 @@ class CompiledRuntime(Runtime):
                                 a.reshape(-1)[...] = f[o:o + a.size]
                     self._file_spikes(out, spike_probes, source_probes, k, k1)
                     if self._handed_over:  # the recorder keeps (parts of) the log's arrays: fresh ones next time
-                        log = [np.empty(a.size, dtype=a.dtype) for a in log]
+                        log = log[:2] + [np.empty(a.size, dtype=a.dtype) for a in log[2:]]  # indices, times
                         self._handed_over = False
                     self._file_samples(sampled, smp_i, smp_out, smp_steps)
                     for g, row in zip(self.groups, s["grp_i"]):
