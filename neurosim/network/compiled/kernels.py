@@ -191,21 +191,6 @@ def _free_update(v, Jd, decay, flags):
 
 
 @njit(cache=True)
-def _direct_one(i, v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay):
-    """One neuron of :func:`_direct_update` (the tail after the whole chunks)."""
-    jd = x0[i] * c0
-    x0[i] *= d0
-    if two:
-        jd = jd + x1[i] * c1
-        x1[i] *= d1
-    jd = jd + (bias[i] if bias_array else bias_d)
-    Jd[i] = jd
-    vi = v[i] * decay + jd
-    v[i] = vi
-    return vi > 1.0
-
-
-@njit(cache=True)
 def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay, flags):
     """The direct path (LIFRuntime._step_direct) with one or two n = 0 synapse groups in one pass:
     Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)), each x decayed after it is read (Jd kept for J = Jd / (1 -
@@ -264,8 +249,17 @@ def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias,
         flags[c] = f
     if full < flags.size:
         f = 0
-        for i in range(full * CHUNK, N):
-            f |= _direct_one(i, v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay)
+        for i in range(full * CHUNK, N):  # the tail, in line (a call per neuron costs more than its work)
+            jd = x0[i] * c0
+            x0[i] *= d0
+            if two:
+                jd = jd + x1[i] * c1
+                x1[i] *= d1
+            jd = jd + (bias[i] if bias_array else bias_d)
+            Jd[i] = jd
+            vi = v[i] * decay + jd
+            v[i] = vi
+            f |= vi > 1.0
         flags[full] = f
 
 
