@@ -251,10 +251,7 @@ class CompiledRuntime(Runtime):
                                 a.reshape(-1)[...] = f[o:o + a.size]
                     self._file_spikes(out, spike_probes, source_probes, k, k1)
                     if self._handed_over:  # the recorder keeps (parts of) the log's arrays: fresh ones next time
-                        # indices and times; >= 4 MiB once the log is large: numpy then asks the kernel for
-                        # huge pages, 512x fewer page faults when the kernel first writes them
-                        size = 1 << 20 if int(out[4]) >= _MAX_LOG // 2 else log[3].size
-                        log = log[:2] + [np.empty(size, dtype=a.dtype) for a in log[2:]]
+                        log = log[:2] + [np.empty(a.size, dtype=a.dtype) for a in log[2:]]  # indices, times
                         self._handed_over = False
                     self._file_samples(sampled, smp_i, smp_out, smp_steps)
                     for g, row in zip(self.groups, s["grp_i"]):
@@ -359,7 +356,7 @@ class CompiledRuntime(Runtime):
                 # the usual case: the log becomes the stored spikes in place, no copy (times over the offsets)
                 rec = bufs[0].recorder
                 K.times_in_place(log_k, log_o, n, rec.t0, rec.dt)
-                keep = 4 * n >= log_o.size  # else copies, so the stored arrays do not hold much unused space
+                keep = 2 * n >= log_o.size  # else copies, so the stored arrays do not hold much unused space
                 rec._record_stored((log_o[:n], log_i[:n]) if keep else (log_o[:n].copy(), log_i[:n].copy()))
                 self._handed_over = keep
                 return self._file_sources(source_probes, k, k1)
