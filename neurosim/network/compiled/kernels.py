@@ -433,10 +433,12 @@ def run_steps(k0, k1, dt,
               con_i, rows, indptr, indices, data, cuts,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
-              log_k, log_e, log_i, log_o, max_log):
+              log_k, log_e, log_i, log_o, max_log, log_times, rec_t0):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
-    The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s).
+    The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
+    with ``log_times`` (one population logs, for one exact spike probe) only the index and the time
+    ``rec_t0 + step dt + offset``, as that probe's SpikeRecorder stores it.
     Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
     step is then below k1), so its memory stays bounded.
     """
@@ -494,16 +496,29 @@ def run_steps(k0, k1, dt,
                 cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
             sp_n[e] = cnt
             if pop_i[p, P_LOG] != 0 and cnt:
-                if n_log + cnt > log_k.size:
-                    log_k, log_e = _grow_i(log_k, n_log + cnt), _grow_i(log_e, n_log + cnt)
-                    log_i, log_o = _grow_i(log_i, n_log + cnt), _grow_f(log_o, n_log + cnt)
+                need = n_log + cnt  # each array grows on its own (no bounds checks: never write past one)
+                if need > log_i.size:
+                    log_i = _grow_i(log_i, need)
+                if need > log_o.size:
+                    log_o = _grow_f(log_o, need)
                 idx, off = sp[0][e], sp[1][e]
-                for s in range(cnt):
-                    log_k[n_log] = k
-                    log_e[n_log] = e
-                    log_i[n_log] = int(idx[s])
-                    log_o[n_log] = off[s]
-                    n_log += 1
+                if log_times:  # one exact spike probe: its stored form directly, t0 + step dt + offset
+                    tk = rec_t0 + np.float64(k) * dt
+                    for s in range(cnt):
+                        log_i[n_log] = int(idx[s])
+                        log_o[n_log] = tk + off[s]
+                        n_log += 1
+                else:
+                    if need > log_k.size:
+                        log_k = _grow_i(log_k, need)
+                    if need > log_e.size:
+                        log_e = _grow_i(log_e, need)
+                    for s in range(cnt):
+                        log_k[n_log] = k
+                        log_e[n_log] = e
+                        log_i[n_log] = int(idx[s])
+                        log_o[n_log] = off[s]
+                        n_log += 1
         # 2. sources: the spikes delivered at m dt
         for e in range(E):
             kind = em_i[e, E_KIND]
@@ -636,9 +651,3 @@ def convert_log(log_k, log_e, log_i, log_o, n, emitter, first_step, exact, t0, d
         frac[q] = 0 if f < 0 else top if f > top else int(f)
     return steps, idx, frac
 
-
-@njit(cache=True)
-def times_in_place(log_k, log_o, n, t0, dt):
-    """log_o[:n] = t0 + step dt + offset: an exact SpikeRecorder's stored times, as its flush computes them."""
-    for s in range(n):
-        log_o[s] = t0 + np.float64(log_k[s]) * dt + log_o[s]
