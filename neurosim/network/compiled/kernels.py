@@ -7,6 +7,11 @@ floating-point order: the same products with the same pre-scaled coefficients,
 additions in the same sequence. So both backends produce the same spikes.
 No ``fastmath`` (it would reorder and contract the arithmetic); the machine
 code is cached on disk (``cache=True``), so compilation is paid once per machine.
+Where the order of work differs, results do not: the free LIF update runs as a
+branch-free (vectorized) pass over all neurons before refractory neurons and
+crossings are settled, per neuron the same operations as numpy's whole-array
+passes; ``log1p`` is one ``log`` call (within 2 ulp of libm, which numpy's own
+vectorized log1p is not bit-identical to either).
 
 The network is passed as flat arrays plus tables of offsets (int64 / float64
 arrays, one row per population, synapse group, connection, emitter, input,
