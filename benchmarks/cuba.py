@@ -21,14 +21,17 @@ Run single-threaded, from the repository root, with a Python that has Brian2::
 
 Wall times are for ``run(1 s)`` only (network construction, neurosim's runtime
 build and Brian2's code generation/compilation and ``run(0 ms)`` are printed
-separately as "build"). neurosim and
-Brian2's cython target run alternately, ``--repeats`` times each, so machine
-load hits both alike; the table shows the best and the median of each, and the
-ratio of the medians. A last table splits neurosim's step into its phases
+separately as "build"). The simulators
+run alternately, ``--repeats`` times each, so machine load hits all alike (Brian2's
+standalone binary is compiled once per size and run again in each repeat); the
+table shows the best and the median wall time of each and the median CPU time of
+the process, and the ratios of the median and of the best wall times (on a
+loaded machine the best is the least disturbed). A last table splits neurosim's step into its phases
 (timed by wrapping the phase functions, so the sum exceeds the plain run by the
 wrappers' overhead).
 """
 import argparse
+import os
 import time
 from contextlib import contextmanager
 
@@ -133,8 +136,6 @@ def run_fused(n, seed):
 def run_brian(n, seed, target):
     import brian2 as b2
 
-    if target == "cpp_standalone":
-        return run_brian_standalone(n, seed)
     b2.start_scope()
     b2.prefs.codegen.target = target
     b2.defaultclock.dt = 0.1 * b2.ms
@@ -168,18 +169,24 @@ def run_brian(n, seed, target):
     return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=int(mon.num_spikes), rate=mon.num_spikes / n, network=same)
 
 
-def run_brian_standalone(n, seed):
-    """Brian2's C++ standalone device: build = code generation + compilation; wall = the run inside the binary."""
-    import tempfile
+class Standalone:
+    """Brian2's C++ standalone device, built once per network: ``build`` = code generation + C++ compilation
+    (+ the first run, which gives the spike count); each :meth:`run` starts the compiled binary again and
+    returns its simulation loop's time (``last_run_info.txt``, as ``device._last_run_time``) and the binary's
+    whole CPU time (set-up, synapse creation and result writing included: an upper bound of the loop's CPU)."""
 
-    import brian2 as b2
+    def __init__(self, n, seed):
+        import shutil
+        import tempfile
 
-    ms, mV = b2.ms, b2.mV
-    with tempfile.TemporaryDirectory() as directory:
-        b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
+        import brian2 as b2
+
+        self.directory = tempfile.mkdtemp(prefix="cuba_standalone_")
+        ms, mV = b2.ms, b2.mV
+        b2.set_device("cpp_standalone", directory=self.directory, build_on_run=False)
         try:
             b2.device.reinit()
-            b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
+            b2.set_device("cpp_standalone", directory=self.directory, build_on_run=False)
             b2.start_scope()
             b2.prefs.devices.cpp_standalone.openmp_threads = 0  # one thread
             b2.defaultclock.dt = 0.1 * ms
@@ -204,17 +211,38 @@ def run_brian_standalone(n, seed):
             mon = b2.SpikeMonitor(P)
             net = b2.Network(P, Ce, Ci, mon)
             net.run(1 * b2.second)
-            b2.device.build(directory=directory, compile=True, run=False, with_output=False)
-            t1 = time.perf_counter()
-            c1 = time.process_time()
-            b2.device.run(directory=directory, with_output=False)
-            t2 = time.perf_counter()
-            count = int(mon.num_spikes)
-            wall = float(b2.device._last_run_time)  # the simulation loop, without the binary's start and set-up
+            b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
+            self.build = time.perf_counter() - t0
+            b2.device.run(directory=self.directory, with_output=False)
+            self.spikes = int(mon.num_spikes)
+            self.results_dir = b2.device.results_dir
+            cmd = b2.prefs.devices.cpp_standalone.run_cmd_unix
+            self.cmd = ([cmd] if isinstance(cmd, str) else list(cmd)) + ["--results_dir", self.results_dir]
+            self.env = dict(os.environ, **{k: str(v) for k, v in b2.prefs[
+                "devices.cpp_standalone.run_environment_variables"].items()})
+        except BaseException:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
         finally:
             b2.device.reinit()
             b2.set_device("runtime")
-    return dict(build=t1 - t0, wall=wall, cpu=wall, spikes=count, rate=count / n, process=t2 - t1)
+
+    def run(self):
+        import resource
+        import subprocess
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(self.cmd, cwd=self.directory, env=self.env, stdout=subprocess.DEVNULL, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(os.path.join(self.results_dir, "last_run_info.txt")) as f:
+            wall = float(f.read().split()[0])
+        process_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return dict(build=self.build, wall=wall, cpu=process_cpu, spikes=self.spikes, rate=self.spikes / self.n)
+
+    def close(self):
+        import shutil
+
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def run_neurosim_on(n, network):
@@ -316,19 +344,34 @@ def main():
         first, cached = compile_times()
         print(f"neurosim numba backend, build + first step of a small CUBA in a fresh process: {first:.2f} s with an "
               f"empty cache (compilation), {cached:.2f} s with the cache filled")
+        net, _ = cuba(400, rng=0, backend="numba")  # loads the cached kernels into this process, untimed
+        net.run(0.05)
     rows = []
     for n in args.sizes:
         runs = {"neurosim numpy": []}
+        standalone = None
+        if "cpp_standalone" in targets:  # built once, its binary run in each repeat
+            try:
+                standalone = Standalone(n, args.seed)
+                standalone.n = n
+            except Exception as err:  # e.g. no C++ compiler: report and go on
+                print(f"brian2 cpp_standalone failed: {type(err).__name__}: {err}")
         for _ in range(args.repeats):
+            if standalone is not None:
+                runs.setdefault("brian2 cpp_standalone", []).append(standalone.run())
             runs["neurosim numpy"].append(run_neurosim(n, args.seed))
             if numba is not None:
                 runs.setdefault("neurosim numba", []).append(run_neurosim(n, args.seed, "numba"))
                 runs.setdefault("fused numba", []).append(run_fused(n, args.seed))
             for target in targets:
+                if target == "cpp_standalone":
+                    continue
                 try:
                     runs.setdefault(f"brian2 {target}", []).append(run_brian(n, args.seed, target))
                 except Exception as err:  # e.g. no compiler for cython: report and go on
                     print(f"brian2 {target} failed: {type(err).__name__}: {err}")
+        if standalone is not None:
+            standalone.close()
         for name, rs in runs.items():
             if rs:
                 rows.append((name, n, rs))
@@ -339,7 +382,7 @@ def main():
     medians = {}
     for name, n, rs in rows:
         walls = [r["wall"] for r in rs]
-        medians[name, n] = (float(np.median(walls)), float(np.median([r["cpu"] for r in rs])))
+        medians[name, n] = (float(np.median(walls)), float(np.median([r["cpu"] for r in rs])), min(walls))
         r = rs[0]
         print(f"{name:<22}{n:>7}{min(walls):>10.3f}{medians[name, n][0]:>12.3f}{medians[name, n][1]:>11.3f}"
               f"{r['build']:>10.2f}{r['spikes']:>9}{r['rate']:>10.3f}")
@@ -348,11 +391,13 @@ def main():
         name = "neurosim numba" if ("neurosim numba", n) in medians else "neurosim numpy"
         for other in ("neurosim numpy", "brian2 cython", "brian2 cpp_standalone", "fused numba"):
             if (other, n) in medians and other != name:
-                print(f"N={n}: {name} / {other} = {ref[0] / medians[other, n][0]:.2f}x wall time (medians; < 1: "
-                      f"{name} faster)")
+                print(f"N={n}: {name} / {other} = {ref[0] / medians[other, n][0]:.2f}x wall time (medians), "
+                      f"{ref[2] / medians[other, n][2]:.2f}x (best walls); < 1: {name} faster")
     if any(name == "brian2 cpp_standalone" for name, _, _ in rows):
-        print("brian2 cpp_standalone: wall = the simulation loop inside the binary (device._last_run_time); build = "
-              "code generation + C++ compilation")
+        print("brian2 cpp_standalone: built once per size, its binary run once per repeat; wall = the simulation "
+              "loop inside the binary (last_run_info.txt, as device._last_run_time); CPU = the binary's whole "
+              "process (set-up, synapse creation, result files included); build = code generation + C++ "
+              "compilation")
     if any(name == "neurosim*" for name, _, _ in rows):
         print("neurosim*: neurosim on the connectivity and initial voltages Brian2 drew (same network)")
     if args.no_phases:

@@ -91,6 +91,14 @@ class SpikeRecorder:
         self._pending.append((0, np.asarray(indices), np.asarray(offsets, dtype=float)))
         self._flush(np.asarray(steps, dtype=np.float64))
 
+    def _record_stored(self, chunk):
+        """Unchecked: append spikes already converted to this recorder's stored form, as :meth:`_flush` makes
+        it (exact: ``(times, int64 indices)``; else ``(float64 steps, uint32 indices, uint16 fractions)``),
+        steps ascending; a compiled runtime converts its spike log this way in one pass."""
+        self._flush()
+        if len(chunk[1]):
+            self._chunks.append(chunk)
+
     def _flush(self, many_steps=None):
         pending = self._pending
         if not pending:

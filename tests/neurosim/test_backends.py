@@ -335,3 +335,61 @@ def test_the_environment_can_make_auto_mean_numpy(monkeypatch):
         net, probes = recurrent("numba")
         net.run(0.01)
         assert net.backend == "numba"
+
+
+# ---- the compiled loop's own pieces ----------------------------------------------------------------
+@needs_numba
+def test_log1p_of_the_kernels_is_within_two_ulp_of_libm():
+    import math
+
+    from neurosim.network.compiled.kernels import log1p
+
+    x = np.concatenate([np.geomspace(1e-300, 1e6, 20000), np.random.default_rng(0).random(20000), [0.0]])
+    ref = np.array([math.log1p(v) for v in x])
+    got = np.array([log1p(v) for v in x])
+    np.testing.assert_array_less(np.abs(got - ref), 2.5 * np.spacing(np.maximum(ref, 1e-300)))
+    assert got[-1] == 0.0 and log1p(1e-20) == 1e-20
+
+
+@needs_numba
+@pytest.mark.parametrize("exact", [True, False])
+def test_the_spike_log_converted_in_the_kernel_equals_the_recorders_own_conversion(exact):
+    from neurosim.network.compiled import kernels as K
+    from neurosim.spikes.events import _FRACTION_STEPS, SpikeRecorder
+
+    g = np.random.default_rng(1)
+    n, dt = 500, 1e-3
+    log_k = np.sort(g.integers(3, 40, n))
+    log_e = g.integers(0, 2, n)
+    log_i = g.integers(0, 20, n)
+    log_o = g.random(n) * dt
+    log_o[:3] = [0.0, dt * (1 - 1e-17), dt * 0.5 / _FRACTION_STEPS]  # the fraction's edge cases
+    for emitter, first in ((-1, 0), (1, 10)):
+        a = SpikeRecorder(20, dt, t0=0.25, exact=exact)
+        b = SpikeRecorder(20, dt, t0=0.25, exact=exact)
+        sel = (log_k >= first) & ((log_e == emitter) | (emitter < 0))
+        a._record_many(log_k[sel], log_i[sel], log_o[sel])
+        times, idx, frac = K.convert_log(log_k, log_e, log_i, log_o, n, emitter, first, exact, b.t0, dt,
+                                         _FRACTION_STEPS / dt, _FRACTION_STEPS - 1)
+        b._record_stored((times, idx) if exact else (times, idx.astype(np.uint32), frac))
+        ea, eb = a.events(), b.events()
+        assert ea[0].size == sel.sum() > 100
+        for x, y in zip(ea, eb):
+            np.testing.assert_array_equal(x, y)
+
+
+@needs_numba
+def test_a_spike_probe_added_between_runs_records_the_same_spikes_on_both_backends():
+    out = {}
+    for backend in ("numpy", "numba"):
+        net = Network(dt=1e-4, backend=backend)
+        pop = net.add_population(LIF(0.02, 0.002), 300, bias=np.linspace(0.5, 3.0, 300))
+        early = net.probe(pop)
+        net.run(0.05)
+        late = net.probe(pop)  # starts at step 500: a filter on the kernel's spike log
+        net.run(0.1)
+        out[backend] = (early.data, late.data)
+    for a, b in zip(out["numpy"], out["numba"]):
+        assert a[0].size > 1000
+        assert_same_spikes(a, b, 1e-4)
+    assert out["numba"][1][0].min() >= 0.05

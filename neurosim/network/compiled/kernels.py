@@ -7,6 +7,11 @@ floating-point order: the same products with the same pre-scaled coefficients,
 additions in the same sequence. So both backends produce the same spikes.
 No ``fastmath`` (it would reorder and contract the arithmetic); the machine
 code is cached on disk (``cache=True``), so compilation is paid once per machine.
+Where the order of work differs, results do not: the free LIF update runs as a
+branch-free (vectorized) pass over all neurons before refractory neurons and
+crossings are settled, per neuron the same operations as numpy's whole-array
+passes; ``log1p`` is one ``log`` call (within 2 ulp of libm, which numpy's own
+vectorized log1p is not bit-identical to either).
 
 The network is passed as flat arrays plus tables of offsets (int64 / float64
 arrays, one row per population, synapse group, connection, emitter, input,
@@ -63,10 +68,21 @@ def _grow_f(a, need):
 
 
 @njit(cache=True)
+def log1p(x):
+    """log(1 + x) for x >= 0 to a few ulp, as log(u) x / (u - 1) with u = 1 + x (Goldberg 1991, Theorem 4):
+    one call of log, about 3x faster than the libm log1p numba calls (numpy's own log1p is a vectorized
+    implementation with its own last-bit rounding, so neither is bit-identical to it anyway)."""
+    u = 1.0 + x
+    if u == 1.0:
+        return x
+    return math.log(u) * (x / (u - 1.0))
+
+
+@njit(cache=True)
 def _time_to_end(J, v, since, tau_m):
     """LIFState._time_to_end for one neuron."""
     if J > v:
-        return min(tau_m * math.log1p((v - 1.0) / (J - v)), since)
+        return min(tau_m * log1p((v - 1.0) / (J - v)), since)
     return since
 
 
@@ -150,25 +166,144 @@ def _input(p, k, k0, pop_i, pop_f, J, Jd, bias, terms, coef, term_decay, arena, 
         Jd[i] = J[i] * omd
 
 
-@njit(cache=True)
-def _lif_update(v, rend, J, Jd, direct, factor, decay, tau_m, tau_ref, t0, dt, idx, off, Jsp):
-    """LIFState._step (free update) + _step_updated's first pass for all neurons; returns the spike count.
+CHUNK = 32  # neurons per threshold flag: the free update runs as a vectorized loop over each chunk
 
-    J is read only for refractory and spiking neurons (as numpy's ``_Unscaled``: Jd * factor when direct).
+
+@njit(cache=True)
+def _free_update(v, Jd, decay, flags):
+    """v = v decay + Jd (LIFState._step); flags[c] = 1 where chunk c (CHUNK neurons) has some v > 1.
+
+    Whole chunks run as a loop without branches over indices LLVM can prove >= 0, which it vectorizes
+    (slices or a variable start would keep it scalar); the few flagged chunks are settled afterwards.
+    """
+    N = v.size
+    full = N // CHUNK
+    for c in range(full):
+        lo = c * CHUNK
+        f = 0
+        for j in range(CHUNK):
+            vi = v[lo + j] * decay + Jd[lo + j]
+            v[lo + j] = vi
+            f |= vi > 1.0
+        flags[c] = f
+    if full < flags.size:
+        f = 0
+        for i in range(full * CHUNK, N):
+            vi = v[i] * decay + Jd[i]
+            v[i] = vi
+            f |= vi > 1.0
+        flags[full] = f
+
+
+@njit(cache=True)
+def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias, decay, flags):
+    """The direct path (LIFRuntime._step_direct) with one or two n = 0 synapse groups in one pass:
+    Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)), each x decayed after it is read (Jd kept for J = Jd / (1 -
+    decay_m) at spikes), then the free update and flags as :func:`_free_update`, one explicit branch-free
+    loop per variant so that each vectorizes. ``bias_d`` is 0.0 without a bias (adding +0.0 changes no value
+    but the sign of a zero, which no later operation sees)."""
+    N = v.size
+    full = N // CHUNK
+    for c in range(full):
+        lo = c * CHUNK
+        f = 0
+        if two and not bias_array:
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
+                jd = jd + x1[i] * c1
+                x1[i] *= d1
+                jd = jd + bias_d
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
+                f |= vi > 1.0
+        elif not bias_array:
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
+                jd = jd + bias_d
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
+                f |= vi > 1.0
+        elif two:
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
+                jd = jd + x1[i] * c1
+                x1[i] *= d1
+                jd = jd + bias[i]
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
+                f |= vi > 1.0
+        else:
+            for j in range(CHUNK):
+                i = lo + j
+                jd = x0[i] * c0
+                x0[i] *= d0
+                jd = jd + bias[i]
+                Jd[i] = jd
+                vi = v[i] * decay + jd
+                v[i] = vi
+                f |= vi > 1.0
+        flags[c] = f
+    if full < flags.size:
+        f = 0
+        for i in range(full * CHUNK, N):  # the tail, in line (a call per neuron costs more than its work)
+            jd = x0[i] * c0
+            x0[i] *= d0
+            if two:
+                jd = jd + x1[i] * c1
+                x1[i] *= d1
+            jd = jd + (bias[i] if bias_array else bias_d)
+            Jd[i] = jd
+            vi = v[i] * decay + jd
+            v[i] = vi
+            f |= vi > 1.0
+        flags[full] = f
+
+
+@njit(cache=True)
+def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr, flags, idx, off, Jsp):
+    """LIFState._step_updated after the free update: refractory neurons, then threshold crossings.
+
+    ``refr[:n_refr]`` lists every neuron with ``refractory_end > t0`` (and maybe some whose period is over),
+    as LIFState._refractory does; returns the spike count and the new list length. J is read only for
+    refractory and spiking neurons (numpy's ``_Unscaled``: Jd * factor when direct). Spikes are found chunk
+    by chunk in ascending neuron order, as numpy's nonzero gives them.
     """
     t1 = t0 + dt
-    count = 0
-    for i in range(v.size):
-        vi = v[i] * decay
-        vi = vi + Jd[i]
+    kept = 0
+    for q in range(n_refr):  # held at 0, then integrating from 0 where the period ends inside the step
+        i = refr[q]
         re = rend[i]
-        if re > t0 or vi > 1.0:
+        if re <= t0:
+            continue
+        vi = 0.0
+        if re < t1:
             Ji = Jd[i] * factor if direct else J[i]
-            if re > t0:  # refractory during part of the step: held at 0, then integrates from 0
-                vi = 0.0
-                if re < t1:
-                    vi = Ji * -math.expm1((re - t1) / tau_m)
+            vi = Ji * -math.expm1((re - t1) / tau_m)
             if vi > 1.0:
+                flags[i // CHUNK] = 1
+        else:
+            refr[kept] = i  # still refractory at the end of the step
+            kept += 1
+        v[i] = vi
+    count = 0
+    N = v.size
+    for c in range(flags.size):
+        if flags[c] == 0:
+            continue
+        for i in range(c * CHUNK, min(c * CHUNK + CHUNK, N)):
+            vi = v[i]
+            if vi > 1.0:
+                Ji = Jd[i] * factor if direct else J[i]
+                re = rend[i]
                 start = max(re, t0)
                 u = _time_to_end(Ji, vi, t1 - start, tau_m)
                 st = t1 - u
@@ -178,59 +313,14 @@ def _lif_update(v, rend, J, Jd, direct, factor, decay, tau_m, tau_ref, t0, dt, i
                     vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
                 else:
                     vi = 0.0
+                v[i] = vi
                 idx[count] = i  # the buffers hold >= N entries: no growth in this pass
                 off[count] = st - t0
                 Jsp[count] = Ji
                 count += 1
-        v[i] = vi
-    return count
-
-
-@njit(cache=True)
-def _lif_direct(v, rend, x0, x1, two, c0, c1, d0, d1, bias_mode, bias_d, bias, decay, factor, tau_m, tau_ref, t0, dt,
-                idx, off, Jsp):
-    """The direct path with one or two n = 0 synapse groups fused into one pass over the neurons.
-
-    Per neuron the same operations as the term-by-term passes: Jd = x0 c0 (+ x1 c1) (+ bias (1 - decay_m)),
-    each x decayed after it is read, then :func:`_lif_update`'s step.
-    """
-    t1 = t0 + dt
-    count = 0
-    for i in range(v.size):
-        Jd = x0[i] * c0
-        x0[i] *= d0
-        if two:
-            Jd = Jd + x1[i] * c1
-            x1[i] *= d1
-        if bias_mode == 1:
-            Jd = Jd + bias_d
-        elif bias_mode == 2:
-            Jd = Jd + bias[i]
-        vi = v[i] * decay
-        vi = vi + Jd
-        re = rend[i]
-        if re > t0 or vi > 1.0:
-            Ji = Jd * factor
-            if re > t0:
-                vi = 0.0
-                if re < t1:
-                    vi = Ji * -math.expm1((re - t1) / tau_m)
-            if vi > 1.0:
-                start = max(re, t0)
-                u = _time_to_end(Ji, vi, t1 - start, tau_m)
-                st = t1 - u
-                rend[i] = st + tau_ref
-                if tau_ref < dt:
-                    rest = u - tau_ref
-                    vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
-                else:
-                    vi = 0.0
-                idx[count] = i
-                off[count] = st - t0
-                Jsp[count] = Ji
-                count += 1
-        v[i] = vi
-    return count
+                refr[kept] = i
+                kept += 1
+    return count, kept
 
 
 @njit(cache=True)
@@ -348,10 +438,12 @@ def run_steps(k0, k1, dt,
               con_i, rows, indptr, indices, data, cuts,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
-              log_k, log_e, log_i, log_o, max_log):
+              log_k, log_e, log_i, log_o, max_log, log_times, rec_t0):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
-    The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s).
+    The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
+    with ``log_times`` (one population logs, for one exact spike probe) only the index and the time
+    ``rec_t0 + step dt + offset``, as that probe's SpikeRecorder stores it.
     Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
     step is then below k1), so its memory stays bounded.
     """
@@ -364,6 +456,20 @@ def run_steps(k0, k1, dt,
     acc = np.empty(max(1, con_i[:, C_NPOST].max()) if C else 1)
     split = np.empty(1)
     n_log = 0
+    # per population: threshold flags per chunk, and the list of refractory neurons (rebuilt here by a scan)
+    f_off = np.zeros(P + 1, dtype=np.int64)
+    for p in range(P):
+        f_off[p + 1] = f_off[p] + (pop_i[p, P_N] + CHUNK - 1) // CHUNK
+    flags = np.zeros(max(f_off[P], 1), dtype=np.int64)
+    refr = np.empty(max(v.size, 1), dtype=np.int64)
+    n_refr = np.zeros(P, dtype=np.int64)
+    for p in range(P):
+        o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
+        t_start = k0 * dt
+        for i in range(N):
+            if rend[o + i] > t_start:
+                refr[o + n_refr[p]] = i
+                n_refr[p] += 1
     for k in range(k0, k1):
         t0 = k * dt
         m = k + 1
@@ -372,37 +478,52 @@ def run_steps(k0, k1, dt,
             e = pop_i[p, P_EMITTER]
             o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
             vv, rr, JJ, JD = v[o:o + N], rend[o:o + N], J[o:o + N], Jd[o:o + N]
+            fl = flags[f_off[p]:f_off[p + 1]]
             mode = pop_i[p, P_MODE]
             tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
             t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
             if mode == MODE_DIRECT and nt <= 2:  # the common case (e.g. CUBA): one pass over the neurons
                 g0 = grp_i[terms[t_lo, T_GROUP], G_OFF]
                 g1 = grp_i[terms[t_lo + nt - 1, T_GROUP], G_OFF]
-                bias_mode = 0 if pop_i[p, P_HAS_BIAS] == 0 else 2 if pop_i[p, P_BIAS_ARRAY] != 0 else 1
-                cnt = _lif_direct(vv, rr, arena[g0:g0 + N], arena[g1:g1 + N], nt == 2, coef[t_lo, 0],
-                                  coef[t_lo + nt - 1, 0], term_decay[t_lo], term_decay[t_lo + nt - 1], bias_mode,
-                                  pop_f[p, PF_BIAS_DECAYED], bias[o:o + N], pop_f[p, PF_DECAY], pop_f[p, PF_FACTOR],
-                                  tau_m, tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+                has_bias = pop_i[p, P_HAS_BIAS] != 0
+                _direct_update(vv, JD, arena[g0:g0 + N], arena[g1:g1 + N], nt == 2, coef[t_lo, 0],
+                               coef[t_lo + nt - 1, 0], term_decay[t_lo], term_decay[t_lo + nt - 1],
+                               has_bias and pop_i[p, P_BIAS_ARRAY] != 0,
+                               pop_f[p, PF_BIAS_DECAYED] if has_bias else 0.0, bias[o:o + N], pop_f[p, PF_DECAY], fl)
             else:
                 if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
-                cnt = _lif_update(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], pop_f[p, PF_DECAY], tau_m,
-                                  tau_ref, t0, dt, sp[0][e], sp[1][e], sp[2][e])
+                _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
+            cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref, t0,
+                                     dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
             if tau_ref < dt and cnt:
                 cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
             sp_n[e] = cnt
             if pop_i[p, P_LOG] != 0 and cnt:
-                if n_log + cnt > log_k.size:
-                    log_k, log_e = _grow_i(log_k, n_log + cnt), _grow_i(log_e, n_log + cnt)
-                    log_i, log_o = _grow_i(log_i, n_log + cnt), _grow_f(log_o, n_log + cnt)
+                need = n_log + cnt  # each array grows on its own (no bounds checks: never write past one)
+                if need > log_i.size:
+                    log_i = _grow_i(log_i, need)
+                if need > log_o.size:
+                    log_o = _grow_f(log_o, need)
                 idx, off = sp[0][e], sp[1][e]
-                for s in range(cnt):
-                    log_k[n_log] = k
-                    log_e[n_log] = e
-                    log_i[n_log] = int(idx[s])
-                    log_o[n_log] = off[s]
-                    n_log += 1
+                if log_times:  # one exact spike probe: its stored form directly, t0 + step dt + offset
+                    tk = rec_t0 + np.float64(k) * dt
+                    for s in range(cnt):
+                        log_i[n_log] = int(idx[s])
+                        log_o[n_log] = tk + off[s]
+                        n_log += 1
+                else:
+                    if need > log_k.size:
+                        log_k = _grow_i(log_k, need)
+                    if need > log_e.size:
+                        log_e = _grow_i(log_e, need)
+                    for s in range(cnt):
+                        log_k[n_log] = k
+                        log_e[n_log] = e
+                        log_i[n_log] = int(idx[s])
+                        log_o[n_log] = off[s]
+                        n_log += 1
         # 2. sources: the spikes delivered at m dt
         for e in range(E):
             kind = em_i[e, E_KIND]
@@ -500,3 +621,38 @@ def run_steps(k0, k1, dt,
         if n_log > max_log:
             return log_k, log_e, log_i, log_o, n_log, m
     return log_k, log_e, log_i, log_o, n_log, k1
+
+
+@njit(cache=True)
+def convert_log(log_k, log_e, log_i, log_o, n, emitter, first_step, exact, t0, dt, scale, top):
+    """The logged spikes of ``emitter`` at steps >= first_step in a SpikeRecorder's stored form, computed as
+    its flush computes them (emitter -1: every logged spike). exact: times t0 + step dt + offset (float64)
+    and int64 indices; else float64 steps, uint32 indices and uint16 fractions clip(rint(offset scale), 0, top)."""
+    if emitter < 0 and (n == 0 or log_k[0] >= first_step):  # the usual case: every logged spike
+        sel = np.arange(n)
+    else:
+        sel = np.empty(n, dtype=np.int64)
+        count = 0
+        for s in range(n):
+            if (emitter < 0 or log_e[s] == emitter) and log_k[s] >= first_step:
+                sel[count] = s
+                count += 1
+        sel = sel[:count]
+    m = sel.size
+    steps = np.empty(m)
+    idx = np.empty(m, dtype=np.int64)
+    if exact:
+        for q in range(m):
+            s = sel[q]
+            steps[q] = t0 + np.float64(log_k[s]) * dt + log_o[s]
+            idx[q] = log_i[s]
+        return steps, idx, np.empty(0, dtype=np.uint16)
+    frac = np.empty(m, dtype=np.uint16)
+    for q in range(m):
+        s = sel[q]
+        steps[q] = log_k[s]
+        idx[q] = log_i[s]
+        f = np.rint(log_o[s] * scale)
+        frac[q] = 0 if f < 0 else top if f > top else int(f)
+    return steps, idx, frac
+

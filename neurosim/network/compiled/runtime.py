@@ -22,6 +22,7 @@ from ..inputs import PoissonRuntime, _BLOCK
 from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
 from ..runtime import Runtime, _invalid_message
+from ...spikes.events import _FRACTION_STEPS
 
 _NO_I = np.zeros(1, dtype=np.int64)
 _MAX_LOG = 1 << 18  # spikes logged per kernel call before it returns (bounds the log's memory)
@@ -210,6 +211,7 @@ class CompiledRuntime(Runtime):
         dirty = np.zeros(max(1, s["n_dirty"]), dtype=np.int64)
         for g, row in zip(self.groups, s["grp_i"]):
             dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L] = g.dirty
+        self._handed_over = False
         log = [np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64),
                np.zeros(1024)]
         # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
@@ -233,6 +235,7 @@ class CompiledRuntime(Runtime):
                 for r, (_, rt) in enumerate(self._spike_sources):
                     ss_i[r, K.SS_PTR] = np.searchsorted(rt._m, k + 1)
                 flat = [_concat(arrays) if arrays else (np.zeros(1), []) for arrays in states]
+                direct = _direct_recorder(spike_probes, k)
                 # ---- commit
                 try:
                     out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
@@ -240,14 +243,18 @@ class CompiledRuntime(Runtime):
                                       s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
                                       s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"], s["cuts"],
                                       s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
-                                      smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG)
+                                      smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
+                                      direct is not None, 0.0 if direct is None else direct.t0)
                     log = list(out[:4])
                     k1 = int(out[5])  # earlier than asked when the spike log filled up
                     for arrays, (f, offsets) in zip(states, flat):
                         if len(arrays) > 1:  # a copy: put the values back
                             for a, o in zip(arrays, offsets):
                                 a.reshape(-1)[...] = f[o:o + a.size]
-                    self._file_spikes(out, spike_probes, source_probes, k, k1)
+                    self._file_spikes(out, spike_probes, source_probes, k, k1, direct)
+                    if self._handed_over:  # the recorder keeps (parts of) the log's arrays: fresh ones next time
+                        log = log[:2] + [np.empty(a.size, dtype=a.dtype) for a in log[2:]]  # indices, times
+                        self._handed_over = False
                     self._file_samples(sampled, smp_i, smp_out, smp_steps)
                     for g, row in zip(self.groups, s["grp_i"]):
                         g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
@@ -340,29 +347,46 @@ class CompiledRuntime(Runtime):
             return np.zeros((0, 2), dtype=np.int64), np.zeros(1)
         return _table(rows, 2), np.concatenate(parts).astype(float)
 
-    def _file_spikes(self, out, spike_probes, source_probes, k, k1):
-        """Record the block's population spikes (from the kernel's log) and source spikes into the probes."""
+    def _file_spikes(self, out, spike_probes, source_probes, k, k1, direct):
+        """Record the block's population spikes (from the kernel's log) and source spikes into the probes.
+
+        ``direct``: the one exact recorder whose stored times the kernel logged (see :func:`_direct_recorder`).
+        """
         log_k, log_e, log_i, log_o, n = out[:5]
-        if spike_probes and n:
-            log_k, log_e, log_i, log_o = log_k[:n], log_e[:n], log_i[:n], log_o[:n]
+        if direct is not None:
+            if n:  # the log is the stored spikes already: handed over, no copy (unless mostly unused space)
+                keep = 2 * n >= log_o.size
+                direct._record_stored((log_o[:n], log_i[:n]) if keep else (log_o[:n].copy(), log_i[:n].copy()))
+                self._handed_over = keep
+        elif spike_probes and n:
             emitters = self._static["emitters"]
+            scale = _FRACTION_STEPS / self.dt
             for pop, bufs in spike_probes.items():
-                if len(spike_probes) == 1:  # the log holds this population only
-                    ks, ids, offs = log_k, log_i, log_o
-                else:
-                    sel = log_e == emitters.index(self.pops[pop])
-                    ks, ids, offs = log_k[sel], log_i[sel], log_o[sel]
-                for buf in bufs:
-                    if buf.start_step <= k:
-                        buf.recorder._record_many(ks, ids, offs)
-                    else:
-                        keep = ks >= buf.start_step
-                        buf.recorder._record_many(ks[keep], ids[keep], offs[keep])
+                e = -1 if len(spike_probes) == 1 else emitters.index(self.pops[pop])  # -1: the log holds pop only
+                for buf in bufs:  # converted in one compiled pass into the recorder's stored form
+                    rec = buf.recorder
+                    times, idx, frac = K.convert_log(log_k, log_e, log_i, log_o, n, e, buf.start_step, rec.exact,
+                                                     rec.t0, rec.dt, scale, _FRACTION_STEPS - 1)
+                    rec._record_stored((times, idx) if rec.exact else (times, idx.astype(np.uint32), frac))
+        self._file_sources(source_probes, k, k1)
+
+    def _file_sources(self, source_probes, k, k1):
         for src in source_probes:
             rt = self.sources[src]
             idx, times = _emitted(rt, k + 1, k1 + 1)
             if idx.size:
                 self._record_source(src, idx, times)
+
+
+def _direct_recorder(spike_probes, k):
+    """The recorder whose stored times the kernel can log from step k on: one population with one exact spike
+    probe recording since k or earlier (the usual case); else None (the log keeps steps and offsets)."""
+    if len(spike_probes) != 1:
+        return None
+    bufs = next(iter(spike_probes.values()))
+    if len(bufs) != 1 or not bufs[0].recorder.exact or bufs[0].start_step > k:
+        return None
+    return bufs[0].recorder
 
 
 def _emitted(rt, m0, m1):
