@@ -54,6 +54,7 @@ import numpy as np
 from .. import validation as check
 from ..spikes import SpikeRecorder, split_by_neuron
 from ..synapses import PSCFilter, PSCState
+from .plan import Stateful
 from .views import events_of
 
 KINDS = ("spikes", "v", "current", "filtered", "filtered_mean", "rate", "weights")
@@ -219,7 +220,7 @@ class ProbeData:
         return probe.data
 
 
-class SpikeBuffer:
+class SpikeBuffer(Stateful):
     """Runtime buffer of a spike probe: a :class:`neurosim.SpikeRecorder` with exact (float64) times."""
 
     state = None
@@ -232,11 +233,11 @@ class SpikeBuffer:
     def data(self):
         return self.recorder.events(), None
 
-    def snapshot(self):
+    def snapshot_extra(self):  # the recorded events (immutable chunks: a checkpoint is a list of references)
         return self.recorder.checkpoint()
 
-    def restore(self, snap):
-        self.recorder.rollback(snap)
+    def restore_extra(self, extra):
+        self.recorder.rollback(extra)
 
     def bytes_per_sample(self):
         return 0
@@ -268,7 +269,7 @@ class RateBuffer(SpikeBuffer):
         return values, t
 
 
-class SampleBuffer:
+class SampleBuffer(Stateful):
     """Runtime buffer of a sampled probe: one preallocated block per run call, filled sample by sample.
 
     Memory is the recorded data (samples x B x n floats) plus a few bytes per block.
@@ -325,22 +326,20 @@ class SampleBuffer:
         values = np.concatenate([p[0] for p in parts])
         return values, np.concatenate([p[1] for p in parts]) * self.dt
 
-    def snapshot(self):
-        # blocks are filled only up to their count and never rewritten, so references suffice
-        blocks = [list(b) for b in self.blocks]
+    def arrays(self):
+        """The declared state: the filter's stages x, and the running integral of a "filtered_mean" probe."""
         if self.state is None:
-            return blocks, None
-        extra = (self.total.copy(), self.sum.copy()) if self.probe.kind == "filtered_mean" else None
-        return blocks, (self.state.x.copy(), extra)
+            return {}
+        if self.probe.kind == "filtered_mean":
+            return {"x": self.state.x, "total": self.total, "sum": self.sum}
+        return {"x": self.state.x}
 
-    def restore(self, snap):
-        blocks, state = snap
-        self.blocks = [list(b) for b in blocks]
-        if state is not None:
-            np.copyto(self.state.x, state[0])
-            if state[1] is not None:
-                np.copyto(self.total, state[1][0])
-                np.copyto(self.sum, state[1][1])
+    def snapshot_extra(self):
+        # blocks are filled only up to their count and never rewritten, so references suffice
+        return [list(b) for b in self.blocks]
+
+    def restore_extra(self, extra):
+        self.blocks = [list(b) for b in extra]
 
 
 def add_lagged(state, indices, lag):
