@@ -118,6 +118,13 @@ class ConnectionRuntime:
             self.indices = rows.indices.astype(np.int64)
             self.data = rows.data.astype(np.float64) * scale
             self._make_table()
+        self.conv = None
+        if isinstance(conn.weights, Convolution) and B > 1:
+            # a batch's step with many spikes: its spike maps go through one im2col/BLAS convolution
+            # (Convolution.apply) instead of the table, when the table's additions would cost more
+            c = conn.weights
+            self.conv = Convolution(c.kernel * scale, c.input_shape, c.stride, c.padding)
+            self.conv_min_spikes = _conv_min_spikes(self.conv, B, self.indices.size / self.n_pre)
         self.scatter = self._scatter if B == 1 else self._scatter_batch
         self.lagged = conn.placement == "exact"
         self.synapse = conn.synapse
@@ -164,6 +171,13 @@ class ConnectionRuntime:
         syn = self.synapse
         x = np.asarray(lags, dtype=float) / syn.tau_s
         decay = np.exp(-x)
+        if self.conv is not None and spiked.size >= self.conv_min_spikes:
+            power, at = np.ones_like(x), self._columns(spiked)
+            for k in range(syn.n + 1):  # per stage, the (pre, trial) map of spikes times tau * h_k(lag)
+                maps = np.bincount(at, weights=power * decay, minlength=self.B * self.n_pre)
+                self.conv.apply_columns(maps.reshape(self.n_pre, self.B), target[k].reshape(self.B, self.n_post))
+                power = power * x / (k + 1)
+            return
         trials, j = (np.zeros(spiked.size, dtype=np.int64), spiked) if self.B == 1 else np.divmod(spiked, self.n_pre)
         if not self.dense:
             pos = self._positions(j)
@@ -199,6 +213,11 @@ class ConnectionRuntime:
             else:
                 np.add.at(target[k], flat, self.data[pos] * factor[of])
             power = power * x / (k + 1)
+
+    def _columns(self, spiked):
+        """Flat batch indices ``trial * pre.n + j`` as positions ``j * B + trial`` of a samples-last (pre, B) map."""
+        trials, j = np.divmod(spiked, self.n_pre)
+        return j * self.B + trials
 
     def _make_table(self):
         """Non-empty rows padded to equal length (index 0, weight 0), when that at most doubles the memory.
@@ -264,6 +283,10 @@ class ConnectionRuntime:
             counts = np.bincount(spiked, minlength=self.B * self.n_pre).reshape(self.B, self.n_pre)
             target.reshape(self.B, self.n_post)[...] += counts.astype(float) @ self.rows
             return
+        if self.conv is not None and spiked.size >= self.conv_min_spikes:
+            counts = np.bincount(self._columns(spiked), minlength=self.B * self.n_pre).astype(float)
+            self.conv.apply_columns(counts.reshape(self.n_pre, self.B), target.reshape(self.B, self.n_post))
+            return
         trials, j = np.divmod(spiked, self.n_pre)
         if self.dense:
             if spiked.size > 1:
@@ -291,6 +314,19 @@ class ConnectionRuntime:
             lengths = self.indptr[j + 1] - self.indptr[j]
             flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
             np.add.at(target, flat, self.data[pos])
+
+
+#: a BLAS multiply-add of Convolution.apply costs about this fraction of one table addition (np.add.at);
+#: measured with benchmarks/conv_spiking.py --part crossover
+_CONV_MAC_COST = 0.015
+
+
+def _conv_min_spikes(conv, B, fanout):
+    """Spikes per step from which a batch's step is cheaper as one dense convolution than through the table:
+    spikes * fanout table additions against B * post.n * (in_ch * kh * kw of the factored kernel) products."""
+    K, _ = conv._factored()
+    macs = B * conv.shape[0] * int(np.prod(K.shape[1:]))
+    return max(1, int(np.ceil(_CONV_MAC_COST * macs / max(fanout, 1e-12))))
 
 
 class FusedPropagation:

@@ -15,6 +15,7 @@ row-major (neuron ``c * H * W + y * W + x``), and the kernel is ``Conv2d.weight`
 (zero outside the input).
 """
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import validation as check
 
@@ -113,6 +114,110 @@ class Convolution:
         for o in range(O):  # one output channel at a time: temporaries stay one channel's size
             data[o * block:(o + 1) * block] = self.kernel[o, cc, uu, vv]
         return sp.csr_matrix((data, indices, indptr), shape=self.shape)
+
+    def apply(self, x, out=None):
+        """Convolve a batch of flat images: ``x`` (n, pre.n) -> (n, post.n), with im2col and one BLAS product.
+
+        The dense counterpart of the sparse table (equal to ``x @ to_sparse().T`` to float
+        rounding), for many inputs at once: the runtime uses it to propagate a step's spike
+        maps of all trials when many neurons spike. The temporaries are the patch matrix
+        (n * post.n / out_ch * in_ch * kh * kw floats, divided by stride**2 when the kernel is
+        constant over stride x stride blocks, see below), never the (post, pre) matrix.
+
+        A kernel that is constant over aligned ``stride`` x ``stride`` blocks (an average pool
+        composed into the next convolution is one) is applied as the block sums of the input
+        (a sum pool with that stride) convolved with stride 1 by the block values: the same
+        sums regrouped, with stride**2 times fewer products.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, pre.n) or (n, C, H, W)
+        out : ndarray, shape (n, post.n), float64, optional
+            When given, the result is added into it (and it is returned).
+
+        Returns
+        -------
+        ndarray, shape (n, post.n)
+        """
+        C, H, W = self.input_shape
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim not in (2, 4) or x.shape[0] == 0 or x[0].size != C * H * W:
+            raise ValueError(f"x must have shape (n, {C * H * W}) or (n, {C}, {H}, {W}), got {x.shape}")
+        n = x.shape[0]
+        if out is None:
+            out = np.zeros((n, self.shape[0]))
+        elif out.shape != (n, self.shape[0]):
+            raise ValueError(f"out must have shape ({n}, {self.shape[0]}), got {out.shape}")
+        # samples last: every copy below then moves runs of n contiguous values
+        self.apply_columns(np.ascontiguousarray(x.reshape(n, -1).T), out)
+        return out
+
+    def apply_columns(self, x, out):
+        """As :meth:`apply` for inputs laid out samples last: ``x`` (pre.n, n), C-contiguous (one column
+        per sample, i.e. (C, H, W, n)); the result is added into ``out`` (n, post.n).
+
+        The runtime builds a step's spike maps directly in this layout.
+        """
+        C, H, W = self.input_shape
+        n = x.shape[1]
+        x = x.reshape(C, H, W, n)
+        K, (sh, sw) = self._factored()
+        ph, pw = self.padding
+        O, _, kh, kw = K.shape
+        _, Ho, Wo = self.output_shape
+        if ph or pw:
+            padded = np.zeros((C, H + 2 * ph, W + 2 * pw, n))
+            padded[:, ph:ph + H, pw:pw + W] = x
+            x = padded
+        if (sh, sw) != self.stride:  # block-constant kernel: sum-pool by the stride, then stride 1
+            bh, bw = self.stride
+            Hb, Wb = Ho - 1 + kh, Wo - 1 + kw
+            pooled = x[:, 0:Hb * bh:bh, 0:Wb * bw:bw].copy()
+            for p in range(bh):
+                for q in range(bw):
+                    if p or q:
+                        pooled += x[:, p:Hb * bh:bh, q:Wb * bw:bw]
+            x = pooled
+        Wp = x.shape[2]
+        target = out.reshape(n, O, Ho, Wo)
+        if sw == 1:
+            # im2col over kernel rows only: rows (c, u) of patch row i are image rows i*sh + u, whole
+            # width; tap column v is then the contiguous slice [v n, (v + Wo) n) of a row (width x samples)
+            rows = np.empty((Ho, C, kh, Wp * n))
+            flat = x.reshape(C, x.shape[1], Wp * n)
+            for u in range(kh):
+                rows[:, :, u] = flat[:, u:u + sh * (Ho - 1) + 1:sh].transpose(1, 0, 2)
+            rows = rows.reshape(Ho, C * kh, Wp * n)
+            Kv = self._by_column(K)
+            y = np.matmul(Kv[0], rows[:, :, :Wo * n])  # (Ho, O, Wo * n): one GEMM per output row
+            for v in range(1, kw):
+                y += np.matmul(Kv[v], rows[:, :, v * n:(v + Wo) * n])
+            target += y.reshape(Ho, O, Wo, n).transpose(3, 1, 0, 2)
+            return
+        patches = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (C, Ho, Wo, n, kh, kw)
+        cols = np.empty((C, kh, kw, Ho, Wo, n))
+        np.copyto(cols, patches.transpose(0, 4, 5, 1, 2, 3))
+        y = K.reshape(O, -1) @ cols.reshape(C * kh * kw, -1)  # (O, Ho * Wo * n), one GEMM
+        target += y.reshape(O, Ho, Wo, n).transpose(3, 0, 1, 2)
+
+    def _by_column(self, K):
+        """The kernel's columns v as contiguous (out_ch, in_ch * kh) matrices (cached)."""
+        if getattr(self, "_columns", None) is None:
+            self._columns = [np.ascontiguousarray(K[:, :, :, v].reshape(K.shape[0], -1)) for v in range(K.shape[3])]
+        return self._columns
+
+    def _factored(self):
+        """(kernel, stride) for :meth:`apply`: the block values and stride 1 when the kernel is constant over
+        aligned stride x stride blocks (and the kernel size is a multiple of the stride), else as given."""
+        if getattr(self, "_factors", None) is None:
+            K, (sh, sw) = self.kernel, self.stride
+            kh, kw = K.shape[2:]
+            self._factors = (K, (sh, sw))
+            if (sh > 1 or sw > 1) and kh % sh == 0 and kw % sw == 0:
+                blocks = K.reshape(K.shape[0], K.shape[1], kh // sh, sh, kw // sw, sw)
+                if np.all(blocks == blocks[:, :, :, :1, :, :1]):
+                    self._factors = (np.ascontiguousarray(blocks[:, :, :, 0, :, 0]), (1, 1))
+        return self._factors
 
     def __repr__(self):
         return (f"Convolution(kernel {self.kernel.shape}, input_shape={self.input_shape}, stride={self.stride}, "

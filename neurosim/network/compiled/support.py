@@ -39,6 +39,7 @@ def require_numba():
 def unsupported(net):
     """Reasons (list of str) why the compiled backend cannot run ``net`` as described now; empty if it can."""
     from ..inputs import PoissonSource, SpikeSource
+    from ..transforms import Convolution
     from ...neurons.lif import LIF
 
     why = []
@@ -57,6 +58,10 @@ def unsupported(net):
         if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
+        if (net.batch or 1) > 1 and isinstance(c.weights, Convolution):
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a neurosim.Convolution in a batch; numpy "
+                       "propagates a step with many spikes as one dense convolution (sums in another order than "
+                       "the compiled loop's table), so the two backends could differ in the last bits")
         if c.placement != "boundary":
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
                        "compiled form yet")
