@@ -172,19 +172,30 @@ def main(argv=None):
     rate_acc = np.mean(model.predict(X).argmax(1) == labels)
     print(f"# {args.act} CNN ({args.epochs} epochs), {args.n} test digits, T = {args.T} s, dt = {snn.dt} s, "
           f"batches of {args.batch}, one thread; numpy {np.__version__}; rate accuracy {100 * rate_acc:.1f} %")
-    t_ns, Y = best_of(lambda: snn.predict(X, T=args.T, batch_size=args.batch), args.repeat)
-    print(f"neurosim          best {t_ns:7.2f} s  {args.n / t_ns:8.2f} samples/s  "
-          f"accuracy {100 * np.mean(Y.argmax(1) == labels):.1f} %", flush=True)
+    runs = {"neurosim": lambda: snn.predict(X, T=args.T, batch_size=args.batch)}
     try:
         import snntorch
         import torch
+        runs["snnTorch"] = snntorch_runner(snn, X, args.T, args.batch, getattr(torch, args.torch_dtype))
+        names = {"neurosim": "neurosim", "snnTorch": f"snnTorch {snntorch.__version__} ({args.torch_dtype}, "
+                                                     f"torch {torch.__version__})"}
     except ImportError as exc:
         print(f"snnTorch          skipped ({exc}; pip install torch snntorch)")
+        names = {"neurosim": "neurosim"}
+    times = {name: [] for name in runs}
+    outputs = {}
+    for _ in range(args.repeat):              # interleaved, so both see the same machine load
+        for name, run in runs.items():
+            t, outputs[name] = best_of(run, 1)
+            times[name].append(t)
+    for name in runs:
+        t = min(times[name])
+        print(f"{names[name]:<40} best {t:7.2f} s  {args.n / t:8.2f} samples/s  (runs: "
+              f"{' '.join(f'{x:.2f}' for x in times[name])} s)  accuracy "
+              f"{100 * np.mean(outputs[name].argmax(1) == labels):.1f} %", flush=True)
+    if "snnTorch" not in runs:
         return
-    run = snntorch_runner(snn, X, args.T, args.batch, getattr(torch, args.torch_dtype))
-    t_st, R = best_of(run, args.repeat)
-    print(f"snnTorch {snntorch.__version__} ({args.torch_dtype}, torch {torch.__version__})  best {t_st:7.2f} s  "
-          f"{args.n / t_st:8.2f} samples/s  accuracy {100 * np.mean(R.argmax(1) == labels):.1f} %")
+    t_ns, t_st = min(times["neurosim"]), min(times["snnTorch"])
     print(f"ratio neurosim / snnTorch samples/s: {t_st / t_ns:.2f}x (target >= 1)")
 
 

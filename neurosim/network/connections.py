@@ -106,12 +106,13 @@ class ConnectionRuntime:
         self.reach = max(self.delay_steps, int(np.ceil(d - _TOL))) if conn.placement == "exact" else self.delay_steps
         self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
         scale = 1.0 / conn.synapse.tau_s  # stage-0 jump per unit weight
-        W = conn.matrix()
+        W = conn.weights if isinstance(conn.weights, Convolution) else conn.matrix()
         self.dense = isinstance(W, np.ndarray)
         if self.dense:
             self.rows = np.ascontiguousarray(W.T) * scale
         else:
-            rows = W.T.tocsr()
+            # a Convolution keeps its (pre, post) table, so a network rebuilt from it skips the transposition
+            rows = W.to_sparse_rows() if isinstance(W, Convolution) else W.T.tocsr()
             rows.sum_duplicates()
             self.indptr = rows.indptr.astype(np.int64)
             self.indptr_list = self.indptr.tolist()

@@ -115,6 +115,18 @@ class Convolution:
             data[o * block:(o + 1) * block] = self.kernel[o, cc, uu, vv]
         return sp.csr_matrix((data, indices, indptr), shape=self.shape)
 
+    def to_sparse_rows(self):
+        """The transpose of :meth:`to_sparse`, one CSR row per presynaptic neuron (shape (pre.n, post.n)).
+
+        What the runtime propagates spikes through. Computed once and kept (the kernel is
+        immutable); each call returns a copy of the kept matrix, so callers may change theirs.
+        """
+        if getattr(self, "_rows", None) is None:
+            rows = self.to_sparse().T.tocsr()
+            rows.sum_duplicates()
+            self._rows = rows
+        return self._rows.copy()
+
     def apply(self, x, out=None):
         """Convolve a batch of flat images: ``x`` (n, pre.n) -> (n, post.n), with im2col and one BLAS product.
 

@@ -59,8 +59,13 @@ class LinearMap:
         """A · factor (a new dense array or Convolution)."""
         if not self.is_conv:
             return self.A * factor
-        c = self.A
-        return Convolution(c.kernel * factor, c.input_shape, c.stride, c.padding)
+        # the same factor gives the same Convolution object, whose propagation table neurosim keeps: predict's
+        # batches then build their networks without recomputing it
+        cached = getattr(self, "_scaled", None)
+        if cached is None or cached[0] is not self.A or cached[1] != factor:
+            c = self.A
+            cached = self._scaled = (c, factor, Convolution(c.kernel * factor, c.input_shape, c.stride, c.padding))
+        return cached[2]
 
     def channel_bias(self):
         """The bias per output channel of a convolution (b is constant over each channel's pixels)."""

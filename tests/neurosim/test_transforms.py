@@ -296,3 +296,13 @@ def test_the_dense_path_never_forms_the_dense_matrix():
     assert dense_bytes > 300e6
     assert peak_build < dense_bytes / 5, (peak_build, dense_bytes)
     assert peak_steps < dense_bytes / 100, (peak_steps, dense_bytes)   # the steps' temporaries: a few MB
+
+
+def test_sparse_rows_are_the_transpose_kept_once():
+    rng = np.random.default_rng(5)
+    conv = Convolution(rng.normal(size=(3, 2, 3, 3)), (2, 7, 6), stride=(2, 1), padding=1)
+    rows = conv.to_sparse_rows()
+    assert rows.shape == (conv.shape[1], conv.shape[0])
+    np.testing.assert_array_equal(rows.toarray(), conv.to_sparse().toarray().T)
+    rows.data[:] = 0.0                                   # a copy: the kept table is unchanged
+    assert conv.to_sparse_rows().nnz == rows.nnz and np.abs(conv.to_sparse_rows().data).min() > 0
