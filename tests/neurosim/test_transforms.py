@@ -306,3 +306,31 @@ def test_sparse_rows_are_the_transpose_kept_once():
     np.testing.assert_array_equal(rows.toarray(), conv.to_sparse().toarray().T)
     rows.data[:] = 0.0                                   # a copy: the kept table is unchanged
     assert conv.to_sparse_rows().nnz == rows.nnz and np.abs(conv.to_sparse_rows().data).min() > 0
+
+
+def test_numba_refuses_a_convolution_in_a_batch_and_runs_a_single_one():
+    """In a batch, numpy may sum a busy step's convolution in another order than the compiled loop's table:
+    backend='numba' refuses it (auto runs numpy); a single run keeps the table on both backends, same spikes."""
+    pytest.importorskip("numba", reason="pip install '.[fast]'")
+    from neurosim.network.compiled import unsupported
+
+    def make(batch, backend):
+        net = Network(dt=1e-3, rng=1, batch=batch, backend=backend)
+        a = net.add_population(LIF(0.02, 0.002), 2 * 6 * 6, bias=np.linspace(1.2, 3.0, 72))
+        b = net.add_population(LIF(0.02, 0.002), 3 * 6 * 6, bias=0.5)
+        net.connect(a, b, Convolution(np.full((3, 2, 3, 3), 0.05), (2, 6, 6), padding=1))
+        return net, net.probe(b, "spikes")
+
+    net, _ = make(2, "numba")
+    assert any("Convolution in a batch" in why for why in unsupported(net))
+    with pytest.raises(ValueError, match="backend='numba' cannot run this network.*Convolution in a batch"):
+        net.build()
+    assert make(2, "auto")[0].backend == "numpy"
+    runs = [make(None, backend) for backend in ("numba", "numpy")]
+    for net, _ in runs:
+        net.run(0.1)
+    assert runs[0][0].backend == "numba"
+    (ta, ia), (tb, ib) = runs[0][1].data, runs[1][1].data
+    assert ta.size > 20
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_allclose(ta, tb, rtol=0, atol=1e-12)
