@@ -178,13 +178,14 @@ class Convolution:
         O, _, kh, kw = K.shape
         _, Ho, Wo = self.output_shape
         if ph or pw:
-            padded = np.zeros((C, H + 2 * ph, W + 2 * pw, n))
-            padded[:, ph:ph + H, pw:pw + W] = x
+            padded = self._scratch("padded", (C, H + 2 * ph, W + 2 * pw, n), zero=True)
+            padded[:, ph:ph + H, pw:pw + W] = x  # the border is never written: it stays zero
             x = padded
         if (sh, sw) != self.stride:  # block-constant kernel: sum-pool by the stride, then stride 1
             bh, bw = self.stride
             Hb, Wb = Ho - 1 + kh, Wo - 1 + kw
-            pooled = x[:, 0:Hb * bh:bh, 0:Wb * bw:bw].copy()
+            pooled = self._scratch("pooled", (C, Hb, Wb, n))
+            np.copyto(pooled, x[:, 0:Hb * bh:bh, 0:Wb * bw:bw])
             for p in range(bh):
                 for q in range(bw):
                     if p or q:
@@ -195,22 +196,33 @@ class Convolution:
         if sw == 1:
             # im2col over kernel rows only: rows (c, u) of patch row i are image rows i*sh + u, whole
             # width; tap column v is then the contiguous slice [v n, (v + Wo) n) of a row (width x samples)
-            rows = np.empty((Ho, C, kh, Wp * n))
+            rows = self._scratch("rows", (Ho, C, kh, Wp * n))
             flat = x.reshape(C, x.shape[1], Wp * n)
             for u in range(kh):
                 rows[:, :, u] = flat[:, u:u + sh * (Ho - 1) + 1:sh].transpose(1, 0, 2)
             rows = rows.reshape(Ho, C * kh, Wp * n)
             Kv = self._by_column(K)
-            y = np.matmul(Kv[0], rows[:, :, :Wo * n])  # (Ho, O, Wo * n): one GEMM per output row
-            for v in range(1, kw):
-                y += np.matmul(Kv[v], rows[:, :, v * n:(v + Wo) * n])
+            y = np.matmul(Kv[0], rows[:, :, :Wo * n], out=self._scratch("y", (Ho, O, Wo * n)))  # a GEMM per row
+            if kw > 1:
+                part = self._scratch("part", y.shape)
+                for v in range(1, kw):
+                    y += np.matmul(Kv[v], rows[:, :, v * n:(v + Wo) * n], out=part)
             target += y.reshape(Ho, O, Wo, n).transpose(3, 1, 0, 2)
             return
         patches = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (C, Ho, Wo, n, kh, kw)
-        cols = np.empty((C, kh, kw, Ho, Wo, n))
+        cols = self._scratch("cols", (C, kh, kw, Ho, Wo, n))
         np.copyto(cols, patches.transpose(0, 4, 5, 1, 2, 3))
         y = K.reshape(O, -1) @ cols.reshape(C * kh * kw, -1)  # (O, Ho * Wo * n), one GEMM
         target += y.reshape(O, Ho, Wo, n).transpose(3, 0, 1, 2)
+
+    def _scratch(self, name, shape, zero=False):
+        """A float64 work array of ``shape``, kept between calls while the shape holds (a step's maps are
+        megabytes: fresh ones would be page-faulted in every step). ``zero``: zeros when made."""
+        buffers = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = buffers[name] = np.zeros(shape) if zero else np.empty(shape)
+        return buf
 
     def _by_column(self, K):
         """The kernel's columns v as contiguous (out_ch, in_ch * kh) matrices (cached)."""
