@@ -128,13 +128,16 @@ class Convolution:
         return self._rows.copy()
 
     def apply(self, x, out=None):
-        """Convolve a batch of flat images: ``x`` (n, pre.n) -> (n, post.n), with im2col and one BLAS product.
+        """Convolve a batch of flat images: ``x`` (n, pre.n) -> (n, post.n), with im2col and BLAS products.
 
         The dense counterpart of the sparse table (equal to ``x @ to_sparse().T`` to float
         rounding), for many inputs at once: the runtime uses it to propagate a step's spike
-        maps of all trials when many neurons spike. The temporaries are the patch matrix
-        (n * post.n / out_ch * in_ch * kh * kw floats, divided by stride**2 when the kernel is
-        constant over stride x stride blocks, see below), never the (post, pre) matrix.
+        maps of all trials when many neurons spike. Images are laid out samples last, so
+        every copy moves runs of n values. With a horizontal stride of 1 the patches are
+        gathered for whole kernel rows only (n * H_out * W_in * in_ch * kh floats; each kernel
+        column is then a contiguous slice, one GEMM per output row and kernel column), else
+        as the full patch matrix (n * H_out * W_out * in_ch * kh * kw floats, one GEMM);
+        never the (post, pre) matrix.
 
         A kernel that is constant over aligned ``stride`` x ``stride`` blocks (an average pool
         composed into the next convolution is one) is applied as the block sums of the input
