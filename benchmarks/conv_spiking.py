@@ -98,6 +98,7 @@ def snntorch_runner(snn, X, T, batch, dtype):
                 count = torch.zeros((J.shape[0],) + second.shape, dtype=dtype)
                 for k in range(steps):
                     spk1, mem1 = lif1(J, mem1)
+                    spk1 = spk1.to(dtype)          # snnTorch's spike function returns float32
                     x = F.avg_pool2d(spk1, pool) if pool > 1 else spk1
                     cur = F.conv2d(x, Kt, stride=conv_stride, padding=pad) + b2
                     spk2, syn2, mem2 = lif2(cur, syn2, mem2)

@@ -318,8 +318,8 @@ class ConnectionRuntime:
 
 
 #: a BLAS multiply-add of Convolution.apply costs about this fraction of one table addition (np.add.at);
-#: measured with benchmarks/conv_spiking.py --part crossover
-_CONV_MAC_COST = 0.015
+#: measured with benchmarks/conv_spiking.py --part crossover (equal costs at about 900 spikes of 50 x 9,216 there)
+_CONV_MAC_COST = 0.008
 
 
 def _conv_min_spikes(conv, B, fanout):
