@@ -155,14 +155,18 @@ class Convolution:
         ndarray, shape (n, post.n)
         """
         C, H, W = self.input_shape
-        x = np.asarray(x, dtype=np.float64)
+        x = check.real_array("x", x)
         if x.ndim not in (2, 4) or x.shape[0] == 0 or x[0].size != C * H * W:
             raise ValueError(f"x must have shape (n, {C * H * W}) or (n, {C}, {H}, {W}), got {x.shape}")
         n = x.shape[0]
         if out is None:
             out = np.zeros((n, self.shape[0]))
-        elif out.shape != (n, self.shape[0]):
-            raise ValueError(f"out must have shape ({n}, {self.shape[0]}), got {out.shape}")
+        elif not isinstance(out, np.ndarray) or out.dtype != np.float64:
+            raise TypeError(f"out must be a float64 numpy array, got {type(out).__name__}"
+                            + (f" of {out.dtype}" if isinstance(out, np.ndarray) else ""))
+        elif out.shape != (n, self.shape[0]) or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous array of shape ({n}, {self.shape[0]}), got shape "
+                             f"{out.shape}" + ("" if out.flags.c_contiguous else " (not C-contiguous)"))
         # samples last: every copy below then moves runs of n contiguous values
         self.apply_columns(np.ascontiguousarray(x.reshape(n, -1).T), out)
         return out
@@ -175,6 +179,8 @@ class Convolution:
         """
         C, H, W = self.input_shape
         n = x.shape[1]
+        if not out.flags.c_contiguous:  # the result is added through a reshaped view of out
+            raise ValueError("out must be C-contiguous")
         x = x.reshape(C, H, W, n)
         K, (sh, sw) = self._factored()
         ph, pw = self.padding

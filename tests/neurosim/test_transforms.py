@@ -200,8 +200,17 @@ def test_apply_refuses_a_wrong_shape():
     conv = Convolution(np.ones((2, 1, 3, 3)), (1, 5, 5))
     with pytest.raises(ValueError, match=r"x must have shape \(n, 25\)"):
         conv.apply(np.ones((2, 24)))
-    with pytest.raises(ValueError, match="out must have shape"):
+    with pytest.raises(ValueError, match="out must be a C-contiguous array of shape"):
         conv.apply(np.ones((2, 25)), out=np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        conv.apply(np.ones((2, 25)), out=np.zeros((conv.shape[0], 2)).T)
+    with pytest.raises(TypeError, match="out must be a float64 numpy array"):
+        conv.apply(np.ones((2, 25)), out=np.zeros((2, conv.shape[0]), np.float32))
+    with pytest.raises(TypeError, match="x"):
+        conv.apply([["a"] * 25])
+    with pytest.raises(ValueError, match="x"):
+        conv.apply(np.full((1, 25), np.nan))
+    np.testing.assert_allclose(conv.apply(np.ones((1, 25), np.float32)), conv.apply(np.ones((1, 25))))
 
 
 def _busy_conv_net(placement, order, B=3):
