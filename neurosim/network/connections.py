@@ -122,7 +122,7 @@ class ConnectionRuntime:
         self.conv = None
         if isinstance(conn.weights, Convolution) and B > 1:
             # a batch's step with many spikes: its spike maps go through one im2col/BLAS convolution
-            # (Convolution.apply) instead of the table, when the table's additions would cost more
+            # (Convolution.apply_events) instead of the table, when the table's additions would cost more
             c = conn.weights
             self.conv = Convolution(c.kernel * scale, c.input_shape, c.stride, c.padding)
             self.conv_min_spikes = _conv_min_spikes(self.conv, B, self.indices.size / self.n_pre)
@@ -173,10 +173,9 @@ class ConnectionRuntime:
         x = np.asarray(lags, dtype=float) / syn.tau_s
         decay = np.exp(-x)
         if self.conv is not None and spiked.size >= self.conv_min_spikes:
-            power, at = np.ones_like(x), self._columns(spiked)
-            for k in range(syn.n + 1):  # per stage, the (pre, trial) map of spikes times tau * h_k(lag)
-                maps = np.bincount(at, weights=power * decay, minlength=self.B * self.n_pre)
-                self.conv.apply_columns(maps.reshape(self.n_pre, self.B), target[k].reshape(self.B, self.n_post))
+            power, (trials, j) = np.ones_like(x), np.divmod(spiked, self.n_pre)
+            for k in range(syn.n + 1):  # per stage, each spike weighted by tau * h_k(lag)
+                self.conv.apply_events(j, trials, power * decay, self.B, target[k].reshape(self.B, self.n_post))
                 power = power * x / (k + 1)
             return
         trials, j = (np.zeros(spiked.size, dtype=np.int64), spiked) if self.B == 1 else np.divmod(spiked, self.n_pre)
@@ -214,11 +213,6 @@ class ConnectionRuntime:
             else:
                 np.add.at(target[k], flat, self.data[pos] * factor[of])
             power = power * x / (k + 1)
-
-    def _columns(self, spiked):
-        """Flat batch indices ``trial * pre.n + j`` as positions ``j * B + trial`` of a samples-last (pre, B) map."""
-        trials, j = np.divmod(spiked, self.n_pre)
-        return j * self.B + trials
 
     def _make_table(self):
         """Non-empty rows padded to equal length (index 0, weight 0), when that at most doubles the memory.
@@ -285,8 +279,8 @@ class ConnectionRuntime:
             target.reshape(self.B, self.n_post)[...] += counts.astype(float) @ self.rows
             return
         if self.conv is not None and spiked.size >= self.conv_min_spikes:
-            counts = np.bincount(self._columns(spiked), minlength=self.B * self.n_pre).astype(float)
-            self.conv.apply_columns(counts.reshape(self.n_pre, self.B), target.reshape(self.B, self.n_post))
+            trials, j = np.divmod(spiked, self.n_pre)
+            self.conv.apply_events(j, trials, np.ones(spiked.size), self.B, target.reshape(self.B, self.n_post))
             return
         trials, j = np.divmod(spiked, self.n_pre)
         if self.dense:

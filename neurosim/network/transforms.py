@@ -200,6 +200,45 @@ class Convolution:
                     if p or q:
                         pooled += x[:, p:Hb * bh:bh, q:Wb * bw:bw]
             x = pooled
+        self._convolve_grid(x, out)
+
+    def apply_events(self, pre, trial, weight, n, out):
+        """Add into ``out`` (n, post.n) the convolution of event maps: event e puts ``weight[e]`` on presynaptic
+        neuron ``pre[e]`` of sample ``trial[e]`` (repeats add up).
+
+        Equal to :meth:`apply_columns` of the (pre.n, n) map the events make, to rounding: the events are
+        summed straight into the (zero-padded, and for a block kernel sum-pooled) grid the convolution reads,
+        so no full-size map is built. What the runtime calls for a busy step of a batch.
+        """
+        C, H, W = self.input_shape
+        if not out.flags.c_contiguous:
+            raise ValueError("out must be C-contiguous")
+        K, (sh, sw) = self._factored()
+        ph, pw = self.padding
+        kh, kw = K.shape[2:]
+        _, Ho, Wo = self.output_shape
+        c, rest = np.divmod(pre, H * W)
+        y, x = np.divmod(rest, W)
+        y, x = y + ph, x + pw  # in the padded image
+        if (sh, sw) != self.stride:  # block kernel: each event lands in its stride x stride block
+            bh, bw = self.stride
+            Hg, Wg = Ho - 1 + kh, Wo - 1 + kw
+            y, x = y // bh, x // bw
+            keep = (y < Hg) & (x < Wg)  # rows/columns past the last whole block reach no output
+            if not keep.all():
+                c, y, x, trial, weight = c[keep], y[keep], x[keep], trial[keep], weight[keep]
+        else:
+            Hg, Wg = H + 2 * ph, W + 2 * pw
+        grid = np.bincount(((c * Hg + y) * Wg + x) * n + trial, weights=weight, minlength=C * Hg * Wg * n)
+        self._convolve_grid(grid.reshape(C, Hg, Wg, n), out)
+
+    def _convolve_grid(self, x, out):
+        """Add the convolution of the prepared grid ``x`` (C, Hg, Wg, n) -- padded, and sum-pooled for a block
+        kernel -- with the factored kernel and stride (no padding) into ``out`` (n, post.n)."""
+        K, (sh, sw) = self._factored()
+        O, C, kh, kw = K.shape
+        _, Ho, Wo = self.output_shape
+        n = x.shape[3]
         Wp = x.shape[2]
         target = out.reshape(n, O, Ho, Wo)
         if sw == 1:

@@ -237,9 +237,9 @@ def test_dense_convolution_steps_equal_the_event_table(monkeypatch, placement, o
     table: the same spikes and voltages (to rounding), and the dense path was taken."""
     from neurosim.network import connections, transforms
     calls = []
-    original = transforms.Convolution.apply_columns
-    monkeypatch.setattr(transforms.Convolution, "apply_columns",
-                        lambda self, x, out: (calls.append(x.shape), original(self, x, out))[1])
+    original = transforms.Convolution.apply_events
+    monkeypatch.setattr(transforms.Convolution, "apply_events",
+                        lambda self, pre, trial, w, n, out: (calls.append(n), original(self, pre, trial, w, n, out))[1])
     results = []
     for cost in (0.0, 1e12):  # 0: dense from one spike; 1e12: never
         monkeypatch.setattr(connections, "_CONV_MAC_COST", cost)
@@ -247,9 +247,9 @@ def test_dense_convolution_steps_equal_the_event_table(monkeypatch, placement, o
         net.run(0.1)
         results.append(([p.data for p in spikes], v.data))
         if cost == 0.0:
-            assert len(calls) > 150 and calls[0] == (288, 3)
+            assert len(calls) > 150 and calls[0] == 3
             n_dense = len(calls)
-    assert len(calls) == n_dense  # the event run never used apply_columns
+    assert len(calls) == n_dense  # the event run never used apply_events
     (sa, va), (sb, vb) = results
     assert sa[1][0].size > 100
     for x, y in zip(sa, sb):
@@ -286,8 +286,8 @@ def test_the_dense_path_never_forms_the_dense_matrix():
     pop = net.add_population(LIF(), conv.shape[0], bias=0.5)
     net.connect(src, pop, conv)
     calls = []
-    original = Convolution.apply_columns
-    Convolution.apply_columns = lambda self, x, out: (calls.append(1), original(self, x, out))[1]
+    original = Convolution.apply_events
+    Convolution.apply_events = lambda self, *args: (calls.append(1), original(self, *args))[1]
     old = connections._CONV_MAC_COST
     connections._CONV_MAC_COST = 0.0
     try:
@@ -300,7 +300,7 @@ def test_the_dense_path_never_forms_the_dense_matrix():
         tracemalloc.stop()
     finally:
         connections._CONV_MAC_COST = old
-        Convolution.apply_columns = original
+        Convolution.apply_events = original
     assert len(calls) >= 8
     assert dense_bytes > 300e6
     assert peak_build < dense_bytes / 5, (peak_build, dense_bytes)
@@ -343,3 +343,21 @@ def test_numba_refuses_a_convolution_in_a_batch_and_runs_a_single_one():
     assert ta.size > 20
     np.testing.assert_array_equal(ia, ib)
     np.testing.assert_allclose(ta, tb, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_apply_events_equals_the_convolution_of_the_event_map(case):
+    """Events (repeats included) summed straight into the padded / sum-pooled grid give the convolution of the
+    map they make, for block and plain kernels, any stride and padding."""
+    rng = np.random.default_rng(300 + case)
+    conv = _random_conv(rng, block=case % 2 == 0)
+    n = 3
+    pre = rng.integers(0, conv.shape[1], 40)
+    trial = rng.integers(0, n, 40)
+    weight = rng.uniform(0.1, 1.0, 40)
+    maps = np.zeros((n, conv.shape[1]))
+    np.add.at(maps, (trial, pre), weight)
+    out = np.ones((n, conv.shape[0]))
+    conv.apply_events(pre, trial, weight, n, out)
+    np.testing.assert_allclose(out, 1.0 + conv.apply(maps), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, 1.0 + (conv.to_sparse() @ maps.T).T, rtol=1e-12, atol=1e-12)
