@@ -291,6 +291,16 @@ class Convolution:
                     self._factors = (np.ascontiguousarray(blocks[:, :, :, 0, :, 0]), (1, 1))
         return self._factors
 
+    _CACHES = ("_factors", "_columns", "_rows", "_buffers")
+
+    def __getstate__(self):
+        """The description only: the kept table, factored kernel and work arrays are rebuilt on demand."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.kernel.setflags(write=False)  # immutable again (the kept tables rely on it)
+
     def __repr__(self):
         return (f"Convolution(kernel {self.kernel.shape}, input_shape={self.input_shape}, stride={self.stride}, "
                 f"padding={self.padding})")

@@ -361,3 +361,19 @@ def test_apply_events_equals_the_convolution_of_the_event_map(case):
     conv.apply_events(pre, trial, weight, n, out)
     np.testing.assert_allclose(out, 1.0 + conv.apply(maps), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out, 1.0 + (conv.to_sparse() @ maps.T).T, rtol=1e-12, atol=1e-12)
+
+
+def test_pickling_keeps_the_description_and_drops_the_caches():
+    import pickle
+    rng = np.random.default_rng(8)
+    base = rng.normal(size=(2, 1, 3, 3))
+    conv = Convolution(np.repeat(np.repeat(base, 2, 2), 2, 3), (1, 12, 12), stride=2)
+    x = rng.normal(size=(2, 144))
+    y = conv.apply(x)
+    conv.to_sparse_rows()
+    back = pickle.loads(pickle.dumps(conv))
+    assert not any(hasattr(back, k) for k in Convolution._CACHES)
+    np.testing.assert_array_equal(back.kernel, conv.kernel)
+    assert not back.kernel.flags.writeable
+    assert (back.input_shape, back.stride, back.padding) == (conv.input_shape, conv.stride, conv.padding)
+    np.testing.assert_array_equal(back.apply(x), y)
