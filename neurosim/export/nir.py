@@ -33,11 +33,20 @@ import numpy as np
 from .. import validation as check
 from .._optional import require
 from ..network.inputs import CurrentInput, PoissonSource, SpikeSource
+from ..neurons.integrate import IF
 from ..neurons.lif import LIF
 from .refusals import refuse_uncarried
 from ..network.transforms import Convolution
 from ..synapses import PSCFilter
 from ..synapses.conductance import is_conductance
+
+#: Why neurosim.IF populations are refused (checked against nir 1.0.8 and snnTorch 1.0's importer)
+IF_REASON = ("NIR's IF node (dv/dt = R I) resets v to v_reset after a spike, so it has no reset by "
+             "subtraction (reset='subtract', the rate-exact ReLU route) and no constant bias term (a "
+             "population's bias would need an extra input); reset='zero' without a bias would match it but is not "
+             "exported yet. "
+             "snnTorch's import_from_nir moreover builds a NIR IF as a leaky snn.Leaky(beta=0.9) with "
+             "reset by subtraction, so no NIR IF node would run as this population")
 
 FORMAT = "neurosim-nir-1"
 
@@ -145,6 +154,8 @@ def to_nir(network):
             raise ValueError(
                 f"population {pop.name!r} has an injected current (add_current_input); NIR has no node for a "
                 "given input current. Export without it and feed the current to the NIR graph's input instead.")
+        if isinstance(pop.model, IF):
+            raise ValueError(f"population {pop.name!r}: {pop.model!r} cannot be exported to NIR faithfully: {IF_REASON}")
         if not isinstance(pop.model, LIF):
             raise ValueError(f"population {pop.name!r} is a {type(pop.model).__name__} population: only LIF "
                              f"populations can be exported to NIR (NIR has no node for {type(pop.model).__name__} "

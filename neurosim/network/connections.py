@@ -203,29 +203,37 @@ class ConnectionRuntime:
         scale = jump_scale(conn)
         self.lagged = conn.placement == "exact"
         self.synapse = conn.synapse
-        self.plastic = None
+        self.plastic, self.conv = None, None
         if conn.plasticity is not None:  # learned weights, one copy per trial (neurosim.synapses.plasticity)
             self.plastic = STDPRuntime(conn.plasticity, conn, dt, B, conn.synapse.tau_s)
             self.dense, self.table = False, None
             self.scatter, self.scatter_lagged = self.plastic.scatter, self.plastic.scatter_lagged
             return
-        W = conn.matrix()
+        W = conn.weights if isinstance(conn.weights, Convolution) else conn.matrix()
         self.dense = isinstance(W, np.ndarray)
         if self.dense:
             self.rows = np.ascontiguousarray(W.T) * scale
         else:
-            rows = W.T.tocsr()
+            # a Convolution keeps its (pre, post) table, so a network rebuilt from it skips the transposition
+            rows = W.to_sparse_rows() if isinstance(W, Convolution) else W.T.tocsr()
             rows.sum_duplicates()
             self.indptr = rows.indptr.astype(np.int64)
             self.indptr_list = self.indptr.tolist()
             # int32 targets when they fit: half the memory of the largest array of a big network
             self.indices = rows.indices.astype(np.int32 if self.n_post < 2**31 else np.int64, copy=False)
-            if rows.data.dtype == np.float64 and not np.shares_memory(rows.data, getattr(W, "data", None)):
+            if (rows.data.dtype == np.float64 and not isinstance(W, Convolution)  # its table is cached: no in place
+                    and not np.shares_memory(rows.data, getattr(W, "data", None))):
                 rows.data *= scale  # a fresh transposed copy: scaled in place, no second array
                 self.data = rows.data
             else:
                 self.data = np.multiply(rows.data, scale, dtype=np.float64)
             self._make_table()
+        if isinstance(conn.weights, Convolution) and B > 1:
+            # a batch's step with many spikes: its spike maps go through one im2col/BLAS convolution
+            # (Convolution.apply_events) instead of the table, when the table's additions would cost more
+            c = conn.weights
+            self.conv = Convolution(c.kernel * scale, c.input_shape, c.stride, c.padding)
+            self.conv_min_spikes = _conv_min_spikes(self.conv, B, self.indices.size / self.n_pre)
         self.scatter = self._scatter if B == 1 else self._scatter_batch
 
     def deliver(self, spiked, offsets, m, dt):
@@ -270,6 +278,12 @@ class ConnectionRuntime:
         syn = self.synapse
         x = np.asarray(lags, dtype=float) / syn.tau_s
         decay = np.exp(-x)
+        if self.conv is not None and spiked.size >= self.conv_min_spikes:
+            power, (trials, j) = np.ones_like(x), np.divmod(spiked, self.n_pre)
+            for k in range(syn.n + 1):  # per stage, each spike weighted by tau * h_k(lag)
+                self.conv.apply_events(j, trials, power * decay, self.B, target[k].reshape(self.B, self.n_post))
+                power = power * x / (k + 1)
+            return
         trials, j = (np.zeros(spiked.size, dtype=np.int64), spiked) if self.B == 1 else np.divmod(spiked, self.n_pre)
         if not self.dense:
             pos = self._positions(j)
@@ -366,6 +380,10 @@ class ConnectionRuntime:
             counts = np.bincount(spiked, minlength=self.B * self.n_pre).reshape(self.B, self.n_pre)
             target.reshape(self.B, self.n_post)[...] += counts.astype(float) @ self.rows
             return
+        if self.conv is not None and spiked.size >= self.conv_min_spikes:
+            trials, j = np.divmod(spiked, self.n_pre)
+            self.conv.apply_events(j, trials, np.ones(spiked.size), self.B, target.reshape(self.B, self.n_post))
+            return
         trials, j = np.divmod(spiked, self.n_pre)
         if self.dense:
             if spiked.size > 1:
@@ -393,6 +411,19 @@ class ConnectionRuntime:
             lengths = self.indptr[j + 1] - self.indptr[j]
             flat = self.indices[pos] + np.repeat(trials * self.n_post, lengths)
             np.add.at(target, flat, self.data[pos])
+
+
+#: a BLAS multiply-add of Convolution.apply costs about this fraction of one table addition (np.add.at);
+#: measured with benchmarks/conv_spiking.py --part crossover (equal costs at about 900 spikes of 50 x 9,216 there)
+_CONV_MAC_COST = 0.008
+
+
+def _conv_min_spikes(conv, B, fanout):
+    """Spikes per step from which a batch's step is cheaper as one dense convolution than through the table:
+    spikes * fanout table additions against B * post.n * (in_ch * kh * kw of the factored kernel) products."""
+    K, _ = conv._factored()
+    macs = B * conv.shape[0] * int(np.prod(K.shape[1:]))
+    return max(1, int(np.ceil(_CONV_MAC_COST * macs / max(fanout, 1e-12))))
 
 
 class FusedPropagation:

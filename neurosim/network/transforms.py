@@ -15,6 +15,7 @@ row-major (neuron ``c * H * W + y * W + x``), and the kernel is ``Conv2d.weight`
 (zero outside the input).
 """
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import validation as check
 
@@ -113,6 +114,192 @@ class Convolution:
         for o in range(O):  # one output channel at a time: temporaries stay one channel's size
             data[o * block:(o + 1) * block] = self.kernel[o, cc, uu, vv]
         return sp.csr_matrix((data, indices, indptr), shape=self.shape)
+
+    def to_sparse_rows(self):
+        """The transpose of :meth:`to_sparse`, one CSR row per presynaptic neuron (shape (pre.n, post.n)).
+
+        What the runtime propagates spikes through. Computed once and kept (the kernel is
+        immutable); each call returns a copy of the kept matrix, so callers may change theirs.
+        """
+        if getattr(self, "_rows", None) is None:
+            rows = self.to_sparse().T.tocsr()
+            rows.sum_duplicates()
+            self._rows = rows
+        return self._rows.copy()
+
+    def apply(self, x, out=None):
+        """Convolve a batch of flat images: ``x`` (n, pre.n) -> (n, post.n), with im2col and BLAS products.
+
+        The dense counterpart of the sparse table (equal to ``x @ to_sparse().T`` to float
+        rounding), for many inputs at once: the runtime uses it to propagate a step's spike
+        maps of all trials when many neurons spike. Images are laid out samples last, so
+        every copy moves runs of n values. With a horizontal stride of 1 the patches are
+        gathered for whole kernel rows only (n * H_out * W_in * in_ch * kh floats; each kernel
+        column is then a contiguous slice, one GEMM per output row and kernel column), else
+        as the full patch matrix (n * H_out * W_out * in_ch * kh * kw floats, one GEMM);
+        never the (post, pre) matrix.
+
+        A kernel that is constant over aligned ``stride`` x ``stride`` blocks (an average pool
+        composed into the next convolution is one) is applied as the block sums of the input
+        (a sum pool with that stride) convolved with stride 1 by the block values: the same
+        sums regrouped, with stride**2 times fewer products.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, pre.n) or (n, C, H, W)
+        out : ndarray, shape (n, post.n), float64, optional
+            When given, the result is added into it (and it is returned).
+
+        Returns
+        -------
+        ndarray, shape (n, post.n)
+        """
+        C, H, W = self.input_shape
+        x = check.real_array("x", x)
+        if x.ndim not in (2, 4) or x.shape[0] == 0 or x[0].size != C * H * W:
+            raise ValueError(f"x must have shape (n, {C * H * W}) or (n, {C}, {H}, {W}), got {x.shape}")
+        n = x.shape[0]
+        if out is None:
+            out = np.zeros((n, self.shape[0]))
+        elif not isinstance(out, np.ndarray) or out.dtype != np.float64:
+            raise TypeError(f"out must be a float64 numpy array, got {type(out).__name__}"
+                            + (f" of {out.dtype}" if isinstance(out, np.ndarray) else ""))
+        elif out.shape != (n, self.shape[0]) or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous array of shape ({n}, {self.shape[0]}), got shape "
+                             f"{out.shape}" + ("" if out.flags.c_contiguous else " (not C-contiguous)"))
+        # samples last: every copy below then moves runs of n contiguous values
+        self.apply_columns(np.ascontiguousarray(x.reshape(n, -1).T), out)
+        return out
+
+    def apply_columns(self, x, out):
+        """As :meth:`apply` for inputs laid out samples last: ``x`` (pre.n, n), C-contiguous (one column
+        per sample, i.e. (C, H, W, n)); the result is added into ``out`` (n, post.n).
+
+        The runtime builds a step's spike maps directly in this layout.
+        """
+        C, H, W = self.input_shape
+        n = x.shape[1]
+        if not out.flags.c_contiguous:  # the result is added through a reshaped view of out
+            raise ValueError("out must be C-contiguous")
+        x = x.reshape(C, H, W, n)
+        K, (sh, sw) = self._factored()
+        ph, pw = self.padding
+        O, _, kh, kw = K.shape
+        _, Ho, Wo = self.output_shape
+        if ph or pw:
+            padded = self._scratch("padded", (C, H + 2 * ph, W + 2 * pw, n), zero=True)
+            padded[:, ph:ph + H, pw:pw + W] = x  # the border is never written: it stays zero
+            x = padded
+        if (sh, sw) != self.stride:  # block-constant kernel: sum-pool by the stride, then stride 1
+            bh, bw = self.stride
+            Hb, Wb = Ho - 1 + kh, Wo - 1 + kw
+            pooled = self._scratch("pooled", (C, Hb, Wb, n))
+            np.copyto(pooled, x[:, 0:Hb * bh:bh, 0:Wb * bw:bw])
+            for p in range(bh):
+                for q in range(bw):
+                    if p or q:
+                        pooled += x[:, p:Hb * bh:bh, q:Wb * bw:bw]
+            x = pooled
+        self._convolve_grid(x, out)
+
+    def apply_events(self, pre, trial, weight, n, out):
+        """Add into ``out`` (n, post.n) the convolution of event maps: event e puts ``weight[e]`` on presynaptic
+        neuron ``pre[e]`` of sample ``trial[e]`` (repeats add up).
+
+        Equal to :meth:`apply_columns` of the (pre.n, n) map the events make, to rounding: the events are
+        summed straight into the (zero-padded, and for a block kernel sum-pooled) grid the convolution reads,
+        so no full-size map is built. What the runtime calls for a busy step of a batch.
+        """
+        C, H, W = self.input_shape
+        if not out.flags.c_contiguous:
+            raise ValueError("out must be C-contiguous")
+        K, (sh, sw) = self._factored()
+        ph, pw = self.padding
+        kh, kw = K.shape[2:]
+        _, Ho, Wo = self.output_shape
+        c, rest = np.divmod(pre, H * W)
+        y, x = np.divmod(rest, W)
+        y, x = y + ph, x + pw  # in the padded image
+        if (sh, sw) != self.stride:  # block kernel: each event lands in its stride x stride block
+            bh, bw = self.stride
+            Hg, Wg = Ho - 1 + kh, Wo - 1 + kw
+            y, x = y // bh, x // bw
+            keep = (y < Hg) & (x < Wg)  # rows/columns past the last whole block reach no output
+            if not keep.all():
+                c, y, x, trial, weight = c[keep], y[keep], x[keep], trial[keep], weight[keep]
+        else:
+            Hg, Wg = H + 2 * ph, W + 2 * pw
+        grid = np.bincount(((c * Hg + y) * Wg + x) * n + trial, weights=weight, minlength=C * Hg * Wg * n)
+        self._convolve_grid(grid.reshape(C, Hg, Wg, n), out)
+
+    def _convolve_grid(self, x, out):
+        """Add the convolution of the prepared grid ``x`` (C, Hg, Wg, n) -- padded, and sum-pooled for a block
+        kernel -- with the factored kernel and stride (no padding) into ``out`` (n, post.n)."""
+        K, (sh, sw) = self._factored()
+        O, C, kh, kw = K.shape
+        _, Ho, Wo = self.output_shape
+        n = x.shape[3]
+        Wp = x.shape[2]
+        target = out.reshape(n, O, Ho, Wo)
+        if sw == 1:
+            # im2col over kernel rows only: rows (c, u) of patch row i are image rows i*sh + u, whole
+            # width; tap column v is then the contiguous slice [v n, (v + Wo) n) of a row (width x samples)
+            rows = self._scratch("rows", (Ho, C, kh, Wp * n))
+            flat = x.reshape(C, x.shape[1], Wp * n)
+            for u in range(kh):
+                rows[:, :, u] = flat[:, u:u + sh * (Ho - 1) + 1:sh].transpose(1, 0, 2)
+            rows = rows.reshape(Ho, C * kh, Wp * n)
+            Kv = self._by_column(K)
+            y = np.matmul(Kv[0], rows[:, :, :Wo * n], out=self._scratch("y", (Ho, O, Wo * n)))  # a GEMM per row
+            if kw > 1:
+                part = self._scratch("part", y.shape)
+                for v in range(1, kw):
+                    y += np.matmul(Kv[v], rows[:, :, v * n:(v + Wo) * n], out=part)
+            target += y.reshape(Ho, O, Wo, n).transpose(3, 1, 0, 2)
+            return
+        patches = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (C, Ho, Wo, n, kh, kw)
+        cols = self._scratch("cols", (C, kh, kw, Ho, Wo, n))
+        np.copyto(cols, patches.transpose(0, 4, 5, 1, 2, 3))
+        y = K.reshape(O, -1) @ cols.reshape(C * kh * kw, -1)  # (O, Ho * Wo * n), one GEMM
+        target += y.reshape(O, Ho, Wo, n).transpose(3, 0, 1, 2)
+
+    def _scratch(self, name, shape, zero=False):
+        """A float64 work array of ``shape``, kept between calls while the shape holds (a step's maps are
+        megabytes: fresh ones would be page-faulted in every step). ``zero``: zeros when made."""
+        buffers = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = buffers[name] = np.zeros(shape) if zero else np.empty(shape)
+        return buf
+
+    def _by_column(self, K):
+        """The kernel's columns v as contiguous (out_ch, in_ch * kh) matrices (cached)."""
+        if getattr(self, "_columns", None) is None:
+            self._columns = [np.ascontiguousarray(K[:, :, :, v].reshape(K.shape[0], -1)) for v in range(K.shape[3])]
+        return self._columns
+
+    def _factored(self):
+        """(kernel, stride) for :meth:`apply`: the block values and stride 1 when the kernel is constant over
+        aligned stride x stride blocks (and the kernel size is a multiple of the stride), else as given."""
+        if getattr(self, "_factors", None) is None:
+            K, (sh, sw) = self.kernel, self.stride
+            kh, kw = K.shape[2:]
+            self._factors = (K, (sh, sw))
+            if (sh > 1 or sw > 1) and kh % sh == 0 and kw % sw == 0:
+                blocks = K.reshape(K.shape[0], K.shape[1], kh // sh, sh, kw // sw, sw)
+                if np.all(blocks == blocks[:, :, :, :1, :, :1]):
+                    self._factors = (np.ascontiguousarray(blocks[:, :, :, 0, :, 0]), (1, 1))
+        return self._factors
+
+    _CACHES = ("_factors", "_columns", "_rows", "_buffers")
+
+    def __getstate__(self):
+        """The description only: the kept table, factored kernel and work arrays are rebuilt on demand."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.kernel.setflags(write=False)  # immutable again (the kept tables rely on it)
 
     def __repr__(self):
         return (f"Convolution(kernel {self.kernel.shape}, input_shape={self.input_shape}, stride={self.stride}, "

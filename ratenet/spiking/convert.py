@@ -63,6 +63,11 @@ _OUTPUTS = (Identity, Softmax, LogSoftmax, Sigmoid)
 #: ``benchmarks/predict_memory.py --part batch_size``; see docs/bridge.md.
 NEURONS_PER_BATCH = 65536
 
+#: The same for a model with a convolution between two populations: a batch's busy steps go through one
+#: im2col/BLAS convolution (neurosim.Convolution.apply), which pays off with many samples per step
+#: (``benchmarks/conv_spiking.py``: the issue's CNN ran 3-4x faster per sample at 100 samples than at 5).
+CONV_NEURONS_PER_BATCH = 2**20
+
 #: Bytes of probe records kept between two reductions inside a batch (at least one sample).
 _PIECE_BYTES = 4 * 2**20
 
@@ -271,9 +276,12 @@ class SpikingModel:
         (a 64-128-128-10 network costs 6x more per sample at 16 samples than at
         256), large ones leave the CPU caches (1.4-1.6x the best at 460,000
         neurons); 32,000-260,000 neurons per batch were within the machine's noise
-        of the best for one and two hidden layers.
+        of the best for one and two hidden layers. A model with a convolution between
+        populations uses :data:`CONV_NEURONS_PER_BATCH` instead (about 93 samples of the
+        issue-23 CNN), for the batched dense convolution.
         """
-        return max(1, NEURONS_PER_BATCH // sum(l.n_out for l in self.layers))
+        conv = any(layer.map.is_conv for layer in self.layers[1:])
+        return max(1, (CONV_NEURONS_PER_BATCH if conv else NEURONS_PER_BATCH) // sum(l.n_out for l in self.layers))
 
     def predict(self, X, T=0.2, t_average=None, synapse=None, v0=None, rng=None, batch_size=None,
                 record=None, return_result=None, progress=False, max_bytes=None):

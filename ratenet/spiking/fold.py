@@ -40,7 +40,6 @@ class LinearMap:
 
     def __init__(self, A, b, out_shape):
         self.A, self.b, self.out_shape = A, np.asarray(b, dtype=np.float64), out_shape
-        self._sparse = None
 
     @property
     def is_conv(self):
@@ -51,19 +50,22 @@ class LinearMap:
         return self.A.shape
 
     def apply(self, S):
-        """A(S) for rows S (n, n_in) -> (n, n_out), without a dense matrix for a convolution."""
+        """A(S) for rows S (n, n_in) -> (n, n_out); a convolution through ``Convolution.apply`` (im2col, no dense matrix)."""
         if not self.is_conv:
             return S @ self.A.T
-        if self._sparse is None:
-            self._sparse = self.A.to_sparse()
-        return np.asarray((self._sparse @ S.T).T)
+        return self.A.apply(S)
 
     def scaled(self, factor):
         """A · factor (a new dense array or Convolution)."""
         if not self.is_conv:
             return self.A * factor
-        c = self.A
-        return Convolution(c.kernel * factor, c.input_shape, c.stride, c.padding)
+        # the same factor gives the same Convolution object, whose propagation table neurosim keeps: predict's
+        # batches then build their networks without recomputing it
+        cached = getattr(self, "_scaled", None)
+        if cached is None or cached[0] is not self.A or cached[1] != factor:
+            c = self.A
+            cached = self._scaled = (c, factor, Convolution(c.kernel * factor, c.input_shape, c.stride, c.padding))
+        return cached[2]
 
     def channel_bias(self):
         """The bias per output channel of a convolution (b is constant over each channel's pixels)."""

@@ -105,8 +105,8 @@ def model_to_nir(snn):
     first, last = snn.layers[0], snn.layers[-1]
     kinds = {type(layer.neuron).__name__ for layer in snn.layers} - {"LIF"}
     if kinds:
-        raise ValueError(f"to_nir: {sorted(kinds)} populations (the ReLU route) are not exported: neurosim's NIR "
-                         "exporter writes LIF populations only, and NIR's IF node has no reset by subtraction")
+        raise ValueError(f"to_nir: {sorted(kinds)} populations (the ReLU route) are not exported: "
+                         f"{_nsnir.IF_REASON}")
     # layer 0 bias: W1·0 + b1 + 1; "boundary": NIR delivers spikes on its own grid (exact placement has no NIR form)
     net = snn.to_network(np.zeros(snn.n_in), placement="boundary").network
     graph = _nsnir.to_nir(net)                                # warns once about tau_ref > 0
@@ -336,28 +336,68 @@ def snntorch_graph(graph, dt=1e-4):
             continue
         if isinstance(node, nir.LIF):
             # r I + v_leak with r = 1 and v_leak = 0: weight r W, bias r b + v_leak (exact)
-            aff, r = graph.nodes[pred[name]], np.asarray(node.r, dtype=float)
-            nodes[pred[name]] = nir.Affine(weight=np.asarray(aff.weight, dtype=float) * r[:, None],
-                                           bias=np.asarray(aff.bias, dtype=float) * r + np.asarray(node.v_leak))
+            lin, r = _linear_before(graph, pred, name)
+            nodes[lin] = _rescaled(graph.nodes[lin], r, np.asarray(node.v_leak, dtype=float), name)
             nodes[name] = nir.LIF(tau=node.tau, r=np.ones_like(node.r), v_leak=np.zeros_like(node.v_leak),
                                   v_threshold=node.v_threshold, v_reset=node.v_reset)
         elif isinstance(node, nir.CubaLIF):
-            aff = graph.nodes[pred[name]]
+            lin = _linear_before(graph, pred, name)[0]
             tau_m = np.asarray(node.tau_mem, dtype=float)
             # J = v_leak + r w_in (filtered W S + b): spikes scaled by 1/tau_m, constant terms by dt/tau_m
             gain = np.asarray(node.r, dtype=float) * np.asarray(node.w_in, dtype=float) / tau_m
-            nodes[pred[name]] = nir.Affine(weight=np.asarray(aff.weight, dtype=float) * gain[:, None],
-                                           bias=(np.asarray(aff.bias, dtype=float) * gain * dt
-                                                 + np.asarray(node.v_leak, dtype=float) * dt / tau_m))
+            nodes[lin] = _rescaled(graph.nodes[lin], gain, np.asarray(node.v_leak, dtype=float) * dt / tau_m, name,
+                                   bias_gain=gain * dt)
             nodes[name] = nir.CubaLIF(tau_syn=node.tau_syn, tau_mem=node.tau_mem, r=tau_m / dt,
                                       v_leak=np.zeros_like(tau_m), v_threshold=node.v_threshold,
                                       v_reset=node.v_reset, w_in=np.ones_like(tau_m))
+        elif isinstance(node, nir.Flatten):
+            # the importer passes start_dim to torch.nn.Flatten, whose axis 0 is the batch: keep it
+            nodes[name] = nir.Flatten(input_type=node.input_type, start_dim=node.start_dim + 1,
+                                      end_dim=node.end_dim if node.end_dim < 0 else node.end_dim + 1)
         elif name not in nodes:
             nodes[name] = node
     W, b = _readout_params(graph)
     nodes[_READOUT] = nir.Affine(weight=W / dt, bias=b)
     edges = [e for e in edges if e[0] != _READOUT] + [(_READOUT, _OUTPUT)]
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt, "for": "snntorch.import_from_nir"})
+    # type_check off: a shifted Flatten's types count the batch axis, which NIR's inference does not
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt, "for": "snntorch.import_from_nir"},
+                        type_check=not any(isinstance(n, nir.Flatten) for n in nodes.values()))
+
+
+def _linear_before(graph, pred, name):
+    """(name of the Affine/Conv2d feeding population ``name``, through Flatten nodes; the population's r)."""
+    lin = pred[name]
+    while lin.endswith("_flatten"):
+        lin = pred[lin]
+    return lin, np.asarray(graph.nodes[name].r, dtype=float)
+
+
+def _rescaled(node, gain, add, target, bias_gain=None):
+    """An Affine or Conv2d whose output is ``gain * (W x + b) + add`` (per output neuron), or with the bias scaled
+    by ``bias_gain`` instead of ``gain``. For a Conv2d, gain and add must be constant over each channel's
+    pixels (true of a converted layer: one bias and tau per channel), since its weight and bias are per channel."""
+    nir = _nsnir.import_nir()
+    gain, add = np.asarray(gain, dtype=float), np.asarray(add, dtype=float)
+    bias_gain = gain if bias_gain is None else np.asarray(bias_gain, dtype=float)
+    if isinstance(node, nir.Affine):
+        gain, add, bias_gain = gain.ravel(), add.ravel(), bias_gain.ravel()
+        return nir.Affine(weight=np.asarray(node.weight, dtype=float) * gain[:, None],
+                          bias=np.asarray(node.bias, dtype=float) * bias_gain + add)
+    if isinstance(node, nir.Conv2d):
+        C = np.shape(node.weight)[0]
+        per = []
+        for a in (gain, add, bias_gain):
+            a = a.reshape(C, -1)
+            if not np.allclose(a, a[:, :1], rtol=1e-12, atol=0):
+                raise ValueError(f"snntorch_graph: population {target!r} varies within a channel, which a Conv2d "
+                                 "node (one weight and bias per channel) cannot carry")
+            per.append(a[:, 0])
+        g, a, bg = per
+        return nir.Conv2d(input_shape=node.input_shape, weight=np.asarray(node.weight, dtype=float) * g[:, None, None, None],
+                          stride=node.stride, padding=node.padding, dilation=node.dilation, groups=node.groups,
+                          bias=np.asarray(node.bias, dtype=float) * bg + a, metadata=dict(node.metadata or {}))
+    raise ValueError(f"snntorch_graph: population {target!r} is fed by a {type(node).__name__} node; "
+                     "expected Affine or Conv2d")
 
 
 def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512, progress=False):
@@ -391,7 +431,10 @@ def run_snntorch(graph, X, T, t_average=None, dt=1e-4, batch_size=512, progress=
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")            # the importer prints its threshold scaling
         net = import_from_nir(g)
-    X = np.atleast_2d(real_array("X", X, dtype=np.float32, ndim=(1, 2)))
+    X = real_array("X", X, dtype=np.float32, ndim=(1, 2, 4))
+    shape = tuple(int(d) for d in np.ravel(list(graph.nodes[_INPUT].input_type.values())[0]))
+    X = X.reshape((-1,) + shape) if X.size % max(1, int(np.prod(shape))) == 0 and X.ndim != 1 or len(shape) > 1 \
+        else np.atleast_2d(X)
     dt = positive("dt", dt)
     steps, n_avg = n_steps(T, dt), int(round(_window(graph, T, t_average) / dt))
     outs = []

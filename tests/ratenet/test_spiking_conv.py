@@ -229,3 +229,64 @@ def test_conv_after_conv_without_activation_composes_exactly_or_is_refused():
                               ratenet.Dense(32, 2, rng=rng)])
     with pytest.raises(ValueError, match="no exact single-convolution form"):
         to_spiking(odd, input_shape=(1, 10, 10))
+
+
+@pytest.mark.parametrize("route", ["softlif", "relu"])
+def test_batched_predict_is_the_same_through_the_dense_convolution_and_the_table(monkeypatch, route):
+    """predict runs the samples as one batch; its busy steps go through neurosim.Convolution.apply. Forced on every
+    step and forced off, the spike counts are identical and the read-outs equal to rounding."""
+    from neurosim.network import connections
+    rng = np.random.default_rng(11)
+    model = tiny_cnn(rng, bn=False) if route == "softlif" else relu_cnn(rng)
+    for layer in model.layers:
+        if isinstance(layer, ratenet.Conv2D):
+            layer.b = np.full(layer.out_ch, 0.8)                  # busy layers
+    X = rng.uniform(0, 1, (6, 1, 10, 10))
+    snn = to_spiking(model, input_shape=(1, 10, 10),
+                     normalize=rng.uniform(0, 1, (100, 1, 10, 10)) if route == "relu" else None)
+    assert isinstance(snn.layers[1].W, neurosim.Convolution)
+    results = []
+    for cost in (0.0, 1e12):
+        monkeypatch.setattr(connections, "_CONV_MAC_COST", cost)
+        results.append(snn.run(X, T=0.1))
+    dense, table = results
+    assert dense.rates[1].sum() > 100 * 0.1 * 6
+    for a, b in zip(dense.rates, table.rates):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(dense.readout, table.readout, rtol=1e-10, atol=1e-12)
+
+
+def test_batched_dense_convolution_never_forms_the_dense_matrix(monkeypatch):
+    """As above with 8 samples in one batch and every step through the dense convolution."""
+    from neurosim.network import connections
+    monkeypatch.setattr(connections, "_CONV_MAC_COST", 0.0)
+    rng = np.random.default_rng(3)
+    model = ratenet.Sequential([ratenet.Conv2D(1, 4, 3, padding=1, rng=rng, dtype=F64), LIFRate(amplitude=0.02),
+                                ratenet.Conv2D(4, 4, 3, padding=1, rng=rng, dtype=F64), LIFRate(amplitude=0.02),
+                                ratenet.Flatten(), ratenet.Dense(4 * 64 * 64, 2, rng=rng, dtype=F64)])
+    model.layers[0].b = np.full(4, 5.0)                          # first spikes after about 4 ms
+    X = rng.uniform(0, 1, (8, 1, 64, 64))
+    calls = []
+    original = neurosim.Convolution.apply_events
+    monkeypatch.setattr(neurosim.Convolution, "apply_events",
+                        lambda self, pre, trial, w, n, out: (calls.append(n), original(self, pre, trial, w, n, out))[1])
+    tracemalloc.start()
+    try:
+        snn = to_spiking(model, input_shape=(1, 64, 64))
+        snn.predict(X, T=0.01)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert calls and set(calls) == {8}                              # the busy steps, all 8 samples at once
+    # 8 trials x 2 x 16,384 neurons of state and the sparse table: 74 MB measured; the dense matrix is 2.1 GB
+    assert peak < 110e6, f"peak allocation {peak / 1e6:.0f} MB (the dense matrix: 2.1 GB)"
+
+
+def test_default_batch_of_a_cnn_is_large_for_the_dense_convolution():
+    from ratenet.spiking import convert
+    snn = to_spiking(tiny_cnn(np.random.default_rng(0)), input_shape=(1, 10, 10))
+    per_sample = sum(layer.n_out for layer in snn.layers)
+    assert snn.default_batch_size() == convert.CONV_NEURONS_PER_BATCH // per_sample
+    dense = to_spiking(ratenet.Sequential([ratenet.Dense(4, 8, rng=0), LIFRate(amplitude=0.02),
+                                           ratenet.Dense(8, 2, rng=1)]))
+    assert dense.default_batch_size() == convert.NEURONS_PER_BATCH // 8
