@@ -145,7 +145,9 @@ class Runtime:
         by_pre = {}
         for c, rt in self.conns:
             # only groups fed by this one connection: their additions keep the order of separate scatters
-            if not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1 and rt.plastic is None:
+            # (a batched convolution keeps its own dense path for busy steps: not fused)
+            if (not rt.dense and not rt.lagged and rt.cut is None and into[id(rt.group)] == 1
+                    and rt.plastic is None and getattr(rt, "conv", None) is None):
                 by_pre.setdefault(id(c.pre), []).append(rt)
         fused = []
         for members in by_pre.values():
