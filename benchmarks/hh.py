@@ -16,6 +16,10 @@ and alone on the machine, e.g.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/hh.py
 
+Each method runs on both backends of ``HodgkinHuxley.simulate``: ``numpy`` and, when numba
+is importable, ``numba`` (the compiled step loop; its first-call time, compilation or
+loading numba's on-disk cache, is printed separately and not counted).
+
 ``--big 10000`` neurons run for ``--big-T`` seconds (default 0.1) and are
 scaled to 1 s; the output says so.
 """
@@ -27,6 +31,7 @@ import numpy as np
 
 import neurosim
 from neurosim.neurons.hh import HodgkinHuxley
+from neurosim.network.compiled import numba_available
 
 T_START = 0.3  # rates from ISIs after the onset transient
 N_SPIKES = 10
@@ -49,11 +54,11 @@ def errors(spike_times, ref, ref_idx, T):
     return fi, st * 1e3
 
 
-def run_ours(I, T, dt, method):
+def run_ours(I, T, dt, method, backend="numpy"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exp_euler at 0.01 ms warns by design
         start = time.perf_counter()
-        res = HodgkinHuxley().simulate(I, T, dt=dt, method=method)
+        res = HodgkinHuxley().simulate(I, T, dt=dt, method=method, backend=backend)
         wall = time.perf_counter() - start
     return wall, res.spike_times
 
@@ -138,10 +143,18 @@ def main():
         ups = args.n * round(args.T / dt) / wall
         print(f"| {name:30s} | {dt * 1e3:7.3g} | {wall:8.2f} | {ups:9.3g} | {fi:12.3g} | {st:14.3g} |{note}", flush=True)
 
+    backends = ["numpy"]
+    if numba_available():
+        backends.append("numba")
+        for method in ("rk4", "exp_midpoint", "exp_ab2", "exp_euler"):  # compile (or load the on-disk cache)
+            start = time.perf_counter()
+            run_ours(I[:1], 10 * args.dt, args.dt, method, "numba")
+            print(f"numba {method}: first call {time.perf_counter() - start:.2f} s (compile or cache load)")
     for method, dt in (("rk4", args.dt), ("exp_midpoint", args.dt), ("exp_ab2", args.dt), ("exp_euler", args.dt),
                        ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt)):
-        wall, trains = run_ours(I, args.T, dt, method)
-        row(f"neurosim {method}", dt, wall, trains)
+        for backend in backends:
+            wall, trains = run_ours(I, args.T, dt, method, backend)
+            row(f"neurosim {method} {backend}", dt, wall, trains)
     try:
         import brian2  # noqa: F401
         brian2_ok = True
@@ -157,15 +170,16 @@ def main():
     if args.big:
         print(f"\nN = {args.big}: simulated {args.big_T} s, wall scaled to {args.T} s (x{args.T / args.big_T:g})")
         Ib = np.linspace(0.0, 50.0, args.big)
-        runs = [(f"neurosim {m}", m, dt) for m, dt in (("rk4", args.dt), ("exp_midpoint", args.dt), ("exp_ab2", args.dt),
-                                                     ("exp_euler", args.dt), ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt))]
+        runs = [(f"neurosim {m} {b}", (m, b), dt) for m, dt in (("rk4", args.dt), ("exp_midpoint", args.dt),
+                ("exp_ab2", args.dt), ("exp_euler", args.dt), ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt))
+                for b in backends]
         if not args.no_brian2 and brian2_ok:
             runs.append(("brian2 cython exponential_euler", "brian2", args.dt))
         for name, method, dt in runs:
             if method == "brian2":
                 wall = run_brian2(Ib, args.big_T, dt, "cython")[1]
             else:
-                wall = run_ours(Ib, args.big_T, dt, method)[0]
+                wall = run_ours(Ib, args.big_T, dt, *method)[0]
             scaled = wall * args.T / args.big_T
             print(f"| {name:30s} | {dt * 1e3:7.3g} | {scaled:8.2f} | {args.big * round(args.big_T / dt) / wall:9.3g} |", flush=True)
 
