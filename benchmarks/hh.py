@@ -111,6 +111,27 @@ def run_brian2(currents, T, dt, target):
     return compile_s, wall, [np.asarray(trains[i] / b2.second) for i in range(currents.size)]
 
 
+def ratios(args):
+    """Interleaved rounds (so that load on a shared machine hits both alike): time / Brian2 cython's time."""
+    I = np.linspace(0.0, 50.0, args.n)
+    methods = ("rk4", "exp_midpoint", "exp_ab2", "exp_euler")
+    for method in methods:
+        run_ours(I[:1], 10 * args.dt, args.dt, method, "numba")  # compile or load the cache
+    run_brian2(I, 10 * args.dt, args.dt, "cython")
+    walls = {m: [] for m in ("brian2",) + methods}
+    for _ in range(args.ratios):
+        walls["brian2"].append(run_brian2(I, args.T, args.dt, "cython")[1])
+        for method in methods:
+            walls[method].append(run_ours(I, args.T, args.dt, method, "numba")[0])
+    b = np.array(walls["brian2"])
+    print(f"N = {args.n}, T = {args.T} s, dt = {args.dt * 1e3:g} ms, {args.ratios} interleaved rounds; "
+          f"Brian2 cython exponential_euler: median {np.median(b):.2f} s (run only)")
+    for method in methods:
+        r = np.array(walls[method]) / b
+        print(f"| neurosim {method:12s} numba | median {np.median(walls[method]):6.2f} s | time / Brian2 cython: "
+              f"median {np.median(r):.2f} (rounds: {', '.join(f'{x:.2f}' for x in r)}) |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
@@ -120,7 +141,13 @@ def main():
     parser.add_argument("--big-T", type=float, default=0.1, help="simulated time at --big, scaled to T")
     parser.add_argument("--ref-neurons", type=int, default=11, help="size of the reference subset")
     parser.add_argument("--no-brian2", action="store_true")
+    parser.add_argument("--brian2-targets", default="cython,numpy", help="comma-separated Brian2 codegen targets")
+    parser.add_argument("--ratios", type=int, default=0, metavar="R",
+                        help="only measure: R interleaved rounds of Brian2 cython and each neurosim method on the "
+                             "numba backend at --n neurons for --T seconds; prints each time / Brian2's, median")
     args = parser.parse_args()
+    if args.ratios:
+        return ratios(args)
     if args.T <= T_START:
         parser.error(f"--T must be > {T_START} s: the f-I error uses rates from inter-spike intervals after "
                      f"{T_START} s (the onset transient), got --T {args.T}")
@@ -164,7 +191,7 @@ def main():
         if not brian2_ok:
             print("| brian2 not importable: skipped |")
         else:
-            for target in ("cython", "numpy"):
+            for target in args.brian2_targets.split(","):
                 compile_s, wall, trains = run_brian2(I, args.T, args.dt, target)
                 row(f"brian2 {target} exponential_euler", args.dt, wall, trains, f" (+{compile_s:.1f} s code generation/compile)")
     if args.big:

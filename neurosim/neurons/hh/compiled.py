@@ -185,6 +185,19 @@ def _exp_advance(K, Y, out, h):
 
 
 @njit(cache=True, error_model="numpy")
+def _exp_advance_inplace(K, Y, h):
+    """:func:`_exp_advance` with out = Y (a separate loop: an exact overlap would fail LLVM's runtime
+    alias check and run the scalar loop)."""
+    N = Y.shape[1]
+    for r in range(4):
+        for i in range(N):
+            b = K[4 + r, i]
+            E = exp(b * -h)
+            X = K[r, i] / b
+            Y[r, i] = (Y[r, i] - X) * E + X
+
+
+@njit(cache=True, error_model="numpy")
 def _hermite_root(v0, v1, d0, d1, thr):
     """As :func:`neurosim.neurons.crossings._hermite_root_scalar`."""
     c2 = 3.0 * (v1 - v0) - 2.0 * d0 - d1
@@ -261,15 +274,15 @@ def run(method, Y, KK, cur, P2, det_V, det_f, was_above, primed, I_prev, has_pre
         elif method == 1:  # exp_midpoint
             _exp_advance(K, Y, Ys, 0.5 * h)
             _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
-            _exp_advance(K, Y, Y, h)
+            _exp_advance_inplace(K, Y, h)
             Kn = K
         elif method == 3:  # exp_euler
-            _exp_advance(K, Y, Y, h)
+            _exp_advance_inplace(K, Y, h)
             Kn = K
         else:  # exp_ab2: coefficients extrapolated to the middle of the step; the end fills the other buffer
             if has_prev[0] == 0:  # first step: exponential Euler
                 has_prev[0] = 1
-                _exp_advance(K, Y, Y, h)
+                _exp_advance_inplace(K, Y, h)
             else:
                 wa = W[cur[0], 0]
                 wb = W[cur[0], 1]

@@ -27,6 +27,11 @@ Methods (errors against ``reference`` at dt = 0.01 ms; see docs/hh.md):
     Exponential Euler with coefficients frozen at the start of the step
     (as Brian2's ``exponential_euler`` and GENESIS): fast, first order.
 
+``simulate`` runs the numba-compiled form of these steppers
+(:mod:`neurosim.neurons.hh.compiled`, many steps per call) when numba is importable
+(``backend="auto"``), else the numpy steppers; ``backend="numpy"`` or the environment
+variable ``NEUROSIM_BACKEND=numpy`` forces numpy.
+
 Spikes are upward crossings of ``threshold`` (0 mV), located inside the step
 by a cubic Hermite interpolant built from V and dV/dt at both ends of the step.
 :class:`HHState` is the per-step state (``step(I, t0) -> (indices, offsets)``)
