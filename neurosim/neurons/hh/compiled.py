@@ -22,7 +22,6 @@ and within ``V_RANGE``. A step that fails is left applied to ``Y`` and the
 coefficients, the detector untouched, exactly as :meth:`HHState._advance` leaves
 them before raising; the caller raises the same ``SimulationError``.
 """
-import math
 
 import numpy as np
 from llvmlite import ir
