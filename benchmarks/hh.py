@@ -16,6 +16,10 @@ and alone on the machine, e.g.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/hh.py
 
+Each method runs on both backends of ``HodgkinHuxley.simulate``: ``numpy`` and, when numba
+is importable, ``numba`` (the compiled step loop; its first-call time, compilation or
+loading numba's on-disk cache, is printed separately and not counted).
+
 ``--big 10000`` neurons run for ``--big-T`` seconds (default 0.1) and are
 scaled to 1 s; the output says so.
 """
@@ -27,6 +31,7 @@ import numpy as np
 
 import neurosim
 from neurosim.neurons.hh import HodgkinHuxley
+from neurosim.network.compiled import numba_available
 
 T_START = 0.3  # rates from ISIs after the onset transient
 N_SPIKES = 10
@@ -49,11 +54,11 @@ def errors(spike_times, ref, ref_idx, T):
     return fi, st * 1e3
 
 
-def run_ours(I, T, dt, method):
+def run_ours(I, T, dt, method, backend="numpy"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exp_euler at 0.01 ms warns by design
         start = time.perf_counter()
-        res = HodgkinHuxley().simulate(I, T, dt=dt, method=method)
+        res = HodgkinHuxley().simulate(I, T, dt=dt, method=method, backend=backend)
         wall = time.perf_counter() - start
     return wall, res.spike_times
 
@@ -106,6 +111,27 @@ def run_brian2(currents, T, dt, target):
     return compile_s, wall, [np.asarray(trains[i] / b2.second) for i in range(currents.size)]
 
 
+def ratios(args):
+    """Interleaved rounds (so that load on a shared machine hits both alike): time / Brian2 cython's time."""
+    I = np.linspace(0.0, 50.0, args.n)
+    methods = ("rk4", "exp_midpoint", "exp_ab2", "exp_euler")
+    for method in methods:
+        run_ours(I[:1], 10 * args.dt, args.dt, method, "numba")  # compile or load the cache
+    run_brian2(I, 10 * args.dt, args.dt, "cython")
+    walls = {m: [] for m in ("brian2",) + methods}
+    for _ in range(args.ratios):
+        walls["brian2"].append(run_brian2(I, args.T, args.dt, "cython")[1])
+        for method in methods:
+            walls[method].append(run_ours(I, args.T, args.dt, method, "numba")[0])
+    b = np.array(walls["brian2"])
+    print(f"N = {args.n}, T = {args.T} s, dt = {args.dt * 1e3:g} ms, {args.ratios} interleaved rounds; "
+          f"Brian2 cython exponential_euler: median {np.median(b):.2f} s (run only)")
+    for method in methods:
+        r = np.array(walls[method]) / b
+        print(f"| neurosim {method:12s} numba | median {np.median(walls[method]):6.2f} s | time / Brian2 cython: "
+              f"median {np.median(r):.2f} (rounds: {', '.join(f'{x:.2f}' for x in r)}) |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
@@ -115,7 +141,13 @@ def main():
     parser.add_argument("--big-T", type=float, default=0.1, help="simulated time at --big, scaled to T")
     parser.add_argument("--ref-neurons", type=int, default=11, help="size of the reference subset")
     parser.add_argument("--no-brian2", action="store_true")
+    parser.add_argument("--brian2-targets", default="cython,numpy", help="comma-separated Brian2 codegen targets")
+    parser.add_argument("--ratios", type=int, default=0, metavar="R",
+                        help="only measure: R interleaved rounds of Brian2 cython and each neurosim method on the "
+                             "numba backend at --n neurons for --T seconds; prints each time / Brian2's, median")
     args = parser.parse_args()
+    if args.ratios:
+        return ratios(args)
     if args.T <= T_START:
         parser.error(f"--T must be > {T_START} s: the f-I error uses rates from inter-spike intervals after "
                      f"{T_START} s (the onset transient), got --T {args.T}")
@@ -138,10 +170,18 @@ def main():
         ups = args.n * round(args.T / dt) / wall
         print(f"| {name:30s} | {dt * 1e3:7.3g} | {wall:8.2f} | {ups:9.3g} | {fi:12.3g} | {st:14.3g} |{note}", flush=True)
 
+    backends = ["numpy"]
+    if numba_available():
+        backends.append("numba")
+        for method in ("rk4", "exp_midpoint", "exp_ab2", "exp_euler"):  # compile (or load the on-disk cache)
+            start = time.perf_counter()
+            run_ours(I[:1], 10 * args.dt, args.dt, method, "numba")
+            print(f"numba {method}: first call {time.perf_counter() - start:.2f} s (compile or cache load)")
     for method, dt in (("rk4", args.dt), ("exp_midpoint", args.dt), ("exp_ab2", args.dt), ("exp_euler", args.dt),
                        ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt)):
-        wall, trains = run_ours(I, args.T, dt, method)
-        row(f"neurosim {method}", dt, wall, trains)
+        for backend in backends:
+            wall, trains = run_ours(I, args.T, dt, method, backend)
+            row(f"neurosim {method} {backend}", dt, wall, trains)
     try:
         import brian2  # noqa: F401
         brian2_ok = True
@@ -151,21 +191,22 @@ def main():
         if not brian2_ok:
             print("| brian2 not importable: skipped |")
         else:
-            for target in ("cython", "numpy"):
+            for target in args.brian2_targets.split(","):
                 compile_s, wall, trains = run_brian2(I, args.T, args.dt, target)
                 row(f"brian2 {target} exponential_euler", args.dt, wall, trains, f" (+{compile_s:.1f} s code generation/compile)")
     if args.big:
         print(f"\nN = {args.big}: simulated {args.big_T} s, wall scaled to {args.T} s (x{args.T / args.big_T:g})")
         Ib = np.linspace(0.0, 50.0, args.big)
-        runs = [(f"neurosim {m}", m, dt) for m, dt in (("rk4", args.dt), ("exp_midpoint", args.dt), ("exp_ab2", args.dt),
-                                                     ("exp_euler", args.dt), ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt))]
+        runs = [(f"neurosim {m} {b}", (m, b), dt) for m, dt in (("rk4", args.dt), ("exp_midpoint", args.dt),
+                ("exp_ab2", args.dt), ("exp_euler", args.dt), ("rk4", 2.5 * args.dt), ("rk4", 5 * args.dt))
+                for b in backends]
         if not args.no_brian2 and brian2_ok:
             runs.append(("brian2 cython exponential_euler", "brian2", args.dt))
         for name, method, dt in runs:
             if method == "brian2":
                 wall = run_brian2(Ib, args.big_T, dt, "cython")[1]
             else:
-                wall = run_ours(Ib, args.big_T, dt, method)[0]
+                wall = run_ours(Ib, args.big_T, dt, *method)[0]
             scaled = wall * args.T / args.big_T
             print(f"| {name:30s} | {dt * 1e3:7.3g} | {scaled:8.2f} | {args.big * round(args.big_T / dt) / wall:9.3g} |", flush=True)
 

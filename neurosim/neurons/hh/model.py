@@ -27,6 +27,11 @@ Methods (errors against ``reference`` at dt = 0.01 ms; see docs/hh.md):
     Exponential Euler with coefficients frozen at the start of the step
     (as Brian2's ``exponential_euler`` and GENESIS): fast, first order.
 
+``simulate`` runs the numba-compiled form of these steppers
+(:mod:`neurosim.neurons.hh.compiled`, many steps per call) when numba is importable
+(``backend="auto"``), else the numpy steppers; ``backend="numpy"`` or the environment
+variable ``NEUROSIM_BACKEND=numpy`` forces numpy.
+
 Spikes are upward crossings of ``threshold`` (0 mV), located inside the step
 by a cubic Hermite interpolant built from V and dV/dt at both ends of the step.
 :class:`HHState` is the per-step state (``step(I, t0) -> (indices, offsets)``)
@@ -173,7 +178,8 @@ class HodgkinHuxley(Declares):
 
     # ---- simulation ----------------------------------------------------------------
     def simulate(self, I, T, dt=1e-5, method="rk4", record_v=False, record_gates=False, v0=None, noise=0.0,
-                 rng=None, max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES, V0=None, progress=False):
+                 rng=None, max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES, V0=None, progress=False,
+                 backend="auto"):
         """Simulate N neurons for T seconds.
 
         Parameters
@@ -206,6 +212,11 @@ class HodgkinHuxley(Declares):
             Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
         progress : bool
             Show a progress line on stderr (:class:`neurosim.progress.Progress`).
+        backend : {"auto", "numpy", "numba"}
+            ``"numba"`` runs the compiled step loop (:mod:`neurosim.neurons.hh.compiled`, many steps per
+            call), ``"numpy"`` the vectorized numpy steppers; ``"auto"`` (default) is numba when it is
+            importable, unless the environment sets ``NEUROSIM_BACKEND=numpy`` (the rule of
+            :class:`neurosim.Network`). Both give the same spikes (spike times agree to rounding level).
 
         Returns
         -------
@@ -221,6 +232,7 @@ class HodgkinHuxley(Declares):
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        compiled = _use_numba(backend)
         v0 = _v0_alias(v0, V0)
         steps = n_steps(T, dt)
         record_v = flag("record_v", record_v)
@@ -245,7 +257,10 @@ class HodgkinHuxley(Declares):
         I_bar = (inp.at(0) + self.g_L * self.E_L) / self.C if fixed else None  # input + leak drive, mV/ms
         bar = Progress(steps * dt, "Hodgkin-Huxley", enabled=flag("progress", progress), unit=" s")
         with bar, np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
-            self._run(state, inp, steps, fixed, I_bar, recorder, out, bar)
+            if compiled:
+                self._run_compiled(state, inp, steps, fixed, I_bar, recorder, traces, bar)
+            else:
+                self._run(state, inp, steps, fixed, I_bar, recorder, out, bar)
         t = dt * np.arange(1, steps + 1) if traces else None
         if record_v:
             traces["V"] = traces["v"]  # the old spelling, the same array
@@ -264,6 +279,29 @@ class HodgkinHuxley(Declares):
                 arr[k] = row
             if (k & 255) == 255 and bar.due():
                 bar.update((k + 1) * bar.total / steps)
+
+    @staticmethod
+    def _run_compiled(state, inp, steps, fixed, I_bar, recorder, traces, bar):
+        """``_run`` on the compiled kernel: blocks of steps per call, the drive of each step computed as in
+        ``_run`` (same input samples, same noise draws in the same order)."""
+        from .compiled import CompiledRun
+
+        runner = CompiledRun(state)
+        block = 4096 if fixed else 256  # steps per call: a progress update (and a Ctrl-C) between calls
+        const_row = I_bar[None, :] if fixed else None
+        rows = None if fixed else np.empty((block, state.n_neurons))
+        k = 0
+        while k < steps:
+            m = min(block, steps - k)
+            if fixed:
+                runner.advance(const_row, True, k == 0, k, m, traces, recorder)
+            else:
+                for j in range(m):
+                    rows[j] = state._drive(inp.at(k + j))
+                runner.advance(rows[:m], False, True, k, m, traces, recorder)
+            k += m
+            if bar.due():
+                bar.update(k * bar.total / steps)
 
     def reference(self, I, T, rtol=1e-10, atol=1e-10, method="DOP853", v0=None, V0=None, max_steps=MAX_STEPS):
         """High-accuracy spike times from ``scipy.integrate.solve_ivp`` (independent oracle).
@@ -342,6 +380,18 @@ class HodgkinHuxley(Declares):
             return [(I - I_ion) / C, am * (1 - m) - bm * m, ah * (1 - h) - bh * h, an * (1 - n) - bn * n]
 
         return rhs
+
+
+def _use_numba(backend):
+    """True when ``backend`` ("auto", "numpy" or "numba") selects the compiled kernel (the rule of ``Network``)."""
+    import os
+
+    from ...network.compiled.support import check_backend, numba_available
+
+    backend = check_backend(backend)  # ValueError for an unknown name; ImportError naming [fast] for "numba"
+    if backend == "auto":
+        return os.environ.get("NEUROSIM_BACKEND") != "numpy" and numba_available()
+    return backend == "numba"
 
 
 class HHState:

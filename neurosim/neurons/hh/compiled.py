@@ -1,0 +1,405 @@
+"""The compiled Hodgkin-Huxley step loop: one numba call advances all neurons by many steps.
+
+The kernel repeats, per neuron, the operations of the numpy steppers
+(:mod:`neurosim.neurons.hh.steppers`), the coefficient routine
+(:class:`neurosim.neurons.hh.kinetics._Coefficients`) and the crossing detector
+(:class:`neurosim.neurons.crossings.CrossingDetector`) in the same order, on the
+same buffers (the (5, N) state ``Y``, the two coefficient buffers ``KK``, the
+detector's last voltage, slope and side of threshold, exp_ab2's previous input),
+so an :class:`~neurosim.neurons.hh.model.HHState` can switch between the two
+paths at any step boundary and its snapshots are the same.
+
+The results are not bit-identical to numpy's: numpy evaluates ``exp``/``expm1``
+with its own SIMD routines and the small linear maps with BLAS, numba with libm
+and plain loops; each differs in the last ulp now and then. The differences stay
+at rounding level (see tests/neurosim/test_hh_compiled.py for the measured size).
+
+No ``fastmath`` (it would reorder and contract the arithmetic); the machine code
+is cached on disk (``cache=True``).
+
+The validity check is numpy's: after a step the whole population's V must be finite
+and within ``V_RANGE``. A step that fails is left applied to ``Y`` and the
+coefficients, the detector untouched, exactly as :meth:`HHState._advance` leaves
+them before raising; the caller raises the same ``SimulationError``.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+from .kinetics import _OFFSET, _SLOPE, _TINY
+
+METHOD_CODES = {"rk4": 0, "exp_midpoint": 1, "exp_ab2": 2, "exp_euler": 3}
+# the rate-argument constants, as plain floats (A_r = SLOPE_r * V + OFFSET_r)
+_S = tuple(float(x) for x in _SLOPE[:, 0])
+_O = tuple(float(x) for x in _OFFSET[:, 0])
+S0, S1, S2, S4, S5, S6 = _S[0], _S[1], _S[2], _S[4], _S[5], _S[6]
+O0, O1, O2, O4, O5, O6 = _O[0], _O[1], _O[2], _O[4], _O[5], _O[6]
+TINY = float(_TINY)
+
+
+@intrinsic
+def _as_float(typingctx, bits):
+    """The float64 whose bit pattern is the int64 ``bits``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _as_int(typingctx, x):
+    """The int64 bit pattern of the float64 ``x``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two (Cody-Waite): LN2_HI * k is exact for |k| < 2^11
+_LN2_LO = 1.90821492927058770002e-10
+_SHIFTER = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer, kept in the low mantissa bits
+_SHIFTER_BITS = 0x4338000000000000
+_EXP_HI = 709.0  # above: inf (true overflow is at 709.78; 709 < x < 709.78 loses nothing we use)
+_EXP_LO = -708.0  # below: 0 (the true value is < 3.3e-308, subnormal)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def exp(x):
+    """e^x within ~1 ulp, written so that LLVM vectorizes loops calling it (libm's exp is an opaque call).
+
+    Cody-Waite reduction x = k ln 2 + r with |r| <= ln 2 / 2, a degree-13 Taylor polynomial for e^r
+    (truncation error < 5e-18 relative), and 2^k added to the exponent bits. NaN stays NaN;
+    overflow gives inf, underflow 0 (numpy gives subnormals below -708; those only ever scale to zero here).
+    """
+    xc = min(max(x, _EXP_LO), _EXP_HI)
+    t = xc * _LOG2E + _SHIFTER
+    k = t - _SHIFTER
+    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    # p in [0.7, 1.42]: adding k to its exponent field multiplies by 2^k (no overflow for |k| <= 1022)
+    y = _as_float(_as_int(p) + ((_as_int(t) - _SHIFTER_BITS) << 52))
+    if x > _EXP_HI:
+        y = np.inf
+    if x < _EXP_LO:
+        y = 0.0
+    if x != x:
+        y = x
+    return y
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def expm1(x):
+    """e^x - 1 within ~2 ulp, vectorizable like :func:`exp`: x = k ln 2 + r, expm1(r) from its Taylor
+    series to degree 14 (no cancellation near 0), then 2^k expm1(r) + (2^k - 1). NaN stays NaN."""
+    xc = min(max(x, -60.0), _EXP_HI)  # below -60, e^x - 1 rounds to -1
+    t = xc * _LOG2E + _SHIFTER
+    k = t - _SHIFTER
+    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 / 87178291200.0
+    p = p * r + 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    em = (p * r) * r + r  # expm1(r)
+    two_k = _as_float((_as_int(t) - _SHIFTER_BITS + 1023) << 52)  # 2^k, exact
+    y = two_k * em + (two_k - 1.0)
+    if x > _EXP_HI:
+        y = np.inf
+    if x != x:
+        y = x
+    return y
+
+
+@njit(cache=True, error_model="numpy")
+def _coeffs(K, Ym, Yn, Yh, YV, Ib, G, X):
+    """Fill K (8, N) (a: m, n, h, V; b: m, n, h, V) for the state rows, as ``_Coefficients.__call__``.
+
+    Two passes: the rate functions' exponentials into the scratch X (6, N), a loop that reads one
+    array and writes one so that LLVM vectorizes it (with :func:`exp` and :func:`expm1`: libm's are
+    opaque calls), then the sums and the linear maps.
+    """
+    N = YV.shape[0]
+    for i in range(N):
+        V = YV[i]
+        x0 = (S0 * V + O0) + TINY
+        x1 = (S1 * V + O1) + TINY
+        X[0, i] = x0 / expm1(x0)
+        X[1, i] = (x1 / expm1(x1)) * 0.1
+        X[2, i] = exp(S2 * V + O2)
+        X[3, i] = exp(S4 * V + O4)
+        X[4, i] = exp(S5 * V + O5)
+        X[5, i] = exp(S6 * V + O6)
+    g00, g01, g02, g03 = G[0, 0], G[0, 1], G[0, 2], G[0, 3]
+    g10, g11, g12, g13 = G[1, 0], G[1, 1], G[1, 2], G[1, 3]
+    for i in range(N):
+        am = X[0, i]
+        an = X[1, i]
+        ah = X[2, i]
+        K[0, i] = am
+        K[1, i] = an
+        K[2, i] = ah
+        K[4, i] = X[3, i] + am
+        K[5, i] = X[4, i] + an
+        K[6, i] = 1.0 / (X[5, i] + 1.0) + ah
+        m = Ym[i]
+        p0 = (m * m) * (m * Yh[i])
+        n2 = Yn[i] * Yn[i]
+        p1 = n2 * n2
+        K[3, i] = g00 * p0 + g01 * p1 + g02 * Ib[i] + g03
+        K[7, i] = g10 * p0 + g11 * p1 + g12 * Ib[i] + g13
+
+
+@njit(cache=True, error_model="numpy")
+def _exp_advance(K, Y, out, h):
+    """out[r] <- exact solution after h ms of dy/dt = a - b y from Y[r], r < 4 (ExpEuler._advance)."""
+    N = out.shape[1]
+    for r in range(4):
+        for i in range(N):
+            b = K[4 + r, i]
+            E = exp(b * -h)
+            X = K[r, i] / b
+            out[r, i] = (Y[r, i] - X) * E + X
+
+
+@njit(cache=True, error_model="numpy")
+def _exp_advance_inplace(K, Y, h):
+    """:func:`_exp_advance` with out = Y (a separate loop: an exact overlap would fail LLVM's runtime
+    alias check and run the scalar loop)."""
+    N = Y.shape[1]
+    for r in range(4):
+        for i in range(N):
+            b = K[4 + r, i]
+            E = exp(b * -h)
+            X = K[r, i] / b
+            Y[r, i] = (Y[r, i] - X) * E + X
+
+
+@njit(cache=True, error_model="numpy")
+def _hermite_root(v0, v1, d0, d1, thr):
+    """As :func:`neurosim.neurons.crossings._hermite_root_scalar`."""
+    c2 = 3.0 * (v1 - v0) - 2.0 * d0 - d1
+    c3 = 2.0 * (v0 - v1) + d0 + d1
+    theta = min(max((thr - v0) / (v1 - v0), 0.0), 1.0)
+    for _ in range(3):
+        p = v0 + theta * (d0 + theta * (c2 + theta * c3)) - thr
+        dp = d0 + theta * (2.0 * c2 + 3.0 * theta * c3)
+        theta = min(max(theta - p / (dp if dp > 0 else v1 - v0), 0.0), 1.0)
+    return theta
+
+
+@njit(cache=True, error_model="numpy")
+def run(method, Y, KK, cur, P2, det_V, det_f, was_above, primed, I_prev, has_prev, G, W,
+        h, dt, thr, v_lo, v_hi, Ibar, const, changed_first, k0, n_steps,
+        tv, tm, th, tn, sk, si, so, Ys, k1, k2, k3, X):
+    """Advance N neurons by up to ``n_steps`` steps (step numbers k0, k0 + 1, ...).
+
+    ``Ibar``: (rows, N) drive ``(I + g_L E_L) / C`` in mV/ms, row 0 every step when ``const``
+    (only the first step of the call may change the input: ``changed_first``), else row j for step k0 + j.
+    ``cur``, ``primed``, ``has_prev``: one-element int64 arrays (coefficient buffer in use, detector primed,
+    exp_ab2 has its previous input), updated in place. Traces tv, tm, th, tn (rows per global step) are
+    written when they have rows. Spikes go to sk (step), si (index), so (offset in s); the call stops early
+    when fewer than N free slots are left. ``W`` (2, 2): exp_ab2's weights -h (1.5, -0.5) per current buffer.
+    Scratch: Ys (8, N), k1, k2, k3 (4, N), X (6, N).
+
+    Returns ``(status, steps_done, n_spikes, lo, hi)``: status 1 when step ``k0 + steps_done`` left the
+    valid range (lo, hi: its V range, NaN if any V is NaN), else 0.
+    """
+    N = Y.shape[1]
+    cap = sk.shape[0]
+    count = 0
+    for j in range(n_steps):
+        if count + N > cap:
+            return 0, j, count, 0.0, 0.0
+        Ib = Ibar[0] if const else Ibar[j]
+        changed = changed_first if j == 0 else (not const)
+        K = KK[cur[0]]
+        if primed[0] == 0:  # first step: coefficients and dV/dt of the initial state
+            _coeffs(K, Y[0], Y[1], Y[2], Y[3], Ib, G, X)
+            for i in range(N):
+                P2[i] = Ib[i]
+                det_V[i] = Y[3, i]
+                det_f[i] = K[3, i] - K[7, i] * Y[3, i]
+                was_above[i] = True
+            primed[0] = 1
+        elif changed:  # a_V (and dV/dt) shift by the change in the drive
+            for i in range(N):
+                dI = Ib[i] - P2[i]
+                K[3, i] += dI
+                P2[i] = Ib[i]
+                det_f[i] += dI
+        if method == 0:  # rk4
+            for r in range(4):
+                for i in range(N):
+                    k1[r, i] = K[r, i] - K[4 + r, i] * Y[r, i]
+                    Ys[r, i] = k1[r, i] * (0.5 * h) + Y[r, i]
+            _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
+            for r in range(4):
+                for i in range(N):
+                    k2[r, i] = K[r, i] - K[4 + r, i] * Ys[r, i]
+                    Ys[r, i] = k2[r, i] * (0.5 * h) + Y[r, i]
+            _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
+            for r in range(4):
+                for i in range(N):
+                    k3[r, i] = K[r, i] - K[4 + r, i] * Ys[r, i]
+                    Ys[r, i] = k3[r, i] * h + Y[r, i]
+            _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
+            for r in range(4):
+                for i in range(N):
+                    k4 = K[r, i] - K[4 + r, i] * Ys[r, i]
+                    Y[r, i] = Y[r, i] + (((k2[r, i] + k3[r, i]) * 2.0 + k1[r, i]) + k4) * (h / 6.0)
+            Kn = K
+        elif method == 1:  # exp_midpoint
+            _exp_advance(K, Y, Ys, 0.5 * h)
+            _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
+            _exp_advance_inplace(K, Y, h)
+            Kn = K
+        elif method == 3:  # exp_euler
+            _exp_advance_inplace(K, Y, h)
+            Kn = K
+        else:  # exp_ab2: coefficients extrapolated to the middle of the step; the end fills the other buffer
+            if has_prev[0] == 0:  # first step: exponential Euler
+                has_prev[0] = 1
+                _exp_advance_inplace(K, Y, h)
+            else:
+                wa = W[cur[0], 0]
+                wb = W[cur[0], 1]
+                K0 = KK[0]
+                K1 = KK[1]
+                bmax = -1e-3 * h
+                for r in range(4):
+                    for i in range(N):
+                        ext = wa * K0[r, i] + wb * K1[r, i]
+                        if r == 3:
+                            ext += (Ib[i] - I_prev[i]) * (0.5 * h)
+                        bh_ = min(wa * K0[4 + r, i] + wb * K1[4 + r, i], bmax)
+                        E = exp(bh_)
+                        Xr = ext / bh_
+                        Y[r, i] = (Y[r, i] - Xr) * E + Xr
+            for i in range(N):
+                I_prev[i] = Ib[i]
+            cur[0] = 1 - cur[0]
+            Kn = KK[cur[0]]
+        # coefficients at the end of the step = start of the next; dV/dt for spike location
+        _coeffs(Kn, Y[0], Y[1], Y[2], Y[3], Ib, G, X)
+        K = Kn
+        lo = np.inf
+        hi = -np.inf
+        nan = False
+        for i in range(N):
+            v = Y[3, i]
+            if v != v:
+                nan = True
+            lo = min(lo, v)
+            hi = max(hi, v)
+        if nan or not (lo >= v_lo and hi <= v_hi):
+            if nan:
+                lo = np.nan
+                hi = np.nan
+            return 1, j, count, lo, hi
+        k = k0 + j
+        for i in range(N):
+            v1 = Y[3, i]
+            above = v1 >= thr
+            if above and not was_above[i]:
+                theta = _hermite_root(det_V[i], v1, det_f[i] * h, (K[3, i] - K[7, i] * v1) * h, thr)
+                sk[count] = k
+                si[count] = i
+                so[count] = theta * dt
+                count += 1
+            was_above[i] = above
+            det_V[i] = v1
+            det_f[i] = K[3, i] - K[7, i] * v1
+        if tv.shape[0]:
+            tv[k] = Y[3]
+        if tm.shape[0]:
+            tm[k] = Y[0]
+        if th.shape[0]:
+            th[k] = Y[2]
+        if tn.shape[0]:
+            tn[k] = Y[1]
+    return 0, n_steps, count, 0.0, 0.0
+
+
+class CompiledRun:
+    """Runs an :class:`~neurosim.neurons.hh.model.HHState` through :func:`run`, on the state's own buffers.
+
+    Scratch arrays (spike slots, per-neuron stage values) are allocated once per state.
+    """
+
+    def __init__(self, state):
+        n = state.n_neurons
+        self.state = state
+        self.method = METHOD_CODES[state.method]
+        cap = max(4 * n, 1 << 16)
+        self.sk = np.empty(cap, dtype=np.int64)
+        self.si = np.empty(cap, dtype=np.int64)
+        self.so = np.empty(cap)
+        self.Ys = np.empty((8, n))
+        self.k1, self.k2, self.k3 = np.empty((4, n)), np.empty((4, n)), np.empty((4, n))
+        self.X = np.empty((6, n))
+        h = state.dt * 1e3
+        w = -h * np.array([1.5, -0.5])
+        self.W = np.array([[w[0], w[1]], [w[1], w[0]]])
+        self.h = h
+        self.none = np.empty((0, n))
+
+    def advance(self, Ibar, const, changed_first, k0, n_steps, traces, recorder):
+        """Advance ``n_steps`` steps from step ``k0``; spikes to ``recorder``, trace rows into ``traces``.
+
+        ``Ibar`` (1, N) with ``const`` (only the first step may change the input, if ``changed_first``),
+        else (n_steps, N), one drive row per step (mV/ms). Raises the numpy path's ``SimulationError``
+        at the same step when the state leaves its valid range.
+        """
+        s = self.state
+        c, det, stepper = s._coeffs, s._detector, s._stepper
+        cur = np.array([c.current], dtype=np.int64)
+        primed = np.array([int(s._primed)], dtype=np.int64)
+        I_prev = getattr(stepper, "I_prev", None)
+        has_prev = np.array([0 if I_prev is None else 1], dtype=np.int64)
+        if I_prev is None:
+            I_prev = np.empty(s.n_neurons)
+        from .kinetics import V_RANGE
+        tv, tm, th, tn = (traces.get(k, self.none) for k in ("v", "m", "h", "n"))
+        done = 0
+        try:
+            while done < n_steps:
+                rows = Ibar if const else Ibar[done:]
+                status, steps, count, lo, hi = run(
+                    self.method, s.Y, c.KK, cur, c.P[2], det.V, det.f, det.was_above, primed, I_prev, has_prev,
+                    c.G, self.W, self.h, s.dt, s._detector.threshold, V_RANGE[0], V_RANGE[1], rows, const,
+                    changed_first if done == 0 else not const, k0 + done, n_steps - done, tv, tm, th, tn,
+                    self.sk, self.si, self.so, self.Ys, self.k1, self.k2, self.k3, self.X)
+                if count:
+                    recorder._record_many(self.sk[:count].astype(np.float64), self.si[:count].copy(),
+                                          self.so[:count].copy())
+                done += steps
+                if status:
+                    s._diverged(lo, hi)
+        finally:  # the state's Python-side flags follow the arrays, also when a step raised
+            c.select(int(cur[0]))
+            s._primed = bool(primed[0])
+            if has_prev[0] and hasattr(stepper, "I_prev"):
+                stepper.I_prev = I_prev
+        return done
