@@ -8,6 +8,7 @@ are located inside the step, so rates match the analytic curve at any dt.
 
 Physical units: see :class:`LIFUnits`.
 """
+import os
 import warnings
 
 import numpy as np
@@ -221,6 +222,11 @@ class LIF(Declares):
         state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
+        if state.sigma > 0 and _compiled_noise():
+            from .compiled import simulate_noisy
+            simulate_noisy(state, J, steps, recorder, v_trace)
+            t = dt * np.arange(1, steps + 1) if record_v else None
+            return SimulationResult(recorder, T, t=t, **({"v": v_trace} if record_v else {}))
         J_const = J.at(0) if J.constant else None
         J_decayed = J_const * state.one_minus_decay if J.constant else None
         for k in range(steps):
@@ -689,6 +695,17 @@ class LIFState:
             return noise_mod.ou_step(v0, J, d, self.sigma, z)
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
+
+
+def _compiled_noise():
+    """True when the noisy step runs compiled (numba importable, NEUROSIM_BACKEND != "numpy")."""
+    if os.environ.get("NEUROSIM_BACKEND") == "numpy":
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _spikes_per_step(dt, tau_ref):
