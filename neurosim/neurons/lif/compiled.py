@@ -32,6 +32,8 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
     n = v.size
     p00, p01, p11, l00, l10, l11 = phi[0], phi[1], phi[2], phi[3], phi[4], phi[5]
     kz = z.shape[1]
+    slow = np.empty(n, dtype=np.int64)  # neurons refractory or near threshold in this step
+    slow_a = np.empty(n)  # their 1 - v (white) or v (coloured) at the start of the step
     count = 0
     for s in range(nsteps):
         if count + max_spikes > out_idx.size:
@@ -40,24 +42,49 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
         t0 = k * dt
         t1 = t0 + dt
         row = 0 if j_const else s
-        for i in range(n):
-            Ji = J[row, i]
+        Jr = J[row]
+        z0 = z[s, 0]
+        m_slow = 0
+        # the full-step update of every neuron, a branch-free pass; the few others are finished below
+        if white:
+            for i in range(n):
+                v_i = v[i]
+                a = 1.0 - v_i
+                v_i = v_i * decay[i] + Jr[i] * omd[i]
+                v_i += z0[i] * step_std[i]
+                v[i] = v_i
+                if re[i] > t0 or (1.0 - v_i) * a < 25.0 * bridge_var[i]:
+                    slow[m_slow] = i
+                    slow_a[m_slow] = a
+                    m_slow += 1
+        else:
+            z1 = z[s, 1]
+            for i in range(n):
+                v_i = v[i]
+                Ji = Jr[i]
+                x = v_i - Ji
+                e = eta[i]
+                v_n = Ji + p00 * x + p01 * e + l00 * z0[i]
+                eta[i] = e * p11 + (l10 * z0[i] + l11 * z1[i])
+                v[i] = v_n
+                if re[i] > t0 or v_n > 1.0:
+                    slow[m_slow] = i
+                    slow_a[m_slow] = v_i
+                    m_slow += 1
+        for j in range(m_slow):
+            i = slow[j]
+            Ji = Jr[i]
             end_i = re[i]
             refr = end_i > t0
             v_i = v[i]
             if white:
-                a = 1.0 - v_i
-                v_i = v_i * decay[i] + Ji * omd[i]
-                v_i += z[s, 0, i] * step_std[i]
+                a = slow_a[j]
             else:
-                v_start = v_i
-                x = v_i - Ji
-                v_i = Ji + p00 * x + p01 * eta[i] + l00 * z[s, 0, i]
-                eta[i] = eta[i] * p11 + (l10 * z[s, 0, i] + l11 * z[s, 1, i])
+                v_start = slow_a[j]
             if refr:
                 r = max(t1 - end_i, 0.0)
                 if white:
-                    v_i = _free_white(Ji, r, tau_m[i], sigma, z[s, 0, i])
+                    v_i = _free_white(Ji, r, tau_m[i], sigma, z0[i])
                     a = 1.0
                 else:
                     Jn = Ji + eta[i]
@@ -119,8 +146,8 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
                     if not crossed:
                         break
                     v0s, v1s, s0 = 0.0, v_new, end
-            if record_v:
-                v_out[s, i] = v[i]
+        if record_v:
+            v_out[s] = v
     return nsteps, count
 
 
