@@ -26,7 +26,7 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
     """Advance ``nsteps`` steps from step ``k0`` (t0 = k dt); returns (steps done, spikes written).
 
     Stops early, at a step boundary, when the spike buffers could overflow in the next step.
-    J is (1, n) when ``j_const`` else (nsteps, n); z (nsteps, K_n, n), u (nsteps, K_u, n).
+    J is (1, n) when ``j_const`` else (nsteps, n); the parameters are (1,) or (n,); z (nsteps, K_n, n), u (nsteps, K_u, n).
     phi = (p00, p01, p11, l00, l10, l11) of the coloured step.
     """
     n = v.size
@@ -34,6 +34,9 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
     kz = z.shape[1]
     slow = np.empty(n, dtype=np.int64)  # neurons refractory or near threshold in this step
     slow_a = np.empty(n)  # their 1 - v (white) or v (coloured) at the start of the step
+    start_a = np.empty(n)
+    near = np.empty(n, dtype=np.bool_)
+    per, per_ref = decay.size > 1, tau_ref.size > 1
     count = 0
     for s in range(nsteps):
         if count + max_spikes > out_idx.size:
@@ -47,15 +50,29 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
         m_slow = 0
         # the full-step update of every neuron, a branch-free pass; the few others are finished below
         if white:
+            if decay.size == 1:  # one tau_m for all (the usual case): the parameters stay in registers
+                dc, om, sd, lim = decay[0], omd[0], step_std[0], 25.0 * bridge_var[0]
+                for i in range(n):  # (vectorized: no branch)
+                    v_i = v[i]
+                    a = 1.0 - v_i
+                    v_i = v_i * dc + Jr[i] * om
+                    v_i += z0[i] * sd
+                    v[i] = v_i
+                    start_a[i] = a
+                    near[i] = ((1.0 - v_i) * a < lim) | (re[i] > t0)
+            else:
+                for i in range(n):
+                    v_i = v[i]
+                    a = 1.0 - v_i
+                    v_i = v_i * decay[i] + Jr[i] * omd[i]
+                    v_i += z0[i] * step_std[i]
+                    v[i] = v_i
+                    start_a[i] = a
+                    near[i] = ((1.0 - v_i) * a < 25.0 * bridge_var[i]) | (re[i] > t0)
             for i in range(n):
-                v_i = v[i]
-                a = 1.0 - v_i
-                v_i = v_i * decay[i] + Jr[i] * omd[i]
-                v_i += z0[i] * step_std[i]
-                v[i] = v_i
-                if re[i] > t0 or (1.0 - v_i) * a < 25.0 * bridge_var[i]:
+                if near[i]:
                     slow[m_slow] = i
-                    slow_a[m_slow] = a
+                    slow_a[m_slow] = start_a[i]
                     m_slow += 1
         else:
             z1 = z[s, 1]
@@ -73,6 +90,8 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
                     m_slow += 1
         for j in range(m_slow):
             i = slow[j]
+            q = i if per else 0  # per-neuron parameters (tau_m), or one value
+            qr = i if per_ref else 0
             Ji = Jr[i]
             end_i = re[i]
             refr = end_i > t0
@@ -84,21 +103,21 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
             if refr:
                 r = max(t1 - end_i, 0.0)
                 if white:
-                    v_i = _free_white(Ji, r, tau_m[i], sigma, z0[i])
+                    v_i = _free_white(Ji, r, tau_m[q], sigma, z0[i])
                     a = 1.0
                 else:
                     Jn = Ji + eta[i]
-                    v_i = Jn + (0.0 - Jn) * math.exp(-r / tau_m[i])
+                    v_i = Jn + (0.0 - Jn) * math.exp(-r / tau_m[q])
                     v_start = 0.0
             v[i] = v_i
             spiked = False
             if white:
                 x = 1.0 - v_i
                 x *= a
-                if x < 25.0 * bridge_var[i]:
-                    var = bridge_var[i]
+                if x < 25.0 * bridge_var[q]:
+                    var = bridge_var[q]
                     if refr:
-                        var = bridge_rate[i] * max(t1 - end_i, 0.0)
+                        var = bridge_rate[q] * max(t1 - end_i, 0.0)
                     p = math.exp(-2.0 * x / var)
                     spiked = u[s, 0, i] < p
                 v0s = 1.0 - a
@@ -123,23 +142,23 @@ def noisy_steps(k0, nsteps, dt, v, re, eta, J, j_const, omd, decay, step_std, ta
                     out_idx[count] = i
                     out_off[count] = spike_time - t0
                     count += 1
-                    end = spike_time + tau_ref[i]
+                    end = spike_time + tau_ref[qr]
                     re[i] = end
                     rest = max(t1 - end, 0.0)
                     if white:
                         if m >= kz and rest > 0:  # cannot happen with tau_ref >= dt / kz: refuse, never guess
                             return -1, count
                         zz = z[s, m, i] if m < kz else 0.0  # beyond the drawn count rest is 0: z is unused
-                        v_new = _free_white(Ji, rest, tau_m[i], sigma, zz)
+                        v_new = _free_white(Ji, rest, tau_m[q], sigma, zz)
                     else:
                         Jn = Ji + eta[i]
-                        v_new = Jn + (0.0 - Jn) * math.exp(-rest / tau_m[i])
+                        v_new = Jn + (0.0 - Jn) * math.exp(-rest / tau_m[q])
                     v[i] = v_new
                     if not rest > 0:
                         break
                     crossed = v_new > 1.0
                     if white:
-                        var = bridge_rate[i] * rest
+                        var = bridge_rate[q] * rest
                         b = max(1.0 - v_new, 0.0)
                         pr = math.exp(-2.0 * 1.0 * b / var) if var > 0 else 0.0
                         crossed = crossed or u[s, m, i] < pr
@@ -162,8 +181,8 @@ def simulate_noisy(state, J, steps, recorder, v_trace):
     n = state.v.size
     dt = state.dt
 
-    def full(x):
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=float), (n,)))
+    def full(x):  # one value (shape (1,)) or one per neuron (n,)
+        return np.ascontiguousarray(np.atleast_1d(np.asarray(x, dtype=float)))
 
     omd, decay, tau_m, tau_ref = (full(x) for x in (state.one_minus_decay, state.decay, state.tau_m,
                                                     state.tau_ref))
