@@ -196,9 +196,9 @@ def test_noisy_rate_with_several_spikes_per_step_matches_siegert(monkeypatch, ba
 
 
 def test_draws_are_the_same_however_many_steps_are_taken_at_once():
-    one = neurosim.LIFState(LIF(TAU), 20000, 1e-4, noise=0.1, rng=8)
-    many = neurosim.LIFState(LIF(TAU), 20000, 1e-4, noise=0.1, rng=8)
-    assert one.draws_per_step == (1, 1) and 3 < one.draw_steps < 7  # blocks of 2^18 numbers
+    one = neurosim.LIFState(LIF(TAU), 10000, 1e-4, noise=0.1, rng=8)
+    many = neurosim.LIFState(LIF(TAU), 10000, 1e-4, noise=0.1, rng=8)
+    assert one.draws_per_step == (1, 1) and one.draw_steps == 3  # blocks of 2^16 numbers
     z1, u1 = zip(*[one.take_draws(1) for _ in range(2 * one.draw_steps + 3)])
     z2, u2 = zip(*[many.take_draws(7) for _ in range(5)])
     np.testing.assert_array_equal(np.concatenate(z1), np.concatenate(z2)[:len(z1)])

@@ -25,7 +25,7 @@ from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 _WORDS_FROM = 16384  # population size from which the threshold test scans 8-byte words (measured crossover ~12k)
 _EMPTY = np.zeros(0)
-_NOISE_BLOCK = 1 << 18  # random numbers per kind drawn at once (2 MB), for a whole number of steps
+_NOISE_BLOCK = 1 << 16  # random numbers per kind drawn at once (512 kB: stays in cache), whole steps
 _MAX_NOISE_DRAWS = 64  # spikes in one step a white-noise neuron may fire (tau_ref >= dt / this)  # shared "no spike times" result (size 0: nothing to mutate)
 
 
@@ -339,6 +339,7 @@ class LIFState:
                 self.draws_per_step = (self.spikes_per_step, self.spikes_per_step)
             else:
                 self.draws_per_step = (2, 0)
+            check.check_alloc("n", n, sum(self.draws_per_step) * n)  # one step's draws, at the least
             # steps drawn at once: fixed by the (per-trial) population size, never by the backend or the run
             self.draw_steps = max(1, _NOISE_BLOCK // (sum(self.draws_per_step) * self.draws.n))
             self._buf, self._buf_pos = None, 0
