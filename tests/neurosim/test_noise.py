@@ -211,6 +211,9 @@ def test_white_noise_refuses_a_refractory_period_below_dt_over_64():
     with pytest.raises(ValueError, match="tau_ref >= dt / 64"):
         LIF(TAU, 0.0).simulate(np.full(3, 1.2), 0.01, dt=1e-3, noise=0.1)
     LIF(TAU, 0.0).simulate(np.full(3, 1.2), 0.01, dt=1e-3)  # without noise tau_ref = 0 is fine
+    # coloured noise draws two normals per step whatever the spikes (tau_ref = 0 runs on the numpy step)
+    res = LIF(TAU, 0.0).simulate(np.full(3, 1.5), 0.05, dt=1e-3, noise=0.1, tau_noise=0.005, rng=0)
+    assert sum(t.size for t in res.spike_times) > 3
 
 
 def test_noisy_simulate_falls_back_to_numpy_without_numba(monkeypatch):

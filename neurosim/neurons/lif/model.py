@@ -222,7 +222,7 @@ class LIF(Declares):
         state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
-        if state.sigma > 0 and _compiled_noise():
+        if state.sigma > 0 and state.spikes_per_step <= _MAX_NOISE_DRAWS and _compiled_noise():
             from .compiled import simulate_noisy
             simulate_noisy(state, J, steps, recorder, v_trace)
             t = dt * np.arange(1, steps + 1) if record_v else None
