@@ -370,6 +370,11 @@ class LIFState:
         self._buf_pos = b
         return self._buf[0][a:b], self._buf[1][a:b]
 
+    def draws_left(self):
+        """Steps :meth:`take_draws` can hand out before it draws the next block (the block size if none is drawn)."""
+        return self.draw_steps - self._buf_pos if self._buf is not None and self._buf_pos < self.draw_steps \
+            else self.draw_steps
+
     def noise_state(self):
         """The noise's run state (generators, coloured current, drawn numbers), for a snapshot."""
         return (self.draws.state(), None if self.eta is None else self.eta.copy(), self._block, self._buf,
