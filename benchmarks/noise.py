@@ -45,6 +45,20 @@ def run_neurosim(J, T, dt, backend):
     return wall, res.events()
 
 
+def run_network(J, T, dt, backend):
+    """The same neurons as a noisy ``Network`` population (bias J, a spike probe); build excluded."""
+    net = neurosim.Network(dt=dt, rng=0, backend=backend)
+    pop = net.add_population(neurosim.LIF(TAU_M, TAU_REF), J.size, bias=J, v0="uniform")
+    net.add_noise(pop, SIGMA)
+    probe = net.probe(pop, "spikes")
+    net.run(dt)  # build (and compile or load the cache) outside the timing
+    start = time.perf_counter()
+    net.run(T - dt)
+    wall = time.perf_counter() - start
+    times, idx = probe.data
+    return wall * T / (T - dt), (times, idx)
+
+
 def run_brian2(J, T, dt, target):
     import brian2 as b2
 
@@ -71,6 +85,7 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=10000, help="number of neurons (>= 11: one group per input level)")
     p.add_argument("--T", type=float, default=1.0, help="simulated time (s)")
     p.add_argument("--dt", type=float, default=1e-4, help="time step (s)")
+    p.add_argument("--network", action="store_true", help="also time the neurons as a noisy Network population")
     p.add_argument("--brian2", nargs="*", default=["cython"], choices=["cython", "numpy"],
                    help="Brian2 code generation targets to time")
     args = p.parse_args(argv)
@@ -88,6 +103,9 @@ def main(argv=None):
     except ImportError:
         print("numba not installed: pip install numba")
     rows.append(("neurosim (numpy)",) + run_neurosim(J, args.T, args.dt, "numpy"))
+    if args.network:
+        for backend in ("numba", "numpy") if len(rows) > 1 else ("numpy",):
+            rows.append((f"network ({backend})",) + run_network(J, args.T, args.dt, backend))
     try:
         for target in args.brian2:
             rows.append((f"brian2 ({target})",) + run_brian2(J, args.T, args.dt, target))
