@@ -24,9 +24,9 @@ from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 
 _WORDS_FROM = 16384  # population size from which the threshold test scans 8-byte words (measured crossover ~12k)
-_EMPTY = np.zeros(0)
+_EMPTY = np.zeros(0)  # shared "no spike times" result (size 0: nothing to mutate)
 _NOISE_BLOCK = 1 << 16  # random numbers per kind drawn at once (512 kB: stays in cache), whole steps
-_MAX_NOISE_DRAWS = 64  # spikes in one step a white-noise neuron may fire (tau_ref >= dt / this)  # shared "no spike times" result (size 0: nothing to mutate)
+_MAX_NOISE_DRAWS = 64  # spikes in one step a white-noise neuron may fire (tau_ref >= dt / this)
 
 
 class LIF(Declares):
@@ -201,6 +201,8 @@ class LIF(Declares):
         tau_noise : float, optional
             Coloured noise: an Ornstein-Uhlenbeck input current with this time constant (s),
             scaled so that the free membrane's stationary std is still ``noise``.
+            With noise the steps run compiled (numba) when numba is importable and the environment
+            variable NEUROSIM_BACKEND is not "numpy", with the numpy step's spikes (the same draws).
         max_steps, max_record_bytes : int
             Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
 
