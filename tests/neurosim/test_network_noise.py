@@ -304,3 +304,15 @@ def test_compiled_backend_refuses_coloured_noise_with_a_very_short_refractory_pe
     net = build("auto")
     net.run(1e-2)
     assert net.backend == "numpy"
+
+
+@needs_numba
+def test_compiled_noisy_network_whose_kernel_returns_early_keeps_the_draws_of_the_steps_not_run(monkeypatch):
+    from neurosim.network.compiled import runtime as compiled_runtime
+
+    monkeypatch.setattr(compiled_runtime, "_MAX_LOG", 5)  # the kernel returns after the step that logs > 5 spikes
+    ref, pr = _noisy_network("numpy")
+    ref.run(0.15)
+    net, probes = _noisy_network("numba")
+    net.run(0.15)
+    _assert_same(pr, probes)

@@ -203,6 +203,12 @@ def test_draws_are_the_same_however_many_steps_are_taken_at_once():
     z2, u2 = zip(*[many.take_draws(7) for _ in range(5)])
     np.testing.assert_array_equal(np.concatenate(z1), np.concatenate(z2)[:len(z1)])
     np.testing.assert_array_equal(np.concatenate(u1), np.concatenate(u2)[:len(u1)])
+    again = neurosim.LIFState(LIF(TAU), 10000, 1e-4, noise=0.1, rng=8)
+    again.take_draws(2)
+    again.give_back(1)  # the second step's numbers are handed out again
+    np.testing.assert_array_equal(again.take_draws(1)[0], z1[1])
+    with pytest.raises(ValueError, match="steps"):
+        again.give_back(5)
     assert neurosim.LIFState(LIF(TAU, 3e-4), 5, 1e-3, noise=0.1, rng=0).draws_per_step == (4, 4)
     assert neurosim.LIFState(LIF(TAU), 5, 1e-3, noise=0.1, tau_noise=0.01, rng=0).draws_per_step == (2, 0)
 

@@ -275,7 +275,9 @@ class CompiledRuntime(Runtime):
                                       direct is not None, 0.0 if direct is None else direct.t0,
                                       nz_i, s["nz_f"], nz, nu, flat[3][0])
                     log = list(out[:4])
-                    k1 = int(out[5])  # earlier than asked when the spike log filled up
+                    k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
+                    for _, st in noisy:  # the draws of the steps not run are theirs again
+                        st.give_back(k_asked - k1)
                     for arrays, (f, offsets) in zip(states, flat):
                         if len(arrays) > 1:  # a copy: put the values back
                             for a, o in zip(arrays, offsets):

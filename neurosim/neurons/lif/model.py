@@ -372,6 +372,13 @@ class LIFState:
         self._buf_pos = b
         return self._buf[0][a:b], self._buf[1][a:b]
 
+    def give_back(self, steps):
+        """Hand the last ``steps`` steps of draws out again at the next :meth:`take_draws` (a caller that took
+        them, from the current block, and ran fewer steps)."""
+        if not 0 <= steps <= self._buf_pos:
+            raise ValueError(f"steps must be in [0, {self._buf_pos}] (taken from the current block), got {steps}")
+        self._buf_pos -= steps
+
     def draws_left(self):
         """Steps :meth:`take_draws` can hand out before it draws the next block (the block size if none is drawn)."""
         return self.draw_steps - self._buf_pos if self._buf is not None and self._buf_pos < self.draw_steps \
