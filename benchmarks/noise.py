@@ -10,6 +10,7 @@ Prints wall time, the ratio, and each simulator's rate error against neurosim.si
 neurons: the 11 input levels get ``n // 11`` or ``n // 11 + 1`` neurons each.
 """
 import argparse
+import os
 import time
 
 import numpy as np
@@ -28,11 +29,34 @@ def rate_error(times, idx, J, T, t_start=0.1):
     return np.max(np.abs(measured[ok] / expected[ok] - 1))
 
 
-def run_neurosim(J, T, dt):
-    start = time.perf_counter()
-    res = neurosim.LIF(TAU_M, TAU_REF).simulate(J, T, dt=dt, noise=SIGMA, rng=0, v0="uniform")
-    wall = time.perf_counter() - start
+def run_neurosim(J, T, dt, backend):
+    """``LIF.simulate`` with noise on one backend (NEUROSIM_BACKEND=numpy forces the numpy step)."""
+    old = os.environ.get("NEUROSIM_BACKEND")
+    os.environ["NEUROSIM_BACKEND"] = backend
+    try:
+        start = time.perf_counter()
+        res = neurosim.LIF(TAU_M, TAU_REF).simulate(J, T, dt=dt, noise=SIGMA, rng=0, v0="uniform")
+        wall = time.perf_counter() - start
+    finally:
+        if old is None:
+            del os.environ["NEUROSIM_BACKEND"]
+        else:
+            os.environ["NEUROSIM_BACKEND"] = old
     return wall, res.events()
+
+
+def run_network(J, T, dt, backend):
+    """The same neurons as a noisy ``Network`` population (bias J, a spike probe); build excluded."""
+    net = neurosim.Network(dt=dt, rng=0, backend=backend)
+    pop = net.add_population(neurosim.LIF(TAU_M, TAU_REF), J.size, bias=J, v0="uniform")
+    net.add_noise(pop, SIGMA)
+    probe = net.probe(pop, "spikes")
+    net.run(dt)  # build (and compile or load the cache) outside the timing
+    start = time.perf_counter()
+    net.run(T - dt)
+    wall = time.perf_counter() - start
+    times, idx = probe.data
+    return wall * T / (T - dt), (times, idx)
 
 
 def run_brian2(J, T, dt, target):
@@ -61,21 +85,36 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=10000, help="number of neurons (>= 11: one group per input level)")
     p.add_argument("--T", type=float, default=1.0, help="simulated time (s)")
     p.add_argument("--dt", type=float, default=1e-4, help="time step (s)")
+    p.add_argument("--network", action="store_true", help="also time the neurons as a noisy Network population")
+    p.add_argument("--brian2", nargs="*", default=["cython"], choices=["cython", "numpy"],
+                   help="Brian2 code generation targets to time")
     args = p.parse_args(argv)
     if args.n < 11:
         p.error(f"--n must be >= 11 (one group per input level), got {args.n}")
     levels = np.linspace(0.8, 1.3, 11)
     J = levels[np.arange(args.n) * levels.size // args.n]  # exactly n neurons, groups differ by at most one
-    rows = [("neurosim",) + run_neurosim(J, args.T, args.dt)]
+    rows = []
     try:
-        for target in ("numpy", "cython"):
+        import numba  # noqa: F401
+        start = time.perf_counter()
+        run_neurosim(J[:11], 10 * args.dt, args.dt, "auto")  # compile (or load numba's on-disk cache)
+        print(f"neurosim numba build (first call in this process): {time.perf_counter() - start:.2f} s")
+        rows.append(("neurosim (numba)",) + run_neurosim(J, args.T, args.dt, "auto"))
+    except ImportError:
+        print("numba not installed: pip install numba")
+    rows.append(("neurosim (numpy)",) + run_neurosim(J, args.T, args.dt, "numpy"))
+    if args.network:
+        for backend in ("numba", "numpy") if len(rows) > 1 else ("numpy",):
+            rows.append((f"network ({backend})",) + run_network(J, args.T, args.dt, backend))
+    try:
+        for target in args.brian2:
             rows.append((f"brian2 ({target})",) + run_brian2(J, args.T, args.dt, target))
     except ImportError:
         print("brian2 not installed: pip install brian2")
     base = rows[0][1]
     print(f"{J.size} noisy LIF neurons, {args.T:g} s at dt = {args.dt * 1e3:g} ms, sigma = {SIGMA}")
     for name, wall, (times, idx) in rows:
-        print(f"{name:18s} {wall:7.2f} s  ({wall / base:5.2f}x neurosim)  max rate error vs Siegert "
+        print(f"{name:18s} {wall:7.2f} s  ({wall / base:5.2f}x {rows[0][0]})  max rate error vs Siegert "
               f"{rate_error(times, idx, J, args.T):.3f}")
 
 

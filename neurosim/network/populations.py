@@ -310,20 +310,17 @@ class LIFRuntime(_Base):
     def arrays(self):
         return {"v": self.state.v, "refractory_end": self.state.refractory_end}
 
-    def snapshot_extra(self):  # the noise streams and the drawn block
-        s = self.state
+    def snapshot_extra(self):  # the noise streams and the drawn numbers
         if not self.needs_prepare:
             return None
-        return s.draws.state(), None if s.eta is None else s.eta.copy(), self._drawn, s._block
+        return self.state.noise_state(), self._drawn
 
     def restore_extra(self, extra):
         s = self.state
         s.forget_refractory()  # refractory_end was written from outside the step
         if extra is not None:
-            states, eta, self._drawn, s._block = extra
-            s.draws.set_state(states)
-            if eta is not None:
-                np.copyto(s.eta, eta)
+            noise, self._drawn = extra
+            s.set_noise_state(noise)
 
 
 class HHRuntime(_Base):

@@ -159,6 +159,19 @@ class NoiseDraws:
             return parts[0]
         return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
 
+    def steps(self, steps, normals, uniforms):
+        """``(normals (steps, normals, N), uniforms (steps, uniforms, N))``: a block of several steps.
+
+        Each generator draws its normals of all the steps first, then its uniforms; the
+        stream therefore depends on ``steps``, which callers fix from the population size
+        only (never from the backend or the run length), so every path consumes the same numbers.
+        """
+        parts = [(g.standard_normal((steps, normals, self.n)), g.random((steps, uniforms, self.n)))
+                 for g in self.gens]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts], axis=2), np.concatenate([p[1] for p in parts], axis=2)
+
     def normals(self, ids):
         """One standard normal for each (flat) neuron index in ``ids`` (sorted), from its trial's generator."""
         return self._for(ids, "standard_normal")

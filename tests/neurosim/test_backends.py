@@ -266,12 +266,6 @@ def hh_net(backend):
     return net
 
 
-def noisy_net(backend):
-    net = Network(backend=backend, rng=0)
-    net.add_noise(net.add_population(LIF(), 3, bias=0.9), sigma=0.1)
-    return net
-
-
 def precise_net(backend):
     net = Network(backend=backend, timing="precise")
     net.add_population(LIF(), 3, bias=1.5)
@@ -292,7 +286,7 @@ def filtered_probe_net(backend):
 
 
 @needs_numba
-@pytest.mark.parametrize("build, words", [(hh_net, "HodgkinHuxley"), (noisy_net, "noise"), (precise_net, "precise"),
+@pytest.mark.parametrize("build, words", [(hh_net, "HodgkinHuxley"), (precise_net, "precise"),
                                           (exact_placement_net, "placement='exact'"),
                                           (filtered_probe_net, "'filtered'")])
 def test_what_does_not_compile_is_refused_with_numba_and_runs_on_numpy_with_auto(build, words):

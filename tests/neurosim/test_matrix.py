@@ -70,8 +70,6 @@ def refused(pop_kind, input_kind, sim):
         return "noise"
     if sim.backend == "numba" and pop_kind in ("hh", "user"):
         return "no compiled step"
-    if sim.backend == "numba" and input_kind == "noise":
-        return "membrane noise"
     return None
 
 

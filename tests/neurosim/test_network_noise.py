@@ -200,3 +200,119 @@ def test_noisy_runs_in_pieces_equal_one_run():
     np.testing.assert_array_equal(sa.data[0], sb.data[0])
     np.testing.assert_array_equal(sa.data[1], sb.data[1])
     assert sa.data[0].size > 100
+
+
+# ---- the compiled backend: noisy populations give the numpy backend's spikes -------------------
+needs_numba = pytest.mark.skipif(not neurosim.network.compiled.numba_available(),
+                                 reason="the compiled backend needs numba: pip install numba")
+
+
+def _noisy_network(backend, tau_noise=None, batch=None, tau_ref=0.002, dt=1e-4, fail_at=None, error=None):
+    """A noisy population driving a second one that inhibits it (CSR-free dense weights), with a current f(t)
+    that raises ``error`` at its call ``fail_at``."""
+    net = Network(dt=dt, backend=backend, rng=3, batch=batch)
+    pop = net.add_population(LIF(TAU, tau_ref), 300, bias=np.linspace(0.9, 2.0, 300), v0="uniform")
+    net.add_noise(pop, 0.15, tau_noise=tau_noise)
+    other = net.add_population(LIF(TAU, 0.002), 50, bias=0.9)
+    net.connect(pop, other, weights=np.full((50, 300), 0.002))
+    net.connect(other, pop, weights=np.full((300, 50), -0.002))
+    if fail_at is not None:
+        calls = {"n": 0}
+
+        def current(t):
+            calls["n"] += 1
+            if calls["n"] == fail_at:
+                raise error("injected")
+            return 0.0
+
+        net.add_current_input(pop, current)
+    return net, [net.probe(pop, "spikes"), net.probe(other, "spikes"), net.probe(pop, "v")]
+
+
+def _assert_same(a, b):
+    for p, q in zip(a[:2], b[:2]):
+        assert p.data[0].size == q.data[0].size and p.data[0].size > 50
+        np.testing.assert_allclose(q.data[0], p.data[0], rtol=0, atol=1e-12)  # times
+        for x, y in zip(p.data[1:], q.data[1:]):  # indices (and trials)
+            np.testing.assert_array_equal(x, y)
+    np.testing.assert_allclose(b[2].data, a[2].data, rtol=0, atol=1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("kw", [{}, dict(tau_noise=0.005), dict(batch=2), dict(tau_ref=3e-4, dt=1e-3),
+                                dict(tau_noise=0.005, tau_ref=3e-4, dt=1e-3)],
+                         ids=["white", "coloured", "batch", "white, several spikes per step",
+                              "coloured, several spikes per step"])
+def test_compiled_noisy_network_gives_the_numpy_spikes(kw):
+    ref, pr = _noisy_network("numpy", **kw)
+    ref.run(0.2)
+    net, probes = _noisy_network("numba", **kw)
+    assert net.backend == "numba"
+    net.run(0.2)
+    _assert_same(pr, probes)
+
+
+@needs_numba
+def test_compiled_noisy_network_store_restore_and_pieces():
+    ref, pr = _noisy_network("numpy")
+    ref.run(0.1)
+    net, probes = _noisy_network("numba")
+    net.run(0.03)
+    net.store()
+    net.run(0.04)
+    first = probes[2].data[-100:].copy()
+    net.restore()
+    net.run(0.04)
+    np.testing.assert_array_equal(probes[2].data[-100:], first)
+    net.run(0.03)  # 0.03 + 0.04 (restored) + 0.03: the numpy run's 0.1 s
+    assert net.t == pytest.approx(0.1)
+    ref2, pr2 = _noisy_network("numpy")
+    ref2.run(0.03)
+    ref2.store()
+    ref2.run(0.04)
+    ref2.restore()
+    ref2.run(0.04)
+    ref2.run(0.03)
+    _assert_same(pr2, probes)
+
+
+@needs_numba
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_compiled_noisy_network_interrupted_then_continued_equals_one_run(error):
+    ref, pr = _noisy_network("numba", fail_at=10 ** 9, error=error)
+    ref.run(0.1)
+    net, probes = _noisy_network("numba", fail_at=432, error=error)
+    with pytest.raises(error):
+        net.run(0.1)
+    assert net.t == pytest.approx(431e-4, abs=1e-12)
+    net.run(0.1 - net.t)
+    _assert_same(pr, probes)
+    ref_np, pr_np = _noisy_network("numpy", fail_at=10 ** 9, error=error)
+    ref_np.run(0.1)
+    _assert_same(pr_np, probes)
+
+
+@needs_numba
+def test_compiled_backend_refuses_coloured_noise_with_a_very_short_refractory_period():
+    def build(backend):
+        net = Network(dt=1e-3, backend=backend)
+        net.add_noise(net.add_population(LIF(TAU, 0.0), 3, bias=1.2), 0.1, tau_noise=0.005)
+        return net
+
+    with pytest.raises(ValueError, match="tau_ref < dt / 64"):
+        build("numba").run(1e-3)
+    net = build("auto")
+    net.run(1e-2)
+    assert net.backend == "numpy"
+
+
+@needs_numba
+def test_compiled_noisy_network_whose_kernel_returns_early_keeps_the_draws_of_the_steps_not_run(monkeypatch):
+    from neurosim.network.compiled import runtime as compiled_runtime
+
+    monkeypatch.setattr(compiled_runtime, "_MAX_LOG", 5)  # the kernel returns after the step that logs > 5 spikes
+    ref, pr = _noisy_network("numpy")
+    ref.run(0.15)
+    net, probes = _noisy_network("numba")
+    net.run(0.15)
+    _assert_same(pr, probes)

@@ -142,3 +142,97 @@ def test_coloured_noise_autocorrelation_matches_the_analytic_form():
     np.testing.assert_allclose(corr, expected, atol=0.02)
     white = np.exp(-s / TAU)
     assert np.all(corr[:2] > white[:2] + 0.02)  # slower than white noise at short lags
+
+
+def _simulate(monkeypatch, backend, kw):
+    if backend == "numpy":
+        monkeypatch.setenv("NEUROSIM_BACKEND", "numpy")
+    else:
+        monkeypatch.delenv("NEUROSIM_BACKEND", raising=False)
+    kw = dict(kw)
+    model = LIF(kw.pop("tau_m", TAU), kw.pop("tau_ref", 0.002))
+    return model.simulate(kw.pop("J"), kw.pop("T"), **kw)
+
+
+_J = np.linspace(0.8, 1.6, 240)
+BACKEND_CASES = {
+    "white": dict(J=_J, T=0.2, dt=1e-4, noise=0.1, rng=1, v0="uniform"),
+    "white, several spikes per step": dict(J=_J + 1.0, T=0.2, dt=1e-3, noise=0.2, rng=2, v0="uniform",
+                                           tau_ref=3e-4, record_v=True),
+    "coloured": dict(J=_J, T=0.2, dt=1e-4, noise=0.1, tau_noise=0.005, rng=3, v0="uniform", record_v=True),
+    "coloured, several spikes per step": dict(J=_J + 1.0, T=0.2, dt=1e-3, noise=0.1, tau_noise=0.005, rng=4,
+                                              v0="uniform", tau_ref=3e-4),
+    "per-neuron tau_m, input f(t)": dict(J=lambda t: _J + t, T=0.2, dt=5e-4, noise=0.1, rng=5, v0="uniform",
+                                         tau_m=np.linspace(0.01, 0.03, _J.size), tau_ref=np.full(_J.size, 2e-3)),
+}
+
+
+@pytest.mark.parametrize("case", list(BACKEND_CASES))
+def test_compiled_noisy_step_gives_the_numpy_spikes(monkeypatch, case):
+    pytest.importorskip("numba", reason="the compiled step needs numba: pip install numba")
+    kw = BACKEND_CASES[case]
+    ref = _simulate(monkeypatch, "numpy", kw)
+    got = _simulate(monkeypatch, "auto", kw)
+    assert sum(t.size for t in ref.spike_times) > 100
+    for a, b in zip(ref.spike_times, got.spike_times):  # same neurons, same steps, same offsets
+        assert a.size == b.size
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-12)
+    if kw.get("record_v"):
+        np.testing.assert_allclose(got.v, ref.v, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "auto"])
+def test_noisy_rate_with_several_spikes_per_step_matches_siegert(monkeypatch, backend):
+    # tau_ref < dt: a neuron may fire up to ceil(dt / tau_ref) = 4 times per step, each time using its own
+    # pre-drawn normal and uniform
+    J, n = np.array([0.9, 1.2, 1.5]), np.array([4000, 1500, 1500])
+    T, t_start, sigma, tau_ref, dt = 0.4, 0.1, 0.1, 3e-4, 1e-3
+    res = _simulate(monkeypatch, backend, dict(J=np.repeat(J, n), T=T, dt=dt, noise=sigma, rng=5, v0="uniform",
+                                               tau_ref=tau_ref))
+    times, idx = res.events()
+    counts = np.bincount(idx[times >= t_start], minlength=n.sum())
+    rate = np.bincount(np.repeat(np.arange(J.size), n), counts) / (n * (T - t_start))
+    np.testing.assert_allclose(rate, siegert_rate(J, sigma, tau_m=TAU, tau_ref=tau_ref), rtol=0.02)
+
+
+def test_draws_are_the_same_however_many_steps_are_taken_at_once():
+    one = neurosim.LIFState(LIF(TAU), 10000, 1e-4, noise=0.1, rng=8)
+    many = neurosim.LIFState(LIF(TAU), 10000, 1e-4, noise=0.1, rng=8)
+    assert one.draws_per_step == (1, 1) and one.draw_steps == 3  # blocks of 2^16 numbers
+    z1, u1 = zip(*[one.take_draws(1) for _ in range(2 * one.draw_steps + 3)])
+    z2, u2 = zip(*[many.take_draws(7) for _ in range(5)])
+    np.testing.assert_array_equal(np.concatenate(z1), np.concatenate(z2)[:len(z1)])
+    np.testing.assert_array_equal(np.concatenate(u1), np.concatenate(u2)[:len(u1)])
+    again = neurosim.LIFState(LIF(TAU), 10000, 1e-4, noise=0.1, rng=8)
+    again.take_draws(2)
+    again.give_back(1)  # the second step's numbers are handed out again
+    np.testing.assert_array_equal(again.take_draws(1)[0], z1[1])
+    with pytest.raises(ValueError, match="steps"):
+        again.give_back(5)
+    assert neurosim.LIFState(LIF(TAU, 3e-4), 5, 1e-3, noise=0.1, rng=0).draws_per_step == (4, 4)
+    assert neurosim.LIFState(LIF(TAU), 5, 1e-3, noise=0.1, tau_noise=0.01, rng=0).draws_per_step == (2, 0)
+
+
+def test_white_noise_refuses_a_refractory_period_below_dt_over_64():
+    with pytest.raises(ValueError, match="tau_ref >= dt / 64"):
+        LIF(TAU, 0.0).simulate(np.full(3, 1.2), 0.01, dt=1e-3, noise=0.1)
+    LIF(TAU, 0.0).simulate(np.full(3, 1.2), 0.01, dt=1e-3)  # without noise tau_ref = 0 is fine
+    # coloured noise draws two normals per step whatever the spikes (tau_ref = 0 runs on the numpy step)
+    res = LIF(TAU, 0.0).simulate(np.full(3, 1.5), 0.05, dt=1e-3, noise=0.1, tau_noise=0.005, rng=0)
+    assert sum(t.size for t in res.spike_times) > 3
+
+
+def test_noisy_simulate_falls_back_to_numpy_without_numba(monkeypatch):
+    import sys
+
+    from neurosim.neurons.lif import model as lif_model
+
+    kw = dict(J=np.full(20, 1.1), T=0.05, dt=1e-3, noise=0.1, rng=3)
+    monkeypatch.delenv("NEUROSIM_BACKEND", raising=False)
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+    assert not lif_model._compiled_noise()
+    ref = _simulate(monkeypatch, "numpy", kw)
+    monkeypatch.delenv("NEUROSIM_BACKEND", raising=False)
+    got = _simulate(monkeypatch, "auto", kw)
+    for a, b in zip(ref.spike_times, got.spike_times):
+        np.testing.assert_array_equal(a, b)

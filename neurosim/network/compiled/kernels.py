@@ -24,6 +24,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ...neurons.lif.compiled import noisy_step
+
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF = range(12)
 P_COLS = 12
@@ -51,6 +53,12 @@ SS_OFF, SS_LEN, SS_B, SS_PTR = range(4)
 # sampled probe table: kind, population, every, start step, value offset, samples written in this call, step offset
 S_KIND, S_POP, S_EVERY, S_START, S_OFF, S_COUNT, S_SOFF = range(7)
 SAMPLE_V, SAMPLE_CURRENT = 0, 1
+# membrane noise table (int64): noisy?, white?, offsets of this block's normals / uniforms / eta, draws per step
+NZ_ON, NZ_WHITE, NZ_ZOFF, NZ_UOFF, NZ_EOFF, NZ_KZ, NZ_KU = range(7)
+NZ_COLS = 7
+# membrane noise table (float64): the LIFState's constants (see neurosim.neurons.lif.compiled.noisy_step)
+NF_DECAY, NF_STD, NF_TAU_M, NF_TAU_REF, NF_RATE, NF_VAR, NF_SIGMA, NF_PHI = range(8)
+NF_COLS = NF_PHI + 6
 
 
 @njit(cache=True)
@@ -438,12 +446,15 @@ def run_steps(k0, k1, dt,
               con_i, rows, indptr, indices, data, cuts,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
-              log_k, log_e, log_i, log_o, max_log, log_times, rec_t0):
+              log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
+              nz_i, nz_f, nz, nu, eta):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
     with ``log_times`` (one population logs, for one exact spike probe) only the index and the time
     ``rec_t0 + step dt + offset``, as that probe's SpikeRecorder stores it.
+    Noisy populations (``nz_i[p, NZ_ON]``) step with :func:`noisy_step` on this block's pre-drawn numbers
+    (``nz``, ``nu``: per population, steps k0 .. k1-1, each (draws per step, N)) and their noise current ``eta``.
     Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
     step is then below k1), so its memory stays bounded.
     """
@@ -463,6 +474,9 @@ def run_steps(k0, k1, dt,
     flags = np.zeros(max(f_off[P], 1), dtype=np.int64)
     refr = np.empty(max(v.size, 1), dtype=np.int64)
     n_refr = np.zeros(P, dtype=np.int64)
+    n_max = max(v.size, 1)
+    nz_slow, nz_a, nz_start = np.empty(n_max, dtype=np.int64), np.empty(n_max), np.empty(n_max)
+    nz_near = np.empty(n_max, dtype=np.bool_)
     for p in range(P):
         o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
         t_start = k0 * dt
@@ -482,7 +496,24 @@ def run_steps(k0, k1, dt,
             mode = pop_i[p, P_MODE]
             tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
             t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
-            if mode == MODE_DIRECT and nt <= 2:  # the common case (e.g. CUBA): one pass over the neurons
+            if nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
+                if mode != MODE_CONSTANT:
+                    _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
+                           inp_i, inp_v)
+                kz, ku = nz_i[p, NZ_KZ], nz_i[p, NZ_KU]
+                zo, uo, eo = nz_i[p, NZ_ZOFF] + (k - k0) * kz * N, nz_i[p, NZ_UOFF] + (k - k0) * ku * N, nz_i[p, NZ_EOFF]
+                white = nz_i[p, NZ_WHITE] != 0
+                cnt = noisy_step(k, dt, vv, rr, eta[eo:eo + N] if not white else eta[0:1], JJ, JD,
+                                 nz_f[p, NF_DECAY:NF_DECAY + 1], nz_f[p, NF_STD:NF_STD + 1],
+                                 nz_f[p, NF_TAU_M:NF_TAU_M + 1], nz_f[p, NF_TAU_REF:NF_TAU_REF + 1],
+                                 nz_f[p, NF_RATE:NF_RATE + 1], nz_f[p, NF_VAR:NF_VAR + 1], nz_f[p, NF_SIGMA], white,
+                                 nz_f[p, NF_PHI:NF_PHI + 6], nz[zo:zo + kz * N].reshape((kz, N)),
+                                 nu[uo:uo + ku * N].reshape((ku, N)), nz_slow, nz_a, nz_start, nz_near,
+                                 sp[0][e], sp[1][e], 0)
+                if cnt < 0:
+                    raise RuntimeError("internal: a neuron spiked more often in one step than its refractory "
+                                       "period allows")
+            elif mode == MODE_DIRECT and nt <= 2:  # the common case (e.g. CUBA): one pass over the neurons
                 g0 = grp_i[terms[t_lo, T_GROUP], G_OFF]
                 g1 = grp_i[terms[t_lo + nt - 1, T_GROUP], G_OFF]
                 has_bias = pop_i[p, P_HAS_BIAS] != 0
@@ -495,10 +526,11 @@ def run_steps(k0, k1, dt,
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
                 _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
-            cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref, t0,
-                                     dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
-            if tau_ref < dt and cnt:
-                cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
+            if nz_i[p, NZ_ON] == 0:
+                cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref,
+                                         t0, dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
+                if tau_ref < dt and cnt:
+                    cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
             sp_n[e] = cnt
             if pop_i[p, P_LOG] != 0 and cnt:
                 need = n_log + cnt  # each array grows on its own (no bounds checks: never write past one)

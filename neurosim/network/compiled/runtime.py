@@ -52,7 +52,7 @@ class CompiledRuntime(Runtime):
     def __init__(self, net):
         super().__init__(net)
         for pop, rt in self.pops.items():  # the kernels read LIFRuntime's fields: refuse anything else
-            if type(rt) is not LIFRuntime or rt.state.sigma != 0:
+            if type(rt) is not LIFRuntime:
                 raise ValueError(f"population {pop.name!r}: its runtime {type(rt).__name__} has no compiled step")
         self._static = self._build_static()
 
@@ -125,8 +125,8 @@ class CompiledRuntime(Runtime):
                           rt.n_pre, rt.n_post, woff, ioff])
         # emitters: populations first, then sources
         em_i, self._poisson, self._spike_sources = [], [], []
-        for _, rt in pops:
-            em_i.append([K.KIND_POP, 0, rt.n, rt.N])
+        for _, rt in pops:  # spikes of one step: one per neuron, or as many as a noisy neuron may fire
+            em_i.append([K.KIND_POP, 0, rt.n, rt.N * (rt.state.spikes_per_step if rt.state.sigma > 0 else 1)])
         ss_i, ss_m, ss_idx = [], [], []
         for src, rt in self.sources.items():
             if isinstance(rt, PoissonRuntime):
@@ -138,7 +138,24 @@ class CompiledRuntime(Runtime):
                 ss_m.append(rt._m.astype(np.int64))
                 ss_idx.append(rt._indices.astype(np.int64))
                 self._spike_sources.append((src, rt))
+        nz_i, nz_f = [], []
+        for _, rt in pops:
+            st = rt.state
+            if st.sigma > 0:
+                white = st.eta is None
+                phi = [0.0] * 6
+                if not white:
+                    (p00, p01), (_, p11) = st.Phi
+                    (l00, _), (l10, l11) = st.L
+                    phi = [p00, p01, p11, l00, l10, l11]
+                nz_i.append([1, int(white), 0, 0, 0, *st.draws_per_step])
+                nz_f.append([st.decay, st.step_std, st.tau_m, st.tau_ref, st.bridge_rate, st.bridge_var, st.sigma]
+                            + phi)
+            else:
+                nz_i.append([0])
+                nz_f.append([0.0])
         return dict(
+            nz_i=_table(nz_i, K.NZ_COLS), nz_f=_table(nz_f, K.NF_COLS, float),
             pops=pops, emitters=emitters,
             pop_i=_table(pop_i, K.P_COLS), pop_f=_table(pop_f, K.PF_COLS, float),
             J=_concat(Jc)[0], Jd=_concat(Jdc)[0], bias=_concat(bias)[0],
@@ -195,6 +212,14 @@ class CompiledRuntime(Runtime):
         # change made to them between runs is used as the numpy loop would use it
         s = self._static = self._build_static()
         pops = s["pops"]
+        noisy = [(r, rt.state) for r, (_, rt) in enumerate(pops) if rt.state.sigma > 0]
+        etas = [st.eta for _, st in noisy if st.eta is not None]
+        nz_i = s["nz_i"]
+        eo = 0
+        for r, st in noisy:
+            if st.eta is not None:
+                nz_i[r, K.NZ_EOFF] = eo
+                eo += st.eta.size
         # populations with spike probes log their spikes for the probes (filed after each block)
         spike_probes = {}
         for p, buf in self.buffers.items():
@@ -216,7 +241,7 @@ class CompiledRuntime(Runtime):
                np.zeros(1024)]
         # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
         states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
-                  [g.pending for g in self._rings]]
+                  [g.pending for g in self._rings], etas]
         k0, end = self.step, self.step + steps
         k = k0
         try:
@@ -228,6 +253,8 @@ class CompiledRuntime(Runtime):
                     k1 = k + 1
                 # ---- prepare: may raise, changes nothing committed
                 k1 = self._limit_to_arrays(k, k1)
+                for _, st in noisy:  # a block of noise draws ends the block (drawn below, once nothing can raise)
+                    k1 = min(k1, k + st.draws_left())
                 po_i, po_idx, po_bounds = self._prepare_poisson(k)
                 inp_i, inp_v = self._prepare_inputs(k, k1)
                 smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, k, k1)
@@ -236,6 +263,7 @@ class CompiledRuntime(Runtime):
                     ss_i[r, K.SS_PTR] = np.searchsorted(rt._m, k + 1)
                 flat = [_concat(arrays) if arrays else (np.zeros(1), []) for arrays in states]
                 direct = _direct_recorder(spike_probes, k)
+                nz, nu = _noise_block(noisy, nz_i, k1 - k)
                 # ---- commit
                 try:
                     out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
@@ -244,9 +272,12 @@ class CompiledRuntime(Runtime):
                                       s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"], s["cuts"],
                                       s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
                                       smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
-                                      direct is not None, 0.0 if direct is None else direct.t0)
+                                      direct is not None, 0.0 if direct is None else direct.t0,
+                                      nz_i, s["nz_f"], nz, nu, flat[3][0])
                     log = list(out[:4])
-                    k1 = int(out[5])  # earlier than asked when the spike log filled up
+                    k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
+                    for _, st in noisy:  # the draws of the steps not run are theirs again
+                        st.give_back(k_asked - k1)
                     for arrays, (f, offsets) in zip(states, flat):
                         if len(arrays) > 1:  # a copy: put the values back
                             for a, o in zip(arrays, offsets):
@@ -376,6 +407,23 @@ class CompiledRuntime(Runtime):
             idx, times = _emitted(rt, k + 1, k1 + 1)
             if idx.size:
                 self._record_source(src, idx, times)
+
+
+def _noise_block(noisy, nz_i, steps):
+    """This block's pre-drawn noise of the noisy populations (rows of ``noisy``: table row, LIFState), flat,
+    with their offsets written into ``nz_i``; taken from each state's draws as its numpy step would."""
+    zs, us, oz, ou = [], [], 0, 0
+    for r, st in noisy:
+        z, u = st.take_draws(steps)
+        nz_i[r, K.NZ_ZOFF], nz_i[r, K.NZ_UOFF] = oz, ou
+        zs.append(z.reshape(-1))
+        us.append(u.reshape(-1))
+        oz += z.size
+        ou += u.size
+    if not zs:
+        return np.zeros(1), np.zeros(1)
+    return (np.concatenate(zs) if len(zs) > 1 else zs[0],
+            (np.concatenate(us) if len(us) > 1 else us[0]) if ou else np.zeros(1))
 
 
 def _direct_recorder(spike_probes, k):

@@ -41,6 +41,7 @@ def unsupported(net):
     from ..inputs import PoissonSource, SpikeSource
     from ..transforms import Convolution
     from ...neurons.lif import LIF
+    from ...neurons.lif.model import _MAX_NOISE_DRAWS, _spikes_per_step
     from ...synapses.conductance import is_conductance
 
     why = []
@@ -49,10 +50,11 @@ def unsupported(net):
     for pop in net.populations:
         if not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
-        elif pop.noise is not None:
-            why.append(f"population {pop.name!r}: membrane noise (add_noise) has no compiled step yet")
         elif pop.model.per_neuron is not None:
             why.append(f"population {pop.name!r}: LIF parameters per neuron have no compiled step yet")
+        elif pop.noise is not None and _spikes_per_step(net.dt, float(pop.model.tau_ref)) > _MAX_NOISE_DRAWS:
+            why.append(f"population {pop.name!r}: membrane noise with tau_ref < dt / {_MAX_NOISE_DRAWS}: the "
+                       "compiled step holds at most that many spikes per neuron and step")
     for src in net.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             why.append(f"source {src.name!r}: {type(src).__name__} has no compiled form")

@@ -8,6 +8,7 @@ are located inside the step, so rates match the analytic curve at any dt.
 
 Physical units: see :class:`LIFUnits`.
 """
+import os
 import warnings
 
 import numpy as np
@@ -24,6 +25,8 @@ from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
 _WORDS_FROM = 16384  # population size from which the threshold test scans 8-byte words (measured crossover ~12k)
 _EMPTY = np.zeros(0)  # shared "no spike times" result (size 0: nothing to mutate)
+_NOISE_BLOCK = 1 << 16  # random numbers per kind drawn at once (512 kB: stays in cache), whole steps
+_MAX_NOISE_DRAWS = 64  # spikes in one step a white-noise neuron may fire (tau_ref >= dt / this)
 
 
 class LIF(Declares):
@@ -198,6 +201,8 @@ class LIF(Declares):
         tau_noise : float, optional
             Coloured noise: an Ornstein-Uhlenbeck input current with this time constant (s),
             scaled so that the free membrane's stationary std is still ``noise``.
+            With noise the steps run compiled (numba) when numba is importable and the environment
+            variable NEUROSIM_BACKEND is not "numpy", with the numpy step's spikes (the same draws).
         max_steps, max_record_bytes : int
             Limits on T/dt and on the recorded traces; a larger run is refused before it starts.
 
@@ -219,6 +224,11 @@ class LIF(Declares):
         state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
+        if state.sigma > 0 and state.spikes_per_step <= _MAX_NOISE_DRAWS and _compiled_noise():
+            from .compiled import simulate_noisy
+            simulate_noisy(state, J, steps, recorder, v_trace)
+            t = dt * np.arange(1, steps + 1) if record_v else None
+            return SimulationResult(recorder, T, t=t, **({"v": v_trace} if record_v else {}))
         J_const = J.at(0) if J.constant else None
         J_decayed = J_const * state.one_minus_decay if J.constant else None
         for k in range(steps):
@@ -314,8 +324,27 @@ class LIFState:
         if self.sigma > 0:
             self.draws = noise_mod.NoiseDraws(rng, n)
             self.step_std = self.sigma * np.sqrt(-np.expm1(-2.0 * self.dt / self.tau_m))
+            self.bridge_rate = 2.0 * self.sigma**2 / self.tau_m  # bridge variance per second integrated
             self.bridge_var = 2.0 * self.sigma**2 * self.dt / self.tau_m
             self._a, self._x = np.empty(n), np.empty(n)  # scratch of the noisy step
+            # every number a step may use is drawn ahead, a fixed count per neuron (the unused ones are
+            # discarded), so a compiled step consumes the same streams: white noise needs one normal and
+            # one uniform for the step plus one of each per further spike that fits in the step
+            # (a spike every tau_ref at most); coloured noise two normals (v and eta), no uniforms
+            self.spikes_per_step = _spikes_per_step(self.dt, self.min_tau_ref)
+            if self.tau_noise is None:
+                if self.spikes_per_step > _MAX_NOISE_DRAWS:
+                    raise ValueError(f"white membrane noise needs tau_ref >= dt / {_MAX_NOISE_DRAWS} "
+                                     f"(got tau_ref = {self.min_tau_ref!r} s, dt = {self.dt!r} s): each step draws "
+                                     f"one normal and one uniform per neuron for every spike that fits in the step; "
+                                     f"use a smaller dt or a longer tau_ref")
+                self.draws_per_step = (self.spikes_per_step, self.spikes_per_step)
+            else:
+                self.draws_per_step = (2, 0)
+            check.check_alloc("n", n, sum(self.draws_per_step) * n)  # one step's draws, at the least
+            # steps drawn at once: fixed by the (per-trial) population size, never by the backend or the run
+            self.draw_steps = max(1, _NOISE_BLOCK // (sum(self.draws_per_step) * self.draws.n))
+            self._buf, self._buf_pos = None, 0
             if self.tau_noise is not None:
                 self.Phi, self.L = noise_mod.coloured_noise_transition(self.sigma, model.tau_m, self.tau_noise, self.dt)
                 s_eta = self.sigma * np.sqrt((model.tau_m + self.tau_noise) / self.tau_noise)
@@ -323,13 +352,49 @@ class LIFState:
 
     def draw(self):
         """Draw the next step's random numbers now (the network runtime does this before its commit)."""
-        if self.sigma > 0:  # white: z (scaled to the step's std) and the bridge's uniforms; coloured: z for v, eta
-            if self.eta is None:
-                normals, uniforms = self.draws.block(1, 1)
-                normals *= self.step_std
-                self._block = normals, uniforms
-            else:
-                self._block = self.draws.block(2, 0)
+        if self.sigma > 0:
+            z, u = self.take_draws(1)
+            self._block = z[0], u[0]
+
+    def take_draws(self, steps):
+        """The random numbers of the next steps, at most ``steps`` (at least one): standard normals
+        ``(s, K_n, n)`` and uniforms ``(s, K_u, n)``, ``(K_n, K_u) = draws_per_step``.
+
+        They come from blocks of ``draw_steps`` steps drawn at once; a caller that steps
+        one by one and one that takes many steps per call consume the same numbers.
+        Read only: the arrays are shared with snapshots.
+        """
+        if self._buf is None or self._buf_pos == self.draw_steps:
+            self._buf = self.draws.steps(self.draw_steps, *self.draws_per_step)
+            self._buf_pos = 0
+        a = self._buf_pos
+        b = min(self.draw_steps, a + steps)
+        self._buf_pos = b
+        return self._buf[0][a:b], self._buf[1][a:b]
+
+    def give_back(self, steps):
+        """Hand the last ``steps`` steps of draws out again at the next :meth:`take_draws` (a caller that took
+        them, from the current block, and ran fewer steps)."""
+        if not 0 <= steps <= self._buf_pos:
+            raise ValueError(f"steps must be in [0, {self._buf_pos}] (taken from the current block), got {steps}")
+        self._buf_pos -= steps
+
+    def draws_left(self):
+        """Steps :meth:`take_draws` can hand out before it draws the next block (the block size if none is drawn)."""
+        return self.draw_steps - self._buf_pos if self._buf is not None and self._buf_pos < self.draw_steps \
+            else self.draw_steps
+
+    def noise_state(self):
+        """The noise's run state (generators, coloured current, drawn numbers), for a snapshot."""
+        return (self.draws.state(), None if self.eta is None else self.eta.copy(), self._block, self._buf,
+                self._buf_pos)
+
+    def set_noise_state(self, state):
+        """Restore what :meth:`noise_state` returned."""
+        gens, eta, self._block, self._buf, self._buf_pos = state
+        self.draws.set_state(gens)
+        if eta is not None:
+            np.copyto(self.eta, eta)
 
     def step(self, J, t0, J_decayed=None):
         """Advance all neurons from ``t0`` to ``t0 + dt`` with input J held constant.
@@ -548,11 +613,11 @@ class LIFState:
         white = self.eta is None
         Jb = np.broadcast_to(J, (n,))
         refr = (self.refractory_end > t0).nonzero()[0]
-        if white:  # noise.ou_step in place (J (1 - decay) precomputed; normals[0] already scaled by step_std)
+        if white:  # noise.ou_step in place (J (1 - decay) precomputed)
             a = np.subtract(1.0, v, out=self._a)  # distance below threshold at the start of the step
             v *= self.decay
             v += J_decayed if J_decayed is not None else Jb * self.one_minus_decay
-            v += normals[0]
+            v += np.multiply(normals[0], self.step_std, out=self._x)
         else:  # coloured: exact joint step of (v - J, eta)
             (p00, p01), (_, p11) = self.Phi
             (l00, _), (l10, l11) = self.L
@@ -564,7 +629,8 @@ class LIFState:
             self.eta += l10 * z + l11 * z2
         if refr.size:  # held at 0 until refractory_end, then integrate for the rest of the step
             r = np.maximum(t1 - self.refractory_end[refr], 0.0)
-            v[refr] = self._free(Jb[refr], np.zeros(refr.size), r, refr, self._normals(refr))
+            # (white: the step's normal, unused by the full-step update these neurons discard)
+            v[refr] = self._free(Jb[refr], np.zeros(refr.size), r, refr, normals[0][refr] if white else None)
             if white:
                 a[refr] = 1.0
             else:
@@ -579,8 +645,8 @@ class LIFState:
                 return cand, np.zeros(0)
             var = _at(self.bridge_var, cand)
             if refr.size:  # integrated only since their refractory period ended
-                since = np.maximum(t1 - np.maximum(self.refractory_end[cand], t0), 0.0)
-                var = (2.0 * self.sigma**2 / _at(tau_m, cand)) * since
+                ends = self.refractory_end[cand]
+                var = np.where(ends > t0, _at(self.bridge_rate, cand) * np.maximum(t1 - ends, 0.0), var)
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 p = np.exp(-2.0 * x[cand] / var)
             sel = (uniforms[0][cand] < p).nonzero()[0]
@@ -592,16 +658,18 @@ class LIFState:
         if spiked.size == 0:
             return spiked, np.zeros(0)
         start = np.maximum(self.refractory_end[spiked], t0)
-        return self._spike_passes(Jb, t0, spiked, v0s, v[spiked], start)
+        return self._spike_passes(Jb, t0, spiked, v0s, v[spiked], start, normals, uniforms)
 
-    def _spike_passes(self, J, t0, spiked, v0s, v1s, s0):
+    def _spike_passes(self, J, t0, spiked, v0s, v1s, s0, normals, uniforms):
         """Spike times of the neurons ``spiked`` (which crossed between v0s at time s0 and v1s at the end
         of the step), their reset and refractory period, and any further spikes inside the step."""
         tau_m, tau_ref = self.tau_m, self.tau_ref
         t1 = t0 + self.dt
         white = self.eta is None
         all_idx, all_offsets = [], []
+        k = 0  # spikes so far: the (k+1)-th integration after a spike uses the step's draws k+1 (white noise)
         while True:
+            k += 1
             # crossing time: linear between the end points when v1 is above, mid-segment for a bridge crossing
             with np.errstate(divide="ignore", invalid="ignore"):
                 frac = np.where(v1s > 1.0, (1.0 - v0s) / (v1s - v0s), 0.5)
@@ -612,7 +680,10 @@ class LIFState:
             end = spike_time + _at(tau_ref, spiked)
             self.refractory_end[spiked] = end
             rest = np.maximum(t1 - end, 0.0)
-            v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked, self._normals(spiked))
+            z = None
+            if white:  # beyond the drawn count the rest is 0 (a spike every tau_ref at most): z is unused
+                z = normals[k][spiked] if k < len(normals) else _check_rest(rest, 0.0)
+            v_new = self._free(J[spiked], np.zeros(spiked.size), rest, spiked, z)
             self.v[spiked] = v_new
             again = rest > 0  # refractory period over before the end of the step: may spike again
             if not again.any():
@@ -621,8 +692,8 @@ class LIFState:
             vs = np.zeros(ids.size)
             crossed = ve > 1.0
             if white:
-                var = (2.0 * self.sigma**2 / _at(tau_m, ids)) * rest[again]
-                crossed |= self.draws.uniforms(ids) < noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
+                var = _at(self.bridge_rate, ids) * rest[again]
+                crossed |= uniforms[k][ids] < noise_mod.bridge_crossing_probability(vs, ve, 1.0, var)
             sel = crossed.nonzero()[0]
             if sel.size == 0:
                 break
@@ -630,10 +701,6 @@ class LIFState:
         if len(all_idx) == 1:
             return all_idx[0], all_offsets[0]
         return np.concatenate(all_idx), np.concatenate(all_offsets)
-
-    def _normals(self, ids):
-        """Fresh normals for the neurons ``ids`` (white noise only: coloured noise's partial steps draw none)."""
-        return self.draws.normals(ids) if self.eta is None else None
 
     def _free(self, J, v0, r, idx, z):
         """Free membrane after r seconds (array) from v0 with noise z (standard normals);
@@ -643,6 +710,33 @@ class LIFState:
             return noise_mod.ou_step(v0, J, d, self.sigma, z)
         Jn = J + self.eta[idx]
         return Jn + (v0 - Jn) * d
+
+
+def _compiled_noise():
+    """True when the noisy step runs compiled (numba importable, NEUROSIM_BACKEND != "numpy")."""
+    if os.environ.get("NEUROSIM_BACKEND") == "numpy":
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _spikes_per_step(dt, tau_ref):
+    """Most spikes a neuron can fire in one step of dt: one, plus one per tau_ref that fits (with a margin
+    for rounding); a large number for tau_ref = 0."""
+    if tau_ref <= 0:
+        return 1 << 30
+    return max(1, int(np.ceil(dt / tau_ref * (1.0 + 1e-9))))
+
+
+def _check_rest(rest, z):
+    """``z`` when no time is left after the refractory periods (``rest`` all 0); else an internal error."""
+    if np.any(rest > 0):
+        from ...errors import SimulationError
+        raise SimulationError("internal: a neuron spiked more often in one step than its refractory period allows")
+    return z
 
 
 def _tiled(x, n, name):
