@@ -161,7 +161,9 @@ def _type_key(args):
 
 
 def _summary(err):
-    """numba's error message without its long traceback (first meaningful line)."""
+    """numba's error, short: its first explanatory line and where in the step (without the traceback)."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    text = next((ln for ln in lines if not ln.startswith(("During:", "File", "^"))), type(err).__name__)
-    return f"{type(err).__name__}: {text[:300]}"
+    what = next((ln for ln in lines if not ln.startswith(("Failed in", "During:", "File", "^", "<source", "-"))),
+                lines[0] if lines else "")
+    where = next((ln.rstrip(":") for ln in lines if ln.startswith("File ")), None)
+    return f"{type(err).__name__}: {what[:300]}" + (f" ({where})" if where else "")
