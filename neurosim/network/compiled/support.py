@@ -39,6 +39,7 @@ def require_numba():
 def unsupported(net):
     """Reasons (list of str) why the compiled backend cannot run ``net`` as described now; empty if it can."""
     from ..inputs import PoissonSource, SpikeSource
+    from ...neurons.base import NeuronModel
     from ...neurons.lif import LIF
     from ...synapses.conductance import is_conductance
 
@@ -46,7 +47,11 @@ def unsupported(net):
     if net.timing != "grid":
         why.append(f"timing={net.timing!r}: the precise-timing event loop has no compiled form yet")
     for pop in net.populations:
-        if not isinstance(pop.model, LIF):
+        if isinstance(pop.model, NeuronModel):  # the numpy loop calls the user's step, compiled under "auto"
+            how = " with its step compiled by numba where numba can" if pop.model.jit else ""
+            why.append(f"population {pop.name!r}: {type(pop.model).__name__} is a NeuronModel, whose step the "
+                       f"compiled loop does not call (backend='auto' runs it on the numpy loop{how})")
+        elif not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
         elif pop.noise is not None:
             why.append(f"population {pop.name!r}: membrane noise (add_noise) has no compiled step yet")
