@@ -49,8 +49,8 @@ def unsupported(net):
     for pop in net.populations:
         if isinstance(pop.model, NeuronModel):  # the numpy loop calls the user's step, compiled under "auto"
             how = " with its step compiled by numba where numba can" if pop.model.jit else ""
-            why.append(f"population {pop.name!r}: {type(pop.model).__name__} is a NeuronModel, whose step the "
-                       f"compiled loop does not call (backend='auto' runs it on the numpy loop{how})")
+            why.append(f"population {pop.name!r}: {type(pop.model).__name__} is a NeuronModel, which has no compiled "
+                       f"step in the compiled loop (backend='auto' runs it on the numpy loop{how})")
         elif not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
         elif pop.noise is not None:
