@@ -114,14 +114,14 @@ def stepper(model, compile=None):
     """
     if compile is None:
         compile = numba_enabled()
-    if not compile or not getattr(type(model), "jit", True) or type(model).step is _base_step():
+    if not compile or not getattr(type(model), "jit", True) or _is_base_step(type(model).step):
         return model.step
     return CompiledStep(model)
 
 
-def _base_step():
-    from .base import NeuronModel
-    return NeuronModel.step
+def _is_base_step(fn):
+    """NeuronModel's own step (which raises NotImplementedError), identified without importing base (a cycle)."""
+    return getattr(fn, "__module__", None) == "neurosim.neurons.base" and fn.__qualname__ == "NeuronModel.step"
 
 
 def _dispatcher(cls):
