@@ -438,3 +438,30 @@ def test_a_step_numba_cannot_compile_runs_as_python_with_one_warning():
     # the fallback runs the model correctly: Euler's rate is close to the exact 1 / (tau ln(J / (J - 1)))
     exact = 1.0 / (0.03 * np.log(J / (J - 1.0)))
     np.testing.assert_allclose(again.rates(), exact, rtol=0.01)
+
+
+def test_compiled_step_choice_without_numba_and_bad_backend(monkeypatch):
+    """Without numba (import failure simulated), "auto" runs the Python step silently and "numba" raises an
+    ImportError naming the extra; a wrong backend is a ValueError naming the choices."""
+    import builtins
+    import warnings
+    from neurosim.neurons import compiled_model
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("No module named 'numba' (simulated)")
+        return real_import(name, *args, **kwargs)
+
+    model = _example().QIF(tau=0.01)
+    with pytest.raises(ValueError, match="backend.*'auto', 'numpy', 'numba'|backend"):
+        model.simulate([1.0], T=0.01, backend="cuda")
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    assert compiled_model.numba_enabled() is False
+    assert compiled_model.stepper(model) == model.step
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rates = model.simulate([1.0], T=1.0, dt=1e-4, backend="auto").rates()
+    np.testing.assert_allclose(rates, 1.0 / (np.pi * 0.01), rtol=1e-6)
+    with pytest.raises(ImportError, match=r"\[fast\]"):
+        model.simulate([1.0], T=0.01, backend="numba")
