@@ -306,7 +306,8 @@ def test_adex_and_izhikevich_keep_their_python_step_without_a_warning():
     it as Python silently (no fallback warning) on every backend, with the same result."""
     import warnings
     from neurosim.neurons.compiled_model import stepper
-    for model, J in ((neurosim.AdEx.preset("tonic"), [500e-12]), (neurosim.Izhikevich.preset("RS"), [10.0])):
+    for model, J in ((neurosim.AdEx.preset("tonic"), [500e-12]), (neurosim.Izhikevich.preset("RS"), [10.0]),
+                     (neurosim.IF(), [370.0])):  # IF too: its sparse numpy step stays Python
         assert model.jit is False
         assert stepper(model, compile=True) == model.step  # the bound Python method, not a CompiledStep
         with warnings.catch_warnings():
