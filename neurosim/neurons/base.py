@@ -108,8 +108,8 @@ class NeuronModel(Declares):
     becomes a namedtuple of the parameters, so the step may read ``self.<parameter>`` and call
     numpy functions numba supports; see :mod:`neurosim.neurons.compiled_model`). A step numba
     cannot compile runs as Python, with one ``RuntimeWarning`` naming numba's error. A class
-    sets ``jit = False`` to keep its step in Python without trying (the built-in AdEx and
-    Izhikevich do: their vectorized adaptive step calls other methods).
+    sets ``jit = False`` to keep its step in Python without trying (the built-in AdEx,
+    Izhikevich and IF do: their vectorized steps call other methods or touch only the spiking neurons).
     """
 
     input_unit = "1"
