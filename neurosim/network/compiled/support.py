@@ -39,7 +39,6 @@ def require_numba():
 def unsupported(net):
     """Reasons (list of str) why the compiled backend cannot run ``net`` as described now; empty if it can."""
     from ..inputs import PoissonSource, SpikeSource
-    from ...neurons.base import NeuronModel
     from ...neurons.lif import LIF
     from ...synapses.conductance import is_conductance
 
@@ -47,11 +46,7 @@ def unsupported(net):
     if net.timing != "grid":
         why.append(f"timing={net.timing!r}: the precise-timing event loop has no compiled form yet")
     for pop in net.populations:
-        if isinstance(pop.model, NeuronModel):  # the numpy loop calls the user's step, compiled under "auto"
-            how = " with its step compiled by numba where numba can" if pop.model.jit else ""
-            why.append(f"population {pop.name!r}: {type(pop.model).__name__} is a NeuronModel, which has no compiled "
-                       f"step in the compiled loop (backend='auto' runs it on the numpy loop{how})")
-        elif not isinstance(pop.model, LIF):
+        if not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
         elif pop.noise is not None:
             why.append(f"population {pop.name!r}: membrane noise (add_noise) has no compiled step yet")
@@ -84,6 +79,12 @@ def unsupported(net):
         if c.placement != "boundary":
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
                        "compiled form yet")
+    from ...neurons.base import NeuronModel
+    for pop in net.populations:  # where a NeuronModel runs instead
+        if isinstance(pop.model, NeuronModel):
+            how = " with its step compiled by numba where numba can" if pop.model.jit else ""
+            why.append(f"population {pop.name!r}: the compiled loop does not call a NeuronModel's step; "
+                       f"backend='auto' runs it on the numpy loop{how}")
     for p in net.probes:
         if p.kind not in PROBE_KINDS:
             why.append(f"probe {p.kind!r} of {p.target.name!r}: not recorded by the compiled loop yet "
