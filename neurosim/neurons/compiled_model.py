@@ -65,28 +65,33 @@ class CompiledStep:
     def __init__(self, model):
         self.model = model
         self.compiled = None
+        self._entry = None  # (dispatcher, Params, state names), looked up at the first call
+        self._keys = None   # the state names of the last call (checked once per set of names)
 
     def __call__(self, dt, J, **state):
         model = self.model
-        entry = _dispatcher(type(model))
+        entry = self._entry
         if entry is None:
+            entry = self._entry = _dispatcher(type(model)) or False
+        if entry is False:
             return self._python(dt, J, state, "step takes *args or **kwargs; numba needs the state variables "
                                               "as named arguments")
         dispatcher, Params, names = entry
-        if set(names) != set(state):
-            return self._python(dt, J, state, "step's arguments are not (dt, J, <declared state>)")
+        if self._keys != state.keys():
+            if set(names) != set(state):
+                return self._python(dt, J, state, "step's arguments are not (dt, J, <declared state>)")
+            self._keys = state.keys()
         try:
-            params = Params(*(getattr(model, f) for f in Params._fields))
+            params = Params(*[getattr(model, f) for f in Params._fields])
         except AttributeError as err:
             return self._python(dt, J, state, f"a parameter is missing ({err})")
-        args = (params, float(dt), J) + tuple(state[n] for n in names)
+        args = (params, float(dt), J, *[state[n] for n in names])
         key = (type(model), _type_key(args))
         if key in _FAILED:
             return self._python(dt, J, state, _FAILED[key])
-        from numba.core.errors import NumbaError
         try:
             out = dispatcher(*args)
-        except NumbaError as err:  # compilation failed: nothing ran, the state is untouched
+        except _numba_error() as err:  # compilation failed: nothing ran, the state is untouched
             _FAILED[key] = _summary(err)
             return self._python(dt, J, state, _FAILED[key])
         self.compiled = True
@@ -117,6 +122,11 @@ def stepper(model, compile=None):
     if not compile or not getattr(type(model), "jit", True) or _is_base_step(type(model).step):
         return model.step
     return CompiledStep(model)
+
+
+def _numba_error():
+    from numba.core.errors import NumbaError
+    return NumbaError
 
 
 def _is_base_step(fn):
