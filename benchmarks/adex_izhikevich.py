@@ -8,6 +8,15 @@ default dt (0.1 ms) and at 10 us. Brian2 columns are skipped when Brian2 is miss
 target) take a minute or two.
 
     python benchmarks/adex_izhikevich.py
+
+``--speed`` times compiled against Python steps instead (issue 21: a user ``NeuronModel`` whose step
+numba compiles runs compiled): ``simulate`` of user models (Izhikevich's own Euler step as a
+NeuronModel, and the QIF of examples/custom_neuron.py) with ``backend="numba"`` and ``"numpy"``,
+side by side in this process, one thread, plus the first call's compile time. The built-in AdEx and
+Izhikevich keep their Python step (``jit = False``: the adaptive RK4 step calls other methods):
+their column is Python only.
+
+    OMP_NUM_THREADS=1 python benchmarks/adex_izhikevich.py --speed
 """
 import argparse
 import sys
@@ -107,10 +116,64 @@ def difference(a, b):
     return f"{np.max(np.abs(a - b), initial=0.0) * 1e3:.3g}"
 
 
+class EulerIzhikevich(neurosim.NeuronModel):
+    """Izhikevich (2003)'s published step as a user model: v in two Euler half-steps, u one step, in ms."""
+
+    state = {"v": neurosim.StateVar(-65.0, "mV"), "u": neurosim.StateVar(-13.0, "mV/ms")}
+
+    def __init__(self, a=0.02, b=0.2, c=-65.0, d=8.0):
+        super().__init__(a=a, b=b, c=c, d=d)
+
+    def step(self, dt, J, v, u):
+        h = 500.0 * dt  # half of dt, in ms
+        v += h * ((0.04 * v + 5.0) * v + 140.0 - u + J)
+        v += h * ((0.04 * v + 5.0) * v + 140.0 - u + J)
+        u += 2.0 * h * self.a * (self.b * v - u)
+        spiked = v >= 30.0
+        v[...] = np.where(spiked, self.c, v)
+        u += np.where(spiked, self.d, 0.0)
+        return spiked
+
+
+def speed(repeat=3):
+    """Compiled against Python steps of user models; ratios side by side in this process."""
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "examples"))
+    from custom_neuron import QIF
+    cases = [("EulerIzhikevich", EulerIzhikevich(), lambda n: np.linspace(0.0, 15.0, n)),
+             ("QIF (examples/custom_neuron.py)", QIF(0.01), lambda n: np.linspace(-0.5, 4.0, n))]
+    print("| model | neurons | steps | Python (s) | compiled (s) | Python / compiled | first call (compile, s) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, model, inputs in cases:
+        t0 = time.perf_counter()
+        model.simulate(inputs(10), 1e-3, dt=1e-4, backend="numba")
+        first = time.perf_counter() - t0
+        for n, T in ((100, 1.0), (10000, 0.1)):
+            J = inputs(n)
+            best = {}
+            for backend in ("numpy", "numba"):
+                times = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    model.simulate(J, T, dt=1e-4, backend=backend)
+                    times.append(time.perf_counter() - t0)
+                best[backend] = min(times)
+            print(f"| {name} | {n} | {int(round(T / 1e-4))} | {best['numpy']:.3f} | {best['numba']:.3f} | "
+                  f"{best['numpy'] / best['numba']:.2f} | {first:.1f} |", flush=True)
+    for name, model, J in (("AdEx (built-in, Python step)", neurosim.AdEx.preset("tonic"), [500e-12] * 100),
+                           ("Izhikevich (built-in, Python step)", neurosim.Izhikevich.preset("RS"), [10.0] * 100)):
+        t0 = time.perf_counter()
+        model.simulate(J, 0.1, dt=1e-4)
+        print(f"| {name} | 100 | 1000 | {time.perf_counter() - t0:.3f} | - | - | - |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-brian2", action="store_true", help="skip Brian2 even if it is installed")
+    parser.add_argument("--speed", action="store_true", help="time compiled against Python steps instead")
     args = parser.parse_args(argv)
+    if args.speed:
+        speed()
+        return
     t0 = time.perf_counter()
     coarse = neurosim_trains(1e-4)
     t_coarse = time.perf_counter() - t0

@@ -54,6 +54,14 @@ CASES = {
                  "net.connect(pop, pop, -0.002 * (np.random.default_rng(1).random((1000, 1000)) < 0.1))\n"
                  "net.probe(pop, 'spikes')\nnet.build()\n",
                  "net.run(0.1)\n"),
+    # benchmarks/spiking_inference.py's timed part: 360 digits x T = 0.2 s, dt = 1 ms (15 training epochs here)
+    "spiking_inference": ("sys.path.insert(0, os.path.join(os.getcwd(), 'benchmarks'))\n"
+                          "import ratenet\nfrom neurosim.synapses import PSCFilter\n"
+                          "from spiking_inference import trained_model\n"
+                          "model, X, labels = trained_model(epochs=15)\n"
+                          "snn = ratenet.to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3)\n"
+                          "snn.predict(X[:10], T=0.2)\n",
+                          "snn.predict(X, T=0.2)\n"),
 }
 
 RUNNER = """
@@ -66,10 +74,12 @@ print(time.perf_counter() - t)
 """
 
 
-def measure(tree, case):
+def measure(tree, case, backend="numpy"):
     setup, timed = CASES[case]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH="",
-               NEUROSIM_BACKEND="numpy")  # numpy against numpy (the old tree has no other backend)
+               NEUROSIM_BACKEND="numpy")  # numpy against numpy by default (the old tree has no other backend)
+    if backend == "auto":  # this tree's default: numba where it runs the network
+        env.pop("NEUROSIM_BACKEND")
     code = RUNNER.format(tree=str(tree), setup=setup, timed=timed)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tree)
     if out.returncode != 0:
@@ -82,19 +92,21 @@ def main(argv=None):
     parser.add_argument("--ref", default=ROUND_START, help="git revision to compare with")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--backend", default="numpy", choices=("numpy", "auto"),
+                        help="backend of this tree (A); the reference always runs numpy")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         ref = pathlib.Path(tmp) / "ref"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(ref), args.ref], check=True,
                        capture_output=True)
         try:
-            print(f"A = this tree, B = {args.ref}; median of {args.repeats} alternating runs, one thread; "
+            print(f"A = this tree (backend {args.backend}), B = {args.ref}; median of {args.repeats} alternating runs, one thread; "
                   f"load {os.getloadavg()[0]:.1f}")
             print(f"{'case':24s} {'A (s)':>8s} {'B (s)':>8s} {'A/B':>6s}")
             for case in args.cases:
                 a, b = [], []
                 for _ in range(args.repeats):
-                    a.append(measure(ROOT, case))
+                    a.append(measure(ROOT, case, args.backend))
                     b.append(measure(ref, case))
                 ma, mb = statistics.median(a), statistics.median(b)
                 print(f"{case:24s} {ma:8.3f} {mb:8.3f} {ma / mb:6.2f}", flush=True)

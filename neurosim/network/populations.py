@@ -29,6 +29,7 @@ from .connections import membrane_coefficients
 from .plan import Stateful
 from .views import select
 from ..neurons.base import NeuronModel, advance
+from ..neurons.compiled_model import stepper
 from ..neurons.hh import HHState, HodgkinHuxley
 from ..neurons.lif import LIF, LIFState
 from ..neurons.lif.conductance import ConductanceInput, conductance_current
@@ -375,6 +376,11 @@ class ModelRuntime(_Base):
     The model's ``step`` is user code, so it runs in the *prepare* phase, on scratch copies
     (:func:`neurosim.neurons.base.advance`); the commit only swaps the scratch in. An exception
     or Ctrl-C inside ``step`` therefore leaves the committed state untouched.
+
+    Under ``backend="auto"`` with numba importable, ``step`` runs compiled by numba
+    (:mod:`neurosim.neurons.compiled_model`; one warning and the Python step where it cannot be
+    compiled). The loop around it stays the numpy runtime's, so ``net.backend`` is "numpy";
+    ``backend="numba"`` refuses user models (the compiled loop does not call user steps).
     """
 
     def __init__(self, pop, B, dt, groups, inputs):
@@ -386,6 +392,7 @@ class ModelRuntime(_Base):
         self.scratch = {name: np.empty_like(a) for name, a in self.state.items()}
         self.shape = shape
         self.prepared = None  # (k, indices, offsets) of a prepared, not yet committed step
+        self.step_fn = stepper(pop.model)  # compiled when numba is importable; see use_backend
         for g in groups:
             self.terms.append((g.state.x[-1], 1.0, None))
         self.needs_prepare = True  # the user's step runs in the prepare phase
@@ -394,8 +401,12 @@ class ModelRuntime(_Base):
         # always from the committed state and today's bias and parameters (a retried step is stepped again)
         super().prepare(k, t0)
         J = self.input().reshape(self.shape)
-        idx, off = advance(self.model, self.dt, J, self.state, self.scratch, t0, commit=False)
+        idx, off = advance(self.model, self.dt, J, self.state, self.scratch, t0, commit=False, step=self.step_fn)
         self.prepared = (k, idx, off)
+
+    def use_backend(self, backend):
+        """The network's requested backend: "numpy" runs ``step`` as Python, "auto"/"numba" compile it."""
+        self.step_fn = stepper(self.model, compile=False if backend == "numpy" else None)
 
     def step(self, k, t0):
         _, idx, off = self.prepared

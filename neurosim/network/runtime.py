@@ -77,6 +77,8 @@ class Runtime:
             groups = [g for (post, _), g in zip(grouped, self.groups) if post is pop]
             inputs = [CurrentInputRuntime(inp, B, self.batched) for inp in pop.inputs]
             self.pops[pop] = runtime_class(pop.model)(pop, B, dt, groups, inputs)
+            if hasattr(self.pops[pop], "use_backend"):  # a user model's step: compiled unless backend="numpy"
+                self.pops[pop].use_backend(net._backend_request)
             by_target[pop] = self.pops[pop]
         by_target.update(self.sources)
         self.emitters = by_target  # target description -> runtime with .spiked
@@ -476,8 +478,7 @@ def _take_samples(sample, m):
             elif signal_ is not None:
                 value = signal_
             else:
-                value = buf.sum * (1.0 / every)
-                buf.sum[:] = 0.0
+                value = _filtered_mean(buf, buf.dt, every)
             buf.record(m, value)
 
 
@@ -488,20 +489,30 @@ def _invalid_message(err, t0):
 
 
 def _accumulate_mean(buf, spiked, dt):
-    """Add this step's exact mean of the filtered signal to ``buf.sum`` (spikes already added with their lags).
+    """Add this step's spikes to ``buf.sum`` (1/dt each); the filter's part is added at the sample.
 
     Summing the cascade ``tau dx_k/dt = x_(k-1) - x_k`` (x_0 jumps 1/tau per
-    spike) gives ``integral x_n dt = spikes - tau * delta(sum_k x_k)`` over the step.
+    spike) gives ``integral x_n dt = spikes - tau * delta(sum_k x_k)`` over a step. Over the steps
+    between two samples the second term telescopes to ``tau * (S_last - S_now)``, ``S`` the sum of
+    the stages (``buf.total`` holds ``S_last``), so :func:`_filtered_mean` adds it once per sample
+    and a step costs only its spikes (not three passes over every neuron).
     """
-    state, mean = buf.state, buf.mean
-    tau = buf.probe.synapse.tau_s
-    np.subtract(buf.total, state.x[0] if state.synapse.n == 0 else state.x.sum(axis=0), out=mean)
-    buf.total -= mean  # total = the new sum of stages
-    mean *= tau
     if spiked.size:
-        np.add.at(mean, spiked, 1.0)
-    mean *= 1.0 / dt
-    buf.sum += mean
+        np.add.at(buf.sum, spiked, 1.0 / dt)
+
+
+def _filtered_mean(buf, dt, every):
+    """The mean of the filtered signal over the steps since the last sample; restarts the sums."""
+    state = buf.state
+    now = state.x[0] if state.synapse.n == 0 else state.x.sum(axis=0)
+    value = buf.mean
+    np.subtract(buf.total, now, out=value)
+    value *= buf.probe.synapse.tau_s / dt
+    value += buf.sum
+    value *= 1.0 / every
+    np.copyto(buf.total, now)
+    buf.sum[:] = 0.0
+    return value
 
 
 def _record_times(recorder, idx, times, dt):

@@ -103,10 +103,18 @@ class NeuronModel(Declares):
 
     A subclass may set ``input_unit`` (the unit of J, for docs). ``Network(timing="precise")``
     refuses user models: a grid step has no exact spike-time method.
+
+    Compiled steps: when numba is importable, ``step`` is compiled with ``numba.njit`` (``self``
+    becomes a namedtuple of the parameters, so the step may read ``self.<parameter>`` and call
+    numpy functions numba supports; see :mod:`neurosim.neurons.compiled_model`). A step numba
+    cannot compile runs as Python, with one ``RuntimeWarning`` naming numba's error. A class
+    sets ``jit = False`` to keep its step in Python without trying (the built-in AdEx,
+    Izhikevich and IF do: their vectorized steps call other methods or touch only the spiking neurons).
     """
 
     input_unit = "1"
     default_dt = 1e-4
+    jit = True
 
     def __init__(self, **params):
         for name, value in params.items():
@@ -145,7 +153,8 @@ class NeuronModel(Declares):
         return f"{type(self).__name__}({params})"
 
     # ---- single-population simulation (tuning curves) ----------------------------------------
-    def simulate(self, J, T, dt=None, record=(), max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES):
+    def simulate(self, J, T, dt=None, record=(), max_steps=MAX_STEPS, max_record_bytes=MAX_RECORD_BYTES,
+                 backend="auto"):
         """Simulate ``M`` unconnected neurons with constant inputs ``J`` for ``T`` seconds.
 
         Parameters
@@ -159,6 +168,11 @@ class NeuronModel(Declares):
             State variables to record at the end of every step.
         max_steps, max_record_bytes : int
             Limits checked before anything runs or is allocated (ValueError above them).
+        backend : {"auto", "numpy", "numba"}
+            How ``step`` runs: "numpy" calls the Python method; "numba" compiles it (ImportError
+            without numba); "auto" (default) compiles it when numba is importable (and
+            ``NEUROSIM_BACKEND`` is not "numpy"). A step numba cannot compile runs as Python with one
+            warning. The results agree to rounding either way.
 
         Returns
         -------
@@ -166,6 +180,10 @@ class NeuronModel(Declares):
             Spikes (``events()``, ``rates()``), and ``t`` plus one (steps, M) trace per recorded variable.
         """
         from ..spikes import SimulationResult, SpikeRecorder
+        from .compiled_model import require_numba, stepper
+        backend = check.check_choice("backend", backend, ("auto", "numpy", "numba"))
+        if backend == "numba":
+            require_numba()
         J = check.finite_array("J", J).reshape(-1)
         if J.size == 0:
             raise ValueError("J must hold at least one input, got an empty array")
@@ -184,8 +202,9 @@ class NeuronModel(Declares):
         traces = {name: np.empty((steps, J.size)) for name in record}
         recorder = SpikeRecorder(J.size, dt)
         scratch = {name: np.empty_like(a) for name, a in state.items()}
+        step = stepper(self, None if backend == "auto" else backend == "numba")
         for k in range(steps):
-            idx, offsets = advance(self, dt, J, state, scratch, t0=k * dt)
+            idx, offsets = advance(self, dt, J, state, scratch, t0=k * dt, step=step)
             if idx.size:
                 recorder._record(k, idx, offsets)
             for name in record:
@@ -194,7 +213,7 @@ class NeuronModel(Declares):
         return SimulationResult(recorder, steps * dt, t=t, **traces)
 
 
-def advance(model, dt, J, state, scratch, t0=0.0, commit=True):
+def advance(model, dt, J, state, scratch, t0=0.0, commit=True, step=None):
     """One transactional step of ``model``: run ``step`` on ``scratch``, check it, then commit into ``state``.
 
     Parameters
@@ -206,6 +225,9 @@ def advance(model, dt, J, state, scratch, t0=0.0, commit=True):
         caller to swap in (a network commits later, after every part of the step is prepared).
     J : ndarray
         Total input, the shape of the state arrays.
+    step : callable, optional
+        What runs the step, ``step(dt, J, **state)``: default ``model.step``; a
+        :class:`neurosim.neurons.compiled_model.CompiledStep` runs it compiled by numba.
 
     Returns
     -------
@@ -220,7 +242,7 @@ def advance(model, dt, J, state, scratch, t0=0.0, commit=True):
     """
     for name, a in state.items():
         np.copyto(scratch[name], a)
-    out = model.step(dt, J, **scratch)
+    out = (model.step if step is None else step)(dt, J, **scratch)
     offsets = None
     if isinstance(out, tuple) and len(out) == 2:
         out, offsets = out

@@ -48,6 +48,7 @@ class IF(NeuronModel):
 
     state = {"v": StateVar(0.0)}
     default_dt = 1e-3
+    jit = False  # a sparse numpy step (only the spiking neurons are touched): kept in Python, no numba warning
 
     def __init__(self, threshold=1.0, reset="subtract"):
         if np.ndim(threshold) == 0:

@@ -39,7 +39,12 @@ class ResettingModel(NeuronModel):
     ``_refractory_w(w, h, p) -> w`` (refractory models only);
     ``_stiffness(v, p)``: |d(dv/dt)/dv| (1/s), which sets the substeps of the upswing;
     ``_check_dt(dt, v)``: raise SimulationError if dt is beyond the RK4 step's stability limit.
+
+    ``jit = False``: the step is vectorized numpy that calls these hooks (numba cannot compile it
+    as written), so it runs as Python without trying numba and without a warning.
     """
+
+    jit = False
 
     def __init__(self, **params):
         super().__init__(**params)

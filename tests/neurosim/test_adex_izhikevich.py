@@ -299,3 +299,20 @@ def test_assigned_parameters_are_checked_and_take_effect():
     izh = Izhikevich.preset("RS")
     with pytest.raises(ValueError, match="c"):
         izh.c = 35.0
+
+
+def test_adex_and_izhikevich_keep_their_python_step_without_a_warning():
+    """Their vectorized adaptive step calls other methods, which numba cannot compile: ``jit = False`` runs
+    it as Python silently (no fallback warning) on every backend, with the same result."""
+    import warnings
+    from neurosim.neurons.compiled_model import stepper
+    for model, J in ((neurosim.AdEx.preset("tonic"), [500e-12]), (neurosim.Izhikevich.preset("RS"), [10.0]),
+                     (neurosim.IF(), [370.0])):  # IF too: its sparse numpy step stays Python
+        assert model.jit is False
+        assert stepper(model, compile=True) == model.step  # the bound Python method, not a CompiledStep
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            auto = model.simulate(J, 0.1, backend="auto").events()
+        ref = model.simulate(J, 0.1, backend="numpy").events()
+        assert auto[0].size > 2
+        np.testing.assert_array_equal(auto[0], ref[0])

@@ -364,3 +364,104 @@ def test_after_restore_the_description_s_current_rate_applies():
     net.run(0.5)
     after = sp.data[0].size - before
     assert abs(after - 8000) < 6 * np.sqrt(8000)  # 80 Hz x 200 x 0.5 s; at 20 Hz it would be 2,000
+
+
+# ---- compiled user steps (issue 21: "a user NeuronModel whose step numba can compile runs compiled") ---------
+
+def _qif_net(backend, batch=3):
+    qif = _example().QIF
+    net = Network(dt=1e-4, rng=5, batch=batch, backend=backend)
+    drive = net.add_poisson(40, rate=60.0)
+    pop = net.add_population(qif(tau=np.linspace(0.008, 0.012, 8)), 8, bias=0.3)  # per-neuron tau: an array
+    net.connect(drive, pop, np.full((8, 40), 0.004), synapse=PSCFilter(0.005))
+    return net, pop, net.probe(pop, "spikes"), net.probe(pop, "theta")
+
+
+def test_compiled_user_step_equals_the_python_step():
+    """The QIF example compiled by numba: the same spikes (steps and offsets to 1e-12 s) and state (1e-12)
+    as its Python step, in simulate (1-D state) and in a batched network (2-D state)."""
+    pytest.importorskip("numba", reason="needs numba: pip install numba")
+    from neurosim.neurons.compiled_model import CompiledStep
+    model = _example().QIF(tau=0.01)
+    J = np.linspace(-0.5, 4.0, 23)
+    runs = {b: model.simulate(J, T=0.2, dt=1e-4, record=["theta"], backend=b) for b in ("numba", "numpy")}
+    (ta, ia), (tb, ib) = runs["numba"].events(), runs["numpy"].events()
+    assert ta.size > 100
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_allclose(ta, tb, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(runs["numba"].theta, runs["numpy"].theta, rtol=0, atol=1e-12)
+    # the compiled path really ran (not a silent fallback)
+    step = CompiledStep(model)
+    theta = np.full(J.shape, -np.pi)
+    step(1e-4, J, theta=theta)
+    assert step.compiled is True
+
+    nets = {b: _qif_net(b) for b in ("auto", "numpy")}
+    for net, *_ in nets.values():
+        net.run(0.1)
+    (net_a, pop_a, sp_a, th_a), (_, _, sp_b, th_b) = nets["auto"], nets["numpy"]
+    assert net_a.backend == "numpy"  # the loop is numpy's; only the user step is compiled
+    assert net_a.runtime.pops[pop_a].step_fn.compiled is True
+    assert sp_a.data[0].size > 20
+    for a, b in zip(sp_a.data[1:], sp_b.data[1:]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(sp_a.data[0], sp_b.data[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(th_a.data, th_b.data, rtol=0, atol=1e-12)
+
+
+def test_a_step_numba_cannot_compile_runs_as_python_with_one_warning():
+    pytest.importorskip("numba", reason="needs numba: pip install numba")
+
+    class Euler(NeuronModel):
+        """tau dv/dt = J - v by Euler, threshold 1, reset 0; ``self.rhs`` is a method: numba cannot compile it."""
+        state = {"v": 0.0}
+
+        def __init__(self, tau=0.02):
+            super().__init__(tau=tau)
+
+        def rhs(self, v, J):
+            return (J - v) / self.tau
+
+        def step(self, dt, J, v):
+            v += dt * self.rhs(v, J)
+            spiked = v >= 1.0
+            v[spiked] = 0.0
+            return spiked
+
+    J = np.array([1.5, 3.0])
+    with pytest.warns(RuntimeWarning, match=r"Euler.step runs as Python: numba cannot compile it \(.*rhs") as rec:
+        first = Euler().simulate(J, T=0.5, dt=1e-4, record=["v"], backend="numba")
+        again = Euler(tau=0.03).simulate(J, T=0.5, dt=1e-4, backend="auto")  # the same class: no second warning
+    assert sum(issubclass(w.category, RuntimeWarning) for w in rec) == 1
+    ref = Euler().simulate(J, T=0.5, dt=1e-4, record=["v"], backend="numpy")
+    np.testing.assert_array_equal(first.v, ref.v)
+    # the fallback runs the model correctly: Euler's rate is close to the exact 1 / (tau ln(J / (J - 1)))
+    exact = 1.0 / (0.03 * np.log(J / (J - 1.0)))
+    np.testing.assert_allclose(again.rates(), exact, rtol=0.01)
+
+
+def test_compiled_step_choice_without_numba_and_bad_backend(monkeypatch):
+    """Without numba (import failure simulated), "auto" runs the Python step silently and "numba" raises an
+    ImportError naming the extra; a wrong backend is a ValueError naming the choices."""
+    import builtins
+    import warnings
+    from neurosim.neurons import compiled_model
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("No module named 'numba' (simulated)")
+        return real_import(name, *args, **kwargs)
+
+    model = _example().QIF(tau=0.01)
+    with pytest.raises(ValueError, match="backend.*'auto', 'numpy', 'numba'|backend"):
+        model.simulate([1.0], T=0.01, backend="cuda")
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    assert compiled_model.numba_enabled() is False
+    assert compiled_model.stepper(model) == model.step
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rates = model.simulate([1.0], T=1.0, dt=1e-4, backend="auto").rates()
+    np.testing.assert_allclose(rates, 1.0 / (np.pi * 0.01), rtol=1e-6)
+    with pytest.raises(ImportError, match=r"\[fast\]"):
+        model.simulate([1.0], T=0.01, backend="numba")

@@ -86,6 +86,12 @@ def unsupported(net):
         if c.placement != "boundary":
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
                        "compiled form yet")
+    from ...neurons.base import NeuronModel
+    for pop in net.populations:  # where a NeuronModel runs instead
+        if isinstance(pop.model, NeuronModel):
+            how = " with its step compiled by numba where numba can" if pop.model.jit else ""
+            why.append(f"population {pop.name!r}: the compiled loop does not call a NeuronModel's step; "
+                       f"backend='auto' runs it on the numpy loop{how}")
     for p in net.probes:
         if p.kind not in PROBE_KINDS:
             why.append(f"probe {p.kind!r} of {p.target.name!r}: not recorded by the compiled loop yet "
