@@ -17,7 +17,7 @@ own random network from the same statistics, so the rates are compared as means 
 
 Run single-threaded, from the repository root, with the Brian2 environment::
 
-    PYTHONPATH=$PWD OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /work/venv-brian2/bin/python benchmarks/coba.py
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/coba.py
 
 Wall times are for ``run(1 s)`` only; the two simulators run alternately so machine load
 hits both alike, and the ratio is of the medians.

