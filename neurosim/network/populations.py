@@ -30,7 +30,9 @@ from .plan import Stateful
 from .views import select
 from ..neurons.base import NeuronModel, advance
 from ..neurons.compiled_model import stepper
+from ..errors import SimulationError
 from ..neurons.hh import HHState, HodgkinHuxley
+from ..neurons.integrate import IF, settle
 from ..neurons.lif import LIF, LIFState
 from ..neurons.lif.conductance import ConductanceInput, conductance_current
 from ..synapses.conductance import is_conductance, step_mean_coefficients
@@ -432,6 +434,41 @@ def _weigh(x, c, out):
         np.einsum("kn,kn->n", c, x, out=out)
 
 
+class IFRuntime(_Base):
+    """:class:`neurosim.IF` populations (the ReLU route's neurons): ``v += J dt``, spikes settled by
+    :func:`neurosim.neurons.integrate.settle`.
+
+    The same step and input as :class:`ModelRuntime` gives an IF population (J: the synaptic current at
+    the start of the step, held over it), but it is the simulator's own arithmetic, so it runs in the
+    commit phase on the state itself: no scratch copies, no Python step per model.
+    """
+
+    def __init__(self, pop, B, dt, groups, inputs):
+        super().__init__(pop, B, dt, groups, inputs)
+        self.model, self.dt = pop.model, dt
+        self.v = _flat(0.0 if pop.normalized.v0 is None else pop.normalized.v0, B, pop.n)
+        th = pop.model.threshold
+        self.threshold = float(th) if np.ndim(th) == 0 else _flat(th, B, pop.n)
+        self.no_spikes = (np.zeros(0, dtype=np.int64), np.zeros(0))
+        for g in groups:  # the current at the start of the step (last stage), held over the step
+            self.terms.append((g.state.x[-1], 1.0, None))
+
+    def arrays(self):
+        return {"v": self.v}
+
+    def step(self, k, t0):
+        J, v, dt = self.input(), self.v, self.dt
+        v += np.multiply(J, dt, out=self.tmp)  # tmp is free once J is summed
+        idx = np.flatnonzero(v >= self.threshold)
+        if not np.isfinite(v.sum()):  # one cheap pass: inf or NaN anywhere
+            raise SimulationError(f"IF population: non-finite membrane state in the step at t={t0:g} s "
+                                  "(input too large or not finite)")
+        if idx.size == 0:
+            return self.no_spikes
+        th = self.threshold if self.threshold.__class__ is float else self.threshold[idx]
+        return idx, settle(v, J, idx, th, dt, self.model.reset)
+
+
 def _noise_setup(pop):
     """``(sigma, tau_noise, generators)`` of a population's noise in the model's internal units (normalized for
     LIF, uA/cm^2 sqrt(s) for HH); generators is None without noise (one per trial with a batch)."""
@@ -452,7 +489,7 @@ def _draw_noise(rt, k):
 
 #: model class -> runtime class. Built-in kinds with hand-tuned runtimes register here; any other
 #: :class:`neurosim.NeuronModel` runs on :class:`ModelRuntime`, derived from its declarations.
-KINDS = {LIF: LIFRuntime, HodgkinHuxley: HHRuntime, NeuronModel: ModelRuntime}
+KINDS = {LIF: LIFRuntime, HodgkinHuxley: HHRuntime, IF: IFRuntime, NeuronModel: ModelRuntime}
 
 
 def runtime_class(model):

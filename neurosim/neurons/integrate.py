@@ -20,7 +20,7 @@ import numpy as np
 from .. import validation as check
 from .base import NeuronModel, StateVar
 
-__all__ = ["IF"]
+__all__ = ["IF", "settle"]
 
 RESETS = ("subtract", "zero")
 
@@ -94,16 +94,26 @@ class IF(NeuronModel):
         offsets = np.zeros(J.shape)
         if not spiked.any():
             return spiked, offsets
-        # only the neurons that spiked: their crossing time and their reset (few passes over the rest)
         th = threshold if np.ndim(threshold) == 0 else np.broadcast_to(threshold, v.shape)[spiked]
-        Js, vs = J[spiked], v[spiked]
-        rising = Js > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # the crossing of the linear ramp from v - J dt; 0 for a neuron already at threshold
-            off = np.where(rising, (th - (vs - Js * dt)) / np.where(rising, Js, 1.0), 0.0)
-        offsets[spiked] = np.clip(off, 0.0, np.nextafter(dt, 0.0))
-        if self.reset == "subtract":
-            v[spiked] = np.minimum(vs - th, th)      # saturation: at most one spike per step
-        else:
-            v[spiked] = 0.0
+        offsets[spiked] = settle(v, J, spiked, th, dt, self.reset)
         return spiked, offsets
+
+
+def settle(v, J, spiked, threshold, dt, reset):
+    """The neurons ``spiked`` (a mask or indices) after ``v += J dt`` crossed ``threshold``: reset them in place
+    and return their spike offsets (s) inside the step.
+
+    Only the spiking neurons are touched (few passes over the rest). ``threshold`` is a number or the
+    spiking neurons' thresholds. The one implementation of the IF spike, used by :meth:`IF.step` and
+    the network runtime of IF populations.
+    """
+    Js, vs = J[spiked], v[spiked]
+    rising = Js > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the crossing of the linear ramp from v - J dt; 0 for a neuron already at threshold
+        off = np.where(rising, (threshold - (vs - Js * dt)) / np.where(rising, Js, 1.0), 0.0)
+    if reset == "subtract":
+        v[spiked] = np.minimum(vs - threshold, threshold)  # saturation: at most one spike per step
+    else:
+        v[spiked] = 0.0
+    return np.clip(off, 0.0, np.nextafter(dt, 0.0))

@@ -465,3 +465,40 @@ def test_compiled_step_choice_without_numba_and_bad_backend(monkeypatch):
     np.testing.assert_allclose(rates, 1.0 / (np.pi * 0.01), rtol=1e-6)
     with pytest.raises(ImportError, match=r"\[fast\]"):
         model.simulate([1.0], T=0.01, backend="numba")
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_if_populations_run_as_the_generic_model_runtime_does(monkeypatch, batch):
+    """IFRuntime (the built-in step, in the commit phase) == ModelRuntime running IF.step on scratch copies."""
+    from neurosim.network import populations
+
+    def run(generic):
+        if generic:
+            monkeypatch.setitem(populations.KINDS, neurosim.IF, populations.ModelRuntime)
+        net = neurosim.Network(dt=1e-3, rng=5, batch=batch, backend="numpy")
+        src = net.add_poisson(30, rate=80.0)
+        a = net.add_population(neurosim.IF(threshold=np.linspace(0.5, 2.0, 20)), 20, bias=np.linspace(-5, 60, 20))
+        b = net.add_population(neurosim.IF(reset="zero"), 10)
+        net.connect(src, a, np.random.default_rng(0).uniform(0, 0.3, (20, 30)))
+        net.connect(a, b, np.random.default_rng(1).uniform(-0.1, 0.4, (10, 20)), delay=2e-3)
+        probes = [net.probe(a), net.probe(b), net.probe(a, "v", sample_every=5e-3)]
+        net.run(0.3)
+        monkeypatch.undo()
+        assert type(net.runtime.pops[a]).__name__ == ("ModelRuntime" if generic else "IFRuntime")
+        return [p.data for p in probes]
+
+    fast, generic = run(False), run(True)
+    assert fast[0][0].size > 100 and fast[1][0].size > 10
+    for f, g in zip(fast[:2], generic[:2]):
+        for x, y in zip(f, g):
+            np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(fast[2][0], generic[2][0])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_if_population_refuses_a_non_finite_state():
+    net = neurosim.Network(dt=1e-3, rng=0, backend="numpy")
+    pop = net.add_population(neurosim.IF(), 2, bias=1e308)
+    net.add_current_input(pop, lambda t: np.full(2, 1e308))  # J = 2e308 overflows to inf
+    with pytest.raises(neurosim.errors.SimulationError, match="non-finite"):
+        net.run(0.01)
