@@ -247,12 +247,6 @@ def test_pynn_refusals():
     from neurosim.export import to_pynn
 
     net = Network(dt=1e-4)
-    src = net.add_poisson(1, 100.0, independent_per_target=True)
-    pop = net.add_population(LIF(), 2)
-    net.connect(src, pop, np.ones((2, 1)), synapse=neurosim.Delta())
-    with pytest.raises(ValueError, match="independent_per_target"):
-        to_pynn(net, sim=object())
-    net = Network(dt=1e-4)
     src = net.add_spike_source([np.array([1e-3])])
     pop = net.add_population(LIF(), 1)
     net.connect(src, pop, 0.1, synapse=neurosim.Delta())
