@@ -12,7 +12,9 @@ Mapping:
   parameters by :func:`neurosim.export.units.nest_ps_params`).
 * Poisson source -> ``SpikeSourcePoisson`` (drawn by the backend) or, in
   :func:`~neurosim.export.write_pynn_script`, ``SpikeSourceArray`` with spike
-  times drawn at export; spike-time source -> ``SpikeSourceArray``.
+  times drawn at export; spike-time source -> ``SpikeSourceArray``. A Poisson drive with
+  ``independent_per_target=True`` -> one such cell per synapse (PyNN on NEST sends a cell's
+  train through one parrot neuron, so the targets of one cell would share its train).
 * AdEx population -> ``EIF_cond_exp_isfa_ista``, Izhikevich population ->
   ``Izhikevich`` (:mod:`.models`: parameters, bias and initial state; no
   current-based connections into them).
