@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -145,6 +146,8 @@ def main():
     ap.add_argument("--seeds", default="1", help="comma-separated seeds; statistics are averaged over them (a single "
                     "1 s run's Fano factor varies by tens of % from seed to seed, in NEST as in neurosim)")
     ap.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time (the statistics do not change; the "
+                    "times and memory are then measured side by side with other runs: use 1 for those)")
     ap.add_argument("--keep", help="keep each run's spikes as DIR/<setting>-<simulator>-<seed>.npz")
     ap.add_argument("--json", help="also write the per-seed statistics to this JSON file")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -166,14 +169,19 @@ def main():
             res = {}
             seeds = [int(x) for x in a.seeds.split(",")]
             per_seed = {}
+            def one(job, name=name, g=g, eta=eta):
+                which, seed = job
+                out = os.path.join(a.keep or tmp, f"{name}-{which}-{seed}.npz")
+                r = launch(which, dict(order=a.order, g=g, eta=eta, T=a.T, seed=seed, out=out))
+                d = np.load(out)
+                r.update(statistics(d["times"], d["senders"], n, a.warm, a.T))
+                return r
+
+            jobs = [(which, seed) for which in ("nest", "neurosim") for seed in seeds]
+            with ThreadPoolExecutor(a.jobs) as pool:  # each job is its own subprocess
+                done = list(pool.map(one, jobs))
             for which in ("nest", "neurosim"):
-                runs = []
-                for seed in seeds:
-                    out = os.path.join(a.keep or tmp, f"{name}-{which}-{seed}.npz")
-                    r = launch(which, dict(order=a.order, g=g, eta=eta, T=a.T, seed=seed, out=out))
-                    d = np.load(out)
-                    r.update(statistics(d["times"], d["senders"], n, a.warm, a.T))
-                    runs.append(r)
+                runs = [r for (w, _), r in zip(jobs, done) if w == which]
                 per_seed[which] = runs
                 res[which] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
                 res[which]["maxrss"] = max(r["maxrss"] for r in runs)
