@@ -20,6 +20,11 @@ Settings: the published one (g = 5, eta = 2) and the slow synchronous-irregular 
 Run from the repository root::
 
     PYTHONPATH=. OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/brunel.py [--order 2500] [--T 1.0]
+
+With several ``--seeds`` it also prints the ratios of the seed means with their standard errors
+(seeds independent; delta method). The slow SI Fano factor needs long runs: at T = 1 s it varies by
+about 24 % from seed to seed. It was decided with ``--order 1000 --T 10 --warm 0.5 --settings slow-SI
+--seeds 1,...,26 --jobs 2`` (docs/models.md).
 """
 import argparse
 import json
