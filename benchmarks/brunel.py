@@ -20,6 +20,11 @@ Settings: the published one (g = 5, eta = 2) and the slow synchronous-irregular 
 Run from the repository root::
 
     PYTHONPATH=. OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/brunel.py [--order 2500] [--T 1.0]
+
+With several ``--seeds`` it also prints the ratios of the seed means with their standard errors
+(seeds independent; delta method). The slow SI Fano factor needs long runs: at T = 1 s it varies by
+about 24 % from seed to seed. It was decided with ``--order 1000 --T 10 --warm 0.5 --settings slow-SI
+--seeds 1,...,26 --jobs 2`` (docs/models.md).
 """
 import argparse
 import json
@@ -29,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -104,6 +110,19 @@ def statistics(times, senders, n, t_warm, T):
     return dict(rate=rate, cv=float(np.nanmean(cvs)), fano=float(counts.var() / counts.mean()))
 
 
+def mean_se(x):
+    """Mean and its standard error (sample standard deviation / sqrt(n); nan for one value)."""
+    x = np.asarray(x, dtype=float)
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+
+
+def ratio_se(a, b):
+    """Ratio mean(a) / mean(b) of two independent samples and its standard error (delta method)."""
+    (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
+    r = ma / mb
+    return r, r * float(np.hypot(sa / ma, sb / mb))
+
+
 def launch(which, args):
     python = NEST_PYTHON if which == "nest" else sys.executable
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
@@ -132,6 +151,10 @@ def main():
     ap.add_argument("--seeds", default="1", help="comma-separated seeds; statistics are averaged over them (a single "
                     "1 s run's Fano factor varies by tens of % from seed to seed, in NEST as in neurosim)")
     ap.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time (the statistics do not change; the "
+                    "times and memory are then measured side by side with other runs: use 1 for those)")
+    ap.add_argument("--keep", help="keep each run's spikes as DIR/<setting>-<simulator>-<seed>.npz")
+    ap.add_argument("--json", help="also write the per-seed statistics to this JSON file")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -144,20 +167,26 @@ def main():
     n = 5 * a.order
     print(f"Brunel 2000, delta synapses, order {a.order} ({n} neurons), T = {a.T} s, dt = 0.1 ms, grid, 1 thread")
     rows = []
+    allres = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.settings.split(","):
             g, eta = SETTINGS[name]
             res = {}
             seeds = [int(x) for x in a.seeds.split(",")]
             per_seed = {}
+            def one(job, name=name, g=g, eta=eta):
+                which, seed = job
+                out = os.path.join(a.keep or tmp, f"{name}-{which}-{seed}.npz")
+                r = launch(which, dict(order=a.order, g=g, eta=eta, T=a.T, seed=seed, out=out))
+                d = np.load(out)
+                r.update(statistics(d["times"], d["senders"], n, a.warm, a.T))
+                return r
+
+            jobs = [(which, seed) for which in ("nest", "neurosim") for seed in seeds]
+            with ThreadPoolExecutor(a.jobs) as pool:  # each job is its own subprocess
+                done = list(pool.map(one, jobs))
             for which in ("nest", "neurosim"):
-                runs = []
-                for seed in seeds:
-                    out = os.path.join(tmp, f"{which}.npz")
-                    r = launch(which, dict(order=a.order, g=g, eta=eta, T=a.T, seed=seed, out=out))
-                    d = np.load(out)
-                    r.update(statistics(d["times"], d["senders"], n, a.warm, a.T))
-                    runs.append(r)
+                runs = [r for (w, _), r in zip(jobs, done) if w == which]
                 per_seed[which] = runs
                 res[which] = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
                 res[which]["maxrss"] = max(r["maxrss"] for r in runs)
@@ -166,6 +195,15 @@ def main():
             for which in ("nest", "neurosim"):
                 print(f"  {which:9s} " + "  ".join(f"{r['rate']:.3f}/{r['cv']:.4f}/{r['fano']:.1f}"
                                                   for r in per_seed[which]))
+            if len(seeds) > 1:
+                print("  ratio of the seed means +- standard error (delta method, seeds independent): " + ", ".join(
+                    "{} {:.3f} +- {:.3f}".format(k, *ratio_se([r[k] for r in per_seed["neurosim"]],
+                                                              [r[k] for r in per_seed["nest"]]))
+                    for k in ("rate", "cv", "fano")))
+            if a.json:
+                allres[name] = dict(g=g, eta=eta, order=a.order, T=a.T, warm=a.warm, seeds=seeds, runs=per_seed)
+                with open(a.json, "w") as f:
+                    json.dump(allres, f, indent=1)
             print(f"{'':10s} {'rate (Hz)':>10s} {'CV ISI':>8s} {'Fano 5ms':>9s} {'sim (s)':>8s} {'build (s)':>9s} "
                   f"{'peak MiB':>9s}")
             for which in ("nest", "neurosim"):

@@ -12,7 +12,9 @@ Mapping:
   parameters by :func:`neurosim.export.units.nest_ps_params`).
 * Poisson source -> ``SpikeSourcePoisson`` (drawn by the backend) or, in
   :func:`~neurosim.export.write_pynn_script`, ``SpikeSourceArray`` with spike
-  times drawn at export; spike-time source -> ``SpikeSourceArray``.
+  times drawn at export; spike-time source -> ``SpikeSourceArray``. A Poisson drive with
+  ``independent_per_target=True`` -> one such cell per synapse (PyNN on NEST sends a cell's
+  train through one parrot neuron, so the targets of one cell would share its train).
 * AdEx population -> ``EIF_cond_exp_isfa_ista``, Izhikevich population ->
   ``Izhikevich`` (:mod:`.models`: parameters, bias and initial state; no
   current-based connections into them).
@@ -274,10 +276,6 @@ def _check_supported(network, timing):
     for src in network.sources:
         if not isinstance(src, (PoissonSource, SpikeSource)):
             raise ValueError(f"source {src.name!r} of type {type(src).__name__} is not supported by the PyNN export")
-        if getattr(src, "independent_per_target", False):
-            raise ValueError(f"source {src.name!r} (independent_per_target=True) is not supported by the PyNN export "
-                             "yet: describe its drive as add_poisson(n_targets, rate) connected one-to-one (one "
-                             "SpikeSourcePoisson per target) to export it")
     if timing == "precise" and any(isinstance(c.synapse, Delta) for c in network.connections):
         raise ValueError("timing='precise' with Delta synapses is not exported yet: the export maps Delta "
                          "synapses to IF_curr_delta for grid timing only; export the network with timing='grid'")
@@ -290,6 +288,41 @@ def _check_supported(network, timing):
             raise ValueError(f"connection {c.name!r}: STDP with w_min={r.w_min:g} < 0 cannot be exported: a PyNN "
                              "projection has one receptor, so its weights keep one sign")
     return plans
+
+
+def _expand_drives(network):
+    """Per-synapse cells of the ``independent_per_target=True`` Poisson sources.
+
+    PyNN on NEST sends a ``SpikeSourcePoisson`` cell's train through one parrot neuron, so all
+    targets of that cell get the *same* train. A neurosim drive gives every synapse W[i, j] its own
+    train of rate ``rate[j]``: it is exported as one cell per stored synapse (the synapses of all
+    its connections, in order), each connected to its one target. Returns {source name: rates (Hz)
+    of its cells} and {connection index: its matrix over those cells, shape (post, cells)}, the
+    stored entries in the order of the canonical CSR matrix (per-synapse delays stay aligned).
+    """
+    import scipy.sparse as sp
+
+    rates, matrices = {}, {}
+    for src in network.sources:
+        if not getattr(src, "independent_per_target", False):
+            continue
+        per_source = np.broadcast_to(np.asarray(src.rate, dtype=float), (src.n,))
+        cells = []
+        for i, conn in enumerate(network.connections):
+            if conn.pre is not src:
+                continue
+            W = sp.csr_matrix(conn.matrix())
+            W.sum_duplicates()  # canonical: sorted indices, as conn.delays are aligned
+            offset = sum(c.size for c in cells)
+            matrices[i] = sp.csr_matrix((W.data, offset + np.arange(W.nnz), W.indptr), shape=(W.shape[0], 0))
+            cells.append(per_source[W.indices])
+        rates[src.name] = np.concatenate(cells) if cells else np.zeros(0)
+        total = rates[src.name].size
+        for i in list(matrices):
+            if network.connections[i].pre is src:
+                M = matrices[i]
+                matrices[i] = sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], total))
+    return rates, matrices
 
 
 def _source_times_ms(trains, dt, timing):
@@ -413,17 +446,24 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             "sources": [], "cells": [], "projections": []}
     arrays = {}
     copies = {}  # source name -> its copies for coincident spikes
+    drive_rates, drive_matrices = _expand_drives(network)  # independent_per_target: one cell per synapse
     bar = Progress(len(network.sources) + len(network.populations) + len(network.connections), "PyNN export",
                    enabled=check.check_bool("progress", progress))
     for i, src in enumerate(network.sources):
         bar.update(i)
-        entry = {"name": src.name, "n": int(src.n)}
+        n_cells, rate = (drive_rates[src.name].size, drive_rates[src.name]) if src.name in drive_rates else \
+            (int(src.n), getattr(src, "rate", None))
+        if n_cells == 0:  # a drive with no synapses: nothing reaches PyNN
+            continue
+        entry = {"name": src.name, "n": int(n_cells)}
+        if src.name in drive_rates:
+            entry["independent_per_target"] = True
         if isinstance(src, PoissonSource) and poisson == "generator":
             entry.update(type="SpikeSourcePoisson", rate=f"src{i}_rate")
-            arrays[f"src{i}_rate"] = np.asarray(src.rate, dtype=float)
+            arrays[f"src{i}_rate"] = np.asarray(rate, dtype=float)
         else:
-            trains = poisson_spikes(src.rate, T=T, rng=rng) if isinstance(src, PoissonSource) else src.spike_times
-            layers = _layers(*_source_times_ms(trains, dt, timing), src.n, 1000.0 * dt)
+            trains = poisson_spikes(rate, T=T, rng=rng) if isinstance(src, PoissonSource) else src.spike_times
+            layers = _layers(*_source_times_ms(trains, dt, timing), n_cells, 1000.0 * dt)
             _, times, counts = layers[0]
             entry.update(type="SpikeSourceArray", times=f"src{i}_times", counts=f"src{i}_counts")
             arrays[f"src{i}_times"], arrays[f"src{i}_counts"] = times, counts
@@ -499,7 +539,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             delay_ms = 1000.0 * dt * np.maximum(np.round(conn.delays / dt), 1.0)
         for sign, receptor in signs:
             # a convolution as its list of synapses; a plastic connection keeps its zero weights (they may grow)
-            rows = _conn_list(conn.matrix(), factor, delay_ms, sign, keep_zeros=conn.plasticity is not None)
+            rows = _conn_list(drive_matrices[i] if i in drive_matrices else conn.matrix(), factor, delay_ms, sign,
+                              keep_zeros=conn.plasticity is not None)
             if rows.shape[0] == 0:
                 continue
             key = f"proj{len(meta['projections'])}_rows"
