@@ -13,7 +13,8 @@ Reported per simulator, over [t_warm, T]: the mean rate (Hz), the mean CV of the
 >= 3 spikes), and the Fano factor (variance / mean) of the population spike count in 5 ms bins; the
 simulation wall time of ``Simulate(T)`` / ``net.run(T)`` (one thread: NEST's local_num_threads = 1,
 OMP/BLAS threads 1) and the peak resident memory of the process (ru_maxrss). Each simulator runs in
-its own subprocess; NEST from /work/venv-nest (skipped, with the command to install it, if missing).
+its own subprocess; NEST from the interpreter named by $NEST_PYTHON (default: this one; skipped, with the
+command to install it, if nest is not importable there).
 Settings: the published one (g = 5, eta = 2) and the slow synchronous-irregular regime
 (g = 4.5, eta = 0.9).
 
@@ -38,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-NEST_PYTHON = os.environ.get("NEST_PYTHON", "/work/venv-nest/bin/python")
+NEST_PYTHON = os.environ.get("NEST_PYTHON", sys.executable)  # NEST may live in another virtualenv
 SETTINGS = {"published": (5.0, 2.0), "slow-SI": (4.5, 0.9)}  # (g, eta)
 BIN = 5e-3
 
@@ -149,7 +150,7 @@ def main():
     ap.add_argument("--T", type=float, default=1.0, help="simulated time (s)")
     ap.add_argument("--warm", type=float, default=0.1, help="transient left out of the statistics (s)")
     ap.add_argument("--seeds", default="1", help="comma-separated seeds; statistics are averaged over them (a single "
-                    "1 s run's Fano factor varies by tens of % from seed to seed, in NEST as in neurosim)")
+                    "1 s run's Fano factor varies by tens of %% from seed to seed, in NEST as in neurosim)")
     ap.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated names of SETTINGS")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time (the statistics do not change; the "
                     "times and memory are then measured side by side with other runs: use 1 for those)")
