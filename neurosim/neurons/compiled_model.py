@@ -16,35 +16,15 @@ The transaction around the step (scratch copies, the checks of its result, the c
 """
 import collections
 import inspect
-import os
 import warnings
 
 import numpy as np
 
+from .._optional import numba_enabled, require_numba  # noqa: F401  (used through this module)
+
 _DISPATCHERS = {}  # model class -> (numba dispatcher, parameter namedtuple type, positional state names)
 _FAILED = {}       # (model class, argument type key) -> numba's error summary
 _WARNED = set()
-
-
-def numba_enabled():
-    """True when numba is importable and not switched off (``NEUROSIM_BACKEND=numpy``)."""
-    if os.environ.get("NEUROSIM_BACKEND") == "numpy":
-        return False
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def require_numba():
-    """Raise an ImportError naming the ``[fast]`` extra when numba is not importable."""
-    try:
-        import numba  # noqa: F401
-    except ImportError as err:
-        raise ImportError(f"backend='numba' needs numba, which is not importable ({err}); install the optional "
-                          "extra [fast]: pip install 'neurosim-ratenet[fast]' (or pip install numba), or use "
-                          "backend='numpy' or 'auto'") from None
 
 
 class CompiledStep:

@@ -11,29 +11,13 @@
 
 Nothing is mixed within a run: a network runs wholly compiled or wholly on numpy.
 """
+from ..._optional import NUMBA_INSTALL, numba_available, require_numba  # noqa: F401  (public here)
+
 BACKENDS = ("auto", "numpy", "numba")
-INSTALL = "pip install 'neurosim-ratenet[fast]' (or pip install numba)"
+INSTALL = NUMBA_INSTALL
 
 # probe kinds the compiled loop records; the others ("filtered", "filtered_mean") run on numpy
 PROBE_KINDS = ("spikes", "rate", "v", "current")
-
-
-def numba_available():
-    """True when numba can be imported (checked at each call: cheap once imported)."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def require_numba():
-    """Import the kernels, or raise an ImportError that says how to install numba."""
-    try:
-        import numba  # noqa: F401
-    except ImportError as err:
-        raise ImportError(f"backend='numba' needs numba, which is not importable ({err}); install the "
-                          f"optional extra [fast]: {INSTALL}, or use backend='numpy' or 'auto'") from None
 
 
 def unsupported(net):

@@ -8,7 +8,6 @@ are located inside the step, so rates match the analytic curve at any dt.
 
 Physical units: see :class:`LIFUnits`.
 """
-import os
 import warnings
 
 import numpy as np
@@ -19,6 +18,7 @@ from ...spikes.result import no_neurons
 from ..rates import lif_rate_unchecked, lif_rate  # noqa: F401  (lif_rate re-exported: neurosim.neurons.lif.lif_rate)
 from ...signals import as_input
 from .. import noise as noise_mod
+from ..._optional import numba_enabled
 from ..base import Declares, StateVar
 from .._limits import MAX_RECORD_BYTES, MAX_STEPS, check_work, flag, n_steps
 
@@ -602,7 +602,7 @@ class LIFState:
     def _step_noisy(self, J, t0, J_decayed=None):
         """One step with membrane noise (see :mod:`neurosim.neurons.noise`): exact OU update,
         spikes at grid crossings and, for white noise, at Brownian-bridge crossings inside the step."""
-        tau_m, dt = self.tau_m, self.dt
+        dt = self.dt
         t1 = t0 + dt
         n = self.v.size
         if self._block is None:
@@ -663,7 +663,7 @@ class LIFState:
     def _spike_passes(self, J, t0, spiked, v0s, v1s, s0, normals, uniforms):
         """Spike times of the neurons ``spiked`` (which crossed between v0s at time s0 and v1s at the end
         of the step), their reset and refractory period, and any further spikes inside the step."""
-        tau_m, tau_ref = self.tau_m, self.tau_ref
+        tau_ref = self.tau_ref
         t1 = t0 + self.dt
         white = self.eta is None
         all_idx, all_offsets = [], []
@@ -714,13 +714,7 @@ class LIFState:
 
 def _compiled_noise():
     """True when the noisy step runs compiled (numba importable, NEUROSIM_BACKEND != "numpy")."""
-    if os.environ.get("NEUROSIM_BACKEND") == "numpy":
-        return False
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return numba_enabled()
 
 
 def _spikes_per_step(dt, tau_ref):
