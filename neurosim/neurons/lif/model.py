@@ -63,17 +63,11 @@ class LIF(Declares):
     @property
     def per_neuron(self):
         """Number of neurons the per-neuron parameters describe, or None when all are scalars."""
-        for x in (self.tau_m, self.tau_ref):
-            if isinstance(x, np.ndarray):
-                return x.size
-        return None
+        return _per_neuron_size(self.tau_m, self.tau_ref)
 
     def check_population(self, n):
         """Refuse per-neuron parameters whose length is not ``n`` (a population or simulation of n neurons)."""
-        size = self.per_neuron
-        if size is not None and size != n:
-            raise ValueError(f"LIF parameters given per neuron have {size} values, but the population has n={n} "
-                             f"neurons; give one value per neuron (or a number for all)")
+        _check_per_neuron("LIF", self.per_neuron, n)
 
     def _max_rate(self):
         """1/tau_ref (inf where tau_ref = 0), a float or per-neuron array."""
@@ -712,6 +706,17 @@ class LIFState:
         return Jn + (v0 - Jn) * d
 
 
+def _per_neuron_size(*params):
+    """The length of the first per-neuron (array) parameter, or None when all are numbers."""
+    return next((x.size for x in params if isinstance(x, np.ndarray)), None)
+
+
+def _check_per_neuron(kind, size, n):
+    if size is not None and size != n:
+        raise ValueError(f"{kind} parameters given per neuron have {size} values, but the population has n={n} "
+                         f"neurons; give one value per neuron (or a number for all)")
+
+
 def _compiled_noise():
     """True when the noisy step runs compiled (numba importable, NEUROSIM_BACKEND != "numpy")."""
     return numba_enabled()
@@ -829,17 +834,11 @@ class LIFUnits:
     @property
     def per_neuron(self):
         """Number of neurons the per-neuron parameters describe, or None when all are numbers."""
-        for x in (self.C, self.V_L, self.tau_ref):
-            if isinstance(x, np.ndarray):
-                return x.size
-        return None
+        return _per_neuron_size(self.C, self.V_L, self.tau_ref)
 
     def check_population(self, n):
         """Refuse per-neuron parameters whose length is not ``n``."""
-        size = self.per_neuron
-        if size is not None and size != n:
-            raise ValueError(f"LIFUnits parameters given per neuron have {size} values, but the population has "
-                             f"n={n} neurons; give one value per neuron (or a number for all)")
+        _check_per_neuron("LIFUnits", self.per_neuron, n)
 
     def model(self):
         """The equivalent normalized :class:`LIF`."""
