@@ -275,7 +275,7 @@ class Runtime:
         for c, rt in self.conns:
             if not getattr(rt, "fused", False):
                 ops.append(Operation("propagate", f"spikes of {c.pre.name!r} to {c.post.name!r} "
-                                     f"({transform_name(c.weights)}, delay {'{:g}..{:g}'.format(*c.delay_bounds)} s)",
+                                     f"({transform_name(c.weights)}, delay {_delay_text(c)} s)",
                                      _propagate(rt, self.emitters[c.pre], dt)))
         for p, buf, pre in filtered:
             ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r}",
@@ -367,6 +367,12 @@ class Runtime:
                 np.add.at(buf.state.x[0], self.emitters[probe.target].spiked, buf.state.inv_tau)
                 if probe.kind == "filtered_mean":  # spikes before the first step: all their charge follows
                     np.add.at(buf.total, self.emitters[probe.target].spiked, buf.state.inv_tau)
+
+
+def _delay_text(conn):
+    """A connection's delay for the plan's names: one value, or the range of its per-synapse delays."""
+    lo, hi = conn.delay_bounds
+    return f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g}"
 
 
 # ---- the grid plan's operations: each returns fn(k, m) over the runtime objects it closes over ----------
