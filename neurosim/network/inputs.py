@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import validation as check
 from .changes import read_only
+from .plan import Stateful
 from .views import select
 from ..spikes import from_events, to_events
 
@@ -158,7 +159,7 @@ class CurrentInput:
         self.function, self.values = None, values * scale
 
 
-class SpikeSourceRuntime:
+class SpikeSourceRuntime(Stateful):
     """Emits a :class:`SpikeSource`'s spikes step by step (flat indices with a batch)."""
 
     def __init__(self, src, dt, B):
@@ -177,14 +178,9 @@ class SpikeSourceRuntime:
             times = np.tile(times, self.B)
         return idx, times
 
-    def snapshot(self):
-        return None
-
-    def restore(self, snap):
-        pass
 
 
-class PoissonRuntime:
+class PoissonRuntime(Stateful):
     """Draws a :class:`PoissonSource`'s spikes in blocks of steps, one stream per trial.
 
     A block is drawn once and cached, so a step retried after an interruption
@@ -274,18 +270,17 @@ class PoissonRuntime:
         pos = step + (1.0 - gen.random(idx.size))  # in (step, step + 1]
         return idx, pos, step
 
-    def snapshot(self):
-        # the cached block arrays are never modified, only replaced: keep references
+    def snapshot_extra(self):  # no arrays to declare: the streams and the cached block (never modified in place)
         return ([g.bit_generator.state for g in self._gens], self._block, self._idx, self._times, self._bounds,
                 self._origin, self.rate, self.varying)
 
-    def restore(self, snap):
+    def restore_extra(self, snap):
         states, self._block, self._idx, self._times, self._bounds, self._origin, self.rate, self.varying = snap
         for g, s in zip(self._gens, states):
             g.bit_generator.state = s
 
 
-class SilentRuntime:
+class SilentRuntime(Stateful):
     """The runtime of an independent-per-target :class:`PoissonSource`: it emits no shared spikes (each
     connection from it draws its own, :class:`PoissonDrive`)."""
 
@@ -298,11 +293,6 @@ class SilentRuntime:
     def set_rate(self, src, step):
         pass
 
-    def snapshot(self):
-        return None
-
-    def restore(self, snap):
-        pass
 
 
 def source_runtime(src, dt, B):
@@ -315,7 +305,7 @@ def source_runtime(src, dt, B):
 _DRIVE_CELLS = 1 << 18  # (step, synapse) cells of counts drawn at once
 
 
-class PoissonDrive:
+class PoissonDrive(Stateful):
     """Independent Poisson trains per synapse of a connection from an independent-per-target source.
 
     A connection with weights W (post, pre) from a :class:`PoissonSource` built with
@@ -438,11 +428,11 @@ class PoissonDrive:
         bounds = np.r_[0, np.cumsum(counts.sum(axis=1))]
         return cells % self.nnz, 1.0 - gen.random(cells.size), bounds
 
-    def snapshot(self):
+    def snapshot_extra(self):  # the streams and the cached block of counts
         return ([g.bit_generator.state for g in self._gens], self._block, self._drive, self._counts, self._times,
                 self._origin, self.lam, self.homogeneous)
 
-    def restore(self, snap):
+    def restore_extra(self, snap):
         states, self._block, self._drive, self._counts, self._times, self._origin, self.lam, self.homogeneous = snap
         for g, s in zip(self._gens, states):
             g.bit_generator.state = s
@@ -454,7 +444,7 @@ def drive_seeds(src, index):
     return [np.random.SeedSequence([int(s), int(index)]) for s in seeds]
 
 
-class CurrentInputRuntime:
+class CurrentInputRuntime(Stateful):
     """Evaluates a :class:`CurrentInput` for a step (before the commit) and adds it to J."""
 
     def __init__(self, inp, B, batched):

@@ -146,3 +146,19 @@ def test_probe_of_an_undeclared_variable_names_the_declaration():
     pop = net.add_population(neurosim.LIF(), 2)
     with pytest.raises(ValueError, match="refractory_end"):
         net.probe(pop, "w")
+
+
+@pytest.mark.parametrize("timing", ["grid", "precise"])
+def test_every_part_of_a_runtime_declares_its_state(timing):
+    """Populations, synapse groups, sources, drives and probe buffers snapshot through one protocol."""
+    from neurosim.network.plan import Stateful
+    net = _small(timing)
+    rt = net.build()
+    parts = list(rt.pops.values()) + list(rt.sources.values()) + list(rt.buffers.values()) + list(rt.groups)
+    parts += [inp for p in rt.pops.values() for inp in p.inputs]
+    assert parts and all(isinstance(part, Stateful) for part in parts), \
+        [type(p).__name__ for p in parts if not isinstance(p, Stateful)]
+    for part in parts:  # the declared arrays are the runtime's own (a snapshot copies them)
+        snap = part.snapshot()
+        for name, a in part.arrays().items():
+            assert snap["state"][name] is not a and np.array_equal(snap["state"][name], a)
