@@ -77,7 +77,7 @@ class Runtime:
             groups = [g for (post, _), g in zip(grouped, self.groups) if post is pop]
             inputs = [CurrentInputRuntime(inp, B, self.batched) for inp in pop.inputs]
             self.pops[pop] = runtime_class(pop.model)(pop, B, dt, groups, inputs)
-            if hasattr(self.pops[pop], "use_backend"):  # a user model's step: compiled unless backend="numpy"
+            if hasattr(self.pops[pop], "use_backend"):  # user model or HH step: compiled unless backend="numpy"
                 self.pops[pop].use_backend(net._backend_request)
             by_target[pop] = self.pops[pop]
         by_target.update(self.sources)

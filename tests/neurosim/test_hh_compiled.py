@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("numba", reason="the compiled backend needs numba: pip install 'neurosim-ratenet[fast]'")
 
+import neurosim  # noqa: E402
 from neurosim.errors import SimulationError  # noqa: E402
 from neurosim.neurons.hh import HodgkinHuxley  # noqa: E402
 from neurosim.neurons.hh.compiled import CompiledRun  # noqa: E402
@@ -235,3 +236,37 @@ def test_kernel_exp_and_expm1_within_two_ulp_of_libm():
     both(special, e, em)
     np.testing.assert_array_equal(e, [np.nan, np.inf, 0.0, np.inf, 0.0])
     np.testing.assert_array_equal(em, [np.nan, np.inf, -1.0, np.inf, -1.0])
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+def test_network_hh_population_steps_compiled_with_numpy_s_spikes(batch):
+    """Under backend="auto" a large HH population steps with the compiled kernel (numpy loop around it):
+    the same spikes as backend="numpy", times within 1e-12 s, voltages within 1e-9 mV; store/restore continues."""
+    pytest.importorskip("numba", reason="pip install '.[fast]'")
+    from neurosim.network import populations
+
+    def run(backend, split=False):
+        net = neurosim.Network(dt=2e-5, rng=3, backend=backend, batch=batch)
+        n = populations._HH_COMPILED_MIN
+        hh = net.add_population(neurosim.HodgkinHuxley(), n, bias=np.linspace(4, 25, n))
+        src = net.add_poisson(20, rate=300.0)
+        net.connect(src, hh, np.random.default_rng(0).uniform(0, 3e-3, (n, 20)))
+        spikes, v = net.probe(hh), net.probe(hh, "v", sample_every=1e-3)
+        if split:
+            net.run(0.01)
+            net.store()
+            net.run(0.01)
+            net.restore()
+            net.run(0.01)
+        else:
+            net.run(0.02)
+        compiled = getattr(net.runtime.pops[hh], "compiled", None) is not None
+        return spikes.data, v.data[0], compiled
+
+    ref, got, again = run("numpy"), run("auto"), run("auto", split=True)
+    assert not ref[2] and got[2] and again[2]
+    assert ref[0][0].size > 100
+    for other in (got, again):
+        np.testing.assert_array_equal(other[0][1], ref[0][1])
+        np.testing.assert_allclose(other[0][0], ref[0][0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(other[1], ref[1], rtol=0, atol=1e-9)
