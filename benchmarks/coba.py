@@ -30,6 +30,20 @@ import numpy as np
 from neurosim.network.examples import coba
 
 
+# Brian2's COBA model (Brette et al. 2007 benchmark 1, as in Brian2's COBA scripts), shared by both runs
+_BRIAN_EQS = """
+dv/dt  = (ge*(Erev_exc-v)+gi*(Erev_inh-v)-(v-El) + I)*(1./taum) : volt (unless refractory)
+dge/dt = -ge/taue : 1
+dgi/dt = -gi/taui : 1
+"""
+
+
+def _brian_namespace(b2):
+    ms, mV = b2.ms, b2.mV
+    return dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-60 * mV,
+                Erev_exc=0 * mV, Erev_inh=-80 * mV, I=20 * mV, we=0.6, wi=6.7)
+
+
 def run_neurosim(n, seed, T):
     net, spikes = coba(n, rng=seed, backend="numpy")
     net.build()
@@ -91,16 +105,9 @@ def single_neuron(T=2.0, method="euler", seed=1):
     b2.start_scope()
     b2.prefs.codegen.target = "numpy"
     b2.defaultclock.dt = 0.1 * b2.ms
-    ms, mV = b2.ms, b2.mV
-    ns = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-60 * mV,
-              Erev_exc=0 * mV, Erev_inh=-80 * mV, I=20 * mV, we=0.6, wi=6.7)
-    eqs = """
-    dv/dt  = (ge*(Erev_exc-v)+gi*(Erev_inh-v)-(v-El) + I)*(1./taum) : volt (unless refractory)
-    dge/dt = -ge/taue : 1
-    dgi/dt = -gi/taui : 1
-    """
-    P = b2.NeuronGroup(1, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method=method, namespace=ns)
-    P.v = -60 * mV
+    ns = _brian_namespace(b2)
+    P = b2.NeuronGroup(1, _BRIAN_EQS, threshold="v>Vt", reset="v = Vr", refractory=5 * b2.ms, method=method, namespace=ns)
+    P.v = -60 * b2.mV
     idx = np.concatenate([np.full(t.size, i) for i, t in enumerate(trains)])
     G = b2.SpikeGeneratorGroup(ne + ni, idx, np.concatenate(trains) * b2.second)
     Ce = b2.Synapses(G, P, on_pre="ge += we", namespace=ns)
@@ -119,15 +126,8 @@ def run_brian(n, seed, T, method="euler", keep=False):
     b2.prefs.codegen.target = "cython"
     b2.defaultclock.dt = 0.1 * b2.ms
     b2.seed(seed)
-    ms, mV = b2.ms, b2.mV
-    ns = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-60 * mV,
-              Erev_exc=0 * mV, Erev_inh=-80 * mV, I=20 * mV, we=0.6, wi=6.7)
-    eqs = """
-    dv/dt  = (ge*(Erev_exc-v)+gi*(Erev_inh-v)-(v-El) + I)*(1./taum) : volt (unless refractory)
-    dge/dt = -ge/taue : 1
-    dgi/dt = -gi/taui : 1
-    """
-    P = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method=method, namespace=ns)
+    ns = _brian_namespace(b2)
+    P = b2.NeuronGroup(n, _BRIAN_EQS, threshold="v>Vt", reset="v = Vr", refractory=5 * b2.ms, method=method, namespace=ns)
     n_exc = int(0.8 * n)
     Ce = b2.Synapses(P[:n_exc], P, on_pre="ge += we", namespace=ns)
     Ci = b2.Synapses(P[n_exc:], P, on_pre="gi += wi", namespace=ns)
@@ -140,7 +140,7 @@ def run_brian(n, seed, T, method="euler", keep=False):
         same = dict(v0=np.array(P.v[:]), exc=(np.array(Ce.i[:]), np.array(Ce.j[:])),
                     inh=(np.array(Ci.i[:]) + n_exc, np.array(Ci.j[:])))
     net = b2.Network(P, Ce, Ci, mon)
-    net.run(0 * ms)  # code generation and compilation, so the timed run measures simulation
+    net.run(0 * b2.ms)  # code generation and compilation, so the timed run measures simulation
     t1 = time.perf_counter()
     net.run(T * b2.second)
     wall = time.perf_counter() - t1

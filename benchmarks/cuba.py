@@ -133,13 +133,8 @@ def run_fused(n, seed):
     return dict(build=t1 - t0, wall=t2 - t1, cpu=c2 - c1, spikes=count, rate=count / n)
 
 
-def run_brian(n, seed, target):
-    import brian2 as b2
-
-    b2.start_scope()
-    b2.prefs.codegen.target = target
-    b2.defaultclock.dt = 0.1 * b2.ms
-    b2.seed(seed)
+def brian_cuba(b2, n):
+    """Brian2's CUBA example (the same model for every device): the group, its two synapse sets, a spike monitor."""
     ms, mV = b2.ms, b2.mV
     namespace = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-49 * mV,
                      we=(60 * 0.27 / 10) * mV, wi=(-20 * 4.5 / 10) * mV)
@@ -148,17 +143,27 @@ def run_brian(n, seed, target):
     dge/dt = -ge/taue : volt
     dgi/dt = -gi/taui : volt
     """
-    t0 = time.perf_counter()
     P = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method="exact",
                        namespace=namespace)
     P.v = "Vr + rand() * (Vt - Vr)"
-    n_exc = int(0.8 * n)
-    p = IN_DEGREE / n
+    n_exc, p = int(0.8 * n), IN_DEGREE / n
     Ce = b2.Synapses(P, P, on_pre="ge += we", namespace=namespace)
     Ci = b2.Synapses(P, P, on_pre="gi += wi", namespace=namespace)
     Ce.connect(f"i<{n_exc}", p=p)
     Ci.connect(f"i>={n_exc}", p=p)
-    mon = b2.SpikeMonitor(P)
+    return P, Ce, Ci, b2.SpikeMonitor(P)
+
+
+def run_brian(n, seed, target):
+    import brian2 as b2
+
+    b2.start_scope()
+    b2.prefs.codegen.target = target
+    b2.defaultclock.dt = 0.1 * b2.ms
+    b2.seed(seed)
+    ms = b2.ms
+    t0 = time.perf_counter()
+    P, Ce, Ci, mon = brian_cuba(b2, n)
     # the realized network, to run neurosim on exactly the same connectivity and initial voltages
     same = dict(v0=np.array(P.v[:]), exc=(np.array(Ce.i[:]), np.array(Ce.j[:])), inh=(np.array(Ci.i[:]), np.array(Ci.j[:])))
     net = b2.Network(P, Ce, Ci, mon)
@@ -182,7 +187,7 @@ class Standalone:
         import brian2 as b2
 
         self.directory = tempfile.mkdtemp(prefix="cuba_standalone_")
-        ms, mV = b2.ms, b2.mV
+        ms = b2.ms
         b2.set_device("cpp_standalone", directory=self.directory, build_on_run=False)
         try:
             b2.device.reinit()
@@ -191,24 +196,8 @@ class Standalone:
             b2.prefs.devices.cpp_standalone.openmp_threads = 0  # one thread
             b2.defaultclock.dt = 0.1 * ms
             b2.seed(seed)
-            namespace = dict(taum=20 * ms, taue=5 * ms, taui=10 * ms, Vt=-50 * mV, Vr=-60 * mV, El=-49 * mV,
-                             we=(60 * 0.27 / 10) * mV, wi=(-20 * 4.5 / 10) * mV)
-            eqs = """
-            dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
-            dge/dt = -ge/taue : volt
-            dgi/dt = -gi/taui : volt
-            """
             t0 = time.perf_counter()
-            P = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method="exact",
-                               namespace=namespace)
-            P.v = "Vr + rand() * (Vt - Vr)"
-            n_exc = int(0.8 * n)
-            p = IN_DEGREE / n
-            Ce = b2.Synapses(P, P, on_pre="ge += we", namespace=namespace)
-            Ci = b2.Synapses(P, P, on_pre="gi += wi", namespace=namespace)
-            Ce.connect(f"i<{n_exc}", p=p)
-            Ci.connect(f"i>={n_exc}", p=p)
-            mon = b2.SpikeMonitor(P)
+            P, Ce, Ci, mon = brian_cuba(b2, n)
             net = b2.Network(P, Ce, Ci, mon)
             net.run(1 * b2.second)
             b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)

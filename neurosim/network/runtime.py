@@ -113,6 +113,7 @@ class Runtime:
     def _conn_runtime(self, c, index):
         """The propagation of connection ``c`` (the ``index``-th of the network): spikes, or a per-target drive."""
         if getattr(c.pre, "independent_per_target", False):
+            check_drive(c, grid=True)
             return PoissonDrive(c, self.dt, self.B, drive_seeds(c.pre, index), jump_scale(c))
         return connection_runtime(c, self.dt, self.B)
 
@@ -367,6 +368,21 @@ class Runtime:
                 np.add.at(buf.state.x[0], self.emitters[probe.target].spiked, buf.state.inv_tau)
                 if probe.kind == "filtered_mean":  # spikes before the first step: all their charge follows
                     np.add.at(buf.total, self.emitters[probe.target].spiked, buf.state.inv_tau)
+
+
+def check_drive(conn, grid):
+    """Refuse what a Poisson drive independent per target does not carry (it would be dropped otherwise);
+    ``grid``: grid timing (precise timing places every count at its exact time anyway)."""
+    why = []
+    if conn.plasticity is not None:
+        why.append("plasticity (its trains are drawn per synapse as counts, with no spikes for STDP to pair)")
+    if grid and conn.placement != "boundary":
+        why.append(f"placement={conn.placement!r} (its counts enter at the step boundary)")
+    if conn.delays is not None:
+        why.append("per-synapse delays (it takes one delay per connection)")
+    if why:
+        raise ValueError(f"connection {conn.name!r} from a Poisson source with independent_per_target=True cannot "
+                         f"have {' or '.join(why)}")
 
 
 def _delay_text(conn):

@@ -308,3 +308,25 @@ def test_pynn_on_nest_independent_drive_rate():
     assert ours[0] > 5.0
     assert ours[0] == pytest.approx(theirs[0], rel=0.04)
     assert 0.7 < ours[1] < 1.4 and 0.7 < theirs[1] < 1.4
+
+
+@pytest.mark.parametrize("timing", ["grid", "precise"])
+def test_a_drive_refuses_what_it_cannot_carry(timing):
+    """STDP, exact placement (grid) and per-synapse delays on a connection from an independent drive: refused
+    at build, never dropped."""
+    import scipy.sparse as sp
+    cases = [dict(plasticity=neurosim.STDP(0.02, 0.02, 0.01, 0.012, 0.0, 1.0)),
+             dict(delay=np.array([1e-3, 2e-3]))]
+    if timing == "grid":
+        cases.append(dict(placement="exact"))
+    for kwargs in cases:
+        net = neurosim.Network(dt=1e-4, rng=0, timing=timing, backend="numpy")
+        pop = net.add_population(neurosim.LIF(), 2)
+        src = net.add_poisson(1, 100.0, independent_per_target=True)
+        W = sp.csr_matrix(np.full((2, 1), 0.1)) if "delay" in kwargs else np.full((2, 1), 0.1)
+        try:
+            net.connect(src, pop, W, **kwargs)
+        except ValueError:
+            continue  # refused when connected: also fine
+        with pytest.raises(ValueError, match="independent_per_target|plasticity|timing"):
+            net.build()

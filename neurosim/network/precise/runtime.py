@@ -30,7 +30,7 @@ from ..connections import check_per_synapse_delays, rows_by_pre
 from ..probes import EVENT_KINDS, add_lagged
 from ..changes import built_from
 from ..plan import Operation, Plan
-from ..runtime import Runtime, _advance_filter, _prepare_population
+from ..runtime import Runtime, check_drive, _advance_filter, _prepare_population
 
 _DELAY_TOL = 1e-9  # relative: a delay of dt (1 - 1e-9) counts as dt
 _MAX_BLOCK = 64  # grid steps integrated at once at most
@@ -221,6 +221,7 @@ class PreciseRuntime(Runtime):
             rt = self.pops[pop] = PreciseLIFRuntime(pop, B, dt, synapses, inputs)
             for c in incoming:
                 if getattr(c.pre, "independent_per_target", False):
+                    check_drive(c, grid=False)
                     drive = PoissonDrive(c, dt, B, drive_seeds(c.pre, net.connections.index(c)), jump_scale(c),
                                          precise=True)
                     drive.group, drive.target, drive.target_name = synapses.index(c.synapse), rt, pop.name
