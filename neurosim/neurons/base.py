@@ -180,7 +180,8 @@ class NeuronModel(Declares):
             Spikes (``events()``, ``rates()``), and ``t`` plus one (steps, M) trace per recorded variable.
         """
         from ..spikes import SimulationResult, SpikeRecorder
-        from .compiled_model import require_numba, stepper
+        from .._optional import require_numba
+        from .compiled_model import stepper
         backend = check.check_choice("backend", backend, ("auto", "numpy", "numba"))
         if backend == "numba":
             require_numba()

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .._optional import numba_enabled, require_numba  # noqa: F401  (used through this module)
+from .._optional import numba_enabled
 
 _DISPATCHERS = {}  # model class -> (numba dispatcher, parameter namedtuple type, positional state names)
 _FAILED = {}       # (model class, argument type key) -> numba's error summary

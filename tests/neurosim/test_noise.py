@@ -230,7 +230,7 @@ def test_noisy_simulate_falls_back_to_numpy_without_numba(monkeypatch):
     kw = dict(J=np.full(20, 1.1), T=0.05, dt=1e-3, noise=0.1, rng=3)
     monkeypatch.delenv("NEUROSIM_BACKEND", raising=False)
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
-    assert not lif_model._compiled_noise()
+    assert not lif_model.numba_enabled()
     ref = _simulate(monkeypatch, "numpy", kw)
     monkeypatch.delenv("NEUROSIM_BACKEND", raising=False)
     got = _simulate(monkeypatch, "auto", kw)

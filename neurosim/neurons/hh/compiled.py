@@ -28,6 +28,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from ..crossings import _hermite_root_scalar
 from .kinetics import _OFFSET, _SLOPE, _TINY
 
 METHOD_CODES = {"rk4": 0, "exp_midpoint": 1, "exp_ab2": 2, "exp_euler": 3}
@@ -196,17 +197,8 @@ def _exp_advance_inplace(K, Y, h):
             Y[r, i] = (Y[r, i] - X) * E + X
 
 
-@njit(cache=True, error_model="numpy")
-def _hermite_root(v0, v1, d0, d1, thr):
-    """As :func:`neurosim.neurons.crossings._hermite_root_scalar`."""
-    c2 = 3.0 * (v1 - v0) - 2.0 * d0 - d1
-    c3 = 2.0 * (v0 - v1) + d0 + d1
-    theta = min(max((thr - v0) / (v1 - v0), 0.0), 1.0)
-    for _ in range(3):
-        p = v0 + theta * (d0 + theta * (c2 + theta * c3)) - thr
-        dp = d0 + theta * (2.0 * c2 + 3.0 * theta * c3)
-        theta = min(max(theta - p / (dp if dp > 0 else v1 - v0), 0.0), 1.0)
-    return theta
+# the crossing detector's own scalar root (one implementation), compiled
+_hermite_root = njit(cache=True, error_model="numpy")(_hermite_root_scalar)
 
 
 @njit(cache=True, error_model="numpy")

@@ -218,7 +218,7 @@ class LIF(Declares):
         state = LIFState(self, n, dt, v0=self._initial_v(v0, n, rng), noise=noise, tau_noise=tau_noise, rng=rng)
         recorder = SpikeRecorder(n, dt)
         v_trace = np.empty((steps, n)) if record_v else None
-        if state.sigma > 0 and state.spikes_per_step <= _MAX_NOISE_DRAWS and _compiled_noise():
+        if state.sigma > 0 and state.spikes_per_step <= _MAX_NOISE_DRAWS and numba_enabled():
             from .compiled import simulate_noisy
             simulate_noisy(state, J, steps, recorder, v_trace)
             t = dt * np.arange(1, steps + 1) if record_v else None
@@ -715,11 +715,6 @@ def _check_per_neuron(kind, size, n):
     if size is not None and size != n:
         raise ValueError(f"{kind} parameters given per neuron have {size} values, but the population has n={n} "
                          f"neurons; give one value per neuron (or a number for all)")
-
-
-def _compiled_noise():
-    """True when the noisy step runs compiled (numba importable, NEUROSIM_BACKEND != "numpy")."""
-    return numba_enabled()
 
 
 def _spikes_per_step(dt, tau_ref):
