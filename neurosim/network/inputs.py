@@ -364,7 +364,7 @@ class PoissonDrive(Stateful):
         lam = np.asarray(src.rate, dtype=float)[self.pre] * self.dt
         self.lam = lam
         self.homogeneous = lam.size > 0 and bool(np.all(lam == lam[0]))
-        self._origin, self._block, self._drive, self._counts = step, -1, None, None
+        self._origin, self._block, self._drive = step, -1, None
 
     def _draw_counts(self, gen):
         """Counts (S, nnz) of one trial for one block."""
@@ -382,7 +382,7 @@ class PoissonDrive(Stateful):
         counts = [self._draw_counts(g) for g in self._gens]
         if self.precise:  # exact times instead of summed jumps
             self._times = [self._draw_times(c, g) for c, g in zip(counts, self._gens)]
-            self._counts, self._block = counts, b
+            self._block = b
             return
         drive = np.zeros((self.S, self.B * self.n_post))
         for t, c in enumerate(counts):
@@ -391,7 +391,7 @@ class PoissonDrive(Stateful):
                 drive[:, cols][:, self.post] = c * self.w
             else:
                 drive[:, cols] = (self.M @ c.T).T
-        self._drive, self._counts, self._block = drive, counts, b
+        self._drive, self._block = drive, b
 
     def prepare(self, k):
         """Draw the block of step k if needed (prepare phase; a retried step reuses it)."""
@@ -429,11 +429,11 @@ class PoissonDrive(Stateful):
         return cells % self.nnz, 1.0 - gen.random(cells.size), bounds
 
     def snapshot_extra(self):  # the streams and the cached block of counts
-        return ([g.bit_generator.state for g in self._gens], self._block, self._drive, self._counts, self._times,
+        return ([g.bit_generator.state for g in self._gens], self._block, self._drive, self._times,
                 self._origin, self.lam, self.homogeneous)
 
     def restore_extra(self, snap):
-        states, self._block, self._drive, self._counts, self._times, self._origin, self.lam, self.homogeneous = snap
+        states, self._block, self._drive, self._times, self._origin, self.lam, self.homogeneous = snap
         for g, s in zip(self._gens, states):
             g.bit_generator.state = s
 
