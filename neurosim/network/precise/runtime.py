@@ -128,17 +128,7 @@ class PreciseConnection:
                     queue.setdefault(int(step[c]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
                 a = b
             return
-        steps = np.repeat(step, lengths)
-        first, last = int(steps.min()), int(steps.max())
-        grp = np.full(tgt.size, self.group, dtype=np.int64)
-        if first == last:
-            queue.setdefault(first, []).append((tgt, off, grp, inc))
-            return
-        order = np.argsort(steps, kind="stable")
-        steps, tgt, off, grp, inc = steps[order], tgt[order], off[order], grp[order], inc[order]
-        cuts = np.flatnonzero(steps[1:] != steps[:-1]) + 1
-        for a, b in zip([0] + cuts.tolist(), cuts.tolist() + [steps.size]):
-            queue.setdefault(int(steps[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
+        file_events(queue, tgt, np.repeat(arrival, lengths), self.group, inc, self.dt, first_step)
 
 
 class PreciseSynapseDelays(PreciseConnection):
@@ -163,18 +153,10 @@ class PreciseSynapseDelays(PreciseConnection):
         ends = np.cumsum(lengths)
         pos = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
         arrival = np.repeat(times, lengths) + self.delays[pos]
-        steps = np.maximum(np.floor(arrival / self.dt).astype(np.int64), first_step)
-        off = np.clip(arrival - steps * self.dt, 0.0, np.nextafter(self.dt, 0.0))
         tgt, inc = indices[pos], data[pos]
         if self.B > 1:
             tgt = tgt + np.repeat((spiked // self.n_pre) * self.n_post, lengths)
-        order = np.argsort(steps, kind="stable")
-        steps, tgt, off, inc = steps[order], tgt[order], off[order], inc[order]
-        grp = np.full(tgt.size, self.group, dtype=np.int64)
-        cuts = np.flatnonzero(steps[1:] != steps[:-1]) + 1
-        queue = self.target.queue
-        for a, b in zip([0] + cuts.tolist(), cuts.tolist() + [steps.size]):  # per arrival step, not per event
-            queue.setdefault(int(steps[a]), []).append((tgt[a:b], off[a:b], grp[a:b], inc[a:b]))
+        file_events(self.target.queue, tgt, arrival, self.group, inc, self.dt, first_step)
 
 
 def _precise_link(conn, dt, B, group, target):
