@@ -55,7 +55,7 @@ KIND = {  # model, dt, T, bias, input amplitude, weight, noise sigma
 
 
 #: Probe kinds the compiled backend records; it refuses the others at build (tested below).
-COMPILED_PROBES = ("spikes", "rate", "v", "current")
+COMPILED_PROBES = ("spikes", "rate", "v", "current", "filtered", "filtered_mean")
 
 
 def refused(pop_kind, input_kind, sim):

@@ -52,7 +52,16 @@ PO_IDX, PO_BOUNDS, PO_BASE = range(3)
 SS_OFF, SS_LEN, SS_B, SS_PTR = range(4)
 # sampled probe table: kind, population, every, start step, value offset, samples written in this call, step offset
 S_KIND, S_POP, S_EVERY, S_START, S_OFF, S_COUNT, S_SOFF = range(7)
-SAMPLE_V, SAMPLE_CURRENT = 0, 1
+SAMPLE_V, SAMPLE_CURRENT, SAMPLE_FILTERED, SAMPLE_MEAN = range(4)  # S_POP holds the filter row for the last two
+# probe filter table ("filtered" / "filtered_mean" probes of populations; SampleBuffer.state and its sums):
+# emitter, stages, offset of x (stages x N) in the flat filter states, offset of total and sum (mean only),
+# mean?, offset of the transition matrix A (stages x stages) and of the stages' kernel denominators k! tau_s,
+# targets
+F_EMITTER, F_STAGES, F_XOFF, F_TOFF, F_MEAN, F_AOFF, F_DOFF, F_N = range(8)
+F_COLS = 8
+# probe filter table (float64): A[0, 0], 1 / tau_s, tau_s, tau_s / dt, 1 / dt, 1 / every
+FF_DECAY, FF_INV_TAU, FF_TAU, FF_SCALE, FF_INV_DT, FF_INV_EVERY = range(6)
+FF_COLS = 6
 # membrane noise table (int64): noisy?, white?, offsets of this block's normals / uniforms / eta, draws per step
 NZ_ON, NZ_WHITE, NZ_ZOFF, NZ_UOFF, NZ_EOFF, NZ_KZ, NZ_KU = range(7)
 NZ_COLS = 7
@@ -358,22 +367,58 @@ def _repeat_passes(sp, e, count, v, rend, t0, t1, tau_m, tau_ref):
 
 
 @njit(cache=True)
+def _decay_stages(x, o, stages, N, decay, A_flat, a, col):
+    """PSCState.advance of the stages x[o : o + stages N] (stage-major): x = decay x, or x = A x column by column."""
+    if stages == 1:
+        _scale(x, o, N, decay)
+        return
+    for i in range(N):
+        for r in range(stages):
+            col[r] = x[o + r * N + i]
+        for r in range(stages):
+            acc = A_flat[a + r * stages] * col[0]
+            for c in range(1, stages):
+                acc = acc + A_flat[a + r * stages + c] * col[c]
+            x[o + r * N + i] = acc
+
+
+@njit(cache=True)
+def _filter_spikes(f, flt_i, flt_f, flt_den, flt_x, flt_sum, spikes, offsets, count, dt):
+    """A probe filter's propagate and record phases (runtime._filter_spikes, _accumulate_mean) for one step.
+
+    "filtered": stage 0 += 1 / tau_s per spike (np.add.at). "filtered_mean": each stage k += h_k(dt - offset)
+    (neurosim.network.probes.add_lagged: ``exp(-lag / tau) / tau`` for one stage, else
+    ``x^k exp(-x) / (k! tau)``, x = max(lag, 0) / tau), and the running sum += 1 / dt per spike.
+    """
+    N, stages, xo = flt_i[f, F_N], flt_i[f, F_STAGES], flt_i[f, F_XOFF]
+    inv_tau = flt_f[f, FF_INV_TAU]
+    if flt_i[f, F_MEAN] == 0:
+        for s in range(count):
+            flt_x[xo + int(spikes[s])] += inv_tau
+        return
+    if stages == 1:
+        for s in range(count):
+            lag = dt - offsets[s]
+            flt_x[xo + int(spikes[s])] += math.exp(-lag * inv_tau) * inv_tau
+    else:
+        tau = flt_f[f, FF_TAU]
+        a = flt_i[f, F_DOFF]
+        for order in range(stages):
+            den, power = flt_den[a + order], float(order)  # x ** k as numpy computes it: libm pow
+            for s in range(count):
+                x = max(dt - offsets[s], 0.0) / tau
+                flt_x[xo + order * N + int(spikes[s])] += math.pow(x, power) * math.exp(-x) / den
+    to, inv_dt = flt_i[f, F_TOFF], flt_f[f, FF_INV_DT]
+    for s in range(count):
+        flt_sum[to + int(spikes[s])] += inv_dt
+
+
+@njit(cache=True)
 def _advance_group(g, m, grp_i, grp_f, arena, A_flat, pend, dirty, col):
     """SynapseGroup.advance_and_deliver(m)."""
     o, stages, L, N = grp_i[g, G_OFF], grp_i[g, G_STAGES], grp_i[g, G_L], grp_i[g, G_N]
     if grp_i[g, G_SELF_DECAY] != 0:
-        if stages == 1:
-            _scale(arena, o, N, grp_f[g])
-        else:  # x = A x, column by column
-            a = grp_i[g, G_AOFF]
-            for i in range(N):
-                for r in range(stages):
-                    col[r] = arena[o + r * N + i]
-                for r in range(stages):
-                    acc = A_flat[a + r * stages] * col[0]
-                    for c in range(1, stages):
-                        acc = acc + A_flat[a + r * stages + c] * col[c]
-                    arena[o + r * N + i] = acc
+        _decay_stages(arena, o, stages, N, grp_f[g], A_flat, grp_i[g, G_AOFF], col)
     if L > 1:
         slot = m % L
         d = grp_i[g, G_DOFF] + slot
@@ -447,7 +492,8 @@ def run_steps(k0, k1, dt,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
-              nz_i, nz_f, nz, nu, eta):
+              nz_i, nz_f, nz, nu, eta,
+              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -455,6 +501,9 @@ def run_steps(k0, k1, dt,
     ``rec_t0 + step dt + offset``, as that probe's SpikeRecorder stores it.
     Noisy populations (``nz_i[p, NZ_ON]``) step with :func:`noisy_step` on this block's pre-drawn numbers
     (``nz``, ``nu``: per population, steps k0 .. k1-1, each (draws per step, N)) and their noise current ``eta``.
+    Probe filters (``flt_i``, "filtered" / "filtered_mean" probes of populations) advance, take their
+    population's spikes and are sampled in the numpy runtime's phases (:func:`_filter_spikes`); their states
+    ``flt_x`` (stages, N per filter), ``flt_tot`` and ``flt_sum`` (the running integral of a mean) are flat.
     Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
     step is then below k1), so its memory stays bounded.
     """
@@ -463,7 +512,8 @@ def run_steps(k0, k1, dt,
     sp = ([np.empty(max(em_i[e, E_CAP], 1)) for e in range(E)], [np.empty(max(em_i[e, E_CAP], 1)) for e in range(E)],
           [np.empty(max(em_i[e, E_CAP], 1)) for e in range(E)])
     sp_n = np.zeros(E, dtype=np.int64)
-    col = np.empty(max(1, grp_i[:, G_STAGES].max()) if grp_i.shape[0] else 1)
+    col = np.empty(max(1, grp_i[:, G_STAGES].max() if grp_i.shape[0] else 1,
+                       flt_i[:, F_STAGES].max() if flt_i.shape[0] else 1))
     acc = np.empty(max(1, con_i[:, C_NPOST].max()) if C else 1)
     split = np.empty(1)
     n_log = 0
@@ -595,6 +645,9 @@ def run_steps(k0, k1, dt,
         # 3. synapses advance to m dt, delayed spikes due now arrive
         for g in range(grp_i.shape[0]):
             _advance_group(g, m, grp_i, grp_f, arena, A_flat, pend, dirty, col)
+        for f in range(flt_i.shape[0]):  # the probes' filters advance after the groups
+            _decay_stages(flt_x, flt_i[f, F_XOFF], flt_i[f, F_STAGES], flt_i[f, F_N], flt_f[f, FF_DECAY], flt_A,
+                          flt_i[f, F_AOFF], col)
         # 4. propagation, connection by connection (ConnectionRuntime.deliver): a delay >= dt reaches the
         # boundary of the step that contains emission + delay, one boundary later for offsets >= the cut
         for c in range(C):
@@ -630,14 +683,41 @@ def run_steps(k0, k1, dt,
                        n_sp - n_late, acc)
             _propagate(c, m, d, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data,
                        split[n_sp - n_late:], n_late, acc)
+        # the probes' filters take the spikes after the connections; the means' sums after that (record phase)
+        for f in range(flt_i.shape[0]):
+            e = flt_i[f, F_EMITTER]
+            if sp_n[e]:
+                _filter_spikes(f, flt_i, flt_f, flt_den, flt_x, flt_sum, sp[0][e], sp[1][e], sp_n[e], dt)
         # 5. sampled probes due after step m
         for q in range(smp_i.shape[0]):
             if m % smp_i[q, S_EVERY] == 0 and m > smp_i[q, S_START]:
+                kind = smp_i[q, S_KIND]
+                f = smp_i[q, S_COUNT]
+                if kind == SAMPLE_FILTERED or kind == SAMPLE_MEAN:
+                    r = smp_i[q, S_POP]
+                    N, xo, stages = flt_i[r, F_N], flt_i[r, F_XOFF], flt_i[r, F_STAGES]
+                    dst = smp_i[q, S_OFF] + f * N
+                    if kind == SAMPLE_FILTERED:  # the current: the last stage
+                        last = xo + (stages - 1) * N
+                        for i in range(N):
+                            smp_out[dst + i] = flt_x[last + i]
+                    else:  # runtime._filtered_mean: ((total - S) tau_s / dt + sum) / every, S the sum of the stages
+                        to = flt_i[r, F_TOFF]
+                        scale, inv_every = flt_f[r, FF_SCALE], flt_f[r, FF_INV_EVERY]
+                        for i in range(N):
+                            now = flt_x[xo + i]
+                            for st in range(1, stages):
+                                now = now + flt_x[xo + st * N + i]
+                            smp_out[dst + i] = ((flt_tot[to + i] - now) * scale + flt_sum[to + i]) * inv_every
+                            flt_tot[to + i] = now
+                            flt_sum[to + i] = 0.0
+                    smp_steps[smp_i[q, S_SOFF] + f] = m
+                    smp_i[q, S_COUNT] = f + 1
+                    continue
                 p = smp_i[q, S_POP]
                 N, o = pop_i[p, P_N], pop_i[p, P_VOFF]
-                f = smp_i[q, S_COUNT]
                 dst = smp_i[q, S_OFF] + f * N
-                if smp_i[q, S_KIND] == SAMPLE_V:
+                if kind == SAMPLE_V:
                     for i in range(N):
                         smp_out[dst + i] = v[o + i]
                 else:  # the synaptic current: 0 + the last stage of each group, in order

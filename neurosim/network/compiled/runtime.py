@@ -15,6 +15,8 @@ steps (a block of Poisson draws), so Ctrl-C, held by the numpy runtime's
 ``neurosim.interrupts.HeldInterrupt``, takes effect at the next block boundary: a step boundary,
 and a continued run equals an uninterrupted one.
 """
+import math
+
 import numpy as np
 
 from . import kernels as K
@@ -239,9 +241,10 @@ class CompiledRuntime(Runtime):
         self._handed_over = False
         log = [np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64),
                np.zeros(1024)]
+        flt = self._filters(sampled)
         # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
         states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
-                  [g.pending for g in self._rings], etas]
+                  [g.pending for g in self._rings], etas, flt["x"], flt["total"], flt["sum"]]
         k0, end = self.step, self.step + steps
         k = k0
         try:
@@ -257,7 +260,7 @@ class CompiledRuntime(Runtime):
                     k1 = min(k1, k + st.draws_left())
                 po_i, po_idx, po_bounds = self._prepare_poisson(k)
                 inp_i, inp_v = self._prepare_inputs(k, k1)
-                smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, k, k1)
+                smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, flt["row"], k, k1)
                 ss_i = s["ss_i"]
                 for r, (_, rt) in enumerate(self._spike_sources):
                     ss_i[r, K.SS_PTR] = np.searchsorted(rt._m, k + 1)
@@ -273,7 +276,8 @@ class CompiledRuntime(Runtime):
                                       s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
                                       smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
                                       direct is not None, 0.0 if direct is None else direct.t0,
-                                      nz_i, s["nz_f"], nz, nu, flat[3][0])
+                                      nz_i, s["nz_f"], nz, nu, flat[3][0],
+                                      flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0])
                     log = list(out[:4])
                     k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
                     for _, st in noisy:  # the draws of the steps not run are theirs again
@@ -302,15 +306,46 @@ class CompiledRuntime(Runtime):
             for _, rt in pops:  # the numpy step keeps a list of refractory neurons: rebuild it
                 rt.state.forget_refractory()
 
-    def _prepare_samples(self, sampled, pop_row, k, k1):
-        """Tables and output space of the sampled probes for steps k .. k1-1."""
+    def _filters(self, sampled):
+        """The probe filters' tables ("filtered" / "filtered_mean" probes: their SampleBuffer's PSCState and
+        sums), their state arrays in table order, and each probe's row (``row``, by probe)."""
+        emitters = self._static["emitters"]
+        rows_i, rows_f, dens, As, xs, totals, sums, row = [], [], [], [], [], [], [], {}
+        a_off = d_off = x_off = t_off = 0
+        for p, buf in sampled:
+            if p.kind not in ("filtered", "filtered_mean"):
+                continue
+            st, mean = buf.state, p.kind == "filtered_mean"
+            stages, N = st.x.shape
+            row[p] = len(rows_i)
+            rows_i.append([emitters.index(self.emitters[p.target]), stages, x_off, t_off, int(mean), a_off, d_off, N])
+            tau = p.synapse.tau_s
+            rows_f.append([st.decay, st.inv_tau, tau, tau / buf.dt, 1.0 / self.dt, 1.0 / p.every])
+            As.append(np.ascontiguousarray(st.A, dtype=float).reshape(-1))
+            dens.append([math.factorial(order) * tau for order in range(stages)])  # as PSCFilter._kernel divides
+            xs.append(st.x)
+            a_off, d_off, x_off = a_off + stages * stages, d_off + stages, x_off + st.x.size
+            if mean:
+                totals.append(buf.total)
+                sums.append(buf.sum)
+                t_off += N
+        return {"i": _table(rows_i, K.F_COLS), "f": np.array(rows_f, dtype=float).reshape(-1, K.FF_COLS),
+                "den": np.concatenate([np.asarray(d, dtype=float) for d in dens]) if dens else np.zeros(1),
+                "A": np.concatenate(As) if As else np.zeros(1), "x": xs, "total": totals, "sum": sums, "row": row}
+
+    def _prepare_samples(self, sampled, pop_row, flt_row, k, k1):
+        """Tables and output space of the sampled probes for steps k .. k1-1 (a filter's row for its probes)."""
+        kinds = {"v": K.SAMPLE_V, "current": K.SAMPLE_CURRENT, "filtered": K.SAMPLE_FILTERED,
+                 "filtered_mean": K.SAMPLE_MEAN}
         rows, size, count_all = [], 0, 0
         for p, buf in sampled:
-            N = self.pops[p.target].N
-            kind = K.SAMPLE_V if p.kind == "v" else K.SAMPLE_CURRENT
+            kind = kinds[p.kind]
+            filtered = kind in (K.SAMPLE_FILTERED, K.SAMPLE_MEAN)
+            N = buf.state.n_targets if filtered else self.pops[p.target].N
             first = max(k + 1, buf.start_step + 1)
             count = max(0, k1 // p.every - (first - 1) // p.every)
-            rows.append([kind, pop_row[p.target], p.every, buf.start_step, size, 0, count_all])
+            rows.append([kind, flt_row[p] if filtered else pop_row[p.target], p.every, buf.start_step, size, 0,
+                         count_all])
             size += count * N
             count_all += count
         return _table(rows, 7), np.empty(max(size, 1)), np.empty(max(count_all, 1), dtype=np.int64)

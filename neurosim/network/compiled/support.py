@@ -16,8 +16,9 @@ from ..._optional import NUMBA_INSTALL, numba_available, require_numba  # noqa: 
 BACKENDS = ("auto", "numpy", "numba")
 INSTALL = NUMBA_INSTALL
 
-# probe kinds the compiled loop records; the others ("filtered", "filtered_mean") run on numpy
-PROBE_KINDS = ("spikes", "rate", "v", "current")
+# probe kinds the compiled loop records ("filtered" and "filtered_mean" of populations only)
+PROBE_KINDS = ("spikes", "rate", "v", "current", "filtered", "filtered_mean")
+_MAX_FILTER_ORDER = 170  # PSCFilter._kernel's closed form (n! a finite float); above it goes through scipy
 
 
 def unsupported(net):
@@ -76,18 +77,22 @@ def unsupported(net):
             how = " with its step compiled by numba where numba can" if pop.model.jit else ""
             why.append(f"population {pop.name!r}: the compiled loop does not call a NeuronModel's step; "
                        f"backend='auto' runs it on the numpy loop{how}")
-    for p in net.probes:
-        if p.kind not in PROBE_KINDS:
-            why.append(f"probe {p.kind!r} of {p.target.name!r}: not recorded by the compiled loop yet "
-                       f"(it records {', '.join(PROBE_KINDS)})")
+    why += [w for w in map(probe_unsupported, net.probes) if w is not None]
     return why
 
 
 def probe_unsupported(probe):
-    """Reason why a probe added to a built compiled network cannot be recorded by it, or None."""
+    """Reason why the compiled loop cannot record ``probe``, or None."""
     if probe.kind not in PROBE_KINDS:
         return (f"probe {probe.kind!r} of {probe.target.name!r}: not recorded by the compiled loop yet "
                 f"(it records {', '.join(PROBE_KINDS)})")
+    if probe.kind in ("filtered", "filtered_mean"):
+        if not hasattr(probe.target, "model"):
+            return (f"probe {probe.kind!r} of the source {probe.target.name!r}: the compiled loop filters the "
+                    "spikes of populations only (a source's spike times are not inside its step)")
+        if probe.synapse.n > _MAX_FILTER_ORDER:
+            return (f"probe {probe.kind!r} of {probe.target.name!r}: a filter of order n = {probe.synapse.n} > "
+                    f"{_MAX_FILTER_ORDER} has no compiled kernel")
     return None
 
 
