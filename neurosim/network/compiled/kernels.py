@@ -125,8 +125,9 @@ def _term(out, arena, start, N, coef, t, stages, first):
 
 @njit(cache=True)
 def _scale(x, start, N, d):
-    for i in range(N):
-        x[start + i] *= d
+    y = x[start:start + N]  # a view indexed from 0: LLVM vectorizes it (x[start + i] stays scalar, ~5x slower)
+    for i in range(y.size):
+        y[i] *= d
 
 
 @njit(cache=True)
