@@ -196,3 +196,28 @@ def test_spiking_readout_matches_rate_readout_within_spike_quantization(T):
     # hidden rates: within one spike of G(J) over the window
     J = X @ snn.layers[0].W.T + snn.layers[0].b + 1
     np.testing.assert_allclose(res.rates[0], neurosim.LIF(0.02, 0.002).rate(J), rtol=0, atol=1.0 / t_avg + 1e-9)
+
+
+def test_predict_runs_on_the_compiled_backend_with_the_numpy_backends_readout(monkeypatch):
+    """One hidden layer (the digits benchmark's shape): its filtered_mean read-out runs compiled under
+    backend="auto", and the read-out equals the numpy backend's to 1e-12 (relative)."""
+    pytest.importorskip("numba", reason="pip install '.[fast]' (or pip install numba)")
+    from neurosim.network.compiled import runtime as compiled
+
+    rng = np.random.default_rng(4)
+    model = ratenet.Sequential([ratenet.Dense(5, 30, rng=rng), SoftLIFRate(0.02, 0.002, 1 / 63, 0.02),
+                                ratenet.Dense(30, 3, rng=rng)])
+    model.layers[0].b = rng.uniform(0.5, 3.0, 30)
+    snn = to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3)
+    X = rng.uniform(-1, 1, (6, 5))
+    built = []
+    monkeypatch.setattr(compiled.CompiledRuntime, "__init__",
+                        lambda self, net, _init=compiled.CompiledRuntime.__init__: (built.append(net), _init(self, net))[1])
+    fast = snn.predict(X, T=0.2, rng=0)
+    assert built, "predict did not run on the compiled backend"
+    monkeypatch.setenv("NEUROSIM_BACKEND", "numpy")
+    ref = snn.predict(X, T=0.2, rng=0)
+    assert len(built) == 1
+    scale = np.abs(ref).max()
+    assert scale > 0.1
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12 * scale)
