@@ -61,6 +61,56 @@ def test_per_neuron_population_equals_separate_populations(sim):
         np.testing.assert_allclose(v_all[..., i], v.data[..., 0], rtol=0, atol=1e-12)
 
 
+def _recurrent_per_neuron(sim, order, tau_ref, function):
+    """Per-neuron tau_m and tau_ref (one below dt: repeated spikes) in a recurrent network with Poisson input,
+    a delay, a second population with per-neuron tau_ref only and (``function``) an f(t) input."""
+    net = sim.network(dt=1e-4, rng=3)
+    inp = net.add_poisson(10, rate=300.0)
+    a = net.add_population(LIF(tau_m=np.array([0.01, 0.02, 0.035, 0.015]), tau_ref=tau_ref), 4,
+                           bias=np.array([1.2, 1.5, 0.9, 2.0]))
+    b = net.add_population(LIF(0.02, np.array([0.001, 0.003])), 2)
+    w = np.random.default_rng(0)
+    net.connect(inp, a, w.uniform(0, 0.05, (4, 10)), synapse=PSCFilter(0.004, order))
+    net.connect(a, b, w.uniform(0, 0.3, (2, 4)), synapse=PSCFilter(0.003))
+    net.connect(a, a, w.uniform(-0.05, 0.05, (4, 4)), synapse=PSCFilter(0.005, 1), delay=1e-3)
+    if function:
+        net.add_current_input(b, lambda t: 0.5 + 0.5 * np.sin(100 * t))
+    return net, [net.probe(a, "spikes"), net.probe(b, "spikes"), net.probe(a, "v", sample_every=5e-4),
+                 net.probe(a, "current"), net.probe(b, "filtered_mean", sample_every=1e-3)]
+
+
+@pytest.mark.parametrize("order, tau_ref, function", [(0, [0.002, 5e-5, 0.004, 0.001], False),
+                                                      (2, [0.002, 0.003, 0.004, 0.001], True)])
+def test_per_neuron_parameters_give_the_numpy_backends_results(sim, order, tau_ref, function):
+    """Backend equality: the same spikes (times to 1e-12 s), samples to 1e-12 (relative to their size)."""
+    from dataclasses import replace
+
+    net, probes = _recurrent_per_neuron(sim, order, np.array(tau_ref), function)
+    if sim.refuses(net):
+        return
+    if sim.timing == "precise":
+        with pytest.raises(ValueError, match="per-neuron parameters"):
+            net.build()
+        return
+    ref, pr = _recurrent_per_neuron(replace(sim, backend="numpy"), order, np.array(tau_ref), function)
+    for n in (net, ref):
+        n.run(0.2)
+        n.run(0.05)
+    assert net.backend == sim.backend
+    for x, y in zip(probes, pr):
+        if x.kind == "spikes":
+            assert y.data[0].size > 100
+            assert len(x.data) == len(y.data)
+            for a, b in zip(x.data[1:], y.data[1:]):
+                np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(x.data[0], y.data[0], rtol=0, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(x.t, y.t)
+            scale = np.abs(y.data).max()
+            assert scale > 0.1
+            np.testing.assert_allclose(x.data, y.data, rtol=1e-12, atol=1e-12 * scale)
+
+
 def test_each_neuron_fires_at_its_analytic_rate():
     # constant input: the exact step gives the analytic G(J) per neuron, from the inter-spike intervals
     model = LIF(tau_m=TAU_M, tau_ref=TAU_REF)
@@ -145,15 +195,15 @@ def test_lengths_types_and_backends_are_checked():
         LIFState(LIF(tau_m=TAU_M), 3, 1e-4, noise=0.1, tau_noise=0.005)
     assert LIF(tau_m=np.array([0.02])).tau_m == 0.02  # one value is a number
     LIF(tau_m=np.float32(0.02), tau_ref=np.array([0.001, 0.002], dtype=np.float32))
-    # the compiled backend has no per-neuron step: "auto" runs numpy, "numba" refuses at build
+    # the compiled backend has no per-neuron step with membrane noise: "auto" runs numpy, "numba" refuses at build
     pytest.importorskip("numba", reason="pip install numba")
     net = Network(dt=1e-4, backend="auto")
-    net.add_population(LIF(tau_m=TAU_M), 3, bias=2.0)
+    net.add_noise(net.add_population(LIF(tau_m=TAU_M), 3, bias=2.0), 0.1)
     net.run(0.001)
     assert net.backend == "numpy"
     net = Network(dt=1e-4, backend="numba")
-    net.add_population(LIF(tau_m=TAU_M), 3, bias=2.0)
-    with pytest.raises(ValueError, match="per neuron"):
+    net.add_noise(net.add_population(LIF(tau_m=TAU_M), 3, bias=2.0), 0.1)
+    with pytest.raises(ValueError, match="per neuron with membrane noise"):
         net.build()
 
 

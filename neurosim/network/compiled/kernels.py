@@ -27,14 +27,19 @@ from numba import njit
 from ...neurons.lif.compiled import noisy_step
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
-P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF = range(12)
-P_COLS = 12
+P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER = range(13)
+P_COLS = 13
+# P_PER: -1, or the offset in ``prm`` of the population's per-neuron parameters (LIF arrays tau_m / tau_ref),
+# five arrays of N: decay, 1 - decay, tau_m, tau_ref (then PF_DECAY etc. hold nothing but PF_TAU_REF, the
+# smallest tau_ref, which decides whether spikes may repeat within a step)
+PRM_DECAY, PRM_OMD, PRM_TAU_M, PRM_TAU_REF = range(4)
 # population table (float64 columns)
 PF_DECAY, PF_OMD, PF_FACTOR, PF_TAU_M, PF_TAU_REF, PF_BIAS, PF_BIAS_DECAYED = range(7)
 PF_COLS = 7
 MODE_CONSTANT, MODE_DIRECT, MODE_GENERAL = 0, 1, 2  # LIFRuntime's three paths (see populations.py)
-# term table: one synaptic group read by a population
-T_GROUP, T_STAGES, T_DECAYS = range(3)
+# term table: one synaptic group read by a population; T_PC: -1, or the offset in ``prm`` of its coefficients
+# per neuron (stages x N, stage-major: LIF tau_m per neuron), instead of the row of ``coef``
+T_GROUP, T_STAGES, T_DECAYS, T_PC = range(4)
 # input table: injected currents, rows of this block at OFF + (k - k0) * WIDTH
 I_OFF, I_WIDTH = range(2)
 # synapse group table: arena offset, stages, ring length, targets, decays itself, ring offset, A offset
@@ -131,7 +136,19 @@ def _scale(x, start, N, d):
 
 
 @njit(cache=True)
-def _input(p, k, k0, pop_i, pop_f, J, Jd, bias, terms, coef, term_decay, arena, grp_i, inp_i, inp_v):
+def _term_per_neuron(out, arena, start, N, prm, pc, stages, first):
+    """:func:`_term` with coefficients per neuron (populations._weigh: x c, or einsum over the stages)."""
+    x = arena[start:start + stages * N]
+    c = prm[pc:pc + stages * N]
+    for i in range(N):
+        acc = x[i] * c[i]
+        for s in range(1, stages):
+            acc = acc + c[s * N + i] * x[s * N + i]
+        out[i] = acc if first else out[i] + acc
+
+
+@njit(cache=True)
+def _input(p, k, k0, pop_i, pop_f, J, Jd, bias, terms, coef, term_decay, arena, grp_i, inp_i, inp_v, prm):
     """Fill Jd (and J in the general path) as LIFRuntime does, term by term (each pass vectorizes)."""
     mode = pop_i[p, P_MODE]
     N, n = pop_i[p, P_N], pop_i[p, P_n]
@@ -156,7 +173,10 @@ def _input(p, k, k0, pop_i, pop_f, J, Jd, bias, terms, coef, term_decay, arena, 
     if t_hi > t_lo:
         for t in range(t_lo, t_hi):
             g = terms[t, T_GROUP]
-            _term(J, arena, grp_i[g, G_OFF], N, coef, t, terms[t, T_STAGES], t == t_lo)
+            if terms[t, T_PC] >= 0:
+                _term_per_neuron(J, arena, grp_i[g, G_OFF], N, prm, terms[t, T_PC], terms[t, T_STAGES], t == t_lo)
+            else:
+                _term(J, arena, grp_i[g, G_OFF], N, coef, t, terms[t, T_STAGES], t == t_lo)
             if terms[t, T_DECAYS] != 0:
                 _scale(arena, grp_i[g, G_OFF], N, term_decay[t])
         if has_bias:
@@ -179,6 +199,12 @@ def _input(p, k, k0, pop_i, pop_f, J, Jd, bias, terms, coef, term_decay, arena, 
         else:
             for i in range(N):
                 J[i] = J[i] + inp_v[row + i % n]
+    per = pop_i[p, P_PER]
+    if per >= 0:
+        omd_n = prm[per + PRM_OMD * N:per + (PRM_OMD + 1) * N]
+        for i in range(N):
+            Jd[i] = J[i] * omd_n[i]
+        return
     omd = pop_f[p, PF_OMD]
     for i in range(N):
         Jd[i] = J[i] * omd
@@ -208,6 +234,28 @@ def _free_update(v, Jd, decay, flags):
         f = 0
         for i in range(full * CHUNK, N):
             vi = v[i] * decay + Jd[i]
+            v[i] = vi
+            f |= vi > 1.0
+        flags[full] = f
+
+
+@njit(cache=True)
+def _free_update_per_neuron(v, Jd, decay, flags):
+    """:func:`_free_update` with a decay per neuron."""
+    N = v.size
+    full = N // CHUNK
+    for c in range(full):
+        lo = c * CHUNK
+        f = 0
+        for j in range(CHUNK):
+            vi = v[lo + j] * decay[lo + j] + Jd[lo + j]
+            v[lo + j] = vi
+            f |= vi > 1.0
+        flags[c] = f
+    if full < flags.size:
+        f = 0
+        for i in range(full * CHUNK, N):
+            vi = v[i] * decay[i] + Jd[i]
             v[i] = vi
             f |= vi > 1.0
         flags[full] = f
@@ -287,9 +335,10 @@ def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias,
 
 
 @njit(cache=True)
-def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr, flags, idx, off, Jsp):
+def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags, idx, off, Jsp):
     """LIFState._step_updated after the free update: refractory neurons, then threshold crossings.
 
+    ``tm``, ``tr``: tau_m and tau_ref, one value (shape (1,)) or one per neuron.
     ``refr[:n_refr]`` lists every neuron with ``refractory_end > t0`` (and maybe some whose period is over),
     as LIFState._refractory does; returns the spike count and the new list length. J is read only for
     refractory and spiking neurons (numpy's ``_Unscaled``: Jd * factor when direct). Spikes are found chunk
@@ -297,6 +346,7 @@ def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr
     """
     t1 = t0 + dt
     kept = 0
+    per = 1 if tm.size > 1 else 0  # index i * per: the neuron's value, or the one value
     for q in range(n_refr):  # held at 0, then integrating from 0 where the period ends inside the step
         i = refr[q]
         re = rend[i]
@@ -305,7 +355,7 @@ def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr
         vi = 0.0
         if re < t1:
             Ji = Jd[i] * factor if direct else J[i]
-            vi = Ji * -math.expm1((re - t1) / tau_m)
+            vi = Ji * -math.expm1((re - t1) / tm[i * per])
             if vi > 1.0:
                 flags[i // CHUNK] = 1
         else:
@@ -323,6 +373,7 @@ def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr
                 Ji = Jd[i] * factor if direct else J[i]
                 re = rend[i]
                 start = max(re, t0)
+                tau_m, tau_ref = tm[i * per], tr[i * per]
                 u = _time_to_end(Ji, vi, t1 - start, tau_m)
                 st = t1 - u
                 rend[i] = st + tau_ref
@@ -342,15 +393,18 @@ def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr
 
 
 @njit(cache=True)
-def _repeat_passes(sp, e, count, v, rend, t0, t1, tau_m, tau_ref):
-    """Refractory periods that end inside the step: further spikes (LIFState._spike_passes_exact), pass by pass."""
+def _repeat_passes(sp, e, count, v, rend, t0, t1, tm, tr):
+    """Refractory periods that end inside the step: further spikes (LIFState._spike_passes_exact), pass by pass
+    (``tm``, ``tr`` as in :func:`_settle`)."""
     idx, off, Jsp = sp[0][e], sp[1][e], sp[2][e]
+    per = 1 if tm.size > 1 else 0
     lo, hi = 0, count
     while hi > lo:
         for s in range(lo, hi):
             i = int(idx[s])
             if v[i] > 1.0:
                 Ji = Jsp[s]
+                tau_m, tau_ref = tm[i * per], tr[i * per]
                 u = _time_to_end(Ji, v[i], t1 - rend[i], tau_m)
                 st = t1 - u
                 rend[i] = st + tau_ref
@@ -494,7 +548,7 @@ def run_steps(k0, k1, dt,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta,
-              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum):
+              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -545,12 +599,17 @@ def run_steps(k0, k1, dt,
             vv, rr, JJ, JD = v[o:o + N], rend[o:o + N], J[o:o + N], Jd[o:o + N]
             fl = flags[f_off[p]:f_off[p + 1]]
             mode = pop_i[p, P_MODE]
-            tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
+            tau_ref = pop_f[p, PF_TAU_REF]  # the smallest, with parameters per neuron
+            per = pop_i[p, P_PER]
+            if per >= 0:
+                tm, tr = prm[per + PRM_TAU_M * N:per + (PRM_TAU_M + 1) * N], prm[per + PRM_TAU_REF * N:per + (PRM_TAU_REF + 1) * N]
+            else:
+                tm, tr = pop_f[p, PF_TAU_M:PF_TAU_M + 1], pop_f[p, PF_TAU_REF:PF_TAU_REF + 1]
             t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
             if nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
                 if mode != MODE_CONSTANT:
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
-                           inp_i, inp_v)
+                           inp_i, inp_v, prm)
                 kz, ku = nz_i[p, NZ_KZ], nz_i[p, NZ_KU]
                 zo, uo, eo = nz_i[p, NZ_ZOFF] + (k - k0) * kz * N, nz_i[p, NZ_UOFF] + (k - k0) * ku * N, nz_i[p, NZ_EOFF]
                 white = nz_i[p, NZ_WHITE] != 0
@@ -575,13 +634,16 @@ def run_steps(k0, k1, dt,
             else:
                 if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
-                           inp_i, inp_v)
-                _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
+                           inp_i, inp_v, prm)
+                if per >= 0 and pop_i[p, P_MODE] != MODE_DIRECT:
+                    _free_update_per_neuron(vv, JD, prm[per + PRM_DECAY * N:per + (PRM_DECAY + 1) * N], fl)
+                else:
+                    _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
             if nz_i[p, NZ_ON] == 0:
-                cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref,
+                cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tm, tr,
                                          t0, dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
                 if tau_ref < dt and cnt:
-                    cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
+                    cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tm, tr)
             sp_n[e] = cnt
             if pop_i[p, P_LOG] != 0 and cnt:
                 need = n_log + cnt  # each array grows on its own (no bounds checks: never write past one)

@@ -67,6 +67,7 @@ class CompiledRuntime(Runtime):
         # populations and the synaptic terms each reads
         pop_i, pop_f, terms, coefs, decays = [], [], [], [], []
         Jc, Jdc, bias, voff = [], [], [], 0
+        prm, prm_size = [], 0  # per-neuron parameters and coefficients (LIF tau_m / tau_ref arrays), flat
         for p, (pop, rt) in enumerate(pops):
             st = rt.state
             mode = K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else K.MODE_GENERAL
@@ -74,9 +75,22 @@ class CompiledRuntime(Runtime):
             source_terms = rt.scaled if mode == K.MODE_DIRECT else rt.terms
             for g, (x, c, decay) in zip(rt.groups, source_terms):
                 c = np.atleast_1d(np.asarray(c, dtype=float))
-                terms.append((group_index[id(g)], c.size, int(decay is not None)))
+                if x.ndim == c.ndim and c.size > 1 and (x.ndim == 2 or c.size == x.size):  # per neuron (_weigh)
+                    terms.append((group_index[id(g)], 1 if c.ndim == 1 else c.shape[0], int(decay is not None),
+                                  prm_size))
+                    prm.append(c.reshape(-1))
+                    prm_size += c.size
+                    c = np.zeros(1)
+                else:
+                    terms.append((group_index[id(g)], c.size, int(decay is not None), -1))
                 coefs.append(c)
                 decays.append(1.0 if decay is None else float(decay))
+            per = -1
+            if any(isinstance(a, np.ndarray) for a in (st.decay, st.tau_m, st.tau_ref)):
+                per = prm_size
+                for a in (st.decay, st.one_minus_decay, st.tau_m, st.tau_ref):  # the PRM_* order
+                    prm.append(np.broadcast_to(np.asarray(a, dtype=float), (rt.N,)))
+                    prm_size += rt.N
             bias_array, b_arr = 0, np.zeros(rt.N)
             if mode == K.MODE_DIRECT and rt.bias_decayed is not None and not isinstance(rt.bias_decayed, float):
                 bias_array, b_arr = 1, rt.bias_decayed
@@ -89,11 +103,13 @@ class CompiledRuntime(Runtime):
             # J and Jd: the runtime's own for a constant input, else scratch the kernel fills every step
             Jc.append(rt.J if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
-            pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0, voff])
+            pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0, voff, per])
             voff += rt.N
             bias_s = rt.bias_term if isinstance(rt.bias_term, float) else 0.0
             bias_d = rt.bias_decayed if mode == K.MODE_DIRECT and isinstance(rt.bias_decayed, float) else 0.0
-            pop_f.append([st.decay, st.one_minus_decay, 1.0 / st.one_minus_decay, st.model.tau_m, st.model.tau_ref,
+            scalar = [float(a) if not isinstance(a, np.ndarray) else 0.0  # per neuron: in prm
+                      for a in (st.decay, st.one_minus_decay, st.tau_m)]
+            pop_f.append([scalar[0], scalar[1], 1.0 / scalar[1] if scalar[1] else 0.0, scalar[2], st.min_tau_ref,
                           bias_s, bias_d])
         width = max([c.size for c in coefs] + [1])
         # synapse groups: state in the runtime's shared arena; rings and transition matrices concatenated
@@ -161,7 +177,8 @@ class CompiledRuntime(Runtime):
             pops=pops, emitters=emitters,
             pop_i=_table(pop_i, K.P_COLS), pop_f=_table(pop_f, K.PF_COLS, float),
             J=_concat(Jc)[0], Jd=_concat(Jdc)[0], bias=_concat(bias)[0],
-            terms=_table(terms, 3), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
+            prm=np.concatenate(prm) if prm else np.zeros(1),
+            terms=_table(terms, 4), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
             con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
@@ -277,7 +294,8 @@ class CompiledRuntime(Runtime):
                                       smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
                                       direct is not None, 0.0 if direct is None else direct.t0,
                                       nz_i, s["nz_f"], nz, nu, flat[3][0],
-                                      flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0])
+                                      flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
+                                      s["prm"])
                     log = list(out[:4])
                     k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
                     for _, st in noisy:  # the draws of the steps not run are theirs again

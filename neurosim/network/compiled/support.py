@@ -35,8 +35,9 @@ def unsupported(net):
     for pop in net.populations:
         if not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
-        elif pop.model.per_neuron is not None:
-            why.append(f"population {pop.name!r}: LIF parameters per neuron have no compiled step yet")
+        elif pop.model.per_neuron is not None and pop.noise is not None:
+            why.append(f"population {pop.name!r}: LIF parameters per neuron with membrane noise have no compiled "
+                       "step yet")
         elif pop.noise is not None and _spikes_per_step(net.dt, float(pop.model.tau_ref)) > _MAX_NOISE_DRAWS:
             why.append(f"population {pop.name!r}: membrane noise with tau_ref < dt / {_MAX_NOISE_DRAWS}: the "
                        "compiled step holds at most that many spikes per neuron and step")
