@@ -159,14 +159,41 @@ def test_refusals():
         net.build()
 
 
-def test_numba_refuses_and_auto_falls_back():
-    pytest.importorskip("numba", reason="pip install numba")
-    net, pop = _drive_net(3, 100.0, 0.1, synapse=PSCFilter(0.005), backend="auto")
-    net.run(1e-3)
-    assert net.backend == "numpy"
-    net, pop = _drive_net(3, 100.0, 0.1, synapse=PSCFilter(0.005), backend="numba")
-    with pytest.raises(ValueError, match="independent per target"):
-        net.build()
+def _drives(sim, delay, order):
+    """Two independent-per-target sources (one with two rates) driving PSC synapses of a recurrent population."""
+    net = sim.network(dt=1e-4, rng=5)
+    d = net.add_poisson(2, rate=np.array([800.0, 500.0]), independent_per_target=True)
+    d2 = net.add_poisson(1, rate=300.0, independent_per_target=True)
+    a = net.add_population(LIF(0.02, 0.002), 20)
+    w = np.random.default_rng(0)
+    net.connect(d, a, w.uniform(0, 0.05, (20, 2)), synapse=PSCFilter(0.004, order), delay=delay)
+    net.connect(d2, a, 0.04, synapse=PSCFilter(0.002))
+    net.connect(a, a, w.uniform(-0.02, 0.02, (20, 20)), delay=1e-3)
+    return net, [net.probe(a, "spikes"), net.probe(a, "current", sample_every=3e-4)]
+
+
+@pytest.mark.parametrize("delay, order", [(0.0, 0), (1.5e-3, 1)])
+def test_drives_give_the_numpy_backends_spikes(sim, delay, order):
+    """Backend equality (the counts are drawn by numpy on both): the same spikes, times to 1e-12 s, the
+    synaptic current to 1e-12 (relative), over two runs whose blocks of counts straddle the run boundary."""
+    from dataclasses import replace
+
+    net, probes = _drives(sim, delay, order)
+    if sim.refuses(net):
+        return
+    ref, pr = _drives(replace(sim, backend="numpy"), delay, order)
+    for n in (net, ref):
+        n.run(0.15)
+        n.run(0.1)
+    assert net.backend == sim.backend
+    (x, cx), (y, cy) = probes, pr
+    assert y.data[0].size > 500
+    assert len(x.data) == len(y.data)
+    for a, b in zip(x.data[1:], y.data[1:]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(x.data[0], y.data[0], rtol=0, atol=1e-12)
+    if sim.timing == "grid":
+        np.testing.assert_allclose(cx.data, cy.data, rtol=1e-12, atol=1e-12 * np.abs(cy.data).max())
 
 
 def test_precise_drive_exact_times_and_rate_against_nest():

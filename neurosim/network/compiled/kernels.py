@@ -50,7 +50,12 @@ C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF = range(8)
 C_COLS = 8
 # emitter table: populations, Poisson sources, spike sources; CAP = spikes of one step without repeats
 E_KIND, E_INDEX, E_n, E_CAP = range(4)
-KIND_POP, KIND_POISSON, KIND_SPIKES = 0, 1, 2
+KIND_POP, KIND_POISSON, KIND_SPIKES, KIND_SILENT = 0, 1, 2, 3  # silent: an independent-per-target source
+# drive table (PoissonDrive: counts of an independent-per-target source, weighted, one row per step): target
+# group, lead (steps of step k arrive at boundary k + lead), width (B * targets), offset of this block's values
+# (rows, width) in the flat array, the block's first step
+D_GROUP, D_LEAD, D_WIDTH, D_OFF, D_BASE = range(5)
+D_COLS = 5
 # Poisson table (this block of draws): spikes offset, bounds offset, first step of the block
 PO_IDX, PO_BOUNDS, PO_BASE = range(3)
 # spike source table: offset and length in the concatenated arrays, trials, read position
@@ -548,7 +553,7 @@ def run_steps(k0, k1, dt,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta,
-              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm):
+              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -672,7 +677,7 @@ def run_steps(k0, k1, dt,
         # 2. sources: the spikes delivered at m dt
         for e in range(E):
             kind = em_i[e, E_KIND]
-            if kind == KIND_POP:
+            if kind == KIND_POP or kind == KIND_SILENT:
                 continue
             src = em_i[e, E_INDEX]
             if kind == KIND_POISSON:
@@ -708,6 +713,21 @@ def run_steps(k0, k1, dt,
         # 3. synapses advance to m dt, delayed spikes due now arrive
         for g in range(grp_i.shape[0]):
             _advance_group(g, m, grp_i, grp_f, arena, A_flat, pend, dirty, col)
+        for q in range(dr_i.shape[0]):  # the drives add step k's weighted counts (PoissonDrive.deliver)
+            g, rel = dr_i[q, D_GROUP], dr_i[q, D_LEAD] - 1
+            width = dr_i[q, D_WIDTH]
+            src = dr_v[dr_i[q, D_OFF] + (k - dr_i[q, D_BASE]) * width:dr_i[q, D_OFF] + (k - dr_i[q, D_BASE] + 1) * width]
+            if rel == 0:
+                target = arena[grp_i[g, G_OFF]:grp_i[g, G_OFF] + width]
+            else:
+                slot = (m + rel) % grp_i[g, G_L]
+                d = grp_i[g, G_DOFF] + slot
+                if dirty[d] == 0:
+                    dirty[d] = 1
+                base = grp_i[g, G_POFF] + slot * grp_i[g, G_STAGES] * grp_i[g, G_N]
+                target = pend[base:base + width]
+            for i in range(width):
+                target[i] += src[i]
         for f in range(flt_i.shape[0]):  # the probes' filters advance after the groups
             _decay_stages(flt_x, flt_i[f, F_XOFF], flt_i[f, F_STAGES], flt_i[f, F_N], flt_f[f, FF_DECAY], flt_A,
                           flt_i[f, F_AOFF], col)

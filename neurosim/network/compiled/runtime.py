@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from . import kernels as K
-from ..inputs import PoissonRuntime, _BLOCK
+from ..inputs import PoissonDrive, PoissonRuntime, SilentRuntime, _BLOCK
 from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
 from ..runtime import Runtime, _invalid_message
@@ -127,7 +127,7 @@ class CompiledRuntime(Runtime):
         # connections: dense rows and CSR arrays concatenated
         con_i, dense, ptrs, idxs, datas = [], [], [], [], []
         sizes = {"rows": 0, "ptr": 0, "nz": 0}
-        for c, rt in self.conns:
+        for c, rt in self._spike_conns():
             if rt.dense:
                 woff, ioff = sizes["rows"], 0
                 dense.append(rt.rows)
@@ -150,6 +150,8 @@ class CompiledRuntime(Runtime):
             if isinstance(rt, PoissonRuntime):
                 em_i.append([K.KIND_POISSON, len(self._poisson), src.n, 0])
                 self._poisson.append((src, rt))
+            elif isinstance(rt, SilentRuntime):  # independent per target: its connections' drives deliver
+                em_i.append([K.KIND_SILENT, 0, src.n, 0])
             else:
                 em_i.append([K.KIND_SPIKES, len(self._spike_sources), src.n, 0])
                 ss_i.append([sum(a.size for a in ss_m), rt._m.size, rt.B, 0])
@@ -182,10 +184,29 @@ class CompiledRuntime(Runtime):
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
             con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
-            cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self.conns] + [0.0]),
+            cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self._spike_conns()] + [0.0]),
             em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
             ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
         )
+
+    def _spike_conns(self):
+        """The connections that propagate spikes (all but the drives of independent-per-target sources)."""
+        return [(c, rt) for c, rt in self.conns if not isinstance(rt, PoissonDrive)]
+
+    def _prepare_drives(self, k, k1):
+        """The blocks of counts of the independent-per-target drives holding step k (drawn by numpy, as on the
+        numpy backend), as a table and flat values; the block ends where the first of them ends."""
+        group_index = {id(g): i for i, g in enumerate(self.groups)}
+        rows, values, off = [], [], 0
+        for d in self.drives:
+            d.prepare(k)
+            base = d._origin + d._block * d.S
+            k1 = min(k1, base + d.S)
+            rows.append([group_index[id(d.group)], d.lead, d._drive.shape[1], off, base])
+            values.append(d._drive)
+            off += d._drive.size
+        flat = _concat(values)[0] if values else np.zeros(1)
+        return _table(rows, K.D_COLS), flat, k1
 
     def _weights(self, dense, ptrs, idxs, datas):
         """The connections' weights as flat arrays. The connection runtimes are re-pointed to views of them,
@@ -205,7 +226,7 @@ class CompiledRuntime(Runtime):
                 views[name].append(flat[name][o:o + a.size].reshape(a.shape))
                 o += a.size
         it = {name: iter(v) for name, v in views.items()}
-        for _, rt in self.conns:
+        for _, rt in self._spike_conns():
             if rt.dense:
                 rt.rows = next(it["rows"])
             else:
@@ -276,6 +297,7 @@ class CompiledRuntime(Runtime):
                 for _, st in noisy:  # a block of noise draws ends the block (drawn below, once nothing can raise)
                     k1 = min(k1, k + st.draws_left())
                 po_i, po_idx, po_bounds = self._prepare_poisson(k)
+                dr_i, dr_v, k1 = self._prepare_drives(k, k1)
                 inp_i, inp_v = self._prepare_inputs(k, k1)
                 smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, flt["row"], k, k1)
                 ss_i = s["ss_i"]
@@ -295,7 +317,7 @@ class CompiledRuntime(Runtime):
                                       direct is not None, 0.0 if direct is None else direct.t0,
                                       nz_i, s["nz_f"], nz, nu, flat[3][0],
                                       flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
-                                      s["prm"])
+                                      s["prm"], dr_i, dr_v)
                     log = list(out[:4])
                     k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
                     for _, st in noisy:  # the draws of the steps not run are theirs again

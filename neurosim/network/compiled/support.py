@@ -50,7 +50,8 @@ def unsupported(net):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: per-synapse delays have no compiled "
                        "form yet")
             continue
-        if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9):
+        drive = getattr(c.pre, "independent_per_target", False)  # counts per step: no spike times needed
+        if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9) and not drive:
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
         if is_conductance(c.synapse):
@@ -62,9 +63,6 @@ def unsupported(net):
         if c.synapse.tau_s is None:  # neurosim.Delta
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: Delta (voltage-jump) synapses have no "
                        "compiled step yet")
-        if getattr(c.pre, "independent_per_target", False):
-            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a Poisson drive independent per target "
-                       "has no compiled form yet")
         if (net.batch or 1) > 1 and isinstance(c.weights, Convolution):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a neurosim.Convolution in a batch; numpy "
                        "propagates a step with many spikes as one dense convolution (sums in another order than "
