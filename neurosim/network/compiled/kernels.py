@@ -25,10 +25,12 @@ import numpy as np
 from numba import njit
 
 from ...neurons.lif.compiled import noisy_step
+from ...synapses.delta import _TOL as _JUMP_TOL
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
-P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER = range(13)
-P_COLS = 13
+P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER, P_JUMPS = range(14)
+P_COLS = 14
+# P_JUMPS: -1, or the arena offset of the population's Delta synapse group (jumps due at the step's start)
 # P_PER: -1, or the offset in ``prm`` of the population's per-neuron parameters (LIF arrays tau_m / tau_ref),
 # five arrays of N: decay, 1 - decay, tau_m, tau_ref (then PF_DECAY etc. hold nothing but PF_TAU_REF, the
 # smallest tau_ref, which decides whether spikes may repeat within a step)
@@ -340,14 +342,15 @@ def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias,
 
 
 @njit(cache=True)
-def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags, idx, off, Jsp):
+def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags, idx, off, Jsp, count0):
     """LIFState._step_updated after the free update: refractory neurons, then threshold crossings.
 
     ``tm``, ``tr``: tau_m and tau_ref, one value (shape (1,)) or one per neuron.
     ``refr[:n_refr]`` lists every neuron with ``refractory_end > t0`` (and maybe some whose period is over),
     as LIFState._refractory does; returns the spike count and the new list length. J is read only for
     refractory and spiking neurons (numpy's ``_Unscaled``: Jd * factor when direct). Spikes are found chunk
-    by chunk in ascending neuron order, as numpy's nonzero gives them.
+    by chunk in ascending neuron order, as numpy's nonzero gives them, and written from ``count0`` on (after
+    the spikes of Delta jumps at t0).
     """
     t1 = t0 + dt
     kept = 0
@@ -367,7 +370,7 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
             refr[kept] = i  # still refractory at the end of the step
             kept += 1
         v[i] = vi
-    count = 0
+    count = count0
     N = v.size
     for c in range(flags.size):
         if flags[c] == 0:
@@ -388,7 +391,7 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
                 else:
                     vi = 0.0
                 v[i] = vi
-                idx[count] = i  # the buffers hold >= N entries: no growth in this pass
+                idx[count] = i  # the buffers hold >= count0 + N entries: no growth in this pass
                 off[count] = st - t0
                 Jsp[count] = Ji
                 count += 1
@@ -398,12 +401,47 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
 
 
 @njit(cache=True)
-def _repeat_passes(sp, e, count, v, rend, t0, t1, tm, tr):
+def _apply_jumps(v, rend, jumps, tr, t0, dt, refr, n_refr, out_idx, out_off):
+    """neurosim.synapses.delta.apply_jumps: the jumps due at t0 into v (and cleared); the neurons they lift to
+    v >= 1 and not refractory fire at t0 (offsets 0, into ``out_*`` from 0, ascending), reset and refractory from
+    t0, appended to ``refr[:n_refr]`` (the refractory list; ``n_refr < 0``: none yet, every neuron is a
+    candidate, as numpy's ``_refr is None``). Returns (fired, new list length)."""
+    tol = _JUMP_TOL * dt
+    per = 1 if tr.size > 1 else 0
+    N = v.size
+    if n_refr < 0:  # a period ending at t0 itself (up to rounding) still discards the jump
+        for i in range(N):
+            if abs(rend[i] - t0) <= tol:
+                rend[i] = t0 + tol
+    else:
+        for q in range(n_refr):
+            i = refr[q]
+            if abs(rend[i] - t0) <= tol:
+                rend[i] = t0 + tol
+    fired = 0
+    for i in range(N):
+        vi = v[i] + jumps[i]
+        jumps[i] = 0.0
+        if vi >= 1.0 and rend[i] <= t0:
+            vi = 0.0
+            rend[i] = t0 + tr[i * per]
+            out_idx[fired] = i
+            out_off[fired] = 0.0
+            fired += 1
+            if n_refr >= 0:
+                refr[n_refr] = i
+                n_refr += 1
+        v[i] = vi
+    return fired, n_refr
+
+
+@njit(cache=True)
+def _repeat_passes(sp, e, count0, count, v, rend, t0, t1, tm, tr):
     """Refractory periods that end inside the step: further spikes (LIFState._spike_passes_exact), pass by pass
-    (``tm``, ``tr`` as in :func:`_settle`)."""
+    (``tm``, ``tr`` as in :func:`_settle`); the step's spikes are ``count0 .. count - 1``."""
     idx, off, Jsp = sp[0][e], sp[1][e], sp[2][e]
     per = 1 if tm.size > 1 else 0
-    lo, hi = 0, count
+    lo, hi = count0, count
     while hi > lo:
         for s in range(lo, hi):
             i = int(idx[s])
@@ -553,12 +591,15 @@ def run_steps(k0, k1, dt,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta,
-              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v):
+              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
     with ``log_times`` (one population logs, for one exact spike probe) only the index and the time
     ``rec_t0 + step dt + offset``, as that probe's SpikeRecorder stores it.
+    ``refr`` (2 N per population, at twice its v offset) and ``n_refr`` hold each population's list of
+    refractory neurons (LIFState._refr, whose exact content decides which Delta jumps are discarded; -1: none
+    yet), taken from and handed back to the numpy state.
     Noisy populations (``nz_i[p, NZ_ON]``) step with :func:`noisy_step` on this block's pre-drawn numbers
     (``nz``, ``nu``: per population, steps k0 .. k1-1, each (draws per step, N)) and their noise current ``eta``.
     Probe filters (``flt_i``, "filtered" / "filtered_mean" probes of populations) advance, take their
@@ -582,18 +623,9 @@ def run_steps(k0, k1, dt,
     for p in range(P):
         f_off[p + 1] = f_off[p] + (pop_i[p, P_N] + CHUNK - 1) // CHUNK
     flags = np.zeros(max(f_off[P], 1), dtype=np.int64)
-    refr = np.empty(max(v.size, 1), dtype=np.int64)
-    n_refr = np.zeros(P, dtype=np.int64)
     n_max = max(v.size, 1)
     nz_slow, nz_a, nz_start = np.empty(n_max, dtype=np.int64), np.empty(n_max), np.empty(n_max)
     nz_near = np.empty(n_max, dtype=np.bool_)
-    for p in range(P):
-        o, N = pop_i[p, P_VOFF], pop_i[p, P_N]
-        t_start = k0 * dt
-        for i in range(N):
-            if rend[o + i] > t_start:
-                refr[o + n_refr[p]] = i
-                n_refr[p] += 1
     for k in range(k0, k1):
         t0 = k * dt
         m = k + 1
@@ -611,6 +643,17 @@ def run_steps(k0, k1, dt,
             else:
                 tm, tr = pop_f[p, PF_TAU_M:PF_TAU_M + 1], pop_f[p, PF_TAU_REF:PF_TAU_REF + 1]
             t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
+            fired = 0
+            if pop_i[p, P_JUMPS] >= 0:  # Delta synapses: jumps at t0 first (LIFRuntime.step)
+                ja = pop_i[p, P_JUMPS]
+                fired, n_refr[p] = _apply_jumps(vv, rr, arena[ja:ja + N], tr, t0, dt, refr[2 * o:2 * o + 2 * N], n_refr[p],
+                                                sp[0][e], sp[1][e])
+            if n_refr[p] < 0:  # no list yet (numpy's _refr is None): LIFState._refractory scans
+                n_refr[p] = 0
+                for i in range(N):
+                    if rr[i] > t0:
+                        refr[2 * o + n_refr[p]] = i
+                        n_refr[p] += 1
             if nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
                 if mode != MODE_CONSTANT:
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
@@ -646,9 +689,10 @@ def run_steps(k0, k1, dt,
                     _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
             if nz_i[p, NZ_ON] == 0:
                 cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tm, tr,
-                                         t0, dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
-                if tau_ref < dt and cnt:
-                    cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tm, tr)
+                                         t0, dt, refr[2 * o:2 * o + 2 * N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e],
+                                         fired)
+                if tau_ref < dt and cnt > fired:
+                    cnt = _repeat_passes(sp, e, fired, cnt, vv, rr, t0, t0 + dt, tm, tr)
             sp_n[e] = cnt
             if pop_i[p, P_LOG] != 0 and cnt:
                 need = n_log + cnt  # each array grows on its own (no bounds checks: never write past one)

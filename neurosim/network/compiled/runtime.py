@@ -24,6 +24,7 @@ from ..inputs import PoissonDrive, PoissonRuntime, SilentRuntime, _BLOCK
 from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
 from ..runtime import Runtime, _invalid_message
+from ...synapses.delta import Delta
 from ...spikes.events import _FRACTION_STEPS
 
 _NO_I = np.zeros(1, dtype=np.int64)
@@ -73,7 +74,8 @@ class CompiledRuntime(Runtime):
             mode = K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else K.MODE_GENERAL
             t_lo = len(terms)
             source_terms = rt.scaled if mode == K.MODE_DIRECT else rt.terms
-            for g, (x, c, decay) in zip(rt.groups, source_terms):
+            psc = [g for g in rt.groups if not isinstance(g.synapse, Delta)]  # the terms' groups, in order
+            for g, (x, c, decay) in zip(psc, source_terms):
                 c = np.atleast_1d(np.asarray(c, dtype=float))
                 if x.ndim == c.ndim and c.size > 1 and (x.ndim == 2 or c.size == x.size):  # per neuron (_weigh)
                     terms.append((group_index[id(g)], 1 if c.ndim == 1 else c.shape[0], int(decay is not None),
@@ -103,7 +105,9 @@ class CompiledRuntime(Runtime):
             # J and Jd: the runtime's own for a constant input, else scratch the kernel fills every step
             Jc.append(rt.J if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
-            pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0, voff, per])
+            jumps = -1 if rt.jumps is None else (rt.jumps.ctypes.data - self.arena.ctypes.data) // 8
+            pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0, voff, per,
+                          jumps])
             voff += rt.N
             bias_s = rt.bias_term if isinstance(rt.bias_term, float) else 0.0
             bias_d = rt.bias_decayed if mode == K.MODE_DIRECT and isinstance(rt.bias_decayed, float) else 0.0
@@ -117,13 +121,14 @@ class CompiledRuntime(Runtime):
         self._rings = [g for g in self.groups if g.pending is not None]
         for g in self.groups:
             stages = g.synapse.n + 1
+            delta = isinstance(g.synapse, Delta)  # jumps wait for their target: no decay
             grp_i.append([(g.state.x.ctypes.data - self.arena.ctypes.data) // 8, stages, g.L, g.state.x.shape[1],
-                          int(not g.decayed_by_target), pend_off, sum(a.size for a in A), doff])
+                          int(not g.decayed_by_target and not delta), pend_off, sum(a.size for a in A), doff])
             if g.pending is not None:
                 pend_off += g.pending.size
             doff += g.L
-            grp_f.append(g.state.decay)
-            A.append(np.ascontiguousarray(g.state.A, dtype=float).reshape(-1))
+            grp_f.append(1.0 if delta else g.state.decay)
+            A.append(np.ones(1) if delta else np.ascontiguousarray(g.state.A, dtype=float).reshape(-1))
         # connections: dense rows and CSR arrays concatenated
         con_i, dense, ptrs, idxs, datas = [], [], [], [], []
         sizes = {"rows": 0, "ptr": 0, "nz": 0}
@@ -143,8 +148,10 @@ class CompiledRuntime(Runtime):
                           rt.n_pre, rt.n_post, woff, ioff])
         # emitters: populations first, then sources
         em_i, self._poisson, self._spike_sources = [], [], []
-        for _, rt in pops:  # spikes of one step: one per neuron, or as many as a noisy neuron may fire
-            em_i.append([K.KIND_POP, 0, rt.n, rt.N * (rt.state.spikes_per_step if rt.state.sigma > 0 else 1)])
+        for _, rt in pops:  # spikes of one step: one per neuron, or as many as a noisy neuron may fire (plus
+            # one per neuron fired by Delta jumps at the step's start)
+            em_i.append([K.KIND_POP, 0, rt.n, rt.N * (rt.state.spikes_per_step if rt.state.sigma > 0 else 1)
+                         + (rt.N if rt.jumps is not None else 0)])
         ss_i, ss_m, ss_idx = [], [], []
         for src, rt in self.sources.items():
             if isinstance(rt, PoissonRuntime):
@@ -283,68 +290,80 @@ class CompiledRuntime(Runtime):
         # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
         states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
                   [g.pending for g in self._rings], etas, flt["x"], flt["total"], flt["sum"]]
+        # the refractory lists (LIFState._refr; which Delta jumps a neuron discards depends on it): in and out
+        refr = np.empty(max(1, 2 * sum(rt.N for _, rt in pops)), dtype=np.int64)
+        n_refr = np.full(len(pops), -1, dtype=np.int64)
+        for r, (_, rt) in enumerate(pops):
+            lst = rt.state._refr
+            if lst is not None and rt.state.sigma == 0:
+                o = 2 * int(s["pop_i"][r, K.P_VOFF])
+                refr[o:o + lst.size] = lst
+                n_refr[r] = lst.size
         k0, end = self.step, self.step + steps
         k = k0
-        try:
-            while k < end:
-                k1 = min(end, (k // _BLOCK + 1) * _BLOCK)
-                for _, rt in self._poisson:  # a rate assigned between runs restarts that source's blocks
-                    k1 = min(k1, rt._origin + ((k - rt._origin) // _BLOCK + 1) * _BLOCK)
-                if functions:
-                    k1 = k + 1
-                # ---- prepare: may raise, changes nothing committed
-                k1 = self._limit_to_arrays(k, k1)
-                for _, st in noisy:  # a block of noise draws ends the block (drawn below, once nothing can raise)
-                    k1 = min(k1, k + st.draws_left())
-                po_i, po_idx, po_bounds = self._prepare_poisson(k)
-                dr_i, dr_v, k1 = self._prepare_drives(k, k1)
-                inp_i, inp_v = self._prepare_inputs(k, k1)
-                smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, flt["row"], k, k1)
-                ss_i = s["ss_i"]
-                for r, (_, rt) in enumerate(self._spike_sources):
-                    ss_i[r, K.SS_PTR] = np.searchsorted(rt._m, k + 1)
-                flat = [_concat(arrays) if arrays else (np.zeros(1), []) for arrays in states]
-                direct = _direct_recorder(spike_probes, k)
-                nz, nu = _noise_block(noisy, nz_i, k1 - k)
-                # ---- commit
-                try:
-                    out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
-                                      s["bias"], s["terms"], s["coef"], s["term_decay"], inp_i, inp_v,
-                                      s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
-                                      s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"], s["cuts"],
-                                      s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
-                                      smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
-                                      direct is not None, 0.0 if direct is None else direct.t0,
-                                      nz_i, s["nz_f"], nz, nu, flat[3][0],
-                                      flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
-                                      s["prm"], dr_i, dr_v)
-                    log = list(out[:4])
-                    k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
-                    for _, st in noisy:  # the draws of the steps not run are theirs again
-                        st.give_back(k_asked - k1)
-                    for arrays, (f, offsets) in zip(states, flat):
-                        if len(arrays) > 1:  # a copy: put the values back
-                            for a, o in zip(arrays, offsets):
-                                a.reshape(-1)[...] = f[o:o + a.size]
-                    self._file_spikes(out, spike_probes, source_probes, k, k1, direct)
-                    if self._handed_over:  # the recorder keeps (parts of) the log's arrays: fresh ones next time
-                        log = log[:2] + [np.empty(a.size, dtype=a.dtype) for a in log[2:]]  # indices, times
-                        self._handed_over = False
-                    self._file_samples(sampled, smp_i, smp_out, smp_steps)
-                    for g, row in zip(self.groups, s["grp_i"]):
-                        g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
-                    self.step = k1
-                except BaseException as err:
-                    self.failed = _invalid_message(err, k * self.dt)
-                    raise
-                k = k1
-                if held.pending:
-                    raise KeyboardInterrupt
-                if progress.due():
-                    progress.update((k - k0) * self.dt, f"t = {k * self.dt:.3f} s")
-        finally:
-            for _, rt in pops:  # the numpy step keeps a list of refractory neurons: rebuild it
-                rt.state.forget_refractory()
+        while k < end:
+            k1 = min(end, (k // _BLOCK + 1) * _BLOCK)
+            for _, rt in self._poisson:  # a rate assigned between runs restarts that source's blocks
+                k1 = min(k1, rt._origin + ((k - rt._origin) // _BLOCK + 1) * _BLOCK)
+            if functions:
+                k1 = k + 1
+            # ---- prepare: may raise, changes nothing committed
+            k1 = self._limit_to_arrays(k, k1)
+            for _, st in noisy:  # a block of noise draws ends the block (drawn below, once nothing can raise)
+                k1 = min(k1, k + st.draws_left())
+            po_i, po_idx, po_bounds = self._prepare_poisson(k)
+            dr_i, dr_v, k1 = self._prepare_drives(k, k1)
+            inp_i, inp_v = self._prepare_inputs(k, k1)
+            smp_i, smp_out, smp_steps = self._prepare_samples(sampled, pop_row, flt["row"], k, k1)
+            ss_i = s["ss_i"]
+            for r, (_, rt) in enumerate(self._spike_sources):
+                ss_i[r, K.SS_PTR] = np.searchsorted(rt._m, k + 1)
+            flat = [_concat(arrays) if arrays else (np.zeros(1), []) for arrays in states]
+            direct = _direct_recorder(spike_probes, k)
+            nz, nu = _noise_block(noisy, nz_i, k1 - k)
+            # ---- commit
+            try:
+                out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
+                                  s["bias"], s["terms"], s["coef"], s["term_decay"], inp_i, inp_v,
+                                  s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
+                                  s["con_i"], s["rows"], s["indptr"], s["indices"], s["data"], s["cuts"],
+                                  s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
+                                  smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
+                                  direct is not None, 0.0 if direct is None else direct.t0,
+                                  nz_i, s["nz_f"], nz, nu, flat[3][0],
+                                  flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
+                                  s["prm"], dr_i, dr_v, refr, n_refr)
+                log = list(out[:4])
+                for r, (_, rt) in enumerate(pops):  # the lists, as numpy's step leaves them
+                    o = 2 * int(s["pop_i"][r, K.P_VOFF])
+                    rt.state._refr = refr[o:o + n_refr[r]].copy() if n_refr[r] >= 0 and rt.state.sigma == 0 \
+                        else None
+                    rt.state._refr_t0 = (int(out[5]) - 1) * self.dt
+                k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
+                for _, st in noisy:  # the draws of the steps not run are theirs again
+                    st.give_back(k_asked - k1)
+                for arrays, (f, offsets) in zip(states, flat):
+                    if len(arrays) > 1:  # a copy: put the values back
+                        for a, o in zip(arrays, offsets):
+                            a.reshape(-1)[...] = f[o:o + a.size]
+                self._file_spikes(out, spike_probes, source_probes, k, k1, direct)
+                if self._handed_over:  # the recorder keeps (parts of) the log's arrays: fresh ones next time
+                    log = log[:2] + [np.empty(a.size, dtype=a.dtype) for a in log[2:]]  # indices, times
+                    self._handed_over = False
+                self._file_samples(sampled, smp_i, smp_out, smp_steps)
+                for g, row in zip(self.groups, s["grp_i"]):
+                    g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
+                self.step = k1
+            except BaseException as err:
+                self.failed = _invalid_message(err, k * self.dt)
+                for _, rt in pops:
+                    rt.state.forget_refractory()
+                raise
+            k = k1
+            if held.pending:
+                raise KeyboardInterrupt
+            if progress.due():
+                progress.update((k - k0) * self.dt, f"t = {k * self.dt:.3f} s")
 
     def _filters(self, sampled):
         """The probe filters' tables ("filtered" / "filtered_mean" probes: their SampleBuffer's PSCState and

@@ -60,9 +60,9 @@ def unsupported(net):
         if c.plasticity is not None:
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: plasticity (STDP) has no compiled "
                        "form yet")
-        if c.synapse.tau_s is None:  # neurosim.Delta
-            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: Delta (voltage-jump) synapses have no "
-                       "compiled step yet")
+        if c.synapse.tau_s is None and c.post.noise is not None:  # neurosim.Delta
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: Delta (voltage-jump) synapses into a "
+                       "population with membrane noise have no compiled step yet")
         if (net.batch or 1) > 1 and isinstance(c.weights, Convolution):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a neurosim.Convolution in a batch; numpy "
                        "propagates a step with many spikes as one dense convolution (sums in another order than "
