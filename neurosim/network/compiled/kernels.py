@@ -47,8 +47,10 @@ I_OFF, I_WIDTH = range(2)
 # synapse group table: arena offset, stages, ring length, targets, decays itself, ring offset, A offset
 G_OFF, G_STAGES, G_L, G_N, G_SELF_DECAY, G_POFF, G_AOFF, G_DOFF = range(8)
 G_COLS = 8
-# connection table
+# connection table; C_DENSE: 1 dense rows, 0 CSR rows, 2 CSR rows with a delay per synapse (``sd_early``,
+# ``sd_cut`` beside the CSR arrays: SynapseDelayRuntime.early and .cut_at)
 C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF = range(8)
+DENSE, CSR, CSR_DELAYS = 1, 0, 2
 C_COLS = 8
 # emitter table: populations, Poisson sources, spike sources; CAP = spikes of one step without repeats
 E_KIND, E_INDEX, E_n, E_CAP = range(4)
@@ -581,6 +583,36 @@ def _propagate(c, m, rel, con_i, grp_i, arena, pend, dirty, rows, indptr, indice
 
 
 @njit(cache=True)
+def _propagate_delays(c, m, con_i, grp_i, arena, pend, dirty, indptr, indices, data, sd_early, sd_cut, spikes,
+                      offsets, count):
+    """SynapseDelayRuntime.deliver: each synapse's spike reaches the boundary ``early + (offset >= cut)`` after
+    m (0: now, into stage 0; else its ring slot, marked), in spike order, synapse by synapse (np.add.at's
+    order for each target)."""
+    g = con_i[c, C_GROUP]
+    n_pre, n_post = con_i[c, C_NPRE], con_i[c, C_NPOST]
+    w, ioff = con_i[c, C_WOFF], con_i[c, C_IOFF]
+    o, L = grp_i[g, G_OFF], grp_i[g, G_L]
+    ring = grp_i[g, G_STAGES] * grp_i[g, G_N]
+    for s in range(count):
+        flat = int(spikes[s])
+        trial = flat // n_pre
+        j = flat - trial * n_pre
+        off = offsets[s]
+        base = trial * n_post
+        for q in range(indptr[w + j], indptr[w + j + 1]):
+            rel = sd_early[ioff + q] + (1 if off >= sd_cut[ioff + q] else 0)
+            t = base + indices[ioff + q]
+            if rel == 0:
+                arena[o + t] += data[ioff + q]
+            else:
+                slot = (m + rel) % L
+                d = grp_i[g, G_DOFF] + slot
+                if dirty[d] == 0:
+                    dirty[d] = 1
+                pend[grp_i[g, G_POFF] + slot * ring + t] += data[ioff + q]
+
+
+@njit(cache=True)
 def run_steps(k0, k1, dt,
               pop_i, pop_f, v, rend, J, Jd, bias,
               terms, coef, term_decay,
@@ -591,7 +623,7 @@ def run_steps(k0, k1, dt,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta,
-              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr):
+              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr, sd_early, sd_cut):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -781,6 +813,10 @@ def run_steps(k0, k1, dt,
             e = con_i[c, C_PRE]
             n_sp = sp_n[e]
             if n_sp == 0:
+                continue
+            if con_i[c, C_DENSE] == CSR_DELAYS:
+                _propagate_delays(c, m, con_i, grp_i, arena, pend, dirty, indptr, indices, data, sd_early, sd_cut,
+                                  sp[0][e], sp[1][e], n_sp)
                 continue
             d = con_i[c, C_DELAY]
             if d == 0:

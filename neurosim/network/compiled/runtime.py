@@ -23,6 +23,7 @@ from . import kernels as K
 from ..inputs import PoissonDrive, PoissonRuntime, SilentRuntime, _BLOCK
 from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
+from ..connections import SynapseDelayRuntime
 from ..runtime import Runtime, _invalid_message
 from ...synapses.delta import Delta
 from ...spikes.events import _FRACTION_STEPS
@@ -130,7 +131,7 @@ class CompiledRuntime(Runtime):
             grp_f.append(1.0 if delta else g.state.decay)
             A.append(np.ones(1) if delta else np.ascontiguousarray(g.state.A, dtype=float).reshape(-1))
         # connections: dense rows and CSR arrays concatenated
-        con_i, dense, ptrs, idxs, datas = [], [], [], [], []
+        con_i, dense, ptrs, idxs, datas, sd_early, sd_cut = [], [], [], [], [], [], []
         sizes = {"rows": 0, "ptr": 0, "nz": 0}
         for c, rt in self._spike_conns():
             if rt.dense:
@@ -144,8 +145,13 @@ class CompiledRuntime(Runtime):
                 datas.append(rt.data)
                 sizes["ptr"] += rt.indptr.size
                 sizes["nz"] += rt.indices.size
-            con_i.append([em_index[id(self.emitters[c.pre])], group_index[id(rt.group)], rt.delay_steps, int(rt.dense),
+            kind = K.DENSE if rt.dense else K.CSR_DELAYS if isinstance(rt, SynapseDelayRuntime) else K.CSR
+            con_i.append([em_index[id(self.emitters[c.pre])], group_index[id(rt.group)], rt.delay_steps, kind,
                           rt.n_pre, rt.n_post, woff, ioff])
+            if not rt.dense:  # per-synapse delays beside the CSR arrays (zeros for the others: unread)
+                delays = isinstance(rt, SynapseDelayRuntime)
+                sd_early.append(rt.early if delays else np.zeros(rt.indices.size, dtype=np.int64))
+                sd_cut.append(rt.cut_at if delays else np.zeros(rt.indices.size))
         # emitters: populations first, then sources
         em_i, self._poisson, self._spike_sources = [], [], []
         for _, rt in pops:  # spikes of one step: one per neuron, or as many as a noisy neuron may fire (plus
@@ -192,6 +198,8 @@ class CompiledRuntime(Runtime):
             n_dirty=doff,
             con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
             cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self._spike_conns()] + [0.0]),
+            sd_early=np.concatenate(sd_early).astype(np.int64) if sd_early else _NO_I,
+            sd_cut=np.concatenate(sd_cut).astype(float) if sd_cut else np.zeros(1),
             em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
             ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
         )
@@ -332,7 +340,7 @@ class CompiledRuntime(Runtime):
                                   direct is not None, 0.0 if direct is None else direct.t0,
                                   nz_i, s["nz_f"], nz, nu, flat[3][0],
                                   flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
-                                  s["prm"], dr_i, dr_v, refr, n_refr)
+                                  s["prm"], dr_i, dr_v, refr, n_refr, s["sd_early"], s["sd_cut"])
                 log = list(out[:4])
                 for r, (_, rt) in enumerate(pops):  # the lists, as numpy's step leaves them
                     o = 2 * int(s["pop_i"][r, K.P_VOFF])

@@ -46,12 +46,8 @@ def unsupported(net):
             why.append(f"source {src.name!r}: {type(src).__name__} has no compiled form")
     sources = set(map(id, net.sources))
     for c in net.connections:
-        if c.delays is not None:
-            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: per-synapse delays have no compiled "
-                       "form yet")
-            continue
         drive = getattr(c.pre, "independent_per_target", False)  # counts per step: no spike times needed
-        if id(c.pre) in sources and c.delay >= net.dt * (1 - 1e-9) and not drive:
+        if id(c.pre) in sources and c.delay_bounds[1] >= net.dt * (1 - 1e-9) and not drive:
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
         if is_conductance(c.synapse):
