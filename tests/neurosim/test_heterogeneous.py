@@ -38,7 +38,7 @@ def test_per_neuron_population_equals_separate_populations(sim):
     if sim.refuses(a):
         return
     if sim.timing == "precise":
-        with pytest.raises(ValueError, match="per-neuron parameters"):
+        with pytest.raises(ValueError, match="per-neuron tau_m"):
             a.build()
         b.build()  # the homogeneous populations run
         return

@@ -23,9 +23,16 @@ is vectorized over those neurons: round r handles the r-th segment of each one.
 import numpy as np
 
 from .kernel import MembraneKernel
+from .model import _at, _tiled
 from ...synapses.conductance import is_conductance
 
 _BOUND_MARGIN = 1e-12  # a neuron counts as quiet to the step end when its bound is below 1 - this
+#: why precise timing refuses a per-neuron tau_m (docs/models.md "Per-neuron parameters")
+PER_NEURON_TAU_M = (
+    "precise timing takes per-neuron tau_ref (and LIFUnits' per-neuron C, g_L, V_L, V_th, V_reset when C/g_L "
+    "is one tau_m), but not a per-neuron tau_m: its closed-form membrane responses to the PSCs, their peak times "
+    "(found by root search) and the crossing bounds are built once per tau_m for the whole population; use "
+    "timing='grid' (exact per neuron), or one population per tau_m value")
 _NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0))
 
 
@@ -70,9 +77,9 @@ class PreciseLIFState:
         for syn in synapses:
             if isinstance(syn, Delta):
                 raise ValueError("a Delta synapse must be the last of the synapse groups")
-        if getattr(model, "per_neuron", None) is not None:
-            raise ValueError("precise timing has no per-neuron LIF parameters yet: the closed-form event integrator "
-                             "is written for one tau_m (use grid timing, or one population per value)")
+        if isinstance(model.tau_m, np.ndarray):
+            raise ValueError(PER_NEURON_TAU_M)
+        self.tau_ref = _tiled(model.tau_ref, self.size, "tau_ref")  # per neuron: repeated per trial
         for syn in synapses:
             if is_conductance(syn):
                 raise ValueError(f"precise timing refuses the conductance synapse {syn!r}: the membrane's time "
@@ -240,7 +247,7 @@ class PreciseLIFState:
         pos = local[target]
         mine = pos >= 0
         ev = (pos[mine], offset[mine], group[mine], inc[mine])
-        sv, sref, idx, times = self._event_loop(*saved, ev, h)
+        sv, sref, idx, times = self._event_loop(*saved, ev, h, _at(self.tau_ref, special))
         v[special] = sv
         ref[special] = sref + t0
         return special[idx], times + t0
@@ -265,7 +272,7 @@ class PreciseLIFState:
             high += extra[cand]
         return (v[cand] < 1.0) & (vend[cand] < 1.0) & (high < 1.0)
 
-    def _event_loop(self, v, J, ref, xs, events, h):
+    def _event_loop(self, v, J, ref, xs, events, h, tau_ref):
         """Integrate the given neurons through their events, refractory ends and spikes of one step.
 
         All times are relative to the step start. Round r advances every unfinished neuron to its
@@ -281,7 +288,7 @@ class PreciseLIFState:
         idx, times : ndarray
             Local indices and relative times of the spikes, ordered by time.
         """
-        tau_ref, kernel = self.model.tau_ref, self.kernel
+        kernel = self.kernel  # tau_ref: a number, or one per neuron of this call (m,)
         loc, off, grp, inc = events
         order = np.lexsort((off, loc))
         loc, off, grp, inc = loc[order], off[order], grp[order], inc[order]
@@ -358,7 +365,7 @@ class PreciseLIFState:
                 c = act[crossed]
                 spk_i.append(c)
                 spk_t.append(tau[c])
-                ref[c] = tau[c] + tau_ref
+                ref[c] = tau[c] + _at(tau_ref, c)
             apply = has & ~crossed & (nxt <= stop)
             if apply.any():
                 a, ea = act[apply], e[apply]
@@ -379,7 +386,7 @@ class PreciseLIFState:
                         if fire.any():
                             c, tc = aj[fire], ta_j[fire]
                             v[c] = 0.0
-                            ref[c] = tc + tau_ref
+                            ref[c] = tc + _at(tau_ref, c)
                             spk_i.append(c)
                             spk_t.append(tc)
                 ptr[a] += 1
