@@ -904,8 +904,9 @@ def _read_only(x):
 
 
 def _collapse(x):
-    """A per-neuron array whose values are all equal as that number (it then needs no per-neuron path)."""
-    if isinstance(x, np.ndarray) and x.size and np.all(x == x[0]):
+    """A per-neuron array whose values are all equal, up to the rounding of a division (4 ulp), as that
+    number: it then needs no per-neuron path (C and g_L per neuron in proportion give one tau_m)."""
+    if isinstance(x, np.ndarray) and x.size and np.all(np.abs(x - x[0]) <= 4 * np.finfo(float).eps * abs(x[0])):
         return float(x[0])
     return x
 
