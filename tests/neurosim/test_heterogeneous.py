@@ -269,18 +269,20 @@ V_RESET = np.array([-0.065, -0.060, -0.070])
 V_LEAK = np.array([-0.070, -0.062, -0.066])
 
 
-def _units(i=None, uniform_tau_m=False):
+def _units(i=None, uniform_tau_m=False, tau_ref=TAU_REF):
     """The per-neuron LIFUnits (i None) or neuron i's scalar LIFUnits; tau_m = C/g_L per neuron, or one
     tau_m (20 ms) for all with C in proportion to g_L (what precise timing takes)."""
     C = 0.02 * G_L if uniform_tau_m else np.array([150e-12, 500e-12, 210e-12])
     pick = (lambda x: x) if i is None else (lambda x: x[i])
     return LIFUnits(C=pick(C), g_L=pick(G_L), V_L=pick(V_LEAK), V_th=pick(V_TH), V_reset=pick(V_RESET),
-                    tau_ref=pick(TAU_REF))
+                    tau_ref=pick(tau_ref) if np.ndim(tau_ref) else tau_ref)
 
 
-def _physical_network(sim, split, uniform_tau_m, T):
+def _physical_network(sim, split, uniform_tau_m, T, delta=True):
     """Three neurons as one per-neuron LIFUnits population or three scalar ones, with the same physical
-    drive: a bias current, an injected current (A), PSC weights from PSC amplitudes (A) and Delta jumps (V)."""
+    drive: a bias current, an injected current (A), PSC weights from PSC amplitudes (A) and Delta jumps (V).
+    Without ``delta``: no Delta synapse and one tau_ref (what the compiled backend runs)."""
+    tau_ref = TAU_REF if delta else 0.002
     from neurosim import Delta, synaptic_weight
 
     net = sim.network(dt=1e-4, rng=7)
@@ -295,32 +297,36 @@ def _physical_network(sim, split, uniform_tau_m, T):
     pops = []
     if split:
         for i in range(3):
-            u = _units(i, uniform_tau_m)
+            u = _units(i, uniform_tau_m, tau_ref)
             p = net.add_population(u, 1, bias=bias[i], v0=v0[i], name=f"p{i}")
             net.add_current_input(p, I_inj[:, i:i + 1])
             net.connect(src, p, synaptic_weight(u, syn, current=1.0) * amps[i:i + 1], synapse=syn)
-            net.connect(src, p, jumps[i:i + 1], synapse=Delta(), delay=2e-4)
+            if delta:
+                net.connect(src, p, jumps[i:i + 1], synapse=Delta(), delay=2e-4)
             pops.append(p)
     else:
-        u = _units(None, uniform_tau_m)
+        u = _units(None, uniform_tau_m, tau_ref)
         p = net.add_population(u, 3, bias=bias, v0=v0, name="all")
         net.add_current_input(p, I_inj)
         w = synaptic_weight(u, syn, current=1.0)  # one per post neuron
         assert w.shape == (3,)
         net.connect(src, p, w[:, None] * amps, synapse=syn)
-        net.connect(src, p, jumps, synapse=Delta(), delay=2e-4)
+        if delta:
+            net.connect(src, p, jumps, synapse=Delta(), delay=2e-4)
         pops.append(p)
     probes = [(net.probe(p, "spikes"), net.probe(p, "v")) for p in pops]
     sub = None if split else net.probe(pops[0][1:], "v")  # a subgroup's v: its own neurons' volts
     return net, probes, sub
 
 
-def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim):
+@pytest.mark.parametrize("delta", [True, False], ids=["delta", "psc-only"])
+def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, delta):
     # oracle: neuron i of a per-neuron LIFUnits population equals a population built from neuron i's scalar
     # LIFUnits, in physical units: spike times to 1e-12 s and v in volts
     T = 0.3
-    uniform = sim.timing == "precise"  # precise timing takes every LIFUnits parameter but a per-neuron C/g_L
-    (a, pa, sub), (b, pb, _) = (_physical_network(sim, split, uniform, T) for split in (False, True))
+    # precise timing (and the compiled backend) take every LIFUnits parameter but a per-neuron C/g_L
+    uniform = sim.timing == "precise" or not delta
+    (a, pa, sub), (b, pb, _) = (_physical_network(sim, split, uniform, T, delta) for split in (False, True))
     if sim.refuses(a, b):
         return
     a.run(T)
