@@ -477,3 +477,32 @@ def test_pynn_export_converts_per_neuron_units():
     cell = meta["cells"][[x["name"] for x in meta["cells"]].index("c")]
     want = -65.0 + (0.0 - V_RESET) / (V_TH - V_RESET) * scale  # E_rev = 0 V in each neuron's normalized units
     np.testing.assert_allclose(arrays[cell["array_params"]["e_rev_E"]], want, rtol=1e-12)
+
+
+def test_pynn_export_of_per_neuron_units_conductances_runs_on_nest():
+    # the per-neuron conversions (e_rev per cell, uS per post neuron) against NEST running the export
+    pytest.importorskip("nest", reason="running on NEST needs `pip install '.[pynn]'` (nest-simulator)")
+    sim = pytest.importorskip("pyNN.nest", reason="running on NEST needs `pip install '.[pynn]'` (pyNN)")
+    from neurosim import Conductance, from_events
+    from neurosim.export import to_pynn
+
+    dt = 1e-5  # NEST's spikes are on its grid: 10 us keeps that error small
+    net = Network(dt=dt)
+    trains = [np.arange(0.010, 0.5, 0.007), np.arange(0.013, 0.5, 0.011), np.arange(0.02, 0.5, 0.017)]
+    src = net.add_spike_source(trains, name="input")
+    pop = net.add_population(_units(), 3, bias=np.array([0.30e-9, 0.75e-9, 0.26e-9]), name="cells")
+    net.connect(src, pop, np.array([[6e-9, 6e-9, 0], [15e-9, 0, 0], [0, 6e-9, 0]]),
+                synapse=Conductance(0.005, 0.0), delay=dt)
+    net.connect(src, pop, np.array([[0, 0, 30e-9], [0, 0, 60e-9], [0, 0, 10e-9]]),
+                synapse=Conductance(0.010, -0.080), delay=dt)
+    probe = net.probe(pop, "spikes")
+    exported = to_pynn(net, sim=sim)
+    exported.record("cells")
+    exported.run(0.5)
+    theirs = exported.spike_times("cells")
+    net.run(0.5)
+    ours = from_events(*probe.data, n_neurons=3)
+    assert all(t.size >= 5 for t in ours)
+    for a, b in zip(ours, theirs):
+        assert a.size == b.size
+        np.testing.assert_allclose(b, a, rtol=0, atol=2.5e-5)  # NEST spikes on its 10 us grid
