@@ -37,11 +37,6 @@ def test_per_neuron_population_equals_separate_populations(sim):
     (a, pa), (b, pb) = _hetero_and_separate(sim)
     if sim.refuses(a):
         return
-    if sim.timing == "precise":
-        with pytest.raises(ValueError, match="per-neuron tau_m"):
-            a.build()
-        b.build()  # the homogeneous populations run
-        return
     a.run(0.3)
     b.run(0.3)
     v_all = pa[0][1].data
@@ -324,8 +319,9 @@ def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, 
     # oracle: neuron i of a per-neuron LIFUnits population equals a population built from neuron i's scalar
     # LIFUnits, in physical units: spike times to 1e-12 s and v in volts
     T = 0.3
-    # precise timing (and the compiled backend) take every LIFUnits parameter but a per-neuron C/g_L
-    uniform = sim.timing == "precise" or not delta
+    # the compiled backend takes every LIFUnits parameter but a per-neuron C/g_L or tau_ref: without Delta
+    # one tau_m and tau_ref; with Delta (numpy only) every parameter per neuron, precise timing included
+    uniform = not delta
     (a, pa, sub), (b, pb, _) = (_physical_network(sim, split, uniform, T, delta) for split in (False, True))
     if sim.refuses(a, b):
         return
@@ -350,7 +346,7 @@ def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, 
         assert v.data.min() >= min(V_RESET[i], -0.075) and v.data.max() < V_TH[i] + 1e-12
     assert total > 20
     np.testing.assert_allclose(sub.data, v_all[..., 1:], rtol=0, atol=0)
-    assert not uniform or np.ndim(a.populations[0].model.tau_m) == 0  # C/g_L collapsed to one tau_m
+    assert np.ndim(a.populations[0].model.tau_m) == (0 if uniform else 1)  # C/g_L in proportion: one tau_m
 
 
 def test_lif_units_per_neuron_rates_match_analytic_rate():
@@ -437,21 +433,26 @@ def test_lif_units_per_neuron_values_are_checked():
     np.testing.assert_allclose(same_span.span, 0.015, rtol=1e-12)
 
 
-def test_precise_per_neuron_tau_ref_equals_scalar_runs():
-    # precise_feedforward with per-neuron tau_ref equals one scalar run per neuron (exact crossing times)
+@pytest.mark.parametrize("n", [0, 1])
+def test_precise_per_neuron_tau_m_and_tau_ref_equal_scalar_runs(n):
+    # precise_feedforward with per-neuron tau_m and tau_ref equals one scalar run per neuron (exact crossing
+    # times); tau_m = tau_s for one neuron (the kernels' d = 0 case) and tau_m below and above tau_s
     from neurosim.network.precise import precise_feedforward
 
-    spikes = (np.arange(0.001, 0.2, 0.0023), np.zeros(np.arange(0.001, 0.2, 0.0023).size, dtype=int))
-    W = np.array([[0.3], [0.25], [0.4]])
-    t_all, i_all = precise_feedforward(LIF(tau_m=0.02, tau_ref=TAU_REF), W, spikes, 0.2, bias=0.8,
-                                       synapse=PSCFilter(0.003, n=1))
-    for i in range(3):
-        t_one, _ = precise_feedforward(LIF(tau_m=0.02, tau_ref=TAU_REF[i]), W[i:i + 1], spikes, 0.2, bias=0.8,
-                                       synapse=PSCFilter(0.003, n=1))
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.uniform(0, 0.3, 150))
+    spikes = (times, rng.integers(0, 2, times.size))
+    tau_m = np.array([0.003, 0.02, 0.035, 0.0021])
+    tau_ref = np.array([0.002, 0.0005, 0.004, 0.001])
+    W = np.array([[0.3, -0.1], [0.25, 0.2], [0.4, 0.1], [0.2, 0.15]])
+    syn = PSCFilter(0.003, n=n)
+    bias = np.array([0.8, 0.9, 0.7, 0.95])
+    t_all, i_all = precise_feedforward(LIF(tau_m=tau_m, tau_ref=tau_ref), W, spikes, 0.3, bias=bias, synapse=syn)
+    for i in range(4):
+        t_one, _ = precise_feedforward(LIF(tau_m=tau_m[i], tau_ref=tau_ref[i]), W[i:i + 1], spikes, 0.3,
+                                       bias=bias[i], synapse=syn)
         assert t_one.size > 5
         np.testing.assert_allclose(t_all[i_all == i], t_one, rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="per-neuron tau_m"):
-        precise_feedforward(LIF(tau_m=TAU_M), W, spikes, 0.2)
 
 
 def test_pynn_export_converts_per_neuron_units():

@@ -21,7 +21,6 @@ the step boundary, snapshots, reset/store/restore, and the batch axis (flat
 import numpy as np
 
 from ...neurons.lif import LIF, PreciseLIFState
-from ...neurons.lif.precise import PER_NEURON_TAU_M
 from ...synapses.conductance import Conductance
 from ..inputs import CurrentInputRuntime, PoissonDrive, drive_seeds, source_runtime
 from ..connections import jump_scale, per_post
@@ -333,8 +332,6 @@ def _check_precise(net):
             raise ValueError(f"timing='precise' needs an exact spike-time method, which LIF populations have; "
                              f"{pop.name!r} is a {type(pop.model).__name__}, which has none "
                              f"(use timing='grid' for it)")
-        if isinstance(pop.model.tau_m, np.ndarray):
-            raise ValueError(f"timing='precise' refuses the per-neuron tau_m of {pop.name!r}: {PER_NEURON_TAU_M}")
         if pop.noise is not None:
             raise ValueError(f"timing='precise' cannot honour the noise of {pop.name!r}: spike times of a noisy "
                              "membrane have no closed form between events, and ignoring the noise would be "
