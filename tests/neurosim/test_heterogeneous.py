@@ -507,3 +507,28 @@ def test_pynn_export_of_per_neuron_units_conductances_runs_on_nest():
     for a, b in zip(ours, theirs):
         assert a.size == b.size
         np.testing.assert_allclose(b, a, rtol=0, atol=2.5e-5)  # NEST spikes on its 10 us grid
+
+
+def test_precise_export_with_per_neuron_parameters_runs_nest_ps_models_at_each_analytic_rate():
+    # a per-neuron LIFUnits population in timing="precise" exports to NEST's _ps models with per-cell values;
+    # each neuron fires at G(J) for its own parameters (exact crossings: 1e-9 at dt = 1 ms)
+    pytest.importorskip("nest", reason="running on NEST needs `pip install '.[pynn]'` (nest-simulator)")
+    sim = pytest.importorskip("pyNN.nest", reason="running on NEST needs `pip install '.[pynn]'` (pyNN)")
+    from neurosim.export import to_pynn
+
+    tau_ref = np.array([0.002, 0.001, 0.003])  # NEST holds t_ref in whole steps of its resolution (dt)
+    units = _units(tau_ref=tau_ref)
+    I = np.array([0.30e-9, 0.45e-9, 0.26e-9])
+    for n in (0, 1):
+        net = Network(dt=1e-3, timing="precise")
+        pop = net.add_population(units, 3, bias=I, name="lif")
+        other = net.add_population(LIF(0.02, 0.002), 1, name="silent")
+        net.connect(other, pop, 0.0, synapse=PSCFilter(0.005, n=n))  # sets the PSC shape only
+        exported = to_pynn(net, sim=sim)
+        assert exported.populations["lif"].celltype.nest_model == ("iaf_psc_exp_ps", "iaf_psc_alpha_ps")[n]
+        exported.record("lif")
+        exported.run(2.0)
+        rates = [1.0 / np.diff(t).mean() for t in exported.spike_times("lif")]
+        want = pop.model.rate(units.current_to_J(I))
+        assert np.ptp(want) / want.min() > 0.2
+        np.testing.assert_allclose(rates, want, rtol=1e-9)
