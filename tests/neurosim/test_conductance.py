@@ -392,3 +392,67 @@ def test_current_based_helpers_refuse_conductances():
         synaptic_weight(UNITS, Conductance(0.005, 0.0), current=1e-9)
     with pytest.raises(ValueError, match="conductance"):
         precise_feedforward(LIF(), np.ones((1, 1)), (np.array([0.01]), np.array([0])), 0.05, synapse=Conductance(0.005, 3.0))
+
+
+def _recurrent_conductances(sim, per_neuron, order):
+    """Poisson input (current PSC) into an excitatory LIFUnits population with recurrent excitatory and
+    inhibitory conductances (exponential, or alpha with ``order`` 1), delays and a mixed current synapse;
+    ``per_neuron``: C and g_L per neuron (1/g_L applied per neuron, E_rev per neuron in normalized units)."""
+    net = sim.network(dt=1e-4, rng=2)
+    n = 40
+    w = np.random.default_rng(1)
+    units = UNITS if not per_neuron else LIFUnits(C=w.uniform(1.5e-10, 2.5e-10, n), g_L=w.uniform(8e-9, 1.2e-8, n),
+                                                  V_L=E_L, V_th=V_TH, V_reset=V_R, tau_ref=0.002)
+    src = net.add_poisson(20, rate=400.0)
+    exc = net.add_population(units, n, bias=w.uniform(3e-10, 5e-10, n))
+    inh = net.add_population(LIF(0.01, 0.001), 10, bias=0.5)
+    net.connect(src, exc, w.uniform(0, 4e-10, (n, 20)) * (w.random((n, 20)) < 0.5), synapse=PSCFilter(0.005))
+    net.connect(exc, exc, w.uniform(0, 3e-9, (n, n)) * (w.random((n, n)) < 0.2), synapse=Conductance(0.005, E_E),
+                delay=1e-3)
+    net.connect(exc, inh, w.uniform(0, 0.05, (10, n)))
+    net.connect(inh, exc, w.uniform(0, 5e-10, (n, 10)), synapse=Conductance(0.01, E_I, order), delay=5e-4)
+    net.connect(inh, exc, -w.uniform(0, 1e-10, (n, 10)), synapse=PSCFilter(0.003))
+    return net, [net.probe(exc, "spikes"), net.probe(inh, "spikes"), net.probe(exc, "v", sample_every=3e-4)]
+
+
+@pytest.mark.parametrize("per_neuron, order", [(False, 0), (True, 1)])
+def test_recurrent_conductances_give_the_numpy_backends_spikes(sim, per_neuron, order):
+    """Backend equality: the same spikes (times to 1e-12 s), v to 1e-12 of its range, over two runs."""
+    from dataclasses import replace
+
+    net, probes = _recurrent_conductances(sim, per_neuron, order)
+    if sim.refuses(net):
+        return
+    if sim.timing == "precise":
+        with pytest.raises(ValueError, match="conductance"):
+            net.build()
+        return
+    ref, pr = _recurrent_conductances(replace(sim, backend="numpy"), per_neuron, order)
+    for nt in (net, ref):
+        nt.run(0.15)
+        nt.run(0.1)
+    assert net.backend == sim.backend
+    for x, y in zip(probes[:2], pr[:2]):
+        assert y.data[0].size > 40
+        assert len(x.data) == len(y.data)
+        for a, b in zip(x.data[1:], y.data[1:]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(x.data[0], y.data[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(probes[2].data, pr[2].data, rtol=0, atol=1e-12 * (V_TH - V_R))
+
+
+def test_the_compiled_loop_refuses_the_current_of_a_conductance_population():
+    pytest.importorskip("numba", reason="pip install numba")
+    net = Network(dt=1e-4, backend="numba")
+    src = net.add_spike_source([[0.001]])
+    pop = net.add_population(UNITS, 2)
+    net.connect(src, pop, W_E, synapse=Conductance(TAU_E, E_E))
+    net.probe(pop, "current")
+    with pytest.raises(ValueError, match="conductance current"):
+        net.build()
+    net = Network(dt=1e-4, backend="numba")
+    pop = net.add_population(UNITS, 2)
+    net.connect(net.add_spike_source([[0.001]]), pop, W_E, synapse=Conductance(TAU_E, E_E))
+    net.run(1e-3)
+    with pytest.raises(ValueError, match="conductance current"):
+        net.probe(pop, "current")

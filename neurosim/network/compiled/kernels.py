@@ -28,8 +28,14 @@ from ...neurons.lif.compiled import noisy_step
 from ...synapses.delta import _TOL as _JUMP_TOL
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
-P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER, P_JUMPS = range(14)
-P_COLS = 14
+P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER, P_JUMPS, \
+    P_G0, P_G1 = range(16)
+P_COLS = 16
+# P_G0 .. P_G1: the population's rows of the conductance table (ConductanceInput.terms): arena offset of the
+# group's state, stages, offset of its coefficients in ``g_coef``, offsets in ``prm`` of 1/g_L and of E_rev
+# per neuron (-1: none / the number in ``g_e``)
+G_XOFF, G_NST, G_COEF, G_PN, G_PE = range(5)
+G_TCOLS = 5
 # P_JUMPS: -1, or the arena offset of the population's Delta synapse group (jumps due at the step's start)
 # P_PER: -1, or the offset in ``prm`` of the population's per-neuron parameters (LIF arrays tau_m / tau_ref),
 # five arrays of N: decay, 1 - decay, tau_m, tau_ref (then PF_DECAY etc. hold nothing but PF_TAU_REF, the
@@ -357,6 +363,7 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
     t1 = t0 + dt
     kept = 0
     per = 1 if tm.size > 1 else 0  # index i * per: the neuron's value, or the one value
+    pr = 1 if tr.size > 1 else 0
     for q in range(n_refr):  # held at 0, then integrating from 0 where the period ends inside the step
         i = refr[q]
         re = rend[i]
@@ -383,7 +390,7 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
                 Ji = Jd[i] * factor if direct else J[i]
                 re = rend[i]
                 start = max(re, t0)
-                tau_m, tau_ref = tm[i * per], tr[i * per]
+                tau_m, tau_ref = tm[i * per], tr[i * pr]
                 u = _time_to_end(Ji, vi, t1 - start, tau_m)
                 st = t1 - u
                 rend[i] = st + tau_ref
@@ -400,6 +407,48 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
                 refr[kept] = i
                 kept += 1
     return count, kept
+
+
+@njit(cache=True)
+def _conductance_step(p, pop_i, g_i, g_coef, g_e, prm, arena, J, tm, dt, g, gE, tmp, J_eff, dec, J_dec, tau_eff):
+    """ConductanceInput.sums and LIFState._step_conductance up to the free update: from J (the current
+    input) fill J_eff, the decay and J (1 - decay) per neuron, and tau_eff = tau_m / (1 + g) (the few neurons
+    the settle reads; computed for all, the same division)."""
+    N = J.size
+    per = 1 if tm.size > 1 else 0
+    for t in range(pop_i[p, P_G0], pop_i[p, P_G1]):
+        first = t == pop_i[p, P_G0]
+        out = g if first else tmp
+        xo, stages, co = g_i[t, G_XOFF], g_i[t, G_NST], g_i[t, G_COEF]
+        c0 = g_coef[co]
+        for i in range(N):
+            acc = arena[xo + i] * c0 if stages == 1 else c0 * arena[xo + i]
+            for s in range(1, stages):
+                acc = acc + g_coef[co + s] * arena[xo + s * N + i]
+            out[i] = acc
+        if g_i[t, G_PN] >= 0:  # 1/g_L per neuron, after the stages
+            pn = g_i[t, G_PN]
+            for i in range(N):
+                out[i] *= prm[pn + i]
+        pe = g_i[t, G_PE]
+        e = g_e[t]
+        for i in range(N):
+            ei = prm[pe + i] if pe >= 0 else e
+            if first:
+                gE[i] = g[i] * ei
+            else:
+                g[i] += tmp[i]
+                tmp[i] *= ei
+                gE[i] += tmp[i]
+    for i in range(N):
+        tau_m = tm[i * per]
+        total = g[i] + 1.0
+        je = (J[i] + gE[i]) / total
+        d = math.exp(total * (-dt / tau_m))
+        J_eff[i] = je
+        dec[i] = d
+        J_dec[i] = (1.0 - d) * je
+        tau_eff[i] = tau_m / total
 
 
 @njit(cache=True)
@@ -443,13 +492,14 @@ def _repeat_passes(sp, e, count0, count, v, rend, t0, t1, tm, tr):
     (``tm``, ``tr`` as in :func:`_settle`); the step's spikes are ``count0 .. count - 1``."""
     idx, off, Jsp = sp[0][e], sp[1][e], sp[2][e]
     per = 1 if tm.size > 1 else 0
+    pr = 1 if tr.size > 1 else 0
     lo, hi = count0, count
     while hi > lo:
         for s in range(lo, hi):
             i = int(idx[s])
             if v[i] > 1.0:
                 Ji = Jsp[s]
-                tau_m, tau_ref = tm[i * per], tr[i * per]
+                tau_m, tau_ref = tm[i * per], tr[i * pr]
                 u = _time_to_end(Ji, v[i], t1 - rend[i], tau_m)
                 st = t1 - u
                 rend[i] = st + tau_ref
@@ -623,7 +673,8 @@ def run_steps(k0, k1, dt,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta,
-              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr, sd_early, sd_cut):
+              flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr, sd_early, sd_cut,
+              g_i, g_coef, g_e):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -658,6 +709,8 @@ def run_steps(k0, k1, dt,
     n_max = max(v.size, 1)
     nz_slow, nz_a, nz_start = np.empty(n_max, dtype=np.int64), np.empty(n_max), np.empty(n_max)
     nz_near = np.empty(n_max, dtype=np.bool_)
+    cg, cgE, ctmp, cJe, cdec, cJd, ctau = (np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max),
+                                          np.empty(n_max), np.empty(n_max), np.empty(n_max))
     for k in range(k0, k1):
         t0 = k * dt
         m = k + 1
@@ -711,6 +764,12 @@ def run_steps(k0, k1, dt,
                                coef[t_lo + nt - 1, 0], term_decay[t_lo], term_decay[t_lo + nt - 1],
                                has_bias and pop_i[p, P_BIAS_ARRAY] != 0,
                                pop_f[p, PF_BIAS_DECAYED] if has_bias else 0.0, bias[o:o + N], pop_f[p, PF_DECAY], fl)
+            elif pop_i[p, P_G1] > pop_i[p, P_G0]:  # conductances: the membrane with tau_eff of this step
+                _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
+                       inp_i, inp_v, prm)
+                _conductance_step(p, pop_i, g_i, g_coef, g_e, prm, arena, JJ, tm, dt, cg[:N], cgE[:N], ctmp[:N],
+                                  cJe[:N], cdec[:N], cJd[:N], ctau[:N])
+                _free_update_per_neuron(vv, cJd[:N], cdec[:N], fl)
             else:
                 if mode != MODE_CONSTANT:  # constant: J (the bias) and Jd were computed once, at build
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
@@ -719,7 +778,13 @@ def run_steps(k0, k1, dt,
                     _free_update_per_neuron(vv, JD, prm[per + PRM_DECAY * N:per + (PRM_DECAY + 1) * N], fl)
                 else:
                     _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
-            if nz_i[p, NZ_ON] == 0:
+            if pop_i[p, P_G1] > pop_i[p, P_G0]:  # J_eff and tau_eff for the refractory and spiking neurons
+                cnt, n_refr[p] = _settle(vv, rr, cJe[:N], cJd[:N], False, 1.0, ctau[:N], tr, t0, dt,
+                                         refr[2 * o:2 * o + 2 * N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e],
+                                         fired)
+                if tau_ref < dt and cnt > fired:
+                    cnt = _repeat_passes(sp, e, fired, cnt, vv, rr, t0, t0 + dt, ctau[:N], tr)
+            elif nz_i[p, NZ_ON] == 0:
                 cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tm, tr,
                                          t0, dt, refr[2 * o:2 * o + 2 * N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e],
                                          fired)

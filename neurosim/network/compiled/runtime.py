@@ -25,6 +25,7 @@ from ..populations import LIFRuntime
 from ..probes import EVENT_KINDS
 from ..connections import SynapseDelayRuntime
 from ..runtime import Runtime, _invalid_message
+from ...synapses.conductance import is_conductance
 from ...synapses.delta import Delta
 from ...spikes.events import _FRACTION_STEPS
 
@@ -70,12 +71,14 @@ class CompiledRuntime(Runtime):
         pop_i, pop_f, terms, coefs, decays = [], [], [], [], []
         Jc, Jdc, bias, voff = [], [], [], 0
         prm, prm_size = [], 0  # per-neuron parameters and coefficients (LIF tau_m / tau_ref arrays), flat
+        g_i, g_coef, g_e, g_size = [], [], [], 0  # conductance terms (ConductanceInput.terms)
         for p, (pop, rt) in enumerate(pops):
             st = rt.state
             mode = K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else K.MODE_GENERAL
             t_lo = len(terms)
             source_terms = rt.scaled if mode == K.MODE_DIRECT else rt.terms
-            psc = [g for g in rt.groups if not isinstance(g.synapse, Delta)]  # the terms' groups, in order
+            psc = [g for g in rt.groups  # the terms' groups, in order (conductances are summed apart)
+                   if not isinstance(g.synapse, Delta) and not (rt.conductances and is_conductance(g.synapse))]
             for g, (x, c, decay) in zip(psc, source_terms):
                 c = np.atleast_1d(np.asarray(c, dtype=float))
                 if x.ndim == c.ndim and c.size > 1 and (x.ndim == 2 or c.size == x.size):  # per neuron (_weigh)
@@ -107,8 +110,24 @@ class CompiledRuntime(Runtime):
             Jc.append(rt.J if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             jumps = -1 if rt.jumps is None else (rt.jumps.ctypes.data - self.arena.ctypes.data) // 8
+            g0 = len(g_i)
+            for x, c, e, pn in (rt.conductances.terms if rt.conductances else ()):
+                c = np.atleast_1d(np.asarray(c, dtype=float))
+                row = [(x.ctypes.data - self.arena.ctypes.data) // 8, c.size, g_size, -1, -1]
+                g_coef.append(c)
+                g_size += c.size
+                if pn is not None:
+                    row[K.G_PN] = prm_size
+                    prm.append(np.asarray(pn, dtype=float))
+                    prm_size += rt.N
+                if isinstance(e, np.ndarray):
+                    row[K.G_PE] = prm_size
+                    prm.append(np.asarray(e, dtype=float))
+                    prm_size += rt.N
+                g_i.append(row)
+                g_e.append(float(e) if not isinstance(e, np.ndarray) else 0.0)
             pop_i.append([mode, rt.N, int(rt.has_bias), bias_array, t_lo, len(terms), 0, 0, p, rt.n, 0, voff, per,
-                          jumps])
+                          jumps, g0, len(g_i)])
             voff += rt.N
             bias_s = rt.bias_term if isinstance(rt.bias_term, float) else 0.0
             bias_d = rt.bias_decayed if mode == K.MODE_DIRECT and isinstance(rt.bias_decayed, float) else 0.0
@@ -193,6 +212,8 @@ class CompiledRuntime(Runtime):
             pop_i=_table(pop_i, K.P_COLS), pop_f=_table(pop_f, K.PF_COLS, float),
             J=_concat(Jc)[0], Jd=_concat(Jdc)[0], bias=_concat(bias)[0],
             prm=np.concatenate(prm) if prm else np.zeros(1),
+            g_i=_table(g_i, K.G_TCOLS), g_coef=np.concatenate(g_coef) if g_coef else np.zeros(1),
+            g_e=np.array(g_e + [0.0]),
             terms=_table(terms, 4), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
@@ -254,6 +275,10 @@ class CompiledRuntime(Runtime):
         from .support import probe_unsupported
 
         why = probe_unsupported(probe)
+        rt = self.pops.get(probe.target)
+        if why is None and probe.kind == "current" and rt is not None and getattr(rt, "conductances", None):
+            why = (f"probe 'current' of {probe.target.name!r}: the conductance current g (E - v) is not sampled by "
+                   "the compiled loop yet")
         if why is not None:
             if probe in probe.network.probes:  # Network.probe listed it before asking the runtime
                 probe.network.probes.remove(probe)
@@ -340,7 +365,8 @@ class CompiledRuntime(Runtime):
                                   direct is not None, 0.0 if direct is None else direct.t0,
                                   nz_i, s["nz_f"], nz, nu, flat[3][0],
                                   flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
-                                  s["prm"], dr_i, dr_v, refr, n_refr, s["sd_early"], s["sd_cut"])
+                                  s["prm"], dr_i, dr_v, refr, n_refr, s["sd_early"], s["sd_cut"],
+                                  s["g_i"], s["g_coef"], s["g_e"])
                 log = list(out[:4])
                 for r, (_, rt) in enumerate(pops):  # the lists, as numpy's step leaves them
                     o = 2 * int(s["pop_i"][r, K.P_VOFF])

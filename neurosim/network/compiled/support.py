@@ -50,9 +50,6 @@ def unsupported(net):
         if id(c.pre) in sources and c.delay_bounds[1] >= net.dt * (1 - 1e-9) and not drive:
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a delay >= dt from a source needs the "
                        "sources' spike times inside the step, which the compiled loop does not have yet")
-        if is_conductance(c.synapse):
-            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: conductance synapses ({c.synapse!r}) have "
-                       "no compiled step yet")
         if c.plasticity is not None:
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: plasticity (STDP) has no compiled "
                        "form yet")
@@ -73,6 +70,11 @@ def unsupported(net):
             why.append(f"population {pop.name!r}: the compiled loop does not call a NeuronModel's step; "
                        f"backend='auto' runs it on the numpy loop{how}")
     why += [w for w in map(probe_unsupported, net.probes) if w is not None]
+    conductance = {id(c.post) for c in net.connections if is_conductance(c.synapse)}
+    for p in net.probes:
+        if p.kind == "current" and id(getattr(p.target, "parent", p.target)) in conductance:
+            why.append(f"probe 'current' of {p.target.name!r}: the conductance current g (E - v) is not sampled "
+                       "by the compiled loop yet")
     return why
 
 
