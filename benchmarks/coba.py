@@ -9,7 +9,8 @@ V normal(-55 mV, 5 mV), dt = 0.1 ms, T = 1 s.
 Brian2 runs the model as its COBA benchmark scripts write it (``ge``, ``gi`` in units of
 g_L, ``we = 0.6``, ``wi = 6.7``, ``method="euler"``; also ``"exponential_euler"``) with
 the cython code-generation target; neurosim runs ``neurosim.network.examples.coba()``
-(numpy backend: the compiled one has no conductance step yet). Each simulator draws its
+on both of its backends (numpy, and the compiled numba one when numba is installed; its
+machine code is compiled or loaded from the on-disk cache by a warm-up run first). Each simulator draws its
 own random network from the same statistics, so the rates are compared as means over
 ``--seeds`` networks (requirement: within 10 %). One network's rate varies by about
 +-10 % between realizations (connectivity and initial voltages), in both simulators;
@@ -44,8 +45,8 @@ def _brian_namespace(b2):
                 Erev_exc=0 * mV, Erev_inh=-80 * mV, I=20 * mV, we=0.6, wi=6.7)
 
 
-def run_neurosim(n, seed, T):
-    net, spikes = coba(n, rng=seed, backend="numpy")
+def run_neurosim(n, seed, T, backend="numpy"):
+    net, spikes = coba(n, rng=seed, backend=backend)
     net.build()
     t1 = time.perf_counter()
     net.run(T)
@@ -157,10 +158,18 @@ def main(argv=None):
                         help="also run K of Brian2's realized networks in neurosim (rates side by side)")
     args = parser.parse_args(argv)
     res = {"neurosim": [], "brian2 euler": []}
+    try:
+        import numba  # noqa: F401
+        res["neurosim numba"] = []
+        coba(200, backend="numba")[0].run(1e-3)  # compiles the kernels, or loads them from numba's cache
+    except ImportError:
+        pass
     if args.exponential_euler:
         res["brian2 exponential_euler"] = []
     for seed in range(args.seeds):
         res["neurosim"].append(run_neurosim(args.n, seed, args.T))
+        if "neurosim numba" in res:
+            res["neurosim numba"].append(run_neurosim(args.n, seed, args.T, "numba"))
         res["brian2 euler"].append(run_brian(args.n, seed, args.T, "euler"))
         if args.exponential_euler:
             res["brian2 exponential_euler"].append(run_brian(args.n, seed, args.T, "exponential_euler"))
@@ -177,6 +186,9 @@ def main(argv=None):
     print(f"mean rate neurosim / Brian2 (euler) = {ours / ref:.3f} (requirement: within 10 %: "
           f"{'PASS' if abs(ours / ref - 1) <= 0.10 else 'FAIL'})")
     print(f"wall time neurosim (numpy) / Brian2 (cython) = {ratio:.2f}")
+    if "neurosim numba" in res:
+        fast = np.median([r["wall"] for r in res["neurosim numba"]]) / np.median([r["wall"] for r in res["brian2 euler"]])
+        print(f"wall time neurosim (numba) / Brian2 (cython) = {fast:.2f}")
     ours, theirs = single_neuron()
     same = ours.size == theirs.size
     print(f"one neuron, the same input spikes: {ours.size} spikes in neurosim, {theirs.size} in Brian2 (euler)"
