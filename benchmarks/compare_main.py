@@ -68,13 +68,13 @@ RUNNER = """
 import sys, time, os
 sys.path.insert(0, {tree!r})
 {setup}
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 {timed}
-print(time.perf_counter() - t)
+print(time.perf_counter() - t, time.process_time() - c)
 """
 
 
-def measure(tree, case, backend="numpy"):
+def measure(tree, case, backend="numpy", cpu=False):
     setup, timed = CASES[case]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH="",
                NEUROSIM_BACKEND="numpy")  # numpy against numpy by default (the old tree has no other backend)
@@ -84,7 +84,8 @@ def measure(tree, case, backend="numpy"):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tree)
     if out.returncode != 0:
         raise RuntimeError(f"{case} failed in {tree}:\n{out.stderr[-2000:]}")
-    return float(out.stdout.strip().splitlines()[-1])
+    wall, used = map(float, out.stdout.strip().splitlines()[-1].split())
+    return used if cpu else wall
 
 
 def main(argv=None):
@@ -94,20 +95,23 @@ def main(argv=None):
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--backend", default="numpy", choices=("numpy", "auto"),
                         help="backend of this tree (A); the reference always runs numpy")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU time of the process instead of wall time (steadier on a loaded machine)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         ref = pathlib.Path(tmp) / "ref"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(ref), args.ref], check=True,
                        capture_output=True)
         try:
-            print(f"A = this tree (backend {args.backend}), B = {args.ref}; median of {args.repeats} alternating runs, one thread; "
+            print(f"A = this tree (backend {args.backend}), B = {args.ref}; median {'CPU' if args.cpu else 'wall'} time of "
+                  f"{args.repeats} alternating runs, one thread; "
                   f"load {os.getloadavg()[0]:.1f}")
             print(f"{'case':24s} {'A (s)':>8s} {'B (s)':>8s} {'A/B':>6s}")
             for case in args.cases:
                 a, b = [], []
                 for _ in range(args.repeats):
-                    a.append(measure(ROOT, case, args.backend))
-                    b.append(measure(ref, case))
+                    a.append(measure(ROOT, case, args.backend, args.cpu))
+                    b.append(measure(ref, case, cpu=args.cpu))
                 ma, mb = statistics.median(a), statistics.median(b)
                 print(f"{case:24s} {ma:8.3f} {mb:8.3f} {ma / mb:6.2f}", flush=True)
         finally:
