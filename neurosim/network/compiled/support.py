@@ -28,9 +28,9 @@ def unsupported(net):
     from ...neurons.lif.model import _MAX_NOISE_DRAWS, _spikes_per_step
     from ...synapses.conductance import is_conductance
 
+    if net.timing == "precise":
+        return unsupported_precise(net)
     why = []
-    if net.timing != "grid":
-        why.append(f"timing={net.timing!r}: the precise-timing event loop has no compiled form yet")
     for pop in net.populations:
         if not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
@@ -80,6 +80,23 @@ def unsupported(net):
         if p.kind not in PROBE_KINDS:
             why.append(f"probe {p.kind!r} of {p.target.name!r}: not recorded by the compiled loop yet "
                        f"(it records {', '.join(PROBE_KINDS)})")
+    return why
+
+
+def unsupported_precise(net):
+    """Reasons why the compiled precise runtime (:mod:`.precise`) cannot run ``net``; empty if it can.
+
+    It compiles the populations' exact step; sources, event filing and probes run as on numpy. What precise
+    timing refuses on every backend (other kinds, noise, conductances, ...) the precise runtime refuses itself.
+    """
+    why = []
+    for c in net.connections:
+        if c.synapse.tau_s is None:  # neurosim.Delta
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: Delta (voltage-jump) synapses have no "
+                       "compiled precise step yet")
+    for pop in net.populations:
+        if getattr(pop.model, "per_neuron", None) is not None:
+            why.append(f"population {pop.name!r}: LIF parameters per neuron have no compiled precise step yet")
     return why
 
 
