@@ -345,8 +345,29 @@ def _event_loop(v, J, ref, x, ev_off, ev_grp, ev_inc, lo, hi, h, tau_m, tau_ref,
 
 
 @njit(cache=True, error_model="numpy")
+def _response(lag, h, tau_m, n, p):
+    """One event's response in v at the block end and its peak over the block (PreciseLIFState.step, 2.)."""
+    em = math.exp(-lag / tau_m)
+    if n == 0:
+        rr = r1(lag, em, tau_m, p)
+        tpeak = p[GP_PEAK1]
+        if h > tpeak:  # some responses peak inside the block (lags never exceed h)
+            pk = min(lag, tpeak)
+            return rr, r1(pk, math.exp(-pk / tau_m), tau_m, p)
+        return rr, rr
+    rr = r2(lag, em, tau_m, p)
+    tpeak = p[GP_PEAK2]
+    if h > tpeak:
+        pk = min(lag, tpeak)
+        return rr, r2(pk, math.exp(-pk / tau_m), tau_m, p)
+    return rr, rr
+
+
+@njit(cache=True, error_model="numpy")
 def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, grp, inc, out_i, out_t):
-    """Advance M neurons from t0 to t0 + h (PreciseLIFState.step without Delta synapses).
+    """Advance M neurons from t0 to t0 + h (PreciseLIFState.step without Delta synapses), pass by pass in
+    numpy's order (the free update group by group, then the events group by group), each pass a loop over
+    the neurons or the events; the exact loop runs neuron by neuron for the few that need it.
 
     Parameters
     ----------
@@ -366,122 +387,185 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
     Returns
     -------
     count, out_i, out_t
-        Spikes (neuron, absolute time) neuron by neuron, each neuron's in time order.
+        Spikes (neuron, absolute time): neuron by neuron, each neuron's in time order.
     """
     M = v.size
     E = tgt.size
     R = X.shape[0]
     G = gi.shape[0]
     t1 = t0 + h
-    # the events of each neuron, in offset order (as the numpy loop's lexsort((off, loc)))
-    start = np.zeros(M + 1, dtype=np.int64)
-    for e in range(E):
-        start[tgt[e] + 1] += 1
+    # 1. every neuron as if it received nothing and stayed below threshold: v at h and an upper bound
+    vnew = np.empty(M)
+    ub = np.empty(M)
     for i in range(M):
-        start[i + 1] += start[i]
-    fill = start[:M].copy()
-    order = np.empty(E, dtype=np.int64)
+        vJ = v[i] - J[i]
+        a = vJ * dm
+        ub[i] = max(vJ, a) + J[i]
+        vnew[i] = a + J[i]
+    for g in range(G):
+        rc = gi[g, GI_ROW] + gi[g, GI_N]
+        c1, c1m = cf[g, CF_R1], cf[g, CF_R1MAX]
+        for i in range(M):
+            cur = X[rc, i]
+            vnew[i] += cur * c1
+            ub[i] += max(cur, 0.0) * c1m
+        if gi[g, GI_N] == 1:
+            r0 = gi[g, GI_ROW]
+            c2, c2m = cf[g, CF_R2], cf[g, CF_R2MAX]
+            for i in range(M):
+                x0 = X[r0, i]
+                vnew[i] += x0 * c2
+                ub[i] += max(x0, 0.0) * c2m
+    # 2. the events by superposition, group by group: responses at h, peak responses to the bound
+    for g in range(G):
+        p = gp[g]
+        n = gi[g, GI_N]
+        for e in range(E):
+            if grp[e] != g:
+                continue
+            rr, rp = _response(h - off[e], h, tau_m, n, p)
+            w = inc[e]
+            vnew[tgt[e]] += w * rr
+            ub[tgt[e]] += max(w, 0.0) * rp
+    # 3. who needs the exact loop: a possible crossing whose interior maximum is not excluded, or a
+    #    refractory period that ends inside the block
+    cand = np.empty(0, dtype=np.int64)
+    nc = 0
+    for i in range(M):
+        if ub[i] >= 1.0:
+            nc += 1
+    if nc:
+        cand = np.empty(nc, dtype=np.int64)
+        nc = 0
+        for i in range(M):
+            if ub[i] >= 1.0:
+                cand[nc] = i
+                nc += 1
+    local = np.full(M, -1, dtype=np.int64) if nc or E else np.empty(0, dtype=np.int64)
+    extra = np.zeros(nc)
+    for c in range(nc):
+        local[cand[c]] = c
+    if nc:
+        for e in range(E):  # their events' peak currents
+            c = local[tgt[e]]
+            if c < 0:
+                continue
+            g = grp[e]
+            wp = max(inc[e], 0.0)
+            if gi[g, GI_N] == 0:
+                extra[c] += wp
+            else:
+                tau_s = gp[g, GP_TAU_S]
+                us = min(h - off[e], tau_s)
+                extra[c] += wp * (us / tau_s) * math.exp(-us / tau_s)
+    xl = np.empty(R)
+    special = np.zeros(M, dtype=np.bool_) if nc else np.zeros(0, dtype=np.bool_)
+    ns = 0
+    for c in range(nc):
+        i = cand[c]
+        for r in range(R):
+            xl[r] = X[r, i]
+        high = J[i] + current_bound(xl, h, gi, gp, True) + extra[c]
+        if not (v[i] < 1.0 and vnew[i] < 1.0 and high < 1.0):
+            special[i] = True
+            ns += 1
+    nr = 0
+    for i in range(M):
+        if ref[i] > t0:
+            nr += 1
+    if nr:
+        if special.size == 0:
+            special = np.zeros(M, dtype=np.bool_)
+        for i in range(M):
+            if ref[i] > t0:
+                if not special[i]:
+                    ns += 1
+                special[i] = True
+            if special[i] and ref[i] >= t1:  # held at 0 all block: only its synapses change
+                special[i] = False
+                ns -= 1
+    # their state at t0, for the exact loop
+    sid = np.empty(ns, dtype=np.int64)
+    sv = np.empty(ns)
+    sx = np.empty((ns, R))
+    if ns:
+        q = 0
+        for i in range(M):
+            if special[i]:
+                sid[q] = i
+                sv[q] = v[i]
+                for r in range(R):
+                    sx[q, r] = X[r, i]
+                q += 1
+    # 4. commit: v (0 while refractory), the stages decayed plus each event with its exact lag
+    for i in range(M):
+        v[i] = 0.0 if ref[i] > t0 else vnew[i]
+    for g in range(G):
+        r0 = gi[g, GI_ROW]
+        es = cf[g, CF_ES]
+        if gi[g, GI_N] == 1:
+            cross = cf[g, CF_CROSS]
+            for i in range(M):
+                x1 = X[r0 + 1, i] + X[r0, i] * cross
+                X[r0 + 1, i] = x1 * es
+        for i in range(M):
+            X[r0, i] *= es
+    for g in range(G):
+        r0 = gi[g, GI_ROW]
+        n = gi[g, GI_N]
+        tau_s = gp[g, GP_TAU_S]
+        for e in range(E):
+            if grp[e] != g:
+                continue
+            lag = (h - off[e]) / tau_s
+            w = inc[e] * math.exp(-lag)
+            X[r0, tgt[e]] += w
+            if n == 1:
+                X[r0 + 1, tgt[e]] += w * lag
+    if ns == 0:
+        return 0, out_i, out_t
+    # 5. the exact loop of the special neurons from their state at t0, through their events in offset order
+    #    (the numpy loop's lexsort((offset, neuron)))
+    if local.size == 0:
+        local = np.full(M, -1, dtype=np.int64)
+    for q in range(ns):
+        local[sid[q]] = q
+    start = np.zeros(ns + 1, dtype=np.int64)
     for e in range(E):
-        t = tgt[e]
-        order[fill[t]] = e
-        fill[t] += 1
-    s_off, s_grp, s_inc = np.empty(E), np.empty(E, dtype=np.int64), np.empty(E)
-    for q in range(E):
-        e = order[q]
-        s_off[q], s_grp[q], s_inc[q] = off[e], grp[e], inc[e]
-    for i in range(M):  # a stable insertion sort per neuron (few events each)
-        for q in range(start[i] + 1, start[i + 1]):
-            o, g_, w = s_off[q], s_grp[q], s_inc[q]
-            r = q - 1
-            while r >= start[i] and s_off[r] > o:
+        q = local[tgt[e]] if special[tgt[e]] else -1
+        if q >= 0:
+            start[q + 1] += 1
+    for q in range(ns):
+        start[q + 1] += start[q]
+    fill = start[:ns].copy()
+    ne = start[ns]
+    s_off, s_grp, s_inc = np.empty(ne), np.empty(ne, dtype=np.int64), np.empty(ne)
+    for e in range(E):
+        if special[tgt[e]]:
+            q = local[tgt[e]]
+            k = fill[q]
+            s_off[k], s_grp[k], s_inc[k] = off[e], grp[e], inc[e]
+            fill[q] = k + 1
+    for q in range(ns):  # a stable insertion sort per neuron (few events each)
+        for k in range(start[q] + 1, start[q + 1]):
+            o, g_, w = s_off[k], s_grp[k], s_inc[k]
+            r = k - 1
+            while r >= start[q] and s_off[r] > o:
                 s_off[r + 1], s_grp[r + 1], s_inc[r + 1] = s_off[r], s_grp[r], s_inc[r]
                 r -= 1
             s_off[r + 1], s_grp[r + 1], s_inc[r + 1] = o, g_, w
-    xl = np.empty(R)
     st_f = np.empty((_STACK, 5))
     st_x = np.empty((_STACK, R))
     count = 0
-    for i in range(M):
-        vi, Ji, ri = v[i], J[i], ref[i]
-        # 1. the free evolution and its bound
-        vJ = vi - Ji
-        a = vJ * dm
-        ub = max(vJ, a) + Ji
-        vnew = a + Ji
-        for g in range(G):
-            r = gi[g, GI_ROW]
-            cur = X[r + gi[g, GI_N], i]
-            vnew += cur * cf[g, CF_R1]
-            ub += max(cur, 0.0) * cf[g, CF_R1MAX]
-            if gi[g, GI_N] == 1:
-                vnew += X[r, i] * cf[g, CF_R2]
-                ub += max(X[r, i], 0.0) * cf[g, CF_R2MAX]
-        # 2. its events by superposition; extra: their peak currents (for the interior-maximum test)
-        extra = 0.0
-        for q in range(start[i], start[i + 1]):
-            g = s_grp[q]
-            p = gp[g]
-            w = s_inc[q]
-            lag = h - s_off[q]
-            em = math.exp(-lag / tau_m)
-            wp = max(w, 0.0)
-            if gi[g, GI_N] == 0:
-                rr = r1(lag, em, tau_m, p)
-                tpeak = p[GP_PEAK1]
-                if h > tpeak:
-                    pk = min(lag, tpeak)
-                    rp = r1(pk, math.exp(-pk / tau_m), tau_m, p)
-                else:
-                    rp = rr
-                extra += wp
-            else:
-                rr = r2(lag, em, tau_m, p)
-                tpeak = p[GP_PEAK2]
-                if h > tpeak:
-                    pk = min(lag, tpeak)
-                    rp = r2(pk, math.exp(-pk / tau_m), tau_m, p)
-                else:
-                    rp = rr
-                us = min(lag, p[GP_TAU_S])
-                extra += wp * (us / p[GP_TAU_S]) * math.exp(-us / p[GP_TAU_S])
-            vnew += w * rr
-            ub += wp * rp
-        # 3. the exact loop: a possible crossing (no interior maximum excluded), or a refractory end inside
-        refractory = ri > t0
-        special = False
-        if ub >= 1.0:
-            for r in range(R):
-                xl[r] = X[r, i]
-            high = Ji + current_bound(xl, h, gi, gp, True) + extra
-            special = not (vi < 1.0 and vnew < 1.0 and high < 1.0)
-        if refractory:
-            special = ri < t1
-        if special:
-            for r in range(R):
-                xl[r] = X[r, i]
-        # 4. commit: v, the stages decayed plus each event with its exact lag
-        v[i] = 0.0 if refractory else vnew
-        for g in range(G):
-            r = gi[g, GI_ROW]
-            if gi[g, GI_N] == 1:
-                X[r + 1, i] += X[r, i] * cf[g, CF_CROSS]
-                X[r + 1, i] *= cf[g, CF_ES]
-            X[r, i] *= cf[g, CF_ES]
-        for q in range(start[i], start[i + 1]):
-            g = s_grp[q]
-            r = gi[g, GI_ROW]
-            lag = (h - s_off[q]) / gp[g, GP_TAU_S]
-            w = s_inc[q] * math.exp(-lag)
-            X[r, i] += w
-            if gi[g, GI_N] == 1:
-                X[r + 1, i] += w * lag
-        if special:
-            # 5. from the state at t0, through the neuron's events
-            vi, rr_, count, out_i, out_t = _event_loop(vi, Ji, ri - t0, xl, s_off, s_grp, s_inc, start[i],
-                                                       start[i + 1], h, tau_m, tau_ref, gi, gp, st_f, st_x,
-                                                       out_i, out_t, count, i, t0)
-            v[i] = vi
-            ref[i] = rr_ + t0
+    for q in range(ns):
+        i = sid[q]
+        for r in range(R):
+            xl[r] = sx[q, r]
+        vi, re, count, out_i, out_t = _event_loop(sv[q], J[i], ref[i] - t0, xl, s_off, s_grp, s_inc, start[q],
+                                                  start[q + 1], h, tau_m, tau_ref, gi, gp, st_f, st_x, out_i,
+                                                  out_t, count, i, t0)
+        v[i] = vi
+        ref[i] = re + t0
     return count, out_i, out_t
 
 
