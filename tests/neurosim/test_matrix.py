@@ -62,8 +62,6 @@ def refused(pop_kind, input_kind, sim):
     """Why a cell is refused (None: it must run)."""
     if input_kind == "noise" and pop_kind == "user":
         return "add_noise"
-    if sim.backend == "numba" and sim.timing == "precise":
-        return "precise-timing event loop has no compiled form"
     if sim.timing == "precise" and pop_kind in ("hh", "user"):
         return "exact spike-time method"
     if sim.timing == "precise" and input_kind == "noise":
