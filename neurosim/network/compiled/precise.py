@@ -34,7 +34,7 @@ from numba import njit
 from ...errors import SimulationError
 from ...neurons.lif.kernel import _E2_SERIES, _MAX_ROUNDS, _MIN_PIECE, _SPLIT, ROOT_TOL
 from ...neurons.lif.precise import PreciseLIFState
-from ..precise.runtime import PreciseLIFRuntime, PreciseRuntime
+from ..precise.runtime import PreciseConnection, PreciseLIFRuntime, PreciseRuntime, _precise_link
 
 # per-group integer columns: order n (0 or 1), row of stage 0 in the stacked stages
 GI_N, GI_ROW = range(2)
@@ -626,13 +626,133 @@ class CompiledPreciseLIFState(PreciseLIFState):
 _NO_EVENTS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0))
 
 
+# ---- event delivery: PreciseConnection.send and the target's queue, compiled ------------------------------
+@njit(cache=True)
+def file_spikes(q_step, q_tgt, q_off, q_grp, q_inc, n, spiked, times, first_step, indptr, indices, data, delay, dt,
+                B, n_pre, n_post, group):
+    """PreciseConnection.send: the events of presynaptic spikes (flat indices, absolute times) appended to a
+    target's pending events ``q_*[:n]`` (step of arrival, target, offset, group, increment), with numpy's
+    formulas (step = max(floor((t + delay) / dt), first_step), offset clipped into [0, dt)).
+
+    Returns the new count and the (maybe grown) arrays.
+    """
+    last = np.nextafter(dt, 0.0)
+    for s in range(spiked.size):
+        f = spiked[s]
+        trial = f // n_pre if B > 1 else 0
+        j = f - trial * n_pre
+        arrival = times[s] + delay
+        step = max(np.int64(math.floor(arrival / dt)), first_step)
+        offset = min(max(arrival - step * dt, 0.0), last)
+        lo, hi = indptr[j], indptr[j + 1]
+        if n + hi - lo > q_step.size:
+            size = max(2 * q_step.size, n + hi - lo)
+            q_step, q_tgt, q_off = _grown_i(q_step, size, n), _grown_i(q_tgt, size, n), _grown_f(q_off, size, n)
+            q_grp, q_inc = _grown_i(q_grp, size, n), _grown_f(q_inc, size, n)
+        for e in range(lo, hi):
+            q_step[n], q_tgt[n], q_off[n], q_grp[n], q_inc[n] = step, indices[e] + trial * n_post, offset, group, data[e]
+            n += 1
+    return n, q_step, q_tgt, q_off, q_grp, q_inc
+
+
+@njit(cache=True)
+def _grown_i(a, size, n):
+    out = np.empty(size, dtype=np.int64)
+    out[:n] = a[:n]
+    return out
+
+
+@njit(cache=True)
+def _grown_f(a, size, n):
+    out = np.empty(size)
+    out[:n] = a[:n]
+    return out
+
+
+@njit(cache=True)
+def take_events(q_step, q_tgt, q_off, q_grp, q_inc, n, k, steps, dt):
+    """The pending events that arrive in steps k .. k + steps - 1, offsets from step k (as
+    PreciseLIFRuntime.step shifts them: ``off + (s - k) dt``); the others stay, in order. Returns
+    (events (tgt, off, grp, inc), the count left)."""
+    m = 0
+    for e in range(n):
+        if q_step[e] < k + steps:
+            m += 1
+    tgt, off, grp, inc = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m, dtype=np.int64), np.empty(m)
+    a = 0
+    left = 0
+    for e in range(n):
+        s = q_step[e]
+        if s < k + steps:
+            tgt[a], grp[a], inc[a] = q_tgt[e], q_grp[e], q_inc[e]
+            off[a] = q_off[e] + (s - k) * dt if s > k else q_off[e]
+            a += 1
+        else:
+            q_step[left], q_tgt[left], q_off[left], q_grp[left], q_inc[left] = s, q_tgt[e], q_off[e], q_grp[e], q_inc[e]
+            left += 1
+    return tgt, off, grp, inc, left
+
+
+class CompiledPreciseConnection(PreciseConnection):
+    """A connection with one delay in precise mode whose events :func:`file_spikes` files in the target's
+    compiled pending events (instead of the queue of numpy arrays)."""
+
+    def send(self, spiked, times, first_step):
+        t = self.target
+        indptr, indices, data = self.rows
+        t.pending_n, *arrays = file_spikes(*t.pending, t.pending_n, np.ascontiguousarray(spiked, dtype=np.int64),
+                                           np.ascontiguousarray(times, dtype=float), int(first_step), indptr,
+                                           indices, data, self.delay, self.dt, self.B, self.n_pre, self.n_post,
+                                           self.group)
+        t.pending = tuple(arrays)
+
+
 class CompiledPreciseLIFRuntime(PreciseLIFRuntime):
-    """A LIF population of the precise runtime stepped by :func:`precise_step`."""
+    """A LIF population of the precise runtime stepped by :func:`precise_step`. Events of connections with
+    one delay wait in ``pending`` (compiled, :func:`file_spikes`); the others (per-synapse delays, Poisson
+    drives) in the numpy ``queue``."""
 
     state_class = CompiledPreciseLIFState
+
+    def __init__(self, pop, B, dt, synapses, inputs):
+        super().__init__(pop, B, dt, synapses, inputs)
+        size = 1024
+        self.pending = (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size),
+                        np.empty(size, dtype=np.int64), np.empty(size))
+        self.pending_n = 0
+
+    def step(self, k, t0, steps=1):
+        dt = self.state.dt
+        parts = []
+        for s in range(k, k + steps):  # the numpy queue (per-synapse delays, drives), as numpy does
+            for tg, off, grp, inc in self.queue.pop(s, ()):
+                parts.append((tg, off + (s - k) * dt if s > k else off, grp, inc))
+        if self.pending_n:
+            *events, self.pending_n = take_events(*self.pending, self.pending_n, k, steps, dt)
+            parts.append(tuple(events))
+        events = None
+        if parts:
+            events = parts[0] if len(parts) == 1 else tuple(np.concatenate(a) for a in zip(*parts))
+        idx, times = self.state.step(self.input(), t0, events, None if steps == 1 else steps * dt)
+        self.times = times
+        return idx, times - t0
+
+    def snapshot_extra(self):
+        return super().snapshot_extra(), tuple(a[:self.pending_n].copy() for a in self.pending)
+
+    def restore_extra(self, extra):
+        super().restore_extra(extra[0])
+        self.pending = tuple(a.copy() for a in extra[1])
+        self.pending_n = extra[1][0].size
 
 
 class CompiledPreciseRuntime(PreciseRuntime):
     """``Network(timing="precise")`` on the numba backend: the precise runtime with compiled populations."""
 
     population_class = CompiledPreciseLIFRuntime
+
+    @staticmethod
+    def make_link(conn, dt, B, group, target):
+        if conn.delays is None:
+            return CompiledPreciseConnection(conn, dt, B, group, target)
+        return _precise_link(conn, dt, B, group, target)

@@ -186,7 +186,8 @@ def file_events(queue, tgt, arrival, group, inc, dt, first_step):
 class PreciseRuntime(Runtime):
     """Runtime for ``timing="precise"`` (see the module docstring). Same public interface as :class:`Runtime`."""
 
-    population_class = PreciseLIFRuntime  # the compiled backend's steps its populations compiled
+    population_class = PreciseLIFRuntime  # the compiled backend steps its populations compiled ...
+    make_link = staticmethod(_precise_link)  # ... and files their events compiled
 
     def __init__(self, net):
         self.dt, self.batched = net.dt, net.batch is not None
@@ -213,7 +214,7 @@ class PreciseRuntime(Runtime):
                     drive.group, drive.target, drive.target_name = synapses.index(c.synapse), rt, pop.name
                     self.drives.append(drive)
                     continue
-                self.links.append((c.pre, _precise_link(c, dt, B, synapses.index(c.synapse), rt)))
+                self.links.append((c.pre, self.make_link(c, dt, B, synapses.index(c.synapse), rt)))
         self.emitters = dict(self.pops)
         self.emitters.update(self.sources)
         # outgoing links of each emitting runtime
@@ -240,7 +241,7 @@ class PreciseRuntime(Runtime):
         """New CSR rows for ``conn``; events already queued keep the weights they were sent with."""
         for i, (pre, link) in enumerate(self.links):
             if link.conn is conn:
-                new = _precise_link(conn, self.dt, self.B, link.group, link.target)
+                new = self.make_link(conn, self.dt, self.B, link.group, link.target)
                 self.links[i] = (pre, new)
                 out = self._out[id(self.emitters[pre])]
                 out[out.index(link)] = new
