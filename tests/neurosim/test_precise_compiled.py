@@ -58,7 +58,7 @@ def test_evolution_bounds_and_first_crossing_equal_the_numpy_kernel():
     up, low = kernel.upper_bound(v, J, xs, L), kernel.lower_bound(v, J, xs, L)
     cup, clow = kernel.current_upper_bound(xs, L), kernel.current_lower_bound(xs, L)
     cross = kernel.first_crossing(v, J, xs, L)
-    st_f, st_x = np.empty((P._STACK, 5)), np.empty((P._STACK, 3))
+    st_f, st_x = np.empty((P._STACK, 5)), np.empty((P._STACK + 9, 3))
     got = np.empty((6, v.size))
     out = np.empty(3)
     for k in range(v.size):
@@ -90,7 +90,7 @@ def test_a_crossing_that_peaks_above_threshold_and_falls_back_is_found():
     ub = P.bound(v, J, x, L, 0.02, gi, gp, True)
     vb = P.voltage(v, J, x, L, 0.02, gi, gp)
     assert vb < 1.0 < ub
-    t = P.first_crossing(v, J, x, L, ub, vb, 0.02, gi, gp, np.empty((P._STACK, 5)), np.empty((P._STACK, 1)))
+    t = P.first_crossing(v, J, x, L, ub, vb, 0.02, gi, gp, np.empty((P._STACK, 5)), np.empty((P._STACK + 9, 1)))
     ref = kernel.first_crossing(np.array([v]), np.array([J]), [x[:, None]], np.array([L]))[0]
     assert 0 < t < L and abs(t - ref) < 1e-12
 

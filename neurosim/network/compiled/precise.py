@@ -152,6 +152,36 @@ def voltage(v, J, x, u, tau_m, gi, gp):
 
 
 @njit(cache=True, error_model="numpy")
+def voltage_bound_stages(v, J, x, u, tau_m, gi, gp, out):
+    """MembraneKernel.voltage_and_upper_bound over [0, u] and the stages at u (into ``out``, not ``x``): one
+    set of exponentials for the three (v(u) is :func:`evolve`'s, term for term)."""
+    em = math.exp(-u / tau_m)
+    vJ = v - J
+    vn = J + vJ * em
+    b = J + max(vJ, vJ * em)
+    for g in range(gi.shape[0]):
+        p = gp[g]
+        r = gi[g, GI_ROW]
+        es = math.exp(-u / p[GP_TAU_S])
+        rr = r1(u, em, tau_m, p)
+        rb = rr if u <= p[GP_PEAK1] else r1(p[GP_PEAK1], math.exp(-p[GP_PEAK1] / tau_m), tau_m, p)
+        if gi[g, GI_N] == 0:
+            vn = vn + x[r] * rr
+            b = b + max(x[r], 0.0) * rb
+            out[r] = x[r] * es
+        else:
+            x0, x1 = x[r], x[r + 1]
+            vn = vn + x1 * rr
+            vn = vn + x0 * r2(u, em, tau_m, p)
+            b = b + max(x1, 0.0) * rb
+            u2 = min(u, p[GP_PEAK2])
+            b = b + max(x0, 0.0) * r2(u2, math.exp(-u2 / tau_m), tau_m, p)
+            out[r] = x0 * es
+            out[r + 1] = (x1 + x0 * (u / p[GP_TAU_S])) * es
+    return vn, b
+
+
+@njit(cache=True, error_model="numpy")
 def current_bound(x, h, gi, gp, upper):
     """MembraneKernel.current_upper_bound (``upper``) or current_lower_bound over [0, h]."""
     out = 0.0
@@ -252,7 +282,8 @@ def first_crossing(v, J, x, L, ub, vb, tau_m, gi, gp, st_f, st_x):
     """MembraneKernel.first_crossing for one neuron: the first time in [0, L] where v reaches 1, NaN if none.
 
     The undecided pieces are split into 8 earliest first, as the array version does for every neuron at once:
-    a stack whose top is the earliest piece. ``st_f`` (_STACK, 5) and ``st_x`` (_STACK, R) are scratch.
+    a stack whose top is the earliest piece. ``st_f`` (_STACK, 5) and ``st_x`` (_STACK + _SPLIT + 1, R) are
+    scratch.
     """
     if v >= 1.0:
         return 0.0
@@ -261,9 +292,8 @@ def first_crossing(v, J, x, L, ub, vb, tau_m, gi, gp, st_f, st_x):
         return np.nan
     if resolved:
         return refine(v, J, x, L, vb, tau_m, gi, gp)
-    R = x.size
     pv = np.empty(_SPLIT + 1)
-    px = np.empty((_SPLIT + 1, R))
+    px = st_x[_STACK:]
     # piece: start a, length h, v at a, v at the end, resolved?
     st_f[0, 0], st_f[0, 1], st_f[0, 2], st_f[0, 3], st_f[0, 4] = 0.0, L, v, vb, 0.0
     st_x[0, :] = x
@@ -300,11 +330,11 @@ def first_crossing(v, J, x, L, ub, vb, tau_m, gi, gp, st_f, st_x):
 
 # ---- PreciseLIFState.step, neuron by neuron -------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def _event_loop(v, J, ref, x, ev_off, ev_grp, ev_inc, lo, hi, h, tau_m, tau_ref, gi, gp, st_f, st_x,
+def _event_loop(v, J, ref, x, ev_off, ev_grp, ev_inc, lo, hi, h, tau_m, tau_ref, gi, gp, st_f, st_x, xn,
                 out_i, out_t, count, i, t0):
     """PreciseLIFState._event_loop for one neuron from its state at the block start (times relative to it):
     segment by segment to its next event, refractory end, crossing or h. Spikes are appended at ``count``;
-    returns (v at h, refractory end, count, out_i, out_t)."""
+    returns (v at h, refractory end, count, out_i, out_t). ``xn`` (R,): scratch."""
     tau = 0.0
     e = lo
     while True:
@@ -314,15 +344,21 @@ def _event_loop(v, J, ref, x, ev_off, ev_grp, ev_inc, lo, hi, h, tau_m, tau_ref,
         stop = min(nxt, ref) if refr else nxt
         L = stop - tau
         u = np.nan
-        if not refr:
-            vL = voltage(v, J, x, L, tau_m, gi, gp)
-            ub = bound(v, J, x, L, tau_m, gi, gp, True)
+        if refr:  # held at 0: only the stages move
+            evolve(v, J, x, L, tau_m, gi, gp, x)
+            v = 0.0
+        else:
+            vL, ub = voltage_bound_stages(v, J, x, L, tau_m, gi, gp, xn)
             if ub >= 1.0:
                 u = first_crossing(v, J, x, L, ub, vL, tau_m, gi, gp, st_f, st_x)
+            if np.isnan(u):
+                x[:] = xn
+                v = vL
+            else:
+                evolve(v, J, x, u, tau_m, gi, gp, x)
+                v = 0.0
         crossed = not np.isnan(u)
         adv = u if crossed else L
-        vn = evolve(v, J, x, adv, tau_m, gi, gp, x)
-        v = 0.0 if (refr or crossed) else vn
         tau = tau + adv if crossed else stop
         if crossed:
             if count >= out_i.size:
@@ -555,15 +591,16 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
                 r -= 1
             s_off[r + 1], s_grp[r + 1], s_inc[r + 1] = o, g_, w
     st_f = np.empty((_STACK, 5))
-    st_x = np.empty((_STACK, R))
+    st_x = np.empty((_STACK + _SPLIT + 1, R))  # the pieces, then the points of a split
+    xn = np.empty(R)
     count = 0
     for q in range(ns):
         i = sid[q]
         for r in range(R):
             xl[r] = sx[q, r]
         vi, re, count, out_i, out_t = _event_loop(sv[q], J[i], ref[i] - t0, xl, s_off, s_grp, s_inc, start[q],
-                                                  start[q + 1], h, tau_m, tau_ref, gi, gp, st_f, st_x, out_i,
-                                                  out_t, count, i, t0)
+                                                  start[q + 1], h, tau_m, tau_ref, gi, gp, st_f, st_x, xn,
+                                                  out_i, out_t, count, i, t0)
         v[i] = vi
         ref[i] = re + t0
     return count, out_i, out_t
