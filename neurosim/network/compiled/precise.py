@@ -464,24 +464,30 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
             vnew[tgt[e]] += w * rr
             ub[tgt[e]] += max(w, 0.0) * rp
     # 3. who needs the exact loop: a possible crossing whose interior maximum is not excluded, or a
-    #    refractory period that ends inside the block
-    cand = np.empty(0, dtype=np.int64)
+    #    refractory period that ends inside the block (one pass marks both: 1 candidate, 2 refractory end)
+    mark = np.zeros(M, dtype=np.int8)
     nc = 0
+    nr = 0
     for i in range(M):
-        if ub[i] >= 1.0:
+        r_i = ref[i]
+        if r_i > t0:
+            if r_i < t1:
+                mark[i] = 2
+                nr += 1
+        elif ub[i] >= 1.0:
+            mark[i] = 1
             nc += 1
+    local = np.full(M, -1, dtype=np.int64) if nc + nr else np.empty(0, dtype=np.int64)
+    ns = nr
     if nc:
         cand = np.empty(nc, dtype=np.int64)
-        nc = 0
+        c = 0
         for i in range(M):
-            if ub[i] >= 1.0:
-                cand[nc] = i
-                nc += 1
-    local = np.full(M, -1, dtype=np.int64) if nc or E else np.empty(0, dtype=np.int64)
-    extra = np.zeros(nc)
-    for c in range(nc):
-        local[cand[c]] = c
-    if nc:
+            if mark[i] == 1:
+                cand[c] = i
+                local[i] = c
+                c += 1
+        extra = np.zeros(nc)
         for e in range(E):  # their events' peak currents
             c = local[tgt[e]]
             if c < 0:
@@ -494,32 +500,17 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
                 tau_s = gp[g, GP_TAU_S]
                 us = min(h - off[e], tau_s)
                 extra[c] += wp * (us / tau_s) * math.exp(-us / tau_s)
-    xl = np.empty(R)
-    special = np.zeros(M, dtype=np.bool_) if nc else np.zeros(0, dtype=np.bool_)
-    ns = 0
-    for c in range(nc):
-        i = cand[c]
-        for r in range(R):
-            xl[r] = X[r, i]
-        high = J[i] + current_bound(xl, h, gi, gp, True) + extra[c]
-        if not (v[i] < 1.0 and vnew[i] < 1.0 and high < 1.0):
-            special[i] = True
-            ns += 1
-    nr = 0
-    for i in range(M):
-        if ref[i] > t0:
-            nr += 1
-    if nr:
-        if special.size == 0:
-            special = np.zeros(M, dtype=np.bool_)
-        for i in range(M):
-            if ref[i] > t0:
-                if not special[i]:
-                    ns += 1
-                special[i] = True
-            if special[i] and ref[i] >= t1:  # held at 0 all block: only its synapses change
-                special[i] = False
-                ns -= 1
+        xl = np.empty(R)
+        for c in range(nc):
+            i = cand[c]
+            local[i] = -1
+            for r in range(R):
+                xl[r] = X[r, i]
+            high = J[i] + current_bound(xl, h, gi, gp, True) + extra[c]
+            if v[i] < 1.0 and vnew[i] < 1.0 and high < 1.0:
+                mark[i] = 0  # cannot cross after all
+            else:
+                ns += 1
     # their state at t0, for the exact loop
     sid = np.empty(ns, dtype=np.int64)
     sv = np.empty(ns)
@@ -527,11 +518,12 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
     if ns:
         q = 0
         for i in range(M):
-            if special[i]:
+            if mark[i] != 0:
                 sid[q] = i
                 sv[q] = v[i]
                 for r in range(R):
                     sx[q, r] = X[r, i]
+                local[i] = q
                 q += 1
     # 4. commit: v (0 while refractory), the stages decayed plus each event with its exact lag
     for i in range(M):
@@ -562,22 +554,17 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
         return 0, out_i, out_t
     # 5. the exact loop of the special neurons from their state at t0, through their events in offset order
     #    (the numpy loop's lexsort((offset, neuron)))
-    if local.size == 0:
-        local = np.full(M, -1, dtype=np.int64)
-    for q in range(ns):
-        local[sid[q]] = q
     start = np.zeros(ns + 1, dtype=np.int64)
     for e in range(E):
-        q = local[tgt[e]] if special[tgt[e]] else -1
-        if q >= 0:
-            start[q + 1] += 1
+        if mark[tgt[e]] != 0:
+            start[local[tgt[e]] + 1] += 1
     for q in range(ns):
         start[q + 1] += start[q]
     fill = start[:ns].copy()
     ne = start[ns]
     s_off, s_grp, s_inc = np.empty(ne), np.empty(ne, dtype=np.int64), np.empty(ne)
     for e in range(E):
-        if special[tgt[e]]:
+        if mark[tgt[e]] != 0:
             q = local[tgt[e]]
             k = fill[q]
             s_off[k], s_grp[k], s_inc[k] = off[e], grp[e], inc[e]
@@ -593,6 +580,7 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
     st_f = np.empty((_STACK, 5))
     st_x = np.empty((_STACK + _SPLIT + 1, R))  # the pieces, then the points of a split
     xn = np.empty(R)
+    xl = np.empty(R)
     count = 0
     for q in range(ns):
         i = sid[q]
