@@ -215,3 +215,18 @@ def test_delta_synapses_are_refused_in_precise_mode_and_auto_runs_them_on_numpy(
     net = build("auto")
     net.run(0.01)
     assert net.backend == "numpy"
+
+
+def test_per_neuron_lif_parameters_are_refused_in_precise_mode_and_auto_runs_them_on_numpy(sim):
+    _pair(sim)
+
+    def build(backend):
+        net = Network(timing="precise", backend=backend)
+        pop = net.add_population(LIF(tau_m=np.array([0.01, 0.02]), tau_ref=0.002), 2, bias=1.5)
+        net.connect(pop, pop, 0.1, delay=1e-3)
+        return net
+    with pytest.raises(ValueError, match="backend='numba' cannot run this network.*per neuron"):
+        build("numba").build()
+    net = build("auto")
+    net.run(0.01)
+    assert net.backend == "numpy"
