@@ -181,6 +181,30 @@ def test_recurrent_networks_with_sources_delays_and_probes(sim, kw):
     _assert_probes(pa, pb)
 
 
+def shapes_net(cfg, tau_s, order, delay, dt):
+    """PSC shapes against tau_m = 20 ms: tau_s = tau_m (d = 0), tau_s > tau_m, an alpha current that peaks
+    inside a block (delay 6.4 ms: blocks of 64 steps), dt = 1 ms; excitation and inhibition, a negative bias."""
+    net = cfg.network(dt=dt, rng=1)
+    inp = net.add_poisson(50, rate=30.0)
+    a = net.add_population(LIF(0.02, 0.002), 40, bias=0.9, v0="uniform")
+    b = net.add_population(LIF(0.01, 0.0005), 20, bias=-0.2, v0="uniform")
+    w = np.random.default_rng(1)
+    net.connect(inp, a, w.uniform(0, 0.03, (40, 50)), synapse=PSCFilter(tau_s, order))
+    net.connect(a, a, w.normal(0.002, 0.01, (40, 40)), synapse=PSCFilter(tau_s, order), delay=delay)
+    net.connect(a, b, w.uniform(0, 0.05, (20, 40)), synapse=PSCFilter(0.02, 1), delay=delay)
+    net.connect(b, a, -w.uniform(0, 0.02, (40, 20)), synapse=PSCFilter(0.001), delay=1.5 * delay)
+    return net, [net.probe(a), net.probe(b)]
+
+
+@pytest.mark.parametrize("tau_s, order, delay, dt", [(0.02, 0, 1e-3, 1e-4), (0.05, 0, 6e-3, 1e-4),
+                                                     (0.001, 1, 6.4e-3, 1e-4), (0.02, 1, 2e-3, 1e-3)],
+                         ids=["d=0", "tau_s>tau_m", "alpha-peak-in-block", "dt=1ms"])
+def test_psc_shapes_and_block_lengths(sim, tau_s, order, delay, dt):
+    pa, pb = _both(sim, shapes_net, 0.3, tau_s=tau_s, order=order, delay=delay, dt=dt)
+    assert pa[0].data[0].size > 50 and pa[1].data[0].size > 1000
+    _assert_probes(pa, pb)
+
+
 def test_store_restore_reset_and_a_split_run_equal_numpy(sim):
     out = []
     for cfg in _pair(sim):
