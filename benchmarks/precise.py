@@ -248,7 +248,10 @@ def part_cost(repeats=3, backends=("numba", "numpy")):
                 print("| numba | (not installed: pip install '.[fast]') | | | | |")
                 continue
             for timing in ("grid", "precise"):  # load numba's on-disk cache (or compile) outside the timing
+                t0 = time.perf_counter()
                 cuba_net(200, 1e-4, timing, backend=backend)[0].run(2e-3)
+                print(f"numba, {timing}: first run {time.perf_counter() - t0:.2f} s (compiles once per machine, "
+                      "then loads numba's on-disk cache)\n")
         for n, T in ((4000, 1.0), (40000, 0.3)):
             best = {"grid": np.inf, "precise": np.inf}
             for _ in range(repeats):
