@@ -59,7 +59,7 @@ def test_evolution_bounds_and_first_crossing_equal_the_numpy_kernel():
     cup, clow = kernel.current_upper_bound(xs, L), kernel.current_lower_bound(xs, L)
     cross = kernel.first_crossing(v, J, xs, L)
     st_f, st_x = np.empty((P._STACK, 5)), np.empty((P._STACK + 9, 3))
-    got = np.empty((6, v.size))
+    got = np.empty((8, v.size))
     out = np.empty(3)
     for k in range(v.size):
         xk = x[:, k].copy()
@@ -69,9 +69,11 @@ def test_evolution_bounds_and_first_crossing_equal_the_numpy_kernel():
         got[2, k] = P.bound(v[k], J[k], xk, L[k], 0.02, gi, gp, False)
         got[3, k] = P.current_bound(xk, L[k], gi, gp, True)
         got[4, k] = P.current_bound(xk, L[k], gi, gp, False)
-        vb = P.voltage(v[k], J[k], xk, L[k], 0.02, gi, gp)
+        vb, ub = P.voltage_bound_stages(v[k], J[k], xk, L[k], 0.02, gi, gp, out)
+        np.testing.assert_allclose(out, np.r_[new[0][:, k], new[1][:, k]], rtol=1e-13, atol=1e-13)
+        got[6, k], got[7, k] = vb, ub
         got[5, k] = P.first_crossing(v[k], J[k], xk, L[k], got[1, k], vb, 0.02, gi, gp, st_f, st_x)
-    for a, b in zip(got[:5], (vn, up, low, cup, clow)):
+    for a, b in zip(np.r_[got[:5], got[6:]], (vn, up, low, cup, clow, vn, up)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(np.isnan(got[5]), np.isnan(cross))
     found = ~np.isnan(cross) & (v < 1)
@@ -87,8 +89,7 @@ def test_a_crossing_that_peaks_above_threshold_and_falls_back_is_found():
     from neurosim.network.compiled import precise as P
     kernel, gi, gp = _kernel([(0.002, 0)])
     v, J, x, L = 0.9, 0.0, np.array([3.2]), 0.02
-    ub = P.bound(v, J, x, L, 0.02, gi, gp, True)
-    vb = P.voltage(v, J, x, L, 0.02, gi, gp)
+    vb, ub = P.voltage_bound_stages(v, J, x, L, 0.02, gi, gp, np.empty(1))
     assert vb < 1.0 < ub
     t = P.first_crossing(v, J, x, L, ub, vb, 0.02, gi, gp, np.empty((P._STACK, 5)), np.empty((P._STACK + 9, 1)))
     ref = kernel.first_crossing(np.array([v]), np.array([J]), [x[:, None]], np.array([L]))[0]

@@ -22,6 +22,11 @@ written for one number: the numpy kernel evaluates them on arrays, which a compi
 call. tests/neurosim/test_precise_compiled.py checks each against the numpy kernel to rounding, and the
 networks against the numpy backend (same neurons fire, times within 1e-12 s).
 
+Events of connections with one delay are filed by :func:`file_spikes` (PreciseConnection.send: the fan-out and
+the step of arrival, numpy's formulas) into the target population's pending events, from which
+:func:`take_events` hands each block its own. Sources, Poisson drives, per-synapse delays, probes and injected
+currents run as on numpy around the compiled calls (one per block and population).
+
 Where the numpy event loop skips the rest of a step for a neuron whose bound stays below 1 (it then adds the
 remaining events by superposition), this loop integrates the remaining segments: the same value to rounding,
 and no crossing can be found where v stays below 1.
@@ -133,22 +138,6 @@ def bound(v, J, x, h, tau_m, gi, gp, upper):
             u2 = min(h, p[GP_PEAK2])
             b = b + (max(x[r], 0.0) if upper else min(x[r], 0.0)) * r2(u2, math.exp(-u2 / tau_m), tau_m, p)
     return b
-
-
-@njit(cache=True, error_model="numpy")
-def voltage(v, J, x, u, tau_m, gi, gp):
-    """MembraneKernel.voltage: v(u)."""
-    em = math.exp(-u / tau_m)
-    vn = J + (v - J) * em
-    for g in range(gi.shape[0]):
-        p = gp[g]
-        r = gi[g, GI_ROW]
-        if gi[g, GI_N] == 0:
-            vn = vn + x[r] * r1(u, em, tau_m, p)
-        else:
-            vn = vn + x[r + 1] * r1(u, em, tau_m, p)
-            vn = vn + x[r] * r2(u, em, tau_m, p)
-    return vn
 
 
 @njit(cache=True, error_model="numpy")
