@@ -255,3 +255,27 @@ def test_per_neuron_lif_parameters_are_refused_in_precise_mode_and_auto_runs_the
     net = build("auto")
     net.run(0.01)
     assert net.backend == "numpy"
+
+
+def test_constant_drive_fires_at_the_analytic_times(sim):
+    """An independent oracle: with J > 1 and no synapses, v(t) = J (1 - e^(-t/tau_m)) from the reset, so the
+    spikes come every tau_ref + tau_m ln(J / (J - 1)) (the first one without the refractory period)."""
+    if sim.timing != "precise":
+        pytest.skip("precise timing")
+    net = sim.network(dt=1e-3)
+    J = np.array([1.2, 1.5, 3.0])
+    pop = net.add_population(LIF(0.02, 0.002), 3, bias=J if sim.batch is None else np.tile(J, (sim.batch, 1)))
+    net.connect(pop, pop, np.zeros((3, 3)) + 1e-12, delay=1e-3)  # a connection: the compiled filing runs too
+    probe = net.probe(pop)
+    net.run(0.3)
+    assert net.backend == sim.backend
+    data = probe.data
+    for trial in range(sim.batch or 1):
+        for i, Ji in enumerate(J):
+            sel = data[1] == i if sim.batch is None else (data[1] == i) & (data[2] == trial)
+            t = np.sort(data[0][sel])
+            first = 0.02 * np.log(Ji / (Ji - 1))
+            period = 0.002 + first
+            expect = first + period * np.arange(t.size)
+            assert t.size == int((0.3 - first) // period) + 1
+            np.testing.assert_allclose(t, expect, rtol=0, atol=1e-9)
