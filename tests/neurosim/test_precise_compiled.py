@@ -21,7 +21,7 @@ SHAPES = [(0.005, 0), (0.02, 0), (0.05, 0), (0.005, 1), (0.02, 1), (0.05, 1)]  #
 def _kernel(shapes):
     from neurosim.network.compiled.precise import CompiledPreciseLIFState
     st = CompiledPreciseLIFState(LIF(0.02, 0.002), 1, 1e-4, [PSCFilter(t, n) for t, n in shapes])
-    return st.kernel, st.gi, st.gp
+    return st.kernel, st.gi, np.ascontiguousarray(st.gp[:, 0])  # one tau_m: the constants at position 0
 
 
 @pytest.mark.parametrize("tau_s, n", SHAPES)
@@ -242,19 +242,25 @@ def test_delta_synapses_are_refused_in_precise_mode_and_auto_runs_them_on_numpy(
     assert net.backend == "numpy"
 
 
-def test_per_neuron_lif_parameters_are_refused_in_precise_mode_and_auto_runs_them_on_numpy(sim):
-    _pair(sim)
+def per_neuron_net(cfg, order):
+    """Per-neuron tau_m (below, equal to and above tau_s) and tau_ref, recurrent with a delay, and a source."""
+    net = cfg.network(dt=1e-4, rng=2)
+    inp = net.add_poisson(30, rate=40.0)
+    n = 24
+    tau_m = np.linspace(0.004, 0.04, n)
+    tau_m[5] = 0.005  # = tau_s: d = 0
+    pop = net.add_population(LIF(tau_m=tau_m, tau_ref=np.linspace(0.001, 0.004, n)), n, bias=0.95, v0="uniform")
+    w = np.random.default_rng(5)
+    net.connect(inp, pop, w.uniform(0, 0.03, (n, 30)), synapse=PSCFilter(0.005, order))
+    net.connect(pop, pop, w.normal(0.003, 0.01, (n, n)), synapse=PSCFilter(0.003), delay=1.2e-3)
+    return net, [net.probe(pop), net.probe(pop, "v", sample_every=1e-3)]
 
-    def build(backend):
-        net = Network(timing="precise", backend=backend)
-        pop = net.add_population(LIF(tau_m=np.array([0.01, 0.02]), tau_ref=0.002), 2, bias=1.5)
-        net.connect(pop, pop, 0.1, delay=1e-3)
-        return net
-    with pytest.raises(ValueError, match="backend='numba' cannot run this network.*per neuron"):
-        build("numba").build()
-    net = build("auto")
-    net.run(0.01)
-    assert net.backend == "numpy"
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_per_neuron_tau_m_and_tau_ref_equal_numpy(sim, order):
+    pa, pb = _both(sim, per_neuron_net, 0.3, order=order)
+    assert pa[0].data[0].size > 300
+    _assert_probes(pa, pb)
 
 
 def test_constant_drive_fires_at_the_analytic_times(sim):

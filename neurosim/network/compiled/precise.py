@@ -389,7 +389,7 @@ def _response(lag, h, tau_m, n, p):
 
 
 @njit(cache=True, error_model="numpy")
-def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, grp, inc, out_i, out_t):
+def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, grp, inc, out_i, out_t):  # noqa: C901
     """Advance M neurons from t0 to t0 + h (PreciseLIFState.step without Delta synapses), pass by pass in
     numpy's order (the free update group by group, then the events group by group), each pass a loop over
     the neurons or the events; the exact loop runs neuron by neuron for the few that need it.
@@ -402,8 +402,12 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
         Synapse stages of every group stacked (group g from row ``gi[g, GI_ROW]``), updated in place.
     J : ndarray (M,)
         Constant input during the block.
-    dm, cf : float, ndarray (G, CF_COLS)
-        PreciseLIFState._constants(h).
+    dm, cf : ndarray (P,), ndarray (G, P, CF_COLS)
+        PreciseLIFState._constants(h): P = 1 (one tau_m) or M (per neuron).
+    tau_m, tau_ref : ndarray (P,), ndarray (1,) or (M,)
+        Membrane time constants and refractory periods (s).
+    gi, gp : ndarray (G, 2), ndarray (G, P, GP_COLS)
+        The groups' order and row; their SynapseShape constants (per neuron when tau_m is).
     tgt, off, grp, inc : ndarray (E,)
         The events of the block: target, offset in [0, h), group, stage-0 jump.
     out_i, out_t : ndarray
@@ -419,36 +423,58 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
     R = X.shape[0]
     G = gi.shape[0]
     t1 = t0 + h
+    per = tau_m.size > 1  # per-neuron tau_m: neuron i's constants at position i, else at 0
+    per_ref = tau_ref.size > 1
     # 1. every neuron as if it received nothing and stayed below threshold: v at h and an upper bound
     vnew = np.empty(M)
     ub = np.empty(M)
-    for i in range(M):
-        vJ = v[i] - J[i]
-        a = vJ * dm
-        ub[i] = max(vJ, a) + J[i]
-        vnew[i] = a + J[i]
+    if per:
+        for i in range(M):
+            vJ = v[i] - J[i]
+            a = vJ * dm[i]
+            ub[i] = max(vJ, a) + J[i]
+            vnew[i] = a + J[i]
+    else:
+        d0 = dm[0]
+        for i in range(M):
+            vJ = v[i] - J[i]
+            a = vJ * d0
+            ub[i] = max(vJ, a) + J[i]
+            vnew[i] = a + J[i]
     for g in range(G):
         rc = gi[g, GI_ROW] + gi[g, GI_N]
-        c1, c1m = cf[g, CF_R1], cf[g, CF_R1MAX]
-        for i in range(M):
-            cur = X[rc, i]
-            vnew[i] += cur * c1
-            ub[i] += max(cur, 0.0) * c1m
+        if per:
+            for i in range(M):
+                cur = X[rc, i]
+                vnew[i] += cur * cf[g, i, CF_R1]
+                ub[i] += max(cur, 0.0) * cf[g, i, CF_R1MAX]
+        else:
+            c1, c1m = cf[g, 0, CF_R1], cf[g, 0, CF_R1MAX]
+            for i in range(M):
+                cur = X[rc, i]
+                vnew[i] += cur * c1
+                ub[i] += max(cur, 0.0) * c1m
         if gi[g, GI_N] == 1:
             r0 = gi[g, GI_ROW]
-            c2, c2m = cf[g, CF_R2], cf[g, CF_R2MAX]
-            for i in range(M):
-                x0 = X[r0, i]
-                vnew[i] += x0 * c2
-                ub[i] += max(x0, 0.0) * c2m
+            if per:
+                for i in range(M):
+                    x0 = X[r0, i]
+                    vnew[i] += x0 * cf[g, i, CF_R2]
+                    ub[i] += max(x0, 0.0) * cf[g, i, CF_R2MAX]
+            else:
+                c2, c2m = cf[g, 0, CF_R2], cf[g, 0, CF_R2MAX]
+                for i in range(M):
+                    x0 = X[r0, i]
+                    vnew[i] += x0 * c2
+                    ub[i] += max(x0, 0.0) * c2m
     # 2. the events by superposition, group by group: responses at h, peak responses to the bound
     for g in range(G):
-        p = gp[g]
         n = gi[g, GI_N]
         for e in range(E):
             if grp[e] != g:
                 continue
-            rr, rp = _response(h - off[e], h, tau_m, n, p)
+            j = tgt[e] if per else 0
+            rr, rp = _response(h - off[e], h, tau_m[j], n, gp[g, j])
             w = inc[e]
             vnew[tgt[e]] += w * rr
             ub[tgt[e]] += max(w, 0.0) * rp
@@ -486,7 +512,7 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
             if gi[g, GI_N] == 0:
                 extra[c] += wp
             else:
-                tau_s = gp[g, GP_TAU_S]
+                tau_s = gp[g, 0, GP_TAU_S]
                 us = min(h - off[e], tau_s)
                 extra[c] += wp * (us / tau_s) * math.exp(-us / tau_s)
         xl = np.empty(R)
@@ -495,7 +521,7 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
             local[i] = -1
             for r in range(R):
                 xl[r] = X[r, i]
-            high = J[i] + current_bound(xl, h, gi, gp, True) + extra[c]
+            high = J[i] + current_bound(xl, h, gi, gp[:, i if per else 0], True) + extra[c]
             if v[i] < 1.0 and vnew[i] < 1.0 and high < 1.0:
                 mark[i] = 0  # cannot cross after all
             else:
@@ -519,9 +545,9 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
         v[i] = 0.0 if ref[i] > t0 else vnew[i]
     for g in range(G):
         r0 = gi[g, GI_ROW]
-        es = cf[g, CF_ES]
+        es = cf[g, 0, CF_ES]  # tau_s only: the same for every neuron
         if gi[g, GI_N] == 1:
-            cross = cf[g, CF_CROSS]
+            cross = cf[g, 0, CF_CROSS]
             for i in range(M):
                 x1 = X[r0 + 1, i] + X[r0, i] * cross
                 X[r0 + 1, i] = x1 * es
@@ -530,7 +556,7 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
     for g in range(G):
         r0 = gi[g, GI_ROW]
         n = gi[g, GI_N]
-        tau_s = gp[g, GP_TAU_S]
+        tau_s = gp[g, 0, GP_TAU_S]
         for e in range(E):
             if grp[e] != g:
                 continue
@@ -575,16 +601,18 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
         i = sid[q]
         for r in range(R):
             xl[r] = sx[q, r]
+        j = i if per else 0
         vi, re, count, out_i, out_t = _event_loop(sv[q], J[i], ref[i] - t0, xl, s_off, s_grp, s_inc, start[q],
-                                                  start[q + 1], h, tau_m, tau_ref, gi, gp, st_f, st_x, xn,
-                                                  out_i, out_t, count, i, t0)
+                                                  start[q + 1], h, tau_m[j], tau_ref[i if per_ref else 0], gi,
+                                                  gp[:, j], st_f, st_x, xn, out_i, out_t, count, i, t0)
         v[i] = vi
         ref[i] = re + t0
     return count, out_i, out_t
 
 
 class CompiledPreciseLIFState(PreciseLIFState):
-    """:class:`PreciseLIFState` whose step is :func:`precise_step` (PSC groups of order 0 and 1, no Delta)."""
+    """:class:`PreciseLIFState` whose step is :func:`precise_step` (PSC groups of order 0 and 1, no Delta;
+    tau_m and tau_ref one per population or per neuron)."""
 
     def __init__(self, model, size, dt, synapses=(), v0=None):
         super().__init__(model, size, dt, synapses, v0)
@@ -595,8 +623,16 @@ class CompiledPreciseLIFState(PreciseLIFState):
         self.X = np.zeros((int(rows[-1]), self.size))
         self.x = [self.X[rows[k]:rows[k + 1]] for k in range(len(groups))]  # views: the numpy code reads them
         self.gi = np.array([[g.n, rows[k]] for k, g in enumerate(groups)], dtype=np.int64).reshape(-1, 2)
-        self.gp = np.array([[g.tau_s, g.d, g._inv_md or 0.0, g.peak1, g.peak2 or 0.0] for g in groups],
-                           dtype=float).reshape(-1, GP_COLS)
+        # per group, the SynapseShape constants of each neuron (P = M with a per-neuron tau_m, else 1)
+        P = self.size if self.kernel.per_neuron else 1
+        self.tau_m = np.broadcast_to(self.kernel.tau_m, (P,)).astype(float)
+        self.tau_ref_arr = np.atleast_1d(np.asarray(self.tau_ref, dtype=float))
+        self.gp = np.zeros((len(groups), P, GP_COLS))
+        for k, g in enumerate(groups):
+            inv_md = np.where(np.isfinite(g._inv_md), g._inv_md, 0.0) if P > 1 else (g._inv_md or 0.0)
+            for col, value in ((GP_TAU_S, g.tau_s), (GP_D, g.d), (GP_INV_MD, inv_md), (GP_PEAK1, g.peak1),
+                               (GP_PEAK2, 0.0 if g.peak2 is None else g.peak2)):
+                self.gp[k, :, col] = value
         self._cf = {}
         self._out = (np.empty(max(self.size, 16), dtype=np.int64), np.empty(max(self.size, 16)))
 
@@ -604,14 +640,16 @@ class CompiledPreciseLIFState(PreciseLIFState):
         got = self._cf.get(h)
         if got is None:
             dm, coef = self._constants(h)
-            cf = np.zeros((len(coef), CF_COLS))
+            P = self.tau_m.size
+            cf = np.zeros((len(coef), P, CF_COLS))
             for k, c in enumerate(coef):
-                cf[k, :4] = c["es"], c["cross"], c["r1"], c["r1max"]
-                if "r2" in c:
-                    cf[k, 4:] = c["r2"], c["r2max"]
+                for col, key in ((CF_ES, "es"), (CF_CROSS, "cross"), (CF_R1, "r1"), (CF_R1MAX, "r1max"),
+                                 (CF_R2, "r2"), (CF_R2MAX, "r2max")):
+                    if key in c:
+                        cf[k, :, col] = c[key]
             if len(self._cf) > 8:
                 self._cf.clear()
-            got = self._cf[h] = (dm, cf)
+            got = self._cf[h] = (np.broadcast_to(dm, (P,)).astype(float), cf)
         return got
 
     def step(self, J, t0, events=None, h=None):
@@ -624,9 +662,8 @@ class CompiledPreciseLIFState(PreciseLIFState):
             tgt, off, grp, inc = (np.ascontiguousarray(a, dtype=t) for a, t in
                                   zip(events, (np.int64, float, np.int64, float)))
         J = np.ascontiguousarray(np.broadcast_to(J, (self.size,)), dtype=float)
-        count, oi, ot = precise_step(self.v, self.refractory_end, self.X, J, float(t0), h, dm, cf,
-                                     self.kernel.tau_m, float(self.model.tau_ref), self.gi, self.gp, tgt, off,
-                                     grp, inc, *self._out)
+        count, oi, ot = precise_step(self.v, self.refractory_end, self.X, J, float(t0), h, dm, cf, self.tau_m,
+                                     self.tau_ref_arr, self.gi, self.gp, tgt, off, grp, inc, *self._out)
         self._out = (oi, ot)
         if count == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)

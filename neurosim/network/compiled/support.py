@@ -94,9 +94,6 @@ def unsupported_precise(net):
         if c.synapse.tau_s is None:  # neurosim.Delta
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: Delta (voltage-jump) synapses have no "
                        "compiled precise step yet")
-    for pop in net.populations:
-        if getattr(pop.model, "per_neuron", None) is not None:
-            why.append(f"population {pop.name!r}: LIF parameters per neuron have no compiled precise step yet")
     return why
 
 
