@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from neurosim import LIF, Delta, HodgkinHuxley, Network, PSCFilter
+from neurosim import LIF, HodgkinHuxley, Network, PSCFilter
 from neurosim.network.examples import cuba
 
 try:
@@ -266,13 +266,6 @@ def hh_net(backend):
     return net
 
 
-def precise_delta_net(backend):
-    net = Network(backend=backend, timing="precise")
-    a = net.add_population(LIF(), 3, bias=1.5)
-    net.connect(a, a, 0.1, synapse=Delta(), delay=1e-3)
-    return net
-
-
 def exact_placement_net(backend):
     net = Network(backend=backend)
     a = net.add_population(LIF(), 3, bias=1.5)
@@ -287,8 +280,7 @@ def filtered_probe_net(backend):
 
 
 @needs_numba
-@pytest.mark.parametrize("build, words", [(hh_net, "HodgkinHuxley"), (precise_delta_net, "Delta"),
-                                          (exact_placement_net, "placement='exact'"),
+@pytest.mark.parametrize("build, words", [(hh_net, "HodgkinHuxley"), (exact_placement_net, "placement='exact'"),
                                           (filtered_probe_net, "'filtered'")])
 def test_what_does_not_compile_is_refused_with_numba_and_runs_on_numpy_with_auto(build, words):
     with pytest.raises(ValueError, match=words):

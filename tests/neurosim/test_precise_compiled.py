@@ -227,19 +227,24 @@ def test_store_restore_reset_and_a_split_run_equal_numpy(sim):
     assert_same_events(a2, b2)
 
 
-def test_delta_synapses_are_refused_in_precise_mode_and_auto_runs_them_on_numpy(sim):
-    _pair(sim)
+def delta_net(cfg, tau_ref):
+    """Delta jumps from a source (a delay < dt) and recurrent ones (with a delay), beside exponential synapses;
+    arrivals during refractoriness (tau_ref up to 4 ms) are discarded, a jump that reaches 1 fires."""
+    net = cfg.network(dt=1e-4, rng=4)
+    inp = net.add_poisson(30, rate=60.0)
+    pop = net.add_population(LIF(0.02, tau_ref), 30, bias=0.85, v0="uniform")
+    w = np.random.default_rng(6)
+    net.connect(inp, pop, w.uniform(0, 0.08, (30, 30)), synapse=Delta(), delay=3e-5)
+    net.connect(pop, pop, w.normal(0.01, 0.05, (30, 30)), synapse=Delta(), delay=1.5e-3)
+    net.connect(pop, pop, w.uniform(0, 0.01, (30, 30)), synapse=PSCFilter(0.005), delay=1e-3)
+    return net, [net.probe(pop), net.probe(pop, "v", sample_every=5e-4)]
 
-    def build(backend):
-        net = Network(timing="precise", backend=backend)
-        src = net.add_spike_source((np.array([0.001]), np.array([0])))
-        net.connect(src, net.add_population(LIF(), 2, bias=0.5), 0.6, synapse=Delta(), delay=1e-3)
-        return net
-    with pytest.raises(ValueError, match="backend='numba' cannot run this network.*Delta"):
-        build("numba").build()
-    net = build("auto")
-    net.run(0.01)
-    assert net.backend == "numpy"
+
+@pytest.mark.parametrize("tau_ref", [0.002, 0.004])
+def test_delta_jumps_equal_numpy(sim, tau_ref):
+    pa, pb = _both(sim, delta_net, 0.3, tau_ref=tau_ref)
+    assert pa[0].data[0].size > 300
+    _assert_probes(pa, pb)
 
 
 def per_neuron_net(cfg, order):

@@ -320,7 +320,7 @@ def first_crossing(v, J, x, L, ub, vb, tau_m, gi, gp, st_f, st_x):
 # ---- PreciseLIFState.step, neuron by neuron -------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
 def _event_loop(v, J, ref, x, ev_off, ev_grp, ev_inc, lo, hi, h, tau_m, tau_ref, gi, gp, st_f, st_x, xn,
-                out_i, out_t, count, i, t0):
+                out_i, out_t, count, i, t0, dt):
     """PreciseLIFState._event_loop for one neuron from its state at the block start (times relative to it):
     segment by segment to its next event, refractory end, crossing or h. Spikes are appended at ``count``;
     returns (v at h, refractory end, count, out_i, out_t). ``xn`` (R,): scratch."""
@@ -362,7 +362,24 @@ def _event_loop(v, J, ref, x, ev_off, ev_grp, ev_inc, lo, hi, h, tau_m, tau_ref,
             ref = tau + tau_ref
         if has and not crossed and nxt <= stop:
             g = ev_grp[e]
-            x[gi[g, GI_ROW]] += ev_inc[e]
+            if g < gi.shape[0]:
+                x[gi[g, GI_ROW]] += ev_inc[e]
+            elif ref < nxt - 1e-9 * dt:
+                # a Delta jump (group G): discarded while refractory (up to the period's end, as on NEST's
+                # grid), else added to v; reaching 1 fires at the jump
+                v += ev_inc[e]
+                if v >= 1.0:
+                    v = 0.0
+                    ref = nxt + tau_ref
+                    if count >= out_i.size:
+                        grown_i = np.empty(2 * out_i.size, dtype=np.int64)
+                        grown_t = np.empty(2 * out_i.size)
+                        grown_i[:count] = out_i[:count]
+                        grown_t[:count] = out_t[:count]
+                        out_i, out_t = grown_i, grown_t
+                    out_i[count] = i
+                    out_t[count] = nxt + t0
+                    count += 1
             e += 1
         if not ((tau < h or e < hi) and ref < h):
             break
@@ -389,8 +406,8 @@ def _response(lag, h, tau_m, n, p):
 
 
 @njit(cache=True, error_model="numpy")
-def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, grp, inc, out_i, out_t):  # noqa: C901
-    """Advance M neurons from t0 to t0 + h (PreciseLIFState.step without Delta synapses), pass by pass in
+def precise_step(v, ref, X, J, t0, h, dt, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, grp, inc, out_i, out_t):  # noqa: C901
+    """Advance M neurons from t0 to t0 + h (PreciseLIFState.step), pass by pass in
     numpy's order (the free update group by group, then the events group by group), each pass a loop over
     the neurons or the events; the exact loop runs neuron by neuron for the few that need it.
 
@@ -408,8 +425,10 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
         Membrane time constants and refractory periods (s).
     gi, gp : ndarray (G, 2), ndarray (G, P, GP_COLS)
         The groups' order and row; their SynapseShape constants (per neuron when tau_m is).
+    dt : float
+        The grid step (the tolerance of a jump's arrival at the end of a refractory period).
     tgt, off, grp, inc : ndarray (E,)
-        The events of the block: target, offset in [0, h), group, stage-0 jump.
+        The events of the block: target, offset in [0, h), group, stage-0 jump (group G: a Delta jump of v).
     out_i, out_t : ndarray
         Spike buffers (grown when full).
 
@@ -478,6 +497,18 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
             w = inc[e]
             vnew[tgt[e]] += w * rr
             ub[tgt[e]] += max(w, 0.0) * rp
+    # the Delta jumps: w e^(-lag/tau_m) at the end, w at its peak; arrivals while refractory (up to the
+    # period's end) are discarded; neurons whose period ends inside go through the exact loop, which checks
+    # each arrival itself
+    for e in range(E):
+        if grp[e] != G:
+            continue
+        t = tgt[e]
+        lag = h - off[e]
+        if ref[t] < t1 - lag - 1e-9 * dt:
+            w = inc[e]
+            vnew[t] += w * math.exp(-lag / tau_m[t if per else 0])
+            ub[t] += max(w, 0.0)
     # 3. who needs the exact loop: a possible crossing whose interior maximum is not excluded, or a
     #    refractory period that ends inside the block (one pass marks both: 1 candidate, 2 refractory end)
     mark = np.zeros(M, dtype=np.int8)
@@ -509,7 +540,10 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
                 continue
             g = grp[e]
             wp = max(inc[e], 0.0)
-            if gi[g, GI_N] == 0:
+            if g == G:  # a positive jump can lift v over 1 whatever the current: no bound excludes it
+                if wp > 0 and ref[tgt[e]] < t1 - (h - off[e]) - 1e-9 * dt:
+                    extra[c] = np.inf
+            elif gi[g, GI_N] == 0:
                 extra[c] += wp
             else:
                 tau_s = gp[g, 0, GP_TAU_S]
@@ -604,20 +638,18 @@ def precise_step(v, ref, X, J, t0, h, dm, cf, tau_m, tau_ref, gi, gp, tgt, off, 
         j = i if per else 0
         vi, re, count, out_i, out_t = _event_loop(sv[q], J[i], ref[i] - t0, xl, s_off, s_grp, s_inc, start[q],
                                                   start[q + 1], h, tau_m[j], tau_ref[i if per_ref else 0], gi,
-                                                  gp[:, j], st_f, st_x, xn, out_i, out_t, count, i, t0)
+                                                  gp[:, j], st_f, st_x, xn, out_i, out_t, count, i, t0, dt)
         v[i] = vi
         ref[i] = re + t0
     return count, out_i, out_t
 
 
 class CompiledPreciseLIFState(PreciseLIFState):
-    """:class:`PreciseLIFState` whose step is :func:`precise_step` (PSC groups of order 0 and 1, no Delta;
+    """:class:`PreciseLIFState` whose step is :func:`precise_step` (PSC groups of order 0 and 1, Delta jumps;
     tau_m and tau_ref one per population or per neuron)."""
 
     def __init__(self, model, size, dt, synapses=(), v0=None):
         super().__init__(model, size, dt, synapses, v0)
-        if self.delta is not None:  # the runtime refuses it first (see unsupported); never dropped
-            raise ValueError("the compiled precise step has no Delta (voltage-jump) synapses yet")
         groups = self.kernel.groups
         rows = np.cumsum([0] + [g.n + 1 for g in groups])
         self.X = np.zeros((int(rows[-1]), self.size))
@@ -662,7 +694,7 @@ class CompiledPreciseLIFState(PreciseLIFState):
             tgt, off, grp, inc = (np.ascontiguousarray(a, dtype=t) for a, t in
                                   zip(events, (np.int64, float, np.int64, float)))
         J = np.ascontiguousarray(np.broadcast_to(J, (self.size,)), dtype=float)
-        count, oi, ot = precise_step(self.v, self.refractory_end, self.X, J, float(t0), h, dm, cf, self.tau_m,
+        count, oi, ot = precise_step(self.v, self.refractory_end, self.X, J, float(t0), h, self.dt, dm, cf, self.tau_m,
                                      self.tau_ref_arr, self.gi, self.gp, tgt, off, grp, inc, *self._out)
         self._out = (oi, ot)
         if count == 0:

@@ -29,7 +29,9 @@ def unsupported(net):
     from ...synapses.conductance import is_conductance
 
     if net.timing == "precise":
-        return unsupported_precise(net)
+        # the compiled precise runtime (.precise) runs every network the precise runtime accepts: what precise
+        # timing refuses on every backend (other kinds, noise, conductances, STDP) that runtime refuses itself
+        return []
     why = []
     for pop in net.populations:
         if not isinstance(pop.model, LIF):
@@ -80,20 +82,6 @@ def unsupported(net):
         if p.kind not in PROBE_KINDS:
             why.append(f"probe {p.kind!r} of {p.target.name!r}: not recorded by the compiled loop yet "
                        f"(it records {', '.join(PROBE_KINDS)})")
-    return why
-
-
-def unsupported_precise(net):
-    """Reasons why the compiled precise runtime (:mod:`.precise`) cannot run ``net``; empty if it can.
-
-    It compiles the populations' exact step; sources, event filing and probes run as on numpy. What precise
-    timing refuses on every backend (other kinds, noise, conductances, ...) the precise runtime refuses itself.
-    """
-    why = []
-    for c in net.connections:
-        if c.synapse.tau_s is None:  # neurosim.Delta
-            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: Delta (voltage-jump) synapses have no "
-                       "compiled precise step yet")
     return why
 
 
