@@ -24,7 +24,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ...neurons.lif.compiled import expm1, log, noisy_step
+from ...neurons.hh.compiled import expm1, log
+from ...neurons.lif.compiled import noisy_step
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF = range(12)
@@ -285,7 +286,7 @@ def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr
     as LIFState._refractory does; returns the spike count and the new list length. J is read only for
     refractory and spiking neurons (numpy's ``_Unscaled``: Jd * factor when direct). Spikes are found chunk
     by chunk in ascending neuron order, as numpy's nonzero gives them. The exponentials and logarithms run
-    in compact passes without branches (vectorized; :func:`neurosim.neurons.lif.compiled.expm1` and ``log``)
+    in compact passes without branches (vectorized; :func:`neurosim.neurons.hh.compiled.expm1` and ``log``)
     over the neurons gathered first; ``ends_i``, ``ends_x``: scratch (n,).
     """
     t1 = t0 + dt
