@@ -239,6 +239,15 @@ def part_cost(repeats=3, backends=("numba", "numpy")):
     """Precise against grid timing on each backend, side by side (alternating, min of repeats). The compiled
     kernels are loaded (or compiled, once per machine) by a first short run that is not timed."""
     print("\n## Cost: precise vs grid, CUBA at dt = 0.1 ms (delay 1 ms), min of alternating repeats\n")
+    if "numba" in backends:
+        from neurosim.network.compiled import numba_available
+        if numba_available():
+            for timing in ("grid", "precise"):  # load numba's on-disk cache (or compile) outside the timing
+                t0 = time.perf_counter()
+                cuba_net(200, 1e-4, timing, backend="numba")[0].run(2e-3)
+                print(f"numba, {timing}: first run {time.perf_counter() - t0:.2f} s (compiles once per machine, "
+                      "then loads numba's on-disk cache)")
+            print()
     print("| backend | N | T (s) | grid (s) | precise (s) | precise / grid |")
     print("|---|---|---|---|---|---|")
     for backend in backends:
@@ -247,11 +256,6 @@ def part_cost(repeats=3, backends=("numba", "numpy")):
             if not numba_available():
                 print("| numba | (not installed: pip install '.[fast]') | | | | |")
                 continue
-            for timing in ("grid", "precise"):  # load numba's on-disk cache (or compile) outside the timing
-                t0 = time.perf_counter()
-                cuba_net(200, 1e-4, timing, backend=backend)[0].run(2e-3)
-                print(f"numba, {timing}: first run {time.perf_counter() - t0:.2f} s (compiles once per machine, "
-                      "then loads numba's on-disk cache)\n")
         for n, T in ((4000, 1.0), (40000, 0.3)):
             best = {"grid": np.inf, "precise": np.inf}
             for _ in range(repeats):

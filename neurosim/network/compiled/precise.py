@@ -489,11 +489,14 @@ def precise_step(v, ref, X, J, t0, h, dt, dm, cf, tau_m, tau_ref, gi, gp, tgt, o
     # 2. the events by superposition, group by group: responses at h, peak responses to the bound
     for g in range(G):
         n = gi[g, GI_N]
+        p0, tm0 = gp[g, 0], tau_m[0]  # one tau_m: the constants stay in registers
         for e in range(E):
             if grp[e] != g:
                 continue
-            j = tgt[e] if per else 0
-            rr, rp = _response(h - off[e], h, tau_m[j], n, gp[g, j])
+            if per:
+                rr, rp = _response(h - off[e], h, tau_m[tgt[e]], n, gp[g, tgt[e]])
+            else:
+                rr, rp = _response(h - off[e], h, tm0, n, p0)
             w = inc[e]
             vnew[tgt[e]] += w * rr
             ub[tgt[e]] += max(w, 0.0) * rp
