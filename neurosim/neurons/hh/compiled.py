@@ -137,6 +137,9 @@ def expm1(x):
 def _coeffs(K, Ym, Yn, Yh, YV, Ib, G, X):
     """Fill K (8, N) (a: m, n, h, V; b: m, n, h, V) for the state rows, as ``_Coefficients.__call__``.
 
+    ``G`` (5, N): per neuron, the entries of the membrane matrix (:func:`kinetics.membrane_matrix`) that
+    are not 0 or 1: g_Na E_Na / C, g_K E_K / C, g_Na / C, g_K / C, g_L / C (:func:`kernel_params`).
+
     Two passes: the rate functions' exponentials into the scratch X (6, N), a loop that reads one
     array and writes one so that LLVM vectorizes it (with :func:`exp` and :func:`expm1`: libm's are
     opaque calls), then the sums and the linear maps.
@@ -152,8 +155,6 @@ def _coeffs(K, Ym, Yn, Yh, YV, Ib, G, X):
         X[3, i] = exp(S4 * V + O4)
         X[4, i] = exp(S5 * V + O5)
         X[5, i] = exp(S6 * V + O6)
-    g00, g01, g02, g03 = G[0, 0], G[0, 1], G[0, 2], G[0, 3]
-    g10, g11, g12, g13 = G[1, 0], G[1, 1], G[1, 2], G[1, 3]
     for i in range(N):
         am = X[0, i]
         an = X[1, i]
@@ -168,8 +169,9 @@ def _coeffs(K, Ym, Yn, Yh, YV, Ib, G, X):
         p0 = (m * m) * (m * Yh[i])
         n2 = Yn[i] * Yn[i]
         p1 = n2 * n2
-        K[3, i] = g00 * p0 + g01 * p1 + g02 * Ib[i] + g03
-        K[7, i] = g10 * p0 + g11 * p1 + g12 * Ib[i] + g13
+        # G @ [p0, p1, Ib, 1] with G[0, 2] = 1, G[0, 3] = G[1, 2] = 0 (the same value as the full sum)
+        K[3, i] = G[0, i] * p0 + G[1, i] * p1 + Ib[i]
+        K[7, i] = G[2, i] * p0 + G[3, i] * p1 + G[4, i]
 
 
 @njit(cache=True, error_model="numpy")
@@ -213,6 +215,7 @@ def run(method, Y, KK, cur, P2, det_V, det_f, was_above, primed, I_prev, has_pre
     exp_ab2 has its previous input), updated in place. Traces tv, tm, th, tn (rows per global step) are
     written when they have rows. Spikes go to sk (step), si (index), so (offset in s); the call stops early
     when fewer than N free slots are left. ``W`` (2, 2): exp_ab2's weights -h (1.5, -0.5) per current buffer.
+    ``G`` (5, N) and ``thr`` (N,): the per-neuron parameters (:func:`kernel_params`; mV for thr).
     Scratch: Ys (8, N), k1, k2, k3 (4, N), X (6, N).
 
     Returns ``(status, steps_done, n_spikes, lo, hi)``: status 1 when step ``k0 + steps_done`` left the
@@ -313,9 +316,9 @@ def run(method, Y, KK, cur, P2, det_V, det_f, was_above, primed, I_prev, has_pre
         k = k0 + j
         for i in range(N):
             v1 = Y[3, i]
-            above = v1 >= thr
+            above = v1 >= thr[i]
             if above and not was_above[i]:
-                theta = _hermite_root(det_V[i], v1, det_f[i] * h, (K[3, i] - K[7, i] * v1) * h, thr)
+                theta = _hermite_root(det_V[i], v1, det_f[i] * h, (K[3, i] - K[7, i] * v1) * h, thr[i])
                 sk[count] = k
                 si[count] = i
                 so[count] = theta * dt
@@ -332,6 +335,17 @@ def run(method, Y, KK, cur, P2, det_V, det_f, was_above, primed, I_prev, has_pre
         if tn.shape[0]:
             tn[k] = Y[1]
     return 0, n_steps, count, 0.0, 0.0
+
+
+def kernel_params(G, threshold, n):
+    """The parameters :func:`run` reads, one column per neuron: ``(G (5, n), thr (n,))`` from the numpy
+    path's membrane matrix (2, 4) or (2, 4, n) and the spike threshold (float or (n,), mV)."""
+    rows = np.empty((5, n))
+    for r, (j, k) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1), (1, 3))):
+        rows[r] = G[j, k]
+    thr = np.empty(n)
+    thr[:] = threshold
+    return rows, thr
 
 
 class CompiledRun:
@@ -356,6 +370,7 @@ class CompiledRun:
         self.W = np.array([[w[0], w[1]], [w[1], w[0]]])
         self.h = h
         self.none = np.empty((0, n))
+        self.G, self.thr = kernel_params(state._coeffs.G, state._detector.threshold, n)
 
     def advance(self, Ibar, const, changed_first, k0, n_steps, traces, recorder):
         """Advance ``n_steps`` steps from step ``k0``; spikes to ``recorder``, trace rows into ``traces``.
@@ -380,7 +395,7 @@ class CompiledRun:
                 rows = Ibar if const else Ibar[done:]
                 status, steps, count, lo, hi = run(
                     self.method, s.Y, c.KK, cur, c.P[2], det.V, det.f, det.was_above, primed, I_prev, has_prev,
-                    c.G, self.W, self.h, s.dt, s._detector.threshold, V_RANGE[0], V_RANGE[1], rows, const,
+                    self.G, self.W, self.h, s.dt, self.thr, V_RANGE[0], V_RANGE[1], rows, const,
                     changed_first if done == 0 else not const, k0 + done, n_steps - done, tv, tm, th, tn,
                     self.sk, self.si, self.so, self.Ys, self.k1, self.k2, self.k3, self.X)
                 if count:
