@@ -37,6 +37,7 @@ _S = tuple(float(x) for x in _SLOPE[:, 0])
 _O = tuple(float(x) for x in _OFFSET[:, 0])
 S0, S1, S2, S4, S5, S6 = _S[0], _S[1], _S[2], _S[4], _S[5], _S[6]
 O0, O1, O2, O4, O5, O6 = _O[0], _O[1], _O[2], _O[4], _O[5], _O[6]
+_O5 = -0.8125  # beta_n's argument without its folded-in log(0.125): the kernel also derives alpha_h from it
 TINY = float(_TINY)
 
 
@@ -54,6 +55,20 @@ def _as_int(typingctx, x):
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(64))
     return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _fmuladd(typingctx, a, b, c):
+    """``a * b + c``, fused into one FMA where the CPU has one (LLVM's ``fmuladd``), else a multiply and an add.
+
+    Used only for the Horner steps of :func:`exp` and :func:`expm1` (whose error bounds hold either way);
+    an explicit contraction of these operations, not fastmath (nothing else is reordered or contracted).
+    """
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.DoubleType(), [ir.DoubleType()] * 3)
+        fn = builder.module.declare_intrinsic("llvm.fmuladd", [ir.DoubleType()], fnty)
+        return builder.call(fn, args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 _LOG2E = 1.4426950408889634
@@ -77,20 +92,19 @@ def exp(x):
     t = xc * _LOG2E + _SHIFTER
     k = t - _SHIFTER
     r = (xc - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    p = _fmuladd(1.0 / 6227020800.0, r, 1.0 / 479001600.0)
+    p = _fmuladd(p, r, 1.0 / 39916800.0)
+    p = _fmuladd(p, r, 1.0 / 3628800.0)
+    p = _fmuladd(p, r, 1.0 / 362880.0)
+    p = _fmuladd(p, r, 1.0 / 40320.0)
+    p = _fmuladd(p, r, 1.0 / 5040.0)
+    p = _fmuladd(p, r, 1.0 / 720.0)
+    p = _fmuladd(p, r, 1.0 / 120.0)
+    p = _fmuladd(p, r, 1.0 / 24.0)
+    p = _fmuladd(p, r, 1.0 / 6.0)
+    p = _fmuladd(p, r, 0.5)
+    p = _fmuladd(p, r, 1.0)
+    p = _fmuladd(p, r, 1.0)
     # p in [0.7, 1.42]: adding k to its exponent field multiplies by 2^k (no overflow for |k| <= 1022)
     y = _as_float(_as_int(p) + ((_as_int(t) - _SHIFTER_BITS) << 52))
     if x > _EXP_HI:
@@ -103,34 +117,84 @@ def exp(x):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def expm1(x):
-    """e^x - 1 within ~2 ulp, vectorizable like :func:`exp`: x = k ln 2 + r, expm1(r) from its Taylor
-    series to degree 14 (no cancellation near 0), then 2^k expm1(r) + (2^k - 1). NaN stays NaN."""
+def expm1_exp(x):
+    """``(e^x - 1, e^x)`` from one range reduction: e^x - 1 within ~2 ulp, vectorizable like :func:`exp`:
+    x = k ln 2 + r, expm1(r) from its Taylor series to degree 14 (no cancellation near 0), then
+    2^k expm1(r) + (2^k - 1); e^x = 2^k (expm1(r) + 1) within ~1.5 ulp (for x >= -60; below, both are
+    held at their value at -60). NaN stays NaN."""
     xc = min(max(x, -60.0), _EXP_HI)  # below -60, e^x - 1 rounds to -1
     t = xc * _LOG2E + _SHIFTER
     k = t - _SHIFTER
     r = (xc - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 87178291200.0
-    p = p * r + 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    em = (p * r) * r + r  # expm1(r)
+    p = _fmuladd(1.0 / 87178291200.0, r, 1.0 / 6227020800.0)
+    p = _fmuladd(p, r, 1.0 / 479001600.0)
+    p = _fmuladd(p, r, 1.0 / 39916800.0)
+    p = _fmuladd(p, r, 1.0 / 3628800.0)
+    p = _fmuladd(p, r, 1.0 / 362880.0)
+    p = _fmuladd(p, r, 1.0 / 40320.0)
+    p = _fmuladd(p, r, 1.0 / 5040.0)
+    p = _fmuladd(p, r, 1.0 / 720.0)
+    p = _fmuladd(p, r, 1.0 / 120.0)
+    p = _fmuladd(p, r, 1.0 / 24.0)
+    p = _fmuladd(p, r, 1.0 / 6.0)
+    p = _fmuladd(p, r, 0.5)
+    em = _fmuladd(p * r, r, r)  # expm1(r)
     two_k = _as_float((_as_int(t) - _SHIFTER_BITS + 1023) << 52)  # 2^k, exact
     y = two_k * em + (two_k - 1.0)
+    e = two_k * (em + 1.0)
     if x > _EXP_HI:
         y = np.inf
+        e = np.inf
     if x != x:
         y = x
-    return y
+        e = x
+    return y, e
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def expm1(x):
+    """e^x - 1 within ~2 ulp (:func:`expm1_exp`)."""
+    return expm1_exp(x)[0]
+
+
+_E_HALF = float(np.exp(0.5))  # beta_h's exponential is alpha_m's times e^(1/2) (arguments 1/2 apart)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def rates(V):
+    """The six rate functions at V (mV), 1/ms: ``(alpha_m, alpha_n, alpha_h, beta_m, beta_n, beta_h)``.
+
+    Four exponential evaluations instead of six, sharing exact relations between the arguments:
+    beta_h's e^(-(V+35)/10) is alpha_m's e^(-(V+40)/10) (from the same reduction as its expm1) times
+    e^(1/2); alpha_h's e^(-(V+65)/20) is the fourth power of beta_n's e^(-(V+65)/80). Each shared value
+    is within ~3 ulp (against ~1 ulp computed alone): rounding level, far below the integrators' errors.
+    alpha_m and alpha_n keep their own expm1 (x / expm1(x), exact at the removable singularities).
+    """
+    x0 = (S0 * V + O0) + TINY
+    x1 = (S1 * V + O1) + TINY
+    em0, e0 = expm1_exp(x0)
+    am = x0 / em0
+    an = (x1 / expm1(x1)) * 0.1
+    q = exp(S5 * V + _O5)  # e^(-(V+65)/80)
+    q2 = q * q
+    ah = (q2 * q2) * 0.07
+    bm = exp(S4 * V + O4)
+    bn = q * 0.125
+    bh = 1.0 / (e0 * _E_HALF + 1.0)
+    return am, an, ah, bm, bn, bh
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def coefficients(m, n, h, V, Ib, g0, g1, g2, g3, g4):
+    """One neuron's a (m, n, h, V) and b (m, n, h, V) (``_Coefficients.__call__``'s values, ms units) at
+    the state (m, n, h, V) with drive Ib (mV/ms) and membrane entries g0..g4 (:func:`kernel_params`)."""
+    am, an, ah, bm, bn, bh = rates(V)
+    p0 = (m * m) * (m * h)
+    n2 = n * n
+    p1 = n2 * n2
+    # G @ [p0, p1, Ib, 1] with G[0, 2] = 1, G[0, 3] = G[1, 2] = 0 (the same value as the full sum)
+    return (am, an, ah, g0 * p0 + g1 * p1 + Ib,
+            bm + am, bn + an, bh + ah, g2 * p0 + g3 * p1 + g4)
 
 
 @njit(cache=True, error_model="numpy")
@@ -139,39 +203,52 @@ def _coeffs(K, Ym, Yn, Yh, YV, Ib, G, X):
 
     ``G`` (5, N): per neuron, the entries of the membrane matrix (:func:`kinetics.membrane_matrix`) that
     are not 0 or 1: g_Na E_Na / C, g_K E_K / C, g_Na / C, g_K / C, g_L / C (:func:`kernel_params`).
-
-    Two passes: the rate functions' exponentials into the scratch X (6, N), a loop that reads one
-    array and writes one so that LLVM vectorizes it (with :func:`exp` and :func:`expm1`: libm's are
-    opaque calls), then the sums and the linear maps.
+    ``X``: unused (kept for the signature).
     """
     N = YV.shape[0]
     for i in range(N):
-        V = YV[i]
-        x0 = (S0 * V + O0) + TINY
-        x1 = (S1 * V + O1) + TINY
-        X[0, i] = x0 / expm1(x0)
-        X[1, i] = (x1 / expm1(x1)) * 0.1
-        X[2, i] = exp(S2 * V + O2)
-        X[3, i] = exp(S4 * V + O4)
-        X[4, i] = exp(S5 * V + O5)
-        X[5, i] = exp(S6 * V + O6)
+        a0, a1, a2, a3, b0, b1, b2, b3 = coefficients(Ym[i], Yn[i], Yh[i], YV[i], Ib[i],
+                                                      G[0, i], G[1, i], G[2, i], G[3, i], G[4, i])
+        K[0, i] = a0
+        K[1, i] = a1
+        K[2, i] = a2
+        K[3, i] = a3
+        K[4, i] = b0
+        K[5, i] = b1
+        K[6, i] = b2
+        K[7, i] = b3
+
+
+@njit(cache=True, error_model="numpy")
+def _rk4(K, Y, Ib, G, h):
+    """One classic RK4 step of every neuron, fused: the four stages of a neuron in registers (the numpy
+    stepper's operations in its order), one pass that reads K (the coefficients at the current state:
+    stage 1) and writes only Y. (Writing K in the same loop stops LLVM from vectorizing it: the caller
+    fills K at the new state with :func:`_coeffs`.)"""
+    N = Y.shape[1]
+    hh = 0.5 * h
+    h6 = h / 6.0
     for i in range(N):
-        am = X[0, i]
-        an = X[1, i]
-        ah = X[2, i]
-        K[0, i] = am
-        K[1, i] = an
-        K[2, i] = ah
-        K[4, i] = X[3, i] + am
-        K[5, i] = X[4, i] + an
-        K[6, i] = 1.0 / (X[5, i] + 1.0) + ah
-        m = Ym[i]
-        p0 = (m * m) * (m * Yh[i])
-        n2 = Yn[i] * Yn[i]
-        p1 = n2 * n2
-        # G @ [p0, p1, Ib, 1] with G[0, 2] = 1, G[0, 3] = G[1, 2] = 0 (the same value as the full sum)
-        K[3, i] = G[0, i] * p0 + G[1, i] * p1 + Ib[i]
-        K[7, i] = G[2, i] * p0 + G[3, i] * p1 + G[4, i]
+        g0, g1, g2, g3, g4 = G[0, i], G[1, i], G[2, i], G[3, i], G[4, i]
+        I = Ib[i]
+        y0, y1, y2, y3 = Y[0, i], Y[1, i], Y[2, i], Y[3, i]
+        k10 = K[0, i] - K[4, i] * y0
+        k11 = K[1, i] - K[5, i] * y1
+        k12 = K[2, i] - K[6, i] * y2
+        k13 = K[3, i] - K[7, i] * y3
+        s0, s1, s2, s3 = k10 * hh + y0, k11 * hh + y1, k12 * hh + y2, k13 * hh + y3
+        a0, a1, a2, a3, b0, b1, b2, b3 = coefficients(s0, s1, s2, s3, I, g0, g1, g2, g3, g4)
+        k20, k21, k22, k23 = a0 - b0 * s0, a1 - b1 * s1, a2 - b2 * s2, a3 - b3 * s3
+        s0, s1, s2, s3 = k20 * hh + y0, k21 * hh + y1, k22 * hh + y2, k23 * hh + y3
+        a0, a1, a2, a3, b0, b1, b2, b3 = coefficients(s0, s1, s2, s3, I, g0, g1, g2, g3, g4)
+        k30, k31, k32, k33 = a0 - b0 * s0, a1 - b1 * s1, a2 - b2 * s2, a3 - b3 * s3
+        s0, s1, s2, s3 = k30 * h + y0, k31 * h + y1, k32 * h + y2, k33 * h + y3
+        a0, a1, a2, a3, b0, b1, b2, b3 = coefficients(s0, s1, s2, s3, I, g0, g1, g2, g3, g4)
+        k40, k41, k42, k43 = a0 - b0 * s0, a1 - b1 * s1, a2 - b2 * s2, a3 - b3 * s3
+        Y[0, i] = y0 + (((k20 + k30) * 2.0 + k10) + k40) * h6
+        Y[1, i] = y1 + (((k21 + k31) * 2.0 + k11) + k41) * h6
+        Y[2, i] = y2 + (((k22 + k32) * 2.0 + k12) + k42) * h6
+        Y[3, i] = y3 + (((k23 + k33) * 2.0 + k13) + k43) * h6
 
 
 @njit(cache=True, error_model="numpy")
@@ -244,26 +321,8 @@ def run(method, Y, KK, cur, P2, det_V, det_f, was_above, primed, I_prev, has_pre
                 K[3, i] += dI
                 P2[i] = Ib[i]
                 det_f[i] += dI
-        if method == 0:  # rk4
-            for r in range(4):
-                for i in range(N):
-                    k1[r, i] = K[r, i] - K[4 + r, i] * Y[r, i]
-                    Ys[r, i] = k1[r, i] * (0.5 * h) + Y[r, i]
-            _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
-            for r in range(4):
-                for i in range(N):
-                    k2[r, i] = K[r, i] - K[4 + r, i] * Ys[r, i]
-                    Ys[r, i] = k2[r, i] * (0.5 * h) + Y[r, i]
-            _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
-            for r in range(4):
-                for i in range(N):
-                    k3[r, i] = K[r, i] - K[4 + r, i] * Ys[r, i]
-                    Ys[r, i] = k3[r, i] * h + Y[r, i]
-            _coeffs(K, Ys[0], Ys[1], Ys[2], Ys[3], Ib, G, X)
-            for r in range(4):
-                for i in range(N):
-                    k4 = K[r, i] - K[4 + r, i] * Ys[r, i]
-                    Y[r, i] = Y[r, i] + (((k2[r, i] + k3[r, i]) * 2.0 + k1[r, i]) + k4) * (h / 6.0)
+        if method == 0:  # rk4: the four stages in one fused pass
+            _rk4(K, Y, Ib, G, h)
             Kn = K
         elif method == 1:  # exp_midpoint
             _exp_advance(K, Y, Ys, 0.5 * h)
