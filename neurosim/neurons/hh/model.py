@@ -459,9 +459,11 @@ def _use_numba(backend):
     """True when ``backend`` ("auto", "numpy" or "numba") selects the compiled kernel (the rule of ``Network``)."""
     import os
 
-    from ...network.compiled.support import check_backend, numba_available
+    from ..._optional import numba_available, require_numba
 
-    backend = check_backend(backend)  # ValueError for an unknown name; ImportError naming [fast] for "numba"
+    backend = check.check_choice("backend", backend, ("auto", "numpy", "numba"))  # as NeuronModel.simulate
+    if backend == "numba":
+        require_numba()  # ImportError naming the [fast] extra
     if backend == "auto":
         return os.environ.get("NEUROSIM_BACKEND") != "numpy" and numba_available()
     return backend == "numba"
