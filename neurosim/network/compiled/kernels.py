@@ -26,6 +26,7 @@ from numba import njit
 
 from ...neurons.hh.compiled import expm1, log
 from ...neurons.lif.compiled import noisy_step
+from .hh import step as hh_step
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF = range(12)
@@ -467,7 +468,7 @@ def run_steps(k0, k1, dt,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
-              nz_i, nz_f, nz, nu, eta):
+              nz_i, nz_f, nz, nu, eta, hh):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -477,6 +478,8 @@ def run_steps(k0, k1, dt,
     (``nz``, ``nu``: per population, steps k0 .. k1-1, each (draws per step, N)) and their noise current ``eta``.
     Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
     step is then below k1), so its memory stays bounded.
+    Hodgkin-Huxley populations (``hh[0][p, 0]``) step with :func:`neurosim.network.compiled.hh.step` on the
+    tables ``hh`` (:class:`neurosim.network.compiled.hh.HHTables`).
     """
     P, E, C = pop_i.shape[0], em_i.shape[0], con_i.shape[0]
     # spikes of the current step per emitter (flat index, offset, J at the spike): lists of growable arrays
@@ -516,7 +519,12 @@ def run_steps(k0, k1, dt,
             mode = pop_i[p, P_MODE]
             tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
             t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
-            if nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
+            is_hh = hh[0][p, 0] != 0
+            if is_hh:  # Hodgkin-Huxley: J as _Base.input, then one step of the HH kernel
+                _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
+                       inp_i, inp_v)
+                cnt = hh_step(p, k, hh, JJ, vv, sp[0][e], sp[1][e])
+            elif nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
                 if mode != MODE_CONSTANT:
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
@@ -546,7 +554,7 @@ def run_steps(k0, k1, dt,
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
                 _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
-            if nz_i[p, NZ_ON] == 0:
+            if nz_i[p, NZ_ON] == 0 and not is_hh:
                 cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref,
                                          t0, dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e], nz_slow,
                                          nz_a)

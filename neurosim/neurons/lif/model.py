@@ -722,15 +722,8 @@ class LIFState:
         return Jn + (v0 - Jn) * d
 
 
-def _per_neuron_size(*params):
-    """The length of the first per-neuron (array) parameter, or None when all are numbers."""
-    return next((x.size for x in params if isinstance(x, np.ndarray)), None)
-
-
-def _check_per_neuron(kind, size, n):
-    if size is not None and size != n:
-        raise ValueError(f"{kind} parameters given per neuron have {size} values, but the population has n={n} "
-                         f"neurons; give one value per neuron (or a number for all)")
+_per_neuron_size = check.per_neuron_size  # shared with the other models (neurosim.validation)
+_check_per_neuron = check.check_per_neuron
 
 
 def _spikes_per_step(dt, tau_ref):
