@@ -13,7 +13,7 @@ Three parts (issue 16):
 * ``--part ensemble``: mean rates over six slightly perturbed initial conditions, precise at 1 ms against grid
   at 0.1 and 0.02 ms: the network is chaotic for finite perturbations, so single runs scatter by about 1 %.
 * ``--part cost``: wall time of precise against grid mode on CUBA 4,000 and 40,000 at dt = 0.1 ms, measured side
-  by side (the minimum of alternating repeats).
+  by side (the minimum of alternating repeats), on the numba backend (both compiled) and on numpy.
 
 Run single-threaded with the reference tools' interpreter, e.g.::
 
@@ -32,9 +32,9 @@ DELAY = 1e-3  # s, recurrent delay of the CUBA runs (precise mode needs delay >=
 
 
 # ---- networks ----------------------------------------------------------------------------
-def cuba_net(n, dt, timing, seed=0):
+def cuba_net(n, dt, timing, seed=0, backend="auto"):
     """The CUBA example with every connection delayed by DELAY, in the given timing mode."""
-    net, spikes = cuba(n=n, rng=seed, dt=dt)
+    net, spikes = cuba(n=n, rng=seed, dt=dt, backend=backend)
     net.timing = timing
     for c in net.connections:
         c.delay = DELAY
@@ -235,17 +235,36 @@ def part_ensemble(n=4000, T=2.0, members=6):
               + ", ".join(f"{x:.3f}" for x in r) + " |")
 
 
-def part_cost(repeats=3):
+def part_cost(repeats=3, backends=("numba", "numpy")):
+    """Precise against grid timing on each backend, side by side (alternating, min of repeats). The compiled
+    kernels are loaded (or compiled, once per machine) by a first short run that is not timed."""
     print("\n## Cost: precise vs grid, CUBA at dt = 0.1 ms (delay 1 ms), min of alternating repeats\n")
-    print("| N | T (s) | grid (s) | precise (s) | precise / grid |")
-    print("|---|---|---|---|---|")
-    for n, T in ((4000, 1.0), (40000, 0.3)):
-        best = {"grid": np.inf, "precise": np.inf}
-        for _ in range(repeats):
-            for timing in ("grid", "precise"):
-                net, _ = cuba_net(n, 1e-4, timing)
-                best[timing] = min(best[timing], timed_run(net, T))
-        print(f"| {n} | {T} | {best['grid']:.3f} | {best['precise']:.3f} | {best['precise'] / best['grid']:.2f} |")
+    if "numba" in backends:
+        from neurosim.network.compiled import numba_available
+        if numba_available():
+            for timing in ("grid", "precise"):  # load numba's on-disk cache (or compile) outside the timing
+                t0 = time.perf_counter()
+                cuba_net(200, 1e-4, timing, backend="numba")[0].run(2e-3)
+                print(f"numba, {timing}: first run {time.perf_counter() - t0:.2f} s (compiles once per machine, "
+                      "then loads numba's on-disk cache)")
+            print()
+    print("| backend | N | T (s) | grid (s) | precise (s) | precise / grid |")
+    print("|---|---|---|---|---|---|")
+    for backend in backends:
+        if backend == "numba":
+            from neurosim.network.compiled import numba_available
+            if not numba_available():
+                print("| numba | (not installed: pip install '.[fast]') | | | | |")
+                continue
+        for n, T in ((4000, 1.0), (40000, 0.3)):
+            best = {"grid": np.inf, "precise": np.inf}
+            for _ in range(repeats):
+                for timing in ("grid", "precise"):
+                    net, _ = cuba_net(n, 1e-4, timing, backend=backend)
+                    best[timing] = min(best[timing], timed_run(net, T))
+                    assert net.backend == backend
+            print(f"| {backend} | {n} | {T} | {best['grid']:.3f} | {best['precise']:.3f} | "
+                  f"{best['precise'] / best['grid']:.2f} |", flush=True)
 
 
 def main():

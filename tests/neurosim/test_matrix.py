@@ -62,14 +62,14 @@ def refused(pop_kind, input_kind, sim):
     """Why a cell is refused (None: it must run)."""
     if input_kind == "noise" and pop_kind == "user":
         return "add_noise"
-    if sim.backend == "numba" and sim.timing == "precise":
-        return "precise-timing event loop has no compiled form"
     if sim.timing == "precise" and pop_kind in ("hh", "user"):
         return "exact spike-time method"
     if sim.timing == "precise" and input_kind == "noise":
         return "noise"
-    if sim.backend == "numba" and pop_kind in ("hh", "user"):
+    if sim.backend == "numba" and pop_kind == "user":
         return "no compiled step"
+    if sim.backend == "numba" and pop_kind == "hh" and input_kind == "noise":
+        return "membrane noise on a HodgkinHuxley population"
     return None
 
 

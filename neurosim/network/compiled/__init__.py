@@ -28,6 +28,10 @@ def build_runtime(net, backend):
                              + ". Use backend='numpy' (or 'auto', which then runs it on numpy)")
         return numpy_runtime(net), "numpy"
     check_backend("numba")  # an ImportError naming the [fast] extra if numba went away since
+    if net.timing == "precise":
+        from .precise import CompiledPreciseRuntime
+
+        return CompiledPreciseRuntime(net), "numba"
     from .runtime import CompiledRuntime
 
     return CompiledRuntime(net), "numba"

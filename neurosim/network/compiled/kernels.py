@@ -24,8 +24,10 @@ import math
 import numpy as np
 from numba import njit
 
+from ...neurons.hh.compiled import expm1, log
 from ...neurons.lif.compiled import noisy_step
 from ...synapses.delta import _TOL as _JUMP_TOL
+from .hh import step as hh_step
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER, P_JUMPS, \
@@ -349,8 +351,9 @@ def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias,
         flags[full] = f
 
 
-@njit(cache=True)
-def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags, idx, off, Jsp, count0):
+@njit(cache=True, error_model="numpy")
+def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags, idx, off, Jsp, ends_i, ends_x,
+            count0):
     """LIFState._step_updated after the free update: refractory neurons, then threshold crossings.
 
     ``tm``, ``tr``: tau_m and tau_ref, one value (shape (1,)) or one per neuron.
@@ -358,10 +361,13 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
     as LIFState._refractory does; returns the spike count and the new list length. J is read only for
     refractory and spiking neurons (numpy's ``_Unscaled``: Jd * factor when direct). Spikes are found chunk
     by chunk in ascending neuron order, as numpy's nonzero gives them, and written from ``count0`` on (after
-    the spikes of Delta jumps at t0).
+    the spikes of Delta jumps at t0). The exponentials and logarithms run in compact passes without branches
+    (vectorized; :func:`neurosim.neurons.hh.compiled.expm1` and ``log``) over the neurons gathered first;
+    ``ends_i``, ``ends_x``: scratch (n,).
     """
     t1 = t0 + dt
     kept = 0
+    ne = 0
     per = 1 if tm.size > 1 else 0  # index i * per: the neuron's value, or the one value
     pr = 1 if tr.size > 1 else 0
     for q in range(n_refr):  # held at 0, then integrating from 0 where the period ends inside the step
@@ -369,16 +375,23 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
         re = rend[i]
         if re <= t0:
             continue
-        vi = 0.0
         if re < t1:
-            Ji = Jd[i] * factor if direct else J[i]
-            vi = Ji * -math.expm1((re - t1) / tm[i * per])
-            if vi > 1.0:
-                flags[i // CHUNK] = 1
+            ends_i[ne] = i
+            ends_x[ne] = (re - t1) / tm[i * per]
+            ne += 1
         else:
             refr[kept] = i  # still refractory at the end of the step
             kept += 1
+            v[i] = 0.0
+    for q in range(ne):
+        ends_x[q] = -expm1(ends_x[q])
+    for q in range(ne):
+        i = ends_i[q]
+        Ji = Jd[i] * factor if direct else J[i]
+        vi = Ji * ends_x[q]
         v[i] = vi
+        if vi > 1.0:
+            flags[i // CHUNK] = 1
     count = count0
     N = v.size
     for c in range(flags.size):
@@ -388,24 +401,32 @@ def _settle(v, rend, J, Jd, direct, factor, tm, tr, t0, dt, refr, n_refr, flags,
             vi = v[i]
             if vi > 1.0:
                 Ji = Jd[i] * factor if direct else J[i]
-                re = rend[i]
-                start = max(re, t0)
-                tau_m, tau_ref = tm[i * per], tr[i * pr]
-                u = _time_to_end(Ji, vi, t1 - start, tau_m)
-                st = t1 - u
-                rend[i] = st + tau_ref
-                if tau_ref < dt:
-                    rest = u - tau_ref
-                    vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
-                else:
-                    vi = 0.0
-                v[i] = vi
                 idx[count] = i  # the buffers hold >= count0 + N entries: no growth in this pass
-                off[count] = st - t0
                 Jsp[count] = Ji
+                off[count] = (vi - 1.0) / (Ji - vi) if Ji > vi else -1.0  # -1: v above J (see _time_to_end)
+                ends_x[count - count0] = t1 - max(rend[i], t0)  # time integrated in this step
                 count += 1
                 refr[kept] = i
                 kept += 1
+    for q in range(count0, count):  # _time_to_end, log1p inlined: min(tau_m log1p(x), since), or since
+        x = off[q]
+        u = 1.0 + x
+        lg = log(u) * (x / (u - 1.0))
+        lg = x if u == 1.0 else lg
+        since = ends_x[q - count0]
+        off[q] = since if x < 0.0 else min(tm[int(idx[q]) * per] * lg, since)
+    for q in range(count0, count):
+        i = int(idx[q])
+        tau_m, tau_ref = tm[i * per], tr[i * pr]
+        u = off[q]
+        st = t1 - u
+        rend[i] = st + tau_ref
+        vi = 0.0
+        if tau_ref < dt:
+            rest = u - tau_ref
+            vi = Jsp[q] * -expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
+        v[i] = vi
+        off[q] = st - t0
     return count, kept
 
 
@@ -672,7 +693,7 @@ def run_steps(k0, k1, dt,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
-              nz_i, nz_f, nz, nu, eta,
+              nz_i, nz_f, nz, nu, eta, hh,
               flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr, sd_early, sd_cut,
               g_i, g_coef, g_e):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
@@ -690,6 +711,8 @@ def run_steps(k0, k1, dt,
     ``flt_x`` (stages, N per filter), ``flt_tot`` and ``flt_sum`` (the running integral of a mean) are flat.
     Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
     step is then below k1), so its memory stays bounded.
+    Hodgkin-Huxley populations (``hh[0][p, 0]``) step with :func:`neurosim.network.compiled.hh.step` on the
+    tables ``hh`` (:class:`neurosim.network.compiled.hh.HHTables`).
     """
     P, E, C = pop_i.shape[0], em_i.shape[0], con_i.shape[0]
     # spikes of the current step per emitter (flat index, offset, J at the spike): lists of growable arrays
@@ -709,6 +732,7 @@ def run_steps(k0, k1, dt,
     n_max = max(v.size, 1)
     nz_slow, nz_a, nz_start = np.empty(n_max, dtype=np.int64), np.empty(n_max), np.empty(n_max)
     nz_near = np.empty(n_max, dtype=np.bool_)
+    st_i, st_x = np.empty(2 * n_max, dtype=np.int64), np.empty(2 * n_max)  # the settle's scratch (lists up to 2 N)
     cg, cgE, ctmp, cJe, cdec, cJd, ctau = (np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max),
                                           np.empty(n_max), np.empty(n_max), np.empty(n_max))
     for k in range(k0, k1):
@@ -731,15 +755,20 @@ def run_steps(k0, k1, dt,
             fired = 0
             if pop_i[p, P_JUMPS] >= 0:  # Delta synapses: jumps at t0 first (LIFRuntime.step)
                 ja = pop_i[p, P_JUMPS]
-                fired, n_refr[p] = _apply_jumps(vv, rr, arena[ja:ja + N], tr, t0, dt, refr[2 * o:2 * o + 2 * N], n_refr[p],
-                                                sp[0][e], sp[1][e])
+                fired, n_refr[p] = _apply_jumps(vv, rr, arena[ja:ja + N], tr, t0, dt, refr[2 * o:2 * o + 2 * N],
+                                                n_refr[p], sp[0][e], sp[1][e])
             if n_refr[p] < 0:  # no list yet (numpy's _refr is None): LIFState._refractory scans
                 n_refr[p] = 0
                 for i in range(N):
                     if rr[i] > t0:
                         refr[2 * o + n_refr[p]] = i
                         n_refr[p] += 1
-            if nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
+            is_hh = hh[0][p, 0] != 0
+            if is_hh:  # Hodgkin-Huxley: J as _Base.input, then one step of the HH kernel
+                _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
+                       inp_i, inp_v, prm)
+                cnt = hh_step(p, k, hh, JJ, vv, sp[0][e], sp[1][e])
+            elif nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
                 if mode != MODE_CONSTANT:
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v, prm)
@@ -778,16 +807,18 @@ def run_steps(k0, k1, dt,
                     _free_update_per_neuron(vv, JD, prm[per + PRM_DECAY * N:per + (PRM_DECAY + 1) * N], fl)
                 else:
                     _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
-            if pop_i[p, P_G1] > pop_i[p, P_G0]:  # J_eff and tau_eff for the refractory and spiking neurons
+            if is_hh:
+                pass
+            elif pop_i[p, P_G1] > pop_i[p, P_G0]:  # J_eff and tau_eff for the refractory and spiking neurons
                 cnt, n_refr[p] = _settle(vv, rr, cJe[:N], cJd[:N], False, 1.0, ctau[:N], tr, t0, dt,
                                          refr[2 * o:2 * o + 2 * N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e],
-                                         fired)
+                                         st_i, st_x, fired)
                 if tau_ref < dt and cnt > fired:
                     cnt = _repeat_passes(sp, e, fired, cnt, vv, rr, t0, t0 + dt, ctau[:N], tr)
             elif nz_i[p, NZ_ON] == 0:
                 cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tm, tr,
                                          t0, dt, refr[2 * o:2 * o + 2 * N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e],
-                                         fired)
+                                         st_i, st_x, fired)
                 if tau_ref < dt and cnt > fired:
                     cnt = _repeat_passes(sp, e, fired, cnt, vv, rr, t0, t0 + dt, tm, tr)
             sp_n[e] = cnt

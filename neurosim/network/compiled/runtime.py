@@ -20,8 +20,9 @@ import math
 import numpy as np
 
 from . import kernels as K
+from .hh import HHTables
 from ..inputs import PoissonDrive, PoissonRuntime, SilentRuntime, _BLOCK
-from ..populations import LIFRuntime
+from ..populations import HHRuntime, LIFRuntime
 from ..probes import EVENT_KINDS
 from ..connections import SynapseDelayRuntime
 from ..runtime import Runtime, _invalid_message
@@ -56,8 +57,8 @@ class CompiledRuntime(Runtime):
 
     def __init__(self, net):
         super().__init__(net)
-        for pop, rt in self.pops.items():  # the kernels read LIFRuntime's fields: refuse anything else
-            if type(rt) is not LIFRuntime:
+        for pop, rt in self.pops.items():  # the kernels read LIFRuntime's (or HHRuntime's) fields: refuse the rest
+            if type(rt) not in (LIFRuntime, HHRuntime):
                 raise ValueError(f"population {pop.name!r}: its runtime {type(rt).__name__} has no compiled step")
         self._static = self._build_static()
 
@@ -74,14 +75,20 @@ class CompiledRuntime(Runtime):
         g_i, g_coef, g_e, g_size = [], [], [], 0  # conductance terms (ConductanceInput.terms)
         for p, (pop, rt) in enumerate(pops):
             st = rt.state
-            mode = K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else K.MODE_GENERAL
+            hh = isinstance(rt, HHRuntime)  # J assembled as the general LIF path's (compiled/hh.py)
+            mode = K.MODE_GENERAL if hh else K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else \
+                K.MODE_GENERAL
             t_lo = len(terms)
             source_terms = rt.scaled if mode == K.MODE_DIRECT else rt.terms
             psc = [g for g in rt.groups  # the terms' groups, in order (conductances are summed apart)
-                   if not isinstance(g.synapse, Delta) and not (rt.conductances and is_conductance(g.synapse))]
+                   if not isinstance(g.synapse, Delta)
+                   and not (getattr(rt, "conductances", None) and is_conductance(g.synapse))]
             for g, (x, c, decay) in zip(psc, source_terms):
                 c = np.atleast_1d(np.asarray(c, dtype=float))
-                if x.ndim == c.ndim and c.size > 1 and (x.ndim == 2 or c.size == x.size):  # per neuron (_weigh)
+                if hh:  # HH reads the last stage x[-1] of the cascade: coefficients (0, ..., 0, c) over all stages
+                    c = np.concatenate([np.zeros(g.state.x.shape[0] - 1), c])
+                    terms.append((group_index[id(g)], c.size, int(decay is not None), -1))
+                elif x.ndim == c.ndim and c.size > 1 and (x.ndim == 2 or c.size == x.size):  # per neuron (_weigh)
                     terms.append((group_index[id(g)], 1 if c.ndim == 1 else c.shape[0], int(decay is not None),
                                   prm_size))
                     prm.append(c.reshape(-1))
@@ -92,7 +99,7 @@ class CompiledRuntime(Runtime):
                 coefs.append(c)
                 decays.append(1.0 if decay is None else float(decay))
             per = -1
-            if any(isinstance(a, np.ndarray) for a in (st.decay, st.tau_m, st.tau_ref)):
+            if not hh and any(isinstance(a, np.ndarray) for a in (st.decay, st.tau_m, st.tau_ref)):
                 per = prm_size
                 for a in (st.decay, st.one_minus_decay, st.tau_m, st.tau_ref):  # the PRM_* order
                     prm.append(np.broadcast_to(np.asarray(a, dtype=float), (rt.N,)))
@@ -109,9 +116,9 @@ class CompiledRuntime(Runtime):
             # J and Jd: the runtime's own for a constant input, else scratch the kernel fills every step
             Jc.append(rt.J if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
-            jumps = -1 if rt.jumps is None else (rt.jumps.ctypes.data - self.arena.ctypes.data) // 8
+            jumps = -1 if getattr(rt, "jumps", None) is None else (rt.jumps.ctypes.data - self.arena.ctypes.data) // 8
             g0 = len(g_i)
-            for x, c, e, pn in (rt.conductances.terms if rt.conductances else ()):
+            for x, c, e, pn in (rt.conductances.terms if getattr(rt, "conductances", None) else ()):
                 c = np.atleast_1d(np.asarray(c, dtype=float))
                 row = [(x.ctypes.data - self.arena.ctypes.data) // 8, c.size, g_size, -1, -1]
                 g_coef.append(c)
@@ -131,10 +138,10 @@ class CompiledRuntime(Runtime):
             voff += rt.N
             bias_s = rt.bias_term if isinstance(rt.bias_term, float) else 0.0
             bias_d = rt.bias_decayed if mode == K.MODE_DIRECT and isinstance(rt.bias_decayed, float) else 0.0
-            scalar = [float(a) if not isinstance(a, np.ndarray) else 0.0  # per neuron: in prm
-                      for a in (st.decay, st.one_minus_decay, st.tau_m)]
-            pop_f.append([scalar[0], scalar[1], 1.0 / scalar[1] if scalar[1] else 0.0, scalar[2], st.min_tau_ref,
-                          bias_s, bias_d])
+            scalar = [0.0, 1.0, 0.0] if hh else [float(a) if not isinstance(a, np.ndarray) else 0.0  # per neuron: prm
+                                                 for a in (st.decay, st.one_minus_decay, st.tau_m)]
+            pop_f.append([scalar[0], scalar[1], 1.0 / scalar[1] if scalar[1] else 0.0, scalar[2],
+                          0.0 if hh else st.min_tau_ref, bias_s, bias_d])
         width = max([c.size for c in coefs] + [1])
         # synapse groups: state in the runtime's shared arena; rings and transition matrices concatenated
         grp_i, grp_f, A, pend_off, doff = [], [], [], 0, 0
@@ -175,8 +182,8 @@ class CompiledRuntime(Runtime):
         em_i, self._poisson, self._spike_sources = [], [], []
         for _, rt in pops:  # spikes of one step: one per neuron, or as many as a noisy neuron may fire (plus
             # one per neuron fired by Delta jumps at the step's start)
-            em_i.append([K.KIND_POP, 0, rt.n, rt.N * (rt.state.spikes_per_step if rt.state.sigma > 0 else 1)
-                         + (rt.N if rt.jumps is not None else 0)])
+            em_i.append([K.KIND_POP, 0, rt.n, rt.N * (rt.state.spikes_per_step if _sigma(rt) > 0 else 1)
+                         + (rt.N if getattr(rt, "jumps", None) is not None else 0)])
         ss_i, ss_m, ss_idx = [], [], []
         for src, rt in self.sources.items():
             if isinstance(rt, PoissonRuntime):
@@ -193,7 +200,7 @@ class CompiledRuntime(Runtime):
         nz_i, nz_f = [], []
         for _, rt in pops:
             st = rt.state
-            if st.sigma > 0:
+            if _sigma(rt) > 0:
                 white = st.eta is None
                 phi = [0.0] * 6
                 if not white:
@@ -223,6 +230,7 @@ class CompiledRuntime(Runtime):
             sd_cut=np.concatenate(sd_cut).astype(float) if sd_cut else np.zeros(1),
             em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
             ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
+            hh=HHTables([(p, rt) for p, (_, rt) in enumerate(pops) if isinstance(rt, HHRuntime)], len(pops)),
         )
 
     def _spike_conns(self):
@@ -292,7 +300,7 @@ class CompiledRuntime(Runtime):
         # change made to them between runs is used as the numpy loop would use it
         s = self._static = self._build_static()
         pops = s["pops"]
-        noisy = [(r, rt.state) for r, (_, rt) in enumerate(pops) if rt.state.sigma > 0]
+        noisy = [(r, rt.state) for r, (_, rt) in enumerate(pops) if _sigma(rt) > 0]
         etas = [st.eta for _, st in noisy if st.eta is not None]
         nz_i = s["nz_i"]
         eo = 0
@@ -321,14 +329,15 @@ class CompiledRuntime(Runtime):
                np.zeros(1024)]
         flt = self._filters(sampled)
         # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
-        states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
+        hh = s["hh"]
+        states = [[rt.state.v for _, rt in pops], [_refractory_end(rt) for _, rt in pops],
                   [g.pending for g in self._rings], etas, flt["x"], flt["total"], flt["sum"]]
         # the refractory lists (LIFState._refr; which Delta jumps a neuron discards depends on it): in and out
         refr = np.empty(max(1, 2 * sum(rt.N for _, rt in pops)), dtype=np.int64)
         n_refr = np.full(len(pops), -1, dtype=np.int64)
         for r, (_, rt) in enumerate(pops):
-            lst = rt.state._refr
-            if lst is not None and rt.state.sigma == 0:
+            lst = None if isinstance(rt, HHRuntime) else rt.state._refr
+            if lst is not None and _sigma(rt) == 0:
                 o = 2 * int(s["pop_i"][r, K.P_VOFF])
                 refr[o:o + lst.size] = lst
                 n_refr[r] = lst.size
@@ -356,6 +365,7 @@ class CompiledRuntime(Runtime):
             nz, nu = _noise_block(noisy, nz_i, k1 - k)
             # ---- commit
             try:
+                hh.load()
                 out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
                                   s["bias"], s["terms"], s["coef"], s["term_decay"], inp_i, inp_v,
                                   s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
@@ -363,14 +373,17 @@ class CompiledRuntime(Runtime):
                                   s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
                                   smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
                                   direct is not None, 0.0 if direct is None else direct.t0,
-                                  nz_i, s["nz_f"], nz, nu, flat[3][0],
+                                  nz_i, s["nz_f"], nz, nu, flat[3][0], hh.args(),
                                   flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
                                   s["prm"], dr_i, dr_v, refr, n_refr, s["sd_early"], s["sd_cut"],
                                   s["g_i"], s["g_coef"], s["g_e"])
+                hh.store()
                 log = list(out[:4])
                 for r, (_, rt) in enumerate(pops):  # the lists, as numpy's step leaves them
+                    if isinstance(rt, HHRuntime):
+                        continue
                     o = 2 * int(s["pop_i"][r, K.P_VOFF])
-                    rt.state._refr = refr[o:o + n_refr[r]].copy() if n_refr[r] >= 0 and rt.state.sigma == 0 \
+                    rt.state._refr = refr[o:o + n_refr[r]].copy() if n_refr[r] >= 0 and _sigma(rt) == 0 \
                         else None
                     rt.state._refr_t0 = (int(out[5]) - 1) * self.dt
                 k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
@@ -389,9 +402,14 @@ class CompiledRuntime(Runtime):
                     g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
                 self.step = k1
             except BaseException as err:
-                self.failed = _invalid_message(err, k * self.dt)
                 for _, rt in pops:
-                    rt.state.forget_refractory()
+                    if not isinstance(rt, HHRuntime):
+                        rt.state.forget_refractory()
+                failed = hh.diverged() if isinstance(err, RuntimeError) else None
+                if failed is not None:  # an HH population left its valid range: numpy's SimulationError
+                    self.failed = _invalid_message(failed[1], failed[0] * self.dt)
+                    raise failed[1] from None
+                self.failed = _invalid_message(err, k * self.dt)
                 raise
             k = k1
             if held.pending:
@@ -535,6 +553,18 @@ class CompiledRuntime(Runtime):
             idx, times = _emitted(rt, k + 1, k1 + 1)
             if idx.size:
                 self._record_source(src, idx, times)
+
+
+def _sigma(rt):
+    """A population's membrane-noise intensity (0 for HH populations: the compiled loop refuses their noise)."""
+    return 0.0 if isinstance(rt, HHRuntime) else rt.state.sigma
+
+
+def _refractory_end(rt):
+    """The array of refractory ends the loop scans (an HH population has none: -inf, never refractory)."""
+    if isinstance(rt, HHRuntime):
+        return np.full(rt.N, -np.inf)
+    return rt.state.refractory_end
 
 
 def _noise_block(noisy, nz_i, steps):

@@ -29,10 +29,18 @@ def unsupported(net):
     from ...neurons.lif.model import _MAX_NOISE_DRAWS, _spikes_per_step
     from ...synapses.conductance import is_conductance
 
+    if net.timing == "precise":
+        # the compiled precise runtime (.precise) runs every network the precise runtime accepts: what precise
+        # timing refuses on every backend (other kinds, noise, conductances, STDP) that runtime refuses itself
+        return []
     why = []
-    if net.timing != "grid":
-        why.append(f"timing={net.timing!r}: the precise-timing event loop has no compiled form yet")
+    from .hh import unsupported as hh_unsupported
+    from ...neurons.hh.model import HodgkinHuxley
+
+    why += hh_unsupported(net)
     for pop in net.populations:
+        if isinstance(pop.model, HodgkinHuxley):
+            continue  # compiled/hh.py
         if not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
         elif pop.model.per_neuron is not None and pop.noise is not None:

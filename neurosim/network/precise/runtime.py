@@ -44,9 +44,11 @@ class PreciseLIFRuntime(_Base):
     list of event tuples) until their step.
     """
 
+    state_class = PreciseLIFState  # the compiled backend steps a subclass
+
     def __init__(self, pop, B, dt, synapses, inputs):
         super().__init__(pop, B, dt, [], inputs)
-        self.state = PreciseLIFState(pop.model, self.N, dt, synapses, v0=_flat(pop.normalized.v0, B, pop.n))
+        self.state = self.state_class(pop.model, self.N, dt, synapses, v0=_flat(pop.normalized.v0, B, pop.n))
         self.queue = {}
         self.times = np.zeros(0)
 
@@ -184,6 +186,9 @@ def file_events(queue, tgt, arrival, group, inc, dt, first_step):
 class PreciseRuntime(Runtime):
     """Runtime for ``timing="precise"`` (see the module docstring). Same public interface as :class:`Runtime`."""
 
+    population_class = PreciseLIFRuntime  # the compiled backend steps its populations compiled ...
+    make_link = staticmethod(_precise_link)  # ... and files their events compiled
+
     def __init__(self, net):
         self.dt, self.batched = net.dt, net.batch is not None
         B = self.B = net.batch or 1
@@ -200,7 +205,7 @@ class PreciseRuntime(Runtime):
             # Delta last: PreciseLIFState numbers its PSC groups first
             synapses = sorted(dict.fromkeys(c.synapse for c in incoming), key=lambda syn: syn.tau_s is None)
             inputs = [CurrentInputRuntime(inp, B, self.batched) for inp in pop.inputs]
-            rt = self.pops[pop] = PreciseLIFRuntime(pop, B, dt, synapses, inputs)
+            rt = self.pops[pop] = self.population_class(pop, B, dt, synapses, inputs)
             for c in incoming:
                 if getattr(c.pre, "independent_per_target", False):
                     check_drive(c, grid=False)
@@ -209,7 +214,7 @@ class PreciseRuntime(Runtime):
                     drive.group, drive.target, drive.target_name = synapses.index(c.synapse), rt, pop.name
                     self.drives.append(drive)
                     continue
-                self.links.append((c.pre, _precise_link(c, dt, B, synapses.index(c.synapse), rt)))
+                self.links.append((c.pre, self.make_link(c, dt, B, synapses.index(c.synapse), rt)))
         self.emitters = dict(self.pops)
         self.emitters.update(self.sources)
         # outgoing links of each emitting runtime
@@ -236,7 +241,7 @@ class PreciseRuntime(Runtime):
         """New CSR rows for ``conn``; events already queued keep the weights they were sent with."""
         for i, (pre, link) in enumerate(self.links):
             if link.conn is conn:
-                new = _precise_link(conn, self.dt, self.B, link.group, link.target)
+                new = self.make_link(conn, self.dt, self.B, link.group, link.target)
                 self.links[i] = (pre, new)
                 out = self._out[id(self.emitters[pre])]
                 out[out.index(link)] = new
