@@ -443,7 +443,7 @@ def _conductance_step(p, pop_i, g_i, g_coef, g_e, prm, arena, J, tm, dt, g, gE, 
         xo, stages, co = g_i[t, G_XOFF], g_i[t, G_NST], g_i[t, G_COEF]
         c0 = g_coef[co]
         for i in range(N):
-            acc = arena[xo + i] * c0 if stages == 1 else c0 * arena[xo + i]
+            acc = c0 * arena[xo + i]
             for s in range(1, stages):
                 acc = acc + g_coef[co + s] * arena[xo + s * N + i]
             out[i] = acc
@@ -807,15 +807,13 @@ def run_steps(k0, k1, dt,
                     _free_update_per_neuron(vv, JD, prm[per + PRM_DECAY * N:per + (PRM_DECAY + 1) * N], fl)
                 else:
                     _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
-            if is_hh:
-                pass
-            elif pop_i[p, P_G1] > pop_i[p, P_G0]:  # J_eff and tau_eff for the refractory and spiking neurons
+            if not is_hh and pop_i[p, P_G1] > pop_i[p, P_G0]:  # J_eff and tau_eff for refractory and spiking ones
                 cnt, n_refr[p] = _settle(vv, rr, cJe[:N], cJd[:N], False, 1.0, ctau[:N], tr, t0, dt,
                                          refr[2 * o:2 * o + 2 * N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e],
                                          st_i, st_x, fired)
                 if tau_ref < dt and cnt > fired:
                     cnt = _repeat_passes(sp, e, fired, cnt, vv, rr, t0, t0 + dt, ctau[:N], tr)
-            elif nz_i[p, NZ_ON] == 0:
+            elif nz_i[p, NZ_ON] == 0 and not is_hh:
                 cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tm, tr,
                                          t0, dt, refr[2 * o:2 * o + 2 * N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e],
                                          st_i, st_x, fired)
