@@ -202,13 +202,15 @@ class Convolution:
             x = pooled
         self._convolve_grid(x, out)
 
-    def apply_events(self, pre, trial, weight, n, out):
+    def apply_events(self, pre, trial, weight, n, out, compiled=False):
         """Add into ``out`` (n, post.n) the convolution of event maps: event e puts ``weight[e]`` on presynaptic
         neuron ``pre[e]`` of sample ``trial[e]`` (repeats add up).
 
         Equal to :meth:`apply_columns` of the (pre.n, n) map the events make, to rounding: the events are
         summed straight into the (zero-padded, and for a block kernel sum-pooled) grid the convolution reads,
         so no full-size map is built. What the runtime calls for a busy step of a batch.
+        ``compiled``: fill the grid with the numba kernel :func:`neurosim.neurons.fused.event_grid`
+        (one pass over the events, the same sums in the same order; numba must be importable).
         """
         C, H, W = self.input_shape
         if not out.flags.c_contiguous:
@@ -217,6 +219,14 @@ class Convolution:
         ph, pw = self.padding
         kh, kw = K.shape[2:]
         _, Ho, Wo = self.output_shape
+        if compiled:
+            from ..neurons.fused import event_grid
+            bh, bw = self.stride if (sh, sw) != self.stride else (1, 1)
+            Hg, Wg = (Ho - 1 + kh, Wo - 1 + kw) if (sh, sw) != self.stride else (H + 2 * ph, W + 2 * pw)
+            grid = self._scratch("grid", (C * Hg * Wg * n,))
+            event_grid(pre, trial, weight, H, W, ph, pw, bh, bw, Hg, Wg, n, grid)
+            self._convolve_grid(grid.reshape(C, Hg, Wg, n), out)
+            return
         c, rest = np.divmod(pre, H * W)
         y, x = np.divmod(rest, W)
         y, x = y + ph, x + pw  # in the padded image

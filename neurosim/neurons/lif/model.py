@@ -487,12 +487,14 @@ class LIFState:
         finally:
             self.tau_m, self.decay = leak
 
-    def _step_updated(self, J, t0):
+    def _step_updated(self, J, t0, above=None):
         """The rest of :meth:`_step` once ``v`` holds the free update: refractory neurons, spikes, resets.
 
         ``J`` is only indexed here (``J[idx]`` for the few refractory and spiking
         neurons), so the runtime may pass an object that computes those entries
-        on demand instead of the full array.
+        on demand instead of the full array. ``above``: the neurons with v > 1 after
+        the free update (ascending), when the caller found them in the same pass
+        (:func:`neurosim.neurons.fused.lif_free_update`); else they are searched here.
         """
         tau_m = self.tau_m
         t1 = t0 + self.dt
@@ -506,7 +508,12 @@ class LIFState:
                 free = refr[done]
                 v[free] = J[free] * -np.expm1((ends[done] - t1) / _at(tau_m, free))
                 refr = refr[~done]
-        spiked = self._above_threshold(v)
+                if above is not None:  # those integrating again may cross as well
+                    above = np.union1d(above, free)
+        if above is None:
+            spiked = self._above_threshold(v)
+        else:  # the candidates still above threshold (refractory ones were set to 0 above)
+            spiked = above[v[above] > 1.0]
         if spiked.size == 0:
             self._refr = refr
             return spiked, _EMPTY
