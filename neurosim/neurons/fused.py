@@ -91,19 +91,13 @@ def lif_free_update(v, decay, J_decayed, idx_out):
 
 
 @njit(cache=True, error_model="numpy")
-def event_grid(pre, trial, weight, H, W, ph, pw, bh, bw, Hg, Wg, n, grid):
+def event_grid(pre, trial, weight, cells, n, grid):
     """The grid of :meth:`neurosim.Convolution.apply_events`, filled in one pass: event e adds ``weight[e]``
-    at (channel, (y + ph) // bh, (x + pw) // bw, ``trial[e]``) of ``grid`` (C * Hg * Wg * n,), zeroed here;
-    events past the last whole block are dropped. The additions run in event order, as ``np.bincount``'s."""
+    at cell ``cells[pre[e]]`` (channel, row, column of the padded, block-pooled grid; -1: past the last whole
+    block, dropped) of sample ``trial[e]``, in ``grid`` (cells * n,), zeroed here. The additions run in event
+    order, as ``np.bincount``'s."""
     grid[:] = 0.0
-    HW = H * W
     for e in range(pre.size):
-        j = pre[e]
-        c = j // HW
-        rest = j - c * HW
-        y = rest // W
-        x = rest - y * W
-        y = (y + ph) // bh
-        x = (x + pw) // bw
-        if y < Hg and x < Wg:
-            grid[((c * Hg + y) * Wg + x) * n + trial[e]] += weight[e]
+        g = cells[pre[e]]
+        if g >= 0:
+            grid[g * n + trial[e]] += weight[e]
