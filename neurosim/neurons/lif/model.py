@@ -501,6 +501,7 @@ class LIFState:
         v = self.v
         # neurons refractory during part of the step: v = 0 until refractory_end, then integrate from 0
         refr, ends = self._refractory(t0)
+        free = None  # neurons integrating again from inside this step
         if refr.size:
             v[refr] = 0.0
             done = ends < t1  # the period ends inside this step: only these few need the exponential
@@ -508,12 +509,12 @@ class LIFState:
                 free = refr[done]
                 v[free] = J[free] * -np.expm1((ends[done] - t1) / _at(tau_m, free))
                 refr = refr[~done]
-                if above is not None:  # those integrating again may cross as well
-                    above = np.union1d(above, free)
         if above is None:
             spiked = self._above_threshold(v)
         else:  # the candidates still above threshold (refractory ones were set to 0 above)
             spiked = above[v[above] > 1.0]
+            if free is not None:  # those integrating again may cross as well
+                spiked = _merge_sorted(spiked, free[v[free] > 1.0])
         if spiked.size == 0:
             self._refr = refr
             return spiked, _EMPTY
@@ -759,6 +760,19 @@ class _Ratio:
 
     def __getitem__(self, idx):
         return _at(self.a, idx) / self.b[idx]
+
+
+def _merge_sorted(a, b):
+    """The ascending union of ``a`` (ascending, unique) and ``b`` (few, any order, maybe repeated): what
+    ``_above_threshold`` returns when the free update found ``a`` and the refractory pass set ``b``."""
+    if b.size == 0:
+        return a
+    b = np.unique(b)
+    pos = np.searchsorted(a, b)
+    present = a[np.minimum(pos, a.size - 1)] == b if a.size else np.zeros(b.size, dtype=bool)
+    if present.all():
+        return a
+    return np.insert(a, pos[~present], b[~present])
 
 
 def _at(x, idx):
