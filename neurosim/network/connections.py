@@ -251,12 +251,19 @@ class ConnectionRuntime:
         """
         group = self.group
         if self.lagged:
-            total = np.asarray(offsets, dtype=float) + self.delay  # arrival after (m - 1) dt
-            # the boundary that ends the arrival step (an arrival on a boundary starts its step there)
-            rel = np.maximum(np.ceil(total / dt - _TOL).astype(np.int64) - 1, 0)
-            lag = np.maximum((rel + 1) * dt - total, 0.0)
-            first = rel[0] if rel.size else 0
-            if np.all(rel == first):
+            if self.compiled_events and offsets.__class__ is np.ndarray and offsets.dtype == np.float64:
+                from ..neurons.fused import arrival_lags  # the same arithmetic, one pass
+                rel, lag = np.empty(offsets.size, dtype=np.int64), np.empty(offsets.size)
+                same = arrival_lags(offsets, float(self.delay), float(dt), _TOL, rel, lag)
+                first = rel[0] if rel.size else 0
+            else:
+                total = np.asarray(offsets, dtype=float) + self.delay  # arrival after (m - 1) dt
+                # the boundary that ends the arrival step (an arrival on a boundary starts its step there)
+                rel = np.maximum(np.ceil(total / dt - _TOL).astype(np.int64) - 1, 0)
+                lag = np.maximum((rel + 1) * dt - total, 0.0)
+                first = rel[0] if rel.size else 0
+                same = np.all(rel == first)
+            if same:
                 self.scatter_lagged(spiked, lag, group.target_stages(m + int(first), m))
                 return
             for r in np.unique(rel):

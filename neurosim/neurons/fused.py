@@ -101,3 +101,19 @@ def event_grid(pre, trial, weight, cells, n, grid):
         g = cells[pre[e]]
         if g >= 0:
             grid[g * n + trial[e]] += weight[e]
+
+
+@njit(cache=True, error_model="numpy")
+def arrival_lags(offsets, delay, dt, tol, rel, lag):
+    """``ConnectionRuntime.deliver``'s arrival steps and lags in one pass: for spikes emitted ``offsets`` (s)
+    into their step, ``rel`` = the boundary that ends the arrival step (counted from the next one) and ``lag``
+    (s) = the arrival's time before it. Returns True when every spike arrives in the same step."""
+    same = True
+    for e in range(offsets.size):
+        total = offsets[e] + delay
+        r = max(math.ceil(total / dt - tol) - 1, 0)
+        rel[e] = r
+        lag[e] = max((r + 1) * dt - total, 0.0)
+        if r != rel[0]:
+            same = False
+    return same

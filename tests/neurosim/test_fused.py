@@ -106,7 +106,7 @@ def _conv_net(backend):
                          stride=2)  # constant over 2x2 blocks: the sum-pooled grid
     b = net.add_population(neurosim.IF(), conv.shape[0])
     c = net.add_population(neurosim.LIF(0.02, 0.002), pooled.shape[0])
-    net.connect(a, b, conv, synapse=neurosim.PSCFilter(0.005), placement="exact")
+    net.connect(a, b, conv, synapse=neurosim.PSCFilter(0.005), placement="exact", delay=1.5e-3)  # two arrival steps
     net.connect(a, c, pooled, synapse=neurosim.PSCFilter(0.005, n=1), placement="exact")
     return net, [net.probe(b), net.probe(c), net.probe(c, "v", sample_every=2e-3)]
 
