@@ -35,9 +35,9 @@ __all__ = ["main", "toy_bridge", "build_parser", "DATASETS", "ACTIVATIONS"]
 
 #: ``--data`` choices: inputs, outputs, default hidden sizes and what each needs.
 DATASETS = {
-    "digits": {"n_in": 64, "n_out": 10, "layers": [128], "extra": "digits"},
-    "mnist": {"n_in": 784, "n_out": 10, "layers": [256], "extra": "mnist"},
-    "xor": {"n_in": 2, "n_out": 1, "layers": [8], "extra": None},
+    "digits": {"n_in": 64, "image": (1, 8, 8), "n_out": 10, "layers": [128], "extra": "digits"},
+    "mnist": {"n_in": 784, "image": (1, 28, 28), "n_out": 10, "layers": [256], "extra": "mnist"},
+    "xor": {"n_in": 2, "image": None, "n_out": 1, "layers": [8], "extra": None},
 }
 
 #: ``--activation`` choices (hidden layers); only the LIF ones convert to spiking neurons.
@@ -158,25 +158,54 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
-def _n_in(model):
-    first = next((l for l in model.layers if getattr(l, "W", None) is not None), None)
-    return None if first is None else int(first.W.shape[1])
+def _first_weights(model):
+    return next((l.W for l in model.layers if getattr(l, "W", None) is not None), None)
+
+
+def _takes(model, name):
+    """Whether the model takes ``--data name``: flat vectors for a dense model, images for a convolutional one."""
+    W, spec = _first_weights(model), DATASETS[name]
+    if W is None:
+        return False
+    if W.ndim == 2:
+        return W.shape[1] == spec["n_in"]
+    if spec["image"] is None:
+        return False
+    try:
+        model.layer_shapes(spec["image"])
+    except ValueError:
+        return False
+    return True
+
+
+def _describe_inputs(model):
+    W = _first_weights(model)
+    if W is None:
+        return "no weighted layer"
+    return f"{W.shape[1]} inputs" if W.ndim == 2 else f"{W.shape[1]}-channel images"
 
 
 def _data_for(model, args):
-    """``--data``, or the dataset whose input size the model has; refuse a model of another size."""
-    n_in = _n_in(model)
+    """``--data``, or the dataset whose inputs the model takes; refuse a model of another size."""
     name = args.data
     if name is None:
-        names = [k for k, d in DATASETS.items() if d["n_in"] == n_in]
+        names = [k for k in DATASETS if _takes(model, k)]
         if len(names) != 1:
-            sizes = ", ".join(f"{k} {d['n_in']}" for k, d in DATASETS.items())
-            raise ValueError(f"{args.model}: a model with {n_in} inputs matches no --data choice "
+            sizes = ", ".join(f"{k} {d['n_in']} (image {d['image']})" for k, d in DATASETS.items())
+            raise ValueError(f"{args.model}: a model with {_describe_inputs(model)} matches no --data choice "
                              f"(inputs: {sizes})")
         name = names[0]
-    if n_in != DATASETS[name]["n_in"]:
-        raise ValueError(f"{args.model} takes {n_in} inputs, --data {name} has {DATASETS[name]['n_in']}")
+    if not _takes(model, name):
+        spec = DATASETS[name]
+        raise ValueError(f"{args.model} takes {_describe_inputs(model)}, --data {name} has {spec['n_in']} "
+                         f"inputs (image {spec['image']})")
     return name
+
+
+def _shaped(model, name, X):
+    """The dataset's flat rows as (n, C, H, W) images when the model starts with a convolution."""
+    W = _first_weights(model)
+    return X.reshape((-1,) + DATASETS[name]["image"]) if W is not None and W.ndim == 4 else X
 
 
 def _loss_for(model):
@@ -244,6 +273,7 @@ def _evaluate(args):
     name = _data_for(model, args)
     loss = _loss_for(model)
     _, _, Xte, yte = load_data(name, args.seed)
+    Xte = _shaped(model, name, Xte)
     scores = ratenet.evaluate(model, Xte, yte, loss)
     print(f"{args.model} on {name}: test accuracy {100 * scores['accuracy']:.2f} % "
           f"(loss {scores['loss']:.4g}) on {len(Xte)} samples")
@@ -259,6 +289,7 @@ def _convert(args):
     name = _data_for(model, args)
     n_steps(args.T, args.dt, T_name="--T", dt_name="--dt")   # a whole number of steps, before any work
     Xtr, _, Xte, yte = load_data(name, args.seed)
+    Xtr, Xte = _shaped(model, name, Xtr), _shaped(model, name, Xte)
     # ReLU layers convert to integrate-and-fire neurons after data-based normalisation on training inputs
     relu = any(isinstance(layer, ratenet.ReLU) for layer in model.layers)
     extra = {"normalize": Xtr[:1000]} if relu else {}

@@ -225,12 +225,12 @@ class ConnectionRuntime:
             self.indices = rows.indices.astype(np.int32 if self.n_post < 2**31 else np.int64, copy=False)
             if (rows.data.dtype == np.float64 and not isinstance(W, Convolution)  # its table is cached: no in place
                     and not np.shares_memory(rows.data, getattr(W, "data", None))):
-                rows.data *= scale  # a fresh transposed copy: scaled in place, no second array
+                rows.data *= per_post(scale, rows.indices)  # a fresh transposed copy: scaled in place
                 self.data = rows.data
             else:
-                self.data = np.multiply(rows.data, scale, dtype=np.float64)
+                self.data = np.multiply(rows.data, per_post(scale, rows.indices), dtype=np.float64)
             self._make_table()
-        if isinstance(conn.weights, Convolution) and B > 1:
+        if isinstance(conn.weights, Convolution) and B > 1 and np.ndim(scale) == 0:
             # a batch's step with many spikes: its spike maps go through one im2col/BLAS convolution
             # (Convolution.apply_events) instead of the table, when the table's additions would cost more
             c = conn.weights
@@ -490,11 +490,18 @@ class FusedPropagation:
 
 def jump_scale(conn):
     """Stage-0 jump per unit weight: 1/tau_s for a PSC; for a Delta synapse 1 (normalized targets) or
-    1/(V_th - V_reset) (weights in volts onto a ``LIFUnits`` target)."""
+    1/(V_th - V_reset) (weights in volts onto a ``LIFUnits`` target), an array (post.n,) when V_th or
+    V_reset is given per neuron (apply it with :func:`per_post`)."""
     if isinstance(conn.synapse, Delta):
         units = getattr(conn.post, "units", None)
-        return 1.0 if units is None else 1.0 / (units.V_th - units.V_reset)
+        return 1.0 if units is None else 1.0 / units.span
     return 1.0 / conn.synapse.tau_s
+
+
+def per_post(scale, post):
+    """The scale of the synapses onto the post neurons ``post`` (int array): ``scale`` itself when it is a
+    number, else its entries ``scale[post]`` (one per post neuron, from :func:`jump_scale`)."""
+    return scale if np.ndim(scale) == 0 else scale[post]
 
 
 def _check_weights(weights, pre, post):
@@ -651,7 +658,7 @@ class SynapseDelayRuntime(ConnectionRuntime):
     def __init__(self, conn, dt, B):
         self.B, self.n_pre, self.n_post = B, conn.pre.n, conn.post.n
         self.indptr, self.indices, data, delays = rows_by_pre(conn.matrix(), conn.delays)
-        self.data = data / conn.synapse.tau_s
+        self.data = data * per_post(jump_scale(conn), self.indices)
         d = delays / dt
         steps = np.floor(d + _TOL).astype(np.int64)
         frac = np.maximum(d - steps, 0.0)
@@ -742,8 +749,10 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
 
     Returns
     -------
-    float
-        w such that one spike delivers ``integral s dt = w`` to the normalized neuron.
+    float, or ndarray (n,) when ``units`` has per-neuron g_L, V_th or V_reset
+        w such that one spike delivers ``integral s dt = w`` to the normalized neuron; per neuron,
+        one weight per postsynaptic neuron: scale row i of a (post, pre) matrix by ``w[i]``
+        (``W * w[:, None]``).
     """
     from ..neurons.lif import LIFUnits
 
@@ -762,15 +771,15 @@ def synaptic_weight(units, synapse, charge=None, current=None, voltage=None):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     if not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    span = units.V_th - units.V_reset
     value = float(value)
     if charge is not None:
-        w = check.finite_result(name, value, lambda: value / (units.g_L * span), "the normalized weight")
+        w = check.finite_result(name, value, lambda: value / units.current_unit, "the normalized weight")
     elif current is not None:
-        w = check.finite_result(name, value, lambda: value * synapse.tau_s / (units.g_L * span), "the normalized weight")
+        w = check.finite_result(name, value, lambda: value * synapse.tau_s / units.current_unit,
+                                "the normalized weight")
     else:
-        w = check.finite_result(name, value, lambda: value * synapse.tau_s / span, "the normalized weight")
-    return float(w)
+        w = check.finite_result(name, value, lambda: value * synapse.tau_s / units.span, "the normalized weight")
+    return float(w) if np.ndim(w) == 0 else w
 
 
 __all__ = ["Connection", "synaptic_weight"]

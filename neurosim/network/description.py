@@ -336,6 +336,11 @@ class Network:
                              f"{type(target.model).__name__}, whose declarations do not say how noise enters "
                              "its state (add a noise term inside its step, drawing from a Generator it owns, "
                              "or inject a noisy current with add_current_input)")
+        if sigma > 0 and target.units is not None and np.ndim(target.units.span) and np.ptp(target.units.span) > 0:
+            raise ValueError(f"add_noise on {target.name!r}: its LIFUnits give V_th - V_reset per neuron, so sigma "
+                             "(volts) would be a different normalized sigma for each neuron, which the exact noisy "
+                             "LIF step (one sigma per population) does not take; give V_th and V_reset as numbers "
+                             "for a noisy population, or split it into populations of one span each")
         if tau_noise is not None:
             if isinstance(target.model, HodgkinHuxley):
                 raise ValueError("tau_noise applies to LIF populations only (HH takes white current noise)")
@@ -406,7 +411,7 @@ class Network:
     def _current_input(self, target, values, name):
         scale = 1.0
         if target.units is not None:
-            scale = 1.0 / (target.units.g_L * (target.units.V_th - target.units.V_reset))
+            scale = 1.0 / target.units.current_unit  # per neuron (n,) when its parameters are
         inp = CurrentInput(target, values, scale, self.batch, name)
         target.inputs.append(inp)
         return inp

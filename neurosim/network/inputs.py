@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import validation as check
 from .changes import read_only
+from .connections import per_post
 from .plan import Stateful
 from .views import select
 from ..spikes import from_events, to_events
@@ -340,7 +341,7 @@ class PoissonDrive(Stateful):
         self.n_post, self.B, self.dt = conn.post.n, B, dt
         self.post = np.repeat(np.arange(self.n_post, dtype=np.int64), np.diff(rows.indptr))
         self.pre = rows.indices.astype(np.int64)
-        self.w = rows.data * scale
+        self.w = rows.data * per_post(scale, self.post)
         self.nnz = self.post.size
         self.unique = self.nnz == np.unique(self.post).size  # each target has one synapse from the source
         if not self.unique:

@@ -560,7 +560,7 @@ def _noise_setup(pop):
         return 0.0, None, None
     sigma = pop.noise["sigma"]
     if pop.units is not None:  # volts -> normalized
-        sigma = sigma / (pop.units.V_th - pop.units.V_reset)
+        sigma = sigma / float(np.max(pop.units.span))  # one span (add_noise refuses spans that differ)
     return sigma, pop.noise["tau_noise"], [np.random.default_rng(s) for s in pop.noise["seeds"]]
 
 

@@ -139,15 +139,17 @@ class Probe:
         unless the probe was made with ``normalized=True``.
         """
         values = self.network._probe_data(self)[0]
+        units = getattr(self.target, "units", None)
+        if units is not None and not self.normalized and self.kind in ("v", "current"):
+            # in the parent's neurons (last axis), before a subgroup selects some: units may be per neuron
+            if self.kind == "v":
+                values = units.v_to_voltage(values)
+            else:
+                values = values * units.current_unit  # an added current: no leak offset
         if self.indices is not None and self.kind != "rate":  # a subgroup: its neurons of the parent's record
             values = events_of(values, self.indices, self.target.n) if self.kind == "spikes" \
                 else values[..., self.indices]
-        units = getattr(self.target, "units", None)
-        if units is None or self.normalized or self.kind not in ("v", "current"):
-            return values
-        if self.kind == "v":
-            return units.v_to_voltage(values)
-        return values * (units.g_L * (units.V_th - units.V_reset))  # an added current: no leak offset
+        return values
 
     @property
     def t(self):

@@ -199,6 +199,8 @@ class STDPRuntime:
         # per flat neuron, the time of its event in the step being applied (inf: none)
         self._ta = np.full(B * self.n_pre, np.inf)
         self._tp = np.full(B * self.n_post, np.inf)
+        # this step's bumped traces by flat neuron: read only where _ta/_tp are finite (written this step)
+        self._new_pre, self._new_post = np.empty(B * self.n_pre), np.empty(B * self.n_post)
         self.force_sequential = False  # tests: apply every step event by event
 
     # ---- propagation with per-trial weights ------------------------------------------------
@@ -322,7 +324,7 @@ class STDPRuntime:
                 xp = self._trace(self.x_post, self.t_post, post_flat, t_e, r.tau_minus)
                 after = self._tp[post_flat] < t_e - tol  # the postsynaptic spike came first: stage 3
                 if after.any():
-                    post_new = np.zeros(self.B * self.n_post)
+                    post_new = self._new_post
                     post_new[qi] = new_post
                     sel = after.nonzero()[0]
                     xp[sel] = post_new[post_flat[sel]] * np.exp(-(t_e[sel] - self._tp[post_flat[sel]]) / r.tau_minus)
@@ -334,7 +336,7 @@ class STDPRuntime:
                 xa = self._trace(self.x_pre, self.t_pre, pre_flat, t_e, r.tau_plus)
                 before = self._ta[pre_flat] <= t_e + tol  # this step's arrival came first (or at the same time)
                 if before.any():
-                    pre_new = np.zeros(self.B * self.n_pre)
+                    pre_new = self._new_pre
                     pre_new[pi] = new_pre
                     sel = before.nonzero()[0]
                     xa[sel] = pre_new[pre_flat[sel]] * np.exp(-(t_e[sel] - self._ta[pre_flat[sel]]) / r.tau_plus)

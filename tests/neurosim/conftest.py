@@ -15,11 +15,15 @@ def _backends():
     """Backends this Network knows: numpy always; the compiled one when Network takes ``backend=``."""
     if "backend" not in inspect.signature(Network).parameters:
         return ("numpy",)
+    return ("numpy", "numba")
+
+
+def _numba_missing():
     try:
         import numba  # noqa: F401
     except ImportError:
-        return ("numpy",)
-    return ("numpy", "numba")
+        return True
+    return False
 
 
 BACKENDS = _backends()
@@ -58,4 +62,6 @@ CONFIGS = [SimConfig(t, b, n) for t in TIMINGS for b in BACKENDS for n in BATCHE
 @pytest.fixture(params=CONFIGS, ids=str)
 def sim(request):
     """A cell of timing mode x backend x batch; ``sim.network(dt, rng)`` builds a Network in it."""
+    if request.param.backend == "numba" and _numba_missing():
+        pytest.skip("the numba backend needs numba: pip install '.[fast]'")
     return request.param

@@ -392,5 +392,3 @@ def test_current_based_helpers_refuse_conductances():
         synaptic_weight(UNITS, Conductance(0.005, 0.0), current=1e-9)
     with pytest.raises(ValueError, match="conductance"):
         precise_feedforward(LIF(), np.ones((1, 1)), (np.array([0.01]), np.array([0])), 0.05, synapse=Conductance(0.005, 3.0))
-    with pytest.raises(ValueError, match="per-neuron"):
-        precise_feedforward(LIF(tau_m=np.array([0.01, 0.02])), np.ones((2, 1)), (np.array([0.01]), np.array([0])), 0.05)

@@ -37,11 +37,6 @@ def test_per_neuron_population_equals_separate_populations(sim):
     (a, pa), (b, pb) = _hetero_and_separate(sim)
     if sim.refuses(a):
         return
-    if sim.timing == "precise":
-        with pytest.raises(ValueError, match="per-neuron parameters"):
-            a.build()
-        b.build()  # the homogeneous populations run
-        return
     a.run(0.3)
     b.run(0.3)
     v_all = pa[0][1].data
@@ -260,3 +255,280 @@ def test_nir_round_trip_carries_per_neuron_parameters(tmp_path):
     assert first[0].size > 20
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
+
+
+# ---- LIFUnits with every parameter per neuron (g_L, V_th, V_reset too) --------------------------------
+G_L = np.array([10e-9, 25e-9, 6e-9])
+V_TH = np.array([-0.050, -0.048, -0.052])
+V_RESET = np.array([-0.065, -0.060, -0.070])
+V_LEAK = np.array([-0.070, -0.062, -0.066])
+
+
+def _units(i=None, uniform_tau_m=False, tau_ref=TAU_REF):
+    """The per-neuron LIFUnits (i None) or neuron i's scalar LIFUnits; tau_m = C/g_L per neuron, or one
+    tau_m (20 ms) for all with C in proportion to g_L (what precise timing takes)."""
+    C = 0.02 * G_L if uniform_tau_m else np.array([150e-12, 500e-12, 210e-12])
+    pick = (lambda x: x) if i is None else (lambda x: x[i])
+    return LIFUnits(C=pick(C), g_L=pick(G_L), V_L=pick(V_LEAK), V_th=pick(V_TH), V_reset=pick(V_RESET),
+                    tau_ref=pick(tau_ref) if np.ndim(tau_ref) else tau_ref)
+
+
+def _physical_network(sim, split, uniform_tau_m, T, delta=True):
+    """Three neurons as one per-neuron LIFUnits population or three scalar ones, with the same physical
+    drive: a bias current, an injected current (A), PSC weights from PSC amplitudes (A) and Delta jumps (V).
+    Without ``delta``: no Delta synapse and one tau_ref (what the compiled backend runs)."""
+    tau_ref = TAU_REF if delta else 0.002
+    from neurosim import Delta, synaptic_weight
+
+    net = sim.network(dt=1e-4, rng=7)
+    src = net.add_spike_source([np.arange(0.003, T, 0.0071), np.arange(0.001, T, 0.013)])
+    steps = int(round(T / 1e-4))
+    I_inj = 0.05e-9 * np.sin(np.arange(steps) * 2e-3)[:, None] * np.array([1.0, -0.5, 2.0])  # (steps, 3) A
+    amps = np.array([[0.20e-9, -0.10e-9], [0.35e-9, 0.05e-9], [0.15e-9, -0.05e-9]])  # PSC amplitudes (post, pre)
+    jumps = np.array([[1e-3, 0.0], [0.0, 2e-3], [-0.5e-3, 1.5e-3]])  # Delta jumps (V)
+    syn = PSCFilter(0.004)
+    bias = np.array([0.30e-9, 0.45e-9, 0.26e-9])
+    v0 = np.array([-0.060, -0.055, -0.068])
+    pops = []
+    if split:
+        for i in range(3):
+            u = _units(i, uniform_tau_m, tau_ref)
+            p = net.add_population(u, 1, bias=bias[i], v0=v0[i], name=f"p{i}")
+            net.add_current_input(p, I_inj[:, i:i + 1])
+            net.connect(src, p, synaptic_weight(u, syn, current=1.0) * amps[i:i + 1], synapse=syn)
+            if delta:
+                net.connect(src, p, jumps[i:i + 1], synapse=Delta(), delay=2e-4)
+            pops.append(p)
+    else:
+        u = _units(None, uniform_tau_m, tau_ref)
+        p = net.add_population(u, 3, bias=bias, v0=v0, name="all")
+        net.add_current_input(p, I_inj)
+        w = synaptic_weight(u, syn, current=1.0)  # one per post neuron
+        assert w.shape == (3,)
+        net.connect(src, p, w[:, None] * amps, synapse=syn)
+        if delta:
+            net.connect(src, p, jumps, synapse=Delta(), delay=2e-4)
+        pops.append(p)
+    probes = [(net.probe(p, "spikes"), net.probe(p, "v")) for p in pops]
+    sub = None if split else net.probe(pops[0][1:], "v")  # a subgroup's v: its own neurons' volts
+    return net, probes, sub
+
+
+@pytest.mark.parametrize("delta", [True, False], ids=["delta", "psc-only"])
+def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, delta):
+    # oracle: neuron i of a per-neuron LIFUnits population equals a population built from neuron i's scalar
+    # LIFUnits, in physical units: spike times to 1e-12 s and v in volts
+    T = 0.3
+    # the compiled backend takes every LIFUnits parameter but a per-neuron C/g_L or tau_ref: without Delta
+    # one tau_m and tau_ref; with Delta (numpy only) every parameter per neuron, precise timing included
+    uniform = not delta
+    (a, pa, sub), (b, pb, _) = (_physical_network(sim, split, uniform, T, delta) for split in (False, True))
+    if sim.refuses(a, b):
+        return
+    a.run(T)
+    b.run(T)
+    events, v_all = pa[0][0].data, pa[0][1].data
+    total = 0
+    for i, (spikes, v) in enumerate(pb):
+        if sim.batch is None:
+            t_all, idx_all = events
+            t_one = spikes.data[0]
+            np.testing.assert_allclose(t_all[idx_all == i], t_one, rtol=0, atol=1e-12)
+        else:
+            t_all, idx_all, tr_all = events
+            t_one, _, tr_one = spikes.data
+            for trial in range(sim.batch):
+                np.testing.assert_allclose(t_all[(idx_all == i) & (tr_all == trial)], t_one[tr_one == trial],
+                                           rtol=0, atol=1e-12)
+        total += t_one.size
+        np.testing.assert_allclose(v_all[..., i], v.data[..., 0], rtol=0, atol=1e-12)  # volts
+        # v is in volts of this neuron's own scale: between its reset (refractory) and its threshold
+        assert v.data.min() >= min(V_RESET[i], -0.075) and v.data.max() < V_TH[i] + 1e-12
+    assert total > 20
+    np.testing.assert_allclose(sub.data, v_all[..., 1:], rtol=0, atol=0)
+    assert np.ndim(a.populations[0].model.tau_m) == (0 if uniform else 1)  # C/g_L in proportion: one tau_m
+
+
+def test_lif_units_per_neuron_rates_match_analytic_rate():
+    # each neuron's rate equals G(J) with its own parameters, J from the physical formula written out here
+    units = _units()
+    I = np.array([0.30e-9, 0.45e-9, 0.26e-9])
+    net = Network(dt=1e-3, backend="numpy")
+    pop = net.add_population(units, 3, bias=I)
+    probe = net.probe(pop, "spikes")
+    net.run(1.0)
+    t, idx = probe.data
+    C = np.array([150e-12, 500e-12, 210e-12])
+    tau_m = C / G_L
+    J = (V_LEAK - V_RESET + I / G_L) / (V_TH - V_RESET)  # tau_m dv/dt = J - v, v = (V - V_reset)/(V_th - V_reset)
+    want = 1.0 / (TAU_REF - tau_m * np.log(1.0 - 1.0 / J))
+    assert np.all(J > 1.2) and np.ptp(want) / want.min() > 0.2
+    for i in range(3):
+        np.testing.assert_allclose(1.0 / np.diff(t[idx == i]), want[i], rtol=1e-9)
+    np.testing.assert_allclose(pop.bias, I, rtol=1e-12)  # back in amperes, per neuron
+    np.testing.assert_allclose(units.current_to_J(I), J, rtol=1e-14)
+    np.testing.assert_allclose(units.J_to_current(J), I, rtol=1e-12)
+    V = np.array([-0.06, -0.05, -0.055])
+    np.testing.assert_allclose(units.v_to_voltage(units.voltage_to_v(V)), V, rtol=1e-14)
+    np.testing.assert_allclose(units.voltage_to_v(V), (V - V_RESET) / (V_TH - V_RESET), rtol=1e-14)
+
+
+def test_lif_units_per_neuron_conductance_equals_scalar_units():
+    # conductance weights in siemens and E_rev in volts per neuron (each neuron's g_L and span): the grid
+    # step of a per-neuron population equals the scalar populations', neuron by neuron
+    from neurosim import Conductance
+
+    syn_e, syn_i = Conductance(0.005, E_rev=0.0), Conductance(0.01, E_rev=-0.08)
+    g = np.array([[4e-9, 0.0], [6e-9, 20e-9], [3e-9, 10e-9]])  # peak conductances (post, pre), S
+    for batch in (None, 2):
+        net = Network(dt=1e-4, rng=2, backend="numpy", batch=batch)
+        src = net.add_spike_source([np.arange(0.002, 0.3, 0.004), np.arange(0.001, 0.3, 0.011)])
+        probes = []
+        pop = net.add_population(_units(), 3, bias=np.array([0.25e-9, 0.5e-9, 0.2e-9]))
+        net.connect(src, pop, g * [1, 0], synapse=syn_e)
+        net.connect(src, pop, g * [0, 1], synapse=syn_i)
+        probes.append((net.probe(pop, "spikes"), net.probe(pop, "v"), net.probe(pop, "current")))
+        for i in range(3):
+            p = net.add_population(_units(i), 1, bias=[0.25e-9, 0.5e-9, 0.2e-9][i])
+            net.connect(src, p, g[i:i + 1] * [1, 0], synapse=syn_e)
+            net.connect(src, p, g[i:i + 1] * [0, 1], synapse=syn_i)
+            probes.append((net.probe(p, "spikes"), net.probe(p, "v"), net.probe(p, "current")))
+        net.run(0.3)
+        (s_all, v_all, i_all), singles = probes[0], probes[1:]
+        for i, (s, v, cur) in enumerate(singles):
+            sel = s_all.data[1] == i
+            if batch is not None:
+                sel &= s_all.data[2] == 1
+                s_one = s.data[0][s.data[2] == 1]
+            else:
+                s_one = s.data[0]
+            np.testing.assert_allclose(s_all.data[0][sel], s_one, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(v_all.data[..., i], v.data[..., 0], rtol=0, atol=1e-12)  # volts
+            np.testing.assert_allclose(i_all.data[..., i], cur.data[..., 0], rtol=0, atol=1e-21)  # amperes
+            assert np.abs(cur.data).max() > 1e-11
+        assert s_all.data[0].size > 10
+
+
+def test_lif_units_per_neuron_values_are_checked():
+    with pytest.raises(ValueError, match=r"V_th must be above V_reset \(neuron 1\)"):
+        LIFUnits(C=2e-10, g_L=1e-8, V_th=np.array([-0.05, -0.07]), V_reset=-0.065)
+    with pytest.raises(ValueError, match="same length"):
+        LIFUnits(C=2e-10, g_L=np.full(3, 1e-8), V_th=np.full(2, -0.05), V_reset=-0.065)
+    with pytest.raises(ValueError, match="g_L must be finite > 0"):
+        LIFUnits(C=2e-10, g_L=np.array([1e-8, -1e-8]))
+    with pytest.raises(TypeError, match="V_th"):
+        LIFUnits(C=2e-10, g_L=1e-8, V_th="high")
+    np.testing.assert_allclose(LIFUnits(C=2e-10, R=np.array([1e8, 2e8])).g_L, [1e-8, 5e-9])
+    units = _units()
+    with pytest.raises(ValueError, match="last axis must be 3"):
+        units.current_to_J(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="n=2"):
+        Network(dt=1e-4).add_population(units, 2)
+    # membrane noise in volts would be a different normalized sigma per neuron: refused, saying why
+    net = Network(dt=1e-4)
+    pop = net.add_population(units, 3)
+    with pytest.raises(ValueError, match="V_th - V_reset per neuron"):
+        net.add_noise(pop, 1e-3)
+    same_span = LIFUnits(C=2e-10, g_L=G_L, V_L=V_LEAK, V_th=V_RESET + 0.015, V_reset=V_RESET)
+    np.testing.assert_allclose(same_span.span, 0.015, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_precise_per_neuron_tau_m_and_tau_ref_equal_scalar_runs(n):
+    # precise_feedforward with per-neuron tau_m and tau_ref equals one scalar run per neuron (exact crossing
+    # times); tau_m = tau_s for one neuron (the kernels' d = 0 case) and tau_m below and above tau_s
+    from neurosim.network.precise import precise_feedforward
+
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.uniform(0, 0.3, 150))
+    spikes = (times, rng.integers(0, 2, times.size))
+    tau_m = np.array([0.003, 0.02, 0.035, 0.0021])
+    tau_ref = np.array([0.002, 0.0005, 0.004, 0.001])
+    W = np.array([[0.3, -0.1], [0.25, 0.2], [0.4, 0.1], [0.2, 0.15]])
+    syn = PSCFilter(0.003, n=n)
+    bias = np.array([0.8, 0.9, 0.7, 0.95])
+    t_all, i_all = precise_feedforward(LIF(tau_m=tau_m, tau_ref=tau_ref), W, spikes, 0.3, bias=bias, synapse=syn)
+    for i in range(4):
+        t_one, _ = precise_feedforward(LIF(tau_m=tau_m[i], tau_ref=tau_ref[i]), W[i:i + 1], spikes, 0.3,
+                                       bias=bias[i], synapse=syn)
+        assert t_one.size > 5
+        np.testing.assert_allclose(t_all[i_all == i], t_one, rtol=0, atol=1e-12)
+
+
+def test_pynn_export_converts_per_neuron_units():
+    # Delta jumps (V) and conductances (S, E_rev in V) onto per-neuron LIFUnits: mV and uS per post neuron
+    from neurosim import Conductance, Delta
+    from neurosim.export.pynn.live import export_plan
+
+    units = _units(uniform_tau_m=True)
+    net = Network(dt=1e-4)
+    src = net.add_spike_source([np.array([0.01, 0.02])], name="src")
+    d = net.add_population(units, 3, name="d")
+    net.connect(src, d, np.full((3, 1), 1e-3), synapse=Delta(), delay=1e-4)
+    c = net.add_population(units, 3, name="c")
+    net.connect(src, c, np.full((3, 1), 5e-9), synapse=Conductance(0.005, E_rev=0.0), delay=1e-4)
+    with pytest.warns(UserWarning, match="IF_curr_delta"):
+        meta, arrays = export_plan(net)
+    scale = 15.0  # PyNN's default v_thresh - v_reset (mV): the normalized jump 1e-3 / span per neuron
+    rows = arrays[meta["projections"][0]["rows"]]
+    np.testing.assert_allclose(rows[:, 2], 1e-3 / (V_TH - V_RESET)[rows[:, 1].astype(int)] * scale, rtol=1e-12)
+    # conductance: peak 5 nS in units of each neuron's g_L, times PyNN's g_L = cm / tau_m (1 nF / 20 ms = 0.05 uS)
+    rows = arrays[meta["projections"][1]["rows"]]
+    np.testing.assert_allclose(rows[:, 2], 5e-9 / G_L[rows[:, 1].astype(int)] * 0.05, rtol=1e-12)
+    cell = meta["cells"][[x["name"] for x in meta["cells"]].index("c")]
+    want = -65.0 + (0.0 - V_RESET) / (V_TH - V_RESET) * scale  # E_rev = 0 V in each neuron's normalized units
+    np.testing.assert_allclose(arrays[cell["array_params"]["e_rev_E"]], want, rtol=1e-12)
+
+
+def test_pynn_export_of_per_neuron_units_conductances_runs_on_nest():
+    # the per-neuron conversions (e_rev per cell, uS per post neuron) against NEST running the export
+    pytest.importorskip("nest", reason="running on NEST needs `pip install '.[pynn]'` (nest-simulator)")
+    sim = pytest.importorskip("pyNN.nest", reason="running on NEST needs `pip install '.[pynn]'` (pyNN)")
+    from neurosim import Conductance, from_events
+    from neurosim.export import to_pynn
+
+    dt = 1e-5  # NEST's spikes are on its grid: 10 us keeps that error small
+    net = Network(dt=dt)
+    trains = [np.arange(0.010, 0.5, 0.007), np.arange(0.013, 0.5, 0.011), np.arange(0.02, 0.5, 0.017)]
+    src = net.add_spike_source(trains, name="input")
+    pop = net.add_population(_units(), 3, bias=np.array([0.30e-9, 0.75e-9, 0.26e-9]), name="cells")
+    net.connect(src, pop, np.array([[6e-9, 6e-9, 0], [15e-9, 0, 0], [0, 6e-9, 0]]),
+                synapse=Conductance(0.005, 0.0), delay=dt)
+    net.connect(src, pop, np.array([[0, 0, 30e-9], [0, 0, 60e-9], [0, 0, 10e-9]]),
+                synapse=Conductance(0.010, -0.080), delay=dt)
+    probe = net.probe(pop, "spikes")
+    exported = to_pynn(net, sim=sim)
+    exported.record("cells")
+    exported.run(0.5)
+    theirs = exported.spike_times("cells")
+    net.run(0.5)
+    ours = from_events(*probe.data, n_neurons=3)
+    assert all(t.size >= 5 for t in ours)
+    for a, b in zip(ours, theirs):
+        assert a.size == b.size
+        np.testing.assert_allclose(b, a, rtol=0, atol=2.5e-5)  # NEST spikes on its 10 us grid
+
+
+def test_precise_export_with_per_neuron_parameters_runs_nest_ps_models_at_each_analytic_rate():
+    # a per-neuron LIFUnits population in timing="precise" exports to NEST's _ps models with per-cell values;
+    # each neuron fires at G(J) for its own parameters (exact crossings: 1e-9 at dt = 1 ms)
+    pytest.importorskip("nest", reason="running on NEST needs `pip install '.[pynn]'` (nest-simulator)")
+    sim = pytest.importorskip("pyNN.nest", reason="running on NEST needs `pip install '.[pynn]'` (pyNN)")
+    from neurosim.export import to_pynn
+
+    tau_ref = np.array([0.002, 0.001, 0.003])  # NEST holds t_ref in whole steps of its resolution (dt)
+    units = _units(tau_ref=tau_ref)
+    I = np.array([0.30e-9, 0.45e-9, 0.26e-9])
+    for n in (0, 1):
+        net = Network(dt=1e-3, timing="precise")
+        pop = net.add_population(units, 3, bias=I, name="lif")
+        other = net.add_population(LIF(0.02, 0.002), 1, name="silent")
+        net.connect(other, pop, 0.0, synapse=PSCFilter(0.005, n=n))  # sets the PSC shape only
+        exported = to_pynn(net, sim=sim)
+        assert exported.populations["lif"].celltype.nest_model == ("iaf_psc_exp_ps", "iaf_psc_alpha_ps")[n]
+        exported.record("lif")
+        exported.run(2.0)
+        rates = [1.0 / np.diff(t).mean() for t in exported.spike_times("lif")]
+        want = pop.model.rate(units.current_to_J(I))
+        assert np.ptp(want) / want.min() > 0.2
+        np.testing.assert_allclose(rates, want, rtol=1e-9)

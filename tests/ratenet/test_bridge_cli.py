@@ -156,3 +156,28 @@ def test_evaluate_and_convert_refuse_models_they_cannot_run(tmp_path, capsys):
     odd.save(tmp_path / "odd.npz")
     assert main(["evaluate", str(tmp_path / "odd.npz")]) == 2
     assert "5 inputs matches no --data" in capsys.readouterr().err
+
+
+def test_convolutional_models_get_their_data_as_images(tmp_path, capsys):
+    """A CNN saved by the API is matched to digits by its image shape, and evaluated on (n, 1, 8, 8) images."""
+    pytest.importorskip("sklearn", reason="needs scikit-learn: pip install 'neurosim-ratenet[digits]'")
+    rng = np.random.default_rng(0)
+    cnn = ratenet.Sequential([ratenet.Conv2D(1, 4, 3, rng=rng), ratenet.ReLU(), ratenet.AvgPool2D(2),
+                              ratenet.Flatten(), ratenet.Dense(4 * 3 * 3, 10, rng=rng), ratenet.Softmax()])
+    cnn.save(tmp_path / "cnn.npz")
+    assert main(["evaluate", str(tmp_path / "cnn.npz")]) == 0
+    out = capsys.readouterr().out
+    from ratenet.data import load_digits_split
+
+    _, Xte, _, yte = load_digits_split()
+    expected = np.mean(np.argmax(cnn.predict(Xte.reshape(-1, 1, 8, 8)), axis=1) == yte)
+    assert f"on digits: test accuracy {100 * expected:.2f} %" in out
+    assert main(["convert", str(tmp_path / "cnn.npz"), "--T", "0.05", "--no-progress"]) == 0
+    assert f"rate accuracy {100 * expected:.2f} %" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "cnn.npz"), "--data", "xor"]) == 2
+    assert "takes 1-channel images, --data xor" in capsys.readouterr().err
+    rgb = ratenet.Sequential([ratenet.Conv2D(3, 4, 3, rng=rng), ratenet.Flatten(), ratenet.Dense(4 * 36, 10, rng=rng),
+                              ratenet.Softmax()])
+    rgb.save(tmp_path / "rgb.npz")
+    assert main(["evaluate", str(tmp_path / "rgb.npz")]) == 2
+    assert "3-channel images matches no --data" in capsys.readouterr().err

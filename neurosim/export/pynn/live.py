@@ -198,11 +198,16 @@ def _conductance_plan(pop, conns):
             raise ValueError(f"connection {c.pre.name!r} -> {pop.name!r}: negative conductance weights cannot be "
                              "exported (PyNN conductances are >= 0; inhibition comes from e_rev_I)")
     units = pop.units
-    rev = [s.E_rev if units is None else (s.E_rev - units.V_reset) / (units.V_th - units.V_reset) for s in syns]
+    # normalized reversal potentials: per neuron (PyNN parameter arrays) when the LIFUnits' span is
+    rev = [s.E_rev if units is None else _number_or_array(units.voltage_to_v(s.E_rev)) for s in syns]
     exc, inh = syns[0], syns[-1]
     plan = _ConductancePlan((orders.pop(), exc.tau_s, inh.tau_s))
     plan.cond = (rev[0], rev[-1], exc, inh)
     return plan
+
+
+def _number_or_array(x):
+    return float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=float)
 
 
 def _conn_list(W, factor_nA, delay_ms, sign, keep_zeros=False):
@@ -534,8 +539,8 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             factor = jump_scale(conn) * (scale["v_thresh"] - scale["v_reset"])
             signs = ((1, "excitatory"), (-1, "inhibitory"))
         elif cond is not None:  # conductance: peak conductance in uS = weight / g_L (units) * PyNN's g_L = cm / tau_m
-            g_L = 1.0 if post.units is None else post.units.g_L
-            factor = scale["cm"] / (1000.0 * post.model.tau_m) / g_L
+            g_L = 1.0 if post.units is None else post.units.g_L  # per post neuron when given per neuron
+            factor = scale["cm"] / (1000.0 * np.asarray(post.model.tau_m)) / g_L
             signs = ((1, "excitatory" if conn.synapse == cond[2] else "inhibitory"),)
         else:
             factor = pynn_units(post.model.tau_m, post.model.tau_ref, weights=1.0, tau_s=conn.synapse.tau_s,
@@ -559,7 +564,7 @@ def export_plan(network, scale=None, backend="nest", poisson="generator", T=None
             if conn.plasticity is not None:
                 if np.ndim(factor):
                     raise ValueError(f"connection {conn.pre.name!r} -> {post.name!r}: STDP into a population with "
-                                     "per-neuron tau_m cannot be exported (PyNN's w_min / w_max are one number, "
+                                     "per-neuron tau_m (or LIFUnits g_L, V_th, V_reset) cannot be exported (PyNN's w_min / w_max are one number, "
                                      "the weight scale differs per post neuron)")
                 meta["projections"][-1]["stdp"] = _stdp_plan(conn.plasticity, factor)
             for copy in copies.get(conn.pre.name, ()):  # the same weights from each copy's neurons

@@ -6,15 +6,19 @@ and by the precise runtime's connections.
 """
 import numpy as np
 
+from ..connections import per_post
+
 
 def csr_rows(weights, scale=1.0):
-    """Rows per presynaptic neuron of a (post, pre) weight matrix: ``(indptr, indices, data * scale)``."""
+    """Rows per presynaptic neuron of a (post, pre) weight matrix: ``(indptr, indices, data * scale)``;
+    ``scale`` a number or one per post neuron (post.n,)."""
     import scipy.sparse as sp
 
     rows = sp.csr_matrix(weights.T if not sp.issparse(weights) else weights.T.tocsr(), dtype=np.float64)
     rows.sum_duplicates()
     rows.eliminate_zeros()
-    return rows.indptr.astype(np.int64), rows.indices.astype(np.int64), rows.data * scale
+    indices = rows.indices.astype(np.int64)
+    return rows.indptr.astype(np.int64), indices, rows.data * per_post(scale, indices)
 
 
 def fan_out(rows, pre, offsets):

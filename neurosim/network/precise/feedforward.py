@@ -59,6 +59,7 @@ def precise_feedforward(model, weights, spikes, T, dt=1e-4, synapse=None, bias=0
     if W.ndim != 2:
         raise ValueError(f"weights must have shape (post, pre), got {W.shape}")
     n_post, n_pre = W.shape
+    model.check_population(n_post)  # per-neuron parameters: one per post neuron
     times, idx = spikes
     times = check.finite_array("spike times", times).ravel()
     idx = np.asarray(idx).ravel()

@@ -23,7 +23,7 @@ import numpy as np
 from ...neurons.lif import LIF, PreciseLIFState
 from ...synapses.conductance import Conductance
 from ..inputs import CurrentInputRuntime, PoissonDrive, drive_seeds, source_runtime
-from ..connections import jump_scale
+from ..connections import jump_scale, per_post
 from ..populations import _Base, _flat
 from .events import csr_rows, fan_out
 from ..connections import check_per_synapse_delays, rows_by_pre
@@ -137,7 +137,7 @@ class PreciseSynapseDelays(PreciseConnection):
     def __init__(self, conn, dt, B, group, target):
         self.conn = conn
         indptr, indices, data, self.delays = rows_by_pre(conn.matrix(), conn.delays)
-        self.rows = (indptr, indices, data / conn.synapse.tau_s)
+        self.rows = (indptr, indices, data * per_post(jump_scale(conn), indices))
         self.delay, self.dt, self.B = float(self.delays.min()) if self.delays.size else 0.0, dt, B
         self.n_pre, self.n_post = conn.pre.n, conn.post.n
         self.group, self.target = group, target
@@ -332,10 +332,6 @@ def _check_precise(net):
             raise ValueError(f"timing='precise' needs an exact spike-time method, which LIF populations have; "
                              f"{pop.name!r} is a {type(pop.model).__name__}, which has none "
                              f"(use timing='grid' for it)")
-        if pop.model.per_neuron is not None:
-            raise ValueError(f"timing='precise' has no per-neuron parameters yet: {pop.name!r} has an LIF with "
-                             "parameters per neuron, and its closed-form event integrator is written for one tau_m "
-                             "per population (use timing='grid', or one population per value)")
         if pop.noise is not None:
             raise ValueError(f"timing='precise' cannot honour the noise of {pop.name!r}: spike times of a noisy "
                              "membrane have no closed form between events, and ignoring the noise would be "

@@ -55,27 +55,61 @@ def _e2_series(z):
 
 
 class SynapseShape:
-    """Constants of one PSC group (tau_s, order n in {0, 1}) seen by a membrane with tau_m."""
+    """Constants of one PSC group (tau_s, order n in {0, 1}) seen by a membrane with tau_m.
+
+    ``tau_m`` is a number, or one value per neuron (M,): then ``d``, ``peak1`` and ``peak2`` are per
+    neuron too, and :meth:`r1`, :meth:`r2` take ``idx``, the neurons (any shape, broadcast with u) whose
+    constants apply.
+    """
 
     def __init__(self, tau_s, n, tau_m):
         if n not in (0, 1):
             raise ValueError(f"precise timing handles PSC order n = 0 (exponential) or 1 (alpha), got n = {n}")
-        self.tau_s, self.n, self.tau_m = float(tau_s), int(n), float(tau_m)
+        self.tau_s, self.n = float(tau_s), int(n)
+        self.per_neuron = isinstance(tau_m, np.ndarray)
+        if not self.per_neuron:
+            tau_m = float(tau_m)
+            self.tau_m = tau_m
+            self.d = 1.0 / tau_m - 1.0 / tau_s
+            self._inv_md = 1.0 / (tau_m * self.d) if self.d != 0.0 else None
+            # peak time of R1 (membrane response to a decaying exponential current)
+            if abs(tau_m - tau_s) <= 1e-12 * tau_m:
+                self.peak1 = tau_m
+            else:
+                self.peak1 = tau_m * tau_s * math.log(tau_m / tau_s) / (tau_m - tau_s)
+            self.peak2 = self._find_peak2() if n == 1 else None
+            return
+        tau_m = np.asarray(tau_m, dtype=float)
+        self.tau_m = tau_m
         self.d = 1.0 / tau_m - 1.0 / tau_s
-        self._inv_md = 1.0 / (tau_m * self.d) if self.d != 0.0 else None
-        # peak time of R1 (membrane response to a decaying exponential current)
-        if abs(tau_m - tau_s) <= 1e-12 * tau_m:
-            self.peak1 = tau_m
-        else:
-            self.peak1 = tau_m * tau_s * math.log(tau_m / tau_s) / (tau_m - tau_s)
-        self.peak2 = self._find_peak2() if n == 1 else None
+        with np.errstate(divide="ignore"):
+            self._inv_md = np.where(self.d != 0.0, 1.0 / (tau_m * self.d), np.inf)
+        near = np.abs(tau_m - tau_s) <= 1e-12 * tau_m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.peak1 = np.where(near, tau_m, tau_m * tau_s * np.log(tau_m / tau_s) / (tau_m - tau_s))
+        self.peak2 = self._find_peak2_per_neuron() if n == 1 else None
 
-    def r1(self, u, em):
+    def params(self, idx):
+        """``(tau_m, d, 1/(tau_m d))`` of the neurons ``idx`` (the numbers themselves when not per neuron)."""
+        if not self.per_neuron:
+            return self.tau_m, self.d, self._inv_md
+        if idx is None:
+            return self.tau_m, self.d, self._inv_md
+        return self.tau_m[idx], self.d[idx], self._inv_md[idx]
+
+    def peak(self, idx=None, which=1):
+        """Peak time of R1 (``which=1``) or R2 (2) for the neurons ``idx``."""
+        p = self.peak1 if which == 1 else self.peak2
+        return p[idx] if self.per_neuron and idx is not None else p
+
+    def r1(self, u, em, idx=None):
         """Membrane response at u to a unit current that decays with tau_s (``em = exp(-u/tau_m)``).
 
         ``(u/tau_m) em E1(u d) = em expm1(u d) / (tau_m d)``: expm1 keeps every digit for small u d;
         for u d > 1 the equal ``(e^(-u/tau_s) - em) / (tau_m d)`` cannot overflow.
         """
+        if self.per_neuron:
+            return self._r1_per_neuron(u, em, idx)
         if self.d == 0.0:
             return (u / self.tau_m) * em
         z = u * self.d
@@ -87,22 +121,38 @@ class SynapseShape:
             out = np.where(big, np.exp(-u / self.tau_s) - em, out)
         return out * self._inv_md
 
-    def r2(self, u, em):
+    def _r1_per_neuron(self, u, em, idx):
+        tm, d, inv_md = self.params(idx)
+        z = u * d
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = em * np.expm1(np.minimum(z, 1.0))
+            big = z > 1.0
+            if np.any(big):
+                out = np.where(big, np.exp(-u / self.tau_s) - em, out)
+            out = out * inv_md
+            zero = d == 0.0
+            if np.any(zero):
+                out = np.where(zero, (u / tm) * em, out)
+        return out
+
+    def r2(self, u, em, idx=None):
         """Membrane response at u to a unit alpha stage 0 (current ``(u/tau_s) e^(-u/tau_s)``).
 
         ``u^2/(tau_m tau_s) em E2(u d)``: the series of E2 for |u d| < 0.5, else the closed form
         ``(z e^(-u/tau_s) - e^(-u/tau_s) + em) / (tau_m tau_s d^2)`` (z = u d; no overflow, little cancellation).
         """
-        z = u * self.d
+        tm, d, _ = self.params(idx)
+        z = u * d
         small = np.abs(z) < 0.5
-        if small.all():
-            return (u * u / (self.tau_m * self.tau_s)) * em * _e2_series(z)
+        if np.all(small):
+            return (u * u / (tm * self.tau_s)) * em * _e2_series(np.asarray(z, dtype=float))
         es = np.exp(-u / self.tau_s)
-        big = (z * es - es + em) / (self.tau_m * self.tau_s * self.d * self.d)
-        if not small.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            big = (z * es - es + em) / (tm * self.tau_s * d * d)
+        if not np.any(small):
             return big
         zs = np.where(small, z, 0.0)
-        return np.where(small, (u * u / (self.tau_m * self.tau_s)) * em * _e2_series(zs), big)
+        return np.where(small, (u * u / (tm * self.tau_s)) * em * _e2_series(zs), big)
 
     def _find_peak2(self):
         # R2 rises while its current (u/tau_s) e^(-u/tau_s) exceeds it; the peak is after the current's (tau_s)
@@ -117,111 +167,141 @@ class SynapseShape:
             hi *= 2.0
         return brentq(slope, lo, hi, xtol=1e-15, rtol=1e-14)
 
+    def _find_peak2_per_neuron(self):
+        """:meth:`_find_peak2` for every neuron at once: the same bracket, bisected to 1e-15 s (vectorized)."""
+        tm = self.tau_m
+
+        def slope(u):
+            return (u / self.tau_s) * np.exp(-u / self.tau_s) - self.r2(u, np.exp(-u / tm))
+
+        lo, hi = np.full(tm.shape, self.tau_s), 2.0 * (self.tau_s + tm)
+        for _ in range(64):  # the bracket's upper end, doubled where R2 still rises
+            up = slope(hi) > 0
+            if not up.any():
+                break
+            hi = np.where(up, 2.0 * hi, hi)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            rising = slope(mid) > 0
+            lo, hi = np.where(rising, mid, lo), np.where(rising, hi, mid)
+            if np.all(hi - lo <= np.maximum(1e-15, 1e-14 * hi)):
+                break
+        return 0.5 * (lo + hi)
+
 
 class MembraneKernel:
     """Closed-form evolution, bounds and crossing search for LIF neurons with PSC groups.
 
     Parameters
     ----------
-    tau_m : float
-        Membrane time constant (s).
+    tau_m : float or ndarray (M,)
+        Membrane time constant (s), or one per neuron.
     synapses : list of (tau_s, n)
         One entry per synapse group, in the order of the state arrays.
 
     State layout used by every method: ``v`` and ``J`` arrays of one shape, and
     ``xs``, a list with one array of shape ``(n_g + 1,) + v.shape`` per group
-    (stage 0 first, the current last), as in :class:`neurosim.PSCState`.
+    (stage 0 first, the current last), as in :class:`neurosim.PSCState`. With a
+    per-neuron tau_m every method takes ``idx``: the neurons (indices into the M, the
+    shape of v) the arrays belong to; None means all M in order.
     """
 
     def __init__(self, tau_m, synapses):
-        self.tau_m = float(tau_m)
-        self.groups = [SynapseShape(tau, n, tau_m) for tau, n in synapses]
+        self.per_neuron = isinstance(tau_m, np.ndarray)
+        self.tau_m = np.asarray(tau_m, dtype=float) if self.per_neuron else float(tau_m)
+        self.groups = [SynapseShape(tau, n, self.tau_m) for tau, n in synapses]
+
+    def tm(self, idx=None):
+        """tau_m of the neurons ``idx`` (the number when it is not per neuron)."""
+        return self.tau_m[idx] if self.per_neuron and idx is not None else self.tau_m
 
     # ---- evolution -----------------------------------------------------------------
-    def evolve(self, v, J, xs, u):
+    def evolve(self, v, J, xs, u, idx=None):
         """State after ``u`` seconds (arrays broadcast with ``u``), no events in between."""
-        em = np.exp(-u / self.tau_m)
+        em = np.exp(-u / self.tm(idx))
         vn = J + (v - J) * em
         new = []
         for g, x in zip(self.groups, xs):
             es = np.exp(-u / g.tau_s)
-            vn = vn + x[-1] * g.r1(u, em)
+            vn = vn + x[-1] * g.r1(u, em, idx)
             if g.n == 0:
                 new.append((x[0] * es)[None])
             else:
-                vn = vn + x[0] * g.r2(u, em)
+                vn = vn + x[0] * g.r2(u, em, idx)
                 new.append(np.stack([x[0] * es, (x[1] + x[0] * (u / g.tau_s)) * es]))
         return vn, new
 
-    def voltage(self, v, J, xs, u):
+    def voltage(self, v, J, xs, u, idx=None):
         """v(u) only (cheaper than :meth:`evolve`)."""
-        em = np.exp(-u / self.tau_m)
+        em = np.exp(-u / self.tm(idx))
         vn = J + (v - J) * em
         for g, x in zip(self.groups, xs):
-            vn = vn + x[-1] * g.r1(u, em)
+            vn = vn + x[-1] * g.r1(u, em, idx)
             if g.n == 1:
-                vn = vn + x[0] * g.r2(u, em)
+                vn = vn + x[0] * g.r2(u, em, idx)
         return vn
 
-    def voltage_and_current(self, v, J, xs, u):
+    def voltage_and_current(self, v, J, xs, u, idx=None):
         """v(u) and the synaptic current at u, sharing the exponentials."""
-        em = np.exp(-u / self.tau_m)
+        em = np.exp(-u / self.tm(idx))
         vn = J + (v - J) * em
         cur = 0.0
         for g, x in zip(self.groups, xs):
             es = np.exp(-u / g.tau_s)
-            vn = vn + x[-1] * g.r1(u, em)
+            vn = vn + x[-1] * g.r1(u, em, idx)
             if g.n == 0:
                 cur = cur + x[0] * es
             else:
-                vn = vn + x[0] * g.r2(u, em)
+                vn = vn + x[0] * g.r2(u, em, idx)
                 cur = cur + (x[1] + x[0] * (u / g.tau_s)) * es
         return vn, cur
 
     # ---- bounds over [0, h] ----------------------------------------------------------
-    def upper_bound(self, v, J, xs, h):
+    def upper_bound(self, v, J, xs, h, idx=None):
         """An upper bound of v over [0, h]: the sum of the maxima of the terms of v(u)."""
-        return self._bound(v, J, xs, h, np.maximum)
+        return self._bound(v, J, xs, h, np.maximum, idx=idx)
 
-    def lower_bound(self, v, J, xs, h):
+    def lower_bound(self, v, J, xs, h, idx=None):
         """A lower bound of v over [0, h]: the sum of the minima of the terms of v(u)."""
-        return self._bound(v, J, xs, h, np.minimum)
+        return self._bound(v, J, xs, h, np.minimum, idx=idx)
 
-    def _bound(self, v, J, xs, h, pick, em=None, r1=None):
+    def _bound(self, v, J, xs, h, pick, em=None, r1=None, idx=None):
         """Sum over the terms of v(u) of each term's extreme (``pick`` = np.maximum or np.minimum).
 
         ``em = exp(-h/tau_m)`` and ``r1`` (per group, R1 at h) may be passed when the caller has them.
         """
         vJ = v - J
+        tm = self.tm(idx)
         if em is None:
-            em = np.exp(-h / self.tau_m)
+            em = np.exp(-h / tm)
         bound = J + pick(vJ, vJ * em)
         hmax = np.max(h) if np.size(h) else 0.0
         for gi, (g, x) in enumerate(zip(self.groups, xs)):
             # R1, R2 are 0 at u = 0 and rise to their peaks: the extreme is 0 or the coefficient times the peak
-            if hmax <= g.peak1:  # still rising at h: the peak over [0, h] is at h
-                r = r1[gi] if r1 is not None else g.r1(h, em)
+            peak1 = g.peak(idx, 1)
+            if np.all(hmax <= peak1):  # still rising at h: the peak over [0, h] is at h
+                r = r1[gi] if r1 is not None else g.r1(h, em, idx)
             else:
-                u1 = np.minimum(h, g.peak1)
-                r = g.r1(u1, np.exp(-u1 / self.tau_m))
+                u1 = np.minimum(h, peak1)
+                r = g.r1(u1, np.exp(-u1 / tm), idx)
             bound = bound + pick(x[-1], 0.0) * r
             if g.n == 1:
-                u2 = np.minimum(h, g.peak2)
-                bound = bound + pick(x[0], 0.0) * g.r2(u2, np.exp(-u2 / self.tau_m))
+                u2 = np.minimum(h, g.peak(idx, 2))
+                bound = bound + pick(x[0], 0.0) * g.r2(u2, np.exp(-u2 / tm), idx)
         return bound
 
-    def voltage_and_upper_bound(self, v, J, xs, u):
+    def voltage_and_upper_bound(self, v, J, xs, u, idx=None):
         """:meth:`voltage` at u and :meth:`upper_bound` over [0, u], sharing the exponentials."""
-        em = np.exp(-u / self.tau_m)
+        em = np.exp(-u / self.tm(idx))
         vn = J + (v - J) * em
         r1 = []
         for g, x in zip(self.groups, xs):
-            r = g.r1(u, em)
+            r = g.r1(u, em, idx)
             r1.append(r)
             vn = vn + x[-1] * r
             if g.n == 1:
-                vn = vn + x[0] * g.r2(u, em)
-        return vn, self._bound(v, J, xs, u, np.maximum, em, r1)
+                vn = vn + x[0] * g.r2(u, em, idx)
+        return vn, self._bound(v, J, xs, u, np.maximum, em, r1, idx)
 
     def current_upper_bound(self, xs, h):
         """An upper bound of the synaptic current over [0, h].
@@ -251,7 +331,7 @@ class MembraneKernel:
         return low
 
     # ---- crossing search ---------------------------------------------------------------
-    def first_crossing(self, v, J, xs, L, ub=None, vb=None):
+    def first_crossing(self, v, J, xs, L, ub=None, vb=None, idx=None):
         """Time of the first threshold crossing (v = 1) in [0, L] for each neuron; NaN where none.
 
         Parameters
@@ -266,21 +346,27 @@ class MembraneKernel:
             :meth:`upper_bound` over [0, L] when the caller has it.
         vb : ndarray (c,), optional
             :meth:`voltage` at L when the caller has it.
+        idx : ndarray of int (c,), optional
+            The neurons (with a per-neuron tau_m).
 
         Returns
         -------
         ndarray (c,)
             Crossing times after the start (s), refined to :data:`ROOT_TOL`; 0 where v >= 1 already.
         """
+        if not self.per_neuron:
+            idx = None
+        elif idx is None:
+            idx = np.arange(v.size)
         out = np.where(v >= 1.0, 0.0, np.nan)
         if vb is None:
-            vb = self.voltage(v, J, xs, L)
-        keep, resolved = self._classify(v, J, xs, L, vb, ub)
+            vb = self.voltage(v, J, xs, L, idx)
+        keep, resolved = self._classify(v, J, xs, L, vb, ub, idx)
         keep &= v < 1.0
         resolved &= keep
         if resolved.any():  # the common case: one rising crossing in the whole interval
             r = resolved.nonzero()[0]
-            out[r] = self._refine(v[r], J[r], [x[:, r] for x in xs], L[r], vb[r])
+            out[r] = self._refine(v[r], J[r], [x[:, r] for x in xs], L[r], vb[r], _sub(idx, r))
         pid = (keep & ~resolved).nonzero()[0]
         if pid.size == 0:
             return out
@@ -314,7 +400,8 @@ class MembraneKernel:
             k = np.arange(_SPLIT + 1)
             u = sp_h[:, None] * k[None, :]  # (s, K+1) points inside each split piece
             sx = [x[:, split][:, :, None] for x in px]
-            vp, xp = self.evolve(pv[split][:, None], pJ[split][:, None], sx, u)
+            vp, xp = self.evolve(pv[split][:, None], pJ[split][:, None], sx, u,
+                                 None if idx is None else idx[sp_id][:, None])
             # sub-piece j runs from point j to point j + 1
             nv = vp[:, :-1].ravel()
             nvb = vp[:, 1:].ravel()
@@ -323,7 +410,7 @@ class MembraneKernel:
             nh = np.repeat(sp_h, _SPLIT)
             nid = np.repeat(sp_id, _SPLIT)
             na = (sp_a[:, None] + u[:, :-1]).ravel()
-            nkeep, nres = self._classify(nv, nJ, nx, nh, nvb)
+            nkeep, nres = self._classify(nv, nJ, nx, nh, nvb, None, _sub(idx, nid))
             tiny = nkeep & ~nres & (nh < _MIN_PIECE)
             if tiny.any():  # undecidable within rounding: a touch of the threshold counts if v(end) >= 1
                 nres = nres | (tiny & (nvb >= 1.0))
@@ -342,13 +429,14 @@ class MembraneKernel:
             raise SimulationError(f"precise threshold search undecided after {_MAX_ROUNDS} rounds for "
                                   f"{np.unique(pid).size} neurons (v grazing the threshold); use timing='grid'")
         for bid, ba, bh, bv, bJ, bx, bvb in brackets:
-            out[bid] = ba + self._refine(bv, bJ, bx, bh, bvb)
+            out[bid] = ba + self._refine(bv, bJ, bx, bh, bvb, _sub(idx, bid))
         return out
 
-    def _classify(self, v, J, xs, h, vb, ub=None):
+    def _classify(self, v, J, xs, h, vb, ub=None, idx=None):
         """(keep, resolved): keep = v may reach 1 in the piece; resolved = exactly one rising crossing."""
         if ub is None:
-            ub = self.upper_bound(v, J, xs, h)
+            ub = self.upper_bound(v, J, xs, h, idx)
+        tm = self.tm(idx)
         keep = (ub >= 1.0) | (vb >= 1.0)
         low_i = self.current_lower_bound(xs, h)
         # the tests below only drop pieces below 1 at both ends: skip them when there are none
@@ -358,8 +446,8 @@ class MembraneKernel:
             below = J + high_i < 1.0
             # ... or two lines through the ends with the extreme slopes stay below 1. Near a maximum
             # the slopes are small, so this bound tightens as h^2 where the sum of maxima only does as h.
-            up = np.maximum((J + high_i - self.lower_bound(v, J, xs, h)) / self.tau_m, 0.0)  # max dv/dt
-            down = np.maximum((ub - J - low_i) / self.tau_m, 0.0)  # max -dv/dt
+            up = np.maximum((J + high_i - self.lower_bound(v, J, xs, h, idx)) / tm, 0.0)  # max dv/dt
+            down = np.maximum((ub - J - low_i) / tm, 0.0)  # max -dv/dt
             with np.errstate(invalid="ignore", divide="ignore"):
                 t = np.clip((vb - v + h * down) / (up + down), 0.0, h)
             two_lines = np.where(up + down > 0, v + t * up, np.maximum(v, vb))
@@ -368,14 +456,14 @@ class MembraneKernel:
         rising = J + low_i - ub > 0  # tau_m dv/dt > 0 on the whole piece
         return keep, keep & (vb >= 1.0) & rising
 
-    def _refine(self, v, J, xs, h, vb):
+    def _refine(self, v, J, xs, h, vb, gidx=None):
         """Root of v(u) = 1 in [0, h] where v rises monotonically from v < 1 to vb >= 1: Halley kept in the bracket."""
         # first guess: the first root of the parabola through v(0), v'(0) and v(h) (one step fewer
         # than the chord on a typical 1 ms piece); the chord where it fails
         slope0 = J - v
         for g, s in zip(self.groups, xs):
             slope0 = slope0 + s[-1]
-        slope0 = slope0 / self.tau_m
+        slope0 = slope0 / self.tm(gidx)
         a = 1.0 - v
         c = (vb - v - slope0 * h) / (h * h)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -385,19 +473,21 @@ class MembraneKernel:
             x = np.where(bad, h * np.clip(a / np.maximum(vb - v, 1e-300), 0.0, 1.0), x)
         # the working set shrinks only when some neuron converges (few neurons, so each numpy call counts)
         idx, xa, lo, hi, Ja, vJ, xs_a = np.arange(v.size), x, np.zeros(v.size), h.copy(), J, v - J, xs
+        ga = gidx  # the neurons of the working set (per-neuron tau_m), else None
         for _ in range(100):
             # v(xa) and the synaptic current there, as voltage_and_current computes them
-            em = np.exp(-xa / self.tau_m)
+            tm = self.tm(ga)
+            em = np.exp(-xa / tm)
             vx = Ja + vJ * em
             cur = dcur = 0.0  # the synaptic current and its derivative
             for g, s in zip(self.groups, xs_a):
                 es = np.exp(-xa / g.tau_s)
-                vx = vx + s[-1] * g.r1(xa, em)
+                vx = vx + s[-1] * g.r1(xa, em, ga)
                 if g.n == 0:
                     term = s[0] * es
                     dcur = dcur - term / g.tau_s
                 else:
-                    vx = vx + s[0] * g.r2(xa, em)
+                    vx = vx + s[0] * g.r2(xa, em, ga)
                     term = (s[1] + s[0] * (xa / g.tau_s)) * es
                     dcur = dcur + (s[0] * es - term) / g.tau_s
                 cur = cur + term
@@ -406,10 +496,10 @@ class MembraneKernel:
             lo = np.where(below, xa, lo)
             hi = np.where(below, hi, xa)
             # Halley's step (cubic convergence: usually two iterations): tau_m v' = J + I - v, tau_m v'' = I' - v'
-            slope = (Ja + cur - vx) / self.tau_m
+            slope = (Ja + cur - vx) / tm
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = f / slope
-                nx = xa - t / (1.0 - 0.5 * t * ((dcur - slope) / self.tau_m) / slope)
+                nx = xa - t / (1.0 - 0.5 * t * ((dcur - slope) / tm) / slope)
             # outside the bracket (or NaN): bisect instead
             nx = np.where((nx > lo) & (nx < hi), nx, 0.5 * (lo + hi))
             exact = f == 0
@@ -421,5 +511,11 @@ class MembraneKernel:
                 k = (~converged).nonzero()[0]
                 idx, nx, lo, hi, Ja, vJ = idx[k], nx[k], lo[k], hi[k], Ja[k], vJ[k]
                 xs_a = [s[:, k] for s in xs_a]
+                ga = _sub(ga, k)
             xa = nx
         return x
+
+
+def _sub(idx, sel):
+    """``idx[sel]``, or None when there is no per-neuron index."""
+    return None if idx is None else idx[sel]

@@ -792,20 +792,22 @@ class LIFUnits:
     ----------
     C : float or array_like (n,)
         Membrane capacitance in farads (> 0).
-    g_L : float, optional
+    g_L : float or array_like (n,), optional
         Leak conductance in siemens (> 0). Give either ``g_L`` or ``R``.
-    R : float, optional
+    R : float or array_like (n,), optional
         Membrane resistance in ohms (= 1/g_L).
     V_L : float or array_like (n,)
         Leak reversal potential in volts.
-    V_th, V_reset : float
-        Threshold and reset potentials in volts (V_th > V_reset).
+    V_th, V_reset : float or array_like (n,)
+        Threshold and reset potentials in volts (V_th > V_reset for every neuron).
     tau_ref : float or array_like (n,)
         Refractory period in seconds.
 
-    ``C``, ``V_L`` and ``tau_ref`` may be given per neuron (so ``tau_m = C/g_L`` and the
-    leak offset of J are per neuron). ``g_L``, ``V_th`` and ``V_reset`` are numbers: they
-    define the normalized unit that weights, currents and probes are converted with.
+    Every parameter may be given per neuron (arrays of one length n). The normalized unit is
+    then per neuron too: neuron i's current unit is ``g_L[i] (V_th[i] - V_reset[i])`` and its
+    voltage unit ``V_th[i] - V_reset[i]``, so every conversion below works along the last axis
+    (one value per neuron), and a network converts weights, currents, biases and probes of
+    such a population per postsynaptic neuron (row i of a (post, pre) matrix by neuron i's factor).
 
     Examples
     --------
@@ -818,22 +820,29 @@ class LIFUnits:
         self.C = check.per_neuron("C", C)
         if (g_L is None) == (R is None):
             raise ValueError("give exactly one of g_L (siemens) or R (ohms)")
-        self.g_L = check.positive("g_L", g_L) if g_L is not None else 1.0 / check.positive("R", R)
+        self.g_L = check.per_neuron("g_L", g_L) if g_L is not None else _read_only(1.0 / check.per_neuron("R", R))
         self.V_L = check.per_neuron("V_L", V_L, low=None)
-        self.V_th, self.V_reset = (check.check_number(k, x) for k, x in (("V_th", V_th), ("V_reset", V_reset)))
-        if not self.V_th > self.V_reset:
-            raise ValueError(f"V_th must be above V_reset, got V_th={V_th!r}, V_reset={V_reset!r}")
+        self.V_th = check.per_neuron("V_th", V_th, low=None)
+        self.V_reset = check.per_neuron("V_reset", V_reset, low=None)
         self.tau_ref = check.per_neuron("tau_ref", tau_ref, allow_low=True)
-        sizes = {x.size for x in (self.C, self.V_L, self.tau_ref) if isinstance(x, np.ndarray)}
+        sizes = {x.size for x in (self.C, self.g_L, self.V_L, self.V_th, self.V_reset, self.tau_ref)
+                 if isinstance(x, np.ndarray)}
         if len(sizes) > 1:
-            raise ValueError(f"C, V_L and tau_ref given per neuron must have the same length, got {sorted(sizes)}")
+            raise ValueError(f"C, g_L (or R), V_L, V_th, V_reset and tau_ref given per neuron must have the same "
+                             f"length, got {sorted(sizes)}")
+        bad = ~(np.asarray(self.V_th) > np.asarray(self.V_reset))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0]) if bad.ndim else None
+            at = "" if i is None else f" (neuron {i})"
+            raise ValueError(f"V_th must be above V_reset{at}, got V_th={_item(self.V_th, i)!r}, "
+                             f"V_reset={_item(self.V_reset, i)!r}")
         self._warn_implausible()
 
     def _warn_implausible(self):
         """Warn on values no real neuron has: most often mV or ms numbers passed as volts or seconds."""
-        gap = self.V_th - self.V_reset
-        if not 1e-3 <= gap <= 0.2:
-            warnings.warn(f"V_th - V_reset = {gap:g} V is outside the plausible 1-200 mV; potentials are in "
+        gap = self.span
+        if not (1e-3 <= np.min(gap) and np.max(gap) <= 0.2):
+            warnings.warn(f"V_th - V_reset = {np.min(gap):g}..{np.max(gap):g} V is outside the plausible 1-200 mV; potentials are in "
                           f"volts (e.g. V_th=-0.05, not -50)", UserWarning, stacklevel=3)
         if np.max(self.tau_ref) > 0.1:
             warnings.warn(f"tau_ref = {np.max(self.tau_ref):g} s is above 0.1 s; times are in seconds (2 ms is 0.002)",
@@ -844,13 +853,29 @@ class LIFUnits:
 
     @property
     def tau_m(self):
-        """Membrane time constant C / g_L in seconds (per neuron when C is)."""
+        """Membrane time constant C / g_L in seconds (per neuron when C or g_L is)."""
         return self.C / self.g_L
+
+    @property
+    def span(self):
+        """The voltage unit ``V_th - V_reset`` in volts (per neuron when either is)."""
+        return self.V_th - self.V_reset
+
+    @property
+    def current_unit(self):
+        """The current unit ``g_L (V_th - V_reset)`` in amperes: J = 1 above the leak offset (per neuron when
+        any of its parameters is). An added current I is ``I / current_unit`` in normalized units."""
+        return self.g_L * self.span
 
     @property
     def per_neuron(self):
         """Number of neurons the per-neuron parameters describe, or None when all are numbers."""
-        return _per_neuron_size(self.C, self.V_L, self.tau_ref)
+        return _per_neuron_size(self.C, self.g_L, self.V_L, self.V_th, self.V_reset, self.tau_ref)
+
+    def uniform_tau_m(self):
+        """``tau_m`` as a number when it is the same for every neuron (e.g. C and g_L both per neuron in
+        proportion), else the per-neuron array."""
+        return _collapse(self.tau_m)
 
     def check_population(self, n):
         """Refuse per-neuron parameters whose length is not ``n``."""
@@ -858,27 +883,54 @@ class LIFUnits:
 
     def model(self):
         """The equivalent normalized :class:`LIF`."""
-        return LIF(tau_m=self.tau_m, tau_ref=self.tau_ref)
+        return LIF(tau_m=self.uniform_tau_m(), tau_ref=self.tau_ref)
 
+    # the conversions: any shape; with per-neuron parameters (n,) the last axis is the neuron axis
     def current_to_J(self, current):
-        """Input current in amperes (finite, any shape) -> normalized input J."""
-        current = check.real_array("current", current, dtype=None)
+        """Input current in amperes (finite, any shape; last axis n with per-neuron parameters) -> normalized J."""
+        current = self._along_neurons("current", check.real_array("current", current, dtype=None))
         return check.finite_result("current", current, lambda: (self.V_L - self.V_reset + current / self.g_L)
-                                   / (self.V_th - self.V_reset), "the normalized input J")
+                                   / self.span, "the normalized input J")
 
     def J_to_current(self, J):
-        """Normalized input J (finite, any shape) -> input current in amperes."""
-        J = check.real_array("J", J, dtype=None)
-        return check.finite_result("J", J, lambda: ((J * (self.V_th - self.V_reset)) - self.V_L + self.V_reset)
+        """Normalized input J (finite, any shape; last axis n with per-neuron parameters) -> current in amperes."""
+        J = self._along_neurons("J", check.real_array("J", J, dtype=None))
+        return check.finite_result("J", J, lambda: ((J * self.span) - self.V_L + self.V_reset)
                                    * self.g_L, "the current in amperes")
 
     def v_to_voltage(self, v):
-        """Normalized voltage (finite, any shape) -> membrane potential in volts."""
-        v = check.real_array("v", v, dtype=None)
-        return check.finite_result("v", v, lambda: self.V_reset + v * (self.V_th - self.V_reset), "the voltage")
+        """Normalized voltage (finite, any shape; last axis n with per-neuron parameters) -> volts."""
+        v = self._along_neurons("v", check.real_array("v", v, dtype=None))
+        return check.finite_result("v", v, lambda: self.V_reset + v * self.span, "the voltage")
 
     def voltage_to_v(self, V):
-        """Membrane potential in volts (finite, any shape) -> normalized voltage."""
-        V = check.real_array("V", V, dtype=None)
-        return check.finite_result("V", V, lambda: (V - self.V_reset) / (self.V_th - self.V_reset),
-                                   "the normalized voltage")
+        """Membrane potential in volts (finite, any shape; last axis n with per-neuron parameters) -> normalized."""
+        V = self._along_neurons("V", check.real_array("V", V, dtype=None))
+        return check.finite_result("V", V, lambda: (V - self.V_reset) / self.span, "the normalized voltage")
+
+    def _along_neurons(self, name, x):
+        """Refuse an array whose last axis does not match the per-neuron parameters (it would broadcast wrongly)."""
+        n = self.per_neuron
+        if n is not None and x.ndim and x.shape[-1] not in (1, n):
+            raise ValueError(f"{name} of shape {x.shape} does not match the {n} per-neuron parameters of these "
+                             f"LIFUnits: its last axis must be {n} (one value per neuron) or 1")
+        return x
+
+
+def _read_only(x):
+    """A per-neuron array made read-only (a number as is)."""
+    if isinstance(x, np.ndarray):
+        x.flags.writeable = False
+    return x
+
+
+def _collapse(x):
+    """A per-neuron array whose values are all equal, up to the rounding of a division (4 ulp), as that
+    number: it then needs no per-neuron path (C and g_L per neuron in proportion give one tau_m)."""
+    if isinstance(x, np.ndarray) and x.size and np.all(np.abs(x - x[0]) <= 4 * np.finfo(float).eps * abs(x[0])):
+        return float(x[0])
+    return x
+
+
+def _item(x, i):
+    return float(x[i]) if isinstance(x, np.ndarray) and i is not None else x

@@ -22,7 +22,8 @@ is vectorized over those neurons: round r handles the r-th segment of each one.
 """
 import numpy as np
 
-from .kernel import MembraneKernel
+from .kernel import MembraneKernel, _sub
+from .model import _at, _tiled
 from ...synapses.conductance import is_conductance
 
 _BOUND_MARGIN = 1e-12  # a neuron counts as quiet to the step end when its bound is below 1 - this
@@ -35,7 +36,8 @@ class PreciseLIFState:
     Parameters
     ----------
     model : LIF
-        Normalized LIF (threshold 1, reset 0).
+        Normalized LIF (threshold 1, reset 0); per-neuron tau_m and tau_ref (n,) are repeated for
+        the M / n trials (trial-major).
     size : int
         Number of neurons M (a batch of B trials of n neurons is M = B * n, trial-major).
     dt : float
@@ -70,9 +72,7 @@ class PreciseLIFState:
         for syn in synapses:
             if isinstance(syn, Delta):
                 raise ValueError("a Delta synapse must be the last of the synapse groups")
-        if getattr(model, "per_neuron", None) is not None:
-            raise ValueError("precise timing has no per-neuron LIF parameters yet: the closed-form event integrator "
-                             "is written for one tau_m (use grid timing, or one population per value)")
+        self.tau_ref = _tiled(model.tau_ref, self.size, "tau_ref")  # per neuron: repeated per trial
         for syn in synapses:
             if is_conductance(syn):
                 raise ValueError(f"precise timing refuses the conductance synapse {syn!r}: the membrane's time "
@@ -80,7 +80,8 @@ class PreciseLIFState:
             if syn.n > 1:
                 raise ValueError(f"precise timing handles exponential (n=0) and alpha (n=1) synapses only, got {syn!r}")
         self.synapses = synapses
-        self.kernel = MembraneKernel(model.tau_m, [(s.tau_s, s.n) for s in self.synapses])
+        # a per-neuron tau_m (repeated per trial): every closed form and bound with each neuron's own constants
+        self.kernel = MembraneKernel(_tiled(model.tau_m, self.size, "tau_m"), [(s.tau_s, s.n) for s in self.synapses])
         self.v = np.zeros(self.size) if v0 is None else np.array(v0, dtype=float).reshape(self.size)
         self.refractory_end = np.full(self.size, -np.inf)
         self.x = [np.zeros((s.n + 1, self.size)) for s in self.synapses]
@@ -92,6 +93,23 @@ class PreciseLIFState:
         if c is not None:
             return c
         k = self.kernel
+        if k.per_neuron:  # one value per neuron (M,) of each coefficient
+            one = np.full(self.size, float(h))
+            tm = k.tau_m
+            dm = np.exp(-one / tm)
+            coef = []
+            for g in k.groups:
+                u1 = np.minimum(one, g.peak1)
+                c = dict(es=float(np.exp(-h / g.tau_s)), cross=h / g.tau_s, r1=g.r1(one, dm),
+                         r1max=g.r1(u1, np.exp(-u1 / tm)))
+                if g.n == 1:
+                    u2 = np.minimum(one, g.peak2)
+                    c.update(r2=g.r2(one, dm), r2max=g.r2(u2, np.exp(-u2 / tm)))
+                coef.append(c)
+            if len(self._coef_cache) > 8:
+                self._coef_cache.clear()
+            self._coef_cache[h] = (dm, coef)
+            return dm, coef
         one = np.array([h])
         dm = float(np.exp(-h / k.tau_m))
         coef = []
@@ -182,13 +200,15 @@ class PreciseLIFState:
                 if tg.size == 0:
                     continue
                 by_group.append((gi, tg, w, lag))
-                em = np.exp(-lag / kernel.tau_m)
+                ti = tg if kernel.per_neuron else None  # per-neuron tau_m: the targets' constants
+                tm = kernel.tm(ti)
+                em = np.exp(-lag / tm)
                 resp = g.r1 if g.n == 0 else g.r2
-                r = resp(lag, em)
-                tpeak = g.peak1 if g.n == 0 else g.peak2
-                if h > tpeak:  # some responses peak inside the step (lags never exceed h)
+                r = resp(lag, em, ti)
+                tpeak = g.peak(ti, 1 if g.n == 0 else 2)
+                if np.any(h > tpeak):  # some responses peak inside the step (lags never exceed h)
                     peak = np.minimum(lag, tpeak)
-                    rp = resp(peak, np.exp(-peak / kernel.tau_m))
+                    rp = resp(peak, np.exp(-peak / tm), ti)
                 else:  # every response still rises at the step end: its peak over the step is r
                     rp = r
                 wp = np.maximum(w, 0.0)
@@ -202,7 +222,7 @@ class PreciseLIFState:
             ok = ref[tg] < t1 - lag - 1e-9 * self.dt
             tg, w, lag = tg[ok], w[ok], lag[ok]
             wp = np.maximum(w, 0.0)
-            np.add.at(vnew, tg, w * np.exp(-lag / self.kernel.tau_m))
+            np.add.at(vnew, tg, w * np.exp(-lag / self.kernel.tm(tg if self.kernel.per_neuron else None)))
             np.add.at(ub, tg, wp)
             pending.append((self.delta, tg, wp, lag))
         # 3. neurons that need the event-by-event loop: a possible crossing, or a refractory end inside
@@ -240,7 +260,7 @@ class PreciseLIFState:
         pos = local[target]
         mine = pos >= 0
         ev = (pos[mine], offset[mine], group[mine], inc[mine])
-        sv, sref, idx, times = self._event_loop(*saved, ev, h)
+        sv, sref, idx, times = self._event_loop(*saved, ev, h, _at(self.tau_ref, special), special)
         v[special] = sv
         ref[special] = sref + t0
         return special[idx], times + t0
@@ -265,7 +285,7 @@ class PreciseLIFState:
             high += extra[cand]
         return (v[cand] < 1.0) & (vend[cand] < 1.0) & (high < 1.0)
 
-    def _event_loop(self, v, J, ref, xs, events, h):
+    def _event_loop(self, v, J, ref, xs, events, h, tau_ref, neurons):
         """Integrate the given neurons through their events, refractory ends and spikes of one step.
 
         All times are relative to the step start. Round r advances every unfinished neuron to its
@@ -281,14 +301,16 @@ class PreciseLIFState:
         idx, times : ndarray
             Local indices and relative times of the spikes, ordered by time.
         """
-        tau_ref, kernel = self.model.tau_ref, self.kernel
+        kernel = self.kernel  # tau_ref: a number, or one per neuron of this call (m,)
+        # neurons (m,): the state's indices of these neurons, for a per-neuron tau_m's constants
+        gid = neurons if kernel.per_neuron else None
         loc, off, grp, inc = events
         order = np.lexsort((off, loc))
         loc, off, grp, inc = loc[order], off[order], grp[order], inc[order]
         m, E = v.size, loc.size
         count = np.bincount(loc, minlength=m)
         start = np.cumsum(count) - count
-        tail_v, tail_ub, tail_i = self._event_tails(loc, off, grp, inc, h, start + count)
+        tail_v, tail_ub, tail_i = self._event_tails(loc, off, grp, inc, h, start + count, _sub(gid, loc))
         tau = np.zeros(m)
         ptr = np.zeros(m, dtype=np.int64)
         v = v.copy()
@@ -309,7 +331,7 @@ class PreciseLIFState:
                 first = False
             else:
                 rest = h - ta
-                v_end, ub_rest = kernel.voltage_and_upper_bound(va, Ja, xa, rest)
+                v_end, ub_rest = kernel.voltage_and_upper_bound(va, Ja, xa, rest, _sub(gid, act))
                 v_end += tail_v[e]
                 quiet = ub_rest + tail_ub[e] < 1.0 - _BOUND_MARGIN
                 # or: below 1 at both ends and no interior maximum can reach 1
@@ -338,17 +360,18 @@ class PreciseLIFState:
             integ = (~refr).nonzero()[0] if anyr else np.arange(act.size)
             if integ.size:
                 if integ.size == act.size:  # the common case: nobody refractory, no copies
-                    vL, ub = kernel.voltage_and_upper_bound(va, Ja, xa, L)
+                    vL, ub = kernel.voltage_and_upper_bound(va, Ja, xa, L, _sub(gid, act))
                 else:
-                    vL, ub = kernel.voltage_and_upper_bound(va[integ], Ja[integ], [x[:, integ] for x in xa], L[integ])
+                    vL, ub = kernel.voltage_and_upper_bound(va[integ], Ja[integ], [x[:, integ] for x in xa], L[integ],
+                                                            _sub(gid, act[integ]))
                 hit = (ub >= 1.0).nonzero()[0]
                 if hit.size:
                     cand = integ[hit]
                     u[cand] = kernel.first_crossing(va[cand], Ja[cand], [x[:, cand] for x in xa], L[cand], ub[hit],
-                                                    vL[hit])
+                                                    vL[hit], _sub(gid, act[cand]))
             crossed = ~np.isnan(u)
             adv = np.where(crossed, u, L)
-            vn, xn = kernel.evolve(va, Ja, xa, adv)
+            vn, xn = kernel.evolve(va, Ja, xa, adv, _sub(gid, act))
             vn[(refr | crossed) if anyr else crossed] = 0.0
             v[act] = vn
             for x, y in zip(xs, xn):
@@ -358,7 +381,7 @@ class PreciseLIFState:
                 c = act[crossed]
                 spk_i.append(c)
                 spk_t.append(tau[c])
-                ref[c] = tau[c] + tau_ref
+                ref[c] = tau[c] + _at(tau_ref, c)
             apply = has & ~crossed & (nxt <= stop)
             if apply.any():
                 a, ea = act[apply], e[apply]
@@ -379,7 +402,7 @@ class PreciseLIFState:
                         if fire.any():
                             c, tc = aj[fire], ta_j[fire]
                             v[c] = 0.0
-                            ref[c] = tc + tau_ref
+                            ref[c] = tc + _at(tau_ref, c)
                             spk_i.append(c)
                             spk_t.append(tc)
                 ptr[a] += 1
@@ -391,7 +414,7 @@ class PreciseLIFState:
         o = np.argsort(times, kind="stable")
         return v, ref, idx[o], times[o]
 
-    def _event_tails(self, loc, off, grp, inc, h, ends):
+    def _event_tails(self, loc, off, grp, inc, h, ends, neurons=None):
         """Per sorted event e: the sums over the events from e to the end of its neuron's list of
         (a) their responses in v at h, (b) their peak responses in v and (c) the peaks of their
         currents (both for bounds). Index E (past the last event) holds 0."""
@@ -401,19 +424,21 @@ class PreciseLIFState:
         up = np.zeros(loc.size + 1)  # positive jumps (Delta): no bound on the current can exclude a crossing
         if self.delta is not None:
             sel = (grp == self.delta).nonzero()[0]
-            resp[sel] = inc[sel] * np.exp(-lag[sel] / kernel.tau_m)
+            resp[sel] = inc[sel] * np.exp(-lag[sel] / kernel.tm(_sub(neurons, sel)))
             peak[sel] = np.maximum(inc[sel], 0.0)
             up[sel] = inc[sel] > 0
         for gi, g in enumerate(kernel.groups):
             sel = (grp == gi).nonzero()[0] if len(kernel.groups) > 1 or self.delta is not None else slice(0, loc.size)
             lg = lag[sel]
+            ni = _sub(neurons, sel)  # per-neuron tau_m: the event targets' constants
+            tm = kernel.tm(ni)
             r = g.r1 if g.n == 0 else g.r2
-            tpeak = g.peak1 if g.n == 0 else g.peak2
-            rl = r(lg, np.exp(-lg / kernel.tau_m))
+            tpeak = g.peak(ni, 1 if g.n == 0 else 2)
+            rl = r(lg, np.exp(-lg / tm), ni)
             resp[sel] = inc[sel] * rl
-            if h > tpeak:
+            if np.any(h > tpeak):
                 lp = np.minimum(lg, tpeak)
-                rl = r(lp, np.exp(-lp / kernel.tau_m))
+                rl = r(lp, np.exp(-lp / tm), ni)
             peak[sel] = np.maximum(inc[sel], 0.0) * rl  # when h <= the peak time, each response peaks at h
             us = np.minimum(lg, g.tau_s)
             cur[sel] = np.maximum(inc[sel], 0.0) * (1.0 if g.n == 0 else (us / g.tau_s) * np.exp(-us / g.tau_s))
