@@ -132,6 +132,35 @@ def ratios(args):
               f"median {np.median(r):.2f} (rounds: {', '.join(f'{x:.2f}' for x in r)}) |")
 
 
+def network(args):
+    """An HH network on the numpy backend and on the compiled loop (CPU seconds, interleaved rounds)."""
+    def build(backend):
+        net = neurosim.Network(dt=args.dt, rng=1, backend=backend)
+        src = net.add_poisson(100, rate=50.0)
+        pop = net.add_population(HodgkinHuxley(), args.n, bias=np.linspace(0, 12, args.n))
+        net.connect(src, pop, np.random.default_rng(0).uniform(0, 0.004, (args.n, 100)),
+                    synapse=neurosim.PSCFilter(0.002))
+        net.connect(pop, pop, 0.0005 * (np.random.default_rng(1).random((args.n, args.n)) < 0.05),
+                    synapse=neurosim.PSCFilter(0.003))
+        return net, net.probe(pop, "spikes")
+
+    times = {"numpy": [], "numba": []}
+    for backend in times:  # compile or load the cache
+        build(backend)[0].run(10 * args.dt)
+    for _ in range(args.network):
+        for backend in times:
+            net, probe = build(backend)
+            start = time.process_time()
+            net.run(args.T)
+            times[backend].append(time.process_time() - start)
+            spikes = probe.data[0].size
+    print(f"HH network: {args.n} neurons (rk4), 100 Poisson sources, 5 % recurrent, T = {args.T} s, "
+          f"dt = {args.dt * 1e3:g} ms, {spikes} spikes; CPU seconds per round")
+    for backend, t in times.items():
+        print(f"| {backend:6s} | {', '.join(f'{x:.2f}' for x in t)} |")
+    print(f"numpy / compiled loop: median {np.median(np.array(times['numpy']) / np.array(times['numba'])):.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
@@ -145,7 +174,12 @@ def main():
     parser.add_argument("--ratios", type=int, default=0, metavar="R",
                         help="only measure: R interleaved rounds of Brian2 cython and each neurosim method on the "
                              "numba backend at --n neurons for --T seconds; prints each time / Brian2's, median")
+    parser.add_argument("--network", type=int, default=0, metavar="R",
+                        help="only measure an HH network (--n neurons, --T seconds) on the numpy backend and on the "
+                             "compiled loop, R interleaved rounds")
     args = parser.parse_args()
+    if args.network:
+        return network(args)
     if args.ratios:
         return ratios(args)
     if args.T <= T_START:

@@ -511,3 +511,15 @@ def per_neuron(name, value, low=0.0, allow_low=False):
     arr = arr.copy()
     arr.flags.writeable = False
     return arr
+
+
+def per_neuron_size(*params):
+    """The length of the first per-neuron (array) parameter among ``params``, or None when all are numbers."""
+    return next((x.size for x in params if isinstance(x, np.ndarray)), None)
+
+
+def check_per_neuron(kind, size, n):
+    """Refuse per-neuron parameters of length ``size`` (None: all numbers) for a population of ``n`` neurons."""
+    if size is not None and size != n:
+        raise ValueError(f"{kind} parameters given per neuron have {size} values, but the population has n={n} "
+                         f"neurons; give one value per neuron (or a number for all)")

@@ -276,10 +276,11 @@ class Network:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if self.dt > DT_WARN[method]:
             _warn_dt(method, self.dt, stacklevel=4)
+        model.check_population(n)  # per-neuron parameters: one value per neuron
         bias = self._per_trial("bias", bias, n, " in uA/cm^2")
         if isinstance(v0, str):
             raise ValueError(f"v0 for a HodgkinHuxley population must be None (rest) or values in mV, got {v0!r}")
-        v0 = np.full(n, model.V_rest) if v0 is None else self._per_trial("v0", v0, n, " in mV")
+        v0 = np.broadcast_to(model.V_rest, (n,)).astype(float) if v0 is None else self._per_trial("v0", v0, n, " in mV")
         pop = Population(model, n, bias, v0, name, None, method)
         self.populations.append(pop)
         return pop

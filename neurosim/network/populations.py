@@ -361,7 +361,7 @@ class HHRuntime(_Base):
         super().__init__(pop, B, dt, groups, inputs)
         sigma, _, gens = _noise_setup(pop)
         self.state = HHState(pop.model, self.N, dt, pop.method, v0=_flat(pop.normalized.v0, B, pop.n), warn=False,
-                             noise=sigma, rng=gens)
+                             noise=sigma, rng=gens, trials=B)
         self.needs_prepare = gens is not None
         self._drawn = None
         for g in groups:  # the current at the start of the step (last stage), held over the step

@@ -13,7 +13,9 @@ class CrossingDetector:
     """Finds upward threshold crossings between consecutive states, located by cubic Hermite interpolation."""
 
     def __init__(self, threshold, n, h):
-        self.threshold, self.h = threshold, h
+        """``threshold``: a float, or an ndarray (n,) with one per neuron; ``h``: the step in the slopes' unit."""
+        self.threshold = float(threshold) if np.ndim(threshold) == 0 else np.asarray(threshold, dtype=float)
+        self.h = h
         self.above = np.zeros(n, dtype=bool)
         self.was_above = np.ones(n, dtype=bool)  # no crossing before the first state
         self.new = np.empty(n, dtype=bool)
@@ -35,12 +37,14 @@ class CrossingDetector:
         if idx.size == 1:  # the common case: plain floats are ~20x cheaper than numpy calls
             i = int(idx[0])
             v1 = V.item(i)
+            thr = self.threshold if self.threshold.__class__ is float else self.threshold.item(i)
             theta = _hermite_root_scalar(self.V.item(i), v1, self.f.item(i) * self.h,
-                                         (a.item(i) - b.item(i) * v1) * self.h, self.threshold)
+                                         (a.item(i) - b.item(i) * v1) * self.h, thr)
             offsets = np.array((theta * dt,))
         elif idx.size:
             f1 = a[idx] - b[idx] * V[idx]
-            offsets = _hermite_root(self.V[idx], V[idx], self.f[idx] * self.h, f1 * self.h, self.threshold) * dt
+            thr = self.threshold if self.threshold.__class__ is float else self.threshold[idx]
+            offsets = _hermite_root(self.V[idx], V[idx], self.f[idx] * self.h, f1 * self.h, thr) * dt
         else:
             offsets = _NO_OFFSETS
         self.above, self.was_above = self.was_above, self.above

@@ -159,15 +159,24 @@ class NoiseDraws:
             return parts[0]
         return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
 
-    def steps(self, steps, normals, uniforms):
+    def steps(self, steps, normals, uniforms, out=None):
         """``(normals (steps, normals, N), uniforms (steps, uniforms, N))``: a block of several steps.
 
         Each generator draws its normals of all the steps first, then its uniforms; the
         stream therefore depends on ``steps``, which callers fix from the population size
         only (never from the backend or the run length), so every path consumes the same numbers.
+        ``out``: two C-contiguous float64 arrays of those shapes to draw into (the same numbers;
+        no fresh memory, whose first touch costs more than drawing into it).
         """
+        if out is not None and len(self.gens) == 1:
+            g = self.gens[0]
+            return g.standard_normal(out=out[0]), g.random(out=out[1])
         parts = [(g.standard_normal((steps, normals, self.n)), g.random((steps, uniforms, self.n)))
                  for g in self.gens]
+        if out is not None:
+            for k in range(2):
+                np.concatenate([p[k] for p in parts], axis=2, out=out[k])
+            return out
         if len(parts) == 1:
             return parts[0]
         return np.concatenate([p[0] for p in parts], axis=2), np.concatenate([p[1] for p in parts], axis=2)

@@ -260,9 +260,9 @@ def test_backend_argument_is_checked():
     assert net.backend == "numpy"
 
 
-def hh_net(backend):
+def hh_net(backend):  # HH populations run compiled, but not their membrane noise
     net = Network(dt=1e-5, backend=backend)
-    net.add_population(HodgkinHuxley(), 2, bias=10.0)
+    net.add_noise(net.add_population(HodgkinHuxley(), 2, bias=10.0), 1.0)
     return net
 
 

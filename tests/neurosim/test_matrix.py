@@ -68,8 +68,10 @@ def refused(pop_kind, input_kind, sim):
         return "exact spike-time method"
     if sim.timing == "precise" and input_kind == "noise":
         return "noise"
-    if sim.backend == "numba" and pop_kind in ("hh", "user"):
+    if sim.backend == "numba" and pop_kind == "user":
         return "no compiled step"
+    if sim.backend == "numba" and pop_kind == "hh" and input_kind == "noise":
+        return "membrane noise on a HodgkinHuxley population"
     return None
 
 

@@ -122,3 +122,79 @@ def test_errors():
         HHState(LIF(), 2, DT)
     with pytest.raises(ValueError, match=r"I must be a scalar or shape \(2,\)"):
         HHState(hh, 2, DT).step(np.zeros(3), 0.0)
+
+
+def _recurrent_hh(sim, method, rng=5):
+    """Poisson -> HH -> HH (recurrent, delayed), a per-step current and every probe the compiled loop records."""
+    net = sim.network(dt=DT, rng=rng)
+    src = net.add_poisson(20, rate=300.0)
+    a = net.add_population(HodgkinHuxley(), 6, bias=np.linspace(2.0, 8.0, 6), method=method)
+    b = net.add_population(HodgkinHuxley(g_K=np.linspace(30.0, 40.0, 4)), 4, method=method)
+    net.connect(src, a, np.random.default_rng(1).uniform(0, 0.01, (6, 20)), synapse=PSCFilter(0.002))
+    net.connect(a, b, 0.01, synapse=PSCFilter(0.003, 1), delay=3e-4)
+    net.connect(b, a, -0.005, synapse=PSCFilter(0.004))
+    net.add_current_input(b, lambda t: 4.0 * (t > 0.01))
+    probes = [net.probe(a, "spikes"), net.probe(b, "spikes"), net.probe(a, "v", sample_every=1e-4),
+              net.probe(b, "current", sample_every=1e-4), net.probe(b, "rate", bin=0.01)]
+    return net, probes
+
+
+@pytest.mark.parametrize("method", ["rk4", "exp_ab2", "exp_euler", "exp_midpoint"])
+def test_hh_networks_equal_across_backends(sim, method):
+    """Every cell equals the numpy, unbatched reference: the same neurons at the same steps, times to 1e-12 s
+    (the compiled loop steps HH with the compiled kernel; numpy with the numpy steppers)."""
+    if sim.timing == "precise":  # HH has no exact spike-time method
+        net, _ = _recurrent_hh(sim, method)
+        if sim.refuses(net):  # numba: no compiled precise loop
+            return
+        with pytest.raises(ValueError, match="exact spike-time method"):
+            net.build()
+        return
+    from conftest import SimConfig
+    # trial 0 of a batch runs with the first trial seed (Network(batch=)'s seeding contract)
+    seed = 5 if sim.batch is None else Network.trial_seeds(5, sim.batch)[0]
+    ref, rp = _recurrent_hh(SimConfig("grid", "numpy", None), method, rng=seed)
+    ref.run(0.03)
+    net, probes = _recurrent_hh(sim, method)
+    net.run(0.02)
+    net.run(0.01)  # two runs: the compiled loop's state goes back to the HHStates in between
+    assert net.backend == sim.backend
+    (t_ref, i_ref), total = rp[0].data, 0
+    for p, q in zip(rp[:2], probes[:2]):
+        got = q.data[:2] if sim.batch is None else tuple(x[q.data[2] == 0] for x in q.data[:2])
+        np.testing.assert_array_equal(got[1], p.data[1])
+        np.testing.assert_allclose(got[0], p.data[0], rtol=0, atol=1e-12)
+        total += p.data[0].size
+    assert total >= 10
+    for p, q in zip(rp[2:], probes[2:]):
+        got = q.data if sim.batch is None else q.data[:, 0]
+        np.testing.assert_allclose(got, p.data, rtol=1e-9, atol=1e-9)
+
+
+def test_compiled_loop_store_restore_and_divergence():
+    pytest.importorskip("numba", reason="pip install numba")
+    from neurosim.errors import SimulationError
+
+    from conftest import SimConfig
+    net, probes = _recurrent_hh(SimConfig("grid", "numba", None), "exp_ab2")
+    net.run(0.01)
+    net.store()
+    net.run(0.01)
+    first = [p.data for p in probes[:2]]
+    net.restore()
+    net.run(0.01)
+    for p, d in zip(probes[:2], first):
+        for u, v in zip(p.data, d):
+            np.testing.assert_array_equal(u, v)
+    # a step that leaves the valid range: numpy's SimulationError, at the same step, on both backends
+    messages = []
+    for backend in ("numpy", "numba"):
+        bad = Network(dt=1.5e-4, backend=backend)
+        with pytest.warns(UserWarning, match="too large"):
+            bad.add_population(HodgkinHuxley(), 3, bias=np.array([5.0, 50.0, 200.0]))
+        with pytest.raises(SimulationError, match="left its valid range") as info:
+            bad.run(0.06)
+        with pytest.raises(RuntimeError, match="invalid") as after:  # refuses to go on, naming the failed step
+            bad.run(1.5e-3)
+        messages.append((str(info.value), str(after.value)))
+    assert messages[0] == messages[1]

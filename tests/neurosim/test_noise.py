@@ -213,6 +213,24 @@ def test_draws_are_the_same_however_many_steps_are_taken_at_once():
     assert neurosim.LIFState(LIF(TAU), 5, 1e-3, noise=0.1, tau_noise=0.01, rng=0).draws_per_step == (2, 0)
 
 
+@pytest.mark.parametrize("rng", [8, [8, 9]])
+def test_draw_blocks_draws_what_whole_blocks_of_take_draws_would(rng):
+    # LIF.simulate's compiled path draws several blocks at once into one buffer: the same numbers
+    kw = dict(noise=0.1, rng=rng)
+    ref, got = (neurosim.LIFState(LIF(TAU), 2000, 1e-4, **kw) for _ in range(2))
+    ds = ref.draw_steps
+    z1, u1 = zip(*[ref.take_draws(ds) for _ in range(3)])
+    z2, u2 = np.empty((3 * ds, 1, 2000)), np.empty((3 * ds, 1, 2000))
+    got.draw_blocks(z2, u2)
+    np.testing.assert_array_equal(np.concatenate(z1), z2)
+    np.testing.assert_array_equal(np.concatenate(u1), u2)
+    np.testing.assert_array_equal(ref.take_draws(1)[0], got.take_draws(1)[0])  # the stream goes on alike
+    with pytest.raises(ValueError, match="still to be taken"):
+        got.draw_blocks(z2, u2)
+    with pytest.raises(ValueError, match="whole number of blocks"):
+        neurosim.LIFState(LIF(TAU), 2000, 1e-4, **kw).draw_blocks(z2[:ds + 1], u2[:ds + 1])
+
+
 def test_white_noise_refuses_a_refractory_period_below_dt_over_64():
     with pytest.raises(ValueError, match="tau_ref >= dt / 64"):
         LIF(TAU, 0.0).simulate(np.full(3, 1.2), 0.01, dt=1e-3, noise=0.1)

@@ -24,7 +24,9 @@ import math
 import numpy as np
 from numba import njit
 
+from ...neurons.hh.compiled import expm1, log
 from ...neurons.lif.compiled import noisy_step
+from .hh import step as hh_step
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF = range(12)
@@ -276,32 +278,43 @@ def _direct_update(v, Jd, x0, x1, two, c0, c1, d0, d1, bias_array, bias_d, bias,
         flags[full] = f
 
 
-@njit(cache=True)
-def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr, flags, idx, off, Jsp):
+@njit(cache=True, error_model="numpy")
+def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr, flags, idx, off, Jsp, ends_i,
+            ends_x):
     """LIFState._step_updated after the free update: refractory neurons, then threshold crossings.
 
     ``refr[:n_refr]`` lists every neuron with ``refractory_end > t0`` (and maybe some whose period is over),
     as LIFState._refractory does; returns the spike count and the new list length. J is read only for
     refractory and spiking neurons (numpy's ``_Unscaled``: Jd * factor when direct). Spikes are found chunk
-    by chunk in ascending neuron order, as numpy's nonzero gives them.
+    by chunk in ascending neuron order, as numpy's nonzero gives them. The exponentials and logarithms run
+    in compact passes without branches (vectorized; :func:`neurosim.neurons.hh.compiled.expm1` and ``log``)
+    over the neurons gathered first; ``ends_i``, ``ends_x``: scratch (n,).
     """
     t1 = t0 + dt
     kept = 0
+    ne = 0
     for q in range(n_refr):  # held at 0, then integrating from 0 where the period ends inside the step
         i = refr[q]
         re = rend[i]
         if re <= t0:
             continue
-        vi = 0.0
         if re < t1:
-            Ji = Jd[i] * factor if direct else J[i]
-            vi = Ji * -math.expm1((re - t1) / tau_m)
-            if vi > 1.0:
-                flags[i // CHUNK] = 1
+            ends_i[ne] = i
+            ends_x[ne] = (re - t1) / tau_m
+            ne += 1
         else:
             refr[kept] = i  # still refractory at the end of the step
             kept += 1
+            v[i] = 0.0
+    for q in range(ne):
+        ends_x[q] = -expm1(ends_x[q])
+    for q in range(ne):
+        i = ends_i[q]
+        Ji = Jd[i] * factor if direct else J[i]
+        vi = Ji * ends_x[q]
         v[i] = vi
+        if vi > 1.0:
+            flags[i // CHUNK] = 1
     count = 0
     N = v.size
     for c in range(flags.size):
@@ -311,23 +324,31 @@ def _settle(v, rend, J, Jd, direct, factor, tau_m, tau_ref, t0, dt, refr, n_refr
             vi = v[i]
             if vi > 1.0:
                 Ji = Jd[i] * factor if direct else J[i]
-                re = rend[i]
-                start = max(re, t0)
-                u = _time_to_end(Ji, vi, t1 - start, tau_m)
-                st = t1 - u
-                rend[i] = st + tau_ref
-                if tau_ref < dt:
-                    rest = u - tau_ref
-                    vi = Ji * -math.expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
-                else:
-                    vi = 0.0
-                v[i] = vi
                 idx[count] = i  # the buffers hold >= N entries: no growth in this pass
-                off[count] = st - t0
                 Jsp[count] = Ji
+                off[count] = (vi - 1.0) / (Ji - vi) if Ji > vi else -1.0  # -1: v above J (see _time_to_end)
+                ends_x[count] = t1 - max(rend[i], t0)  # time integrated in this step
                 count += 1
                 refr[kept] = i
                 kept += 1
+    for q in range(count):  # _time_to_end, log1p inlined: min(tau_m log1p(x), since), or since
+        x = off[q]
+        u = 1.0 + x
+        lg = log(u) * (x / (u - 1.0))
+        lg = x if u == 1.0 else lg
+        since = ends_x[q]
+        off[q] = since if x < 0.0 else min(tau_m * lg, since)
+    for q in range(count):
+        i = int(idx[q])
+        u = off[q]
+        st = t1 - u
+        rend[i] = st + tau_ref
+        vi = 0.0
+        if tau_ref < dt:
+            rest = u - tau_ref
+            vi = Jsp[q] * -expm1(-max(rest, 0.0) / tau_m) if rest > 0 else 0.0
+        v[i] = vi
+        off[q] = st - t0
     return count, kept
 
 
@@ -447,7 +468,7 @@ def run_steps(k0, k1, dt,
               em_i, po_i, po_idx, po_bounds, ss_i, ss_m, ss_idx,
               smp_i, smp_out, smp_steps,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
-              nz_i, nz_f, nz, nu, eta):
+              nz_i, nz_f, nz, nu, eta, hh):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -457,6 +478,8 @@ def run_steps(k0, k1, dt,
     (``nz``, ``nu``: per population, steps k0 .. k1-1, each (draws per step, N)) and their noise current ``eta``.
     Once it holds more than ``max_log`` spikes the call returns early, at the end of a step (the returned end
     step is then below k1), so its memory stays bounded.
+    Hodgkin-Huxley populations (``hh[0][p, 0]``) step with :func:`neurosim.network.compiled.hh.step` on the
+    tables ``hh`` (:class:`neurosim.network.compiled.hh.HHTables`).
     """
     P, E, C = pop_i.shape[0], em_i.shape[0], con_i.shape[0]
     # spikes of the current step per emitter (flat index, offset, J at the spike): lists of growable arrays
@@ -496,7 +519,12 @@ def run_steps(k0, k1, dt,
             mode = pop_i[p, P_MODE]
             tau_m, tau_ref = pop_f[p, PF_TAU_M], pop_f[p, PF_TAU_REF]
             t_lo, nt = pop_i[p, P_T0], pop_i[p, P_T1] - pop_i[p, P_T0]
-            if nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
+            is_hh = hh[0][p, 0] != 0
+            if is_hh:  # Hodgkin-Huxley: J as _Base.input, then one step of the HH kernel
+                _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
+                       inp_i, inp_v)
+                cnt = hh_step(p, k, hh, JJ, vv, sp[0][e], sp[1][e])
+            elif nz_i[p, NZ_ON] != 0:  # membrane noise: LIFState._step_noisy
                 if mode != MODE_CONSTANT:
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
@@ -526,9 +554,10 @@ def run_steps(k0, k1, dt,
                     _input(p, k, k0, pop_i, pop_f, JJ, JD, bias[o:o + N], terms, coef, term_decay, arena, grp_i,
                            inp_i, inp_v)
                 _free_update(vv, JD, pop_f[p, PF_DECAY], fl)
-            if nz_i[p, NZ_ON] == 0:
+            if nz_i[p, NZ_ON] == 0 and not is_hh:
                 cnt, n_refr[p] = _settle(vv, rr, JJ, JD, mode == MODE_DIRECT, pop_f[p, PF_FACTOR], tau_m, tau_ref,
-                                         t0, dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e])
+                                         t0, dt, refr[o:o + N], n_refr[p], fl, sp[0][e], sp[1][e], sp[2][e], nz_slow,
+                                         nz_a)
                 if tau_ref < dt and cnt:
                     cnt = _repeat_passes(sp, e, cnt, vv, rr, t0, t0 + dt, tau_m, tau_ref)
             sp_n[e] = cnt

@@ -18,8 +18,9 @@ and a continued run equals an uninterrupted one.
 import numpy as np
 
 from . import kernels as K
+from .hh import HHTables
 from ..inputs import PoissonRuntime, _BLOCK
-from ..populations import LIFRuntime
+from ..populations import HHRuntime, LIFRuntime
 from ..probes import EVENT_KINDS
 from ..runtime import Runtime, _invalid_message
 from ...spikes.events import _FRACTION_STEPS
@@ -51,8 +52,8 @@ class CompiledRuntime(Runtime):
 
     def __init__(self, net):
         super().__init__(net)
-        for pop, rt in self.pops.items():  # the kernels read LIFRuntime's fields: refuse anything else
-            if type(rt) is not LIFRuntime:
+        for pop, rt in self.pops.items():  # the kernels read LIFRuntime's (or HHRuntime's) fields: refuse the rest
+            if type(rt) not in (LIFRuntime, HHRuntime):
                 raise ValueError(f"population {pop.name!r}: its runtime {type(rt).__name__} has no compiled step")
         self._static = self._build_static()
 
@@ -67,11 +68,15 @@ class CompiledRuntime(Runtime):
         Jc, Jdc, bias, voff = [], [], [], 0
         for p, (pop, rt) in enumerate(pops):
             st = rt.state
-            mode = K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else K.MODE_GENERAL
+            hh = isinstance(rt, HHRuntime)  # J assembled as the general LIF path's (compiled/hh.py)
+            mode = K.MODE_GENERAL if hh else K.MODE_CONSTANT if rt.constant else K.MODE_DIRECT if rt.direct else \
+                K.MODE_GENERAL
             t_lo = len(terms)
             source_terms = rt.scaled if mode == K.MODE_DIRECT else rt.terms
             for g, (x, c, decay) in zip(rt.groups, source_terms):
                 c = np.atleast_1d(np.asarray(c, dtype=float))
+                if hh:  # HH reads the last stage x[-1] of the cascade: coefficients (0, ..., 0, c) over all stages
+                    c = np.concatenate([np.zeros(g.state.x.shape[0] - 1), c])
                 terms.append((group_index[id(g)], c.size, int(decay is not None)))
                 coefs.append(c)
                 decays.append(1.0 if decay is None else float(decay))
@@ -91,7 +96,8 @@ class CompiledRuntime(Runtime):
             voff += rt.N
             bias_s = rt.bias_term if isinstance(rt.bias_term, float) else 0.0
             bias_d = rt.bias_decayed if mode == K.MODE_DIRECT and isinstance(rt.bias_decayed, float) else 0.0
-            pop_f.append([st.decay, st.one_minus_decay, 1.0 / st.one_minus_decay, st.model.tau_m, st.model.tau_ref,
+            pop_f.append([0.0, 1.0, 1.0, 0.0, 0.0, bias_s, bias_d] if hh else
+                         [st.decay, st.one_minus_decay, 1.0 / st.one_minus_decay, st.model.tau_m, st.model.tau_ref,
                           bias_s, bias_d])
         width = max([c.size for c in coefs] + [1])
         # synapse groups: state in the runtime's shared arena; rings and transition matrices concatenated
@@ -126,7 +132,7 @@ class CompiledRuntime(Runtime):
         # emitters: populations first, then sources
         em_i, self._poisson, self._spike_sources = [], [], []
         for _, rt in pops:  # spikes of one step: one per neuron, or as many as a noisy neuron may fire
-            em_i.append([K.KIND_POP, 0, rt.n, rt.N * (rt.state.spikes_per_step if rt.state.sigma > 0 else 1)])
+            em_i.append([K.KIND_POP, 0, rt.n, rt.N * (rt.state.spikes_per_step if _sigma(rt) > 0 else 1)])
         ss_i, ss_m, ss_idx = [], [], []
         for src, rt in self.sources.items():
             if isinstance(rt, PoissonRuntime):
@@ -141,7 +147,7 @@ class CompiledRuntime(Runtime):
         nz_i, nz_f = [], []
         for _, rt in pops:
             st = rt.state
-            if st.sigma > 0:
+            if _sigma(rt) > 0:
                 white = st.eta is None
                 phi = [0.0] * 6
                 if not white:
@@ -166,6 +172,7 @@ class CompiledRuntime(Runtime):
             cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self.conns] + [0.0]),
             em_i=_table(em_i, 4), ss_i=_table(ss_i, 4) if ss_i else np.zeros((0, 4), dtype=np.int64),
             ss_m=np.concatenate(ss_m) if ss_m else _NO_I, ss_idx=np.concatenate(ss_idx) if ss_idx else _NO_I,
+            hh=HHTables([(p, rt) for p, (_, rt) in enumerate(pops) if isinstance(rt, HHRuntime)], len(pops)),
         )
 
     def _weights(self, dense, ptrs, idxs, datas):
@@ -212,7 +219,7 @@ class CompiledRuntime(Runtime):
         # change made to them between runs is used as the numpy loop would use it
         s = self._static = self._build_static()
         pops = s["pops"]
-        noisy = [(r, rt.state) for r, (_, rt) in enumerate(pops) if rt.state.sigma > 0]
+        noisy = [(r, rt.state) for r, (_, rt) in enumerate(pops) if _sigma(rt) > 0]
         etas = [st.eta for _, st in noisy if st.eta is not None]
         nz_i = s["nz_i"]
         eo = 0
@@ -240,7 +247,8 @@ class CompiledRuntime(Runtime):
         log = [np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64), np.zeros(1024, dtype=np.int64),
                np.zeros(1024)]
         # states owned by the numpy objects: one flat copy per block (or the array itself when there is one)
-        states = [[rt.state.v for _, rt in pops], [rt.state.refractory_end for _, rt in pops],
+        hh = s["hh"]
+        states = [[rt.state.v for _, rt in pops], [_refractory_end(rt) for _, rt in pops],
                   [g.pending for g in self._rings], etas]
         k0, end = self.step, self.step + steps
         k = k0
@@ -266,6 +274,7 @@ class CompiledRuntime(Runtime):
                 nz, nu = _noise_block(noisy, nz_i, k1 - k)
                 # ---- commit
                 try:
+                    hh.load()
                     out = K.run_steps(k, k1, self.dt, pop_i, s["pop_f"], flat[0][0], flat[1][0], s["J"], s["Jd"],
                                       s["bias"], s["terms"], s["coef"], s["term_decay"], inp_i, inp_v,
                                       s["grp_i"], s["grp_f"], self.arena, s["A"], flat[2][0], dirty,
@@ -273,7 +282,8 @@ class CompiledRuntime(Runtime):
                                       s["em_i"], po_i, po_idx, po_bounds, ss_i, s["ss_m"], s["ss_idx"],
                                       smp_i, smp_out, smp_steps, log[0], log[1], log[2], log[3], _MAX_LOG,
                                       direct is not None, 0.0 if direct is None else direct.t0,
-                                      nz_i, s["nz_f"], nz, nu, flat[3][0])
+                                      nz_i, s["nz_f"], nz, nu, flat[3][0], hh.args())
+                    hh.store()
                     log = list(out[:4])
                     k_asked, k1 = k1, int(out[5])  # earlier than asked when the spike log filled up
                     for _, st in noisy:  # the draws of the steps not run are theirs again
@@ -291,6 +301,10 @@ class CompiledRuntime(Runtime):
                         g.dirty = dirty[row[K.G_DOFF]:row[K.G_DOFF] + g.L].tolist()
                     self.step = k1
                 except BaseException as err:
+                    failed = hh.diverged() if isinstance(err, RuntimeError) else None
+                    if failed is not None:  # an HH population left its valid range: numpy's SimulationError
+                        self.failed = _invalid_message(failed[1], failed[0] * self.dt)
+                        raise failed[1] from None
                     self.failed = _invalid_message(err, k * self.dt)
                     raise
                 k = k1
@@ -300,7 +314,8 @@ class CompiledRuntime(Runtime):
                     progress.update((k - k0) * self.dt, f"t = {k * self.dt:.3f} s")
         finally:
             for _, rt in pops:  # the numpy step keeps a list of refractory neurons: rebuild it
-                rt.state.forget_refractory()
+                if not isinstance(rt, HHRuntime):
+                    rt.state.forget_refractory()
 
     def _prepare_samples(self, sampled, pop_row, k, k1):
         """Tables and output space of the sampled probes for steps k .. k1-1."""
@@ -407,6 +422,18 @@ class CompiledRuntime(Runtime):
             idx, times = _emitted(rt, k + 1, k1 + 1)
             if idx.size:
                 self._record_source(src, idx, times)
+
+
+def _sigma(rt):
+    """A population's membrane-noise intensity (0 for HH populations: the compiled loop refuses their noise)."""
+    return 0.0 if isinstance(rt, HHRuntime) else rt.state.sigma
+
+
+def _refractory_end(rt):
+    """The array of refractory ends the loop scans (an HH population has none: -inf, never refractory)."""
+    if isinstance(rt, HHRuntime):
+        return np.full(rt.N, -np.inf)
+    return rt.state.refractory_end
 
 
 def _noise_block(noisy, nz_i, steps):

@@ -31,7 +31,13 @@ def unsupported(net):
     why = []
     if net.timing != "grid":
         why.append(f"timing={net.timing!r}: the precise-timing event loop has no compiled form yet")
+    from .hh import unsupported as hh_unsupported
+    from ...neurons.hh.model import HodgkinHuxley
+
+    why += hh_unsupported(net)
     for pop in net.populations:
+        if isinstance(pop.model, HodgkinHuxley):
+            continue  # compiled/hh.py
         if not isinstance(pop.model, LIF):
             why.append(f"population {pop.name!r}: {type(pop.model).__name__} neurons have no compiled step yet")
         elif pop.model.per_neuron is not None:

@@ -95,15 +95,14 @@ class _Coefficients:
     once: at N ~ 1000 the per-call overhead dominates.
     """
 
-    def __init__(self, model, n):
+    def __init__(self, params, n):
         self.SO = np.hstack([_SLOPE, _OFFSET])  # A = SO @ [V; 1]
         self.A = A = np.empty((7, n))
         # two coefficient buffers: exp_ab2 keeps the previous step's while filling the next
         self.KK = np.empty((2, 8, n))  # rows 0-3: a (m, n, h, V); rows 4-7: b
         # P rows: m^3 h, n^4, I_bar, 1; then [a_V; b_V] = G @ P in one product
         self.P = P = np.ones((4, n))
-        self.G = np.array([[model.g_Na * model.E_Na, model.g_K * model.E_K, model.C, 0.0],
-                           [model.g_Na, model.g_K, 0.0, model.g_L]]) / model.C
+        self.G = membrane_matrix(params, n)  # (2, 4), or (2, 4, n) with per-neuron parameters
         self.X = np.empty((2, n))
         self.mh = np.empty(n)
         self._views = [(A[0:2], K[0:2], K[1], A[2:7], K[2:7], K[6], K[4:7], K[0:3], P[0:2], P[0], P[1], P[2], K[3:8:4])
@@ -146,4 +145,27 @@ class _Coefficients:
         np.multiply(m, h, out=self.mh)
         P0 *= self.mh
         P1 *= P1
-        np.matmul(self.G, self.P, out=KV)
+        if self.G.ndim == 2:
+            np.matmul(self.G, self.P, out=KV)
+        else:  # per neuron: [a_V; b_V][j, i] = sum_k G[j, k, i] P[k, i]
+            np.einsum("jki,ki->ji", self.G, self.P, out=KV)
+
+
+def membrane_matrix(params, n):
+    """G with ``[a_V; b_V] = G @ [m^3 h; n^4; I_bar; 1]`` (1/ms, mV/ms), from a neuron's parameters.
+
+    ``params``: {name: float or ndarray (n,)} (conductances mS/cm^2, reversals mV, C uF/cm^2).
+    Returns (2, 4) when all are numbers, else (2, 4, n) (one matrix per neuron). Entry by entry
+    the same arithmetic either way, so a neuron of a heterogeneous population and a scalar model
+    with its values get the same G.
+    """
+    C, gNa, gK, gL = params["C"], params["g_Na"], params["g_K"], params["g_L"]
+    rows = [[gNa * params["E_Na"], gK * params["E_K"], C, 0.0], [gNa, gK, 0.0, gL]]
+    if not any(isinstance(x, np.ndarray) for x in (C, gNa, gK, gL, params["E_Na"], params["E_K"])):
+        return np.array(rows) / C
+    G = np.empty((2, 4, n))
+    for j, row in enumerate(rows):
+        for k, x in enumerate(row):
+            G[j, k] = x
+    G /= C
+    return G

@@ -86,24 +86,36 @@ def _v0_alias(v0, V0):
     return check.finite_array("V0", V0)
 
 
+#: the constructor's parameters, each a number or one value per neuron
+PARAMETERS = ("C", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "threshold")
+
+
 class HodgkinHuxley(Declares):
     """Hodgkin-Huxley neuron model (squid giant axon, 6.3 degC).
 
-    Parameters
+    Parameters (numbers, or arrays of shape (n,) with one value per neuron)
     ----------
-    C : float
+    C : float or array_like (n,)
         Membrane capacitance in uF/cm^2 (> 0).
-    g_Na, g_K, g_L : float
+    g_Na, g_K, g_L : float or array_like (n,)
         Maximal sodium, potassium and leak conductances in mS/cm^2 (> 0).
-    E_Na, E_K, E_L : float
+    E_Na, E_K, E_L : float or array_like (n,)
         Reversal potentials in mV.
-    threshold : float
+    threshold : float or array_like (n,)
         Spike detection threshold in mV: a spike is an upward crossing.
+
+    Any parameter may be an array with one value per neuron (a heterogeneous population, as
+    Brian2's per-neuron parameters or PyNN's parameter arrays); all such arrays have the same
+    length n, and a simulation or population using the model then has exactly n neurons
+    (:meth:`check_population`; in a network with a batch, every trial gets the same n values).
 
     Attributes
     ----------
-    V_rest : float
-        Resting potential in mV (no input; -64.996 mV with the defaults).
+    V_rest : float or ndarray (n,)
+        Resting potential in mV (no input; -64.996 mV with the defaults); per neuron when the
+        parameters are.
+    per_neuron : int or None
+        The length of the per-neuron parameters, None when all are numbers.
     """
 
     # the state a network allocates, probes, snapshots and restores for every HH neuron (initial
@@ -114,28 +126,57 @@ class HodgkinHuxley(Declares):
              "n": StateVar.builtin(None, "1", "potassium activation gate")}
 
     def __init__(self, C=1.0, g_Na=120.0, g_K=36.0, g_L=0.3, E_Na=50.0, E_K=-77.0, E_L=-54.387, threshold=0.0):
-        self.C = check.positive("C", C)
-        self.g_Na = check.positive("g_Na", g_Na)
-        self.g_K = check.positive("g_K", g_K)
-        self.g_L = check.positive("g_L", g_L)
+        self.C = check.per_neuron("C", C)
+        self.g_Na = check.per_neuron("g_Na", g_Na)
+        self.g_K = check.per_neuron("g_K", g_K)
+        self.g_L = check.per_neuron("g_L", g_L)
         for name, value in (("E_Na", E_Na), ("E_K", E_K), ("E_L", E_L), ("threshold", threshold)):
-            check.finite_array(name, value)
-            if np.ndim(value) != 0:
-                raise ValueError(f"{name} must be a scalar in mV, got shape {np.shape(value)}")
-        self.E_Na, self.E_K, self.E_L, self.threshold = float(E_Na), float(E_K), float(E_L), float(threshold)
+            setattr(self, name, check.per_neuron(name, value, low=None))
+        sizes = sorted({x.size for x in self._values() if isinstance(x, np.ndarray)})
+        if len(sizes) > 1:
+            given = ", ".join(f"{k}: {np.size(v)}" for k, v in zip(PARAMETERS, self._values())
+                              if isinstance(v, np.ndarray))
+            raise ValueError(f"HodgkinHuxley parameters given per neuron must all have the same length, got {given}")
         self.V_rest = self._rest()
 
     def __repr__(self):
-        return (f"HodgkinHuxley(C={self.C}, g_Na={self.g_Na}, g_K={self.g_K}, g_L={self.g_L}, "
-                f"E_Na={self.E_Na}, E_K={self.E_K}, E_L={self.E_L}, threshold={self.threshold})")
+        return "HodgkinHuxley(" + ", ".join(f"{k}={v!r}" for k, v in zip(PARAMETERS, self._values())) + ")"
+
+    def _values(self):
+        return tuple(getattr(self, k) for k in PARAMETERS)
+
+    @property
+    def per_neuron(self):
+        """Number of neurons the per-neuron parameters describe, or None when all are scalars."""
+        return check.per_neuron_size(*self._values())
+
+    def check_population(self, n):
+        """Refuse per-neuron parameters whose length is not ``n`` (a population or simulation of n neurons)."""
+        check.check_per_neuron("HodgkinHuxley", self.per_neuron, n)
+
+    def _tiled(self, name, n):
+        """Parameter ``name`` for ``n`` neurons: a float, or its per-neuron array repeated over the trials of a
+        batch (``n`` a multiple of :attr:`per_neuron`, trial-major)."""
+        x = getattr(self, name)
+        return x if not isinstance(x, np.ndarray) else np.tile(x, n // x.size)
+
+    def _column(self, name):
+        """Parameter ``name`` as an array broadcasting along the neuron axis: shape (1,) or (per_neuron,)."""
+        return np.atleast_1d(np.asarray(getattr(self, name), dtype=float))
 
     def ionic_current(self, V, m, h, n):
         """Total ionic current g_Na m^3 h (V - E_Na) + g_K n^4 (V - E_K) + g_L (V - E_L) in uA/cm^2.
 
-        ``V`` in mV, the gates ``m``, ``h``, ``n`` in [0, 1]; scalars or arrays that broadcast together.
+        ``V`` in mV, the gates ``m``, ``h``, ``n`` in [0, 1]; scalars or arrays that broadcast together
+        (and, with per-neuron parameters (n,), against them along the last axis).
         """
         V = check.real_array("V", V)
         m, h, n = (_gate(name, x) for name, x in (("m", m), ("h", h), ("n", n)))
+        try:
+            np.broadcast_shapes(V.shape, m.shape, h.shape, n.shape, np.shape(self.per_neuron and self.C))
+        except ValueError:
+            raise ValueError(f"V, m, h, n of shapes {V.shape}, {m.shape}, {h.shape}, {n.shape} do not broadcast "
+                             f"together and against the {self.per_neuron} per-neuron parameters (last axis)") from None
         return self._ionic_current(V, m, h, n)
 
     def _ionic_current(self, V, m, h, n):
@@ -144,18 +185,34 @@ class HodgkinHuxley(Declares):
                 + self.g_L * (V - self.E_L))
 
     def _rest(self):
-        from scipy.optimize import brentq
-
-        def current(V):  # net ionic current with gates at steady state
-            return float(self._ionic_current(V, *(x[()] for x in steady_state(V))))
-
+        """Resting potential(s): the first zero in [-100, 0] mV of the net ionic current with the gates at steady
+        state (E_L where there is none), found for all neurons at once. A float, or (per_neuron,) per neuron."""
         grid = np.linspace(-100.0, 0.0, 201)
-        vals = np.array([current(v) for v in grid])
-        sign = np.flatnonzero(np.diff(np.sign(vals)) != 0)
-        if sign.size == 0:
-            return float(self.E_L)
-        i = sign[0]
-        return brentq(current, grid[i], grid[i + 1], xtol=1e-12)
+        size = self.per_neuron or 1
+
+        def current(V):  # (k, size) potentials -> net ionic current, gates at steady state
+            return self._ionic_current(V, *steady_state(V))
+
+        vals = current(np.repeat(grid[:, None], size, axis=1))
+        change = np.diff(np.sign(vals), axis=0) != 0
+        found = change.any(axis=0)
+        i = np.argmax(change, axis=0)
+        lo, hi = grid[i], grid[i + 1]
+        f_lo = vals[i, np.arange(size)]
+        # bisection to full precision (the midpoint stops moving), vectorized over the neurons
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            if not np.any((mid > lo) & (mid < hi)):
+                break
+            f_mid = current(mid[None, :])[0]
+            same = np.sign(f_mid) == np.sign(f_lo)
+            lo, f_lo = np.where(same, mid, lo), np.where(same, f_mid, f_lo)
+            hi = np.where(same, hi, mid)
+        rest = np.where(found, 0.5 * (lo + hi), np.broadcast_to(self.E_L, (size,)))
+        if self.per_neuron is None:
+            return float(rest[0])
+        rest.flags.writeable = False
+        return rest
 
     def initial_state(self, n, v0=None):
         """State (4, n): V (mV) and gates at their steady values for V (default: at rest).
@@ -163,12 +220,14 @@ class HodgkinHuxley(Declares):
         ``v0``: a scalar or shape (n,) in mV.
         """
         n = check.count_int("n", n)
+        self.check_population(n)
         if v0 is not None:
             v0 = _check_v0(v0, n)
         return self._initial_state(n, v0)
 
     def _initial_state(self, n, v0=None):
-        V = np.full(n, self.V_rest) if v0 is None else np.broadcast_to(v0, (n,)).astype(float)
+        V = np.broadcast_to(self._tiled("V_rest", n), (n,)) if v0 is None else np.broadcast_to(v0, (n,))
+        V = V.astype(float)
         return np.vstack([V, *steady_state(V)])
 
     def _state(self, n, v0=None):
@@ -185,7 +244,8 @@ class HodgkinHuxley(Declares):
         Parameters
         ----------
         I : float, array_like (N,) or (steps, N), neurosim.TimedArray, or callable f(t) -> (N,)
-            Input current in uA/cm^2: one neuron, constant per neuron, one row per step,
+            Input current in uA/cm^2: one neuron (or one per value of per-neuron parameters), constant
+            per neuron, one row per step,
             samples on their own grid, or a function of time (s) evaluated at the start
             of each step; held constant within each step (see :mod:`neurosim.signals`).
         T : float
@@ -224,6 +284,8 @@ class HodgkinHuxley(Declares):
             ``spike_times`` (list of N arrays, s), ``events()``, ``rates(t_start)``
             and the recorded traces.
 
+        With per-neuron parameters (n,), N must be n: neuron i has the parameters' i-th values.
+
         Raises
         ------
         neurosim.SimulationError
@@ -239,7 +301,8 @@ class HodgkinHuxley(Declares):
         record_gates = flag("record_gates", record_gates)
         _warn_dt(method, dt, stacklevel=3)
         inp = as_input(I, steps, dt, name="I")
-        n = 1 if inp.n is None else inp.n
+        n = (self.per_neuron or 1) if inp.n is None else inp.n
+        self.check_population(n)
         inp.broadcast(n)
         check_work(steps, n, int(record_v) + 3 * int(record_gates), max_steps, max_record_bytes)
         if n == 0:  # I of shape (0,): no neurons, an empty result of the right shapes
@@ -254,7 +317,7 @@ class HodgkinHuxley(Declares):
         out = [(traces["v" if k == "V" else k], state.Y[_ROW[k]]) for k in "Vmhn" if ("v" if k == "V" else k) in traces]
         recorder = SpikeRecorder(n, dt)
         fixed = inp.constant and state._noise_std == 0
-        I_bar = (inp.at(0) + self.g_L * self.E_L) / self.C if fixed else None  # input + leak drive, mV/ms
+        I_bar = (inp.at(0) + state._leak) / state._C if fixed else None  # input + leak drive, mV/ms
         bar = Progress(steps * dt, "Hodgkin-Huxley", enabled=flag("progress", progress), unit=" s")
         with bar, np.errstate(over="ignore", invalid="ignore"):  # a diverging step overflows; the range check raises
             if compiled:
@@ -312,7 +375,8 @@ class HodgkinHuxley(Declares):
         Parameters
         ----------
         I : float or array_like (N,)
-            Constant input currents in uA/cm^2.
+            Constant input currents in uA/cm^2. With per-neuron parameters (n,), N is n (a scalar
+            is given to every neuron) and input i is integrated with neuron i's parameters.
         T : float
             Duration in seconds.
         rtol, atol : float
@@ -335,6 +399,10 @@ class HodgkinHuxley(Declares):
         atol = check.check_number("atol", atol, low=1e-14, high=1.0)
         T = check.positive("T", T)
         I = check.finite_array("I", I).reshape(-1)
+        if self.per_neuron is not None:
+            if I.size == 1:
+                I = np.repeat(I, self.per_neuron)
+            self.check_population(I.size)
         max_steps = check.check_int("max_steps", max_steps, low=1)
         # the solver needs at least ~one step per 0.01 ms of a spiking trace: refuse a run that cannot finish
         check.check_work(f"reference: T={T:g} s for {I.size} input(s)", T / _REF_STEP * max(I.size, 1),
@@ -342,28 +410,25 @@ class HodgkinHuxley(Declares):
         v0 = _v0_alias(v0, V0)
         if v0 is not None:
             v0 = check.check_number("v0", v0)
-        y0 = self._initial_state(1, v0)[:, 0]
+        y0 = self._initial_state(I.size, v0)
+        columns = np.broadcast_arrays(*(self._column(k) for k in PARAMETERS), I)[:-1]
         result = []
-        for Ii in I:
-            sol = solve_ivp(self._scalar_rhs(float(Ii)), (0.0, T * _MS_PER_S), y0, method=method,
-                            rtol=rtol, atol=atol, events=self._crossing_event())
+        for i, Ii in enumerate(I):  # one adaptive solve per input: the oracle, not a hot path
+            params = dict(zip(PARAMETERS, (float(c[i]) for c in columns)))
+            sol = solve_ivp(self._scalar_rhs(float(Ii), params), (0.0, T * _MS_PER_S), y0[:, i], method=method,
+                            rtol=rtol, atol=atol, events=_crossing_event(params["threshold"]))
             if sol.status != 0:
                 raise RuntimeError(f"solve_ivp failed for I={Ii}: {sol.message}")
             result.append(sol.t_events[0] / _MS_PER_S)
         return result
 
-    def _crossing_event(self):
-        def crossing(t, y):
-            return y[0] - self.threshold
-
-        crossing.direction = 1.0
-        return crossing
-
-    def _scalar_rhs(self, I):
-        """Right-hand side (ms units) written out with scalar math: independent of the vectorized kernel."""
+    def _scalar_rhs(self, I, params=None):
+        """Right-hand side (ms units) written out with scalar math: independent of the vectorized kernel.
+        ``params``: one neuron's {name: float} (default: this model's, all numbers)."""
         from math import exp, expm1
 
-        C, gNa, gK, gL, ENa, EK, EL = self.C, self.g_Na, self.g_K, self.g_L, self.E_Na, self.E_K, self.E_L
+        p = dict(zip(PARAMETERS, self._values())) if params is None else params
+        C, gNa, gK, gL, ENa, EK, EL = (p[k] for k in ("C", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L"))
 
         def x_over_expm1(x):  # x / (e^x - 1), limit 1 at x = 0
             return 1.0 - 0.5 * x if abs(x) < 1e-8 else x / expm1(x)
@@ -382,13 +447,23 @@ class HodgkinHuxley(Declares):
         return rhs
 
 
+def _crossing_event(threshold):
+    def crossing(t, y):
+        return y[0] - threshold
+
+    crossing.direction = 1.0
+    return crossing
+
+
 def _use_numba(backend):
     """True when ``backend`` ("auto", "numpy" or "numba") selects the compiled kernel (the rule of ``Network``)."""
     import os
 
-    from ...network.compiled.support import check_backend, numba_available
+    from ..._optional import numba_available, require_numba
 
-    backend = check_backend(backend)  # ValueError for an unknown name; ImportError naming [fast] for "numba"
+    backend = check.check_choice("backend", backend, ("auto", "numpy", "numba"))  # as NeuronModel.simulate
+    if backend == "numba":
+        require_numba()  # ImportError naming the [fast] extra
     if backend == "auto":
         return os.environ.get("NEUROSIM_BACKEND") != "numpy" and numba_available()
     return backend == "numba"
@@ -416,6 +491,9 @@ class HHState:
         Current-noise intensity in uA/cm^2 * sqrt(s) (see :meth:`HodgkinHuxley.simulate`).
     rng : int, Generator, SeedSequence, or a list of them (one per trial, trial-major blocks)
         For the noise (see :class:`neurosim.neurons.noise.NoiseDraws`).
+    trials : int
+        With per-neuron model parameters (p,): the state holds ``trials`` blocks of p neurons each
+        (a network's batch, trial-major), so ``n`` must be ``trials * p``. Default 1.
 
     Attributes
     ----------
@@ -425,7 +503,7 @@ class HHState:
         Gating variables (live views).
     """
 
-    def __init__(self, model, n, dt, method="rk4", v0=None, warn=True, noise=0.0, rng=None, V0=None):
+    def __init__(self, model, n, dt, method="rk4", v0=None, warn=True, noise=0.0, rng=None, V0=None, trials=1):
         if not isinstance(model, HodgkinHuxley):
             raise TypeError(f"model must be a HodgkinHuxley, got {type(model).__name__}")
         if method not in METHODS:
@@ -433,6 +511,12 @@ class HHState:
         v0 = _v0_alias(v0, V0)
         self.model, self.method = model, method
         self.n_neurons = check.count_int("n", n)
+        trials = check.check_int("trials", trials, low=1)
+        if self.n_neurons % trials:
+            raise ValueError(f"n={self.n_neurons} must be a multiple of trials={trials}")
+        model.check_population(self.n_neurons // trials)
+        # the parameters for all n neurons: floats, or per-neuron arrays repeated over the trials
+        self.params = {k: model._tiled(k, self.n_neurons) for k in PARAMETERS + ("V_rest",)}
         self.dt = check.positive("dt", dt)
         if check.check_bool("warn", warn):
             _warn_dt(method, self.dt, stacklevel=3)
@@ -444,12 +528,13 @@ class HHState:
         R = _ROW
         self.V = self.v = self.Y[R["V"]]
         self.m, self.h, self.n = self.Y[R["m"]], self.Y[R["h"]], self.Y[R["n"]]
-        self._stepper = STEPPERS[method](model, n, h)
+        self._stepper = STEPPERS[method](self.params, n, h)
         self._coeffs = self._stepper.coeffs
-        self._detector = CrossingDetector(model.threshold, n, h)
+        self._detector = CrossingDetector(self.params["threshold"], n, h)
         self._primed = False
         self._dI = np.empty(n)
-        self._leak = model.g_L * model.E_L
+        p = self.params
+        self._leak, self._C = p["g_L"] * p["E_L"], p["C"]
         self.noise = check.positive("noise", noise, allow_zero=True)
         # current noise D xi(t) held over a step: D / sqrt(dt) N(0, 1) uA/cm^2 (dt in s)
         self._noise_std = self.noise / np.sqrt(self.dt)
@@ -495,7 +580,7 @@ class HHState:
                 self.draw()
             I_bar = I_bar + self._noise_std * self._block
             self._block = None
-        I_bar /= self.model.C
+        I_bar /= self._C
         return I_bar
 
     def step(self, I, t0=0.0):

@@ -1,7 +1,8 @@
 """One-step integrators for :mod:`neurosim.neurons.hh`, in place on the (5, N) state in ms units.
 
 The state's rows are m, n, h, V and a constant row of ones (see ``kinetics._ROW``);
-steppers touch only the first four. Each stepper is called with its
+steppers touch only the first four. Each stepper is built from the model's parameters for
+the N neurons (``HHState.params``: numbers or per-neuron arrays). Each stepper is called with its
 ``coeffs`` already filled for the current state (the simulation loop needs
 them anyway for dV/dt at spike location) and advances the state by one step
 of ``h`` ms with the input held constant.
@@ -20,8 +21,8 @@ def _state_buffer(n):
 class RK4:
     """Classic fourth-order Runge-Kutta (four coefficient evaluations per step)."""
 
-    def __init__(self, model, n, h):
-        self.coeffs = _Coefficients(model, n)
+    def __init__(self, params, n, h):
+        self.coeffs = _Coefficients(params, n)
         self.h = h
         self.k = [np.empty((4, n)) for _ in range(4)]
         self.Ys = _state_buffer(n)
@@ -62,8 +63,8 @@ class RK4:
 class ExpEuler:
     """Exponential Euler: y <- y_inf + (y - y_inf) exp(-b h) with a, b from the start of the step."""
 
-    def __init__(self, model, n, h):
-        self.coeffs = _Coefficients(model, n)
+    def __init__(self, params, n, h):
+        self.coeffs = _Coefficients(params, n)
         self.h = h
         self.E = np.empty((4, n))
         self.X = np.empty((4, n))
@@ -87,8 +88,8 @@ class ExpMidpoint(ExpEuler):
     """Second-order exponential integrator: exponential Euler to the midpoint, then a
     full exponential step from the start with the midpoint's coefficients."""
 
-    def __init__(self, model, n, h):
-        super().__init__(model, n, h)
+    def __init__(self, params, n, h):
+        super().__init__(params, n, h)
         self.Ys = _state_buffer(n)
 
     def __call__(self, Y, I_bar):
@@ -109,8 +110,8 @@ class ExpAB2(ExpEuler):
     never copied; one matrix product forms -h * (1.5 K_n - 0.5 K_(n-1)).
     """
 
-    def __init__(self, model, n, h):
-        super().__init__(model, n, h)
+    def __init__(self, params, n, h):
+        super().__init__(params, n, h)
         c = self.coeffs
         self.KK2 = c.KK.reshape(2, -1)
         self.ext2 = np.empty((1, 8 * n))

@@ -10,6 +10,8 @@ import math
 import numpy as np
 from numba import njit
 
+_GATHER = 1 << 18  # random numbers drawn for one kernel call (2 MB: stays in cache), in whole blocks of LIFState.draw_steps
+
 
 @njit(cache=True, error_model="numpy")
 def _free_white(J, r, tau_m, sigma, z):
@@ -252,9 +254,22 @@ def simulate_noisy(state, J, steps, recorder, v_trace):
     out_off = np.empty(cap)
     J_const = np.ascontiguousarray(np.broadcast_to(J.at(0), (n,)), dtype=float)[None] if J.constant else None
     dummy_v = np.zeros((1, 1))
+    # whole blocks of draws are drawn several at a time into one reused buffer (the same numbers as block by
+    # block): one kernel call runs them all, so the per-call cost is paid once per ~_GATHER numbers
+    ds = state.draw_steps
+    kz, ku = state.draws_per_step
+    gather = max(1, _GATHER // (ds * (kz + ku) * n))
+    z_buf = u_buf = None
     k = 0
     while k < steps:
-        z, u = state.take_draws(steps - k)
+        if steps - k >= 2 * ds and (state._buf is None or state._buf_pos == ds):  # no drawn steps pending
+            blocks = min(gather, (steps - k) // ds)
+            if z_buf is None:
+                z_buf, u_buf = np.empty((gather * ds, kz, n)), np.empty((gather * ds, ku, n))
+            z, u = z_buf[:blocks * ds], u_buf[:blocks * ds]
+            state.draw_blocks(z, u)
+        else:
+            z, u = state.take_draws(steps - k)
         got = z.shape[0]
         if J_const is not None:
             Jrows = J_const

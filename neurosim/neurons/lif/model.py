@@ -366,6 +366,22 @@ class LIFState:
         self._buf_pos = b
         return self._buf[0][a:b], self._buf[1][a:b]
 
+    def draw_blocks(self, z_out, u_out):
+        """Draw whole blocks of ``draw_steps`` steps into ``z_out`` (B draw_steps, K_n, n) and ``u_out``
+        (B draw_steps, K_u, n), C-contiguous float64, consuming the generators exactly as B calls of
+        :meth:`take_draws` that each take a whole block would (the same numbers, in the same place).
+
+        Only when no drawn steps are left to hand out (``draws_left() == draw_steps``).
+        """
+        if self._buf is not None and self._buf_pos < self.draw_steps:
+            raise ValueError(f"draw_blocks: {self.draw_steps - self._buf_pos} drawn steps are still to be taken")
+        ds = self.draw_steps
+        if z_out.shape[0] % ds or u_out.shape[0] != z_out.shape[0]:
+            raise ValueError(f"draw_blocks: {z_out.shape[0]} steps is not a whole number of blocks of {ds}")
+        for b in range(0, z_out.shape[0], ds):
+            self.draws.steps(ds, *self.draws_per_step, out=(z_out[b:b + ds], u_out[b:b + ds]))
+        self._buf, self._buf_pos = None, 0
+
     def give_back(self, steps):
         """Hand the last ``steps`` steps of draws out again at the next :meth:`take_draws` (a caller that took
         them, from the current block, and ran fewer steps)."""
@@ -714,15 +730,8 @@ class LIFState:
         return Jn + (v0 - Jn) * d
 
 
-def _per_neuron_size(*params):
-    """The length of the first per-neuron (array) parameter, or None when all are numbers."""
-    return next((x.size for x in params if isinstance(x, np.ndarray)), None)
-
-
-def _check_per_neuron(kind, size, n):
-    if size is not None and size != n:
-        raise ValueError(f"{kind} parameters given per neuron have {size} values, but the population has n={n} "
-                         f"neurons; give one value per neuron (or a number for all)")
+_per_neuron_size = check.per_neuron_size  # shared with the other models (neurosim.validation)
+_check_per_neuron = check.check_per_neuron
 
 
 def _spikes_per_step(dt, tau_ref):
