@@ -674,9 +674,8 @@ class SynapseDelayRuntime(ConnectionRuntime):
         self.scatter = self._scatter if B == 1 else self._scatter_batch
 
     def use_backend(self, backend):
-        """The network's requested backend: under "auto" (numba importable) a convolution's busy steps build
-        their event grid with the compiled :func:`neurosim.neurons.fused.event_grid` (the same sums)."""
-        self.compiled_events = self.conv is not None and backend != "numpy" and numba_enabled()
+        """Nothing compiled here: no convolution, and the per-synapse scatter stays numpy."""
+        self.compiled_events = False
 
     def deliver(self, spiked, offsets, m, dt):
         j = spiked if self.B == 1 else spiked % self.n_pre
