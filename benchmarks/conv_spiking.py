@@ -17,8 +17,9 @@ and run on ``--n`` held-out digits for T seconds, as batches of ``--batch`` samp
   usual float32 by default). snnTorch has no refractory period and puts spikes at step ends,
   so its accuracy differs slightly; both accuracies are printed.
 
-Each side runs ``--repeat`` times; the best wall time gives samples/s, and the ratio is
-neurosim's samples/s over snnTorch's (target >= 1). One thread (OMP/OPENBLAS/MKL_NUM_THREADS=1
+Each side runs ``--repeat`` times, interleaved; the best wall time gives samples/s, and the ratio is
+neurosim's samples/s over snnTorch's (target >= 1); the ratios of each round (both sides back to
+back) and their median are printed too, as they are less exposed to a changing machine load. One thread (OMP/OPENBLAS/MKL_NUM_THREADS=1
 before numpy and torch load, ``torch.set_num_threads(1)``), same process. Run it with the
 interpreter that has torch and snntorch (the snnTorch column is skipped without them):
 
@@ -197,7 +198,10 @@ def main(argv=None):
     if "snnTorch" not in runs:
         return
     t_ns, t_st = min(times["neurosim"]), min(times["snnTorch"])
-    print(f"ratio neurosim / snnTorch samples/s: {t_st / t_ns:.2f}x (target >= 1)")
+    # each round ran both back to back: its ratio saw one machine load (the best times may not have)
+    rounds = [b / a for a, b in zip(times["neurosim"], times["snnTorch"])]
+    print(f"ratio neurosim / snnTorch samples/s: {t_st / t_ns:.2f}x (target >= 1); per round "
+          f"{' '.join(f'{r:.2f}' for r in rounds)}, median {np.median(rounds):.2f}x")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.sparse import csr_matrix as _csr
 
 from .. import validation as check
+from .._optional import numba_enabled
 from ..synapses import PSCFilter, PSCState
 from ..synapses.conductance import is_conductance
 from ..synapses.plasticity import STDP, STDPRuntime, csr_positions
@@ -204,6 +205,7 @@ class ConnectionRuntime:
         self.lagged = conn.placement == "exact"
         self.synapse = conn.synapse
         self.plastic, self.conv = None, None
+        self.compiled_events = False  # see use_backend
         if conn.plasticity is not None:  # learned weights, one copy per trial (neurosim.synapses.plasticity)
             self.plastic = STDPRuntime(conn.plasticity, conn, dt, B, conn.synapse.tau_s)
             self.dense, self.table = False, None
@@ -236,6 +238,11 @@ class ConnectionRuntime:
             self.conv_min_spikes = _conv_min_spikes(self.conv, B, self.indices.size / self.n_pre)
         self.scatter = self._scatter if B == 1 else self._scatter_batch
 
+    def use_backend(self, backend):
+        """The network's requested backend: under "auto" (numba importable) a convolution's busy steps build
+        their event grid with the compiled :func:`neurosim.neurons.fused.event_grid` (the same sums)."""
+        self.compiled_events = self.conv is not None and backend != "numpy" and numba_enabled()
+
     def deliver(self, spiked, offsets, m, dt):
         """Deliver the spikes ``spiked`` emitted at ``offsets`` (s) after ``(m - 1) dt`` into the target group.
 
@@ -244,12 +251,19 @@ class ConnectionRuntime:
         """
         group = self.group
         if self.lagged:
-            total = np.asarray(offsets, dtype=float) + self.delay  # arrival after (m - 1) dt
-            # the boundary that ends the arrival step (an arrival on a boundary starts its step there)
-            rel = np.maximum(np.ceil(total / dt - _TOL).astype(np.int64) - 1, 0)
-            lag = np.maximum((rel + 1) * dt - total, 0.0)
-            first = rel[0] if rel.size else 0
-            if np.all(rel == first):
+            if self.compiled_events and offsets.__class__ is np.ndarray and offsets.dtype == np.float64:
+                from ..neurons.fused import arrival_lags  # the same arithmetic, one pass
+                rel, lag = np.empty(offsets.size, dtype=np.int64), np.empty(offsets.size)
+                same = arrival_lags(offsets, float(self.delay), float(dt), _TOL, rel, lag)
+                first = rel[0] if rel.size else 0
+            else:
+                total = np.asarray(offsets, dtype=float) + self.delay  # arrival after (m - 1) dt
+                # the boundary that ends the arrival step (an arrival on a boundary starts its step there)
+                rel = np.maximum(np.ceil(total / dt - _TOL).astype(np.int64) - 1, 0)
+                lag = np.maximum((rel + 1) * dt - total, 0.0)
+                first = rel[0] if rel.size else 0
+                same = np.all(rel == first)
+            if same:
                 self.scatter_lagged(spiked, lag, group.target_stages(m + int(first), m))
                 return
             for r in np.unique(rel):
@@ -279,10 +293,13 @@ class ConnectionRuntime:
         x = np.asarray(lags, dtype=float) / syn.tau_s
         decay = np.exp(-x)
         if self.conv is not None and spiked.size >= self.conv_min_spikes:
-            power, (trials, j) = np.ones_like(x), np.divmod(spiked, self.n_pre)
-            for k in range(syn.n + 1):  # per stage, each spike weighted by tau * h_k(lag)
-                self.conv.apply_events(j, trials, power * decay, self.B, target[k].reshape(self.B, self.n_post))
-                power = power * x / (k + 1)
+            trials, j = np.divmod(spiked, self.n_pre)
+            power = None  # x^k / k!; stage k weighs each spike by tau * h_k(lag) = power * exp(-x)
+            for k in range(syn.n + 1):
+                self.conv.apply_events(j, trials, decay if power is None else power * decay, self.B,
+                                       target[k].reshape(self.B, self.n_post), compiled=self.compiled_events)
+                if k < syn.n:
+                    power = x / 1 if power is None else power * x / (k + 1)
             return
         trials, j = (np.zeros(spiked.size, dtype=np.int64), spiked) if self.B == 1 else np.divmod(spiked, self.n_pre)
         if not self.dense:
@@ -382,7 +399,8 @@ class ConnectionRuntime:
             return
         if self.conv is not None and spiked.size >= self.conv_min_spikes:
             trials, j = np.divmod(spiked, self.n_pre)
-            self.conv.apply_events(j, trials, np.ones(spiked.size), self.B, target.reshape(self.B, self.n_post))
+            self.conv.apply_events(j, trials, np.ones(spiked.size), self.B, target.reshape(self.B, self.n_post),
+                                   compiled=self.compiled_events)
             return
         trials, j = np.divmod(spiked, self.n_pre)
         if self.dense:
@@ -654,6 +672,10 @@ class SynapseDelayRuntime(ConnectionRuntime):
         self.dense, self.lagged, self.table, self.synapse = False, False, None, conn.synapse
         self.plastic = None  # per-synapse delays with plasticity are refused when the connection is made
         self.scatter = self._scatter if B == 1 else self._scatter_batch
+
+    def use_backend(self, backend):
+        """Nothing compiled here: no convolution, and the per-synapse scatter stays numpy."""
+        self.compiled_events = False
 
     def deliver(self, spiked, offsets, m, dt):
         j = spiked if self.B == 1 else spiked % self.n_pre

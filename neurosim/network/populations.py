@@ -263,6 +263,25 @@ class LIFRuntime(_Base):
         if self.direct:
             self.bias_decayed = self.bias_term * omd if self.has_bias else None
 
+    def use_backend(self, backend):
+        """The network's requested backend: under "auto" (numba importable) a population of at least
+        :data:`neurosim.neurons.fused.FUSED_MIN` neurons without noise or conductances, with one tau_m,
+        does its free update and threshold test in one compiled pass
+        (:func:`neurosim.neurons.fused.lif_free_update`; the same arithmetic, so the same spikes)."""
+        self.fused = None
+        s = self.state
+        if (backend != "numpy" and numba_enabled() and s.sigma == 0 and not self.conductances
+                and np.ndim(s.decay) == 0 and (self.constant or self.direct)):
+            from ..neurons import fused
+            if self.N >= fused.FUSED_MIN:
+                self.fused = (fused.lif_free_update, float(s.decay), np.empty(self.N, dtype=np.int64))
+
+    def _free_fused(self, J_decayed, J, t0):
+        """The constant and direct paths' ``v = v decay + J_decayed`` and threshold test, compiled."""
+        kernel, decay, idx = self.fused
+        count = kernel(self.state.v, decay, J_decayed, idx)
+        return self.state._step_updated(J, t0, above=idx[:count])
+
     def step(self, k, t0):
         if self.jumps is not None:
             fired = apply_jumps(self.state, self.jumps, t0)
@@ -277,6 +296,8 @@ class LIFRuntime(_Base):
             J = self.input() if self.terms or self.inputs else self.bias_term  # bias only: no copy into J
             return self.state._step_conductance(J, g, g_E, t0)
         if self.constant:
+            if getattr(self, "fused", None) is not None:
+                return self._free_fused(self.J_decayed, self.J, t0)
             return self.state._step(self.J, t0, self.J_decayed)
         if self.direct:
             return self._step_direct(t0)
@@ -296,6 +317,8 @@ class LIFRuntime(_Base):
             Jd += tmp
         if self.bias_decayed is not None:
             Jd += self.bias_decayed
+        if getattr(self, "fused", None) is not None:
+            return self._free_fused(Jd, self.J_at, t0)
         v = state.v
         v *= state.decay
         v += Jd
@@ -472,7 +495,21 @@ class IFRuntime(_Base):
     def arrays(self):
         return {"v": self.v}
 
+    def use_backend(self, backend):
+        """The network's requested backend: under "auto" (numba importable) a population of at least
+        :data:`neurosim.neurons.fused.FUSED_MIN` neurons steps with the compiled one-pass kernel
+        :func:`neurosim.neurons.fused.if_step` (the same arithmetic: the same spikes, offsets and v)."""
+        self.fused = None
+        if backend != "numpy" and numba_enabled():
+            from ..neurons import fused
+            if self.N >= fused.FUSED_MIN:
+                per = self.threshold.__class__ is not float
+                self.fused = (fused.if_step, per, self.threshold if per else np.zeros(1),
+                              np.empty(self.N, dtype=np.int64), np.empty(self.N))
+
     def step(self, k, t0):
+        if getattr(self, "fused", None) is not None:
+            return self._step_fused(t0)
         J, v, dt = self.input(), self.v, self.dt
         v += np.multiply(J, dt, out=self.tmp)  # tmp is free once J is summed
         idx = np.flatnonzero(v >= self.threshold)
@@ -483,6 +520,19 @@ class IFRuntime(_Base):
             return self.no_spikes
         th = self.threshold if self.threshold.__class__ is float else self.threshold[idx]
         return idx, settle(v, J, idx, th, dt, self.model.reset)
+
+    def _step_fused(self, t0):
+        kernel, per, thresholds, idx, off = self.fused
+        # bias only (no synapses, no injected current): the bias is J, not copied into it each step
+        J = self.bias if not self.terms and not self.inputs else self.input()
+        count, finite = kernel(self.v, J, self.dt, 0.0 if per else self.threshold, thresholds, per,
+                               self.model.reset == "subtract", idx, off)
+        if not finite:
+            raise SimulationError(f"IF population: non-finite membrane state in the step at t={t0:g} s "
+                                  "(input too large or not finite)")
+        if count == 0:
+            return self.no_spikes
+        return idx[:count].copy(), off[:count].copy()
 
 
 _HH_COMPILED_MIN = 512  # neurons (all trials) from which an HH population steps compiled under "auto"

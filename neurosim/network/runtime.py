@@ -54,6 +54,9 @@ class Runtime:
         dt = self.dt
         self.sources = {s: source_runtime(s, dt, B) for s in net.sources}
         self.conns = [(c, self._conn_runtime(c, i)) for i, c in enumerate(net.connections)]
+        for _, rt in self.conns:
+            if hasattr(rt, "use_backend"):  # a convolution's event grid: compiled unless backend="numpy"
+                rt.use_backend(net._backend_request)
         self.drives = [rt for _, rt in self.conns if isinstance(rt, PoissonDrive)]
         grouped = {}  # (post, synapse) -> connection runtimes, in order
         for c, rt in self.conns:

@@ -202,13 +202,15 @@ class Convolution:
             x = pooled
         self._convolve_grid(x, out)
 
-    def apply_events(self, pre, trial, weight, n, out):
+    def apply_events(self, pre, trial, weight, n, out, compiled=False):
         """Add into ``out`` (n, post.n) the convolution of event maps: event e puts ``weight[e]`` on presynaptic
         neuron ``pre[e]`` of sample ``trial[e]`` (repeats add up).
 
         Equal to :meth:`apply_columns` of the (pre.n, n) map the events make, to rounding: the events are
         summed straight into the (zero-padded, and for a block kernel sum-pooled) grid the convolution reads,
         so no full-size map is built. What the runtime calls for a busy step of a batch.
+        ``compiled``: fill the grid with the numba kernel :func:`neurosim.neurons.fused.event_grid`
+        (one pass over the events, the same sums in the same order; numba must be importable).
         """
         C, H, W = self.input_shape
         if not out.flags.c_contiguous:
@@ -217,6 +219,13 @@ class Convolution:
         ph, pw = self.padding
         kh, kw = K.shape[2:]
         _, Ho, Wo = self.output_shape
+        if compiled:
+            from ..neurons.fused import event_grid
+            cells, (Hg, Wg) = self._event_cells()
+            grid = self._scratch("grid", (C * Hg * Wg * n,))
+            event_grid(pre, trial, weight, cells, n, grid)
+            self._convolve_grid(grid.reshape(C, Hg, Wg, n), out)
+            return
         c, rest = np.divmod(pre, H * W)
         y, x = np.divmod(rest, W)
         y, x = y + ph, x + pw  # in the padded image
@@ -231,6 +240,26 @@ class Convolution:
             Hg, Wg = H + 2 * ph, W + 2 * pw
         grid = np.bincount(((c * Hg + y) * Wg + x) * n + trial, weights=weight, minlength=C * Hg * Wg * n)
         self._convolve_grid(grid.reshape(C, Hg, Wg, n), out)
+
+    def _event_cells(self):
+        """(cells, (Hg, Wg)): for each presynaptic neuron, its cell ``(c Hg + y) Wg + x`` in the grid of
+        :meth:`apply_events` (padded, block-pooled for a block kernel), -1 past the last whole block (cached)."""
+        if getattr(self, "_cells", None) is None:
+            C, H, W = self.input_shape
+            K, (sh, sw) = self._factored()
+            ph, pw = self.padding
+            kh, kw = K.shape[2:]
+            _, Ho, Wo = self.output_shape
+            c, rest = np.divmod(np.arange(C * H * W), H * W)
+            y, x = np.divmod(rest, W)
+            y, x = y + ph, x + pw
+            if (sh, sw) != self.stride:  # as apply_events: the block of each input pixel
+                Hg, Wg = Ho - 1 + kh, Wo - 1 + kw
+                y, x = y // self.stride[0], x // self.stride[1]
+            else:
+                Hg, Wg = H + 2 * ph, W + 2 * pw
+            self._cells = (np.where((y < Hg) & (x < Wg), (c * Hg + y) * Wg + x, -1), (Hg, Wg))
+        return self._cells
 
     def _convolve_grid(self, x, out):
         """Add the convolution of the prepared grid ``x`` (C, Hg, Wg, n) -- padded, and sum-pooled for a block
@@ -291,7 +320,7 @@ class Convolution:
                     self._factors = (np.ascontiguousarray(blocks[:, :, :, 0, :, 0]), (1, 1))
         return self._factors
 
-    _CACHES = ("_factors", "_columns", "_rows", "_buffers")
+    _CACHES = ("_factors", "_columns", "_rows", "_buffers", "_cells")
 
     def __getstate__(self):
         """The description only: the kept table, factored kernel and work arrays are rebuilt on demand."""

@@ -6,6 +6,7 @@ import pytest
 
 import neurosim
 from neurosim import LIF, Convolution, Network, PSCFilter
+from neurosim._optional import numba_available
 
 
 def naive(kernel, image, stride, padding):
@@ -239,7 +240,8 @@ def test_dense_convolution_steps_equal_the_event_table(monkeypatch, placement, o
     calls = []
     original = transforms.Convolution.apply_events
     monkeypatch.setattr(transforms.Convolution, "apply_events",
-                        lambda self, pre, trial, w, n, out: (calls.append(n), original(self, pre, trial, w, n, out))[1])
+                        lambda self, pre, trial, w, n, out, **kw: (calls.append(n),
+                                                                   original(self, pre, trial, w, n, out, **kw))[1])
     results = []
     for cost in (0.0, 1e12):  # 0: dense from one spike; 1e12: never
         monkeypatch.setattr(connections, "_CONV_MAC_COST", cost)
@@ -287,7 +289,7 @@ def test_the_dense_path_never_forms_the_dense_matrix():
     net.connect(src, pop, conv)
     calls = []
     original = Convolution.apply_events
-    Convolution.apply_events = lambda self, *args: (calls.append(1), original(self, *args))[1]
+    Convolution.apply_events = lambda self, *args, **kw: (calls.append(1), original(self, *args, **kw))[1]
     old = connections._CONV_MAC_COST
     connections._CONV_MAC_COST = 0.0
     try:
@@ -361,6 +363,10 @@ def test_apply_events_equals_the_convolution_of_the_event_map(case):
     conv.apply_events(pre, trial, weight, n, out)
     np.testing.assert_allclose(out, 1.0 + conv.apply(maps), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out, 1.0 + (conv.to_sparse() @ maps.T).T, rtol=1e-12, atol=1e-12)
+    if numba_available():  # the compiled event grid (neurosim.neurons.fused.event_grid): the same sums
+        again = np.ones((n, conv.shape[0]))
+        conv.apply_events(pre, trial, weight, n, again, compiled=True)
+        np.testing.assert_array_equal(again, out)
 
 
 def test_pickling_keeps_the_description_and_drops_the_caches():

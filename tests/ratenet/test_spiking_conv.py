@@ -269,7 +269,8 @@ def test_batched_dense_convolution_never_forms_the_dense_matrix(monkeypatch):
     calls = []
     original = neurosim.Convolution.apply_events
     monkeypatch.setattr(neurosim.Convolution, "apply_events",
-                        lambda self, pre, trial, w, n, out: (calls.append(n), original(self, pre, trial, w, n, out))[1])
+                        lambda self, pre, trial, w, n, out, **kw: (calls.append(n),
+                                                                   original(self, pre, trial, w, n, out, **kw))[1])
     tracemalloc.start()
     try:
         snn = to_spiking(model, input_shape=(1, 64, 64))

@@ -503,18 +503,21 @@ class LIFState:
         finally:
             self.tau_m, self.decay = leak
 
-    def _step_updated(self, J, t0):
+    def _step_updated(self, J, t0, above=None):
         """The rest of :meth:`_step` once ``v`` holds the free update: refractory neurons, spikes, resets.
 
         ``J`` is only indexed here (``J[idx]`` for the few refractory and spiking
         neurons), so the runtime may pass an object that computes those entries
-        on demand instead of the full array.
+        on demand instead of the full array. ``above``: the neurons with v > 1 after
+        the free update (ascending), when the caller found them in the same pass
+        (:func:`neurosim.neurons.fused.lif_free_update`); else they are searched here.
         """
         tau_m = self.tau_m
         t1 = t0 + self.dt
         v = self.v
         # neurons refractory during part of the step: v = 0 until refractory_end, then integrate from 0
         refr, ends = self._refractory(t0)
+        free = None  # neurons integrating again from inside this step
         if refr.size:
             v[refr] = 0.0
             done = ends < t1  # the period ends inside this step: only these few need the exponential
@@ -522,7 +525,12 @@ class LIFState:
                 free = refr[done]
                 v[free] = J[free] * -np.expm1((ends[done] - t1) / _at(tau_m, free))
                 refr = refr[~done]
-        spiked = self._above_threshold(v)
+        if above is None:
+            spiked = self._above_threshold(v)
+        else:  # the candidates still above threshold (refractory ones were set to 0 above)
+            spiked = above[v[above] > 1.0]
+            if free is not None:  # those integrating again may cross as well
+                spiked = _merge_sorted(spiked, free[v[free] > 1.0])
         if spiked.size == 0:
             self._refr = refr
             return spiked, _EMPTY
@@ -761,6 +769,19 @@ class _Ratio:
 
     def __getitem__(self, idx):
         return _at(self.a, idx) / self.b[idx]
+
+
+def _merge_sorted(a, b):
+    """The ascending union of ``a`` (ascending, unique) and ``b`` (few, any order, maybe repeated): what
+    ``_above_threshold`` returns when the free update found ``a`` and the refractory pass set ``b``."""
+    if b.size == 0:
+        return a
+    b = np.unique(b)
+    pos = np.searchsorted(a, b)
+    present = a[np.minimum(pos, a.size - 1)] == b if a.size else np.zeros(b.size, dtype=bool)
+    if present.all():
+        return a
+    return np.insert(a, pos[~present], b[~present])
 
 
 def _at(x, idx):

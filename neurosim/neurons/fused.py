@@ -1,0 +1,119 @@
+"""Fused population steps compiled with numba: one pass over a (batched) population per step.
+
+The numpy steps of :class:`neurosim.IF` (``IFRuntime``) and :class:`neurosim.LIFState` stream
+each neuron's state through memory several times per step (update, threshold test, nonzero,
+a finiteness check), which dominates a large batched network such as a spiking CNN.
+These kernels do the same arithmetic in one pass:
+
+* :func:`if_step`: ``v += J dt``, the crossing test, the exact offset and the reset of
+  :func:`neurosim.neurons.integrate.settle`;
+* :func:`lif_free_update`: the LIF's free update ``v = v exp(-dt/tau_m) + J_decayed`` and the
+  list of neurons above threshold (the candidates :meth:`neurosim.LIFState._step_updated`
+  then settles: refractoriness, spike times and resets stay numpy's).
+
+Imported only when numba is importable; the network runtime uses them under ``backend="auto"``
+(see :data:`FUSED_MIN`). No ``fastmath``: every operation is the numpy step's, in its order
+(no contraction into fused multiply-adds), so the spikes, offsets and states are bit-identical
+to the numpy path's (tested).
+"""
+import math
+
+from numba import njit
+
+#: neurons (all trials) from which the runtime uses these kernels under backend "auto": below, a kernel
+#: call costs more than numpy's few whole-array passes
+FUSED_MIN = 4096
+
+
+@njit(cache=True, error_model="numpy")
+def if_step(v, J, dt, threshold, thresholds, per_neuron, subtract, idx_out, off_out):
+    """One IF step over all neurons (``IFRuntime.step``): ``v += J dt``, spikes at ``v >= threshold``.
+
+    Parameters
+    ----------
+    v : float64 (N,)
+        Membrane state, updated in place (spiking neurons reset).
+    J : float64 (N,)
+        Input held over the step.
+    dt : float
+        Step (s).
+    threshold : float
+        The threshold when ``per_neuron`` is False.
+    thresholds : float64 (N,) or (1,)
+        Per-neuron thresholds when ``per_neuron`` is True.
+    subtract : bool
+        Reset by subtraction (capped at the threshold: one spike per step) or to zero.
+    idx_out : int64 (N,), off_out : float64 (N,)
+        Receive the spiking neurons (ascending) and their offsets (s) in the step.
+
+    Returns
+    -------
+    count : int
+        Spikes written.
+    finite : bool
+        False when some updated v is not finite (the caller raises).
+    """
+    n = v.size
+    count = 0
+    finite = True
+    top = math.nextafter(dt, 0.0)
+    for i in range(n):
+        Ji = J[i]
+        vi = v[i] + Ji * dt
+        if not math.isfinite(vi):
+            finite = False
+        th = thresholds[i] if per_neuron else threshold
+        if vi >= th:
+            # settle(): the crossing of the linear ramp from v - J dt (0 when not rising), clipped into the step
+            off = (th - (vi - Ji * dt)) / Ji if Ji > 0 else 0.0
+            off = min(max(off, 0.0), top)
+            vi = min(vi - th, th) if subtract else 0.0
+            idx_out[count] = i
+            off_out[count] = off
+            count += 1
+        v[i] = vi
+    return count, finite
+
+
+@njit(cache=True, error_model="numpy")
+def lif_free_update(v, decay, J_decayed, idx_out):
+    """``v = v decay + J_decayed`` (numpy's ``v *= decay; v += J_decayed``, rounded alike) and the neurons
+    now above threshold (v > 1), ascending, into ``idx_out``; returns their number."""
+    count = 0
+    for i in range(v.size):
+        vi = v[i] * decay
+        vi = vi + J_decayed[i]
+        v[i] = vi
+        if vi > 1.0:
+            idx_out[count] = i
+            count += 1
+    return count
+
+
+@njit(cache=True, error_model="numpy")
+def event_grid(pre, trial, weight, cells, n, grid):
+    """The grid of :meth:`neurosim.Convolution.apply_events`, filled in one pass: event e adds ``weight[e]``
+    at cell ``cells[pre[e]]`` (channel, row, column of the padded, block-pooled grid; -1: past the last whole
+    block, dropped) of sample ``trial[e]``, in ``grid`` (cells * n,), zeroed here. The additions run in event
+    order, as ``np.bincount``'s."""
+    grid[:] = 0.0
+    for e in range(pre.size):
+        g = cells[pre[e]]
+        if g >= 0:
+            grid[g * n + trial[e]] += weight[e]
+
+
+@njit(cache=True, error_model="numpy")
+def arrival_lags(offsets, delay, dt, tol, rel, lag):
+    """``ConnectionRuntime.deliver``'s arrival steps and lags in one pass: for spikes emitted ``offsets`` (s)
+    into their step, ``rel`` = the boundary that ends the arrival step (counted from the next one) and ``lag``
+    (s) = the arrival's time before it. Returns True when every spike arrives in the same step."""
+    same = True
+    for e in range(offsets.size):
+        total = offsets[e] + delay
+        r = max(math.ceil(total / dt - tol) - 1, 0)
+        rel[e] = r
+        lag[e] = max((r + 1) * dt - total, 0.0)
+        if r != rel[0]:
+            same = False
+    return same
