@@ -267,7 +267,8 @@ class LIFRuntime(_Base):
         """The network's requested backend: under "auto" (numba importable) a population of at least
         :data:`neurosim.neurons.fused.FUSED_MIN` neurons without noise or conductances, with one tau_m,
         does its free update and threshold test in one compiled pass
-        (:func:`neurosim.neurons.fused.lif_free_update`; the same arithmetic, so the same spikes)."""
+        (:func:`neurosim.neurons.fused.lif_free_update`; the same arithmetic, so the same spikes), and its
+        refractory and spike bookkeeping in a few more (:meth:`neurosim.LIFState._step_updated_compiled`)."""
         self.fused = None
         s = self.state
         if (backend != "numpy" and numba_enabled() and s.sigma == 0 and not self.conductances
@@ -280,7 +281,7 @@ class LIFRuntime(_Base):
         """The constant and direct paths' ``v = v decay + J_decayed`` and threshold test, compiled."""
         kernel, decay, idx = self.fused
         count = kernel(self.state.v, decay, J_decayed, idx)
-        return self.state._step_updated(J, t0, above=idx[:count])
+        return self.state._step_updated_compiled(J, t0, idx[:count])
 
     def step(self, k, t0):
         if self.jumps is not None:

@@ -117,3 +117,57 @@ def arrival_lags(offsets, delay, dt, tol, rel, lag):
         if r != rel[0]:
             same = False
     return same
+
+
+@njit(cache=True, error_model="numpy")
+def lif_refractory(v, refractory_end, refr, t0, t1, above, keep_out, free_out, ends_out, spiked_out):
+    """The refractory pass of :meth:`neurosim.LIFState._step_updated` in one pass over its lists.
+
+    Of the neurons ``refr`` (last step's refractory list), those with ``refractory_end > t0`` get
+    ``v = 0``; those whose period ends inside the step (``refractory_end < t1``) go to ``free_out`` with
+    their ends in ``ends_out`` (the caller integrates them again from there), the others to ``keep_out``.
+    Then the candidates ``above`` (ascending) still above threshold (v > 1) go to ``spiked_out``.
+    Returns the numbers written: (kept, freed, spiked)."""
+    n_keep = 0
+    n_free = 0
+    for k in range(refr.size):
+        i = refr[k]
+        e = refractory_end[i]
+        if e > t0:
+            v[i] = 0.0
+            if e < t1:
+                free_out[n_free] = i
+                ends_out[n_free] = e
+                n_free += 1
+            else:
+                keep_out[n_keep] = i
+                n_keep += 1
+    n_spiked = 0
+    for k in range(above.size):
+        i = above[k]
+        if v[i] > 1.0:
+            spiked_out[n_spiked] = i
+            n_spiked += 1
+    return n_keep, n_free, n_spiked
+
+
+@njit(cache=True, error_model="numpy")
+def lif_spikers(v, refractory_end, spiked, t0, refr_out, start_out, v_out):
+    """For the spiking neurons ``spiked``: append them to the refractory list ``refr_out`` (from its
+    element ``refr_out.size - spiked.size``), ``start_out`` = when each began integrating
+    (``max(refractory_end, t0)``) and ``v_out`` = their v."""
+    base = refr_out.size - spiked.size
+    for k in range(spiked.size):
+        i = spiked[k]
+        refr_out[base + k] = i
+        start_out[k] = max(refractory_end[i], t0)
+        v_out[k] = v[i]
+
+
+@njit(cache=True, error_model="numpy")
+def lif_reset(v, refractory_end, spiked, spike_time, tau_ref, tau_refs, per_neuron):
+    """The spikers' reset: ``refractory_end = spike_time + tau_ref`` (per neuron when ``per_neuron``), v = 0."""
+    for k in range(spiked.size):
+        i = spiked[k]
+        refractory_end[i] = spike_time[k] + (tau_refs[i] if per_neuron else tau_ref)
+        v[i] = 0.0

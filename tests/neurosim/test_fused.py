@@ -88,6 +88,39 @@ def test_lif_fused_update_gives_the_numpy_spikes_and_states(monkeypatch):
     _same(got, ref)
 
 
+@pytest.mark.parametrize("tau_ref", [0.002, 0.0035, np.linspace(0.001, 0.004, 40)])
+def test_compiled_lif_settle_equals_the_numpy_settle(tau_ref):
+    """LIFState._step_updated_compiled against _step_updated, step by step: the same spikes, offsets, v,
+    refractory_end and refractory lists, with periods ending inside steps, v starting above threshold with
+    J below it, per-neuron tau_ref, and time going back (the full rescan)."""
+    rng = np.random.default_rng(4)
+    n, dt = 40, 1e-3
+    v0 = rng.uniform(0, 1.5, n)
+    states = [neurosim.LIFState(neurosim.LIF(0.02, tau_ref), n, dt, v0=v0) for _ in range(2)]
+    decay = float(np.exp(-dt / 0.02))
+    idx = np.empty(n, dtype=np.int64)
+    times = [k * dt for k in range(60)] + [0.01 + k * dt for k in range(20)]  # back to 10 ms: a rescan
+    total = 0
+    for k, t0 in enumerate(times):
+        J = rng.uniform(-0.5, 6.0, n)
+        J_decayed = J * states[0].one_minus_decay
+        out = []
+        for s, step in zip(states, ("_step_updated", "_step_updated_compiled")):
+            if step == "_step_updated":
+                s.v *= decay
+                s.v += J_decayed
+                out.append(s._step_updated(J, t0, above=(s.v > 1.0).nonzero()[0]))
+            else:
+                count = fused.lif_free_update(s.v, decay, J_decayed, idx)
+                out.append(s._step_updated_compiled(J, t0, idx[:count]))
+        _same(out[0], out[1])
+        total += out[0][0].size
+        np.testing.assert_array_equal(states[0].v, states[1].v)
+        np.testing.assert_array_equal(states[0].refractory_end, states[1].refractory_end)
+        np.testing.assert_array_equal(states[0]._refr, states[1]._refr)
+    assert total > 150
+
+
 def test_fused_steps_stay_off_for_small_populations_and_on_numpy():
     net = neurosim.Network(dt=1e-3, batch=2)
     small = net.add_population(neurosim.IF(), 10, bias=50.0)

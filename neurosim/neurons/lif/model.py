@@ -547,6 +547,46 @@ class LIFState:
         v[spiked] = 0.0
         return spiked, spike_time - t0
 
+    def _step_updated_compiled(self, J, t0, above):
+        """:meth:`_step_updated` with the index bookkeeping compiled (:mod:`neurosim.neurons.fused`): the
+        refractory pass, the spikers' refractory list, start times and reset each in one pass over their
+        lists; the exponentials and logarithms stay numpy's (the same calls on the same values), so the
+        spikes, offsets and states are bit-identical (tested). For one tau_m (a number) and tau_ref >= dt
+        (one spike per step at most); otherwise it is :meth:`_step_updated`."""
+        tau_m = self.tau_m
+        if self.min_tau_ref < self.dt or isinstance(tau_m, (np.ndarray, _Ratio)):
+            return self._step_updated(J, t0, above)
+        from ..fused import lif_refractory, lif_reset, lif_spikers
+        t1 = t0 + self.dt
+        v = self.v
+        refr = self._refr
+        self._refr_t0, last_t0 = t0, self._refr_t0
+        if refr is None or t0 < last_t0:  # as _refractory: a full scan (the kernel filters it again)
+            refr = (self.refractory_end > t0).nonzero()[0]
+        keep, free = np.empty(refr.size, dtype=np.int64), np.empty(refr.size, dtype=np.int64)
+        ends, spiked = np.empty(refr.size), np.empty(above.size, dtype=np.int64)
+        n_keep, n_free, n_spiked = lif_refractory(v, self.refractory_end, refr, t0, t1, above, keep, free, ends,
+                                                  spiked)
+        spiked = spiked[:n_spiked]
+        if n_free:  # integrating again from the end of their period, as in _step_updated
+            free, ends = free[:n_free], ends[:n_free]
+            v[free] = J[free] * -np.expm1((ends - t1) / tau_m)
+            spiked = _merge_sorted(spiked, free[v[free] > 1.0])
+        if spiked.size == 0:
+            self._refr = keep[:n_keep]
+            return spiked, _EMPTY
+        new_refr = np.empty(n_keep + spiked.size, dtype=np.int64)
+        new_refr[:n_keep] = keep[:n_keep]
+        start, vs = np.empty(spiked.size), np.empty(spiked.size)
+        lif_spikers(v, self.refractory_end, spiked, t0, new_refr, start, vs)
+        self._refr = new_refr
+        u = self._time_to_end(J[spiked], vs, t1 - start, spiked)
+        spike_time = t1 - u
+        per_neuron = isinstance(self.tau_ref, np.ndarray)
+        lif_reset(v, self.refractory_end, spiked, spike_time, 0.0 if per_neuron else float(self.tau_ref),
+                  self.tau_ref if per_neuron else _EMPTY, per_neuron)
+        return spiked, spike_time - t0
+
     def _above_threshold(self, v):
         """Indices (ascending) of the neurons with v > 1.
 
