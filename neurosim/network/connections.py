@@ -215,28 +215,47 @@ class ConnectionRuntime:
         self.dense = isinstance(W, np.ndarray)
         if self.dense:
             self.rows = np.ascontiguousarray(W.T) * scale
+        elif isinstance(W, Convolution) and np.ndim(scale) == 0:
+            # a Convolution keeps the runtime's arrays for its last scale: a network rebuilt from it (the next
+            # batch of a prediction) reuses them (read-only here) instead of rebuilding tens of MB
+            cache = W.__dict__.setdefault("_runtime", {})
+            key = (float(scale), self.B * self.n_post < 2**31)
+            if key not in cache:
+                self._sparse_rows(W, scale)
+                for old in [k for k in cache if k != "conv"]:
+                    del cache[old]
+                cache[key] = (self.indptr, self.indptr_list, self.indices, self.data, self.table)
+            self.indptr, self.indptr_list, self.indices, self.data, self.table = cache[key]
         else:
-            # a Convolution keeps its (pre, post) table, so a network rebuilt from it skips the transposition
-            rows = W.to_sparse_rows() if isinstance(W, Convolution) else W.T.tocsr()
-            rows.sum_duplicates()
-            self.indptr = rows.indptr.astype(np.int64)
-            self.indptr_list = self.indptr.tolist()
-            # int32 targets when they fit: half the memory of the largest array of a big network
-            self.indices = rows.indices.astype(np.int32 if self.n_post < 2**31 else np.int64, copy=False)
-            if (rows.data.dtype == np.float64 and not isinstance(W, Convolution)  # its table is cached: no in place
-                    and not np.shares_memory(rows.data, getattr(W, "data", None))):
-                rows.data *= per_post(scale, rows.indices)  # a fresh transposed copy: scaled in place
-                self.data = rows.data
-            else:
-                self.data = np.multiply(rows.data, per_post(scale, rows.indices), dtype=np.float64)
-            self._make_table()
+            self._sparse_rows(W, scale)
         if isinstance(conn.weights, Convolution) and B > 1 and np.ndim(scale) == 0:
             # a batch's step with many spikes: its spike maps go through one im2col/BLAS convolution
             # (Convolution.apply_events) instead of the table, when the table's additions would cost more
             c = conn.weights
-            self.conv = Convolution(c.kernel * scale, c.input_shape, c.stride, c.padding)
+            scaled = c.__dict__.setdefault("_runtime", {}).get("conv")  # kept as the arrays above
+            if scaled is None or scaled[0] != float(scale):
+                scaled = c._runtime["conv"] = (float(scale), Convolution(c.kernel * scale, c.input_shape, c.stride,
+                                                                         c.padding))
+            self.conv = scaled[1]
             self.conv_min_spikes = _conv_min_spikes(self.conv, B, self.indices.size / self.n_pre)
         self.scatter = self._scatter if B == 1 else self._scatter_batch
+
+    def _sparse_rows(self, W, scale):
+        """The (pre, post) CSR arrays of W (a sparse matrix or a Convolution), scaled, and the padded table."""
+        # a Convolution keeps its (pre, post) table, so a network rebuilt from it skips the transposition
+        rows = W.to_sparse_rows() if isinstance(W, Convolution) else W.T.tocsr()
+        rows.sum_duplicates()
+        self.indptr = rows.indptr.astype(np.int64)
+        self.indptr_list = self.indptr.tolist()
+        # int32 targets when they fit: half the memory of the largest array of a big network
+        self.indices = rows.indices.astype(np.int32 if self.n_post < 2**31 else np.int64, copy=False)
+        if (rows.data.dtype == np.float64 and not isinstance(W, Convolution)  # its table is cached: no in place
+                and not np.shares_memory(rows.data, getattr(W, "data", None))):
+            rows.data *= per_post(scale, rows.indices)  # a fresh transposed copy: scaled in place
+            self.data = rows.data
+        else:
+            self.data = np.multiply(rows.data, per_post(scale, rows.indices), dtype=np.float64)
+        self._make_table()
 
     def use_backend(self, backend):
         """The network's requested backend: under "auto" (numba importable) a convolution's busy steps build

@@ -320,7 +320,7 @@ class Convolution:
                     self._factors = (np.ascontiguousarray(blocks[:, :, :, 0, :, 0]), (1, 1))
         return self._factors
 
-    _CACHES = ("_factors", "_columns", "_rows", "_buffers", "_cells")
+    _CACHES = ("_factors", "_columns", "_rows", "_buffers", "_cells", "_runtime")
 
     def __getstate__(self):
         """The description only: the kept table, factored kernel and work arrays are rebuilt on demand."""

@@ -152,3 +152,34 @@ def test_compiled_event_grid_gives_the_numpy_convolution(monkeypatch):
     _, ref = _run("numpy", _conv_net, T=0.1)
     assert got[0][0].size > 50 and got[1][0].size > 50
     _same(got, ref)
+
+
+def test_networks_rebuilt_from_one_convolution_share_its_runtime_arrays():
+    """A runtime keeps a Convolution's scaled table on it (for its last PSC scale): a network rebuilt from the
+    same Convolution (the next batch of a prediction) reuses the arrays and gives the spikes of a fresh one;
+    another tau_s (another scale) rebuilds them."""
+    rng = np.random.default_rng(2)
+    K = rng.normal(0, 0.3, (4, 2, 3, 3))
+    bias = rng.uniform(0, 300, (3, 2 * 8 * 8))
+
+    def run(conv, tau_s):
+        net = neurosim.Network(dt=1e-3, rng=1, batch=3)
+        a = net.add_population(neurosim.IF(), 2 * 8 * 8, bias=bias)
+        b = net.add_population(neurosim.LIF(0.02, 0.002), conv.shape[0])
+        net.connect(a, b, conv, synapse=neurosim.PSCFilter(tau_s), placement="exact")
+        p = net.probe(b)
+        net.run(0.05)
+        return net.runtime.conns[0][1], p.data
+
+    shared = Convolution(K, (2, 8, 8), padding=1)
+    rt1, first = run(shared, 0.005)
+    rt2, again = run(shared, 0.005)
+    assert rt2.table is rt1.table and rt2.data is rt1.data and rt2.conv is rt1.conv
+    _, fresh = run(Convolution(K, (2, 8, 8), padding=1), 0.005)
+    assert first[0].size > 50
+    _same(again, fresh)
+    _same(first, fresh)
+    rt3, other = run(shared, 0.01)
+    assert rt3.data is not rt1.data and rt3.conv is not rt1.conv
+    np.testing.assert_array_equal(rt3.data, 0.5 * rt1.data)  # w / tau_s
+    _same(other, run(Convolution(K, (2, 8, 8), padding=1), 0.01)[1])
