@@ -312,7 +312,8 @@ class ConnectionRuntime:
         x = np.asarray(lags, dtype=float) / syn.tau_s
         decay = np.exp(-x)
         if self.conv is not None and spiked.size >= self.conv_min_spikes:
-            trials, j = np.divmod(spiked, self.n_pre)
+            # compiled: the flat indices go to the kernel as they are (it divides them per event)
+            trials, j = (None, spiked) if self.compiled_events else np.divmod(spiked, self.n_pre)
             power = None  # x^k / k!; stage k weighs each spike by tau * h_k(lag) = power * exp(-x)
             for k in range(syn.n + 1):
                 self.conv.apply_events(j, trials, decay if power is None else power * decay, self.B,

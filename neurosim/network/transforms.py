@@ -211,6 +211,8 @@ class Convolution:
         so no full-size map is built. What the runtime calls for a busy step of a batch.
         ``compiled``: fill the grid with the numba kernel :func:`neurosim.neurons.fused.event_grid`
         (one pass over the events, the same sums in the same order; numba must be importable).
+        ``trial=None``: ``pre`` holds flat indices ``trial * pre.n + pre`` (how the runtime numbers a batch's
+        spikes; with ``compiled`` they are divided in the kernel, :func:`~neurosim.neurons.fused.event_grid_flat`).
         """
         C, H, W = self.input_shape
         if not out.flags.c_contiguous:
@@ -220,12 +222,17 @@ class Convolution:
         kh, kw = K.shape[2:]
         _, Ho, Wo = self.output_shape
         if compiled:
-            from ..neurons.fused import event_grid
+            from ..neurons.fused import event_grid, event_grid_flat
             cells, (Hg, Wg) = self._event_cells()
             grid = self._scratch("grid", (C * Hg * Wg * n,))
-            event_grid(pre, trial, weight, cells, n, grid)
+            if trial is None:
+                event_grid_flat(pre, C * H * W, weight, cells, n, grid)
+            else:
+                event_grid(pre, trial, weight, cells, n, grid)
             self._convolve_grid(grid.reshape(C, Hg, Wg, n), out)
             return
+        if trial is None:
+            trial, pre = np.divmod(pre, C * H * W)
         c, rest = np.divmod(pre, H * W)
         y, x = np.divmod(rest, W)
         y, x = y + ph, x + pw  # in the padded image

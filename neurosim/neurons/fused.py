@@ -104,6 +104,20 @@ def event_grid(pre, trial, weight, cells, n, grid):
 
 
 @njit(cache=True, error_model="numpy")
+def event_grid_flat(spiked, n_pre, weight, cells, n, grid):
+    """:func:`event_grid` for events given as flat (trial-major) indices ``spiked = trial * n_pre + pre``:
+    the division into (trial, pre) done per event here instead of a numpy ``divmod`` pass. The same
+    additions in the same order."""
+    grid[:] = 0.0
+    for e in range(spiked.size):
+        s = spiked[e]
+        t = s // n_pre
+        g = cells[s - t * n_pre]
+        if g >= 0:
+            grid[g * n + t] += weight[e]
+
+
+@njit(cache=True, error_model="numpy")
 def arrival_lags(offsets, delay, dt, tol, rel, lag):
     """``ConnectionRuntime.deliver``'s arrival steps and lags in one pass: for spikes emitted ``offsets`` (s)
     into their step, ``rel`` = the boundary that ends the arrival step (counted from the next one) and ``lag``

@@ -183,3 +183,21 @@ def test_networks_rebuilt_from_one_convolution_share_its_runtime_arrays():
     assert rt3.data is not rt1.data and rt3.conv is not rt1.conv
     np.testing.assert_array_equal(rt3.data, 0.5 * rt1.data)  # w / tau_s
     _same(other, run(Convolution(K, (2, 8, 8), padding=1), 0.01)[1])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_apply_events_takes_flat_indices(compiled):
+    """``apply_events(flat, None, ...)`` (flat trial-major indices, divided in the kernel when compiled) adds
+    exactly what ``apply_events(pre, trial, ...)`` adds, and that is the convolution of the event maps."""
+    rng = np.random.default_rng(6)
+    conv = Convolution(np.repeat(np.repeat(rng.normal(0, 0.3, (4, 3, 2, 2)), 2, 2), 2, 3), (3, 9, 9), stride=2)
+    n, n_pre = 5, 3 * 9 * 9
+    flat = np.sort(rng.choice(n * n_pre, 300))  # repeats: they add up
+    w = rng.uniform(0.1, 1.0, flat.size)
+    got, ref = np.zeros((n, conv.shape[0])), np.zeros((n, conv.shape[0]))
+    conv.apply_events(flat, None, w, n, got, compiled=compiled)
+    trial, pre = np.divmod(flat, n_pre)
+    conv.apply_events(pre, trial, w, n, ref, compiled=compiled)
+    np.testing.assert_array_equal(got, ref)
+    maps = np.bincount(flat, weights=w, minlength=n * n_pre).reshape(n, n_pre)
+    np.testing.assert_allclose(got, maps @ conv.to_sparse().T.toarray(), rtol=1e-12, atol=1e-12)
