@@ -344,15 +344,22 @@ class SampleBuffer(Stateful):
         self.blocks = [list(b) for b in extra]
 
 
-def add_lagged(state, indices, lag):
+def add_lagged(state, indices, lag, compiled=False):
     """Add unit spikes to a :class:`PSCState` at flat ``indices``, each ``lag`` seconds before now.
 
     Stage k of the cascade gets ``h_k(lag)``, the value it would have reached
     had the spike been added at its exact time (``PSCState.add`` with a per-spike lag).
+    ``compiled``: a first-order filter's additions by :func:`neurosim.neurons.fused.add_at` (the same
+    additions in the same order as ``np.add.at``; numba must be importable).
     """
     syn = state.synapse
     if syn.n == 0:
-        np.add.at(state.x[0], indices, np.exp(-lag * state.inv_tau) * state.inv_tau)
+        values = np.exp(-lag * state.inv_tau) * state.inv_tau
+        if compiled and values.shape == indices.shape:
+            from ..neurons.fused import add_at
+            add_at(state.x[0], indices, values, 0.0, False)
+        else:
+            np.add.at(state.x[0], indices, values)
         return
     for order in range(syn.n + 1):
         np.add.at(state.x[order], indices, syn._kernel(lag, order))

@@ -24,6 +24,7 @@ the runtime is marked invalid and refuses to continue until ``reset`` or ``resto
 """
 import numpy as np
 
+from .._optional import numba_enabled
 from ..interrupts import HeldInterrupt
 from ..progress import Progress
 from .changes import built_from
@@ -85,6 +86,7 @@ class Runtime:
             by_target[pop] = self.pops[pop]
         by_target.update(self.sources)
         self.emitters = by_target  # target description -> runtime with .spiked
+        self.backend_request = net._backend_request
         self.buffers = {}
         for probe in net.probes:
             self.add_probe(probe)
@@ -283,12 +285,22 @@ class Runtime:
                                      _propagate(rt, self.emitters[c.pre], dt)))
         for p, buf, pre in filtered:
             ops.append(Operation("propagate", f"spikes of {p.target.name!r} into the filter of {p!r}",
-                                 _filter_spikes(buf, pre, dt)))
+                                 _filter_spikes(buf, pre, dt, self._compiled_adds(buf.state.x[0]))))
         for c, rt in self.conns:
             if rt.plastic is not None:
                 ops.append(Operation("plasticity", f"STDP of {c.name!r}",
                                      _plasticity(self, rt.plastic, self.emitters[c.pre], self.pops[c.post])))
         return Plan("grid", ops + self._record_ops(sampled))
+
+    def _compiled_adds(self, target):
+        """Whether spikes are added into the probe array ``target`` by a compiled loop instead of
+        ``np.add.at`` (the same additions, in the same order): under backend "auto" with numba, for arrays of
+        at least :data:`neurosim.neurons.fused.FUSED_MIN` entries (where ``np.add.at``'s per-call and
+        per-index costs show)."""
+        if self.backend_request == "numpy" or not numba_enabled():
+            return False
+        from ..neurons import fused
+        return target.size >= fused.FUSED_MIN and target.dtype == np.float64 and target.ndim == 1
 
     def _spike_probe_ops(self):
         """Record the spikes of probed populations (phase emit); sources record their own."""
@@ -298,7 +310,8 @@ class Runtime:
 
     def _record_ops(self, sampled):
         """The sampled probes' operations (phase record): running means first, then the samples."""
-        ops = [Operation("record", f"accumulate the mean of {p!r}", _accumulate(buf, self.emitters[p.target], self.dt))
+        ops = [Operation("record", f"accumulate the mean of {p!r}",
+                         _accumulate(buf, self.emitters[p.target], self.dt, self._compiled_adds(buf.sum)))
                for p, buf in sampled if p.kind == "filtered_mean"]
         for p, buf in sampled:
             source = None if p.kind in ("filtered", "filtered_mean") else \
@@ -462,18 +475,29 @@ def _propagate(rt, pre, dt):
     return propagate
 
 
-def _filter_spikes(buf, pre, dt):
+def _filter_spikes(buf, pre, dt, compiled=False):
     def add(k, m):
         sp = pre.spiked
         if sp.size:
             if buf.probe.kind == "filtered":
                 np.add.at(buf.state.x[0], sp, buf.state.inv_tau)
             else:
-                add_lagged(buf.state, sp, dt - getattr(pre, "offsets", 0.0))
+                add_lagged(buf.state, sp, dt - getattr(pre, "offsets", 0.0), compiled)
     return add
 
 
-def _accumulate(buf, pre, dt):
+def _accumulate(buf, pre, dt, compiled=False):
+    """``compiled``: the spikes added by :func:`neurosim.neurons.fused.add_at` (the same additions)."""
+    if compiled:
+        from ..neurons.fused import add_at
+        value, none = 1.0 / dt, np.zeros(0)
+
+        def accumulate(k, m):
+            sp = pre.spiked
+            if sp.size:
+                add_at(buf.sum, sp, none, value, True)
+        return accumulate
+
     def accumulate(k, m):
         _accumulate_mean(buf, pre.spiked, dt)
     return accumulate

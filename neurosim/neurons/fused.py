@@ -185,3 +185,15 @@ def lif_reset(v, refractory_end, spiked, spike_time, tau_ref, tau_refs, per_neur
         i = spiked[k]
         refractory_end[i] = spike_time[k] + (tau_refs[i] if per_neuron else tau_ref)
         v[i] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def add_at(target, indices, values, value, scalar):
+    """``np.add.at(target, indices, values)`` (or of the number ``value`` when ``scalar``): the additions one
+    by one in the order of ``indices``, as ``np.add.at`` does them, so repeated indices round alike."""
+    if scalar:
+        for k in range(indices.size):
+            target[indices[k]] += value
+    else:
+        for k in range(indices.size):
+            target[indices[k]] += values[k]
