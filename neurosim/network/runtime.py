@@ -297,7 +297,8 @@ class Runtime:
         ``np.add.at`` (the same additions, in the same order): under backend "auto" with numba, for arrays of
         at least :data:`neurosim.neurons.fused.FUSED_MIN` entries (where ``np.add.at``'s per-call and
         per-index costs show)."""
-        if self.backend_request == "numpy" or not numba_enabled():
+        if getattr(self, "backend_request", "numpy") == "numpy" or not numba_enabled():  # (runtimes not built
+            # by Runtime.__init__, e.g. the precise one, keep np.add.at)
             return False
         from ..neurons import fused
         return target.size >= fused.FUSED_MIN and target.dtype == np.float64 and target.ndim == 1
