@@ -8,8 +8,12 @@ These kernels do the same arithmetic in one pass:
 * :func:`if_step`: ``v += J dt``, the crossing test, the exact offset and the reset of
   :func:`neurosim.neurons.integrate.settle`;
 * :func:`lif_free_update`: the LIF's free update ``v = v exp(-dt/tau_m) + J_decayed`` and the
-  list of neurons above threshold (the candidates :meth:`neurosim.LIFState._step_updated`
-  then settles: refractoriness, spike times and resets stay numpy's).
+  list of neurons above threshold, which :meth:`neurosim.LIFState._step_updated_compiled` settles
+  with :func:`lif_refractory`, :func:`lif_spikers` and :func:`lif_reset` (the index bookkeeping; the
+  exponentials and logarithms of the few settled neurons stay numpy's calls);
+* :func:`event_grid`, :func:`event_grid_flat`: a batched convolution's event grid;
+  :func:`arrival_lags`: exact-placement arrival steps and lags; :func:`add_at`: ``np.add.at``'s
+  additions, in its order, for large probe filters.
 
 Imported only when numba is importable; the network runtime uses them under ``backend="auto"``
 (see :data:`FUSED_MIN`). No ``fastmath``: every operation is the numpy step's, in its order
