@@ -24,6 +24,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ..connections import _TOL
+from ...neurons.fused import arrival_lags
 from ...neurons.hh.compiled import expm1, log
 from ...neurons.lif.compiled import noisy_step
 from ...synapses.delta import _TOL as _JUMP_TOL
@@ -56,10 +58,13 @@ I_OFF, I_WIDTH = range(2)
 G_OFF, G_STAGES, G_L, G_N, G_SELF_DECAY, G_POFF, G_AOFF, G_DOFF = range(8)
 G_COLS = 8
 # connection table; C_DENSE: 1 dense rows, 0 CSR rows, 2 CSR rows with a delay per synapse (``sd_early``,
-# ``sd_cut`` beside the CSR arrays: SynapseDelayRuntime.early and .cut_at)
-C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF = range(8)
+# ``sd_cut`` beside the CSR arrays: SynapseDelayRuntime.early and .cut_at); C_LAGGED: placement="exact" (the
+# float table ``con_f`` then holds its delay and tau_s: ConnectionRuntime.scatter_lagged)
+C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF, C_LAGGED = range(9)
 DENSE, CSR, CSR_DELAYS = 1, 0, 2
-C_COLS = 8
+C_COLS = 9
+CF_DELAY, CF_TAU = range(2)
+CF_COLS = 2
 # emitter table: populations, Poisson sources, spike sources; CAP = spikes of one step without repeats
 E_KIND, E_INDEX, E_n, E_CAP = range(4)
 KIND_POP, KIND_POISSON, KIND_SPIKES, KIND_SILENT = 0, 1, 2, 3  # silent: an independent-per-target source
@@ -684,6 +689,84 @@ def _propagate_delays(c, m, con_i, grp_i, arena, pend, dirty, indptr, indices, d
 
 
 @njit(cache=True)
+def _propagate_lagged(c, m, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, spikes, count, rel,
+                      lag, tau, fac, acc):
+    """ConnectionRuntime.deliver with placement="exact": spike s arrives ``lag[s]`` (s) before the boundary
+    ``rel[s]`` after m (:func:`neurosim.neurons.fused.arrival_lags`) and adds ``w tau h_k(lag)`` into every
+    stage k of the target (scatter_lagged: x = lag / tau_s, factor_k = x^k / k! exp(-x), the power updated as
+    ``power * x / (k + 1)``). CSR rows add in spike order per target (np.add.at's order: the same sums); dense
+    rows are summed per run of spikes of one trial and one arrival step, then added: in a batch, spikes sorted
+    by flat index within an arrival step, as numpy's sparse product sums them (a busy step goes through one
+    BLAS product there, and without a batch numpy's product has its own order: equal to rounding)."""
+    g = con_i[c, C_GROUP]
+    stages, N, L = grp_i[g, G_STAGES], grp_i[g, G_N], grp_i[g, G_L]
+    n_pre, n_post = con_i[c, C_NPRE], con_i[c, C_NPOST]
+    w = con_i[c, C_WOFF]
+    for s in range(count):  # the factors of every spike and stage
+        x = lag[s] / tau
+        decay = math.exp(-x)
+        power = 1.0
+        for k in range(stages):
+            fac[s * stages + k] = power * decay
+            power = power * x / (k + 1)
+    for s in range(count):  # the arrival slots, marked (all stages)
+        if rel[s] > 0:
+            d = grp_i[g, G_DOFF] + (m + rel[s]) % L
+            dirty[d] = 2
+    dense = con_i[c, C_DENSE] != 0
+    ioff = con_i[c, C_IOFF]
+    if dense and N > n_post and count > 1:  # a batch: (arrival step, flat index) order, stable
+        key = np.empty(count, dtype=np.int64)
+        for s in range(count):
+            key[s] = rel[s] * N + int(spikes[s])
+        order = np.argsort(key, kind="mergesort")
+        spikes, rel = spikes[:count][order], rel[:count][order]
+        f_sorted = np.empty(count * stages)
+        for s in range(count):
+            for k in range(stages):
+                f_sorted[s * stages + k] = fac[order[s] * stages + k]
+        fac = f_sorted
+    s = 0
+    while s < count:
+        flat = int(spikes[s])
+        trial = flat // n_pre
+        r = rel[s]
+        s2 = s + 1
+        if dense:
+            while s2 < count and int(spikes[s2]) // n_pre == trial and rel[s2] == r:
+                s2 += 1
+        if r == 0:
+            target, t_off = arena, grp_i[g, G_OFF]
+        else:
+            target, t_off = pend, grp_i[g, G_POFF] + ((m + r) % L) * stages * N
+        base = t_off + trial * n_post
+        for k in range(stages):
+            b = base + k * N
+            if dense:
+                f = fac[s * stages + k]
+                r0 = w + (flat - trial * n_pre) * n_post
+                if s2 == s + 1:
+                    for i in range(n_post):
+                        target[b + i] += rows[r0 + i] * f
+                else:
+                    for i in range(n_post):
+                        acc[i] = rows[r0 + i] * f
+                    for q in range(s + 1, s2):
+                        fq = fac[q * stages + k]
+                        rj = w + (int(spikes[q]) - trial * n_pre) * n_post
+                        for i in range(n_post):
+                            acc[i] += rows[rj + i] * fq
+                    for i in range(n_post):
+                        target[b + i] += acc[i]
+            else:
+                f = fac[s * stages + k]
+                j = flat - trial * n_pre
+                for q in range(indptr[w + j], indptr[w + j + 1]):
+                    target[b + indices[ioff + q]] += data[ioff + q] * f
+        s = s2
+
+
+@njit(cache=True)
 def run_steps(k0, k1, dt,
               pop_i, pop_f, v, rend, J, Jd, bias,
               terms, coef, term_decay,
@@ -695,7 +778,7 @@ def run_steps(k0, k1, dt,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta, hh,
               flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr, sd_early, sd_cut,
-              g_i, g_coef, g_e):
+              g_i, g_coef, g_e, con_f):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -723,6 +806,7 @@ def run_steps(k0, k1, dt,
                        flt_i[:, F_STAGES].max() if flt_i.shape[0] else 1))
     acc = np.empty(max(1, con_i[:, C_NPOST].max()) if C else 1)
     split = np.empty(1)
+    lag_rel, lag_t, lag_fac = np.empty(1, dtype=np.int64), np.empty(1), np.empty(1)  # exact placement's scratch
     n_log = 0
     # per population: threshold flags per chunk, and the list of refractory neurons (rebuilt here by a scan)
     f_off = np.zeros(P + 1, dtype=np.int64)
@@ -907,6 +991,16 @@ def run_steps(k0, k1, dt,
             e = con_i[c, C_PRE]
             n_sp = sp_n[e]
             if n_sp == 0:
+                continue
+            if con_i[c, C_LAGGED] != 0:  # placement="exact": in the step, after the exact sub-step lag
+                if n_sp > lag_t.size:
+                    lag_rel, lag_t = np.empty(2 * n_sp, dtype=np.int64), np.empty(2 * n_sp)
+                stages = grp_i[con_i[c, C_GROUP], G_STAGES]
+                if n_sp * stages > lag_fac.size:
+                    lag_fac = np.empty(2 * n_sp * stages)
+                arrival_lags(sp[1][e][:n_sp], con_f[c, CF_DELAY], dt, _TOL, lag_rel, lag_t)
+                _propagate_lagged(c, m, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, sp[0][e],
+                                  n_sp, lag_rel, lag_t, con_f[c, CF_TAU], lag_fac, acc)
                 continue
             if con_i[c, C_DENSE] == CSR_DELAYS:
                 _propagate_delays(c, m, con_i, grp_i, arena, pend, dirty, indptr, indices, data, sd_early, sd_cut,

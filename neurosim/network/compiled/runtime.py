@@ -157,7 +157,7 @@ class CompiledRuntime(Runtime):
             grp_f.append(1.0 if delta else g.state.decay)
             A.append(np.ones(1) if delta else np.ascontiguousarray(g.state.A, dtype=float).reshape(-1))
         # connections: dense rows and CSR arrays concatenated
-        con_i, dense, ptrs, idxs, datas, sd_early, sd_cut = [], [], [], [], [], [], []
+        con_i, con_f, dense, ptrs, idxs, datas, sd_early, sd_cut = [], [], [], [], [], [], [], []
         sizes = {"rows": 0, "ptr": 0, "nz": 0}
         for c, rt in self._spike_conns():
             if rt.dense:
@@ -172,8 +172,10 @@ class CompiledRuntime(Runtime):
                 sizes["ptr"] += rt.indptr.size
                 sizes["nz"] += rt.indices.size
             kind = K.DENSE if rt.dense else K.CSR_DELAYS if isinstance(rt, SynapseDelayRuntime) else K.CSR
+            lagged = bool(getattr(rt, "lagged", False))
             con_i.append([em_index[id(self.emitters[c.pre])], group_index[id(rt.group)], rt.delay_steps, kind,
-                          rt.n_pre, rt.n_post, woff, ioff])
+                          rt.n_pre, rt.n_post, woff, ioff, int(lagged)])
+            con_f.append([rt.delay, rt.synapse.tau_s] if lagged else [0.0, 1.0])
             if not rt.dense:  # per-synapse delays beside the CSR arrays (zeros for the others: unread)
                 delays = isinstance(rt, SynapseDelayRuntime)
                 sd_early.append(rt.early if delays else np.zeros(rt.indices.size, dtype=np.int64))
@@ -224,7 +226,7 @@ class CompiledRuntime(Runtime):
             terms=_table(terms, 4), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
-            con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
+            con_i=_table(con_i, K.C_COLS), con_f=_table(con_f + [[0.0, 1.0]], K.CF_COLS, float), **self._weights(dense, ptrs, idxs, datas),
             cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self._spike_conns()] + [0.0]),
             sd_early=np.concatenate(sd_early).astype(np.int64) if sd_early else _NO_I,
             sd_cut=np.concatenate(sd_cut).astype(float) if sd_cut else np.zeros(1),
@@ -376,7 +378,7 @@ class CompiledRuntime(Runtime):
                                   nz_i, s["nz_f"], nz, nu, flat[3][0], hh.args(),
                                   flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
                                   s["prm"], dr_i, dr_v, refr, n_refr, s["sd_early"], s["sd_cut"],
-                                  s["g_i"], s["g_coef"], s["g_e"])
+                                  s["g_i"], s["g_coef"], s["g_e"], s["con_f"])
                 hh.store()
                 log = list(out[:4])
                 for r, (_, rt) in enumerate(pops):  # the lists, as numpy's step leaves them

@@ -68,9 +68,9 @@ def unsupported(net):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a neurosim.Convolution in a batch; numpy "
                        "propagates a step with many spikes as one dense convolution (sums in another order than "
                        "the compiled loop's table), so the two backends could differ in the last bits")
-        if c.placement != "boundary":
-            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
-                       "compiled form yet")
+        if c.placement != "boundary" and id(c.pre) in sources:
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} from a source "
+                       "needs the sources' spike times inside the step, which the compiled loop does not have yet")
     from ...neurons.base import NeuronModel
     for pop in net.populations:  # where a NeuronModel runs instead
         if isinstance(pop.model, NeuronModel):
