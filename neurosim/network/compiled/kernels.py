@@ -26,7 +26,7 @@ from numba import njit
 
 from ..connections import _TOL
 from ...neurons.fused import arrival_lags
-from ...neurons.hh.compiled import expm1, log
+from ...neurons.hh.compiled import exp, expm1, log
 from ...neurons.lif.compiled import noisy_step
 from ...synapses.delta import _TOL as _JUMP_TOL
 from .hh import step as hh_step
@@ -447,11 +447,16 @@ def _conductance_step(p, pop_i, g_i, g_coef, g_e, prm, arena, J, tm, dt, g, gE, 
         out = g if first else tmp
         xo, stages, co = g_i[t, G_XOFF], g_i[t, G_NST], g_i[t, G_COEF]
         c0 = g_coef[co]
-        for i in range(N):
-            acc = c0 * arena[xo + i]
-            for s in range(1, stages):
-                acc = acc + g_coef[co + s] * arena[xo + s * N + i]
-            out[i] = acc
+        x = arena[xo:xo + stages * N]  # a view indexed from 0 (see _scale)
+        if stages == 1:
+            for i in range(N):
+                out[i] = c0 * x[i]
+        else:
+            for i in range(N):
+                acc = c0 * x[i]
+                for s in range(1, stages):
+                    acc = acc + g_coef[co + s] * x[s * N + i]
+                out[i] = acc
         if g_i[t, G_PN] >= 0:  # 1/g_L per neuron, after the stages
             pn = g_i[t, G_PN]
             for i in range(N):
@@ -466,15 +471,26 @@ def _conductance_step(p, pop_i, g_i, g_coef, g_e, prm, arena, J, tm, dt, g, gE, 
                 g[i] += tmp[i]
                 tmp[i] *= ei
                 gE[i] += tmp[i]
+    # branch-free passes over whole arrays (each vectorizes): J_eff, tau_eff and the exponent; the exponential
+    # (hh.compiled.exp, vectorizable, ~1 ulp of libm); J (1 - decay)
+    if per:
+        for i in range(N):
+            total = g[i] + 1.0
+            J_eff[i] = (J[i] + gE[i]) / total
+            dec[i] = total * (-dt / tm[i])
+            tau_eff[i] = tm[i] / total
+    else:
+        tau_m = tm[0]
+        rate = -dt / tau_m
+        for i in range(N):
+            total = g[i] + 1.0
+            J_eff[i] = (J[i] + gE[i]) / total
+            dec[i] = total * rate
+            tau_eff[i] = tau_m / total
     for i in range(N):
-        tau_m = tm[i * per]
-        total = g[i] + 1.0
-        je = (J[i] + gE[i]) / total
-        d = math.exp(total * (-dt / tau_m))
-        J_eff[i] = je
-        dec[i] = d
-        J_dec[i] = (1.0 - d) * je
-        tau_eff[i] = tau_m / total
+        dec[i] = exp(dec[i])
+    for i in range(N):
+        J_dec[i] = (1.0 - dec[i]) * J_eff[i]
 
 
 @njit(cache=True)
