@@ -38,8 +38,10 @@ P_COLS = 16
 # P_G0 .. P_G1: the population's rows of the conductance table (ConductanceInput.terms): arena offset of the
 # group's state, stages, offset of its coefficients in ``g_coef``, offsets in ``prm`` of 1/g_L and of E_rev
 # per neuron (-1: none / the number in ``g_e``)
-G_XOFF, G_NST, G_COEF, G_PN, G_PE = range(5)
-G_TCOLS = 5
+G_XOFF, G_NST, G_COEF, G_PN, G_PE, G_PSC = range(6)
+G_TCOLS = 6
+# G_PSC: -1, or the offset in ``prm`` of the scale per neuron of the conductance's instantaneous current
+# (ConductanceInput.instant: peak_scale / g_L; else the number in ``g_sc``), for the "current" probe
 # P_JUMPS: -1, or the arena offset of the population's Delta synapse group (jumps due at the step's start)
 # P_PER: -1, or the offset in ``prm`` of the population's per-neuron parameters (LIF arrays tau_m / tau_ref),
 # five arrays of N: decay, 1 - decay, tau_m, tau_ref (then PF_DECAY etc. hold nothing but PF_TAU_REF, the
@@ -794,7 +796,7 @@ def run_steps(k0, k1, dt,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta, hh,
               flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr, sd_early, sd_cut,
-              g_i, g_coef, g_e, con_f):
+              g_i, g_coef, g_e, con_f, g_sc):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -1087,9 +1089,16 @@ def run_steps(k0, k1, dt,
                 if kind == SAMPLE_V:
                     for i in range(N):
                         smp_out[dst + i] = v[o + i]
-                else:  # the synaptic current: 0 + the last stage of each group, in order
+                else:  # the synaptic current: 0 (+ each conductance's g (E - v)) + the last stage of each group
                     for i in range(N):
                         smp_out[dst + i] = 0.0
+                    for t in range(pop_i[p, P_G0], pop_i[p, P_G1]):  # conductance_current: scale x (E - v)
+                        a = g_i[t, G_XOFF] + (g_i[t, G_NST] - 1) * N
+                        pe, ps = g_i[t, G_PE], g_i[t, G_PSC]
+                        for i in range(N):
+                            sc = prm[ps + i] if ps >= 0 else g_sc[t]
+                            ei = prm[pe + i] if pe >= 0 else g_e[t]
+                            smp_out[dst + i] += sc * arena[a + i] * (ei - v[o + i])
                     for t in range(pop_i[p, P_T0], pop_i[p, P_T1]):
                         g = terms[t, T_GROUP]
                         a = grp_i[g, G_OFF] + (grp_i[g, G_STAGES] - 1) * N

@@ -72,7 +72,7 @@ class CompiledRuntime(Runtime):
         pop_i, pop_f, terms, coefs, decays = [], [], [], [], []
         Jc, Jdc, bias, voff = [], [], [], 0
         prm, prm_size = [], 0  # per-neuron parameters and coefficients (LIF tau_m / tau_ref arrays), flat
-        g_i, g_coef, g_e, g_size = [], [], [], 0  # conductance terms (ConductanceInput.terms)
+        g_i, g_coef, g_e, g_sc, g_size = [], [], [], [], 0  # conductance terms (ConductanceInput.terms, .instant)
         for p, (pop, rt) in enumerate(pops):
             st = rt.state
             hh = isinstance(rt, HHRuntime)  # J assembled as the general LIF path's (compiled/hh.py)
@@ -118,9 +118,15 @@ class CompiledRuntime(Runtime):
             Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             jumps = -1 if getattr(rt, "jumps", None) is None else (rt.jumps.ctypes.data - self.arena.ctypes.data) // 8
             g0 = len(g_i)
-            for x, c, e, pn in (rt.conductances.terms if getattr(rt, "conductances", None) else ()):
+            cond = rt.conductances if getattr(rt, "conductances", None) else None
+            for (x, c, e, pn), (_, scale, _) in zip(cond.terms, cond.instant) if cond else ():
                 c = np.atleast_1d(np.asarray(c, dtype=float))
-                row = [(x.ctypes.data - self.arena.ctypes.data) // 8, c.size, g_size, -1, -1]
+                row = [(x.ctypes.data - self.arena.ctypes.data) // 8, c.size, g_size, -1, -1, -1]
+                if isinstance(scale, np.ndarray):
+                    row[K.G_PSC] = prm_size
+                    prm.append(np.broadcast_to(np.asarray(scale, dtype=float), (rt.N,)))
+                    prm_size += rt.N
+                g_sc.append(0.0 if isinstance(scale, np.ndarray) else float(scale))
                 g_coef.append(c)
                 g_size += c.size
                 if pn is not None:
@@ -222,7 +228,7 @@ class CompiledRuntime(Runtime):
             J=_concat(Jc)[0], Jd=_concat(Jdc)[0], bias=_concat(bias)[0],
             prm=np.concatenate(prm) if prm else np.zeros(1),
             g_i=_table(g_i, K.G_TCOLS), g_coef=np.concatenate(g_coef) if g_coef else np.zeros(1),
-            g_e=np.array(g_e + [0.0]),
+            g_e=np.array(g_e + [0.0]), g_sc=np.array(g_sc + [0.0]),
             terms=_table(terms, 4), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
@@ -285,10 +291,6 @@ class CompiledRuntime(Runtime):
         from .support import probe_unsupported
 
         why = probe_unsupported(probe)
-        rt = self.pops.get(probe.target)
-        if why is None and probe.kind == "current" and rt is not None and getattr(rt, "conductances", None):
-            why = (f"probe 'current' of {probe.target.name!r}: the conductance current g (E - v) is not sampled by "
-                   "the compiled loop yet")
         if why is not None:
             if probe in probe.network.probes:  # Network.probe listed it before asking the runtime
                 probe.network.probes.remove(probe)
@@ -378,7 +380,7 @@ class CompiledRuntime(Runtime):
                                   nz_i, s["nz_f"], nz, nu, flat[3][0], hh.args(),
                                   flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
                                   s["prm"], dr_i, dr_v, refr, n_refr, s["sd_early"], s["sd_cut"],
-                                  s["g_i"], s["g_coef"], s["g_e"], s["con_f"])
+                                  s["g_i"], s["g_coef"], s["g_e"], s["con_f"], s["g_sc"])
                 hh.store()
                 log = list(out[:4])
                 for r, (_, rt) in enumerate(pops):  # the lists, as numpy's step leaves them
