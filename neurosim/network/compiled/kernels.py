@@ -831,12 +831,18 @@ def run_steps(k0, k1, dt,
     for p in range(P):
         f_off[p + 1] = f_off[p] + (pop_i[p, P_N] + CHUNK - 1) // CHUNK
     flags = np.zeros(max(f_off[P], 1), dtype=np.int64)
-    n_max = max(v.size, 1)
-    nz_slow, nz_a, nz_start = np.empty(n_max, dtype=np.int64), np.empty(n_max), np.empty(n_max)
-    nz_near = np.empty(n_max, dtype=np.bool_)
+    n_max, n_noisy, n_cond = 1, 1, 1  # scratch sizes: the largest population (with noise, with conductances)
+    for p in range(P):
+        n_max = max(n_max, pop_i[p, P_N])
+        if nz_i[p, NZ_ON] != 0:
+            n_noisy = max(n_noisy, pop_i[p, P_N])
+        if pop_i[p, P_G1] > pop_i[p, P_G0]:
+            n_cond = max(n_cond, pop_i[p, P_N])
+    nz_slow, nz_a, nz_start = np.empty(n_noisy, dtype=np.int64), np.empty(n_noisy), np.empty(n_noisy)
+    nz_near = np.empty(n_noisy, dtype=np.bool_)
     st_i, st_x = np.empty(2 * n_max, dtype=np.int64), np.empty(2 * n_max)  # the settle's scratch (lists up to 2 N)
-    cg, cgE, ctmp, cJe, cdec, cJd, ctau = (np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max),
-                                          np.empty(n_max), np.empty(n_max), np.empty(n_max))
+    cg, cgE, ctmp, cJe, cdec, cJd, ctau = (np.empty(n_cond), np.empty(n_cond), np.empty(n_cond), np.empty(n_cond),
+                                          np.empty(n_cond), np.empty(n_cond), np.empty(n_cond))
     for k in range(k0, k1):
         t0 = k * dt
         m = k + 1
