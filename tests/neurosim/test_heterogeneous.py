@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neurosim
-from neurosim import LIF, AdEx, LIFState, LIFUnits, Network, PSCFilter
+from neurosim import LIF, AdEx, HodgkinHuxley, LIFState, LIFUnits, Network, PSCFilter
 
 TAU_M = np.array([0.01, 0.02, 0.035])
 TAU_REF = np.array([0.002, 0.0005, 0.004])
@@ -182,6 +182,11 @@ def test_lengths_types_and_backends_are_checked():
         LIF(tau_m=np.ones((2, 2)) * 0.01)
     with pytest.raises(TypeError, match="tau_ref"):
         LIF(tau_ref="fast")
+    for flag in (True, np.bool_(True), [True, False], np.array([True, True])):  # a bool is no time in seconds
+        with pytest.raises(TypeError, match="tau_m must be a number or an array of numbers"):
+            LIF(tau_m=flag)
+    with pytest.raises(TypeError, match="g_Na must be a number"):
+        HodgkinHuxley(g_Na=[True, False])
     with pytest.raises(ValueError, match="n=2"):
         Network(dt=1e-4).add_population(LIFUnits(C=np.full(3, 2e-10), g_L=1e-8, V_L=-0.065), 2)
     with pytest.raises(ValueError, match="coloured membrane noise"):
