@@ -319,7 +319,7 @@ V_LEAK = np.array([-0.070, -0.062, -0.066])
 
 def _units(i=None, uniform_tau_m=False, tau_ref=TAU_REF):
     """The per-neuron LIFUnits (i None) or neuron i's scalar LIFUnits; tau_m = C/g_L per neuron, or one
-    tau_m (20 ms) for all with C in proportion to g_L (what precise timing takes)."""
+    tau_m (20 ms) for all with C in proportion to g_L."""
     C = 0.02 * G_L if uniform_tau_m else np.array([150e-12, 500e-12, 210e-12])
     pick = (lambda x: x) if i is None else (lambda x: x[i])
     return LIFUnits(C=pick(C), g_L=pick(G_L), V_L=pick(V_LEAK), V_th=pick(V_TH), V_reset=pick(V_RESET),
@@ -329,8 +329,8 @@ def _units(i=None, uniform_tau_m=False, tau_ref=TAU_REF):
 def _physical_network(sim, split, uniform_tau_m, T, delta=True):
     """Three neurons as one per-neuron LIFUnits population or three scalar ones, with the same physical
     drive: a bias current, an injected current (A), PSC weights from PSC amplitudes (A) and Delta jumps (V).
-    Without ``delta``: no Delta synapse and one tau_ref (what the compiled backend runs)."""
-    tau_ref = TAU_REF if delta else 0.002
+    Without ``delta``: no Delta synapse; with ``uniform_tau_m`` also one tau_ref."""
+    tau_ref = 0.002 if uniform_tau_m and not delta else TAU_REF
     from neurosim import Delta, synaptic_weight
 
     net = sim.network(dt=1e-4, rng=7)
@@ -367,14 +367,14 @@ def _physical_network(sim, split, uniform_tau_m, T, delta=True):
     return net, probes, sub
 
 
-@pytest.mark.parametrize("delta", [True, False], ids=["delta", "psc-only"])
-def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, delta):
+@pytest.mark.parametrize("delta, uniform", [(True, False), (False, True), (False, False)],
+                         ids=["delta", "psc-only", "psc-only-per-neuron-tau"])
+def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, delta, uniform):
     # oracle: neuron i of a per-neuron LIFUnits population equals a population built from neuron i's scalar
     # LIFUnits, in physical units: spike times to 1e-12 s and v in volts
     T = 0.3
-    # the compiled backend takes every LIFUnits parameter but a per-neuron C/g_L or tau_ref: without Delta
-    # one tau_m and tau_ref; with Delta (numpy only) every parameter per neuron, precise timing included
-    uniform = not delta
+    # every parameter per neuron (C/g_L and tau_ref too), or one tau_m and tau_ref (C in proportion to g_L);
+    # the grid numba cells refuse the Delta variant only for its delay from a source (>= dt)
     (a, pa, sub), (b, pb, _) = (_physical_network(sim, split, uniform, T, delta) for split in (False, True))
     if sim.refuses(a, b):
         return
