@@ -92,8 +92,11 @@ def wide_vectors(typingctx):
     the caller's attribute: every function on the path (here :func:`run` and the passes it calls) calls it.
     """
     def codegen(context, builder, signature, args):
-        # a string attribute, which llvmlite's list of known attributes does not have (emitted verbatim)
-        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        # a string attribute, which llvmlite's list of known attributes does not have: added to the set
+        # (llvmlite emits its items verbatim); an llvmlite that stores attributes otherwise gets none (only speed)
+        attrs = builder.function.attributes
+        if isinstance(attrs, set):
+            set.add(attrs, '"prefer-vector-width"="512"')
         return context.get_dummy_value()
     return types.none(), codegen
 
