@@ -477,6 +477,10 @@ def test_lif_units_per_neuron_values_are_checked():
         units.current_to_J(np.ones((2, 4)))
     with pytest.raises(ValueError, match="n=2"):
         Network(dt=1e-4).add_population(units, 2)
+    for batch in (None, 2):  # v0 in volts against each neuron's own V_th, said in volts (not "threshold 1")
+        with pytest.raises(ValueError, match=r"v0 must be below V_th \(volts\), got v0=-0.049 V >= V_th=-0.05 V at "
+                                             r"index \(0,\)"):
+            Network(dt=1e-4, batch=batch).add_population(units, 3, v0=np.array([-0.049, -0.06, -0.06]))
     # membrane noise in volts would be a different normalized sigma per neuron: refused, saying why
     net = Network(dt=1e-4)
     pop = net.add_population(units, 3)
