@@ -28,6 +28,9 @@ from ...neurons.hh.compiled import expm1, log
 from ...neurons.lif.compiled import noisy_step
 from ...synapses.delta import _TOL as _JUMP_TOL
 from .hh import step as hh_step
+from ..._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER, P_JUMPS, \

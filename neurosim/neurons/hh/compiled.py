@@ -36,6 +36,9 @@ from numba.extending import intrinsic
 
 from ..crossings import _hermite_root_scalar
 from .kinetics import _OFFSET, _SLOPE, _TINY
+from ..._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 METHOD_CODES = {"rk4": 0, "exp_midpoint": 1, "exp_ab2": 2, "exp_euler": 3}
 # the rate-argument constants, as plain floats (A_r = SLOPE_r * V + OFFSET_r)
