@@ -485,3 +485,38 @@ def test_exact_placement_equals_on_both_backends(sim, sparse, order, delay, nois
             scale = np.abs(y.data).max()
             assert scale > 0
             np.testing.assert_allclose(x.data, y.data, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_stale_kernel_caches_are_dropped_when_a_source_changes(tmp_path, monkeypatch):
+    """numba keys a cached kernel on its own file only: neurosim drops its caches when any kernel source
+    (here a dependency next to the kernel's module) changed, and keeps them otherwise."""
+    from neurosim import _optional
+
+    (tmp_path / "neurons").mkdir()
+    (tmp_path / "neurons" / "k.py").write_text("x = 1\n")
+    (tmp_path / "other.py").write_text("y = 1\n")
+    cache = tmp_path / "neurons" / "__pycache__"
+    cache.mkdir()
+    cached = [cache / "k.f-12.py311.nbi", cache / "k.f-12.py311.1.nbc"]
+    bytecode = cache / "k.cpython-311.pyc"
+
+    def fill():
+        for path in cached + [bytecode]:
+            path.write_bytes(b"x")
+
+    def check():
+        monkeypatch.setattr(_optional, "_checked", set())  # a new process
+        _optional.fresh_kernel_cache(tmp_path, modules=("neurons/k.py",), sources=("neurons",))
+        return [path.exists() for path in cached]
+
+    fill()
+    assert check() == [False, False] and bytecode.exists()  # no stamp yet: caches of unknown age dropped
+    fill()
+    assert check() == [True, True]                           # sources unchanged: kept
+    (tmp_path / "other.py").write_text("y = 2\n")
+    assert check() == [True, True]                           # not a kernel source
+    (tmp_path / "neurons" / "dep.py").write_text("z = 1\n")
+    assert check() == [False, False]                         # a dependency changed: dropped
+    fill()
+    (tmp_path / "neurons" / "k.py").write_text("x = 2\n")
+    assert check() == [False, False] and bytecode.exists()

@@ -24,12 +24,14 @@ import math
 import numpy as np
 from numba import njit
 
-from ..connections import _TOL
 from ...neurons.fused import arrival_lags
 from ...neurons.hh.compiled import exp, expm1, log
 from ...neurons.lif.compiled import noisy_step
 from ...synapses.delta import _TOL as _JUMP_TOL
 from .hh import step as hh_step
+from ..._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER, P_JUMPS, \
@@ -61,12 +63,12 @@ G_OFF, G_STAGES, G_L, G_N, G_SELF_DECAY, G_POFF, G_AOFF, G_DOFF = range(8)
 G_COLS = 8
 # connection table; C_DENSE: 1 dense rows, 0 CSR rows, 2 CSR rows with a delay per synapse (``sd_early``,
 # ``sd_cut`` beside the CSR arrays: SynapseDelayRuntime.early and .cut_at); C_LAGGED: placement="exact" (the
-# float table ``con_f`` then holds its delay and tau_s: ConnectionRuntime.scatter_lagged)
+# float table ``con_f`` then holds its delay, tau_s and the boundary tolerance: ConnectionRuntime.deliver)
 C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF, C_LAGGED = range(9)
 DENSE, CSR, CSR_DELAYS = 1, 0, 2
 C_COLS = 9
-CF_DELAY, CF_TAU = range(2)
-CF_COLS = 2
+CF_DELAY, CF_TAU, CF_TOL = range(3)  # CF_TOL: connections._TOL (an argument, not a global frozen into the cache)
+CF_COLS = 3
 # emitter table: populations, Poisson sources, spike sources; CAP = spikes of one step without repeats
 E_KIND, E_INDEX, E_n, E_CAP = range(4)
 KIND_POP, KIND_POISSON, KIND_SPIKES, KIND_SILENT = 0, 1, 2, 3  # silent: an independent-per-target source
@@ -1022,7 +1024,7 @@ def run_steps(k0, k1, dt,
                 stages = grp_i[con_i[c, C_GROUP], G_STAGES]
                 if n_sp * stages > lag_fac.size:
                     lag_fac = np.empty(2 * n_sp * stages)
-                arrival_lags(sp[1][e][:n_sp], con_f[c, CF_DELAY], dt, _TOL, lag_rel, lag_t)
+                arrival_lags(sp[1][e][:n_sp], con_f[c, CF_DELAY], dt, con_f[c, CF_TOL], lag_rel, lag_t)
                 _propagate_lagged(c, m, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, sp[0][e],
                                   n_sp, lag_rel, lag_t, con_f[c, CF_TAU], lag_fac, acc)
                 continue

@@ -24,7 +24,7 @@ from .hh import HHTables
 from ..inputs import PoissonDrive, PoissonRuntime, SilentRuntime, _BLOCK
 from ..populations import HHRuntime, LIFRuntime
 from ..probes import EVENT_KINDS
-from ..connections import SynapseDelayRuntime
+from ..connections import _TOL, SynapseDelayRuntime
 from ..runtime import Runtime, _invalid_message
 from ...synapses.conductance import is_conductance
 from ...synapses.delta import Delta
@@ -181,7 +181,7 @@ class CompiledRuntime(Runtime):
             lagged = bool(getattr(rt, "lagged", False))
             con_i.append([em_index[id(self.emitters[c.pre])], group_index[id(rt.group)], rt.delay_steps, kind,
                           rt.n_pre, rt.n_post, woff, ioff, int(lagged)])
-            con_f.append([rt.delay, rt.synapse.tau_s] if lagged else [0.0, 1.0])
+            con_f.append([rt.delay, rt.synapse.tau_s, _TOL] if lagged else [0.0, 1.0, _TOL])
             if not rt.dense:  # per-synapse delays beside the CSR arrays (zeros for the others: unread)
                 delays = isinstance(rt, SynapseDelayRuntime)
                 sd_early.append(rt.early if delays else np.zeros(rt.indices.size, dtype=np.int64))
@@ -232,7 +232,7 @@ class CompiledRuntime(Runtime):
             terms=_table(terms, 4), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
-            con_i=_table(con_i, K.C_COLS), con_f=_table(con_f + [[0.0, 1.0]], K.CF_COLS, float), **self._weights(dense, ptrs, idxs, datas),
+            con_i=_table(con_i, K.C_COLS), con_f=_table(con_f + [[0.0, 1.0, _TOL]], K.CF_COLS, float), **self._weights(dense, ptrs, idxs, datas),
             cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self._spike_conns()] + [0.0]),
             sd_early=np.concatenate(sd_early).astype(np.int64) if sd_early else _NO_I,
             sd_cut=np.concatenate(sd_cut).astype(float) if sd_cut else np.zeros(1),
