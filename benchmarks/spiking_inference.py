@@ -31,10 +31,12 @@ from ratenet.optimizers import Adam
 from ratenet.training import fit
 
 
-def trained_model(seed=0, epochs=60):
+def trained_model(seed=0, epochs=60, hidden=1):
     rng = np.random.default_rng(seed)
-    model = ratenet.Sequential([ratenet.Dense(64, 128, rng=rng), SoftLIFRate(0.02, 0.002, 1 / 63, 0.02),
-                                ratenet.Dense(128, 10, rng=rng), ratenet.Softmax()])
+    layers = [ratenet.Dense(64, 128, rng=rng), SoftLIFRate(0.02, 0.002, 1 / 63, 0.02)]
+    if hidden == 2:  # 64-128-64-10: the hidden layers joined by placement="exact" connections
+        layers += [ratenet.Dense(128, 64, rng=rng), SoftLIFRate(0.02, 0.002, 1 / 63, 0.02)]
+    model = ratenet.Sequential(layers + [ratenet.Dense(layers[-2].W.shape[0], 10, rng=rng), ratenet.Softmax()])
     try:
         from ratenet.data import load_digits_split
         Xtr, Xte, Ttr, Tte = load_digits_split()
@@ -51,9 +53,13 @@ def main(argv=None):
     p.add_argument("--T", type=float, default=0.2)
     p.add_argument("--dt", type=float, default=1e-3)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--hidden", type=int, default=1, choices=(1, 2), help="hidden layers (2: 64-128-64-10)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--numpy", action="store_true",
+                   help="also time the numpy backend (NEUROSIM_BACKEND=numpy) and print the ratio")
     args = p.parse_args(argv)
 
-    model, X, labels = trained_model()
+    model, X, labels = trained_model(epochs=args.epochs, hidden=args.hidden)
     snn = ratenet.to_spiking(model, synapse=PSCFilter(0.005), dt=args.dt)
     snn.predict(X[:10], T=args.T)                       # warm-up
     times = []
@@ -67,6 +73,21 @@ def main(argv=None):
     print(f"{snn}: {n} samples × T = {args.T} s, dt = {args.dt} s ({steps} steps, {neurons:,} LIF neurons)")
     print(f"best of {args.repeat}: {best:.3f} s  ->  {n / best:,.0f} samples/s, "
           f"{neurons * steps / best / 1e6:.1f} M neuron-updates/s (median {np.median(times):.3f} s)")
+    if args.numpy:
+        import os
+        os.environ["NEUROSIM_BACKEND"] = "numpy"  # "auto" then means numpy (neurosim.network.compiled)
+        try:
+            snn.predict(X[:10], T=args.T)
+            t_np = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                Y_np = snn.predict(X, T=args.T)
+                t_np.append(time.perf_counter() - start)
+        finally:
+            del os.environ["NEUROSIM_BACKEND"]
+        bn = min(t_np)
+        print(f"numpy backend: best {bn:.3f} s -> {n / bn:,.0f} samples/s; backend 'auto' is {bn / best:.2f}x its "
+              f"speed (read-outs differ by {np.abs(Y - Y_np).max():.1e})")
     if labels is not None:
         print(f"spiking accuracy {100 * np.mean(Y.argmax(1) == labels):.2f} %, "
               f"rate accuracy {100 * np.mean(model.predict(X).argmax(1) == labels):.2f} %")

@@ -491,11 +491,17 @@ def per_neuron(name, value, low=0.0, allow_low=False):
     """A model parameter: a float, or a read-only 1-D float64 array with one value per neuron.
 
     Every entry must be finite and > ``low`` (>= ``low`` with ``allow_low``; ``low=None``: any finite value).
-    A 0-d array or a size-1 list is returned as a float. Wrong types raise TypeError, empty or
+    A 0-d array or a size-1 list is returned as a float. Wrong types (bools included) raise TypeError, empty or
     multi-dimensional arrays and values out of range ValueError.
     """
     if _is_real_scalar(value):
         return check_number(name, value, low=low, low_open=not allow_low)
+    try:
+        is_bool = np.asarray(value).dtype == np.bool_
+    except (TypeError, ValueError):
+        is_bool = False  # real_array names the problem
+    if is_bool:  # True is not 1.0 s or 1.0 mV
+        raise TypeError(f"{name} must be a number or an array of numbers (one per neuron), got {_show(value)}")
     arr = real_array(name, value, finite=False)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a number or a 1-D array with one value per neuron, got shape {arr.shape}")

@@ -254,7 +254,13 @@ class Network:
         if units is not None:
             bias = units.current_to_J(bias)
             if v0 is not None and not isinstance(v0, str):
-                v0 = units.voltage_to_v(check.finite_array("v0", v0))
+                V0 = check.finite_array("v0", v0)
+                v0 = units.voltage_to_v(V0)
+                V0, V_th, v = np.broadcast_arrays(V0, units.V_th, v0)
+                if np.any(v >= 1):  # in volts: "the threshold 1" would be the normalized one
+                    i = np.unravel_index(int(np.argmax(v >= 1)), v.shape)
+                    raise ValueError(f"v0 must be below V_th (volts), got v0={V0[i]:g} V >= V_th={V_th[i]:g} V"
+                                     + (f" at index {tuple(map(int, i))}" if v.ndim else ""))
         if v0 is not None and not isinstance(v0, str):
             self._per_trial("v0", v0, n)  # shape and finiteness, before the model reads it
         if v0 is None:

@@ -23,6 +23,9 @@ to the numpy path's (tested).
 import math
 
 from numba import njit
+from .._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 #: neurons (all trials) from which the runtime uses these kernels under backend "auto": below, a kernel
 #: call costs more than numpy's few whole-array passes

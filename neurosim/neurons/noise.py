@@ -168,6 +168,12 @@ class NoiseDraws:
         ``out``: two C-contiguous float64 arrays of those shapes to draw into (the same numbers;
         no fresh memory, whose first touch costs more than drawing into it).
         """
+        if out is not None:
+            want = ((steps, normals, self.N), (steps, uniforms, self.N))
+            if any(a.shape != w or a.dtype != np.float64 or not a.flags.c_contiguous for a, w in zip(out, want)):
+                # a single generator fills whatever it is given: another shape would draw other numbers
+                raise ValueError(f"out must be C-contiguous float64 arrays of shapes {want[0]} and {want[1]}, got "
+                                 f"{tuple((a.shape, str(a.dtype)) for a in out)}")
         if out is not None and len(self.gens) == 1:
             g = self.gens[0]
             return g.standard_normal(out=out[0]), g.random(out=out[1])

@@ -266,10 +266,10 @@ def hh_net(backend):  # HH populations run compiled, but not their membrane nois
     return net
 
 
-def exact_placement_net(backend):
+def exact_placement_net(backend):  # exact placement from a population compiles; from a source not yet
     net = Network(backend=backend)
     a = net.add_population(LIF(), 3, bias=1.5)
-    net.connect(a, a, np.full((3, 3), 0.01), placement="exact")
+    net.connect(net.add_poisson(3, rate=100.0), a, np.full((3, 3), 0.01), placement="exact")
     return net
 
 
@@ -428,3 +428,95 @@ def test_a_spike_probe_added_between_runs_records_the_same_spikes_on_both_backen
         assert a[0].size > 1000
         assert_same_spikes(a, b, 1e-4)
     assert out["numba"][1][0].min() >= 0.05
+
+
+def exact_layers(sim, sparse, order, delay, noise):
+    """Poisson -> a -> b -> c, the hidden layers joined with placement="exact" (dense or CSR, PSC order 0 / 1,
+    a delay whose arrivals fall into one or two steps), a recurrent exact connection, b with tau_ref < dt
+    (spikes repeated in a step) or a noisy with several spikes per step."""
+    net = sim.network(dt=1e-4, rng=5)
+    inp = net.add_poisson(20, rate=300.0)
+    a = net.add_population(LIF(0.02, 0.002), 12, bias=0.9, v0="uniform")
+    b = net.add_population(LIF(0.01, 1e-3 if noise else 5e-5), 8, v0="uniform")
+    c = net.add_population(LIF(0.015, 0.001), 6)
+    w = np.random.default_rng(4)
+    conv = sp.csr_matrix if sparse else np.asarray
+    net.connect(inp, a, w.uniform(0, 0.02, (12, 20)))
+    least = 1e-4 if sim.timing == "precise" else 0.0  # precise timing needs delays >= dt (and ignores placement)
+    net.connect(a, b, conv(w.uniform(0, 0.025, (8, 12)) * (w.random((8, 12)) < 0.6)),
+                synapse=PSCFilter(0.003, order), placement="exact", delay=max(delay, least))
+    net.connect(b, c, conv(w.uniform(-0.002, 0.006, (6, 8))), synapse=PSCFilter(0.004, order), placement="exact",
+                delay=least)
+    net.connect(a, a, conv(w.uniform(-0.02, 0.01, (12, 12))), synapse=PSCFilter(0.002), placement="exact",
+                delay=2.5e-4)
+    if noise:
+        net.add_noise(a, 0.3)
+    probes = [net.probe(a, "spikes"), net.probe(b, "spikes"), net.probe(c, "spikes"), net.probe(c, "v"),
+              net.probe(b, "current", sample_every=3e-4), net.probe(c, "filtered_mean", sample_every=2e-3)]
+    return net, probes
+
+
+@pytest.mark.parametrize("sparse, order, delay, noise", [(False, 0, 0.0, False), (True, 1, 1.5e-4, False),
+                                                         (False, 1, 3.3e-4, True), (True, 0, 0.0, True)])
+def test_exact_placement_equals_on_both_backends(sim, sparse, order, delay, noise):
+    """placement="exact" (grid): each spike enters its arrival step with the kernel from its exact arrival
+    time; the compiled loop gives the numpy loop's spikes (same steps, offsets within 1e-12 s) and probes to
+    1e-12, over two runs."""
+    from dataclasses import replace
+
+    net, probes = exact_layers(sim, sparse, order, delay, noise)
+    if sim.timing == "precise" and noise:  # precise timing refuses membrane noise (tested in test_precise*.py)
+        with pytest.raises(ValueError):
+            net.build()
+        return
+    if sim.refuses(net):
+        return
+    ref, pr = exact_layers(replace(sim, backend="numpy"), sparse, order, delay, noise)
+    for n in (net, ref):
+        n.run(0.04)
+        n.run(0.023)
+    assert net.backend == sim.backend
+    for x, y in zip(probes, pr):
+        if x.kind == "spikes":
+            assert y.data[0].size > 20
+            assert_same_spikes(x.data, y.data, net.dt)
+        else:
+            np.testing.assert_array_equal(x.t, y.t)
+            scale = np.abs(y.data).max()
+            assert scale > 0
+            np.testing.assert_allclose(x.data, y.data, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_stale_kernel_caches_are_dropped_when_a_source_changes(tmp_path, monkeypatch):
+    """numba keys a cached kernel on its own file only: neurosim drops its caches when any kernel source
+    (here a dependency next to the kernel's module) changed, and keeps them otherwise."""
+    from neurosim import _optional
+
+    (tmp_path / "neurons").mkdir()
+    (tmp_path / "neurons" / "k.py").write_text("x = 1\n")
+    (tmp_path / "other.py").write_text("y = 1\n")
+    cache = tmp_path / "neurons" / "__pycache__"
+    cache.mkdir()
+    cached = [cache / "k.f-12.py311.nbi", cache / "k.f-12.py311.1.nbc"]
+    bytecode = cache / "k.cpython-311.pyc"
+
+    def fill():
+        for path in cached + [bytecode]:
+            path.write_bytes(b"x")
+
+    def check():
+        monkeypatch.setattr(_optional, "_checked", set())  # a new process
+        _optional.fresh_kernel_cache(tmp_path, modules=("neurons/k.py",), sources=("neurons",))
+        return [path.exists() for path in cached]
+
+    fill()
+    assert check() == [False, False] and bytecode.exists()  # no stamp yet: caches of unknown age dropped
+    fill()
+    assert check() == [True, True]                           # sources unchanged: kept
+    (tmp_path / "other.py").write_text("y = 2\n")
+    assert check() == [True, True]                           # not a kernel source
+    (tmp_path / "neurons" / "dep.py").write_text("z = 1\n")
+    assert check() == [False, False]                         # a dependency changed: dropped
+    fill()
+    (tmp_path / "neurons" / "k.py").write_text("x = 2\n")
+    assert check() == [False, False] and bytecode.exists()

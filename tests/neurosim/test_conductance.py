@@ -225,13 +225,22 @@ def test_refusals_and_bad_input():
     state = LIFState(LIF(), 2, 1e-4)
     with pytest.raises(ValueError, match="g must be >= 0"):
         state.step_conductance(1.0, np.array([0.1, -0.1]), 0.0, 0.0)
+
+
+def test_the_compiled_loop_samples_the_conductance_current():
+    """The "current" probe of a conductance population, g (E - v) of each conductance, runs compiled under
+    "auto" and equals the numpy backend's to 1e-12 of its largest value (amperes)."""
     pytest.importorskip("numba", reason="pip install numba")
-    net, *_ = _network(1e-4, backend="auto")
-    net.build()
-    assert net.backend == "numpy"
-    net, *_ = _network(1e-4, backend="numba")
-    with pytest.raises(ValueError, match="conductance"):
-        net.build()
+    out = {}
+    for backend in ("auto", "numpy"):
+        net, _, v, _, current = _network(1e-4, backend=backend)
+        net.run(0.06)
+        out[backend] = (net.backend, v.data, current.data)
+    assert out["auto"][0] == "numba"
+    scale = np.abs(out["numpy"][2]).max()
+    assert scale > 1e-11
+    np.testing.assert_allclose(out["auto"][2], out["numpy"][2], rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(out["auto"][1], out["numpy"][1], rtol=0, atol=1e-12 * (V_TH - V_R))
 
 
 def test_state_step_conductance_is_the_lif_step_with_tau_eff():
@@ -412,12 +421,14 @@ def _recurrent_conductances(sim, per_neuron, order):
     net.connect(exc, inh, w.uniform(0, 0.05, (10, n)))
     net.connect(inh, exc, w.uniform(0, 5e-10, (n, 10)), synapse=Conductance(0.01, E_I, order), delay=5e-4)
     net.connect(inh, exc, -w.uniform(0, 1e-10, (n, 10)), synapse=PSCFilter(0.003))
-    return net, [net.probe(exc, "spikes"), net.probe(inh, "spikes"), net.probe(exc, "v", sample_every=3e-4)]
+    return net, [net.probe(exc, "spikes"), net.probe(inh, "spikes"), net.probe(exc, "v", sample_every=3e-4),
+                 net.probe(exc, "current", sample_every=2e-4)]
 
 
 @pytest.mark.parametrize("per_neuron, order", [(False, 0), (True, 1)])
 def test_recurrent_conductances_give_the_numpy_backends_spikes(sim, per_neuron, order):
-    """Backend equality: the same spikes (times to 1e-12 s), v to 1e-12 of its range, over two runs."""
+    """Backend equality: the same spikes (times to 1e-12 s), v to 1e-12 of its range and the synaptic current
+    (conductances' g (E - v) plus the current synapse) to 1e-12 of its largest value, over two runs."""
     from dataclasses import replace
 
     net, probes = _recurrent_conductances(sim, per_neuron, order)
@@ -439,20 +450,7 @@ def test_recurrent_conductances_give_the_numpy_backends_spikes(sim, per_neuron, 
             np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(x.data[0], y.data[0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(probes[2].data, pr[2].data, rtol=0, atol=1e-12 * (V_TH - V_R))
-
-
-def test_the_compiled_loop_refuses_the_current_of_a_conductance_population():
-    pytest.importorskip("numba", reason="pip install numba")
-    net = Network(dt=1e-4, backend="numba")
-    src = net.add_spike_source([[0.001]])
-    pop = net.add_population(UNITS, 2)
-    net.connect(src, pop, W_E, synapse=Conductance(TAU_E, E_E))
-    net.probe(pop, "current")
-    with pytest.raises(ValueError, match="conductance current"):
-        net.build()
-    net = Network(dt=1e-4, backend="numba")
-    pop = net.add_population(UNITS, 2)
-    net.connect(net.add_spike_source([[0.001]]), pop, W_E, synapse=Conductance(TAU_E, E_E))
-    net.run(1e-3)
-    with pytest.raises(ValueError, match="conductance current"):
-        net.probe(pop, "current")
+    scale = np.abs(pr[3].data).max()
+    assert scale > 1e-10  # amperes: the conductances are open
+    np.testing.assert_array_equal(probes[3].t, pr[3].t)
+    np.testing.assert_allclose(probes[3].data, pr[3].data, rtol=0, atol=1e-12 * scale)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neurosim
-from neurosim import LIF, AdEx, LIFState, LIFUnits, Network, PSCFilter
+from neurosim import LIF, AdEx, HodgkinHuxley, LIFState, LIFUnits, Network, PSCFilter
 
 TAU_M = np.array([0.01, 0.02, 0.035])
 TAU_REF = np.array([0.002, 0.0005, 0.004])
@@ -182,6 +182,11 @@ def test_lengths_types_and_backends_are_checked():
         LIF(tau_m=np.ones((2, 2)) * 0.01)
     with pytest.raises(TypeError, match="tau_ref"):
         LIF(tau_ref="fast")
+    for flag in (True, np.bool_(True), [True, False], np.array([True, True])):  # a bool is no time in seconds
+        with pytest.raises(TypeError, match="tau_m must be a number or an array of numbers"):
+            LIF(tau_m=flag)
+    with pytest.raises(TypeError, match="g_Na must be a number"):
+        HodgkinHuxley(g_Na=[True, False])
     with pytest.raises(ValueError, match="n=2"):
         Network(dt=1e-4).add_population(LIFUnits(C=np.full(3, 2e-10), g_L=1e-8, V_L=-0.065), 2)
     with pytest.raises(ValueError, match="coloured membrane noise"):
@@ -314,7 +319,7 @@ V_LEAK = np.array([-0.070, -0.062, -0.066])
 
 def _units(i=None, uniform_tau_m=False, tau_ref=TAU_REF):
     """The per-neuron LIFUnits (i None) or neuron i's scalar LIFUnits; tau_m = C/g_L per neuron, or one
-    tau_m (20 ms) for all with C in proportion to g_L (what precise timing takes)."""
+    tau_m (20 ms) for all with C in proportion to g_L."""
     C = 0.02 * G_L if uniform_tau_m else np.array([150e-12, 500e-12, 210e-12])
     pick = (lambda x: x) if i is None else (lambda x: x[i])
     return LIFUnits(C=pick(C), g_L=pick(G_L), V_L=pick(V_LEAK), V_th=pick(V_TH), V_reset=pick(V_RESET),
@@ -324,8 +329,8 @@ def _units(i=None, uniform_tau_m=False, tau_ref=TAU_REF):
 def _physical_network(sim, split, uniform_tau_m, T, delta=True):
     """Three neurons as one per-neuron LIFUnits population or three scalar ones, with the same physical
     drive: a bias current, an injected current (A), PSC weights from PSC amplitudes (A) and Delta jumps (V).
-    Without ``delta``: no Delta synapse and one tau_ref (what the compiled backend runs)."""
-    tau_ref = TAU_REF if delta else 0.002
+    Without ``delta``: no Delta synapse; with ``uniform_tau_m`` also one tau_ref."""
+    tau_ref = 0.002 if uniform_tau_m and not delta else TAU_REF
     from neurosim import Delta, synaptic_weight
 
     net = sim.network(dt=1e-4, rng=7)
@@ -362,14 +367,14 @@ def _physical_network(sim, split, uniform_tau_m, T, delta=True):
     return net, probes, sub
 
 
-@pytest.mark.parametrize("delta", [True, False], ids=["delta", "psc-only"])
-def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, delta):
+@pytest.mark.parametrize("delta, uniform", [(True, False), (False, True), (False, False)],
+                         ids=["delta", "psc-only", "psc-only-per-neuron-tau"])
+def test_lif_units_per_neuron_network_equals_scalar_units_neuron_by_neuron(sim, delta, uniform):
     # oracle: neuron i of a per-neuron LIFUnits population equals a population built from neuron i's scalar
     # LIFUnits, in physical units: spike times to 1e-12 s and v in volts
     T = 0.3
-    # the compiled backend takes every LIFUnits parameter but a per-neuron C/g_L or tau_ref: without Delta
-    # one tau_m and tau_ref; with Delta (numpy only) every parameter per neuron, precise timing included
-    uniform = not delta
+    # every parameter per neuron (C/g_L and tau_ref too), or one tau_m and tau_ref (C in proportion to g_L);
+    # the grid numba cells refuse the Delta variant only for its delay from a source (>= dt)
     (a, pa, sub), (b, pb, _) = (_physical_network(sim, split, uniform, T, delta) for split in (False, True))
     if sim.refuses(a, b):
         return
@@ -472,6 +477,10 @@ def test_lif_units_per_neuron_values_are_checked():
         units.current_to_J(np.ones((2, 4)))
     with pytest.raises(ValueError, match="n=2"):
         Network(dt=1e-4).add_population(units, 2)
+    for batch in (None, 2):  # v0 in volts against each neuron's own V_th, said in volts (not "threshold 1")
+        with pytest.raises(ValueError, match=r"v0 must be below V_th \(volts\), got v0=-0.049 V >= V_th=-0.05 V at "
+                                             r"index \(0,\)"):
+            Network(dt=1e-4, batch=batch).add_population(units, 3, v0=np.array([-0.049, -0.06, -0.06]))
     # membrane noise in volts would be a different normalized sigma per neuron: refused, saying why
     net = Network(dt=1e-4)
     pop = net.add_population(units, 3)

@@ -238,6 +238,50 @@ def test_kernel_exp_and_expm1_within_two_ulp_of_libm():
     np.testing.assert_array_equal(em, [np.nan, np.inf, -1.0, np.inf, -1.0])
 
 
+def test_wide_vectors_give_bit_identical_kernels():
+    # wide_vectors (512-bit vectors where the CPU has AVX-512) changes only how many neurons an instruction
+    # handles: the rk4 and coefficient passes give the same bits as the same code compiled without it
+    # (odd sizes: the vector loop's scalar remainder too), and the attribute reaches the machine code
+    import types as pytypes
+
+    import llvmlite.binding as llvm
+    from numba import njit, types
+    from numba.extending import intrinsic
+
+    from neurosim.neurons.hh import compiled
+
+    @intrinsic
+    def noop(typingctx):
+        return types.none(), lambda context, builder, signature, args: context.get_dummy_value()
+
+    def recompiled(f, wide):  # f's code, not cached (for inspection), with or without the attribute
+        g = dict(f.py_func.__globals__)
+        if not wide:
+            g["wide_vectors"] = noop
+        return njit(error_model="numpy")(pytypes.FunctionType(f.py_func.__code__, g, f.py_func.__name__))
+
+    rng = np.random.default_rng(3)
+    for n in (37, 203):
+        Y = np.zeros((5, n))
+        Y[:3] = rng.uniform(0.0, 1.0, (3, n))
+        Y[3] = rng.uniform(-90.0, 40.0, n)
+        Ib = rng.uniform(0.0, 5.0, n)
+        G, _ = compiled.kernel_params(HHState(HodgkinHuxley(), n, DT, "rk4", warn=False)._coeffs.G, 0.0, n)
+        out = []
+        for wide in (True, False):
+            rk4, coeffs = recompiled(compiled._rk4, wide), recompiled(compiled._coeffs, wide)
+            K, Yw = np.empty((8, n)), Y.copy()
+            coeffs(K, Yw[0], Yw[1], Yw[2], Yw[3], Ib, G, np.empty((6, n)))
+            K0 = K.copy()
+            rk4(K, Yw, Ib, G, 0.01)
+            out.append((K0, Yw))
+            if wide and "avx512f" in {k for k, v in llvm.get_host_cpu_features().items() if v}:
+                assert "zmm" in next(iter(rk4.inspect_asm().values()))
+        np.testing.assert_array_equal(out[0][0], out[1][0])
+        np.testing.assert_array_equal(out[0][1], out[1][1])
+        assert not np.array_equal(out[0][1], Y)  # the step did something
+
+
 @pytest.mark.parametrize("batch", [None, 2])
 def test_network_hh_population_steps_compiled_with_numpy_s_spikes(batch):
     """Under backend="auto" a large HH population steps with the compiled kernel (numpy loop around it):

@@ -229,6 +229,8 @@ def test_draw_blocks_draws_what_whole_blocks_of_take_draws_would(rng):
         got.draw_blocks(z2, u2)
     with pytest.raises(ValueError, match="whole number of blocks"):
         neurosim.LIFState(LIF(TAU), 2000, 1e-4, **kw).draw_blocks(z2[:ds + 1], u2[:ds + 1])
+    with pytest.raises(ValueError, match=r"out must be C-contiguous float64 arrays of shapes"):  # 2 neurons fewer
+        neurosim.LIFState(LIF(TAU), 1998, 1e-4, **kw).draw_blocks(z2, u2)
 
 
 def test_white_noise_refuses_a_refractory_period_below_dt_over_64():

@@ -198,16 +198,22 @@ def test_spiking_readout_matches_rate_readout_within_spike_quantization(T):
     np.testing.assert_allclose(res.rates[0], neurosim.LIF(0.02, 0.002).rate(J), rtol=0, atol=1.0 / t_avg + 1e-9)
 
 
-def test_predict_runs_on_the_compiled_backend_with_the_numpy_backends_readout(monkeypatch):
-    """One hidden layer (the digits benchmark's shape): its filtered_mean read-out runs compiled under
-    backend="auto", and the read-out equals the numpy backend's to 1e-12 (relative)."""
+@pytest.mark.parametrize("hidden", [1, 2])
+def test_predict_runs_on_the_compiled_backend_with_the_numpy_backends_readout(monkeypatch, hidden):
+    """One hidden layer (the digits benchmark's shape) or two (joined by placement="exact" connections): the
+    filtered_mean read-out runs compiled under backend="auto", and equals the numpy backend's to 1e-12
+    (relative)."""
     pytest.importorskip("numba", reason="pip install '.[fast]' (or pip install numba)")
     from neurosim.network.compiled import runtime as compiled
 
     rng = np.random.default_rng(4)
-    model = ratenet.Sequential([ratenet.Dense(5, 30, rng=rng), SoftLIFRate(0.02, 0.002, 1 / 63, 0.02),
-                                ratenet.Dense(30, 3, rng=rng)])
+    layers = [ratenet.Dense(5, 30, rng=rng), SoftLIFRate(0.02, 0.002, 1 / 63, 0.02)]
+    if hidden == 2:
+        layers += [ratenet.Dense(30, 20, rng=rng), SoftLIFRate(0.02, 0.002, 1 / 63, 0.02)]
+    model = ratenet.Sequential(layers + [ratenet.Dense(layers[-2].W.shape[0], 3, rng=rng)])
     model.layers[0].b = rng.uniform(0.5, 3.0, 30)
+    if hidden == 2:
+        model.layers[2].b = rng.uniform(0.5, 2.0, 20)
     snn = to_spiking(model, synapse=PSCFilter(0.005), dt=1e-3)
     X = rng.uniform(-1, 1, (6, 5))
     built = []
@@ -215,6 +221,7 @@ def test_predict_runs_on_the_compiled_backend_with_the_numpy_backends_readout(mo
                         lambda self, net, _init=compiled.CompiledRuntime.__init__: (built.append(net), _init(self, net))[1])
     fast = snn.predict(X, T=0.2, rng=0)
     assert built, "predict did not run on the compiled backend"
+    assert sum(c.placement == "exact" for c in built[0].connections) == hidden - 1
     monkeypatch.setenv("NEUROSIM_BACKEND", "numpy")
     ref = snn.predict(X, T=0.2, rng=0)
     assert len(built) == 1

@@ -17,6 +17,9 @@ from numba import njit
 
 from ...neurons.hh.compiled import METHOD_CODES, kernel_params, run
 from ...neurons.hh.kinetics import V_RANGE
+from ..._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 # per-population int64 table: is HH, method, offset in the float buffer, offset in the bool buffer,
 # current coefficient buffer, primed, exp_ab2 has its previous input

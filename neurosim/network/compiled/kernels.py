@@ -24,10 +24,14 @@ import math
 import numpy as np
 from numba import njit
 
-from ...neurons.hh.compiled import expm1, log
+from ...neurons.fused import arrival_lags
+from ...neurons.hh.compiled import exp, expm1, log
 from ...neurons.lif.compiled import noisy_step
 from ...synapses.delta import _TOL as _JUMP_TOL
 from .hh import step as hh_step
+from ..._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 # population table (int64 columns); V_OFF indexes v, refractory_end, J, Jd and bias (flat over populations)
 P_MODE, P_N, P_HAS_BIAS, P_BIAS_ARRAY, P_T0, P_T1, P_I0, P_I1, P_EMITTER, P_n, P_LOG, P_VOFF, P_PER, P_JUMPS, \
@@ -36,8 +40,10 @@ P_COLS = 16
 # P_G0 .. P_G1: the population's rows of the conductance table (ConductanceInput.terms): arena offset of the
 # group's state, stages, offset of its coefficients in ``g_coef``, offsets in ``prm`` of 1/g_L and of E_rev
 # per neuron (-1: none / the number in ``g_e``)
-G_XOFF, G_NST, G_COEF, G_PN, G_PE = range(5)
-G_TCOLS = 5
+G_XOFF, G_NST, G_COEF, G_PN, G_PE, G_PSC = range(6)
+G_TCOLS = 6
+# G_PSC: -1, or the offset in ``prm`` of the scale per neuron of the conductance's instantaneous current
+# (ConductanceInput.instant: peak_scale / g_L; else the number in ``g_sc``), for the "current" probe
 # P_JUMPS: -1, or the arena offset of the population's Delta synapse group (jumps due at the step's start)
 # P_PER: -1, or the offset in ``prm`` of the population's per-neuron parameters (LIF arrays tau_m / tau_ref),
 # five arrays of N: decay, 1 - decay, tau_m, tau_ref (then PF_DECAY etc. hold nothing but PF_TAU_REF, the
@@ -56,10 +62,13 @@ I_OFF, I_WIDTH = range(2)
 G_OFF, G_STAGES, G_L, G_N, G_SELF_DECAY, G_POFF, G_AOFF, G_DOFF = range(8)
 G_COLS = 8
 # connection table; C_DENSE: 1 dense rows, 0 CSR rows, 2 CSR rows with a delay per synapse (``sd_early``,
-# ``sd_cut`` beside the CSR arrays: SynapseDelayRuntime.early and .cut_at)
-C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF = range(8)
+# ``sd_cut`` beside the CSR arrays: SynapseDelayRuntime.early and .cut_at); C_LAGGED: placement="exact" (the
+# float table ``con_f`` then holds its delay, tau_s and the boundary tolerance: ConnectionRuntime.deliver)
+C_PRE, C_GROUP, C_DELAY, C_DENSE, C_NPRE, C_NPOST, C_WOFF, C_IOFF, C_LAGGED = range(9)
 DENSE, CSR, CSR_DELAYS = 1, 0, 2
-C_COLS = 8
+C_COLS = 9
+CF_DELAY, CF_TAU, CF_TOL = range(3)  # CF_TOL: connections._TOL (an argument, not a global frozen into the cache)
+CF_COLS = 3
 # emitter table: populations, Poisson sources, spike sources; CAP = spikes of one step without repeats
 E_KIND, E_INDEX, E_n, E_CAP = range(4)
 KIND_POP, KIND_POISSON, KIND_SPIKES, KIND_SILENT = 0, 1, 2, 3  # silent: an independent-per-target source
@@ -442,11 +451,16 @@ def _conductance_step(p, pop_i, g_i, g_coef, g_e, prm, arena, J, tm, dt, g, gE, 
         out = g if first else tmp
         xo, stages, co = g_i[t, G_XOFF], g_i[t, G_NST], g_i[t, G_COEF]
         c0 = g_coef[co]
-        for i in range(N):
-            acc = c0 * arena[xo + i]
-            for s in range(1, stages):
-                acc = acc + g_coef[co + s] * arena[xo + s * N + i]
-            out[i] = acc
+        x = arena[xo:xo + stages * N]  # a view indexed from 0 (see _scale)
+        if stages == 1:
+            for i in range(N):
+                out[i] = c0 * x[i]
+        else:
+            for i in range(N):
+                acc = c0 * x[i]
+                for s in range(1, stages):
+                    acc = acc + g_coef[co + s] * x[s * N + i]
+                out[i] = acc
         if g_i[t, G_PN] >= 0:  # 1/g_L per neuron, after the stages
             pn = g_i[t, G_PN]
             for i in range(N):
@@ -461,15 +475,26 @@ def _conductance_step(p, pop_i, g_i, g_coef, g_e, prm, arena, J, tm, dt, g, gE, 
                 g[i] += tmp[i]
                 tmp[i] *= ei
                 gE[i] += tmp[i]
+    # branch-free passes over whole arrays (each vectorizes): J_eff, tau_eff and the exponent; the exponential
+    # (hh.compiled.exp, vectorizable, ~1 ulp of libm); J (1 - decay)
+    if per:
+        for i in range(N):
+            total = g[i] + 1.0
+            J_eff[i] = (J[i] + gE[i]) / total
+            dec[i] = total * (-dt / tm[i])
+            tau_eff[i] = tm[i] / total
+    else:
+        tau_m = tm[0]
+        rate = -dt / tau_m
+        for i in range(N):
+            total = g[i] + 1.0
+            J_eff[i] = (J[i] + gE[i]) / total
+            dec[i] = total * rate
+            tau_eff[i] = tau_m / total
     for i in range(N):
-        tau_m = tm[i * per]
-        total = g[i] + 1.0
-        je = (J[i] + gE[i]) / total
-        d = math.exp(total * (-dt / tau_m))
-        J_eff[i] = je
-        dec[i] = d
-        J_dec[i] = (1.0 - d) * je
-        tau_eff[i] = tau_m / total
+        dec[i] = exp(dec[i])
+    for i in range(N):
+        J_dec[i] = (1.0 - dec[i]) * J_eff[i]
 
 
 @njit(cache=True)
@@ -684,6 +709,84 @@ def _propagate_delays(c, m, con_i, grp_i, arena, pend, dirty, indptr, indices, d
 
 
 @njit(cache=True)
+def _propagate_lagged(c, m, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, spikes, count, rel,
+                      lag, tau, fac, acc):
+    """ConnectionRuntime.deliver with placement="exact": spike s arrives ``lag[s]`` (s) before the boundary
+    ``rel[s]`` after m (:func:`neurosim.neurons.fused.arrival_lags`) and adds ``w tau h_k(lag)`` into every
+    stage k of the target (scatter_lagged: x = lag / tau_s, factor_k = x^k / k! exp(-x), the power updated as
+    ``power * x / (k + 1)``). CSR rows add in spike order per target (np.add.at's order: the same sums); dense
+    rows are summed per run of spikes of one trial and one arrival step, then added: in a batch, spikes sorted
+    by flat index within an arrival step, as numpy's sparse product sums them (a busy step goes through one
+    BLAS product there, and without a batch numpy's product has its own order: equal to rounding)."""
+    g = con_i[c, C_GROUP]
+    stages, N, L = grp_i[g, G_STAGES], grp_i[g, G_N], grp_i[g, G_L]
+    n_pre, n_post = con_i[c, C_NPRE], con_i[c, C_NPOST]
+    w = con_i[c, C_WOFF]
+    for s in range(count):  # the factors of every spike and stage
+        x = lag[s] / tau
+        decay = math.exp(-x)
+        power = 1.0
+        for k in range(stages):
+            fac[s * stages + k] = power * decay
+            power = power * x / (k + 1)
+    for s in range(count):  # the arrival slots, marked (all stages)
+        if rel[s] > 0:
+            d = grp_i[g, G_DOFF] + (m + rel[s]) % L
+            dirty[d] = 2
+    dense = con_i[c, C_DENSE] != 0
+    ioff = con_i[c, C_IOFF]
+    if dense and N > n_post and count > 1:  # a batch: (arrival step, flat index) order, stable
+        key = np.empty(count, dtype=np.int64)
+        for s in range(count):
+            key[s] = rel[s] * N + int(spikes[s])
+        order = np.argsort(key, kind="mergesort")
+        spikes, rel = spikes[:count][order], rel[:count][order]
+        f_sorted = np.empty(count * stages)
+        for s in range(count):
+            for k in range(stages):
+                f_sorted[s * stages + k] = fac[order[s] * stages + k]
+        fac = f_sorted
+    s = 0
+    while s < count:
+        flat = int(spikes[s])
+        trial = flat // n_pre
+        r = rel[s]
+        s2 = s + 1
+        if dense:
+            while s2 < count and int(spikes[s2]) // n_pre == trial and rel[s2] == r:
+                s2 += 1
+        if r == 0:
+            target, t_off = arena, grp_i[g, G_OFF]
+        else:
+            target, t_off = pend, grp_i[g, G_POFF] + ((m + r) % L) * stages * N
+        base = t_off + trial * n_post
+        for k in range(stages):
+            b = base + k * N
+            if dense:
+                f = fac[s * stages + k]
+                r0 = w + (flat - trial * n_pre) * n_post
+                if s2 == s + 1:
+                    for i in range(n_post):
+                        target[b + i] += rows[r0 + i] * f
+                else:
+                    for i in range(n_post):
+                        acc[i] = rows[r0 + i] * f
+                    for q in range(s + 1, s2):
+                        fq = fac[q * stages + k]
+                        rj = w + (int(spikes[q]) - trial * n_pre) * n_post
+                        for i in range(n_post):
+                            acc[i] += rows[rj + i] * fq
+                    for i in range(n_post):
+                        target[b + i] += acc[i]
+            else:
+                f = fac[s * stages + k]
+                j = flat - trial * n_pre
+                for q in range(indptr[w + j], indptr[w + j + 1]):
+                    target[b + indices[ioff + q]] += data[ioff + q] * f
+        s = s2
+
+
+@njit(cache=True)
 def run_steps(k0, k1, dt,
               pop_i, pop_f, v, rend, J, Jd, bias,
               terms, coef, term_decay,
@@ -695,7 +798,7 @@ def run_steps(k0, k1, dt,
               log_k, log_e, log_i, log_o, max_log, log_times, rec_t0,
               nz_i, nz_f, nz, nu, eta, hh,
               flt_i, flt_f, flt_den, flt_A, flt_x, flt_tot, flt_sum, prm, dr_i, dr_v, refr, n_refr, sd_early, sd_cut,
-              g_i, g_coef, g_e):
+              g_i, g_coef, g_e, con_f, g_sc):
     """Commit steps k0 .. k1-1 in the numpy runtime's order; returns the spike log, its length and the end step.
 
     The log holds every spike of the populations flagged ``P_LOG``: step, emitter, flat index, offset (s);
@@ -723,18 +826,25 @@ def run_steps(k0, k1, dt,
                        flt_i[:, F_STAGES].max() if flt_i.shape[0] else 1))
     acc = np.empty(max(1, con_i[:, C_NPOST].max()) if C else 1)
     split = np.empty(1)
+    lag_rel, lag_t, lag_fac = np.empty(1, dtype=np.int64), np.empty(1), np.empty(1)  # exact placement's scratch
     n_log = 0
     # per population: threshold flags per chunk, and the list of refractory neurons (rebuilt here by a scan)
     f_off = np.zeros(P + 1, dtype=np.int64)
     for p in range(P):
         f_off[p + 1] = f_off[p] + (pop_i[p, P_N] + CHUNK - 1) // CHUNK
     flags = np.zeros(max(f_off[P], 1), dtype=np.int64)
-    n_max = max(v.size, 1)
-    nz_slow, nz_a, nz_start = np.empty(n_max, dtype=np.int64), np.empty(n_max), np.empty(n_max)
-    nz_near = np.empty(n_max, dtype=np.bool_)
+    n_max, n_noisy, n_cond = 1, 1, 1  # scratch sizes: the largest population (with noise, with conductances)
+    for p in range(P):
+        n_max = max(n_max, pop_i[p, P_N])
+        if nz_i[p, NZ_ON] != 0:
+            n_noisy = max(n_noisy, pop_i[p, P_N])
+        if pop_i[p, P_G1] > pop_i[p, P_G0]:
+            n_cond = max(n_cond, pop_i[p, P_N])
+    nz_slow, nz_a, nz_start = np.empty(n_noisy, dtype=np.int64), np.empty(n_noisy), np.empty(n_noisy)
+    nz_near = np.empty(n_noisy, dtype=np.bool_)
     st_i, st_x = np.empty(2 * n_max, dtype=np.int64), np.empty(2 * n_max)  # the settle's scratch (lists up to 2 N)
-    cg, cgE, ctmp, cJe, cdec, cJd, ctau = (np.empty(n_max), np.empty(n_max), np.empty(n_max), np.empty(n_max),
-                                          np.empty(n_max), np.empty(n_max), np.empty(n_max))
+    cg, cgE, ctmp, cJe, cdec, cJd, ctau = (np.empty(n_cond), np.empty(n_cond), np.empty(n_cond), np.empty(n_cond),
+                                          np.empty(n_cond), np.empty(n_cond), np.empty(n_cond))
     for k in range(k0, k1):
         t0 = k * dt
         m = k + 1
@@ -908,6 +1018,16 @@ def run_steps(k0, k1, dt,
             n_sp = sp_n[e]
             if n_sp == 0:
                 continue
+            if con_i[c, C_LAGGED] != 0:  # placement="exact": in the step, after the exact sub-step lag
+                if n_sp > lag_t.size:
+                    lag_rel, lag_t = np.empty(2 * n_sp, dtype=np.int64), np.empty(2 * n_sp)
+                stages = grp_i[con_i[c, C_GROUP], G_STAGES]
+                if n_sp * stages > lag_fac.size:
+                    lag_fac = np.empty(2 * n_sp * stages)
+                arrival_lags(sp[1][e][:n_sp], con_f[c, CF_DELAY], dt, con_f[c, CF_TOL], lag_rel, lag_t)
+                _propagate_lagged(c, m, con_i, grp_i, arena, pend, dirty, rows, indptr, indices, data, sp[0][e],
+                                  n_sp, lag_rel, lag_t, con_f[c, CF_TAU], lag_fac, acc)
+                continue
             if con_i[c, C_DENSE] == CSR_DELAYS:
                 _propagate_delays(c, m, con_i, grp_i, arena, pend, dirty, indptr, indices, data, sd_early, sd_cut,
                                   sp[0][e], sp[1][e], n_sp)
@@ -977,9 +1097,16 @@ def run_steps(k0, k1, dt,
                 if kind == SAMPLE_V:
                     for i in range(N):
                         smp_out[dst + i] = v[o + i]
-                else:  # the synaptic current: 0 + the last stage of each group, in order
+                else:  # the synaptic current: 0 (+ each conductance's g (E - v)) + the last stage of each group
                     for i in range(N):
                         smp_out[dst + i] = 0.0
+                    for t in range(pop_i[p, P_G0], pop_i[p, P_G1]):  # conductance_current: scale x (E - v)
+                        a = g_i[t, G_XOFF] + (g_i[t, G_NST] - 1) * N
+                        pe, ps = g_i[t, G_PE], g_i[t, G_PSC]
+                        for i in range(N):
+                            sc = prm[ps + i] if ps >= 0 else g_sc[t]
+                            ei = prm[pe + i] if pe >= 0 else g_e[t]
+                            smp_out[dst + i] += sc * arena[a + i] * (ei - v[o + i])
                     for t in range(pop_i[p, P_T0], pop_i[p, P_T1]):
                         g = terms[t, T_GROUP]
                         a = grp_i[g, G_OFF] + (grp_i[g, G_STAGES] - 1) * N

@@ -40,6 +40,9 @@ from ...errors import SimulationError
 from ...neurons.lif.kernel import _E2_SERIES, _MAX_ROUNDS, _MIN_PIECE, _SPLIT, ROOT_TOL
 from ...neurons.lif.precise import PreciseLIFState
 from ..precise.runtime import PreciseConnection, PreciseLIFRuntime, PreciseRuntime, _precise_link
+from ..._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 # per-group integer columns: order n (0 or 1), row of stage 0 in the stacked stages
 GI_N, GI_ROW = range(2)

@@ -24,7 +24,7 @@ from .hh import HHTables
 from ..inputs import PoissonDrive, PoissonRuntime, SilentRuntime, _BLOCK
 from ..populations import HHRuntime, LIFRuntime
 from ..probes import EVENT_KINDS
-from ..connections import SynapseDelayRuntime
+from ..connections import _TOL, SynapseDelayRuntime
 from ..runtime import Runtime, _invalid_message
 from ...synapses.conductance import is_conductance
 from ...synapses.delta import Delta
@@ -72,7 +72,7 @@ class CompiledRuntime(Runtime):
         pop_i, pop_f, terms, coefs, decays = [], [], [], [], []
         Jc, Jdc, bias, voff = [], [], [], 0
         prm, prm_size = [], 0  # per-neuron parameters and coefficients (LIF tau_m / tau_ref arrays), flat
-        g_i, g_coef, g_e, g_size = [], [], [], 0  # conductance terms (ConductanceInput.terms)
+        g_i, g_coef, g_e, g_sc, g_size = [], [], [], [], 0  # conductance terms (ConductanceInput.terms, .instant)
         for p, (pop, rt) in enumerate(pops):
             st = rt.state
             hh = isinstance(rt, HHRuntime)  # J assembled as the general LIF path's (compiled/hh.py)
@@ -118,9 +118,15 @@ class CompiledRuntime(Runtime):
             Jdc.append(rt.J_decayed if mode == K.MODE_CONSTANT else np.zeros(rt.N))
             jumps = -1 if getattr(rt, "jumps", None) is None else (rt.jumps.ctypes.data - self.arena.ctypes.data) // 8
             g0 = len(g_i)
-            for x, c, e, pn in (rt.conductances.terms if getattr(rt, "conductances", None) else ()):
+            cond = rt.conductances if getattr(rt, "conductances", None) else None
+            for (x, c, e, pn), (_, scale, _) in zip(cond.terms, cond.instant) if cond else ():
                 c = np.atleast_1d(np.asarray(c, dtype=float))
-                row = [(x.ctypes.data - self.arena.ctypes.data) // 8, c.size, g_size, -1, -1]
+                row = [(x.ctypes.data - self.arena.ctypes.data) // 8, c.size, g_size, -1, -1, -1]
+                if isinstance(scale, np.ndarray):
+                    row[K.G_PSC] = prm_size
+                    prm.append(np.broadcast_to(np.asarray(scale, dtype=float), (rt.N,)))
+                    prm_size += rt.N
+                g_sc.append(0.0 if isinstance(scale, np.ndarray) else float(scale))
                 g_coef.append(c)
                 g_size += c.size
                 if pn is not None:
@@ -157,7 +163,7 @@ class CompiledRuntime(Runtime):
             grp_f.append(1.0 if delta else g.state.decay)
             A.append(np.ones(1) if delta else np.ascontiguousarray(g.state.A, dtype=float).reshape(-1))
         # connections: dense rows and CSR arrays concatenated
-        con_i, dense, ptrs, idxs, datas, sd_early, sd_cut = [], [], [], [], [], [], []
+        con_i, con_f, dense, ptrs, idxs, datas, sd_early, sd_cut = [], [], [], [], [], [], [], []
         sizes = {"rows": 0, "ptr": 0, "nz": 0}
         for c, rt in self._spike_conns():
             if rt.dense:
@@ -172,8 +178,10 @@ class CompiledRuntime(Runtime):
                 sizes["ptr"] += rt.indptr.size
                 sizes["nz"] += rt.indices.size
             kind = K.DENSE if rt.dense else K.CSR_DELAYS if isinstance(rt, SynapseDelayRuntime) else K.CSR
+            lagged = bool(getattr(rt, "lagged", False))
             con_i.append([em_index[id(self.emitters[c.pre])], group_index[id(rt.group)], rt.delay_steps, kind,
-                          rt.n_pre, rt.n_post, woff, ioff])
+                          rt.n_pre, rt.n_post, woff, ioff, int(lagged)])
+            con_f.append([rt.delay, rt.synapse.tau_s, _TOL] if lagged else [0.0, 1.0, _TOL])
             if not rt.dense:  # per-synapse delays beside the CSR arrays (zeros for the others: unread)
                 delays = isinstance(rt, SynapseDelayRuntime)
                 sd_early.append(rt.early if delays else np.zeros(rt.indices.size, dtype=np.int64))
@@ -220,11 +228,11 @@ class CompiledRuntime(Runtime):
             J=_concat(Jc)[0], Jd=_concat(Jdc)[0], bias=_concat(bias)[0],
             prm=np.concatenate(prm) if prm else np.zeros(1),
             g_i=_table(g_i, K.G_TCOLS), g_coef=np.concatenate(g_coef) if g_coef else np.zeros(1),
-            g_e=np.array(g_e + [0.0]),
+            g_e=np.array(g_e + [0.0]), g_sc=np.array(g_sc + [0.0]),
             terms=_table(terms, 4), coef=_table(coefs, width, float), term_decay=np.array(decays + [0.0]),
             grp_i=_table(grp_i, K.G_COLS), grp_f=np.array(grp_f + [0.0]), A=_concat(A)[0] if A else np.zeros(1),
             n_dirty=doff,
-            con_i=_table(con_i, K.C_COLS), **self._weights(dense, ptrs, idxs, datas),
+            con_i=_table(con_i, K.C_COLS), con_f=_table(con_f + [[0.0, 1.0, _TOL]], K.CF_COLS, float), **self._weights(dense, ptrs, idxs, datas),
             cuts=np.array([-1.0 if rt.cut is None else rt.cut for _, rt in self._spike_conns()] + [0.0]),
             sd_early=np.concatenate(sd_early).astype(np.int64) if sd_early else _NO_I,
             sd_cut=np.concatenate(sd_cut).astype(float) if sd_cut else np.zeros(1),
@@ -283,10 +291,6 @@ class CompiledRuntime(Runtime):
         from .support import probe_unsupported
 
         why = probe_unsupported(probe)
-        rt = self.pops.get(probe.target)
-        if why is None and probe.kind == "current" and rt is not None and getattr(rt, "conductances", None):
-            why = (f"probe 'current' of {probe.target.name!r}: the conductance current g (E - v) is not sampled by "
-                   "the compiled loop yet")
         if why is not None:
             if probe in probe.network.probes:  # Network.probe listed it before asking the runtime
                 probe.network.probes.remove(probe)
@@ -376,7 +380,7 @@ class CompiledRuntime(Runtime):
                                   nz_i, s["nz_f"], nz, nu, flat[3][0], hh.args(),
                                   flt["i"], flt["f"], flt["den"], flt["A"], flat[4][0], flat[5][0], flat[6][0],
                                   s["prm"], dr_i, dr_v, refr, n_refr, s["sd_early"], s["sd_cut"],
-                                  s["g_i"], s["g_coef"], s["g_e"])
+                                  s["g_i"], s["g_coef"], s["g_e"], s["con_f"], s["g_sc"])
                 hh.store()
                 log = list(out[:4])
                 for r, (_, rt) in enumerate(pops):  # the lists, as numpy's step leaves them

@@ -27,7 +27,6 @@ def unsupported(net):
     from ..transforms import Convolution
     from ...neurons.lif import LIF
     from ...neurons.lif.model import _MAX_NOISE_DRAWS, _spikes_per_step
-    from ...synapses.conductance import is_conductance
 
     if net.timing == "precise":
         # the compiled precise runtime (.precise) runs every network the precise runtime accepts: what precise
@@ -68,9 +67,9 @@ def unsupported(net):
             why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: a neurosim.Convolution in a batch; numpy "
                        "propagates a step with many spikes as one dense convolution (sums in another order than "
                        "the compiled loop's table), so the two backends could differ in the last bits")
-        if c.placement != "boundary":
-            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} has no "
-                       "compiled form yet")
+        if c.placement != "boundary" and id(c.pre) in sources:
+            why.append(f"connection {c.pre.name!r} -> {c.post.name!r}: placement={c.placement!r} from a source "
+                       "needs the sources' spike times inside the step, which the compiled loop does not have yet")
     from ...neurons.base import NeuronModel
     for pop in net.populations:  # where a NeuronModel runs instead
         if isinstance(pop.model, NeuronModel):
@@ -78,11 +77,6 @@ def unsupported(net):
             why.append(f"population {pop.name!r}: the compiled loop does not call a NeuronModel's step; "
                        f"backend='auto' runs it on the numpy loop{how}")
     why += [w for w in map(probe_unsupported, net.probes) if w is not None]
-    conductance = {id(c.post) for c in net.connections if is_conductance(c.synapse)}
-    for p in net.probes:
-        if p.kind == "current" and id(getattr(p.target, "parent", p.target)) in conductance:
-            why.append(f"probe 'current' of {p.target.name!r}: the conductance current g (E - v) is not sampled "
-                       "by the compiled loop yet")
     return why
 
 

@@ -9,6 +9,9 @@ import math
 
 import numpy as np
 from numba import njit
+from ..._optional import fresh_kernel_cache
+
+fresh_kernel_cache()  # before any cached kernel loads: drop caches older than their sources
 
 _GATHER = 1 << 18  # random numbers drawn for one kernel call (2 MB: stays in cache), in whole blocks of LIFState.draw_steps
 
