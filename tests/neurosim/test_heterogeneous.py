@@ -472,6 +472,8 @@ def test_lif_units_per_neuron_values_are_checked():
     with pytest.raises(TypeError, match="V_th"):
         LIFUnits(C=2e-10, g_L=1e-8, V_th="high")
     np.testing.assert_allclose(LIFUnits(C=2e-10, R=np.array([1e8, 2e8])).g_L, [1e-8, 5e-9])
+    with pytest.raises(ValueError, match=r"R must be at least .* ohm .* at index 1"):  # 1/R overflows
+        LIFUnits(C=2e-10, R=np.array([1e8, 1e-320]))
     units = _units()
     with pytest.raises(ValueError, match="last axis must be 3"):
         units.current_to_J(np.ones((2, 4)))

@@ -869,7 +869,14 @@ class LIFUnits:
         self.C = check.per_neuron("C", C)
         if (g_L is None) == (R is None):
             raise ValueError("give exactly one of g_L (siemens) or R (ohms)")
-        self.g_L = check.per_neuron("g_L", g_L) if g_L is not None else _read_only(1.0 / check.per_neuron("R", R))
+        if g_L is None:
+            with np.errstate(over="ignore", divide="ignore"):
+                g_L = 1.0 / check.per_neuron("R", R)
+            if not np.all(np.isfinite(g_L)):  # a subnormal R: 1/R overflows
+                bad = int(np.flatnonzero(~np.isfinite(np.atleast_1d(g_L)))[0])
+                raise ValueError(f"R must be at least {1 / np.finfo(float).max:g} ohm (1/R is the leak "
+                                 f"conductance), got {float(np.atleast_1d(R)[bad]):g} at index {bad}")
+        self.g_L = check.per_neuron("g_L", g_L)
         self.V_L = check.per_neuron("V_L", V_L, low=None)
         self.V_th = check.per_neuron("V_th", V_th, low=None)
         self.V_reset = check.per_neuron("V_reset", V_reset, low=None)
