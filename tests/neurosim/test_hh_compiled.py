@@ -260,6 +260,7 @@ def test_wide_vectors_give_bit_identical_kernels():
             g["wide_vectors"] = noop
         return njit(error_model="numpy")(pytypes.FunctionType(f.py_func.__code__, g, f.py_func.__name__))
 
+    kernels = {wide: (recompiled(compiled._rk4, wide), recompiled(compiled._coeffs, wide)) for wide in (True, False)}
     rng = np.random.default_rng(3)
     for n in (37, 203):
         Y = np.zeros((5, n))
@@ -269,7 +270,7 @@ def test_wide_vectors_give_bit_identical_kernels():
         G, _ = compiled.kernel_params(HHState(HodgkinHuxley(), n, DT, "rk4", warn=False)._coeffs.G, 0.0, n)
         out = []
         for wide in (True, False):
-            rk4, coeffs = recompiled(compiled._rk4, wide), recompiled(compiled._coeffs, wide)
+            rk4, coeffs = kernels[wide]
             K, Yw = np.empty((8, n)), Y.copy()
             coeffs(K, Yw[0], Yw[1], Yw[2], Yw[3], Ib, G, np.empty((6, n)))
             K0 = K.copy()
