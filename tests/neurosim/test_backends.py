@@ -346,6 +346,8 @@ def test_filtered_probes_equal_on_both_backends(sim, order, every, noise):
         return
     from dataclasses import replace
 
+    if sim.backend == "numpy":  # the reference itself: nothing to compare
+        pytest.skip("backend equality: the numpy cell is the reference")
     ref, pr = filtered(replace(sim, backend="numpy"), order, every, noise)
     for n in (net, ref):
         n.run(0.05)
@@ -476,6 +478,8 @@ def test_exact_placement_equals_on_both_backends(sim, sparse, order, delay, nois
         return
     if sim.refuses(net):
         return
+    if sim.backend == "numpy":  # the reference itself: nothing to compare
+        pytest.skip("backend equality: the numpy cell is the reference")
     ref, pr = exact_layers(replace(sim, backend="numpy"), sparse, order, delay, noise)
     for n in (net, ref):
         n.run(0.04)

@@ -438,6 +438,8 @@ def test_recurrent_conductances_give_the_numpy_backends_spikes(sim, per_neuron, 
         with pytest.raises(ValueError, match="conductance"):
             net.build()
         return
+    if sim.backend == "numpy":  # the reference itself: nothing to compare
+        pytest.skip("backend equality: the numpy cell is the reference")
     ref, pr = _recurrent_conductances(replace(sim, backend="numpy"), per_neuron, order)
     for nt in (net, ref):
         nt.run(0.15)

@@ -250,6 +250,8 @@ def test_per_synapse_delays_give_the_numpy_backends_spikes(sim, order):
         with pytest.raises(ValueError, match="delays >= dt"):
             net.build()
         return
+    if sim.backend == "numpy":  # the reference itself: nothing to compare
+        pytest.skip("backend equality: the numpy cell is the reference")
     ref, pr = _population_delays(replace(sim, backend="numpy"), order)
     for n in (net, ref):
         n.run(0.15)

@@ -210,6 +210,8 @@ def test_delta_networks_give_the_numpy_backends_spikes(sim, dt, tau_ref, delay, 
         return
     if sim.timing == "precise":  # precise timing is tested against NEST's iaf_psc_delta_ps elsewhere
         return
+    if sim.backend == "numpy":  # the reference itself: nothing to compare
+        pytest.skip("backend equality: the numpy cell is the reference")
     ref, pr = _recurrent_delta(replace(sim, backend="numpy"), dt, tau_ref, delay, psc)
     for n in (net, ref):
         n.run(0.15)

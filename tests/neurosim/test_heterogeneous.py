@@ -85,6 +85,8 @@ def test_per_neuron_parameters_give_the_numpy_backends_results(sim, order, tau_r
         return
     if sim.timing == "precise":  # the oracle here is the numpy backend of the same cell: nothing to compare
         return
+    if sim.backend == "numpy":  # the reference itself: nothing to compare
+        pytest.skip("backend equality: the numpy cell is the reference")
     ref, pr = _recurrent_per_neuron(replace(sim, backend="numpy"), order, np.array(tau_ref), function)
     for n in (net, ref):
         n.run(0.2)

@@ -181,6 +181,8 @@ def test_drives_give_the_numpy_backends_spikes(sim, delay, order):
     net, probes = _drives(sim, delay, order)
     if sim.refuses(net):
         return
+    if sim.backend == "numpy":  # the reference itself: nothing to compare
+        pytest.skip("backend equality: the numpy cell is the reference")
     ref, pr = _drives(replace(sim, backend="numpy"), delay, order)
     for n in (net, ref):
         n.run(0.15)
