@@ -58,7 +58,7 @@ CACHED_KERNEL_MODULES = ("network/compiled/kernels.py", "network/compiled/hh.py"
 #: the folders whose sources compiled kernels take code or constants from (numba keys a cached kernel on its
 #: own file's time stamp only, so a kernel that inlines a function or a constant of another file keeps stale
 #: machine code when only that file changed: an edited checkout, a ``git pull`` on an editable install)
-KERNEL_SOURCES = ("neurons", "synapses", "network/compiled")
+KERNEL_SOURCES = ("neurons", "synapses", "network/compiled", "network/precise")
 _STAMP = "numba-kernels.sha1"
 _checked = set()
 

@@ -46,7 +46,7 @@ G_TCOLS = 6
 # (ConductanceInput.instant: peak_scale / g_L; else the number in ``g_sc``), for the "current" probe
 # P_JUMPS: -1, or the arena offset of the population's Delta synapse group (jumps due at the step's start)
 # P_PER: -1, or the offset in ``prm`` of the population's per-neuron parameters (LIF arrays tau_m / tau_ref),
-# five arrays of N: decay, 1 - decay, tau_m, tau_ref (then PF_DECAY etc. hold nothing but PF_TAU_REF, the
+# four arrays of N: decay, 1 - decay, tau_m, tau_ref (then PF_DECAY etc. hold nothing but PF_TAU_REF, the
 # smallest tau_ref, which decides whether spikes may repeat within a step)
 PRM_DECAY, PRM_OMD, PRM_TAU_M, PRM_TAU_REF = range(4)
 # population table (float64 columns)

@@ -173,7 +173,7 @@ class HodgkinHuxley(Declares):
         V = check.real_array("V", V)
         m, h, n = (_gate(name, x) for name, x in (("m", m), ("h", h), ("n", n)))
         try:
-            np.broadcast_shapes(V.shape, m.shape, h.shape, n.shape, np.shape(self.per_neuron and self.C))
+            np.broadcast_shapes(V.shape, m.shape, h.shape, n.shape, (self.per_neuron,) if self.per_neuron else ())
         except ValueError:
             raise ValueError(f"V, m, h, n of shapes {V.shape}, {m.shape}, {h.shape}, {n.shape} do not broadcast "
                              f"together and against the {self.per_neuron} per-neuron parameters (last axis)") from None

@@ -973,13 +973,6 @@ class LIFUnits:
         return x
 
 
-def _read_only(x):
-    """A per-neuron array made read-only (a number as is)."""
-    if isinstance(x, np.ndarray):
-        x.flags.writeable = False
-    return x
-
-
 def _collapse(x):
     """A per-neuron array whose values are all equal, up to the rounding of a division (4 ulp), as that
     number: it then needs no per-neuron path (C and g_L per neuron in proportion give one tau_m)."""
